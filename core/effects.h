@@ -1,0 +1,66 @@
+// What a state machine asks its driver to do, and what it reports. A step
+// appends effects to a vector in a deterministic order; the driver applies
+// them in that order.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "core/check.h"
+#include "core/health.h"
+#include "core/target_spec.h"
+#include "core/time.h"
+#include "core/timer.h"
+
+namespace heck {
+
+// Identifies one check: the scheduler slot of its target and a sequence number
+// unique within the scheduler (monotonic per target).
+struct CheckId {
+  std::uint32_t slot = 0;
+  std::uint64_t seq = 0;
+  bool operator==(const CheckId&) const = default;
+};
+
+// Arm (or re-arm) the timer `key` to fire at `at` on the node's clock.
+struct SetTimer {
+  TimerKey key;
+  Instant at;
+};
+
+// Disarm `key`; firing it anyway is harmless.
+struct CancelTimer {
+  TimerKey key;
+};
+
+// Run one check of `spec` now. The driver reports exactly one CheckDone for
+// it, by `deadline` at the latest (a check still running at the deadline is
+// a timeout). A report that never comes is noticed at the next round.
+struct StartCheck {
+  CheckId check;
+  std::shared_ptr<const TargetSpec> spec;
+  Instant deadline;
+};
+
+// A check finished and was evaluated (for traces, metrics and the API).
+struct CheckFinished {
+  CheckId check;
+  std::shared_ptr<const TargetSpec> spec;
+  CheckResult result;
+  HealthStatus status;  // the target's status after this result
+};
+
+// A target's status changed (rise/fall thresholds reached).
+struct StatusChanged {
+  std::shared_ptr<const TargetSpec> spec;
+  HealthStatus from;
+  HealthStatus to;
+  CheckResult cause;  // the result that crossed the threshold
+};
+
+using Effect = std::variant<SetTimer, CancelTimer, StartCheck, CheckFinished, StatusChanged>;
+using Effects = std::vector<Effect>;
+
+}  // namespace heck

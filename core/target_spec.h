@@ -1,0 +1,85 @@
+// What to check and how: a target's specification, parsed strictly from JSON.
+//
+//   {"id": "web", "url": "http://127.0.0.1:8080/healthz",
+//    "interval_ms": 10000, "timeout_ms": 2000, "rise": 2, "fall": 3,
+//    "expect_status": "200-399", "expect_body": "ok",
+//    "method": "GET", "headers": {"Host": "example.org"}}
+//
+// Only `id` and `url` are required. Parsing refuses unknown keys, wrong types
+// and out-of-range values with a message that names the field.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/result.h"
+#include "core/time.h"
+
+namespace heck {
+
+enum class Scheme : std::uint8_t { http, https, tcp };
+
+std::string_view to_string(Scheme s);
+
+struct Url {
+  Scheme scheme = Scheme::http;
+  std::string host;      // a name or an IP literal (IPv6 without brackets)
+  std::uint16_t port = 0;
+  std::string target;    // path plus query, "/" when absent; empty for tcp
+
+  // Parses "http://host[:port][/path]", "https://…" or "tcp://host:port".
+  static Result<Url> parse(std::string_view text);
+  std::string to_string() const;
+  bool operator==(const Url&) const = default;
+};
+
+// An inclusive range of HTTP status codes.
+struct StatusRange {
+  int lo = 200;
+  int hi = 399;
+  bool operator==(const StatusRange&) const = default;
+};
+
+struct TargetSpec {
+  static constexpr std::int64_t kDefaultIntervalMs = 10'000;
+  static constexpr std::int64_t kDefaultTimeoutMs = 2'000;
+  static constexpr int kDefaultRise = 2;
+  static constexpr int kDefaultFall = 3;
+  static constexpr std::size_t kMaxIdLength = 128;
+
+  std::string id;
+  Url url;
+  Duration interval = Duration::milliseconds(kDefaultIntervalMs);
+  Duration timeout = Duration::milliseconds(kDefaultTimeoutMs);
+  int rise = kDefaultRise;  // consecutive successes to become healthy
+  int fall = kDefaultFall;  // consecutive failures to become unhealthy
+  std::vector<StatusRange> expect_status{StatusRange{}};
+  std::optional<std::string> expect_body;  // substring the body must contain
+  std::string method = "GET";
+  std::map<std::string, std::string> headers;
+  bool tls_verify = true;  // https only: verify the server's certificate chain and name
+
+  bool status_expected(int code) const;
+
+  // Parses one target object. `where` prefixes error messages, e.g.
+  // "targets[2]" gives "targets[2].interval_ms: must be positive".
+  static Result<TargetSpec> from_json(const nlohmann::json& j, std::string_view where = "target");
+  nlohmann::json to_json() const;
+
+  bool operator==(const TargetSpec&) const = default;
+};
+
+// True when `id` is 1–128 characters of [A-Za-z0-9._:-] (safe in URLs and
+// Prometheus labels).
+bool valid_target_id(std::string_view id);
+
+// Parses {"targets": [...]}-style arrays: every spec valid, ids unique.
+Result<std::vector<TargetSpec>> parse_target_list(const nlohmann::json& j, std::string_view where = "targets");
+
+}  // namespace heck

@@ -1,0 +1,162 @@
+#include "core/target_spec.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+namespace heck {
+namespace {
+
+using json = nlohmann::json;
+
+std::string error_of(const json& j) {
+  auto r = TargetSpec::from_json(j, "targets[0]");
+  EXPECT_FALSE(r.ok()) << j.dump();
+  return r.ok() ? std::string{} : r.error();
+}
+
+TEST(Url, ParsesHttpWithDefaults) {
+  auto u = Url::parse("http://example.org");
+  ASSERT_TRUE(u.ok()) << u.error();
+  EXPECT_EQ(u->scheme, Scheme::http);
+  EXPECT_EQ(u->host, "example.org");
+  EXPECT_EQ(u->port, 80);
+  EXPECT_EQ(u->target, "/");
+}
+
+TEST(Url, ParsesPortPathQueryAndIpv6) {
+  auto u = Url::parse("http://127.0.0.1:8080/healthz?deep=1");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->port, 8080);
+  EXPECT_EQ(u->target, "/healthz?deep=1");
+  auto v6 = Url::parse("http://[::1]:9000/x");
+  ASSERT_TRUE(v6.ok()) << v6.error();
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->to_string(), "http://[::1]:9000/x");
+  auto q = Url::parse("http://h:1?x=y");
+  ASSERT_TRUE(q.ok());
+  EXPECT_EQ(q->target, "/?x=y");
+  auto s = Url::parse("https://h/");
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->port, 443);
+}
+
+TEST(Url, ParsesTcp) {
+  auto u = Url::parse("tcp://db.local:5432");
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(u->scheme, Scheme::tcp);
+  EXPECT_EQ(u->port, 5432);
+  EXPECT_EQ(u->target, "");
+}
+
+TEST(Url, RefusesMalformed) {
+  for (const char* bad : {"", "127.0.0.1:80", "ftp://h/", "http://", "http://:80/", "http://h:0/",
+                          "http://h:65536/", "http://h:80x/", "http://h:/", "tcp://h", "tcp://h:1/path",
+                          "http://user:pw@h/", "http://h h/", "http://[::1/", "http://h/a b",
+                          "http://[zz]/"}) {
+    EXPECT_FALSE(Url::parse(bad).ok()) << bad;
+  }
+}
+
+TEST(TargetSpec, MinimalGetsDefaults) {
+  auto r = TargetSpec::from_json(json::parse(R"({"id": "web", "url": "http://127.0.0.1:8080/healthz"})"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->interval, Duration::milliseconds(10'000));
+  EXPECT_EQ(r->timeout, Duration::milliseconds(2'000));
+  EXPECT_EQ(r->rise, 2);
+  EXPECT_EQ(r->fall, 3);
+  EXPECT_EQ(r->method, "GET");
+  EXPECT_TRUE(r->status_expected(200));
+  EXPECT_TRUE(r->status_expected(399));
+  EXPECT_FALSE(r->status_expected(400));
+  EXPECT_FALSE(r->expect_body.has_value());
+}
+
+TEST(TargetSpec, ParsesEveryField) {
+  auto r = TargetSpec::from_json(json::parse(R"({
+    "id": "api", "url": "http://h:81/ready", "interval_ms": 500, "timeout_ms": 300,
+    "rise": 1, "fall": 5, "expect_status": [200, "204-206"], "expect_body": "ok",
+    "method": "HEAD", "headers": {"Host": "example.org", "X-Probe": "heck"}})"));
+  ASSERT_TRUE(r.ok()) << r.error();
+  EXPECT_EQ(r->interval, Duration::milliseconds(500));
+  EXPECT_EQ(r->timeout, Duration::milliseconds(300));
+  EXPECT_EQ(r->fall, 5);
+  EXPECT_TRUE(r->status_expected(205));
+  EXPECT_FALSE(r->status_expected(201));
+  EXPECT_EQ(r->expect_body, "ok");
+  EXPECT_EQ(r->method, "HEAD");
+  EXPECT_EQ(r->headers.at("X-Probe"), "heck");
+}
+
+TEST(TargetSpec, ErrorsNameTheField) {
+  const json base = {{"id", "web"}, {"url", "http://127.0.0.1:8080/"}};
+  auto with = [&](const char* key, json value) {
+    json j = base;
+    j[key] = std::move(value);
+    return error_of(j);
+  };
+  EXPECT_NE(with("colour", "red").find("targets[0].colour: unknown key"), std::string::npos);
+  EXPECT_NE(with("interval_ms", "10s").find("targets[0].interval_ms: must be an integer"), std::string::npos);
+  EXPECT_NE(with("interval_ms", 0).find("targets[0].interval_ms: must be positive"), std::string::npos);
+  EXPECT_NE(with("interval_ms", -5).find("targets[0].interval_ms: must be positive"), std::string::npos);
+  EXPECT_NE(with("interval_ms", 1000).find("targets[0].timeout_ms: 2000 must be below interval_ms (1000)"),
+            std::string::npos);
+  EXPECT_NE(with("url", "http//x").find("targets[0].url:"), std::string::npos);
+  EXPECT_NE(with("url", 5).find("targets[0].url: must be a string"), std::string::npos);
+  EXPECT_NE(with("id", "has space").find("targets[0].id:"), std::string::npos);
+  EXPECT_NE(with("rise", 0).find("targets[0].rise"), std::string::npos);
+  EXPECT_NE(with("expect_status", 700).find("targets[0].expect_status"), std::string::npos);
+  EXPECT_NE(with("expect_status", "300-200").find("targets[0].expect_status"), std::string::npos);
+  EXPECT_NE(with("method", "BREW").find("targets[0].method"), std::string::npos);
+  EXPECT_NE(with("headers", json{{"X", 1}}).find("targets[0].headers.X: must be a string"), std::string::npos);
+  EXPECT_NE(with("headers", json{{"X", "a\r\nb"}}).find("line breaks"), std::string::npos);
+  EXPECT_NE(with("tls_verify", false).find("only applies to https"), std::string::npos);
+  EXPECT_NE(error_of(json{{"url", "http://h/"}}).find("targets[0].id: missing"), std::string::npos);
+  EXPECT_NE(error_of(json::array()).find("targets[0]: must be an object"), std::string::npos);
+}
+
+TEST(TargetSpec, TcpRefusesHttpOnlyFields) {
+  auto e = error_of(json{{"id", "db"}, {"url", "tcp://h:5432"}, {"expect_body", "x"}});
+  EXPECT_NE(e.find("targets[0].expect_body: only applies to http"), std::string::npos);
+}
+
+TEST(TargetList, RefusesDuplicateIds) {
+  auto r = parse_target_list(json::parse(R"([{"id": "a", "url": "http://h/"}, {"id": "a", "url": "http://g/"}])"));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "targets[1].id: duplicate id 'a'");
+}
+
+TEST(TargetList, NotAnArray) {
+  auto r = parse_target_list(json::object());
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), "targets: must be an array, got an object");
+}
+
+RC_GTEST_PROP(TargetSpec, JsonRoundTrip, ()) {
+  TargetSpec s;
+  s.id = "t" + std::to_string(*rc::gen::inRange(0, 100000));
+  const auto scheme = *rc::gen::element(Scheme::http, Scheme::https, Scheme::tcp);
+  const int port = *rc::gen::inRange(1, 65536);
+  s.url = *Url::parse(scheme == Scheme::tcp ? fmt::format("tcp://h.example:{}", port)
+                                            : fmt::format("{}://[::1]:{}/p?q={}", to_string(scheme), port, port));
+  const int interval_ms = *rc::gen::inRange(2, 100000);
+  s.interval = Duration::milliseconds(interval_ms);
+  s.timeout = Duration::milliseconds(*rc::gen::inRange(1, interval_ms));
+  s.rise = *rc::gen::inRange(1, 101);
+  s.fall = *rc::gen::inRange(1, 101);
+  if (scheme != Scheme::tcp) {
+    const int lo = *rc::gen::inRange(100, 600);
+    s.expect_status = {StatusRange{lo, *rc::gen::inRange(lo, 600)}};
+    if (*rc::gen::arbitrary<bool>()) s.expect_body = "needle";
+    s.method = *rc::gen::element(std::string("GET"), std::string("HEAD"), std::string("POST"));
+    s.headers = {{"X-A", "1"}};
+  }
+  if (scheme == Scheme::https) s.tls_verify = *rc::gen::arbitrary<bool>();
+  auto back = TargetSpec::from_json(s.to_json());
+  RC_ASSERT(back.ok());
+  RC_ASSERT(*back == s);
+}
+
+}  // namespace
+}  // namespace heck

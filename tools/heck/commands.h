@@ -1,0 +1,14 @@
+// Each entry point registers its subcommand on the `heck` CLI. One file per
+// subcommand under tools/heck/, owned by the layer it drives.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace heck::cli {
+
+// `heck agent`: the daemon (tools/heck/agent_command.cpp, drives runtime/).
+void register_agent_command(CLI::App& app);
+// `heck sim`: run a scenario in the simulator (tools/heck/sim_command.cpp).
+void register_sim_command(CLI::App& app);
+
+}  // namespace heck::cli

@@ -1,0 +1,23 @@
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/heck/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"heck — a distributed health checker"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "heck 0.1.0");
+  heck::cli::register_agent_command(app);
+  heck::cli::register_sim_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "heck: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
