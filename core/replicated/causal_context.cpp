@@ -1,0 +1,70 @@
+#include "core/replicated/causal_context.h"
+
+#include <algorithm>
+
+namespace heck {
+
+bool CausalContext::contains(Dot d) const {
+  auto it = vv_.find(d.replica);
+  if (it != vv_.end() && d.counter <= it->second) return true;
+  return cloud_.contains(d);
+}
+
+std::uint64_t CausalContext::max_counter(ReplicaId replica) const {
+  std::uint64_t m = 0;
+  if (auto it = vv_.find(replica); it != vv_.end()) m = it->second;
+  // The cloud is ordered by (replica, counter): the last dot of `replica` is its max.
+  auto it = cloud_.lower_bound(Dot{replica + 1, 0});
+  if (replica == UINT64_MAX) it = cloud_.end();
+  if (it != cloud_.begin()) {
+    --it;
+    if (it->replica == replica) m = std::max(m, it->counter);
+  }
+  return m;
+}
+
+Dot CausalContext::next_dot(ReplicaId replica) const { return Dot{replica, max_counter(replica) + 1}; }
+
+void CausalContext::insert(Dot d) {
+  if (contains(d)) return;
+  cloud_.insert(d);
+  compact();
+}
+
+void CausalContext::join(const CausalContext& other) {
+  for (const auto& [r, n] : other.vv_) {
+    auto& mine = vv_[r];
+    mine = std::max(mine, n);
+  }
+  for (const Dot& d : other.cloud_) {
+    if (!contains(d)) cloud_.insert(d);
+  }
+  compact();
+}
+
+void CausalContext::compact() {
+  for (auto it = cloud_.begin(); it != cloud_.end();) {
+    auto vit = vv_.find(it->replica);
+    const std::uint64_t have = vit == vv_.end() ? 0 : vit->second;
+    if (it->counter == have + 1) {
+      vv_[it->replica] = have + 1;
+      it = cloud_.erase(it);
+    } else if (it->counter <= have) {
+      it = cloud_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<Dot> CausalContext::all_dots() const {
+  std::vector<Dot> out;
+  for (const auto& [r, n] : vv_) {
+    for (std::uint64_t c = 1; c <= n; ++c) out.push_back(Dot{r, c});
+  }
+  out.insert(out.end(), cloud_.begin(), cloud_.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace heck

@@ -1,0 +1,187 @@
+// Delta-state CRDTs built on dot stores (Almeida et al. 2018, §6, Fig. 8–11):
+//
+// MVRegister<V> — multi-value register: a write supersedes every value its
+//                 writer has seen; concurrent writes stay as siblings.
+// AWSet<E>      — add-wins set: an add concurrent with a remove survives.
+// CCounter      — causal counter: increments/decrements made at any replica
+//                 are counted exactly once in the joined total.
+// ORMap<K, T>   — add-wins map of embedded causal CRDTs sharing one context;
+//                 removing a key forgets exactly the dots it had seen.
+//
+// Every mutator returns its delta and joins it into the state. Deltas join into
+// delta-groups with the same join; join is commutative, associative and
+// idempotent, and a delta is always below the state it came from.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "core/replicated/dot_store.h"
+
+namespace heck {
+
+// --- mutators on a (store, context) pair, usable embedded in an ORMap -------
+
+template <typename V>
+Causal<DotFun<V>> mvreg_write(const DotFun<V>& store, const CausalContext& ctx, ReplicaId self, V value) {
+  Causal<DotFun<V>> delta;
+  const Dot d = ctx.next_dot(self);
+  delta.store.insert(d, std::move(value));
+  delta.context = context_of(store);
+  delta.context.insert(d);
+  return delta;
+}
+
+inline Causal<DotSet> dotset_add(const DotSet& store, const CausalContext& ctx, ReplicaId self) {
+  Causal<DotSet> delta;
+  const Dot d = ctx.next_dot(self);
+  delta.store.insert(d);
+  delta.context = context_of(store);
+  delta.context.insert(d);
+  return delta;
+}
+
+inline Causal<DotFun<std::int64_t>> ccounter_add(const DotFun<std::int64_t>& store, const CausalContext& ctx,
+                                                 ReplicaId self, std::int64_t amount) {
+  // Each replica keeps one dot holding its running total; a new dot replaces it.
+  Causal<DotFun<std::int64_t>> delta;
+  std::int64_t mine = 0;
+  for (const auto& [dot, v] : store.entries()) {
+    if (dot.replica == self) {
+      mine += v;
+      delta.context.insert(dot);
+    }
+  }
+  const Dot d = ctx.next_dot(self);
+  delta.store.insert(d, mine + amount);
+  delta.context.insert(d);
+  return delta;
+}
+
+// --- the CRDTs as standalone values -------------------------------------------
+
+template <typename V>
+class MVRegister {
+ public:
+  using Delta = Causal<DotFun<V>>;
+
+  Delta write(ReplicaId self, V value) {
+    Delta d = mvreg_write(state_.store, state_.context, self, std::move(value));
+    state_.join(d);
+    return d;
+  }
+  void join(const Delta& d) { state_.join(d); }
+
+  // The current values (siblings), in dot order.
+  std::vector<V> values() const {
+    std::vector<V> out;
+    for (const auto& [dot, v] : state_.store.entries()) out.push_back(v);
+    return out;
+  }
+  const Delta& state() const { return state_; }
+  bool operator==(const MVRegister&) const = default;
+
+ private:
+  Delta state_;
+};
+
+template <typename E>
+class AWSet {
+ public:
+  using Delta = Causal<DotMap<E, DotSet>>;
+
+  Delta add(ReplicaId self, const E& e) {
+    static const DotSet kNone;
+    const DotSet* cur = state_.store.find(e);
+    auto inner = dotset_add(cur ? *cur : kNone, state_.context, self);
+    Delta d;
+    d.store.put(e, std::move(inner.store));
+    d.context = std::move(inner.context);
+    state_.join(d);
+    return d;
+  }
+  Delta remove(const E& e) {
+    Delta d;
+    if (const DotSet* cur = state_.store.find(e)) d.context = context_of(*cur);
+    state_.join(d);
+    return d;
+  }
+  void join(const Delta& d) { state_.join(d); }
+
+  bool contains(const E& e) const { return state_.store.find(e) != nullptr; }
+  std::vector<E> elements() const {
+    std::vector<E> out;
+    for (const auto& [e, s] : state_.store.entries()) out.push_back(e);
+    return out;
+  }
+  const Delta& state() const { return state_; }
+  bool operator==(const AWSet&) const = default;
+
+ private:
+  Delta state_;
+};
+
+class CCounter {
+ public:
+  using Delta = Causal<DotFun<std::int64_t>>;
+
+  Delta add(ReplicaId self, std::int64_t amount) {
+    Delta d = ccounter_add(state_.store, state_.context, self, amount);
+    state_.join(d);
+    return d;
+  }
+  void join(const Delta& d) { state_.join(d); }
+  std::int64_t value() const {
+    std::int64_t sum = 0;
+    for (const auto& [dot, v] : state_.store.entries()) sum += v;
+    return sum;
+  }
+  const Delta& state() const { return state_; }
+  bool operator==(const CCounter&) const = default;
+
+ private:
+  Delta state_;
+};
+
+// An add-wins map from K to embedded causal CRDTs with store type S.
+template <typename K, typename S>
+class ORMap {
+ public:
+  using Delta = Causal<DotMap<K, S>>;
+  using Inner = Causal<S>;
+
+  // Applies an embedded delta-mutator to the value at `k` (an absent key reads
+  // as the empty store): mutate(store, shared context) -> Causal<S>.
+  template <typename Mutator>
+  Delta apply(const K& k, Mutator&& mutate) {
+    static const S kEmpty{};
+    const S* cur = state_.store.find(k);
+    Inner inner = mutate(cur ? *cur : kEmpty, state_.context);
+    Delta d;
+    if (!inner.store.empty()) d.store.put(k, std::move(inner.store));
+    d.context = std::move(inner.context);
+    state_.join(d);
+    return d;
+  }
+  // Forgets every dot under `k` that this replica has seen; a concurrent write
+  // elsewhere survives (add wins).
+  Delta remove(const K& k) {
+    Delta d;
+    if (const S* cur = state_.store.find(k)) d.context = context_of(*cur);
+    state_.join(d);
+    return d;
+  }
+  void join(const Delta& d) { state_.join(d); }
+
+  const S* find(const K& k) const { return state_.store.find(k); }
+  std::size_t size() const { return state_.store.size(); }
+  const Delta& state() const { return state_; }
+  bool operator==(const ORMap&) const = default;
+
+ private:
+  Delta state_;
+};
+
+}  // namespace heck

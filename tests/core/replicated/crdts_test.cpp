@@ -1,0 +1,191 @@
+// Scripted stories for the causal context, the CRDTs, the HLC and the sibling
+// rule (the laws live in crdt_laws_test.cpp).
+#include <gtest/gtest.h>
+
+#include "core/replicated/crdts.h"
+#include "core/replicated/hlc.h"
+#include "core/replicated/observation.h"
+
+namespace heck {
+namespace {
+
+constexpr ReplicaId A = 1, B = 2;
+
+TEST(CausalContext, CompactsGapsIntoTheVersionVector) {
+  CausalContext c;
+  c.insert(Dot{A, 2});
+  c.insert(Dot{A, 3});
+  EXPECT_TRUE(c.vv().empty());
+  EXPECT_EQ(c.cloud().size(), 2u);
+  EXPECT_FALSE(c.contains(Dot{A, 1}));
+  c.insert(Dot{A, 1});
+  EXPECT_EQ(c.vv().at(A), 3u);
+  EXPECT_TRUE(c.cloud().empty());
+  EXPECT_TRUE(c.contains(Dot{A, 2}));
+  EXPECT_FALSE(c.contains(Dot{A, 4}));
+  EXPECT_EQ(c.next_dot(A), (Dot{A, 4}));
+  EXPECT_EQ(c.next_dot(B), (Dot{B, 1}));
+}
+
+TEST(CausalContext, NextDotIsAboveCloudDots) {
+  CausalContext c;
+  c.insert(Dot{A, 7});
+  EXPECT_EQ(c.next_dot(A), (Dot{A, 8}));
+  c.insert(Dot{B, 3});  // a later replica id in the cloud does not confuse A's max
+  EXPECT_EQ(c.next_dot(A), (Dot{A, 8}));
+}
+
+TEST(CausalContext, JoinIsUnion) {
+  CausalContext x, y;
+  x.insert(Dot{A, 1});
+  y.insert(Dot{A, 2});
+  y.insert(Dot{B, 5});
+  x.join(y);
+  EXPECT_EQ(x.vv().at(A), 2u);
+  EXPECT_TRUE(x.contains(Dot{B, 5}));
+  EXPECT_FALSE(x.contains(Dot{B, 4}));
+}
+
+TEST(MVRegister, ConcurrentWritesAreSiblingsUntilSuperseded) {
+  MVRegister<int> a, b;
+  auto da = a.write(A, 1);
+  auto db = b.write(B, 2);
+  a.join(db);
+  b.join(da);
+  EXPECT_EQ(a.values(), (std::vector<int>{1, 2}));
+  EXPECT_EQ(a, b);
+  // A write by someone who has seen both supersedes both.
+  auto d3 = b.write(B, 3);
+  a.join(d3);
+  EXPECT_EQ(a.values(), (std::vector<int>{3}));
+}
+
+TEST(MVRegister, AWriteSupersedesOnlyWhatItsWriterSaw) {
+  MVRegister<int> a, b;
+  auto d1 = a.write(A, 1);
+  b.join(d1);
+  auto d2 = b.write(B, 2);  // B saw 1
+  auto d3 = a.write(A, 3);  // A did not see 2
+  MVRegister<int> c;
+  c.join(d3);
+  c.join(d2);
+  c.join(d1);  // late and duplicate: changes nothing
+  EXPECT_EQ(c.values(), (std::vector<int>{3, 2}));
+}
+
+TEST(AWSet, AddWinsOverConcurrentRemove) {
+  AWSet<std::string> a, b;
+  auto add1 = a.add(A, "x");
+  b.join(add1);
+  auto rm = b.remove("x");   // B removes what it saw
+  auto add2 = a.add(A, "x");  // A re-adds concurrently
+  a.join(rm);
+  b.join(add2);
+  EXPECT_TRUE(a.contains("x"));
+  EXPECT_TRUE(b.contains("x"));
+  EXPECT_EQ(a, b);
+}
+
+TEST(AWSet, RemoveOfSeenAddSticksWithoutTombstonesInTheStore) {
+  AWSet<std::string> a, b;
+  auto add = a.add(A, "x");
+  auto rm = a.remove("x");
+  b.join(rm);   // the removal arrives first
+  b.join(add);  // the add it covers arrives late: stays removed
+  EXPECT_FALSE(b.contains("x"));
+  EXPECT_TRUE(b.state().store.empty());  // only the context remembers
+}
+
+TEST(ORMap, RemovalForgetsOnlySeenWrites) {
+  ORMap<std::string, DotFun<int>> a, b;
+  auto w1 = a.apply("t1", [](const DotFun<int>& s, const CausalContext& c) { return mvreg_write(s, c, A, 10); });
+  b.join(w1);
+  auto rm = a.remove("t1");
+  auto w2 = b.apply("t1", [](const DotFun<int>& s, const CausalContext& c) { return mvreg_write(s, c, B, 20); });
+  a.join(w2);
+  b.join(rm);
+  ASSERT_NE(a.find("t1"), nullptr);
+  EXPECT_EQ(a.find("t1")->size(), 1u);
+  EXPECT_EQ(a.find("t1")->entries()[0].second, 20);
+  EXPECT_EQ(a, b);
+}
+
+TEST(CCounter, CountsEveryIncrementOnce) {
+  CCounter a, b;
+  auto d1 = a.add(A, 3);
+  auto d2 = a.add(A, 4);
+  auto d3 = b.add(B, -2);
+  a.join(d3);
+  b.join(d2);  // d2 carries A's running total and covers d1
+  b.join(d1);  // late: already covered
+  EXPECT_EQ(a.value(), 5);
+  EXPECT_EQ(b.value(), 5);
+  EXPECT_EQ(a.state().store.size(), 2u);  // one dot per replica
+}
+
+TEST(HybridClock, MonotonicAndFollowsPhysicalTime) {
+  HybridClock c;
+  const auto t0 = Instant::from_ns(0) + Duration::seconds(1000);
+  auto a = c.tick(t0);
+  auto b = c.tick(t0);
+  EXPECT_LT(a, b);
+  EXPECT_EQ(a.wall_ms(), 1'000'000u);
+  auto later = c.tick(t0 + Duration::milliseconds(5));
+  EXPECT_EQ(later.wall_ms(), 1'000'005u);
+  EXPECT_EQ(later.logical(), 0);
+  auto back = c.tick(t0);  // the physical clock stepped back: stays ahead
+  EXPECT_GT(back, later);
+}
+
+TEST(HybridClock, AdoptsNearbyRemoteTimeRejectsFarAhead) {
+  HybridClock c(Duration::seconds(5));
+  const auto now = Instant::from_ns(0) + Duration::seconds(1000);
+  EXPECT_TRUE(c.observe(now, HlcTimestamp::make(1'003'000, 7)));  // 3 s ahead: adopted
+  EXPECT_GT(c.tick(now), HlcTimestamp::make(1'003'000, 7));
+  // A clock an hour ahead does not drag this one forward.
+  EXPECT_FALSE(c.observe(now, HlcTimestamp::make(1'000'000 + 3'600'000, 0)));
+  EXPECT_EQ(c.rejected_ahead(), 1u);
+  EXPECT_LT(c.tick(now + Duration::seconds(10)).wall_ms(), 1'000'000u + 3'600'000u);
+}
+
+TEST(HybridClock, LogicalOverflowBorrowsAMillisecond) {
+  HybridClock c;
+  const auto now = Instant::from_ns(0) + Duration::seconds(1);
+  c.observe(now, HlcTimestamp::make(1000, 0xffff));
+  const auto t = c.tick(now);
+  EXPECT_EQ(t, HlcTimestamp::make(1001, 0));
+}
+
+Observation obs(HealthStatus s, std::uint64_t ms, ReplicaId who, std::uint64_t seq = 1) {
+  Observation o;
+  o.status = s;
+  o.observed_at = HlcTimestamp::make(ms, 0);
+  o.observer = who;
+  o.check_seq = seq;
+  return o;
+}
+
+TEST(SiblingRule, NewestWinsThenWorseStatusThenObserver) {
+  const auto old_bad = obs(HealthStatus::unhealthy, 100, A);
+  const auto new_good = obs(HealthStatus::healthy, 200, B);
+  EXPECT_EQ(&resolve({&old_bad, &new_good}), &new_good);
+  EXPECT_EQ(&resolve({&new_good, &old_bad}), &new_good);  // order of siblings is irrelevant
+  const auto tie_good = obs(HealthStatus::healthy, 300, A);
+  const auto tie_bad = obs(HealthStatus::unhealthy, 300, B);
+  EXPECT_EQ(&resolve({&tie_good, &tie_bad}), &tie_bad);
+  const auto x = obs(HealthStatus::healthy, 400, B);
+  const auto y = obs(HealthStatus::healthy, 400, A);
+  EXPECT_EQ(&resolve({&x, &y}), &y);
+  EXPECT_TRUE(ranks_above(y, x));
+  EXPECT_FALSE(ranks_above(x, y));
+}
+
+TEST(ReplicaId, DependsOnNameAndBootNonce) {
+  EXPECT_EQ(make_replica_id("n1", 1), make_replica_id("n1", 1));
+  EXPECT_NE(make_replica_id("n1", 1), make_replica_id("n1", 2));  // a restart takes a new id
+  EXPECT_NE(make_replica_id("n1", 1), make_replica_id("n2", 1));
+  EXPECT_NE(make_replica_id("", 0), 0u);
+}
+
+}  // namespace
+}  // namespace heck
