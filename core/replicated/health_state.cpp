@@ -1,0 +1,107 @@
+#include "core/replicated/health_state.h"
+
+#include <cassert>
+
+namespace heck {
+
+namespace {
+
+// Removes `key` from an ORMap-shaped causal state: a delta whose context
+// covers the key's dots.
+template <typename S>
+Causal<DotMap<std::string, S>> remove_key(const Causal<DotMap<std::string, S>>& state, const std::string& key) {
+  Causal<DotMap<std::string, S>> d;
+  if (const S* cur = state.store.find(key)) d.context = context_of(*cur);
+  return d;
+}
+
+// Writes `value` at `key`, superseding every value there this replica saw.
+template <typename V>
+Causal<DotMap<std::string, DotFun<V>>> write_key(const Causal<DotMap<std::string, DotFun<V>>>& state,
+                                                 const std::string& key, ReplicaId self, V value) {
+  static const DotFun<V> kEmpty;
+  const DotFun<V>* cur = state.store.find(key);
+  auto inner = mvreg_write(cur ? *cur : kEmpty, state.context, self, std::move(value));
+  Causal<DotMap<std::string, DotFun<V>>> d;
+  d.store.put(key, std::move(inner.store));
+  d.context = std::move(inner.context);
+  return d;
+}
+
+bool spec_ranks_above(const SpecVersion& a, const SpecVersion& b) {
+  if (a.written_at != b.written_at) return a.written_at > b.written_at;
+  return a.writer < b.writer;
+}
+
+}  // namespace
+
+HealthDelta HealthState::put_target(HlcTimestamp at, TargetSpec spec) {
+  HealthDelta d;
+  const std::string id = spec.id;
+  d.registry = write_key(state_.registry, id, self_,
+                         SpecVersion{std::make_shared<const TargetSpec>(std::move(spec)), at, self_});
+  state_.join(d);
+  return d;
+}
+
+HealthDelta HealthState::remove_target(const std::string& id) {
+  HealthDelta d;
+  d.registry = remove_key(state_.registry, id);
+  d.observations = remove_key(state_.observations, id);
+  state_.join(d);
+  return d;
+}
+
+HealthDelta HealthState::observe(const std::string& id, Observation o) {
+  HealthDelta d;
+  d.observations = write_key(state_.observations, id, self_, std::move(o));
+  state_.join(d);
+  return d;
+}
+
+HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t amount) {
+  static const DotFun<std::int64_t> kEmpty;
+  const auto* cur = state_.counters.store.find(name);
+  auto inner = ccounter_add(cur ? *cur : kEmpty, state_.counters.context, self_, amount);
+  HealthDelta d;
+  d.counters.store.put(name, std::move(inner.store));
+  d.counters.context = std::move(inner.context);
+  state_.join(d);
+  return d;
+}
+
+void HealthState::join(const HealthDelta& d) { state_.join(d); }
+
+std::optional<ResolvedTarget> HealthState::target(const std::string& id) const {
+  const auto* specs = state_.registry.store.find(id);
+  if (!specs) return std::nullopt;
+  ResolvedTarget r;
+  for (const auto& [dot, v] : specs->entries()) {
+    if (!r.spec || spec_ranks_above(v, *r.spec)) r.spec = &v;
+  }
+  r.spec_siblings = specs->size();
+  if (const auto* obs = state_.observations.store.find(id)) {
+    for (const auto& [dot, o] : obs->entries()) {
+      if (!r.observation || ranks_above(o, *r.observation)) r.observation = &o;
+    }
+    r.observation_siblings = obs->size();
+  }
+  return r;
+}
+
+std::vector<std::pair<std::string, ResolvedTarget>> HealthState::targets() const {
+  std::vector<std::pair<std::string, ResolvedTarget>> out;
+  out.reserve(state_.registry.store.size());
+  for (const auto& [id, specs] : state_.registry.store.entries()) out.emplace_back(id, *target(id));
+  return out;
+}
+
+std::int64_t HealthState::counter(const std::string& name) const {
+  std::int64_t sum = 0;
+  if (const auto* c = state_.counters.store.find(name)) {
+    for (const auto& [dot, v] : c->entries()) sum += v;
+  }
+  return sum;
+}
+
+}  // namespace heck

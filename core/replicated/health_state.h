@@ -1,0 +1,97 @@
+// The replicated health state every agent holds: which targets exist (an
+// add-wins map of specs), what their checkers observed (a map of multi-value
+// registers of observations), and named counters — three delta CRDTs over one
+// replica id, joined and queried together.
+//
+// Anti-entropy is not here yet. A pitfall to keep in mind when it comes: a
+// digest made only of the peer's causal contexts is not enough. Sending "the
+// entries whose dots the peer has not seen, with our whole context" is wrong:
+// the peer would drop the entries it already shares with us (their dots are in
+// our context but not in the sent part). The answer must either carry a context
+// that excludes our live dots the peer has seen, or be scoped: per-bucket
+// hashes of live (key, dot) pairs in the digest, and for each differing bucket
+// every entry of ours in it, joined only over that bucket's keys.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/replicated/crdts.h"
+#include "core/replicated/hlc.h"
+#include "core/replicated/observation.h"
+#include "core/target_spec.h"
+
+namespace heck {
+
+// One version of a target's spec, as written by one agent.
+struct SpecVersion {
+  std::shared_ptr<const TargetSpec> spec;
+  HlcTimestamp written_at;
+  ReplicaId writer = 0;
+
+  bool operator==(const SpecVersion& o) const {
+    return written_at == o.written_at && writer == o.writer && (spec == o.spec || (spec && o.spec && *spec == *o.spec));
+  }
+};
+
+using RegistryStore = DotMap<std::string, DotFun<SpecVersion>>;
+using ObservationStore = DotMap<std::string, DotFun<Observation>>;
+using CounterStore = DotMap<std::string, DotFun<std::int64_t>>;
+
+struct HealthDelta {
+  Causal<RegistryStore> registry;
+  Causal<ObservationStore> observations;
+  Causal<CounterStore> counters;
+
+  void join(const HealthDelta& o) {
+    registry.join(o.registry);
+    observations.join(o.observations);
+    counters.join(o.counters);
+  }
+  bool empty() const {
+    return registry.store.empty() && registry.context.empty() && observations.store.empty() &&
+           observations.context.empty() && counters.store.empty() && counters.context.empty();
+  }
+  bool operator==(const HealthDelta&) const = default;
+};
+
+// A target's resolved view.
+struct ResolvedTarget {
+  const SpecVersion* spec = nullptr;           // the winning spec version
+  std::size_t spec_siblings = 0;
+  const Observation* observation = nullptr;    // the winning observation, if any
+  std::size_t observation_siblings = 0;
+};
+
+class HealthState {
+ public:
+  explicit HealthState(ReplicaId self) : self_(self) {}
+
+  // --- delta-mutators: each returns its delta and applies it -------------
+  HealthDelta put_target(HlcTimestamp at, TargetSpec spec);
+  // Removes the target and every observation of it this agent has seen.
+  HealthDelta remove_target(const std::string& id);
+  HealthDelta observe(const std::string& id, Observation o);
+  HealthDelta add_to_counter(const std::string& name, std::int64_t amount);
+
+  void join(const HealthDelta& d);
+
+  // --- queries -------------------------------------------------------------
+  // Every live target in id order, siblings resolved (specs: newest
+  // written_at, then lower writer id; observations: see observation.h).
+  std::vector<std::pair<std::string, ResolvedTarget>> targets() const;
+  std::optional<ResolvedTarget> target(const std::string& id) const;
+  std::int64_t counter(const std::string& name) const;
+
+  ReplicaId self() const { return self_; }
+  const HealthDelta& state() const { return state_; }
+
+ private:
+  ReplicaId self_;
+  HealthDelta state_;
+};
+
+}  // namespace heck

@@ -1,0 +1,165 @@
+#include "core/replicated/health_state.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+namespace heck {
+namespace {
+
+TargetSpec spec(const std::string& id, const std::string& url = "http://127.0.0.1:9000/") {
+  TargetSpec s;
+  s.id = id;
+  s.url = *Url::parse(url);
+  return s;
+}
+
+Observation obs(HealthStatus st, std::uint64_t ms, ReplicaId who, std::uint64_t seq = 1) {
+  Observation o;
+  o.status = st;
+  o.observed_at = HlcTimestamp::make(ms, 0);
+  o.observer = who;
+  o.check_seq = seq;
+  return o;
+}
+
+constexpr ReplicaId A = 101, B = 202;
+
+TEST(HealthState, TargetAddedAnywhereReachesAll) {
+  HealthState a(A), b(B);
+  b.join(a.put_target(HlcTimestamp::make(1, 0), spec("web")));
+  ASSERT_TRUE(b.target("web").has_value());
+  EXPECT_EQ(b.target("web")->spec->spec->url.port, 9000);
+  EXPECT_EQ(b.target("web")->observation, nullptr);
+}
+
+TEST(HealthState, ConcurrentObservationsAreSiblingsResolvedAlikeEverywhere) {
+  HealthState a(A), b(B);
+  auto reg = a.put_target(HlcTimestamp::make(1, 0), spec("t"));
+  b.join(reg);
+  // A partition: both sides check the target.
+  auto da = a.observe("t", obs(HealthStatus::healthy, 500, A));
+  auto db = b.observe("t", obs(HealthStatus::unhealthy, 600, B));
+  a.join(db);
+  b.join(da);
+  const auto ra = *a.target("t");
+  const auto rb = *b.target("t");
+  EXPECT_EQ(ra.observation_siblings, 2u);
+  EXPECT_EQ(*ra.observation, *rb.observation);
+  EXPECT_EQ(ra.observation->status, HealthStatus::unhealthy);  // the newer one
+  // After the heal, A's next observation has seen both and supersedes them.
+  b.join(a.observe("t", obs(HealthStatus::healthy, 700, A, 2)));
+  EXPECT_EQ(b.target("t")->observation_siblings, 1u);
+  EXPECT_EQ(b.target("t")->observation->status, HealthStatus::healthy);
+}
+
+TEST(HealthState, ACausallyLaterObservationWinsEvenWithAnOlderTimestamp) {
+  // A's clock runs an hour ahead. B, having seen A's observation, writes with
+  // an earlier timestamp: causality, not the clock, decides.
+  HealthState a(A), b(B);
+  b.join(a.put_target(HlcTimestamp::make(1, 0), spec("t")));
+  b.join(a.observe("t", obs(HealthStatus::unhealthy, 1'000 + 3'600'000, A)));
+  auto later = b.observe("t", obs(HealthStatus::healthy, 1'000, B));
+  a.join(later);
+  EXPECT_EQ(a.target("t")->observation_siblings, 1u);
+  EXPECT_EQ(a.target("t")->observation->status, HealthStatus::healthy);
+}
+
+TEST(HealthState, RemovalDropsObservationsAndAddWinsOverConcurrentRemove) {
+  HealthState a(A), b(B);
+  b.join(a.put_target(HlcTimestamp::make(1, 0), spec("t")));
+  b.join(a.observe("t", obs(HealthStatus::healthy, 2, A)));
+  auto rm = a.remove_target("t");
+  EXPECT_FALSE(a.target("t").has_value());
+  // B concurrently re-registers the target with a new URL: add wins.
+  auto re = b.put_target(HlcTimestamp::make(3, 0), spec("t", "http://127.0.0.1:9001/"));
+  a.join(re);
+  b.join(rm);
+  ASSERT_TRUE(a.target("t").has_value());
+  EXPECT_EQ(a.target("t")->spec->spec->url.port, 9001);
+  EXPECT_EQ(a.target("t")->observation, nullptr);  // the old observation went with the removal
+  EXPECT_EQ(a.state(), b.state());
+}
+
+TEST(HealthState, RestartWithANewReplicaIdNeverReissuesADot) {
+  const ReplicaId first = make_replica_id("n1", 1);
+  HealthState n1(first), peer(B);
+  peer.join(n1.add_to_counter("likes", 5));
+  // The agent restarts with empty state. Reusing its replica id would reissue
+  // dot (first, 1): the peer has seen it and silently drops the new write.
+  HealthState reused(first);
+  peer.join(reused.add_to_counter("likes", 1));
+  EXPECT_EQ(peer.counter("likes"), 5);  // the increment was lost: the failure mode
+  // heck's rule: a restart takes a new replica id (new boot nonce).
+  HealthState restarted(make_replica_id("n1", 2));
+  peer.join(restarted.add_to_counter("likes", 1));
+  EXPECT_EQ(peer.counter("likes"), 6);
+}
+
+// Random schedules over three agents: mutations, deltas that are dropped,
+// duplicated or delivered late, then a full exchange of states (anti-entropy's
+// end point): every agent holds the same state and gives the same answers.
+RC_GTEST_PROP(HealthState, RandomSchedulesConverge, ()) {
+  const ReplicaId ids[] = {A, B, 303};
+  std::vector<HealthState> agents{HealthState(ids[0]), HealthState(ids[1]), HealthState(ids[2])};
+  std::vector<std::pair<int, HealthDelta>> in_flight;  // (destination, delta)
+  std::int64_t likes = 0;
+  const int steps = *rc::gen::inRange(0, 80);
+  for (int i = 0; i < steps; ++i) {
+    const int at = *rc::gen::inRange(0, 3);
+    const int op = *rc::gen::inRange(0, 6);
+    const std::string id = "t" + std::to_string(*rc::gen::inRange(0, 4));
+    HealthState& s = agents[static_cast<std::size_t>(at)];
+    HealthDelta d;
+    switch (op) {
+      case 0: d = s.put_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 0), spec(id)); break;
+      case 1: d = s.remove_target(id); break;
+      case 2:
+      case 3: {
+        const auto st = *rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy);
+        d = s.observe(id, obs(st, static_cast<std::uint64_t>(*rc::gen::inRange(0, 50)), ids[at],
+                              static_cast<std::uint64_t>(i)));
+        break;
+      }
+      case 4: {
+        const int n = *rc::gen::inRange(-3, 10);
+        likes += n;
+        d = s.add_to_counter("likes", n);
+        break;
+      }
+      default:
+        // Deliver, drop or duplicate something in flight.
+        if (!in_flight.empty()) {
+          const auto k = static_cast<std::size_t>(*rc::gen::inRange<std::size_t>(0, in_flight.size()));
+          const int fate = *rc::gen::inRange(0, 3);  // 0 drop, 1 deliver, 2 deliver and keep (dup)
+          if (fate > 0) agents[static_cast<std::size_t>(in_flight[k].first)].join(in_flight[k].second);
+          if (fate < 2) in_flight.erase(in_flight.begin() + static_cast<std::ptrdiff_t>(k));
+        }
+        continue;
+    }
+    for (int to = 0; to < 3; ++to) {
+      if (to != at) in_flight.emplace_back(to, d);
+    }
+  }
+  // Anti-entropy: every agent joins every other's state.
+  for (int round = 0; round < 2; ++round) {
+    for (auto& x : agents) {
+      for (auto& y : agents) x.join(y.state());
+    }
+  }
+  for (auto& x : agents) {
+    RC_ASSERT(x.state() == agents[0].state());
+    RC_ASSERT(x.counter("likes") == likes);
+    const auto mine = x.targets();
+    const auto theirs = agents[0].targets();
+    RC_ASSERT(mine.size() == theirs.size());
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      RC_ASSERT(mine[i].first == theirs[i].first);
+      RC_ASSERT(*mine[i].second.spec == *theirs[i].second.spec);
+      RC_ASSERT((mine[i].second.observation == nullptr) == (theirs[i].second.observation == nullptr));
+      if (mine[i].second.observation) RC_ASSERT(*mine[i].second.observation == *theirs[i].second.observation);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace heck
