@@ -1,0 +1,293 @@
+#include "runtime/agent.h"
+
+#include <cassert>
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "runtime/version.h"
+
+namespace heck::runtime {
+
+namespace {
+
+// Runs `f`; an exception is reported to `on_error` instead of escaping.
+template <typename F, typename E>
+void guarded(F&& f, E&& on_error) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    on_error(e.what());
+  } catch (...) {
+    on_error("unknown exception");
+  }
+}
+
+}  // namespace
+
+Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runner, NodeConfig config,
+             AgentOptions options)
+    : io_(io),
+      clock_(clock),
+      runner_(runner),
+      options_(std::move(options)),
+      node_(std::move(config), options_.seed),
+      build_info_(registry_.gauge("heck_build_info", "Always 1; the version of this heck agent.", {"version"})),
+      start_time_(registry_.gauge("heck_start_time_seconds", "When the agent started, in seconds since the Unix epoch.")),
+      targets_(registry_.gauge("heck_targets", "Targets this agent checks.")),
+      target_up_(registry_.gauge("heck_target_up",
+                                 "1 if the target is healthy, 0 if unhealthy; absent while its status is unknown "
+                                 "(see heck_target_status).",
+                                 {"target"})),
+      target_status_(registry_.gauge("heck_target_status",
+                                     "1 for the target's current status (healthy, unhealthy or unknown), 0 for the others.",
+                                     {"target", "status"})),
+      check_duration_(registry_.histogram("heck_check_duration_seconds",
+                                          "Duration of finished checks, from start to outcome.", {"target"},
+                                          latency_buckets_seconds())),
+      checks_total_(registry_.counter("heck_checks_total", "Checks finished, by target and result.",
+                                      {"target", "result"})),
+      status_changes_total_(registry_.counter("heck_status_changes_total",
+                                              "Status changes (rise/fall thresholds crossed), by target.",
+                                              {"target"})),
+      in_flight_(registry_.gauge("heck_checks_in_flight", "Checks running now.")),
+      queued_(registry_.gauge("heck_checks_queued", "Checks waiting for a free slot (max_concurrent_checks).")),
+      stale_results_(registry_.counter("heck_stale_results_total",
+                                       "Check results for a check that was superseded or whose target is gone.")),
+      stale_timers_(registry_.counter("heck_stale_timers_total",
+                                      "Timer firings that found nothing due (replaced, cancelled or late).")),
+      results_lost_(registry_.counter("heck_results_lost_total",
+                                      "Checks whose result never came by the deadline (counted as timeouts).")),
+      handler_errors_(registry_.counter("heck_handler_errors_total",
+                                        "Exceptions caught in the agent's event handlers.")),
+      api_requests_(registry_.counter("heck_api_requests_total", "API responses, by HTTP status code.", {"code"})) {
+  build_info_.set({std::string(kVersion)}, 1);
+}
+
+Agent::~Agent() {
+  // Destroying the timers cancels their waits; the handlers see a missing or
+  // replaced generation if they ever run (they do not: see the REQUIRES).
+  timers_.clear();
+}
+
+void Agent::start() {
+  assert(!started_);
+  started_ = true;
+  const Instant now = clock_.now();
+  started_at_ = now;
+  start_time_.set(static_cast<double>(now.ns()) / 1e9);
+  stepping_ = true;
+  guarded(
+      [&] {
+        effects_.clear();
+        node_.start(now, effects_);
+        for (auto& e : effects_) apply(now, e);
+      },
+      [&](std::string_view what) { handler_error("start", what); });
+  effects_.clear();
+  stepping_ = false;
+  log(fmt::format("agent {} started: {} targets", node_.name(), node_.scheduler().size()));
+  drain();  // anything a runner reported from inside run()
+}
+
+void Agent::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  for (auto& [key, t] : timers_) {
+    t.generation = 0;
+    t.timer->cancel();
+  }
+  timers_.clear();
+  pending_.clear();
+}
+
+void Agent::submit(Input in) {
+  if (stopped_) {
+    ++counters_.dropped_after_stop;
+    return;
+  }
+  feed(std::move(in));
+}
+
+void Agent::feed(Input in) {
+  pending_.push_back(std::move(in));
+  drain();
+}
+
+void Agent::drain() {
+  if (stepping_) return;  // the loop below, further up the stack, picks it up
+  stepping_ = true;
+  while (!pending_.empty() && !stopped_) {
+    Input next = std::move(pending_.front());
+    pending_.pop_front();
+    guarded(
+        [&] {
+          const Instant now = clock_.now();
+          ++counters_.inputs;
+          effects_.clear();
+          node_.step(now, std::move(next), effects_);
+          for (auto& e : effects_) apply(now, e);
+        },
+        [&](std::string_view what) { handler_error("step", what); });
+    effects_.clear();
+  }
+  stepping_ = false;
+}
+
+void Agent::apply(Instant now, Effect& effect) {
+  // One effect's failure must not stop the effects after it.
+  guarded(
+      [&] {
+        std::visit(
+            [&](auto& e) {
+              using T = std::decay_t<decltype(e)>;
+              if constexpr (std::is_same_v<T, SetTimer>) {
+                set_timer(e);
+              } else if constexpr (std::is_same_v<T, CancelTimer>) {
+                cancel_timer(e);
+              } else if constexpr (std::is_same_v<T, StartCheck>) {
+                start_check(now, e);
+              } else if constexpr (std::is_same_v<T, CheckFinished>) {
+                on_check_finished(e);
+              } else if constexpr (std::is_same_v<T, StatusChanged>) {
+                on_status_changed(now, e);
+              }
+            },
+            effect);
+      },
+      [&](std::string_view what) { handler_error("effect", what); });
+}
+
+void Agent::set_timer(const SetTimer& e) {
+  if (stopped_) return;
+  ArmedTimer& t = timers_[e.key];
+  if (!t.timer) t.timer = std::make_unique<boost::asio::steady_timer>(io_);
+  const std::uint64_t generation = next_generation_++;
+  t.generation = generation;
+  t.at = e.at;
+  ++counters_.timers_set;
+  t.timer->expires_at(clock_.to_steady(e.at));  // cancels an earlier wait
+  t.timer->async_wait([this, key = e.key, generation](const boost::system::error_code& ec) {
+    on_timer(key, generation, ec);
+  });
+}
+
+void Agent::cancel_timer(const CancelTimer& e) {
+  auto it = timers_.find(e.key);
+  if (it == timers_.end()) return;
+  ++counters_.timers_cancelled;
+  // Erasing destroys the timer, which cancels its wait; the handler then
+  // finds no entry for the key (or a newer generation) and does nothing.
+  timers_.erase(it);
+}
+
+void Agent::on_timer(TimerKey key, std::uint64_t generation, const boost::system::error_code& ec) {
+  auto it = timers_.find(key);
+  if (ec || stopped_ || it == timers_.end() || it->second.generation != generation) {
+    ++counters_.stale_timer_completions;
+    return;
+  }
+  it->second.generation = 0;  // fired; the node arms it again if it wants
+  ++counters_.timers_fired;
+  feed(TimerFired{key});
+}
+
+void Agent::start_check(Instant now, const StartCheck& e) {
+  if (stopped_) return;
+  ++counters_.checks_started;
+  Duration timeout = e.deadline - now;
+  if (timeout < Duration::zero()) timeout = Duration::zero();
+  runner_.run(e.spec, timeout, [this, id = e.check](CheckOutcome outcome) {
+    on_check_done(id, std::move(outcome));
+  });
+}
+
+void Agent::on_check_done(CheckId id, CheckOutcome outcome) {
+  if (stopped_) {
+    ++counters_.dropped_after_stop;
+    return;
+  }
+  ++counters_.checks_done;
+  feed(CheckDone{id, std::move(outcome)});
+}
+
+void Agent::on_check_finished(const CheckFinished& e) {
+  const std::string& id = e.spec->id;
+  checks_total_.inc({id, std::string(to_string(e.result.reason))});
+  const double seconds = e.result.latency.seconds_f();
+  check_duration_.observe({id}, seconds < 0 ? 0 : seconds);
+}
+
+void Agent::on_status_changed(Instant now, const StatusChanged& e) {
+  ++counters_.status_changes;
+  status_changes_total_.inc({e.spec->id});
+  StatusChangeRecord rec{now, e.spec->id, e.from, e.to, e.cause};
+  log(describe_change(rec));
+  if (options_.status_log_capacity == 0) return;
+  while (changes_.size() >= options_.status_log_capacity) changes_.pop_front();
+  changes_.push_back(std::move(rec));
+}
+
+std::string Agent::describe_change(const StatusChangeRecord& c) {
+  return fmt::format("target {} {} -> {} ({})", c.target, to_string(c.from), to_string(c.to),
+                     sanitize_for_log(c.cause.describe()));
+}
+
+void Agent::log(std::string_view text) {
+  const std::string line = log_line(clock_.now(), text);
+  if (options_.log) {
+    options_.log(line);
+  } else {
+    write_stderr_line(line);
+  }
+}
+
+void Agent::handler_error(std::string_view where, std::string_view what) {
+  ++counters_.handler_errors;
+  handler_errors_.inc();
+  // Logging itself may throw (a failing sink); never let that escape.
+  try {
+    log(fmt::format("agent error in {}: {}", where, sanitize_for_log(what)));
+  } catch (...) {
+  }
+}
+
+std::size_t Agent::armed_timers() const {
+  std::size_t n = 0;
+  for (const auto& [key, t] : timers_) n += t.generation != 0;
+  return n;
+}
+
+std::optional<Instant> Agent::timer_deadline(TimerKey key) const {
+  auto it = timers_.find(key);
+  if (it == timers_.end() || it->second.generation == 0) return std::nullopt;
+  return it->second.at;
+}
+
+std::string Agent::render_metrics() {
+  const CheckScheduler& s = node_.scheduler();
+  targets_.set(static_cast<double>(s.size()));
+  target_up_.clear();
+  target_status_.clear();
+  std::uint64_t lost = 0;
+  s.for_each([&](const TargetState& t) {
+    const std::string& id = t.spec->id;
+    if (t.status != HealthStatus::unknown) target_up_.set({id}, t.status == HealthStatus::healthy ? 1 : 0);
+    for (HealthStatus st : {HealthStatus::healthy, HealthStatus::unhealthy, HealthStatus::unknown}) {
+      target_status_.set({id, std::string(to_string(st))}, t.status == st ? 1 : 0);
+    }
+    lost += t.results_lost;
+  });
+  in_flight_.set(static_cast<double>(runner_.in_flight()));
+  queued_.set(static_cast<double>(runner_.queued()));
+  stale_results_.set({}, static_cast<double>(s.counters().stale_results));
+  stale_timers_.set({}, static_cast<double>(s.counters().stale_timers));
+  results_lost_.set({}, static_cast<double>(lost));
+  return registry_.render();
+}
+
+void Agent::count_api_request(unsigned status_code) { api_requests_.inc({fmt::format("{}", status_code)}); }
+
+}  // namespace heck::runtime

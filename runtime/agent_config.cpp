@@ -1,0 +1,236 @@
+#include "runtime/agent_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace heck::runtime {
+
+using json = nlohmann::json;
+
+// --- HostPort -----------------------------------------------------------------
+
+Result<HostPort> HostPort::parse(std::string_view text) {
+  std::string_view host;
+  std::string_view port_text;
+  if (text.empty()) return Error{"empty address (expected HOST:PORT, e.g. 127.0.0.1:7700)"};
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return Error{fmt::format("'{}': unterminated '['", text)};
+    host = text.substr(1, close - 1);
+    const auto after = text.substr(close + 1);
+    if (after.size() < 2 || after.front() != ':') {
+      return Error{fmt::format("'{}': expected [IPv6]:PORT, e.g. [::1]:7700", text)};
+    }
+    port_text = after.substr(1);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return Error{fmt::format("'{}': expected HOST:PORT, e.g. 127.0.0.1:7700", text)};
+    }
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return Error{fmt::format("'{}': put IPv6 addresses in brackets, e.g. [::1]:7700", text)};
+    }
+  }
+  HostPort hp;
+  if (host == "localhost") {
+    hp.host = "127.0.0.1";
+  } else {
+    boost::system::error_code ec;
+    const auto addr = boost::asio::ip::make_address(std::string(host), ec);
+    if (ec || host.empty()) {
+      return Error{fmt::format("'{}': '{}' is not an IP address (use an IPv4 or IPv6 literal, or localhost)",
+                               text, host)};
+    }
+    if (addr.is_v6() && addr.to_v6().scope_id() != 0) {
+      return Error{fmt::format("'{}': scoped IPv6 addresses are not supported", text)};
+    }
+    hp.host = addr.to_string();
+  }
+  if (port_text.empty() || port_text.size() > 5 ||
+      !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return Error{fmt::format("'{}': '{}' is not a port (0-65535)", text, port_text)};
+  }
+  const unsigned long port = std::stoul(std::string(port_text));
+  if (port > 65535) return Error{fmt::format("'{}': '{}' is not a port (0-65535)", text, port_text)};
+  hp.port = static_cast<std::uint16_t>(port);
+  return hp;
+}
+
+std::string HostPort::to_string() const {
+  if (host.find(':') != std::string::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+// --- AgentConfig --------------------------------------------------------------
+
+namespace {
+
+std::string_view type_name(const json& v) {
+  if (v.is_null()) return "null";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number()) return "a number";
+  if (v.is_string()) return "a string";
+  if (v.is_array()) return "an array";
+  return "an object";
+}
+
+Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t lo, std::int64_t hi) {
+  const json& v = j.at(std::string(field));
+  if (!v.is_number_integer()) return Error{fmt::format("{}: must be an integer, got {}", field, type_name(v))};
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
+    return Error{fmt::format("{}: must be at most {}", field, hi)};
+  }
+  const auto n = v.get<std::int64_t>();
+  if (n < lo) {
+    return Error{lo == 1 ? fmt::format("{}: must be positive, got {}", field, n)
+                         : fmt::format("{}: must be at least {}, got {}", field, lo, n)};
+  }
+  if (n > hi) return Error{fmt::format("{}: must be at most {}, got {}", field, hi, n)};
+  return n;
+}
+
+constexpr std::array<std::string_view, 6> kKnownKeys = {"targets",        "name",          "api",
+                                                        "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms"};
+
+}  // namespace
+
+Result<AgentConfig> AgentConfig::from_json(const json& j) {
+  if (!j.is_object()) return Error{fmt::format("the config must be a JSON object, got {}", type_name(j))};
+  for (const auto& [key, _] : j.items()) {
+    if (std::find(kKnownKeys.begin(), kKnownKeys.end(), key) == kKnownKeys.end()) {
+      return Error{fmt::format("{}: unknown key (known: targets, name, api, max_concurrent_checks, "
+                               "max_body_bytes, dns_ttl_ms)",
+                               key)};
+    }
+  }
+  AgentConfig c;
+  if (!j.contains("targets")) return Error{"targets: missing (a list of targets, may be empty)"};
+  {
+    const json& t = j.at("targets");
+    if (t.is_array() && t.size() > kMaxTargets) {
+      return Error{fmt::format("targets: at most {} targets, got {}", kMaxTargets, t.size())};
+    }
+    auto list = parse_target_list(t, "targets");
+    if (!list) return Error{list.error()};
+    c.targets = std::move(*list);
+  }
+  if (j.contains("name")) {
+    const json& v = j.at("name");
+    if (!v.is_string()) return Error{fmt::format("name: must be a string, got {}", type_name(v))};
+    const auto name = v.get<std::string>();
+    if (!valid_target_id(name)) {
+      return Error{fmt::format("name: '{}' must be 1-{} characters of A-Z a-z 0-9 . _ : -", name,
+                               TargetSpec::kMaxIdLength)};
+    }
+    c.name = name;
+  }
+  if (j.contains("api")) {
+    const json& v = j.at("api");
+    if (!v.is_string()) return Error{fmt::format("api: must be a string like \"127.0.0.1:7700\", got {}", type_name(v))};
+    auto hp = HostPort::parse(v.get<std::string>());
+    if (!hp) return Error{fmt::format("api: {}", hp.error())};
+    c.api = *hp;
+  }
+  if (j.contains("max_concurrent_checks")) {
+    auto v = get_int(j, "max_concurrent_checks", 1, 100'000);
+    if (!v) return Error{v.error()};
+    c.max_concurrent_checks = static_cast<std::size_t>(*v);
+  }
+  if (j.contains("max_body_bytes")) {
+    auto v = get_int(j, "max_body_bytes", 1, 256 * 1024 * 1024);
+    if (!v) return Error{v.error()};
+    c.max_body_bytes = static_cast<std::size_t>(*v);
+  }
+  if (j.contains("dns_ttl_ms")) {
+    auto v = get_int(j, "dns_ttl_ms", 0, 86'400'000);
+    if (!v) return Error{v.error()};
+    c.dns_ttl = Duration::milliseconds(*v);
+  }
+  return c;
+}
+
+Result<AgentConfig> AgentConfig::parse(std::string_view text) {
+  // nlohmann keeps the last of duplicate keys silently; a config with two
+  // "interval_ms" is a mistake we refuse. The callback sees every key.
+  std::vector<std::set<std::string>> open_objects;
+  std::optional<std::string> duplicate;
+  auto on_event = [&](int /*depth*/, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start: open_objects.emplace_back(); break;
+      case json::parse_event_t::object_end:
+        if (!open_objects.empty()) open_objects.pop_back();
+        break;
+      case json::parse_event_t::key:
+        if (!open_objects.empty() && parsed.is_string() &&
+            !open_objects.back().insert(parsed.get<std::string>()).second && !duplicate) {
+          duplicate = parsed.get<std::string>();
+        }
+        break;
+      default: break;
+    }
+    return true;
+  };
+  json j;
+  try {
+    j = json::parse(text.begin(), text.end(), on_event);
+  } catch (const json::parse_error& e) {
+    // Line and column of the byte where parsing failed (1-based).
+    const std::size_t at = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
+    const auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
+    const auto last_nl = text.substr(0, at).rfind('\n');
+    const std::size_t column = last_nl == std::string_view::npos ? at + 1 : at - last_nl;
+    std::string what = e.what();
+    // "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error ..."
+    if (const auto colon = what.find(": "); colon != std::string::npos) what = what.substr(colon + 2);
+    return Error{fmt::format("not valid JSON: line {}, column {}: {}", line, column, what)};
+  }
+  if (duplicate) return Error{fmt::format("{}: duplicate key in one object", *duplicate)};
+  return from_json(j);
+}
+
+Result<AgentConfig> AgentConfig::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{fmt::format("{}: cannot open: {}", path, std::strerror(errno))};
+  std::string text;
+  std::array<char, 64 * 1024> buf{};
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    text.append(buf.data(), static_cast<std::size_t>(in.gcount()));
+    if (text.size() > kMaxFileBytes) {
+      return Error{fmt::format("{}: larger than {} bytes; not a config file?", path, kMaxFileBytes)};
+    }
+  }
+  if (in.bad()) return Error{fmt::format("{}: read error", path)};
+  auto c = parse(text);
+  if (!c) return Error{fmt::format("{}: {}", path, c.error())};
+  return c;
+}
+
+std::string default_agent_name() {
+  std::array<char, 256> buf{};
+  if (gethostname(buf.data(), buf.size() - 1) != 0 || buf[0] == '\0') return "heck";
+  std::string name(buf.data());
+  if (name.size() > TargetSpec::kMaxIdLength) name.resize(TargetSpec::kMaxIdLength);
+  for (char& c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                    c == '_' || c == ':' || c == '-';
+    if (!ok) c = '-';
+  }
+  return name;
+}
+
+}  // namespace heck::runtime

@@ -1,0 +1,64 @@
+// The agent's HTTP API (JSON) and its Prometheus endpoint, served by an
+// HttpServer (runtime/http_server.h) on the agent's io_context. Loopback by
+// default: 127.0.0.1:7700.
+//
+//   GET /v1/targets[?status=healthy|unhealthy|unknown]
+//       JSON array of target entries, sorted by id. An invalid status -> 400.
+//   GET /v1/targets/{id}
+//       one target entry; 404 if there is no such target.
+//   GET /v1/health
+//       {"status": "ok", "name", "targets", "uptime_s", "version", "started_at"}
+//   GET /v1/changes
+//       the most recent status changes, newest last (bounded).
+//   GET /metrics
+//       Prometheus text format 0.0.4 (see Agent::render_metrics).
+//
+// A target entry:
+//   {"id", "url", "status", "status_since",
+//    "reason"      text of the last result ("status 503", "timeout", ...; "" if none),
+//    "result"      the CheckReason name of the last result ("ok", "bad_status", ...; null if none),
+//    "status_code" of the last result (null if none or not HTTP),
+//    "latency_ms"  of the last check (null if none), "checked_at" (null if none),
+//    "interval_ms", "timeout_ms", "rise", "fall", "checks",
+//    "consecutive_successes", "consecutive_failures"}
+// Times are RFC 3339 UTC with milliseconds.
+//
+// HEAD is allowed wherever GET is. Another method on a known path -> 405 with
+// an Allow header; an unknown path -> 404. Every error is JSON:
+//   {"error": "...", "path": "..."} (plus "allowed" where there is a list).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "core/result.h"
+#include "runtime/agent.h"
+#include "runtime/agent_config.h"
+#include "runtime/http_server.h"
+
+namespace heck::runtime {
+
+// Routing, without a socket: answers one request from the agent's state.
+// Never throws for any request text.
+HttpResponse handle_api_request(Agent& agent, const HttpRequest& request);
+
+// The defaults for the API: small requests, short timeouts.
+HttpServerOptions default_api_server_options();
+
+class ApiServer {
+ public:
+  // `agent` must outlive the server. Every response is counted in the
+  // agent's heck_api_requests_total{code}.
+  ApiServer(boost::asio::io_context& io, Agent& agent, HttpServerOptions options = default_api_server_options());
+
+  Result<boost::asio::ip::tcp::endpoint> listen(const HostPort& address) { return server_.listen(address); }
+  void start() { server_.start(); }
+  void stop() { server_.stop(); }
+  boost::asio::ip::tcp::endpoint local_endpoint() const { return server_.local_endpoint(); }
+  const HttpServerCounters& counters() const { return server_.counters(); }
+
+ private:
+  HttpServer server_;
+};
+
+}  // namespace heck::runtime
