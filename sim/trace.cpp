@@ -1,0 +1,22 @@
+#include "sim/trace.h"
+
+namespace heck::sim {
+
+bool TraceWriter::flush() {
+  if (out_ == nullptr || buf_.size() == 0) return ok_;
+  if (std::fwrite(buf_.data(), 1, buf_.size(), out_) != buf_.size()) ok_ = false;
+  if (std::fflush(out_) != 0) ok_ = false;
+  buf_.clear();
+  return ok_;
+}
+
+void TraceWriter::spill() {
+  if (out_ != nullptr) {
+    if (std::fwrite(buf_.data(), 1, buf_.size(), out_) != buf_.size()) ok_ = false;
+    buf_.clear();
+    return;
+  }
+  truncated_ = true;  // memory mode over its limit: keep what we have, stop
+}
+
+}  // namespace heck::sim
