@@ -1,5 +1,6 @@
 #include "runtime/http_server.h"
 
+#include <array>
 #include <chrono>
 #include <exception>
 #include <map>
@@ -205,10 +206,24 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     do_read();
   }
 
+  // Sends FIN, then reads and discards what the client still sends (bounded
+  // in bytes and time) before closing: closing a socket with unread data
+  // makes the kernel send RST, and the client could lose our last response.
   void graceful_close() {
     boost::system::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    close();
+    stream_.expires_after(std::chrono::seconds(1));
+    linger_read();
+  }
+
+  void linger_read() {
+    if (closed_ || lingered_bytes_ > kMaxLingerBytes) return close();
+    stream_.async_read_some(asio::buffer(scratch_),
+                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                              self->lingered_bytes_ += n;
+                              if (ec) return self->close();
+                              self->linger_read();
+                            });
   }
 
   void close_socket() {
@@ -253,6 +268,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   std::size_t served_ = 0;
   bool closed_ = false;
+  static constexpr std::size_t kMaxLingerBytes = 256 * 1024;
+  std::size_t lingered_bytes_ = 0;
+  std::array<char, 4096> scratch_{};
 };
 
 void HttpServer::State::do_accept() {

@@ -1,0 +1,152 @@
+#include "runtime/agent_config.h"
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace heck::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(AgentConfig, MinimalConfigWorks) {
+  auto c = AgentConfig::parse(R"({"targets": [{"id": "web", "url": "http://127.0.0.1:8080/healthz"}]})");
+  ASSERT_TRUE(c.ok()) << c.error();
+  ASSERT_EQ(c->targets.size(), 1u);
+  EXPECT_EQ(c->targets[0].id, "web");
+  EXPECT_EQ(c->targets[0].url.port, 8080);
+  EXPECT_EQ(c->targets[0].url.target, "/healthz");
+  EXPECT_FALSE(c->api.has_value());
+  EXPECT_FALSE(c->name.has_value());
+  EXPECT_EQ(c->max_concurrent_checks, 512u);
+  EXPECT_EQ(c->max_body_bytes, 1024u * 1024u);
+  EXPECT_EQ(c->dns_ttl, Duration::seconds(30));
+}
+
+TEST(AgentConfig, EveryTopLevelKey) {
+  auto c = AgentConfig::parse(R"({"targets": [], "name": "agent-1", "api": "[::1]:7701",
+      "max_concurrent_checks": 8, "max_body_bytes": 4096, "dns_ttl_ms": 0})");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_TRUE(c->targets.empty());
+  EXPECT_EQ(c->name, "agent-1");
+  ASSERT_TRUE(c->api.has_value());
+  EXPECT_EQ(c->api->host, "::1");
+  EXPECT_EQ(c->api->port, 7701);
+  EXPECT_EQ(c->max_concurrent_checks, 8u);
+  EXPECT_EQ(c->max_body_bytes, 4096u);
+  EXPECT_EQ(c->dns_ttl, Duration::zero());
+}
+
+struct BadCase {
+  const char* text;
+  const char* field;  // must appear in the message
+};
+
+class AgentConfigRefuses : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(AgentConfigRefuses, NamingTheField) {
+  auto c = AgentConfig::parse(GetParam().text);
+  ASSERT_FALSE(c.ok()) << GetParam().text;
+  EXPECT_THAT(c.error(), HasSubstr(GetParam().field)) << c.error();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, AgentConfigRefuses,
+    ::testing::Values(
+        BadCase{R"({"targets": [], "bogus": 1})", "bogus: unknown key"},
+        BadCase{R"({"target": []})", "target: unknown key"},
+        BadCase{R"({})", "targets: missing"},
+        BadCase{R"([])", "must be a JSON object"},
+        BadCase{R"({"targets": {}})", "targets: must be an array"},
+        BadCase{R"({"targets": [], "api": 7700})", "api: must be a string"},
+        BadCase{R"({"targets": [], "api": "7700"})", "api: '7700'"},
+        BadCase{R"({"targets": [], "api": "example.org:80"})", "api: 'example.org:80'"},
+        BadCase{R"({"targets": [], "api": "127.0.0.1:65536"})", "api:"},
+        BadCase{R"({"targets": [], "api": "::1:7700"})", "brackets"},
+        BadCase{R"({"targets": [], "name": "a b"})", "name:"},
+        BadCase{R"({"targets": [], "max_concurrent_checks": 0})", "max_concurrent_checks: must be positive"},
+        BadCase{R"({"targets": [], "max_concurrent_checks": "8"})", "max_concurrent_checks: must be an integer"},
+        BadCase{R"({"targets": [], "max_body_bytes": 1.5})", "max_body_bytes: must be an integer"},
+        BadCase{R"({"targets": [], "dns_ttl_ms": -1})", "dns_ttl_ms: must be at least 0"},
+        BadCase{R"({"targets": [{"id": "a", "url": "http://h/", "oops": 1}]})", "targets[0].oops: unknown key"},
+        BadCase{R"({"targets": [{"id": "a", "url": "http://h/", "interval_ms": "1000"}]})",
+                "targets[0].interval_ms: must be an integer"},
+        BadCase{R"({"targets": [{"id": "a", "url": "http://h/"}, {"id": "b", "url": "http://h/"},
+                                {"id": "c", "url": "http://h/", "interval_ms": 0}]})",
+                "targets[2].interval_ms: must be positive"},
+        BadCase{R"({"targets": [{"id": "a", "url": "http://h/", "interval_ms": 1000, "timeout_ms": 1000}]})",
+                "targets[0].timeout_ms"},
+        BadCase{R"({"targets": [{"id": "a", "url": "htp://h/"}]})", "targets[0].url"},
+        BadCase{R"({"targets": [{"id": "a", "url": "http://h:99999/"}]})", "targets[0].url"},
+        BadCase{R"({"targets": [{"id": "a", "url": "http://h/"}, {"id": "a", "url": "http://g/"}]})",
+                "targets[1].id: duplicate id 'a'"},
+        BadCase{R"({"targets": [{"id": "a", "url": "http://h/", "rise": 1, "rise": 2}]})",
+                "rise: duplicate key"},
+        BadCase{R"({"targets": [], "targets": []})", "targets: duplicate key"},
+        BadCase{R"({"targets": [}")", "line 1, column 14"},
+        BadCase{"{\"targets\": [\n  {\"id\": \"a\",\n   \"url\": oops}]}", "line 3, column 11"},
+        BadCase{"", "not valid JSON"},
+        BadCase{"{\"targets\": [], \"name\": \"\xff\"}", "not valid JSON"}));
+
+TEST(AgentConfig, LoadPrefixesThePath) {
+  const std::string path = ::testing::TempDir() + "heck_agent_config_test.json";
+  {
+    std::ofstream f(path);
+    f << R"({"targets": [{"id": "a", "url": "http://h/", "interval_ms": 0}]})";
+  }
+  auto c = AgentConfig::load(path);
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error(), path + ": targets[0].interval_ms: must be positive, got 0");
+  std::remove(path.c_str());
+}
+
+TEST(AgentConfig, LoadMissingFile) {
+  auto c = AgentConfig::load("/nonexistent/heck.json");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error(), HasSubstr("/nonexistent/heck.json: cannot open"));
+}
+
+TEST(AgentConfig, LoadGood) {
+  const std::string path = ::testing::TempDir() + "heck_agent_config_good.json";
+  {
+    std::ofstream f(path);
+    f << R"({"targets": [{"id": "web", "url": "http://127.0.0.1:8080/healthz"}], "api": "localhost:0"})";
+  }
+  auto c = AgentConfig::load(path);
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->api, (HostPort{"127.0.0.1", 0}));
+  std::remove(path.c_str());
+}
+
+TEST(HostPort, Parses) {
+  auto a = HostPort::parse("127.0.0.1:7700");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->host, "127.0.0.1");
+  EXPECT_EQ(a->port, 7700);
+  EXPECT_EQ(a->to_string(), "127.0.0.1:7700");
+
+  auto b = HostPort::parse("[::1]:7700");
+  ASSERT_TRUE(b.ok()) << b.error();
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_EQ(b->to_string(), "[::1]:7700");
+
+  auto c = HostPort::parse("localhost:0");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->host, "127.0.0.1");
+  EXPECT_EQ(c->port, 0);
+
+  for (const char* bad : {"", "7700", ":7700", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:70000", "[::1]", "[::1:7700",
+                          "::1:7700", "host.example:80", "1.2.3:80", "127.0.0.1:-1"}) {
+    EXPECT_FALSE(HostPort::parse(bad).ok()) << bad;
+  }
+}
+
+TEST(AgentConfig, DefaultNameIsAValidId) {
+  EXPECT_TRUE(valid_target_id(default_agent_name()));
+}
+
+}  // namespace
+}  // namespace heck::runtime

@@ -1,0 +1,453 @@
+// The API: routing and JSON shape through handle_api_request (no socket),
+// then the HTTP server over a real loopback socket (keep-alive, HEAD,
+// malformed requests, limits). Every socket read has a receive timeout, so a
+// broken server fails the test instead of hanging it.
+#include "runtime/api_server.h"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/runtime/fake_check_runner.h"
+
+namespace heck::runtime {
+namespace {
+
+using ::testing::HasSubstr;
+using json = nlohmann::json;
+using testing::FakeCheckRunner;
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+TargetSpec spec(std::string id, int fall = 1) {
+  TargetSpec s;
+  s.id = std::move(id);
+  s.url = *Url::parse("http://127.0.0.1:9/health");
+  s.interval = Duration::milliseconds(40);
+  s.timeout = Duration::milliseconds(20);
+  s.rise = 1;
+  s.fall = fall;
+  return s;
+}
+
+// --- routing, without a socket ----------------------------------------------------
+
+class ApiRoutes : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    NodeConfig config;
+    config.name = "api-test";
+    config.targets = {spec("web"), spec("db"), spec("cache", 5)};
+    AgentOptions options;
+    options.log = [](std::string_view) {};
+    agent = std::make_unique<Agent>(io, clock, runner, std::move(config), std::move(options));
+    agent->start();
+  }
+  void TearDown() override { agent->stop(); }
+
+  HttpResponse get(std::string target, std::string method = "GET") {
+    return handle_api_request(*agent, HttpRequest{std::move(method), std::move(target), "", true});
+  }
+  json get_json(std::string target, unsigned expect_status = 200) {
+    HttpResponse r = get(std::move(target));
+    EXPECT_EQ(r.status, expect_status) << r.body;
+    EXPECT_EQ(r.content_type, "application/json");
+    return json::parse(r.body);
+  }
+
+  // Completes one check of `id` with `outcome`.
+  void check(std::string_view id, CheckOutcome outcome) {
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (;;) {
+      for (auto it = runner.pending.begin(); it != runner.pending.end(); ++it) {
+        if (it->spec->id == id) {
+          auto call = std::move(*it);
+          runner.pending.erase(it);
+          call.done(std::move(outcome));
+          return;
+        }
+      }
+      ASSERT_LT(std::chrono::steady_clock::now(), limit) << "no check of " << id << " started";
+      io.restart();
+      io.run_one_for(std::chrono::milliseconds(50));
+    }
+  }
+
+  asio::io_context io;
+  Clock clock;
+  FakeCheckRunner runner;
+  std::unique_ptr<Agent> agent;
+};
+
+TEST_F(ApiRoutes, TargetsAreSortedByIdWithTheDocumentedFields) {
+  json list = get_json("/v1/targets");
+  ASSERT_TRUE(list.is_array());
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0]["id"], "cache");
+  EXPECT_EQ(list[1]["id"], "db");
+  EXPECT_EQ(list[2]["id"], "web");
+  const json& t = list[2];
+  for (const char* key : {"id", "url", "status", "reason", "latency_ms", "checked_at", "status_since", "interval_ms",
+                          "timeout_ms", "checks", "consecutive_successes", "consecutive_failures", "result",
+                          "status_code", "rise", "fall"}) {
+    EXPECT_TRUE(t.contains(key)) << key;
+  }
+  EXPECT_EQ(t["url"], "http://127.0.0.1:9/health");
+  EXPECT_EQ(t["status"], "unknown");
+  EXPECT_EQ(t["reason"], "");
+  EXPECT_TRUE(t["latency_ms"].is_null());
+  EXPECT_TRUE(t["checked_at"].is_null());
+  EXPECT_EQ(t["interval_ms"], 40);
+  EXPECT_EQ(t["timeout_ms"], 20);
+  EXPECT_THAT(t["status_since"].get<std::string>(),
+              ::testing::MatchesRegex("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z$"));
+}
+
+TEST_F(ApiRoutes, ACheckedTargetShowsItsLastResult) {
+  check("web", CheckOutcome::response(503, Duration::microseconds(2500)));
+  json t = get_json("/v1/targets/web");
+  EXPECT_EQ(t["status"], "unhealthy");
+  EXPECT_EQ(t["reason"], "status 503");
+  EXPECT_EQ(t["result"], "bad_status");
+  EXPECT_EQ(t["status_code"], 503);
+  EXPECT_DOUBLE_EQ(t["latency_ms"].get<double>(), 2.5);
+  EXPECT_TRUE(t["checked_at"].is_string());
+  EXPECT_EQ(t["checks"], 1);
+  EXPECT_EQ(t["consecutive_failures"], 1);
+  EXPECT_EQ(t["consecutive_successes"], 0);
+}
+
+TEST_F(ApiRoutes, StatusFilter) {
+  check("web", CheckOutcome::response(503, Duration::milliseconds(1)));
+  check("db", CheckOutcome::response(200, Duration::milliseconds(1)));
+  json unhealthy = get_json("/v1/targets?status=unhealthy");
+  ASSERT_EQ(unhealthy.size(), 1u);
+  EXPECT_EQ(unhealthy[0]["id"], "web");
+  json healthy = get_json("/v1/targets?status=healthy");
+  ASSERT_EQ(healthy.size(), 1u);
+  EXPECT_EQ(healthy[0]["id"], "db");
+  json unknown = get_json("/v1/targets?status=unknown");
+  ASSERT_EQ(unknown.size(), 1u);
+  EXPECT_EQ(unknown[0]["id"], "cache");
+}
+
+TEST_F(ApiRoutes, InvalidStatusIs400NamingTheAllowedValues) {
+  json e = get_json("/v1/targets?status=sick", 400);
+  EXPECT_THAT(e["error"].get<std::string>(), HasSubstr("'sick'"));
+  EXPECT_THAT(e["error"].get<std::string>(), HasSubstr("healthy, unhealthy, unknown"));
+  EXPECT_EQ(e["allowed"], json::array({"healthy", "unhealthy", "unknown"}));
+  EXPECT_THAT(get_json("/v1/targets?colour=red", 400)["error"].get<std::string>(), HasSubstr("'colour'"));
+  EXPECT_THAT(get_json("/v1/targets?status=healthy&status=unknown", 400)["error"].get<std::string>(),
+              HasSubstr("more than once"));
+}
+
+TEST_F(ApiRoutes, UnknownTargetIs404) {
+  json e = get_json("/v1/targets/nope", 404);
+  EXPECT_EQ(e["error"], "no target 'nope'");
+  EXPECT_EQ(e["path"], "/v1/targets/nope");
+}
+
+TEST_F(ApiRoutes, UnknownPathIs404WithThePath) {
+  json e = get_json("/v2/stuff?x=1", 404);
+  EXPECT_EQ(e["error"], "not found");
+  EXPECT_EQ(e["path"], "/v2/stuff");
+  EXPECT_EQ(get("/v1/targets/a/b").status, 404u);
+  EXPECT_EQ(get("/v1/targets/").status, 404u);
+}
+
+TEST_F(ApiRoutes, WrongMethodIs405WithAllow) {
+  for (const char* path : {"/v1/targets", "/v1/targets/web", "/v1/health", "/metrics"}) {
+    HttpResponse r = get(path, "POST");
+    EXPECT_EQ(r.status, 405u) << path;
+    EXPECT_EQ(r.allow, "GET, HEAD") << path;
+    json e = json::parse(r.body);
+    EXPECT_EQ(e["error"], "method POST not allowed");
+    EXPECT_EQ(e["path"], path);
+  }
+  EXPECT_EQ(get("/v1/targets", "DELETE").status, 405u);
+  EXPECT_EQ(get("/v1/targets", "HEAD").status, 200u);
+}
+
+TEST_F(ApiRoutes, Health) {
+  json h = get_json("/v1/health");
+  EXPECT_EQ(h["status"], "ok");
+  EXPECT_EQ(h["name"], "api-test");
+  EXPECT_EQ(h["targets"], 3);
+  EXPECT_EQ(h["version"], "0.1.0");
+  EXPECT_TRUE(h["uptime_s"].is_number());
+  EXPECT_GE(h["uptime_s"].get<double>(), 0.0);
+}
+
+TEST_F(ApiRoutes, ChangesListsRecentStatusChanges) {
+  check("web", CheckOutcome::response(503, Duration::milliseconds(1)));
+  json c = get_json("/v1/changes");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0]["target"], "web");
+  EXPECT_EQ(c[0]["from"], "unknown");
+  EXPECT_EQ(c[0]["to"], "unhealthy");
+  EXPECT_EQ(c[0]["reason"], "status 503");
+}
+
+TEST_F(ApiRoutes, MetricsIsPrometheusText) {
+  check("web", CheckOutcome::response(200, Duration::milliseconds(1)));
+  HttpResponse r = get("/metrics");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_THAT(r.body, HasSubstr("heck_target_up{target=\"web\"} 1\n"));
+  EXPECT_THAT(r.body, HasSubstr("heck_targets 3\n"));
+  // Every sample line's metric name carries the heck_ prefix.
+  std::size_t pos = 0;
+  while (pos < r.body.size()) {
+    const auto end = r.body.find('\n', pos);
+    const std::string line = r.body.substr(pos, end - pos);
+    if (!line.empty() && line[0] != '#') EXPECT_TRUE(line.starts_with("heck_")) << line;
+    pos = end + 1;
+  }
+}
+
+TEST_F(ApiRoutes, HostileTargetsNeverThrow) {
+  for (const char* t : {"", "?", "/v1/targets?", "/v1/targets?&&", "/v1/targets?status", "/v1/targets?status=%zz",
+                        "/v1/targets?status=%68ealthy", "/v1/targets/\xff\xfe", "/\xc3(", "//", "/v1/targets/%00"}) {
+    HttpResponse r;
+    EXPECT_NO_THROW(r = get(t)) << t;
+    EXPECT_NO_THROW((void)json::parse(r.body)) << t;
+  }
+  EXPECT_EQ(get("/v1/targets?status=%68ealthy").status, 200u);  // percent-decoded "healthy"
+}
+
+// --- over a loopback socket -------------------------------------------------------
+
+// An agent and its API on an io_context running in a background thread.
+class ApiOverSocket : public ::testing::Test {
+ protected:
+  void start(HttpServerOptions options = default_api_server_options()) {
+    NodeConfig config;
+    config.name = "socket-test";
+    config.targets = {spec("web")};
+    AgentOptions agent_options;
+    agent_options.log = [](std::string_view) {};
+    agent = std::make_unique<Agent>(io, clock, runner, std::move(config), std::move(agent_options));
+    api = std::make_unique<ApiServer>(io, *agent, options);
+    auto ep = api->listen(HostPort{"127.0.0.1", 0});
+    ASSERT_TRUE(ep.ok()) << ep.error();
+    endpoint = *ep;
+    agent->start();
+    api->start();
+    thread = std::thread([this] { io.run(); });
+  }
+
+  void TearDown() override {
+    if (!thread.joinable()) return;
+    asio::post(io, [this] {
+      api->stop();
+      agent->stop();
+      guard.reset();
+    });
+    thread.join();
+  }
+
+  // A connected client socket whose reads give up after 5 s.
+  asio::ip::tcp::socket connect() {
+    asio::ip::tcp::socket s(client_io);
+    s.connect(endpoint);
+    timeval tv{5, 0};
+    setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return s;
+  }
+
+  static http::response<http::string_body> read_response(asio::ip::tcp::socket& s, boost::beast::flat_buffer& buf,
+                                                          bool head = false) {
+    http::response_parser<http::string_body> p;
+    p.skip(head);
+    p.body_limit(16 * 1024 * 1024);
+    http::read(s, buf, p);
+    return p.release();
+  }
+
+  static void write(asio::ip::tcp::socket& s, std::string_view text) { asio::write(s, asio::buffer(text)); }
+
+  // True when the server closed the connection (EOF), false on a timeout.
+  static bool closed_by_server(asio::ip::tcp::socket& s) {
+    char c;
+    boost::system::error_code ec;
+    for (int i = 0; i < 1000; ++i) {
+      s.read_some(asio::buffer(&c, 1), ec);
+      if (ec) return ec == asio::error::eof || ec == asio::error::connection_reset;
+    }
+    return false;
+  }
+
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> guard{io.get_executor()};
+  asio::io_context client_io;
+  Clock clock;
+  FakeCheckRunner runner;
+  std::unique_ptr<Agent> agent;
+  std::unique_ptr<ApiServer> api;
+  asio::ip::tcp::endpoint endpoint;
+  std::thread thread;
+};
+
+TEST_F(ApiOverSocket, KeepAliveServesSeveralRequestsOnOneConnection) {
+  start();
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  write(s, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r1 = read_response(s, buf);
+  EXPECT_EQ(r1.result_int(), 200u);
+  EXPECT_EQ(r1[http::field::content_type], "application/json");
+  EXPECT_TRUE(r1.keep_alive());
+  EXPECT_EQ(json::parse(r1.body())["name"], "socket-test");
+  write(s, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r2 = read_response(s, buf);
+  EXPECT_EQ(r2.result_int(), 404u);
+  EXPECT_EQ(json::parse(r2.body())["path"], "/nope");
+  write(s, "PUT /v1/targets HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+  auto r3 = read_response(s, buf);
+  EXPECT_EQ(r3.result_int(), 405u);
+  EXPECT_EQ(r3[http::field::allow], "GET, HEAD");
+}
+
+TEST_F(ApiOverSocket, HeadSendsHeadersOnly) {
+  start();
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  write(s, "GET /v1/targets HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto get = read_response(s, buf);
+  write(s, "HEAD /v1/targets HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto head = read_response(s, buf, /*head=*/true);
+  EXPECT_EQ(head.result_int(), 200u);
+  EXPECT_EQ(head[http::field::content_length], std::to_string(get.body().size()));
+  EXPECT_TRUE(head.body().empty());
+  // No body bytes were sent: the next (pipelined) response parses cleanly.
+  auto next = read_response(s, buf);
+  EXPECT_EQ(next.result_int(), 200u);
+  EXPECT_EQ(json::parse(next.body())["status"], "ok");
+}
+
+TEST_F(ApiOverSocket, MalformedRequestGets400AndClose) {
+  start();
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  write(s, "THIS IS NOT HTTP\r\n\r\n");
+  auto r = read_response(s, buf);
+  EXPECT_EQ(r.result_int(), 400u);
+  EXPECT_FALSE(r.keep_alive());
+  EXPECT_THAT(json::parse(r.body())["error"].get<std::string>(), HasSubstr("malformed request"));
+  EXPECT_TRUE(closed_by_server(s));
+}
+
+TEST_F(ApiOverSocket, OversizedBodyGets413) {
+  start();
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  // Refused from the Content-Length alone, before any body byte is read.
+  write(s, "POST /v1/targets HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+  auto r = read_response(s, buf);
+  EXPECT_EQ(r.result_int(), 413u);
+  EXPECT_FALSE(r.keep_alive());
+}
+
+TEST_F(ApiOverSocket, OversizedChunkedBodyGets413) {
+  start();
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  std::string req = "POST /v1/targets HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 20; ++i) req += "1000\r\n" + std::string(0x1000, 'x') + "\r\n";  // 80 KiB > 64 KiB
+  boost::system::error_code ec;
+  asio::write(s, asio::buffer(req), ec);  // the server may stop reading early
+  auto r = read_response(s, buf);
+  EXPECT_EQ(r.result_int(), 413u);
+}
+
+TEST_F(ApiOverSocket, OversizedHeaderGets431) {
+  start();
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  write(s, "GET /v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20 * 1024, 'a') + "\r\n\r\n");
+  auto r = read_response(s, buf);
+  EXPECT_EQ(r.result_int(), 431u);
+}
+
+TEST_F(ApiOverSocket, IdleConnectionsAreClosed) {
+  HttpServerOptions o = default_api_server_options();
+  o.read_timeout = Duration::milliseconds(200);
+  start(o);
+  auto s = connect();
+  write(s, "GET /v1/health HTTP/1.1\r\nHost: x\r\n");  // never finished (slowloris)
+  EXPECT_TRUE(closed_by_server(s));
+}
+
+TEST_F(ApiOverSocket, ConnectionsBeyondTheCapAreRefused) {
+  HttpServerOptions o = default_api_server_options();
+  o.max_connections = 2;
+  start(o);
+  boost::beast::flat_buffer b1, b2, b3;
+  auto s1 = connect();
+  auto s2 = connect();
+  // Make sure both are accepted before the third arrives.
+  write(s1, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(read_response(s1, b1).result_int(), 200u);
+  write(s2, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(read_response(s2, b2).result_int(), 200u);
+  auto s3 = connect();
+  auto r = read_response(s3, b3);
+  EXPECT_EQ(r.result_int(), 503u);
+  EXPECT_TRUE(closed_by_server(s3));
+  // The first two still work.
+  write(s1, "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(read_response(s1, b1).result_int(), 200u);
+}
+
+TEST_F(ApiOverSocket, ResponsesAreCountedByCode) {
+  start();
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  write(s, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  read_response(s, buf);
+  write(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto m = read_response(s, buf);
+  EXPECT_EQ(m[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_THAT(m.body(), HasSubstr("heck_api_requests_total{code=\"404\"} 1\n"));
+}
+
+TEST_F(ApiOverSocket, ListeningOnABusyPortFailsClearly) {
+  start();
+  asio::io_context other;
+  ApiServer second(other, *agent);
+  auto ep = second.listen(HostPort{"127.0.0.1", endpoint.port()});
+  ASSERT_FALSE(ep.ok());
+  EXPECT_THAT(ep.error(), HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(endpoint.port())));
+}
+
+TEST(ApiServerIpv6, ListensOnLoopbackV6) {
+  asio::io_context io;
+  Clock clock;
+  FakeCheckRunner runner;
+  AgentOptions options;
+  options.log = [](std::string_view) {};
+  Agent agent(io, clock, runner, NodeConfig{}, options);
+  ApiServer api(io, agent);
+  auto ep = api.listen(HostPort{"::1", 0});
+  if (!ep.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << ep.error();
+  EXPECT_TRUE(ep->address().is_v6());
+  api.stop();
+}
+
+}  // namespace
+}  // namespace heck::runtime
