@@ -13,10 +13,12 @@
 // late handlers are harmless even after the Checker is gone.
 #include "runtime/checker.h"
 
+#include <algorithm>
 #include <cassert>
 #include <chrono>
 #include <optional>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include <boost/asio/connect.hpp>
@@ -137,6 +139,7 @@ struct Checker::Impl {
     Duration timeout;
     SteadyClock::time_point start;
     SteadyClock::time_point deadline;
+    SteadyClock::duration max_wait;  // in the queue; see max_queue_wait_fraction
     asio::steady_timer timer;
     tcp::socket socket;
     std::optional<TlsStream> tls;
@@ -164,6 +167,7 @@ struct Checker::Impl {
   Impl(asio::io_context& io_context, CheckerOptions opts)
       : io(io_context), options(std::move(opts)), dns(io_context, dns_options(options)), tls_ctx(ssl::context::tls_client) {
     assert(options.max_concurrent > 0);
+    max_wait_fraction = std::clamp(options.max_queue_wait_fraction, 0.0, 1.0);
     init_tls();
   }
 
@@ -208,6 +212,8 @@ struct Checker::Impl {
     op->impl = this;
     all.push_back(*op);
     op->deadline = now + std::chrono::nanoseconds(std::max<std::int64_t>(timeout.ns(), 0));
+    op->max_wait = std::chrono::nanoseconds(
+        static_cast<std::int64_t>(static_cast<double>(std::max<std::int64_t>(timeout.ns(), 0)) * max_wait_fraction));
     op->timer.expires_at(op->deadline);
     op->timer.async_wait([op](const error_code& ec) {
       if (ec || op->finished) return;
@@ -387,7 +393,22 @@ struct Checker::Impl {
                                            fmt::format("sending the request: {}", ec.message()));
                           return;
                         }
-                        self->impl->read_response(*self, stream);
+                        self->phase = Phase::reading;
+                        if constexpr (std::is_same_v<Stream, tcp::socket>) {
+                          // Wait until the answer is there before reading: saves the
+                          // read that would only find nothing yet (one syscall a check).
+                          self->socket.async_wait(tcp::socket::wait_read, [self](const error_code& e) {
+                            if (self->finished) return;
+                            if (e) {
+                              self->impl->fail(*self, CheckReason::network_error,
+                                               fmt::format("waiting for the response: {}", e.message()));
+                              return;
+                            }
+                            self->impl->read_response(*self, self->socket);
+                          });
+                        } else {
+                          self->impl->read_response(*self, stream);
+                        }
                       });
   }
 
@@ -492,8 +513,14 @@ struct Checker::Impl {
     while (!shut_down && active < options.max_concurrent && !queue.empty()) {
       CheckOp& op = queue.front();
       queue.pop_front();
-      if (SteadyClock::now() >= op.deadline) {
+      const auto now = SteadyClock::now();
+      if (now >= op.deadline) {
         on_deadline(op);  // expired while waiting (its timer has not run yet): no doomed connection
+      } else if (now - op.start > op.max_wait) {
+        ++counters.shed;
+        fail(op, CheckReason::timeout,
+             fmt::format("not started: waited {} ms of its {} ms for a free slot (checker overloaded)",
+                         since(op.start).ms(), op.timeout.ms()));
       } else {
         begin(op);
       }
@@ -509,6 +536,7 @@ struct Checker::Impl {
   AllList all;
   QueueList queue;
   std::size_t active = 0;
+  double max_wait_fraction = 1.0;
   bool pumping = false;
   bool shut_down = false;
   CheckerCounters counters;

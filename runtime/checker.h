@@ -11,7 +11,10 @@
 //  - At most `max_concurrent` checks run at once; further ones wait in a FIFO
 //    queue (their timeout keeps running while they wait). At most
 //    `max_queued` wait; beyond that run() fails the check at once
-//    (network_error, "checker queue full").
+//    (network_error, "checker queue full"). A check that waited more than
+//    max_queue_wait_fraction of its timeout fails (timeout) when its turn
+//    comes, without connecting: under overload, the checks that do start
+//    have time to finish.
 //  - Responses are bounded: headers beyond max_header_bytes or a body beyond
 //    max_body_bytes fail the check with CheckReason::response_too_large
 //    (whether or not the body is kept); garbage fails it with
@@ -58,6 +61,12 @@ struct CheckerOptions {
   Duration dns_negative_ttl = Duration::seconds(5);  // how long a failed lookup is remembered
   std::size_t dns_max_entries = 4096;                // names cached (oldest evicted)
   std::string tls_ca_file;                           // extra trusted CAs (PEM), besides the system store
+  // Overload control: a queued check that has not got a slot within this
+  // fraction of its timeout is failed when it reaches the head of the queue
+  // (timeout, "checker overloaded") instead of starting with too little time
+  // left. Keeps goodput at capacity when more checks are offered than the
+  // host can run; 1.0 disables it.
+  double max_queue_wait_fraction = 0.5;
 };
 
 struct CheckerCounters {
@@ -69,6 +78,7 @@ struct CheckerCounters {
   std::uint64_t rejected = 0;       // run() refused: queue full or shut down
   std::uint64_t timeouts = 0;       // checks failed by their deadline
   std::uint64_t dns_coalesced = 0;  // lookups that joined one already running
+  std::uint64_t shed = 0;           // queued checks failed by max_queue_wait_fraction
 };
 
 class Checker {

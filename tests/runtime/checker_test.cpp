@@ -462,6 +462,35 @@ TEST(Checker, QueuedChecksTimeOutOnTheirOriginalDeadline) {
   EXPECT_EQ(h.checker.counters().started, 1u);
 }
 
+TEST(Checker, OverloadShedsChecksThatWaitedTooLong) {
+  // One slot, held for ~600 ms; a check with a 1 s timeout waits behind it.
+  // With max_queue_wait_fraction 0.5 it has waited too long when its turn
+  // comes and fails without connecting; with 1.0 it is started anyway.
+  for (double fraction : {0.5, 1.0}) {
+    auto gauge = std::make_shared<Gauge>();
+    TestServer server([gauge](tcp::socket s) { return serve_slowly(std::move(s), gauge, 600ms); });
+    CheckerOptions options;
+    options.max_concurrent = 1;
+    options.max_queue_wait_fraction = fraction;
+    Harness h(options);
+    std::map<int, CheckOutcome> outs;  // 0: the slot holder, 1: the waiter
+    h.checker.run(spec_for(server.url()), Duration::seconds(5), [&](CheckOutcome o) { outs[0] = o; });
+    h.checker.run(spec_for(server.url()), Duration::seconds(1), [&](CheckOutcome o) { outs[1] = o; });
+    ASSERT_TRUE(h.run_until([&] { return outs.size() == 2; }));
+    h.run_until([] { return false; }, 50ms);
+    EXPECT_EQ(outs[0].transport, CheckReason::ok) << outs[0].detail;
+    if (fraction == 0.5) {
+      EXPECT_EQ(outs[1].transport, CheckReason::timeout);
+      EXPECT_THAT(outs[1].detail, HasSubstr("overloaded"));
+      EXPECT_EQ(h.checker.counters().shed, 1u);
+      EXPECT_EQ(server.accepted(), 1);
+    } else {
+      EXPECT_EQ(h.checker.counters().shed, 0u);
+      EXPECT_EQ(server.accepted(), 2) << "started with the time it had left";
+    }
+  }
+}
+
 TEST(Checker, FullQueueRejects) {
   TestServer server(serve_silence);
   CheckerOptions options;
