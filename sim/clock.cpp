@@ -40,6 +40,9 @@ std::int64_t NodeClock::drift_ns(std::int64_t t) const {
 Instant NodeClock::true_at(Instant l) const {
   const Instant start = local(Instant::from_ns(0));
   if (l <= start) return Instant::from_ns(0);
+  if (drift_ppm_ == 0) {  // exact inverse; l - offset cannot overflow because l > offset here
+    return Instant::from_ns(l.ns() - offset_.ns());
+  }
   // local(t) ≈ t × (1 + d/1e6) + offset, so t ≈ (l − offset) × 1e6 / (1e6 + d);
   // the estimate is within a few ns, then stepped to the exact answer.
   const i128 target = static_cast<i128>(l.ns()) - offset_.ns();

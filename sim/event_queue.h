@@ -111,6 +111,13 @@ class EventQueue {
     return top;
   }
 
+  // The i-th entry of the heap array, for prefetching: entry 0 is top() and
+  // entries 1-4 hold the event after it. REQUIRES: i < size().
+  const Event& peek(std::size_t i) const {
+    assert(i < heap_.size());
+    return heap_[i];
+  }
+
   void clear() { heap_.clear(); }
 
   // The strict order of events: time, then sequence number.

@@ -98,16 +98,28 @@ class World {
   std::size_t pending_events() const { return queue_.size(); }
 
  private:
-  struct SlotInfo {
+  // What the world keeps per (node, scheduler slot): the target the slot
+  // checks and the answer cursor for it, i.e. the pair's Rng and a copy of
+  // the target's behaviour in force, valid until the target next changes.
+  // A check touches this record (two cache lines) instead of the cold model,
+  // and the record is reachable from a timer event alone, so the event loop
+  // can prefetch it (see run_until).
+  struct SlotState {
     std::shared_ptr<const TargetSpec> spec;  // held, so its address is never reused
     std::uint32_t target = 0;
+    std::uint16_t status = 0;                // respond: the status code (0 for tcp)
+    Behaviour::Answer answer = Behaviour::Answer::respond;
+    Rng rng{0};
+    Instant valid_until;                     // refresh the copy when now_ reaches it
+    LatencyDist latency = LatencyDist::constant(Duration::zero());
+    const std::string* body = nullptr;       // nullptr unless the spec has expect_body
   };
   struct NodeState {
     NodeState(NodeConfig config, std::uint64_t seed, NodeClock c) : node(std::move(config), seed), clock(c) {}
     Node node;
     NodeClock clock;
     TimerTable timers;
-    std::vector<SlotInfo> slots;  // scheduler slot -> target
+    std::vector<SlotState> slots;  // by scheduler slot
   };
   struct PendingCheck {
     CheckId check;
@@ -120,13 +132,18 @@ class World {
   static constexpr std::uint32_t kNoTarget = ~std::uint32_t{0};
 
   void dispatch(const Event& ev);
+  // Hints the CPU to fetch what handling `next` will touch: the world's
+  // lines, and with `core_too` the node's scheduler state and spec too.
+  void prefetch(const Event& next, bool core_too) const;
   void on_timer(const Event& ev);
   void on_check_done(const Event& ev);
   void on_target_phase(const Event& ev);
   // Applies effects_ of node `n` stepped at local time `local`, then clears it.
   void apply_effects(std::uint32_t n, Instant local);
   void start_check(std::uint32_t n, Instant local, const StartCheck& sc);
-  std::uint32_t target_of(NodeState& ns, std::uint32_t slot, const std::shared_ptr<const TargetSpec>& spec);
+  // The record of (node n, `slot`), bound to `spec`'s target and brought up
+  // to now_; nullptr when the scenario has no such target.
+  SlotState* slot_for(std::uint32_t n, std::uint32_t slot, const std::shared_ptr<const TargetSpec>& spec);
   std::uint32_t target_by_id(std::string_view id) const;
   bool push(Event e);
   void stop(std::string why);
@@ -138,7 +155,7 @@ class World {
   EventQueue queue_;
   Instant now_;
   std::vector<std::unique_ptr<NodeState>> nodes_;
-  std::vector<Rng> target_rngs_;
+  std::uint64_t answer_seed_ = 0;  // base of the per-(node, target) answer streams
   std::map<std::string, std::uint32_t, std::less<>> target_index_;
   std::vector<PendingCheck> pending_;
   std::vector<std::uint32_t> pending_free_;
