@@ -17,12 +17,12 @@ std::string pair_name(const World& w, std::uint32_t n, std::uint32_t t) {
   return fmt::format("{}/{}", w.scenario().nodes[n].name, w.scenario().targets[t].spec().id);
 }
 
-Verdict judge_detects(const World& w, const Expectation& e, const std::vector<Detection>& detections) {
+Verdict judge_detects(const World& w, const Expectation& e, const std::vector<Detection>& detections, Instant end) {
   const Scenario& s = w.scenario();
   std::vector<char> node_in(s.nodes.size(), 0), target_in(s.targets.size(), 0);
   for (auto n : e.nodes) node_in[n] = 1;
   for (auto t : e.targets) target_in[t] = 1;
-  std::size_t judged = 0, short_lived = 0, late = 0;
+  std::size_t judged = 0, short_lived = 0, cut_by_end = 0, late = 0;
   const Detection* worst = nullptr;  // largest delay among judged
   Duration worst_bound;
   const Detection* first_late = nullptr;
@@ -33,6 +33,7 @@ Verdict judge_detects(const World& w, const Expectation& e, const std::vector<De
         detection_bound(s.targets[d.target].spec(), e.within_intervals, s.scheduler, w.clock(d.node));
     if (d.held_until - d.transition.at < bound) {
       ++short_lived;
+      if (d.held_until == end) ++cut_by_end;
       continue;
     }
     ++judged;
@@ -55,14 +56,15 @@ Verdict judge_detects(const World& w, const Expectation& e, const std::vector<De
                              seconds_text(first_late_bound));
     return v;
   }
+  const auto skipped = fmt::format("{} too short to judge, {} of them cut by the end of the run", short_lived,
+                                   cut_by_end);
   if (judged == 0) {
-    v.evidence = fmt::format("no transition held long enough to judge ({} too short)", short_lived);
+    v.evidence = fmt::format("no transition held long enough to judge ({})", skipped);
     return v;
   }
   v.pass = true;
-  v.evidence = fmt::format("{} node x transition pairs judged ({} too short to judge); max delay {} by {} on {} "
-                           "(bound {})",
-                           judged, short_lived, seconds_text(*worst->delay), s.nodes[worst->node].name, tr(*worst),
+  v.evidence = fmt::format("{} node x transition pairs judged ({}); max delay {} by {} on {} (bound {})", judged,
+                           skipped, seconds_text(*worst->delay), s.nodes[worst->node].name, tr(*worst),
                            seconds_text(worst_bound));
   return v;
 }
@@ -196,14 +198,15 @@ std::vector<Detection> detect_transitions(const World& w, const StatusIndex& ind
   return out;
 }
 
-std::vector<Verdict> judge(const World& w, const StatusIndex& index, const std::vector<Detection>& detections) {
+std::vector<Verdict> judge(const World& w, const StatusIndex& index, const std::vector<Detection>& detections,
+                           Instant end) {
   const Scenario& s = w.scenario();
   std::vector<Verdict> out;
   for (std::size_t i = 0; i < s.expectations.size(); ++i) {
     const Expectation& e = s.expectations[i];
     Verdict v;
     switch (e.kind) {
-      case ExpectationKind::detects: v = judge_detects(w, e, detections); break;
+      case ExpectationKind::detects: v = judge_detects(w, e, detections, end); break;
       case ExpectationKind::never: v = judge_never(w, e); break;
       case ExpectationKind::status_at: v = judge_status_at(w, e, index); break;
       case ExpectationKind::checks:

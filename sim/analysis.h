@@ -76,8 +76,10 @@ struct Verdict {
   std::string evidence;         // what was seen, with times and nodes
 };
 
-// Judges every expectation of the world's scenario against the run.
-std::vector<Verdict> judge(const World& world, const StatusIndex& index, const std::vector<Detection>& detections);
+// Judges every expectation of the world's scenario against the run, which
+// ended at `end`.
+std::vector<Verdict> judge(const World& world, const StatusIndex& index, const std::vector<Detection>& detections,
+                           Instant end);
 
 // "12.345 s"
 std::string seconds_text(Duration d);

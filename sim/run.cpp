@@ -25,7 +25,7 @@ RunReport run_scenario(const Scenario& scenario, const RunOptions& options) {
   r.error = world.error();
   const StatusIndex index(world);
   r.detections = detect_transitions(world, index, end);
-  r.verdicts = judge(world, index, r.detections);
+  r.verdicts = judge(world, index, r.detections, end);
   return r;
 }
 
