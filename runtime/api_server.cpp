@@ -13,7 +13,7 @@
 
 namespace heck::runtime {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 namespace {
 

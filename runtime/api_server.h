@@ -11,7 +11,19 @@
 //   GET /v1/changes
 //       the most recent status changes, newest last (bounded).
 //   GET /metrics
-//       Prometheus text format 0.0.4 (see Agent::render_metrics).
+//       Prometheus text format 0.0.4 (see Agent::render_metrics):
+//         heck_target_up{target}            1 healthy, 0 unhealthy; ABSENT while
+//                                           unknown (no fake 0 to alert on, no NaN)
+//         heck_target_status{target,status} 1 for the current status of
+//                                           healthy|unhealthy|unknown, else 0
+//         heck_check_duration_seconds{target}      histogram, 1 ms .. 10 s
+//         heck_checks_total{target,result}         result = CheckReason name
+//         heck_status_changes_total{target}
+//         heck_checks_in_flight, heck_checks_queued, heck_targets
+//         heck_stale_results_total, heck_stale_timers_total,
+//         heck_results_lost_total, heck_handler_errors_total
+//         heck_api_requests_total{code}, heck_build_info{version},
+//         heck_start_time_seconds
 //
 // A target entry:
 //   {"id", "url", "status", "status_since",
