@@ -207,19 +207,28 @@ std::optional<Instant> TargetModel::next_change(Instant t) const {
   return next;
 }
 
-CheckAnswer TargetModel::answer(Instant t, Rng& rng) const {
+Reply TargetModel::reply_at(Instant t) const {
   const Behaviour& b = behaviour_at(t);
+  Reply r;
+  r.answer = b.answer;
+  r.latency = b.latency;
+  r.status = static_cast<std::uint16_t>(spec_.url.scheme == Scheme::tcp ? 0 : b.status);
+  // The body travels only when the spec asks for it, as in the runtime.
+  if (spec_.expect_body) r.body = &b.body;
+  return r;
+}
+
+CheckAnswer Reply::draw(Rng& rng) const {
   CheckAnswer a;
-  switch (b.answer) {
+  switch (answer) {
     case Behaviour::Answer::respond:
-      a.transport = CheckReason::ok;
-      a.status = spec_.url.scheme == Scheme::tcp ? 0 : b.status;
-      a.body = &b.body;
-      a.latency = b.latency.sample(rng);
+      a.status = status;
+      a.body = body;
+      a.latency = latency.sample(rng);
       break;
     case Behaviour::Answer::refuse:
       a.transport = CheckReason::connection_refused;
-      a.latency = b.latency.sample(rng);
+      a.latency = latency.sample(rng);
       break;
     case Behaviour::Answer::silent:
       a.transport = CheckReason::timeout;

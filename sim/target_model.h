@@ -72,7 +72,7 @@ struct CheckAnswer {
   CheckReason transport = CheckReason::ok;  // ok (responded / connected) or connection_refused
   int status = 0;                           // http status when responded
   Duration latency;                         // Duration::max(): never answers
-  const std::string* body = nullptr;        // responded: the body, may be empty
+  const std::string* body = nullptr;        // responded, and the spec has expect_body: the body
 };
 
 // A change of truth: from `from` to `to` at `at`. The first transition of a
@@ -81,6 +81,18 @@ struct TruthTransition {
   Instant at;
   HealthStatus from = HealthStatus::unknown;
   HealthStatus to = HealthStatus::unknown;
+};
+
+// The part of a behaviour that answering a check needs, compact enough for
+// the world to keep a copy per (node, target) (see sim/world.h).
+struct Reply {
+  LatencyDist latency = LatencyDist::constant(Duration::zero());
+  const std::string* body = nullptr;  // nullptr unless the spec has expect_body
+  std::uint16_t status = 0;           // respond: the HTTP status; 0 for tcp targets
+  Behaviour::Answer answer = Behaviour::Answer::respond;
+
+  // One check's answer; draws its latency from `rng`.
+  CheckAnswer draw(Rng& rng) const;
 };
 
 class TargetModel {
@@ -105,8 +117,11 @@ class TargetModel {
   // The first instant after t at which the behaviour changes, if any.
   std::optional<Instant> next_change(Instant t) const;
 
+  // How the target answers a check started at t. The reply stays the same
+  // until next_change(t).
+  Reply reply_at(Instant t) const;
   // The answer to a check started at t; draws its latency from `rng`.
-  CheckAnswer answer(Instant t, Rng& rng) const;
+  CheckAnswer answer(Instant t, Rng& rng) const { return reply_at(t).draw(rng); }
 
   // Every truth transition in [0, end), the first at 0 from unknown; at most
   // kMaxTransitions (then truncated).

@@ -190,14 +190,16 @@ std::uint32_t World::target_by_id(std::string_view id) const {
 
 World::SlotState* World::slot_for(std::uint32_t n, std::uint32_t slot,
                                   const std::shared_ptr<const TargetSpec>& spec) {
+  static_assert(sizeof(SlotState) == 96);
   NodeState& ns = *nodes_[n];
   if (slot >= ns.slots.size()) ns.slots.resize(static_cast<std::size_t>(slot) + 1);
   SlotState& s = ns.slots[slot];
-  if (s.spec.get() != spec.get()) {  // first check of this slot, or the slot was reused
+  if (s.spec != spec.get()) {  // first check of this slot, or the slot was reused
     const std::uint32_t t = target_by_id(spec->id);
     if (t == kNoTarget) return nullptr;
+    ns.held_specs.push_back(spec);
     s = SlotState{};
-    s.spec = spec;
+    s.spec = spec.get();
     s.target = t;
     // One answer stream per (node, target), derived by hashing, so that no
     // other pair's draws (nor the order slots are bound in) can shift it.
@@ -207,13 +209,8 @@ World::SlotState* World::slot_for(std::uint32_t n, std::uint32_t slot,
   }
   if (now_ >= s.valid_until) {
     const TargetModel& m = scenario_.targets[s.target];
-    const Behaviour& b = m.behaviour_at(now_);
+    s.reply = m.reply_at(now_);
     s.valid_until = m.next_change(now_).value_or(Instant::max());
-    s.answer = b.answer;
-    s.status = static_cast<std::uint16_t>(m.spec().url.scheme == Scheme::tcp ? 0 : b.status);
-    s.latency = b.latency;
-    // The body travels only when the spec asks for it, as in the runtime.
-    s.body = m.spec().expect_body ? &b.body : nullptr;
   }
   return &s;
 }
@@ -224,22 +221,17 @@ void World::start_check(std::uint32_t n, Instant local, const StartCheck& sc) {
   p.check = sc.check;
   p.start_local = local;
   Duration latency = Duration::max();
+  // Evaluating the answer will read the spec's expect_status block, a
+  // separate allocation nothing else touches: fetch it while the spec is hot.
+  if (!sc.spec->expect_status.empty()) sim::prefetch(sc.spec->expect_status.data());
   if (SlotState* s = slot_for(n, sc.check.slot, sc.spec)) {
-    // The same answer as TargetModel::answer(now_), from the slot's copy.
+    const CheckAnswer a = s->reply.draw(s->rng);
     p.target = s->target;
+    p.transport = a.transport;
+    p.status = a.status;
+    p.body = a.body;
+    latency = a.latency;
     ++checks_[n * targets_ + s->target];
-    switch (s->answer) {
-      case Behaviour::Answer::respond:
-        p.status = s->status;
-        p.body = s->body;
-        latency = s->latency.sample(s->rng);
-        break;
-      case Behaviour::Answer::refuse:
-        p.transport = CheckReason::connection_refused;
-        latency = s->latency.sample(s->rng);
-        break;
-      case Behaviour::Answer::silent: break;  // never answers: the deadline decides
-    }
   } else {
     ++counters_.unknown_targets;
     p.target = kNoTarget;

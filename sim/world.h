@@ -104,15 +104,12 @@ class World {
   // A check touches this record (two cache lines) instead of the cold model,
   // and the record is reachable from a timer event alone, so the event loop
   // can prefetch it (see run_until).
-  struct SlotState {
-    std::shared_ptr<const TargetSpec> spec;  // held, so its address is never reused
+  struct alignas(32) SlotState {  // 96 bytes at a 32-byte boundary: always two cache lines
+    const TargetSpec* spec = nullptr;  // the spec the slot is bound to (kept alive in held_specs)
     std::uint32_t target = 0;
-    std::uint16_t status = 0;                // respond: the status code (0 for tcp)
-    Behaviour::Answer answer = Behaviour::Answer::respond;
     Rng rng{0};
-    Instant valid_until;                     // refresh the copy when now_ reaches it
-    LatencyDist latency = LatencyDist::constant(Duration::zero());
-    const std::string* body = nullptr;       // nullptr unless the spec has expect_body
+    Instant valid_until;               // refresh `reply` when now_ reaches it
+    Reply reply;
   };
   struct NodeState {
     NodeState(NodeConfig config, std::uint64_t seed, NodeClock c) : node(std::move(config), seed), clock(c) {}
@@ -120,6 +117,9 @@ class World {
     NodeClock clock;
     TimerTable timers;
     std::vector<SlotState> slots;  // by scheduler slot
+    // Every spec a slot was bound to, so a bound address is never reused by
+    // another spec. Grows only when the node replaces a target.
+    std::vector<std::shared_ptr<const TargetSpec>> held_specs;
   };
   struct PendingCheck {
     CheckId check;
