@@ -268,8 +268,11 @@ struct Checker::Impl {
       return;
     }
     op.phase = Phase::resolving;
-    dns.resolve(url.host, [self = op.shared_from_this()](const DnsCache::Answer& answer) {
-      if (self->finished) return;
+    // A weak reference: a check that times out while the lookup runs is freed
+    // at once instead of being held by the lookup's list of waiters.
+    dns.resolve(url.host, [weak = op.weak_from_this()](const DnsCache::Answer& answer) {
+      const auto self = weak.lock();
+      if (!self || self->finished) return;
       if (!answer.ok()) {
         self->impl->fail(*self, CheckReason::dns_failure, answer.error());
         return;

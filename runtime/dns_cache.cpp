@@ -17,6 +17,7 @@ DnsCache::DnsCache(asio::io_context& io, DnsCacheOptions options)
     : io_(io), options_(options), resolver_(io), alive_(std::make_shared<DnsCache*>(this)) {
   assert(options_.max_entries > 0);
   assert(options_.max_pending > 0);
+  assert(options_.max_waiters > 0);
 }
 
 DnsCache::~DnsCache() {
@@ -38,15 +39,17 @@ const DnsCache::Answer* DnsCache::find(std::string_view host) {
 void DnsCache::resolve(std::string_view host, Callback done) {
   assert(!host.empty());
   if (auto it = pending_.find(host); it != pending_.end()) {
+    if (it->second.size() >= options_.max_waiters) {
+      refuse(std::move(done), fmt::format("too many checks waiting for the lookup of '{}' (limit {})", host,
+                                          options_.max_waiters));
+      return;
+    }
     ++counters_.coalesced;
     it->second.push_back(std::move(done));
     return;
   }
   if (pending_.size() >= options_.max_pending) {
-    ++counters_.refused;
-    asio::post(io_, [done = std::move(done), n = options_.max_pending] {
-      done(Answer(Error{fmt::format("too many DNS lookups in flight (limit {})", n)}));
-    });
+    refuse(std::move(done), fmt::format("too many DNS lookups in flight (limit {})", options_.max_pending));
     return;
   }
   auto [it, inserted] = pending_.emplace(std::string(host), std::vector<Callback>{});
@@ -63,6 +66,11 @@ void DnsCache::resolve(std::string_view host, Callback done) {
 }
 
 void DnsCache::cancel() { resolver_.cancel(); }
+
+void DnsCache::refuse(Callback done, std::string why) {
+  ++counters_.refused;
+  asio::post(io_, [done = std::move(done), why = std::move(why)]() mutable { done(Answer(Error{std::move(why)})); });
+}
 
 void DnsCache::on_resolved(const std::string& host, const boost::system::error_code& ec,
                            const tcp::resolver::results_type& results) {

@@ -10,9 +10,10 @@
 //    Concurrent resolve() calls for one name are coalesced: one lookup, many
 //    waiters. Answers are cached for `ttl`, failures for `negative_ttl` (so a
 //    dead name is not hammered); a cancelled lookup is not cached.
-//  - At most `max_entries` names are kept (the oldest insertion is evicted) and
-//    at most `max_pending` distinct names are looked up at once; beyond that,
-//    resolve() fails fast with an error that says so.
+//  - At most `max_entries` names are kept (the oldest insertion is evicted),
+//    at most `max_pending` distinct names are looked up at once, and at most
+//    `max_waiters` calls wait on one lookup; beyond that, resolve() fails fast
+//    (through a posted callback) with an error that says so.
 //  - IP literals are not special-cased here (they resolve numerically through
 //    getaddrinfo); the checker bypasses the cache for them.
 //  - Destroying the cache while lookups run is safe: their waiters are dropped
@@ -47,6 +48,7 @@ struct DnsCacheOptions {
   Duration negative_ttl = Duration::seconds(5);
   std::size_t max_entries = 4096;
   std::size_t max_pending = 256;
+  std::size_t max_waiters = 4096;  // resolve() calls waiting on one running lookup
 };
 
 struct DnsCacheCounters {
@@ -56,7 +58,7 @@ struct DnsCacheCounters {
   std::uint64_t coalesced = 0;       // resolve() calls that joined a running lookup
   std::uint64_t failures = 0;        // lookups that failed (not counting cancels)
   std::uint64_t evictions = 0;       // entries dropped to stay within max_entries
-  std::uint64_t refused = 0;         // resolve() calls refused by max_pending
+  std::uint64_t refused = 0;         // resolve() calls refused by max_pending or max_waiters
 };
 
 class DnsCache {
@@ -97,6 +99,7 @@ class DnsCache {
   void on_resolved(const std::string& host, const boost::system::error_code& ec,
                    const boost::asio::ip::tcp::resolver::results_type& results);
   void store(const std::string& host, Answer answer, Duration ttl);
+  void refuse(Callback done, std::string why);
 
   boost::asio::io_context& io_;
   DnsCacheOptions options_;

@@ -3,6 +3,7 @@
 // names under .invalid, which never resolve (RFC 6761).
 #include "runtime/dns_cache.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -124,6 +125,21 @@ TEST(DnsCache, TooManyPendingLookupsFailFast) {
   ASSERT_TRUE(h.run_until([&] { return answers.size() == 2; }));
   EXPECT_EQ(h.cache.counters().refused, 1u);
   EXPECT_EQ(std::count_if(answers.begin(), answers.end(), [](const auto& a) { return !a.ok(); }), 1);
+}
+
+TEST(DnsCache, TooManyWaitersOnOneLookupFailFast) {
+  DnsCacheOptions options;
+  options.max_waiters = 2;
+  DnsHarness h(options);
+  std::vector<DnsCache::Answer> answers;
+  for (int i = 0; i < 3; ++i) h.cache.resolve("localhost", [&](const DnsCache::Answer& a) { answers.push_back(a); });
+  ASSERT_TRUE(h.run_until([&] { return answers.size() == 3; }));
+  EXPECT_EQ(h.cache.counters().refused, 1u);
+  EXPECT_EQ(h.cache.counters().lookups, 1u);
+  const auto refused = std::find_if(answers.begin(), answers.end(), [](const auto& a) { return !a.ok(); });
+  ASSERT_NE(refused, answers.end());
+  EXPECT_THAT(refused->error(), ::testing::HasSubstr("waiting"));
+  EXPECT_EQ(std::count_if(answers.begin(), answers.end(), [](const auto& a) { return a.ok(); }), 2);
 }
 
 TEST(DnsCache, DestroyingTheCacheWithLookupsRunningIsSafe) {

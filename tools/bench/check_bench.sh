@@ -4,12 +4,18 @@
 #
 #   tools/bench/check_bench.sh [BUILD_DIR] [-- extra check_bench args]
 #
-# Runs, for SECONDS (default 10) each:
-#   1. "2 cores": check_bench pinned to CPU 0, nginx (1 worker) pinned to CPU 1
-#   2. "1 core":  check_bench and nginx both pinned to CPU 0 (the whole
-#      system's cost per core)
-# Environment: SECONDS_PER_RUN (10), TARGETS (1000), INTERVAL_MS (100),
-# TIMEOUT_MS (90), MAX_CONCURRENT (512), NGINX_WORKERS (1).
+# Runs, for SECONDS_PER_RUN (default 10) each:
+#   1. capacity: check_bench --closed-loop 64 (no scheduler; 64 checks always
+#      in flight), check_bench on CPU 0 and nginx (1 worker) on CPU 1
+#   2. "2 cores": the real Node with TARGETS targets every INTERVAL_MS (20,000
+#      checks/s offered by default) + Checker, on CPU 0; nginx on CPU 1; once
+#      per value of MAX_CONCURRENT_LIST
+#   3. "1 core": the same with check_bench and nginx both pinned to CPU 0 (the
+#      whole system's cost per core)
+# Environment: SECONDS_PER_RUN (10), TARGETS (1000), INTERVAL_MS (50),
+# TIMEOUT_MS (45), MAX_CONCURRENT_LIST ("64 512"; 512 is the agent's default),
+# NGINX_WORKERS (1), QUIET_WAIT_S (120: how long to wait for other work on the
+# machine to stop before each run).
 # Installs nginx with apt-get when it is missing (needs root).
 set -euo pipefail
 
@@ -43,9 +49,9 @@ fi
 
 seconds="${SECONDS_PER_RUN:-10}"
 targets="${TARGETS:-1000}"
-interval_ms="${INTERVAL_MS:-100}"
-timeout_ms="${TIMEOUT_MS:-90}"
-max_concurrent="${MAX_CONCURRENT:-512}"
+interval_ms="${INTERVAL_MS:-50}"
+timeout_ms="${TIMEOUT_MS:-45}"
+max_concurrent_list="${MAX_CONCURRENT_LIST:-64 512}"
 workers="${NGINX_WORKERS:-1}"
 
 work="$(mktemp -d -t heck-check-bench.XXXXXX)"
@@ -99,20 +105,53 @@ stop_nginx() {
   nginx_pid=""
 }
 
-run() {  # $1: label, $2: CPU for check_bench, $3: CPUs for nginx
-  start_nginx "$3"
-  taskset -c "$2" "$bench" --port "$port" --targets "$targets" --interval-ms "$interval_ms" \
-    --timeout-ms "$timeout_ms" --seconds "$seconds" --max-concurrent "$max_concurrent" \
-    --label "$1" "${extra[@]}"
+busy_percent() {  # machine-wide busy % over one second, from /proc/stat
+  local a b
+  read -r -a a < <(head -1 /proc/stat)
+  sleep 1
+  read -r -a b < <(head -1 /proc/stat)
+  local busy=0 total=0 i d
+  for i in 1 2 3 4 5 6 7 8; do
+    d=$(( ${b[$i]} - ${a[$i]} ))
+    total=$(( total + d ))
+    [[ $i == 4 || $i == 5 ]] || busy=$(( busy + d ))
+  done
+  echo $(( total > 0 ? 100 * busy / total : 0 ))
+}
+
+wait_for_quiet() {  # other work on the machine skews the figures: wait for it (up to QUIET_WAIT_S)
+  local limit="${QUIET_WAIT_S:-120}" waited=0 p
+  while p="$(busy_percent)"; (( p > 15 )); do
+    if (( waited >= limit )); then
+      echo "check_bench.sh: warning: the machine is ${p}% busy with other work; figures will be low" >&2
+      return
+    fi
+    waited=$(( waited + 1 ))
+  done
+}
+
+run() {  # $1: label, $2: CPU for check_bench, $3: CPUs for nginx, then check_bench args
+  local label="$1" bench_cpu="$2" nginx_cpu="$3"
+  shift 3
+  wait_for_quiet
+  start_nginx "$nginx_cpu"
+  local workers_csv
+  workers_csv="$(pgrep -P "$nginx_pid" | paste -sd, -)"
+  taskset -c "$bench_cpu" "$bench" --port "$port" --seconds "$seconds" --label "$label" \
+    ${workers_csv:+--server-pids "$workers_csv"} "$@" "${extra[@]}"
   stop_nginx
   echo
 }
 
+node_args=(--targets "$targets" --interval-ms "$interval_ms" --timeout-ms "$timeout_ms")
+other_cpu=1
+(( ncpu >= 2 )) || other_cpu=0
+
 echo "nginx $("$nginx_bin" -v 2>&1 | sed 's/.*nginx\///'), $workers worker(s), 127.0.0.1:$port; $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo
-if (( ncpu >= 2 )); then
-  run "2 cores: check_bench on CPU 0, nginx on CPU 1" 0 1
-else
-  run "check_bench and nginx on CPU 0" 0 0
-fi
-run "1 core: check_bench and nginx both on CPU 0" 0 0
+run "capacity: check_bench on CPU 0, nginx on CPU $other_cpu" 0 "$other_cpu" --closed-loop 64
+for mc in $max_concurrent_list; do
+  run "2 cores: check_bench on CPU 0, nginx on CPU $other_cpu" 0 "$other_cpu" "${node_args[@]}" --max-concurrent "$mc"
+done
+first_mc="${max_concurrent_list%% *}"
+run "1 core: check_bench and nginx both on CPU 0" 0 0 "${node_args[@]}" --max-concurrent "$first_mc"
