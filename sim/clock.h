@@ -31,7 +31,6 @@ class NodeClock {
 
   Duration offset() const { return offset_; }
   std::int64_t drift_ppm() const { return drift_ppm_; }
-  bool identity() const { return offset_ == Duration::zero() && drift_ppm_ == 0; }
 
   // The node's time at true time `t`. REQUIRES: t >= 0.
   Instant local(Instant t) const {

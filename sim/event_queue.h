@@ -118,11 +118,6 @@ class EventQueue {
     return heap_[i];
   }
 
-  void clear() { heap_.clear(); }
-
-  // The strict order of events: time, then sequence number.
-  static bool before(const Event& x, const Event& y) { return key(x) < key(y); }
-
  private:
   __extension__ using Key = unsigned __int128;
 

@@ -60,15 +60,6 @@ Duration LatencyDist::mean() const {
   return a_;
 }
 
-std::string LatencyDist::describe() const {
-  switch (kind_) {
-    case Kind::constant: return fmt::format("constant {} ms", a_.ms_f());
-    case Kind::uniform: return fmt::format("uniform {}-{} ms", a_.ms_f(), b_.ms_f());
-    case Kind::exponential: return fmt::format("exponential mean {} ms, floor {} ms", b_.ms_f(), a_.ms_f());
-  }
-  return "?";
-}
-
 namespace {
 
 Duration ms_to_duration(double ms) { return Duration::nanoseconds(static_cast<std::int64_t>(std::llround(ms * 1e6))); }

@@ -11,7 +11,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -42,7 +41,6 @@ class LatencyDist {
   Duration min() const { return a_; }
   Duration max() const { return kind_ == Kind::exponential ? kMaxLatency : b_; }
   Duration mean() const;
-  std::string describe() const;  // "uniform 1-20 ms"
 
  private:
   Kind kind_ = Kind::constant;

@@ -97,7 +97,6 @@ void read_range(const json& j, const std::string& where, Expectation& e) {
 Expectation parse_expectation(const json& j, const std::string& where, const Scenario& s) {
   if (!j.is_object()) jf::fail(fmt::format("{}: must be an object, got {}", where, jf::type_name(j)));
   Expectation e;
-  e.where = where;
   const auto kind = jf::get_string(j, where, "kind", 32);
   if (kind == "detects") {
     jf::expect_object(j, where, {"kind", "target", "node", "within_intervals"});
@@ -208,6 +207,11 @@ Scenario parse(const json& j) {
       auto [it, fresh] = ids.emplace(id, w);
       if (!fresh) jf::fail(fmt::format("{}.spec.id: duplicate id '{}' (also in {})", w, id, it->second));
     }
+  }
+
+  if (s.nodes.size() * s.targets.size() > Scenario::kMaxNodeTargetPairs) {
+    jf::fail(fmt::format("targets: {} nodes x {} targets is more than {} node/target pairs", s.nodes.size(),
+                         s.targets.size(), Scenario::kMaxNodeTargetPairs));
   }
 
   if (j.contains("expectations")) {

@@ -63,7 +63,6 @@ std::string_view to_string(ExpectationKind k);
 
 struct Expectation {
   ExpectationKind kind = ExpectationKind::detects;
-  std::string where;                   // "expectations[2]", for messages
   std::string target;                  // as written: id, "prefix*" or "*"
   std::optional<std::string> node;     // as written
   std::vector<std::uint32_t> targets;  // resolved indices into Scenario::targets
@@ -81,6 +80,8 @@ struct Expectation {
 struct Scenario {
   static constexpr std::size_t kMaxNodes = 1'000;
   static constexpr std::size_t kMaxTargets = 100'000;
+  // Every node holds every target (a spec copy and scheduler state each).
+  static constexpr std::size_t kMaxNodeTargetPairs = 1'000'000;
   static constexpr std::size_t kMaxExpectations = 1'000;
   static constexpr std::int64_t kMaxDurationMs = 30LL * 86'400'000;  // 30 days
   static constexpr std::int64_t kMaxClockOffsetMs = 86'400'000;      // one day

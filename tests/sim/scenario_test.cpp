@@ -103,6 +103,7 @@ TEST(Scenario, RejectsBadInputNamingTheField) {
       {"/targets/0/count", "0", "targets[0].count: must be at least 1, got 0"},
       {"/targets/0/stagger_ms", "10", "targets[0].stagger_ms: only applies with count"},
       {"/targets/0/extra", "1", "targets[0].extra: unknown key"},
+      {"/targets/0/count", "600000", "targets[0].count: must be at most 100000"},
       {"/expectations", "{}", "expectations: must be an array, got an object"},
       {"/expectations/0/kind", R"("eventually")", "expectations[0].kind: 'eventually' is not one of"},
       {"/expectations/0/kind", "<delete>", "expectations[0].kind: missing"},
@@ -136,6 +137,19 @@ TEST(Scenario, RejectsBadInputNamingTheField) {
     ASSERT_FALSE(s) << ptr << " = " << c.value;
     EXPECT_NE(s.error().find(c.want), std::string::npos) << ptr << " = " << c.value << " -> " << s.error();
   }
+}
+
+TEST(Scenario, LimitsNodeTargetPairs) {
+  json j = base();
+  for (int i = 3; i <= 11; ++i) j["nodes"].push_back({{"name", "n" + std::to_string(i)}});
+  j["targets"][0]["count"] = 99'999;  // 11 nodes x 100,000 targets
+  auto s = parse_scenario(j);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().find("targets: 11 nodes x 100000 targets is more than 1000000 node/target pairs"),
+            std::string::npos)
+      << s.error();
+  j["targets"][0]["count"] = 90'000;  // 11 x 90,001: within the limit
+  EXPECT_TRUE(parse_scenario(j));
 }
 
 TEST(Scenario, TextAndFileErrors) {

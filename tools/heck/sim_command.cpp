@@ -47,11 +47,14 @@ int run_sim(const SimArgs& args) {
   const std::uint64_t seed = args.seed.value_or(scenario->seed);
   const auto report = sim::run_scenario(*scenario, sim::RunOptions{seed, trace ? &*trace : nullptr});
   bool trace_ok = true;
+  std::size_t trace_lines = 0;
   if (trace) {
     trace_ok = trace->flush();
+    trace_lines = trace->lines();
     trace.reset();
   }
   std::fputs(sim::format_report(*scenario, report, {args.scenario, args.rows}).c_str(), stdout);
+  if (!args.trace.empty() && trace_ok) fmt::print("trace      {} lines in {}\n", trace_lines, args.trace);
   if (!trace_ok) fmt::print(stderr, "heck sim: writing the trace to {} failed\n", args.trace);
   std::fflush(stdout);
   return report.passed() && trace_ok ? 0 : 1;
