@@ -111,11 +111,16 @@ class EventQueue {
     return top;
   }
 
-  // The i-th entry of the heap array, for prefetching: entry 0 is top() and
-  // entries 1-4 hold the event after it. REQUIRES: i < size().
-  const Event& peek(std::size_t i) const {
-    assert(i < heap_.size());
-    return heap_[i];
+  // The event that follows top() (the smallest of the root's children), or
+  // nullptr when there is none; for looking ahead. Events pushed meanwhile
+  // may come before it.
+  const Event* second() const {
+    const std::size_t n = heap_.size();
+    if (n < 2) return nullptr;
+    const Event* h = heap_.data();
+    std::size_t best = 1;
+    for (std::size_t c = 2; c < 5 && c < n; ++c) best = key(h[c]) < key(h[best]) ? c : best;
+    return &h[best];
   }
 
  private:

@@ -1,6 +1,5 @@
 #include "sim/world.h"
 
-#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -76,12 +75,10 @@ bool World::run_until(Instant end) {
     now_ = ev.at;
     ++counters_.events;
     // With 10^4+ targets the lines an event touches are cold (L3 or DRAM):
-    // fetching them for the next two events (the heap's root, and its
-    // children, among which is the one after) overlaps those misses with
-    // this event's work (BM_World10kTargets in tools/bench/sim_bench).
-    for (std::size_t i = 0, n = std::min<std::size_t>(queue_.size(), 5); i < n; ++i) {
-      prefetch(queue_.peek(i), /*core_too=*/i == 0);
-    }
+    // fetching them for the next two events overlaps those misses with this
+    // event's work (BM_World10kTargets in tools/bench/sim_bench).
+    if (!queue_.empty()) prefetch(queue_.top(), /*core_too=*/true);
+    if (const Event* after = queue_.second()) prefetch(*after, /*core_too=*/false);
     dispatch(ev);
   }
   if (end > now_) now_ = end;
@@ -160,7 +157,7 @@ void World::on_check_done(const Event& ev) {
   outcome.status_code = p.status;
   outcome.latency = local - p.start_local;
   if (p.body != nullptr) outcome.body = *p.body;
-  ns.node.step(local, CheckDone{p.check, std::move(outcome)}, effects_);
+  ns.node.step(local, Input(std::in_place_type<CheckDone>, p.check, std::move(outcome)), effects_);
   apply_effects(ev.node, local);
 }
 

@@ -73,6 +73,18 @@ TEST(EventQueue, NegativeTimesOrderBeforePositive) {
   EXPECT_EQ(q.pop().a, 0u);
 }
 
+TEST(EventQueue, SecondIsTheEventAfterTop) {
+  EventQueue q;
+  EXPECT_EQ(q.second(), nullptr);
+  for (std::int64_t t : {50, 10, 40, 20, 30, 60, 5}) ASSERT_TRUE(q.push(at_ns(t, 0)));
+  while (q.size() >= 2) {
+    const std::int64_t want = q.second()->at.ns();
+    q.pop();
+    EXPECT_EQ(q.top().at.ns(), want);
+  }
+  EXPECT_EQ(q.second(), nullptr);
+}
+
 TEST(EventQueue, RefusesPushBeyondItsLimit) {
   EventQueue q(3);
   EXPECT_TRUE(q.push(at_ns(1, 0)));
