@@ -13,22 +13,35 @@ namespace {
 
 std::string at_text(Instant t) { return seconds_text(t - Instant::from_ns(0)); }
 
+// The nodes and targets an expectation covers, as lookup masks.
+class Scope {
+ public:
+  Scope(const Scenario& s, const Expectation& e) : node_in_(s.nodes.size(), 0), target_in_(s.targets.size(), 0) {
+    for (auto n : e.nodes) node_in_[n] = 1;
+    for (auto t : e.targets) target_in_[t] = 1;
+  }
+  bool covers(std::uint32_t node, std::uint32_t target) const {
+    return target < target_in_.size() && node_in_[node] && target_in_[target];
+  }
+
+ private:
+  std::vector<char> node_in_, target_in_;
+};
+
 std::string pair_name(const World& w, std::uint32_t n, std::uint32_t t) {
   return fmt::format("{}/{}", w.scenario().nodes[n].name, w.scenario().targets[t].spec().id);
 }
 
 Verdict judge_detects(const World& w, const Expectation& e, const std::vector<Detection>& detections, Instant end) {
   const Scenario& s = w.scenario();
-  std::vector<char> node_in(s.nodes.size(), 0), target_in(s.targets.size(), 0);
-  for (auto n : e.nodes) node_in[n] = 1;
-  for (auto t : e.targets) target_in[t] = 1;
+  const Scope scope(s, e);
   std::size_t judged = 0, short_lived = 0, cut_by_end = 0, late = 0;
   const Detection* worst = nullptr;  // largest delay among judged
   Duration worst_bound;
   const Detection* first_late = nullptr;
   Duration first_late_bound;
   for (const auto& d : detections) {
-    if (!node_in[d.node] || !target_in[d.target]) continue;
+    if (!scope.covers(d.node, d.target)) continue;
     const Duration bound =
         detection_bound(s.targets[d.target].spec(), e.within_intervals, s.scheduler, w.clock(d.node));
     if (d.held_until - d.transition.at < bound) {
@@ -44,7 +57,7 @@ Verdict judge_detects(const World& w, const Expectation& e, const std::vector<De
     if (worst == nullptr || *d.delay > *worst->delay) worst = &d, worst_bound = bound;
   }
   Verdict v;
-  const auto& tr = [&](const Detection& d) {
+  auto tr = [&](const Detection& d) {
     return fmt::format("{} {}->{} at {}", s.targets[d.target].spec().id, to_string(d.transition.from),
                        to_string(d.transition.to), at_text(d.transition.at));
   };
@@ -71,13 +84,11 @@ Verdict judge_detects(const World& w, const Expectation& e, const std::vector<De
 
 Verdict judge_never(const World& w, const Expectation& e) {
   const Scenario& s = w.scenario();
-  std::vector<char> node_in(s.nodes.size(), 0), target_in(s.targets.size(), 0);
-  for (auto n : e.nodes) node_in[n] = 1;
-  for (auto t : e.targets) target_in[t] = 1;
+  const Scope scope(s, e);
   std::size_t hits = 0;
   const StatusRecord* first = nullptr;
   for (const auto& r : w.status_records()) {
-    if (r.target >= s.targets.size() || !node_in[r.node] || !target_in[r.target] || r.to != e.status) continue;
+    if (!scope.covers(r.node, r.target) || r.to != e.status) continue;
     if (++hits == 1) first = &r;
   }
   Verdict v;
