@@ -89,7 +89,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"targets": [}")", "line 1, column 14"},
         BadCase{"{\"targets\": [\n  {\"id\": \"a\",\n   \"url\": oops}]}", "line 3, column 11"},
         BadCase{"", "not valid JSON"},
-        BadCase{"{\"targets\": [], \"name\": \"\xff\"}", "not valid JSON"}));
+        BadCase{"{\"targets\": [], \"name\": \"\xff\"}", "not valid JSON"}),
+    // Stable names (the default would print the struct's bytes, pointers included).
+    [](const ::testing::TestParamInfo<BadCase>& info) { return "case" + std::to_string(info.index); });
 
 TEST(AgentConfig, LoadPrefixesThePath) {
   const std::string path = ::testing::TempDir() + "heck_agent_config_test.json";
