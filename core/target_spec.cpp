@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json_fields.h"
+
 namespace heck {
 
 using json = nlohmann::json;
@@ -143,29 +145,10 @@ bool valid_target_id(std::string_view id) {
 
 namespace {
 
-std::string_view type_name(const json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "an array";
-  return "an object";
-}
+using json_fields::type_name;
 
 Result<std::int64_t> get_int(const json& v, const std::string& field, std::int64_t lo, std::int64_t hi) {
-  if (!v.is_number_integer() && !v.is_number_unsigned()) {
-    return Error{fmt::format("{}: must be an integer, got {}", field, type_name(v))};
-  }
-  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-    return Error{fmt::format("{}: must be at most {}", field, hi)};
-  }
-  const auto n = v.get<std::int64_t>();
-  if (n < lo) {
-    return Error{lo == 1 ? fmt::format("{}: must be positive, got {}", field, n)
-                         : fmt::format("{}: must be at least {}, got {}", field, lo, n)};
-  }
-  if (n > hi) return Error{fmt::format("{}: must be at most {}, got {}", field, hi, n)};
-  return n;
+  return json_fields::read_int(v, field, lo, hi);
 }
 
 Result<std::string> get_string(const json& v, const std::string& field) {

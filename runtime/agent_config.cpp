@@ -1,5 +1,7 @@
 #include "runtime/agent_config.h"
 
+#include "core/json_fields.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -79,28 +81,10 @@ std::string HostPort::to_string() const {
 
 namespace {
 
-std::string_view type_name(const json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "an array";
-  return "an object";
-}
+using json_fields::type_name;
 
 Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t lo, std::int64_t hi) {
-  const json& v = j.at(std::string(field));
-  if (!v.is_number_integer()) return Error{fmt::format("{}: must be an integer, got {}", field, type_name(v))};
-  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-    return Error{fmt::format("{}: must be at most {}", field, hi)};
-  }
-  const auto n = v.get<std::int64_t>();
-  if (n < lo) {
-    return Error{lo == 1 ? fmt::format("{}: must be positive, got {}", field, n)
-                         : fmt::format("{}: must be at least {}, got {}", field, lo, n)};
-  }
-  if (n > hi) return Error{fmt::format("{}: must be at most {}, got {}", field, hi, n)};
-  return n;
+  return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
 constexpr std::array<std::string_view, 6> kKnownKeys = {"targets",        "name",          "api",

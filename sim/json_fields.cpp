@@ -1,5 +1,7 @@
 #include "sim/json_fields.h"
 
+#include "core/json_fields.h"
+
 #include <cmath>
 #include <utility>
 
@@ -9,14 +11,7 @@ namespace heck::sim::json_fields {
 
 void fail(std::string message) { throw FieldError{std::move(message)}; }
 
-std::string_view type_name(const json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "an array";
-  return "an object";
-}
+std::string_view type_name(const json& v) { return heck::json_fields::type_name(v); }
 
 std::string path(std::string_view where, std::string_view key) {
   if (where.empty()) return std::string(key);
@@ -48,16 +43,9 @@ const json& required(const json& obj, std::string_view where, std::string_view k
 }
 
 std::int64_t as_int(const json& v, const std::string& field, std::int64_t lo, std::int64_t hi) {
-  if (!v.is_number_integer() && !v.is_number_unsigned()) {
-    fail(fmt::format("{}: must be an integer, got {}", field, type_name(v)));
-  }
-  if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi)) {
-    fail(fmt::format("{}: must be at most {}, got {}", field, hi, v.get<std::uint64_t>()));
-  }
-  const auto n = v.get<std::int64_t>();
-  if (n < lo) fail(fmt::format("{}: must be at least {}, got {}", field, lo, n));
-  if (n > hi) fail(fmt::format("{}: must be at most {}, got {}", field, hi, n));
-  return n;
+  auto n = heck::json_fields::read_int(v, field, lo, hi);
+  if (!n) fail(n.error());
+  return *n;
 }
 
 double as_number(const json& v, const std::string& field, double lo, double hi) {
