@@ -62,8 +62,16 @@ void CheckScheduler::handle_timer(Instant now, TimerKey key, Effects& out) {
   }
   const auto slot = static_cast<std::uint32_t>(key.id);
   TargetState& t = slots_[slot];
-  if (!t.spec || now < t.next_fire) {  // a freed slot, or a superseded timer
+  if (!t.spec) {  // a freed slot
     ++counters_.stale_timers;
+    return;
+  }
+  if (now < t.next_fire) {
+    // A superseded or early firing. Re-arming is idempotent (setting a key
+    // replaces it) and keeps a driver whose timers fire a little early from
+    // silently stopping this target's checks.
+    ++counters_.stale_timers;
+    out.push_back(SetTimer{key, t.next_fire});
     return;
   }
   if (t.in_flight) {

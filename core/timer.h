@@ -1,6 +1,7 @@
 // Named timers. A state machine asks its driver for a timer by key; setting a
-// key again replaces the earlier deadline, and a machine tolerates a late or
-// stale firing (it re-checks its own state when a timer fires).
+// key again replaces the earlier deadline. A machine tolerates a late, early or
+// stale firing: it re-checks its own state when a timer fires (and re-arms a
+// timer that fired before its time).
 #pragma once
 
 #include <cstddef>

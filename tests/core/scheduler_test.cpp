@@ -231,10 +231,19 @@ TEST(Scheduler, EarlyOrStaleTimerFiringsAreHarmless) {
   h.add(spec("a"));
   const auto [key, at] = *h.timers.begin();
   Effects out;
+  // Early: no check, the timer is re-armed for its due time.
   h.s.handle_timer(at - Duration::milliseconds(1), key, out);
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_TRUE(std::holds_alternative<SetTimer>(out[0]));
+  EXPECT_EQ(std::get<SetTimer>(out[0]).at, at);
+  out.clear();
+  // A timer for a slot that holds no target: nothing at all.
   h.s.handle_timer(at, TimerKey{TimerKind::check, 42}, out);
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(h.s.counters().stale_timers, 2u);
+  // Firing on time still checks.
+  h.s.handle_timer(at, key, out);
+  EXPECT_TRUE(std::holds_alternative<StartCheck>(out[0]));
 }
 
 TEST(Scheduler, RemovedTargetStopsAndIgnoresItsLateResult) {
