@@ -215,7 +215,9 @@ TEST_F(ApiRoutes, MetricsIsPrometheusText) {
   while (pos < r.body.size()) {
     const auto end = r.body.find('\n', pos);
     const std::string line = r.body.substr(pos, end - pos);
-    if (!line.empty() && line[0] != '#') EXPECT_TRUE(line.starts_with("heck_")) << line;
+    if (!line.empty() && line[0] != '#') {
+      EXPECT_TRUE(line.starts_with("heck_")) << line;
+    }
     pos = end + 1;
   }
 }
@@ -225,7 +227,7 @@ TEST_F(ApiRoutes, HostileTargetsNeverThrow) {
                         "/v1/targets?status=%68ealthy", "/v1/targets/\xff\xfe", "/\xc3(", "//", "/v1/targets/%00"}) {
     HttpResponse r;
     EXPECT_NO_THROW(r = get(t)) << t;
-    EXPECT_NO_THROW((void)json::parse(r.body)) << t;
+    EXPECT_TRUE(json::accept(r.body)) << t << ": " << r.body;
   }
   EXPECT_EQ(get("/v1/targets?status=%68ealthy").status, 200u);  // percent-decoded "healthy"
 }
