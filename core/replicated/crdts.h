@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <utility>
 #include <vector>
 
 #include "core/replicated/dot_store.h"
@@ -60,6 +61,31 @@ inline Causal<DotFun<std::int64_t>> ccounter_add(const DotFun<std::int64_t>& sto
   return delta;
 }
 
+// --- mutators on a map of embedded stores (ORMap-shaped states) -------------
+
+// Applies an embedded delta-mutator to the store at `k` (an absent key reads
+// as the empty store): mutate(store, shared context) -> Causal<S>. Returns the
+// map-level delta; does not apply it.
+template <typename K, typename S, typename Mutator>
+Causal<DotMap<K, S>> ormap_apply(const Causal<DotMap<K, S>>& state, const K& k, Mutator&& mutate) {
+  static const S kEmpty{};
+  const S* cur = state.store.find(k);
+  Causal<S> inner = mutate(cur ? *cur : kEmpty, state.context);
+  Causal<DotMap<K, S>> d;
+  if (!inner.store.empty()) d.store.put(k, std::move(inner.store));
+  d.context = std::move(inner.context);
+  return d;
+}
+
+// Forgets every dot under `k` that `state` has seen; a concurrent write
+// elsewhere survives (add wins). Returns the delta; does not apply it.
+template <typename K, typename S>
+Causal<DotMap<K, S>> ormap_remove(const Causal<DotMap<K, S>>& state, const K& k) {
+  Causal<DotMap<K, S>> d;
+  if (const S* cur = state.store.find(k)) d.context = context_of(*cur);
+  return d;
+}
+
 // --- the CRDTs as standalone values -------------------------------------------
 
 template <typename V>
@@ -93,18 +119,12 @@ class AWSet {
   using Delta = Causal<DotMap<E, DotSet>>;
 
   Delta add(ReplicaId self, const E& e) {
-    static const DotSet kNone;
-    const DotSet* cur = state_.store.find(e);
-    auto inner = dotset_add(cur ? *cur : kNone, state_.context, self);
-    Delta d;
-    d.store.put(e, std::move(inner.store));
-    d.context = std::move(inner.context);
+    Delta d = ormap_apply(state_, e, [&](const DotSet& s, const CausalContext& c) { return dotset_add(s, c, self); });
     state_.join(d);
     return d;
   }
   Delta remove(const E& e) {
-    Delta d;
-    if (const DotSet* cur = state_.store.find(e)) d.context = context_of(*cur);
+    Delta d = ormap_remove(state_, e);
     state_.join(d);
     return d;
   }
@@ -150,26 +170,19 @@ template <typename K, typename S>
 class ORMap {
  public:
   using Delta = Causal<DotMap<K, S>>;
-  using Inner = Causal<S>;
 
   // Applies an embedded delta-mutator to the value at `k` (an absent key reads
   // as the empty store): mutate(store, shared context) -> Causal<S>.
   template <typename Mutator>
   Delta apply(const K& k, Mutator&& mutate) {
-    static const S kEmpty{};
-    const S* cur = state_.store.find(k);
-    Inner inner = mutate(cur ? *cur : kEmpty, state_.context);
-    Delta d;
-    if (!inner.store.empty()) d.store.put(k, std::move(inner.store));
-    d.context = std::move(inner.context);
+    Delta d = ormap_apply(state_, k, std::forward<Mutator>(mutate));
     state_.join(d);
     return d;
   }
   // Forgets every dot under `k` that this replica has seen; a concurrent write
   // elsewhere survives (add wins).
   Delta remove(const K& k) {
-    Delta d;
-    if (const S* cur = state_.store.find(k)) d.context = context_of(*cur);
+    Delta d = ormap_remove(state_, k);
     state_.join(d);
     return d;
   }

@@ -6,26 +6,13 @@ namespace heck {
 
 namespace {
 
-// Removes `key` from an ORMap-shaped causal state: a delta whose context
-// covers the key's dots.
-template <typename S>
-Causal<DotMap<std::string, S>> remove_key(const Causal<DotMap<std::string, S>>& state, const std::string& key) {
-  Causal<DotMap<std::string, S>> d;
-  if (const S* cur = state.store.find(key)) d.context = context_of(*cur);
-  return d;
-}
-
 // Writes `value` at `key`, superseding every value there this replica saw.
 template <typename V>
 Causal<DotMap<std::string, DotFun<V>>> write_key(const Causal<DotMap<std::string, DotFun<V>>>& state,
                                                  const std::string& key, ReplicaId self, V value) {
-  static const DotFun<V> kEmpty;
-  const DotFun<V>* cur = state.store.find(key);
-  auto inner = mvreg_write(cur ? *cur : kEmpty, state.context, self, std::move(value));
-  Causal<DotMap<std::string, DotFun<V>>> d;
-  d.store.put(key, std::move(inner.store));
-  d.context = std::move(inner.context);
-  return d;
+  return ormap_apply(state, key, [&](const DotFun<V>& s, const CausalContext& c) {
+    return mvreg_write(s, c, self, std::move(value));
+  });
 }
 
 bool spec_ranks_above(const SpecVersion& a, const SpecVersion& b) {
@@ -46,8 +33,8 @@ HealthDelta HealthState::put_target(HlcTimestamp at, TargetSpec spec) {
 
 HealthDelta HealthState::remove_target(const std::string& id) {
   HealthDelta d;
-  d.registry = remove_key(state_.registry, id);
-  d.observations = remove_key(state_.observations, id);
+  d.registry = ormap_remove(state_.registry, id);
+  d.observations = ormap_remove(state_.observations, id);
   state_.join(d);
   return d;
 }
@@ -60,12 +47,10 @@ HealthDelta HealthState::observe(const std::string& id, Observation o) {
 }
 
 HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t amount) {
-  static const DotFun<std::int64_t> kEmpty;
-  const auto* cur = state_.counters.store.find(name);
-  auto inner = ccounter_add(cur ? *cur : kEmpty, state_.counters.context, self_, amount);
   HealthDelta d;
-  d.counters.store.put(name, std::move(inner.store));
-  d.counters.context = std::move(inner.context);
+  d.counters = ormap_apply(state_.counters, name, [&](const DotFun<std::int64_t>& s, const CausalContext& c) {
+    return ccounter_add(s, c, self_, amount);
+  });
   state_.join(d);
   return d;
 }
