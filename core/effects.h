@@ -5,11 +5,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <variant>
 #include <vector>
 
 #include "core/check.h"
 #include "core/health.h"
+#include "core/membership/member_state.h"
+#include "core/net.h"
 #include "core/target_spec.h"
 #include "core/time.h"
 #include "core/timer.h"
@@ -60,7 +63,19 @@ struct StatusChanged {
   CheckResult cause;  // the result that crossed the threshold
 };
 
-using Effect = std::variant<SetTimer, CancelTimer, StartCheck, CheckFinished, StatusChanged>;
+// A member's state or incarnation changed in this node's view (for traces,
+// metrics, the API and the simulator's detection figures).
+struct MemberChanged {
+  std::string name;
+  Address address;
+  MemberState from = MemberState::alive;
+  MemberState to = MemberState::alive;
+  std::uint64_t incarnation = 0;
+  bool is_new = false;  // first time this node hears of the member
+};
+
+using Effect = std::variant<SetTimer, CancelTimer, StartCheck, CheckFinished, StatusChanged,
+                            Send, MemberChanged>;
 using Effects = std::vector<Effect>;
 
 }  // namespace heck

@@ -12,6 +12,20 @@ namespace heck {
 
 enum class TimerKind : std::uint16_t {
   check = 1,  // id = scheduler slot: the next check of a target is due
+
+  // Membership (core/membership/): ids are chosen by the SWIM machine.
+  swim_probe = 2,          // the next protocol period starts
+  swim_ack_timeout = 3,    // id = probe seq: no direct ack, send ping-req
+  swim_probe_deadline = 4, // id = probe seq: the period ends, no ack at all
+  swim_suspicion = 5,      // id = member slot: a suspicion may expire
+  swim_gossip = 6,         // the next gossip round
+  swim_push_pull = 7,      // the next push-pull state sync
+  swim_join = 8,           // retry joining through the seeds
+  swim_reap = 9,           // forget dead and left members after a while
+
+  // Replicated state (core/replicated/).
+  anti_entropy = 10,       // the next anti-entropy round
+  replica_flush = 11,      // pending deltas are due for dissemination
 };
 
 struct TimerKey {

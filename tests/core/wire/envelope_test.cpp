@@ -1,0 +1,85 @@
+#include "core/wire/envelope.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+namespace heck::wire {
+namespace {
+
+using json = nlohmann::json;
+
+TEST(Envelope, RoundTripsHeaderAndParts) {
+  Header h{"n1", "127.0.0.1:7946"};
+  Bytes bytes = encode(h, {encode_part(PartType::ping, json::array({7, "n2"})),
+                           encode_part(PartType::delta, json{{"k", 1}})});
+  auto env = decode(bytes);
+  ASSERT_TRUE(env.ok()) << env.error();
+  EXPECT_EQ(env->header.sender, "n1");
+  EXPECT_EQ(env->header.address, "127.0.0.1:7946");
+  ASSERT_EQ(env->parts.size(), 2u);
+  EXPECT_EQ(env->parts[0].type, PartType::ping);
+  EXPECT_EQ(env->parts[0].body, json::array({7, "n2"}));
+  EXPECT_EQ(env->parts[1].type, PartType::delta);
+  EXPECT_EQ(env->parts[1].body["k"], 1);
+}
+
+TEST(Envelope, BuilderRespectsTheSizeLimitExactly) {
+  Header h{"node-a", "10.0.0.1:7946"};
+  PacketBuilder b(h, 200);
+  EncodedPart part = encode_part(PartType::alive, json(std::string(20, 'x')));
+  int added = 0;
+  while (b.try_add(part)) ++added;
+  EXPECT_GT(added, 3);
+  Bytes out = b.finish();
+  EXPECT_LE(out.size(), 200u);
+  auto env = decode(out);
+  ASSERT_TRUE(env.ok()) << env.error();
+  EXPECT_EQ(env->parts.size(), static_cast<std::size_t>(added));
+  EXPECT_TRUE(b.empty());
+}
+
+TEST(Envelope, ManyPartsUseTheLongArrayHeader) {
+  Header h{"n", "a:1"};
+  std::vector<EncodedPart> parts(40, encode_part(PartType::ack, json(1)));
+  auto env = decode(encode(h, parts));
+  ASSERT_TRUE(env.ok()) << env.error();
+  EXPECT_EQ(env->parts.size(), 40u);
+}
+
+TEST(Envelope, RejectsWrongShapesWithAMessage) {
+  auto bad = [](const json& v) {
+    Bytes b = json::to_msgpack(v);
+    auto r = decode(b);
+    EXPECT_FALSE(r.ok()) << v.dump();
+    return r.ok() ? std::string() : r.error();
+  };
+  EXPECT_NE(bad(json::array({2, "n", "a:1", json::array()})).find("unsupported format version 2"), std::string::npos);
+  EXPECT_NE(bad(json::array({1, "", "a:1", json::array()})).find("sender"), std::string::npos);
+  EXPECT_NE(bad(json::array({1, "n", 5, json::array()})).find("address"), std::string::npos);
+  EXPECT_NE(bad(json::array({1, "n", "a:1", json::array({json::array({1})})})).find("parts[0]"), std::string::npos);
+  EXPECT_NE(bad(json{{"a", 1}}).find("array of 4"), std::string::npos);
+}
+
+TEST(Envelope, RejectsTruncatedEmptyOversizedAndDeepInput) {
+  Bytes good = encode({"n1", "a:1"}, {encode_part(PartType::ping, json::array({1, 2, 3}))});
+  for (std::size_t n = 0; n < good.size(); ++n) {
+    EXPECT_FALSE(decode(std::span(good.data(), n)).ok()) << "prefix " << n;
+  }
+  EXPECT_FALSE(decode(good, DecodeLimits{.max_bytes = good.size() - 1}).ok());
+  Bytes deep(64, 0x91);  // 64 nested one-element arrays
+  deep.push_back(0x01);
+  auto r = decode(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("nested deeper"), std::string::npos);
+  // An array header claiming 2^32-1 items in 5 bytes must fail, not allocate.
+  Bytes huge{0xdd, 0xff, 0xff, 0xff, 0xff};
+  EXPECT_FALSE(decode(huge).ok());
+}
+
+RC_GTEST_PROP(Envelope, RandomBytesNeverCrashTheDecoder, (std::vector<std::uint8_t> bytes)) {
+  auto r = decode(bytes);
+  if (r.ok()) RC_ASSERT(r->parts.size() <= kMaxParts);
+}
+
+}  // namespace
+}  // namespace heck::wire
