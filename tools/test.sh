@@ -8,3 +8,5 @@ build="${HECK_BUILD_DIR:-$root/build}"
 "$root/tools/build.sh"
 cd "$build"
 ctest --output-on-failure --timeout 600 -j"$(nproc)" "$@"
+# Every network decoder under libFuzzer for a bounded time (clang, ASan, UBSan).
+"$root/tools/fuzz.sh" "${HECK_FUZZ_SECONDS:-15}"
