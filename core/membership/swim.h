@@ -1,0 +1,272 @@
+// SWIM membership and failure detection with the Lifeguard refinements, as a
+// pure state machine: inputs carry `now`, outputs are effects (core/effects.h).
+//
+// References:
+//   [SWIM] Das, Gupta, Motivala, "SWIM: Scalable Weakly-consistent
+//          Infection-style Process Group Membership Protocol", DSN 2002.
+//   [LG]   Dadgar, Phillips, Currey, "Lifeguard: Local Health Awareness for
+//          More Accurate Failure Detection", 2018.
+//   Vocabulary and defaults follow hashicorp/memberlist (LAN profile).
+//
+// Mechanisms:
+// - States alive < suspect < dead < left, with incarnation numbers ([SWIM]
+//   4.2). An update about a member wins when its (incarnation, state) is
+//   greater in lexicographic order (ties broken by address), so applying
+//   updates is a join: any delivery order gives the same view. A member that
+//   hears suspect/dead (or a newer alive) about itself refutes by raising its
+//   incarnation above the one heard and broadcasting alive ([SWIM] 4.2).
+// - Failure detection ([SWIM] 3.1, 4.3): every protocol period probes the
+//   next member of a list that is reshuffled after each full round
+//   (round-robin, bounded detection time). ping/ack carry a sequence number;
+//   no ack within probe_timeout sends ping-req to indirect_checks random alive
+//   members, which relay a ping and forward the ack. With Lifeguard an
+//   intermediary that gets no ack within 80% of its timeout sends a nack
+//   ([LG] 4.2, LHA-Probe). No ack by the end of the period: suspect.
+// - Suspicion ([SWIM] 4.2, [LG] 4.1, LHA-Suspicion): a suspect is declared
+//   dead when its timeout expires; the timeout starts at max and shrinks with
+//   independent confirmations c (suspect messages from other members):
+//     min = suspicion_mult * max(1, log10 n) * probe_interval
+//     max = suspicion_max_timeout_mult * min,  k = suspicion_mult - 2
+//     timeout = max(min, max - (max - min) * log(c + 1) / log(k + 1))
+//   (k = 0 when n - 2 < k: the timeout is min). Without Lifeguard the
+//   timeout is min, fixed.
+// - Buddy system ([LG] 4.3): a ping to a suspect carries the suspicion so the
+//   suspect learns of it at once and can refute.
+// - Local health awareness ([LG] 4.2, LHA-Probe): a score in
+//   [0, awareness_max_multiplier - 1]; +1 per missed nack (or per failed probe
+//   when no nack was expected), +1 when refuting a suspicion about itself, -1
+//   per successful probe. Probe interval and probe timeout scale by score + 1.
+// - Dissemination ([SWIM] 4.1): updates are queued in the BroadcastQueue and
+//   piggybacked on every datagram (ping, ping-req, ack, nack) and on gossip
+//   rounds (every gossip_interval to gossip_nodes random members, including
+//   members dead or left for less than gossip_to_the_dead). Push-pull: every
+//   push_pull_interval (scaled up past 32 members like memberlist's
+//   pushPullScale) the full membership is exchanged with one random member
+//   over a stream and merged (a remote `dead` is merged as `suspect`, as
+//   memberlist does, so a member is only declared dead by a local timeout or a
+//   dead broadcast).
+// - Join: push-pull (join flag) to every seed over a stream; joined when a
+//   reply arrives; otherwise retry with exponential backoff (with jitter)
+//   between join_backoff_min and join_backoff_max, forever. No seeds: first
+//   member. A restarted node learns its old incarnation from the reply (or
+//   from a suspect/dead message about itself) and refutes above it.
+// - Leave: the node marks itself `left` and broadcasts a dead message with the
+//   left flag; it stops probing and push-pull but keeps answering pings and
+//   gossiping so the broadcast drains. Others show it as `left`, not `dead`.
+// - Reaping: dead and left members are forgotten dead_reap_after after they
+//   entered that state (no MemberChanged; they just leave members()).
+//
+// Wire (bodies are compact JSON arrays, encoded by wire::encode_part; see
+// core/membership/messages.h for the codec):
+//   ping      [seq, target name]
+//   ping_req  [seq, target name, target address, want nack]
+//   ack       [seq]
+//   nack      [seq]
+//   alive     [name, address, incarnation]
+//   suspect   [name, address, incarnation, from]
+//   dead      [name, address, incarnation, from, left]
+//   push_pull [is reply, is join, [[name, address, state, incarnation], ...]]
+//
+// Effects, in a deterministic order: Send (datagrams built with
+// wire::PacketBuilder under packet_size_bytes: the message part first, then
+// broadcasts().fill(); push-pull over Channel::stream), SetTimer/CancelTimer
+// with kinds swim_* (core/timer.h), MemberChanged whenever a member's state or
+// incarnation changes in this view (including new members and this node).
+//
+// Bad input: a part whose body does not decode is dropped and counted in
+// counters().malformed_parts; it never asserts. Every collection is bounded
+// (max_members, max_relays, seeds).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/effects.h"
+#include "core/membership/broadcast_queue.h"
+#include "core/membership/member_state.h"
+#include "core/net.h"
+#include "core/random.h"
+#include "core/time.h"
+#include "core/timer.h"
+#include "core/wire/envelope.h"
+
+namespace heck {
+
+struct SwimConfig {
+  // memberlist DefaultLANConfig.
+  Duration probe_interval = Duration::seconds(1);
+  Duration probe_timeout = Duration::milliseconds(500);
+  std::size_t indirect_checks = 3;
+  std::size_t suspicion_mult = 4;
+  std::size_t suspicion_max_timeout_mult = 6;
+  std::size_t retransmit_mult = 4;
+  Duration gossip_interval = Duration::milliseconds(200);
+  std::size_t gossip_nodes = 3;
+  Duration gossip_to_the_dead = Duration::seconds(30);
+  Duration push_pull_interval = Duration::seconds(30);
+  std::size_t packet_size_bytes = 1400;
+  std::size_t awareness_max_multiplier = 8;
+  // Our own choices (memberlist has no equivalent).
+  Duration dead_reap_after = Duration::seconds(3600);
+  Duration join_backoff_min = Duration::seconds(1);
+  Duration join_backoff_max = Duration::seconds(30);
+  double nack_timeout_fraction = 0.8;  // of probe_timeout, for intermediaries
+  std::size_t max_members = 10000;     // new members past this are refused (counted)
+  std::size_t max_relays = 1024;       // pending ping-req relays
+  std::size_t max_seeds = 64;
+  std::size_t max_broadcasts = 4096;   // BroadcastQueue capacity
+  // false = plain SWIM: fixed suspicion timeout (= min), no nacks, no
+  // awareness multiplier. The buddy system stays on (memberlist always has it).
+  bool lifeguard = true;
+};
+
+struct MemberInfo {
+  std::string name;
+  Address address;
+  MemberState state = MemberState::alive;
+  std::uint64_t incarnation = 0;
+  Instant state_since;  // when this node saw the member enter `state`
+};
+
+struct SwimCounters {
+  std::uint64_t probes = 0;            // protocol periods that probed a member
+  std::uint64_t probes_failed = 0;     // periods that ended without any ack
+  std::uint64_t pings_sent = 0;        // direct pings, including relayed ones
+  std::uint64_t ping_reqs_sent = 0;
+  std::uint64_t acks_sent = 0;         // including forwarded acks
+  std::uint64_t nacks_sent = 0;
+  std::uint64_t acks_received = 0;     // for a probe or relay still pending
+  std::uint64_t nacks_received = 0;
+  std::uint64_t stale_acks = 0;        // acks/nacks for no pending probe or relay
+  std::uint64_t relays = 0;            // ping-reqs served as intermediary
+  std::uint64_t relays_refused = 0;    // ping-reqs over max_relays
+  std::uint64_t misdirected_pings = 0; // pings naming another target
+  std::uint64_t suspicions = 0;        // suspicions started in this view
+  std::uint64_t confirmations = 0;     // independent suspicion confirmations
+  std::uint64_t deaths_declared = 0;   // suspicion timeouts expired here
+  std::uint64_t refutes = 0;           // incarnation bumps to refute
+  std::uint64_t updates_applied = 0;   // alive/suspect/dead that changed the view
+  std::uint64_t updates_ignored = 0;   // superseded or duplicate updates
+  std::uint64_t members_refused = 0;   // new members over max_members
+  std::uint64_t reaped = 0;
+  std::uint64_t gossip_packets = 0;
+  std::uint64_t push_pulls_sent = 0;   // requests and replies
+  std::uint64_t push_pulls_received = 0;
+  std::uint64_t join_attempts = 0;
+  std::uint64_t packets_sent = 0;      // Send effects
+  std::uint64_t bytes_sent = 0;
+  std::uint64_t malformed_parts = 0;   // bodies that did not decode
+  std::uint64_t unknown_parts = 0;     // part types that are not membership's
+};
+
+// True for part types in the membership range (1-31) this machine handles.
+bool is_membership_part(wire::PartType type);
+
+class Swim {
+ public:
+  // REQUIRES: name and address non-empty and within the wire limits.
+  Swim(SwimConfig config, std::string name, Address address, std::uint64_t seed);
+
+  // ---- inputs ----
+  // Starts the machine: self alive, timers armed. No seeds (or only this
+  // node's own address) = first member. Otherwise push-pull to the seeds,
+  // retried with backoff until one answers. Calling join again (e.g. after
+  // leave) restarts with a higher incarnation.
+  void join(Instant now, std::vector<Address> seeds, Effects& out);
+  // Graceful leave: self `left`, a dead/left broadcast sent at once to
+  // gossip_nodes members and queued for piggybacking.
+  void leave(Instant now, Effects& out);
+  // Timers of kinds swim_* (core/timer.h). Stale, late and early firings are
+  // tolerated (an early firing re-arms the timer).
+  void handle_timer(Instant now, TimerKey key, Effects& out);
+  // One decoded part of an incoming envelope (membership part types only;
+  // others are counted in unknown_parts). Malformed bodies are dropped and
+  // counted, never asserted on.
+  void handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel channel,
+                   Effects& out);
+
+  // ---- dissemination, shared with other layers ----
+  BroadcastQueue& broadcasts() { return broadcasts_; }
+
+  // ---- views ----
+  const std::string& name() const { return self_; }
+  const Address& address() const { return address_; }
+  const SwimConfig& config() const { return config_; }
+  std::uint64_t incarnation() const;
+  bool joined() const { return joined_; }  // a seed answered (or first member)
+  bool left() const { return left_; }
+  const MemberInfo* member(std::string_view name) const;
+  std::vector<MemberInfo> members() const;              // sorted by name, incl. self
+  std::vector<const MemberInfo*> live_members() const;  // alive+suspect, excl. self, by name
+  std::size_t live_count() const;                       // alive+suspect, incl. self
+  std::size_t health_multiplier() const { return awareness_ + 1; }  // LHA score + 1
+  const SwimCounters& counters() const { return counters_; }
+
+ private:
+  struct Member {
+    MemberInfo info;
+    std::uint64_t slot = 0;  // stable id for the suspicion timer
+    // Suspicion (valid while info.state == suspect).
+    Instant suspect_start;
+    Instant suspect_deadline;
+    std::size_t suspect_k = 0;
+    std::set<std::string> confirmers;
+  };
+  struct Probe {
+    std::uint64_t seq = 0;
+    std::string target;
+    std::uint64_t target_incarnation = 0;
+    bool acked = false;
+    bool indirect = false;
+    std::size_t expected_nacks = 0;
+    std::size_t nacks = 0;
+  };
+  struct Relay {
+    std::uint64_t origin_seq = 0;
+    Address origin;
+    bool want_nack = false;
+    bool nacked = false;
+  };
+  struct Update {
+    std::string name;
+    Address address;
+    MemberState state = MemberState::alive;
+    std::uint64_t incarnation = 0;
+    std::string from;  // suspect/dead: who says so
+  };
+
+  // Implementation in swim.cpp.
+  friend struct SwimInternals;
+
+  SwimConfig config_;
+  std::string self_;
+  Address address_;
+  Rng rng_;
+  BroadcastQueue broadcasts_;
+  SwimCounters counters_;
+
+  std::map<std::string, Member, std::less<>> members_;
+  std::map<std::uint64_t, std::string> slots_;  // slot -> name
+  std::uint64_t next_slot_ = 1;
+
+  bool started_ = false;
+  bool joined_ = false;
+  bool left_ = false;
+  std::vector<Address> seeds_;
+  Duration join_backoff_;
+
+  std::vector<std::string> probe_list_;
+  std::size_t probe_index_ = 0;
+  std::optional<Probe> probe_;
+  std::uint64_t next_seq_ = 1;
+  std::map<std::uint64_t, Relay> relays_;  // our relay seq -> origin
+  std::size_t awareness_ = 0;
+};
+
+}  // namespace heck
