@@ -1,0 +1,93 @@
+// Wire bodies of the replication parts (core/wire/part_type.h: delta, digest,
+// repair), as nlohmann::json values for wire::encode_part (MessagePack).
+//
+// Compact: arrays, not objects, below the top level; one-letter keys at the
+// top; replica ids (64-bit hashes) written once per body in a table "r" and
+// referred to by index everywhere else; dots flattened into runs of integers.
+//
+//   delta   {"r": [replica ids], "g": causal, "o": causal, "c": causal}
+//           (g: target registry, o: observations, c: counters; an absent
+//           key is the empty store with the empty context)
+//   causal  [store, context]
+//   store   [[key, ri, counter, value, ri, counter, value, ...], ...]
+//   context [[ri, max, ...] (version vector), [ri, counter, ...] (cloud)]
+//   value   g: [spec object (TargetSpec JSON), written_at (HLC), writer ri]
+//           o: [status, reason, status_code, latency_us, observed_at (HLC),
+//               observer ri, check_seq]
+//           c: int64 (the replica's running total)
+//   digest  {"r": ids, "x": context, "h": binary (kDigestBuckets little-
+//           endian u64 bucket hashes), "q": bool (answer with a repair and
+//           your own digest)}
+//   repair  {"r": ids, "d": [g, o, c] causal triple as in delta (positional),
+//           "b": [bucket, ...] (absent: a delta repair, a plain join),
+//           "p": bool (partial: do not adopt the whole context),
+//           "e": [[key, ri, counter, ...] per store g, o, c] (elided values:
+//           dots the receiver has seen; it uses its own copy)}
+//
+// Decoding is strict and bounded (CodecLimits): wrong shape or type, a
+// replica index outside the table, replica id 0, counter 0, a duplicate key
+// or dot, a store dot missing from its context, an invalid target spec or
+// enum value, or any count past its limit is an error naming the field, e.g.
+// "delta.o[3]: dot 2 of key 'web' is not in the context".
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/replicated/health_state.h"
+#include "core/result.h"
+
+namespace heck {
+
+inline constexpr std::size_t kDigestBuckets = 256;
+
+struct CodecLimits {
+  std::size_t max_replicas = 4096;      // replica table entries in one body
+  std::size_t max_keys = 200'000;       // keys per store
+  std::size_t max_dots_per_key = 256;   // siblings of one key
+  std::size_t max_cloud_dots = 200'000; // context dots beyond the version vector
+  std::size_t max_key_bytes = 256;      // target ids and counter names
+  std::size_t max_buckets = kDigestBuckets;
+};
+
+struct Digest {
+  CausalContext context;
+  std::vector<std::uint64_t> hashes;  // kDigestBuckets entries
+  bool reply = false;                 // the sender wants a repair and our digest
+  bool operator==(const Digest&) const = default;
+};
+
+// Dots whose value the sender left out because the receiver has seen them.
+struct ElidedDots {
+  std::map<std::string, std::vector<Dot>> registry, observations, counters;
+  bool empty() const { return registry.empty() && observations.empty() && counters.empty(); }
+  bool operator==(const ElidedDots&) const = default;
+};
+
+struct Repair {
+  HealthDelta delta;                   // entries and the sender's context
+  bool scoped = false;                 // a state repair over `buckets`
+  std::vector<std::uint16_t> buckets;  // sorted, unique; only when scoped
+  bool partial = false;                // only when scoped
+  ElidedDots elided;                   // only when scoped
+  bool operator==(const Repair&) const = default;
+};
+
+// The digest bucket of a replicated key (xxh64 of the key).
+std::uint16_t bucket_of(const std::string& key);
+
+nlohmann::json encode_delta(const HealthDelta& d);
+Result<HealthDelta> decode_delta(const nlohmann::json& body, const CodecLimits& limits = {});
+
+nlohmann::json encode_digest(const Digest& d);
+Result<Digest> decode_digest(const nlohmann::json& body, const CodecLimits& limits = {});
+
+nlohmann::json encode_repair(const Repair& r);
+Result<Repair> decode_repair(const nlohmann::json& body, const CodecLimits& limits = {});
+
+}  // namespace heck

@@ -1,0 +1,224 @@
+// The replicator: the pure state machine that owns an agent's HealthState and
+// spreads it — deltas by gossip, gaps repaired by anti-entropy.
+//
+// Dissemination (delta-state CRDTs, Almeida et al. 2018, §5, Algorithm 2, with
+// infection-style forwarding as in SWIM §4.1):
+// - A local write (put_target, remove_target, observe, add_to_counter) applies
+//   its delta, joins it into the *delta buffer* — one delta-group per
+//   replicated key ("o:<target>", "g:<target>", "c:<counter>"), so a newer
+//   write to a key absorbs (supersedes) the older unacked one — and pushes the
+//   key's group, encoded as `delta` parts that each fit one packet, into the
+//   shared BroadcastQueue under "r:<key>" (same key replaces). Membership
+//   datagrams piggyback them from there (transmit-limited).
+// - Eager push: the key is also marked dirty and replica_flush is armed
+//   flush_delay ahead; when it fires, every dirty group goes in datagrams
+//   (packet_bytes_max each) to `fanout` random peers. Batching over
+//   flush_delay is what keeps messages per update low under load.
+// - A received delta that brought something new (a dot or a removal this
+//   agent had not seen) is joined, buffered, re-queued and marked dirty:
+//   infect-and-forward. A delta that brought nothing is counted and dropped,
+//   so forwarding dies out.
+//
+// Anti-entropy (one random peer every anti_entropy_interval, Channel::stream):
+//   A -> B  digest{A's causal context, 256 bucket hashes, reply=1}
+//   B -> A  repair{...} + digest{B's, reply=0}   (nothing when in sync)
+//   A -> B  repair{...}                         (when B lacks something)
+// A bucket hash is the sum of xxh64(store, key, dot) over live entries whose
+// key hashes into that bucket. The repair is the cheaper of:
+// - delta repair: when every dot the peer lacks (B's context minus A's) is
+//   covered by B's delta buffer (at most missing_dots_max of them), the
+//   buffered groups holding them;
+// - state repair: for each differing bucket, every live entry of B in it
+//   (values elided for dots A has already seen) and B's causal context; A joins
+//   only over those buckets' keys ("scoped join", see health_state.h on the
+//   pitfall). A repair that would exceed repair_bytes_max carries a subset of
+//   the buckets and is marked partial: then A adds to its context only the
+//   dots of the entries it received, never B's whole context.
+// So an agent that is nearly current gets a few entries, never the whole
+// state; one back from a long absence gets state parts, bucket by bucket.
+//
+// Memory bounds: the delta buffer holds at most pending_keys_max groups. A
+// group is trimmed once every live peer's last known causal context (learnt
+// from its digests) covers its dots; past the cap the least recently written
+// group is evicted (counted), and what it carried reaches late peers by
+// state repair instead.
+//
+// Clocks: observe() stamps the observation with this agent's HLC; every
+// remote observation's timestamp is offered to the HLC, which accepts at most
+// hlc_max_forward ahead of `now` (hlc.h).
+//
+// Effects (appended in a deterministic order): Send (datagram deltas, stream
+// digests and repairs; envelopes carry the Header given at construction),
+// SetTimer/CancelTimer (anti_entropy, replica_flush). All randomness comes
+// from one Rng seeded at construction; nothing iterates an unordered
+// container on the way to an output.
+//
+// Bad input: a body that does not decode (codec.h) is dropped and counted in
+// counters().malformed_parts, with the codec's message kept in
+// last_malformed(); it never asserts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/effects.h"
+#include "core/net.h"
+#include "core/random.h"
+#include "core/replicated/codec.h"
+#include "core/replicated/health_state.h"
+#include "core/replicated/hlc.h"
+#include "core/time.h"
+#include "core/wire/envelope.h"
+
+namespace heck {
+
+class BroadcastQueue;
+
+// A live member the replicator may talk to (the caller's membership view).
+struct Peer {
+  std::string name;
+  Address address;
+};
+
+struct ReplicatorConfig {
+  std::size_t packet_bytes_max = 1400;             // one datagram, envelope included
+  std::size_t fanout = 3;                          // eager-push peers per flush; 0: piggyback only
+  Duration flush_delay = Duration::milliseconds(10);
+  Duration anti_entropy_interval = Duration::seconds(1);
+  std::size_t pending_keys_max = 4096;             // delta buffer: groups held
+  std::size_t repair_bytes_max = 1 << 20;          // one repair message (stream)
+  std::size_t missing_dots_max = 1024;             // delta repair only below this many
+  std::size_t known_peers_max = 1024;              // peer contexts remembered for trimming
+  Duration hlc_max_forward = Duration::seconds(5);
+  CodecLimits codec;
+};
+
+struct ReplicatorCounters {
+  std::uint64_t local_writes = 0;
+  std::uint64_t deltas_sent = 0;          // delta parts in eager-push datagrams
+  std::uint64_t deltas_queued = 0;        // delta parts pushed to the BroadcastQueue
+  std::uint64_t deltas_received = 0;      // delta parts decoded
+  std::uint64_t deltas_joined = 0;        // ... that brought something new
+  std::uint64_t digests_sent = 0;
+  std::uint64_t digests_received = 0;
+  std::uint64_t digests_in_sync = 0;      // digests that needed no repair
+  std::uint64_t repairs_sent = 0;
+  std::uint64_t repairs_received = 0;
+  std::uint64_t delta_repairs_sent = 0;   // repairs made of buffered deltas
+  std::uint64_t state_repairs_sent = 0;   // repairs made of bucket state
+  std::uint64_t partial_repairs_sent = 0; // state repairs cut at repair_bytes_max
+  std::uint64_t repair_entries_sent = 0;  // live entries (key, dot) in state repairs
+  std::uint64_t packets_sent = 0;         // Send effects
+  std::uint64_t bytes_sent = 0;           // their bytes
+  std::uint64_t datagram_bytes_sent = 0;
+  std::uint64_t stream_bytes_sent = 0;
+  std::uint64_t bytes_received = 0;       // part bodies handled (re-encoded size)
+  std::uint64_t malformed_parts = 0;      // bodies that did not decode
+  std::uint64_t unknown_parts = 0;        // part types that are not replication's
+  std::uint64_t pending_trimmed = 0;      // buffered groups acked by every peer
+  std::uint64_t pending_evicted = 0;      // buffered groups dropped at the cap
+  std::uint64_t hlc_rejected_ahead = 0;   // remote timestamps too far ahead
+};
+
+// True for part types in the replication range (32-63).
+bool is_replication_part(wire::PartType type);
+
+class Replicator {
+ public:
+  // `self` is the envelope header of every message sent. `broadcasts` (may be
+  // null: eager push only) must outlive the replicator or be re-set with
+  // set_broadcasts(). REQUIRES: replica != 0 (a fresh one per incarnation,
+  // dot.h).
+  Replicator(ReplicatorConfig config, wire::Header self, ReplicaId replica, std::uint64_t seed,
+             BroadcastQueue* broadcasts);
+
+  void set_broadcasts(BroadcastQueue* broadcasts) { broadcasts_ = broadcasts; }
+
+  // ---- inputs ----
+  // Arms the first anti-entropy round (jittered within one interval).
+  void start(Instant now, Effects& out);
+
+  // Local writes: apply, buffer, queue for piggybacking, arm replica_flush.
+  void put_target(Instant now, TargetSpec spec, Effects& out);
+  void remove_target(Instant now, const std::string& id, Effects& out);
+  // Stamps `o.observed_at` from this agent's HLC and `o.observer` with its
+  // replica id; returns the observation as written.
+  Observation observe(Instant now, const std::string& id, Observation o, Effects& out);
+  void add_to_counter(Instant now, const std::string& name, std::int64_t amount, Effects& out);
+
+  // One decoded part of an incoming envelope. Replication part types are
+  // handled (a digest may be answered over the stream to from.address);
+  // others are counted in unknown_parts. `peers` is the caller's current view
+  // of live members (this node excluded or not; it is skipped by name).
+  void handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel channel,
+                   std::span<const Peer> peers, Effects& out);
+  // Timers anti_entropy and replica_flush; stale or early firings tolerated.
+  void handle_timer(Instant now, TimerKey key, std::span<const Peer> peers, Effects& out);
+
+  // ---- views ----
+  const HealthState& state() const { return state_; }
+  ReplicaId replica() const { return state_.self(); }
+  const HybridClock& clock() const { return clock_; }
+  const ReplicatorCounters& counters() const { return counters_; }
+  const ReplicatorConfig& config() const { return config_; }
+  const std::string& last_malformed() const { return last_malformed_; }
+  std::size_t pending_keys() const { return pending_.size(); }
+  // This agent's digest as it would send it now (tests, benchmarks).
+  Digest digest() const;
+
+  // ---- for tests and benchmarks: one anti-entropy round with `peer` now ----
+  void start_anti_entropy(Instant now, const Peer& peer, Effects& out);
+
+ private:
+  struct Pending {
+    HealthDelta group;        // the join of every unacked delta of this key
+    std::uint64_t written = 0;  // write sequence of its latest change
+  };
+
+  void apply_local(Instant now, HealthDelta d, Effects& out);
+  // Splits `d` by key and merges each into the buffer; marks keys dirty and
+  // (re)queues them. Returns the keys touched.
+  void buffer(const HealthDelta& d, Effects& out, Instant now);
+  void queue_key(const std::string& key);
+  void arm_flush(Instant now, Effects& out);
+  void flush(Instant now, std::span<const Peer> peers, Effects& out);
+  void anti_entropy(Instant now, std::span<const Peer> peers, Effects& out);
+  void trim(std::span<const Peer> peers);
+
+  void on_delta(Instant now, const wire::Part& part, Effects& out);
+  void on_digest(Instant now, const wire::Header& from, const wire::Part& part, Effects& out);
+  void on_repair(Instant now, const wire::Header& from, const wire::Part& part, Effects& out);
+  // Builds what `peer_digest`'s owner lacks; empty when in sync.
+  std::vector<wire::EncodedPart> make_repair(const Digest& peer_digest);
+  void observe_clock(Instant now, const HealthDelta& d);
+  void remember(const std::string& peer, const CausalContext& ctx);
+  void send(const Address& to, Channel channel, const std::vector<wire::EncodedPart>& parts, Effects& out);
+  void malformed(const std::string& what);
+  const std::vector<std::uint64_t>& bucket_hashes() const;
+
+  ReplicatorConfig config_;
+  wire::Header self_;
+  Rng rng_;
+  BroadcastQueue* broadcasts_;
+  HealthState state_;
+  HybridClock clock_;
+  ReplicatorCounters counters_;
+  std::string last_malformed_;
+
+  std::map<std::string, Pending> pending_;  // replicated key -> delta-group
+  std::set<std::string> dirty_;             // keys due for eager push
+  std::uint64_t write_seq_ = 0;
+  bool flush_armed_ = false;
+  std::map<std::string, CausalContext> known_;  // peer name -> last context heard
+  mutable std::vector<std::uint64_t> hashes_;   // cached bucket hashes
+  mutable bool hashes_dirty_ = true;
+};
+
+}  // namespace heck
