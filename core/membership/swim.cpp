@@ -1,7 +1,30 @@
-// Placeholder: compiles, does nothing yet. The full machine follows.
 #include "core/membership/swim.h"
 
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <tuple>
+
 namespace heck {
+namespace {
+
+constexpr std::uint64_t kSingleton = 0;  // timer id of the once-per-node timers
+
+std::string broadcast_key(std::string_view member) {
+  std::string key = "m:";
+  key += member;
+  return key;
+}
+
+// Precedence of updates about one member: (incarnation, state, address),
+// lexicographic. A total order, so "keep the greatest" is a join.
+auto rank(std::uint64_t incarnation, MemberState state, const Address& address) {
+  return std::make_tuple(incarnation, static_cast<std::uint8_t>(state), std::string_view(address));
+}
+
+bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
+
+}  // namespace
 
 bool is_membership_part(wire::PartType type) {
   const auto t = static_cast<std::uint16_t>(type);
@@ -13,8 +36,13 @@ Swim::Swim(SwimConfig config, std::string name, Address address, std::uint64_t s
       self_(std::move(name)),
       address_(std::move(address)),
       rng_(seed),
-      broadcasts_(config.retransmit_mult, config.max_broadcasts),
+      broadcasts_(config.retransmit_mult, std::max<std::size_t>(1, config.max_broadcasts)),
+      awareness_(config.lifeguard ? config.awareness_max_multiplier : 1),
       join_backoff_(config.join_backoff_min) {
+  assert(!self_.empty() && self_.size() <= wire::kMaxNameBytes);
+  assert(!address_.empty() && address_.size() <= wire::kMaxAddressBytes);
+  assert(config_.probe_interval > Duration::zero() && config_.probe_timeout > Duration::zero());
+  assert(config_.gossip_interval > Duration::zero() && config_.push_pull_interval > Duration::zero());
   Member m;
   m.info = MemberInfo{self_, address_, MemberState::alive, 0, Instant{}};
   m.slot = next_slot_++;
@@ -22,12 +50,11 @@ Swim::Swim(SwimConfig config, std::string name, Address address, std::uint64_t s
   members_.emplace(self_, std::move(m));
 }
 
-void Swim::join(Instant, std::vector<Address>, Effects&) { started_ = joined_ = true; }
-void Swim::leave(Instant, Effects&) { left_ = true; }
-void Swim::handle_timer(Instant, TimerKey, Effects&) {}
-void Swim::handle_part(Instant, const wire::Header&, const wire::Part&, Channel, Effects&) {}
+// ---------------------------------------------------------------- views
 
-std::uint64_t Swim::incarnation() const { return members_.at(self_).info.incarnation; }
+Swim::Member& Swim::self_member() { return members_.find(self_)->second; }
+
+std::uint64_t Swim::incarnation() const { return members_.find(self_)->second.info.incarnation; }
 
 const MemberInfo* Swim::member(std::string_view name) const {
   auto it = members_.find(name);
@@ -43,13 +70,733 @@ std::vector<MemberInfo> Swim::members() const {
 
 std::vector<const MemberInfo*> Swim::live_members() const {
   std::vector<const MemberInfo*> out;
+  out.reserve(live_.size());
   for (const auto& [n, m] : members_) {
-    if (n == self_) continue;
-    if (m.info.state == MemberState::alive || m.info.state == MemberState::suspect) out.push_back(&m.info);
+    if (n != self_ && is_live(m.info.state)) out.push_back(&m.info);
   }
   return out;
 }
 
-std::size_t Swim::live_count() const { return live_members().size() + 1; }
+std::size_t Swim::live_count() const { return live_.size() + 1; }
+
+// ---------------------------------------------------------------- sending
+
+void Swim::set_timer(TimerKind kind, std::uint64_t id, Instant at, Effects& out) {
+  out.push_back(SetTimer{TimerKey{kind, id}, at});
+}
+
+void Swim::cancel_timer(TimerKind kind, std::uint64_t id, Effects& out) {
+  out.push_back(CancelTimer{TimerKey{kind, id}});
+}
+
+void Swim::send(const Address& to, Channel channel, const std::vector<const wire::EncodedPart*>& parts,
+                bool piggyback, Effects& out) {
+  const std::size_t limit = channel == Channel::datagram ? config_.packet_size_bytes : SIZE_MAX;
+  wire::PacketBuilder b(header(), limit);
+  for (const auto* p : parts) {
+    if (!b.try_add(*p)) b.add(*p);  // a lone oversized part still goes out
+  }
+  if (piggyback && channel == Channel::datagram) broadcasts_.fill(b, live_count());
+  if (b.empty()) return;
+  Bytes bytes = b.finish();
+  ++counters_.packets_sent;
+  counters_.bytes_sent += bytes.size();
+  out.push_back(Send{to, channel, std::move(bytes)});
+}
+
+void Swim::send_message(const Address& to, Channel channel, const SwimMessage& m, Effects& out) {
+  const wire::EncodedPart part = encode_message(m);
+  send(to, channel, {&part}, true, out);
+}
+
+void Swim::broadcast(const std::string& about, const SwimMessage& m) {
+  broadcasts_.push(broadcast_key(about), encode_message(m));
+}
+
+// ---------------------------------------------------------------- the view
+
+void Swim::live_insert(Member& m) {
+  if (m.live_index != kNone || m.info.name == self_) return;
+  m.live_index = live_.size();
+  live_.push_back(m.info.name);
+}
+
+void Swim::live_erase(Member& m) {
+  if (m.live_index == kNone) return;
+  const std::size_t i = m.live_index;
+  if (i + 1 != live_.size()) {
+    live_[i] = std::move(live_.back());
+    members_.find(live_[i])->second.live_index = i;
+  }
+  live_.pop_back();
+  m.live_index = kNone;
+}
+
+void Swim::probe_list_insert(Member& m) {
+  if (m.in_probe_list || m.info.name == self_) return;
+  m.in_probe_list = true;
+  // At a random position (memberlist does the same), so a new member is
+  // probed within the current round on average half-way through.
+  probe_list_.push_back(m.info.name);
+  const std::size_t j = rng_.below(probe_list_.size());
+  std::swap(probe_list_[j], probe_list_.back());
+}
+
+void Swim::change(Instant now, Member& m, MemberState to, std::uint64_t incarnation,
+                  const Address& address, bool is_new, Effects& out) {
+  const MemberState from = m.info.state;
+  if (from == MemberState::suspect && to != MemberState::suspect) {
+    cancel_timer(TimerKind::swim_suspicion, m.slot, out);
+    m.confirmers.clear();
+  }
+  if (from != to || is_new) m.info.state_since = now;
+  m.info.state = to;
+  m.info.incarnation = incarnation;
+  m.info.address = address;
+  if (m.info.name != self_) {
+    if (is_live(to)) {
+      live_insert(m);
+      probe_list_insert(m);
+    } else {
+      live_erase(m);
+      if (from != to || is_new) {
+        if (recently_dead_.size() >= config_.max_members) recently_dead_.erase(recently_dead_.begin());
+        recently_dead_.emplace_back(m.info.name, now);
+      }
+    }
+  }
+  out.push_back(MemberChanged{m.info.name, m.info.address, is_new ? to : from, to, incarnation, is_new});
+}
+
+SuspicionBounds Swim::suspicion_bounds_now() const {
+  return suspicion_bounds(config_.suspicion_mult, config_.suspicion_max_timeout_mult, live_count(),
+                          config_.probe_interval, config_.lifeguard);
+}
+
+void Swim::start_suspicion(Instant now, Member& m, const std::string& from, Effects& out) {
+  ++counters_.suspicions;
+  m.confirmers.clear();
+  m.confirmers.insert(from);
+  m.suspect_start = now;
+  m.suspect_deadline = now + suspicion_timeout(suspicion_bounds_now(), 0);
+  set_timer(TimerKind::swim_suspicion, m.slot, m.suspect_deadline, out);
+}
+
+void Swim::confirm_suspicion(Instant now, Member& m, const std::string& from, Effects& out) {
+  (void)now;
+  const SuspicionBounds b = suspicion_bounds_now();
+  if (b.k == 0 || m.confirmers.size() > b.k || m.confirmers.contains(from)) return;
+  m.confirmers.insert(from);
+  ++counters_.confirmations;
+  m.suspect_deadline = m.suspect_start + suspicion_timeout(b, m.confirmers.size() - 1);
+  set_timer(TimerKind::swim_suspicion, m.slot, m.suspect_deadline, out);
+}
+
+void Swim::refute(Instant now, std::uint64_t heard, Effects& out) {
+  Member& me = self_member();
+  ++counters_.refutes;
+  if (config_.lifeguard) awareness_.apply(1);
+  change(now, me, MemberState::alive, std::max(heard, me.info.incarnation) + 1, address_, false, out);
+  broadcast(self_, AliveMsg{self_, address_, me.info.incarnation});
+}
+
+void Swim::apply_about_self(Instant now, const Update& u, Effects& out) {
+  const Member& me = members_.find(self_)->second;
+  if (left_) {
+    ++counters_.updates_ignored;  // we are leaving: nothing to refute
+    return;
+  }
+  const bool newer_alive = u.state == MemberState::alive && u.incarnation > me.info.incarnation;
+  const bool accusation = u.state != MemberState::alive && u.incarnation >= me.info.incarnation;
+  const bool other_address = u.state == MemberState::alive && u.incarnation == me.info.incarnation &&
+                             u.address != address_;
+  if (newer_alive || accusation || other_address) {
+    refute(now, u.incarnation, out);
+  } else {
+    ++counters_.updates_ignored;
+  }
+}
+
+// Applies one update to the view. Returns true when the view changed (the
+// update is then re-broadcast, infection-style).
+bool Swim::apply(Instant now, const Update& u, Effects& out) {
+  if (u.name == self_) {
+    apply_about_self(now, u, out);
+    return false;
+  }
+  auto it = members_.find(u.name);
+  if (it == members_.end()) {
+    if (members_.size() >= config_.max_members) {
+      ++counters_.members_refused;
+      return false;
+    }
+    Member m;
+    m.info = MemberInfo{u.name, u.address, u.state, u.incarnation, now};
+    m.slot = next_slot_++;
+    slots_.emplace(m.slot, u.name);
+    it = members_.emplace(u.name, std::move(m)).first;
+    change(now, it->second, u.state, u.incarnation, u.address, true, out);
+    if (u.state == MemberState::suspect) start_suspicion(now, it->second, u.from, out);
+    ++counters_.updates_applied;
+    return true;
+  }
+  Member& m = it->second;
+  if (rank(u.incarnation, u.state, u.address) <=
+      rank(m.info.incarnation, m.info.state, m.info.address)) {
+    // Same suspicion from another member: an independent confirmation.
+    if (u.state == MemberState::suspect && m.info.state == MemberState::suspect &&
+        u.incarnation == m.info.incarnation && !m.confirmers.contains(u.from)) {
+      const std::size_t before = m.confirmers.size();
+      confirm_suspicion(now, m, u.from, out);
+      return m.confirmers.size() != before;
+    }
+    ++counters_.updates_ignored;
+    return false;
+  }
+  const bool was_suspect = m.info.state == MemberState::suspect;
+  change(now, m, u.state, u.incarnation, u.address, false, out);
+  if (u.state == MemberState::suspect) {
+    if (was_suspect) {
+      confirm_suspicion(now, m, u.from, out);  // a newer incarnation, same suspicion
+    } else {
+      start_suspicion(now, m, u.from, out);
+    }
+  }
+  ++counters_.updates_applied;
+  return true;
+}
+
+// ---------------------------------------------------------------- inputs
+
+void Swim::join(Instant now, std::vector<Address> seeds, Effects& out) {
+  Member& me = self_member();
+  if (started_ && !left_) return;  // already running
+  const bool first_time = !ever_started_;
+  started_ = ever_started_ = true;
+  if (left_) {
+    left_ = false;
+    change(now, me, MemberState::alive, me.info.incarnation + 1, address_, false, out);
+  } else if (first_time) {
+    change(now, me, MemberState::alive, me.info.incarnation, address_, true, out);
+  }
+  broadcast(self_, AliveMsg{self_, address_, me.info.incarnation});
+
+  seeds_.clear();
+  for (auto& s : seeds) {
+    if (s.empty() || s == address_ || s.size() > wire::kMaxAddressBytes) continue;
+    if (std::find(seeds_.begin(), seeds_.end(), s) != seeds_.end()) continue;
+    if (seeds_.size() >= config_.max_seeds) break;
+    seeds_.push_back(std::move(s));
+  }
+  joined_ = seeds_.empty();
+  join_backoff_ = config_.join_backoff_min;
+  if (!joined_) attempt_join(now, out);
+  start_timers(now, out);
+}
+
+void Swim::start_timers(Instant now, Effects& out) {
+  // Staggered first firings (as memberlist does) so nodes started together
+  // do not probe and gossip in lockstep.
+  next_probe_at_ = now + rng_.duration_between(Duration::zero(), config_.probe_interval);
+  next_gossip_at_ = now + rng_.duration_between(Duration::zero(), config_.gossip_interval);
+  next_push_pull_at_ = now + rng_.duration_between(Duration::zero(), push_pull_interval_now());
+  next_reap_at_ = now + std::clamp(config_.dead_reap_after / 4, Duration::milliseconds(100),
+                                   Duration::seconds(15));
+  set_timer(TimerKind::swim_probe, kSingleton, next_probe_at_, out);
+  set_timer(TimerKind::swim_gossip, kSingleton, next_gossip_at_, out);
+  set_timer(TimerKind::swim_push_pull, kSingleton, next_push_pull_at_, out);
+  set_timer(TimerKind::swim_reap, kSingleton, next_reap_at_, out);
+}
+
+void Swim::attempt_join(Instant now, Effects& out) {
+  ++counters_.join_attempts;
+  for (const Address& seed : seeds_) send_push_pull(seed, false, true, out);
+  // Full jitter in [backoff/2, backoff], then double up to the maximum.
+  const Duration wait = rng_.duration_between(join_backoff_ / 2, join_backoff_);
+  join_at_ = now + wait;
+  set_timer(TimerKind::swim_join, kSingleton, join_at_, out);
+  join_backoff_ = std::min(join_backoff_ * 2, config_.join_backoff_max);
+}
+
+void Swim::leave(Instant now, Effects& out) {
+  if (!started_ || left_) return;
+  left_ = true;
+  Member& me = self_member();
+  change(now, me, MemberState::left, me.info.incarnation, address_, false, out);
+  const DeadMsg msg{self_, address_, me.info.incarnation, self_, true};
+  broadcast(self_, msg);
+  if (probe_) {
+    cancel_timer(TimerKind::swim_ack_timeout, probe_->seq, out);
+    cancel_timer(TimerKind::swim_probe_deadline, probe_->seq, out);
+    probe_.reset();
+  }
+  cancel_timer(TimerKind::swim_probe, kSingleton, out);
+  cancel_timer(TimerKind::swim_push_pull, kSingleton, out);
+  cancel_timer(TimerKind::swim_join, kSingleton, out);
+  gossip_round(now, out);  // tell a few members at once; gossip drains the rest
+}
+
+void Swim::handle_timer(Instant now, TimerKey key, Effects& out) {
+  switch (key.kind) {
+    case TimerKind::swim_probe:
+      on_probe_timer(now, out);
+      return;
+    case TimerKind::swim_ack_timeout: {
+      if (probe_ && probe_->seq == key.id) {
+        if (probe_->indirect) return;
+        if (now < probe_->ack_timeout_at) {
+          set_timer(key.kind, key.id, probe_->ack_timeout_at, out);
+          return;
+        }
+        send_ping_reqs(now, out);
+        return;
+      }
+      auto r = relays_.find(key.id);
+      if (r == relays_.end() || !r->second.want_nack || r->second.nacked) return;
+      if (now < r->second.nack_at) {
+        set_timer(key.kind, key.id, r->second.nack_at, out);
+        return;
+      }
+      // Lifeguard 4.2: the target did not answer us in time either; tell the
+      // origin we are alive and trying, so it does not blame its own health.
+      r->second.nacked = true;
+      ++counters_.nacks_sent;
+      send_message(r->second.origin, r->second.channel, NackMsg{r->second.origin_seq}, out);
+      return;
+    }
+    case TimerKind::swim_probe_deadline: {
+      if (probe_ && probe_->seq == key.id) {
+        if (now < probe_->deadline_at) {
+          set_timer(key.kind, key.id, probe_->deadline_at, out);
+          return;
+        }
+        conclude_probe(now, out);
+        return;
+      }
+      auto r = relays_.find(key.id);
+      if (r == relays_.end()) return;
+      if (now < r->second.expire_at) {
+        set_timer(key.kind, key.id, r->second.expire_at, out);
+        return;
+      }
+      relays_.erase(r);
+      return;
+    }
+    case TimerKind::swim_suspicion: {
+      auto s = slots_.find(key.id);
+      if (s == slots_.end()) return;
+      Member& m = members_.find(s->second)->second;
+      if (m.info.state != MemberState::suspect) return;
+      if (now < m.suspect_deadline) {
+        set_timer(key.kind, key.id, m.suspect_deadline, out);
+        return;
+      }
+      ++counters_.deaths_declared;
+      const DeadMsg msg{m.info.name, m.info.address, m.info.incarnation, self_, false};
+      if (apply(now, Update{msg.name, msg.address, MemberState::dead, msg.incarnation, self_}, out)) {
+        broadcast(msg.name, msg);
+      }
+      return;
+    }
+    case TimerKind::swim_gossip:
+      on_gossip_timer(now, out);
+      return;
+    case TimerKind::swim_push_pull:
+      on_push_pull_timer(now, out);
+      return;
+    case TimerKind::swim_join:
+      if (!started_ || left_ || joined_) return;
+      if (now < join_at_) {
+        set_timer(key.kind, key.id, join_at_, out);
+        return;
+      }
+      attempt_join(now, out);
+      return;
+    case TimerKind::swim_reap:
+      on_reap_timer(now, out);
+      return;
+    default:
+      return;  // not ours
+  }
+}
+
+void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel channel,
+                       Effects& out) {
+  if (!is_membership_part(part.type) ||
+      static_cast<std::uint16_t>(part.type) > static_cast<std::uint16_t>(wire::PartType::push_pull)) {
+    ++counters_.unknown_parts;
+    return;
+  }
+  auto decoded = decode_message(part);
+  if (!decoded) {
+    ++counters_.malformed_parts;
+    return;
+  }
+  std::visit(
+      [&](const auto& m) {
+        using T = std::decay_t<decltype(m)>;
+        if constexpr (std::is_same_v<T, PingMsg>) {
+          on_ping(now, from, m, channel, out);
+        } else if constexpr (std::is_same_v<T, PingReqMsg>) {
+          on_ping_req(now, from, m, channel, out);
+        } else if constexpr (std::is_same_v<T, AckMsg>) {
+          on_ack(now, m, out);
+        } else if constexpr (std::is_same_v<T, NackMsg>) {
+          on_nack(m);
+        } else if constexpr (std::is_same_v<T, AliveMsg>) {
+          if (apply(now, Update{m.name, m.address, MemberState::alive, m.incarnation, {}}, out)) {
+            broadcast(m.name, m);
+          }
+        } else if constexpr (std::is_same_v<T, SuspectMsg>) {
+          if (apply(now, Update{m.name, m.address, MemberState::suspect, m.incarnation, m.from}, out)) {
+            broadcast(m.name, m);
+          }
+        } else if constexpr (std::is_same_v<T, DeadMsg>) {
+          const MemberState s = m.left ? MemberState::left : MemberState::dead;
+          if (apply(now, Update{m.name, m.address, s, m.incarnation, m.from}, out)) {
+            broadcast(m.name, m);
+          }
+        } else if constexpr (std::is_same_v<T, PushPullMsg>) {
+          on_push_pull(now, from, m, out);
+        }
+      },
+      *decoded);
+}
+
+// ---------------------------------------------------------------- probing
+
+void Swim::on_probe_timer(Instant now, Effects& out) {
+  if (!started_ || left_) return;
+  if (now < next_probe_at_) {
+    set_timer(TimerKind::swim_probe, kSingleton, next_probe_at_, out);
+    return;
+  }
+  if (probe_) conclude_probe(now, out);  // its deadline did not fire first
+  start_probe(now, out);
+  next_probe_at_ = now + awareness_.scale(config_.probe_interval);
+  set_timer(TimerKind::swim_probe, kSingleton, next_probe_at_, out);
+}
+
+void Swim::start_probe(Instant now, Effects& out) {
+  // Round-robin over probe_list_, reshuffled after each full pass (SWIM 4.3).
+  const Member* target = nullptr;
+  for (int pass = 0; pass < 2 && target == nullptr; ++pass) {
+    while (probe_index_ < probe_list_.size()) {
+      auto it = members_.find(probe_list_[probe_index_++]);
+      if (it != members_.end() && is_live(it->second.info.state)) {
+        target = &it->second;
+        break;
+      }
+    }
+    if (target != nullptr) break;
+    for (const auto& name : probe_list_) {
+      if (auto it = members_.find(name); it != members_.end()) it->second.in_probe_list = false;
+    }
+    probe_list_.clear();
+    for (const auto& name : live_) {
+      members_.find(name)->second.in_probe_list = true;
+      probe_list_.push_back(name);
+    }
+    std::sort(probe_list_.begin(), probe_list_.end());  // live_ order depends on history
+    for (std::size_t i = probe_list_.size(); i > 1; --i) {
+      std::swap(probe_list_[i - 1], probe_list_[rng_.below(i)]);
+    }
+    probe_index_ = 0;
+  }
+  if (target == nullptr) return;
+
+  ++counters_.probes;
+  ++counters_.pings_sent;
+  Probe p;
+  p.seq = next_seq_++;
+  p.target = target->info.name;
+  p.target_incarnation = target->info.incarnation;
+  p.ack_timeout_at = now + awareness_.scale(config_.probe_timeout);
+  p.deadline_at = now + awareness_.scale(config_.probe_interval);
+  const wire::EncodedPart ping = encode_message(PingMsg{p.seq, p.target});
+  if (target->info.state == MemberState::suspect) {
+    // Buddy system (Lifeguard 4.3): the suspect hears of its suspicion first.
+    const wire::EncodedPart sus = encode_message(
+        SuspectMsg{p.target, target->info.address, target->info.incarnation, self_});
+    send(target->info.address, Channel::datagram, {&sus, &ping}, true, out);
+  } else {
+    send(target->info.address, Channel::datagram, {&ping}, true, out);
+  }
+  set_timer(TimerKind::swim_ack_timeout, p.seq, p.ack_timeout_at, out);
+  set_timer(TimerKind::swim_probe_deadline, p.seq, p.deadline_at, out);
+  probe_ = std::move(p);
+}
+
+void Swim::send_ping_reqs(Instant now, Effects& out) {
+  (void)now;
+  Probe& p = *probe_;
+  p.indirect = true;
+  auto it = members_.find(p.target);
+  if (it == members_.end()) return;
+  const Address target_address = it->second.info.address;
+  const auto helpers = random_live(config_.indirect_checks, true, p.target);
+  const PingReqMsg req{p.seq, p.target, target_address, config_.lifeguard};
+  const wire::EncodedPart part = encode_message(req);
+  for (const Member* h : helpers) {
+    ++counters_.ping_reqs_sent;
+    send(h->info.address, Channel::datagram, {&part}, true, out);
+  }
+  p.expected_nacks = config_.lifeguard ? helpers.size() : 0;
+}
+
+void Swim::conclude_probe(Instant now, Effects& out) {
+  Probe p = std::move(*probe_);
+  probe_.reset();
+  cancel_timer(TimerKind::swim_ack_timeout, p.seq, out);
+  cancel_timer(TimerKind::swim_probe_deadline, p.seq, out);
+  ++counters_.probes_failed;
+  // Lifeguard 4.2: missing nacks mean we, not the target, may be the slow one.
+  if (config_.lifeguard) {
+    if (p.expected_nacks > 0) {
+      if (p.nacks < p.expected_nacks) awareness_.apply(static_cast<std::int64_t>(p.expected_nacks - p.nacks));
+    } else {
+      awareness_.apply(1);
+    }
+  }
+  auto it = members_.find(p.target);
+  if (it == members_.end() || !is_live(it->second.info.state)) return;
+  const Member& m = it->second;
+  const SuspectMsg msg{m.info.name, m.info.address, p.target_incarnation, self_};
+  if (apply(now, Update{msg.name, msg.address, MemberState::suspect, msg.incarnation, self_}, out)) {
+    broadcast(msg.name, msg);
+  }
+}
+
+std::vector<const Swim::Member*> Swim::random_live(std::size_t k, bool alive_only,
+                                                   std::string_view exclude) {
+  std::vector<const Member*> chosen;
+  if (k == 0 || live_.empty()) return chosen;
+  auto eligible = [&](const Member& m) {
+    if (m.info.name == exclude) return false;
+    if (alive_only && m.info.state != MemberState::alive) return false;
+    return std::find(chosen.begin(), chosen.end(), &m) == chosen.end();
+  };
+  // Rejection sampling, then a linear scan when the pool is mostly ineligible.
+  const std::size_t tries = 4 * k + 8;
+  for (std::size_t t = 0; t < tries && chosen.size() < k; ++t) {
+    const Member& m = members_.find(live_[rng_.below(live_.size())])->second;
+    if (eligible(m)) chosen.push_back(&m);
+  }
+  if (chosen.size() < k) {
+    std::vector<const Member*> rest;
+    for (const auto& name : live_) {
+      const Member& m = members_.find(name)->second;
+      if (eligible(m)) rest.push_back(&m);
+    }
+    while (chosen.size() < k && !rest.empty()) {
+      const std::size_t j = rng_.below(rest.size());
+      chosen.push_back(rest[j]);
+      rest[j] = rest.back();
+      rest.pop_back();
+    }
+  }
+  return chosen;
+}
+
+void Swim::on_ping(Instant now, const wire::Header& from, const PingMsg& m, Channel channel,
+                   Effects& out) {
+  (void)now;
+  if (m.target != self_) {
+    ++counters_.misdirected_pings;  // an old address now used by someone else
+    return;
+  }
+  ++counters_.acks_sent;
+  send_message(from.address, channel, AckMsg{m.seq}, out);
+}
+
+void Swim::on_ping_req(Instant now, const wire::Header& from, const PingReqMsg& m, Channel channel,
+                       Effects& out) {
+  if (m.target == self_) {  // asked to probe ourselves: just answer
+    ++counters_.acks_sent;
+    send_message(from.address, channel, AckMsg{m.seq}, out);
+    return;
+  }
+  if (relays_.size() >= config_.max_relays) {
+    ++counters_.relays_refused;
+    return;
+  }
+  ++counters_.relays;
+  const std::uint64_t seq = next_seq_++;
+  Relay r;
+  r.origin_seq = m.seq;
+  r.origin = from.address;
+  r.channel = channel;
+  r.want_nack = m.want_nack;
+  const auto nack_after = Duration::nanoseconds(static_cast<std::int64_t>(
+      static_cast<double>(config_.probe_timeout.ns()) * config_.nack_timeout_fraction));
+  r.nack_at = now + nack_after;
+  r.expire_at = now + config_.probe_timeout;
+  relays_.emplace(seq, std::move(r));
+  ++counters_.pings_sent;
+  send_message(m.target_address, Channel::datagram, PingMsg{seq, m.target}, out);
+  if (m.want_nack) set_timer(TimerKind::swim_ack_timeout, seq, now + nack_after, out);
+  set_timer(TimerKind::swim_probe_deadline, seq, now + config_.probe_timeout, out);
+}
+
+void Swim::on_ack(Instant now, const AckMsg& m, Effects& out) {
+  (void)now;
+  if (probe_ && probe_->seq == m.seq) {
+    ++counters_.acks_received;
+    if (config_.lifeguard) awareness_.apply(-1);
+    cancel_timer(TimerKind::swim_ack_timeout, m.seq, out);
+    cancel_timer(TimerKind::swim_probe_deadline, m.seq, out);
+    probe_.reset();
+    return;
+  }
+  auto r = relays_.find(m.seq);
+  if (r == relays_.end()) {
+    ++counters_.stale_acks;
+    return;
+  }
+  ++counters_.acks_received;
+  ++counters_.acks_sent;
+  const Relay relay = std::move(r->second);
+  relays_.erase(r);
+  if (relay.want_nack) cancel_timer(TimerKind::swim_ack_timeout, m.seq, out);
+  cancel_timer(TimerKind::swim_probe_deadline, m.seq, out);
+  send_message(relay.origin, relay.channel, AckMsg{relay.origin_seq}, out);
+}
+
+void Swim::on_nack(const NackMsg& m) {
+  if (probe_ && probe_->seq == m.seq) {
+    ++counters_.nacks_received;
+    if (probe_->nacks < probe_->expected_nacks) ++probe_->nacks;
+    return;
+  }
+  ++counters_.stale_acks;
+}
+
+// ---------------------------------------------------------------- gossip
+
+void Swim::on_gossip_timer(Instant now, Effects& out) {
+  if (!started_) return;
+  if (now < next_gossip_at_) {
+    set_timer(TimerKind::swim_gossip, kSingleton, next_gossip_at_, out);
+    return;
+  }
+  gossip_round(now, out);
+  next_gossip_at_ = now + config_.gossip_interval;
+  set_timer(TimerKind::swim_gossip, kSingleton, next_gossip_at_, out);
+}
+
+void Swim::gossip_round(Instant now, Effects& out) {
+  // Forget members dead for longer than gossip_to_the_dead (or alive again).
+  std::erase_if(recently_dead_, [&](const auto& e) {
+    auto it = members_.find(e.first);
+    return now - e.second >= config_.gossip_to_the_dead || it == members_.end() ||
+           is_live(it->second.info.state) || it->second.info.state_since != e.second;
+  });
+  if (broadcasts_.empty()) return;
+  const std::size_t pool = live_.size() + recently_dead_.size();
+  if (pool == 0) return;
+  std::vector<std::size_t> picks;
+  const std::size_t k = std::min(config_.gossip_nodes, pool);
+  for (std::size_t t = 0; t < 4 * k + 8 && picks.size() < k; ++t) {
+    const std::size_t j = rng_.below(pool);
+    if (std::find(picks.begin(), picks.end(), j) == picks.end()) picks.push_back(j);
+  }
+  for (std::size_t j : picks) {
+    if (broadcasts_.empty()) break;
+    const std::string& name = j < live_.size() ? live_[j] : recently_dead_[j - live_.size()].first;
+    const Address to = members_.find(name)->second.info.address;
+    ++counters_.gossip_packets;
+    send(to, Channel::datagram, {}, true, out);
+  }
+}
+
+// ---------------------------------------------------------------- push-pull
+
+Duration Swim::push_pull_interval_now() const {
+  // memberlist's pushPullScale: past 32 members, add one interval per
+  // doubling so the cluster-wide push-pull rate stays bounded.
+  constexpr double kThreshold = 32;
+  const auto n = static_cast<double>(live_count());
+  if (n <= kThreshold) return config_.push_pull_interval;
+  const auto mult = static_cast<std::int64_t>(std::ceil(std::log2(n) - std::log2(kThreshold))) + 1;
+  return config_.push_pull_interval * mult;
+}
+
+void Swim::on_push_pull_timer(Instant now, Effects& out) {
+  if (!started_ || left_) return;
+  if (now < next_push_pull_at_) {
+    set_timer(TimerKind::swim_push_pull, kSingleton, next_push_pull_at_, out);
+    return;
+  }
+  const auto peer = random_live(1, true, {});
+  if (!peer.empty()) send_push_pull(peer.front()->info.address, false, false, out);
+  next_push_pull_at_ = now + push_pull_interval_now();
+  set_timer(TimerKind::swim_push_pull, kSingleton, next_push_pull_at_, out);
+}
+
+void Swim::send_push_pull(const Address& to, bool reply, bool join, Effects& out) {
+  PushPullMsg msg;
+  msg.reply = reply;
+  msg.join = join;
+  msg.members.reserve(members_.size());
+  for (const auto& [name, m] : members_) {
+    if (msg.members.size() >= kMaxPushPullMembers) break;
+    msg.members.push_back(PushPullEntry{name, m.info.address, m.info.state, m.info.incarnation});
+  }
+  ++counters_.push_pulls_sent;
+  const wire::EncodedPart part = encode_message(msg);
+  send(to, Channel::stream, {&part}, false, out);
+}
+
+void Swim::on_push_pull(Instant now, const wire::Header& from, const PushPullMsg& m, Effects& out) {
+  ++counters_.push_pulls_received;
+  if (m.reply && !joined_) {
+    joined_ = true;
+    cancel_timer(TimerKind::swim_join, kSingleton, out);
+  }
+  for (const auto& e : m.members) {
+    Update u{e.name, e.address, e.state, e.incarnation, from.sender};
+    // memberlist's mergeState: a remote `dead` becomes a local suspicion,
+    // so only a local timeout or a dead broadcast declares a member dead.
+    if (e.state == MemberState::dead) u.state = MemberState::suspect;
+    if (e.state == MemberState::left) u.from = e.name;
+    const bool changed = apply(now, u, out);
+    if (!changed) continue;
+    switch (u.state) {
+      case MemberState::alive: broadcast(u.name, AliveMsg{u.name, u.address, u.incarnation}); break;
+      case MemberState::suspect:
+        broadcast(u.name, SuspectMsg{u.name, u.address, u.incarnation, u.from});
+        break;
+      case MemberState::dead:
+      case MemberState::left:
+        broadcast(u.name, DeadMsg{u.name, u.address, u.incarnation, u.from, u.state == MemberState::left});
+        break;
+    }
+  }
+  if (!m.reply) send_push_pull(from.address, true, false, out);
+}
+
+// ---------------------------------------------------------------- reaping
+
+void Swim::on_reap_timer(Instant now, Effects& out) {
+  if (!started_) return;
+  if (now < next_reap_at_) {
+    set_timer(TimerKind::swim_reap, kSingleton, next_reap_at_, out);
+    return;
+  }
+  for (auto it = members_.begin(); it != members_.end();) {
+    const Member& m = it->second;
+    if (m.info.name != self_ && !is_live(m.info.state) &&
+        now - m.info.state_since >= config_.dead_reap_after) {
+      slots_.erase(m.slot);
+      ++counters_.reaped;
+      it = members_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  next_reap_at_ = now + std::clamp(config_.dead_reap_after / 4, Duration::milliseconds(100),
+                                   Duration::seconds(15));
+  set_timer(TimerKind::swim_reap, kSingleton, next_reap_at_, out);
+}
 
 }  // namespace heck

@@ -85,11 +85,15 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/effects.h"
+#include "core/membership/awareness.h"
 #include "core/membership/broadcast_queue.h"
 #include "core/membership/member_state.h"
+#include "core/membership/messages.h"
+#include "core/membership/suspicion.h"
 #include "core/net.h"
 #include "core/random.h"
 #include "core/time.h"
@@ -205,24 +209,26 @@ class Swim {
   std::vector<MemberInfo> members() const;              // sorted by name, incl. self
   std::vector<const MemberInfo*> live_members() const;  // alive+suspect, excl. self, by name
   std::size_t live_count() const;                       // alive+suspect, incl. self
-  std::size_t health_multiplier() const { return awareness_ + 1; }  // LHA score + 1
+  std::size_t health_multiplier() const { return awareness_.multiplier(); }  // LHA score + 1
   const SwimCounters& counters() const { return counters_; }
 
  private:
   struct Member {
     MemberInfo info;
-    std::uint64_t slot = 0;  // stable id for the suspicion timer
+    std::uint64_t slot = 0;                 // stable id for the suspicion timer
+    std::size_t live_index = kNone;         // position in live_, or kNone
+    bool in_probe_list = false;
     // Suspicion (valid while info.state == suspect).
-    Instant suspect_start;
     Instant suspect_deadline;
-    std::size_t suspect_k = 0;
-    std::set<std::string> confirmers;
+    Instant suspect_start;
+    std::set<std::string, std::less<>> confirmers;  // the first accuser included
   };
   struct Probe {
     std::uint64_t seq = 0;
     std::string target;
     std::uint64_t target_incarnation = 0;
-    bool acked = false;
+    Instant ack_timeout_at;
+    Instant deadline_at;
     bool indirect = false;
     std::size_t expected_nacks = 0;
     std::size_t nacks = 0;
@@ -230,8 +236,11 @@ class Swim {
   struct Relay {
     std::uint64_t origin_seq = 0;
     Address origin;
+    Channel channel = Channel::datagram;
     bool want_nack = false;
     bool nacked = false;
+    Instant nack_at;
+    Instant expire_at;
   };
   struct Update {
     std::string name;
@@ -240,9 +249,54 @@ class Swim {
     std::uint64_t incarnation = 0;
     std::string from;  // suspect/dead: who says so
   };
+  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
-  // Implementation in swim.cpp.
-  friend struct SwimInternals;
+  // Sending.
+  wire::Header header() const { return wire::Header{self_, address_}; }
+  void send(const Address& to, Channel channel, const std::vector<const wire::EncodedPart*>& parts,
+            bool piggyback, Effects& out);
+  void send_message(const Address& to, Channel channel, const SwimMessage& m, Effects& out);
+  void broadcast(const std::string& about, const SwimMessage& m);
+  void set_timer(TimerKind kind, std::uint64_t id, Instant at, Effects& out);
+  void cancel_timer(TimerKind kind, std::uint64_t id, Effects& out);
+
+  // The view.
+  Member& self_member();
+  bool apply(Instant now, const Update& u, Effects& out);
+  void apply_about_self(Instant now, const Update& u, Effects& out);
+  void refute(Instant now, std::uint64_t heard, Effects& out);
+  void change(Instant now, Member& m, MemberState to, std::uint64_t incarnation,
+              const Address& address, bool is_new, Effects& out);
+  void start_suspicion(Instant now, Member& m, const std::string& from, Effects& out);
+  void confirm_suspicion(Instant now, Member& m, const std::string& from, Effects& out);
+  SuspicionBounds suspicion_bounds_now() const;
+  void live_insert(Member& m);
+  void live_erase(Member& m);
+  void probe_list_insert(Member& m);
+  // Up to k distinct random members from live_ (alive only if alive_only),
+  // excluding `exclude`.
+  std::vector<const Member*> random_live(std::size_t k, bool alive_only, std::string_view exclude);
+
+  // Protocol steps.
+  void start_timers(Instant now, Effects& out);
+  void attempt_join(Instant now, Effects& out);
+  void on_probe_timer(Instant now, Effects& out);
+  void start_probe(Instant now, Effects& out);
+  void conclude_probe(Instant now, Effects& out);
+  void send_ping_reqs(Instant now, Effects& out);
+  void on_gossip_timer(Instant now, Effects& out);
+  void gossip_round(Instant now, Effects& out);
+  void on_push_pull_timer(Instant now, Effects& out);
+  void send_push_pull(const Address& to, bool reply, bool join, Effects& out);
+  void on_reap_timer(Instant now, Effects& out);
+  Duration push_pull_interval_now() const;
+
+  void on_ping(Instant now, const wire::Header& from, const PingMsg& m, Channel channel, Effects& out);
+  void on_ping_req(Instant now, const wire::Header& from, const PingReqMsg& m, Channel channel,
+                   Effects& out);
+  void on_ack(Instant now, const AckMsg& m, Effects& out);
+  void on_nack(const NackMsg& m);
+  void on_push_pull(Instant now, const wire::Header& from, const PushPullMsg& m, Effects& out);
 
   SwimConfig config_;
   std::string self_;
@@ -250,23 +304,31 @@ class Swim {
   Rng rng_;
   BroadcastQueue broadcasts_;
   SwimCounters counters_;
+  Awareness awareness_;
 
-  std::map<std::string, Member, std::less<>> members_;
-  std::map<std::uint64_t, std::string> slots_;  // slot -> name
+  std::map<std::string, Member, std::less<>> members_;  // including self
+  std::map<std::uint64_t, std::string> slots_;          // slot -> name
   std::uint64_t next_slot_ = 1;
+  std::vector<std::string> live_;                       // alive+suspect, excluding self
+  std::vector<std::pair<std::string, Instant>> recently_dead_;  // gossip to the dead
 
   bool started_ = false;
+  bool ever_started_ = false;
   bool joined_ = false;
   bool left_ = false;
   std::vector<Address> seeds_;
   Duration join_backoff_;
+  Instant join_at_;
+  Instant next_probe_at_;
+  Instant next_gossip_at_;
+  Instant next_push_pull_at_;
+  Instant next_reap_at_;
 
   std::vector<std::string> probe_list_;
   std::size_t probe_index_ = 0;
   std::optional<Probe> probe_;
   std::uint64_t next_seq_ = 1;
   std::map<std::uint64_t, Relay> relays_;  // our relay seq -> origin
-  std::size_t awareness_ = 0;
 };
 
 }  // namespace heck
