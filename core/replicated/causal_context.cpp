@@ -42,6 +42,37 @@ void CausalContext::join(const CausalContext& other) {
   compact();
 }
 
+CausalContext CausalContext::from_parts(std::map<ReplicaId, std::uint64_t> vv, std::set<Dot> cloud) {
+  CausalContext c;
+  for (auto it = vv.begin(); it != vv.end();) it = it->second == 0 ? vv.erase(it) : std::next(it);
+  c.vv_ = std::move(vv);
+  c.cloud_ = std::move(cloud);
+  c.compact();
+  return c;
+}
+
+bool CausalContext::includes(const CausalContext& other) const { return missing_count(other, 1) == 0; }
+
+std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint64_t cap) const {
+  std::uint64_t n = 0;
+  for (const auto& [r, top] : other.vv_) {
+    const std::uint64_t have = max_vv(r);
+    if (top <= have) continue;
+    // Cloud dots of r in (have, top] are present; count the rest.
+    std::uint64_t present = 0;
+    for (auto it = cloud_.lower_bound(Dot{r, have + 1}); it != cloud_.end() && it->replica == r && it->counter <= top; ++it) {
+      ++present;
+    }
+    n += (top - have) - present;
+    if (n >= cap) return cap;
+  }
+  for (const Dot& d : other.cloud_) {
+    if (!contains(d) && !other.vv_contains(d)) ++n;
+    if (n >= cap) return cap;
+  }
+  return n;
+}
+
 void CausalContext::compact() {
   for (auto it = cloud_.begin(); it != cloud_.end();) {
     auto vit = vv_.find(it->replica);

@@ -23,6 +23,33 @@ class CausalContext {
 
   void insert(Dot d);
   void join(const CausalContext& other);
+  // Builds a context from a version vector and a cloud in one compaction
+  // (decoders). Entries with max 0 are ignored.
+  static CausalContext from_parts(std::map<ReplicaId, std::uint64_t> vv, std::set<Dot> cloud);
+
+  // True when every dot of `other` is in this context.
+  bool includes(const CausalContext& other) const;
+  // How many dots of `other` are not in this context (saturates at `cap`).
+  std::uint64_t missing_count(const CausalContext& other, std::uint64_t cap) const;
+  // Calls f(dot) for every dot of `other` not in this context, in dot order,
+  // stopping after `max` dots; returns false when it stopped early.
+  template <typename F>
+  bool for_each_missing(const CausalContext& other, std::uint64_t max, F&& f) const {
+    std::uint64_t n = 0;
+    for (const auto& [r, top] : other.vv_) {
+      for (std::uint64_t c = max_vv(r) + 1; c <= top; ++c) {
+        if (cloud_.contains(Dot{r, c})) continue;
+        if (n++ == max) return false;
+        f(Dot{r, c});
+      }
+    }
+    for (const Dot& d : other.cloud_) {
+      if (contains(d) || other.vv_contains(d)) continue;
+      if (n++ == max) return false;
+      f(d);
+    }
+    return true;
+  }
 
   bool empty() const { return vv_.empty() && cloud_.empty(); }
   const std::map<ReplicaId, std::uint64_t>& vv() const { return vv_; }
@@ -34,6 +61,11 @@ class CausalContext {
 
  private:
   void compact();
+  std::uint64_t max_vv(ReplicaId r) const {
+    auto it = vv_.find(r);
+    return it == vv_.end() ? 0 : it->second;
+  }
+  bool vv_contains(Dot d) const { return d.counter <= max_vv(d.replica); }
 
   std::map<ReplicaId, std::uint64_t> vv_;
   std::set<Dot> cloud_;

@@ -15,7 +15,7 @@
 //           o: [status, reason, status_code, latency_us, observed_at (HLC),
 //               observer ri, check_seq]
 //           c: int64 (the replica's running total)
-//   digest  {"r": ids, "x": context, "h": binary (kDigestBuckets little-
+//   digest  {"r": ids, "x": [context g, context o, context c], "h": binary (kDigestBuckets little-
 //           endian u64 bucket hashes), "q": bool (answer with a repair and
 //           your own digest)}
 //   repair  {"r": ids, "d": [g, o, c] causal triple as in delta (positional),
@@ -55,8 +55,10 @@ struct CodecLimits {
   std::size_t max_buckets = kDigestBuckets;
 };
 
+// What an agent has: its three causal contexts (registry, observations,
+// counters: each store numbers its dots on its own) and bucket hashes.
 struct Digest {
-  CausalContext context;
+  CausalContext registry, observations, counters;
   std::vector<std::uint64_t> hashes;  // kDigestBuckets entries
   bool reply = false;                 // the sender wants a repair and our digest
   bool operator==(const Digest&) const = default;

@@ -57,6 +57,46 @@ HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t am
 
 void HealthState::join(const HealthDelta& d) { state_.join(d); }
 
+namespace {
+
+template <typename V>
+void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotMap<std::string, DotFun<V>>>& theirs,
+                 const std::function<bool(const std::string&)>& in_scope, bool adopt_context) {
+  static const DotFun<V> kEmpty{};
+  std::vector<std::string> keys;
+  for (const auto& [k, fun] : mine.store.entries()) {
+    if (in_scope(k)) keys.push_back(k);
+  }
+  for (const auto& [k, fun] : theirs.store.entries()) {
+    assert(in_scope(k));
+    if (!mine.store.find(k)) keys.push_back(k);
+  }
+  for (const std::string& k : keys) {
+    const DotFun<V>* a = mine.store.find(k);
+    const DotFun<V>* b = theirs.store.find(k);
+    DotFun<V> joined = DotFun<V>::join(a ? *a : kEmpty, mine.context, b ? *b : kEmpty, theirs.context);
+    if (joined.empty()) {
+      mine.store.erase(k);
+    } else {
+      mine.store.put(k, std::move(joined));
+    }
+  }
+  if (adopt_context) {
+    mine.context.join(theirs.context);
+  } else {
+    theirs.store.for_each_dot([&](Dot d) { mine.context.insert(d); });
+  }
+}
+
+}  // namespace
+
+void HealthState::join_scoped(const HealthDelta& d, const std::function<bool(const std::string&)>& in_scope,
+                              bool adopt_context) {
+  scoped_join(state_.registry, d.registry, in_scope, adopt_context);
+  scoped_join(state_.observations, d.observations, in_scope, adopt_context);
+  scoped_join(state_.counters, d.counters, in_scope, adopt_context);
+}
+
 std::optional<ResolvedTarget> HealthState::target(const std::string& id) const {
   const auto* specs = state_.registry.store.find(id);
   if (!specs) return std::nullopt;

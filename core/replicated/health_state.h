@@ -3,17 +3,17 @@
 // registers of observations), and named counters — three delta CRDTs over one
 // replica id, joined and queried together.
 //
-// Anti-entropy is not here yet. A pitfall to keep in mind when it comes: a
-// digest made only of the peer's causal contexts is not enough. Sending "the
-// entries whose dots the peer has not seen, with our whole context" is wrong:
-// the peer would drop the entries it already shares with us (their dots are in
-// our context but not in the sent part). The answer must either carry a context
-// that excludes our live dots the peer has seen, or be scoped: per-bucket
-// hashes of live (key, dot) pairs in the digest, and for each differing bucket
-// every entry of ours in it, joined only over that bucket's keys.
+// Anti-entropy (replicator.h) must avoid a pitfall: a digest made only of
+// the peer's causal contexts is not enough. Sending "the entries whose dots
+// the peer has not seen, with our whole context" is wrong: the peer would drop
+// the entries it already shares with us (their dots are in our context but not
+// in the sent part). heck's answer is the scoped join below: per-bucket hashes
+// of live (key, dot) pairs in the digest, and for each differing bucket every
+// live entry of ours in it, joined only over that bucket's keys.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -78,6 +78,15 @@ class HealthState {
   HealthDelta add_to_counter(const std::string& name, std::int64_t amount);
 
   void join(const HealthDelta& d);
+  // The scoped join (anti-entropy state repair). `d` holds the sender's
+  // complete live entries for every key with in_scope(key) true, and the
+  // sender's whole causal contexts. Keys in scope are joined as a full join
+  // would; keys out of scope are left alone. With adopt_context the sender's
+  // contexts are joined into ours — correct only when every key outside the
+  // scope already held the same live entries on both sides (the digest showed
+  // equal buckets); otherwise only the dots of d's entries are added.
+  // REQUIRES: every key in d's stores is in scope.
+  void join_scoped(const HealthDelta& d, const std::function<bool(const std::string&)>& in_scope, bool adopt_context);
 
   // --- queries -------------------------------------------------------------
   // Every live target in id order, siblings resolved (specs: newest

@@ -1,6 +1,10 @@
 #include "core/replicated/replicator.h"
 
+#include <algorithm>
 #include <cassert>
+
+#include <fmt/format.h>
+#include <xxhash.h>
 
 #include "core/membership/broadcast_queue.h"
 
@@ -11,6 +15,88 @@ bool is_replication_part(wire::PartType type) {
   return t >= 32 && t <= 63;
 }
 
+namespace {
+
+constexpr TimerKey kAntiEntropyTimer{TimerKind::anti_entropy, 0};
+constexpr TimerKey kFlushTimer{TimerKind::replica_flush, 0};
+// A buffered group whose context cloud grew past this restarts from the
+// newest delta alone (what the older ones removed reaches late peers by
+// anti-entropy).
+constexpr std::size_t kGroupCloudMax = 64;
+// Dots of one buffered group indexed for a delta repair.
+constexpr std::size_t kGroupIndexDotsMax = 4096;
+
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+std::uint64_t entry_hash(std::uint64_t key_hash, int store, Dot d) {
+  std::uint64_t h = mix(key_hash ^ (0x9e3779b97f4a7c15ULL * static_cast<std::uint64_t>(store + 1)));
+  h = mix(h ^ d.replica);
+  return mix(h ^ (d.counter * 0x9e3779b97f4a7c15ULL));
+}
+
+// The buffer key of a delta touching one target or one counter, if it does.
+std::optional<std::string> subject_of(const HealthDelta& d) {
+  std::optional<std::string> s;
+  bool single = true;
+  auto take = [&](std::string k) {
+    if (!s) s = std::move(k);
+    else if (*s != k) single = false;
+  };
+  for (const auto& [k, v] : d.registry.store.entries()) take("t:" + k);
+  for (const auto& [k, v] : d.observations.store.entries()) take("t:" + k);
+  for (const auto& [k, v] : d.counters.store.entries()) take("c:" + k);
+  if (!single) return std::nullopt;
+  return s;
+}
+
+template <typename F>
+void for_each_context_dot(const CausalContext& c, std::size_t max, F&& f) {
+  std::size_t n = 0;
+  for (const auto& [r, top] : c.vv()) {
+    for (std::uint64_t k = 1; k <= top; ++k) {
+      if (n++ >= max) return;
+      f(Dot{r, k});
+    }
+  }
+  for (const Dot& d : c.cloud()) {
+    if (n++ >= max) return;
+    f(d);
+  }
+}
+
+std::size_t context_bytes(const CausalContext& c) { return 4 + 12 * (c.vv().size() + c.cloud().size()); }
+
+std::size_t value_bytes(const SpecVersion& v) {
+  std::size_t n = 96;
+  if (v.spec) {
+    n += v.spec->id.size() + v.spec->url.host.size() + v.spec->url.target.size() + v.spec->method.size();
+    if (v.spec->expect_body) n += v.spec->expect_body->size();
+    for (const auto& [k, x] : v.spec->headers) n += k.size() + x.size() + 4;
+  }
+  return n;
+}
+std::size_t value_bytes(const Observation&) { return 32; }
+std::size_t value_bytes(std::int64_t) { return 9; }
+
+template <typename V>
+const V* find_value(const DotMap<std::string, DotFun<V>>& store, const std::string& key, Dot d) {
+  const DotFun<V>* fun = store.find(key);
+  if (!fun) return nullptr;
+  for (const auto& [dot, v] : fun->entries()) {
+    if (dot == d) return &v;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId replica, std::uint64_t seed,
                        BroadcastQueue* broadcasts)
     : config_(std::move(config)),
@@ -20,29 +106,469 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
       state_(replica),
       clock_(config_.hlc_max_forward) {
   assert(replica != 0);
+  assert(config_.packet_bytes_max > 0 && config_.pending_keys_max > 0);
 }
+
+// ------------------------------------------------------------------ inputs
 
 void Replicator::start(Instant now, Effects& out) {
-  out.push_back(SetTimer{TimerKey{TimerKind::anti_entropy, 0}, now + config_.anti_entropy_interval});
+  const Duration first = rng_.duration_between(Duration::zero(), config_.anti_entropy_interval);
+  anti_entropy_at_ = now + first;
+  out.push_back(SetTimer{kAntiEntropyTimer, anti_entropy_at_});
 }
 
-void Replicator::put_target(Instant now, TargetSpec spec, Effects&) { state_.put_target(clock_.tick(now), std::move(spec)); }
-void Replicator::remove_target(Instant, const std::string& id, Effects&) { state_.remove_target(id); }
-Observation Replicator::observe(Instant now, const std::string& id, Observation o, Effects&) {
+void Replicator::put_target(Instant now, TargetSpec spec, Effects& out) {
+  const std::string key = "t:" + spec.id;
+  apply_local(now, key, state_.put_target(clock_.tick(now), std::move(spec)), out);
+}
+
+void Replicator::remove_target(Instant now, const std::string& id, Effects& out) {
+  apply_local(now, "t:" + id, state_.remove_target(id), out);
+}
+
+Observation Replicator::observe(Instant now, const std::string& id, Observation o, Effects& out) {
   o.observed_at = clock_.tick(now);
   o.observer = state_.self();
-  state_.observe(id, o);
+  apply_local(now, "t:" + id, state_.observe(id, o), out);
   return o;
 }
-void Replicator::add_to_counter(Instant, const std::string& name, std::int64_t amount, Effects&) {
-  state_.add_to_counter(name, amount);
+
+void Replicator::add_to_counter(Instant now, const std::string& name, std::int64_t amount, Effects& out) {
+  apply_local(now, "c:" + name, state_.add_to_counter(name, amount), out);
 }
-void Replicator::handle_part(Instant, const wire::Header&, const wire::Part& part, Channel, std::span<const Peer>,
-                             Effects&) {
-  if (!is_replication_part(part.type)) ++counters_.unknown_parts;
+
+void Replicator::apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out) {
+  ++counters_.local_writes;
+  index_dirty_ = true;
+  buffer(key, d);
+  arm_flush(now, out);
 }
-void Replicator::handle_timer(Instant, TimerKey, std::span<const Peer>, Effects&) {}
-Digest Replicator::digest() const { return Digest{state_.state().observations.context, {}, false}; }
-void Replicator::start_anti_entropy(Instant, const Peer&, Effects&) {}
+
+void Replicator::handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel,
+                             std::span<const Peer>, Effects& out) {
+  switch (part.type) {
+    case wire::PartType::delta: on_delta(now, part, out); break;
+    case wire::PartType::digest: on_digest(now, from, part, out); break;
+    case wire::PartType::repair: on_repair(now, part); break;
+    default: ++counters_.unknown_parts; break;
+  }
+}
+
+void Replicator::handle_timer(Instant now, TimerKey key, std::span<const Peer> peers, Effects& out) {
+  if (key == kFlushTimer) {
+    if (flush_at_ == Instant::max()) return;  // stale
+    if (now < flush_at_) {
+      out.push_back(SetTimer{kFlushTimer, flush_at_});
+      return;
+    }
+    flush_at_ = Instant::max();
+    flush(now, peers, out);
+  } else if (key == kAntiEntropyTimer) {
+    if (anti_entropy_at_ != Instant::max() && now < anti_entropy_at_) {
+      out.push_back(SetTimer{kAntiEntropyTimer, anti_entropy_at_});
+      return;
+    }
+    anti_entropy(now, peers, out);
+  }
+}
+
+// ----------------------------------------------------------- dissemination
+
+void Replicator::buffer(const std::string& key, const HealthDelta& d) {
+  auto [it, fresh] = pending_.try_emplace(key);
+  Pending& p = it->second;
+  if (!fresh) by_written_.erase(p.written);
+  p.group.join(d);
+  if (p.group.registry.context.cloud().size() + p.group.observations.context.cloud().size() +
+          p.group.counters.context.cloud().size() > kGroupCloudMax) {
+    p.group = d;
+  }
+  p.written = ++write_seq_;
+  p.part.reset();
+  by_written_.emplace(p.written, key);
+  dirty_.insert(key);
+  if (broadcasts_) {
+    const wire::EncodedPart& part = encoded(p);
+    // Parts over one datagram are not piggybacked (eager push sends them by stream).
+    if (part.bytes.size() <= wire::PacketBuilder(self_, config_.packet_bytes_max).remaining()) {
+      broadcasts_->push("r:" + key, part);
+      ++counters_.deltas_queued;
+    }
+  }
+  while (pending_.size() > config_.pending_keys_max) {
+    auto oldest = by_written_.begin();
+    dirty_.erase(oldest->second);
+    pending_.erase(oldest->second);
+    by_written_.erase(oldest);
+    ++counters_.pending_evicted;
+  }
+}
+
+const wire::EncodedPart& Replicator::encoded(Pending& p) {
+  if (!p.part) p.part = wire::encode_part(wire::PartType::delta, encode_delta(p.group));
+  return *p.part;
+}
+
+void Replicator::arm_flush(Instant now, Effects& out) {
+  if (flush_at_ != Instant::max()) return;
+  flush_at_ = now + config_.flush_delay;
+  out.push_back(SetTimer{kFlushTimer, flush_at_});
+}
+
+std::vector<const Peer*> Replicator::pick_peers(std::span<const Peer> peers, std::size_t k) {
+  std::vector<const Peer*> pool;
+  for (const Peer& p : peers) {
+    if (p.name != self_.sender) pool.push_back(&p);
+  }
+  const std::size_t n = std::min(k, pool.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t j = i + static_cast<std::size_t>(rng_.below(pool.size() - i));
+    std::swap(pool[i], pool[j]);
+  }
+  pool.resize(n);
+  return pool;
+}
+
+void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
+  if (dirty_.empty()) return;
+  std::vector<const wire::EncodedPart*> small, large;
+  const std::size_t room = wire::PacketBuilder(self_, config_.packet_bytes_max).remaining();
+  for (const std::string& key : dirty_) {
+    auto it = pending_.find(key);
+    if (it == pending_.end()) continue;
+    const wire::EncodedPart& part = encoded(it->second);
+    (room >= part.bytes.size() ? small : large).push_back(&part);
+  }
+  dirty_.clear();
+  if (config_.fanout == 0) return;
+  for (const Peer* peer : pick_peers(peers, config_.fanout)) {
+    wire::PacketBuilder b(self_, config_.packet_bytes_max);
+    std::vector<Bytes> packets;
+    for (const wire::EncodedPart* part : small) {
+      if (!b.try_add(*part)) {
+        packets.push_back(b.finish());
+        b.add(*part);
+      }
+      ++counters_.deltas_sent;
+    }
+    if (!b.empty()) packets.push_back(b.finish());
+    for (Bytes& bytes : packets) {
+      ++counters_.packets_sent;
+      counters_.bytes_sent += bytes.size();
+      counters_.datagram_bytes_sent += bytes.size();
+      out.push_back(Send{peer->address, Channel::datagram, std::move(bytes)});
+    }
+    for (const wire::EncodedPart* part : large) {
+      ++counters_.oversized_deltas;
+      ++counters_.deltas_sent;
+      send(peer->address, Channel::stream, {*part}, out);
+    }
+  }
+}
+
+void Replicator::on_delta(Instant now, const wire::Part& part, Effects& out) {
+  auto d = decode_delta(part.body, config_.codec);
+  if (!d) return malformed("delta: " + d.error());
+  ++counters_.deltas_received;
+  const HealthDelta& mine = state_.state();
+  const bool news = !mine.registry.context.includes(d->registry.context) ||
+                    !mine.observations.context.includes(d->observations.context) ||
+                    !mine.counters.context.includes(d->counters.context);
+  observe_clock(now, *d);
+  if (!news) return;
+  ++counters_.deltas_joined;
+  state_.join(*d);
+  index_dirty_ = true;
+  // Infect and forward: buffer it under its subject (or alone), queue it,
+  // and push it on at the next flush.
+  auto subject = subject_of(*d);
+  buffer(subject ? *subject : fmt::format("x:{}", write_seq_ + 1), *d);
+  arm_flush(now, out);
+}
+
+// ------------------------------------------------------------ anti-entropy
+
+void Replicator::anti_entropy(Instant now, std::span<const Peer> peers, Effects& out) {
+  anti_entropy_at_ = now + rng_.duration_between(config_.anti_entropy_interval * 9 / 10,
+                                                 config_.anti_entropy_interval * 11 / 10);
+  out.push_back(SetTimer{kAntiEntropyTimer, anti_entropy_at_});
+  trim(peers);
+  auto chosen = pick_peers(peers, 1);
+  if (chosen.empty()) return;
+  start_anti_entropy(now, *chosen.front(), out);
+}
+
+void Replicator::start_anti_entropy(Instant, const Peer& peer, Effects& out) {
+  Digest d = digest();
+  d.reply = true;
+  ++counters_.digests_sent;
+  send(peer.address, Channel::stream, {wire::encode_part(wire::PartType::digest, encode_digest(d))}, out);
+}
+
+void Replicator::trim(std::span<const Peer> peers) {
+  // Forget peers no longer in the view.
+  for (auto it = known_.begin(); it != known_.end();) {
+    const bool live = std::any_of(peers.begin(), peers.end(), [&](const Peer& p) { return p.name == it->first; });
+    it = live ? std::next(it) : known_.erase(it);
+  }
+  std::vector<const Digest*> views;
+  for (const Peer& p : peers) {
+    if (p.name == self_.sender) continue;
+    auto it = known_.find(p.name);
+    if (it == known_.end()) return;  // a peer we know nothing of: keep everything
+    views.push_back(&it->second);
+  }
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    const HealthDelta& g = it->second.group;
+    const bool acked = std::all_of(views.begin(), views.end(), [&](const Digest* v) {
+      return v->registry.includes(g.registry.context) && v->observations.includes(g.observations.context) &&
+             v->counters.includes(g.counters.context);
+    });
+    if (!acked) {
+      ++it;
+      continue;
+    }
+    ++counters_.pending_trimmed;
+    by_written_.erase(it->second.written);
+    dirty_.erase(it->first);
+    it = pending_.erase(it);
+  }
+}
+
+void Replicator::remember(const std::string& peer, const Digest& d) {
+  if (!known_.contains(peer) && known_.size() >= config_.known_peers_max) return;
+  Digest& k = known_[peer];
+  k.registry = d.registry;
+  k.observations = d.observations;
+  k.counters = d.counters;
+}
+
+void Replicator::refresh_index() const {
+  if (!index_dirty_) return;
+  hashes_.assign(kDigestBuckets, 0);
+  bucket_keys_.assign(kDigestBuckets, {});
+  auto add = [&](int store, const auto& entries) {
+    for (const auto& [key, fun] : entries) {
+      const std::uint16_t b = bucket_of(key);
+      const std::uint64_t kh = XXH64(key.data(), key.size(), 0);
+      for (const auto& [dot, v] : fun.entries()) hashes_[b] += entry_hash(kh, store, dot);
+      bucket_keys_[b].push_back(Entry{store, &key});
+    }
+  };
+  const auto& s = state_.state();
+  add(0, s.registry.store.entries());
+  add(1, s.observations.store.entries());
+  add(2, s.counters.store.entries());
+  index_dirty_ = false;
+}
+
+Digest Replicator::digest() const {
+  refresh_index();
+  const auto& s = state_.state();
+  return Digest{s.registry.context, s.observations.context, s.counters.context, hashes_, false};
+}
+
+void Replicator::on_digest(Instant, const wire::Header& from, const wire::Part& part, Effects& out) {
+  auto d = decode_digest(part.body, config_.codec);
+  if (!d) return malformed("digest: " + d.error());
+  ++counters_.digests_received;
+  remember(from.sender, *d);
+  RepairPlan plan = plan_repair(*d);
+  std::vector<wire::EncodedPart> parts;
+  if (plan.repair) {
+    ++counters_.repairs_sent;
+    parts.push_back(wire::encode_part(wire::PartType::repair, encode_repair(*plan.repair)));
+  }
+  if (d->reply && plan.we_lack) {
+    Digest mine = digest();
+    mine.reply = false;
+    ++counters_.digests_sent;
+    parts.push_back(wire::encode_part(wire::PartType::digest, encode_digest(mine)));
+  }
+  if (parts.empty()) {
+    ++counters_.digests_in_sync;
+    return;
+  }
+  send(from.address, Channel::stream, parts, out);
+}
+
+Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
+  RepairPlan plan;
+  refresh_index();
+  const auto& s = state_.state();
+  std::vector<std::uint16_t> differing;
+  for (std::size_t b = 0; b < kDigestBuckets; ++b) {
+    if (peer.hashes.size() != kDigestBuckets || peer.hashes[b] != hashes_[b]) {
+      differing.push_back(static_cast<std::uint16_t>(b));
+    }
+  }
+  const bool peer_lacks = !peer.registry.includes(s.registry.context) ||
+                          !peer.observations.includes(s.observations.context) ||
+                          !peer.counters.includes(s.counters.context);
+  plan.we_lack = !differing.empty() || !s.registry.context.includes(peer.registry) ||
+                 !s.observations.context.includes(peer.observations) || !s.counters.context.includes(peer.counters);
+  if (differing.empty() && !peer_lacks) return plan;
+  if (peer_lacks) {
+    if (auto r = delta_repair(peer)) {
+      ++counters_.delta_repairs_sent;
+      plan.repair = std::move(r);
+      return plan;
+    }
+  }
+  ++counters_.state_repairs_sent;
+  plan.repair = state_repair(peer, differing);
+  return plan;
+}
+
+std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
+  const auto& s = state_.state();
+  // Which buffered group holds each dot, per store.
+  std::map<Dot, const std::string*> where[3];
+  for (const auto& [key, p] : pending_) {
+    for_each_context_dot(p.group.registry.context, kGroupIndexDotsMax, [&](Dot d) { where[0].emplace(d, &key); });
+    for_each_context_dot(p.group.observations.context, kGroupIndexDotsMax, [&](Dot d) { where[1].emplace(d, &key); });
+    for_each_context_dot(p.group.counters.context, kGroupIndexDotsMax, [&](Dot d) { where[2].emplace(d, &key); });
+  }
+  std::set<const std::string*> groups;
+  bool covered = true;
+  std::uint64_t budget = config_.missing_dots_max;
+  auto collect = [&](const CausalContext& theirs, const CausalContext& ours, int store) {
+    std::uint64_t n = 0;
+    const bool all = theirs.for_each_missing(ours, budget, [&](Dot d) {
+      ++n;
+      auto it = where[store].find(d);
+      if (it == where[store].end()) {
+        covered = false;
+      } else {
+        groups.insert(it->second);
+      }
+    });
+    budget -= std::min(budget, n);
+    if (!all) covered = false;
+  };
+  collect(peer.registry, s.registry.context, 0);
+  if (covered) collect(peer.observations, s.observations.context, 1);
+  if (covered) collect(peer.counters, s.counters.context, 2);
+  if (!covered || groups.empty()) return std::nullopt;
+  Repair r;
+  // Join in key order (deterministic; std::set of pointers is not).
+  std::vector<const std::string*> ordered(groups.begin(), groups.end());
+  std::sort(ordered.begin(), ordered.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  std::size_t bytes = 0;
+  for (const std::string* key : ordered) {
+    Pending& p = pending_.at(*key);
+    bytes += encoded(p).bytes.size();
+    if (bytes > config_.repair_bytes_max) return std::nullopt;
+    r.delta.join(p.group);
+  }
+  return r;
+}
+
+Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint16_t>& differing) {
+  refresh_index();
+  const auto& s = state_.state();
+  Repair r;
+  r.scoped = true;
+  r.delta.registry.context = s.registry.context;
+  r.delta.observations.context = s.observations.context;
+  r.delta.counters.context = s.counters.context;
+  std::size_t bytes = 64 + context_bytes(s.registry.context) + context_bytes(s.observations.context) +
+                      context_bytes(s.counters.context);
+  // Start at a random differing bucket, so that cut repairs cover all buckets over rounds.
+  const std::size_t start = differing.empty() ? 0 : static_cast<std::size_t>(rng_.below(differing.size()));
+  auto add_entries = [&](const auto& store, const std::string& key, const CausalContext& theirs, auto& out_store,
+                         std::map<std::string, std::vector<Dot>>& elided) {
+    const auto* fun = store.find(key);
+    if (!fun) return;
+    std::decay_t<decltype(*fun)> sent;
+    for (const auto& [dot, v] : fun->entries()) {
+      ++counters_.repair_entries_sent;
+      if (theirs.contains(dot)) {
+        elided[key].push_back(dot);
+        bytes += 6;
+      } else {
+        sent.insert(dot, v);
+        bytes += 8 + value_bytes(v);
+      }
+    }
+    bytes += key.size() + 4;
+    if (!sent.empty()) out_store.put(key, std::move(sent));
+  };
+  for (std::size_t i = 0; i < differing.size(); ++i) {
+    const std::uint16_t b = differing[(start + i) % differing.size()];
+    if (bytes > config_.repair_bytes_max) {
+      r.partial = true;
+      break;
+    }
+    r.buckets.push_back(b);
+    for (const Entry& e : bucket_keys_[b]) {
+      if (e.store == 0) add_entries(s.registry.store, *e.key, peer.registry, r.delta.registry.store, r.elided.registry);
+      if (e.store == 1) {
+        add_entries(s.observations.store, *e.key, peer.observations, r.delta.observations.store, r.elided.observations);
+      }
+      if (e.store == 2) add_entries(s.counters.store, *e.key, peer.counters, r.delta.counters.store, r.elided.counters);
+    }
+  }
+  if (r.partial) ++counters_.partial_repairs_sent;
+  std::sort(r.buckets.begin(), r.buckets.end());
+  return r;
+}
+
+void Replicator::on_repair(Instant now, const wire::Part& part) {
+  auto r = decode_repair(part.body, config_.codec);
+  if (!r) return malformed("repair: " + r.error());
+  ++counters_.repairs_received;
+  observe_clock(now, r->delta);
+  index_dirty_ = true;
+  if (!r->scoped) {
+    state_.join(r->delta);
+    return;
+  }
+  // Elided values: the dots we have seen. Where we still hold the entry we
+  // supply our own copy; where we do not, we removed it (the dot is in our
+  // context), and the join would drop it anyway.
+  const auto& s = state_.state();
+  auto restore = [](const auto& mine, const std::map<std::string, std::vector<Dot>>& elided, auto& store) {
+    for (const auto& [key, dots] : elided) {
+      const auto* have = store.find(key);
+      auto fun = have ? *have : std::decay_t<decltype(*have)>{};
+      for (const Dot& d : dots) {
+        if (const auto* v = find_value(mine, key, d)) fun.insert(d, *v);
+      }
+      if (!fun.empty()) store.put(key, std::move(fun));
+    }
+  };
+  restore(s.registry.store, r->elided.registry, r->delta.registry.store);
+  restore(s.observations.store, r->elided.observations, r->delta.observations.store);
+  restore(s.counters.store, r->elided.counters, r->delta.counters.store);
+  std::vector<bool> in(kDigestBuckets, false);
+  for (auto b : r->buckets) in[b] = true;
+  state_.join_scoped(r->delta, [&](const std::string& key) { return in[bucket_of(key)]; }, !r->partial);
+}
+
+// -------------------------------------------------------------------- misc
+
+void Replicator::observe_clock(Instant now, const HealthDelta& d) {
+  for (const auto& [k, fun] : d.observations.store.entries()) {
+    for (const auto& [dot, o] : fun.entries()) clock_.observe(now, o.observed_at);
+  }
+  for (const auto& [k, fun] : d.registry.store.entries()) {
+    for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.written_at);
+  }
+  counters_.hlc_rejected_ahead = clock_.rejected_ahead();
+}
+
+void Replicator::send(const Address& to, Channel channel, const std::vector<wire::EncodedPart>& parts, Effects& out) {
+  Bytes bytes = wire::encode(self_, parts);
+  ++counters_.packets_sent;
+  counters_.bytes_sent += bytes.size();
+  (channel == Channel::stream ? counters_.stream_bytes_sent : counters_.datagram_bytes_sent) += bytes.size();
+  out.push_back(Send{to, channel, std::move(bytes)});
+}
+
+void Replicator::malformed(std::string what) {
+  ++counters_.malformed_parts;
+  last_malformed_ = std::move(what);
+}
 
 }  // namespace heck

@@ -119,11 +119,11 @@ struct ReplicatorCounters {
   std::uint64_t bytes_sent = 0;           // their bytes
   std::uint64_t datagram_bytes_sent = 0;
   std::uint64_t stream_bytes_sent = 0;
-  std::uint64_t bytes_received = 0;       // part bodies handled (re-encoded size)
   std::uint64_t malformed_parts = 0;      // bodies that did not decode
   std::uint64_t unknown_parts = 0;        // part types that are not replication's
   std::uint64_t pending_trimmed = 0;      // buffered groups acked by every peer
   std::uint64_t pending_evicted = 0;      // buffered groups dropped at the cap
+  std::uint64_t oversized_deltas = 0;     // groups over one datagram: eager push by stream
   std::uint64_t hlc_rejected_ahead = 0;   // remote timestamps too far ahead
 };
 
@@ -178,30 +178,35 @@ class Replicator {
 
  private:
   struct Pending {
-    HealthDelta group;        // the join of every unacked delta of this key
-    std::uint64_t written = 0;  // write sequence of its latest change
+    HealthDelta group;                       // the join of every unacked delta of this key
+    std::uint64_t written = 0;               // sequence of its latest change (eviction order)
+    std::optional<wire::EncodedPart> part;   // cached encoding of `group`
+  };
+  struct RepairPlan {
+    std::optional<Repair> repair;  // what the peer lacks
+    bool we_lack = false;          // the peer has something we lack
   };
 
-  void apply_local(Instant now, HealthDelta d, Effects& out);
-  // Splits `d` by key and merges each into the buffer; marks keys dirty and
-  // (re)queues them. Returns the keys touched.
-  void buffer(const HealthDelta& d, Effects& out, Instant now);
-  void queue_key(const std::string& key);
+  void apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out);
+  void buffer(const std::string& key, const HealthDelta& d);
+  const wire::EncodedPart& encoded(Pending& p);
   void arm_flush(Instant now, Effects& out);
   void flush(Instant now, std::span<const Peer> peers, Effects& out);
   void anti_entropy(Instant now, std::span<const Peer> peers, Effects& out);
   void trim(std::span<const Peer> peers);
+  std::vector<const Peer*> pick_peers(std::span<const Peer> peers, std::size_t k);
 
   void on_delta(Instant now, const wire::Part& part, Effects& out);
   void on_digest(Instant now, const wire::Header& from, const wire::Part& part, Effects& out);
-  void on_repair(Instant now, const wire::Header& from, const wire::Part& part, Effects& out);
-  // Builds what `peer_digest`'s owner lacks; empty when in sync.
-  std::vector<wire::EncodedPart> make_repair(const Digest& peer_digest);
+  void on_repair(Instant now, const wire::Part& part);
+  RepairPlan plan_repair(const Digest& peer);
+  std::optional<Repair> delta_repair(const Digest& peer);
+  Repair state_repair(const Digest& peer, const std::vector<std::uint16_t>& differing);
   void observe_clock(Instant now, const HealthDelta& d);
-  void remember(const std::string& peer, const CausalContext& ctx);
+  void remember(const std::string& peer, const Digest& d);
   void send(const Address& to, Channel channel, const std::vector<wire::EncodedPart>& parts, Effects& out);
-  void malformed(const std::string& what);
-  const std::vector<std::uint64_t>& bucket_hashes() const;
+  void malformed(std::string what);
+  void refresh_index() const;
 
   ReplicatorConfig config_;
   wire::Header self_;
@@ -212,13 +217,22 @@ class Replicator {
   ReplicatorCounters counters_;
   std::string last_malformed_;
 
-  std::map<std::string, Pending> pending_;  // replicated key -> delta-group
-  std::set<std::string> dirty_;             // keys due for eager push
+  std::map<std::string, Pending> pending_;        // buffer key -> delta-group
+  std::map<std::uint64_t, std::string> by_written_;  // eviction order
+  std::set<std::string> dirty_;                   // keys due for eager push
   std::uint64_t write_seq_ = 0;
-  bool flush_armed_ = false;
-  std::map<std::string, CausalContext> known_;  // peer name -> last context heard
-  mutable std::vector<std::uint64_t> hashes_;   // cached bucket hashes
-  mutable bool hashes_dirty_ = true;
+  Instant flush_at_ = Instant::max();             // replica_flush armed for
+  Instant anti_entropy_at_ = Instant::max();
+  std::map<std::string, Digest> known_;           // peer name -> its last digest (contexts only)
+
+  // Digest index, rebuilt lazily after any change of state.
+  struct Entry {
+    int store;  // 0 registry, 1 observations, 2 counters
+    const std::string* key;
+  };
+  mutable std::vector<std::uint64_t> hashes_;
+  mutable std::vector<std::vector<Entry>> bucket_keys_;
+  mutable bool index_dirty_ = true;
 };
 
 }  // namespace heck
