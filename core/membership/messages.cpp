@@ -74,6 +74,7 @@ struct Reader {
   }
 };
 
+// REQUIRES: `ok` computed before the call (argument order is unspecified).
 template <typename T>
 Result<SwimMessage> done(Reader& r, bool ok, T msg) {
   if (!ok) return Error{std::move(r.err)};
@@ -128,12 +129,13 @@ Result<SwimMessage> decode_message(const wire::Part& part) {
     case wire::PartType::ping: {
       Reader r{b, "ping", {}};
       PingMsg m;
-      return done(r, r.shape(2) && r.u64(0, "seq", m.seq) && r.name(1, "target", m.target), std::move(m));
+      const bool ok = r.shape(2) && r.u64(0, "seq", m.seq) && r.name(1, "target", m.target);
+      return done(r, ok, std::move(m));
     }
     case wire::PartType::ping_req: {
       Reader r{b, "ping_req", {}};
       PingReqMsg m;
-      bool ok = r.shape(4) && r.u64(0, "seq", m.seq) && r.name(1, "target", m.target) &&
+      const bool ok = r.shape(4) && r.u64(0, "seq", m.seq) && r.name(1, "target", m.target) &&
                 r.address(2, "target address", m.target_address) &&
                 r.boolean(3, "want nack", m.want_nack);
       return done(r, ok, std::move(m));
@@ -141,31 +143,33 @@ Result<SwimMessage> decode_message(const wire::Part& part) {
     case wire::PartType::ack: {
       Reader r{b, "ack", {}};
       AckMsg m;
-      return done(r, r.shape(1) && r.u64(0, "seq", m.seq), m);
+      const bool ok = r.shape(1) && r.u64(0, "seq", m.seq);
+      return done(r, ok, m);
     }
     case wire::PartType::nack: {
       Reader r{b, "nack", {}};
       NackMsg m;
-      return done(r, r.shape(1) && r.u64(0, "seq", m.seq), m);
+      const bool ok = r.shape(1) && r.u64(0, "seq", m.seq);
+      return done(r, ok, m);
     }
     case wire::PartType::alive: {
       Reader r{b, "alive", {}};
       AliveMsg m;
-      bool ok = r.shape(3) && r.name(0, "name", m.name) && r.address(1, "address", m.address) &&
+      const bool ok = r.shape(3) && r.name(0, "name", m.name) && r.address(1, "address", m.address) &&
                 r.u64(2, "incarnation", m.incarnation);
       return done(r, ok, std::move(m));
     }
     case wire::PartType::suspect: {
       Reader r{b, "suspect", {}};
       SuspectMsg m;
-      bool ok = r.shape(4) && r.name(0, "name", m.name) && r.address(1, "address", m.address) &&
+      const bool ok = r.shape(4) && r.name(0, "name", m.name) && r.address(1, "address", m.address) &&
                 r.u64(2, "incarnation", m.incarnation) && r.name(3, "from", m.from);
       return done(r, ok, std::move(m));
     }
     case wire::PartType::dead: {
       Reader r{b, "dead", {}};
       DeadMsg m;
-      bool ok = r.shape(5) && r.name(0, "name", m.name) && r.address(1, "address", m.address) &&
+      const bool ok = r.shape(5) && r.name(0, "name", m.name) && r.address(1, "address", m.address) &&
                 r.u64(2, "incarnation", m.incarnation) && r.name(3, "from", m.from) &&
                 r.boolean(4, "left", m.left);
       return done(r, ok, std::move(m));
