@@ -196,11 +196,11 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
 
   static const std::set<std::string, std::less<>> known = {
       "id", "url", "interval_ms", "timeout_ms", "rise", "fall", "expect_status", "expect_body",
-      "method", "headers", "tls_verify"};
+      "method", "headers", "tls_verify", "checkers", "quorum"};
   for (const auto& [key, _] : j.items()) {
     if (!known.contains(key)) {
       return Error{fmt::format("{}: unknown key (known: id, url, interval_ms, timeout_ms, rise, fall, "
-                               "expect_status, expect_body, method, headers, tls_verify)",
+                               "expect_status, expect_body, method, headers, tls_verify, checkers, quorum)",
                                field(key))};
     }
   }
@@ -247,6 +247,19 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
     auto v = get_int(j.at("fall"), field("fall"), 1, 100);
     if (!v) return Error{v.error()};
     spec.fall = static_cast<int>(*v);
+  }
+  if (j.contains("checkers")) {
+    auto v = get_int(j.at("checkers"), field("checkers"), 1, kMaxCheckers);
+    if (!v) return Error{v.error()};
+    spec.checkers = static_cast<int>(*v);
+  }
+  if (j.contains("quorum")) {
+    auto v = get_int(j.at("quorum"), field("quorum"), 1, kMaxCheckers);
+    if (!v) return Error{v.error()};
+    spec.quorum = static_cast<int>(*v);
+  }
+  if (spec.quorum > spec.checkers) {
+    return Error{fmt::format("{}: {} must not exceed checkers ({})", field("quorum"), spec.quorum, spec.checkers)};
   }
   const bool is_http = spec.url.scheme != Scheme::tcp;
   auto http_only = [&](std::string_view name) -> Result<bool> {
@@ -338,6 +351,8 @@ json TargetSpec::to_json() const {
     if (!headers.empty()) j["headers"] = headers;
   }
   if (url.scheme == Scheme::https) j["tls_verify"] = tls_verify;
+  if (checkers != 1) j["checkers"] = checkers;
+  if (quorum != 1) j["quorum"] = quorum;
   return j;
 }
 

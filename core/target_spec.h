@@ -52,6 +52,7 @@ struct TargetSpec {
   static constexpr int kDefaultRise = 2;
   static constexpr int kDefaultFall = 3;
   static constexpr std::size_t kMaxIdLength = 128;
+  static constexpr int kMaxCheckers = 16;
 
   std::string id;
   Url url;
@@ -64,6 +65,11 @@ struct TargetSpec {
   std::string method = "GET";
   std::map<std::string, std::string> headers;
   bool tls_verify = true;  // https only: verify the server's certificate chain and name
+  // In a cluster: how many agents check this target (its r owners), and how
+  // many of them must see it unhealthy before it is reported unhealthy
+  // (1 <= quorum <= checkers <= 16).
+  int checkers = 1;
+  int quorum = 1;
 
   bool status_expected(int code) const;
 

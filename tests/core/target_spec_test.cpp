@@ -133,6 +133,23 @@ TEST(TargetList, NotAnArray) {
   EXPECT_EQ(r.error(), "targets: must be an array, got an object");
 }
 
+TEST(TargetSpec, CheckersAndQuorumAreBoundedAndConsistent) {
+  auto parse = [](std::string extra) {
+    return TargetSpec::from_json(nlohmann::json::parse(
+        R"({"id": "a", "url": "http://127.0.0.1:1/")" + extra + "}"));
+  };
+  auto ok = parse(R"(, "checkers": 3, "quorum": 2)");
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(ok->checkers, 3);
+  EXPECT_EQ(ok->quorum, 2);
+  auto too_many = parse(R"(, "checkers": 17)");
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_NE(too_many.error().find("target.checkers"), std::string::npos) << too_many.error();
+  auto bad_quorum = parse(R"(, "checkers": 2, "quorum": 3)");
+  ASSERT_FALSE(bad_quorum.ok());
+  EXPECT_NE(bad_quorum.error().find("must not exceed checkers (2)"), std::string::npos) << bad_quorum.error();
+}
+
 RC_GTEST_PROP(TargetSpec, JsonRoundTrip, ()) {
   TargetSpec s;
   s.id = "t" + std::to_string(*rc::gen::inRange(0, 100000));
@@ -153,6 +170,8 @@ RC_GTEST_PROP(TargetSpec, JsonRoundTrip, ()) {
     s.headers = {{"X-A", "1"}};
   }
   if (scheme == Scheme::https) s.tls_verify = *rc::gen::arbitrary<bool>();
+  s.checkers = *rc::gen::inRange(1, TargetSpec::kMaxCheckers + 1);
+  s.quorum = *rc::gen::inRange(1, s.checkers + 1);
   auto back = TargetSpec::from_json(s.to_json());
   RC_ASSERT(back.ok());
   RC_ASSERT(*back == s);

@@ -1,0 +1,236 @@
+#include "core/cluster/cluster_node.h"
+
+#include <algorithm>
+#include <set>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+#include "core/ownership/rendezvous.h"
+#include "core/random.h"
+#include "core/wire/envelope.h"
+
+namespace heck {
+namespace {
+
+std::uint64_t derive(std::uint64_t seed, std::uint64_t salt) {
+  std::uint64_t s = seed ^ (salt * 0x9e3779b97f4a7c15ULL);
+  return splitmix64(s);
+}
+
+bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
+
+}  // namespace
+
+ClusterNode::ClusterNode(ClusterNodeConfig config, std::uint64_t seed)
+    : config_(std::move(config)),
+      swim_(config_.swim, config_.name, config_.address, derive(seed, 1)),
+      replicator_(config_.replication, wire::Header{config_.name, config_.address},
+                  make_replica_id(config_.name, derive(seed, 2)), derive(seed, 3), nullptr),
+      scheduler_(derive(seed, 4), config_.scheduler) {
+  // The queue lives in swim_, whose address is stable from here on.
+  replicator_.set_broadcasts(&swim_.broadcasts());
+}
+
+void ClusterNode::start(Instant now, Effects& out) {
+  const std::size_t first = out.size();
+  swim_.join(now, config_.seeds, out);
+  replicator_.start(now, out);
+  for (const TargetSpec& spec : config_.targets) {
+    const auto existing = replicator_.state().target(spec.id);
+    if (existing && existing->spec && existing->spec->spec && *existing->spec->spec == spec) continue;
+    replicator_.put_target(now, spec, out);
+  }
+  membership_dirty_ = true;
+  after_step(now, first, out);
+}
+
+void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
+  const std::size_t first = out.size();
+  std::visit(
+      [&](const auto& input) {
+        using T = std::decay_t<decltype(input)>;
+        if constexpr (std::is_same_v<T, Packet>) {
+          handle_packet(now, input, out);
+        } else if constexpr (std::is_same_v<T, TimerFired>) {
+          switch (input.key.kind) {
+            case TimerKind::check:
+              scheduler_.handle_timer(now, input.key, out);
+              break;
+            case TimerKind::anti_entropy:
+            case TimerKind::replica_flush:
+              replicator_.handle_timer(now, input.key, peers_, out);
+              break;
+            default:
+              swim_.handle_timer(now, input.key, out);
+              break;
+          }
+        } else if constexpr (std::is_same_v<T, CheckDone>) {
+          scheduler_.handle_check_done(now, input.check, input.outcome, out);
+        } else if constexpr (std::is_same_v<T, LeaveCluster>) {
+          swim_.leave(now, out);
+          membership_dirty_ = true;
+        } else if constexpr (std::is_same_v<T, PutTarget>) {
+          replicator_.put_target(now, input.spec, out);
+        } else if constexpr (std::is_same_v<T, DeleteTarget>) {
+          replicator_.remove_target(now, input.id, out);
+        } else if constexpr (std::is_same_v<T, AddToCounter>) {
+          replicator_.add_to_counter(now, input.name, input.delta, out);
+        }
+      },
+      in);
+  after_step(now, first, out);
+}
+
+void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
+  ++counters_.packets_received;
+  counters_.bytes_received += p.bytes.size();
+  const std::size_t limit =
+      p.channel == Channel::datagram ? config_.max_datagram_bytes : config_.max_stream_bytes;
+  if (p.bytes.size() > limit) {
+    ++counters_.oversized_packets;
+    last_malformed_ = fmt::format("from {}: {} bytes (limit {})", p.from, p.bytes.size(), limit);
+    return;
+  }
+  auto env = wire::decode(p.bytes, wire::DecodeLimits{.max_bytes = limit});
+  if (!env) {
+    ++counters_.malformed_packets;
+    last_malformed_ = fmt::format("from {}: {}", p.from, env.error());
+    return;
+  }
+  for (const wire::Part& part : env->parts) {
+    if (is_membership_part(part.type)) {
+      swim_.handle_part(now, env->header, part, p.channel, out);
+    } else if (is_replication_part(part.type)) {
+      replicator_.handle_part(now, env->header, part, p.channel, peers_, out);
+    } else {
+      ++counters_.unknown_parts;
+    }
+  }
+}
+
+void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out) {
+  for (std::size_t i = first_effect; i < out.size(); ++i) {
+    if (std::holds_alternative<MemberChanged>(out[i])) {
+      membership_dirty_ = true;
+      break;
+    }
+  }
+  bool recompute = false;
+  if (membership_dirty_) {
+    refresh_peers();
+    membership_dirty_ = false;
+    recompute = true;
+  }
+  const auto& registry = replicator_.state().state().registry;
+  if (registry.store.size() != registry_keys_ || !(registry.context == registry_context_)) {
+    registry_keys_ = registry.store.size();
+    registry_context_ = registry.context;
+    recompute = true;
+  }
+  if (recompute) reconcile(now, out);
+  record_results(now, first_effect, out);
+}
+
+void ClusterNode::refresh_peers() {
+  peers_.clear();
+  for (const MemberInfo* m : swim_.live_members()) peers_.push_back(Peer{m->name, m->address});
+  ranked_.members.clear();
+  ranked_.suspect.clear();
+  for (const MemberInfo& m : swim_.members()) {
+    if (m.name == config_.name) {
+      if (swim_.left()) continue;
+    } else if (!is_live(m.state)) {
+      continue;
+    }
+    ranked_.members.push_back(RankedMember{m.name, 1.0});
+    ranked_.suspect.push_back(m.state == MemberState::suspect);
+  }
+}
+
+std::vector<std::string> ClusterNode::ranked_members(const std::string& target_id, std::size_t limit) const {
+  return ranked_names(target_id, ranked_.members, limit);
+}
+
+std::vector<std::string> ClusterNode::owners(const std::string& target_id) const {
+  const auto t = replicator_.state().target(target_id);
+  const std::size_t r = t && t->spec && t->spec->spec ? static_cast<std::size_t>(t->spec->spec->checkers) : 1;
+  return ranked_members(target_id, r);
+}
+
+bool ClusterNode::should_check(const TargetSpec& spec) const {
+  if (ranked_.members.empty()) return false;
+  const std::size_t r = static_cast<std::size_t>(std::max(1, spec.checkers));
+  // Owners, then the standby: the first member past the owners that is not
+  // suspect, which checks while any owner is suspect.
+  const auto ranking = rank_members(spec.id, ranked_.members);
+  bool owner_suspect = false;
+  for (std::size_t i = 0; i < ranking.size(); ++i) {
+    const std::size_t m = ranking[i];
+    const bool is_self = ranked_.members[m].name == config_.name;
+    if (i < r) {
+      if (is_self) return true;
+      owner_suspect = owner_suspect || ranked_.suspect[m];
+      continue;
+    }
+    if (!owner_suspect) return false;
+    if (ranked_.suspect[m]) continue;
+    return is_self;
+  }
+  return false;
+}
+
+void ClusterNode::reconcile(Instant now, Effects& out) {
+  std::set<std::string, std::less<>> wanted;
+  for (const auto& [id, resolved] : replicator_.state().targets()) {
+    if (!resolved.spec || !resolved.spec->spec) continue;
+    const TargetSpec& spec = *resolved.spec->spec;
+    if (!should_check(spec)) continue;
+    wanted.insert(id);
+    const TargetState* current = scheduler_.find(id);
+    if (current && *current->spec == spec) continue;
+    scheduler_.add_target(now, spec, out);
+    ++counters_.ownership_changes;
+  }
+  std::vector<std::string> drop;
+  scheduler_.for_each([&](const TargetState& t) {
+    if (!wanted.contains(t.spec->id)) drop.push_back(t.spec->id);
+  });
+  for (const std::string& id : drop) {
+    scheduler_.remove_target(now, id, out);
+    published_.erase(id);
+    ++counters_.ownership_changes;
+  }
+}
+
+void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects& out) {
+  // Collect first: observe() appends to `out`.
+  struct Result {
+    std::string id;
+    Observation o;
+  };
+  std::vector<Result> results;
+  for (std::size_t i = first_effect; i < out.size(); ++i) {
+    const auto* f = std::get_if<CheckFinished>(&out[i]);
+    if (!f || !f->spec) continue;
+    const std::string& id = f->spec->id;
+    auto it = published_.find(id);
+    if (it != published_.end() && it->second.status == f->status && now - it->second.at < config_.observation_refresh) {
+      continue;
+    }
+    Observation o;
+    o.status = f->status;
+    o.reason = f->result.reason;
+    o.status_code = f->result.status_code;
+    o.latency = f->result.latency;
+    o.check_seq = f->check.seq;
+    results.push_back(Result{id, o});
+    published_[id] = Published{f->status, now};
+  }
+  for (auto& r : results) {
+    replicator_.observe(now, r.id, r.o, out);
+    ++counters_.observations_written;
+  }
+}
+
+}  // namespace heck

@@ -1,0 +1,151 @@
+// The composed node: membership (SWIM + Lifeguard), ownership (rendezvous
+// hashing), the check scheduler and the replicated health state, as the one
+// state machine both drivers run — hundreds per process in the simulator,
+// one per process in the daemon.
+//
+// How the parts meet
+// - Packets: every incoming Packet is one envelope (core/wire/envelope.h);
+//   its parts go to the layer that owns their type (membership 1-31,
+//   replication 32-63). A packet that does not decode is dropped and counted
+//   (counters().malformed_packets, last_malformed()); unknown part types are
+//   counted and skipped. Replication deltas ride membership datagrams through
+//   the shared BroadcastQueue (Swim::broadcasts()).
+// - Timers: swim_* kinds go to membership, anti_entropy and replica_flush to
+//   replication, check to the scheduler.
+// - Targets: the replicated registry (an add-wins map of specs) is the set of
+//   targets; PutTarget/DeleteTarget write to it from any agent. Configured
+//   targets are written at start() unless the registry already holds that
+//   exact spec.
+// - Ownership: for each target, the live members (alive or suspect, and this
+//   node unless it left) are ranked by rendezvous hashing; the first
+//   `spec.checkers` are its owners. This node checks a target when it is an
+//   owner, or when it is the first alive member after the owners while an
+//   owner is suspect (the standby starts checking at once, so the gap after a
+//   crash is the suspicion time only, not suspicion plus death). Ownership is
+//   recomputed when the membership view or the registry changes; only the
+//   targets whose owner set changed move.
+// - Observations: each check result updates the local scheduler state; the
+//   status is written to the replicated state when it changes, on a target's
+//   first result, and at least every observation_refresh otherwise (so an
+//   owner that stopped reporting shows as stale elsewhere).
+//
+// Determinism: the node owns no randomness of its own beyond seeds derived
+// from `seed` for each layer; effects come out in a deterministic order.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/effects.h"
+#include "core/membership/swim.h"
+#include "core/net.h"
+#include "core/node.h"
+#include "core/ownership/rendezvous.h"
+#include "core/replicated/replicator.h"
+#include "core/scheduler.h"
+#include "core/target_spec.h"
+#include "core/time.h"
+
+namespace heck {
+
+struct ClusterNodeConfig {
+  std::string name;              // unique member name
+  Address address;               // advertised "host:port"
+  std::vector<Address> seeds;    // join through these; empty = first member
+  SwimConfig swim;
+  ReplicatorConfig replication;
+  SchedulerConfig scheduler;
+  std::vector<TargetSpec> targets;  // written to the registry at start()
+  Duration observation_refresh = Duration::seconds(30);
+  std::size_t max_datagram_bytes = 65507;    // larger datagrams are dropped
+  std::size_t max_stream_bytes = 1 << 22;    // larger stream frames are dropped
+};
+
+// --- inputs (TimerFired and CheckDone as in core/node.h) ---------------------
+struct LeaveCluster {};
+struct PutTarget {
+  TargetSpec spec;
+};
+struct DeleteTarget {
+  std::string id;
+};
+struct AddToCounter {
+  std::string name;
+  std::int64_t delta = 0;
+};
+using ClusterInput =
+    std::variant<Packet, TimerFired, CheckDone, LeaveCluster, PutTarget, DeleteTarget, AddToCounter>;
+
+struct ClusterCounters {
+  std::uint64_t packets_received = 0;
+  std::uint64_t bytes_received = 0;
+  std::uint64_t malformed_packets = 0;   // envelopes that did not decode
+  std::uint64_t oversized_packets = 0;   // over max_datagram_bytes / max_stream_bytes
+  std::uint64_t unknown_parts = 0;       // part types no layer owns
+  std::uint64_t ownership_changes = 0;   // targets this node started or stopped checking
+  std::uint64_t observations_written = 0;
+};
+
+class ClusterNode {
+ public:
+  ClusterNode(ClusterNodeConfig config, std::uint64_t seed);
+
+  // Joins config.seeds and writes the configured targets. Call once.
+  void start(Instant now, Effects& out);
+  void step(Instant now, const ClusterInput& in, Effects& out);
+
+  // ---- views ----
+  const ClusterNodeConfig& config() const { return config_; }
+  const std::string& name() const { return config_.name; }
+  const Swim& membership() const { return swim_; }
+  const Replicator& replication() const { return replicator_; }
+  const CheckScheduler& scheduler() const { return scheduler_; }
+  const ClusterCounters& counters() const { return counters_; }
+  const std::string& last_malformed() const { return last_malformed_; }
+
+  // Members a target's ranking runs over now (alive or suspect), best first
+  // for `target_id`, at most `limit` (0 = all).
+  std::vector<std::string> ranked_members(const std::string& target_id, std::size_t limit = 0) const;
+  // The owners of a target (its first spec.checkers ranked members).
+  std::vector<std::string> owners(const std::string& target_id) const;
+  // True when this node checks the target now.
+  bool checks(const std::string& target_id) const { return scheduler_.find(target_id) != nullptr; }
+
+ private:
+  void handle_packet(Instant now, const Packet& p, Effects& out);
+  void after_step(Instant now, std::size_t first_effect, Effects& out);
+  void reconcile(Instant now, Effects& out);
+  bool should_check(const TargetSpec& spec) const;
+  void refresh_peers();
+  void record_results(Instant now, std::size_t first_effect, Effects& out);
+
+  ClusterNodeConfig config_;
+  Swim swim_;
+  Replicator replicator_;
+  CheckScheduler scheduler_;
+  ClusterCounters counters_;
+  std::string last_malformed_;
+
+  std::vector<Peer> peers_;                  // live members except self, by name
+  struct RankedView {
+    std::vector<RankedMember> members;       // alive or suspect (self unless left)
+    std::vector<bool> suspect;               // parallel to members
+  };
+  RankedView ranked_;
+  bool membership_dirty_ = true;
+  // Registry fingerprint: when it changes, ownership is recomputed.
+  std::size_t registry_keys_ = 0;
+  CausalContext registry_context_;
+
+  struct Published {
+    HealthStatus status = HealthStatus::unknown;
+    Instant at;
+  };
+  std::map<std::string, Published, std::less<>> published_;  // last observation written per target
+};
+
+}  // namespace heck
