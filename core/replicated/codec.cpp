@@ -121,7 +121,8 @@ class Decoder {
     }
     std::set<ReplicaId> seen;
     for (std::size_t i = 0; i < v.size(); ++i) {
-      if (!v[i].is_number_unsigned() || v[i].get<std::uint64_t>() == 0) {
+      const bool integral = v[i].is_number_unsigned() || (v[i].is_number_integer() && v[i].get<std::int64_t>() > 0);
+      if (!integral || v[i].get<std::uint64_t>() == 0) {
         return fail(fmt::format("{}[{}]: must be a replica id (an integer >= 1)", where, i));
       }
       if (!seen.insert(v[i].get<std::uint64_t>()).second) return fail(fmt::format("{}[{}]: duplicate replica id", where, i));
@@ -132,7 +133,9 @@ class Decoder {
 
   bool u64(const json& v, const std::string& where, std::uint64_t& out, std::uint64_t lo = 0,
            std::uint64_t hi = std::numeric_limits<std::uint64_t>::max()) {
-    if (!v.is_number_unsigned()) {
+    // MessagePack gives non-negative integers as unsigned; accept a
+    // non-negative signed one too (bodies built in memory).
+    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
       return fail(fmt::format("{}: must be an unsigned integer, got {}", where, json_fields::type_name(v)));
     }
     out = v.get<std::uint64_t>();
@@ -149,7 +152,8 @@ class Decoder {
 
   bool replica(const json& v, const std::string& where, ReplicaId& out) {
     std::uint64_t i = 0;
-    if (!v.is_number_unsigned() || (i = v.get<std::uint64_t>()) >= ids_.size()) {
+    const bool integral = v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0);
+    if (!integral || (i = v.get<std::uint64_t>()) >= ids_.size()) {
       return fail(fmt::format("{}: must be an index into the replica table (size {})", where, ids_.size()));
     }
     out = ids_[i];

@@ -12,7 +12,11 @@
 // at most `max_forward` ahead of the local physical clock. A timestamp further
 // ahead is counted and ignored — one node whose clock runs an hour fast cannot
 // drag every other clock (and every later observation) an hour forward, and its
-// own observations are still superseded by anyone who has seen them.
+// own observations are still superseded by anyone who has seen them. Among
+// truly concurrent observations the status, not the clock, decides which one
+// is reported (observation.h), so a skewed clock cannot mask a failure seen
+// by a correct node. Tests: tests/core/replicated/crdts_test.cpp (SkewRule),
+// replicator_test.cpp (SkewedNode*).
 #pragma once
 
 #include <compare>

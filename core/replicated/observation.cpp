@@ -16,8 +16,8 @@ int severity(HealthStatus s) {
 }  // namespace
 
 bool ranks_above(const Observation& a, const Observation& b) {
-  if (a.observed_at != b.observed_at) return a.observed_at > b.observed_at;
   if (severity(a.status) != severity(b.status)) return severity(a.status) > severity(b.status);
+  if (a.observed_at != b.observed_at) return a.observed_at > b.observed_at;
   if (a.observer != b.observer) return a.observer < b.observer;
   return a.check_seq > b.check_seq;
 }

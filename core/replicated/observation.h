@@ -25,14 +25,25 @@ struct Observation {
   bool operator==(const Observation&) const = default;
 };
 
-// The sibling rule. Siblings only exist when observations were truly
-// concurrent (e.g. both sides of a partition checked the target); a later
-// observation by anyone who has seen them supersedes them all. Until then every
-// agent answers with the same sibling, the greatest by:
-//   1. observed_at (HLC): the most recent observation wins;
-//   2. on equal timestamps, the worse status (unhealthy > unknown > healthy), so
-//      a tie never hides a failure;
+// The sibling rule. Causality first: a write supersedes exactly what its
+// writer had seen (dots, health_state.h), whatever the clocks say. Siblings
+// only exist while observations are truly concurrent (e.g. both sides of a
+// partition checked the target), and the next observation by anyone who has
+// seen them supersedes them all. Until then every agent answers with the same
+// sibling, the greatest by:
+//   1. the worse status (unhealthy > unknown > healthy): among concurrent
+//      observations the conservative answer wins, so a failure seen on either
+//      side is never hidden;
+//   2. observed_at (HLC): among equal statuses, the most recent;
 //   3. then the lower observer id, then the higher check_seq (a total order).
+// Why status before time: concurrent timestamps come from different clocks. A
+// node whose clock runs an hour ahead stamps its observations an hour ahead;
+// with time first, its stale observation would outrank every concurrent one
+// from correct clocks for as long as siblings last. With status first, no
+// clock can change which status the cluster reports; skew can only pick among
+// siblings that agree on the status (which latency and reason are shown).
+// HLC adoption is bounded as well (hlc.h), so the skewed node cannot drag
+// other clocks forward either.
 // REQUIRES: !siblings.empty().
 const Observation& resolve(const std::vector<const Observation*>& siblings);
 

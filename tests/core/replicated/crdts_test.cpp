@@ -165,19 +165,45 @@ Observation obs(HealthStatus s, std::uint64_t ms, ReplicaId who, std::uint64_t s
   return o;
 }
 
-TEST(SiblingRule, NewestWinsThenWorseStatusThenObserver) {
+TEST(SiblingRule, WorseStatusWinsThenNewestThenObserver) {
   const auto old_bad = obs(HealthStatus::unhealthy, 100, A);
   const auto new_good = obs(HealthStatus::healthy, 200, B);
-  EXPECT_EQ(&resolve({&old_bad, &new_good}), &new_good);
-  EXPECT_EQ(&resolve({&new_good, &old_bad}), &new_good);  // order of siblings is irrelevant
-  const auto tie_good = obs(HealthStatus::healthy, 300, A);
-  const auto tie_bad = obs(HealthStatus::unhealthy, 300, B);
-  EXPECT_EQ(&resolve({&tie_good, &tie_bad}), &tie_bad);
+  EXPECT_EQ(&resolve({&old_bad, &new_good}), &old_bad);  // concurrent: the failure is never hidden
+  EXPECT_EQ(&resolve({&new_good, &old_bad}), &old_bad);  // order of siblings is irrelevant
+  const auto bad_early = obs(HealthStatus::unhealthy, 300, A);
+  const auto bad_late = obs(HealthStatus::unhealthy, 350, B);
+  EXPECT_EQ(&resolve({&bad_early, &bad_late}), &bad_late);  // equal status: the newest
   const auto x = obs(HealthStatus::healthy, 400, B);
   const auto y = obs(HealthStatus::healthy, 400, A);
   EXPECT_EQ(&resolve({&x, &y}), &y);
   EXPECT_TRUE(ranks_above(y, x));
   EXPECT_FALSE(ranks_above(x, y));
+  const auto unknown = obs(HealthStatus::unknown, 1, A);
+  EXPECT_TRUE(ranks_above(unknown, x));
+  EXPECT_TRUE(ranks_above(old_bad, unknown));
+}
+
+// The skew rule (hlc.h, observation.h): a node whose clock runs an hour ahead
+// neither drags other clocks forward nor decides which status is reported.
+TEST(SkewRule, AClockAnHourAheadIsNotAdoptedAndDoesNotOutrankConcurrentFailures) {
+  const std::uint64_t hour_ms = 3'600'000;
+  const Instant now = Instant::from_ns(0) + Duration::seconds(1'000);
+  HybridClock honest;  // max_forward 5 s
+  const HlcTimestamp skewed = HlcTimestamp::make(static_cast<std::uint64_t>(now.ms()) + hour_ms, 0);
+  EXPECT_FALSE(honest.observe(now, skewed));
+  EXPECT_EQ(honest.rejected_ahead(), 1u);
+  const HlcTimestamp mine = honest.tick(now);
+  EXPECT_LT(mine.wall_ms(), static_cast<std::uint64_t>(now.ms()) + 1);  // our clock stayed put
+  // Within max_forward a remote clock is followed (ordinary HLC behaviour).
+  const HlcTimestamp slightly = HlcTimestamp::make(static_cast<std::uint64_t>(now.ms()) + 2'000, 7);
+  EXPECT_TRUE(honest.observe(now, slightly));
+  EXPECT_GT(honest.tick(now), slightly);
+
+  // Concurrent siblings: the skewed node says healthy an hour "later"; a
+  // correct node saw the target fail. The failure is reported.
+  const auto from_future = obs(HealthStatus::healthy, static_cast<std::uint64_t>(now.ms()) + hour_ms, A);
+  const auto failure_now = obs(HealthStatus::unhealthy, static_cast<std::uint64_t>(now.ms()), B);
+  EXPECT_EQ(&resolve({&from_future, &failure_now}), &failure_now);
 }
 
 TEST(ReplicaId, DependsOnNameAndBootNonce) {

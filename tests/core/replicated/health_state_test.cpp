@@ -45,7 +45,7 @@ TEST(HealthState, ConcurrentObservationsAreSiblingsResolvedAlikeEverywhere) {
   const auto rb = *b.target("t");
   EXPECT_EQ(ra.observation_siblings, 2u);
   EXPECT_EQ(*ra.observation, *rb.observation);
-  EXPECT_EQ(ra.observation->status, HealthStatus::unhealthy);  // the newer one
+  EXPECT_EQ(ra.observation->status, HealthStatus::unhealthy);  // concurrent: the worse one
   // After the heal, A's next observation has seen both and supersedes them.
   b.join(a.observe("t", obs(HealthStatus::healthy, 700, A, 2)));
   EXPECT_EQ(b.target("t")->observation_siblings, 1u);

@@ -1,0 +1,272 @@
+#include "core/replicated/codec.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "core/wire/envelope.h"
+
+namespace heck {
+namespace {
+
+using json = nlohmann::json;
+
+TargetSpec spec(const std::string& id, int port = 9000) {
+  TargetSpec s;
+  s.id = id;
+  s.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/healthz");
+  return s;
+}
+
+Observation obs(HealthStatus st, std::uint64_t ms, ReplicaId who, std::uint64_t seq, int latency_ms = 3) {
+  Observation o;
+  o.status = st;
+  o.reason = st == HealthStatus::healthy ? CheckReason::ok : CheckReason::timeout;
+  o.status_code = st == HealthStatus::healthy ? 200 : 0;
+  o.latency = Duration::milliseconds(latency_ms);
+  o.observed_at = HlcTimestamp::make(ms, static_cast<std::uint16_t>(seq % 7));
+  o.observer = who;
+  o.check_seq = seq;
+  return o;
+}
+
+// Random histories over three agents give realistic deltas and states: single
+// writes, removals, counters, and states with version vectors and clouds.
+struct Generated {
+  std::vector<HealthDelta> deltas;
+  std::vector<HealthDelta> states;
+};
+
+Generated gen_history() {
+  const ReplicaId ids[] = {0x1234567890abcdefULL, 7, 0xffffffffffffffffULL};
+  std::vector<HealthState> agents{HealthState(ids[0]), HealthState(ids[1]), HealthState(ids[2])};
+  Generated g;
+  const int steps = *rc::gen::inRange(0, 40);
+  for (int i = 0; i < steps; ++i) {
+    const int at = *rc::gen::inRange(0, 3);
+    const std::string id = "t" + std::to_string(*rc::gen::inRange(0, 5));
+    HealthState& s = agents[static_cast<std::size_t>(at)];
+    switch (*rc::gen::inRange(0, 6)) {
+      case 0: g.deltas.push_back(s.put_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 1), spec(id, 9000 + i))); break;
+      case 1: g.deltas.push_back(s.remove_target(id)); break;
+      case 2:
+        g.deltas.push_back(s.observe(id, obs(*rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy,
+                                                                HealthStatus::unknown),
+                                             static_cast<std::uint64_t>(*rc::gen::inRange(0, 1 << 30)), ids[at],
+                                             static_cast<std::uint64_t>(i), *rc::gen::inRange(0, 5000))));
+        break;
+      case 3: g.deltas.push_back(s.add_to_counter("likes", *rc::gen::inRange(-100, 100))); break;
+      default: {
+        const int from = *rc::gen::inRange(0, 3);
+        if (!g.deltas.empty() && *rc::gen::arbitrary<bool>()) {
+          s.join(g.deltas[static_cast<std::size_t>(*rc::gen::inRange<std::size_t>(0, g.deltas.size()))]);
+        } else {
+          s.join(agents[static_cast<std::size_t>(from)].state());
+        }
+      }
+    }
+  }
+  for (const auto& a : agents) g.states.push_back(a.state());
+  return g;
+}
+
+// Through the real wire path: part -> envelope bytes -> envelope -> body.
+json via_wire(wire::PartType type, const json& body) {
+  const Bytes bytes = wire::encode(wire::Header{"n1", "n1:7946"}, {wire::encode_part(type, body)});
+  auto env = wire::decode(bytes);
+  RC_ASSERT(env.ok());
+  RC_ASSERT(env->parts.size() == 1u);
+  return env->parts[0].body;
+}
+
+RC_GTEST_PROP(Codec, DeltaRoundTrips, ()) {
+  const auto g = gen_history();
+  for (const auto* list : {&g.deltas, &g.states}) {
+    for (const HealthDelta& d : *list) {
+      auto back = decode_delta(via_wire(wire::PartType::delta, encode_delta(d)));
+      RC_ASSERT(back.ok());
+      RC_ASSERT(*back == d);
+    }
+  }
+}
+
+RC_GTEST_PROP(Codec, DigestRoundTrips, ()) {
+  const auto g = gen_history();
+  Digest d;
+  d.registry = g.states[0].registry.context;
+  d.observations = g.states[1].observations.context;
+  d.counters = g.states[2].counters.context;
+  d.hashes = *rc::gen::container<std::vector<std::uint64_t>>(kDigestBuckets, rc::gen::arbitrary<std::uint64_t>());
+  d.reply = *rc::gen::arbitrary<bool>();
+  auto back = decode_digest(via_wire(wire::PartType::digest, encode_digest(d)));
+  RC_ASSERT(back.ok());
+  RC_ASSERT(*back == d);
+}
+
+RC_GTEST_PROP(Codec, RepairRoundTrips, ()) {
+  const auto g = gen_history();
+  Repair r;
+  const HealthDelta& st = g.states[static_cast<std::size_t>(*rc::gen::inRange(0, 3))];
+  r.scoped = *rc::gen::arbitrary<bool>();
+  if (r.scoped) {
+    // Buckets of some keys; entries of those keys, some dots elided.
+    std::set<std::uint16_t> buckets;
+    auto take = [&](const auto& store, auto& out_store, auto& elided) {
+      for (const auto& [k, fun] : store.entries()) {
+        if (!*rc::gen::arbitrary<bool>()) continue;
+        buckets.insert(bucket_of(k));
+        std::decay_t<decltype(fun)> kept;
+        for (const auto& [dot, v] : fun.entries()) {
+          if (*rc::gen::arbitrary<bool>()) {
+            kept.insert(dot, v);
+          } else {
+            elided[k].push_back(dot);
+          }
+        }
+        if (!kept.empty()) out_store.put(k, kept);
+      }
+    };
+    take(st.registry.store, r.delta.registry.store, r.elided.registry);
+    take(st.observations.store, r.delta.observations.store, r.elided.observations);
+    take(st.counters.store, r.delta.counters.store, r.elided.counters);
+    r.buckets.assign(buckets.begin(), buckets.end());
+    r.delta.registry.context = st.registry.context;
+    r.delta.observations.context = st.observations.context;
+    r.delta.counters.context = st.counters.context;
+    r.partial = *rc::gen::arbitrary<bool>();
+  } else {
+    r.delta = st;
+  }
+  auto back = decode_repair(via_wire(wire::PartType::repair, encode_repair(r)));
+  RC_ASSERT(back.ok());
+  RC_ASSERT(*back == r);
+}
+
+TEST(Codec, OneObservationDeltaIsSmall) {
+  HealthState a(0x1234567890abcdefULL);
+  a.put_target(HlcTimestamp::make(1, 0), spec("web-frontend-01"));
+  const auto d = a.observe("web-frontend-01", obs(HealthStatus::unhealthy, 1'700'000'000'000, a.self(), 42));
+  const auto part = wire::encode_part(wire::PartType::delta, encode_delta(d));
+  // key 15 B, replica id 9 B, HLC 9 B, check_seq, status, reason, latency, context.
+  EXPECT_LE(part.bytes.size(), 80u) << json(encode_delta(d)).dump();
+}
+
+// --- strictness ---------------------------------------------------------------
+
+struct BadCase {
+  const char* body;
+  const char* error;  // a substring of the message
+};
+
+class DeltaRejects : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(DeltaRejects, WithAMessageNamingTheField) {
+  const auto body = json::parse(GetParam().body);
+  auto d = decode_delta(body);
+  ASSERT_FALSE(d.ok()) << GetParam().body;
+  EXPECT_NE(d.error().find(GetParam().error), std::string::npos) << d.error();
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Codec, DeltaRejects,
+    ::testing::Values(
+        BadCase{R"([])", "delta: must be an object"},
+        BadCase{R"({"g": []})", "delta.r: missing"},
+        BadCase{R"({"r": [], "z": 1})", "delta: unknown key 'z'"},
+        BadCase{R"({"r": [0]})", "delta.r[0]: must be a replica id"},
+        BadCase{R"({"r": [5, 5]})", "delta.r[1]: duplicate replica id"},
+        BadCase{R"({"r": [5], "o": [[], [[], []], 1]})", "delta.o: must be [store, context]"},
+        BadCase{R"({"r": [5], "o": [[["web", 1, 1, [0,0,0,0,0,0,0]]], [[], [0, 1]]]})",
+                "delta.o[0] dot 0 replica: must be an index into the replica table (size 1)"},
+        BadCase{R"({"r": [5], "o": [[["web", 0, 0, [0,0,0,0,0,0,0]]], [[], [0, 1]]]})",
+                "delta.o[0] dot 0 counter: 0 is out of range"},
+        BadCase{R"({"r": [5], "o": [[["web", 0, 2, [0,0,0,0,0,0,0]]], [[], [0, 1]]]})",
+                "delta.o: dot 2 of key 'web' is not in the context"},
+        BadCase{R"({"r": [5], "o": [[["web", 0, 1, [3,0,0,0,0,0,0]]], [[0, 1], []]]})",
+                "delta.o[0] dot 0 status: 3 is out of range"},
+        BadCase{R"({"r": [5], "o": [[["web", 0, 1, [1,0,1000,0,0,0,0]]], [[0, 1], []]]})",
+                "status_code: must be at most 999"},
+        BadCase{R"({"r": [5], "o": [[["web", 0, 1, [1,0,200,0,0,0]]], [[0, 1], []]]})",
+                "observation must be [status, reason"},
+        BadCase{R"({"r": [5], "o": [[["bad id!", 0, 1, [1,0,200,0,0,0,0]]], [[0, 1], []]]})",
+                "'bad id!' is not a valid target id"},
+        BadCase{R"({"r": [5], "o": [[["web", 0, 1, [1,0,200,0,0,0,0]], ["web", 0, 1, [1,0,200,0,0,0,0]]], [[0, 1], []]]})",
+                "delta.o[1]: duplicate key 'web'"},
+        BadCase{R"({"r": [5], "o": [[["web", 0, 1, [1,0,200,0,0,0,0], 0, 1, [1,0,200,0,0,0,0]]], [[0, 1], []]]})",
+                "delta.o[0] dot 1: duplicate dot"},
+        BadCase{R"({"r": [5], "o": [[["web"]], [[], []]]})", "with at least one dot"},
+        BadCase{R"({"r": [5], "o": [[], [[0], []]]})", "version vector must hold (replica, max) pairs"},
+        BadCase{R"({"r": [5], "o": [[], [[0, 1, 0, 2], []]]})", "replica listed twice"},
+        BadCase{R"({"r": [5], "g": [[["web", 0, 1, [{"id": "other", "url": "http://a/"}, 1, 0]]], [[0, 1], []]]})",
+                "spec id 'other' differs from its key 'web'"},
+        BadCase{R"({"r": [5], "g": [[["web", 0, 1, [{"id": "web"}, 1, 0]]], [[0, 1], []]]})", "delta.g[0] dot 0 spec"},
+        BadCase{R"({"r": [5], "c": [[["likes", 0, 1, "many"]], [[0, 1], []]]})", "delta.c[0] dot 0: must be an integer"}));
+
+TEST(Codec, LimitsBoundEveryCount) {
+  CodecLimits lim;
+  lim.max_dots_per_key = 1;
+  lim.max_keys = 1;
+  lim.max_cloud_dots = 1;
+  lim.max_replicas = 1;
+  lim.max_key_bytes = 3;
+  auto err = [&](const char* body) {
+    auto d = decode_delta(json::parse(body), lim);
+    return d.ok() ? std::string("ok") : d.error();
+  };
+  EXPECT_NE(err(R"({"r": [5, 6]})").find("2 replica ids (limit 1)"), std::string::npos);
+  EXPECT_NE(err(R"({"r": [5], "c": [[["a", 0, 1, 1], ["b", 0, 2, 1]], [[0, 2], []]]})").find("2 keys (limit 1)"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"r": [5], "c": [[["a", 0, 1, 1, 0, 2, 1]], [[0, 2], []]]})").find("2 dots (limit 1)"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"r": [5], "c": [[], [[], [0, 3, 0, 5]]]})").find("2 cloud dots (limit 1)"), std::string::npos);
+  EXPECT_NE(err(R"({"r": [5], "c": [[["abcd", 0, 1, 1]], [[0, 1], []]]})").find("key must be 1-3 bytes"),
+            std::string::npos);
+}
+
+TEST(Codec, DigestAndRepairReject) {
+  EXPECT_NE(decode_digest(json::parse(R"({"r": [], "x": [[[],[]],[[],[]],[[],[]]]})")).error().find("digest.h: missing"),
+            std::string::npos);
+  json d = json::parse(R"({"r": [], "x": [[[],[]],[[],[]],[[],[]]]})");
+  d["h"] = json::binary(std::vector<std::uint8_t>(10));
+  EXPECT_NE(decode_digest(d).error().find("digest.h: must be 2048 bytes"), std::string::npos);
+  const char* empty_triple = R"([[[], [[], []]], [[], [[], []]], [[], [[], []]]])";
+  json r = json::parse(std::string(R"({"r": [], "d": )") + empty_triple + "}");
+  r["b"] = {3, 2};
+  EXPECT_NE(decode_repair(r).error().find("repair.b[1]: buckets must be sorted and unique"), std::string::npos);
+  r["b"] = {256};
+  EXPECT_NE(decode_repair(r).error().find("repair.b[0]"), std::string::npos);
+  r.erase("b");
+  r["p"] = true;
+  EXPECT_NE(decode_repair(r).error().find("need 'b'"), std::string::npos);
+  // An entry outside the listed buckets.
+  json s = json::parse(R"({"r": [5], "d": [[[], [[], []]], [[], [[], []]], [[["likes", 0, 1, 4]], [[0, 1], []]]]})");
+  const auto b = bucket_of("likes");
+  s["b"] = json::array({static_cast<int>((b + 1) % kDigestBuckets)});
+  EXPECT_NE(decode_repair(s).error().find("key 'likes' lies outside the listed buckets"), std::string::npos);
+  s["b"] = json::array({static_cast<int>(b)});
+  EXPECT_TRUE(decode_repair(s).ok()) << decode_repair(s).error();
+  // An elided dot must be in the context.
+  s["e"] = json::parse(R"([[], [], [["likes", 0, 9]]])");
+  EXPECT_NE(decode_repair(s).error().find("repair.e.c: dot 9 of key 'likes' is not in the context"), std::string::npos);
+}
+
+TEST(CausalContext, FromPartsIncludesAndMissing) {
+  const CausalContext a = CausalContext::from_parts({{1, 3}, {2, 0}}, {Dot{1, 4}, Dot{1, 6}, Dot{3, 2}});
+  EXPECT_EQ(a.vv(), (std::map<ReplicaId, std::uint64_t>{{1, 4}}));  // 4 folded in, 2:0 ignored
+  EXPECT_EQ(a.cloud(), (std::set<Dot>{Dot{1, 6}, Dot{3, 2}}));
+  const CausalContext b = CausalContext::from_parts({{1, 6}}, {});
+  EXPECT_FALSE(a.includes(b));
+  EXPECT_EQ(a.missing_count(b, 100), 1u);  // (1,5)
+  EXPECT_EQ(b.missing_count(a, 100), 1u);  // (3,2)
+  EXPECT_TRUE(a.includes(CausalContext::from_parts({{1, 4}}, {Dot{1, 6}})));
+  std::vector<Dot> missing;
+  EXPECT_TRUE(a.for_each_missing(b, 10, [&](Dot d) { missing.push_back(d); }));
+  EXPECT_EQ(missing, (std::vector<Dot>{Dot{1, 5}}));
+  const CausalContext big = CausalContext::from_parts({{1, 1'000'000'000}}, {});
+  EXPECT_EQ(a.missing_count(big, 50), 50u);  // saturates, no billion-step loop
+  missing.clear();
+  EXPECT_FALSE(a.for_each_missing(big, 3, [&](Dot d) { missing.push_back(d); }));
+  EXPECT_EQ(missing.size(), 3u);
+}
+
+}  // namespace
+}  // namespace heck

@@ -1,0 +1,375 @@
+#include "core/replicated/replicator.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "core/membership/broadcast_queue.h"
+#include "tests/core/replicated/replication_harness.h"
+
+namespace heck {
+namespace {
+
+using testing::NetOptions;
+using testing::ReplicaNet;
+
+TargetSpec spec(const std::string& id, int port = 9000) {
+  TargetSpec s;
+  s.id = id;
+  s.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/healthz");
+  return s;
+}
+
+Observation result(HealthStatus st, std::uint64_t seq = 1) {
+  Observation o;
+  o.status = st;
+  o.reason = st == HealthStatus::healthy ? CheckReason::ok : CheckReason::connection_refused;
+  o.latency = Duration::milliseconds(2);
+  o.check_seq = seq;
+  return o;
+}
+
+const Instant T0 = Instant::from_ns(0) + Duration::seconds(1'700'000'000);
+
+std::vector<Peer> peers(std::size_t n) {
+  std::vector<Peer> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(Peer{"n" + std::to_string(i), "n" + std::to_string(i) + ":7946"});
+  return out;
+}
+
+template <typename T>
+std::vector<T> effects_of(const Effects& out) {
+  std::vector<T> v;
+  for (const auto& e : out) {
+    if (auto* x = std::get_if<T>(&e)) v.push_back(*x);
+  }
+  return v;
+}
+
+// Same state and same answers to every query.
+void expect_identical(ReplicaNet& net) {
+  const HealthState& ref = net.node(0).state();
+  for (std::size_t i = 1; i < net.size(); ++i) {
+    const HealthState& s = net.node(i).state();
+    ASSERT_EQ(s.state(), ref.state()) << "node " << i;
+    const auto a = s.targets();
+    const auto b = ref.targets();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      ASSERT_EQ(a[k].first, b[k].first);
+      ASSERT_EQ(*a[k].second.spec, *b[k].second.spec);
+      ASSERT_EQ(a[k].second.observation == nullptr, b[k].second.observation == nullptr);
+      if (a[k].second.observation) ASSERT_EQ(*a[k].second.observation, *b[k].second.observation);
+    }
+    ASSERT_EQ(s.counter("likes"), ref.counter("likes"));
+  }
+}
+
+TEST(Replicator, LocalWriteIsQueuedForPiggybackAndEagerlyPushedToFanoutPeers) {
+  BroadcastQueue q;
+  ReplicatorConfig cfg;
+  cfg.fanout = 2;
+  Replicator r(cfg, wire::Header{"n0", "n0:7946"}, make_replica_id("n0", 1), 42, &q);
+  Effects out;
+  r.put_target(T0, spec("web"), out);
+  EXPECT_TRUE(q.contains("r:t:web"));
+  auto timers = effects_of<SetTimer>(out);
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_EQ(timers[0].key.kind, TimerKind::replica_flush);
+  EXPECT_EQ(timers[0].at, T0 + cfg.flush_delay);
+  // A second write before the flush does not re-arm; it joins the batch.
+  out.clear();
+  r.observe(T0, "web", result(HealthStatus::healthy), out);
+  EXPECT_TRUE(effects_of<SetTimer>(out).empty());
+  out.clear();
+  const auto view = peers(5);
+  r.handle_timer(T0 + cfg.flush_delay, timers[0].key, view, out);
+  auto sends = effects_of<Send>(out);
+  ASSERT_EQ(sends.size(), 2u);  // fanout
+  EXPECT_NE(sends[0].to, sends[1].to);
+  for (const Send& s : sends) {
+    EXPECT_NE(s.to, "n0:7946");
+    EXPECT_EQ(s.channel, Channel::datagram);
+    EXPECT_LE(s.bytes.size(), cfg.packet_bytes_max);
+    auto env = wire::decode(s.bytes);
+    ASSERT_TRUE(env.ok());
+    ASSERT_EQ(env->parts.size(), 1u);  // one group per key: put and observe of "web" joined
+    EXPECT_EQ(env->parts[0].type, wire::PartType::delta);
+    HealthState peer(7);
+    peer.join(*decode_delta(env->parts[0].body));
+    ASSERT_TRUE(peer.target("web").has_value());
+    EXPECT_EQ(peer.target("web")->observation->status, HealthStatus::healthy);
+  }
+  // Nothing dirty: the next flush sends nothing.
+  out.clear();
+  r.handle_timer(T0 + Duration::seconds(1), timers[0].key, view, out);
+  EXPECT_TRUE(effects_of<Send>(out).empty());
+}
+
+TEST(Replicator, ManyDirtyKeysAreSplitIntoPacketsUnderTheLimit) {
+  ReplicatorConfig cfg;
+  cfg.fanout = 1;
+  Replicator r(cfg, wire::Header{"n0", "n0:7946"}, make_replica_id("n0", 1), 1, nullptr);
+  Effects out;
+  for (int i = 0; i < 200; ++i) r.put_target(T0, spec("target-" + std::to_string(i)), out);
+  out.clear();
+  r.handle_timer(T0 + cfg.flush_delay, TimerKey{TimerKind::replica_flush, 0}, peers(2), out);
+  auto sends = effects_of<Send>(out);
+  ASSERT_GT(sends.size(), 5u);
+  HealthState peer(7);
+  for (const Send& s : sends) {
+    EXPECT_LE(s.bytes.size(), cfg.packet_bytes_max);
+    auto env = wire::decode(s.bytes);
+    ASSERT_TRUE(env.ok());
+    for (const auto& p : env->parts) peer.join(*decode_delta(p.body));
+  }
+  EXPECT_EQ(peer.targets().size(), 200u);
+}
+
+TEST(Replicator, MalformedAndForeignPartsAreCountedNeverApplied) {
+  Replicator r(ReplicatorConfig{}, wire::Header{"n0", "n0:7946"}, 5, 1, nullptr);
+  Effects out;
+  const wire::Header from{"n1", "n1:7946"};
+  r.handle_part(T0, from, wire::Part{wire::PartType::delta, nlohmann::json::parse(R"({"r": [0]})")}, Channel::datagram,
+                peers(2), out);
+  EXPECT_EQ(r.counters().malformed_parts, 1u);
+  EXPECT_NE(r.last_malformed().find("delta.r[0]"), std::string::npos) << r.last_malformed();
+  r.handle_part(T0, from, wire::Part{wire::PartType::digest, nlohmann::json::array()}, Channel::stream, peers(2), out);
+  r.handle_part(T0, from, wire::Part{wire::PartType::repair, 17}, Channel::stream, peers(2), out);
+  EXPECT_EQ(r.counters().malformed_parts, 3u);
+  r.handle_part(T0, from, wire::Part{wire::PartType::ping, nlohmann::json::array()}, Channel::datagram, peers(2), out);
+  EXPECT_EQ(r.counters().unknown_parts, 1u);
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(r.state().state().empty());
+}
+
+TEST(Replicator, AnUpdateReachesAll25NodesWellWithinTheGlomersBound) {
+  ReplicaNet net(25, ReplicatorConfig{}, NetOptions{}, 7);
+  net.run_for(Duration::seconds(3));  // settle timers
+  const Instant start = net.now();
+  net.act(3, [&](Replicator& r, Effects& out) { r.add_to_counter(net.now(), "likes", 1, out); });
+  std::vector<Duration> reached(25, Duration::max());
+  for (int step = 0; step < 100; ++step) {
+    net.run_for(Duration::milliseconds(10));
+    for (std::size_t i = 0; i < 25; ++i) {
+      if (reached[i] == Duration::max() && net.node(i).state().counter("likes") == 1) reached[i] = net.now() - start;
+    }
+  }
+  std::sort(reached.begin(), reached.end());
+  EXPECT_LT(reached[12], Duration::milliseconds(400)) << "median";
+  EXPECT_LT(reached[24], Duration::milliseconds(600)) << "max";
+}
+
+// A member that is nearly current gets a few entries by anti-entropy, never
+// the whole state.
+TEST(Replicator, NearlyCurrentPeerIsRepairedWithoutFullState) {
+  ReplicatorConfig cfg;
+  cfg.fanout = 0;  // anti-entropy only
+  ReplicaNet net(2, cfg, NetOptions{}, 3);
+  net.act(0, [&](Replicator& r, Effects& out) {
+    for (int i = 0; i < 2000; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
+  });
+  ASSERT_TRUE(net.settle(Duration::seconds(3), Duration::seconds(60)));
+  expect_identical(net);
+  const auto full_state_bytes = wire::encode_part(wire::PartType::delta, encode_delta(net.node(0).state().state())).bytes.size();
+  const auto before = net.node(0).counters().stream_bytes_sent + net.node(1).counters().stream_bytes_sent;
+  // One observation that is not disseminated (fanout 0, no piggyback here).
+  net.act(0, [&](Replicator& r, Effects& out) { r.observe(net.now(), "t7", result(HealthStatus::unhealthy), out); });
+  ASSERT_TRUE(net.settle(Duration::seconds(3), Duration::seconds(30)));
+  expect_identical(net);
+  const auto after = net.node(0).counters().stream_bytes_sent + net.node(1).counters().stream_bytes_sent;
+  EXPECT_LT((after - before) * 10, full_state_bytes) << "anti-entropy sent " << (after - before) << " B, full state "
+                                                     << full_state_bytes << " B";
+  EXPECT_GT(net.node(0).counters().delta_repairs_sent + net.node(0).counters().state_repairs_sent, 0u);
+}
+
+// A member back from a long absence (restarted with empty state) catches up
+// by state repairs, bucket by bucket when a repair would be too large, and its
+// new writes count.
+TEST(Replicator, RestartedMemberCatchesUpByPartialStateRepairsAndItsWritesCount) {
+  ReplicatorConfig cfg;
+  cfg.repair_bytes_max = 16 * 1024;
+  ReplicaNet net(4, cfg, NetOptions{}, 11);
+  net.act(0, [&](Replicator& r, Effects& out) {
+    for (int i = 0; i < 1000; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
+    r.add_to_counter(net.now(), "likes", 5, out);
+  });
+  net.act(2, [&](Replicator& r, Effects& out) { r.add_to_counter(net.now(), "likes", 2, out); });
+  ASSERT_TRUE(net.settle(Duration::seconds(3), Duration::seconds(120)));
+  expect_identical(net);
+  const ReplicaId old_id = net.node(2).replica();
+  net.restart(2, 99);
+  const ReplicaId new_id = net.node(2).replica();
+  ASSERT_NE(old_id, new_id);
+  EXPECT_EQ(net.node(2).state().targets().size(), 0u);
+  // The restarted member writes before it has caught up: its first dot is
+  // (new_id, 1), never a dot of its previous incarnation.
+  net.act(2, [&](Replicator& r, Effects& out) { r.add_to_counter(net.now(), "likes", 1, out); });
+  EXPECT_EQ(net.node(2).state().state().counters.context.max_counter(new_id), 1u);
+  ASSERT_TRUE(net.settle(Duration::seconds(5), Duration::seconds(300)));
+  expect_identical(net);
+  EXPECT_EQ(net.node(0).state().counter("likes"), 8);  // 5 + 2 (old incarnation) + 1 (new one)
+  EXPECT_EQ(net.node(2).state().targets().size(), 1000u);
+  std::uint64_t partial = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) partial += net.node(i).counters().partial_repairs_sent;
+  EXPECT_GT(partial, 0u) << "the catch-up needed more than one repair";
+}
+
+TEST(Replicator, DeltaBufferIsCappedAndTrimmedOnceEveryPeerHasSeenIt) {
+  ReplicatorConfig cfg;
+  cfg.pending_keys_max = 10;
+  ReplicaNet net(3, cfg, NetOptions{}, 5);
+  net.act(0, [&](Replicator& r, Effects& out) {
+    for (int i = 0; i < 25; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
+  });
+  EXPECT_EQ(net.node(0).pending_keys(), 10u);
+  EXPECT_EQ(net.node(0).counters().pending_evicted, 15u);
+  ASSERT_TRUE(net.settle(Duration::seconds(5), Duration::seconds(120)));
+  expect_identical(net);  // what was evicted arrived by state repair
+  net.run_for(Duration::seconds(20));  // every node hears digests from both peers
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    EXPECT_EQ(net.node(i).pending_keys(), 0u) << "node " << i;
+    EXPECT_GT(net.node(i).counters().pending_trimmed, 0u) << "node " << i;
+  }
+}
+
+// The skew rule end to end: one node's clock runs an hour ahead.
+TEST(Replicator, SkewedNodeNeitherDragsClocksNorMasksNewerObservations) {
+  const Instant skewed_now = T0 + Duration::seconds(3600);
+  BroadcastQueue qa, qb;
+  Replicator fast(ReplicatorConfig{}, wire::Header{"fast", "fast:1"}, 11, 1, &qa);
+  Replicator honest(ReplicatorConfig{}, wire::Header{"honest", "honest:1"}, 22, 2, &qb);
+  Replicator third(ReplicatorConfig{}, wire::Header{"third", "third:1"}, 33, 3, nullptr);
+  Effects out;
+  auto deliver_all = [&](Replicator& from_r, const wire::Header& h, Instant flush_at, Instant now,
+                         std::vector<Replicator*> to) {
+    Effects o;
+    std::vector<Peer> view{Peer{"x", "x:1"}};
+    from_r.handle_timer(flush_at, TimerKey{TimerKind::replica_flush, 0}, view, o);
+    for (const Send& s : effects_of<Send>(o)) {
+      auto env = wire::decode(s.bytes);
+      for (Replicator* r : to) {
+        for (const auto& p : env->parts) r->handle_part(now, h, p, Channel::datagram, view, out);
+      }
+    }
+  };
+  fast.put_target(skewed_now, spec("t"), out);
+  deliver_all(fast, {"fast", "fast:1"}, skewed_now + Duration::seconds(1), T0, {&honest, &third});
+  EXPECT_EQ(honest.clock().rejected_ahead(), 1u);
+  EXPECT_EQ(honest.counters().hlc_rejected_ahead, 1u);
+  // Concurrent observations: fast says healthy (stamped an hour ahead), honest
+  // saw it fail. The cluster reports the failure, not the future timestamp.
+  fast.observe(skewed_now, "t", result(HealthStatus::healthy), out);
+  const Observation failure = honest.observe(T0, "t", result(HealthStatus::unhealthy), out);
+  EXPECT_LT(failure.observed_at.wall_ms(), static_cast<std::uint64_t>(T0.ms()) + 1000);  // not dragged forward
+  deliver_all(fast, {"fast", "fast:1"}, skewed_now + Duration::seconds(2), T0, {&honest, &third});
+  deliver_all(honest, {"honest", "honest:1"}, T0 + Duration::seconds(2), T0, {&fast, &third});
+  for (Replicator* r : {&fast, &honest, &third}) {
+    EXPECT_EQ(r->state().target("t")->observation_siblings, 2u);
+    EXPECT_EQ(r->state().target("t")->observation->status, HealthStatus::unhealthy);
+  }
+  // A newer observation by a node that has seen both supersedes both, although
+  // its timestamp is an hour "older" than fast's: causality first.
+  honest.observe(T0 + Duration::seconds(3), "t", result(HealthStatus::healthy, 2), out);
+  deliver_all(honest, {"honest", "honest:1"}, T0 + Duration::seconds(4), T0, {&fast, &third});
+  for (Replicator* r : {&fast, &honest, &third}) {
+    EXPECT_EQ(r->state().target("t")->observation_siblings, 1u);
+    EXPECT_EQ(r->state().target("t")->observation->status, HealthStatus::healthy);
+    EXPECT_EQ(r->state().target("t")->observation->observer, honest.replica());
+  }
+}
+
+TEST(Replicator, DeterministicForASeed) {
+  auto run = [](std::uint64_t seed) {
+    ReplicaNet net(6, ReplicatorConfig{}, NetOptions{Duration::milliseconds(30), 0.2, 0.1}, seed);
+    std::vector<std::uint8_t> trace;
+    net.on_deliver = [&](const ReplicaNet::Delivery& d) {
+      trace.push_back(static_cast<std::uint8_t>(d.from));
+      trace.push_back(static_cast<std::uint8_t>(d.to));
+      trace.insert(trace.end(), d.bytes.begin(), d.bytes.end());
+    };
+    for (int i = 0; i < 30; ++i) {
+      net.act(static_cast<std::size_t>(i % 6), [&](Replicator& r, Effects& out) {
+        r.observe(net.now(), "t" + std::to_string(i % 4), result(i % 3 ? HealthStatus::healthy : HealthStatus::unhealthy), out);
+      });
+      net.run_for(Duration::milliseconds(50));
+    }
+    net.run_for(Duration::seconds(5));
+    return trace;
+  };
+  EXPECT_EQ(run(9), run(9));
+  EXPECT_NE(run(9), run(10));
+}
+
+// The convergence property: N replicas, random writes, random loss,
+// duplication and partitions of every message (deltas and anti-entropy
+// alike), then the faults heal and anti-entropy runs until quiet: identical
+// states and identical answers everywhere.
+RC_GTEST_PROP(Replicator, RandomFaultySchedulesConvergeAfterAntiEntropy, ()) {
+  const auto n = *rc::gen::inRange<std::size_t>(2, 7);
+  ReplicatorConfig cfg;
+  cfg.fanout = *rc::gen::inRange<std::size_t>(0, 3);
+  cfg.pending_keys_max = *rc::gen::element<std::size_t>(2, 64);
+  cfg.repair_bytes_max = *rc::gen::element<std::size_t>(600, 1 << 20);
+  NetOptions opt;
+  opt.latency = Duration::milliseconds(*rc::gen::inRange(1, 200));
+  opt.streams_reliable = false;
+  opt.gossip_interval = *rc::gen::element(Duration::zero(), Duration::milliseconds(200));
+  ReplicaNet net(n, cfg, opt, *rc::gen::arbitrary<std::uint64_t>());
+  std::int64_t likes = 0;
+  const int steps = *rc::gen::inRange(1, 60);
+  for (int i = 0; i < steps; ++i) {
+    const auto at = *rc::gen::inRange<std::size_t>(0, n);
+    const std::string id = "t" + std::to_string(*rc::gen::inRange(0, 6));
+    switch (*rc::gen::inRange(0, 8)) {
+      case 0: net.act(at, [&](Replicator& r, Effects& out) { r.put_target(net.now(), spec(id, 9000 + i), out); }); break;
+      case 1: net.act(at, [&](Replicator& r, Effects& out) { r.remove_target(net.now(), id, out); }); break;
+      case 2:
+      case 3: {
+        const auto st = *rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy);
+        net.act(at, [&](Replicator& r, Effects& out) { r.observe(net.now(), id, result(st, static_cast<std::uint64_t>(i)), out); });
+        break;
+      }
+      case 4: {
+        const int k = *rc::gen::inRange(-3, 10);
+        likes += k;
+        net.act(at, [&](Replicator& r, Effects& out) { r.add_to_counter(net.now(), "likes", k, out); });
+        break;
+      }
+      case 5: {
+        // A (possibly one-way) partition.
+        const auto side = *rc::gen::container<std::vector<bool>>(n, rc::gen::arbitrary<bool>());
+        const bool one_way = *rc::gen::arbitrary<bool>();
+        net.set_cut([side, one_way](std::size_t a, std::size_t b) { return side[a] != side[b] && (!one_way || side[a]); });
+        break;
+      }
+      case 6:
+        net.set_drop(*rc::gen::element(0.0, 0.3, 0.9));
+        net.set_duplicate(*rc::gen::element(0.0, 0.3));
+        break;
+      default: break;
+    }
+    net.run_for(Duration::milliseconds(*rc::gen::inRange(0, 1500)));
+  }
+  net.heal();
+  net.set_drop(0);
+  net.set_duplicate(0);
+  RC_ASSERT(net.settle(Duration::seconds(5), Duration::seconds(600)));
+  const HealthState& ref = net.node(0).state();
+  for (std::size_t i = 0; i < n; ++i) {
+    const HealthState& s = net.node(i).state();
+    RC_ASSERT(s.state() == ref.state());
+    RC_ASSERT(s.counter("likes") == likes);
+    const auto a = s.targets();
+    const auto b = ref.targets();
+    RC_ASSERT(a.size() == b.size());
+    for (std::size_t k = 0; k < a.size(); ++k) {
+      RC_ASSERT(a[k].first == b[k].first);
+      RC_ASSERT(*a[k].second.spec == *b[k].second.spec);
+      RC_ASSERT((a[k].second.observation == nullptr) == (b[k].second.observation == nullptr));
+      if (a[k].second.observation) RC_ASSERT(*a[k].second.observation == *b[k].second.observation);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace heck
