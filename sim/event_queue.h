@@ -37,6 +37,8 @@ enum class EventKind : std::uint8_t {
   check_done,    // node; a = index of the pending check in the world's slab
   target_phase,  // a = target index: the target's behaviour changes now
   bench,         // free for benchmarks and tests
+  packet,        // cluster: node = destination member; a = the network's message index
+  fault,         // cluster: c8 = the world's action; node, a = its arguments
 };
 
 struct Event {

@@ -159,6 +159,11 @@ Message Network::take(std::uint32_t index) {
   return m;
 }
 
+const Message& Network::peek(std::uint32_t index) const {
+  assert(index < slab_.size() && slab_[index].has_value());
+  return *slab_[index];
+}
+
 std::optional<Duration> Network::stream_delay(const LinkConfig& c, std::size_t bytes) {
   Duration total;
   // SYN, SYN-ACK (the connection), then the framed message.

@@ -180,6 +180,8 @@ class Network {
   // Removes an arrived message from the slab. REQUIRES: `index` came from an
   // Arrival and was not taken yet.
   Message take(std::uint32_t index);
+  // The message at `index` without taking it (same REQUIRES).
+  const Message& peek(std::uint32_t index) const;
   std::size_t in_flight() const { return slab_.size() - free_.size(); }
   const NetworkCounters& counters() const { return counters_; }
 

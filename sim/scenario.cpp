@@ -140,8 +140,8 @@ Expectation parse_expectation(const json& j, const std::string& where, const Sce
 }
 
 // Parses one entry of "targets" (which may stand for a generated group) and
-// appends its targets.
-void parse_targets(const json& j, const std::string& where, Scenario& s) {
+// appends its targets to `out` (at most `max_targets` in all).
+void parse_targets(const json& j, const std::string& where, std::vector<TargetModel>& out, std::size_t max_targets) {
   jf::expect_object(j, where, {"spec", "behaviour", "count", "stagger_ms"});
   if (!j.contains("spec")) jf::fail(fmt::format("{}: missing", jf::path(where, "spec")));
   if (!j.contains("behaviour")) jf::fail(fmt::format("{}: missing", jf::path(where, "behaviour")));
@@ -149,15 +149,16 @@ void parse_targets(const json& j, const std::string& where, Scenario& s) {
   if (!spec) jf::fail(spec.error());
   auto model = TargetModel::from_json(*spec, j.at("behaviour"), jf::path(where, "behaviour"));
   if (!model) jf::fail(model.error());
-  const auto count = jf::opt_int(j, where, "count", 1, static_cast<std::int64_t>(Scenario::kMaxTargets));
+  const auto count = jf::opt_int(j, where, "count", 1, static_cast<std::int64_t>(max_targets));
   const auto stagger_ms = jf::opt_int(j, where, "stagger_ms", 0, TargetModel::kMaxAtMs);
   if (!count) {
     if (stagger_ms) jf::fail(fmt::format("{}: only applies with count", jf::path(where, "stagger_ms")));
-    s.targets.push_back(std::move(*model));
+    if (out.size() >= max_targets) jf::fail(fmt::format("{}: more than {} targets in the scenario", where, max_targets));
+    out.push_back(std::move(*model));
     return;
   }
-  if (s.targets.size() + static_cast<std::size_t>(*count) > Scenario::kMaxTargets) {
-    jf::fail(fmt::format("{}: more than {} targets in the scenario", jf::path(where, "count"), Scenario::kMaxTargets));
+  if (out.size() + static_cast<std::size_t>(*count) > max_targets) {
+    jf::fail(fmt::format("{}: more than {} targets in the scenario", jf::path(where, "count"), max_targets));
   }
   const int width = static_cast<int>(fmt::format("{}", *count - 1).size());
   for (std::int64_t i = 0; i < *count; ++i) {
@@ -169,8 +170,25 @@ void parse_targets(const json& j, const std::string& where, Scenario& s) {
     auto m = TargetModel::from_json(std::move(copy), j.at("behaviour"), jf::path(where, "behaviour"));
     if (!m) jf::fail(m.error());
     m->shift_phases(Duration::milliseconds(stagger_ms.value_or(0) * i));
-    s.targets.push_back(std::move(*m));
+    out.push_back(std::move(*m));
   }
+}
+
+// Parses a "targets" array; ids must be unique.
+std::vector<TargetModel> parse_target_array(const json& targets, std::size_t max_targets) {
+  std::vector<TargetModel> out;
+  std::map<std::string, std::string, std::less<>> ids;  // id -> where it was defined
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto w = fmt::format("targets[{}]", i);
+    const std::size_t first = out.size();
+    parse_targets(targets[i], w, out, max_targets);
+    for (std::size_t k = first; k < out.size(); ++k) {
+      const auto& id = out[k].spec().id;
+      auto [it, fresh] = ids.emplace(id, w);
+      if (!fresh) jf::fail(fmt::format("{}.spec.id: duplicate id '{}' (also in {})", w, id, it->second));
+    }
+  }
+  return out;
 }
 
 Scenario parse(const json& j) {
@@ -197,17 +215,7 @@ Scenario parse(const json& j) {
 
   const json& targets = jf::get_array(j, top, "targets", Scenario::kMaxTargets);
   if (targets.empty()) jf::fail("targets: must have at least one target");
-  std::map<std::string, std::string, std::less<>> ids;  // id -> where it was defined
-  for (std::size_t i = 0; i < targets.size(); ++i) {
-    const auto w = fmt::format("targets[{}]", i);
-    const std::size_t first = s.targets.size();
-    parse_targets(targets[i], w, s);
-    for (std::size_t k = first; k < s.targets.size(); ++k) {
-      const auto& id = s.targets[k].spec().id;
-      auto [it, fresh] = ids.emplace(id, w);
-      if (!fresh) jf::fail(fmt::format("{}.spec.id: duplicate id '{}' (also in {})", w, id, it->second));
-    }
-  }
+  s.targets = parse_target_array(targets, Scenario::kMaxTargets);
 
   if (s.nodes.size() * s.targets.size() > Scenario::kMaxNodeTargetPairs) {
     jf::fail(fmt::format("targets: {} nodes x {} targets is more than {} node/target pairs", s.nodes.size(),
@@ -228,6 +236,15 @@ Scenario parse(const json& j) {
 Result<Scenario> parse_scenario(const json& j) {
   try {
     return parse(j);
+  } catch (const jf::FieldError& e) {
+    return Error{e.message};
+  }
+}
+
+Result<std::vector<TargetModel>> parse_target_models(const nlohmann::json& targets, std::size_t max_targets) {
+  try {
+    if (!targets.is_array()) jf::fail(fmt::format("targets: must be an array, got {}", jf::type_name(targets)));
+    return parse_target_array(targets, max_targets);
   } catch (const jf::FieldError& e) {
     return Error{e.message};
   }

@@ -99,6 +99,9 @@ struct Scenario {
 
 Result<Scenario> parse_scenario(const nlohmann::json& j);
 Result<Scenario> parse_scenario_text(std::string_view text);
+// Parses a "targets" array as above (groups expanded, ids unique, at most
+// `max_targets`); errors name "targets[i]…". Shared with cluster scenarios.
+Result<std::vector<TargetModel>> parse_target_models(const nlohmann::json& targets, std::size_t max_targets);
 // Reads and parses a file (at most kMaxFileBytes).
 Result<Scenario> load_scenario(const std::string& path);
 

@@ -101,6 +101,8 @@ void World::dispatch(const Event& ev) {
       apply_effects(ev.node, local);
       break;
     }
+    case EventKind::packet:
+    case EventKind::fault:
     case EventKind::none:
     case EventKind::bench: break;
   }

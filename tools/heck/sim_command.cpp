@@ -1,5 +1,7 @@
 // `heck sim SCENARIO [--seed N] [--trace FILE]`: runs a scenario in the
-// simulator, prints the summary (sim/run.h) and exits
+// simulator (a version-1 scenario, or a cluster scenario when the file says
+// "kind": "cluster"), prints the summary (sim/run.h, sim/cluster_run.h) and
+// exits
 //   0 when every expectation holds,
 //   1 when one fails or the run stopped early (the seed and replay command
 //     are printed),
@@ -12,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "sim/cluster_run.h"
 #include "sim/run.h"
 #include "sim/scenario.h"
 #include "sim/trace.h"
@@ -29,7 +32,7 @@ struct SimArgs {
 };
 
 int run_sim(const SimArgs& args) {
-  auto scenario = sim::load_scenario(args.scenario);
+  auto scenario = sim::load_any_scenario(args.scenario);
   if (!scenario) {
     fmt::print(stderr, "heck sim: bad scenario: {}\n", scenario.error());
     return 2;
@@ -44,8 +47,20 @@ int run_sim(const SimArgs& args) {
     }
     trace.emplace(trace_file.get());
   }
-  const std::uint64_t seed = args.seed.value_or(scenario->seed);
-  const auto report = sim::run_scenario(*scenario, sim::RunOptions{seed, trace ? &*trace : nullptr});
+  sim::TraceWriter* writer = trace ? &*trace : nullptr;
+  const sim::ReportOptions report_options{args.scenario, args.rows};
+  std::string summary;
+  bool passed = false;
+  if (const auto* cluster = std::get_if<sim::ClusterScenario>(&*scenario)) {
+    const auto report = sim::run_cluster_scenario(*cluster, sim::RunOptions{args.seed.value_or(cluster->seed), writer});
+    summary = sim::format_cluster_report(*cluster, report, report_options);
+    passed = report.passed();
+  } else {
+    const auto& v1 = std::get<sim::Scenario>(*scenario);
+    const auto report = sim::run_scenario(v1, sim::RunOptions{args.seed.value_or(v1.seed), writer});
+    summary = sim::format_report(v1, report, report_options);
+    passed = report.passed();
+  }
   bool trace_ok = true;
   std::size_t trace_lines = 0;
   if (trace) {
@@ -53,11 +68,11 @@ int run_sim(const SimArgs& args) {
     trace_lines = trace->lines();
     trace.reset();
   }
-  std::fputs(sim::format_report(*scenario, report, {args.scenario, args.rows}).c_str(), stdout);
+  std::fputs(summary.c_str(), stdout);
   if (!args.trace.empty() && trace_ok) fmt::print("trace      {} lines in {}\n", trace_lines, args.trace);
   if (!trace_ok) fmt::print(stderr, "heck sim: writing the trace to {} failed\n", args.trace);
   std::fflush(stdout);
-  return report.passed() && trace_ok ? 0 : 1;
+  return passed && trace_ok ? 0 : 1;
 }
 
 }  // namespace
@@ -68,7 +83,7 @@ void register_sim_command(CLI::App& app) {
   sub->add_option("scenario", args->scenario, "scenario file (JSON), e.g. scenarios/basic_mix.json")->required();
   sub->add_option("--seed", args->seed, "seed (default: the scenario's); the same seed replays the run exactly");
   sub->add_option("--trace", args->trace, "write a JSON-lines trace of every event to FILE");
-  sub->add_option("--rows", args->rows, "truth transitions listed in the summary (default 30)");
+  sub->add_option("--rows", args->rows, "truth transitions (or crashes) listed in the summary (default 30)");
   sub->callback([args] {
     const int code = run_sim(*args);
     if (code != 0) throw CLI::RuntimeError(code);

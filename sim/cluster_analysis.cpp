@@ -1,0 +1,478 @@
+#include "sim/cluster_analysis.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace heck::sim {
+
+std::string Percentiles::describe() const {
+  if (count == 0) return "none";
+  return fmt::format("p50 {}, p99 {}, max {} (n={})", seconds_text(p50), seconds_text(p99), seconds_text(max), count);
+}
+
+Percentiles percentiles(std::vector<Duration> values) {
+  Percentiles p;
+  p.count = values.size();
+  if (values.empty()) return p;
+  std::sort(values.begin(), values.end());
+  auto rank = [&](double q) {
+    auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+    return values[std::clamp<std::size_t>(k, 1, values.size()) - 1];
+  };
+  p.p50 = rank(0.50);
+  p.p99 = rank(0.99);
+  p.max = values.back();
+  return p;
+}
+
+namespace {
+
+constexpr Instant kForever = Instant::max();
+
+struct Interval {
+  Instant start, end = kForever;  // [start, end)
+};
+
+// Each member's process lifetimes, from the fault log.
+struct Lifetimes {
+  std::vector<std::vector<Interval>> running;
+
+  Lifetimes(const ClusterWorld& w) : running(w.member_count()) {
+    for (const FaultRecord& f : w.faults()) {
+      auto& iv = running[f.member];
+      if (f.what == ProcessEvent::start) {
+        iv.push_back(Interval{f.at, kForever});
+      } else if ((f.what == ProcessEvent::crash || f.what == ProcessEvent::stop) && !iv.empty()) {
+        iv.back().end = f.at;
+      }
+    }
+  }
+  // The lifetime containing t, if any.
+  const Interval* at(std::uint32_t m, Instant t) const {
+    for (const Interval& i : running[m]) {
+      if (i.start <= t && t < i.end) return &i;
+    }
+    return nullptr;
+  }
+  bool runs_through(std::uint32_t m, Instant from, Instant end) const {
+    const Interval* i = at(m, from);
+    return i != nullptr && i->end >= end;
+  }
+  Instant next_start_after(std::uint32_t m, Instant t) const {
+    for (const Interval& i : running[m]) {
+      if (i.start > t) return i.start;
+    }
+    return kForever;
+  }
+};
+
+bool at_least(MemberState state, std::uint64_t inc, MemberState ustate, std::uint64_t uinc) {
+  return inc > uinc || (inc == uinc && static_cast<int>(state) >= static_cast<int>(ustate));
+}
+
+void measure_crashes(const ClusterWorld& w, const Lifetimes& life, Instant end, ClusterMetrics& out) {
+  const auto& records = w.records();
+  std::vector<Duration> firsts, everywheres;
+  for (const FaultRecord& f : w.faults()) {
+    if (f.what != ProcessEvent::crash) continue;
+    CrashDetection c;
+    c.member = f.member;
+    c.at = f.at;
+    c.episode_end = std::min(life.next_start_after(f.member, f.at), end);
+    // Observers: running at the crash, other than the member.
+    std::map<std::uint32_t, std::optional<Instant>> marked;  // observer -> its first dead report
+    for (std::uint32_t o = 0; o < w.member_count(); ++o) {
+      if (o != f.member && life.at(o, f.at) != nullptr) marked.emplace(o, std::nullopt);
+    }
+    auto first = std::lower_bound(records.begin(), records.end(), f.at,
+                                  [](const MemberRecord& r, Instant t) { return r.at < t; });
+    for (auto it = first; it != records.end() && it->at < c.episode_end; ++it) {
+      if (it->subject != f.member || it->observer == f.member) continue;
+      if (!c.first && (it->to == MemberState::suspect || it->to == MemberState::dead)) c.first = it->at - f.at;
+      if (it->to == MemberState::dead) {
+        auto m = marked.find(it->observer);
+        if (m != marked.end() && !m->second) m->second = it->at;
+      }
+    }
+    Instant last = f.at;
+    bool complete = true;
+    for (const auto& [o, when] : marked) {
+      // An observer whose own process ended before it marked the member is
+      // excused; one still running at the episode's end is not.
+      const Interval* iv = life.at(o, f.at);
+      const bool excused = !when && iv != nullptr && iv->end < c.episode_end;
+      if (excused) continue;
+      ++c.observers;
+      if (when) {
+        ++c.marked;
+        last = std::max(last, *when);
+      } else {
+        complete = false;
+      }
+    }
+    if (complete) c.everywhere = last - f.at;
+    if (c.first) {
+      firsts.push_back(*c.first);
+    } else {
+      ++out.undetected;
+    }
+    if (c.everywhere) {
+      everywheres.push_back(*c.everywhere);
+    } else {
+      ++out.incomplete;
+    }
+    out.crashes.push_back(c);
+  }
+  out.first_detection = percentiles(std::move(firsts));
+  out.dead_everywhere = percentiles(std::move(everywheres));
+}
+
+void measure_false_positives(const ClusterWorld& w, ClusterMetrics& out) {
+  const std::size_t n = w.member_count();
+  std::vector<bool> running(n, false), paused(n, false);
+  std::set<std::pair<std::uint32_t, std::uint64_t>> downed, held;  // (member, incarnation) at a crash/stop, a pause
+  std::map<std::tuple<std::uint32_t, std::uint64_t, MemberState>, std::size_t> fp_index;
+  std::set<std::pair<std::uint32_t, std::uint64_t>> suspected, dead;
+  out.episodes.suspected.assign(n, 0);
+  out.episodes.dead.assign(n, 0);
+  const auto& faults = w.faults();
+  std::size_t fi = 0;
+  for (const MemberRecord& r : w.records()) {
+    for (; fi < faults.size() && faults[fi].at <= r.at; ++fi) {
+      const FaultRecord& f = faults[fi];
+      switch (f.what) {
+        case ProcessEvent::start: running[f.member] = true; paused[f.member] = false; break;
+        case ProcessEvent::crash:
+        case ProcessEvent::stop:
+          running[f.member] = false;
+          paused[f.member] = false;
+          downed.emplace(f.member, f.incarnation);
+          break;
+        case ProcessEvent::pause: paused[f.member] = true; held.emplace(f.member, f.incarnation); break;
+        case ProcessEvent::resume: paused[f.member] = false; break;
+        case ProcessEvent::leave: break;
+      }
+    }
+    if (r.observer == r.subject) continue;
+    if (r.to != MemberState::suspect && r.to != MemberState::dead) continue;
+    const auto key = std::make_pair(r.subject, r.incarnation);
+    if (r.to == MemberState::suspect && suspected.insert(key).second) ++out.episodes.suspected[r.subject];
+    if (r.to == MemberState::dead && dead.insert(key).second) ++out.episodes.dead[r.subject];
+    bool is_false = false;
+    if (r.to == MemberState::suspect) {
+      is_false = running[r.subject] && !paused[r.subject] && !downed.contains(key) && !held.contains(key);
+    } else {
+      is_false = running[r.subject] && !downed.contains(key);
+    }
+    if (!is_false) continue;
+    const auto fkey = std::make_tuple(r.subject, r.incarnation, r.to);
+    auto [it, fresh] = fp_index.emplace(fkey, out.false_positives.size());
+    if (fresh) {
+      out.false_positives.push_back(FalsePositive{r.at, r.subject, r.incarnation, r.to, 0});
+      ++(r.to == MemberState::suspect ? out.false_suspicions : out.false_deaths);
+    }
+    ++out.false_positives[it->second].reports;
+    ++(r.to == MemberState::suspect ? out.false_suspicion_reports : out.false_death_reports);
+  }
+}
+
+void measure_load(const ClusterWorld& w, const Lifetimes& life, Instant end, ClusterMetrics& out) {
+  const Instant from = Instant::from_ns(0) + w.scenario().metrics_from;
+  double messages = 0, bytes = 0;
+  for (std::uint32_t m = 0; m < w.member_count(); ++m) {
+    double up = 0;
+    for (const Interval& i : life.running[m]) {
+      const Instant a = std::max(i.start, from);
+      const Instant b = std::min(i.end, end);
+      if (b > a) up += (b - a).seconds_f();
+    }
+    const MemberTraffic& t = w.traffic(m);
+    messages += static_cast<double>(t.messages);
+    bytes += static_cast<double>(t.bytes);
+    out.member_seconds += up;
+    if (up >= 1.0) {
+      out.messages_per_member_s_max = std::max(out.messages_per_member_s_max, static_cast<double>(t.messages) / up);
+      out.bytes_per_member_s_max = std::max(out.bytes_per_member_s_max, static_cast<double>(t.bytes) / up);
+    }
+  }
+  if (out.member_seconds > 0) {
+    out.messages_per_member_s = messages / out.member_seconds;
+    out.bytes_per_member_s = bytes / out.member_seconds;
+  }
+}
+
+void measure_dissemination(const ClusterWorld& w, const Lifetimes& life, Instant end, ClusterMetrics& out) {
+  const std::size_t n = w.member_count();
+  const Instant from = Instant::from_ns(0) + w.scenario().metrics_from;
+  struct View {
+    bool known = false;
+    MemberState state = MemberState::alive;
+    std::uint64_t incarnation = 0;
+  };
+  std::vector<View> view(n * n);
+  struct Update {
+    std::uint32_t subject = 0;
+    MemberState state = MemberState::alive;
+    std::uint64_t incarnation = 0;
+    Instant t0;
+    std::size_t remaining = 0;
+    std::vector<bool> reached;
+    bool done = false;
+  };
+  std::vector<Update> updates;
+  std::map<std::tuple<std::uint32_t, MemberState, std::uint64_t>, std::size_t> seen;
+  std::vector<std::vector<std::size_t>> open(n);  // per subject: open update indices
+  std::vector<Duration> times;
+  const auto& faults = w.faults();
+  std::size_t fi = 0;
+
+  auto reaches = [&](const Update& u, std::uint32_t o) {
+    const View& v = view[static_cast<std::size_t>(o) * n + u.subject];
+    return v.known && at_least(v.state, v.incarnation, u.state, u.incarnation);
+  };
+  auto mark = [&](Update& u, std::uint32_t o, Instant t) {
+    if (u.done || u.reached[o]) return;
+    u.reached[o] = true;
+    if (--u.remaining == 0) {
+      u.done = true;
+      times.push_back(t - u.t0);
+    }
+  };
+
+  for (const MemberRecord& r : w.records()) {
+    for (; fi < faults.size() && faults[fi].at <= r.at; ++fi) {
+      if (faults[fi].what != ProcessEvent::start) continue;
+      const std::uint32_t o = faults[fi].member;  // a new process knows nothing yet
+      std::fill(view.begin() + static_cast<std::ptrdiff_t>(o * n), view.begin() + static_cast<std::ptrdiff_t>((o + 1) * n),
+                View{});
+    }
+    view[static_cast<std::size_t>(r.observer) * n + r.subject] = View{true, r.to, r.incarnation};
+    if (r.observer == r.subject) continue;
+    const auto key = std::make_tuple(r.subject, r.to, r.incarnation);
+    if (r.at >= from && !seen.contains(key)) {
+      seen.emplace(key, updates.size());
+      Update u;
+      u.subject = r.subject;
+      u.state = r.to;
+      u.incarnation = r.incarnation;
+      u.t0 = r.at;
+      u.reached.assign(n, true);
+      for (std::uint32_t o = 0; o < n; ++o) {
+        if (o == r.subject || !life.runs_through(o, r.at, end)) continue;
+        u.reached[o] = false;
+        ++u.remaining;
+      }
+      const std::size_t index = updates.size();
+      updates.push_back(std::move(u));
+      Update& nu = updates.back();
+      if (nu.remaining == 0) {
+        nu.done = true;  // nobody to tell
+      } else {
+        for (std::uint32_t o = 0; o < n && !nu.done; ++o) {
+          if (!nu.reached[o] && reaches(nu, o)) mark(nu, o, r.at);
+        }
+        if (!nu.done) open[r.subject].push_back(index);
+      }
+    }
+    auto& list = open[r.subject];
+    for (std::size_t k : list) {
+      Update& u = updates[k];
+      if (!u.done && !u.reached[r.observer] && reaches(u, r.observer)) mark(u, r.observer, r.at);
+    }
+    std::erase_if(list, [&](std::size_t k) { return updates[k].done; });
+  }
+  out.updates = updates.size();
+  for (const Update& u : updates) out.updates_incomplete += !u.done;
+  out.dissemination = percentiles(std::move(times));
+}
+
+void check_incarnations(const ClusterWorld& w, ClusterMetrics& out) {
+  // Every running member's view of every alive member: same incarnation.
+  std::map<std::string, std::pair<std::uint64_t, std::string>> first;  // member -> (incarnation, who said)
+  for (std::uint32_t o = 0; o < w.member_count(); ++o) {
+    const ClusterNode* node = w.node(o);
+    if (node == nullptr) continue;
+    for (const MemberInfo& m : node->membership().members()) {
+      if (m.state != MemberState::alive) continue;
+      auto [it, fresh] = first.emplace(m.name, std::make_pair(m.incarnation, node->name()));
+      if (!fresh && it->second.first != m.incarnation && out.incarnations_agree) {
+        out.incarnations_agree = false;
+        out.incarnation_mismatch = fmt::format("{} sees {} alive at incarnation {}, {} at {}", node->name(), m.name,
+                                               m.incarnation, it->second.second, it->second.first);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+ClusterMetrics measure(const ClusterWorld& world, Instant end) {
+  ClusterMetrics out;
+  const Lifetimes life(world);
+  measure_crashes(world, life, end, out);
+  measure_false_positives(world, out);
+  measure_load(world, life, end, out);
+  measure_dissemination(world, life, end, out);
+  if (const auto since = world.converged_since()) {
+    out.converged_after = *since > world.liveness_start() ? *since - world.liveness_start() : Duration::zero();
+  }
+  check_incarnations(world, out);
+  return out;
+}
+
+std::vector<std::pair<std::uint32_t, std::optional<MemberState>>> views_at(const ClusterWorld& w, std::uint32_t subject,
+                                                                           Instant at) {
+  const Lifetimes life(w);
+  std::vector<std::optional<MemberState>> seen(w.member_count());
+  std::vector<Instant> last_start(w.member_count(), kForever);
+  for (std::uint32_t o = 0; o < w.member_count(); ++o) {
+    if (const Interval* i = life.at(o, at)) last_start[o] = i->start;
+  }
+  for (const MemberRecord& r : w.records()) {
+    if (r.at > at) break;
+    if (r.subject != subject || r.at < last_start[r.observer]) continue;  // an earlier process's view
+    seen[r.observer] = r.to;
+  }
+  std::vector<std::pair<std::uint32_t, std::optional<MemberState>>> out;
+  for (std::uint32_t o = 0; o < w.member_count(); ++o) {
+    if (o == subject || last_start[o] == kForever) continue;
+    out.emplace_back(o, seen[o]);
+  }
+  return out;
+}
+
+namespace {
+
+std::string name_of(const ClusterWorld& w, std::uint32_t m) { return w.scenario().members[m].name; }
+
+bool matches(SeenState want, const std::optional<MemberState>& got) {
+  if (want == SeenState::gone) return !got || *got == MemberState::dead || *got == MemberState::left;
+  return got && static_cast<int>(*got) == static_cast<int>(want);
+}
+
+Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const ClusterMetrics& m, Instant end,
+                  std::optional<Duration> state_converged_after) {
+  Verdict v;
+  v.expectation = e.source;
+  switch (e.kind) {
+    case ClusterExpectationKind::detection: {
+      v.pass = !m.crashes.empty();
+      std::string bad;
+      for (const CrashDetection& c : m.crashes) {
+        const std::string who = fmt::format("{} crashed at {}", name_of(w, c.member), seconds_text(c.at - Instant::from_ns(0)));
+        if (e.first_max && (!c.first || *c.first > *e.first_max)) {
+          v.pass = false;
+          if (bad.empty()) bad = c.first ? fmt::format("; {}: first detection after {}", who, seconds_text(*c.first))
+                                         : fmt::format("; {}: never detected", who);
+        }
+        if (e.dead_max && (!c.everywhere || *c.everywhere > *e.dead_max)) {
+          v.pass = false;
+          if (bad.empty()) {
+            bad = c.everywhere ? fmt::format("; {}: dead everywhere after {}", who, seconds_text(*c.everywhere))
+                               : fmt::format("; {}: {} of {} marked it dead", who, c.marked, c.observers);
+          }
+        }
+      }
+      v.evidence = m.crashes.empty() ? "no crash in the run"
+                                     : fmt::format("{} crashes; first {}; dead everywhere {}{}", m.crashes.size(),
+                                                   m.first_detection.describe(), m.dead_everywhere.describe(), bad);
+      break;
+    }
+    case ClusterExpectationKind::false_positives: {
+      const Instant a = Instant::from_ns(0) + e.from;
+      const Instant b = e.to == Duration::max() ? kForever : Instant::from_ns(0) + e.to;
+      std::uint64_t s = 0, d = 0;
+      std::string first;
+      for (const FalsePositive& f : m.false_positives) {
+        if (f.at < a || f.at > b) continue;
+        ++(f.state == MemberState::suspect ? s : d);
+        if (first.empty()) {
+          first = fmt::format("; first: {} {} (incarnation {}) at {} by {} members", name_of(w, f.member),
+                              to_string(f.state), f.incarnation, seconds_text(f.at - Instant::from_ns(0)), f.reports);
+        }
+      }
+      v.pass = (!e.suspected_max || s <= *e.suspected_max) && (!e.dead_count_max || d <= *e.dead_count_max);
+      v.evidence = fmt::format("{} false suspicions, {} false deaths{}", s, d, first);
+      break;
+    }
+    case ClusterExpectationKind::converges: {
+      v.pass = m.converged_after && *m.converged_after <= e.within && m.incarnations_agree;
+      if (!m.converged_after) {
+        v.evidence = fmt::format("not converged at the end ({} disagreeing views)", w.disagreements());
+      } else {
+        v.evidence = fmt::format("converged {} after the liveness start{}", seconds_text(*m.converged_after),
+                                 m.incarnations_agree ? "" : "; but " + m.incarnation_mismatch);
+      }
+      break;
+    }
+    case ClusterExpectationKind::member_state: {
+      const Instant at = e.at ? Instant::from_ns(0) + *e.at : end;
+      v.pass = true;
+      std::size_t checked = 0, wrong = 0;
+      std::string first;
+      for (std::uint32_t subject : e.members) {
+        for (const auto& [o, st] : views_at(w, subject, at)) {
+          ++checked;
+          if (matches(e.state, st)) continue;
+          ++wrong;
+          v.pass = false;
+          if (first.empty()) {
+            first = fmt::format("; {} sees {} as {}", name_of(w, o), name_of(w, subject),
+                                st ? std::string(to_string(*st)) : std::string("unknown"));
+          }
+        }
+      }
+      if (checked == 0) v.pass = false;
+      v.evidence = fmt::format("{} of {} views match{}", checked - wrong, checked, first);
+      break;
+    }
+    case ClusterExpectationKind::suspected:
+    case ClusterExpectationKind::declared_dead: {
+      const auto& counts = e.kind == ClusterExpectationKind::suspected ? m.episodes.suspected : m.episodes.dead;
+      std::uint64_t total = 0;
+      for (std::uint32_t s : e.members) total += counts[s];
+      v.pass = total >= e.min && total <= e.max;
+      v.evidence = fmt::format("{} episodes (distinct incarnations)", total);
+      break;
+    }
+    case ClusterExpectationKind::load:
+      v.pass = (!e.messages_max || m.messages_per_member_s_max <= *e.messages_max) &&
+               (!e.bytes_max || m.bytes_per_member_s_max <= *e.bytes_max);
+      v.evidence = fmt::format("mean {:.2f} msg/s, {:.0f} B/s; busiest member {:.2f} msg/s, {:.0f} B/s",
+                               m.messages_per_member_s, m.bytes_per_member_s, m.messages_per_member_s_max,
+                               m.bytes_per_member_s_max);
+      break;
+    case ClusterExpectationKind::dissemination:
+      v.pass = (!e.p99_max || (m.dissemination.count > 0 && m.dissemination.p99 <= *e.p99_max)) &&
+               (!e.incomplete_max || m.updates_incomplete <= *e.incomplete_max);
+      v.evidence = fmt::format("{} updates, {} incomplete; to all: {}", m.updates, m.updates_incomplete,
+                               m.dissemination.describe());
+      break;
+    case ClusterExpectationKind::state_converges:
+      v.pass = state_converged_after && *state_converged_after <= e.within;
+      v.evidence = state_converged_after
+                       ? fmt::format("replicated state equal everywhere {} after the liveness start",
+                                     seconds_text(*state_converged_after))
+                       : std::string("replicated state differs at the end");
+      break;
+  }
+  return v;
+}
+
+}  // namespace
+
+std::vector<Verdict> judge_cluster(const ClusterWorld& world, const ClusterMetrics& metrics, Instant end,
+                                   std::optional<Duration> state_converged_after) {
+  std::vector<Verdict> out;
+  for (const ClusterExpectation& e : world.scenario().expectations) {
+    out.push_back(judge_one(world, e, metrics, end, state_converged_after));
+  }
+  return out;
+}
+
+}  // namespace heck::sim

@@ -1,0 +1,124 @@
+// What a cluster run showed: failure-detection times, false positives, load,
+// dissemination and convergence, computed after the run from the world's
+// member records and process log (sim/cluster_world.h), and the verdicts on a
+// cluster scenario's expectations.
+//
+// Definitions
+// - Crash detection. For a crash of S at T (a restart's crash included; a
+//   graceful stop is not a crash), the episode lasts until S next starts (or
+//   the end). First detection: the first report, by any other member, of S
+//   as suspect or dead in the episode, minus T. Dead everywhere: the members
+//   running at T (other than S) that stay up until they mark S dead; the
+//   last of their first `dead` reports in the episode, minus T. A crash none
+//   reports is `undetected`; one that some observer had not marked dead when
+//   the episode ended is `incomplete`.
+// - False positives. A report of S as suspect is false when S is running and
+//   not paused at that time and S's incarnation in the report is not one it
+//   held when it crashed, stopped or was paused (so late news of a real fault
+//   is not counted). A report of S as dead is false when S is running (paused
+//   or not) and the incarnation is not one it held when it crashed or
+//   stopped: a paused member declared dead is a false death. Counted as
+//   episodes (distinct member and incarnation) and as reports (observers).
+// - Load: Send effects after metrics_from per member, divided by the time
+//   the member was running after metrics_from; the mean is total over total.
+// - Dissemination. An update is (member, state, incarnation) first reported
+//   at t0 >= metrics_from by some other member. Its recipients are the
+//   members other than S that run from t0 (or before) to the end. It reaches
+//   a recipient when the recipient's view of S equals or supersedes it
+//   (higher incarnation, or the same with a state at least as strong). Time
+//   to reach all: the last recipient's time minus t0; not reached by the end:
+//   `incomplete`.
+// - Convergence: the world's converged_since() (every running member sees
+//   every running member alive and every other member not alive/suspect),
+//   relative to the liveness phase's start; at the end the incarnations of
+//   alive members must also agree across views.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+#include "sim/analysis.h"
+#include "sim/cluster_world.h"
+
+namespace heck::sim {
+
+struct Percentiles {
+  std::size_t count = 0;
+  Duration p50, p99, max;
+  // "p50 1.2 s, p99 2.0 s, max 2.1 s (n=12)" or "none"
+  std::string describe() const;
+};
+// Nearest-rank percentiles. The input need not be sorted.
+Percentiles percentiles(std::vector<Duration> values);
+
+struct CrashDetection {
+  std::uint32_t member = 0;
+  Instant at;
+  Instant episode_end;                // the next start of the member, or the end
+  std::optional<Duration> first;      // nullopt: undetected
+  std::optional<Duration> everywhere; // nullopt: incomplete
+  std::size_t observers = 0;          // members that had to mark it dead
+  std::size_t marked = 0;             // ... and did within the episode
+};
+
+struct FalsePositive {
+  Instant at;                 // first report
+  std::uint32_t member = 0;
+  std::uint64_t incarnation = 0;
+  MemberState state = MemberState::suspect;  // suspect or dead
+  std::size_t reports = 0;    // observers that reported it
+};
+
+// Suspicion and death episodes of any kind, per member (for `suspected` and
+// `declared_dead`).
+struct Episodes {
+  std::vector<std::uint64_t> suspected;  // per member: distinct incarnations reported suspect
+  std::vector<std::uint64_t> dead;       // per member: distinct incarnations reported dead
+};
+
+struct ClusterMetrics {
+  std::vector<CrashDetection> crashes;
+  Percentiles first_detection;  // over detected crashes
+  Percentiles dead_everywhere;  // over complete crashes
+  std::size_t undetected = 0;
+  std::size_t incomplete = 0;
+
+  std::vector<FalsePositive> false_positives;  // in order of first report
+  std::uint64_t false_suspicions = 0, false_suspicion_reports = 0;
+  std::uint64_t false_deaths = 0, false_death_reports = 0;
+  Episodes episodes;
+
+  double member_seconds = 0;          // running time after metrics_from, summed
+  double messages_per_member_s = 0;   // mean (total / member_seconds)
+  double bytes_per_member_s = 0;
+  double messages_per_member_s_max = 0;  // the busiest member (running >= 1 s)
+  double bytes_per_member_s_max = 0;
+
+  Percentiles dissemination;          // time for an update to reach all recipients
+  std::size_t updates = 0;
+  std::size_t updates_incomplete = 0;
+
+  std::optional<Duration> converged_after;  // since the liveness start (0 when converged before)
+  bool incarnations_agree = true;
+  std::string incarnation_mismatch;         // the first mismatch, when any
+};
+
+// Computes the metrics of a run that ended at `end`.
+ClusterMetrics measure(const ClusterWorld& world, Instant end);
+
+// Each running member's view of `subject` at true time `at`, from the
+// records: for every running member other than the subject, its state
+// (nullopt: it never heard of the subject).
+std::vector<std::pair<std::uint32_t, std::optional<MemberState>>> views_at(const ClusterWorld& world,
+                                                                           std::uint32_t subject, Instant at);
+
+// Judges the scenario's expectations. `state_converged_after` is the time,
+// after the liveness start, since which every running member holds the same
+// replicated state (nullopt: not by the end); only state_converges uses it.
+std::vector<Verdict> judge_cluster(const ClusterWorld& world, const ClusterMetrics& metrics, Instant end,
+                                   std::optional<Duration> state_converged_after);
+
+}  // namespace heck::sim

@@ -1,0 +1,636 @@
+#include "sim/cluster_scenario.h"
+
+#include <algorithm>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sim/clock.h"
+#include "sim/json_fields.h"
+#include "sim/scenario.h"
+
+namespace heck::sim {
+
+namespace jf = json_fields;
+using nlohmann::json;
+
+std::string_view to_string(FaultKind k) {
+  switch (k) {
+    case FaultKind::crash: return "crash";
+    case FaultKind::restart: return "restart";
+    case FaultKind::pause: return "pause";
+    case FaultKind::resume: return "resume";
+    case FaultKind::leave: return "leave";
+    case FaultKind::join: return "join";
+    case FaultKind::partition: return "partition";
+    case FaultKind::heal: return "heal";
+    case FaultKind::clog: return "clog";
+    case FaultKind::release: return "release";
+    case FaultKind::link: return "link";
+    case FaultKind::unlink: return "unlink";
+    case FaultKind::put_target: return "put_target";
+    case FaultKind::delete_target: return "delete_target";
+    case FaultKind::add_counter: return "add_counter";
+  }
+  return "?";
+}
+
+std::string_view to_string(ClusterExpectationKind k) {
+  switch (k) {
+    case ClusterExpectationKind::detection: return "detection";
+    case ClusterExpectationKind::false_positives: return "false_positives";
+    case ClusterExpectationKind::converges: return "converges";
+    case ClusterExpectationKind::member_state: return "member_state";
+    case ClusterExpectationKind::suspected: return "suspected";
+    case ClusterExpectationKind::declared_dead: return "declared_dead";
+    case ClusterExpectationKind::load: return "load";
+    case ClusterExpectationKind::dissemination: return "dissemination";
+    case ClusterExpectationKind::state_converges: return "state_converges";
+  }
+  return "?";
+}
+
+std::string_view to_string(SeenState s) {
+  switch (s) {
+    case SeenState::alive: return "alive";
+    case SeenState::suspect: return "suspect";
+    case SeenState::dead: return "dead";
+    case SeenState::left: return "left";
+    case SeenState::gone: return "gone";
+  }
+  return "?";
+}
+
+std::string ClusterExpectation::describe() const {
+  auto ms = [](Duration d) { return fmt::format("{} ms", d.ms()); };
+  auto range = [&] {
+    if (max == UINT64_MAX) return fmt::format(">= {}", min);
+    return fmt::format("in [{}, {}]", min, max);
+  };
+  switch (kind) {
+    case ClusterExpectationKind::detection: {
+      std::string s = "detection:";
+      if (first_max) s += " first <= " + ms(*first_max);
+      if (dead_max) s += fmt::format("{} dead everywhere <= {}", first_max ? "," : "", ms(*dead_max));
+      return s;
+    }
+    case ClusterExpectationKind::false_positives: {
+      std::string s = "false positives:";
+      if (suspected_max) s += fmt::format(" suspected <= {}", *suspected_max);
+      if (dead_count_max) s += fmt::format("{} dead <= {}", suspected_max ? "," : "", *dead_count_max);
+      if (from > Duration::zero() || to != Duration::max()) {
+        s += fmt::format(" in [{}, {}]", ms(from), to == Duration::max() ? std::string("end") : ms(to));
+      }
+      return s;
+    }
+    case ClusterExpectationKind::converges: return fmt::format("converges within {} of the liveness phase", ms(within));
+    case ClusterExpectationKind::member_state:
+      return fmt::format("member_state {} {} at {}", member_text, to_string(state), at ? ms(*at) : std::string("end"));
+    case ClusterExpectationKind::suspected: return fmt::format("suspected {} {}", member_text, range());
+    case ClusterExpectationKind::declared_dead: return fmt::format("declared_dead {} {}", member_text, range());
+    case ClusterExpectationKind::load: {
+      std::string s = "load per member:";
+      if (messages_max) s += fmt::format(" <= {} msg/s", *messages_max);
+      if (bytes_max) s += fmt::format("{} <= {} B/s", messages_max ? "," : "", *bytes_max);
+      return s;
+    }
+    case ClusterExpectationKind::dissemination: {
+      std::string s = "dissemination:";
+      if (p99_max) s += " p99 <= " + ms(*p99_max);
+      if (incomplete_max) s += fmt::format("{} incomplete <= {}", p99_max ? "," : "", *incomplete_max);
+      return s;
+    }
+    case ClusterExpectationKind::state_converges:
+      return fmt::format("state converges within {} of the liveness phase", ms(within));
+  }
+  return "?";
+}
+
+std::string ClusterScenario::address_of(std::string_view member) { return fmt::format("{}:7946", member); }
+
+std::optional<std::uint32_t> ClusterScenario::member_index(std::string_view name) const {
+  for (std::uint32_t i = 0; i < members.size(); ++i) {
+    if (members[i].name == name) return i;
+  }
+  return std::nullopt;
+}
+
+bool is_cluster_scenario(const json& j) {
+  if (!j.is_object()) return false;
+  auto it = j.find("kind");
+  return it != j.end() && it->is_string() && it->get<std::string>() == "cluster";
+}
+
+namespace {
+
+constexpr std::size_t kMaxTextField = 4096;
+constexpr std::size_t kMaxNameLength = 64;
+
+Duration ms_duration(std::int64_t ms) { return Duration::milliseconds(ms); }
+
+void check_member_name(const std::string& name, const std::string& field) {
+  if (name.empty() || name.size() > kMaxNameLength || !valid_target_id(name)) {
+    jf::fail(fmt::format("{}: '{}' must be 1-{} characters of A-Z a-z 0-9 . _ : -", field, name, kMaxNameLength));
+  }
+}
+
+void parse_clock(const json& j, const std::string& where, MemberScenario& m) {
+  jf::expect_object(j, where, {"offset_ms", "drift_ppm"});
+  m.clock_offset = ms_duration(
+      jf::opt_int(j, where, "offset_ms", -ClusterScenario::kMaxClockOffsetMs, ClusterScenario::kMaxClockOffsetMs)
+          .value_or(0));
+  m.drift_ppm = jf::opt_int(j, where, "drift_ppm", -NodeClock::kMaxDriftPpm, NodeClock::kMaxDriftPpm).value_or(0);
+}
+
+bool opt_bool(const json& j, std::string_view where, std::string_view key, bool fallback) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (!it->is_boolean()) jf::fail(fmt::format("{}: must be true or false, got {}", jf::path(where, key), jf::type_name(*it)));
+  return it->get<bool>();
+}
+
+void parse_members(const json& j, ClusterScenario& s) {
+  if (j.is_array()) {
+    if (j.size() > ClusterScenario::kMaxMembers) {
+      jf::fail(fmt::format("members: more than {} members", ClusterScenario::kMaxMembers));
+    }
+    for (std::size_t i = 0; i < j.size(); ++i) {
+      const auto w = fmt::format("members[{}]", i);
+      jf::expect_object(j[i], w, {"name", "clock", "start"});
+      MemberScenario m;
+      m.name = jf::get_string(j[i], w, "name", kMaxNameLength);
+      check_member_name(m.name, jf::path(w, "name"));
+      if (auto it = j[i].find("clock"); it != j[i].end()) parse_clock(*it, jf::path(w, "clock"), m);
+      m.starts = opt_bool(j[i], w, "start", true);
+      s.members.push_back(std::move(m));
+    }
+  } else if (j.is_object()) {
+    const std::string w = "members";
+    jf::expect_object(j, w, {"count", "prefix", "clock_spread"});
+    const auto count = jf::get_int(j, w, "count", 1, static_cast<std::int64_t>(ClusterScenario::kMaxMembers));
+    const auto prefix = jf::opt_string(j, w, "prefix", 32).value_or("n");
+    std::int64_t offset_ms = 0, drift_ppm = 0;
+    if (auto it = j.find("clock_spread"); it != j.end()) {
+      const auto cw = jf::path(w, "clock_spread");
+      jf::expect_object(*it, cw, {"offset_ms", "drift_ppm"});
+      offset_ms = jf::opt_int(*it, cw, "offset_ms", 0, ClusterScenario::kMaxClockOffsetMs).value_or(0);
+      drift_ppm = jf::opt_int(*it, cw, "drift_ppm", 0, NodeClock::kMaxDriftPpm).value_or(0);
+    }
+    // Drifts follow a stride-7 permutation of the members when 7 does not
+    // divide the count (so offset and drift are not correlated), otherwise
+    // the reverse order.
+    const bool stride = std::gcd(count, std::int64_t{7}) == 1;
+    for (std::int64_t i = 0; i < count; ++i) {
+      MemberScenario m;
+      m.name = fmt::format("{}{}", prefix, i);
+      check_member_name(m.name, jf::path(w, "prefix"));
+      if (count > 1) {
+        // Offsets from -max to +max in member order.
+        m.clock_offset = ms_duration(-offset_ms + 2 * offset_ms * i / (count - 1));
+        const std::int64_t k = stride ? (i * 7 + 3) % count : count - 1 - i;
+        m.drift_ppm = drift_ppm - 2 * drift_ppm * k / (count - 1);
+      }
+      s.members.push_back(std::move(m));
+    }
+  } else {
+    jf::fail(fmt::format("members: must be an array or an object, got {}", jf::type_name(j)));
+  }
+  if (s.members.empty()) jf::fail("members: must have at least one member");
+  std::set<std::string, std::less<>> names;
+  for (std::size_t i = 0; i < s.members.size(); ++i) {
+    if (!names.insert(s.members[i].name).second) {
+      jf::fail(fmt::format("members[{}].name: duplicate name '{}'", i, s.members[i].name));
+    }
+  }
+}
+
+// Names a selector matches, as member indices. `v` is a name, "prefix*",
+// "*", or an array of those.
+std::vector<std::uint32_t> select(const ClusterScenario& s, const json& v, const std::string& field) {
+  std::vector<bool> chosen(s.members.size(), false);
+  auto one = [&](const json& item, const std::string& f) {
+    if (!item.is_string()) jf::fail(fmt::format("{}: must be a member name or pattern, got {}", f, jf::type_name(item)));
+    const auto text = item.get<std::string>();
+    bool any = false;
+    for (std::uint32_t i = 0; i < s.members.size(); ++i) {
+      if (target_pattern_matches(text, s.members[i].name)) {
+        chosen[i] = true;
+        any = true;
+      }
+    }
+    if (!any) jf::fail(fmt::format("{}: '{}' matches no member (use a name, a prefix ending in '*', or '*')", f, text));
+  };
+  if (v.is_array()) {
+    if (v.empty()) jf::fail(fmt::format("{}: must name at least one member", field));
+    if (v.size() > ClusterScenario::kMaxMembers) jf::fail(fmt::format("{}: more than {} items", field, ClusterScenario::kMaxMembers));
+    for (std::size_t i = 0; i < v.size(); ++i) one(v[i], fmt::format("{}[{}]", field, i));
+  } else {
+    one(v, field);
+  }
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t i = 0; i < chosen.size(); ++i) {
+    if (chosen[i]) out.push_back(i);
+  }
+  return out;
+}
+
+EndpointSet to_set(const ClusterScenario& s, const std::vector<std::uint32_t>& members) {
+  EndpointSet set(s.members.size());
+  for (auto m : members) set.insert(m);
+  return set;
+}
+
+// "from" and "to" of a partition, clog or link; absent "from" = every member
+// (when `from_optional`), absent "to" = every member not in "from".
+void parse_sets(const json& j, const std::string& w, const ClusterScenario& s, bool from_optional, EndpointSet& from,
+                EndpointSet& to) {
+  std::vector<std::uint32_t> f;
+  if (auto it = j.find("from"); it != j.end()) {
+    f = select(s, *it, jf::path(w, "from"));
+  } else if (from_optional) {
+    for (std::uint32_t i = 0; i < s.members.size(); ++i) f.push_back(i);
+  } else {
+    jf::fail(fmt::format("{}: missing", jf::path(w, "from")));
+  }
+  from = to_set(s, f);
+  if (auto it = j.find("to"); it != j.end()) {
+    to = to_set(s, select(s, *it, jf::path(w, "to")));
+  } else if (f.size() == s.members.size()) {
+    to = EndpointSet::all(s.members.size());  // every link
+  } else {
+    to = EndpointSet(s.members.size());
+    for (std::uint32_t i = 0; i < s.members.size(); ++i) {
+      if (!from.contains(i)) to.insert(i);
+    }
+  }
+}
+
+double probability(const json& j, std::string_view where, std::string_view key) {
+  return jf::get_number(j, where, key, 0.0, 1.0);
+}
+
+LatencyDist latency_at(const json& j, const std::string& where, std::string_view key) {
+  auto l = LatencyDist::from_json(j.at(key), jf::path(where, key));
+  if (!l) jf::fail(l.error());
+  return *l;
+}
+
+// The link fields of an object (network defaults, a link rule or event).
+LinkOverride parse_link_fields(const json& j, const std::string& w) {
+  LinkOverride o;
+  if (j.contains("latency")) o.latency = latency_at(j, w, "latency");
+  if (j.contains("reorder_delay")) o.reorder_delay = latency_at(j, w, "reorder_delay");
+  if (j.contains("loss")) o.loss = probability(j, w, "loss");
+  if (j.contains("duplicate")) o.duplicate = probability(j, w, "duplicate");
+  if (j.contains("reorder")) o.reorder = probability(j, w, "reorder");
+  o.stream_bytes_per_ms = jf::opt_number(j, w, "stream_bytes_per_ms", 1.0, 1e12);
+  return o;
+}
+
+void parse_network(const json& j, ClusterScenario& s) {
+  const std::string w = "network";
+  jf::expect_object(j, w,
+                    {"latency", "loss", "duplicate", "reorder", "reorder_delay", "stream_bytes_per_ms",
+                     "socket_buffer_packets", "links"});
+  parse_link_fields(j, w).apply_to(s.network);
+  s.socket_buffer_packets = static_cast<std::size_t>(
+      jf::opt_int(j, w, "socket_buffer_packets", 0, static_cast<std::int64_t>(ClusterScenario::kMaxSocketBufferPackets))
+          .value_or(static_cast<std::int64_t>(s.socket_buffer_packets)));
+  if (!j.contains("links")) return;
+  const json& links = jf::get_array(j, w, "links", Network::kMaxRules);
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    const auto lw = fmt::format("network.links[{}]", i);
+    jf::expect_object(links[i], lw,
+                      {"from", "to", "one_way", "latency", "loss", "duplicate", "reorder", "reorder_delay",
+                       "stream_bytes_per_ms"});
+    ClusterScenario::LinkRule r;
+    parse_sets(links[i], lw, s, /*from_optional=*/false, r.from, r.to);
+    r.one_way = opt_bool(links[i], lw, "one_way", false);
+    r.link = parse_link_fields(links[i], lw);
+    s.links.push_back(std::move(r));
+  }
+}
+
+Duration opt_ms(const json& j, std::string_view where, std::string_view key, std::int64_t lo, std::int64_t hi,
+                Duration fallback) {
+  if (auto v = jf::opt_int(j, where, key, lo, hi)) return ms_duration(*v);
+  return fallback;
+}
+
+std::size_t opt_size(const json& j, std::string_view where, std::string_view key, std::int64_t lo, std::int64_t hi,
+                     std::size_t fallback) {
+  if (auto v = jf::opt_int(j, where, key, lo, hi)) return static_cast<std::size_t>(*v);
+  return fallback;
+}
+
+void parse_swim(const json& j, SwimConfig& c) {
+  const std::string w = "swim";
+  jf::expect_object(j, w,
+                    {"probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_mult",
+                     "suspicion_max_timeout_mult", "retransmit_mult", "gossip_interval_ms", "gossip_nodes",
+                     "gossip_to_the_dead_ms", "push_pull_interval_ms", "packet_size_bytes",
+                     "awareness_max_multiplier", "dead_reap_after_ms", "join_backoff_min_ms", "join_backoff_max_ms",
+                     "nack_timeout_fraction", "lifeguard"});
+  constexpr std::int64_t kHour = 3'600'000;
+  c.probe_interval = opt_ms(j, w, "probe_interval_ms", 1, kHour, c.probe_interval);
+  c.probe_timeout = opt_ms(j, w, "probe_timeout_ms", 1, kHour, c.probe_timeout);
+  if (c.probe_timeout > c.probe_interval) {
+    jf::fail(fmt::format("swim.probe_timeout_ms: {} is above probe_interval_ms ({})", c.probe_timeout.ms(),
+                         c.probe_interval.ms()));
+  }
+  c.indirect_checks = opt_size(j, w, "indirect_checks", 0, 64, c.indirect_checks);
+  c.suspicion_mult = opt_size(j, w, "suspicion_mult", 1, 100, c.suspicion_mult);
+  c.suspicion_max_timeout_mult = opt_size(j, w, "suspicion_max_timeout_mult", 1, 100, c.suspicion_max_timeout_mult);
+  c.retransmit_mult = opt_size(j, w, "retransmit_mult", 1, 100, c.retransmit_mult);
+  c.gossip_interval = opt_ms(j, w, "gossip_interval_ms", 1, kHour, c.gossip_interval);
+  c.gossip_nodes = opt_size(j, w, "gossip_nodes", 0, 64, c.gossip_nodes);
+  c.gossip_to_the_dead = opt_ms(j, w, "gossip_to_the_dead_ms", 0, 24 * kHour, c.gossip_to_the_dead);
+  c.push_pull_interval = opt_ms(j, w, "push_pull_interval_ms", 1, 24 * kHour, c.push_pull_interval);
+  c.packet_size_bytes = opt_size(j, w, "packet_size_bytes", 512, 65507, c.packet_size_bytes);
+  c.awareness_max_multiplier = opt_size(j, w, "awareness_max_multiplier", 1, 100, c.awareness_max_multiplier);
+  c.dead_reap_after = opt_ms(j, w, "dead_reap_after_ms", 1, 30 * 24 * kHour, c.dead_reap_after);
+  c.join_backoff_min = opt_ms(j, w, "join_backoff_min_ms", 1, kHour, c.join_backoff_min);
+  c.join_backoff_max = opt_ms(j, w, "join_backoff_max_ms", 1, kHour, c.join_backoff_max);
+  if (c.join_backoff_max < c.join_backoff_min) {
+    jf::fail(fmt::format("swim.join_backoff_max_ms: {} is below join_backoff_min_ms ({})", c.join_backoff_max.ms(),
+                         c.join_backoff_min.ms()));
+  }
+  if (auto f = jf::opt_number(j, w, "nack_timeout_fraction", 0.05, 1.0)) c.nack_timeout_fraction = *f;
+  c.lifeguard = opt_bool(j, w, "lifeguard", c.lifeguard);
+}
+
+void parse_replication(const json& j, ReplicatorConfig& c) {
+  const std::string w = "replication";
+  jf::expect_object(j, w, {"anti_entropy_interval_ms", "fanout", "flush_delay_ms", "hlc_max_forward_ms"});
+  c.anti_entropy_interval = opt_ms(j, w, "anti_entropy_interval_ms", 1, 86'400'000, c.anti_entropy_interval);
+  c.fanout = opt_size(j, w, "fanout", 0, 64, c.fanout);
+  c.flush_delay = opt_ms(j, w, "flush_delay_ms", 0, 60'000, c.flush_delay);
+  c.hlc_max_forward = opt_ms(j, w, "hlc_max_forward_ms", 0, 86'400'000, c.hlc_max_forward);
+}
+
+struct EventParser {
+  const ClusterScenario& s;
+  std::vector<TimelineEvent>& out;
+
+  std::vector<std::uint32_t> members(const json& j, const std::string& w) {
+    const bool one = j.contains("member"), many = j.contains("members");
+    if (one == many) jf::fail(fmt::format("{}: needs exactly one of member, members", w));
+    return one ? select(s, j.at("member"), jf::path(w, "member")) : select(s, j.at("members"), jf::path(w, "members"));
+  }
+
+  void push(TimelineEvent e) {
+    if (out.size() >= ClusterScenario::kMaxEvents) {
+      jf::fail(fmt::format("timeline: more than {} events (rolling restarts expanded)", ClusterScenario::kMaxEvents));
+    }
+    out.push_back(std::move(e));
+  }
+
+  void parse(const json& j, std::size_t index) {
+    const auto w = fmt::format("timeline[{}]", index);
+    if (!j.is_object()) jf::fail(fmt::format("{}: must be an object, got {}", w, jf::type_name(j)));
+    const std::int64_t safety_ms = s.safety.ms();
+    TimelineEvent e;
+    e.source = index;
+    e.at = ms_duration(jf::get_int(j, w, "at_ms", 0, safety_ms - 1));
+    const auto kind = jf::get_string(j, w, "event", 32);
+    auto named = [&] { e.name = jf::opt_string(j, w, "name", 64).value_or(""); };
+    if (kind == "crash" || kind == "resume" || kind == "join") {
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members"});
+      e.kind = kind == "crash" ? FaultKind::crash : kind == "resume" ? FaultKind::resume : FaultKind::join;
+      e.members = members(j, w);
+    } else if (kind == "restart") {
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "down_ms"});
+      e.kind = FaultKind::restart;
+      e.members = members(j, w);
+      e.down = opt_ms(j, w, "down_ms", 0, safety_ms, Duration::zero());
+    } else if (kind == "pause") {
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "for_ms"});
+      e.kind = FaultKind::pause;
+      e.members = members(j, w);
+      if (auto f = jf::opt_int(j, w, "for_ms", 1, safety_ms)) e.pause_for = ms_duration(*f);
+    } else if (kind == "leave") {
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "stop_after_ms"});
+      e.kind = FaultKind::leave;
+      e.members = members(j, w);
+      e.stop_after = opt_ms(j, w, "stop_after_ms", 0, safety_ms, Duration::seconds(5));
+    } else if (kind == "partition" || kind == "clog") {
+      jf::expect_object(j, w, {"at_ms", "event", "from", "to", "one_way", "name"});
+      e.kind = kind == "partition" ? FaultKind::partition : FaultKind::clog;
+      parse_sets(j, w, s, /*from_optional=*/false, e.from, e.to);
+      e.one_way = opt_bool(j, w, "one_way", false);
+      named();
+    } else if (kind == "heal" || kind == "release" || kind == "unlink") {
+      jf::expect_object(j, w, {"at_ms", "event", "name"});
+      e.kind = kind == "heal" ? FaultKind::heal : kind == "release" ? FaultKind::release : FaultKind::unlink;
+      named();
+    } else if (kind == "link") {
+      jf::expect_object(j, w,
+                        {"at_ms", "event", "from", "to", "one_way", "name", "latency", "loss", "duplicate", "reorder",
+                         "reorder_delay", "stream_bytes_per_ms"});
+      e.kind = FaultKind::link;
+      parse_sets(j, w, s, /*from_optional=*/true, e.from, e.to);
+      e.one_way = opt_bool(j, w, "one_way", false);
+      named();
+      e.link = parse_link_fields(j, w);
+    } else if (kind == "loss") {
+      jf::expect_object(j, w, {"at_ms", "event", "from", "to", "one_way", "name", "rate"});
+      e.kind = FaultKind::link;
+      parse_sets(j, w, s, /*from_optional=*/true, e.from, e.to);
+      e.one_way = opt_bool(j, w, "one_way", false);
+      named();
+      e.link.loss = probability(j, w, "rate");
+    } else if (kind == "rolling_restart") {
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "every_ms", "down_ms"});
+      const auto chosen = members(j, w);
+      const Duration every = ms_duration(jf::get_int(j, w, "every_ms", 1, safety_ms));
+      const Duration down = opt_ms(j, w, "down_ms", 0, safety_ms, Duration::zero());
+      for (std::size_t k = 0; k < chosen.size(); ++k) {
+        TimelineEvent r;
+        r.source = index;
+        r.kind = FaultKind::restart;
+        r.at = e.at + every * static_cast<std::int64_t>(k);
+        r.down = down;
+        r.members = {chosen[k]};
+        if (r.at + down >= s.safety) {
+          jf::fail(fmt::format("{}: restart {} of {} ends at {} ms, after safety_ms ({})", w, k + 1, chosen.size(),
+                               (r.at + down).ms(), safety_ms));
+        }
+        push(std::move(r));
+      }
+      return;
+    } else if (kind == "put_target") {
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "spec"});
+      e.kind = FaultKind::put_target;
+      e.members = members(j, w);
+      if (!j.contains("spec")) jf::fail(fmt::format("{}: missing", jf::path(w, "spec")));
+      auto spec = TargetSpec::from_json(j.at("spec"), jf::path(w, "spec"));
+      if (!spec) jf::fail(spec.error());
+      e.spec = std::move(*spec);
+    } else if (kind == "delete_target") {
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "id"});
+      e.kind = FaultKind::delete_target;
+      e.members = members(j, w);
+      e.id = jf::get_string(j, w, "id", TargetSpec::kMaxIdLength);
+    } else if (kind == "add_counter") {
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "counter", "delta"});
+      e.kind = FaultKind::add_counter;
+      e.members = members(j, w);
+      e.id = jf::get_string(j, w, "counter", TargetSpec::kMaxIdLength);
+      e.delta = jf::get_int(j, w, "delta", -(std::int64_t{1} << 40), std::int64_t{1} << 40);
+    } else {
+      jf::fail(fmt::format(
+          "{}: '{}' is not one of crash, restart, pause, resume, leave, join, partition, heal, clog, release, "
+          "link, unlink, loss, rolling_restart, put_target, delete_target, add_counter",
+          jf::path(w, "event"), kind));
+    }
+    if (e.kind == FaultKind::restart && e.at + e.down >= s.safety) {
+      jf::fail(fmt::format("{}: the restart ends at {} ms, after safety_ms ({})", w, (e.at + e.down).ms(), safety_ms));
+    }
+    push(std::move(e));
+  }
+};
+
+std::uint64_t opt_u64_bound(const json& j, std::string_view where, std::string_view key, std::uint64_t fallback) {
+  if (auto v = jf::opt_int(j, where, key, 0, std::int64_t{1} << 53)) return static_cast<std::uint64_t>(*v);
+  return fallback;
+}
+
+ClusterExpectation parse_expectation(const json& j, std::size_t index, const ClusterScenario& s) {
+  const auto w = fmt::format("expectations[{}]", index);
+  if (!j.is_object()) jf::fail(fmt::format("{}: must be an object, got {}", w, jf::type_name(j)));
+  ClusterExpectation e;
+  e.source = index;
+  const std::int64_t end_ms = s.duration().ms();
+  const auto kind = jf::get_string(j, w, "kind", 32);
+  auto member_field = [&] {
+    if (!j.contains("member")) jf::fail(fmt::format("{}: missing", jf::path(w, "member")));
+    e.member_text = j.at("member").is_string() ? j.at("member").get<std::string>() : j.at("member").dump();
+    e.members = select(s, j.at("member"), jf::path(w, "member"));
+  };
+  auto range = [&] {
+    e.min = opt_u64_bound(j, w, "min", 0);
+    e.max = opt_u64_bound(j, w, "max", UINT64_MAX);
+    if (!j.contains("min") && !j.contains("max")) jf::fail(fmt::format("{}: needs min, max or both", w));
+    if (e.min > e.max) jf::fail(fmt::format("{}: {} is below min ({})", jf::path(w, "max"), e.max, e.min));
+  };
+  if (kind == "detection") {
+    jf::expect_object(j, w, {"kind", "first_ms_max", "dead_ms_max"});
+    e.kind = ClusterExpectationKind::detection;
+    if (auto v = jf::opt_int(j, w, "first_ms_max", 0, end_ms)) e.first_max = ms_duration(*v);
+    if (auto v = jf::opt_int(j, w, "dead_ms_max", 0, end_ms)) e.dead_max = ms_duration(*v);
+    if (!e.first_max && !e.dead_max) jf::fail(fmt::format("{}: needs first_ms_max, dead_ms_max or both", w));
+  } else if (kind == "false_positives") {
+    jf::expect_object(j, w, {"kind", "suspected_max", "dead_max", "from_ms", "to_ms"});
+    e.kind = ClusterExpectationKind::false_positives;
+    if (j.contains("suspected_max")) e.suspected_max = opt_u64_bound(j, w, "suspected_max", 0);
+    if (j.contains("dead_max")) e.dead_count_max = opt_u64_bound(j, w, "dead_max", 0);
+    if (!e.suspected_max && !e.dead_count_max) jf::fail(fmt::format("{}: needs suspected_max, dead_max or both", w));
+    e.from = opt_ms(j, w, "from_ms", 0, end_ms, Duration::zero());
+    e.to = opt_ms(j, w, "to_ms", 0, end_ms, Duration::max());
+    if (e.to < e.from) jf::fail(fmt::format("{}: {} is below from_ms ({})", jf::path(w, "to_ms"), e.to.ms(), e.from.ms()));
+  } else if (kind == "converges" || kind == "state_converges") {
+    jf::expect_object(j, w, {"kind", "within_ms"});
+    e.kind = kind == "converges" ? ClusterExpectationKind::converges : ClusterExpectationKind::state_converges;
+    e.within = ms_duration(jf::get_int(j, w, "within_ms", 0, s.liveness.ms()));
+  } else if (kind == "member_state") {
+    jf::expect_object(j, w, {"kind", "member", "state", "at_ms"});
+    e.kind = ClusterExpectationKind::member_state;
+    member_field();
+    const auto text = jf::get_string(j, w, "state", 16);
+    if (text == "gone") {
+      e.state = SeenState::gone;
+    } else if (auto st = member_state_from_string(text)) {
+      e.state = static_cast<SeenState>(*st);
+    } else {
+      jf::fail(fmt::format("{}: '{}' is not alive, suspect, dead, left or gone", jf::path(w, "state"), text));
+    }
+    if (auto v = jf::opt_int(j, w, "at_ms", 0, end_ms)) e.at = ms_duration(*v);
+  } else if (kind == "suspected" || kind == "declared_dead") {
+    jf::expect_object(j, w, {"kind", "member", "min", "max"});
+    e.kind = kind == "suspected" ? ClusterExpectationKind::suspected : ClusterExpectationKind::declared_dead;
+    member_field();
+    range();
+  } else if (kind == "load") {
+    jf::expect_object(j, w, {"kind", "messages_per_member_per_s_max", "bytes_per_member_per_s_max"});
+    e.kind = ClusterExpectationKind::load;
+    e.messages_max = jf::opt_number(j, w, "messages_per_member_per_s_max", 0, 1e9);
+    e.bytes_max = jf::opt_number(j, w, "bytes_per_member_per_s_max", 0, 1e12);
+    if (!e.messages_max && !e.bytes_max) {
+      jf::fail(fmt::format("{}: needs messages_per_member_per_s_max, bytes_per_member_per_s_max or both", w));
+    }
+  } else if (kind == "dissemination") {
+    jf::expect_object(j, w, {"kind", "p99_ms_max", "incomplete_max"});
+    e.kind = ClusterExpectationKind::dissemination;
+    if (auto v = jf::opt_int(j, w, "p99_ms_max", 0, end_ms)) e.p99_max = ms_duration(*v);
+    if (j.contains("incomplete_max")) e.incomplete_max = opt_u64_bound(j, w, "incomplete_max", 0);
+    if (!e.p99_max && !e.incomplete_max) jf::fail(fmt::format("{}: needs p99_ms_max, incomplete_max or both", w));
+  } else {
+    jf::fail(fmt::format(
+        "{}: '{}' is not one of detection, false_positives, converges, member_state, suspected, declared_dead, "
+        "load, dissemination, state_converges",
+        jf::path(w, "kind"), kind));
+  }
+  return e;
+}
+
+ClusterScenario parse(const json& j) {
+  if (!j.is_object()) jf::fail(fmt::format("scenario: must be an object, got {}", jf::type_name(j)));
+  jf::expect_object(j, "",
+                    {"kind", "name", "description", "seed", "members", "seeds", "start_spread_ms", "swim",
+                     "replication", "jitter_fraction", "network", "safety_ms", "liveness_ms", "metrics_from_ms",
+                     "timeline", "targets", "expectations"});
+  if (!is_cluster_scenario(j)) jf::fail("kind: must be \"cluster\"");
+  ClusterScenario s;
+  const std::string top;
+  s.name = jf::get_string(j, top, "name", 256);
+  s.description = jf::opt_string(j, top, "description", kMaxTextField).value_or("");
+  if (j.contains("seed")) s.seed = jf::get_u64(j, top, "seed");
+  if (!j.contains("members")) jf::fail("members: missing");
+  parse_members(j.at("members"), s);
+  if (auto it = j.find("seeds"); it != j.end()) {
+    s.seeds = select(s, *it, "seeds");
+  } else {
+    s.seeds = {0};
+  }
+  s.start_spread = opt_ms(j, top, "start_spread_ms", 0, 3'600'000, Duration::zero());
+  if (auto it = j.find("swim"); it != j.end()) parse_swim(*it, s.swim);
+  if (auto it = j.find("replication"); it != j.end()) parse_replication(*it, s.replication);
+  if (auto jitter = jf::opt_number(j, top, "jitter_fraction", 0.0, 0.5)) s.scheduler.jitter_fraction = *jitter;
+  if (auto it = j.find("network"); it != j.end()) parse_network(*it, s);
+  s.safety = ms_duration(jf::get_int(j, top, "safety_ms", 1, ClusterScenario::kMaxPhaseMs));
+  s.liveness = ms_duration(jf::get_int(j, top, "liveness_ms", 0, ClusterScenario::kMaxPhaseMs));
+  s.metrics_from = opt_ms(j, top, "metrics_from_ms", 0, s.duration().ms(), Duration::zero());
+
+  if (j.contains("timeline")) {
+    const json& tl = jf::get_array(j, top, "timeline", ClusterScenario::kMaxEvents);
+    EventParser p{s, s.timeline};
+    for (std::size_t i = 0; i < tl.size(); ++i) p.parse(tl[i], i);
+    std::stable_sort(s.timeline.begin(), s.timeline.end(),
+                     [](const TimelineEvent& a, const TimelineEvent& b) { return a.at < b.at; });
+  }
+  if (j.contains("targets")) {
+    auto targets = parse_target_models(j.at("targets"), ClusterScenario::kMaxTargets);
+    if (!targets) jf::fail(targets.error());
+    s.targets = std::move(*targets);
+  }
+  if (j.contains("expectations")) {
+    const json& ex = jf::get_array(j, top, "expectations", ClusterScenario::kMaxExpectations);
+    for (std::size_t i = 0; i < ex.size(); ++i) s.expectations.push_back(parse_expectation(ex[i], i, s));
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<ClusterScenario> parse_cluster_scenario(const json& j) {
+  try {
+    return parse(j);
+  } catch (const jf::FieldError& e) {
+    return Error{e.message};
+  }
+}
+
+}  // namespace heck::sim

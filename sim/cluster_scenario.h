@@ -1,0 +1,197 @@
+// A cluster scenario: members running the composed node (core/cluster/),
+// the network between them, a timeline of faults, and what must hold.
+// Parsed strictly from JSON, like the version-1 scenario (sim/scenario.h):
+// unknown keys, wrong types and bad values are refused with a message that
+// names the field ("timeline[3].from[1]: 'n99' is not a member").
+//
+//   {
+//     "kind": "cluster",                 // selects this runner in `heck sim`
+//     "name": "crash-10", "description": "…", "seed": 7,
+//     "members": {"count": 10, "prefix": "n",           // n0 … n9
+//                 "clock_spread": {"offset_ms": 30000, "drift_ppm": 500}},
+//       // or a list: [{"name": "a", "clock": {"offset_ms": 0, "drift_ppm": 0}, "start": false}]
+//       // clock_spread: offsets spread evenly over ±offset_ms, drifts over
+//       // ±drift_ppm in another order; "start": false = joins on a join event
+//     "seeds": ["n0"],                   // join addresses (default: the first member)
+//     "start_spread_ms": 2000,           // non-seed members start at random times in [0, spread]
+//     "swim": {"probe_interval_ms": 1000, "lifeguard": true, …},   // core SwimConfig fields
+//     "replication": {"anti_entropy_interval_ms": 1000, "fanout": 3},
+//     "network": {"latency": {<sim/latency.h>}, "loss": 0, "duplicate": 0, "reorder": 0,
+//                 "reorder_delay": {…}, "stream_bytes_per_ms": 125000,
+//                 "socket_buffer_packets": 256,   // a paused member's receive buffer
+//                 "links": [{"from": "n1", "to": ["n2"], "one_way": true, "latency": {…}, "loss": 0.1}]},
+//     "safety_ms": 120000,               // the timeline runs in [0, safety_ms)
+//     "liveness_ms": 60000,              // then every fault heals; convergence is required
+//     "metrics_from_ms": 10000,          // load and dissemination figures start here
+//     "timeline": [
+//       {"at_ms": 30000, "event": "crash", "member": "n3"},
+//       {"at_ms": 30000, "event": "restart", "members": ["n3"], "down_ms": 5000},
+//       {"at_ms": 30000, "event": "pause", "member": "n4", "for_ms": 1000},
+//       {"at_ms": 31000, "event": "resume", "member": "n4"},
+//       {"at_ms": 30000, "event": "leave", "member": "n5", "stop_after_ms": 5000},
+//       {"at_ms": 30000, "event": "join", "member": "n9"},
+//       {"at_ms": 30000, "event": "partition", "from": ["n0", "n1"], "to": "*", "one_way": false, "name": "p"},
+//       {"at_ms": 60000, "event": "heal", "name": "p"},            // no name: every partition
+//       {"at_ms": 30000, "event": "clog", "from": "n2", "name": "c"}, {"at_ms": …, "event": "release"},
+//       {"at_ms": 30000, "event": "link", "from": "*", "loss": 0.1, "name": "l"}, {"event": "unlink"},
+//       {"at_ms": 30000, "event": "loss", "rate": 0.1},            // = link over every link
+//       {"at_ms": 30000, "event": "rolling_restart", "members": "*", "every_ms": 20000, "down_ms": 3000},
+//       {"at_ms": 30000, "event": "put_target", "member": "n1", "spec": {<TargetSpec>}},
+//       {"at_ms": 30000, "event": "delete_target", "member": "n1", "id": "t1"},
+//       {"at_ms": 30000, "event": "add_counter", "member": "n1", "counter": "likes", "delta": 1}
+//     ],
+//     "targets": [<as in sim/scenario.h: spec, behaviour, count, stagger_ms>],  // configured at every member
+//     "expectations": [
+//       {"kind": "detection", "first_ms_max": 3000, "dead_ms_max": 15000},
+//       {"kind": "false_positives", "suspected_max": 0, "dead_max": 0, "from_ms": 0, "to_ms": 120000},
+//       {"kind": "converges", "within_ms": 30000},
+//       {"kind": "member_state", "member": "n3", "state": "gone", "at_ms": 60000},
+//       {"kind": "suspected", "member": "n4", "min": 1},
+//       {"kind": "declared_dead", "member": "n4", "max": 0},
+//       {"kind": "load", "messages_per_member_per_s_max": 12, "bytes_per_member_per_s_max": 8000},
+//       {"kind": "dissemination", "p99_ms_max": 2000, "incomplete_max": 0},
+//       {"kind": "state_converges", "within_ms": 30000}
+//     ]
+//   }
+//
+// Member selectors ("member", "members", "from", "to") are a name, a prefix
+// ending in '*' ("n1*"), "*", or an array of those; each must match at least
+// one member. A missing "to" means every member not in "from". Partitions,
+// clogs and links cover from -> to, and to -> from unless "one_way" (a
+// one-way partition from A to B: B does not hear A).
+//
+// Phases. The safety phase is [0, safety_ms): the timeline runs. At
+// safety_ms the liveness phase starts: partitions heal, clogs release, link
+// rules go, paused members resume; crashed members stay down. By
+// within_ms after that, every running member must agree on the membership
+// (see sim/cluster_analysis.h). The run ends at safety_ms + liveness_ms.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/membership/member_state.h"
+#include "core/membership/swim.h"
+#include "core/replicated/replicator.h"
+#include "core/result.h"
+#include "core/scheduler.h"
+#include "core/target_spec.h"
+#include "core/time.h"
+#include "sim/network.h"
+#include "sim/target_model.h"
+
+namespace heck::sim {
+
+struct MemberScenario {
+  std::string name;
+  Duration clock_offset;
+  std::int64_t drift_ppm = 0;
+  bool starts = true;  // false: not running until a join event
+};
+
+enum class FaultKind : std::uint8_t {
+  crash, restart, pause, resume, leave, join,
+  partition, heal, clog, release, link, unlink,
+  put_target, delete_target, add_counter,
+};
+std::string_view to_string(FaultKind k);
+
+struct TimelineEvent {
+  Duration at;
+  FaultKind kind = FaultKind::crash;
+  std::size_t source = 0;                // index in the file's timeline, for messages
+  std::vector<std::uint32_t> members;    // crash … join, put_target …: the members
+  Duration down;                         // restart: time between the crash and the new start
+  std::optional<Duration> pause_for;     // pause: resume after this long
+  Duration stop_after;                   // leave: the process exits this long after leaving
+  EndpointSet from, to;                  // partition, clog, link
+  bool one_way = false;
+  std::string name;                      // partition, clog, link: for heal/release/unlink by name
+  LinkOverride link;                     // link
+  std::optional<TargetSpec> spec;        // put_target
+  std::string id;                        // delete_target: target id; add_counter: counter name
+  std::int64_t delta = 0;                // add_counter
+};
+
+enum class ClusterExpectationKind : std::uint8_t {
+  detection, false_positives, converges, member_state, suspected, declared_dead, load, dissemination,
+  state_converges,
+};
+std::string_view to_string(ClusterExpectationKind k);
+
+// What a member looks like from the others, for member_state: `gone` is
+// dead, left or forgotten.
+enum class SeenState : std::uint8_t { alive, suspect, dead, left, gone };
+std::string_view to_string(SeenState s);
+
+struct ClusterExpectation {
+  ClusterExpectationKind kind = ClusterExpectationKind::detection;
+  std::size_t source = 0;
+  std::optional<Duration> first_max;        // detection
+  std::optional<Duration> dead_max;         // detection
+  std::optional<std::uint64_t> suspected_max, dead_count_max;  // false_positives
+  Duration from, to = Duration::max();      // false_positives window (true time)
+  Duration within;                          // converges, state_converges (after the liveness start)
+  std::string member_text;                  // member_state, suspected, declared_dead: as written
+  std::vector<std::uint32_t> members;
+  SeenState state = SeenState::alive;       // member_state
+  std::optional<Duration> at;               // member_state (default: the end)
+  std::uint64_t min = 0, max = UINT64_MAX;  // suspected, declared_dead
+  std::optional<double> messages_max, bytes_max;  // load, per member per second
+  std::optional<Duration> p99_max;          // dissemination
+  std::optional<std::uint64_t> incomplete_max;    // dissemination
+
+  std::string describe() const;
+};
+
+struct ClusterScenario {
+  static constexpr std::size_t kMaxMembers = 2'000;
+  static constexpr std::size_t kMaxEvents = 100'000;  // after expanding rolling restarts
+  static constexpr std::size_t kMaxTargets = 10'000;
+  static constexpr std::size_t kMaxExpectations = 1'000;
+  static constexpr std::int64_t kMaxPhaseMs = 7LL * 86'400'000;   // a week each
+  static constexpr std::int64_t kMaxClockOffsetMs = 86'400'000;   // a day
+  static constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
+  static constexpr std::size_t kMaxSocketBufferPackets = 1 << 16;
+
+  std::string name;
+  std::string description;
+  std::uint64_t seed = 1;
+  std::vector<MemberScenario> members;
+  std::vector<std::uint32_t> seeds;  // indices into members
+  Duration start_spread;
+  SwimConfig swim;
+  ReplicatorConfig replication;
+  SchedulerConfig scheduler;
+  LinkConfig network;
+  struct LinkRule {
+    EndpointSet from, to;
+    bool one_way = false;
+    LinkOverride link;
+  };
+  std::vector<LinkRule> links;  // network.links: per-link rules over the defaults, for the whole run
+  std::size_t socket_buffer_packets = 256;
+  Duration safety;
+  Duration liveness;
+  Duration metrics_from;
+  std::vector<TimelineEvent> timeline;  // sorted by `at` (stable)
+  std::vector<TargetModel> targets;
+  std::vector<ClusterExpectation> expectations;
+
+  Duration duration() const { return safety + liveness; }
+  // "n7:7946"
+  static std::string address_of(std::string_view member);
+  std::optional<std::uint32_t> member_index(std::string_view name) const;
+};
+
+Result<ClusterScenario> parse_cluster_scenario(const nlohmann::json& j);
+
+// True when `j` is an object whose "kind" is "cluster".
+bool is_cluster_scenario(const nlohmann::json& j);
+
+}  // namespace heck::sim

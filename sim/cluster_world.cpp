@@ -1,0 +1,685 @@
+#include "sim/cluster_world.h"
+
+#include <cassert>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace heck::sim {
+
+std::string_view to_string(ProcessEvent e) {
+  switch (e) {
+    case ProcessEvent::start: return "start";
+    case ProcessEvent::crash: return "crash";
+    case ProcessEvent::stop: return "stop";
+    case ProcessEvent::pause: return "pause";
+    case ProcessEvent::resume: return "resume";
+    case ProcessEvent::leave: return "leave";
+  }
+  return "?";
+}
+
+namespace {
+
+// The seed tree: one independent stream per salt.
+std::uint64_t derive(std::uint64_t seed, std::uint64_t salt) {
+  std::uint64_t s = seed ^ (salt * 0xd1b54a32d192ed03ULL);
+  return splitmix64(s);
+}
+
+enum Salt : std::uint64_t { kNetwork = 1, kNodes = 2, kStarts = 3, kAnswers = 4 };
+
+std::uint8_t view_code(MemberState s) { return static_cast<std::uint8_t>(s) + 1; }
+
+std::string_view channel_name(Channel c) { return c == Channel::stream ? "stream" : "datagram"; }
+
+}  // namespace
+
+ClusterWorld::ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions options)
+    : scenario_(scenario),
+      seed_(options.seed),
+      trace_(options.trace),
+      trace_sends_(options.trace_sends),
+      queue_(options.max_pending_events),
+      network_(scenario.members.size(), scenario.network, Rng(derive(options.seed, kNetwork))) {
+  node_seed_base_ = derive(seed_, kNodes);
+  answers_ = Rng(derive(seed_, kAnswers));
+  Rng starts(derive(seed_, kStarts));
+
+  const std::size_t n = scenario.members.size();
+  members_.reserve(n);
+  for (std::uint32_t m = 0; m < n; ++m) {
+    const MemberScenario& ms = scenario.members[m];
+    auto slot = std::make_unique<MemberSlot>();
+    slot->name = ms.name;
+    slot->address = ClusterScenario::address_of(ms.name);
+    slot->clock = NodeClock(ms.clock_offset, ms.drift_ppm);
+    by_address_.emplace(slot->address, m);
+    by_name_.emplace(slot->name, m);
+    members_.push_back(std::move(slot));
+  }
+  for (std::uint32_t s : scenario.seeds) seed_addresses_.push_back(members_[s]->address);
+  for (std::uint32_t t = 0; t < scenario.targets.size(); ++t) {
+    target_index_.emplace(scenario.targets[t].spec().id, t);
+    target_specs_.push_back(scenario.targets[t].spec());
+  }
+  for (const auto& rule : scenario.links) network_.add_override(rule.from, rule.to, rule.one_way, rule.link);
+  view_.assign(n * n, 0);
+  converged_since_ = Instant::from_ns(0);
+  effects_.reserve(64);
+
+  if (trace_ != nullptr) {
+    trace_->line(R"({{"t":0,"ev":"run","kind":"cluster","scenario":"{}","seed":{},"members":{}}})",
+                 JsonEscaped{scenario.name}, seed_, n);
+  }
+  std::vector<bool> is_seed(n, false);
+  for (std::uint32_t s : scenario.seeds) is_seed[s] = true;
+  for (std::uint32_t m = 0; m < n; ++m) {
+    if (!scenario.members[m].starts) continue;
+    // Seeds first, at 0; the others spread over start_spread (one draw each,
+    // in member order, so the spread does not depend on anything else).
+    const Duration at = is_seed[m] ? Duration::zero() : starts.duration_between(Duration::zero(), scenario.start_spread);
+    schedule(Instant::from_ns(0) + at, Action::start, m, 0);
+  }
+  for (std::uint32_t i = 0; i < scenario.timeline.size(); ++i) {
+    schedule(Instant::from_ns(0) + scenario.timeline[i].at, Action::timeline, 0, i);
+  }
+  schedule(liveness_start(), Action::liveness, 0, 0);
+}
+
+ClusterWorld::~ClusterWorld() = default;
+
+bool ClusterWorld::push(Event e) {
+  if (queue_.push(e)) return true;
+  stop_run(fmt::format("event queue limit reached ({} pending events)", queue_.capacity_limit()));
+  return false;
+}
+
+void ClusterWorld::stop_run(std::string why) {
+  if (error_.empty()) error_ = std::move(why);
+}
+
+void ClusterWorld::schedule(Instant at, Action action, std::uint32_t member, std::uint64_t a) {
+  Event e;
+  e.at = at < now_ ? now_ : at;
+  e.kind = EventKind::fault;
+  e.c8 = static_cast<std::uint8_t>(action);
+  e.node = member;
+  e.a = a;
+  push(e);
+}
+
+bool ClusterWorld::run_until(Instant end) {
+  while (error_.empty() && !queue_.empty() && queue_.top().at <= end) {
+    const Event ev = queue_.pop();
+    assert(ev.at >= now_);
+    now_ = ev.at;
+    ++counters_.events;
+    dispatch(ev);
+  }
+  if (end > now_) now_ = end;
+  return error_.empty();
+}
+
+void ClusterWorld::dispatch(const Event& ev) {
+  switch (ev.kind) {
+    case EventKind::timer: on_timer(ev); break;
+    case EventKind::packet: on_packet(ev); break;
+    case EventKind::check_done: on_check_done(ev); break;
+    case EventKind::fault: on_fault(ev); break;
+    case EventKind::node_start:
+    case EventKind::target_phase:
+    case EventKind::none:
+    case EventKind::bench: break;
+  }
+}
+
+// --- processes --------------------------------------------------------------
+
+std::uint64_t ClusterWorld::self_incarnation(std::uint32_t m) const {
+  const ClusterNode* n = members_[m]->node.get();
+  return n == nullptr ? 0 : n->membership().incarnation();
+}
+
+void ClusterWorld::log(std::uint32_t m, ProcessEvent what) {
+  const std::uint64_t inc = what == ProcessEvent::start || what == ProcessEvent::resume ? 0 : self_incarnation(m);
+  faults_.push_back(FaultRecord{now_, m, what, inc});
+  if (trace_ != nullptr) {
+    const MemberSlot& ms = *members_[m];
+    trace_->line(R"({{"t":{},"node":"{}","local":{},"ev":"{}","incarnation":{},"generation":{}}})", now_.ns(),
+                 ms.name, ms.clock.local(now_).ns(), to_string(what), inc, ms.generation);
+  }
+}
+
+void ClusterWorld::start(std::uint32_t m) {
+  MemberSlot& ms = *members_[m];
+  if (ms.node) {
+    ++counters_.ignored_faults;
+    return;
+  }
+  ClusterNodeConfig config;
+  config.name = ms.name;
+  config.address = ms.address;
+  for (const Address& a : seed_addresses_) {
+    if (a != ms.address) config.seeds.push_back(a);
+  }
+  config.swim = scenario_.swim;
+  config.replication = scenario_.replication;
+  config.scheduler = scenario_.scheduler;
+  config.targets = target_specs_;
+  ++ms.generation;
+  std::uint64_t mix = node_seed_base_ ^ ((std::uint64_t{m} << 32) | ms.generation);
+  const std::uint64_t node_seed = splitmix64(mix);
+
+  disagreements_ -= contribution(m);
+  std::fill(view_.begin() + static_cast<std::ptrdiff_t>(m * members_.size()),
+            view_.begin() + static_cast<std::ptrdiff_t>((m + 1) * members_.size()), 0);
+  ms.node = std::make_unique<ClusterNode>(std::move(config), node_seed);
+  ms.timers = TimerTable{};
+  ms.paused = false;
+  disagreements_ += contribution(m);
+  log(m, ProcessEvent::start);
+  const Instant local = ms.clock.local(now_);
+  ms.node->start(local, effects_);
+  apply_effects(m, local);
+  update_converged();
+}
+
+void ClusterWorld::end_process(std::uint32_t m, ProcessEvent why) {
+  MemberSlot& ms = *members_[m];
+  if (!ms.node) {
+    ++counters_.ignored_faults;
+    return;
+  }
+  log(m, why);
+  disagreements_ -= contribution(m);
+  ms.node.reset();
+  ms.timers = TimerTable{};
+  ms.paused = false;
+  ms.backlog.clear();
+  ms.backlog_packets = 0;
+  disagreements_ += contribution(m);
+  update_converged();
+}
+
+void ClusterWorld::pause(std::uint32_t m) {
+  MemberSlot& ms = *members_[m];
+  if (!ms.node || ms.paused) {
+    ++counters_.ignored_faults;
+    return;
+  }
+  log(m, ProcessEvent::pause);
+  ms.paused = true;
+}
+
+void ClusterWorld::resume(std::uint32_t m) {
+  MemberSlot& ms = *members_[m];
+  if (!ms.node || !ms.paused) {
+    ++counters_.ignored_faults;
+    return;
+  }
+  ms.paused = false;
+  log(m, ProcessEvent::resume);
+  // The backlog in arrival order, all at the resume instant.
+  std::vector<Backlog> backlog = std::move(ms.backlog);
+  ms.backlog.clear();
+  ms.backlog_packets = 0;
+  for (Backlog& b : backlog) {
+    if (!ms.node || ms.paused) break;  // cannot happen today: nothing stops a node mid-backlog
+    switch (b.kind) {
+      case Backlog::Kind::timer:
+        // Re-armed while the backlog ran: the deferred firing is superseded.
+        if (ms.timers.armed(b.key)) break;
+        fire_timer(m, b.key);
+        break;
+      case Backlog::Kind::packet: deliver(m, std::move(b.message)); break;
+      case Backlog::Kind::check: finish_check(b.check); break;
+    }
+  }
+}
+
+void ClusterWorld::leave(std::uint32_t m, Duration stop_after) {
+  MemberSlot& ms = *members_[m];
+  if (!ms.node || ms.paused) {
+    ++counters_.ignored_faults;
+    return;
+  }
+  log(m, ProcessEvent::leave);
+  input(m, LeaveCluster{});
+  schedule(now_ + stop_after, Action::stop, m, ms.generation);
+}
+
+void ClusterWorld::input(std::uint32_t m, const ClusterInput& in) {
+  MemberSlot& ms = *members_[m];
+  if (!ms.node || ms.paused) {
+    ++counters_.ignored_faults;
+    return;
+  }
+  const Instant local = ms.clock.local(now_);
+  ms.node->step(local, in, effects_);
+  apply_effects(m, local);
+}
+
+void ClusterWorld::heal_everything() {
+  if (trace_ != nullptr) trace_->line(R"({{"t":{},"ev":"liveness"}})", now_.ns());
+  network_.heal_all();
+  arrivals_.clear();
+  network_.release_all(now_, arrivals_);
+  for (const Arrival& a : arrivals_) {
+    Event e;
+    e.at = a.at;
+    e.kind = EventKind::packet;
+    e.node = network_.peek(a.index).to;
+    e.a = a.index;
+    push(e);
+  }
+  for (std::uint32_t id : timeline_links_) network_.remove_override(id);
+  timeline_links_.clear();
+  named_partitions_.clear();
+  named_clogs_.clear();
+  named_links_.clear();
+  for (std::uint32_t m = 0; m < members_.size(); ++m) {
+    if (members_[m]->node && members_[m]->paused) resume(m);
+  }
+}
+
+// --- events -----------------------------------------------------------------
+
+void ClusterWorld::on_fault(const Event& ev) {
+  switch (static_cast<Action>(ev.c8)) {
+    case Action::timeline: apply_timeline(scenario_.timeline[ev.a]); break;
+    case Action::start:
+      if (!running(ev.node)) start(ev.node);
+      break;
+    case Action::stop:
+      if (running(ev.node) && members_[ev.node]->generation == ev.a) end_process(ev.node, ProcessEvent::stop);
+      break;
+    case Action::resume:
+      if (running(ev.node) && paused(ev.node) && members_[ev.node]->generation == ev.a) resume(ev.node);
+      break;
+    case Action::liveness: heal_everything(); break;
+  }
+}
+
+void ClusterWorld::apply_timeline(const TimelineEvent& e) {
+  if (trace_ != nullptr) {
+    trace_->line(R"({{"t":{},"ev":"fault","event":"{}","source":{},"name":"{}"}})", now_.ns(), to_string(e.kind),
+                 e.source, JsonEscaped{e.name});
+  }
+  auto by_name = [](std::vector<std::pair<std::string, std::uint32_t>>& named, const std::string& name) {
+    std::vector<std::uint32_t> ids;
+    std::erase_if(named, [&](const auto& p) {
+      if (!name.empty() && p.first != name) return false;
+      ids.push_back(p.second);
+      return true;
+    });
+    return ids;
+  };
+  auto push_arrivals = [&] {
+    for (const Arrival& a : arrivals_) {
+      Event ev;
+      ev.at = a.at;
+      ev.kind = EventKind::packet;
+      ev.node = network_.peek(a.index).to;
+      ev.a = a.index;
+      push(ev);
+    }
+  };
+  switch (e.kind) {
+    case FaultKind::crash:
+      for (auto m : e.members) crash(m);
+      break;
+    case FaultKind::restart:
+      for (auto m : e.members) {
+        if (running(m)) crash(m);
+        if (e.down == Duration::zero()) {
+          start(m);
+        } else {
+          schedule(now_ + e.down, Action::start, m, 0);
+        }
+      }
+      break;
+    case FaultKind::pause:
+      for (auto m : e.members) {
+        pause(m);
+        if (e.pause_for && paused(m)) schedule(now_ + *e.pause_for, Action::resume, m, members_[m]->generation);
+      }
+      break;
+    case FaultKind::resume:
+      for (auto m : e.members) resume(m);
+      break;
+    case FaultKind::leave:
+      for (auto m : e.members) leave(m, e.stop_after);
+      break;
+    case FaultKind::join:
+      for (auto m : e.members) start(m);
+      break;
+    case FaultKind::partition: {
+      const auto id = network_.partition(e.from, e.to, e.one_way);
+      if (id == Network::kNoRule) {
+        ++counters_.ignored_faults;
+      } else {
+        named_partitions_.emplace_back(e.name, id);
+      }
+      break;
+    }
+    case FaultKind::heal:
+      for (auto id : by_name(named_partitions_, e.name)) network_.heal(id);
+      break;
+    case FaultKind::clog: {
+      const auto id = network_.clog(e.from, e.to, e.one_way);
+      if (id == Network::kNoRule) {
+        ++counters_.ignored_faults;
+      } else {
+        named_clogs_.emplace_back(e.name, id);
+      }
+      break;
+    }
+    case FaultKind::release:
+      arrivals_.clear();
+      for (auto id : by_name(named_clogs_, e.name)) network_.release(id, now_, arrivals_);
+      push_arrivals();
+      break;
+    case FaultKind::link: {
+      const auto id = network_.add_override(e.from, e.to, e.one_way, e.link);
+      if (id == Network::kNoRule) {
+        ++counters_.ignored_faults;
+      } else {
+        named_links_.emplace_back(e.name, id);
+        timeline_links_.push_back(id);
+      }
+      break;
+    }
+    case FaultKind::unlink:
+      for (auto id : by_name(named_links_, e.name)) {
+        network_.remove_override(id);
+        std::erase(timeline_links_, id);
+      }
+      break;
+    case FaultKind::put_target:
+      for (auto m : e.members) input(m, PutTarget{*e.spec});
+      break;
+    case FaultKind::delete_target:
+      for (auto m : e.members) input(m, DeleteTarget{e.id});
+      break;
+    case FaultKind::add_counter:
+      for (auto m : e.members) input(m, AddToCounter{e.id, e.delta});
+      break;
+  }
+}
+
+void ClusterWorld::on_timer(const Event& ev) {
+  MemberSlot& ms = *members_[ev.node];
+  const TimerKey key{static_cast<TimerKind>(ev.c16), ev.a};
+  const auto due = ms.timers.fire(key, ev.seq);
+  if (!due || !ms.node) {
+    ++counters_.stale_timers;
+    return;
+  }
+  if (ms.paused) {
+    ++counters_.timers_deferred;
+    ms.backlog.push_back(Backlog{Backlog::Kind::timer, key, {}, 0});
+    return;
+  }
+  assert(ms.clock.local(now_) >= *due);
+  fire_timer(ev.node, key);
+}
+
+void ClusterWorld::fire_timer(std::uint32_t m, TimerKey key) {
+  MemberSlot& ms = *members_[m];
+  ++counters_.timers_fired;
+  const Instant local = ms.clock.local(now_);
+  ms.node->step(local, TimerFired{key}, effects_);
+  apply_effects(m, local);
+}
+
+void ClusterWorld::on_packet(const Event& ev) { deliver(ev.node, network_.take(static_cast<std::uint32_t>(ev.a))); }
+
+std::string ClusterWorld::stream_source(std::uint32_t m) {
+  // A TCP connection comes from an ephemeral port of the sender's host.
+  const std::string& name = members_[m]->name;
+  const std::uint64_t port = 32768 + (ephemeral_port_++ % 28232);
+  return fmt::format("{}:{}", name, port);
+}
+
+void ClusterWorld::deliver(std::uint32_t m, Message message) {
+  MemberSlot& ms = *members_[m];
+  auto drop = [&](std::string_view why) {
+    if (trace_ != nullptr) {
+      trace_->line(R"({{"t":{},"node":"{}","ev":"drop","why":"{}","from":"{}","ch":"{}","bytes":{}}})", now_.ns(),
+                   ms.name, why, members_[message.from]->name, channel_name(message.channel), message.bytes.size());
+    }
+  };
+  if (!ms.node) {
+    ++counters_.packets_to_down;
+    drop("down");
+    return;
+  }
+  if (ms.paused) {
+    if (ms.backlog_packets >= scenario_.socket_buffer_packets) {
+      ++counters_.packets_buffer_full;
+      drop("buffer_full");
+      return;
+    }
+    ++counters_.packets_buffered;
+    ++ms.backlog_packets;
+    ms.backlog.push_back(Backlog{Backlog::Kind::packet, {}, std::move(message), 0});
+    return;
+  }
+  ++counters_.packets_delivered;
+  Address from = message.channel == Channel::stream ? stream_source(message.from) : members_[message.from]->address;
+  const Instant local = ms.clock.local(now_);
+  ms.node->step(local, ClusterInput(std::in_place_type<Packet>, Packet{std::move(from), message.channel, std::move(message.bytes)}),
+                effects_);
+  apply_effects(m, local);
+}
+
+void ClusterWorld::on_check_done(const Event& ev) {
+  const auto index = static_cast<std::uint32_t>(ev.a);
+  const PendingCheck& p = pending_[index];
+  MemberSlot& ms = *members_[p.member];
+  if (!ms.node || ms.generation != p.generation) {  // its process is gone
+    pending_free_.push_back(index);
+    return;
+  }
+  if (ms.paused) {
+    ms.backlog.push_back(Backlog{Backlog::Kind::check, {}, {}, index});
+    return;
+  }
+  finish_check(index);
+}
+
+void ClusterWorld::finish_check(std::uint32_t index) {
+  const PendingCheck p = pending_[index];
+  pending_free_.push_back(index);
+  MemberSlot& ms = *members_[p.member];
+  const Instant local = ms.clock.local(now_);
+  CheckOutcome outcome;
+  outcome.latency = local - p.start_local;
+  if (p.timed_out) {
+    outcome.transport = CheckReason::timeout;
+  } else {
+    outcome.transport = p.answer.transport;
+    outcome.status_code = p.answer.status;
+    if (p.answer.body != nullptr) outcome.body = *p.answer.body;
+  }
+  ms.node->step(local, ClusterInput(std::in_place_type<CheckDone>, p.check, std::move(outcome)), effects_);
+  apply_effects(p.member, local);
+}
+
+void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck& sc) {
+  MemberSlot& ms = *members_[m];
+  ++counters_.checks_started;
+  PendingCheck p;
+  p.check = sc.check;
+  p.start_local = local;
+  p.member = m;
+  p.generation = ms.generation;
+  auto it = target_index_.find(sc.spec->id);
+  Duration latency = Duration::zero();
+  if (it == target_index_.end()) {
+    p.answer.transport = CheckReason::dns_failure;  // the world has no such host
+  } else {
+    p.answer = scenario_.targets[it->second].answer(now_, answers_);
+    latency = p.answer.latency;
+  }
+  Instant deadline = ms.clock.true_at(sc.deadline);
+  if (deadline < now_) deadline = now_;
+  Instant done_at = now_ + latency;
+  if (latency >= deadline - now_) {
+    done_at = deadline;
+    p.timed_out = true;
+  }
+  std::uint32_t index;
+  if (!pending_free_.empty()) {
+    index = pending_free_.back();
+    pending_free_.pop_back();
+    pending_[index] = p;
+  } else {
+    if (pending_.size() >= kMaxPendingChecks) {
+      stop_run(fmt::format("more than {} checks in flight", kMaxPendingChecks));
+      return;
+    }
+    index = static_cast<std::uint32_t>(pending_.size());
+    pending_.push_back(p);
+  }
+  Event e;
+  e.at = done_at;
+  e.kind = EventKind::check_done;
+  e.node = m;
+  e.a = index;
+  push(e);
+}
+
+// --- effects ----------------------------------------------------------------
+
+void ClusterWorld::apply_effects(std::uint32_t m, Instant local) {
+  MemberSlot& ms = *members_[m];
+  for (Effect& effect : effects_) {
+    if (auto* s = std::get_if<Send>(&effect)) {
+      send(m, *s);
+    } else if (const auto* st = std::get_if<SetTimer>(&effect)) {
+      Event e;
+      e.at = ms.clock.true_at(st->at);
+      if (e.at < now_) e.at = now_;
+      e.kind = EventKind::timer;
+      e.node = m;
+      e.a = st->key.id;
+      e.c16 = static_cast<std::uint16_t>(st->key.kind);
+      const std::uint64_t seq = queue_.next_seq();
+      if (push(e)) ms.timers.arm(st->key, seq, st->at);
+    } else if (const auto* c = std::get_if<CancelTimer>(&effect)) {
+      ms.timers.cancel(c->key);
+    } else if (const auto* mc = std::get_if<MemberChanged>(&effect)) {
+      record_change(m, *mc);
+    } else if (const auto* sc = std::get_if<StartCheck>(&effect)) {
+      start_check(m, local, *sc);
+    } else if (const auto* ch = std::get_if<StatusChanged>(&effect)) {
+      ++counters_.status_changes;
+      if (trace_ != nullptr) {
+        trace_->line(R"({{"t":{},"node":"{}","local":{},"ev":"status_change","target":"{}","from":"{}","to":"{}"}})",
+                     now_.ns(), ms.name, local.ns(), ch->spec->id, to_string(ch->from), to_string(ch->to));
+      }
+    }
+  }
+  effects_.clear();
+}
+
+std::optional<std::uint32_t> ClusterWorld::member_at(const Address& address) const {
+  auto it = by_address_.find(address);
+  if (it == by_address_.end()) return std::nullopt;
+  return it->second;
+}
+
+void ClusterWorld::send(std::uint32_t m, Send& s) {
+  MemberSlot& ms = *members_[m];
+  if (now_ >= Instant::from_ns(0) + scenario_.metrics_from) {
+    ++ms.traffic.messages;
+    ms.traffic.bytes += s.bytes.size();
+    ++(s.channel == Channel::stream ? ms.traffic.streams : ms.traffic.datagrams);
+  }
+  const auto to = member_at(s.to);
+  if (!to) {
+    ++counters_.unroutable;
+    if (trace_ != nullptr && trace_sends_) {
+      trace_->line(R"({{"t":{},"node":"{}","ev":"send","to":"{}","ch":"{}","bytes":{},"fate":"unroutable"}})",
+                   now_.ns(), ms.name, JsonEscaped{s.to}, channel_name(s.channel), s.bytes.size());
+    }
+    return;
+  }
+  arrivals_.clear();
+  const std::size_t size = s.bytes.size();
+  const Fate fate = network_.send(now_, m, *to, s.channel, std::move(s.bytes), arrivals_);
+  if (trace_ != nullptr && trace_sends_) {
+    trace_->line(R"({{"t":{},"node":"{}","ev":"send","to":"{}","ch":"{}","bytes":{},"fate":"{}"}})", now_.ns(),
+                 ms.name, members_[*to]->name, channel_name(s.channel), size, to_string(fate));
+  }
+  if (fate == Fate::overflow && network_.in_flight() >= Network::kMaxInFlight) {
+    stop_run(fmt::format("more than {} messages in flight", Network::kMaxInFlight));
+  }
+  for (const Arrival& a : arrivals_) {
+    Event e;
+    e.at = a.at;
+    e.kind = EventKind::packet;
+    e.node = *to;
+    e.a = a.index;
+    push(e);
+  }
+}
+
+void ClusterWorld::record_change(std::uint32_t observer, const MemberChanged& c) {
+  ++counters_.member_changes;
+  auto it = by_name_.find(c.name);
+  if (trace_ != nullptr) {
+    const MemberSlot& ms = *members_[observer];
+    trace_->line(
+        R"({{"t":{},"node":"{}","local":{},"ev":"member","member":"{}","from":"{}","to":"{}","incarnation":{},"new":{}}})",
+        now_.ns(), ms.name, ms.clock.local(now_).ns(), JsonEscaped{c.name}, to_string(c.from), to_string(c.to),
+        c.incarnation, c.is_new);
+  }
+  if (it == by_name_.end()) return;  // not a member of this scenario
+  const std::uint32_t subject = it->second;
+  if (records_.size() < kMaxRecords) {
+    records_.push_back(MemberRecord{now_, c.incarnation, observer, subject, c.from, c.to, c.is_new});
+  } else {
+    ++counters_.records_dropped;
+  }
+  set_view(observer, subject, view_code(c.to));
+  update_converged();
+}
+
+// --- convergence ------------------------------------------------------------
+
+bool ClusterWorld::agrees(std::uint32_t observer, std::uint32_t subject) const {
+  if (observer == subject || !members_[observer]->node) return true;
+  const std::uint8_t v = view_[static_cast<std::size_t>(observer) * members_.size() + subject];
+  return members_[subject]->node ? v == 1 : !live_state(v);
+}
+
+std::size_t ClusterWorld::contribution(std::uint32_t m) const {
+  std::size_t bad = 0;
+  for (std::uint32_t o = 0; o < members_.size(); ++o) {
+    if (o == m) continue;
+    bad += !agrees(m, o);  // m's view of o
+    bad += !agrees(o, m);  // o's view of m
+  }
+  return bad;
+}
+
+void ClusterWorld::set_view(std::uint32_t observer, std::uint32_t subject, std::uint8_t v) {
+  const bool before = agrees(observer, subject);
+  view_[static_cast<std::size_t>(observer) * members_.size() + subject] = v;
+  const bool after = agrees(observer, subject);
+  if (before && !after) ++disagreements_;
+  if (!before && after) --disagreements_;
+}
+
+void ClusterWorld::update_converged() {
+  if (disagreements_ == 0) {
+    if (!converged_since_) converged_since_ = now_;
+  } else {
+    converged_since_.reset();
+  }
+}
+
+}  // namespace heck::sim

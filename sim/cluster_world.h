@@ -1,0 +1,259 @@
+// The simulated cluster: N members running the composed node
+// (core/cluster/cluster_node.h) over the simulated network (sim/network.h),
+// in true time, driven by one event queue and one seed.
+//
+// Contract
+// - Deterministic: a run is a pure function of (scenario, seed). The seed
+//   tree: one Rng for the network, one for node seeds, one for start times,
+//   one for check answers; a node's seed is derived from (member, process
+//   generation), so a restart gets a new seed and no other stream shifts.
+// - Each member has its own clock (sim/clock.h, skew and drift from the
+//   scenario); every step gets the member's local time; SetTimer deadlines
+//   are local (sim/timer_table.h semantics). Effects are applied in order.
+// - Bytes are real: every Send goes through the network as the envelope the
+//   node encoded, and arrives as a Packet the node decodes.
+// - Processes:
+//   crash    the node is destroyed: state, timers and any receive backlog are
+//            lost; packets that arrive for it later are dropped.
+//   start    a new node (same name, address and clock; new seed) joins
+//            through the scenario's seeds (all but itself). restart = crash,
+//            then start after `down`.
+//   pause    the process is frozen: no ticks, no sends, no receives. Timers
+//            that come due are deferred; arriving datagrams and streams are
+//            buffered up to socket_buffer_packets (more are dropped, as a
+//            full socket buffer drops them). On resume the backlog is
+//            processed in arrival order (deferred timers by due time,
+//            interleaved with packets), at the resume instant.
+//   leave    the node leaves gracefully (LeaveCluster), keeps running for
+//            stop_after, then its process exits (a `stop`, not a crash).
+// - Phases: the timeline runs in the safety phase; at safety end every
+//   partition heals, clogs release, link rules go, paused members resume.
+// - Observation: every MemberChanged is recorded (bounded); every Send is
+//   counted per member (messages, bytes); process events go to a fault log.
+//   The world also keeps each running member's view of every member and the
+//   number of (observer, subject) pairs that disagree with the truth
+//   (running -> alive; not running -> dead, left or unknown), so the time
+//   the cluster last converged is known without sampling.
+// - Limits: the event queue's capacity, the network's slab, kMaxRecords
+//   member records (more are counted, not stored), kMaxPendingChecks.
+//   Hitting a queue or slab limit stops the run with error().
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/cluster/cluster_node.h"
+#include "core/effects.h"
+#include "core/random.h"
+#include "sim/clock.h"
+#include "sim/cluster_scenario.h"
+#include "sim/event_queue.h"
+#include "sim/network.h"
+#include "sim/timer_table.h"
+#include "sim/trace.h"
+
+namespace heck::sim {
+
+struct ClusterWorldOptions {
+  std::uint64_t seed = 1;
+  TraceWriter* trace = nullptr;  // not owned; nullptr = no trace
+  std::size_t max_pending_events = EventQueue::kDefaultCapacityLimit;
+  bool trace_sends = true;       // one trace line per Send (with its fate)
+};
+
+// A MemberChanged some member reported (true time).
+struct MemberRecord {
+  Instant at;
+  std::uint64_t incarnation = 0;
+  std::uint32_t observer = 0;
+  std::uint32_t subject = 0;
+  MemberState from = MemberState::alive;
+  MemberState to = MemberState::alive;
+  bool is_new = false;
+};
+
+enum class ProcessEvent : std::uint8_t { start, crash, stop, pause, resume, leave };
+std::string_view to_string(ProcessEvent e);
+
+// A process event (true time). `incarnation` is the member's own incarnation
+// just before the event (crash, stop, pause, leave) or 0 (start, resume).
+struct FaultRecord {
+  Instant at;
+  std::uint32_t member = 0;
+  ProcessEvent what = ProcessEvent::start;
+  std::uint64_t incarnation = 0;
+};
+
+struct MemberTraffic {
+  std::uint64_t messages = 0;  // Send effects after metrics_from
+  std::uint64_t bytes = 0;
+  std::uint64_t datagrams = 0;
+  std::uint64_t streams = 0;
+};
+
+struct ClusterWorldCounters {
+  std::uint64_t events = 0;
+  std::uint64_t timers_fired = 0;
+  std::uint64_t stale_timers = 0;
+  std::uint64_t timers_deferred = 0;     // came due while paused
+  std::uint64_t packets_delivered = 0;   // stepped into a node
+  std::uint64_t packets_to_down = 0;     // arrived at a member that was not running
+  std::uint64_t packets_buffered = 0;    // held for a paused member
+  std::uint64_t packets_buffer_full = 0; // dropped: a paused member's buffer was full
+  std::uint64_t unroutable = 0;          // Send to an address no member has
+  std::uint64_t member_changes = 0;
+  std::uint64_t records_dropped = 0;     // member records over kMaxRecords
+  std::uint64_t checks_started = 0;
+  std::uint64_t status_changes = 0;
+  std::uint64_t ignored_faults = 0;      // e.g. crash of a member that is not running
+};
+
+class ClusterWorld {
+ public:
+  static constexpr std::size_t kMaxRecords = std::size_t{1} << 25;
+  static constexpr std::size_t kMaxPendingChecks = std::size_t{1} << 22;
+
+  // `scenario` must outlive the world. Members that start do so at their
+  // start time (seeds at 0, others spread over start_spread).
+  ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions options);
+  ~ClusterWorld();
+
+  // Processes every event due at or before `end`, then sets now() to `end`.
+  // Returns false when a limit stopped the run (see error()).
+  bool run_until(Instant end);
+
+  // --- faults (the timeline uses these; tests and benchmarks may too) ---
+  void crash(std::uint32_t m) { end_process(m, ProcessEvent::crash); }
+  void start(std::uint32_t m);
+  void pause(std::uint32_t m);
+  void resume(std::uint32_t m);
+  void leave(std::uint32_t m, Duration stop_after);
+  // Heals partitions, releases clogs, drops link rules added since the
+  // start, resumes paused members: the liveness phase.
+  void heal_everything();
+  Network& network() { return network_; }
+  const Network& network() const { return network_; }
+  // Runs `in` on member m's node now (no-op unless running and not paused).
+  void input(std::uint32_t m, const ClusterInput& in);
+
+  // --- views ------------------------------------------------------------
+  Instant now() const { return now_; }
+  std::uint64_t seed() const { return seed_; }
+  const std::string& error() const { return error_; }
+  const ClusterScenario& scenario() const { return scenario_; }
+  std::size_t member_count() const { return members_.size(); }
+  bool running(std::uint32_t m) const { return members_[m]->node != nullptr; }
+  bool paused(std::uint32_t m) const { return members_[m]->paused; }
+  // nullptr when not running.
+  const ClusterNode* node(std::uint32_t m) const { return members_[m]->node.get(); }
+  const NodeClock& clock(std::uint32_t m) const { return members_[m]->clock; }
+  const MemberTraffic& traffic(std::uint32_t m) const { return members_[m]->traffic; }
+  const std::vector<MemberRecord>& records() const { return records_; }
+  const std::vector<FaultRecord>& faults() const { return faults_; }
+  const ClusterWorldCounters& counters() const { return counters_; }
+  // Pairs (running observer, other member) whose view disagrees with the truth.
+  std::size_t disagreements() const { return disagreements_; }
+  // Since when disagreements() has been 0 (nullopt: it is not 0 now).
+  std::optional<Instant> converged_since() const { return converged_since_; }
+  Instant liveness_start() const { return Instant::from_ns(0) + scenario_.safety; }
+
+ private:
+  struct Backlog {
+    enum class Kind : std::uint8_t { timer, packet, check };
+    Kind kind = Kind::packet;
+    TimerKey key;             // timer
+    Message message;          // packet
+    std::uint32_t check = 0;  // check: index into pending_
+  };
+  struct MemberSlot {
+    std::string name;
+    Address address;
+    NodeClock clock;
+    std::unique_ptr<ClusterNode> node;  // null when not running
+    TimerTable timers;
+    std::uint32_t generation = 0;       // processes started so far
+    bool paused = false;
+    std::vector<Backlog> backlog;       // paused: deferred timers and buffered packets
+    std::size_t backlog_packets = 0;
+    MemberTraffic traffic;
+  };
+  struct PendingCheck {
+    CheckId check;
+    Instant start_local;
+    std::uint32_t member = 0;
+    std::uint32_t generation = 0;
+    CheckAnswer answer;
+    bool timed_out = false;
+  };
+  // Internal actions carried by EventKind::fault (in Event::c8).
+  enum class Action : std::uint8_t { timeline = 0, start = 1, stop = 2, resume = 3, liveness = 4 };
+
+  void end_process(std::uint32_t m, ProcessEvent why);
+  void finish_check(std::uint32_t index);
+  void dispatch(const Event& ev);
+  void on_timer(const Event& ev);
+  void on_packet(const Event& ev);
+  void on_check_done(const Event& ev);
+  void on_fault(const Event& ev);
+  void apply_timeline(const TimelineEvent& e);
+  void deliver(std::uint32_t m, Message message);
+  void fire_timer(std::uint32_t m, TimerKey key);
+  // Applies effects_ of member m stepped at local time `local`, then clears it.
+  void apply_effects(std::uint32_t m, Instant local);
+  void send(std::uint32_t m, Send& s);
+  void start_check(std::uint32_t m, Instant local, const StartCheck& sc);
+  void record_change(std::uint32_t observer, const MemberChanged& c);
+  void schedule(Instant at, Action action, std::uint32_t member, std::uint64_t a);
+  bool push(Event e);
+  void stop_run(std::string why);
+  void log(std::uint32_t m, ProcessEvent what);
+  std::uint64_t self_incarnation(std::uint32_t m) const;
+  std::optional<std::uint32_t> member_at(const Address& address) const;
+  std::string stream_source(std::uint32_t m);
+
+  // Convergence bookkeeping.
+  static bool live_state(std::uint8_t v) { return v == 1 || v == 2; }
+  bool agrees(std::uint32_t observer, std::uint32_t subject) const;
+  // Disagreeing pairs that involve m, as observer or as subject.
+  std::size_t contribution(std::uint32_t m) const;
+  void set_view(std::uint32_t observer, std::uint32_t subject, std::uint8_t v);
+  void update_converged();
+
+  const ClusterScenario& scenario_;
+  std::uint64_t seed_;
+  TraceWriter* trace_;
+  bool trace_sends_;
+  EventQueue queue_;
+  Network network_;
+  Instant now_;
+  std::uint64_t node_seed_base_ = 0;
+  Rng answers_{0};
+  std::uint64_t ephemeral_port_ = 0;
+  std::vector<std::unique_ptr<MemberSlot>> members_;
+  std::map<Address, std::uint32_t, std::less<>> by_address_;
+  std::map<std::string, std::uint32_t, std::less<>> by_name_;
+  std::map<std::string, std::uint32_t, std::less<>> target_index_;
+  std::vector<TargetSpec> target_specs_;
+  std::vector<Address> seed_addresses_;
+  std::vector<std::uint32_t> timeline_links_;      // network rule ids from link events
+  std::vector<std::pair<std::string, std::uint32_t>> named_partitions_, named_clogs_, named_links_;
+  std::vector<PendingCheck> pending_;
+  std::vector<std::uint32_t> pending_free_;
+  std::vector<MemberRecord> records_;
+  std::vector<FaultRecord> faults_;
+  std::vector<Arrival> arrivals_;
+  Effects effects_;
+  ClusterWorldCounters counters_;
+  std::string error_;
+
+  // view_[observer * n + subject]: 0 unknown, 1 alive, 2 suspect, 3 dead, 4 left.
+  std::vector<std::uint8_t> view_;
+  std::size_t disagreements_ = 0;
+  std::optional<Instant> converged_since_;
+};
+
+}  // namespace heck::sim
