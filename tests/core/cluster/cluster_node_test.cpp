@@ -1,0 +1,234 @@
+// ClusterNode end to end in a tiny deterministic loop: nodes exchange their
+// Send effects with a fixed 2 ms latency, checks answer from a truth table.
+// The full fault model lives in sim/; these tests pin the composition:
+// joining, ownership (exactly one checker per target), takeover after a crash,
+// registry writes from any agent, the replicated counter.
+#include "core/cluster/cluster_node.h"
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+namespace heck {
+namespace {
+
+TargetSpec target(const std::string& id) {
+  auto spec = TargetSpec::from_json(nlohmann::json{
+      {"id", id}, {"url", "http://127.0.0.1:9/" + id}, {"interval_ms", 1000}, {"timeout_ms", 500},
+      {"rise", 1}, {"fall", 1}});
+  EXPECT_TRUE(spec.ok());
+  return *spec;
+}
+
+class TestCluster {
+ public:
+  explicit TestCluster(int n, std::vector<TargetSpec> targets = {}) {
+    for (int i = 0; i < n; ++i) {
+      ClusterNodeConfig c;
+      c.name = fmt::format("n{}", i);
+      c.address = fmt::format("n{}:7946", i);
+      if (i > 0) c.seeds = {"n0:7946"};
+      c.swim.probe_interval = Duration::milliseconds(200);
+      c.swim.probe_timeout = Duration::milliseconds(100);
+      c.swim.gossip_interval = Duration::milliseconds(50);
+      c.swim.push_pull_interval = Duration::seconds(5);
+      c.replication.anti_entropy_interval = Duration::milliseconds(500);
+      if (i == 0) c.targets = targets;
+      nodes_.push_back(std::make_unique<ClusterNode>(std::move(c), 100 + i));
+      Effects out;
+      nodes_.back()->start(now_, out);
+      apply(i, out);
+    }
+  }
+
+  void run_for(Duration d) {
+    const Instant end = now_ + d;
+    while (!queue_.empty() && queue_.begin()->first.first <= end) {
+      auto it = queue_.begin();
+      now_ = it->first.first;
+      Event e = std::move(it->second);
+      queue_.erase(it);
+      if (!nodes_[e.node]) continue;
+      if (auto* t = std::get_if<TimerFired>(&e.input)) {
+        auto armed = timers_.find({e.node, t->key});
+        if (armed == timers_.end() || armed->second.generation != e.generation) continue;
+        timers_.erase(armed);
+      }
+      step(e.node, e.input);
+    }
+    now_ = end;
+  }
+
+  void step(int node, const ClusterInput& in) {
+    Effects out;
+    nodes_[node]->step(now_, in, out);
+    apply(node, out);
+  }
+
+  void crash(int node) {
+    nodes_[node].reset();
+    std::erase_if(timers_, [&](const auto& kv) { return kv.first.first == node; });
+  }
+
+  ClusterNode& node(int i) { return *nodes_[i]; }
+  bool alive(int i) const { return nodes_[i] != nullptr; }
+  int size() const { return static_cast<int>(nodes_.size()); }
+  std::map<std::string, bool> healthy;  // truth per target id; default healthy
+  std::map<std::string, std::set<int>> checked_by;  // who started checks, per target
+
+ private:
+  struct Event {
+    int node;
+    ClusterInput input;
+    std::uint64_t generation = 0;
+  };
+
+  void push(Instant at, Event e) { queue_.emplace(std::make_pair(at, seq_++), std::move(e)); }
+
+  void apply(int node, Effects& out) {
+    for (Effect& e : out) {
+      if (auto* s = std::get_if<Send>(&e)) {
+        const int to = std::stoi(s->to.substr(1, s->to.find(':') - 1));
+        push(now_ + Duration::milliseconds(2),
+             Event{to, Packet{nodes_[node]->config().address, s->channel, std::move(s->bytes)}});
+      } else if (auto* st = std::get_if<SetTimer>(&e)) {
+        auto& armed = timers_[{node, st->key}];
+        armed.generation = ++generation_;
+        push(std::max(st->at, now_), Event{node, TimerFired{st->key}, armed.generation});
+      } else if (auto* ct = std::get_if<CancelTimer>(&e)) {
+        timers_.erase({node, ct->key});
+      } else if (auto* sc = std::get_if<StartCheck>(&e)) {
+        checked_by[sc->spec->id].insert(node);
+        const bool up = !healthy.contains(sc->spec->id) || healthy[sc->spec->id];
+        CheckOutcome o = up ? CheckOutcome::response(200, Duration::milliseconds(5))
+                            : CheckOutcome::response(503, Duration::milliseconds(5));
+        push(now_ + Duration::milliseconds(5), Event{node, CheckDone{sc->check, o}});
+      }
+    }
+  }
+
+  struct Armed {
+    std::uint64_t generation = 0;
+  };
+  Instant now_ = Instant::from_ns(0);
+  std::vector<std::unique_ptr<ClusterNode>> nodes_;
+  std::multimap<std::pair<Instant, std::uint64_t>, Event> queue_;
+  std::map<std::pair<int, TimerKey>, Armed> timers_;
+  std::uint64_t seq_ = 0;
+  std::uint64_t generation_ = 0;
+};
+
+std::vector<TargetSpec> targets(int n) {
+  std::vector<TargetSpec> v;
+  for (int i = 0; i < n; ++i) v.push_back(target(fmt::format("t{}", i)));
+  return v;
+}
+
+TEST(ClusterNode, MembersJoinAndTheRegistryReachesEveryone) {
+  TestCluster c(4, targets(20));
+  c.run_for(Duration::seconds(5));
+  for (int i = 0; i < c.size(); ++i) {
+    EXPECT_EQ(c.node(i).membership().live_count(), 4u) << "n" << i;
+    EXPECT_EQ(c.node(i).replication().state().targets().size(), 20u) << "n" << i;
+  }
+}
+
+TEST(ClusterNode, EveryTargetHasExactlyOneCheckerAndEveryoneAgreesOnOwners) {
+  TestCluster c(4, targets(40));
+  c.run_for(Duration::seconds(5));
+  std::set<int> checkers_used;
+  for (int t = 0; t < 40; ++t) {
+    const std::string id = fmt::format("t{}", t);
+    int checking = 0;
+    for (int i = 0; i < c.size(); ++i) {
+      if (c.node(i).checks(id)) {
+        ++checking;
+        checkers_used.insert(i);
+      }
+      EXPECT_EQ(c.node(i).owners(id), c.node(0).owners(id)) << id << " at n" << i;
+    }
+    EXPECT_EQ(checking, 1) << id;
+    ASSERT_EQ(c.node(0).owners(id).size(), 1u);
+    EXPECT_TRUE(c.node(std::stoi(c.node(0).owners(id)[0].substr(1))).checks(id));
+  }
+  EXPECT_EQ(checkers_used.size(), 4u) << "40 targets should spread over all 4 members";
+}
+
+TEST(ClusterNode, AnotherMemberTakesOverWhenTheOwnerCrashes) {
+  TestCluster c(4, targets(40));
+  c.run_for(Duration::seconds(5));
+  std::string victim_target;
+  for (int t = 0; t < 40 && victim_target.empty(); ++t) {
+    const std::string id = fmt::format("t{}", t);
+    if (c.node(2).checks(id)) victim_target = id;
+  }
+  ASSERT_FALSE(victim_target.empty());
+  c.crash(2);
+  c.run_for(Duration::seconds(20));
+  int checking = 0;
+  for (int i = 0; i < c.size(); ++i) {
+    if (!c.alive(i)) continue;
+    EXPECT_EQ(c.node(i).membership().member("n2")->state, MemberState::dead) << "n" << i;
+    checking += c.node(i).checks(victim_target) ? 1 : 0;
+  }
+  EXPECT_EQ(checking, 1) << victim_target << " must have exactly one new checker";
+}
+
+TEST(ClusterNode, TargetStatusIsReplicatedToEveryAgent) {
+  TestCluster c(3, targets(6));
+  c.healthy["t3"] = false;
+  c.run_for(Duration::seconds(6));
+  for (int i = 0; i < c.size(); ++i) {
+    auto t3 = c.node(i).replication().state().target("t3");
+    ASSERT_TRUE(t3 && t3->observation) << "n" << i;
+    EXPECT_EQ(t3->observation->status, HealthStatus::unhealthy) << "n" << i;
+    auto t1 = c.node(i).replication().state().target("t1");
+    ASSERT_TRUE(t1 && t1->observation) << "n" << i;
+    EXPECT_EQ(t1->observation->status, HealthStatus::healthy) << "n" << i;
+  }
+}
+
+TEST(ClusterNode, TargetsAddedAndRemovedAtAnyAgentReachAll) {
+  TestCluster c(3);
+  c.run_for(Duration::seconds(3));
+  c.step(2, PutTarget{target("added")});
+  c.run_for(Duration::seconds(3));
+  int checking = 0;
+  for (int i = 0; i < c.size(); ++i) {
+    EXPECT_TRUE(c.node(i).replication().state().target("added").has_value()) << "n" << i;
+    checking += c.node(i).checks("added") ? 1 : 0;
+  }
+  EXPECT_EQ(checking, 1);
+  c.step(1, DeleteTarget{"added"});
+  c.run_for(Duration::seconds(3));
+  for (int i = 0; i < c.size(); ++i) {
+    EXPECT_FALSE(c.node(i).replication().state().target("added").has_value()) << "n" << i;
+    EXPECT_FALSE(c.node(i).checks("added")) << "n" << i;
+  }
+}
+
+TEST(ClusterNode, CounterIncrementsAtAnyAgentsAreCountedOnce) {
+  TestCluster c(3);
+  c.run_for(Duration::seconds(2));
+  c.step(0, AddToCounter{"likes", 3});
+  c.step(1, AddToCounter{"likes", 4});
+  c.step(2, AddToCounter{"likes", 5});
+  c.step(2, AddToCounter{"likes", -2});
+  c.run_for(Duration::seconds(3));
+  for (int i = 0; i < c.size(); ++i) EXPECT_EQ(c.node(i).replication().state().counter("likes"), 10) << "n" << i;
+}
+
+TEST(ClusterNode, GarbagePacketsAreCountedNotFatal) {
+  TestCluster c(1);
+  c.step(0, Packet{"x:1", Channel::datagram, Bytes{0xc1, 0x00, 0xff}});
+  c.step(0, Packet{"x:1", Channel::datagram, Bytes(70000, 0x90)});
+  EXPECT_EQ(c.node(0).counters().malformed_packets, 1u);
+  EXPECT_EQ(c.node(0).counters().oversized_packets, 1u);
+  EXPECT_NE(c.node(0).last_malformed().find("x:1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace heck
