@@ -42,11 +42,14 @@ struct Reader {
     return true;
   }
   bool u64(std::size_t i, const char* field, std::uint64_t& out) {
-    if (!arr[i].is_number_unsigned()) {
+    // A body built in memory holds small numbers as signed; MessagePack
+    // decodes them as unsigned. Both are fine when not negative.
+    const json& v = arr[i];
+    if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<std::int64_t>() < 0)) {
       err = fmt::format("{}: {} is not an unsigned integer", type, field);
       return false;
     }
-    out = arr[i].get<std::uint64_t>();
+    out = v.get<std::uint64_t>();
     return true;
   }
   bool boolean(std::size_t i, const char* field, bool& out) {

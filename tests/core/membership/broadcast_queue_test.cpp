@@ -1,0 +1,118 @@
+#include "core/membership/broadcast_queue.h"
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+namespace heck {
+namespace {
+
+using json = nlohmann::json;
+using wire::PartType;
+
+wire::EncodedPart part(const std::string& tag, std::size_t pad = 0) {
+  return wire::encode_part(PartType::alive, json::array({tag, std::string(pad, 'x')}));
+}
+
+// The tags of the parts `fill` packs, in packing order.
+std::vector<std::string> packed(BroadcastQueue& q, std::size_t cluster_size, std::size_t limit = 1400) {
+  wire::PacketBuilder b(wire::Header{"me", "me:1"}, limit);
+  q.fill(b, cluster_size);
+  auto env = wire::decode(b.finish());
+  EXPECT_TRUE(env.ok());
+  std::vector<std::string> tags;
+  for (const auto& p : env->parts) tags.push_back(p.body[0].get<std::string>());
+  return tags;
+}
+
+TEST(BroadcastQueue, TransmitLimitIsMultTimesCeilLog10) {
+  BroadcastQueue q(4);
+  EXPECT_EQ(q.transmit_limit(0), 1u);  // never zero
+  EXPECT_EQ(q.transmit_limit(1), 4u);  // ceil(log10 2) = 1
+  EXPECT_EQ(q.transmit_limit(9), 4u);
+  EXPECT_EQ(q.transmit_limit(10), 8u);  // ceil(log10 11) = 2
+  EXPECT_EQ(q.transmit_limit(99), 8u);
+  EXPECT_EQ(q.transmit_limit(100), 12u);
+  EXPECT_EQ(q.transmit_limit(1000), 16u);
+}
+
+TEST(BroadcastQueue, SameKeyReplacesTheOlderUpdate) {
+  BroadcastQueue q;
+  q.push("m:a", part("a1"));
+  q.push("m:b", part("b1"));
+  q.push("m:a", part("a2"));
+  EXPECT_EQ(q.size(), 2u);
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"a2", "b1"}));
+}
+
+TEST(BroadcastQueue, EmptyKeysAreNeverReplaced) {
+  BroadcastQueue q;
+  q.push("", part("x"));
+  q.push("", part("y"));
+  EXPECT_EQ(q.size(), 2u);
+}
+
+TEST(BroadcastQueue, FewestTransmittedFirstThenNewest) {
+  BroadcastQueue q(4);
+  q.push("m:a", part("a"));
+  q.push("m:b", part("b"));
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"b", "a"}));  // newest first
+  q.push("m:c", part("c"));  // never sent: goes before a and b
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"c", "b", "a"}));
+}
+
+TEST(BroadcastQueue, DroppedAfterTheTransmitLimit) {
+  BroadcastQueue q(2);
+  q.push("m:a", part("a"));
+  // n = 5: limit 2 * ceil(log10 6) = 2.
+  EXPECT_EQ(packed(q, 5).size(), 1u);
+  EXPECT_EQ(q.size(), 1u);
+  EXPECT_EQ(packed(q, 5).size(), 1u);
+  EXPECT_EQ(q.size(), 0u);
+  EXPECT_TRUE(packed(q, 5).empty());
+  EXPECT_EQ(q.dropped(), 0u);  // sent out, not evicted
+}
+
+TEST(BroadcastQueue, PacksUnderTheSizeLimitAndSkipsWhatDoesNotFit) {
+  BroadcastQueue q;
+  q.push("m:small", part("small"));
+  q.push("m:big", part("big", 300));  // newest: tried first, does not fit
+  auto tags = packed(q, 5, 120);
+  EXPECT_EQ(tags, (std::vector<std::string>{"small"}));
+  EXPECT_EQ(q.size(), 2u);  // big still waits for a roomier packet
+  EXPECT_EQ(packed(q, 5, 1400), (std::vector<std::string>{"big", "small"}));
+}
+
+TEST(BroadcastQueue, FullQueueEvictsTheMostTransmittedAndCounts) {
+  BroadcastQueue q(4, 3);
+  q.push("m:a", part("a"));
+  packed(q, 5);  // a sent once
+  q.push("m:b", part("b"));
+  q.push("m:c", part("c"));
+  q.push("m:d", part("d"));  // full: a (most sent) goes
+  EXPECT_EQ(q.size(), 3u);
+  EXPECT_EQ(q.dropped(), 1u);
+  EXPECT_FALSE(q.contains("m:a"));
+  EXPECT_TRUE(q.contains("m:d"));
+}
+
+RC_GTEST_PROP(BroadcastQueue, NeverExceedsItsLimitsAndEveryPartIsSentAtMostLimitTimes, ()) {
+  const auto max_items = *rc::gen::inRange<std::size_t>(1, 20);
+  const auto n = *rc::gen::inRange<std::size_t>(1, 200);
+  BroadcastQueue q(3, max_items);
+  std::map<std::string, std::size_t> sent;
+  const auto ops = *rc::gen::container<std::vector<int>>(rc::gen::inRange(0, 12));
+  int serial = 0;
+  for (int op : ops) {
+    if (op < 8) {
+      std::string tag = "t" + std::to_string(serial++);
+      q.push("m:" + std::to_string(op), part(tag, static_cast<std::size_t>(op) * 40));
+    } else {
+      for (const auto& t : packed(q, n, 300)) ++sent[t];
+    }
+    RC_ASSERT(q.size() <= max_items);
+  }
+  for (const auto& [tag, count] : sent) RC_ASSERT(count <= q.transmit_limit(n));
+}
+
+}  // namespace
+}  // namespace heck

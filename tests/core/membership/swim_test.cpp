@@ -1,0 +1,514 @@
+// Unit tests of the Swim machine, one mechanism at a time, driven directly
+// through handle_part / handle_timer.
+#include "core/membership/swim.h"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+namespace heck {
+namespace {
+
+using wire::PartType;
+
+const wire::Header kPeer{"peer", "peer:7946"};
+
+struct Harness {
+  explicit Harness(SwimConfig cfg = {}) : swim(cfg, "me", "me:7946", 99) {
+    swim.join(now, {}, out);
+    out.clear();
+  }
+  void deliver(const SwimMessage& m, const wire::Header& from = kPeer,
+               Channel channel = Channel::datagram) {
+    const auto part = encode_message(m);
+    auto env = wire::decode(wire::encode(from, {part}));
+    ASSERT_TRUE(env.ok());
+    swim.handle_part(now, env->header, env->parts[0], channel, out);
+  }
+  void fire(TimerKind kind, std::uint64_t id = 0) { swim.handle_timer(now, TimerKey{kind, id}, out); }
+
+  template <typename T>
+  std::vector<T> effects() const {
+    std::vector<T> v;
+    for (const auto& e : out) {
+      if (auto* x = std::get_if<T>(&e)) v.push_back(*x);
+    }
+    return v;
+  }
+  // Every membership message sent, with its destination.
+  std::vector<std::pair<Address, SwimMessage>> sent() const {
+    std::vector<std::pair<Address, SwimMessage>> v;
+    for (const auto& s : effects<Send>()) {
+      auto env = wire::decode(s.bytes);
+      EXPECT_TRUE(env.ok());
+      for (const auto& p : env->parts) {
+        auto m = decode_message(p);
+        EXPECT_TRUE(m.ok());
+        v.emplace_back(s.to, *m);
+      }
+    }
+    return v;
+  }
+  template <typename T>
+  std::vector<T> sent_of() const {
+    std::vector<T> v;
+    for (const auto& [to, m] : sent()) {
+      if (auto* x = std::get_if<T>(&m)) v.push_back(*x);
+    }
+    return v;
+  }
+  std::optional<Instant> timer(TimerKind kind, std::uint64_t id) const {
+    std::optional<Instant> at;
+    for (const auto& e : out) {
+      if (auto* t = std::get_if<SetTimer>(&e); t && t->key == TimerKey{kind, id}) at = t->at;
+    }
+    return at;
+  }
+
+  Instant now = Instant::from_ns(1'000'000'000);
+  Effects out;
+  Swim swim;
+};
+
+MemberState state_of(const Swim& s, const std::string& n) { return s.member(n)->state; }
+
+TEST(Swim, FirstMemberIsJoinedAloneAndReportsItself) {
+  Swim s(SwimConfig{}, "me", "me:7946", 1);
+  Effects out;
+  s.join(Instant{}, {}, out);
+  EXPECT_TRUE(s.joined());
+  ASSERT_EQ(s.members().size(), 1u);
+  EXPECT_EQ(s.members()[0].name, "me");
+  EXPECT_TRUE(s.live_members().empty());
+  auto changed = std::get_if<MemberChanged>(&out.front());
+  ASSERT_NE(changed, nullptr);
+  EXPECT_TRUE(changed->is_new);
+  EXPECT_EQ(changed->name, "me");
+  // Own address as a seed is ignored: still the first member.
+  Swim t(SwimConfig{}, "me", "me:7946", 1);
+  t.join(Instant{}, {"me:7946"}, out);
+  EXPECT_TRUE(t.joined());
+}
+
+// Precedence (SWIM 4.2, memberlist): (incarnation, state) lexicographic with
+// alive < suspect < dead < left.
+TEST(Swim, PrecedenceOfIncarnationAndState) {
+  Harness h;
+  h.deliver(AliveMsg{"x", "x:1", 1});
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::alive);
+  ASSERT_EQ(h.effects<MemberChanged>().size(), 1u);
+  EXPECT_TRUE(h.effects<MemberChanged>()[0].is_new);
+  h.deliver(AliveMsg{"x", "x:1", 0});  // older
+  h.deliver(AliveMsg{"x", "x:1", 1});  // duplicate
+  EXPECT_EQ(h.effects<MemberChanged>().size(), 1u);
+  h.deliver(SuspectMsg{"x", "x:1", 1, "peer"});
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::suspect);
+  h.deliver(AliveMsg{"x", "x:1", 1});  // suspect beats alive at the same incarnation
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::suspect);
+  h.deliver(AliveMsg{"x", "x:1", 2});  // refuted
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::alive);
+  EXPECT_EQ(h.swim.member("x")->incarnation, 2u);
+  h.deliver(DeadMsg{"x", "x:1", 2, "peer", false});
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::dead);
+  h.deliver(SuspectMsg{"x", "x:1", 2, "peer"});
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::dead);
+  h.deliver(DeadMsg{"x", "x:1", 2, "x", true});  // left beats dead
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::left);
+  h.deliver(AliveMsg{"x", "x:1", 3});  // rejoined
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::alive);
+  const auto changes = h.effects<MemberChanged>();
+  ASSERT_EQ(changes.size(), 6u);
+  EXPECT_EQ(changes[4].from, MemberState::dead);
+  EXPECT_EQ(changes[4].to, MemberState::left);
+  EXPECT_EQ(h.swim.counters().updates_applied, 6u);
+}
+
+TEST(Swim, AcceptedUpdatesAreRebroadcastUnderTheMembersKey) {
+  Harness h;
+  h.deliver(AliveMsg{"x", "x:1", 1});
+  EXPECT_TRUE(h.swim.broadcasts().contains("m:x"));
+  EXPECT_TRUE(h.swim.broadcasts().contains("m:me"));  // our own alive from join
+}
+
+TEST(Swim, SuspicionStartsAtTheMaximumAndConfirmationsShrinkIt) {
+  Harness h;
+  for (const char* n : {"a", "b", "c", "d"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  // n = 5 (with me): min 4 s, max 24 s, k = 2.
+  h.out.clear();
+  h.deliver(SuspectMsg{"a", "a:1", 0, "b"});
+  const std::uint64_t slot = h.effects<SetTimer>().at(0).key.id;
+  EXPECT_EQ(h.timer(TimerKind::swim_suspicion, slot), h.now + Duration::seconds(24));
+  h.now += Duration::seconds(1);
+  h.deliver(SuspectMsg{"a", "a:1", 0, "b"});  // same accuser: no confirmation
+  EXPECT_EQ(h.swim.counters().confirmations, 0u);
+  h.deliver(SuspectMsg{"a", "a:1", 0, "c"});
+  EXPECT_EQ(h.swim.counters().confirmations, 1u);
+  EXPECT_EQ(h.timer(TimerKind::swim_suspicion, slot),
+            h.now - Duration::seconds(1) + Duration::milliseconds(11381));
+  h.deliver(SuspectMsg{"a", "a:1", 0, "d"});
+  EXPECT_EQ(h.timer(TimerKind::swim_suspicion, slot), h.now - Duration::seconds(1) + Duration::seconds(4));
+  // Early firing re-arms; the deadline declares dead and broadcasts it.
+  h.out.clear();
+  h.fire(TimerKind::swim_suspicion, slot);
+  EXPECT_EQ(state_of(h.swim, "a"), MemberState::suspect);
+  EXPECT_TRUE(h.timer(TimerKind::swim_suspicion, slot).has_value());
+  h.now = h.now - Duration::seconds(1) + Duration::seconds(4);
+  h.fire(TimerKind::swim_suspicion, slot);
+  EXPECT_EQ(state_of(h.swim, "a"), MemberState::dead);
+  EXPECT_EQ(h.swim.counters().deaths_declared, 1u);
+  EXPECT_TRUE(h.swim.broadcasts().contains("m:a"));
+  // A stale firing after that is harmless.
+  h.fire(TimerKind::swim_suspicion, slot);
+  EXPECT_EQ(h.swim.counters().deaths_declared, 1u);
+}
+
+TEST(Swim, RefutesSuspicionAndDeathAboutItself) {
+  Harness h;
+  h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});
+  EXPECT_EQ(h.swim.incarnation(), 1u);
+  EXPECT_EQ(h.swim.counters().refutes, 1u);
+  EXPECT_EQ(h.swim.health_multiplier(), 2u);  // LHA: refuting raises the score
+  h.deliver(DeadMsg{"me", "me:7946", 5, "peer", false});
+  EXPECT_EQ(h.swim.incarnation(), 6u);
+  EXPECT_EQ(state_of(h.swim, "me"), MemberState::alive);
+  h.deliver(SuspectMsg{"me", "me:7946", 3, "peer"});  // stale: already refuted
+  h.deliver(AliveMsg{"me", "me:7946", 6});
+  EXPECT_EQ(h.swim.incarnation(), 6u);
+  h.deliver(AliveMsg{"me", "me:7946", 9});  // a newer alive from an earlier life
+  EXPECT_EQ(h.swim.incarnation(), 10u);
+  EXPECT_TRUE(h.swim.broadcasts().contains("m:me"));
+}
+
+TEST(Swim, AnswersPingsAndCountsMisdirectedOnes) {
+  Harness h;
+  h.deliver(PingMsg{17, "me"});
+  auto acks = h.sent_of<AckMsg>();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].seq, 17u);
+  EXPECT_EQ(h.effects<Send>()[0].to, "peer:7946");
+  h.out.clear();
+  h.deliver(PingMsg{18, "someone-else"});
+  EXPECT_TRUE(h.effects<Send>().empty());
+  EXPECT_EQ(h.swim.counters().misdirected_pings, 1u);
+  // A ping over a stream (the runtime's TCP fallback) is answered on a stream.
+  h.out.clear();
+  h.deliver(PingMsg{19, "me"}, kPeer, Channel::stream);
+  ASSERT_EQ(h.effects<Send>().size(), 1u);
+  EXPECT_EQ(h.effects<Send>()[0].channel, Channel::stream);
+}
+
+// SWIM 3.1 + Lifeguard 4.2: an intermediary relays a ping, forwards the ack
+// with the origin's seq, and nacks when the target is silent for 80% of the
+// probe timeout.
+TEST(Swim, PingReqRelaysAndForwardsTheAck) {
+  Harness h;
+  h.deliver(PingReqMsg{5, "t", "t:1", true});
+  auto pings = h.sent_of<PingMsg>();
+  ASSERT_EQ(pings.size(), 1u);
+  EXPECT_EQ(h.effects<Send>().at(0).to, "t:1");
+  EXPECT_EQ(pings[0].target, "t");
+  const auto relay_seq = pings[0].seq;
+  EXPECT_EQ(h.timer(TimerKind::swim_ack_timeout, relay_seq), h.now + Duration::milliseconds(400));
+  h.out.clear();
+  h.deliver(AckMsg{relay_seq}, wire::Header{"t", "t:1"});
+  auto acks = h.sent_of<AckMsg>();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].seq, 5u);
+  EXPECT_EQ(h.effects<Send>()[0].to, "peer:7946");
+  h.out.clear();
+  h.deliver(AckMsg{relay_seq}, wire::Header{"t", "t:1"});  // duplicate
+  EXPECT_TRUE(h.effects<Send>().empty());
+  EXPECT_EQ(h.swim.counters().stale_acks, 1u);
+}
+
+TEST(Swim, PingReqNacksWhenTheTargetIsSilent) {
+  Harness h;
+  h.deliver(PingReqMsg{5, "t", "t:1", true});
+  const auto relay_seq = h.sent_of<PingMsg>().at(0).seq;
+  h.out.clear();
+  h.now += Duration::milliseconds(399);
+  h.fire(TimerKind::swim_ack_timeout, relay_seq);  // early: re-armed, no nack
+  EXPECT_TRUE(h.sent_of<NackMsg>().empty());
+  h.now += Duration::milliseconds(1);
+  h.fire(TimerKind::swim_ack_timeout, relay_seq);
+  auto nacks = h.sent_of<NackMsg>();
+  ASSERT_EQ(nacks.size(), 1u);
+  EXPECT_EQ(nacks[0].seq, 5u);
+  // Without want_nack (plain SWIM origin) nothing is nacked.
+  Harness p;
+  p.deliver(PingReqMsg{6, "t", "t:1", false});
+  const auto seq2 = p.sent_of<PingMsg>().at(0).seq;
+  EXPECT_FALSE(p.timer(TimerKind::swim_ack_timeout, seq2).has_value());
+}
+
+TEST(Swim, RelaysAreBounded) {
+  SwimConfig cfg;
+  cfg.max_relays = 2;
+  Harness h(cfg);
+  for (std::uint64_t i = 0; i < 4; ++i) h.deliver(PingReqMsg{i, "t", "t:1", true});
+  EXPECT_EQ(h.swim.counters().relays, 2u);
+  EXPECT_EQ(h.swim.counters().relays_refused, 2u);
+}
+
+// One protocol period: ping, ping-req to k alive members on timeout, suspect
+// at the deadline; LHA-Probe counts the missing nacks.
+TEST(Swim, ProbePeriodPingThenPingReqThenSuspect) {
+  Harness h;
+  for (const char* n : {"a", "b", "c", "d", "e"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.deliver(DeadMsg{"z", "z:1", 0, "peer", false});  // never probed, never a helper
+  h.out.clear();
+  h.now += Duration::seconds(2);  // past the staggered first probe
+  h.fire(TimerKind::swim_probe);
+  auto pings = h.sent_of<PingMsg>();
+  ASSERT_EQ(pings.size(), 1u);
+  const auto seq = pings[0].seq;
+  const std::string target = pings[0].target;
+  EXPECT_EQ(h.timer(TimerKind::swim_ack_timeout, seq), h.now + Duration::milliseconds(500));
+  EXPECT_EQ(h.timer(TimerKind::swim_probe_deadline, seq), h.now + Duration::seconds(1));
+  h.out.clear();
+  h.now += Duration::milliseconds(500);
+  h.fire(TimerKind::swim_ack_timeout, seq);
+  std::vector<std::pair<Address, PingReqMsg>> reqs;
+  for (const auto& [to, m] : h.sent()) {
+    if (auto* r = std::get_if<PingReqMsg>(&m)) reqs.emplace_back(to, *r);
+  }
+  ASSERT_EQ(reqs.size(), 3u);  // indirect_checks
+  std::set<Address> helpers;
+  for (const auto& [to, r] : reqs) {
+    EXPECT_EQ(r.seq, seq);
+    EXPECT_EQ(r.target, target);
+    EXPECT_TRUE(r.want_nack);
+    EXPECT_NE(to, target + ":1");
+    EXPECT_NE(to, "z:1");
+    helpers.insert(to);
+  }
+  EXPECT_EQ(helpers.size(), 3u);
+  h.deliver(NackMsg{seq});  // one of three nacks arrives
+  h.now += Duration::milliseconds(500);
+  h.fire(TimerKind::swim_probe_deadline, seq);
+  EXPECT_EQ(state_of(h.swim, target), MemberState::suspect);
+  EXPECT_EQ(h.swim.counters().probes_failed, 1u);
+  EXPECT_EQ(h.swim.health_multiplier(), 3u);  // two nacks missing
+}
+
+TEST(Swim, SuccessfulProbeLowersAwarenessAndRoundRobinCoversEveryone) {
+  Harness h;
+  const std::vector<std::string> names = {"a", "b", "c", "d"};
+  for (const auto& n : names) h.deliver(AliveMsg{n, n + ":1", 0});
+  h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});  // score 1
+  ASSERT_EQ(h.swim.health_multiplier(), 2u);
+  std::vector<std::string> probed;
+  for (int round = 0; round < 8; ++round) {
+    h.out.clear();
+    h.now += Duration::seconds(3);
+    h.fire(TimerKind::swim_probe);
+    auto pings = h.sent_of<PingMsg>();
+    ASSERT_EQ(pings.size(), 1u);
+    probed.push_back(pings[0].target);
+    h.deliver(AckMsg{pings[0].seq}, wire::Header{pings[0].target, pings[0].target + ":1"});
+    EXPECT_EQ(h.swim.health_multiplier(), 1u);
+  }
+  // Each block of 4 consecutive probes is a full round over the 4 members.
+  for (int r = 0; r < 2; ++r) {
+    std::vector<std::string> round(probed.begin() + r * 4, probed.begin() + r * 4 + 4);
+    std::sort(round.begin(), round.end());
+    EXPECT_EQ(round, names);
+  }
+  EXPECT_EQ(h.swim.counters().probes_failed, 0u);
+}
+
+TEST(Swim, ProbeIntervalStretchesWithTheHealthMultiplier) {
+  Harness h;
+  h.deliver(AliveMsg{"a", "a:1", 0});
+  for (std::uint64_t i = 0; i < 2; ++i) h.deliver(SuspectMsg{"me", "me:7946", h.swim.incarnation(), "peer"});
+  ASSERT_EQ(h.swim.health_multiplier(), 3u);
+  h.out.clear();
+  h.now += Duration::seconds(2);
+  h.fire(TimerKind::swim_probe);
+  const auto seq = h.sent_of<PingMsg>().at(0).seq;
+  EXPECT_EQ(h.timer(TimerKind::swim_probe, 0), h.now + Duration::seconds(3));
+  EXPECT_EQ(h.timer(TimerKind::swim_ack_timeout, seq), h.now + Duration::milliseconds(1500));
+}
+
+TEST(Swim, PushPullRequestIsAnsweredOnAStreamAndMerged) {
+  Harness h;
+  h.deliver(AliveMsg{"a", "a:1", 0});
+  h.out.clear();
+  PushPullMsg req{false, true,
+                  {{"peer", "peer:7946", MemberState::alive, 0},
+                   {"a", "a:1", MemberState::dead, 0},  // remote dead -> local suspicion
+                   {"b", "b:1", MemberState::left, 2},
+                   {"me", "me:7946", MemberState::alive, 0}}};
+  h.deliver(req, kPeer, Channel::stream);
+  EXPECT_EQ(state_of(h.swim, "peer"), MemberState::alive);
+  EXPECT_EQ(state_of(h.swim, "a"), MemberState::suspect);
+  EXPECT_EQ(state_of(h.swim, "b"), MemberState::left);
+  auto sends = h.effects<Send>();
+  ASSERT_EQ(sends.size(), 1u);
+  EXPECT_EQ(sends[0].channel, Channel::stream);
+  EXPECT_EQ(sends[0].to, "peer:7946");
+  auto reply = h.sent_of<PushPullMsg>().at(0);
+  EXPECT_TRUE(reply.reply);
+  EXPECT_EQ(reply.members.size(), 4u);  // a, b, me, peer
+  EXPECT_TRUE(std::is_sorted(reply.members.begin(), reply.members.end(),
+                             [](const auto& x, const auto& y) { return x.name < y.name; }));
+  EXPECT_EQ(h.swim.counters().push_pulls_received, 1u);
+}
+
+TEST(Swim, JoinSendsPushPullToEverySeedAndStopsRetryingOnReply) {
+  Swim s(SwimConfig{}, "me", "me:7946", 5);
+  Effects out;
+  s.join(Instant{}, {"s1:1", "s2:1", "s1:1"}, out);
+  EXPECT_FALSE(s.joined());
+  std::vector<Address> to;
+  for (const auto& e : out) {
+    if (auto* x = std::get_if<Send>(&e)) {
+      EXPECT_EQ(x->channel, Channel::stream);
+      to.push_back(x->to);
+    }
+  }
+  EXPECT_EQ(to, (std::vector<Address>{"s1:1", "s2:1"}));
+  out.clear();
+  PushPullMsg reply{true, false, {{"s2", "s2:1", MemberState::alive, 3}}};
+  auto env = wire::decode(wire::encode(wire::Header{"s2", "s2:1"}, {encode_message(reply)}));
+  s.handle_part(Instant{}, env->header, env->parts[0], Channel::stream, out);
+  EXPECT_TRUE(s.joined());
+  EXPECT_EQ(s.live_members().size(), 1u);
+  bool cancelled = false;
+  for (const auto& e : out) {
+    if (auto* c = std::get_if<CancelTimer>(&e); c && c->key.kind == TimerKind::swim_join) cancelled = true;
+  }
+  EXPECT_TRUE(cancelled);
+  out.clear();
+  s.handle_timer(Instant::from_ns(60'000'000'000), TimerKey{TimerKind::swim_join, 0}, out);
+  EXPECT_EQ(s.counters().join_attempts, 1u);  // a stale retry does nothing
+}
+
+TEST(Swim, LeaveMarksSelfLeftAndGossipsIt) {
+  Harness h;
+  for (const char* n : {"a", "b"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.out.clear();
+  h.swim.leave(h.now, h.out);
+  EXPECT_TRUE(h.swim.left());
+  EXPECT_EQ(state_of(h.swim, "me"), MemberState::left);
+  auto dead = h.sent_of<DeadMsg>();
+  ASSERT_FALSE(dead.empty());
+  EXPECT_TRUE(dead[0].left);
+  EXPECT_EQ(dead[0].name, "me");
+  // No more probing; accusations are not refuted while leaving.
+  h.out.clear();
+  h.now += Duration::seconds(5);
+  h.fire(TimerKind::swim_probe);
+  EXPECT_TRUE(h.sent_of<PingMsg>().empty());
+  h.deliver(SuspectMsg{"me", "me:7946", 0, "a"});
+  EXPECT_EQ(h.swim.counters().refutes, 0u);
+  // Rejoining after a leave comes back with a higher incarnation.
+  h.swim.join(h.now, {}, h.out);
+  EXPECT_EQ(state_of(h.swim, "me"), MemberState::alive);
+  EXPECT_EQ(h.swim.incarnation(), 1u);
+}
+
+TEST(Swim, MembersBeyondTheLimitAreRefused) {
+  SwimConfig cfg;
+  cfg.max_members = 3;
+  Harness h(cfg);
+  for (const char* n : {"a", "b", "c", "d"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  EXPECT_EQ(h.swim.members().size(), 3u);
+  EXPECT_EQ(h.swim.counters().members_refused, 2u);
+}
+
+TEST(Swim, DatagramsStayUnderThePacketSize) {
+  Harness h;
+  for (int i = 0; i < 300; ++i) {
+    const std::string n = "member-with-a-longish-name-" + std::to_string(i);
+    h.deliver(AliveMsg{n, n + ".example.internal:7946", 0});
+  }
+  h.out.clear();
+  h.now += Duration::seconds(2);
+  h.fire(TimerKind::swim_probe);
+  h.fire(TimerKind::swim_gossip);
+  std::size_t datagrams = 0;
+  for (const auto& s : h.effects<Send>()) {
+    if (s.channel != Channel::datagram) continue;
+    ++datagrams;
+    EXPECT_LE(s.bytes.size(), 1400u);
+    EXPECT_GT(s.bytes.size(), 1200u);  // and they are well filled
+  }
+  EXPECT_GE(datagrams, 2u);
+  // The message part comes first.
+  auto env = wire::decode(h.effects<Send>()[0].bytes);
+  EXPECT_EQ(env->parts[0].type, PartType::ping);
+}
+
+TEST(Swim, UnknownPartsAndForeignTimersAreIgnored) {
+  Harness h;
+  h.swim.handle_part(h.now, kPeer, wire::Part{PartType::delta, nlohmann::json::array()}, Channel::datagram,
+                     h.out);
+  h.swim.handle_part(h.now, kPeer, wire::Part{static_cast<PartType>(20), 1}, Channel::datagram, h.out);
+  EXPECT_EQ(h.swim.counters().unknown_parts, 2u);
+  h.out.clear();
+  h.fire(TimerKind::check, 3);
+  h.fire(TimerKind::anti_entropy);
+  h.fire(TimerKind::swim_ack_timeout, 12345);
+  h.fire(TimerKind::swim_probe_deadline, 12345);
+  h.fire(TimerKind::swim_suspicion, 12345);
+  EXPECT_TRUE(h.out.empty());
+}
+
+// The precedence is a join: any delivery order of a multiset of updates gives
+// the same view, and that view holds the greatest update about each member.
+RC_GTEST_PROP(Swim, DeliveryOrderDoesNotChangeTheView, ()) {
+  const std::vector<std::string> names = {"p", "q", "r"};
+  const auto count = *rc::gen::inRange(1, 40);
+  std::vector<SwimMessage> updates;
+  for (int i = 0; i < count; ++i) {
+    const std::string name = names[*rc::gen::inRange<std::size_t>(0, names.size())];
+    const std::string addr = name + (*rc::gen::arbitrary<bool>() ? ":1" : ":2");
+    const auto inc = *rc::gen::inRange<std::uint64_t>(0, 4);
+    const std::string from = names[*rc::gen::inRange<std::size_t>(0, names.size())];
+    switch (*rc::gen::inRange(0, 4)) {
+      case 0: updates.push_back(AliveMsg{name, addr, inc}); break;
+      case 1: updates.push_back(SuspectMsg{name, addr, inc, from}); break;
+      case 2: updates.push_back(DeadMsg{name, addr, inc, from, false}); break;
+      default: updates.push_back(DeadMsg{name, addr, inc, name, true}); break;
+    }
+  }
+  auto view = [&](const std::vector<SwimMessage>& order) {
+    Harness h;
+    for (const auto& m : order) h.deliver(m);
+    std::vector<std::tuple<std::string, Address, MemberState, std::uint64_t>> v;
+    for (const auto& m : h.swim.members()) v.emplace_back(m.name, m.address, m.state, m.incarnation);
+    return v;
+  };
+  std::vector<SwimMessage> other = updates;
+  for (std::size_t i = other.size(); i > 1; --i) {
+    std::swap(other[i - 1], other[*rc::gen::inRange<std::size_t>(0, i)]);
+  }
+  const auto a = view(updates);
+  RC_ASSERT(a == view(other));
+  // Each member's entry is the greatest (incarnation, state, address).
+  for (const auto& [name, addr, state, inc] : a) {
+    if (name == "me") continue;
+    for (const auto& m : updates) {
+      std::tuple<std::uint64_t, int, std::string> key;
+      std::string about;
+      std::visit(
+          [&](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, AliveMsg>) {
+              about = x.name, key = {x.incarnation, 0, x.address};
+            } else if constexpr (std::is_same_v<T, SuspectMsg>) {
+              about = x.name, key = {x.incarnation, 1, x.address};
+            } else if constexpr (std::is_same_v<T, DeadMsg>) {
+              about = x.name, key = {x.incarnation, x.left ? 3 : 2, x.address};
+            }
+          },
+          m);
+      if (about == name) RC_ASSERT(key <= std::make_tuple(inc, static_cast<int>(state), addr));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace heck
