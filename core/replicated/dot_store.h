@@ -157,6 +157,71 @@ class DotMap {
     return out;
   }
 
+  // In place: *this = join(*this, mine, other, theirs), touching only what
+  // changes. Keys of `other` are joined one by one (O(k log n)); a context
+  // dot of `theirs` that is outside other's store and that we may hold live
+  // (it is in `mine`) but was not found under other's keys costs one scan of
+  // our keys (no copies). A large `theirs` (a state, not a delta) falls back
+  // to the full join. REQUIRES: `mine` is this store's context.
+  void join_into(const CausalContext& mine, const DotMap& other, const CausalContext& theirs) {
+    static const S kEmpty{};
+    constexpr std::size_t kSmallContext = 256;
+    if (theirs.vv().size() + theirs.cloud().size() > kSmallContext ||
+        std::any_of(theirs.vv().begin(), theirs.vv().end(), [](const auto& e) { return e.second > kSmallContext; })) {
+      *this = join(*this, mine, other, theirs);
+      return;
+    }
+    // Removal candidates: dots `theirs` has seen, not in other's store, that we have seen too.
+    std::vector<Dot> removed;
+    for (const Dot& d : theirs.all_dots()) {
+      if (mine.contains(d)) removed.push_back(d);
+    }
+    std::vector<Dot> kept;  // other's store dots
+    other.for_each_dot([&](Dot d) { kept.push_back(d); });
+    std::sort(kept.begin(), kept.end());
+    std::erase_if(removed, [&](Dot d) { return std::binary_search(kept.begin(), kept.end(), d); });
+    std::size_t unaccounted = removed.size();
+    auto account = [&](const S& s) {
+      s.for_each_dot([&](Dot d) {
+        if (unaccounted > 0 && std::binary_search(removed.begin(), removed.end(), d)) --unaccounted;
+      });
+    };
+    for (const auto& [k, theirs_k] : other.map_) {
+      auto it = map_.find(k);
+      if (it != map_.end()) account(it->second);
+      S joined = S::join(it == map_.end() ? kEmpty : it->second, mine, theirs_k, theirs);
+      if (joined.empty()) {
+        if (it != map_.end()) map_.erase(it);
+      } else if (it != map_.end()) {
+        it->second = std::move(joined);
+      } else {
+        map_.emplace(k, std::move(joined));
+      }
+    }
+    if (unaccounted == 0) return;
+    for (auto it = map_.begin(); it != map_.end();) {
+      if (other.map_.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      std::size_t hits = 0;
+      it->second.for_each_dot([&](Dot d) { hits += std::binary_search(removed.begin(), removed.end(), d) ? 1 : 0; });
+      if (hits == 0) {
+        ++it;
+        continue;
+      }
+      S joined = S::join(it->second, mine, kEmpty, theirs);
+      if (joined.empty()) {
+        it = map_.erase(it);
+      } else {
+        it->second = std::move(joined);
+        ++it;
+      }
+      unaccounted -= std::min(unaccounted, hits);
+      if (unaccounted == 0) return;
+    }
+  }
+
   bool operator==(const DotMap&) const = default;
 
  private:
@@ -170,7 +235,11 @@ struct Causal {
   CausalContext context;
 
   void join(const Causal& other) {
-    store = S::join(store, context, other.store, other.context);
+    if constexpr (requires { store.join_into(context, other.store, other.context); }) {
+      store.join_into(context, other.store, other.context);
+    } else {
+      store = S::join(store, context, other.store, other.context);
+    }
     context.join(other.context);
   }
   bool operator==(const Causal&) const = default;

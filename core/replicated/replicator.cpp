@@ -172,6 +172,11 @@ void Replicator::handle_timer(Instant now, TimerKey key, std::span<const Peer> p
   }
 }
 
+void Replicator::join_snapshot(const HealthDelta& snapshot) {
+  state_.join(snapshot);
+  index_dirty_ = true;
+}
+
 // ----------------------------------------------------------- dissemination
 
 void Replicator::buffer(const std::string& key, const HealthDelta& d) {
@@ -424,7 +429,10 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   const auto& s = state_.state();
   // Which buffered group holds each dot, per store.
   std::map<Dot, const std::string*> where[3];
-  for (const auto& [key, p] : pending_) {
+  for (const auto& entry : pending_) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+    const std::string& key = entry.first;
+    const Pending& p = entry.second;
     for_each_context_dot(p.group.registry.context, kGroupIndexDotsMax, [&](Dot d) { where[0].emplace(d, &key); });
     for_each_context_dot(p.group.observations.context, kGroupIndexDotsMax, [&](Dot d) { where[1].emplace(d, &key); });
     for_each_context_dot(p.group.counters.context, kGroupIndexDotsMax, [&](Dot d) { where[2].emplace(d, &key); });

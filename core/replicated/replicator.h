@@ -162,6 +162,10 @@ class Replicator {
   // Timers anti_entropy and replica_flush; stale or early firings tolerated.
   void handle_timer(Instant now, TimerKey key, std::span<const Peer> peers, Effects& out);
 
+  // Joins a state snapshot without disseminating it (a restored state, a
+  // benchmark's bootstrap); anti-entropy spreads whatever peers lack.
+  void join_snapshot(const HealthDelta& snapshot);
+
   // ---- views ----
   const HealthState& state() const { return state_; }
   ReplicaId replica() const { return state_.self(); }

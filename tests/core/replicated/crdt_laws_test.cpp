@@ -115,6 +115,28 @@ RC_GTEST_PROP(CrdtLaws, ORMapOfRegisters, ()) {
   });
 }
 
+// Differential: the in-place join of a map (join_into, used by Causal::join)
+// equals the plain lattice join DotMap::join, for states and for deltas.
+RC_GTEST_PROP(CrdtLaws, InPlaceMapJoinEqualsPlainJoin, ()) {
+  const auto steps = *rc::gen::container<std::vector<Step>>(rc::gen::exec(gen_step));
+  auto mutate = [](RegisterMap& m, ReplicaId self, int op, int arg) {
+    if (op == 0) return m.remove(arg % 3);
+    return m.apply(arg % 3, [&](const DotFun<int>& s, const CausalContext& ctx) { return mvreg_write(s, ctx, self, arg); });
+  };
+  History<RegisterMap, decltype(mutate)> h(steps, mutate);
+  std::vector<RegisterMap::Delta> values;
+  for (const auto& r : h.replicas) values.push_back(r.state());
+  values.insert(values.end(), h.deltas.begin(), h.deltas.end());
+  for (const auto& a : values) {
+    for (const auto& b : values) {
+      auto in_place = a.store;
+      in_place.join_into(a.context, b.store, b.context);
+      using Map = DotMap<int, DotFun<int>>;
+      RC_ASSERT(in_place == Map::join(a.store, a.context, b.store, b.context));
+    }
+  }
+}
+
 // The distributed counter: increments made anywhere are counted exactly once
 // however the deltas travel.
 RC_GTEST_PROP(CCounterProp, ConvergedTotalIsTheSumOfIncrements, ()) {

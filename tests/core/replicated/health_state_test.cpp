@@ -95,6 +95,57 @@ TEST(HealthState, RestartWithANewReplicaIdNeverReissuesADot) {
   EXPECT_EQ(peer.counter("likes"), 6);
 }
 
+// The laws for the composed health state (crdt_laws_test.cpp has them for
+// each CRDT): every delta is below the state it came from and below the join
+// of all states; the deltas of a history joined in any order, with
+// duplicates, equal the join of the states.
+RC_GTEST_PROP(HealthState, DeltasAreBelowStatesAndJoinInAnyOrder, ()) {
+  const ReplicaId ids[] = {A, B, 303};
+  std::vector<HealthState> agents{HealthState(ids[0]), HealthState(ids[1]), HealthState(ids[2])};
+  std::vector<HealthDelta> deltas;
+  const int steps = *rc::gen::inRange(0, 60);
+  for (int i = 0; i < steps; ++i) {
+    const int at = *rc::gen::inRange(0, 3);
+    HealthState& s = agents[static_cast<std::size_t>(at)];
+    const std::string id = "t" + std::to_string(*rc::gen::inRange(0, 4));
+    HealthDelta d;
+    switch (*rc::gen::inRange(0, 5)) {
+      case 0: d = s.put_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 0), spec(id)); break;
+      case 1: d = s.remove_target(id); break;
+      case 2: d = s.observe(id, obs(*rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy),
+                                    static_cast<std::uint64_t>(i), ids[at], static_cast<std::uint64_t>(i))); break;
+      case 3: d = s.add_to_counter("likes", *rc::gen::inRange(-5, 5)); break;
+      default:
+        if (!deltas.empty()) s.join(deltas[static_cast<std::size_t>(*rc::gen::inRange<std::size_t>(0, deltas.size()))]);
+        continue;
+    }
+    // Below the state it came from.
+    HealthDelta st = s.state();
+    st.join(d);
+    RC_ASSERT(st == s.state());
+    deltas.push_back(d);
+  }
+  HealthDelta all;
+  for (const auto& a : agents) all.join(a.state());
+  auto order = deltas;
+  const auto dups = *rc::gen::container<std::vector<std::size_t>>(rc::gen::inRange<std::size_t>(0, 1000));
+  for (std::size_t k : dups) {
+    if (!deltas.empty()) order.push_back(deltas[k % deltas.size()]);
+  }
+  const auto perm = *rc::gen::container<std::vector<std::uint32_t>>(order.size(), rc::gen::arbitrary<std::uint32_t>());
+  for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[perm[i - 1] % i]);
+  HealthDelta replay;
+  for (const auto& d : order) {
+    HealthDelta below = all;
+    below.join(d);
+    RC_ASSERT(below == all);
+    replay.join(d);
+  }
+  // Every state is the join of deltas (local ones and those it joined), so
+  // replaying all deltas gives the join of the states.
+  RC_ASSERT(replay == all);
+}
+
 // Random schedules over three agents: mutations, deltas that are dropped,
 // duplicated or delivered late, then a full exchange of states (anti-entropy's
 // end point): every agent holds the same state and gives the same answers.
