@@ -9,6 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/membership/messages.h"
+#include "core/replicated/codec.h"
+#include "core/replicated/health_state.h"
 #include "core/wire/envelope.h"
 
 namespace {
@@ -41,6 +44,40 @@ int main(int argc, char** argv) {
       wire::encode(h, {wire::encode_part(wire::PartType::alive, json::array({"n3", "127.0.0.1:7947", 4})),
                        wire::encode_part(wire::PartType::delta, json::object({{"r", json::array()}}))}),
   };
+  // Membership messages of every type, and replication bodies.
+  std::vector<heck::SwimMessage> messages = {
+      heck::PingMsg{7, "n2"},
+      heck::PingReqMsg{8, "n3", "127.0.0.1:7948", true},
+      heck::AckMsg{7},
+      heck::NackMsg{8},
+      heck::AliveMsg{"n4", "127.0.0.1:7949", 3},
+      heck::SuspectMsg{"n4", "127.0.0.1:7949", 3, "n1"},
+      heck::DeadMsg{"n4", "127.0.0.1:7949", 3, "n1", false},
+  };
+  std::vector<Bytes> bodies;
+  std::vector<wire::EncodedPart> parts;
+  for (const auto& m : messages) {
+    parts.push_back(heck::encode_message(m));
+    bodies.push_back(json::to_msgpack(json::from_msgpack(parts.back().bytes)[1]));
+  }
+  heck::HealthState state(12345);
+  auto spec = heck::TargetSpec::from_json(json{{"id", "web"}, {"url", "http://127.0.0.1:8080/"}});
+  heck::HealthDelta d = state.put_target(heck::HlcTimestamp{}, *spec);
+  d.join(state.add_to_counter("likes", 3));
+  parts.push_back(wire::encode_part(wire::PartType::delta, heck::encode_delta(d)));
+  bodies.push_back(json::to_msgpack(heck::encode_delta(d)));
+  write(root / "message_fuzz", bodies);
+  for (const auto& p : parts) envelopes.push_back(wire::encode(h, {p}));
+  envelopes.push_back(wire::encode(h, parts));
   write(root / "envelope_fuzz", envelopes);
+  std::vector<Bytes> node_inputs;
+  for (const auto& e : envelopes) {
+    for (std::uint8_t channel : {0, 1}) {
+      Bytes b{channel};
+      b.insert(b.end(), e.begin(), e.end());
+      node_inputs.push_back(std::move(b));
+    }
+  }
+  write(root / "node_fuzz", node_inputs);
   return 0;
 }
