@@ -150,6 +150,8 @@ void Swim::change(Instant now, Member& m, MemberState to, std::uint64_t incarnat
     m.confirmers.clear();
   }
   if (from != to || is_new) m.info.state_since = now;
+  if (!is_new && from == MemberState::dead) --dead_count_;
+  if (to == MemberState::dead) ++dead_count_;
   m.info.state = to;
   m.info.incarnation = incarnation;
   m.info.address = address;
@@ -729,6 +731,19 @@ void Swim::on_push_pull_timer(Instant now, Effects& out) {
   }
   const auto peer = random_live(1, true, {});
   if (!peer.empty()) send_push_pull(peer.front()->info.address, false, false, out);
+  if (config_.reconnect_dead && dead_count_ > 0 &&
+      rng_.chance(static_cast<double>(dead_count_) / static_cast<double>(live_count()))) {
+    // Uniform among dead members: the k-th one in name order.
+    std::size_t k = rng_.below(dead_count_);
+    for (const auto& [name, m] : members_) {
+      if (m.info.state != MemberState::dead) continue;
+      if (k-- == 0) {
+        ++counters_.reconnects;
+        send_push_pull(m.info.address, false, false, out);
+        break;
+      }
+    }
+  }
   next_push_pull_at_ = now + push_pull_interval_now();
   set_timer(TimerKind::swim_push_pull, kSingleton, next_push_pull_at_, out);
 }
@@ -738,10 +753,24 @@ void Swim::send_push_pull(const Address& to, bool reply, bool join, Effects& out
   msg.reply = reply;
   msg.join = join;
   msg.members.reserve(members_.size());
+  // Bounded by max_stream_bytes: an entry costs its strings plus at most 16
+  // bytes of framing and integers; room is kept for the header.
+  // This node's own entry always goes (a joiner must be learned).
+  const auto entry_cost = [](const Member& m) { return m.info.name.size() + m.info.address.size() + 16; };
+  std::size_t budget = config_.max_stream_bytes > 1024 ? config_.max_stream_bytes - 1024 : 0;
+  budget -= std::min(budget, entry_cost(self_member()));
+  bool truncated = false;
   for (const auto& [name, m] : members_) {
-    if (msg.members.size() >= kMaxPushPullMembers) break;
+    if (name != self_) {
+      if (truncated || msg.members.size() + 1 >= kMaxPushPullMembers || entry_cost(m) > budget) {
+        truncated = true;
+        continue;
+      }
+      budget -= entry_cost(m);
+    }
     msg.members.push_back(PushPullEntry{name, m.info.address, m.info.state, m.info.incarnation});
   }
+  if (truncated) ++counters_.push_pulls_truncated;
   ++counters_.push_pulls_sent;
   const wire::EncodedPart part = encode_message(msg);
   send(to, Channel::stream, {&part}, false, out);
@@ -788,6 +817,7 @@ void Swim::on_reap_timer(Instant now, Effects& out) {
     if (m.info.name != self_ && !is_live(m.info.state) &&
         now - m.info.state_since >= config_.dead_reap_after) {
       slots_.erase(m.slot);
+      if (m.info.state == MemberState::dead) --dead_count_;
       ++counters_.reaped;
       it = members_.erase(it);
     } else {

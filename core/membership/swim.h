@@ -53,6 +53,10 @@
 // - Leave: the node marks itself `left` and broadcasts a dead message with the
 //   left flag; it stops probing and push-pull but keeps answering pings and
 //   gossiping so the broadcast drains. Others show it as `left`, not `dead`.
+// - Reconnect (Serf's, not in memberlist): each push-pull tick, with
+//   probability dead/live, one random dead member also gets a push-pull; a
+//   member that was only cut off refutes its death and both sides merge, so a
+//   healed partition converges.
 // - Reaping: dead and left members are forgotten dead_reap_after after they
 //   entered that state (no MemberChanged; they just leave members()).
 //
@@ -125,6 +129,11 @@ struct SwimConfig {
   std::size_t max_relays = 1024;       // pending ping-req relays
   std::size_t max_seeds = 64;
   std::size_t max_broadcasts = 4096;   // BroadcastQueue capacity
+  std::size_t max_stream_bytes = 1 << 22;  // a push-pull frame (wire::DecodeLimits::max_bytes)
+  // Serf's reconnect: on each push-pull tick, with probability
+  // dead / live, also push-pull with one random dead (not left) member, so
+  // the two sides of a healed partition find each other again.
+  bool reconnect_dead = true;
   // false = plain SWIM: fixed suspicion timeout (= min), no nacks, no
   // awareness multiplier. The buddy system stays on (memberlist always has it).
   bool lifeguard = true;
@@ -162,6 +171,8 @@ struct SwimCounters {
   std::uint64_t gossip_packets = 0;
   std::uint64_t push_pulls_sent = 0;   // requests and replies
   std::uint64_t push_pulls_received = 0;
+  std::uint64_t push_pulls_truncated = 0;  // members left out to stay under max_stream_bytes
+  std::uint64_t reconnects = 0;        // push-pulls sent to a dead member
   std::uint64_t join_attempts = 0;
   std::uint64_t packets_sent = 0;      // Send effects
   std::uint64_t bytes_sent = 0;
@@ -311,6 +322,7 @@ class Swim {
   std::uint64_t next_slot_ = 1;
   std::vector<std::string> live_;                       // alive+suspect, excluding self
   std::vector<std::pair<std::string, Instant>> recently_dead_;  // gossip to the dead
+  std::size_t dead_count_ = 0;                          // members in state dead
 
   bool started_ = false;
   bool ever_started_ = false;

@@ -229,6 +229,36 @@ TEST(SwimStory, PingsToASuspectCarryTheSuspicion) {
   EXPECT_GE(net.swim("c").incarnation(), 1u);
 }
 
+// Both sides of a symmetric partition declare the other dead; after the
+// heal, reconnect push-pulls make them refute and the view converges.
+TEST(SwimStory, SymmetricPartitionThenHealConverges) {
+  for (const bool reconnect : {true, false}) {
+    SCOPED_TRACE(reconnect ? "reconnect on" : "reconnect off");
+    SwimConfig cfg;
+    cfg.reconnect_dead = reconnect;
+    TestNetwork net(cfg, 11);
+    form_cluster(net, kFive);
+    auto side = [](const std::string& n) { return n == "a" || n == "b" || n == "c"; };
+    net.drop = [&](const std::string& from, const std::string& to, const Send&) {
+      return side(from) != side(to);
+    };
+    ASSERT_TRUE(net.run_for(Duration::seconds(120), [&] {
+      return net.swim("a").member("d")->state == MemberState::dead &&
+             net.swim("d").member("a")->state == MemberState::dead;
+    }));
+    net.run_for(Duration::seconds(30));
+    net.drop = nullptr;
+    const bool healed =
+        net.run_for(Duration::seconds(300), [&] { return net.all_see(kFive, MemberState::alive); });
+    EXPECT_EQ(healed, reconnect);
+    if (reconnect) {
+      std::uint64_t reconnects = 0;
+      for (const auto& n : kFive) reconnects += net.swim(n).counters().reconnects;
+      EXPECT_GT(reconnects, 0u);
+    }
+  }
+}
+
 TEST(SwimStory, SameSeedSameTrace) {
   auto run = [] {
     TestNetwork net(SwimConfig{}, 42);

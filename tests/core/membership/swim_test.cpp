@@ -356,6 +356,24 @@ TEST(Swim, PushPullRequestIsAnsweredOnAStreamAndMerged) {
   EXPECT_EQ(h.swim.counters().push_pulls_received, 1u);
 }
 
+TEST(Swim, PushPullIsBoundedInBytesAndAlwaysCarriesSelf) {
+  SwimConfig cfg;
+  cfg.max_stream_bytes = 1024 + 200;
+  Harness h(cfg);
+  for (int i = 0; i < 20; ++i) {
+    const std::string n = "a" + std::to_string(100 + i);  // sorts before "me"
+    h.deliver(AliveMsg{n, n + ":1", 0});
+  }
+  h.out.clear();
+  h.deliver(PushPullMsg{false, false, {}}, kPeer, Channel::stream);
+  auto reply = h.sent_of<PushPullMsg>().at(0);
+  EXPECT_LT(reply.members.size(), 10u);
+  EXPECT_TRUE(std::any_of(reply.members.begin(), reply.members.end(),
+                          [](const auto& e) { return e.name == "me"; }));
+  EXPECT_LE(h.effects<Send>().at(0).bytes.size(), cfg.max_stream_bytes);
+  EXPECT_EQ(h.swim.counters().push_pulls_truncated, 1u);
+}
+
 TEST(Swim, JoinSendsPushPullToEverySeedAndStopsRetryingOnReply) {
   Swim s(SwimConfig{}, "me", "me:7946", 5);
   Effects out;
