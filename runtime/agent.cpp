@@ -1,11 +1,13 @@
 #include "runtime/agent.h"
 
+#include <array>
 #include <cassert>
 #include <exception>
 #include <type_traits>
 #include <utility>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "runtime/version.h"
 
@@ -27,7 +29,7 @@ void guarded(F&& f, E&& on_error) {
 
 }  // namespace
 
-Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runner, NodeConfig config,
+Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runner, ClusterNodeConfig config,
              AgentOptions options)
     : io_(io),
       clock_(clock),
@@ -62,7 +64,34 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
                                       "Checks whose result never came by the deadline (counted as timeouts).")),
       handler_errors_(registry_.counter("heck_handler_errors_total",
                                         "Exceptions caught in the agent's event handlers.")),
-      api_requests_(registry_.counter("heck_api_requests_total", "API responses, by HTTP status code.", {"code"})) {
+      api_requests_(registry_.counter("heck_api_requests_total", "API responses, by HTTP status code.", {"code"})),
+      members_(registry_.gauge("heck_members",
+                               "Cluster members in this agent's view, by state (alive, suspect, dead, left); "
+                               "this agent included.",
+                               {"state"})),
+      member_changes_total_(registry_.counter("heck_member_changes_total",
+                                              "Member state or incarnation changes seen, by the new state.",
+                                              {"state"})),
+      incarnation_(registry_.gauge("heck_cluster_incarnation", "This agent's own incarnation number.")),
+      health_score_(registry_.gauge("heck_cluster_health_multiplier",
+                                    "Lifeguard local health multiplier (1 = healthy; probes stretch by it).")),
+      cluster_packets_received_(registry_.counter("heck_cluster_packets_received_total",
+                                                  "Cluster packets (opened) stepped into the node.")),
+      cluster_packets_malformed_(registry_.counter(
+          "heck_cluster_packets_malformed_total",
+          "Opened cluster packets the node dropped: envelope did not decode, or over its size limit.")),
+      cluster_sends_(registry_.counter("heck_cluster_sends_total",
+                                       "Cluster messages the node asked to send, by channel.", {"channel"})),
+      swim_probes_(registry_.counter("heck_swim_probes_total", "SWIM protocol periods that probed a member.")),
+      swim_probes_failed_(registry_.counter("heck_swim_probes_failed_total",
+                                            "SWIM probes that got no ack at all (direct or indirect).")),
+      swim_suspicions_(registry_.counter("heck_swim_suspicions_total", "Suspicions started in this agent's view.")),
+      swim_refutes_(registry_.counter("heck_swim_refutes_total",
+                                      "Times this agent raised its incarnation to refute a suspicion of itself.")),
+      swim_deaths_(registry_.counter("heck_swim_deaths_declared_total",
+                                     "Suspicion timeouts that expired here (a member declared dead).")),
+      registry_targets_(registry_.gauge("heck_registry_targets",
+                                        "Targets in the replicated registry (the whole cluster's targets).")) {
   build_info_.set({std::string(kVersion)}, 1);
 }
 
@@ -88,7 +117,11 @@ void Agent::start() {
       [&](std::string_view what) { handler_error("start", what); });
   effects_.clear();
   stepping_ = false;
-  log(fmt::format("agent {} started: {} targets", node_.name(), node_.scheduler().size()));
+  const auto& seeds = node_.config().seeds;
+  log(fmt::format("agent {} started: {} targets, cluster address {}, {}", node_.name(), node_.scheduler().size(),
+                  sanitize_for_log(node_.config().address),
+                  seeds.empty() ? std::string("no seeds (first member)")
+                                : fmt::format("joining through {}", sanitize_for_log(fmt::format("{}", fmt::join(seeds, ", "))))));
   drain();  // anything a runner reported from inside run()
 }
 
@@ -103,7 +136,13 @@ void Agent::stop() {
   pending_.clear();
 }
 
-void Agent::submit(Input in) {
+void Agent::leave() {
+  if (stopped_ || node_.membership().left()) return;
+  log(fmt::format("agent {} leaving the cluster", node_.name()));
+  feed(LeaveCluster{});
+}
+
+void Agent::submit(ClusterInput in) {
   if (stopped_) {
     ++counters_.dropped_after_stop;
     return;
@@ -111,7 +150,11 @@ void Agent::submit(Input in) {
   feed(std::move(in));
 }
 
-void Agent::feed(Input in) {
+void Agent::feed(ClusterInput in) {
+  if (pending_.size() >= kMaxPendingInputs) {
+    ++counters_.inputs_dropped;
+    return;
+  }
   pending_.push_back(std::move(in));
   drain();
 }
@@ -120,14 +163,15 @@ void Agent::drain() {
   if (stepping_) return;  // the loop below, further up the stack, picks it up
   stepping_ = true;
   while (!pending_.empty() && !stopped_) {
-    Input next = std::move(pending_.front());
+    ClusterInput next = std::move(pending_.front());
     pending_.pop_front();
     guarded(
         [&] {
           const Instant now = clock_.now();
           ++counters_.inputs;
+          if (std::holds_alternative<Packet>(next)) ++counters_.packets_in;
           effects_.clear();
-          node_.step(now, std::move(next), effects_);
+          node_.step(now, next, effects_);
           for (auto& e : effects_) apply(now, e);
         },
         [&](std::string_view what) { handler_error("step", what); });
@@ -153,6 +197,10 @@ void Agent::apply(Instant now, Effect& effect) {
                 on_check_finished(e);
               } else if constexpr (std::is_same_v<T, StatusChanged>) {
                 on_status_changed(now, e);
+              } else if constexpr (std::is_same_v<T, Send>) {
+                on_send(e);
+              } else if constexpr (std::is_same_v<T, MemberChanged>) {
+                on_member_changed(e);
               }
             },
             effect);
@@ -230,6 +278,35 @@ void Agent::on_status_changed(Instant now, const StatusChanged& e) {
   changes_.push_back(std::move(rec));
 }
 
+void Agent::on_send(const Send& e) {
+  cluster_sends_.inc({e.channel == Channel::datagram ? "datagram" : "stream"});
+  if (stopped_ || !options_.send) {
+    ++counters_.sends_dropped;
+    return;
+  }
+  ++counters_.sends;
+  options_.send(e);
+}
+
+void Agent::on_member_changed(const MemberChanged& e) {
+  ++counters_.member_changes;
+  member_changes_total_.inc({std::string(to_string(e.to))});
+  log(describe_member_change(e));
+}
+
+std::string Agent::describe_member_change(const MemberChanged& e) {
+  if (e.is_new) {
+    return fmt::format("member {} ({}) joined: {}, incarnation {}", sanitize_for_log(e.name),
+                       sanitize_for_log(e.address), to_string(e.to), e.incarnation);
+  }
+  if (e.from == e.to) {
+    return fmt::format("member {} ({}) {}, incarnation {}", sanitize_for_log(e.name), sanitize_for_log(e.address),
+                       to_string(e.to), e.incarnation);
+  }
+  return fmt::format("member {} ({}) {} -> {}, incarnation {}", sanitize_for_log(e.name),
+                     sanitize_for_log(e.address), to_string(e.from), to_string(e.to), e.incarnation);
+}
+
 std::string Agent::describe_change(const StatusChangeRecord& c) {
   return fmt::format("target {} {} -> {} ({})", c.target, to_string(c.from), to_string(c.to),
                      sanitize_for_log(c.cause.describe()));
@@ -260,6 +337,12 @@ std::size_t Agent::armed_timers() const {
   return n;
 }
 
+std::size_t Agent::armed_timers(TimerKind kind) const {
+  std::size_t n = 0;
+  for (const auto& [key, t] : timers_) n += t.generation != 0 && key.kind == kind;
+  return n;
+}
+
 std::optional<Instant> Agent::timer_deadline(TimerKey key) const {
   auto it = timers_.find(key);
   if (it == timers_.end() || it->second.generation == 0) return std::nullopt;
@@ -285,6 +368,26 @@ std::string Agent::render_metrics() {
   stale_results_.set({}, static_cast<double>(s.counters().stale_results));
   stale_timers_.set({}, static_cast<double>(s.counters().stale_timers));
   results_lost_.set({}, static_cast<double>(lost));
+
+  const Swim& swim = node_.membership();
+  std::array<std::size_t, 4> by_state{};
+  for (const MemberInfo& m : swim.members()) ++by_state[static_cast<std::size_t>(m.state)];
+  for (MemberState st : {MemberState::alive, MemberState::suspect, MemberState::dead, MemberState::left}) {
+    members_.set({std::string(to_string(st))}, static_cast<double>(by_state[static_cast<std::size_t>(st)]));
+  }
+  incarnation_.set(static_cast<double>(swim.incarnation()));
+  health_score_.set(static_cast<double>(swim.health_multiplier()));
+  const ClusterCounters& cc = node_.counters();
+  cluster_packets_received_.set({}, static_cast<double>(cc.packets_received));
+  cluster_packets_malformed_.set({}, static_cast<double>(cc.malformed_packets + cc.oversized_packets));
+  const SwimCounters& sc = swim.counters();
+  swim_probes_.set({}, static_cast<double>(sc.probes));
+  swim_probes_failed_.set({}, static_cast<double>(sc.probes_failed));
+  swim_suspicions_.set({}, static_cast<double>(sc.suspicions));
+  swim_refutes_.set({}, static_cast<double>(sc.refutes));
+  swim_deaths_.set({}, static_cast<double>(sc.deaths_declared));
+  registry_targets_.set(static_cast<double>(node_.replication().state().targets().size()));
+  if (render_hook_) render_hook_();
   return registry_.render();
 }
 

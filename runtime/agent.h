@@ -1,6 +1,7 @@
-// The agent: drives ONE heck::Node on ONE io_context. It feeds the node its
-// inputs (timer firings, check results) with `now` from the runtime Clock and
-// applies the node's effects in the order they come out:
+// The agent: drives ONE heck::ClusterNode (core/cluster/cluster_node.h) on
+// ONE io_context. It feeds the node its inputs (timer firings, check results,
+// packets from the transport) with `now` from the runtime Clock and applies
+// the node's effects in the order they come out:
 //
 //   SetTimer / CancelTimer  one asio::steady_timer per TimerKey; setting a key
 //                           again replaces its deadline. Every arming gets a
@@ -13,12 +14,23 @@
 //   StatusChanged           metrics, a bounded in-memory log of recent changes,
 //                           and one log line, e.g.
 //     2026-11-21T12:00:00Z target web unknown -> healthy (ok (status 200))
+//   Send                    AgentOptions::send (the cluster transport,
+//                           runtime/cluster/transport.h); without one, sends
+//                           are counted and dropped (unit tests).
+//   MemberChanged           metrics (heck_members{state},
+//                           heck_member_changes_total{state}) and one log line:
+//     2026-11-21T12:00:00Z member n2 (127.0.0.1:7947) alive -> suspect, incarnation 3
+//     2026-11-21T12:00:00Z member n3 (127.0.0.1:7948) joined: alive, incarnation 0
+//
+// A single agent without seeds is a one-member cluster that checks every
+// target itself (the Version 1 behaviour).
 //
 // It never blocks. An exception thrown while handling an input is caught,
 // logged and counted (counters().handler_errors); it never escapes into the
 // io_context. A callback that arrives while effects are being applied (a
 // runner that completes inside run()) is queued and stepped afterwards, so
 // effects are always applied in order and node.step() is never re-entered.
+// The queue is bounded (kMaxPendingInputs; the excess is dropped and counted).
 //
 // Threading: everything runs on the io_context's thread. REQUIRES: the Agent
 // outlives every handler it scheduled, i.e. destroy it only after stop() and
@@ -28,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +52,7 @@
 
 #include "core/effects.h"
 #include "core/health.h"
+#include "core/cluster/cluster_node.h"
 #include "core/node.h"
 #include "core/time.h"
 #include "core/timer.h"
@@ -54,8 +68,10 @@ struct AgentOptions {
   std::size_t status_log_capacity = 1000;
   // Where log lines go; empty = stderr.
   LogSink log;
-  // Seeds the node's PRNG (check phases and jitter).
+  // Seeds the node's PRNG (check phases, jitter, probe order, boot nonce).
   std::uint64_t seed = 1;
+  // Where Send effects go (the cluster transport). Empty = counted, dropped.
+  std::function<void(const Send&)> send;
 };
 
 struct StatusChangeRecord {
@@ -77,38 +93,52 @@ struct AgentCounters {
   std::uint64_t dropped_after_stop = 0;       // callbacks that came after stop()
   std::uint64_t status_changes = 0;
   std::uint64_t handler_errors = 0;           // exceptions caught in handlers
+  std::uint64_t packets_in = 0;               // Packet inputs stepped into the node
+  std::uint64_t sends = 0;                    // Send effects handed to the transport
+  std::uint64_t sends_dropped = 0;            // Send effects with no transport
+  std::uint64_t member_changes = 0;
+  std::uint64_t inputs_dropped = 0;           // over kMaxPendingInputs
 };
 
 class Agent {
  public:
-  // `clock` and `runner` must outlive the agent.
-  Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runner, NodeConfig config,
+  static constexpr std::size_t kMaxPendingInputs = 100'000;
+
+  // `clock` and `runner` must outlive the agent. REQUIRES: config.name and
+  // config.address are non-empty (the address is what peers reply to).
+  Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runner, ClusterNodeConfig config,
         AgentOptions options = {});
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;
 
-  // Starts the node (its configured targets). REQUIRES: called once.
+  // Starts the node: joins its seeds, checks its configured targets.
+  // REQUIRES: called once.
   void start();
+  // Leaves the cluster gracefully (members then list this agent as `left`);
+  // the agent keeps answering until stop(). Idempotent.
+  void leave();
   // Cancels every timer; results that arrive later are dropped and no new
   // check starts. Idempotent. Does not shut the runner down (its owner does).
   void stop();
   bool started() const { return started_; }
   bool stopped() const { return stopped_; }
 
-  // Feeds the node an input now (e.g. AddTarget). Timer firings and check
-  // results are fed by the agent itself.
-  void submit(Input in);
+  // Feeds the node an input now (e.g. PutTarget, or a Packet from the
+  // transport). Timer firings and check results are fed by the agent itself.
+  void submit(ClusterInput in);
 
   // --- views --------------------------------------------------------------
-  const Node& node() const { return node_; }
+  const ClusterNode& node() const { return node_; }
   const Clock& clock() const { return clock_; }
   Instant now() const { return clock_.now(); }
   Instant started_at() const { return started_at_; }
   const std::deque<StatusChangeRecord>& recent_changes() const { return changes_; }
   const AgentCounters& counters() const { return counters_; }
   const CheckRunner& runner() const { return runner_; }
+  // Armed timers, all or of one kind.
   std::size_t armed_timers() const;
+  std::size_t armed_timers(TimerKind kind) const;
   // The deadline of an armed timer (tests, debugging).
   std::optional<Instant> timer_deadline(TimerKey key) const;
 
@@ -119,10 +149,15 @@ class Agent {
   // Counts one API response by HTTP status code.
   void count_api_request(unsigned status_code);
   MetricsRegistry& metrics() { return registry_; }
+  // Called by render_metrics() before rendering, so that a driver part (the
+  // transport) can refresh the families it registered in metrics().
+  void set_render_hook(std::function<void()> hook) { render_hook_ = std::move(hook); }
 
   // The log line for a status change (without the time prefix):
   //   "target web unknown -> healthy (ok (status 200))"
   static std::string describe_change(const StatusChangeRecord& change);
+  // The log line for a member change (without the time prefix).
+  static std::string describe_member_change(const MemberChanged& change);
 
  private:
   struct ArmedTimer {
@@ -131,7 +166,7 @@ class Agent {
     Instant at;
   };
 
-  void feed(Input in);
+  void feed(ClusterInput in);
   void drain();
   void apply(Instant now, Effect& effect);
   void set_timer(const SetTimer& e);
@@ -141,6 +176,8 @@ class Agent {
   void on_check_done(CheckId id, CheckOutcome outcome);
   void on_check_finished(const CheckFinished& e);
   void on_status_changed(Instant now, const StatusChanged& e);
+  void on_send(const Send& e);
+  void on_member_changed(const MemberChanged& e);
   void log(std::string_view text);
   void handler_error(std::string_view where, std::string_view what);
 
@@ -148,7 +185,7 @@ class Agent {
   const Clock& clock_;
   CheckRunner& runner_;
   AgentOptions options_;
-  Node node_;
+  ClusterNode node_;
   Instant started_at_;
   bool started_ = false;
   bool stopped_ = false;
@@ -158,7 +195,7 @@ class Agent {
 
   // Re-entrancy guard: inputs that arrive while effects are being applied.
   bool stepping_ = false;
-  std::deque<Input> pending_;
+  std::deque<ClusterInput> pending_;
   Effects effects_;
 
   std::deque<StatusChangeRecord> changes_;
@@ -180,6 +217,20 @@ class Agent {
   Counter& results_lost_;
   Counter& handler_errors_;
   Counter& api_requests_;
+  Gauge& members_;
+  Counter& member_changes_total_;
+  Gauge& incarnation_;
+  Gauge& health_score_;
+  Counter& cluster_packets_received_;
+  Counter& cluster_packets_malformed_;
+  Counter& cluster_sends_;
+  Counter& swim_probes_;
+  Counter& swim_probes_failed_;
+  Counter& swim_suspicions_;
+  Counter& swim_refutes_;
+  Counter& swim_deaths_;
+  Gauge& registry_targets_;
+  std::function<void()> render_hook_;
 };
 
 }  // namespace heck::runtime

@@ -1,6 +1,9 @@
 #include "runtime/agent_config.h"
 
 #include "core/json_fields.h"
+#include "core/wire/envelope.h"
+#include "runtime/cluster/keyring.h"
+#include "runtime/cluster/transport.h"
 
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 namespace heck::runtime {
@@ -87,8 +91,31 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 6> kKnownKeys = {"targets",        "name",          "api",
-                                                        "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms"};
+constexpr std::array<std::string_view, 12> kKnownKeys = {
+    "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "bind",
+    "advertise", "join", "keys", "leave_timeout_ms", "swim"};
+
+constexpr std::string_view kKnownKeysText =
+    "targets, name, api, max_concurrent_checks, max_body_bytes, dns_ttl_ms, bind, advertise, join, keys, "
+    "leave_timeout_ms, swim";
+
+constexpr std::array<std::string_view, 11> kSwimKeys = {
+    "probe_interval_ms",     "probe_timeout_ms",     "suspicion_mult", "suspicion_max_timeout_mult",
+    "indirect_checks",       "retransmit_mult",      "gossip_interval_ms", "gossip_nodes",
+    "push_pull_interval_ms", "dead_reap_after_ms",   "lifeguard"};
+
+Result<std::vector<std::string>> get_string_list(const json& j, std::string_view field, std::size_t max) {
+  if (!j.is_array()) return Error{fmt::format("{}: must be a list of strings, got {}", field, type_name(j))};
+  if (j.size() > max) return Error{fmt::format("{}: at most {} entries, got {}", field, max, j.size())};
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    if (!j[i].is_string()) {
+      return Error{fmt::format("{}[{}]: must be a string, got {}", field, i, type_name(j[i]))};
+    }
+    out.push_back(j[i].get<std::string>());
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -96,9 +123,7 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
   if (!j.is_object()) return Error{fmt::format("the config must be a JSON object, got {}", type_name(j))};
   for (const auto& [key, _] : j.items()) {
     if (std::find(kKnownKeys.begin(), kKnownKeys.end(), key) == kKnownKeys.end()) {
-      return Error{fmt::format("{}: unknown key (known: targets, name, api, max_concurrent_checks, "
-                               "max_body_bytes, dns_ttl_ms)",
-                               key)};
+      return Error{fmt::format("{}: unknown key (known: {})", key, kKnownKeysText)};
     }
   }
   AgentConfig c;
@@ -116,9 +141,9 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     const json& v = j.at("name");
     if (!v.is_string()) return Error{fmt::format("name: must be a string, got {}", type_name(v))};
     const auto name = v.get<std::string>();
-    if (!valid_target_id(name)) {
+    if (!valid_member_name(name)) {
       return Error{fmt::format("name: '{}' must be 1-{} characters of A-Z a-z 0-9 . _ : -", name,
-                               TargetSpec::kMaxIdLength)};
+                               std::min<std::size_t>(TargetSpec::kMaxIdLength, wire::kMaxNameBytes))};
     }
     c.name = name;
   }
@@ -143,6 +168,46 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto v = get_int(j, "dns_ttl_ms", 0, 86'400'000);
     if (!v) return Error{v.error()};
     c.dns_ttl = Duration::milliseconds(*v);
+  }
+  if (j.contains("bind")) {
+    const json& v = j.at("bind");
+    if (!v.is_string()) return Error{fmt::format("bind: must be a string like \"127.0.0.1:7946\", got {}", type_name(v))};
+    auto hp = HostPort::parse(v.get<std::string>());
+    if (!hp) return Error{fmt::format("bind: {}", hp.error())};
+    c.bind = *hp;
+  }
+  if (j.contains("advertise")) {
+    const json& v = j.at("advertise");
+    if (!v.is_string()) return Error{fmt::format("advertise: must be a string like \"10.0.0.5:7946\", got {}", type_name(v))};
+    auto a = check_cluster_address(v.get<std::string>());
+    if (!a) return Error{fmt::format("advertise: {}", a.error())};
+    c.advertise = *a;
+  }
+  if (j.contains("join")) {
+    auto list = get_string_list(j.at("join"), "join", kMaxSeeds);
+    if (!list) return Error{list.error()};
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      auto a = check_cluster_address((*list)[i]);
+      if (!a) return Error{fmt::format("join[{}]: {}", i, a.error())};
+      c.join.push_back(*a);
+    }
+  }
+  if (j.contains("keys")) {
+    auto list = get_string_list(j.at("keys"), "keys", cluster::kMaxKeys);
+    if (!list) return Error{list.error()};
+    auto ring = cluster::Keyring::from_base64(*list, "keys");
+    if (!ring) return Error{ring.error()};
+    c.keys = std::move(*list);
+  }
+  if (j.contains("leave_timeout_ms")) {
+    auto v = get_int(j, "leave_timeout_ms", 0, 60'000);
+    if (!v) return Error{v.error()};
+    c.leave_timeout = Duration::milliseconds(*v);
+  }
+  if (j.contains("swim")) {
+    auto swim = parse_swim_overrides(j.at("swim"), c.swim, "swim.");
+    if (!swim) return Error{swim.error()};
+    c.swim = *swim;
   }
   return c;
 }
@@ -202,6 +267,64 @@ Result<AgentConfig> AgentConfig::load(const std::string& path) {
   auto c = parse(text);
   if (!c) return Error{fmt::format("{}: {}", path, c.error())};
   return c;
+}
+
+Result<SwimConfig> parse_swim_overrides(const json& j, SwimConfig s, std::string_view prefix) {
+  if (!j.is_object()) {
+    return Error{fmt::format("{}: must be an object, got {}", prefix.substr(0, prefix.size() - 1), type_name(j))};
+  }
+  for (const auto& [key, _] : j.items()) {
+    if (std::find(kSwimKeys.begin(), kSwimKeys.end(), key) == kSwimKeys.end()) {
+      return Error{fmt::format("{}{}: unknown key (known: {})", prefix, key, fmt::join(kSwimKeys, ", "))};
+    }
+  }
+  auto ms = [&](std::string_view key, std::int64_t lo, std::int64_t hi, Duration& out) -> std::optional<Error> {
+    if (!j.contains(std::string(key))) return std::nullopt;
+    const std::string field = fmt::format("{}{}", prefix, key);
+    auto v = json_fields::read_int(j.at(std::string(key)), field, lo, hi);
+    if (!v) return Error{v.error()};
+    out = Duration::milliseconds(*v);
+    return std::nullopt;
+  };
+  auto count = [&](std::string_view key, std::int64_t lo, std::int64_t hi, std::size_t& out) -> std::optional<Error> {
+    if (!j.contains(std::string(key))) return std::nullopt;
+    const std::string field = fmt::format("{}{}", prefix, key);
+    auto v = json_fields::read_int(j.at(std::string(key)), field, lo, hi);
+    if (!v) return Error{v.error()};
+    out = static_cast<std::size_t>(*v);
+    return std::nullopt;
+  };
+  constexpr std::int64_t kHour = 3'600'000;
+  for (auto e : {ms("probe_interval_ms", 10, kHour, s.probe_interval), ms("probe_timeout_ms", 1, kHour, s.probe_timeout),
+                 count("suspicion_mult", 1, 100, s.suspicion_mult),
+                 count("suspicion_max_timeout_mult", 1, 100, s.suspicion_max_timeout_mult),
+                 count("indirect_checks", 0, 32, s.indirect_checks), count("retransmit_mult", 1, 100, s.retransmit_mult),
+                 ms("gossip_interval_ms", 1, kHour, s.gossip_interval), count("gossip_nodes", 0, 64, s.gossip_nodes),
+                 ms("push_pull_interval_ms", 100, 24 * kHour, s.push_pull_interval),
+                 ms("dead_reap_after_ms", 1000, 30 * 24 * kHour, s.dead_reap_after)}) {
+    if (e) return *e;
+  }
+  if (j.contains("lifeguard")) {
+    const json& v = j.at("lifeguard");
+    if (!v.is_boolean()) return Error{fmt::format("{}lifeguard: must be true or false, got {}", prefix, type_name(v))};
+    s.lifeguard = v.get<bool>();
+  }
+  if (s.probe_timeout >= s.probe_interval) {
+    return Error{fmt::format("{}probe_timeout_ms: must be less than the probe interval ({} ms), got {} ms", prefix,
+                             s.probe_interval.ms(), s.probe_timeout.ms())};
+  }
+  return s;
+}
+
+Result<std::string> check_cluster_address(std::string_view text) {
+  auto a = cluster::parse_peer_address(text);
+  if (!a) return Error{a.error()};
+  if (text.size() > wire::kMaxAddressBytes) return Error{"address too long"};
+  return std::string(text);
+}
+
+bool valid_member_name(std::string_view name) {
+  return name.size() <= wire::kMaxNameBytes && valid_target_id(name);
 }
 
 std::string default_agent_name() {

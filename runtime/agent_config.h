@@ -5,7 +5,24 @@
 //    "api": "127.0.0.1:7700",            // optional; --api overrides
 //    "max_concurrent_checks": 512,       // optional
 //    "max_body_bytes": 1048576,          // optional; per check response
-//    "dns_ttl_ms": 30000}                // optional; 0 = no caching
+//    "dns_ttl_ms": 30000,                // optional; 0 = no caching
+//    // Clustering (all optional; the command line overrides each):
+//    "bind": "127.0.0.1:7946",           // UDP + TCP for the cluster (--bind)
+//    "advertise": "10.0.0.5:7946",       // what peers use to reach this agent
+//                                        //   (--advertise; default: the bound
+//                                        //   address, required when binding
+//                                        //   0.0.0.0 or ::)
+//    "join": ["10.0.0.4:7946"],          // seeds (--join); none = first member
+//    "keys": ["<base64 of 32 bytes>"],   // AES-256-GCM keyring, first = primary
+//                                        //   (--key; `heck keygen`); none = plaintext
+//    "leave_timeout_ms": 1000,           // how long a stopping agent lets its
+//                                        //   leave message spread
+//    "swim": {"probe_interval_ms": 1000, "probe_timeout_ms": 500,
+//             "suspicion_mult": 4, "suspicion_max_timeout_mult": 6,
+//             "indirect_checks": 3, "retransmit_mult": 4,
+//             "gossip_interval_ms": 200, "gossip_nodes": 3,
+//             "push_pull_interval_ms": 30000, "dead_reap_after_ms": 3600000,
+//             "lifeguard": true}}         // SWIM timing (defaults: memberlist LAN)
 //
 // Only "targets" is required (it may be empty). An unknown key, a wrong type,
 // an out-of-range value, a bad target (see TargetSpec::from_json), a duplicate
@@ -25,6 +42,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/membership/swim.h"
 #include "core/result.h"
 #include "core/target_spec.h"
 #include "core/time.h"
@@ -46,7 +64,9 @@ struct HostPort {
 struct AgentConfig {
   static constexpr std::size_t kMaxTargets = 10'000;
   static constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
+  static constexpr std::size_t kMaxSeeds = 64;
   static constexpr std::string_view kDefaultApi = "127.0.0.1:7700";
+  static constexpr std::string_view kDefaultBind = "127.0.0.1:7946";
 
   std::vector<TargetSpec> targets;
   std::optional<std::string> name;
@@ -54,6 +74,12 @@ struct AgentConfig {
   std::size_t max_concurrent_checks = 512;
   std::size_t max_body_bytes = 1024 * 1024;
   Duration dns_ttl = Duration::seconds(30);
+  std::optional<HostPort> bind;
+  std::optional<std::string> advertise;  // "host:port" (a name is allowed)
+  std::vector<std::string> join;         // "host:port" each
+  std::vector<std::string> keys;         // base64, validated
+  Duration leave_timeout = Duration::seconds(1);
+  SwimConfig swim;                       // memberlist LAN defaults + overrides
 
   // Parses a config document. Messages name the field ("targets[0].url: ...").
   static Result<AgentConfig> from_json(const nlohmann::json& j);
@@ -62,6 +88,18 @@ struct AgentConfig {
   // Reads and parses a file; every message starts with "<path>: ".
   static Result<AgentConfig> load(const std::string& path);
 };
+
+// Applies SWIM overrides (the "swim" object's keys, listed above) to `base`.
+// Shared by the config file and the command-line flags; messages name the
+// key with `prefix` ("swim.probe_timeout_ms: ...").
+Result<SwimConfig> parse_swim_overrides(const nlohmann::json& j, SwimConfig base, std::string_view prefix = "swim.");
+
+// A cluster address a peer can be reached at: "host:port" with an IP literal
+// or a host name, port 1-65535 (see runtime/cluster/transport.h).
+Result<std::string> check_cluster_address(std::string_view text);
+
+// A member name: 1-128 characters of A-Z a-z 0-9 . _ : -
+bool valid_member_name(std::string_view name);
 
 // The host name, or "heck" when it cannot be read; made a valid target-id-like
 // name (characters outside [A-Za-z0-9._:-] become '-').

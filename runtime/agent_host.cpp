@@ -2,7 +2,13 @@
 
 #include <unistd.h>
 
+#include <chrono>
+
+#include <boost/asio/ip/address.hpp>
+#include <fmt/format.h>
+
 #include "core/random.h"
+#include "runtime/log.h"
 
 namespace heck::runtime {
 
@@ -10,38 +16,172 @@ AgentHostOptions host_options_from_config(const AgentConfig& config) {
   AgentHostOptions o;
   o.node.name = config.name ? *config.name : default_agent_name();
   o.node.targets = config.targets;
+  o.node.seeds = config.join;
+  o.node.swim = config.swim;
   o.checker.max_concurrent = config.max_concurrent_checks;
   o.checker.max_body_bytes = config.max_body_bytes;
   o.checker.dns_ttl = config.dns_ttl;
   if (config.api) o.api = *config.api;
-  // Phases and jitter need not repeat between runs of the daemon.
+  o.transport.bind = config.bind ? *config.bind : *HostPort::parse(AgentConfig::kDefaultBind);
+  o.transport.packet_size_bytes = config.swim.packet_size_bytes;
+  o.advertise = config.advertise;
+  auto ring = cluster::Keyring::from_base64(config.keys);
+  assert(ring.ok());  // validated when the config was parsed
+  if (ring) o.keyring = std::move(*ring);
+  o.leave_timeout = config.leave_timeout;
+  // Phases, jitter and the boot nonce need not repeat between runs of the daemon.
   std::uint64_t s = static_cast<std::uint64_t>(Clock{}.now().ns()) ^ (static_cast<std::uint64_t>(getpid()) << 32);
   o.agent.seed = splitmix64(s);
   return o;
 }
 
 AgentHost::AgentHost(boost::asio::io_context& io, const Clock& clock, AgentHostOptions options)
-    : options_(std::move(options)),
+    : io_(io),
+      clock_(clock),
+      options_(std::move(options)),
       checker_(io, options_.checker),
       runner_(checker_),
-      agent_(io, clock, runner_, options_.node, options_.agent),
-      api_(io, agent_) {}
+      transport_(
+          io, options_.transport, options_.keyring,
+          [this](Packet p) {
+            if (agent_ && !stopped_) agent_->submit(std::move(p));
+          },
+          [this](std::string_view line) { log(line); }),
+      leave_timer_(io) {}
 
 AgentHost::~AgentHost() { stop(); }
 
+void AgentHost::log(std::string_view text) {
+  const std::string line = log_line(clock_.now(), text);
+  if (options_.agent.log) {
+    options_.agent.log(line);
+  } else {
+    write_stderr_line(line);
+  }
+}
+
 Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
-  auto ep = api_.listen(options_.api);
-  if (!ep) return ep;
-  agent_.start();
-  api_.start();
+  assert(!agent_ && !stopped_);
+  auto bound = transport_.start();
+  if (!bound) return Error{bound.error()};
+  if (options_.advertise) {
+    advertised_ = *options_.advertise;
+  } else {
+    boost::system::error_code ec;
+    const auto ip = boost::asio::ip::make_address(bound->host, ec);
+    if (!ec && ip.is_unspecified()) {
+      transport_.stop();
+      return Error{fmt::format("bound the cluster port to {}, which peers cannot use: give --advertise HOST:PORT "
+                               "(the address other agents reach this one at)",
+                               bound->to_string())};
+    }
+    advertised_ = bound->to_string();
+  }
+
+  ClusterNodeConfig node = options_.node;
+  node.address = advertised_;
+  AgentOptions agent_options = options_.agent;
+  agent_options.send = [this](const Send& s) { transport_.send(s); };
+  agent_ = std::make_unique<Agent>(io_, clock_, runner_, std::move(node), std::move(agent_options));
+  api_ = std::make_unique<ApiServer>(io_, *agent_);
+  auto ep = api_->listen(options_.api);
+  if (!ep) {
+    transport_.stop();
+    api_.reset();
+    agent_.reset();
+    return ep;
+  }
+  register_transport_metrics();
+  if (!options_.keyring.encrypted()) {
+    log(fmt::format("cluster traffic on {} is NOT encrypted (no keys): anyone who can reach it can join this "
+                    "cluster and feed it; give every agent the same --key (see `heck keygen`)",
+                    bound->to_string()));
+  }
+  agent_->start();
+  api_->start();
   return ep;
+}
+
+void AgentHost::register_transport_metrics() {
+  MetricsRegistry& r = agent_->metrics();
+  Counter& rejected = r.counter("heck_cluster_packets_rejected_total",
+                                "Cluster packets dropped before the node saw them: truncated, bad_format "
+                                "(plaintext or unknown version), auth_failed (foreign key or tampered), "
+                                "replayed, oversize.",
+                                {"reason"});
+  Counter& packets = r.counter("heck_cluster_transport_packets_total",
+                               "Cluster packets moved by the transport, by direction and channel.",
+                               {"direction", "channel"});
+  Counter& bytes = r.counter("heck_cluster_transport_bytes_total",
+                             "Bytes on the wire (sealed, with stream framing), by direction and channel.",
+                             {"direction", "channel"});
+  Counter& events = r.counter("heck_cluster_transport_events_total",
+                              "Transport failures and refusals, by event.", {"event"});
+  Gauge& encrypted = r.gauge("heck_cluster_encrypted", "1 when cluster traffic is sealed with a key, 0 when plaintext.");
+  agent_->set_render_hook([this, &rejected, &packets, &bytes, &events, &encrypted] {
+    const auto& kc = transport_.keyring().counters();
+    for (std::size_t i = 0; i < kc.rejected.size(); ++i) {
+      rejected.set({std::string(cluster::to_string(static_cast<cluster::RejectReason>(i)))},
+                   static_cast<double>(kc.rejected[i]));
+    }
+    const auto& c = transport_.counters();
+    auto d = [](std::uint64_t v) { return static_cast<double>(v); };
+    packets.set({"out", "datagram"}, d(c.datagrams_sent));
+    packets.set({"in", "datagram"}, d(c.datagrams_received));
+    packets.set({"out", "stream"}, d(c.streams_sent));
+    packets.set({"in", "stream"}, d(c.streams_received));
+    bytes.set({"out", "datagram"}, d(c.datagram_bytes_sent));
+    bytes.set({"in", "datagram"}, d(c.datagram_bytes_received));
+    bytes.set({"out", "stream"}, d(c.stream_bytes_sent));
+    bytes.set({"in", "stream"}, d(c.stream_bytes_received));
+    events.set({"send_error"}, d(c.send_errors));
+    events.set({"connect_failure"}, d(c.connect_failures));
+    events.set({"stream_timeout"}, d(c.stream_timeouts));
+    events.set({"stream_read_error"}, d(c.stream_read_errors));
+    events.set({"send_refused_oversize"}, d(c.sends_refused_oversize));
+    events.set({"send_dropped"}, d(c.sends_dropped));
+    events.set({"inbound_refused"}, d(c.inbound_refused));
+    events.set({"bad_address"}, d(c.bad_addresses));
+    events.set({"resolve_failure"}, d(c.resolve_failures));
+    events.set({"receive_error"}, d(c.receive_errors));
+    events.set({"seal_error"}, d(c.seal_errors));
+    encrypted.set(transport_.keyring().encrypted() ? 1 : 0);
+  });
+}
+
+void AgentHost::shutdown(std::function<void()> done) {
+  if (stopped_) {
+    if (done) done();
+    return;
+  }
+  if (shutting_down_ || !agent_ || options_.leave_timeout <= Duration::zero()) {
+    stop();
+    if (done) done();
+    return;
+  }
+  shutting_down_ = true;
+  const bool peers = !agent_->node().membership().live_members().empty();
+  agent_->leave();
+  if (!peers) {
+    stop();
+    if (done) done();
+    return;
+  }
+  log(fmt::format("waiting up to {} ms for the leave to spread", options_.leave_timeout.ms()));
+  leave_timer_.expires_after(std::chrono::nanoseconds(options_.leave_timeout.ns()));
+  leave_timer_.async_wait([this, done = std::move(done)](const boost::system::error_code&) {
+    stop();
+    if (done) done();
+  });
 }
 
 void AgentHost::stop() {
   if (stopped_) return;
   stopped_ = true;
-  api_.stop();
-  agent_.stop();
+  leave_timer_.cancel();
+  if (api_) api_->stop();
+  if (agent_) agent_->stop();
+  transport_.stop();
   checker_.shutdown();
 }
 

@@ -1,20 +1,33 @@
 // One agent process's parts wired together on one io_context: the Checker,
-// the Agent driving the node, and the API server. Used by `heck agent` and
-// `heck demo`; the commands add signals, config and printing around it.
+// the cluster Transport (UDP + TCP, sealed by the Keyring), the Agent driving
+// the ClusterNode, and the API server. Used by `heck agent` and `heck demo`;
+// the commands add signals, config and printing around it.
 //
-// Lifecycle: start() binds the API first (so a busy port fails before any
-// check runs), then starts the agent and the API. stop() stops accepting API
-// connections, stops the agent (timers) and shuts the checker down; the
-// io_context then runs out of work.
+// Wiring: the transport's packets are submitted to the agent; the agent's
+// Send effects go to the transport; the transport's counters are rendered
+// with the agent's metrics (heck_cluster_packets_rejected_total{reason},
+// heck_cluster_transport_events_total{event}, bytes and packets by channel).
+//
+// Lifecycle: start() binds the cluster port (UDP and TCP), works out the
+// advertised address (AgentHostOptions::advertise, else the bound address;
+// binding 0.0.0.0 or :: requires an advertise address), binds the API (so a
+// busy port fails before any check runs), then starts the agent (it joins its
+// seeds) and the API. shutdown() leaves the cluster and, when there are peers
+// to tell, waits leave_timeout for the leave to spread before stop(). stop()
+// stops accepting API connections, stops the agent (timers), closes the
+// transport and shuts the checker down; the io_context then runs out of work.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
-#include "core/node.h"
+#include "core/cluster/cluster_node.h"
 #include "core/result.h"
 #include "runtime/agent.h"
 #include "runtime/agent_config.h"
@@ -22,18 +35,28 @@
 #include "runtime/check_runner.h"
 #include "runtime/checker.h"
 #include "runtime/clock.h"
+#include "runtime/cluster/keyring.h"
+#include "runtime/cluster/transport.h"
 
 namespace heck::runtime {
 
 struct AgentHostOptions {
-  NodeConfig node;
+  // name, seeds, SWIM timing and targets; `address` is filled in by start()
+  // (from `advertise` or the bound address).
+  ClusterNodeConfig node;
+  cluster::TransportOptions transport;  // .bind: the cluster address to bind
+  std::optional<Address> advertise;
+  cluster::Keyring keyring;             // none = plaintext (a warning is logged)
   CheckerOptions checker;
   AgentOptions agent;
   HostPort api{"127.0.0.1", 7700};
+  Duration leave_timeout = Duration::seconds(1);
 };
 
 // The host options for a parsed config: name (config, else the host name),
-// targets and checker limits; `api` is the config's, else the default.
+// targets, checker limits, cluster (bind, advertise, join, keys, SWIM
+// timing); `api` and `bind` are the config's, else the defaults.
+// REQUIRES: the config passed AgentConfig's validation.
 AgentHostOptions host_options_from_config(const AgentConfig& config);
 
 class AgentHost {
@@ -41,22 +64,43 @@ class AgentHost {
   AgentHost(boost::asio::io_context& io, const Clock& clock, AgentHostOptions options);
   ~AgentHost();
 
-  // Binds the API and starts everything; on error nothing was started.
+  // Binds the cluster port and the API and starts everything; returns the
+  // API endpoint. On error nothing was started and the message says where
+  // and why.
   Result<boost::asio::ip::tcp::endpoint> start();
+  // Leave, wait (bounded) for the leave to spread, then stop(); `done` runs
+  // after stop(). Idempotent (a second call only stops at once).
+  void shutdown(std::function<void()> done = {});
   // Idempotent; see the header comment.
   void stop();
 
-  Agent& agent() { return agent_; }
-  ApiServer& api() { return api_; }
+  bool started() const { return agent_ != nullptr; }
+  // REQUIRES: started().
+  Agent& agent() { return *agent_; }
+  const Agent& agent() const { return *agent_; }
+  ApiServer& api() { return *api_; }
   Checker& checker() { return checker_; }
-  boost::asio::ip::tcp::endpoint api_endpoint() const { return api_.local_endpoint(); }
+  const cluster::Transport& transport() const { return transport_; }
+  boost::asio::ip::tcp::endpoint api_endpoint() const { return api_->local_endpoint(); }
+  // The bound cluster address and the one peers are told.
+  HostPort cluster_bound() const { return transport_.local_address(); }
+  const Address& advertised() const { return advertised_; }
 
  private:
+  void log(std::string_view text);
+  void register_transport_metrics();
+
+  boost::asio::io_context& io_;
+  const Clock& clock_;
   AgentHostOptions options_;
   Checker checker_;
   CheckerRunner runner_;
-  Agent agent_;
-  ApiServer api_;
+  cluster::Transport transport_;
+  std::unique_ptr<Agent> agent_;
+  std::unique_ptr<ApiServer> api_;
+  boost::asio::steady_timer leave_timer_;
+  Address advertised_;
+  bool shutting_down_ = false;
   bool stopped_ = false;
 };
 

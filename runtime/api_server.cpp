@@ -129,9 +129,13 @@ HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view 
 HttpResponse health(Agent& agent) {
   const Instant now = agent.now();
   const double uptime = agent.started() ? (now - agent.started_at()).seconds_f() : 0.0;
+  const Swim& swim = agent.node().membership();
   return json_response(200, json{{"status", agent.stopped() ? "stopping" : "ok"},
                                  {"name", agent.node().name()},
+                                 {"address", agent.node().config().address},
                                  {"targets", agent.node().scheduler().size()},
+                                 {"members_live", swim.live_count()},
+                                 {"incarnation", swim.incarnation()},
                                  {"uptime_s", round3(uptime)},
                                  {"version", std::string(kVersion)},
                                  {"started_at", format_rfc3339(agent.started_at(), true)}});
@@ -149,9 +153,23 @@ HttpResponse changes(Agent& agent) {
   return json_response(200, list);
 }
 
+HttpResponse members(Agent& agent) {
+  const Swim& swim = agent.node().membership();
+  json list = json::array();
+  for (const MemberInfo& m : swim.members()) {
+    list.push_back(json{{"name", m.name},
+                        {"address", m.address},
+                        {"state", std::string(to_string(m.state))},
+                        {"incarnation", m.incarnation},
+                        {"state_since", format_rfc3339(m.state_since, true)},
+                        {"self", m.name == swim.name()}});
+  }
+  return json_response(200, list);
+}
+
 HttpResponse index() {
-  return json_response(200, json{{"endpoints", json::array({"/v1/targets", "/v1/targets/{id}", "/v1/health",
-                                                            "/v1/changes", "/metrics"})}});
+  return json_response(200, json{{"endpoints", json::array({"/v1/targets", "/v1/targets/{id}", "/v1/members",
+                                                            "/v1/health", "/v1/changes", "/metrics"})}});
 }
 
 }  // namespace
@@ -164,7 +182,7 @@ HttpResponse handle_api_request(Agent& agent, const HttpRequest& request) {
   const bool get = request.method == "GET" || request.method == "HEAD";
 
   // Known paths: route by path first, then check the method.
-  enum class Route { none, index, targets, target, health, changes, metrics } route = Route::none;
+  enum class Route { none, index, targets, target, members, health, changes, metrics } route = Route::none;
   std::string_view id;
   if (path == "/") {
     route = Route::index;
@@ -174,6 +192,8 @@ HttpResponse handle_api_request(Agent& agent, const HttpRequest& request) {
              path.find('/', kTargetsPrefix.size()) == std::string_view::npos) {
     route = Route::target;
     id = path.substr(kTargetsPrefix.size());
+  } else if (path == "/v1/members") {
+    route = Route::members;
   } else if (path == "/v1/health") {
     route = Route::health;
   } else if (path == "/v1/changes") {
@@ -198,6 +218,7 @@ HttpResponse handle_api_request(Agent& agent, const HttpRequest& request) {
       if (!t) return error_response(404, fmt::format("no target '{}'", id), path);
       return json_response(200, target_json(*t, agent.now()));
     }
+    case Route::members: return members(agent);
     case Route::health: return health(agent);
     case Route::changes: return changes(agent);
     case Route::metrics: {

@@ -6,8 +6,16 @@
 //       JSON array of target entries, sorted by id. An invalid status -> 400.
 //   GET /v1/targets/{id}
 //       one target entry; 404 if there is no such target.
+//   GET /v1/members
+//       JSON array, sorted by name, this agent included:
+//       {"name", "address", "state" (alive|suspect|dead|left), "incarnation",
+//        "state_since" (when this agent saw the member enter that state),
+//        "self" (true for this agent)}. Dead and left members stay listed
+//       until reaped (swim.dead_reap_after_ms).
 //   GET /v1/health
-//       {"status": "ok", "name", "targets", "uptime_s", "version", "started_at"}
+//       {"status": "ok", "name", "address" (advertised cluster address),
+//        "targets" (checked here), "members_live" (alive + suspect, self
+//        included), "incarnation", "uptime_s", "version", "started_at"}
 //   GET /v1/changes
 //       the most recent status changes, newest last (bounded).
 //   GET /metrics
@@ -24,6 +32,18 @@
 //         heck_results_lost_total, heck_handler_errors_total
 //         heck_api_requests_total{code}, heck_build_info{version},
 //         heck_start_time_seconds
+//       cluster (see runtime/agent.h, runtime/agent_host.h):
+//         heck_members{state}, heck_member_changes_total{state},
+//         heck_cluster_incarnation, heck_cluster_health_multiplier,
+//         heck_cluster_packets_received_total, heck_cluster_packets_malformed_total,
+//         heck_cluster_sends_total{channel}, heck_swim_probes_total,
+//         heck_swim_probes_failed_total, heck_swim_suspicions_total,
+//         heck_swim_refutes_total, heck_swim_deaths_declared_total,
+//         heck_registry_targets, and with a transport:
+//         heck_cluster_packets_rejected_total{reason},
+//         heck_cluster_transport_packets_total{direction,channel},
+//         heck_cluster_transport_bytes_total{direction,channel},
+//         heck_cluster_transport_events_total{event}, heck_cluster_encrypted
 //
 // A target entry:
 //   {"id", "url", "status", "status_since",

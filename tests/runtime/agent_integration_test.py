@@ -168,7 +168,7 @@ class Agent:
         self.lines = []
         self.lock = threading.Lock()
         self.proc = subprocess.Popen(
-            [heck, "agent", "--config", config_path, "--api", "127.0.0.1:0"],
+            [heck, "agent", "--config", config_path, "--api", "127.0.0.1:0", "--bind", "127.0.0.1:0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
         threading.Thread(target=self._read, daemon=True).start()
         line = poll("the agent's API address in its log",

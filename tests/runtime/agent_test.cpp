@@ -34,8 +34,9 @@ TargetSpec spec(std::string id, std::int64_t interval_ms = 40, std::int64_t time
 class AgentTest : public ::testing::Test {
  protected:
   void make(std::vector<TargetSpec> targets, std::size_t log_capacity = 100) {
-    NodeConfig config;
+    ClusterNodeConfig config;
     config.name = "test-agent";
+    config.address = "127.0.0.1:7946";  // no transport here: sends are counted and dropped
     config.targets = std::move(targets);
     AgentOptions options;
     options.status_log_capacity = log_capacity;
@@ -69,14 +70,14 @@ TEST_F(AgentTest, StartArmsOneTimerPerTarget) {
   make({spec("a", 1000, 100), spec("b", 1000, 100)});
   const Instant before = clock.now();
   agent->start();
-  EXPECT_EQ(agent->armed_timers(), 2u);
+  // One check timer per target (membership and replication arm their own).
+  EXPECT_EQ(agent->armed_timers(TimerKind::check), 2u);
   for (std::uint32_t slot = 0; slot < 2; ++slot) {
     auto at = agent->timer_deadline(TimerKey{TimerKind::check, slot});
     ASSERT_TRUE(at.has_value());
     EXPECT_GE(*at, before);
     EXPECT_LT(*at, clock.now() + Duration::milliseconds(1000));
   }
-  EXPECT_EQ(agent->counters().timers_set, 2u);
   ASSERT_FALSE(lines.empty());
   EXPECT_THAT(lines.back(), HasSubstr("agent test-agent started: 2 targets"));
   agent->stop();
@@ -159,13 +160,14 @@ TEST_F(AgentTest, ReplacingATimerMakesTheOldCompletionStale) {
   ASSERT_TRUE(first.has_value());
   // A changed spec restarts the target: CancelTimer then SetTimer on the same key.
   TargetSpec changed = spec("web", 2000, 100);
-  agent->submit(AddTarget{changed});
-  EXPECT_EQ(agent->counters().timers_cancelled, 1u);
-  EXPECT_EQ(agent->counters().timers_set, 2u);
+  const auto cancelled = agent->counters().timers_cancelled;
+  agent->submit(PutTarget{changed});
+  EXPECT_EQ(agent->counters().timers_cancelled, cancelled + 1);
   ASSERT_TRUE(agent->timer_deadline(key).has_value());
+  EXPECT_EQ(agent->armed_timers(TimerKind::check), 1u);
   // The cancelled wait completes (operation_aborted) and is dropped.
   ASSERT_TRUE(run_until([&] { return agent->counters().stale_timer_completions >= 1; }));
-  EXPECT_EQ(agent->counters().timers_fired, 0u);
+  EXPECT_EQ(agent->counters().checks_started, 0u);
   EXPECT_EQ(state("web").spec->interval, Duration::milliseconds(2000));
   agent->stop();
 }

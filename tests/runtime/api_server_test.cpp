@@ -50,8 +50,9 @@ TargetSpec spec(std::string id, int fall = 1) {
 class ApiRoutes : public ::testing::Test {
  protected:
   void SetUp() override {
-    NodeConfig config;
+    ClusterNodeConfig config;
     config.name = "api-test";
+    config.address = "127.0.0.1:7946";
     config.targets = {spec("web"), spec("db"), spec("cache", 5)};
     AgentOptions options;
     options.log = [](std::string_view) {};
@@ -238,8 +239,9 @@ TEST_F(ApiRoutes, HostileTargetsNeverThrow) {
 class ApiOverSocket : public ::testing::Test {
  protected:
   void start(HttpServerOptions options = default_api_server_options()) {
-    NodeConfig config;
+    ClusterNodeConfig config;
     config.name = "socket-test";
+    config.address = "127.0.0.1:7946";
     config.targets = {spec("web")};
     AgentOptions agent_options;
     agent_options.log = [](std::string_view) {};
@@ -443,7 +445,7 @@ TEST(ApiServerIpv6, ListensOnLoopbackV6) {
   FakeCheckRunner runner;
   AgentOptions options;
   options.log = [](std::string_view) {};
-  Agent agent(io, clock, runner, NodeConfig{}, options);
+  Agent agent(io, clock, runner, ClusterNodeConfig{.name = "v6", .address = "[::1]:7946"}, options);
   ApiServer api(io, agent);
   auto ep = api.listen(HostPort{"::1", 0});
   if (!ep.ok()) GTEST_SKIP() << "no IPv6 loopback here: " << ep.error();

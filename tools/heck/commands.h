@@ -8,6 +8,10 @@ namespace heck::cli {
 
 // `heck agent`: the daemon (tools/heck/agent_command.cpp, drives runtime/).
 void register_agent_command(CLI::App& app);
+// `heck members`: an agent's member list as a table (agent_command.cpp).
+void register_members_command(CLI::App& app);
+// `heck keygen`: a new cluster key (agent_command.cpp).
+void register_keygen_command(CLI::App& app);
 // `heck demo`: local targets checked by an agent (tools/heck/demo_command.cpp).
 void register_demo_command(CLI::App& app);
 // `heck sim`: run a scenario in the simulator (tools/heck/sim_command.cpp).

@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "heck 0.1.0");
   heck::cli::register_agent_command(app);
+  heck::cli::register_members_command(app);
+  heck::cli::register_keygen_command(app);
   heck::cli::register_demo_command(app);
   heck::cli::register_sim_command(app);
   try {
