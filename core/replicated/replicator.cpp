@@ -145,9 +145,9 @@ void Replicator::apply_local(Instant now, const std::string& key, const HealthDe
 }
 
 void Replicator::handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel,
-                             std::span<const Peer>, Effects& out) {
+                             std::span<const Peer> peers, Effects& out) {
   switch (part.type) {
-    case wire::PartType::delta: on_delta(now, part, out); break;
+    case wire::PartType::delta: on_delta(now, part, peers, out); break;
     case wire::PartType::digest: on_digest(now, from, part, out); break;
     case wire::PartType::repair: on_repair(now, part); break;
     default: ++counters_.unknown_parts; break;
@@ -245,8 +245,9 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
     (room >= part.bytes.size() ? small : large).push_back(&part);
   }
   dirty_.clear();
-  if (config_.fanout == 0) return;
-  for (const Peer* peer : pick_peers(peers, config_.fanout)) {
+  const std::size_t others = other_peers(peers);
+  const std::size_t k = others <= config_.direct_max ? others : config_.fanout;
+  for (const Peer* peer : pick_peers(peers, k)) {
     wire::PacketBuilder b(self_, config_.packet_bytes_max);
     std::vector<Bytes> packets;
     for (const wire::EncodedPart* part : small) {
@@ -271,7 +272,12 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
   }
 }
 
-void Replicator::on_delta(Instant now, const wire::Part& part, Effects& out) {
+std::size_t Replicator::other_peers(std::span<const Peer> peers) const {
+  return static_cast<std::size_t>(
+      std::count_if(peers.begin(), peers.end(), [&](const Peer& p) { return p.name != self_.sender; }));
+}
+
+void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const Peer> peers, Effects& out) {
   auto d = decode_delta(part.body, config_.codec);
   if (!d) return malformed("delta: " + d.error());
   ++counters_.deltas_received;
@@ -287,8 +293,14 @@ void Replicator::on_delta(Instant now, const wire::Part& part, Effects& out) {
   // Infect and forward: buffer it under its subject (or alone), queue it,
   // and push it on at the next flush.
   auto subject = subject_of(*d);
-  buffer(subject ? *subject : fmt::format("x:{}", write_seq_ + 1), *d);
-  arm_flush(now, out);
+  const std::string key = subject ? *subject : fmt::format("x:{}", write_seq_ + 1);
+  const bool was_dirty = dirty_.contains(key);
+  buffer(key, *d);
+  if (other_peers(peers) <= config_.direct_max) {
+    if (!was_dirty) dirty_.erase(key);  // the writer pushed it to every peer already
+  } else {
+    arm_flush(now, out);
+  }
 }
 
 // ------------------------------------------------------------ anti-entropy

@@ -12,12 +12,16 @@
 //   datagrams piggyback them from there (transmit-limited).
 // - Eager push: the key is also marked dirty and replica_flush is armed
 //   flush_delay ahead; when it fires, every dirty group goes in datagrams
-//   (packet_bytes_max each) to `fanout` random peers. Batching over
-//   flush_delay is what keeps messages per update low under load.
+//   (packet_bytes_max each). In a cluster of at most direct_max peers they go
+//   to every peer (one hop, n - 1 datagrams per flush however many updates it
+//   batches); in a larger one to `fanout` random peers, and a receiver that
+//   learnt something forwards it the same way (infect-and-forward). Batching
+//   over flush_delay keeps messages per update low under load; losses are
+//   covered by the piggybacked copies and by anti-entropy.
 // - A received delta that brought something new (a dot or a removal this
-//   agent had not seen) is joined, buffered, re-queued and marked dirty:
-//   infect-and-forward. A delta that brought nothing is counted and dropped,
-//   so forwarding dies out.
+//   agent had not seen) is joined, buffered and re-queued for piggybacking
+//   (and, past direct_max peers, pushed on). A delta that brought nothing is
+//   counted and dropped, so forwarding dies out.
 //
 // Anti-entropy (one random peer every anti_entropy_interval, Channel::stream):
 //   A -> B  digest{A's causal context, 256 bucket hashes, reply=1}
@@ -89,9 +93,10 @@ struct Peer {
 
 struct ReplicatorConfig {
   std::size_t packet_bytes_max = 1400;             // one datagram, envelope included
-  std::size_t fanout = 3;                          // eager-push peers per flush; 0: piggyback only
+  std::size_t direct_max = 128;                    // push to every peer up to this many peers
+  std::size_t fanout = 3;                          // else to this many, forwarding; 0: piggyback only
   Duration flush_delay = Duration::milliseconds(10);
-  Duration anti_entropy_interval = Duration::seconds(1);
+  Duration anti_entropy_interval = Duration::seconds(2);
   std::size_t pending_keys_max = 4096;             // delta buffer: groups held
   std::size_t repair_bytes_max = 1 << 20;          // one repair message (stream)
   std::size_t missing_dots_max = 1024;             // delta repair only below this many
@@ -200,7 +205,8 @@ class Replicator {
   void trim(std::span<const Peer> peers);
   std::vector<const Peer*> pick_peers(std::span<const Peer> peers, std::size_t k);
 
-  void on_delta(Instant now, const wire::Part& part, Effects& out);
+  void on_delta(Instant now, const wire::Part& part, std::span<const Peer> peers, Effects& out);
+  std::size_t other_peers(std::span<const Peer> peers) const;
   void on_digest(Instant now, const wire::Header& from, const wire::Part& part, Effects& out);
   void on_repair(Instant now, const wire::Part& part);
   RepairPlan plan_repair(const Digest& peer);

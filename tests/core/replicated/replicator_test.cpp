@@ -68,6 +68,7 @@ TEST(Replicator, LocalWriteIsQueuedForPiggybackAndEagerlyPushedToFanoutPeers) {
   BroadcastQueue q;
   ReplicatorConfig cfg;
   cfg.fanout = 2;
+  cfg.direct_max = 3;  // 4 other peers: gossip mode
   Replicator r(cfg, wire::Header{"n0", "n0:7946"}, make_replica_id("n0", 1), 42, &q);
   Effects out;
   r.put_target(T0, spec("web"), out);
@@ -159,22 +160,64 @@ TEST(Replicator, AnUpdateReachesAll25NodesWellWithinTheGlomersBound) {
   EXPECT_LT(reached[24], Duration::milliseconds(600)) << "max";
 }
 
+TEST(Replicator, SmallClusterPushesToEveryPeerOnceAndReceiversDoNotForward) {
+  ReplicatorConfig cfg;
+  cfg.direct_max = 8;
+  ReplicaNet net(6, cfg, NetOptions{Duration::milliseconds(100)}, 3);
+  net.run_for(Duration::seconds(2));
+  const auto sent0 = net.messages_sent;
+  std::uint64_t digests0 = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) digests0 += net.node(i).counters().digests_sent;
+  net.act(0, [&](Replicator& r, Effects& out) { r.observe(net.now(), "web", result(HealthStatus::unhealthy), out); });
+  net.run_for(Duration::milliseconds(150));
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    ASSERT_NE(net.node(i).state().state().observations.store.find("web"), nullptr) << "node " << i;
+  }
+  std::uint64_t digests = 0, deltas = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    digests += net.node(i).counters().digests_sent;
+    deltas += net.node(i).counters().deltas_sent;
+  }
+  EXPECT_EQ(deltas, 5u);  // one datagram per peer, no forwarding
+  EXPECT_LE(net.messages_sent - sent0 - (digests - digests0), 5u + 2 * (digests - digests0));
+}
+
+TEST(Replicator, LargeClusterGossipModeReachesEveryoneByForwardingAndAntiEntropy) {
+  ReplicatorConfig cfg;
+  cfg.direct_max = 0;
+  cfg.fanout = 3;
+  ReplicaNet net(40, cfg, NetOptions{Duration::milliseconds(100)}, 8);
+  net.run_for(Duration::seconds(2));
+  net.act(5, [&](Replicator& r, Effects& out) { r.add_to_counter(net.now(), "likes", 1, out); });
+  net.run_for(Duration::milliseconds(800));
+  std::size_t reached = 0, forwarded_by = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    reached += net.node(i).state().counter("likes") == 1 ? 1 : 0;
+    forwarded_by += i != 5 && net.node(i).counters().deltas_sent > 0 ? 1 : 0;
+  }
+  EXPECT_GE(reached, 30u) << "infect-and-forward";
+  EXPECT_GT(forwarded_by, 5u);
+  net.run_for(Duration::seconds(5));
+  for (std::size_t i = 0; i < net.size(); ++i) EXPECT_EQ(net.node(i).state().counter("likes"), 1) << "node " << i;
+}
+
 // A member that is nearly current gets a few entries by anti-entropy, never
 // the whole state.
 TEST(Replicator, NearlyCurrentPeerIsRepairedWithoutFullState) {
   ReplicatorConfig cfg;
   cfg.fanout = 0;  // anti-entropy only
+  cfg.direct_max = 0;
   ReplicaNet net(2, cfg, NetOptions{}, 3);
   net.act(0, [&](Replicator& r, Effects& out) {
     for (int i = 0; i < 2000; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
   });
-  ASSERT_TRUE(net.settle(Duration::seconds(3), Duration::seconds(60)));
+  ASSERT_TRUE(net.settle(Duration::seconds(6), Duration::seconds(60)));
   expect_identical(net);
   const auto full_state_bytes = wire::encode_part(wire::PartType::delta, encode_delta(net.node(0).state().state())).bytes.size();
   const auto before = net.node(0).counters().stream_bytes_sent + net.node(1).counters().stream_bytes_sent;
   // One observation that is not disseminated (fanout 0, no piggyback here).
   net.act(0, [&](Replicator& r, Effects& out) { r.observe(net.now(), "t7", result(HealthStatus::unhealthy), out); });
-  ASSERT_TRUE(net.settle(Duration::seconds(3), Duration::seconds(30)));
+  ASSERT_TRUE(net.settle(Duration::seconds(6), Duration::seconds(30)));
   expect_identical(net);
   const auto after = net.node(0).counters().stream_bytes_sent + net.node(1).counters().stream_bytes_sent;
   EXPECT_LT((after - before) * 10, full_state_bytes) << "anti-entropy sent " << (after - before) << " B, full state "
@@ -194,7 +237,7 @@ TEST(Replicator, RestartedMemberCatchesUpByPartialStateRepairsAndItsWritesCount)
     r.add_to_counter(net.now(), "likes", 5, out);
   });
   net.act(2, [&](Replicator& r, Effects& out) { r.add_to_counter(net.now(), "likes", 2, out); });
-  ASSERT_TRUE(net.settle(Duration::seconds(3), Duration::seconds(120)));
+  ASSERT_TRUE(net.settle(Duration::seconds(6), Duration::seconds(120)));
   expect_identical(net);
   const ReplicaId old_id = net.node(2).replica();
   net.restart(2, 99);
@@ -205,7 +248,7 @@ TEST(Replicator, RestartedMemberCatchesUpByPartialStateRepairsAndItsWritesCount)
   // (new_id, 1), never a dot of its previous incarnation.
   net.act(2, [&](Replicator& r, Effects& out) { r.add_to_counter(net.now(), "likes", 1, out); });
   EXPECT_EQ(net.node(2).state().state().counters.context.max_counter(new_id), 1u);
-  ASSERT_TRUE(net.settle(Duration::seconds(5), Duration::seconds(300)));
+  ASSERT_TRUE(net.settle(Duration::seconds(8), Duration::seconds(300)));
   expect_identical(net);
   EXPECT_EQ(net.node(0).state().counter("likes"), 8);  // 5 + 2 (old incarnation) + 1 (new one)
   EXPECT_EQ(net.node(2).state().targets().size(), 1000u);
@@ -223,7 +266,7 @@ TEST(Replicator, DeltaBufferIsCappedAndTrimmedOnceEveryPeerHasSeenIt) {
   });
   EXPECT_EQ(net.node(0).pending_keys(), 10u);
   EXPECT_EQ(net.node(0).counters().pending_evicted, 15u);
-  ASSERT_TRUE(net.settle(Duration::seconds(5), Duration::seconds(120)));
+  ASSERT_TRUE(net.settle(Duration::seconds(8), Duration::seconds(120)));
   expect_identical(net);  // what was evicted arrived by state repair
   net.run_for(Duration::seconds(20));  // every node hears digests from both peers
   for (std::size_t i = 0; i < net.size(); ++i) {
@@ -308,6 +351,7 @@ RC_GTEST_PROP(Replicator, RandomFaultySchedulesConvergeAfterAntiEntropy, ()) {
   const auto n = *rc::gen::inRange<std::size_t>(2, 7);
   ReplicatorConfig cfg;
   cfg.fanout = *rc::gen::inRange<std::size_t>(0, 3);
+  cfg.direct_max = *rc::gen::element<std::size_t>(0, 128);
   cfg.pending_keys_max = *rc::gen::element<std::size_t>(2, 64);
   cfg.repair_bytes_max = *rc::gen::element<std::size_t>(600, 1 << 20);
   NetOptions opt;
@@ -353,7 +397,7 @@ RC_GTEST_PROP(Replicator, RandomFaultySchedulesConvergeAfterAntiEntropy, ()) {
   net.heal();
   net.set_drop(0);
   net.set_duplicate(0);
-  RC_ASSERT(net.settle(Duration::seconds(5), Duration::seconds(600)));
+  RC_ASSERT(net.settle(Duration::seconds(10), Duration::seconds(900)));
   const HealthState& ref = net.node(0).state();
   for (std::size_t i = 0; i < n; ++i) {
     const HealthState& s = net.node(i).state();
