@@ -185,12 +185,12 @@ void Swim::start_suspicion(Instant now, Member& m, const std::string& from, Effe
 }
 
 void Swim::confirm_suspicion(Instant now, Member& m, const std::string& from, Effects& out) {
-  (void)now;
   const SuspicionBounds b = suspicion_bounds_now();
   if (b.k == 0 || m.confirmers.size() > b.k || m.confirmers.contains(from)) return;
   m.confirmers.insert(from);
   ++counters_.confirmations;
-  m.suspect_deadline = m.suspect_start + suspicion_timeout(b, m.confirmers.size() - 1);
+  // The shrunk timeout may already have passed: expire at once, never in the past.
+  m.suspect_deadline = std::max(now, m.suspect_start + suspicion_timeout(b, m.confirmers.size() - 1));
   set_timer(TimerKind::swim_suspicion, m.slot, m.suspect_deadline, out);
 }
 
@@ -214,8 +214,15 @@ void Swim::apply_about_self(Instant now, const Update& u, Effects& out) {
                              u.address != address_;
   if (newer_alive || accusation || other_address) {
     refute(now, u.incarnation, out);
-  } else {
-    ++counters_.updates_ignored;
+    return;
+  }
+  ++counters_.updates_ignored;
+  if (u.state != MemberState::alive && !broadcasts_.contains(broadcast_key(self_))) {
+    // A stale accusation: someone still believes it after our refutation
+    // stopped circulating. Re-queue our alive so the reply (the ack to a
+    // buddy ping, the next gossip) corrects them before their timeout.
+    ++counters_.stale_accusations;
+    broadcast(self_, AliveMsg{self_, address_, me.info.incarnation});
   }
 }
 
@@ -255,11 +262,15 @@ bool Swim::apply(Instant now, const Update& u, Effects& out) {
     ++counters_.updates_ignored;
     return false;
   }
-  const bool was_suspect = m.info.state == MemberState::suspect;
+  // Still suspect at the same incarnation (only the address differs): the
+  // same suspicion. At a newer incarnation the member refuted in between and
+  // was accused again: a new suspicion with a fresh timeout.
+  const bool same_suspicion = m.info.state == MemberState::suspect && u.state == MemberState::suspect &&
+                              m.info.incarnation == u.incarnation;
   change(now, m, u.state, u.incarnation, u.address, false, out);
   if (u.state == MemberState::suspect) {
-    if (was_suspect) {
-      confirm_suspicion(now, m, u.from, out);  // a newer incarnation, same suspicion
+    if (same_suspicion) {
+      confirm_suspicion(now, m, u.from, out);
     } else {
       start_suspicion(now, m, u.from, out);
     }

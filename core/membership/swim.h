@@ -15,6 +15,8 @@
 //   updates is a join: any delivery order gives the same view. A member that
 //   hears suspect/dead (or a newer alive) about itself refutes by raising its
 //   incarnation above the one heard and broadcasting alive ([SWIM] 4.2).
+//   A stale accusation (older incarnation) re-queues its current alive, so a
+//   member that missed the refutation learns it before its timeout expires.
 // - Failure detection ([SWIM] 3.1, 4.3): every protocol period probes the
 //   next member of a list that is reshuffled after each full round
 //   (round-robin, bounded detection time). ping/ack carry a sequence number;
@@ -164,6 +166,7 @@ struct SwimCounters {
   std::uint64_t confirmations = 0;     // independent suspicion confirmations
   std::uint64_t deaths_declared = 0;   // suspicion timeouts expired here
   std::uint64_t refutes = 0;           // incarnation bumps to refute
+  std::uint64_t stale_accusations = 0; // old suspect/dead about self: alive re-queued
   std::uint64_t updates_applied = 0;   // alive/suspect/dead that changed the view
   std::uint64_t updates_ignored = 0;   // superseded or duplicate updates
   std::uint64_t members_refused = 0;   // new members over max_members

@@ -163,6 +163,55 @@ TEST(Swim, SuspicionStartsAtTheMaximumAndConfirmationsShrinkIt) {
   EXPECT_EQ(h.swim.counters().deaths_declared, 1u);
 }
 
+// A suspicion at a newer incarnation (the member refuted and was accused
+// again) gets a fresh timeout, not the remains of the old one.
+TEST(Swim, ANewerSuspicionRestartsTheTimeout) {
+  Harness h;
+  for (const char* n : {"a", "b", "c", "d"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.deliver(SuspectMsg{"a", "a:1", 0, "b"});
+  h.now += Duration::seconds(23);
+  h.out.clear();
+  h.deliver(SuspectMsg{"a", "a:1", 1, "c"});
+  const auto timers = h.effects<SetTimer>();
+  ASSERT_EQ(timers.size(), 1u);
+  EXPECT_EQ(timers[0].at, h.now + Duration::seconds(24));
+  EXPECT_EQ(h.swim.counters().suspicions, 2u);
+}
+
+TEST(Swim, AConfirmationPastTheShrunkDeadlineExpiresNowNotInThePast) {
+  Harness h;
+  for (const char* n : {"a", "b", "c", "d"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.deliver(SuspectMsg{"a", "a:1", 0, "b"});
+  h.now += Duration::seconds(20);
+  h.deliver(SuspectMsg{"a", "a:1", 0, "c"});
+  h.out.clear();
+  h.deliver(SuspectMsg{"a", "a:1", 0, "d"});  // timeout now 4 s: long past
+  ASSERT_EQ(h.effects<SetTimer>().size(), 1u);
+  EXPECT_EQ(h.effects<SetTimer>()[0].at, h.now);
+}
+
+// Someone missed our refutation and still accuses an old incarnation: our
+// alive is queued again so the reply carries it.
+TEST(Swim, StaleAccusationRequeuesAlive) {
+  Harness h;
+  h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});
+  ASSERT_EQ(h.swim.incarnation(), 1u);
+  // Drain the queue.
+  for (int i = 0; i < 10; ++i) {
+    wire::PacketBuilder b(wire::Header{"me", "me:7946"}, 1400);
+    h.swim.broadcasts().fill(b, 2);
+  }
+  ASSERT_FALSE(h.swim.broadcasts().contains("m:me"));
+  h.out.clear();
+  h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});
+  h.deliver(PingMsg{3, "me"});
+  EXPECT_EQ(h.swim.incarnation(), 1u);
+  EXPECT_EQ(h.swim.counters().stale_accusations, 1u);
+  auto alive = h.sent_of<AliveMsg>();
+  ASSERT_EQ(alive.size(), 1u);
+  EXPECT_EQ(alive[0].incarnation, 1u);
+}
+
 TEST(Swim, RefutesSuspicionAndDeathAboutItself) {
   Harness h;
   h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});

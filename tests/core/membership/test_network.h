@@ -119,7 +119,7 @@ class TestNetwork {
         now_ = until;
         return false;
       }
-      now_ = next;
+      now_ = std::max(now_, next);  // a timer set in the past fires now
       if (d != nullptr && d->at <= tat) {
         Delivery del = *d;
         in_flight_.erase(in_flight_.begin() + (d - in_flight_.data()));
