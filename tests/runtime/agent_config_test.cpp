@@ -5,6 +5,7 @@
 #include <string>
 
 #include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
 
 namespace heck::runtime {
@@ -89,9 +90,78 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"targets": [}")", "line 1, column 14"},
         BadCase{"{\"targets\": [\n  {\"id\": \"a\",\n   \"url\": oops}]}", "line 3, column 11"},
         BadCase{"", "not valid JSON"},
+        // Clustering keys.
+        BadCase{R"({"targets": [], "bind": "nowhere"})", "bind: 'nowhere'"},
+        BadCase{R"({"targets": [], "bind": 7946})", "bind: must be a string"},
+        BadCase{R"({"targets": [], "advertise": "host:0"})", "advertise: 'host:0'"},
+        BadCase{R"({"targets": [], "join": "127.0.0.1:7946"})", "join: must be a list"},
+        BadCase{R"({"targets": [], "join": ["127.0.0.1:7946", "x"]})", "join[1]: 'x'"},
+        BadCase{R"({"targets": [], "join": ["a:1", 5]})", "join[1]: must be a string"},
+        BadCase{R"({"targets": [], "keys": ["short"]})", "keys[0]: a key must be 44 characters"},
+        BadCase{R"({"targets": [], "name": "n1", "swim": []})", "swim: must be an object"},
+        BadCase{R"({"targets": [], "swim": {"probe_interval": 1}})", "swim.probe_interval: unknown key"},
+        BadCase{R"({"targets": [], "swim": {"probe_interval_ms": 5}})", "swim.probe_interval_ms: must be at least 10"},
+        BadCase{R"({"targets": [], "swim": {"probe_interval_ms": 100, "probe_timeout_ms": 100}})",
+                "swim.probe_timeout_ms: must be less than the probe interval"},
+        BadCase{R"({"targets": [], "swim": {"lifeguard": 1}})", "swim.lifeguard: must be true or false"},
+        BadCase{R"({"targets": [], "leave_timeout_ms": -1})", "leave_timeout_ms"},
         BadCase{"{\"targets\": [], \"name\": \"\xff\"}", "not valid JSON"}),
     // Stable names (the default would print the struct's bytes, pointers included).
     [](const ::testing::TestParamInfo<BadCase>& info) { return "case" + std::to_string(info.index); });
+
+TEST(AgentConfig, ClusterKeys) {
+  auto c = AgentConfig::parse(R"({"targets": [], "name": "n1", "bind": "0.0.0.0:7946",
+      "advertise": "agent-1.example:7946", "join": ["10.0.0.4:7946", "[::1]:7947", "seed.example:7946"],
+      "keys": ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="],
+      "leave_timeout_ms": 250,
+      "swim": {"probe_interval_ms": 200, "probe_timeout_ms": 100, "suspicion_mult": 5,
+               "suspicion_max_timeout_mult": 3, "indirect_checks": 2, "retransmit_mult": 3,
+               "gossip_interval_ms": 50, "gossip_nodes": 4, "push_pull_interval_ms": 5000,
+               "dead_reap_after_ms": 60000, "lifeguard": false}})");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->bind, (HostPort{"0.0.0.0", 7946}));
+  EXPECT_EQ(c->advertise, "agent-1.example:7946");
+  EXPECT_EQ(c->join, (std::vector<std::string>{"10.0.0.4:7946", "[::1]:7947", "seed.example:7946"}));
+  EXPECT_EQ(c->keys.size(), 2u);
+  EXPECT_EQ(c->leave_timeout, Duration::milliseconds(250));
+  EXPECT_EQ(c->swim.probe_interval, Duration::milliseconds(200));
+  EXPECT_EQ(c->swim.probe_timeout, Duration::milliseconds(100));
+  EXPECT_EQ(c->swim.suspicion_mult, 5u);
+  EXPECT_EQ(c->swim.suspicion_max_timeout_mult, 3u);
+  EXPECT_EQ(c->swim.indirect_checks, 2u);
+  EXPECT_EQ(c->swim.retransmit_mult, 3u);
+  EXPECT_EQ(c->swim.gossip_interval, Duration::milliseconds(50));
+  EXPECT_EQ(c->swim.gossip_nodes, 4u);
+  EXPECT_EQ(c->swim.push_pull_interval, Duration::seconds(5));
+  EXPECT_EQ(c->swim.dead_reap_after, Duration::seconds(60));
+  EXPECT_FALSE(c->swim.lifeguard);
+}
+
+TEST(AgentConfig, ClusterDefaultsAreMemberlistLan) {
+  auto c = AgentConfig::parse(R"({"targets": []})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->bind.has_value());
+  EXPECT_FALSE(c->advertise.has_value());
+  EXPECT_TRUE(c->join.empty());
+  EXPECT_TRUE(c->keys.empty());
+  EXPECT_EQ(c->swim.probe_interval, Duration::seconds(1));
+  EXPECT_EQ(c->swim.probe_timeout, Duration::milliseconds(500));
+  EXPECT_EQ(c->swim.suspicion_mult, 4u);
+  EXPECT_TRUE(c->swim.lifeguard);
+}
+
+TEST(AgentConfig, KeyErrorsDoNotEchoTheKey) {
+  auto c = AgentConfig::parse(R"({"targets": [], "keys": ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA*="]})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error(), HasSubstr("keys[0]"));
+  EXPECT_THAT(c.error(), ::testing::Not(HasSubstr("AAAAAAAA")));
+}
+
+TEST(AgentConfig, SwimOverridesNameTheirPrefix) {
+  auto s = parse_swim_overrides(nlohmann::json{{"probe_timeout_ms", 0}}, SwimConfig{}, "--swim ");
+  ASSERT_FALSE(s.ok());
+  EXPECT_THAT(s.error(), HasSubstr("--swim probe_timeout_ms"));
+}
 
 TEST(AgentConfig, LoadPrefixesThePath) {
   const std::string path = ::testing::TempDir() + "heck_agent_config_test.json";

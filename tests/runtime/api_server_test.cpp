@@ -95,6 +95,29 @@ class ApiRoutes : public ::testing::Test {
   std::unique_ptr<Agent> agent;
 };
 
+TEST_F(ApiRoutes, MembersListsThisAgentAlive) {
+  json list = get_json("/v1/members");
+  ASSERT_TRUE(list.is_array());
+  ASSERT_EQ(list.size(), 1u);
+  const json& m = list[0];
+  EXPECT_EQ(m["name"], "api-test");
+  EXPECT_EQ(m["address"], "127.0.0.1:7946");
+  EXPECT_EQ(m["state"], "alive");
+  EXPECT_EQ(m["incarnation"], 0);
+  EXPECT_EQ(m["self"], true);
+  EXPECT_TRUE(m["state_since"].is_string());
+  EXPECT_EQ(get("/v1/members", "POST").status, 405u);
+  EXPECT_EQ(get("/v1/members/x").status, 404u);
+  json h = get_json("/v1/health");
+  EXPECT_EQ(h["members_live"], 1);
+  EXPECT_EQ(h["address"], "127.0.0.1:7946");
+  const std::string metrics = get("/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("heck_members{state=\"alive\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("heck_members{state=\"dead\"} 0\n"));
+  EXPECT_THAT(metrics, HasSubstr("heck_member_changes_total{state=\"alive\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("heck_cluster_incarnation 0\n"));
+}
+
 TEST_F(ApiRoutes, TargetsAreSortedByIdWithTheDocumentedFields) {
   json list = get_json("/v1/targets");
   ASSERT_TRUE(list.is_array());
