@@ -379,6 +379,12 @@ void Swim::handle_timer(Instant now, TimerKey key, Effects& out) {
     }
     case TimerKind::swim_probe_deadline: {
       if (probe_ && probe_->seq == key.id) {
+        if (!probe_->indirect) {
+          // The ack timeout has not fired yet (both overdue after a pause):
+          // probe indirectly first, with its full window.
+          send_ping_reqs(now, out);
+          return;
+        }
         if (now < probe_->deadline_at) {
           set_timer(key.kind, key.id, probe_->deadline_at, out);
           return;
@@ -484,7 +490,16 @@ void Swim::on_probe_timer(Instant now, Effects& out) {
     set_timer(TimerKind::swim_probe, kSingleton, next_probe_at_, out);
     return;
   }
-  if (probe_) conclude_probe(now, out);  // its deadline did not fire first
+  if (probe_) {
+    if (now < probe_->deadline_at) {
+      // The previous probe's indirect phase is still running (it started
+      // late): one probe at a time, the next period waits for it.
+      next_probe_at_ = probe_->deadline_at;
+      set_timer(TimerKind::swim_probe, kSingleton, next_probe_at_, out);
+      return;
+    }
+    conclude_probe(now, out);  // its deadline did not fire first
+  }
   start_probe(now, out);
   next_probe_at_ = now + awareness_.scale(config_.probe_interval);
   set_timer(TimerKind::swim_probe, kSingleton, next_probe_at_, out);
@@ -541,9 +556,15 @@ void Swim::start_probe(Instant now, Effects& out) {
 }
 
 void Swim::send_ping_reqs(Instant now, Effects& out) {
-  (void)now;
   Probe& p = *probe_;
   p.indirect = true;
+  // The indirect phase always gets its full window (probe interval minus
+  // probe timeout, scaled as at the start), even when this fires late.
+  const Duration window = p.deadline_at - p.ack_timeout_at;
+  if (p.deadline_at < now + window) {
+    p.deadline_at = now + window;
+    set_timer(TimerKind::swim_probe_deadline, p.seq, p.deadline_at, out);
+  }
   auto it = members_.find(p.target);
   if (it == members_.end()) return;
   const Address target_address = it->second.info.address;

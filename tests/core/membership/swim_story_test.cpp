@@ -259,6 +259,28 @@ TEST(SwimStory, SymmetricPartitionThenHealConverges) {
   }
 }
 
+// Lifeguard's case: a member frozen for 2x and 10x the probe timeout
+// resumes with a backlog. It is suspected at most, refutes, and is never
+// declared dead; nor does it declare anyone else dead.
+TEST(SwimStory, PausedMemberResumesAndIsNotDeclaredDead) {
+  for (const int factor : {2, 10}) {
+    SCOPED_TRACE(factor);
+    TestNetwork net(SwimConfig{}, 5 + factor);
+    form_cluster(net, kFive);
+    net.run_for(Duration::seconds(3));
+    net.pause("c");
+    net.run_for(SwimConfig{}.probe_timeout * factor);
+    net.resume("c");
+    net.run_for(Duration::seconds(60));
+    EXPECT_FALSE(net.ever("c", MemberState::dead));
+    if (factor == 10) EXPECT_TRUE(net.ever("c", MemberState::suspect));  // the path was exercised
+    for (const auto& n : kFive) {
+      if (n != "c") EXPECT_FALSE(net.first_time("c", n, MemberState::dead).has_value()) << n;
+    }
+    EXPECT_TRUE(net.all_see(kFive, MemberState::alive));
+  }
+}
+
 TEST(SwimStory, SameSeedSameTrace) {
   auto run = [] {
     TestNetwork net(SwimConfig{}, 42);

@@ -341,6 +341,28 @@ TEST(Swim, ProbePeriodPingThenPingReqThenSuspect) {
   EXPECT_EQ(h.swim.health_multiplier(), 3u);  // two nacks missing
 }
 
+// After a pause every overdue timer fires at once, in any order: the probe
+// still gets its indirect phase before anyone is accused.
+TEST(Swim, LateTimersStillGiveTheIndirectProbeItsWindow) {
+  Harness h;
+  for (const char* n : {"a", "b", "c", "d", "e"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.now += Duration::seconds(2);
+  h.fire(TimerKind::swim_probe);
+  const auto ping = h.sent_of<PingMsg>().at(0);
+  h.out.clear();
+  h.now += Duration::seconds(10);  // paused
+  h.fire(TimerKind::swim_probe_deadline, ping.seq);
+  h.fire(TimerKind::swim_ack_timeout, ping.seq);
+  h.fire(TimerKind::swim_probe);
+  EXPECT_EQ(state_of(h.swim, ping.target), MemberState::alive);
+  EXPECT_EQ(h.sent_of<PingReqMsg>().size(), 3u);
+  EXPECT_EQ(h.sent_of<PingMsg>().size(), 0u);  // no second probe meanwhile
+  EXPECT_EQ(h.timer(TimerKind::swim_probe_deadline, ping.seq), h.now + Duration::milliseconds(500));
+  h.deliver(AckMsg{ping.seq}, wire::Header{"c", "c:1"});  // indirect ack
+  EXPECT_EQ(state_of(h.swim, ping.target), MemberState::alive);
+  EXPECT_EQ(h.swim.counters().probes_failed, 0u);
+}
+
 TEST(Swim, SuccessfulProbeLowersAwarenessAndRoundRobinCoversEveryone) {
   Harness h;
   const std::vector<std::string> names = {"a", "b", "c", "d"};

@@ -41,6 +41,8 @@ class TestNetwork {
     Address address;
     std::unique_ptr<Swim> swim;
     bool up = false;
+    bool paused = false;  // frozen: no timers, arrivals wait in backlog
+    std::vector<Delivery> backlog;
     std::map<TimerKey, Instant> timers;
     std::vector<ChangeRecord> changes;
   };
@@ -80,6 +82,19 @@ class TestNetwork {
     n.timers.clear();
   }
 
+  // A frozen process (SIGSTOP): it neither ticks nor reads; what arrives
+  // waits. resume() hands it the backlog at once and overdue timers fire.
+  void pause(const std::string& name) { nodes_.at(name).paused = true; }
+  void resume(const std::string& name) {
+    Node& n = nodes_.at(name);
+    n.paused = false;
+    for (auto& d : n.backlog) {
+      d.at = now_;
+      in_flight_.push_back(std::move(d));
+    }
+    n.backlog.clear();
+  }
+
   void leave(const std::string& name) {
     Node& n = nodes_.at(name);
     Effects out;
@@ -105,7 +120,7 @@ class TestNetwork {
       TimerKey tk;
       Instant tat = Instant::max();
       for (auto& [name, n] : nodes_) {
-        if (!n.up) continue;
+        if (!n.up || n.paused) continue;
         for (const auto& [k, at] : n.timers) {
           if (at < tat) {
             tat = at;
@@ -217,6 +232,11 @@ class TestNetwork {
     }
     ++packets_delivered;
     Node& n = it->second;
+    if (n.paused) {
+      --packets_delivered;
+      n.backlog.push_back(d);
+      return;
+    }
     auto env = wire::decode(d.send.bytes);
     if (!env) {
       ADD_FAILURE() << "undecodable packet from " << d.from << ": " << env.error();
