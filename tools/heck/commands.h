@@ -14,6 +14,8 @@ void register_members_command(CLI::App& app);
 void register_keygen_command(CLI::App& app);
 // `heck demo`: local targets checked by an agent (tools/heck/demo_command.cpp).
 void register_demo_command(CLI::App& app);
+// `heck owners`: ranked owners of targets, offline (tools/heck/owners_command.cpp).
+void register_owners_command(CLI::App& app);
 // `heck sim`: run a scenario in the simulator (tools/heck/sim_command.cpp).
 void register_sim_command(CLI::App& app);
 

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   heck::cli::register_members_command(app);
   heck::cli::register_keygen_command(app);
   heck::cli::register_demo_command(app);
+  heck::cli::register_owners_command(app);
   heck::cli::register_sim_command(app);
   try {
     app.parse(argc, argv);
