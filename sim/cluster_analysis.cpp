@@ -137,9 +137,6 @@ void measure_false_positives(const ClusterWorld& w, ClusterMetrics& out) {
   std::vector<bool> running(n, false), paused(n, false);
   std::set<std::pair<std::uint32_t, std::uint64_t>> downed, held;  // (member, incarnation) at a crash/stop, a pause
   std::map<std::tuple<std::uint32_t, std::uint64_t, MemberState>, std::size_t> fp_index;
-  std::set<std::pair<std::uint32_t, std::uint64_t>> suspected, dead;
-  out.episodes.suspected.assign(n, 0);
-  out.episodes.dead.assign(n, 0);
   const auto& faults = w.faults();
   std::size_t fi = 0;
   for (const MemberRecord& r : w.records()) {
@@ -161,8 +158,6 @@ void measure_false_positives(const ClusterWorld& w, ClusterMetrics& out) {
     if (r.observer == r.subject) continue;
     if (r.to != MemberState::suspect && r.to != MemberState::dead) continue;
     const auto key = std::make_pair(r.subject, r.incarnation);
-    if (r.to == MemberState::suspect && suspected.insert(key).second) ++out.episodes.suspected[r.subject];
-    if (r.to == MemberState::dead && dead.insert(key).second) ++out.episodes.dead[r.subject];
     bool is_false = false;
     if (r.to == MemberState::suspect) {
       is_false = running[r.subject] && !paused[r.subject] && !downed.contains(key) && !held.contains(key);
@@ -325,6 +320,20 @@ ClusterMetrics measure(const ClusterWorld& world, Instant end) {
   return out;
 }
 
+std::uint64_t episodes(const ClusterWorld& w, const std::vector<std::uint32_t>& members,
+                       const std::vector<std::uint32_t>& by, MemberState state) {
+  std::vector<bool> subject(w.member_count(), false), observer(w.member_count(), by.empty());
+  for (auto m : members) subject[m] = true;
+  for (auto m : by) observer[m] = true;
+  std::set<std::pair<std::uint32_t, std::uint64_t>> seen;
+  for (const MemberRecord& r : w.records()) {
+    if (r.to == state && r.observer != r.subject && subject[r.subject] && observer[r.observer]) {
+      seen.emplace(r.subject, r.incarnation);
+    }
+  }
+  return seen.size();
+}
+
 std::vector<std::pair<std::uint32_t, std::optional<MemberState>>> views_at(const ClusterWorld& w, std::uint32_t subject,
                                                                            Instant at) {
   const Lifetimes life(w);
@@ -433,9 +442,8 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
     }
     case ClusterExpectationKind::suspected:
     case ClusterExpectationKind::declared_dead: {
-      const auto& counts = e.kind == ClusterExpectationKind::suspected ? m.episodes.suspected : m.episodes.dead;
-      std::uint64_t total = 0;
-      for (std::uint32_t s : e.members) total += counts[s];
+      const auto state = e.kind == ClusterExpectationKind::suspected ? MemberState::suspect : MemberState::dead;
+      const std::uint64_t total = episodes(w, e.members, e.by, state);
       v.pass = total >= e.min && total <= e.max;
       v.evidence = fmt::format("{} episodes (distinct incarnations)", total);
       break;

@@ -72,13 +72,6 @@ struct FalsePositive {
   std::size_t reports = 0;    // observers that reported it
 };
 
-// Suspicion and death episodes of any kind, per member (for `suspected` and
-// `declared_dead`).
-struct Episodes {
-  std::vector<std::uint64_t> suspected;  // per member: distinct incarnations reported suspect
-  std::vector<std::uint64_t> dead;       // per member: distinct incarnations reported dead
-};
-
 struct ClusterMetrics {
   std::vector<CrashDetection> crashes;
   Percentiles first_detection;  // over detected crashes
@@ -89,7 +82,6 @@ struct ClusterMetrics {
   std::vector<FalsePositive> false_positives;  // in order of first report
   std::uint64_t false_suspicions = 0, false_suspicion_reports = 0;
   std::uint64_t false_deaths = 0, false_death_reports = 0;
-  Episodes episodes;
 
   double member_seconds = 0;          // running time after metrics_from, summed
   double messages_per_member_s = 0;   // mean (total / member_seconds)
@@ -108,6 +100,12 @@ struct ClusterMetrics {
 
 // Computes the metrics of a run that ended at `end`.
 ClusterMetrics measure(const ClusterWorld& world, Instant end);
+
+// Episodes of `state` (suspect or dead, true or false): distinct (member,
+// incarnation) pairs among `members` that some observer in `by` (every other
+// member when empty) reported in that state.
+std::uint64_t episodes(const ClusterWorld& world, const std::vector<std::uint32_t>& members,
+                       const std::vector<std::uint32_t>& by, MemberState state);
 
 // Each running member's view of `subject` at true time `at`, from the
 // records: for every running member other than the subject, its state

@@ -89,8 +89,10 @@ std::string ClusterExpectation::describe() const {
     case ClusterExpectationKind::converges: return fmt::format("converges within {} of the liveness phase", ms(within));
     case ClusterExpectationKind::member_state:
       return fmt::format("member_state {} {} at {}", member_text, to_string(state), at ? ms(*at) : std::string("end"));
-    case ClusterExpectationKind::suspected: return fmt::format("suspected {} {}", member_text, range());
-    case ClusterExpectationKind::declared_dead: return fmt::format("declared_dead {} {}", member_text, range());
+    case ClusterExpectationKind::suspected:
+      return fmt::format("suspected {}{} {}", member_text, by.empty() ? "" : " by some", range());
+    case ClusterExpectationKind::declared_dead:
+      return fmt::format("declared_dead {}{} {}", member_text, by.empty() ? "" : " by some", range());
     case ClusterExpectationKind::load: {
       std::string s = "load per member:";
       if (messages_max) s += fmt::format(" <= {} msg/s", *messages_max);
@@ -549,9 +551,10 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
     }
     if (auto v = jf::opt_int(j, w, "at_ms", 0, end_ms)) e.at = ms_duration(*v);
   } else if (kind == "suspected" || kind == "declared_dead") {
-    jf::expect_object(j, w, {"kind", "member", "min", "max"});
+    jf::expect_object(j, w, {"kind", "member", "by", "min", "max"});
     e.kind = kind == "suspected" ? ClusterExpectationKind::suspected : ClusterExpectationKind::declared_dead;
     member_field();
+    if (auto it = j.find("by"); it != j.end()) e.by = select(s, *it, jf::path(w, "by"));
     range();
   } else if (kind == "load") {
     jf::expect_object(j, w, {"kind", "messages_per_member_per_s_max", "bytes_per_member_per_s_max"});

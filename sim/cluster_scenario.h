@@ -47,7 +47,7 @@
 //       {"kind": "converges", "within_ms": 30000},
 //       {"kind": "member_state", "member": "n3", "state": "gone", "at_ms": 60000},
 //       {"kind": "suspected", "member": "n4", "min": 1},
-//       {"kind": "declared_dead", "member": "n4", "max": 0},
+//       {"kind": "declared_dead", "member": "n4", "by": ["n1", "n2"], "max": 0},   // "by": observers (default all)
 //       {"kind": "load", "messages_per_member_per_s_max": 12, "bytes_per_member_per_s_max": 8000},
 //       {"kind": "dissemination", "p99_ms_max": 2000, "incomplete_max": 0},
 //       {"kind": "state_converges", "within_ms": 30000}
@@ -139,6 +139,7 @@ struct ClusterExpectation {
   Duration within;                          // converges, state_converges (after the liveness start)
   std::string member_text;                  // member_state, suspected, declared_dead: as written
   std::vector<std::uint32_t> members;
+  std::vector<std::uint32_t> by;            // suspected, declared_dead: observers (empty: all)
   SeenState state = SeenState::alive;       // member_state
   std::optional<Duration> at;               // member_state (default: the end)
   std::uint64_t min = 0, max = UINT64_MAX;  // suspected, declared_dead

@@ -2,10 +2,13 @@
 
 #include <filesystem>
 #include <string>
+#include <variant>
 
 #include <nlohmann/json.hpp>
 
 #include <gtest/gtest.h>
+
+#include "sim/cluster_run.h"
 
 namespace heck::sim {
 namespace {
@@ -168,17 +171,25 @@ TEST(Scenario, TextAndFileErrors) {
 }
 
 TEST(Scenario, EveryShippedScenarioParses) {
-  int files = 0;
+  int files = 0, cluster = 0;
   for (const auto& entry : std::filesystem::directory_iterator(HECK_SCENARIO_DIR)) {
     if (entry.path().extension() != ".json") continue;
     ++files;
-    auto s = load_scenario(entry.path().string());
+    auto any = load_any_scenario(entry.path().string());
+    ASSERT_TRUE(any) << any.error();
+    if (const auto* c = std::get_if<ClusterScenario>(&*any)) {
+      ++cluster;
+      EXPECT_FALSE(c->expectations.empty()) << entry.path();
+      continue;
+    }
+    auto s = load_scenario(entry.path().string());  // the version-1 loader agrees
     EXPECT_TRUE(s) << s.error();
     if (s) {
       EXPECT_FALSE(s->expectations.empty()) << entry.path();
     }
   }
   EXPECT_GE(files, 5);
+  EXPECT_GE(cluster, 9);
 }
 
 }  // namespace
