@@ -63,9 +63,11 @@ struct Lifetimes {
     const Interval* i = at(m, from);
     return i != nullptr && i->end >= end;
   }
+  // The first start at or after t of a lifetime that does not end at t (a
+  // restart at the instant of the crash counts; the crashed one does not).
   Instant next_start_after(std::uint32_t m, Instant t) const {
     for (const Interval& i : running[m]) {
-      if (i.start > t) return i.start;
+      if (i.start >= t && i.end != t) return i.start;
     }
     return kForever;
   }
