@@ -22,6 +22,7 @@ void BroadcastQueue::erase(std::uint64_t id) {
   assert(it != items_.end());
   order_.erase(Order{it->second.transmits, ~id});
   if (!it->second.key.empty()) by_key_.erase(it->second.key);
+  sizes_.erase(sizes_.find(it->second.part.bytes.size()));
   items_.erase(it);
 }
 
@@ -37,6 +38,7 @@ void BroadcastQueue::push(std::string key, wire::EncodedPart part) {
   }
   const std::uint64_t id = next_id_++;
   if (!key.empty()) by_key_.emplace(key, id);
+  sizes_.insert(part.bytes.size());
   items_.emplace(id, Item{std::move(key), std::move(part), 0});
   order_.insert(Order{0, ~id});
 }
@@ -44,22 +46,28 @@ void BroadcastQueue::push(std::string key, wire::EncodedPart part) {
 std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_size) {
   if (items_.empty()) return 0;
   const std::size_t limit = transmit_limit(cluster_size);
+  const std::size_t smallest = *sizes_.begin();
   std::vector<std::uint64_t> packed;
+  std::size_t misfits = 0;
   for (const Order& o : order_) {
-    if (b.remaining() < 3) break;  // no part is smaller than [type, nil]
+    if (b.remaining() < smallest || misfits >= kMaxMisfits) break;
     const std::uint64_t id = ~std::get<1>(o);
-    if (b.try_add(items_.at(id).part)) packed.push_back(id);
+    if (b.try_add(items_.at(id).part)) {
+      packed.push_back(id);
+      misfits = 0;
+    } else {
+      ++misfits;
+    }
   }
   for (std::uint64_t id : packed) {
     Item& item = items_.at(id);
+    if (item.transmits + 1 >= limit) {
+      erase(id);  // sent often enough
+      continue;
+    }
     order_.erase(Order{item.transmits, ~id});
     ++item.transmits;
-    if (item.transmits >= limit) {
-      if (!item.key.empty()) by_key_.erase(item.key);
-      items_.erase(id);
-    } else {
-      order_.insert(Order{item.transmits, ~id});
-    }
+    order_.insert(Order{item.transmits, ~id});
   }
   return packed.size();
 }
@@ -68,6 +76,7 @@ void BroadcastQueue::clear() {
   items_.clear();
   by_key_.clear();
   order_.clear();
+  sizes_.clear();
 }
 
 }  // namespace heck

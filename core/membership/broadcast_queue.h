@@ -15,8 +15,10 @@
 //   first (ties: newest first). Each packed part counts one transmit and is
 //   dropped once it reached transmit_limit(n) =
 //   retransmit_mult * ceil(log10(n + 1)) (at least 1). A part that does not fit
-//   is skipped, a smaller one behind it may still be packed. `n` is the
-//   cluster size including this node.
+//   is skipped, a smaller one behind it may still be packed (the scan stops
+//   once the room left is below the smallest queued part, or after
+//   kMaxMisfits parts in a row did not fit). `n` is the cluster size
+//   including this node.
 // - At most max_items parts are queued; pushing into a full queue first
 //   evicts the most-transmitted (then oldest) part and counts it in dropped().
 //
@@ -64,6 +66,8 @@ class BroadcastQueue {
 
   void erase(std::uint64_t id);
 
+  static constexpr std::size_t kMaxMisfits = 64;
+
   std::size_t retransmit_mult_;
   std::size_t max_items_;
   std::uint64_t next_id_ = 1;
@@ -71,6 +75,7 @@ class BroadcastQueue {
   std::map<std::uint64_t, Item> items_;          // id -> item
   std::map<std::string, std::uint64_t> by_key_;  // non-empty key -> id
   std::set<Order> order_;
+  std::multiset<std::size_t> sizes_;  // encoded sizes of the queued parts
 };
 
 }  // namespace heck
