@@ -160,8 +160,12 @@ class Decoder {
     return true;
   }
 
+  // Counters stay far from overflow: a hostile context cannot push
+  // next_dot() of any replica (ours included) past 2^62.
+  static constexpr std::uint64_t kCounterMax = std::uint64_t{1} << 62;
+
   bool dot(const json& ri, const json& counter, const std::string& where, Dot& out) {
-    return replica(ri, where + " replica", out.replica) && u64(counter, where + " counter", out.counter, 1);
+    return replica(ri, where + " replica", out.replica) && u64(counter, where + " counter", out.counter, 1, kCounterMax);
   }
 
   bool context(const json& v, const std::string& where, CausalContext& out) {
@@ -181,7 +185,7 @@ class Decoder {
       const std::string w = fmt::format("{} vv[{}]", where, i / 2);
       ReplicaId r = 0;
       std::uint64_t n = 0;
-      if (!replica(vv[i], w, r) || !u64(vv[i + 1], w, n, 1)) return false;
+      if (!replica(vv[i], w, r) || !u64(vv[i + 1], w, n, 1, kCounterMax)) return false;
       if (!m.emplace(r, n).second) return fail(fmt::format("{}: replica listed twice", w));
     }
     std::set<Dot> cloud;
@@ -388,6 +392,7 @@ json encode_digest(const Digest& d) {
   }
   body["h"] = json::binary(std::move(h));
   body["q"] = d.reply;
+  body["i"] = d.replica;
   body["r"] = t.ids();
   return body;
 }
@@ -395,7 +400,10 @@ json encode_digest(const Digest& d) {
 Result<Digest> decode_digest(const json& body, const CodecLimits& limits) {
   Decoder dec(limits);
   Digest d;
-  if (!dec.only_keys(body, "digest", {"r", "x", "h", "q"})) return Error{dec.error()};
+  if (!dec.only_keys(body, "digest", {"i", "r", "x", "h", "q"})) return Error{dec.error()};
+  const json* i = find(body, "i");
+  if (!i) return Error{"digest.i: missing"};
+  if (!dec.u64(*i, "digest.i", d.replica, 1)) return Error{dec.error()};
   const json* r = find(body, "r");
   const json* x = find(body, "x");
   const json* h = find(body, "h");
@@ -435,6 +443,7 @@ json encode_repair(const Repair& rep) {
       body["e"] = json::array({encode_elided(rep.elided.registry, t), encode_elided(rep.elided.observations, t),
                                encode_elided(rep.elided.counters, t)});
     }
+    body["t"] = rep.for_replica;
   }
   body["r"] = t.ids();
   return body;
@@ -443,7 +452,7 @@ json encode_repair(const Repair& rep) {
 Result<Repair> decode_repair(const json& body, const CodecLimits& limits) {
   Decoder dec(limits);
   Repair rep;
-  if (!dec.only_keys(body, "repair", {"r", "d", "b", "p", "e"})) return Error{dec.error()};
+  if (!dec.only_keys(body, "repair", {"r", "d", "b", "p", "e", "t"})) return Error{dec.error()};
   const json* r = find(body, "r");
   const json* d = find(body, "d");
   if (!r) return Error{"repair.r: missing"};
@@ -465,6 +474,9 @@ Result<Repair> decode_repair(const json& body, const CodecLimits& limits) {
       rep.buckets.push_back(static_cast<std::uint16_t>(v));
     }
     if (!dec.flag(body, "p", "repair", rep.partial)) return Error{dec.error()};
+    const json* t = find(body, "t");
+    if (!t) return Error{"repair.t: missing (a scoped repair names its addressee)"};
+    if (!dec.u64(*t, "repair.t", rep.for_replica, 1)) return Error{dec.error()};
     if (const json* e = find(body, "e")) {
       if (!e->is_array() || e->size() != 3) return Error{"repair.e: must be [registry, observations, counters]"};
       if (!dec.elided((*e)[0], "repair.e.g", rep.elided.registry) ||
@@ -473,8 +485,8 @@ Result<Repair> decode_repair(const json& body, const CodecLimits& limits) {
         return Error{dec.error()};
       }
     }
-  } else if (find(body, "p") || find(body, "e")) {
-    return Error{"repair: 'p' and 'e' need 'b' (a scoped repair)"};
+  } else if (find(body, "p") || find(body, "e") || find(body, "t")) {
+    return Error{"repair: 'p', 'e' and 't' need 'b' (a scoped repair)"};
   }
   // Every entry (and elided dot) of a scoped repair must lie in its buckets,
   // and be in the context.

@@ -15,14 +15,15 @@
 //           o: [status, reason, status_code, latency_us, observed_at (HLC),
 //               observer ri, check_seq]
 //           c: int64 (the replica's running total)
-//   digest  {"r": ids, "x": [context g, context o, context c], "h": binary (kDigestBuckets little-
+//   digest  {"i": sender replica id, "r": ids, "x": [context g, context o, context c], "h": binary (kDigestBuckets little-
 //           endian u64 bucket hashes), "q": bool (answer with a repair and
 //           your own digest)}
 //   repair  {"r": ids, "d": [g, o, c] causal triple as in delta (positional),
 //           "b": [bucket, ...] (absent: a delta repair, a plain join),
 //           "p": bool (partial: do not adopt the whole context),
 //           "e": [[key, ri, counter, ...] per store g, o, c] (elided values:
-//           dots the receiver has seen; it uses its own copy)}
+//           dots the receiver has seen; it uses its own copy),
+//           "t": the replica id whose digest a scoped repair answers}
 //
 // Decoding is strict and bounded (CodecLimits): wrong shape or type, a
 // replica index outside the table, replica id 0, counter 0, a duplicate key
@@ -58,6 +59,7 @@ struct CodecLimits {
 // What an agent has: its three causal contexts (registry, observations,
 // counters: each store numbers its dots on its own) and bucket hashes.
 struct Digest {
+  ReplicaId replica = 0;  // the sender's incarnation (a repair is addressed to it)
   CausalContext registry, observations, counters;
   std::vector<std::uint64_t> hashes;  // kDigestBuckets entries
   bool reply = false;                 // the sender wants a repair and our digest
@@ -77,6 +79,11 @@ struct Repair {
   std::vector<std::uint16_t> buckets;  // sorted, unique; only when scoped
   bool partial = false;                // only when scoped
   ElidedDots elided;                   // only when scoped
+  // Scoped repairs only: the incarnation whose digest this answers. Only it
+  // may apply the repair (the elisions and the choice of buckets were made
+  // against its digest; a member restarted since at the same address lacks
+  // what they assume). Delta repairs are plain joins, valid for anyone.
+  ReplicaId for_replica = 0;
   bool operator==(const Repair&) const = default;
 };
 

@@ -163,14 +163,18 @@ class DotMap {
   // (it is in `mine`) but was not found under other's keys costs one scan of
   // our keys (no copies). A large `theirs` (a state, not a delta) falls back
   // to the full join. REQUIRES: `mine` is this store's context.
-  void join_into(const CausalContext& mine, const DotMap& other, const CausalContext& theirs) {
+  // Returns whether the store changed.
+  bool join_into(const CausalContext& mine, const DotMap& other, const CausalContext& theirs) {
     static const S kEmpty{};
     constexpr std::size_t kSmallContext = 256;
     if (theirs.vv().size() + theirs.cloud().size() > kSmallContext ||
         std::any_of(theirs.vv().begin(), theirs.vv().end(), [](const auto& e) { return e.second > kSmallContext; })) {
-      *this = join(*this, mine, other, theirs);
-      return;
+      DotMap joined = join(*this, mine, other, theirs);
+      const bool changed = !(joined == *this);
+      *this = std::move(joined);
+      return changed;
     }
+    bool changed = false;
     // Removal candidates: dots `theirs` has seen, not in other's store, that we have seen too.
     std::vector<Dot> removed;
     for (const Dot& d : theirs.all_dots()) {
@@ -191,14 +195,21 @@ class DotMap {
       if (it != map_.end()) account(it->second);
       S joined = S::join(it == map_.end() ? kEmpty : it->second, mine, theirs_k, theirs);
       if (joined.empty()) {
-        if (it != map_.end()) map_.erase(it);
+        if (it != map_.end()) {
+          map_.erase(it);
+          changed = true;
+        }
       } else if (it != map_.end()) {
-        it->second = std::move(joined);
+        if (!(joined == it->second)) {
+          it->second = std::move(joined);
+          changed = true;
+        }
       } else {
         map_.emplace(k, std::move(joined));
+        changed = true;
       }
     }
-    if (unaccounted == 0) return;
+    if (unaccounted == 0) return changed;
     for (auto it = map_.begin(); it != map_.end();) {
       if (other.map_.contains(it->first)) {
         ++it;
@@ -211,6 +222,7 @@ class DotMap {
         continue;
       }
       S joined = S::join(it->second, mine, kEmpty, theirs);
+      changed = true;  // a dot of it was removed
       if (joined.empty()) {
         it = map_.erase(it);
       } else {
@@ -218,8 +230,9 @@ class DotMap {
         ++it;
       }
       unaccounted -= std::min(unaccounted, hits);
-      if (unaccounted == 0) return;
+      if (unaccounted == 0) return true;
     }
+    return changed;
   }
 
   bool operator==(const DotMap&) const = default;
@@ -234,13 +247,18 @@ struct Causal {
   S store;
   CausalContext context;
 
-  void join(const Causal& other) {
+  // Returns whether anything changed (the store, or the context grew).
+  bool join(const Causal& other) {
+    bool changed = !context.includes(other.context);
     if constexpr (requires { store.join_into(context, other.store, other.context); }) {
-      store.join_into(context, other.store, other.context);
+      changed = store.join_into(context, other.store, other.context) || changed;
     } else {
-      store = S::join(store, context, other.store, other.context);
+      S joined = S::join(store, context, other.store, other.context);
+      changed = changed || !(joined == store);
+      store = std::move(joined);
     }
-    context.join(other.context);
+    if (changed) context.join(other.context);
+    return changed;
   }
   bool operator==(const Causal&) const = default;
 };

@@ -55,7 +55,7 @@ HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t am
   return d;
 }
 
-void HealthState::join(const HealthDelta& d) { state_.join(d); }
+bool HealthState::join(const HealthDelta& d) { return state_.join(d); }
 
 namespace {
 

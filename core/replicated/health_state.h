@@ -46,10 +46,12 @@ struct HealthDelta {
   Causal<ObservationStore> observations;
   Causal<CounterStore> counters;
 
-  void join(const HealthDelta& o) {
-    registry.join(o.registry);
-    observations.join(o.observations);
-    counters.join(o.counters);
+  // Returns whether anything changed.
+  bool join(const HealthDelta& o) {
+    const bool g = registry.join(o.registry);
+    const bool b = observations.join(o.observations);
+    const bool c = counters.join(o.counters);
+    return g || b || c;
   }
   bool empty() const {
     return registry.store.empty() && registry.context.empty() && observations.store.empty() &&
@@ -77,7 +79,8 @@ class HealthState {
   HealthDelta observe(const std::string& id, Observation o);
   HealthDelta add_to_counter(const std::string& name, std::int64_t amount);
 
-  void join(const HealthDelta& d);
+  // Returns whether the state changed (new dots, or removals of live ones).
+  bool join(const HealthDelta& d);
   // The scoped join (anti-entropy state repair). `d` holds the sender's
   // complete live entries for every key with in_scope(key) true, and the
   // sender's whole causal contexts. Keys in scope are joined as a full join

@@ -281,14 +281,10 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   auto d = decode_delta(part.body, config_.codec);
   if (!d) return malformed("delta: " + d.error());
   ++counters_.deltas_received;
-  const HealthDelta& mine = state_.state();
-  const bool news = !mine.registry.context.includes(d->registry.context) ||
-                    !mine.observations.context.includes(d->observations.context) ||
-                    !mine.counters.context.includes(d->counters.context);
   observe_clock(now, *d);
-  if (!news) return;
+  // New dots, or the removal of entries we still held: both are news.
+  if (!state_.join(*d)) return;
   ++counters_.deltas_joined;
-  state_.join(*d);
   index_dirty_ = true;
   // Infect and forward: buffer it under its subject (or alone), queue it,
   // and push it on at the next flush.
@@ -382,7 +378,7 @@ void Replicator::refresh_index() const {
 Digest Replicator::digest() const {
   refresh_index();
   const auto& s = state_.state();
-  return Digest{s.registry.context, s.observations.context, s.counters.context, hashes_, false};
+  return Digest{state_.self(), s.registry.context, s.observations.context, s.counters.context, hashes_, false};
 }
 
 void Replicator::on_digest(Instant, const wire::Header& from, const wire::Part& part, Effects& out) {
@@ -530,6 +526,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
     }
   }
   if (r.partial) ++counters_.partial_repairs_sent;
+  r.for_replica = peer.replica;
   std::sort(r.buckets.begin(), r.buckets.end());
   return r;
 }
@@ -537,6 +534,12 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
 void Replicator::on_repair(Instant now, const wire::Part& part) {
   auto r = decode_repair(part.body, config_.codec);
   if (!r) return malformed("repair: " + r.error());
+  if (r->scoped && r->for_replica != state_.self()) {
+    // It answers a digest of another incarnation at our address (we
+    // restarted since): its elisions and its buckets assume what we lack.
+    ++counters_.misaddressed_repairs;
+    return;
+  }
   ++counters_.repairs_received;
   observe_clock(now, r->delta);
   index_dirty_ = true;

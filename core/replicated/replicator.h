@@ -40,6 +40,14 @@
 //   dots of the entries it received, never B's whole context.
 // So an agent that is nearly current gets a few entries, never the whole
 // state; one back from a long absence gets state parts, bucket by bucket.
+// Known gap of partial repairs: their entries travel without their causal
+// past (which superseded dots they replace). The receiver can then accept an
+// older superseded dot of the same key from a third agent; a later repair by
+// anyone who knows the supersession removes it again, but if every such agent
+// restarts first, the older value survives beside the newer one (for a
+// counter: a replica's old running total is counted twice). Exact fix: send
+// C minus the sender's live dots outside the repaired buckets, which needs
+// holes in CausalContext. Partial repairs only happen past repair_bytes_max.
 //
 // Memory bounds: the delta buffer holds at most pending_keys_max groups. A
 // group is trimmed once every live peer's last known causal context (learnt
@@ -98,7 +106,7 @@ struct ReplicatorConfig {
   Duration flush_delay = Duration::milliseconds(10);
   Duration anti_entropy_interval = Duration::seconds(2);
   std::size_t pending_keys_max = 4096;             // delta buffer: groups held
-  std::size_t repair_bytes_max = 1 << 20;          // one repair message (stream)
+  std::size_t repair_bytes_max = 3 << 20;          // one repair message (stream frames: 4 MiB)
   std::size_t missing_dots_max = 1024;             // delta repair only below this many
   std::size_t known_peers_max = 1024;              // peer contexts remembered for trimming
   Duration hlc_max_forward = Duration::seconds(5);
@@ -125,6 +133,7 @@ struct ReplicatorCounters {
   std::uint64_t datagram_bytes_sent = 0;
   std::uint64_t stream_bytes_sent = 0;
   std::uint64_t malformed_parts = 0;      // bodies that did not decode
+  std::uint64_t misaddressed_repairs = 0; // state repairs made for another incarnation
   std::uint64_t unknown_parts = 0;        // part types that are not replication's
   std::uint64_t pending_trimmed = 0;      // buffered groups acked by every peer
   std::uint64_t pending_evicted = 0;      // buffered groups dropped at the cap

@@ -97,6 +97,7 @@ RC_GTEST_PROP(Codec, DigestRoundTrips, ()) {
   d.counters = g.states[2].counters.context;
   d.hashes = *rc::gen::container<std::vector<std::uint64_t>>(kDigestBuckets, rc::gen::arbitrary<std::uint64_t>());
   d.reply = *rc::gen::arbitrary<bool>();
+  d.replica = *rc::gen::inRange<std::uint64_t>(1, UINT64_MAX);
   auto back = decode_digest(via_wire(wire::PartType::digest, encode_digest(d)));
   RC_ASSERT(back.ok());
   RC_ASSERT(*back == d);
@@ -133,6 +134,7 @@ RC_GTEST_PROP(Codec, RepairRoundTrips, ()) {
     r.delta.observations.context = st.observations.context;
     r.delta.counters.context = st.counters.context;
     r.partial = *rc::gen::arbitrary<bool>();
+    r.for_replica = *rc::gen::inRange<std::uint64_t>(1, UINT64_MAX);
   } else {
     r.delta = st;
   }
@@ -223,28 +225,39 @@ TEST(Codec, LimitsBoundEveryCount) {
 }
 
 TEST(Codec, DigestAndRepairReject) {
-  EXPECT_NE(decode_digest(json::parse(R"({"r": [], "x": [[[],[]],[[],[]],[[],[]]]})")).error().find("digest.h: missing"),
+  EXPECT_NE(decode_digest(json::parse(R"({"r": [], "x": [[[],[]],[[],[]],[[],[]]]})")).error().find("digest.i: missing"),
             std::string::npos);
-  json d = json::parse(R"({"r": [], "x": [[[],[]],[[],[]],[[],[]]]})");
+  EXPECT_NE(decode_digest(json::parse(R"({"i": 3, "r": [], "x": [[[],[]],[[],[]],[[],[]]]})")).error().find("digest.h: missing"),
+            std::string::npos);
+  json d = json::parse(R"({"i": 3, "r": [], "x": [[[],[]],[[],[]],[[],[]]]})");
   d["h"] = json::binary(std::vector<std::uint8_t>(10));
   EXPECT_NE(decode_digest(d).error().find("digest.h: must be 2048 bytes"), std::string::npos);
   const char* empty_triple = R"([[[], [[], []]], [[], [[], []]], [[], [[], []]]])";
   json r = json::parse(std::string(R"({"r": [], "d": )") + empty_triple + "}");
   r["b"] = {3, 2};
+  r["t"] = 9;
   EXPECT_NE(decode_repair(r).error().find("repair.b[1]: buckets must be sorted and unique"), std::string::npos);
   r["b"] = {256};
   EXPECT_NE(decode_repair(r).error().find("repair.b[0]"), std::string::npos);
   r.erase("b");
   r["p"] = true;
   EXPECT_NE(decode_repair(r).error().find("need 'b'"), std::string::npos);
+  r.erase("p");
+  r["b"] = json::array();
+  EXPECT_TRUE(decode_repair(r).ok()) << decode_repair(r).error();
+  r.erase("t");
+  EXPECT_NE(decode_repair(r).error().find("repair.t: missing"), std::string::npos);
   // An entry outside the listed buckets.
   json s = json::parse(R"({"r": [5], "d": [[[], [[], []]], [[], [[], []]], [[["likes", 0, 1, 4]], [[0, 1], []]]]})");
   const auto b = bucket_of("likes");
+  s["t"] = 77;
   s["b"] = json::array({static_cast<int>((b + 1) % kDigestBuckets)});
   EXPECT_NE(decode_repair(s).error().find("key 'likes' lies outside the listed buckets"), std::string::npos);
   s["b"] = json::array({static_cast<int>(b)});
   EXPECT_TRUE(decode_repair(s).ok()) << decode_repair(s).error();
-  // An elided dot must be in the context.
+  // Elided dots must be in the context.
+  s["e"] = json::parse(R"([[], [], [["likes", 0, 1]]])");
+  EXPECT_TRUE(decode_repair(s).ok()) << decode_repair(s).error();
   s["e"] = json::parse(R"([[], [], [["likes", 0, 9]]])");
   EXPECT_NE(decode_repair(s).error().find("repair.e.c: dot 9 of key 'likes' is not in the context"), std::string::npos);
 }

@@ -52,7 +52,7 @@ class ReplicaNet {
     for (std::size_t i = 0; i < n; ++i) {
       queues_.push_back(std::make_unique<BroadcastQueue>());
       nodes_.push_back(std::make_unique<Replicator>(config, wire::Header{peers_[i].name, peers_[i].address},
-                                                    make_replica_id(peers_[i].name, seed ^ (i * 7919)), rng_.next(),
+                                                    make_replica_id(peers_[i].name, seed & ~kRestartBit), rng_.next(),
                                                     queues_[i].get()));
     }
     up_.assign(n, true);
@@ -80,8 +80,9 @@ class ReplicaNet {
   void set_duplicate(double p) { options_.duplicate = p; }
 
   // Replaces node i by a fresh incarnation with empty state (a restart that
-  // lost its state): a new replica id from a new boot nonce.
-  void restart(std::size_t i, std::uint64_t boot_nonce) {
+  // lost its state): a new replica id from a boot nonce never used before.
+  void restart(std::size_t i) {
+    const std::uint64_t boot_nonce = kRestartBit | ++restarts_;
     queues_[i] = std::make_unique<BroadcastQueue>();
     nodes_[i] = std::make_unique<Replicator>(config_, wire::Header{peers_[i].name, peers_[i].address},
                                              make_replica_id(peers_[i].name, boot_nonce), rng_.next(),
@@ -175,6 +176,7 @@ class ReplicaNet {
 
   // Observer of every delivered message (benchmarks count them).
   std::function<void(const Delivery&)> on_deliver;
+  std::function<void(const Delivery&)> after_deliver;
   std::uint64_t messages_delivered = 0;
   std::uint64_t bytes_delivered = 0;
   std::uint64_t messages_sent = 0;
@@ -229,6 +231,7 @@ class ReplicaNet {
       nodes_[d.to]->handle_part(now_, env->header, p, d.channel, peers_of(d.to), out);
     }
     apply(d.to, out);
+    if (after_deliver) after_deliver(d);
   }
 
   void gossip(std::size_t i) {
@@ -256,6 +259,10 @@ class ReplicaNet {
   std::map<std::pair<std::size_t, std::uint64_t>, Instant> armed_;
   std::map<std::size_t, Instant> gossip_at_;
   std::uint64_t seq_ = 0;
+  std::uint64_t restarts_ = 0;
+  // First incarnations use the seed's low 63 bits as boot nonce, restarts a
+  // counter with the top bit set: no two incarnations of a node share an id.
+  static constexpr std::uint64_t kRestartBit = std::uint64_t{1} << 63;
 };
 
 }  // namespace heck::testing

@@ -1,5 +1,6 @@
 #include "core/replicated/replicator.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
@@ -240,7 +241,7 @@ TEST(Replicator, RestartedMemberCatchesUpByPartialStateRepairsAndItsWritesCount)
   ASSERT_TRUE(net.settle(Duration::seconds(6), Duration::seconds(120)));
   expect_identical(net);
   const ReplicaId old_id = net.node(2).replica();
-  net.restart(2, 99);
+  net.restart(2);
   const ReplicaId new_id = net.node(2).replica();
   ASSERT_NE(old_id, new_id);
   EXPECT_EQ(net.node(2).state().targets().size(), 0u);
@@ -360,11 +361,17 @@ RC_GTEST_PROP(Replicator, RandomFaultySchedulesConvergeAfterAntiEntropy, ()) {
   opt.gossip_interval = *rc::gen::element(Duration::zero(), Duration::milliseconds(200));
   ReplicaNet net(n, cfg, opt, *rc::gen::arbitrary<std::uint64_t>());
   std::int64_t likes = 0;
+  struct Restarted {
+    ReplicaId id;
+    std::int64_t own;    // the incarnation's total when it restarted
+    std::int64_t known;  // the newest total another node had seen of it
+  };
+  std::vector<Restarted> restarted_totals;
   const int steps = *rc::gen::inRange(1, 60);
   for (int i = 0; i < steps; ++i) {
     const auto at = *rc::gen::inRange<std::size_t>(0, n);
     const std::string id = "t" + std::to_string(*rc::gen::inRange(0, 6));
-    switch (*rc::gen::inRange(0, 8)) {
+    switch (*rc::gen::inRange(0, 9)) {
       case 0: net.act(at, [&](Replicator& r, Effects& out) { r.put_target(net.now(), spec(id, 9000 + i), out); }); break;
       case 1: net.act(at, [&](Replicator& r, Effects& out) { r.remove_target(net.now(), id, out); }); break;
       case 2:
@@ -390,7 +397,39 @@ RC_GTEST_PROP(Replicator, RandomFaultySchedulesConvergeAfterAntiEntropy, ()) {
         net.set_drop(*rc::gen::element(0.0, 0.3, 0.9));
         net.set_duplicate(*rc::gen::element(0.0, 0.3));
         break;
-      default: break;
+      default: {
+        // Restart without state: increments no other node had seen are lost
+        // with the old incarnation; everything else must survive.
+        const ReplicaId old_id = net.node(at).replica();
+        auto running_total = [&](const HealthState& s) -> std::optional<std::int64_t> {
+          const auto* c = s.state().counters.store.find("likes");
+          if (!c) return std::nullopt;
+          for (const auto& [dot, v] : c->entries()) {
+            if (dot.replica == old_id) return v;
+          }
+          return std::nullopt;
+        };
+        const std::int64_t own = running_total(net.node(at).state()).value_or(0);
+        std::optional<std::int64_t> known;
+        std::uint64_t known_counter = 0;
+        for (std::size_t j = 0; j < n; ++j) {
+          if (j == at) continue;
+          const auto& s = net.node(j).state();
+          const auto* c = s.state().counters.store.find("likes");
+          if (!c) continue;
+          for (const auto& [dot, v] : c->entries()) {
+            if (dot.replica == old_id && dot.counter > known_counter) {
+              known_counter = dot.counter;
+              known = v;
+            }
+          }
+        }
+        // Messages still in flight may carry newer totals of the old
+        // incarnation; they are delivered after the restart and count.
+        restarted_totals.push_back({old_id, own, known.value_or(0)});
+        net.restart(at);
+        break;
+      }
     }
     net.run_for(Duration::milliseconds(*rc::gen::inRange(0, 1500)));
   }
@@ -398,11 +437,35 @@ RC_GTEST_PROP(Replicator, RandomFaultySchedulesConvergeAfterAntiEntropy, ()) {
   net.set_drop(0);
   net.set_duplicate(0);
   RC_ASSERT(net.settle(Duration::seconds(10), Duration::seconds(900)));
+  RC_CLASSIFY(!restarted_totals.empty(), "restarts");
   const HealthState& ref = net.node(0).state();
+  // A lost incarnation's increments count up to the newest of its totals
+  // that reached another node before or after the restart (its dots are
+  // never reissued, so nothing else of it can be lost or double counted);
+  // every other increment counts exactly once.
+  std::int64_t lo = likes;
+  // Known gap (replicator.h, "partial repairs"): a partial state repair moves
+  // entries without their causal past; if every agent that knew an entry's
+  // superseded dots then restarts, a superseded counter total can survive
+  // beside the newer one. So the exact total is checked unless both happened.
+  std::uint64_t partial = 0;
+  for (std::size_t i = 0; i < n; ++i) partial += net.node(i).counters().partial_repairs_sent;
+  const bool exact = restarted_totals.empty() || partial == 0;
+  for (const auto& r : restarted_totals) {
+    std::int64_t converged = 0;
+    if (const auto* c = ref.state().counters.store.find("likes")) {
+      for (const auto& [dot, v] : c->entries()) {
+        if (dot.replica == r.id) converged = v;
+      }
+    }
+    // With a single restart, increments another node had seen all survive.
+    if (exact && restarted_totals.size() == 1 && r.own == r.known) RC_ASSERT(converged == r.own);
+    lo += converged - r.own;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const HealthState& s = net.node(i).state();
     RC_ASSERT(s.state() == ref.state());
-    RC_ASSERT(s.counter("likes") == likes);
+    if (exact) RC_ASSERT(s.counter("likes") == lo);
     const auto a = s.targets();
     const auto b = ref.targets();
     RC_ASSERT(a.size() == b.size());
