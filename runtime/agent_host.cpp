@@ -92,7 +92,7 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
     return ep;
   }
   register_transport_metrics();
-  if (!options_.keyring.encrypted()) {
+  if (!options_.keyring.encrypted() && options_.warn_plaintext) {
     log(fmt::format("cluster traffic on {} is NOT encrypted (no keys): anyone who can reach it can join this "
                     "cluster and feed it; give every agent the same --key (see `heck keygen`)",
                     bound->to_string()));

@@ -47,6 +47,7 @@ struct AgentHostOptions {
   cluster::TransportOptions transport;  // .bind: the cluster address to bind
   std::optional<Address> advertise;
   cluster::Keyring keyring;             // none = plaintext (a warning is logged)
+  bool warn_plaintext = true;           // false: no warning (the demo's one-member loopback cluster)
   CheckerOptions checker;
   AgentOptions agent;
   HostPort api{"127.0.0.1", 7700};

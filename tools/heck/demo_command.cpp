@@ -184,6 +184,7 @@ void run_demo(const DemoArgs& args) {
   options.api = *api;
   options.transport.bind = HostPort{"127.0.0.1", 0};  // a one-member cluster on any free port
   options.leave_timeout = Duration::zero();
+  options.warn_plaintext = false;
   AgentHost host(io, clock, std::move(options));
   auto ep = host.start();
   if (!ep) {
