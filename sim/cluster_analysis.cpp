@@ -463,6 +463,46 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
       v.evidence = fmt::format("{} updates, {} incomplete; to all: {}", m.updates, m.updates_incomplete,
                                m.dissemination.describe());
       break;
+    case ClusterExpectationKind::counter: {
+      v.pass = true;
+      std::size_t checked = 0;
+      std::string first;
+      for (std::uint32_t o = 0; o < w.member_count(); ++o) {
+        const ClusterNode* node = w.node(o);
+        if (node == nullptr) continue;
+        ++checked;
+        const std::int64_t got = node->replication().state().counter(e.counter);
+        if (got != e.value && v.pass) {
+          v.pass = false;
+          first = fmt::format("; {} has {}", node->name(), got);
+        }
+      }
+      v.pass = v.pass && checked > 0;
+      v.evidence = fmt::format("{} running members checked{}", checked, first);
+      break;
+    }
+    case ClusterExpectationKind::registry: {
+      v.pass = true;
+      std::size_t checked = 0;
+      std::string first;
+      for (std::uint32_t o = 0; o < w.member_count(); ++o) {
+        const ClusterNode* node = w.node(o);
+        if (node == nullptr) continue;
+        ++checked;
+        std::vector<std::string> ids;
+        for (const auto& [id, resolved] : node->replication().state().targets()) {
+          if (resolved.spec != nullptr) ids.push_back(id);
+        }
+        std::sort(ids.begin(), ids.end());
+        if (ids != e.target_ids && v.pass) {
+          v.pass = false;
+          first = fmt::format("; {} has [{}]", node->name(), fmt::join(ids, ", "));
+        }
+      }
+      v.pass = v.pass && checked > 0;
+      v.evidence = fmt::format("{} running members checked{}", checked, first);
+      break;
+    }
     case ClusterExpectationKind::state_converges:
       v.pass = state_converged_after && *state_converged_after <= e.within;
       v.evidence = state_converged_after

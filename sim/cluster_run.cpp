@@ -48,21 +48,22 @@ ClusterRunReport run_cluster_scenario(const ClusterScenario& scenario, const Run
   const Instant end = Instant::from_ns(0) + scenario.duration();
   const auto t0 = std::chrono::steady_clock::now();
   if (needs_state(scenario)) {
-    // Sample the replicated state every 100 ms of the liveness phase.
+    // Sample the replicated state every 100 ms of the liveness phase; the
+    // first sample at which every running member holds the same state is
+    // when it converged (owners keep writing observations, so equality
+    // need not last).
     constexpr Duration kStep = Duration::milliseconds(100);
     world.run_until(world.liveness_start());
-    std::optional<Instant> equal_since;
     for (Instant t = world.liveness_start(); world.error().empty();) {
       if (states_equal(world)) {
-        if (!equal_since) equal_since = t;
-      } else {
-        equal_since.reset();
+        r.state_converged_after = t - world.liveness_start();
+        break;
       }
       if (t >= end) break;
       t = std::min(t + kStep, end);
       world.run_until(t);
     }
-    if (equal_since) r.state_converged_after = *equal_since - world.liveness_start();
+    world.run_until(end);
   } else {
     world.run_until(end);
   }

@@ -49,6 +49,8 @@ std::string_view to_string(ClusterExpectationKind k) {
     case ClusterExpectationKind::load: return "load";
     case ClusterExpectationKind::dissemination: return "dissemination";
     case ClusterExpectationKind::state_converges: return "state_converges";
+    case ClusterExpectationKind::counter: return "counter";
+    case ClusterExpectationKind::registry: return "registry";
   }
   return "?";
 }
@@ -107,6 +109,9 @@ std::string ClusterExpectation::describe() const {
     }
     case ClusterExpectationKind::state_converges:
       return fmt::format("state converges within {} of the liveness phase", ms(within));
+    case ClusterExpectationKind::counter: return fmt::format("counter {} = {} everywhere", counter, value);
+    case ClusterExpectationKind::registry:
+      return fmt::format("registry = [{}] everywhere", fmt::join(target_ids, ", "));
   }
   return "?";
 }
@@ -570,10 +575,25 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
     if (auto v = jf::opt_int(j, w, "p99_ms_max", 0, end_ms)) e.p99_max = ms_duration(*v);
     if (j.contains("incomplete_max")) e.incomplete_max = opt_u64_bound(j, w, "incomplete_max", 0);
     if (!e.p99_max && !e.incomplete_max) jf::fail(fmt::format("{}: needs p99_ms_max, incomplete_max or both", w));
+  } else if (kind == "counter") {
+    jf::expect_object(j, w, {"kind", "counter", "value"});
+    e.kind = ClusterExpectationKind::counter;
+    e.counter = jf::get_string(j, w, "counter", TargetSpec::kMaxIdLength);
+    e.value = jf::get_int(j, w, "value", -(std::int64_t{1} << 53), std::int64_t{1} << 53);
+  } else if (kind == "registry") {
+    jf::expect_object(j, w, {"kind", "targets"});
+    e.kind = ClusterExpectationKind::registry;
+    const json& ids = jf::get_array(j, w, "targets", ClusterScenario::kMaxTargets);
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      const auto f = fmt::format("{}.targets[{}]", w, i);
+      if (!ids[i].is_string()) jf::fail(fmt::format("{}: must be a target id, got {}", f, jf::type_name(ids[i])));
+      e.target_ids.push_back(ids[i].get<std::string>());
+    }
+    std::sort(e.target_ids.begin(), e.target_ids.end());
   } else {
     jf::fail(fmt::format(
         "{}: '{}' is not one of detection, false_positives, converges, member_state, suspected, declared_dead, "
-        "load, dissemination, state_converges",
+        "load, dissemination, state_converges, counter, registry",
         jf::path(w, "kind"), kind));
   }
   return e;

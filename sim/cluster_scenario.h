@@ -50,7 +50,9 @@
 //       {"kind": "declared_dead", "member": "n4", "by": ["n1", "n2"], "max": 0},   // "by": observers (default all)
 //       {"kind": "load", "messages_per_member_per_s_max": 12, "bytes_per_member_per_s_max": 8000},
 //       {"kind": "dissemination", "p99_ms_max": 2000, "incomplete_max": 0},
-//       {"kind": "state_converges", "within_ms": 30000}
+//       {"kind": "state_converges", "within_ms": 30000},
+//       {"kind": "counter", "counter": "likes", "value": 8},      // at every running member, at the end
+//       {"kind": "registry", "targets": ["web", "db"]}            // exactly these targets, everywhere, at the end
 //     ]
 //   }
 //
@@ -64,7 +66,9 @@
 // safety_ms the liveness phase starts: partitions heal, clogs release, link
 // rules go, paused members resume; crashed members stay down. By
 // within_ms after that, every running member must agree on the membership
-// (see sim/cluster_analysis.h). The run ends at safety_ms + liveness_ms.
+// (see sim/cluster_analysis.h); for state_converges, by within_ms every
+// running member must at some instant hold the same replicated state
+// (sampled every 100 ms). The run ends at safety_ms + liveness_ms.
 #pragma once
 
 #include <cstdint>
@@ -120,7 +124,7 @@ struct TimelineEvent {
 
 enum class ClusterExpectationKind : std::uint8_t {
   detection, false_positives, converges, member_state, suspected, declared_dead, load, dissemination,
-  state_converges,
+  state_converges, counter, registry,
 };
 std::string_view to_string(ClusterExpectationKind k);
 
@@ -146,6 +150,9 @@ struct ClusterExpectation {
   std::optional<double> messages_max, bytes_max;  // load, per member per second
   std::optional<Duration> p99_max;          // dissemination
   std::optional<std::uint64_t> incomplete_max;    // dissemination
+  std::string counter;                      // counter: its name
+  std::int64_t value = 0;                   // counter: the expected total
+  std::vector<std::string> target_ids;      // registry: sorted
 
   std::string describe() const;
 };
