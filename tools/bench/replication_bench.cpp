@@ -141,9 +141,14 @@ void traffic(std::size_t members, std::size_t targets, double change_per_minute,
   const double wall_s = seconds_since(wall0);
 
   // Converged?
-  const Digest ref = net.node(0).digest();
+  auto what = [&](std::size_t m) {
+    Digest d = net.node(m).digest();
+    d.replica = 0;  // who sends it; the rest is what it has
+    return d;
+  };
+  const Digest ref = what(0);
   std::size_t same = 0;
-  for (std::size_t m = 0; m < members; ++m) same += net.node(m).digest() == ref ? 1 : 0;
+  for (std::size_t m = 0; m < members; ++m) same += what(m) == ref ? 1 : 0;
 
   const double dgram = static_cast<double>(after.datagram_bytes - before.datagram_bytes);
   const double stream = static_cast<double>(after.stream_bytes - before.stream_bytes);
