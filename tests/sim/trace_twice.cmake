@@ -1,0 +1,21 @@
+# Runs `heck sim SCENARIO --seed N --trace FILE` twice and requires the two
+# traces to be byte-identical (and non-trivial).
+#   cmake -DHECK=... -DSCENARIO=... -DSEED=... -DOUT=dir -P trace_twice.cmake
+file(MAKE_DIRECTORY "${OUT}")
+foreach(run a b)
+  execute_process(COMMAND "${HECK}" sim "${SCENARIO}" --seed ${SEED} --trace "${OUT}/trace_${run}.jsonl"
+    RESULT_VARIABLE code OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 50)
+  if(NOT code MATCHES "^[01]$")  # pass or fail is fine here; 2 is a bad file
+    message(FATAL_ERROR "heck sim (${run}): exit ${code}\n${out}${err}")
+  endif()
+endforeach()
+file(SIZE "${OUT}/trace_a.jsonl" size)
+if(size LESS 100000)
+  message(FATAL_ERROR "trace is only ${size} bytes")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${OUT}/trace_a.jsonl" "${OUT}/trace_b.jsonl"
+  RESULT_VARIABLE same)
+if(NOT same EQUAL 0)
+  message(FATAL_ERROR "two runs with seed ${SEED} wrote different traces")
+endif()
+message(STATUS "two runs, ${size} bytes each, byte-identical")
