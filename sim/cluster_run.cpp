@@ -177,20 +177,7 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
     fmt::format_to(w, "state      equal everywhere {} after the liveness start\n", seconds_text(*r.state_converged_after));
   }
 
-  fmt::format_to(w, "\nexpectations\n");
-  if (s.expectations.empty()) fmt::format_to(w, "  (none)\n");
-  for (const auto& v : r.verdicts) {
-    fmt::format_to(w, "  {}  {}: {}\n", v.pass ? "PASS" : "FAIL", s.expectations[v.expectation].describe(), v.evidence);
-  }
-  fmt::format_to(w, "\n");
-  if (!r.error.empty()) fmt::format_to(w, "error      the run stopped early: {}\n", r.error);
-  if (r.passed()) {
-    fmt::format_to(w, "result     PASS: {} of {} expectations hold\n", r.verdicts.size(), r.verdicts.size());
-  } else {
-    fmt::format_to(w, "result     FAIL: {} of {} expectations failed{} (seed {})\n", r.failed(), r.verdicts.size(),
-                   r.error.empty() ? "" : ", run stopped early", r.seed);
-  }
-  fmt::format_to(w, "replay     {}\n", replay_command(o.scenario_path, r.seed));
+  format_verdicts(out, s.expectations, r, o.scenario_path);
   return out;
 }
 

@@ -479,7 +479,7 @@ void ClusterWorld::on_check_done(const Event& ev) {
   const PendingCheck& p = pending_[index];
   MemberSlot& ms = *members_[p.member];
   if (!ms.node || ms.generation != p.generation) {  // its process is gone
-    pending_free_.push_back(index);
+    pending_.release(index);
     return;
   }
   if (ms.paused) {
@@ -491,7 +491,7 @@ void ClusterWorld::on_check_done(const Event& ev) {
 
 void ClusterWorld::finish_check(std::uint32_t index) {
   const PendingCheck p = pending_[index];
-  pending_free_.push_back(index);
+  pending_.release(index);
   MemberSlot& ms = *members_[p.member];
   const Instant local = ms.clock.local(now_);
   CheckOutcome outcome;
@@ -530,19 +530,12 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
     done_at = deadline;
     p.timed_out = true;
   }
-  std::uint32_t index;
-  if (!pending_free_.empty()) {
-    index = pending_free_.back();
-    pending_free_.pop_back();
-    pending_[index] = p;
-  } else {
-    if (pending_.size() >= kMaxPendingChecks) {
-      stop_run(fmt::format("more than {} checks in flight", kMaxPendingChecks));
-      return;
-    }
-    index = static_cast<std::uint32_t>(pending_.size());
-    pending_.push_back(p);
+  const auto slot = pending_.insert(p);
+  if (!slot) {
+    stop_run(fmt::format("more than {} checks in flight", kMaxPendingChecks));
+    return;
   }
+  const std::uint32_t index = *slot;
   Event e;
   e.at = done_at;
   e.kind = EventKind::check_done;

@@ -53,6 +53,7 @@
 #include "sim/cluster_scenario.h"
 #include "sim/event_queue.h"
 #include "sim/network.h"
+#include "sim/slab.h"
 #include "sim/timer_table.h"
 #include "sim/trace.h"
 
@@ -241,8 +242,7 @@ class ClusterWorld {
   std::vector<Address> seed_addresses_;
   std::vector<std::uint32_t> timeline_links_;      // network rule ids from link events
   std::vector<std::pair<std::string, std::uint32_t>> named_partitions_, named_clogs_, named_links_;
-  std::vector<PendingCheck> pending_;
-  std::vector<std::uint32_t> pending_free_;
+  Slab<PendingCheck> pending_{kMaxPendingChecks};
   std::vector<MemberRecord> records_;
   std::vector<FaultRecord> faults_;
   std::vector<Arrival> arrivals_;

@@ -117,21 +117,7 @@ std::string format_report(const Scenario& s, const RunReport& r, const ReportOpt
                    first[n].describe());
   }
 
-  fmt::format_to(w, "\nexpectations\n");
-  if (s.expectations.empty()) fmt::format_to(w, "  (none)\n");
-  for (const auto& v : r.verdicts) {
-    fmt::format_to(w, "  {}  {}: {}\n", v.pass ? "PASS" : "FAIL", s.expectations[v.expectation].describe(),
-                   v.evidence);
-  }
-  fmt::format_to(w, "\n");
-  if (!r.error.empty()) fmt::format_to(w, "error      the run stopped early: {}\n", r.error);
-  if (r.passed()) {
-    fmt::format_to(w, "result     PASS: {} of {} expectations hold\n", r.verdicts.size(), r.verdicts.size());
-  } else {
-    fmt::format_to(w, "result     FAIL: {} of {} expectations failed{} (seed {})\n", r.failed(), r.verdicts.size(),
-                   r.error.empty() ? "" : ", run stopped early", r.seed);
-  }
-  fmt::format_to(w, "replay     {}\n", replay_command(o.scenario_path, r.seed));
+  format_verdicts(out, s.expectations, r, o.scenario_path);
   return out;
 }
 

@@ -151,7 +151,7 @@ void World::on_check_done(const Event& ev) {
   NodeState& ns = *nodes_[ev.node];
   const auto index = static_cast<std::uint32_t>(ev.a);
   const PendingCheck p = pending_[index];
-  pending_free_.push_back(index);
+  pending_.release(index);
   ++counters_.checks_done;
   const Instant local = ns.clock.local(now_);
   CheckOutcome outcome;
@@ -251,19 +251,12 @@ void World::start_check(std::uint32_t n, Instant local, const StartCheck& sc) {
     done_at = now_ + latency;
   }
 
-  std::uint32_t index;
-  if (!pending_free_.empty()) {
-    index = pending_free_.back();
-    pending_free_.pop_back();
-    pending_[index] = p;
-  } else {
-    if (pending_.size() >= kMaxPendingChecks) {
-      stop(fmt::format("more than {} checks in flight", kMaxPendingChecks));
-      return;
-    }
-    index = static_cast<std::uint32_t>(pending_.size());
-    pending_.push_back(p);
+  const auto slot = pending_.insert(p);
+  if (!slot) {
+    stop(fmt::format("more than {} checks in flight", kMaxPendingChecks));
+    return;
   }
+  const std::uint32_t index = *slot;
   Event e;
   e.at = done_at;
   e.kind = EventKind::check_done;

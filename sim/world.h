@@ -35,6 +35,7 @@
 #include "sim/clock.h"
 #include "sim/event_queue.h"
 #include "sim/scenario.h"
+#include "sim/slab.h"
 #include "sim/timer_table.h"
 #include "sim/trace.h"
 
@@ -157,8 +158,7 @@ class World {
   std::vector<std::unique_ptr<NodeState>> nodes_;
   std::uint64_t answer_seed_ = 0;  // base of the per-(node, target) answer streams
   std::map<std::string, std::uint32_t, std::less<>> target_index_;
-  std::vector<PendingCheck> pending_;
-  std::vector<std::uint32_t> pending_free_;
+  Slab<PendingCheck> pending_{kMaxPendingChecks};
   std::vector<std::uint64_t> checks_;  // [node * targets + target]
   std::vector<StatusRecord> status_records_;
   Effects effects_;
