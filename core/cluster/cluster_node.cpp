@@ -34,6 +34,7 @@ ClusterNode::ClusterNode(ClusterNodeConfig config, std::uint64_t seed)
 
 void ClusterNode::start(Instant now, Effects& out) {
   const std::size_t first = out.size();
+  if (config_.restored) replicator_.join_snapshot(*config_.restored);
   swim_.join(now, config_.seeds, out);
   replicator_.start(now, out);
   for (const TargetSpec& spec : config_.targets) {
@@ -127,6 +128,12 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     registry_keys_ = registry.store.size();
     registry_context_ = registry.context;
     recompute = true;
+    ++durable_epoch_;
+  }
+  const auto& counters = replicator_.state().state().counters;
+  if (!(counters.context == counters_context_)) {
+    counters_context_ = counters.context;
+    ++durable_epoch_;
   }
   if (recompute) reconcile(now, out);
   record_results(now, first_effect, out);
@@ -228,9 +235,46 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     published_[id] = Published{f->status, now};
   }
   for (auto& r : results) {
-    replicator_.observe(now, r.id, r.o, out);
+    // One vote per owner: with several checkers, keep the other current
+    // owners' observations; supersede our own, and those of members that no
+    // longer own the target (target_view.h).
+    std::vector<std::string> others = owners(r.id);
+    std::erase(others, config_.name);
+    const auto keep = [&](const Observation& o) {
+      return std::find(others.begin(), others.end(), o.observer_name) != others.end();
+    };
+    if (others.empty()) {
+      replicator_.observe(now, r.id, r.o, out);
+    } else {
+      replicator_.observe(now, r.id, r.o, out, keep);
+    }
     ++counters_.observations_written;
   }
+}
+
+std::optional<TargetView> ClusterNode::target_view(const std::string& id, Instant now) const {
+  const auto resolved = replicator_.state().target(id);
+  if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
+  const std::size_t r = static_cast<std::size_t>(std::max(1, resolved->spec->spec->checkers));
+  const TargetViewRules rules{config_.observation_refresh, config_.stale_intervals};
+  return make_target_view(replicator_.state(), id, ranked_members(id, r + config_.view_fallbacks),
+                          config_.view_fallbacks, checks(id), now, rules);
+}
+
+std::vector<TargetView> ClusterNode::target_views(Instant now) const {
+  std::vector<TargetView> out;
+  out.reserve(replicator_.state().state().registry.store.size());
+  for (const auto& [id, specs] : replicator_.state().state().registry.store.entries()) {
+    if (auto v = target_view(id, now)) out.push_back(std::move(*v));
+  }
+  return out;
+}
+
+HealthDelta ClusterNode::durable_state() const {
+  HealthDelta d;
+  d.registry = replicator_.state().state().registry;
+  d.counters = replicator_.state().state().counters;
+  return d;
 }
 
 }  // namespace heck

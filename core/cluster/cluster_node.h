@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -44,6 +45,7 @@
 #include "core/membership/swim.h"
 #include "core/net.h"
 #include "core/node.h"
+#include "core/cluster/target_view.h"
 #include "core/ownership/rendezvous.h"
 #include "core/replicated/replicator.h"
 #include "core/scheduler.h"
@@ -61,6 +63,11 @@ struct ClusterNodeConfig {
   SchedulerConfig scheduler;
   std::vector<TargetSpec> targets;  // written to the registry at start()
   Duration observation_refresh = Duration::seconds(30);
+  int stale_intervals = 3;                   // target_view: stale after refresh + this many intervals
+  std::size_t view_fallbacks = 2;            // target_view: fallbacks listed after the owners
+  // Durable state restored from a snapshot (core/replicated/snapshot.h):
+  // joined at start(), before the configured targets are written.
+  std::optional<HealthDelta> restored;
   std::size_t max_datagram_bytes = 65507;    // larger datagrams are dropped
   std::size_t max_stream_bytes = 1 << 22;    // larger stream frames are dropped
 };
@@ -115,6 +122,21 @@ class ClusterNode {
   // True when this node checks the target now.
   bool checks(const std::string& target_id) const { return scheduler_.find(target_id) != nullptr; }
 
+  // What this agent answers about a target (core/cluster/target_view.h);
+  // `now` is this agent's time. nullopt when the registry does not hold it.
+  std::optional<TargetView> target_view(const std::string& id, Instant now) const;
+  // Every registered target, by id.
+  std::vector<TargetView> target_views(Instant now) const;
+  // A replicated counter's value here (0 when never written).
+  std::int64_t counter(const std::string& name) const { return replicator_.state().counter(name); }
+
+  // Durability. durable_epoch() changes whenever the durable part of the
+  // state (the target registry and the counters) changes here, by a local
+  // write or by replication; durable_state() is that part, to be written
+  // with core/replicated/snapshot.h and passed back as config.restored.
+  std::uint64_t durable_epoch() const { return durable_epoch_; }
+  HealthDelta durable_state() const;
+
  private:
   void handle_packet(Instant now, const Packet& p, Effects& out);
   void after_step(Instant now, std::size_t first_effect, Effects& out);
@@ -140,6 +162,8 @@ class ClusterNode {
   // Registry fingerprint: when it changes, ownership is recomputed.
   std::size_t registry_keys_ = 0;
   CausalContext registry_context_;
+  CausalContext counters_context_;
+  std::uint64_t durable_epoch_ = 0;
 
   struct Published {
     HealthStatus status = HealthStatus::unknown;

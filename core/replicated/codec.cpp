@@ -58,7 +58,7 @@ json encode_value(const SpecVersion& v, ReplicaTable& t) {
 
 json encode_value(const Observation& o, ReplicaTable& t) {
   return json::array({static_cast<std::uint64_t>(o.status), static_cast<std::uint64_t>(o.reason), o.status_code,
-                      o.latency.us(), o.observed_at.packed, t(o.observer), o.check_seq});
+                      o.latency.us(), o.observed_at.packed, t(o.observer), o.check_seq, o.observer_name});
 }
 
 json encode_value(std::int64_t v, ReplicaTable&) { return json(v); }
@@ -220,10 +220,15 @@ class Decoder {
   }
 
   bool value(const json& v, const std::string& where, const std::string&, Observation& out) {
-    if (!v.is_array() || v.size() != 7) {
-      return fail(fmt::format(
-          "{}: observation must be [status, reason, status_code, latency_us, observed_at, observer, check_seq]", where));
+    if (!v.is_array() || v.size() != 8) {
+      return fail(fmt::format("{}: observation must be [status, reason, status_code, latency_us, observed_at, "
+                              "observer, check_seq, observer_name]",
+                              where));
     }
+    if (!v[7].is_string() || v[7].get_ref<const std::string&>().size() > lim_.max_key_bytes) {
+      return fail(fmt::format("{} observer_name: must be a string of at most {} bytes", where, lim_.max_key_bytes));
+    }
+    out.observer_name = v[7].get<std::string>();
     std::uint64_t status = 0, reason = 0;
     std::int64_t code = 0, latency_us = 0;
     if (!u64(v[0], where + " status", status, 0, static_cast<std::uint64_t>(HealthStatus::unhealthy)) ||

@@ -39,9 +39,19 @@ HealthDelta HealthState::remove_target(const std::string& id) {
   return d;
 }
 
-HealthDelta HealthState::observe(const std::string& id, Observation o) {
+HealthDelta HealthState::observe(const std::string& id, Observation o,
+                                 const std::function<bool(const Observation&)>& keep) {
   HealthDelta d;
-  d.observations = write_key(state_.observations, id, self_, std::move(o));
+  d.observations = ormap_apply(state_.observations, id, [&](const DotFun<Observation>& s, const CausalContext& c) {
+    Causal<DotFun<Observation>> delta;
+    const Dot dot = c.next_dot(self_);
+    for (const auto& [old, value] : s.entries()) {
+      if (!keep || !keep(value)) delta.context.insert(old);
+    }
+    delta.store.insert(dot, std::move(o));
+    delta.context.insert(dot);
+    return delta;
+  });
   state_.join(d);
   return d;
 }

@@ -76,7 +76,12 @@ class HealthState {
   HealthDelta put_target(HlcTimestamp at, TargetSpec spec);
   // Removes the target and every observation of it this agent has seen.
   HealthDelta remove_target(const std::string& id);
-  HealthDelta observe(const std::string& id, Observation o);
+  // Writes `o` as target `id`'s observation. It supersedes every observation
+  // of `id` this agent has seen except those `keep` returns true for (kept
+  // ones stay as concurrent values: one vote per other owner, see
+  // core/cluster/target_view.h). An empty `keep` supersedes them all.
+  HealthDelta observe(const std::string& id, Observation o,
+                      const std::function<bool(const Observation&)>& keep = {});
   HealthDelta add_to_counter(const std::string& name, std::int64_t amount);
 
   // Returns whether the state changed (new dots, or removals of live ones).

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/check.h"
@@ -21,6 +22,7 @@ struct Observation {
   HlcTimestamp observed_at;
   ReplicaId observer = 0;
   std::uint64_t check_seq = 0;  // the observer's check sequence number
+  std::string observer_name;    // the observer's member name (for people and for quorum votes)
 
   bool operator==(const Observation&) const = default;
 };

@@ -126,10 +126,12 @@ void Replicator::remove_target(Instant now, const std::string& id, Effects& out)
   apply_local(now, "t:" + id, state_.remove_target(id), out);
 }
 
-Observation Replicator::observe(Instant now, const std::string& id, Observation o, Effects& out) {
+Observation Replicator::observe(Instant now, const std::string& id, Observation o, Effects& out,
+                                const std::function<bool(const Observation&)>& keep) {
   o.observed_at = clock_.tick(now);
   o.observer = state_.self();
-  apply_local(now, "t:" + id, state_.observe(id, o), out);
+  o.observer_name = self_.sender;
+  apply_local(now, "t:" + id, state_.observe(id, o, keep), out);
   return o;
 }
 

@@ -162,9 +162,11 @@ class Replicator {
   // Local writes: apply, buffer, queue for piggybacking, arm replica_flush.
   void put_target(Instant now, TargetSpec spec, Effects& out);
   void remove_target(Instant now, const std::string& id, Effects& out);
-  // Stamps `o.observed_at` from this agent's HLC and `o.observer` with its
-  // replica id; returns the observation as written.
-  Observation observe(Instant now, const std::string& id, Observation o, Effects& out);
+  // Stamps `o.observed_at` from this agent's HLC, `o.observer` with its
+  // replica id and `o.observer_name` with its name; returns the observation
+  // as written. `keep`: see HealthState::observe.
+  Observation observe(Instant now, const std::string& id, Observation o, Effects& out,
+                      const std::function<bool(const Observation&)>& keep = {});
   void add_to_counter(Instant now, const std::string& name, std::int64_t amount, Effects& out);
 
   // One decoded part of an incoming envelope. Replication part types are

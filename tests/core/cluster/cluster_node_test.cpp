@@ -4,6 +4,7 @@
 // joining, ownership (exactly one checker per target), takeover after a crash,
 // registry writes from any agent, the replicated counter.
 #include "core/cluster/cluster_node.h"
+#include "core/replicated/snapshot.h"
 
 #include <map>
 #include <memory>
@@ -76,7 +77,9 @@ class TestCluster {
   ClusterNode& node(int i) { return *nodes_[i]; }
   bool alive(int i) const { return nodes_[i] != nullptr; }
   int size() const { return static_cast<int>(nodes_.size()); }
+  Instant now() const { return now_; }
   std::map<std::string, bool> healthy;  // truth per target id; default healthy
+  std::set<std::pair<std::string, int>> fails_for;  // (target, node): that node sees it fail
   std::map<std::string, std::set<int>> checked_by;  // who started checks, per target
 
  private:
@@ -102,7 +105,8 @@ class TestCluster {
         timers_.erase({node, ct->key});
       } else if (auto* sc = std::get_if<StartCheck>(&e)) {
         checked_by[sc->spec->id].insert(node);
-        const bool up = !healthy.contains(sc->spec->id) || healthy[sc->spec->id];
+        const bool up = (!healthy.contains(sc->spec->id) || healthy[sc->spec->id]) &&
+                        !fails_for.contains({sc->spec->id, node});
         CheckOutcome o = up ? CheckOutcome::response(200, Duration::milliseconds(5))
                             : CheckOutcome::response(503, Duration::milliseconds(5));
         push(now_ + Duration::milliseconds(5), Event{node, CheckDone{sc->check, o}});
@@ -219,6 +223,108 @@ TEST(ClusterNode, CounterIncrementsAtAnyAgentsAreCountedOnce) {
   c.step(2, AddToCounter{"likes", -2});
   c.run_for(Duration::seconds(3));
   for (int i = 0; i < c.size(); ++i) EXPECT_EQ(c.node(i).replication().state().counter("likes"), 10) << "n" << i;
+}
+
+TargetSpec quorum_target(const std::string& id, int checkers, int quorum) {
+  TargetSpec t = target(id);
+  t.checkers = checkers;
+  t.quorum = quorum;
+  return t;
+}
+
+TEST(ClusterNode, EveryOwnerKeepsItsOwnVote) {
+  TestCluster c(5, {quorum_target("q", 3, 2)});
+  c.run_for(Duration::seconds(6));
+  const auto owners = c.node(0).owners("q");
+  ASSERT_EQ(owners.size(), 3u);
+  for (int i = 0; i < c.size(); ++i) {
+    const auto v = c.node(i).target_view("q", c.now());
+    ASSERT_TRUE(v) << "n" << i;
+    EXPECT_EQ(v->status, HealthStatus::healthy) << "n" << i;
+    EXPECT_EQ(v->healthy_votes, 3u) << "n" << i;
+    std::set<std::string> observers;
+    for (const auto& o : v->observations) observers.insert(o.observer_name);
+    EXPECT_EQ(observers, std::set<std::string>(owners.begin(), owners.end())) << "n" << i;
+    EXPECT_EQ(v->owners, owners);
+  }
+}
+
+TEST(ClusterNode, OneBadVantagePointDoesNotReachTheQuorum) {
+  TestCluster c(5, {quorum_target("q", 3, 2)});
+  c.run_for(Duration::seconds(4));
+  const auto owners = c.node(0).owners("q");
+  ASSERT_EQ(owners.size(), 3u);
+  const int first = std::stoi(owners[0].substr(1));
+  const int second = std::stoi(owners[1].substr(1));
+  c.fails_for.insert({"q", first});
+  c.run_for(Duration::seconds(4));
+  for (int i = 0; i < c.size(); ++i) {
+    const auto v = c.node(i).target_view("q", c.now());
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->unhealthy_votes, 1u) << "n" << i;
+    EXPECT_EQ(v->status, HealthStatus::healthy) << "n" << i << ": one vote of 2 needed";
+  }
+  c.fails_for.insert({"q", second});
+  c.run_for(Duration::seconds(4));
+  for (int i = 0; i < c.size(); ++i) {
+    const auto v = c.node(i).target_view("q", c.now());
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->unhealthy_votes, 2u) << "n" << i;
+    EXPECT_EQ(v->status, HealthStatus::unhealthy) << "n" << i;
+  }
+}
+
+TEST(ClusterNode, SingleOwnerReplacesEveryEarlierObservation) {
+  TestCluster c(3, targets(5));
+  c.run_for(Duration::seconds(4));
+  c.healthy["t1"] = false;
+  c.run_for(Duration::seconds(4));
+  for (int i = 0; i < c.size(); ++i) {
+    const auto v = c.node(i).target_view("t1", c.now());
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->observations.size(), 1u);
+    EXPECT_EQ(v->status, HealthStatus::unhealthy);
+    ASSERT_TRUE(v->newest);
+    EXPECT_EQ(v->newest->observer_name, v->owners.at(0));
+    EXPECT_FALSE(v->stale);
+    EXPECT_EQ(v->checked_here, v->owners.at(0) == c.node(i).name());
+  }
+}
+
+TEST(ClusterNode, DurableStateRoundTripsThroughASnapshot) {
+  TestCluster c(2, targets(3));
+  c.run_for(Duration::seconds(3));
+  const auto epoch = c.node(1).durable_epoch();
+  Effects out;
+  c.step(1, AddToCounter{"hits", 5});
+  c.step(1, PutTarget{target("extra")});
+  EXPECT_GT(c.node(1).durable_epoch(), epoch);
+
+  const auto bytes = encode_snapshot(c.node(1).durable_state());
+  auto restored = decode_snapshot(bytes);
+  ASSERT_TRUE(restored.ok()) << restored.error();
+  ClusterNodeConfig cfg;
+  cfg.name = "n1";
+  cfg.address = "n1:7946";
+  cfg.restored = *restored;
+  ClusterNode fresh(cfg, 999);
+  fresh.start(c.now(), out);
+  EXPECT_EQ(fresh.counter("hits"), 5);
+  EXPECT_EQ(fresh.target_views(c.now()).size(), 4u);
+  EXPECT_TRUE(fresh.checks("extra")) << "a lone restored member owns everything";
+}
+
+TEST(ClusterNode, CorruptSnapshotsAreRefusedWithAReason) {
+  const std::vector<std::uint8_t> garbage{0x93, 0x01, 0x02, 0x03};
+  auto r = decode_snapshot(garbage);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().find("not a heck snapshot"), std::string::npos) << r.error();
+  auto empty = decode_snapshot({});
+  EXPECT_FALSE(empty.ok());
+  auto bytes = encode_snapshot(HealthDelta{});
+  bytes.back() ^= 0xff;
+  bytes.push_back(0xc1);  // never valid MessagePack
+  EXPECT_FALSE(decode_snapshot(bytes).ok());
 }
 
 TEST(ClusterNode, GarbagePacketsAreCountedNotFatal) {

@@ -1,0 +1,68 @@
+#include "core/cluster/target_view.h"
+
+#include <algorithm>
+
+namespace heck {
+
+HealthStatus resolve_votes(const std::vector<Observation>& observations, int quorum, std::size_t* unhealthy_votes,
+                           std::size_t* healthy_votes) {
+  std::size_t bad = 0, good = 0;
+  for (const Observation& o : observations) {
+    if (o.status == HealthStatus::unhealthy) ++bad;
+    if (o.status == HealthStatus::healthy) ++good;
+  }
+  if (unhealthy_votes) *unhealthy_votes = bad;
+  if (healthy_votes) *healthy_votes = good;
+  const std::size_t q = static_cast<std::size_t>(std::max(1, quorum));
+  if (bad >= q) return HealthStatus::unhealthy;
+  if (good > 0) return HealthStatus::healthy;
+  return HealthStatus::unknown;
+}
+
+std::optional<TargetView> make_target_view(const HealthState& state, const std::string& id,
+                                           std::vector<std::string> ranked, std::size_t fallbacks_max,
+                                           bool checked_here, Instant now, const TargetViewRules& rules) {
+  const auto resolved = state.target(id);
+  if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
+  TargetView v;
+  v.id = id;
+  v.spec = resolved->spec->spec;
+  v.spec_siblings = resolved->spec_siblings;
+  v.spec_written_at = resolved->spec->written_at;
+  v.quorum = v.spec->quorum;
+  v.checked_here = checked_here;
+
+  if (const auto* obs = state.state().observations.store.find(id)) {
+    v.observations.reserve(obs->size());
+    for (const auto& [dot, o] : obs->entries()) v.observations.push_back(o);
+  }
+  std::sort(v.observations.begin(), v.observations.end(),
+            [](const Observation& a, const Observation& b) { return ranks_above(a, b); });
+  v.status = resolve_votes(v.observations, v.quorum, &v.unhealthy_votes, &v.healthy_votes);
+
+  for (const Observation& o : v.observations) {
+    if (!v.newest || o.observed_at > v.newest->observed_at) v.newest = o;
+  }
+  const Duration interval = v.spec->interval;
+  const Duration stale_after = rules.observation_refresh + interval * std::max(0, rules.stale_intervals);
+  const auto age_since = [&](HlcTimestamp t) {
+    const std::int64_t wall_ms = static_cast<std::int64_t>(t.wall_ms());
+    return std::max(Duration::zero(), now - Instant::from_ns(wall_ms * 1'000'000));
+  };
+  if (v.newest) {
+    v.age = age_since(v.newest->observed_at);
+    v.stale = *v.age > stale_after;
+  } else {
+    v.stale = age_since(v.spec_written_at) > stale_after;
+  }
+
+  const std::size_t r = std::min<std::size_t>(ranked.size(), static_cast<std::size_t>(std::max(1, v.spec->checkers)));
+  const std::size_t f = std::min(ranked.size() - r, fallbacks_max);
+  v.fallbacks.assign(ranked.begin() + static_cast<std::ptrdiff_t>(r),
+                     ranked.begin() + static_cast<std::ptrdiff_t>(r + f));
+  ranked.resize(r);
+  v.owners = std::move(ranked);
+  return v;
+}
+
+}  // namespace heck

@@ -1,0 +1,84 @@
+// What any agent answers about a target: the replicated spec and
+// observations, resolved into one status, with the ownership and freshness
+// facts a person or a script needs. Pure: built from a ClusterNode's state
+// and the agent's own time (ClusterNode::target_view / target_views).
+//
+// Status (the confirmation rule; one rule for every target):
+//   The votes are the live observations (the siblings of the target's
+//   multi-value register). Owners write so that each current owner keeps one
+//   observation of its own (ClusterNode): with `checkers` = r there are up to
+//   r votes, plus transient siblings from a partition or a takeover.
+//   - unhealthy  when at least `quorum` votes say unhealthy (quorum = 1 by
+//                default: any owner's failure is reported);
+//   - healthy    otherwise, when some vote says healthy;
+//   - unknown    otherwise (no observation yet, or every vote unknown).
+//   With quorum q > 1, one owner's bad vantage point raises no alarm: the
+//   target shows healthy with unhealthy_votes = 1 until q owners agree.
+//
+// Freshness: an owner writes an observation when the status changes, on its
+//   first result, and at least every observation_refresh otherwise. The
+//   target is `stale` when its newest observation is older than
+//   observation_refresh + stale_intervals x interval (or when it has none
+//   and the spec is older than that): no owner has reported for that long.
+//   Age is measured on this agent's clock against the observer's HLC wall
+//   time (clamped at 0: skew can make an observation look young, never
+//   negative).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/health.h"
+#include "core/replicated/health_state.h"
+#include "core/replicated/observation.h"
+#include "core/target_spec.h"
+#include "core/time.h"
+
+namespace heck {
+
+struct TargetView {
+  std::string id;
+  std::shared_ptr<const TargetSpec> spec;  // the winning spec version (never null)
+  std::size_t spec_siblings = 1;           // concurrent spec versions (1 = none)
+  HlcTimestamp spec_written_at;
+
+  HealthStatus status = HealthStatus::unknown;  // the rule above
+  std::size_t unhealthy_votes = 0;
+  std::size_t healthy_votes = 0;
+  int quorum = 1;
+
+  // Live observations, best first by the sibling rule (observation.h).
+  std::vector<Observation> observations;
+  // The newest observation (greatest observed_at), if any.
+  std::optional<Observation> newest;
+  // now - newest.observed_at wall time (>= 0); nullopt when no observation.
+  std::optional<Duration> age;
+  bool stale = false;
+
+  // Owners first (spec.checkers of them), then fallbacks, in priority order
+  // over this agent's live members.
+  std::vector<std::string> owners;
+  std::vector<std::string> fallbacks;  // at most ClusterNodeConfig::view_fallbacks
+  bool checked_here = false;           // this agent checks it now
+};
+
+struct TargetViewRules {
+  Duration observation_refresh = Duration::seconds(30);
+  int stale_intervals = 3;
+};
+
+// Resolves votes into a status (the rule above).
+HealthStatus resolve_votes(const std::vector<Observation>& observations, int quorum, std::size_t* unhealthy_votes,
+                           std::size_t* healthy_votes);
+
+// Builds the view of target `id` from the replicated state; nullopt when the
+// registry does not hold it. `ranked` is the target's ranking over this
+// agent's live members (best first); `now` is this agent's time.
+std::optional<TargetView> make_target_view(const HealthState& state, const std::string& id,
+                                           std::vector<std::string> ranked, std::size_t fallbacks_max,
+                                           bool checked_here, Instant now, const TargetViewRules& rules);
+
+}  // namespace heck

@@ -1,0 +1,113 @@
+// The confirmation rule and the freshness facts of core/cluster/target_view.h.
+#include "core/cluster/target_view.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace heck {
+namespace {
+
+Observation vote(HealthStatus s, const std::string& who, std::uint64_t wall_ms = 1000) {
+  Observation o;
+  o.status = s;
+  o.observer_name = who;
+  o.observer = std::hash<std::string>{}(who) | 1;
+  o.observed_at = HlcTimestamp::make(wall_ms, 0);
+  return o;
+}
+
+TEST(ResolveVotes, AnyUnhealthyVoteWinsWithQuorumOne) {
+  std::size_t bad = 0, good = 0;
+  EXPECT_EQ(resolve_votes({vote(HealthStatus::healthy, "a"), vote(HealthStatus::unhealthy, "b")}, 1, &bad, &good),
+            HealthStatus::unhealthy);
+  EXPECT_EQ(bad, 1u);
+  EXPECT_EQ(good, 1u);
+}
+
+TEST(ResolveVotes, QuorumNeedsThatManyUnhealthyVotes) {
+  const std::vector<Observation> one_bad{vote(HealthStatus::unhealthy, "a"), vote(HealthStatus::healthy, "b"),
+                                         vote(HealthStatus::healthy, "c")};
+  EXPECT_EQ(resolve_votes(one_bad, 2, nullptr, nullptr), HealthStatus::healthy);
+  auto two_bad = one_bad;
+  two_bad[1].status = HealthStatus::unhealthy;
+  EXPECT_EQ(resolve_votes(two_bad, 2, nullptr, nullptr), HealthStatus::unhealthy);
+}
+
+TEST(ResolveVotes, NoVotesOrOnlyUnknownIsUnknown) {
+  EXPECT_EQ(resolve_votes({}, 1, nullptr, nullptr), HealthStatus::unknown);
+  EXPECT_EQ(resolve_votes({vote(HealthStatus::unknown, "a")}, 1, nullptr, nullptr), HealthStatus::unknown);
+  // Below quorum, one unhealthy and one unknown vote: nobody says healthy.
+  EXPECT_EQ(resolve_votes({vote(HealthStatus::unhealthy, "a"), vote(HealthStatus::unknown, "b")}, 2, nullptr, nullptr),
+            HealthStatus::unknown);
+}
+
+class TargetViewTest : public ::testing::Test {
+ protected:
+  TargetViewTest() : state_(7) {
+    auto spec = TargetSpec::from_json(nlohmann::json{
+        {"id", "web"}, {"url", "http://127.0.0.1:9/"}, {"interval_ms", 1000}, {"timeout_ms", 500}, {"checkers", 2}, {"quorum", 1}});
+    EXPECT_TRUE(spec.ok());
+    state_.put_target(HlcTimestamp::make(500, 0), *spec);
+  }
+  HealthState state_;
+  TargetViewRules rules_{Duration::seconds(30), 3};
+};
+
+TEST_F(TargetViewTest, MissingTargetHasNoView) {
+  EXPECT_FALSE(make_target_view(state_, "nope", {"a"}, 2, false, Instant::from_ns(0), rules_));
+}
+
+TEST_F(TargetViewTest, OwnersThenBoundedFallbacks) {
+  auto v = make_target_view(state_, "web", {"a", "b", "c", "d", "e"}, 2, true, Instant::from_ns(0), rules_);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->owners, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(v->fallbacks, (std::vector<std::string>{"c", "d"}));
+  EXPECT_TRUE(v->checked_here);
+  EXPECT_EQ(v->status, HealthStatus::unknown);
+  EXPECT_FALSE(v->newest);
+  auto few = make_target_view(state_, "web", {"a"}, 2, false, Instant::from_ns(0), rules_);
+  EXPECT_EQ(few->owners, (std::vector<std::string>{"a"}));
+  EXPECT_TRUE(few->fallbacks.empty());
+}
+
+TEST_F(TargetViewTest, AgeAndStaleComeFromTheNewestObservation) {
+  state_.observe("web", vote(HealthStatus::healthy, "a", 10'000));
+  const Instant now = Instant::from_ns(0) + Duration::milliseconds(12'500);
+  auto v = make_target_view(state_, "web", {"a", "b"}, 2, false, now, rules_);
+  ASSERT_TRUE(v && v->newest && v->age);
+  EXPECT_EQ(v->age->ms(), 2'500);
+  EXPECT_FALSE(v->stale);
+  // 30 s refresh + 3 x 1 s interval: stale after 33 s without a report.
+  auto later = make_target_view(state_, "web", {"a", "b"}, 2, false, now + Duration::seconds(31), rules_);
+  EXPECT_TRUE(later->stale);
+  // An observer clock ahead of ours gives age 0, never negative.
+  auto early = make_target_view(state_, "web", {"a", "b"}, 2, false, Instant::from_ns(0), rules_);
+  EXPECT_EQ(early->age->ns(), 0);
+}
+
+TEST_F(TargetViewTest, ATargetNobodyReportsOnBecomesStale) {
+  EXPECT_FALSE(make_target_view(state_, "web", {"a"}, 2, false, Instant::from_ns(0) + Duration::seconds(10), rules_)
+                   ->stale);
+  EXPECT_TRUE(make_target_view(state_, "web", {"a"}, 2, false, Instant::from_ns(0) + Duration::seconds(40), rules_)
+                  ->stale);
+}
+
+TEST_F(TargetViewTest, KeptVotesStayAsSiblings) {
+  state_.observe("web", vote(HealthStatus::healthy, "a", 1000));
+  // Another replica's vote, kept by the next write of ours.
+  HealthState other(9);
+  other.join(state_.state());
+  other.observe("web", vote(HealthStatus::unhealthy, "b", 1100),
+                [](const Observation& o) { return o.observer_name == "a"; });
+  auto v = make_target_view(other, "web", {"a", "b"}, 2, false, Instant::from_ns(0), rules_);
+  ASSERT_EQ(v->observations.size(), 2u);
+  EXPECT_EQ(v->observations.front().status, HealthStatus::unhealthy) << "best first";
+  EXPECT_EQ(v->status, HealthStatus::unhealthy);
+  EXPECT_EQ(v->newest->observer_name, "b");
+  // Without keep, the write supersedes both.
+  other.observe("web", vote(HealthStatus::healthy, "b", 1200));
+  EXPECT_EQ(make_target_view(other, "web", {"a", "b"}, 2, false, Instant::from_ns(0), rules_)->observations.size(), 1u);
+}
+
+}  // namespace
+}  // namespace heck
