@@ -17,7 +17,7 @@ Duration CheckScheduler::jitter_bound(const TargetSpec& spec) const {
   return std::max(Duration::zero(), std::min(by_fraction, by_timeout));
 }
 
-void CheckScheduler::add_target(Instant now, TargetSpec spec, Effects& out) {
+void CheckScheduler::add_target(Instant now, TargetSpec spec, Effects& out, const TargetStart& start) {
   if (auto it = by_id_.find(spec.id); it != by_id_.end()) {
     if (*slots_[it->second].spec == spec) return;
     remove_target(now, spec.id, out);
@@ -35,10 +35,15 @@ void CheckScheduler::add_target(Instant now, TargetSpec spec, Effects& out) {
   t.spec = std::make_shared<const TargetSpec>(std::move(spec));
   t.added_at = now;
   t.status_since = now;
-  // First round at a random phase in [0, interval): targets added together
-  // spread over the interval instead of firing as one burst.
+  t.status = start.status;
+  if (start.status == HealthStatus::healthy) t.successes = t.spec->rise;
+  if (start.status == HealthStatus::unhealthy) t.failures = t.spec->fall;
+  // First round at a random phase in [0, interval) (or [0, first_within)):
+  // targets added together spread out instead of firing as one burst.
+  const Duration window =
+      start.first_within ? std::clamp(*start.first_within, Duration::nanoseconds(1), t.spec->interval) : t.spec->interval;
   t.nominal_next = now + Duration::nanoseconds(static_cast<std::int64_t>(rng_.below(
-                             static_cast<std::uint64_t>(t.spec->interval.ns()))));
+                             static_cast<std::uint64_t>(window.ns()))));
   by_id_.emplace(t.spec->id, slot);
   t.next_fire = t.nominal_next;
   out.push_back(SetTimer{TimerKey{TimerKind::check, slot}, t.next_fire});

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -67,6 +68,18 @@ struct SchedulerCounters {
   std::uint64_t stale_timers = 0;    // timer firings that found nothing due
 };
 
+// How a target starts (add_target). A fresh target starts unknown, at a
+// random phase in [0, interval). A target taken over from another checker
+// (core/cluster/) continues from the status the cluster reports for it, so
+// the takeover shows no unknown in between and the thresholds keep their
+// meaning (a healthy target needs `fall` failures to turn unhealthy), and its
+// first check comes within `first_within` (random in [0, first_within)), so
+// the gap after an owner's loss is not stretched by a whole interval.
+struct TargetStart {
+  HealthStatus status = HealthStatus::unknown;
+  std::optional<Duration> first_within;  // nullopt: within one interval
+};
+
 class CheckScheduler {
  public:
   CheckScheduler(std::uint64_t seed, SchedulerConfig config = {});
@@ -74,7 +87,7 @@ class CheckScheduler {
   // --- inputs -------------------------------------------------------------
   // Adds a target, or replaces one with the same id. An identical spec is a
   // no-op; a changed spec restarts the target (status back to unknown).
-  void add_target(Instant now, TargetSpec spec, Effects& out);
+  void add_target(Instant now, TargetSpec spec, Effects& out, const TargetStart& start = {});
   // Removes a target; a check in flight is forgotten. Returns false if absent.
   bool remove_target(Instant now, std::string_view id, Effects& out);
   void handle_timer(Instant now, TimerKey key, Effects& out);

@@ -196,7 +196,9 @@ void ClusterNode::reconcile(Instant now, Effects& out) {
     wanted.insert(id);
     const TargetState* current = scheduler_.find(id);
     if (current && *current->spec == spec) continue;
-    scheduler_.add_target(now, spec, out);
+    TargetStart start;
+    if (!current) start = takeover_start(id, spec);
+    scheduler_.add_target(now, spec, out, start);
     ++counters_.ownership_changes;
   }
   std::vector<std::string> drop;
@@ -208,6 +210,20 @@ void ClusterNode::reconcile(Instant now, Effects& out) {
     published_.erase(id);
     ++counters_.ownership_changes;
   }
+}
+
+TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec& spec) const {
+  // A target someone already reports on: continue from the cluster's status
+  // and check soon (scheduler.h, TargetStart).
+  TargetStart start;
+  const auto* obs = replicator_.state().state().observations.store.find(id);
+  if (!obs || obs->size() == 0) return start;
+  std::vector<Observation> votes;
+  votes.reserve(obs->size());
+  for (const auto& [dot, o] : obs->entries()) votes.push_back(o);
+  start.status = resolve_votes(votes, spec.quorum, nullptr, nullptr);
+  start.first_within = config_.takeover_check_within;
+  return start;
 }
 
 void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects& out) {

@@ -23,11 +23,16 @@
 //   owner is suspect (the standby starts checking at once, so the gap after a
 //   crash is the suspicion time only, not suspicion plus death). Ownership is
 //   recomputed when the membership view or the registry changes; only the
-//   targets whose owner set changed move.
+//   targets whose owner set changed move. A member that takes over a target
+//   continues from the status the cluster reports and checks it within
+//   takeover_check_within (no "unknown" in between, no interval-long wait).
 // - Observations: each check result updates the local scheduler state; the
 //   status is written to the replicated state when it changes, on a target's
 //   first result, and at least every observation_refresh otherwise (so an
-//   owner that stopped reporting shows as stale elsewhere).
+//   owner that stopped reporting shows as stale elsewhere). With one owner a
+//   write supersedes every observation the writer has seen; with several, it
+//   keeps the other current owners' observations: one vote per owner, and
+//   the status comes from the votes (target_view.h: quorum).
 //
 // Determinism: the node owns no randomness of its own beyond seeds derived
 // from `seed` for each layer; effects come out in a deterministic order.
@@ -63,6 +68,9 @@ struct ClusterNodeConfig {
   SchedulerConfig scheduler;
   std::vector<TargetSpec> targets;  // written to the registry at start()
   Duration observation_refresh = Duration::seconds(30);
+  // A member that takes over a target someone already reports on checks it
+  // within this (randomly spread), continuing from the reported status.
+  Duration takeover_check_within = Duration::milliseconds(500);
   int stale_intervals = 3;                   // target_view: stale after refresh + this many intervals
   std::size_t view_fallbacks = 2;            // target_view: fallbacks listed after the owners
   // Durable state restored from a snapshot (core/replicated/snapshot.h):
@@ -142,6 +150,7 @@ class ClusterNode {
   void after_step(Instant now, std::size_t first_effect, Effects& out);
   void reconcile(Instant now, Effects& out);
   bool should_check(const TargetSpec& spec) const;
+  TargetStart takeover_start(const std::string& id, const TargetSpec& spec) const;
   void refresh_peers();
   void record_results(Instant now, std::size_t first_effect, Effects& out);
 

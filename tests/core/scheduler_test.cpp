@@ -117,6 +117,34 @@ TEST(Scheduler, FirstCheckAtRandomPhaseWithinInterval) {
   }
 }
 
+TEST(Scheduler, ATakenOverTargetContinuesFromItsStatusAndChecksSoon) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    Harness h(seed);
+    Effects out;
+    h.s.add_target(h.now, spec("a", 10'000, 500, 2, 3), out,
+                   TargetStart{HealthStatus::healthy, Duration::milliseconds(500)});
+    h.apply(out);
+    ASSERT_EQ(h.timers.size(), 1u);
+    EXPECT_LT(h.timers.begin()->second, at_ms(500));
+    EXPECT_EQ(h.s.find("a")->status, HealthStatus::healthy);
+  }
+  // Continuing from healthy, it still takes `fall` failures to turn unhealthy.
+  Harness h(1);
+  h.respond = [](const TargetSpec&, Instant) {
+    return std::make_optional(std::make_pair(Duration::milliseconds(10), CheckOutcome::response(503, {})));
+  };
+  Effects out;
+  h.s.add_target(h.now, spec("a", 1000, 500, 2, 3), out, TargetStart{HealthStatus::healthy, Duration::milliseconds(100)});
+  h.apply(out);
+  h.run_until(at_ms(1500));
+  EXPECT_EQ(h.s.find("a")->status, HealthStatus::healthy) << "two failures of three";
+  EXPECT_TRUE(h.changes.empty());
+  h.run_until(at_ms(2500));
+  EXPECT_EQ(h.s.find("a")->status, HealthStatus::unhealthy);
+  ASSERT_EQ(h.changes.size(), 1u);
+  EXPECT_EQ(h.changes[0].second.from, HealthStatus::healthy);
+}
+
 TEST(Scheduler, PhasesSpreadAcrossTheInterval) {
   Harness h(3);
   for (int i = 0; i < 100; ++i) h.add(spec("t" + std::to_string(i), 1000, 500));

@@ -181,6 +181,38 @@ TEST(ClusterNode, AnotherMemberTakesOverWhenTheOwnerCrashes) {
   EXPECT_EQ(checking, 1) << victim_target << " must have exactly one new checker";
 }
 
+TEST(ClusterNode, TakeoverContinuesFromTheReportedStatus) {
+  auto specs = targets(30);
+  for (auto& t : specs) t.rise = 3;  // a fresh checker would sit at unknown for 3 checks
+  TestCluster c(4, specs);
+  c.run_for(Duration::seconds(8));
+  std::vector<std::string> moved;
+  for (const auto& t : specs) {
+    if (c.node(3).checks(t.id)) moved.push_back(t.id);
+  }
+  ASSERT_FALSE(moved.empty());
+  c.crash(3);
+  std::map<std::string, Instant> first_check_after;
+  for (int step = 0; step < 150; ++step) {
+    c.run_for(Duration::milliseconds(100));
+    for (int i = 0; i < 3; ++i) {
+      for (const auto& id : moved) {
+        const auto v = c.node(i).target_view(id, c.now());
+        ASSERT_TRUE(v);
+        ASSERT_EQ(v->status, HealthStatus::healthy) << id << " at n" << i << " after " << step * 100 << " ms";
+      }
+    }
+  }
+  for (const auto& id : moved) {
+    int checkers = 0;
+    for (int i = 0; i < 3; ++i) checkers += c.node(i).checks(id) ? 1 : 0;
+    EXPECT_EQ(checkers, 1) << id;
+    // The new owner has reported: the newest observation is its own.
+    const auto v = c.node(0).target_view(id, c.now());
+    EXPECT_NE(v->newest->observer_name, "n3") << id;
+  }
+}
+
 TEST(ClusterNode, TargetStatusIsReplicatedToEveryAgent) {
   TestCluster c(3, targets(6));
   c.healthy["t3"] = false;
