@@ -1,66 +1,38 @@
 #include "runtime/cluster/members_client.h"
 
 #include <algorithm>
-#include <chrono>
-#include <optional>
+#include <variant>
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/api_client.h"
 #include "runtime/log.h"
-#include "runtime/version.h"
 
 namespace heck::runtime::cluster {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
-
 Result<HttpAnswer> http_get(const HostPort& api, std::string_view target, Duration timeout,
                             std::size_t max_body_bytes) {
-  asio::io_context io(1);
-  boost::system::error_code ec;
-  const auto ip = asio::ip::make_address(api.host, ec);
-  if (ec) return Error{fmt::format("'{}' is not an IP address", api.host)};
-  beast::tcp_stream stream(io);
-  beast::flat_buffer buffer;
-  http::request<http::empty_body> req{http::verb::get, std::string(target), 11};
-  req.set(http::field::host, api.to_string());
-  req.set(http::field::user_agent, fmt::format("heck/{}", kVersion));
-  req.keep_alive(false);
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(max_body_bytes);
-  std::optional<Error> failure;
-  const std::string where = api.to_string();
-  auto fail = [&](std::string_view step, const boost::system::error_code& e) {
-    if (failure) return;
-    std::string what = e == beast::error::timeout ? std::string("timed out") : e.message();
-    std::string hint;
-    if (step == "connect") hint = " (is `heck agent` running there? --api picks another address)";
-    failure = Error{fmt::format("cannot {} the agent API at {}: {}{}", step == "connect" ? "reach" : step, where, what,
-                                hint)};
-  };
-  stream.expires_after(std::chrono::nanoseconds(timeout.ns()));
-  stream.async_connect(tcp::endpoint(ip, api.port), [&](const boost::system::error_code& e) {
-    if (e) return fail("connect", e);
-    http::async_write(stream, req, [&](const boost::system::error_code& e2, std::size_t) {
-      if (e2) return fail("write to", e2);
-      http::async_read(stream, buffer, parser, [&](const boost::system::error_code& e3, std::size_t) {
-        if (e3) return fail("read from", e3);
-      });
-    });
-  });
-  io.run();
-  if (failure) return *failure;
-  HttpAnswer a;
-  a.status = parser.get().result_int();
-  a.body = std::move(parser.get().body());
-  return a;
+  ApiExchange x;
+  x.method = "GET";
+  x.target = target;
+  x.timeout = timeout;
+  x.max_body_bytes = max_body_bytes;
+  auto r = api_exchange(api, x);
+  if (const auto* f = std::get_if<ApiFailure>(&r)) {
+    const std::string where = api.to_string();
+    switch (f->step) {
+      case ApiStep::address: return Error{f->what};
+      case ApiStep::connect:
+        return Error{fmt::format("cannot reach the agent API at {}: {} (is `heck agent` running there? --api picks "
+                                 "another address)",
+                                 where, f->what)};
+      case ApiStep::write: return Error{fmt::format("cannot write to the agent API at {}: {}", where, f->what)};
+      case ApiStep::read: return Error{fmt::format("cannot read from the agent API at {}: {}", where, f->what)};
+    }
+  }
+  auto& a = std::get<ApiAnswer>(r);
+  return HttpAnswer{a.status, std::move(a.body)};
 }
 
 Result<std::vector<MemberRow>> parse_members(std::string_view body) {

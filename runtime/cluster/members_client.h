@@ -1,5 +1,6 @@
 // The client side of `heck members`: one GET /v1/members from an agent's API
-// (runtime/api_server.h), its answer checked, and a table for people.
+// (runtime/api_server.h, over runtime/api_client.h), its answer checked, and
+// a table for people.
 //
 //   NAME     ADDRESS          STATE    INCARNATION  SINCE
 //   n1       127.0.0.1:7946   alive    0            2026-11-21T12:00:00.000Z  (this agent)
