@@ -1,5 +1,7 @@
 #include "sim/cluster_analysis.h"
 
+#include "sim/cluster_invariants.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -367,7 +369,7 @@ bool matches(SeenState want, const std::optional<MemberState>& got) {
 }
 
 Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const ClusterMetrics& m, Instant end,
-                  std::optional<Duration> state_converged_after) {
+                  std::optional<Duration> state_converged_after, const InvariantReport* invariants) {
   Verdict v;
   v.expectation = e.source;
   switch (e.kind) {
@@ -503,6 +505,15 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
       v.evidence = fmt::format("{} running members checked{}", checked, first);
       break;
     }
+    case ClusterExpectationKind::invariant:
+      if (invariants == nullptr) {
+        v.pass = false;
+        v.evidence = "not checked (the run had no invariant checker)";
+      } else {
+        v.pass = invariants->count(e.invariant) == 0;
+        v.evidence = invariants->evidence(e.invariant);
+      }
+      break;
     case ClusterExpectationKind::state_converges:
       v.pass = state_converged_after && *state_converged_after <= e.within;
       v.evidence = state_converged_after
@@ -517,10 +528,11 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
 }  // namespace
 
 std::vector<Verdict> judge_cluster(const ClusterWorld& world, const ClusterMetrics& metrics, Instant end,
-                                   std::optional<Duration> state_converged_after) {
+                                   std::optional<Duration> state_converged_after,
+                                   const InvariantReport* invariants) {
   std::vector<Verdict> out;
   for (const ClusterExpectation& e : world.scenario().expectations) {
-    out.push_back(judge_one(world, e, metrics, end, state_converged_after));
+    out.push_back(judge_one(world, e, metrics, end, state_converged_after, invariants));
   }
   return out;
 }

@@ -116,7 +116,11 @@ std::vector<std::pair<std::uint32_t, std::optional<MemberState>>> views_at(const
 // Judges the scenario's expectations. `state_converged_after` is the time,
 // after the liveness start, since which every running member holds the same
 // replicated state (nullopt: not by the end); only state_converges uses it.
+// `invariants` (sim/cluster_invariants.h) judges the implicit invariant
+// expectations; without it they fail ("not checked").
+struct InvariantReport;
 std::vector<Verdict> judge_cluster(const ClusterWorld& world, const ClusterMetrics& metrics, Instant end,
-                                   std::optional<Duration> state_converged_after);
+                                   std::optional<Duration> state_converged_after,
+                                   const InvariantReport* invariants = nullptr);
 
 }  // namespace heck::sim

@@ -44,35 +44,52 @@ ClusterRunReport run_cluster_scenario(const ClusterScenario& scenario, const Run
   ClusterRunReport r;
   r.seed = options.seed;
   r.simulated = scenario.duration();
-  ClusterWorld world(scenario, ClusterWorldOptions{options.seed, options.trace});
+  std::optional<InvariantChecker> checker;
+  if (scenario.target_count() > 0 && scenario.invariants.enabled) checker.emplace(scenario);
+  ClusterWorldOptions world_options{options.seed, options.trace};
+  world_options.observer = checker ? &*checker : nullptr;
+  ClusterWorld world(scenario, world_options);
   const Instant end = Instant::from_ns(0) + scenario.duration();
   const auto t0 = std::chrono::steady_clock::now();
-  if (needs_state(scenario)) {
-    // Sample the replicated state every 100 ms of the liveness phase; the
-    // first sample at which every running member holds the same state is
-    // when it converged (owners keep writing observations, so equality
-    // need not last).
-    constexpr Duration kStep = Duration::milliseconds(100);
-    world.run_until(world.liveness_start());
-    for (Instant t = world.liveness_start(); world.error().empty();) {
-      if (states_equal(world)) {
-        r.state_converged_after = t - world.liveness_start();
-        break;
-      }
-      if (t >= end) break;
-      t = std::min(t + kStep, end);
-      world.run_until(t);
+  // Two samplers share the run: the invariant checker (freshness) every
+  // sample_every from the start, and the replicated state every 100 ms of
+  // the liveness phase when an expectation needs it: the first sample at
+  // which every running member holds the same state is when it converged
+  // (owners keep writing observations, so equality need not last).
+  // Splitting run_until() does not change the run.
+  constexpr Duration kStateStep = Duration::milliseconds(100);
+  const bool state = needs_state(scenario);
+  std::optional<Instant> next_check, next_state;
+  if (checker) next_check = Instant::from_ns(0) + scenario.invariants.sample_every;
+  if (state) next_state = world.liveness_start();
+  while (world.error().empty()) {
+    Instant next = end;
+    if (next_check) next = std::min(next, *next_check);
+    if (next_state) next = std::min(next, *next_state);
+    world.run_until(next);
+    if (!world.error().empty()) break;
+    if (next_check && next == *next_check) {
+      checker->sample(world);
+      next_check = next + scenario.invariants.sample_every;
     }
-    world.run_until(end);
-  } else {
-    world.run_until(end);
+    if (next_state && next == *next_state) {
+      if (states_equal(world)) {
+        r.state_converged_after = next - world.liveness_start();
+        next_state.reset();
+      } else {
+        next_state = next < end ? std::min(next + kStateStep, end) : std::optional<Instant>();
+      }
+    }
+    if (next >= end) break;
   }
+  if (checker && world.error().empty()) checker->finish(world);
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.counters = world.counters();
   r.network = world.network().counters();
   r.error = world.error();
   r.metrics = measure(world, end);
-  r.verdicts = judge_cluster(world, r.metrics, end, r.state_converged_after);
+  if (checker) r.invariants = checker->report();
+  r.verdicts = judge_cluster(world, r.metrics, end, r.state_converged_after, checker ? &checker->report() : nullptr);
   if (options.trace != nullptr) options.trace->line("{}", metrics_json(scenario, r));
   return r;
 }
@@ -117,6 +134,21 @@ std::string metrics_json(const ClusterScenario& scenario, const ClusterRunReport
       {"state_converged_after_ns", r.state_converged_after ? json(r.state_converged_after->ns()) : json(nullptr)},
       {"passed", r.passed()},
   };
+  if (r.invariants) {
+    const InvariantReport& v = *r.invariants;
+    json inv = {{"settle_ns", v.settle.ns()},
+                {"checks", v.checks},
+                {"owner_checks", v.owner_checks},
+                {"gap_max_ns", v.gap_max.ns()},
+                {"herd_max", v.herd_max},
+                {"flips", v.flips},
+                {"flips_judged", v.flips_judged},
+                {"flips_excused", v.flips_excused},
+                {"agree_delay", pct(v.agree_delay)},
+                {"takeover", pct(v.takeover)}};
+    for (Invariant i : kInvariants) inv[std::string(to_string(i)) + "_violations"] = v.count(i);
+    j["invariants"] = inv;
+  }
   // Doubles are printed with the shortest round-trip form: deterministic.
   return j.dump();
 }
@@ -175,6 +207,28 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
                  m.incarnations_agree ? "" : "; " + m.incarnation_mismatch);
   if (r.state_converged_after) {
     fmt::format_to(w, "state      equal everywhere {} after the liveness start\n", seconds_text(*r.state_converged_after));
+  }
+
+  if (r.invariants) {
+    const InvariantReport& v = *r.invariants;
+    fmt::format_to(w, "invariants settle window {} after each membership change; sampled every {}\n",
+                   seconds_text(v.settle), seconds_text(v.sample_every));
+    for (Invariant i : kInvariants) fmt::format_to(w, "  {:<10} {}\n", to_string(i), v.summary(i));
+    if (v.takeover.count > 0 || v.takeovers_pending > 0) {
+      fmt::format_to(w, "  takeover   crash of a true owner -> first check by a new one: {}{}\n", v.takeover.describe(),
+                     v.takeovers_pending > 0 ? fmt::format(", {} never taken over", v.takeovers_pending) : "");
+    }
+    std::size_t listed_violations = 0;
+    for (Invariant i : kInvariants) {
+      auto it = v.violations.find(i);
+      if (it == v.violations.end() || !s.invariants.judged(i)) continue;
+      for (const InvariantViolation& x : it->second) {
+        if (listed_violations++ == o.max_transition_rows) break;
+        fmt::format_to(w, "  VIOLATED   {} target {} at {}: {} [members: {}] (seed {}; replay: {})\n", to_string(i),
+                       x.target, seconds_text(x.at - Instant::from_ns(0)), x.what, fmt::join(x.members, ", "), r.seed,
+                       replay_command(o.scenario_path, r.seed));
+      }
+    }
   }
 
   format_verdicts(out, s.expectations, r, o.scenario_path);

@@ -10,6 +10,7 @@
 
 #include "sim/analysis.h"
 #include "sim/cluster_analysis.h"
+#include "sim/cluster_invariants.h"
 #include "sim/cluster_scenario.h"
 #include "sim/cluster_world.h"
 #include "sim/network.h"
@@ -27,6 +28,7 @@ struct ClusterRunReport {
   std::string error;        // a limit stopped the run
   ClusterMetrics metrics;
   std::optional<Duration> state_converged_after;  // measured when an expectation needs it
+  std::optional<InvariantReport> invariants;      // when the scenario has targets
   std::vector<Verdict> verdicts;
 
   std::size_t failed() const;

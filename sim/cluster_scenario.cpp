@@ -51,8 +51,23 @@ std::string_view to_string(ClusterExpectationKind k) {
     case ClusterExpectationKind::state_converges: return "state_converges";
     case ClusterExpectationKind::counter: return "counter";
     case ClusterExpectationKind::registry: return "registry";
+    case ClusterExpectationKind::invariant: return "invariant";
   }
   return "?";
+}
+
+std::string_view to_string(Invariant i) {
+  switch (i) {
+    case Invariant::coverage: return "coverage";
+    case Invariant::no_herd: return "no_herd";
+    case Invariant::agreement: return "agreement";
+    case Invariant::freshness: return "freshness";
+  }
+  return "?";
+}
+
+bool InvariantSettings::judged(Invariant i) const {
+  return enabled && std::find(off.begin(), off.end(), i) == off.end();
 }
 
 std::string_view to_string(SeenState s) {
@@ -112,6 +127,20 @@ std::string ClusterExpectation::describe() const {
     case ClusterExpectationKind::counter: return fmt::format("counter {} = {} everywhere", counter, value);
     case ClusterExpectationKind::registry:
       return fmt::format("registry = [{}] everywhere", fmt::join(target_ids, ", "));
+    case ClusterExpectationKind::invariant:
+      switch (invariant) {
+        case Invariant::coverage:
+          return "invariant coverage: outside settle windows every target is checked by a true owner every "
+                 "interval (+2 jitter +timeout)";
+        case Invariant::no_herd:
+          return "invariant no_herd: outside settle windows at most r + herd_slack members check a target per "
+                 "interval";
+        case Invariant::agreement:
+          return "invariant agreement: at the end every running agent reports the truth of every steady target";
+        case Invariant::freshness:
+          return "invariant freshness: a target's change is reported by every running agent within its bound";
+      }
+      return "invariant ?";
   }
   return "?";
 }
@@ -381,6 +410,33 @@ void parse_replication(const json& j, ReplicatorConfig& c) {
 struct EventParser {
   const ClusterScenario& s;
   std::vector<TimelineEvent>& out;
+  std::vector<ClusterScenario::RuntimeTarget>& runtime;
+
+  // Registers a put target's id; `behaviour` (may be null) becomes its model.
+  void runtime_target(const TargetSpec& spec, const json* behaviour, const std::string& w) {
+    const bool configured = std::any_of(s.targets.begin(), s.targets.end(),
+                                        [&](const TargetModel& m) { return m.spec().id == spec.id; });
+    if (configured) {
+      if (behaviour != nullptr) {
+        jf::fail(fmt::format("{}: target '{}' is configured; its behaviour is in \"targets\"",
+                             jf::path(w, "behaviour"), spec.id));
+      }
+      return;
+    }
+    auto it = std::find_if(runtime.begin(), runtime.end(), [&](const auto& r) { return r.spec.id == spec.id; });
+    if (it == runtime.end()) {
+      if (s.targets.size() + runtime.size() >= ClusterScenario::kMaxTargets) {
+        jf::fail(fmt::format("{}: more than {} targets in all", w, ClusterScenario::kMaxTargets));
+      }
+      runtime.push_back(ClusterScenario::RuntimeTarget{spec, std::nullopt});
+      it = runtime.end() - 1;
+    }
+    if (behaviour == nullptr) return;
+    if (it->model) jf::fail(fmt::format("{}: target '{}' already has a behaviour", jf::path(w, "behaviour"), spec.id));
+    auto model = TargetModel::from_json(spec, *behaviour, jf::path(w, "behaviour"));
+    if (!model) jf::fail(model.error());
+    it->model = std::move(*model);
+  }
 
   std::vector<std::uint32_t> members(const json& j, const std::string& w) {
     const bool one = j.contains("member"), many = j.contains("members");
@@ -469,12 +525,13 @@ struct EventParser {
       }
       return;
     } else if (kind == "put_target") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "spec"});
+      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "spec", "behaviour"});
       e.kind = FaultKind::put_target;
       e.members = members(j, w);
       if (!j.contains("spec")) jf::fail(fmt::format("{}: missing", jf::path(w, "spec")));
       auto spec = TargetSpec::from_json(j.at("spec"), jf::path(w, "spec"));
       if (!spec) jf::fail(spec.error());
+      runtime_target(*spec, j.contains("behaviour") ? &j.at("behaviour") : nullptr, w);
       e.spec = std::move(*spec);
     } else if (kind == "delete_target") {
       jf::expect_object(j, w, {"at_ms", "event", "member", "members", "id"});
@@ -599,12 +656,89 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
   return e;
 }
 
+// Target selectors: an id, a prefix ending in '*', "*", or an array of
+// those, over every target the run can know; each must match one.
+std::vector<std::uint32_t> select_targets(const ClusterScenario& s, const json& v, const std::string& field) {
+  std::vector<bool> chosen(s.target_count(), false);
+  auto one = [&](const json& item, const std::string& f) {
+    if (!item.is_string()) jf::fail(fmt::format("{}: must be a target id or pattern, got {}", f, jf::type_name(item)));
+    const auto text = item.get<std::string>();
+    bool any = false;
+    for (std::uint32_t i = 0; i < s.target_count(); ++i) {
+      if (target_pattern_matches(text, s.target_spec(i).id)) any = chosen[i] = true;
+    }
+    if (!any) jf::fail(fmt::format("{}: '{}' matches no target", f, text));
+  };
+  if (v.is_array()) {
+    if (v.empty() || v.size() > ClusterScenario::kMaxTargets) {
+      jf::fail(fmt::format("{}: must name 1-{} targets", field, ClusterScenario::kMaxTargets));
+    }
+    for (std::size_t i = 0; i < v.size(); ++i) one(v[i], fmt::format("{}[{}]", field, i));
+  } else {
+    one(v, field);
+  }
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t i = 0; i < chosen.size(); ++i) {
+    if (chosen[i]) out.push_back(i);
+  }
+  return out;
+}
+
+void parse_vantage(const json& j, ClusterScenario& s) {
+  constexpr std::size_t kMaxRules = 64;
+  if (!j.is_array()) jf::fail(fmt::format("vantage: must be an array, got {}", jf::type_name(j)));
+  if (j.size() > kMaxRules) jf::fail(fmt::format("vantage: more than {} rules", kMaxRules));
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    const auto w = fmt::format("vantage[{}]", i);
+    jf::expect_object(j[i], w, {"target", "members", "answer"});
+    VantageRule r;
+    if (!j[i].contains("target")) jf::fail(fmt::format("{}: missing", jf::path(w, "target")));
+    if (!j[i].contains("members")) jf::fail(fmt::format("{}: missing", jf::path(w, "members")));
+    r.targets = select_targets(s, j[i].at("target"), jf::path(w, "target"));
+    r.members = select(s, j[i].at("members"), jf::path(w, "members"));
+    const auto answer = jf::opt_string(j[i], w, "answer", 16).value_or("refusing");
+    if (answer == "refusing") {
+      r.answer = VantageRule::Answer::refusing;
+    } else if (answer == "timeout") {
+      r.answer = VantageRule::Answer::timeout;
+    } else if (answer == "down") {
+      r.answer = VantageRule::Answer::down;
+    } else {
+      jf::fail(fmt::format("{}: '{}' is not refusing, timeout or down", jf::path(w, "answer"), answer));
+    }
+    s.vantage.push_back(std::move(r));
+  }
+}
+
+void parse_invariants(const json& j, InvariantSettings& c) {
+  const std::string w = "invariants";
+  jf::expect_object(j, w, {"enabled", "settle_ms", "herd_slack", "freshness_ms_max", "sample_ms", "off"});
+  c.enabled = opt_bool(j, w, "enabled", true);
+  if (auto v = jf::opt_int(j, w, "settle_ms", 0, 3'600'000)) c.settle = ms_duration(*v);
+  c.herd_slack = static_cast<int>(jf::opt_int(j, w, "herd_slack", 0, 64).value_or(1));
+  if (auto v = jf::opt_int(j, w, "freshness_ms_max", 1, 3'600'000)) c.freshness_max = ms_duration(*v);
+  c.sample_every = opt_ms(j, w, "sample_ms", 10, 1000, c.sample_every);
+  if (j.contains("off")) {
+    const json& off = jf::get_array(j, w, "off", 4);
+    for (std::size_t i = 0; i < off.size(); ++i) {
+      const auto f = fmt::format("{}.off[{}]", w, i);
+      const std::string text = off[i].is_string() ? off[i].get<std::string>() : off[i].dump();
+      const auto* found = std::find_if(std::begin(kInvariants), std::end(kInvariants),
+                                       [&](Invariant inv) { return to_string(inv) == text; });
+      if (found == std::end(kInvariants)) {
+        jf::fail(fmt::format("{}: '{}' is not coverage, no_herd, agreement or freshness", f, text));
+      }
+      c.off.push_back(*found);
+    }
+  }
+}
+
 ClusterScenario parse(const json& j) {
   if (!j.is_object()) jf::fail(fmt::format("scenario: must be an object, got {}", jf::type_name(j)));
   jf::expect_object(j, "",
                     {"kind", "name", "description", "seed", "members", "seeds", "start_spread_ms", "swim",
                      "replication", "jitter_fraction", "network", "safety_ms", "liveness_ms", "metrics_from_ms",
-                     "timeline", "targets", "expectations"});
+                     "timeline", "targets", "expectations", "vantage", "invariants"});
   if (!is_cluster_scenario(j)) jf::fail("kind: must be \"cluster\"");
   ClusterScenario s;
   const std::string top;
@@ -627,21 +761,36 @@ ClusterScenario parse(const json& j) {
   s.liveness = ms_duration(jf::get_int(j, top, "liveness_ms", 0, ClusterScenario::kMaxPhaseMs));
   s.metrics_from = opt_ms(j, top, "metrics_from_ms", 0, s.duration().ms(), Duration::zero());
 
-  if (j.contains("timeline")) {
-    const json& tl = jf::get_array(j, top, "timeline", ClusterScenario::kMaxEvents);
-    EventParser p{s, s.timeline};
-    for (std::size_t i = 0; i < tl.size(); ++i) p.parse(tl[i], i);
-    std::stable_sort(s.timeline.begin(), s.timeline.end(),
-                     [](const TimelineEvent& a, const TimelineEvent& b) { return a.at < b.at; });
-  }
   if (j.contains("targets")) {
     auto targets = parse_target_models(j.at("targets"), ClusterScenario::kMaxTargets);
     if (!targets) jf::fail(targets.error());
     s.targets = std::move(*targets);
   }
+  if (j.contains("timeline")) {
+    const json& tl = jf::get_array(j, top, "timeline", ClusterScenario::kMaxEvents);
+    EventParser p{s, s.timeline, s.runtime_targets};
+    for (std::size_t i = 0; i < tl.size(); ++i) p.parse(tl[i], i);
+    std::stable_sort(s.timeline.begin(), s.timeline.end(),
+                     [](const TimelineEvent& a, const TimelineEvent& b) { return a.at < b.at; });
+  }
+  if (auto it = j.find("vantage"); it != j.end()) parse_vantage(*it, s);
+  if (auto it = j.find("invariants"); it != j.end()) parse_invariants(*it, s.invariants);
+  std::size_t count = 0;
   if (j.contains("expectations")) {
     const json& ex = jf::get_array(j, top, "expectations", ClusterScenario::kMaxExpectations);
     for (std::size_t i = 0; i < ex.size(); ++i) s.expectations.push_back(parse_expectation(ex[i], i, s));
+    count = ex.size();
+  }
+  // The standing invariants, whenever the run can know a target.
+  if (s.target_count() > 0) {
+    for (Invariant inv : kInvariants) {
+      if (!s.invariants.judged(inv)) continue;
+      ClusterExpectation e;
+      e.kind = ClusterExpectationKind::invariant;
+      e.invariant = inv;
+      e.source = count++;
+      s.expectations.push_back(std::move(e));
+    }
   }
   return s;
 }

@@ -53,8 +53,32 @@
 //       {"kind": "state_converges", "within_ms": 30000},
 //       {"kind": "counter", "counter": "likes", "value": 8},      // at every running member, at the end
 //       {"kind": "registry", "targets": ["web", "db"]}            // exactly these targets, everywhere, at the end
-//     ]
+//     ],
+//     "vantage": [{"target": "web*", "members": "n2", "answer": "refusing"}],   // see below
+//     "invariants": {"settle_ms": 8000, "herd_slack": 1, "freshness_ms_max": 6000, "sample_ms": 200,
+//                    "off": ["no_herd"], "enabled": true}                      // see below
 //   }
+//
+// put_target events may carry a "behaviour" (as in "targets") for an id that
+// is not configured: the world answers checks of it by that model. A target
+// put without one, and not configured, is a host that does not exist (every
+// check fails: truth unhealthy).
+//
+// Vantage rules give a member a bad vantage point on targets: its checks of
+// the matching targets get `answer` ("refusing", "timeout" or "down": 503)
+// whatever the target's model says; every other member sees the model. The
+// truth stays the model's (the target is fine, one checker's view is not).
+//
+// Invariants (sim/cluster_invariants.h). When a scenario registers targets
+// (configured or put at runtime), four invariants are checked in every run
+// and appear as implicit expectations after the file's own (kind
+// `invariant`): coverage, no_herd, agreement, freshness. "invariants" tunes
+// them: settle_ms (the window after a membership change in which coverage
+// and no_herd are not judged; default from the SWIM config), herd_slack
+// (no_herd allows r + herd_slack checkers per interval; default 1),
+// freshness_ms_max (overrides the computed freshness bound), sample_ms
+// (freshness sampling period, 10-1000, default 200), off (invariants not
+// judged here, each named) and enabled (false: none).
 //
 // Member selectors ("member", "members", "from", "to") are a name, a prefix
 // ending in '*' ("n1*"), "*", or an array of those; each must match at least
@@ -124,9 +148,34 @@ struct TimelineEvent {
 
 enum class ClusterExpectationKind : std::uint8_t {
   detection, false_positives, converges, member_state, suspected, declared_dead, load, dissemination,
-  state_converges, counter, registry,
+  state_converges, counter, registry, invariant,
 };
 std::string_view to_string(ClusterExpectationKind k);
+
+// The simulator's standing invariants (sim/cluster_invariants.h).
+enum class Invariant : std::uint8_t { coverage, no_herd, agreement, freshness };
+inline constexpr Invariant kInvariants[] = {Invariant::coverage, Invariant::no_herd, Invariant::agreement,
+                                            Invariant::freshness};
+std::string_view to_string(Invariant i);
+
+struct InvariantSettings {
+  bool enabled = true;
+  std::optional<Duration> settle;         // settle_ms; default: derived (cluster_invariants.h)
+  int herd_slack = 1;                     // no_herd: at most r + herd_slack checkers per interval
+  std::optional<Duration> freshness_max;  // freshness_ms_max; default: computed per target
+  Duration sample_every = Duration::milliseconds(200);
+  std::vector<Invariant> off;             // not judged in this scenario
+
+  bool judged(Invariant i) const;
+};
+
+// A member's bad vantage point on some targets (see the header comment).
+struct VantageRule {
+  enum class Answer : std::uint8_t { refusing, timeout, down };
+  std::vector<std::uint32_t> targets;  // target indices (ClusterScenario::target_spec)
+  std::vector<std::uint32_t> members;
+  Answer answer = Answer::refusing;
+};
 
 // What a member looks like from the others, for member_state: `gone` is
 // dead, left or forgotten.
@@ -153,6 +202,7 @@ struct ClusterExpectation {
   std::string counter;                      // counter: its name
   std::int64_t value = 0;                   // counter: the expected total
   std::vector<std::string> target_ids;      // registry: sorted
+  Invariant invariant = Invariant::coverage;  // invariant (implicit: source >= the file's count)
 
   std::string describe() const;
 };
@@ -189,7 +239,30 @@ struct ClusterScenario {
   Duration metrics_from;
   std::vector<TimelineEvent> timeline;  // sorted by `at` (stable)
   std::vector<TargetModel> targets;
-  std::vector<ClusterExpectation> expectations;
+  // Targets put at runtime whose ids are not configured, in order of their
+  // first put_target event; `model` from the event's "behaviour" (none: a
+  // host that does not exist).
+  struct RuntimeTarget {
+    TargetSpec spec;  // as first put
+    std::optional<TargetModel> model;
+  };
+  std::vector<RuntimeTarget> runtime_targets;
+  std::vector<VantageRule> vantage;
+  InvariantSettings invariants;
+  std::vector<ClusterExpectation> expectations;  // the file's, then the implicit invariants
+
+  // Every target the run can know: configured ones (indices 0 ..
+  // targets.size()-1), then runtime ones.
+  std::size_t target_count() const { return targets.size() + runtime_targets.size(); }
+  const TargetSpec& target_spec(std::size_t i) const {
+    return i < targets.size() ? targets[i].spec() : runtime_targets[i - targets.size()].spec;
+  }
+  // nullptr: no such host (every check fails).
+  const TargetModel* target_model(std::size_t i) const {
+    if (i < targets.size()) return &targets[i];
+    const auto& m = runtime_targets[i - targets.size()].model;
+    return m ? &*m : nullptr;
+  }
 
   Duration duration() const { return safety + liveness; }
   // "n7:7946"

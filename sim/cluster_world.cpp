@@ -40,6 +40,7 @@ ClusterWorld::ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions 
       seed_(options.seed),
       trace_(options.trace),
       trace_sends_(options.trace_sends),
+      observer_(options.observer),
       queue_(options.max_pending_events),
       network_(scenario.members.size(), scenario.network, Rng(derive(options.seed, kNetwork))) {
   node_seed_base_ = derive(seed_, kNodes);
@@ -59,9 +60,15 @@ ClusterWorld::ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions 
     members_.push_back(std::move(slot));
   }
   for (std::uint32_t s : scenario.seeds) seed_addresses_.push_back(members_[s]->address);
-  for (std::uint32_t t = 0; t < scenario.targets.size(); ++t) {
-    target_index_.emplace(scenario.targets[t].spec().id, t);
-    target_specs_.push_back(scenario.targets[t].spec());
+  for (std::uint32_t t = 0; t < scenario.targets.size(); ++t) target_specs_.push_back(scenario.targets[t].spec());
+  for (std::uint32_t t = 0; t < scenario.target_count(); ++t) target_index_.emplace(scenario.target_spec(t).id, t);
+  if (!scenario.vantage.empty()) {
+    vantage_.assign(n, std::vector<std::uint8_t>(scenario.target_count(), 0));
+    for (const VantageRule& r : scenario.vantage) {
+      for (std::uint32_t m : r.members) {
+        for (std::uint32_t t : r.targets) vantage_[m][t] = static_cast<std::uint8_t>(1 + static_cast<int>(r.answer));
+      }
+    }
   }
   for (const auto& rule : scenario.links) network_.add_override(rule.from, rule.to, rule.one_way, rule.link);
   view_.assign(n * n, 0);
@@ -144,6 +151,7 @@ std::uint64_t ClusterWorld::self_incarnation(std::uint32_t m) const {
 void ClusterWorld::log(std::uint32_t m, ProcessEvent what) {
   const std::uint64_t inc = what == ProcessEvent::start || what == ProcessEvent::resume ? 0 : self_incarnation(m);
   faults_.push_back(FaultRecord{now_, m, what, inc});
+  if (observer_ != nullptr) observer_->on_process(now_, m, what);
   if (trace_ != nullptr) {
     const MemberSlot& ms = *members_[m];
     trace_->line(R"({{"t":{},"node":"{}","local":{},"ev":"{}","incarnation":{},"generation":{}}})", now_.ns(),
@@ -278,9 +286,14 @@ void ClusterWorld::heal_everything() {
   named_partitions_.clear();
   named_clogs_.clear();
   named_links_.clear();
+  network_changed();
   for (std::uint32_t m = 0; m < members_.size(); ++m) {
     if (members_[m]->node && members_[m]->paused) resume(m);
   }
+}
+
+void ClusterWorld::network_changed() {
+  if (observer_ != nullptr) observer_->on_network(now_, network_, named_partitions_.size() + named_clogs_.size());
 }
 
 // --- events -----------------------------------------------------------------
@@ -397,14 +410,34 @@ void ClusterWorld::apply_timeline(const TimelineEvent& e) {
       }
       break;
     case FaultKind::put_target:
-      for (auto m : e.members) input(m, PutTarget{*e.spec});
+    case FaultKind::delete_target: {
+      bool reached = false;
+      for (auto m : e.members) {
+        reached = reached || (running(m) && !paused(m));
+        if (e.kind == FaultKind::put_target) {
+          input(m, PutTarget{*e.spec});
+        } else {
+          input(m, DeleteTarget{e.id});
+        }
+      }
+      const auto it = target_index_.find(e.kind == FaultKind::put_target ? e.spec->id : e.id);
+      if (reached && observer_ != nullptr && it != target_index_.end()) {
+        observer_->on_registry(now_, it->second, e.kind == FaultKind::put_target ? &*e.spec : nullptr);
+      }
       break;
-    case FaultKind::delete_target:
-      for (auto m : e.members) input(m, DeleteTarget{e.id});
-      break;
+    }
     case FaultKind::add_counter:
       for (auto m : e.members) input(m, AddToCounter{e.id, e.delta});
       break;
+  }
+  switch (e.kind) {
+    case FaultKind::partition:
+    case FaultKind::heal:
+    case FaultKind::clog:
+    case FaultKind::release:
+    case FaultKind::link:
+    case FaultKind::unlink: network_changed(); break;
+    default: break;
   }
 }
 
@@ -517,12 +550,31 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
   p.generation = ms.generation;
   auto it = target_index_.find(sc.spec->id);
   Duration latency = Duration::zero();
-  if (it == target_index_.end()) {
+  const TargetModel* model = it == target_index_.end() ? nullptr : scenario_.target_model(it->second);
+  const std::uint8_t vantage = it == target_index_.end() || vantage_.empty() ? 0 : vantage_[m][it->second];
+  if (vantage != 0) {
+    // A bad vantage point: this member sees the target fail, whatever it does.
+    ++counters_.vantage_answers;
+    switch (static_cast<VantageRule::Answer>(vantage - 1)) {
+      case VantageRule::Answer::refusing:
+        p.answer.transport = CheckReason::connection_refused;
+        latency = Duration::milliseconds(1);
+        break;
+      case VantageRule::Answer::timeout: latency = Duration::max(); break;
+      case VantageRule::Answer::down:
+        p.answer.transport = CheckReason::ok;
+        p.answer.status = 503;
+        latency = Duration::milliseconds(5);
+        break;
+    }
+    p.answer.latency = latency;
+  } else if (model == nullptr) {
     p.answer.transport = CheckReason::dns_failure;  // the world has no such host
   } else {
-    p.answer = scenario_.targets[it->second].answer(now_, answers_);
+    p.answer = model->answer(now_, answers_);
     latency = p.answer.latency;
   }
+  if (observer_ != nullptr && it != target_index_.end()) observer_->on_check(now_, m, it->second);
   Instant deadline = ms.clock.true_at(sc.deadline);
   if (deadline < now_) deadline = now_;
   Instant done_at = now_ + latency;

@@ -59,11 +59,32 @@
 
 namespace heck::sim {
 
+enum class ProcessEvent : std::uint8_t;
+
+// Told what happens in the world as it happens (true time), for checks that
+// run alongside a simulation (sim/cluster_invariants.h). Calls come in time
+// order, from inside run_until(); an observer must not change the world.
+// Targets are indices as in ClusterScenario::target_spec().
+class ClusterObserver {
+ public:
+  virtual ~ClusterObserver() = default;
+  // A process event of member m (start, crash, stop, pause, resume, leave).
+  virtual void on_process(Instant at, std::uint32_t m, ProcessEvent what) = 0;
+  // A partition, clog or link rule came or went (the liveness heal too);
+  // `disruptions` = partitions and clogs in force now.
+  virtual void on_network(Instant at, const Network& network, std::size_t disruptions) = 0;
+  // A put_target (spec) or delete_target (nullptr) reached a running member.
+  virtual void on_registry(Instant at, std::uint32_t target, const TargetSpec* spec) = 0;
+  // Member m started a check of a known target.
+  virtual void on_check(Instant at, std::uint32_t m, std::uint32_t target) = 0;
+};
+
 struct ClusterWorldOptions {
   std::uint64_t seed = 1;
   TraceWriter* trace = nullptr;  // not owned; nullptr = no trace
   std::size_t max_pending_events = EventQueue::kDefaultCapacityLimit;
   bool trace_sends = true;       // one trace line per Send (with its fate)
+  ClusterObserver* observer = nullptr;  // not owned; nullptr = none
 };
 
 // A MemberChanged some member reported (true time).
@@ -111,6 +132,7 @@ struct ClusterWorldCounters {
   std::uint64_t checks_started = 0;
   std::uint64_t status_changes = 0;
   std::uint64_t ignored_faults = 0;      // e.g. crash of a member that is not running
+  std::uint64_t vantage_answers = 0;     // checks answered by a vantage rule, not the model
 };
 
 class ClusterWorld {
@@ -214,6 +236,7 @@ class ClusterWorld {
   void log(std::uint32_t m, ProcessEvent what);
   std::uint64_t self_incarnation(std::uint32_t m) const;
   std::optional<std::uint32_t> member_at(const Address& address) const;
+  void network_changed();
   std::string stream_source(std::uint32_t m);
 
   // Convergence bookkeeping.
@@ -228,6 +251,7 @@ class ClusterWorld {
   std::uint64_t seed_;
   TraceWriter* trace_;
   bool trace_sends_;
+  ClusterObserver* observer_;
   EventQueue queue_;
   Network network_;
   Instant now_;
@@ -237,7 +261,8 @@ class ClusterWorld {
   std::vector<std::unique_ptr<MemberSlot>> members_;
   std::map<Address, std::uint32_t, std::less<>> by_address_;
   std::map<std::string, std::uint32_t, std::less<>> by_name_;
-  std::map<std::string, std::uint32_t, std::less<>> target_index_;
+  std::map<std::string, std::uint32_t, std::less<>> target_index_;  // every known target (ClusterScenario::target_spec)
+  std::vector<std::vector<std::uint8_t>> vantage_;  // [member][target]: 0 none, else 1 + VantageRule::Answer
   std::vector<TargetSpec> target_specs_;
   std::vector<Address> seed_addresses_;
   std::vector<std::uint32_t> timeline_links_;      // network rule ids from link events
