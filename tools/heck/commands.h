@@ -1,8 +1,17 @@
 // Each entry point registers its subcommand on the `heck` CLI. One file per
-// subcommand under tools/heck/, owned by the layer it drives.
+// subcommand (or family) under tools/heck/, owned by the layer it drives.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include <CLI/CLI.hpp>
+#include <nlohmann/json_fwd.hpp>
+
+#include "runtime/agent_config.h"
+#include "runtime/api_client.h"
 
 namespace heck::cli {
 
@@ -12,11 +21,44 @@ void register_agent_command(CLI::App& app);
 void register_members_command(CLI::App& app);
 // `heck keygen`: a new cluster key (agent_command.cpp).
 void register_keygen_command(CLI::App& app);
-// `heck demo`: local targets checked by an agent (tools/heck/demo_command.cpp).
+// `heck demo`: the local cluster demo — agent processes, local targets, a
+// takeover (tools/heck/demo_command.cpp).
 void register_demo_command(CLI::App& app);
-// `heck owners`: ranked owners of targets, offline (tools/heck/owners_command.cpp).
+// `heck owners`: ranked owners of targets, offline or from an agent
+// (tools/heck/owners_command.cpp).
 void register_owners_command(CLI::App& app);
 // `heck sim`: run a scenario in the simulator (tools/heck/sim_command.cpp).
 void register_sim_command(CLI::App& app);
+// `heck status`, `targets`, `add-target`, `remove-target`, `counter`: the API
+// client commands (tools/heck/client_commands.cpp).
+void register_client_commands(CLI::App& app);
+
+// ---- shared by the client commands (client_commands.cpp) --------------------
+
+struct ClientArgs {
+  std::string api{runtime::AgentConfig::kDefaultApi};
+  std::string token;  // empty: $HECK_API_TOKEN
+  bool json = false;
+  std::int64_t timeout_ms = 5000;
+};
+
+// --api, --token, --json, --api-timeout-ms on `cmd`.
+void add_client_options(CLI::App* cmd, ClientArgs& args);
+// The client for --api / --token; a bad --api exits 2.
+runtime::ApiClient make_client(const ClientArgs& args);
+// "heck: <message>" on stderr, then exit with `code` (through CLI11).
+[[noreturn]] void client_fail(int code, std::string_view message);
+// Writes `text` to stdout (with a final newline) and flushes.
+void print_out(std::string_view text);
+// A field of a JSON object as text for a table ("-" when missing or null),
+// sanitised for the terminal and cut at `max_bytes`.
+std::string json_text(const nlohmann::json& j, std::string_view key, std::size_t max_bytes);
+// A JSON array of names as "a,b,c" ("-" when missing or empty).
+std::string json_names(const nlohmann::json& j, std::string_view key);
+// Aligned columns, two spaces apart, the header first.
+std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows);
+// The `heck targets` table of a /v1/targets array: unhealthy first, then
+// unknown, then healthy; by id within a status.
+std::string format_targets_table(const nlohmann::json& list);
 
 }  // namespace heck::cli

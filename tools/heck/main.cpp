@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   heck::cli::register_demo_command(app);
   heck::cli::register_owners_command(app);
   heck::cli::register_sim_command(app);
+  heck::cli::register_client_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -3,6 +3,11 @@
 // (core/ownership/rendezvous.h) every agent computes, so an operator can see
 // where a target will be checked, or what moves when a member joins.
 //
+// `heck owners TARGET... [--api HOST:PORT] [--json]` (no --members): asks a
+// running agent instead (GET /v1/owners/{id}), over its live members; the
+// table adds whether the target is registered, --json prints each answer as
+// the API sent it, one per line.
+//
 //   --members      member names, comma separated; NAME=WEIGHT sets a weight
 //   --targets      a JSON file: an array of target specs, or an object with a
 //                  "targets" array (an agent config); each target's
@@ -21,12 +26,14 @@
 
 #include "core/ownership/rendezvous.h"
 #include "core/target_spec.h"
+#include "runtime/api_client.h"
 #include "tools/heck/commands.h"
 
 namespace heck::cli {
 namespace {
 
 struct OwnersArgs {
+  ClientArgs client;  // --api mode
   std::string members;
   std::string targets_file;
   std::vector<std::string> target_ids;
@@ -84,7 +91,30 @@ std::vector<TargetSpec> load_targets(const std::string& path) {
   return *specs;
 }
 
+// Asks the agent at --api for each id.
+void run_owners_api(const OwnersArgs& args) {
+  if (!args.targets_file.empty()) fail("--targets needs --members (offline mode)");
+  if (args.target_ids.empty()) fail("no targets: give target ids");
+  for (const auto& id : args.target_ids) {
+    if (!valid_target_id(id)) fail(fmt::format("target id '{}' must be 1-128 characters of A-Z a-z 0-9 . _ : -", id));
+  }
+  const auto client = make_client(args.client);
+  std::vector<std::vector<std::string>> rows;
+  std::string raw_lines;
+  for (const auto& id : args.target_ids) {
+    std::string raw;
+    auto r = client.get("/v1/owners/" + runtime::encode_path_segment(id), &raw);
+    if (!r) client_fail(1, r.error());
+    if (!r->is_object()) client_fail(1, fmt::format("agent at {} sent a bad /v1/owners/{}", args.client.api, id));
+    raw_lines += r->dump() + "\n";
+    const bool registered = r->value("registered", false);
+    rows.push_back({id, json_names(*r, "owners"), json_names(*r, "fallbacks"), registered ? "yes" : "no"});
+  }
+  print_out(args.client.json ? raw_lines : format_table({"TARGET", "OWNERS", "FALLBACKS", "REGISTERED"}, rows));
+}
+
 void run_owners(const OwnersArgs& args) {
+  if (args.members.empty()) return run_owners_api(args);
   const auto members = parse_members(args.members);
   struct Row {
     std::string id;
@@ -121,15 +151,27 @@ void run_owners(const OwnersArgs& args) {
 
 void register_owners_command(CLI::App& app) {
   auto args = std::make_shared<OwnersArgs>();
-  CLI::App* cmd = app.add_subcommand("owners", "Rank the owners of targets offline (no cluster needed)");
-  cmd->add_option("--members", args->members, "Member names, comma separated (NAME=WEIGHT for a weight)")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "owners", "Rank the owners of targets: offline with --members (no cluster needed), else ask the agent at --api");
+  auto* members = cmd->add_option("--members", args->members,
+                                  "Member names, comma separated (NAME=WEIGHT for a weight): offline mode");
+  cmd->add_option("--api", args->client.api, "without --members: the agent to ask, HOST:PORT")
+      ->capture_default_str()
+      ->excludes(members);
+  cmd->add_option("--token", args->client.token, "unused (reads need no token); accepted for symmetry");
+  cmd->add_option("--api-timeout-ms", args->client.timeout_ms, "give up on the agent after this long")
+      ->check(CLI::Range(1, 600'000));
   cmd->add_option("--targets", args->targets_file, "JSON file: an array of target specs or a config with \"targets\"");
   cmd->add_option("--checkers", args->checkers, "Owners per target given by id (default 1)")->check(CLI::Range(1, 16));
   cmd->add_option("--fallbacks", args->fallbacks, "Fallback members listed after the owners (default 2)")
       ->check(CLI::Range(0, 1000));
   cmd->add_flag("--json", args->json, "One JSON object per line");
+  // --json serves both modes.
+  cmd->callback([args] {
+    args->client.json = args->json;
+    run_owners(*args);
+  });
   cmd->add_option("target", args->target_ids, "Target ids");
-  cmd->callback([args] { run_owners(*args); });
 }
 
 }  // namespace heck::cli

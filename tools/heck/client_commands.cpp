@@ -1,0 +1,390 @@
+// The `heck` client commands: ask a running agent through its API
+// (runtime/api_client.h, the Version 2 contract in runtime/api_server.h).
+//
+//   heck status                              the agent's summary
+//   heck targets [--unhealthy | --status S]  every target, unhealthy first
+//   heck add-target ID --url U [--interval-ms N] [--timeout-ms N]
+//                   [--checkers N] [--quorum N] [--spec FILE|-]
+//   heck remove-target ID
+//   heck counter NAME [--add N]
+//   (heck members: agent_command.cpp; heck owners ID... --api: owners_command.cpp)
+//
+// Every command takes --api HOST:PORT (default 127.0.0.1:7700), --token
+// (default $HECK_API_TOKEN; sent as a bearer token on writes only), --json
+// (print the API's JSON as it came) and --api-timeout-ms.
+//
+// Exit codes: 0 done; 1 the agent could not be reached or the API refused
+// ("heck: cannot reach agent at 127.0.0.1:7700: connection refused",
+// "heck: no target 'web'"); 2 bad arguments (named).
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/target_spec.h"
+#include "runtime/api_client.h"
+#include "runtime/log.h"
+#include "tools/heck/commands.h"
+
+namespace heck::cli {
+
+using runtime::sanitize_for_log;
+
+// ---- shared by the client commands (commands.h) -----------------------------
+
+void add_client_options(CLI::App* cmd, ClientArgs& args) {
+  cmd->add_option("--api", args.api, "the agent's API address HOST:PORT")->capture_default_str();
+  cmd->add_option("--token", args.token, "bearer token for writes (default: $HECK_API_TOKEN)");
+  cmd->add_flag("--json", args.json, "print the API's JSON instead of a table");
+  cmd->add_option("--api-timeout-ms", args.timeout_ms, "give up on the agent after this long")
+      ->check(CLI::Range(1, 600'000))
+      ->capture_default_str();
+}
+
+[[noreturn]] void client_fail(int code, std::string_view message) {
+  std::fprintf(stderr, "heck: %.*s\n", static_cast<int>(message.size()), message.data());
+  throw CLI::RuntimeError(code);
+}
+
+runtime::ApiClient make_client(const ClientArgs& args) {
+  auto api = runtime::HostPort::parse(args.api);
+  if (!api) client_fail(2, fmt::format("--api: {}", api.error()));
+  std::string token = args.token;
+  if (token.empty()) {
+    if (const char* env = std::getenv("HECK_API_TOKEN")) token = env;
+  }
+  return runtime::ApiClient(*api, Duration::milliseconds(args.timeout_ms), std::move(token));
+}
+
+void print_out(std::string_view text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  if (!text.empty() && text.back() != '\n') std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+std::string json_text(const nlohmann::json& j, std::string_view key, std::size_t max_bytes) {
+  if (!j.is_object() || !j.contains(key)) return "-";
+  const auto& v = j.at(key);
+  if (v.is_null()) return "-";
+  if (v.is_string()) {
+    const auto s = v.get<std::string>();
+    return s.empty() ? "-" : sanitize_for_log(s, max_bytes);
+  }
+  return sanitize_for_log(v.dump(), max_bytes);
+}
+
+std::string json_names(const nlohmann::json& j, std::string_view key) {
+  if (!j.is_object() || !j.contains(key) || !j.at(key).is_array() || j.at(key).empty()) return "-";
+  std::string out;
+  for (const auto& n : j.at(key)) {
+    if (!out.empty()) out += ",";
+    out += n.is_string() ? sanitize_for_log(n.get<std::string>(), 128) : "?";
+  }
+  return out;
+}
+
+std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t c = 0; c < header.size(); ++c) width[c] = header[c].size();
+  for (const auto& r : rows) {
+    for (std::size_t c = 0; c < r.size() && c < width.size(); ++c) width[c] = std::max(width[c], r[c].size());
+  }
+  std::string out;
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string l;
+    for (std::size_t c = 0; c < cells.size() && c < width.size(); ++c) {
+      if (c + 1 == cells.size()) {
+        l += cells[c];  // no padding after the last column
+      } else {
+        l += fmt::format("{:<{}}  ", cells[c], width[c]);
+      }
+    }
+    out += l + "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+  return out;
+}
+
+namespace {
+
+// ---- heck status -------------------------------------------------------------
+
+std::int64_t count_of(const nlohmann::json& j, std::string_view object, std::string_view key) {
+  if (!j.is_object() || !j.contains(object) || !j.at(object).is_object()) return 0;
+  const auto& o = j.at(object);
+  if (!o.contains(key) || !o.at(key).is_number_integer()) return 0;
+  return o.at(key).get<std::int64_t>();
+}
+
+std::string format_status(const nlohmann::json& s) {
+  std::string out;
+  out += fmt::format("agent      {} at {} (version {})\n", json_text(s, "name", 128), json_text(s, "address", 256),
+                     json_text(s, "version", 64));
+  out += fmt::format("members    {} alive, {} suspect, {} dead, {} left\n", count_of(s, "members", "alive"),
+                     count_of(s, "members", "suspect"), count_of(s, "members", "dead"),
+                     count_of(s, "members", "left"));
+  out += fmt::format("targets    {} total: {} unhealthy, {} unknown, {} healthy; {} stale\n",
+                     count_of(s, "targets", "total"), count_of(s, "targets", "unhealthy"),
+                     count_of(s, "targets", "unknown"), count_of(s, "targets", "healthy"),
+                     count_of(s, "targets", "stale"));
+  out += fmt::format("checked    {} here\n", json_text(s, "checked_here", 32));
+  if (s.contains("unhealthy") && s.at("unhealthy").is_array() && !s.at("unhealthy").empty()) {
+    out += fmt::format("unhealthy  {}\n", json_names(s, "unhealthy"));
+  }
+  return out;
+}
+
+void run_status(const ClientArgs& args) {
+  const auto client = make_client(args);
+  std::string raw;
+  auto s = client.get("/v1/status", &raw);
+  if (!s) client_fail(1, s.error());
+  if (!s->is_object()) client_fail(1, fmt::format("agent at {} sent a bad /v1/status: not an object", args.api));
+  print_out(args.json ? raw : format_status(*s));
+}
+
+// ---- heck targets ------------------------------------------------------------
+
+int status_rank(const std::string& status) {
+  if (status == "unhealthy") return 0;
+  if (status == "unknown") return 1;
+  if (status == "healthy") return 2;
+  return 3;
+}
+
+std::string format_age_ms(const nlohmann::json& t) {
+  if (!t.contains("age_ms") || !t.at("age_ms").is_number()) return "-";
+  const double ms = t.at("age_ms").get<double>();
+  if (ms < 10'000) return fmt::format("{:.1f}s", ms / 1000);
+  if (ms < 120'000) return fmt::format("{:.0f}s", ms / 1000);
+  if (ms < 7'200'000) return fmt::format("{:.0f}m", ms / 60'000);
+  return fmt::format("{:.0f}h", ms / 3'600'000);
+}
+
+}  // namespace
+
+std::string format_targets_table(const nlohmann::json& list) {
+  struct Row {
+    int rank;
+    std::string id;
+    std::vector<std::string> cells;
+  };
+  std::vector<Row> rows;
+  for (const auto& t : list) {
+    if (!t.is_object()) continue;
+    const std::string status = json_text(t, "status", 16);
+    std::string shown = status;
+    if (t.contains("stale") && t.at("stale").is_boolean() && t.at("stale").get<bool>()) shown += " (stale)";
+    std::string owners = json_names(t, "owners");
+    if (t.contains("checked_here") && t.at("checked_here").is_boolean() && t.at("checked_here").get<bool>()) {
+      owners += " (here)";
+    }
+    Row r{status_rank(status), json_text(t, "id", 128), {}};
+    r.cells = {r.id,        shown, format_age_ms(t), json_text(t, "last_observer", 128), owners,
+               json_text(t, "reason", 60), json_text(t, "url", 200)};
+    rows.push_back(std::move(r));
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const Row& a, const Row& b) { return a.rank != b.rank ? a.rank < b.rank : a.id < b.id; });
+  std::vector<std::vector<std::string>> cells;
+  for (auto& r : rows) cells.push_back(std::move(r.cells));
+  return format_table({"ID", "STATUS", "AGE", "OBSERVER", "OWNERS", "REASON", "URL"}, cells);
+}
+
+namespace {
+
+struct TargetsArgs {
+  ClientArgs client;
+  bool unhealthy = false;
+  std::string status;
+};
+
+void run_targets(const TargetsArgs& args) {
+  std::string path = "/v1/targets";
+  if (args.unhealthy) path += "?status=unhealthy";
+  else if (!args.status.empty()) path += "?status=" + runtime::encode_path_segment(args.status);
+  const auto client = make_client(args.client);
+  std::string raw;
+  auto list = client.get(path, &raw);
+  if (!list) client_fail(1, list.error());
+  if (!list->is_array()) client_fail(1, fmt::format("agent at {} sent a bad {}: not an array", args.client.api, path));
+  if (args.client.json) return print_out(raw);
+  if (list->empty()) {
+    return print_out(args.unhealthy || !args.status.empty() ? "no targets with that status\n"
+                                                             : "no targets registered (see `heck add-target`)\n");
+  }
+  print_out(format_targets_table(*list));
+}
+
+// ---- heck add-target / remove-target ----------------------------------------
+
+struct AddArgs {
+  ClientArgs client;
+  std::string id;
+  std::string url;
+  std::optional<std::int64_t> interval_ms;
+  std::optional<std::int64_t> timeout_ms;
+  std::optional<int> checkers;
+  std::optional<int> quorum;
+  std::string spec_file;
+};
+
+constexpr std::size_t kMaxSpecBytes = 64 * 1024;
+
+nlohmann::json read_spec(const std::string& path) {
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) client_fail(2, fmt::format("--spec {}: cannot open", path));
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::string name = path == "-" ? "stdin" : path;
+  if (text.size() > kMaxSpecBytes) client_fail(2, fmt::format("--spec {}: over {} bytes", name, kMaxSpecBytes));
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) client_fail(2, fmt::format("--spec {}: not JSON", name));
+  if (!j.is_object()) client_fail(2, fmt::format("--spec {}: not a JSON object (a target spec)", name));
+  return j;
+}
+
+void run_add(const AddArgs& args) {
+  if (!valid_target_id(args.id)) {
+    client_fail(2, fmt::format("target id '{}' must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+                               sanitize_for_log(args.id, 140)));
+  }
+  nlohmann::json spec = args.spec_file.empty() ? nlohmann::json::object() : read_spec(args.spec_file);
+  if (spec.contains("id") && spec.at("id") != args.id) {
+    client_fail(2, fmt::format("--spec: its id {} differs from {}", sanitize_for_log(spec.at("id").dump(), 140),
+                               args.id));
+  }
+  spec["id"] = args.id;
+  if (!args.url.empty()) spec["url"] = args.url;
+  if (args.interval_ms) spec["interval_ms"] = *args.interval_ms;
+  if (args.timeout_ms) spec["timeout_ms"] = *args.timeout_ms;
+  if (args.checkers) spec["checkers"] = *args.checkers;
+  if (args.quorum) spec["quorum"] = *args.quorum;
+  if (!spec.contains("url")) client_fail(2, "add-target: --url is required (or a \"url\" in --spec)");
+  // Refuse here what the agent would refuse, with the same message.
+  auto parsed = TargetSpec::from_json(spec, "target");
+  if (!parsed) client_fail(2, parsed.error());
+
+  const auto client = make_client(args.client);
+  std::string raw;
+  auto r = client.put("/v1/targets/" + runtime::encode_path_segment(args.id), spec, &raw);
+  if (!r) client_fail(1, r.error());
+  if (args.client.json) return print_out(raw);
+  const bool created = r->is_object() && r->value("created", false);
+  std::string out = fmt::format("{} {}: owners {}", created ? "added" : "replaced", args.id, json_names(*r, "owners"));
+  if (r->is_object() && r->contains("durable") && r->at("durable").is_boolean()) {
+    out += r->at("durable").get<bool>() ? "; written to disk" : "; not written to disk (agent has no data dir)";
+  }
+  if (r->is_object() && r->contains("replicated_to") && r->at("replicated_to").is_number_integer()) {
+    out += fmt::format("; pushed to {} peers", r->at("replicated_to").get<std::int64_t>());
+  }
+  print_out(out + "\n");
+}
+
+struct RemoveArgs {
+  ClientArgs client;
+  std::string id;
+};
+
+void run_remove(const RemoveArgs& args) {
+  if (!valid_target_id(args.id)) {
+    client_fail(2, fmt::format("target id '{}' must be 1-128 characters of A-Z a-z 0-9 . _ : -",
+                               sanitize_for_log(args.id, 140)));
+  }
+  const auto client = make_client(args.client);
+  std::string raw;
+  auto r = client.del("/v1/targets/" + runtime::encode_path_segment(args.id), &raw);
+  if (!r) client_fail(1, r.error());
+  print_out(args.client.json ? raw : fmt::format("removed {}\n", args.id));
+}
+
+// ---- heck counter ------------------------------------------------------------
+
+struct CounterArgs {
+  ClientArgs client;
+  std::string name;
+  std::optional<std::int64_t> add;
+};
+
+constexpr std::size_t kMaxCounterNameBytes = 256;
+
+void run_counter(const CounterArgs& args) {
+  if (args.name.empty() || args.name.size() > kMaxCounterNameBytes) {
+    client_fail(2, fmt::format("counter name must be 1-{} bytes, got {}", kMaxCounterNameBytes, args.name.size()));
+  }
+  const auto client = make_client(args.client);
+  const std::string path = "/v1/counters/" + runtime::encode_path_segment(args.name);
+  std::string raw;
+  auto r = args.add ? client.post(path, nlohmann::json{{"delta", *args.add}}, &raw) : client.get(path, &raw);
+  if (!r) client_fail(1, r.error());
+  if (args.client.json) return print_out(raw);
+  print_out(fmt::format("{} {}\n", sanitize_for_log(args.name, kMaxCounterNameBytes), json_text(*r, "value", 32)));
+}
+
+}  // namespace
+
+void register_client_commands(CLI::App& app) {
+  {
+    auto args = std::make_shared<ClientArgs>();
+    CLI::App* cmd = app.add_subcommand("status", "an agent's summary: members, targets by status (GET /v1/status)");
+    add_client_options(cmd, *args);
+    cmd->callback([args] { run_status(*args); });
+  }
+  {
+    auto args = std::make_shared<TargetsArgs>();
+    CLI::App* cmd =
+        app.add_subcommand("targets", "every registered target with its status, unhealthy first (GET /v1/targets)");
+    add_client_options(cmd, args->client);
+    auto* u = cmd->add_flag("--unhealthy", args->unhealthy, "only unhealthy targets");
+    cmd->add_option("--status", args->status, "only targets with this status")
+        ->check(CLI::IsMember({"healthy", "unhealthy", "unknown"}))
+        ->excludes(u);
+    cmd->callback([args] { run_targets(*args); });
+  }
+  {
+    auto args = std::make_shared<AddArgs>();
+    CLI::App* cmd = app.add_subcommand("add-target", "register a target with the cluster (PUT /v1/targets/ID)");
+    add_client_options(cmd, args->client);
+    cmd->add_option("id", args->id, "target id")->required();
+    cmd->add_option("--url", args->url, "http://host[:port]/path, https://... or tcp://host:port");
+    cmd->add_option("--interval-ms", args->interval_ms, "time between checks (default 10000)");
+    cmd->add_option("--timeout-ms", args->timeout_ms, "deadline of one check (default 2000)");
+    cmd->add_option("--checkers", args->checkers, "agents that check it (default 1)");
+    cmd->add_option("--quorum", args->quorum, "checkers that must agree it is unhealthy (default 1)");
+    cmd->add_option("--spec", args->spec_file, "a target spec as JSON from FILE or - (stdin); flags override it");
+    cmd->callback([args] { run_add(*args); });
+  }
+  {
+    auto args = std::make_shared<RemoveArgs>();
+    CLI::App* cmd = app.add_subcommand("remove-target", "unregister a target (DELETE /v1/targets/ID)");
+    add_client_options(cmd, args->client);
+    cmd->add_option("id", args->id, "target id")->required();
+    cmd->callback([args] { run_remove(*args); });
+  }
+  {
+    auto args = std::make_shared<CounterArgs>();
+    CLI::App* cmd =
+        app.add_subcommand("counter", "read a replicated counter, or add to it with --add (/v1/counters/NAME)");
+    add_client_options(cmd, args->client);
+    cmd->add_option("name", args->name, "counter name")->required();
+    cmd->add_option("--add", args->add, "add N (may be negative) on this agent, then print the value here");
+    cmd->callback([args] { run_counter(*args); });
+  }
+}
+
+}  // namespace heck::cli
