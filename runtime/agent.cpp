@@ -9,6 +9,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <boost/asio/post.hpp>
+
+#include "runtime/state_file.h"
 #include "runtime/version.h"
 
 namespace heck::runtime {
@@ -91,7 +94,22 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
       swim_deaths_(registry_.counter("heck_swim_deaths_declared_total",
                                      "Suspicion timeouts that expired here (a member declared dead).")),
       registry_targets_(registry_.gauge("heck_registry_targets",
-                                        "Targets in the replicated registry (the whole cluster's targets).")) {
+                                        "Targets in the replicated registry (the whole cluster's targets).")),
+      targets_status_(registry_.gauge("heck_targets_status",
+                                      "Targets of the replicated view (what every agent answers), by resolved "
+                                      "status (healthy, unhealthy, unknown).",
+                                      {"status"})),
+      targets_stale_(registry_.gauge("heck_targets_stale",
+                                     "Targets of the replicated view whose owners have not reported for "
+                                     "observation_refresh + stale_intervals x interval.")),
+      view_changes_total_(registry_.counter("heck_view_changes_total",
+                                            "Status changes of the replicated view seen by this agent's scans.")),
+      snapshot_writes_(registry_.counter("heck_state_snapshot_writes_total",
+                                         "State snapshot writes (--data-dir), by result (ok, error).", {"result"})),
+      durable_epoch_(registry_.gauge("heck_state_durable_epoch",
+                                     "The node's durable epoch last written to the state file (0 = none).")),
+      persist_timer_(io),
+      scan_timer_(io) {
   build_info_.set({std::string(kVersion)}, 1);
 }
 
@@ -123,6 +141,8 @@ void Agent::start() {
                   seeds.empty() ? std::string("no seeds (first member)")
                                 : fmt::format("joining through {}", sanitize_for_log(fmt::format("{}", fmt::join(seeds, ", "))))));
   drain();  // anything a runner reported from inside run()
+  after_drain();
+  arm_scan_timer();
 }
 
 void Agent::stop() {
@@ -134,6 +154,15 @@ void Agent::stop() {
   }
   timers_.clear();
   pending_.clear();
+  persist_timer_.cancel();
+  persist_armed_ = false;
+  scan_timer_.cancel();
+  // A clean stop leaves the newest state on disk.
+  if (durable() && node_.durable_epoch() != persisted_epoch_) {
+    auto r = persist_now();
+    if (!r) log(fmt::format("cannot write the state snapshot on stop: {}", r.error()));
+  }
+  run_flush_waiters(/*all=*/true);
 }
 
 void Agent::leave() {
@@ -142,21 +171,22 @@ void Agent::leave() {
   feed(LeaveCluster{});
 }
 
-void Agent::submit(ClusterInput in) {
+bool Agent::submit(ClusterInput in) {
   if (stopped_) {
     ++counters_.dropped_after_stop;
-    return;
+    return false;
   }
-  feed(std::move(in));
+  return feed(std::move(in));
 }
 
-void Agent::feed(ClusterInput in) {
+bool Agent::feed(ClusterInput in) {
   if (pending_.size() >= kMaxPendingInputs) {
     ++counters_.inputs_dropped;
-    return;
+    return false;
   }
   pending_.push_back(std::move(in));
   drain();
+  return true;
 }
 
 void Agent::drain() {
@@ -178,6 +208,7 @@ void Agent::drain() {
     effects_.clear();
   }
   stepping_ = false;
+  guarded([&] { after_drain(); }, [&](std::string_view what) { handler_error("after drain", what); });
 }
 
 void Agent::apply(Instant now, Effect& effect) {
@@ -239,6 +270,7 @@ void Agent::on_timer(TimerKey key, std::uint64_t generation, const boost::system
   }
   it->second.generation = 0;  // fired; the node arms it again if it wants
   ++counters_.timers_fired;
+  if (key.kind == TimerKind::replica_flush) ++flushes_fired_;
   feed(TimerFired{key});
 }
 
@@ -387,10 +419,162 @@ std::string Agent::render_metrics() {
   swim_refutes_.set({}, static_cast<double>(sc.refutes));
   swim_deaths_.set({}, static_cast<double>(sc.deaths_declared));
   registry_targets_.set(static_cast<double>(node_.replication().state().targets().size()));
+  std::array<std::size_t, 3> by_status{};  // healthy, unhealthy, unknown
+  std::size_t stale = 0;
+  for (const TargetView& v : node_.target_views(clock_.now())) {
+    by_status[v.status == HealthStatus::healthy ? 0 : v.status == HealthStatus::unhealthy ? 1 : 2] += 1;
+    stale += v.stale ? 1 : 0;
+  }
+  targets_status_.set({"healthy"}, static_cast<double>(by_status[0]));
+  targets_status_.set({"unhealthy"}, static_cast<double>(by_status[1]));
+  targets_status_.set({"unknown"}, static_cast<double>(by_status[2]));
+  targets_stale_.set(static_cast<double>(stale));
   if (render_hook_) render_hook_();
   return registry_.render();
 }
 
 void Agent::count_api_request(unsigned status_code) { api_requests_.inc({fmt::format("{}", status_code)}); }
+
+}  // namespace heck::runtime
+
+// --- durability ----------------------------------------------------------------
+
+namespace heck::runtime {
+
+Result<bool> Agent::persist_now() {
+  if (!durable()) return false;
+  const std::uint64_t epoch = node_.durable_epoch();
+  auto written = save_state(options_.state_path, node_.durable_state());
+  if (!written) {
+    ++counters_.snapshot_errors;
+    snapshot_writes_.inc({"error"});
+    return Error{written.error()};
+  }
+  persisted_epoch_ = epoch;
+  persisted_once_ = true;
+  last_persist_at_ = clock_.now();
+  ++counters_.snapshots_written;
+  snapshot_writes_.inc({"ok"});
+  durable_epoch_.set(static_cast<double>(epoch));
+  if (!last_persist_error_.empty()) {
+    log(fmt::format("state snapshot written again to {}", sanitize_for_log(options_.state_path)));
+    last_persist_error_.clear();
+  }
+  return true;
+}
+
+void Agent::after_drain() {
+  run_flush_waiters(/*all=*/false);
+  if (!durable() || stopped_ || persist_armed_) return;
+  if (persisted_once_ && node_.durable_epoch() == persisted_epoch_) return;
+  if (!persisted_once_ && node_.durable_epoch() == 0) return;  // nothing durable yet
+  arm_persist_timer();
+}
+
+void Agent::arm_persist_timer() {
+  Instant at = clock_.now();
+  if (persisted_once_ && last_persist_at_ + options_.persist_debounce > at) {
+    at = last_persist_at_ + options_.persist_debounce;
+  }
+  persist_armed_ = true;
+  persist_timer_.expires_at(clock_.to_steady(at));
+  persist_timer_.async_wait([this](const boost::system::error_code& ec) { on_persist_timer(ec); });
+}
+
+void Agent::on_persist_timer(const boost::system::error_code& ec) {
+  if (ec || stopped_) return;
+  persist_armed_ = false;
+  if (persisted_once_ && node_.durable_epoch() == persisted_epoch_) return;
+  guarded(
+      [&] {
+        auto r = persist_now();
+        if (!r && r.error() != last_persist_error_) {
+          // One line per distinct failure (a full disk would otherwise log every 200 ms).
+          last_persist_error_ = r.error();
+          log(fmt::format("cannot write the state snapshot: {}", sanitize_for_log(r.error())));
+        }
+        // Still behind (a failure, or a change while writing): try again later.
+        if (!r) {
+          last_persist_at_ = clock_.now();
+          persisted_once_ = true;
+        }
+      },
+      [&](std::string_view what) { handler_error("persist", what); });
+  after_drain();
+}
+
+void Agent::after_replication_flush(std::function<void()> done) {
+  const bool flush_pending = timer_deadline(TimerKey{TimerKind::replica_flush, 0}).has_value();
+  if (stopped_ || !flush_pending || flush_waiters_.size() >= kMaxFlushWaiters) {
+    if (!stopped_ && flush_pending) ++counters_.flush_waiters_dropped;
+    boost::asio::post(io_, std::move(done));
+    return;
+  }
+  flush_waiters_.emplace_back(flushes_fired_, std::move(done));
+}
+
+void Agent::run_flush_waiters(bool all) {
+  if (flush_waiters_.empty()) return;
+  const bool flush_pending = timer_deadline(TimerKey{TimerKind::replica_flush, 0}).has_value();
+  while (!flush_waiters_.empty()) {
+    auto& [registered_at, done] = flush_waiters_.front();
+    if (!all && flush_pending && registered_at >= flushes_fired_) break;
+    auto f = std::move(done);
+    flush_waiters_.pop_front();
+    boost::asio::post(io_, std::move(f));
+  }
+}
+
+std::size_t Agent::replication_targets() const {
+  const std::size_t others = node_.membership().live_members().size();
+  const ReplicatorConfig& rc = node_.config().replication;
+  return others <= rc.direct_max ? others : std::min(others, rc.fanout);
+}
+
+// --- the replicated view's changes ---------------------------------------------
+
+void Agent::arm_scan_timer() {
+  if (stopped_ || options_.view_scan_interval <= Duration::zero()) return;
+  scan_timer_.expires_after(std::chrono::nanoseconds(options_.view_scan_interval.ns()));
+  scan_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    guarded([&] { scan_view_changes(); }, [&](std::string_view what) { handler_error("view scan", what); });
+    arm_scan_timer();
+  });
+}
+
+void Agent::scan_view_changes() {
+  ++counters_.view_scans;
+  const Instant now = clock_.now();
+  std::map<std::string, HealthStatus, std::less<>> next;
+  for (const TargetView& v : node_.target_views(now)) {
+    auto it = view_status_.find(v.id);
+    const HealthStatus before = it == view_status_.end() ? HealthStatus::unknown : it->second;
+    next.emplace(v.id, v.status);
+    if (before == v.status) continue;
+    ViewChangeRecord rec{now, v.id, before, v.status, {}, {}};
+    if (!v.observations.empty()) {
+      const Observation& o = v.observations.front();
+      rec.observer = o.observer_name;
+      CheckResult r;
+      r.reason = o.reason;
+      r.status_code = o.status_code;
+      rec.reason = r.describe();
+    }
+    ++counters_.view_changes;
+    view_changes_total_.inc();
+    log(describe_view_change(rec));
+    if (options_.status_log_capacity == 0) continue;
+    while (view_changes_.size() >= options_.status_log_capacity) view_changes_.pop_front();
+    view_changes_.push_back(std::move(rec));
+  }
+  view_status_ = std::move(next);
+}
+
+std::string Agent::describe_view_change(const ViewChangeRecord& c) {
+  return fmt::format("target {} {} -> {} ({})", c.target, to_string(c.from), to_string(c.to),
+                     c.observer.empty() ? std::string("no observation")
+                                        : fmt::format("observed by {}", sanitize_for_log(c.observer)));
+}
 
 }  // namespace heck::runtime

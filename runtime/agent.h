@@ -25,6 +25,42 @@
 // A single agent without seeds is a one-member cluster that checks every
 // target itself (the Version 1 behaviour).
 //
+// The replicated view's changes (what /v1/changes serves): every
+// view_scan_interval (1 s) the agent resolves every registered target
+// (ClusterNode::target_views) and compares each status with the previous
+// scan; each difference is kept in a bounded log (view_changes(), oldest
+// dropped first) and logged as one line, e.g.
+//     2026-11-21T12:00:00Z target web healthy -> unhealthy (observed by n3)
+// Every agent sees the same changes (from the replicated state), whoever
+// checked the target; the local StatusChanged lines above are only logged by
+// the agent that ran the checks.
+//
+// Durability (AgentOptions::state_path, set from --data-dir): a target
+// registered through the API survives the crash of the agent that accepted
+// it, and a restart of the whole cluster, because of two things:
+//   1. replicated before the reply: a PUT/DELETE is written to the local
+//      replicated state at once, and the API replies only after the next
+//      replica_flush (flush_delay, 10 ms) has pushed the delta directly to
+//      every live peer (eager push; after_replication_flush()). Datagrams can
+//      be lost; piggybacking on membership traffic and anti-entropy repair
+//      what a peer missed, as long as one holder survives.
+//   2. a local snapshot with fsync: the durable part of the state (target
+//      registry and counters; ClusterNode::durable_state(), encoded by
+//      core/replicated/snapshot.h) is written to <data_dir>/state.snapshot
+//      atomically (runtime/state_file.h: tmp file, fsync, rename, fsync of
+//      the directory). A PUT/DELETE writes it synchronously before replying
+//      ("durable": true, persist_now()); any other change of
+//      node().durable_epoch() (a write replicated from a peer, a counter
+//      add) is written after each drain, debounced to at most one write per
+//      persist_debounce (200 ms).
+// On start the host reads the snapshot and passes it to the node as
+// ClusterNodeConfig::restored (runtime/agent_host.h); a file that does not
+// decode stops the start with a message naming the file. So after a restart
+// of the whole cluster each agent comes back with every target it had
+// written to disk, and anti-entropy merges the agents' snapshots (the
+// registry and the counters are CRDTs, so merging is always safe).
+// Observations are not kept: the owners' next checks make them again.
+//
 // It never blocks. An exception thrown while handling an input is caught,
 // logged and counted (counters().handler_errors); it never escapes into the
 // io_context. A callback that arrives while effects are being applied (a
@@ -41,6 +77,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -54,6 +91,7 @@
 #include "core/health.h"
 #include "core/cluster/cluster_node.h"
 #include "core/node.h"
+#include "core/result.h"
 #include "core/time.h"
 #include "core/timer.h"
 #include "runtime/check_runner.h"
@@ -72,6 +110,14 @@ struct AgentOptions {
   std::uint64_t seed = 1;
   // Where Send effects go (the cluster transport). Empty = counted, dropped.
   std::function<void(const Send&)> send;
+  // The state file (<data_dir>/state.snapshot, runtime/state_file.h); empty
+  // = no durability (nothing is written).
+  std::string state_path;
+  // At most one background snapshot write per this long.
+  Duration persist_debounce = Duration::milliseconds(200);
+  // How often the replicated view is scanned for status changes; zero = no
+  // timer (tests call scan_view_changes()).
+  Duration view_scan_interval = Duration::seconds(1);
 };
 
 struct StatusChangeRecord {
@@ -80,6 +126,16 @@ struct StatusChangeRecord {
   HealthStatus from = HealthStatus::unknown;
   HealthStatus to = HealthStatus::unknown;
   CheckResult cause;
+};
+
+// A status change of the replicated view (what any agent answers).
+struct ViewChangeRecord {
+  Instant at;                 // when this agent's scan saw it
+  std::string target;
+  HealthStatus from = HealthStatus::unknown;
+  HealthStatus to = HealthStatus::unknown;
+  std::string observer;       // the winning observation's observer; empty if none
+  std::string reason;         // the winning observation's result, e.g. "status 503"; empty if none
 };
 
 struct AgentCounters {
@@ -98,11 +154,17 @@ struct AgentCounters {
   std::uint64_t sends_dropped = 0;            // Send effects with no transport
   std::uint64_t member_changes = 0;
   std::uint64_t inputs_dropped = 0;           // over kMaxPendingInputs
+  std::uint64_t view_changes = 0;             // replicated view status changes seen
+  std::uint64_t view_scans = 0;
+  std::uint64_t snapshots_written = 0;
+  std::uint64_t snapshot_errors = 0;
+  std::uint64_t flush_waiters_dropped = 0;    // over kMaxFlushWaiters (answered at once)
 };
 
 class Agent {
  public:
   static constexpr std::size_t kMaxPendingInputs = 100'000;
+  static constexpr std::size_t kMaxFlushWaiters = 1024;
 
   // `clock` and `runner` must outlive the agent. REQUIRES: config.name and
   // config.address are non-empty (the address is what peers reply to).
@@ -126,7 +188,34 @@ class Agent {
 
   // Feeds the node an input now (e.g. PutTarget, or a Packet from the
   // transport). Timer firings and check results are fed by the agent itself.
-  void submit(ClusterInput in);
+  // Returns false when the input was dropped (stopped, or the queue is full).
+  // Called from outside a step (an API handler), the input has been stepped
+  // when it returns.
+  bool submit(ClusterInput in);
+
+  // --- durability (see the header comment) ---------------------------------
+  // Writes the snapshot now if state_path is set: true = written and
+  // fsync'ed, false = no state path. The error names the file and the step.
+  Result<bool> persist_now();
+  bool durable() const { return !options_.state_path.empty(); }
+  const std::string& state_path() const { return options_.state_path; }
+  // The durable_epoch() last written to the state file.
+  std::uint64_t persisted_epoch() const { return persisted_epoch_; }
+  // Runs `done` once the replication deltas written so far have been pushed
+  // to the peers (the next replica_flush fired), or at once (posted) when no
+  // flush is pending, the agent is stopped, or kMaxFlushWaiters are waiting.
+  void after_replication_flush(std::function<void()> done);
+  // How many live peers a write's delta is pushed to directly: every other
+  // live member up to replication.direct_max, else replication.fanout.
+  std::size_t replication_targets() const;
+
+  // --- the replicated view's changes ----------------------------------------
+  // Compares every target's resolved status with the previous scan (the
+  // view_scan_interval timer calls it).
+  void scan_view_changes();
+  const std::deque<ViewChangeRecord>& view_changes() const { return view_changes_; }
+  // "target web healthy -> unhealthy (observed by n3)"
+  static std::string describe_view_change(const ViewChangeRecord& change);
 
   // --- views --------------------------------------------------------------
   const ClusterNode& node() const { return node_; }
@@ -166,7 +255,7 @@ class Agent {
     Instant at;
   };
 
-  void feed(ClusterInput in);
+  bool feed(ClusterInput in);
   void drain();
   void apply(Instant now, Effect& effect);
   void set_timer(const SetTimer& e);
@@ -180,6 +269,11 @@ class Agent {
   void on_member_changed(const MemberChanged& e);
   void log(std::string_view text);
   void handler_error(std::string_view where, std::string_view what);
+  void after_drain();
+  void arm_persist_timer();
+  void on_persist_timer(const boost::system::error_code& ec);
+  void arm_scan_timer();
+  void run_flush_waiters(bool all);
 
   boost::asio::io_context& io_;
   const Clock& clock_;
@@ -200,6 +294,23 @@ class Agent {
 
   std::deque<StatusChangeRecord> changes_;
   AgentCounters counters_;
+
+  // Durability.
+  std::uint64_t persisted_epoch_ = 0;
+  bool persisted_once_ = false;
+  Instant last_persist_at_;
+  boost::asio::steady_timer persist_timer_;
+  bool persist_armed_ = false;
+  std::string last_persist_error_;
+
+  // Waiting for the next replica_flush: (flushes fired at registration, done).
+  std::uint64_t flushes_fired_ = 0;
+  std::deque<std::pair<std::uint64_t, std::function<void()>>> flush_waiters_;
+
+  // Replicated view scans.
+  boost::asio::steady_timer scan_timer_;
+  std::map<std::string, HealthStatus, std::less<>> view_status_;
+  std::deque<ViewChangeRecord> view_changes_;
 
   MetricsRegistry registry_;
   Gauge& build_info_;
@@ -230,6 +341,11 @@ class Agent {
   Counter& swim_refutes_;
   Counter& swim_deaths_;
   Gauge& registry_targets_;
+  Gauge& targets_status_;
+  Gauge& targets_stale_;
+  Counter& view_changes_total_;
+  Counter& snapshot_writes_;
+  Gauge& durable_epoch_;
   std::function<void()> render_hook_;
 };
 

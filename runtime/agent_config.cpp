@@ -91,13 +91,16 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 12> kKnownKeys = {
+constexpr std::array<std::string_view, 14> kKnownKeys = {
     "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "bind",
-    "advertise", "join", "keys", "leave_timeout_ms", "swim"};
+    "advertise", "join", "keys", "leave_timeout_ms", "data_dir", "api_token", "swim"};
 
 constexpr std::string_view kKnownKeysText =
     "targets, name, api, max_concurrent_checks, max_body_bytes, dns_ttl_ms, bind, advertise, join, keys, "
-    "leave_timeout_ms, swim";
+    "leave_timeout_ms, data_dir, api_token, swim";
+
+constexpr std::size_t kMaxDataDirBytes = 4096;
+constexpr std::size_t kMaxApiTokenBytes = 4096;
 
 constexpr std::array<std::string_view, 11> kSwimKeys = {
     "probe_interval_ms",     "probe_timeout_ms",     "suspicion_mult", "suspicion_max_timeout_mult",
@@ -203,6 +206,20 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto v = get_int(j, "leave_timeout_ms", 0, 60'000);
     if (!v) return Error{v.error()};
     c.leave_timeout = Duration::milliseconds(*v);
+  }
+  if (j.contains("data_dir")) {
+    const json& v = j.at("data_dir");
+    if (!v.is_string()) return Error{fmt::format("data_dir: must be a string (a directory path), got {}", type_name(v))};
+    auto d = check_data_dir(v.get<std::string>());
+    if (!d) return Error{fmt::format("data_dir: {}", d.error())};
+    c.data_dir = *d;
+  }
+  if (j.contains("api_token")) {
+    const json& v = j.at("api_token");
+    if (!v.is_string()) return Error{fmt::format("api_token: must be a string, got {}", type_name(v))};
+    auto t = check_token_text(v.get<std::string>());
+    if (!t) return Error{fmt::format("api_token: {}", t.error())};
+    c.api_token = *t;
   }
   if (j.contains("swim")) {
     auto swim = parse_swim_overrides(j.at("swim"), c.swim, "swim.");
@@ -321,6 +338,22 @@ Result<std::string> check_cluster_address(std::string_view text) {
   if (!a) return Error{a.error()};
   if (text.size() > wire::kMaxAddressBytes) return Error{"address too long"};
   return std::string(text);
+}
+
+Result<std::string> check_data_dir(std::string_view path) {
+  if (path.empty()) return Error{"empty path"};
+  if (path.size() > kMaxDataDirBytes) return Error{fmt::format("path longer than {} bytes", kMaxDataDirBytes)};
+  if (path.find('\0') != std::string_view::npos) return Error{"path with a NUL byte"};
+  return std::string(path);
+}
+
+Result<std::string> check_token_text(std::string_view token) {
+  if (token.empty()) return Error{"empty token"};
+  if (token.size() > kMaxApiTokenBytes) return Error{fmt::format("token longer than {} bytes", kMaxApiTokenBytes)};
+  for (char c : token) {
+    if (c <= 0x20 || c >= 0x7f) return Error{"the token must be printable ASCII without spaces"};
+  }
+  return std::string(token);
 }
 
 bool valid_member_name(std::string_view name) {

@@ -17,6 +17,13 @@
 //                                        //   (--key; `heck keygen`); none = plaintext
 //    "leave_timeout_ms": 1000,           // how long a stopping agent lets its
 //                                        //   leave message spread
+//    "data_dir": "/var/lib/heck",        // durable state (--data-dir): the
+//                                        //   registry and counters snapshot
+//                                        //   (runtime/state_file.h); none =
+//                                        //   kept in memory only
+//    "api_token": "s3cret",              // bearer token for API writes
+//                                        //   (--api-token, HECK_API_TOKEN);
+//                                        //   printable ASCII, no spaces
 //    "swim": {"probe_interval_ms": 1000, "probe_timeout_ms": 500,
 //             "suspicion_mult": 4, "suspicion_max_timeout_mult": 6,
 //             "indirect_checks": 3, "retransmit_mult": 4,
@@ -79,6 +86,8 @@ struct AgentConfig {
   std::vector<std::string> join;         // "host:port" each
   std::vector<std::string> keys;         // base64, validated
   Duration leave_timeout = Duration::seconds(1);
+  std::optional<std::string> data_dir;
+  std::optional<std::string> api_token;  // validated by check_token_text
   SwimConfig swim;                       // memberlist LAN defaults + overrides
 
   // Parses a config document. Messages name the field ("targets[0].url: ...").
@@ -97,6 +106,14 @@ Result<SwimConfig> parse_swim_overrides(const nlohmann::json& j, SwimConfig base
 // A cluster address a peer can be reached at: "host:port" with an IP literal
 // or a host name, port 1-65535 (see runtime/cluster/transport.h).
 Result<std::string> check_cluster_address(std::string_view text);
+
+// A data directory path as given (1-4096 bytes, no NUL); whether it exists
+// and is writable is checked when the agent starts (runtime/state_file.h).
+Result<std::string> check_data_dir(std::string_view path);
+
+// An API bearer token: 1-4096 printable ASCII characters, no spaces. The
+// message never repeats the token.
+Result<std::string> check_token_text(std::string_view token);
 
 // A member name: 1-128 characters of A-Z a-z 0-9 . _ : -
 bool valid_member_name(std::string_view name);

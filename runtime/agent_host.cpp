@@ -9,8 +9,18 @@
 
 #include "core/random.h"
 #include "runtime/log.h"
+#include "runtime/state_file.h"
 
 namespace heck::runtime {
+
+namespace {
+
+std::string node_restored_text(std::size_t targets) {
+  return targets == 0 ? std::string("no targets restored (new or empty)")
+                      : fmt::format("restored {} registry entries", targets);
+}
+
+}  // namespace
 
 AgentHostOptions host_options_from_config(const AgentConfig& config) {
   AgentHostOptions o;
@@ -29,6 +39,8 @@ AgentHostOptions host_options_from_config(const AgentConfig& config) {
   assert(ring.ok());  // validated when the config was parsed
   if (ring) o.keyring = std::move(*ring);
   o.leave_timeout = config.leave_timeout;
+  o.data_dir = config.data_dir;
+  if (config.api_token) o.api_options.token = *config.api_token;
   // Phases, jitter and the boot nonce need not repeat between runs of the daemon.
   std::uint64_t s = static_cast<std::uint64_t>(Clock{}.now().ns()) ^ (static_cast<std::uint64_t>(getpid()) << 32);
   o.agent.seed = splitmix64(s);
@@ -62,6 +74,21 @@ void AgentHost::log(std::string_view text) {
 
 Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   assert(!agent_ && !stopped_);
+  // The state file first: a bad one must stop the start before anything binds.
+  std::optional<HealthDelta> restored;
+  std::string state_path;
+  if (options_.data_dir) {
+    auto dir = prepare_data_dir(*options_.data_dir);
+    if (!dir) return Error{dir.error()};
+    state_path = state_file_path(*dir);
+    auto loaded = load_state(state_path);
+    if (!loaded) {
+      return Error{fmt::format("cannot restore the state: {} (move the file away to start with an empty state; "
+                               "peers bring theirs back)",
+                               loaded.error())};
+    }
+    restored = std::move(*loaded);
+  }
   auto bound = transport_.start();
   if (!bound) return Error{bound.error()};
   if (options_.advertise) {
@@ -80,10 +107,15 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
 
   ClusterNodeConfig node = options_.node;
   node.address = advertised_;
+  if (restored) {
+    restored_targets_ = restored->registry.store.size();
+    node.restored = std::move(restored);
+  }
   AgentOptions agent_options = options_.agent;
   agent_options.send = [this](const Send& s) { transport_.send(s); };
+  agent_options.state_path = state_path;
   agent_ = std::make_unique<Agent>(io_, clock_, runner_, std::move(node), std::move(agent_options));
-  api_ = std::make_unique<ApiServer>(io_, *agent_);
+  api_ = std::make_unique<ApiServer>(io_, *agent_, default_api_server_options(), options_.api_options);
   auto ep = api_->listen(options_.api);
   if (!ep) {
     transport_.stop();
@@ -96,6 +128,10 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
     log(fmt::format("cluster traffic on {} is NOT encrypted (no keys): anyone who can reach it can join this "
                     "cluster and feed it; give every agent the same --key (see `heck keygen`)",
                     bound->to_string()));
+  }
+  if (options_.data_dir) {
+    log(fmt::format("state file {}: {}", sanitize_for_log(state_path),
+                    node_restored_text(restored_targets_)));
   }
   agent_->start();
   api_->start();

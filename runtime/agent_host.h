@@ -8,6 +8,15 @@
 // with the agent's metrics (heck_cluster_packets_rejected_total{reason},
 // heck_cluster_transport_events_total{event}, bytes and packets by channel).
 //
+// Durable state: with AgentHostOptions::data_dir set, start() first makes
+// sure the directory exists and is writable, reads <data_dir>/state.snapshot
+// (runtime/state_file.h) and passes it to the node as
+// ClusterNodeConfig::restored; the agent then keeps the file current (see
+// runtime/agent.h, "Durability"). A snapshot that cannot be read or decoded
+// stops the start with an error naming the file and the decode error: move
+// the file away to start empty (the peers' state comes back by
+// anti-entropy).
+//
 // Lifecycle: start() binds the cluster port (UDP and TCP), works out the
 // advertised address (AgentHostOptions::advertise, else the bound address;
 // binding 0.0.0.0 or :: requires an advertise address), binds the API (so a
@@ -51,12 +60,15 @@ struct AgentHostOptions {
   CheckerOptions checker;
   AgentOptions agent;
   HostPort api{"127.0.0.1", 7700};
+  ApiOptions api_options;                // .token: bearer token for writes
+  std::optional<std::string> data_dir;   // durable state; none = memory only
   Duration leave_timeout = Duration::seconds(1);
 };
 
 // The host options for a parsed config: name (config, else the host name),
 // targets, checker limits, cluster (bind, advertise, join, keys, SWIM
-// timing); `api` and `bind` are the config's, else the defaults.
+// timing), data_dir and api_token; `api` and `bind` are the config's, else
+// the defaults.
 // REQUIRES: the config passed AgentConfig's validation.
 AgentHostOptions host_options_from_config(const AgentConfig& config);
 
@@ -86,6 +98,8 @@ class AgentHost {
   // The bound cluster address and the one peers are told.
   HostPort cluster_bound() const { return transport_.local_address(); }
   const Address& advertised() const { return advertised_; }
+  // Targets and counters restored from the state file at start() (0 = none).
+  std::size_t restored_targets() const { return restored_targets_; }
 
  private:
   void log(std::string_view text);
@@ -101,6 +115,7 @@ class AgentHost {
   std::unique_ptr<ApiServer> api_;
   boost::asio::steady_timer leave_timer_;
   Address advertised_;
+  std::size_t restored_targets_ = 0;
   bool shutting_down_ = false;
   bool stopped_ = false;
 };

@@ -1,6 +1,11 @@
 #include "runtime/api_server.h"
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <array>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -9,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "runtime/clock.h"
+#include "runtime/log.h"
+#include "runtime/status_page.h"
 #include "runtime/version.h"
 
 namespace heck::runtime {
@@ -17,8 +24,11 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-constexpr std::string_view kAllowGet = "GET, HEAD";
 constexpr std::string_view kTargetsPrefix = "/v1/targets/";
+constexpr std::string_view kOwnersPrefix = "/v1/owners/";
+constexpr std::string_view kCountersPrefix = "/v1/counters/";
+constexpr std::size_t kMaxCounterNameBytes = 256;
+constexpr std::size_t kStatusUnhealthyMax = 100;
 
 std::string dump(const json& j) {
   // Text from the network (paths) may not be UTF-8: replace, never throw.
@@ -45,16 +55,15 @@ int hex_value(char c) {
   return -1;
 }
 
-// Percent-decoding for query components ('+' is a space). Malformed escapes
+// Percent-decoding; in a query component '+' is a space. Malformed escapes
 // are kept as they are.
-std::string url_decode(std::string_view s) {
+std::string url_decode(std::string_view s, bool plus_is_space) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
+    if (plus_is_space && s[i] == '+') {
       out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 &&
-               hex_value(s[i + 2]) >= 0) {
+    } else if (s[i] == '%' && i + 2 < s.size() && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
       out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
       i += 2;
     } else {
@@ -64,11 +73,37 @@ std::string url_decode(std::string_view s) {
   return out;
 }
 
-json target_json(const TargetState& t, Instant /*now*/) {
-  const TargetSpec& spec = *t.spec;
+// "abc" -> 'abc' for messages, made safe to show (no control characters).
+std::string quote_for_message(std::string_view s) {
+  std::string shown(s.substr(0, 300));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return fmt::format("'{}'{}", shown, s.size() > 300 ? "..." : "");
+}
+
+Instant hlc_instant(HlcTimestamp t) {
+  return Instant::from_ns(static_cast<std::int64_t>(t.wall_ms()) * 1'000'000);
+}
+
+std::string describe(CheckReason reason, int status_code) {
+  CheckResult r;
+  r.reason = reason;
+  r.status_code = status_code;
+  return r.describe();
+}
+
+json observation_json(const Observation& o) {
+  return json{{"observer", o.observer_name},
+              {"status", std::string(to_string(o.status))},
+              {"reason", describe(o.reason, o.status_code)},
+              {"status_code", o.status_code ? json(o.status_code) : json(nullptr)},
+              {"latency_ms", round3(o.latency.ms_f())},
+              {"observed_at", format_rfc3339(hlc_instant(o.observed_at), true)}};
+}
+
+json local_json(const TargetState& t) {
   json j;
-  j["id"] = spec.id;
-  j["url"] = spec.url.to_string();
   j["status"] = std::string(to_string(t.status));
   j["status_since"] = format_rfc3339(t.status_since, true);
   if (t.checked) {
@@ -84,46 +119,171 @@ json target_json(const TargetState& t, Instant /*now*/) {
     j["latency_ms"] = nullptr;
     j["checked_at"] = nullptr;
   }
+  j["consecutive_successes"] = t.successes;
+  j["consecutive_failures"] = t.failures;
+  j["checks"] = t.checks_started;
+  return j;
+}
+
+json target_json(const Agent& agent, const TargetView& v) {
+  const TargetSpec& spec = *v.spec;
+  const Observation* winner = v.observations.empty() ? nullptr : &v.observations.front();
+  const TargetState* local = v.checked_here ? agent.node().scheduler().find(v.id) : nullptr;
+  json j;
+  j["id"] = v.id;
+  j["url"] = spec.url.to_string();
+  j["status"] = std::string(to_string(v.status));
+  j["stale"] = v.stale;
+  j["age_ms"] = v.age ? json(v.age->ms()) : json(nullptr);
+  j["observed_at"] = v.newest ? json(format_rfc3339(hlc_instant(v.newest->observed_at), true)) : json(nullptr);
+  j["last_observer"] = v.newest ? json(v.newest->observer_name) : json(nullptr);
+  j["reason"] = winner ? json(describe(winner->reason, winner->status_code)) : json(nullptr);
+  j["owners"] = v.owners;
+  j["fallbacks"] = v.fallbacks;
+  j["checked_here"] = v.checked_here;
+  j["checkers"] = spec.checkers;
+  j["quorum"] = v.quorum;
+  j["unhealthy_votes"] = v.unhealthy_votes;
+  j["healthy_votes"] = v.healthy_votes;
+  json siblings = json::array();
+  for (const Observation& o : v.observations) siblings.push_back(observation_json(o));
+  j["siblings"] = std::move(siblings);
+  j["spec_siblings"] = v.spec_siblings;
+  j["spec"] = json::parse(spec.to_json().dump());  // ordered copy of TargetSpec::to_json()
+  j["local"] = local ? local_json(*local) : json(nullptr);
+  // Version 1 fields, kept for its clients (see the header).
+  j["result"] = winner ? json(std::string(to_string(winner->reason))) : json(nullptr);
+  j["status_code"] = winner && winner->status_code ? json(winner->status_code) : json(nullptr);
+  j["latency_ms"] = winner ? json(round3(winner->latency.ms_f())) : json(nullptr);
+  j["checked_at"] = winner ? json(format_rfc3339(hlc_instant(winner->observed_at), true)) : json(nullptr);
   j["interval_ms"] = spec.interval.ms();
   j["timeout_ms"] = spec.timeout.ms();
   j["rise"] = spec.rise;
   j["fall"] = spec.fall;
-  j["checks"] = t.checks_started;
-  j["consecutive_successes"] = t.successes;
-  j["consecutive_failures"] = t.failures;
+  j["status_since"] = local ? json(format_rfc3339(local->status_since, true)) : json(nullptr);
+  j["checks"] = local ? json(local->checks_started) : json(nullptr);
+  j["consecutive_successes"] = local ? json(local->successes) : json(nullptr);
+  j["consecutive_failures"] = local ? json(local->failures) : json(nullptr);
   return j;
 }
 
-HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view query) {
-  std::optional<HealthStatus> filter;
-  bool seen_status = false;
+// --- query strings ---------------------------------------------------------------
+
+struct QueryParam {
+  std::string key;
+  std::string value;
+};
+
+std::vector<QueryParam> parse_query(std::string_view query) {
+  std::vector<QueryParam> out;
   while (!query.empty()) {
     const auto amp = query.find('&');
     const std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
     if (pair.empty()) continue;
     const auto eq = pair.find('=');
-    const std::string key = url_decode(pair.substr(0, eq));
-    const std::string value = eq == std::string_view::npos ? std::string{} : url_decode(pair.substr(eq + 1));
-    if (key != "status") {
-      return error_response(400, fmt::format("unknown query parameter '{}' (allowed: status)", key), path);
-    }
-    if (seen_status) return error_response(400, "query parameter 'status' given more than once", path);
-    seen_status = true;
-    filter = parse_health_status(value);
-    if (!filter) {
-      return json_response(
-          400, json{{"error", fmt::format("invalid status '{}' (allowed: healthy, unhealthy, unknown)", value)},
-                    {"path", std::string(path)},
-                    {"allowed", json::array({"healthy", "unhealthy", "unknown"})}});
+    out.push_back({url_decode(pair.substr(0, eq), true),
+                   eq == std::string_view::npos ? std::string{} : url_decode(pair.substr(eq + 1), true)});
+  }
+  return out;
+}
+
+// --- reads -----------------------------------------------------------------------
+
+HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view query) {
+  std::optional<HealthStatus> status_filter;
+  std::optional<bool> stale_filter;
+  bool seen_status = false;
+  bool seen_stale = false;
+  for (const QueryParam& p : parse_query(query)) {
+    if (p.key == "status") {
+      if (seen_status) return error_response(400, "query parameter 'status' given more than once", path);
+      seen_status = true;
+      status_filter = parse_health_status(p.value);
+      if (!status_filter) {
+        return json_response(
+            400, json{{"error", fmt::format("invalid status {} (allowed: healthy, unhealthy, unknown)", quote_for_message(p.value))},
+                      {"path", std::string(path)},
+                      {"allowed", json::array({"healthy", "unhealthy", "unknown"})}});
+      }
+    } else if (p.key == "stale") {
+      if (seen_stale) return error_response(400, "query parameter 'stale' given more than once", path);
+      seen_stale = true;
+      if (p.value == "true") {
+        stale_filter = true;
+      } else if (p.value == "false") {
+        stale_filter = false;
+      } else {
+        return json_response(400, json{{"error", fmt::format("invalid stale {} (allowed: true, false)", quote_for_message(p.value))},
+                                       {"path", std::string(path)},
+                                       {"allowed", json::array({"true", "false"})}});
+      }
+    } else {
+      return error_response(400, fmt::format("unknown query parameter {} (allowed: status, stale)", quote_for_message(p.key)),
+                            path);
     }
   }
-  const Instant now = agent.now();
   json list = json::array();
-  agent.node().scheduler().for_each([&](const TargetState& t) {
-    if (!filter || t.status == *filter) list.push_back(target_json(t, now));
-  });
+  for (const TargetView& v : agent.node().target_views(agent.now())) {
+    if (status_filter && v.status != *status_filter) continue;
+    if (stale_filter && v.stale != *stale_filter) continue;
+    list.push_back(target_json(agent, v));
+  }
   return json_response(200, list);
+}
+
+HttpResponse owners(Agent& agent, const std::string& id) {
+  const ClusterNode& node = agent.node();
+  const auto registered = node.replication().state().target(id);
+  const int r = registered && registered->spec && registered->spec->spec ? registered->spec->spec->checkers : 1;
+  const std::size_t checkers = static_cast<std::size_t>(r < 1 ? 1 : r);
+  std::vector<std::string> ranked = node.ranked_members(id, checkers + node.config().view_fallbacks);
+  json owners = json::array();
+  json fallbacks = json::array();
+  for (std::size_t i = 0; i < ranked.size(); ++i) (i < checkers ? owners : fallbacks).push_back(ranked[i]);
+  return json_response(200, json{{"id", id},
+                                 {"registered", registered.has_value()},
+                                 {"checkers", checkers},
+                                 {"owners", std::move(owners)},
+                                 {"fallbacks", std::move(fallbacks)}});
+}
+
+HttpResponse status(Agent& agent, const ApiOptions& options) {
+  const ClusterNode& node = agent.node();
+  std::array<std::size_t, 4> by_state{};
+  for (const MemberInfo& m : node.membership().members()) ++by_state[static_cast<std::size_t>(m.state)];
+  std::size_t healthy = 0, unhealthy = 0, unknown = 0, stale = 0, total = 0;
+  json unhealthy_ids = json::array();
+  for (const TargetView& v : node.target_views(agent.now())) {
+    ++total;
+    stale += v.stale ? 1 : 0;
+    if (v.status == HealthStatus::healthy) {
+      ++healthy;
+    } else if (v.status == HealthStatus::unhealthy) {
+      ++unhealthy;
+      if (unhealthy_ids.size() < kStatusUnhealthyMax) unhealthy_ids.push_back(v.id);
+    } else {
+      ++unknown;
+    }
+  }
+  auto count = [&](MemberState s) { return by_state[static_cast<std::size_t>(s)]; };
+  return json_response(
+      200, json{{"name", node.name()},
+                {"address", node.config().address},
+                {"version", std::string(kVersion)},
+                {"members", json{{"alive", count(MemberState::alive)},
+                                 {"suspect", count(MemberState::suspect)},
+                                 {"dead", count(MemberState::dead)},
+                                 {"left", count(MemberState::left)}}},
+                {"targets", json{{"total", total},
+                                 {"healthy", healthy},
+                                 {"unhealthy", unhealthy},
+                                 {"unknown", unknown},
+                                 {"stale", stale}}},
+                {"checked_here", node.scheduler().size()},
+                {"unhealthy", std::move(unhealthy_ids)},
+                {"durable", agent.durable()},
+                {"auth", !options.token.empty()}});
 }
 
 HttpResponse health(Agent& agent) {
@@ -143,12 +303,13 @@ HttpResponse health(Agent& agent) {
 
 HttpResponse changes(Agent& agent) {
   json list = json::array();
-  for (const auto& c : agent.recent_changes()) {
+  for (const ViewChangeRecord& c : agent.view_changes()) {
     list.push_back(json{{"at", format_rfc3339(c.at, true)},
                         {"target", c.target},
                         {"from", std::string(to_string(c.from))},
                         {"to", std::string(to_string(c.to))},
-                        {"reason", c.cause.describe()}});
+                        {"observer", c.observer.empty() ? json(nullptr) : json(c.observer)},
+                        {"reason", c.reason.empty() ? json(nullptr) : json(c.reason)}});
   }
   return json_response(200, list);
 }
@@ -167,31 +328,194 @@ HttpResponse members(Agent& agent) {
   return json_response(200, list);
 }
 
-HttpResponse index() {
-  return json_response(200, json{{"endpoints", json::array({"/v1/targets", "/v1/targets/{id}", "/v1/members",
-                                                            "/v1/health", "/v1/changes", "/metrics"})}});
+HttpResponse endpoints() {
+  return json_response(
+      200, json{{"endpoints",
+                 json::array({"/", "/v1/status", "/v1/targets", "/v1/targets/{id}", "/v1/owners/{id}",
+                              "/v1/counters/{name}", "/v1/members", "/v1/health", "/v1/changes", "/metrics"})}});
+}
+
+// --- writes ----------------------------------------------------------------------
+
+// "Bearer <token>" (scheme case-insensitive) against the configured token, in
+// time independent of where they differ: both are hashed first.
+bool bearer_matches(std::string_view header, const std::string& token) {
+  constexpr std::string_view kScheme = "bearer";
+  if (header.size() <= kScheme.size()) return false;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    char c = header[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != kScheme[i]) return false;
+  }
+  std::string_view given = header.substr(kScheme.size());
+  if (given.empty() || given.front() != ' ') return false;
+  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
+  while (!given.empty() && (given.back() == ' ' || given.back() == '\t')) given.remove_suffix(1);
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> a{}, b{};
+  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a.data());
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), b.data());
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// The body as a JSON object, or a 400 naming what is wrong.
+Result<nlohmann::json> parse_body(std::string_view body) {
+  if (body.empty()) return Error{"empty body (expected a JSON object)"};
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(body.begin(), body.end());
+  } catch (const nlohmann::json::parse_error& e) {
+    std::string what = e.what();
+    if (const auto colon = what.find("] "); colon != std::string::npos) what = what.substr(colon + 2);
+    return Error{fmt::format("body is not valid JSON: {}", what)};
+  }
+  if (!j.is_object()) return Error{fmt::format("body must be a JSON object, got {}", j.type_name())};
+  return j;
+}
+
+// What the write's reply says about durability; persists first.
+void add_durability(Agent& agent, json& reply) {
+  auto persisted = agent.persist_now();
+  reply["durable"] = persisted.ok() && *persisted;
+  if (!persisted) reply["durable_error"] = persisted.error();
+  reply["replicated_to"] = agent.replication_targets();
+}
+
+ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, const std::string& body) {
+  auto parsed = parse_body(body);
+  if (!parsed) return {error_response(400, parsed.error(), path)};
+  nlohmann::json& j = *parsed;
+  if (j.contains("id")) {
+    const nlohmann::json& given = j.at("id");
+    if (!given.is_string() || given.get<std::string>() != id) {
+      return {error_response(
+          400,
+          fmt::format("id: the body's id ({}) differs from the path's ('{}')",
+                      given.is_string() ? quote_for_message(given.get<std::string>()) : std::string(given.type_name()), id),
+          path)};
+    }
+  }
+  j["id"] = id;
+  auto spec = TargetSpec::from_json(j, "body");
+  if (!spec) return {error_response(400, spec.error(), path)};
+  const HealthState& state = agent.node().replication().state();
+  const bool created = !state.target(id).has_value();
+  if (created && state.targets().size() >= AgentConfig::kMaxTargets) {
+    return {error_response(400, fmt::format("the registry already holds {} targets, the limit", AgentConfig::kMaxTargets),
+                           path)};
+  }
+  const nlohmann::json spec_json = spec->to_json();
+  if (!agent.submit(PutTarget{std::move(*spec)})) {
+    return {error_response(503, "the agent is stopping or overloaded; try again", path)};
+  }
+  if (!state.target(id)) return {error_response(500, "the target was not registered (see the agent's log)", path)};
+  json reply{{"id", id},
+             {"created", created},
+             {"owners", agent.node().owners(id)},
+             {"spec", json::parse(spec_json.dump())}};
+  add_durability(agent, reply);
+  return {json_response(created ? 201 : 200, reply), true};
+}
+
+ApiReply delete_target(Agent& agent, const std::string& id, std::string_view path) {
+  const HealthState& state = agent.node().replication().state();
+  if (!state.target(id)) return {error_response(404, fmt::format("no target '{}'", id), path)};
+  if (!agent.submit(DeleteTarget{id})) {
+    return {error_response(503, "the agent is stopping or overloaded; try again", path)};
+  }
+  if (state.target(id)) return {error_response(500, "the target is still registered (see the agent's log)", path)};
+  json reply{{"id", id}, {"deleted", true}};
+  add_durability(agent, reply);
+  return {json_response(200, reply), true};
+}
+
+ApiReply add_to_counter(Agent& agent, const std::string& name, std::string_view path, const std::string& body) {
+  auto parsed = parse_body(body);
+  if (!parsed) return {error_response(400, parsed.error(), path)};
+  const nlohmann::json& j = *parsed;
+  for (const auto& [key, _] : j.items()) {
+    if (key != "delta") return {error_response(400, fmt::format("{}: unknown key (known: delta)", quote_for_message(key)), path)};
+  }
+  if (!j.contains("delta")) return {error_response(400, "delta: missing (an integer, e.g. {\"delta\": 3})", path)};
+  const nlohmann::json& d = j.at("delta");
+  if (!d.is_number_integer() ||
+      (d.is_number_unsigned() && d.get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))) {
+    return {error_response(400, fmt::format("delta: must be an integer in the int64 range, got {}", d.dump()), path)};
+  }
+  const std::int64_t delta = d.get<std::int64_t>();
+  if (!agent.submit(AddToCounter{name, delta})) {
+    return {error_response(503, "the agent is stopping or overloaded; try again", path)};
+  }
+  return {json_response(200, json{{"name", name}, {"value", agent.node().counter(name)}}), true};
+}
+
+std::optional<std::string> counter_name_problem(const std::string& name) {
+  if (name.empty()) return "empty counter name";
+  if (name.size() > kMaxCounterNameBytes) {
+    return fmt::format("counter name of {} bytes, more than {}", name.size(), kMaxCounterNameBytes);
+  }
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "counter name with a control character";
+  }
+  return std::nullopt;
+}
+
+enum class Route { none, page, index, targets, target, owners, counter, status, members, health, changes, metrics };
+
+std::string_view allowed_methods(Route r) {
+  switch (r) {
+    case Route::target: return "GET, HEAD, PUT, DELETE";
+    case Route::counter: return "GET, HEAD, POST";
+    default: return "GET, HEAD";
+  }
+}
+
+bool method_allowed(Route r, std::string_view method) {
+  if (method == "GET" || method == "HEAD") return true;
+  if (r == Route::target) return method == "PUT" || method == "DELETE";
+  if (r == Route::counter) return method == "POST";
+  return false;
+}
+
+json allowed_list(std::string_view allow) {
+  json list = json::array();
+  while (!allow.empty()) {
+    const auto comma = allow.find(',');
+    list.push_back(std::string(allow.substr(0, comma)));
+    allow = comma == std::string_view::npos ? std::string_view{} : allow.substr(comma + 2);
+  }
+  return list;
 }
 
 }  // namespace
 
-HttpResponse handle_api_request(Agent& agent, const HttpRequest& request) {
+ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOptions& options) {
   const std::string_view target = request.target;
   const auto q = target.find('?');
   const std::string_view path = target.substr(0, q);
   const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-  const bool get = request.method == "GET" || request.method == "HEAD";
 
   // Known paths: route by path first, then check the method.
-  enum class Route { none, index, targets, target, members, health, changes, metrics } route = Route::none;
-  std::string_view id;
+  Route route = Route::none;
+  std::string_view rest;
+  auto below = [&](std::string_view prefix) {
+    if (!path.starts_with(prefix) || path.size() == prefix.size()) return false;
+    rest = path.substr(prefix.size());
+    return rest.find('/') == std::string_view::npos;
+  };
   if (path == "/") {
+    route = Route::page;
+  } else if (path == "/v1" || path == "/v1/") {
     route = Route::index;
   } else if (path == "/v1/targets") {
     route = Route::targets;
-  } else if (path.starts_with(kTargetsPrefix) && path.size() > kTargetsPrefix.size() &&
-             path.find('/', kTargetsPrefix.size()) == std::string_view::npos) {
+  } else if (below(kTargetsPrefix)) {
     route = Route::target;
-    id = path.substr(kTargetsPrefix.size());
+  } else if (below(kOwnersPrefix)) {
+    route = Route::owners;
+  } else if (below(kCountersPrefix)) {
+    route = Route::counter;
+  } else if (path == "/v1/status") {
+    route = Route::status;
   } else if (path == "/v1/members") {
     route = Route::members;
   } else if (path == "/v1/health") {
@@ -202,34 +526,80 @@ HttpResponse handle_api_request(Agent& agent, const HttpRequest& request) {
     route = Route::metrics;
   }
 
-  if (route == Route::none) return error_response(404, "not found", path);
-  if (!get) {
+  if (route == Route::none) return {error_response(404, "not found", path)};
+  if (!method_allowed(route, request.method)) {
+    const std::string_view allow = allowed_methods(route);
     auto r = json_response(405, json{{"error", fmt::format("method {} not allowed", request.method)},
                                      {"path", std::string(path)},
-                                     {"allowed", json::array({"GET", "HEAD"})}});
-    r.allow = std::string(kAllowGet);
-    return r;
+                                     {"allowed", allowed_list(allow)}});
+    r.allow = std::string(allow);
+    return {std::move(r)};
   }
-  switch (route) {
-    case Route::index: return index();
-    case Route::targets: return list_targets(agent, path, query);
-    case Route::target: {
-      const TargetState* t = agent.node().scheduler().find(id);
-      if (!t) return error_response(404, fmt::format("no target '{}'", id), path);
-      return json_response(200, target_json(*t, agent.now()));
+  const bool read = request.method == "GET" || request.method == "HEAD";
+  if (!read) {
+    if (!options.token.empty() && !bearer_matches(request.authorization, options.token)) {
+      auto r = error_response(401, "missing or wrong bearer token", path);
+      r.www_authenticate = "Bearer";
+      return {std::move(r)};
     }
-    case Route::members: return members(agent);
-    case Route::health: return health(agent);
-    case Route::changes: return changes(agent);
+    if (request.body.size() > options.max_body_bytes) {
+      return {error_response(413, fmt::format("request body larger than {} bytes", options.max_body_bytes), path)};
+    }
+  }
+
+  // The id or name in the path.
+  std::string name;
+  if (route == Route::target || route == Route::owners) {
+    name = std::string(rest);
+    if (!valid_target_id(name)) {
+      return {error_response(
+          400,
+          fmt::format("invalid target id {}: 1-{} characters of A-Z a-z 0-9 . _ : -", quote_for_message(name), TargetSpec::kMaxIdLength),
+          path)};
+    }
+  } else if (route == Route::counter) {
+    name = url_decode(rest, false);
+    if (auto problem = counter_name_problem(name)) return {error_response(400, *problem, path)};
+  }
+
+  switch (route) {
+    case Route::page: {
+      HttpResponse r;
+      r.content_type = "text/html; charset=utf-8";
+      r.body = std::string(status_page_html());
+      return {std::move(r)};
+    }
+    case Route::index: return {endpoints()};
+    case Route::targets: return {list_targets(agent, path, query)};
+    case Route::target: {
+      if (request.method == "PUT") return put_target(agent, name, path, request.body);
+      if (request.method == "DELETE") return delete_target(agent, name, path);
+      auto v = agent.node().target_view(name, agent.now());
+      if (!v) return {error_response(404, fmt::format("no target '{}'", name), path)};
+      return {json_response(200, target_json(agent, *v))};
+    }
+    case Route::owners: return {owners(agent, name)};
+    case Route::counter: {
+      if (request.method == "POST") return add_to_counter(agent, name, path, request.body);
+      return {json_response(200, json{{"name", name}, {"value", agent.node().counter(name)}})};
+    }
+    case Route::status: return {status(agent, options)};
+    case Route::members: return {members(agent)};
+    case Route::health: return {health(agent)};
+    case Route::changes: return {changes(agent)};
     case Route::metrics: {
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = agent.render_metrics();
-      return r;
+      return {std::move(r)};
     }
     case Route::none: break;
   }
-  return error_response(404, "not found", path);
+  return {error_response(404, "not found", path)};
+}
+
+HttpResponse handle_api_request(Agent& agent, const HttpRequest& request, const ApiOptions& options) {
+  return route_api_request(agent, request, options).response;
 }
 
 HttpServerOptions default_api_server_options() {
@@ -243,17 +613,23 @@ HttpServerOptions default_api_server_options() {
   return o;
 }
 
-ApiServer::ApiServer(boost::asio::io_context& io, Agent& agent, HttpServerOptions options)
+ApiServer::ApiServer(boost::asio::io_context& io, Agent& agent, HttpServerOptions options, ApiOptions api)
     : server_(
           io,
-          [&agent](const HttpRequest& req, HttpServer::Reply reply) {
-            HttpResponse r;
+          [&agent, api = std::move(api)](const HttpRequest& req, HttpServer::Reply reply) {
+            ApiReply r;
             try {
-              r = handle_api_request(agent, req);
+              r = route_api_request(agent, req, api);
             } catch (const std::exception& e) {
-              r = error_response(500, fmt::format("internal error: {}", e.what()), "");
+              r.response = error_response(500, fmt::format("internal error: {}", e.what()), "");
+              r.after_flush = false;
             }
-            reply(std::move(r));
+            if (r.after_flush) {
+              agent.after_replication_flush(
+                  [reply = std::move(reply), response = std::move(r.response)]() mutable { reply(std::move(response)); });
+            } else {
+              reply(std::move(r.response));
+            }
           },
           std::move(options), [&agent](unsigned status) { agent.count_api_request(status); }) {}
 

@@ -1,11 +1,38 @@
-// The agent's HTTP API (JSON) and its Prometheus endpoint, served by an
-// HttpServer (runtime/http_server.h) on the agent's io_context. Loopback by
-// default: 127.0.0.1:7700.
+// The agent's HTTP API (JSON), its status page and its Prometheus endpoint,
+// served by an HttpServer (runtime/http_server.h) on the agent's io_context.
+// Loopback by default: 127.0.0.1:7700. This is the Version 2 API; every
+// agent answers from the REPLICATED state
+// (ClusterNode::target_view / target_views, owners, counter), so any agent
+// gives the same answer about any target once the cluster has converged.
 //
-//   GET /v1/targets[?status=healthy|unhealthy|unknown]
-//       JSON array of target entries, sorted by id. An invalid status -> 400.
+//   GET /v1/targets[?status=healthy|unhealthy|unknown][&stale=true|false]
+//       JSON array of target entries, sorted by id. A bad query -> 400 naming it.
 //   GET /v1/targets/{id}
-//       one target entry; 404 if there is no such target.
+//       one target entry; 404 {"error": "no target 'x'"} if not registered.
+//   PUT /v1/targets/{id}     (write: bearer token)
+//       body: TargetSpec JSON (core/target_spec.h); "id" optional but must
+//       equal {id}. -> 201 (new) / 200 (replaced)
+//       {"id", "created", "owners", "spec", "durable", "replicated_to"}.
+//       The reply is sent after the snapshot was written with fsync
+//       ("durable": true; false without --data-dir) and after the next
+//       replica_flush pushed the delta to "replicated_to" peers directly
+//       (Agent::after_replication_flush). A snapshot that cannot be written
+//       leaves the target registered and replicated: "durable": false and
+//       "durable_error" says why.
+//   DELETE /v1/targets/{id}  (write) -> 200 {"id", "deleted": true, "durable",
+//       "replicated_to"}; 404 if not registered.
+//   GET /v1/owners/{id}
+//       {"id", "registered", "checkers" (r; 1 when not registered), "owners",
+//        "fallbacks"} over this agent's live members, in priority order.
+//   POST /v1/counters/{name} (write) body {"delta": <int64>}
+//       -> {"name", "value"} (the value here after the add).
+//   GET /v1/counters/{name} -> {"name", "value"} (0 if never written).
+//       A name is 1-256 bytes (percent-decoded), no control characters.
+//   GET /v1/status
+//       {"name", "address", "version", "members": {"alive","suspect","dead",
+//        "left"}, "targets": {"total","healthy","unhealthy","unknown","stale"},
+//        "checked_here", "unhealthy": [ids, first 100], "durable" (bool),
+//        "auth" (true when writes need a token)}
 //   GET /v1/members
 //       JSON array, sorted by name, this agent included:
 //       {"name", "address", "state" (alive|suspect|dead|left), "incarnation",
@@ -17,16 +44,24 @@
 //        "targets" (checked here), "members_live" (alive + suspect, self
 //        included), "incarnation", "uptime_s", "version", "started_at"}
 //   GET /v1/changes
-//       the most recent status changes, newest last (bounded).
+//       status changes of the replicated view seen by this agent (its 1 s
+//       scans, Agent::view_changes), newest last, bounded:
+//       [{"at", "target", "from", "to", "observer" (null if none), "reason"}]
+//   GET /   the status page (runtime/status_page.h), text/html.
+//   GET /v1 {"endpoints": [...]}
 //   GET /metrics
 //       Prometheus text format 0.0.4 (see Agent::render_metrics):
-//         heck_target_up{target}            1 healthy, 0 unhealthy; ABSENT while
-//                                           unknown (no fake 0 to alert on, no NaN)
-//         heck_target_status{target,status} 1 for the current status of
-//                                           healthy|unhealthy|unknown, else 0
+//         heck_targets_status{status}       targets of the replicated view by
+//                                           resolved status (every agent alike)
+//         heck_targets_stale                ... of them stale
+//         heck_target_up{target}            (targets checked HERE) 1 healthy,
+//                                           0 unhealthy; ABSENT while unknown
+//         heck_target_status{target,status} (checked here) 1 for the current status
 //         heck_check_duration_seconds{target}      histogram, 1 ms .. 10 s
 //         heck_checks_total{target,result}         result = CheckReason name
 //         heck_status_changes_total{target}
+//         heck_view_changes_total, heck_state_snapshot_writes_total{result},
+//         heck_state_durable_epoch
 //         heck_checks_in_flight, heck_checks_queued, heck_targets
 //         heck_stale_results_total, heck_stale_timers_total,
 //         heck_results_lost_total, heck_handler_errors_total
@@ -45,20 +80,43 @@
 //         heck_cluster_transport_bytes_total{direction,channel},
 //         heck_cluster_transport_events_total{event}, heck_cluster_encrypted
 //
-// A target entry:
-//   {"id", "url", "status", "status_since",
-//    "reason"      text of the last result ("status 503", "timeout", ...; "" if none),
-//    "result"      the CheckReason name of the last result ("ok", "bad_status", ...; null if none),
-//    "status_code" of the last result (null if none or not HTTP),
-//    "latency_ms"  of the last check (null if none), "checked_at" (null if none),
-//    "interval_ms", "timeout_ms", "rise", "fall", "checks",
-//    "consecutive_successes", "consecutive_failures"}
+// A target entry (Version 2):
+//   {"id", "url", "status" (resolved: healthy|unhealthy|unknown), "stale",
+//    "age_ms" (null without an observation), "observed_at" (of the newest
+//    observation, null), "last_observer" (its observer, null),
+//    "reason" (text of the winning observation, e.g. "status 503"; null),
+//    "owners", "fallbacks", "checked_here", "checkers", "quorum",
+//    "unhealthy_votes", "healthy_votes",
+//    "siblings": [{"observer", "status", "reason", "status_code" (null if
+//                  none), "latency_ms", "observed_at"}] (best first),
+//    "spec_siblings", "spec": {TargetSpec::to_json()},
+//    "local": null, or when checked here the Version 1 per-agent fields
+//             {"status", "status_since", "reason", "result", "status_code",
+//              "latency_ms", "checked_at", "consecutive_successes",
+//              "consecutive_failures", "checks"},
+//   and, for Version 1 clients, at the top level: "result", "status_code",
+//    "latency_ms", "checked_at" (of the winning observation, null if none),
+//    "interval_ms", "timeout_ms", "rise", "fall" (of the spec), and
+//    "status_since", "checks", "consecutive_successes",
+//    "consecutive_failures" (this agent's, null when not checked here)}
 // Times are RFC 3339 UTC with milliseconds.
+//
+// Writes (PUT, DELETE, POST) need "Authorization: Bearer <token>" when
+// ApiOptions::token is set (config "api_token", --api-token,
+// HECK_API_TOKEN); otherwise 401 {"error": "missing or wrong bearer token"}
+// with "WWW-Authenticate: Bearer". The comparison takes the same time
+// whatever the token (SHA-256 of both, CRYPTO_memcmp). Reads never need it.
+// A body over ApiOptions::max_body_bytes (64 KiB) -> 413 (the server refuses
+// it from the Content-Length already).
 //
 // HEAD is allowed wherever GET is. Another method on a known path -> 405 with
 // an Allow header; an unknown path -> 404. Every error is JSON:
 //   {"error": "...", "path": "..."} (plus "allowed" where there is a list).
 #pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -70,9 +128,24 @@
 
 namespace heck::runtime {
 
-// Routing, without a socket: answers one request from the agent's state.
+struct ApiOptions {
+  std::string token;                     // empty: writes need no token (check_token_text, agent_config.h)
+  std::size_t max_body_bytes = 64 * 1024;
+};
+
+// A routed answer; `after_flush`: send it only after the replication deltas
+// it wrote were pushed to the peers (Agent::after_replication_flush).
+struct ApiReply {
+  HttpResponse response;
+  bool after_flush = false;
+};
+
+// Routing, without a socket: answers one request from the agent's state
+// (writes are submitted to the agent and stepped before it returns).
 // Never throws for any request text.
-HttpResponse handle_api_request(Agent& agent, const HttpRequest& request);
+ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOptions& options = {});
+// The response of route_api_request (no waiting for the flush).
+HttpResponse handle_api_request(Agent& agent, const HttpRequest& request, const ApiOptions& options = {});
 
 // The defaults for the API: small requests, short timeouts.
 HttpServerOptions default_api_server_options();
@@ -81,7 +154,8 @@ class ApiServer {
  public:
   // `agent` must outlive the server. Every response is counted in the
   // agent's heck_api_requests_total{code}.
-  ApiServer(boost::asio::io_context& io, Agent& agent, HttpServerOptions options = default_api_server_options());
+  ApiServer(boost::asio::io_context& io, Agent& agent, HttpServerOptions options = default_api_server_options(),
+            ApiOptions api = {});
 
   Result<boost::asio::ip::tcp::endpoint> listen(const HostPort& address) { return server_.listen(address); }
   void start() { server_.start(); }

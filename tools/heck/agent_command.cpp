@@ -3,6 +3,7 @@
 //
 //   heck agent [--config FILE] [--name NAME] [--bind HOST:PORT] [--advertise HOST:PORT]
 //              [--api HOST:PORT] [--join HOST:PORT]... [--key BASE64]...
+//              [--data-dir DIR] [--api-token TOKEN]
 //              [--probe-interval-ms N] [--probe-timeout-ms N] [--suspicion-mult N] ...
 //
 // No config file is needed: without one the agent has no targets of its own
@@ -14,8 +15,16 @@
 // spread (bounded by leave_timeout_ms) and stops cleanly (exit 0); a second
 // signal during shutdown ends it at once.
 //
-// Note: --key puts the key on the command line (visible in `ps`); prefer
-// "keys" in a config file readable only by the agent's user.
+// Durability: --data-dir DIR (config "data_dir") keeps the registry and the
+// counters in DIR/state.snapshot (runtime/agent.h, "Durability"); a file
+// that does not decode stops the start with exit code 1 and a message naming
+// the file. API writes (PUT, DELETE, POST) need "Authorization: Bearer
+// TOKEN" when a token is set: --api-token, else the environment variable
+// HECK_API_TOKEN, else the config's "api_token".
+//
+// Note: --key and --api-token put secrets on the command line (visible in
+// `ps`); prefer the config file readable only by the agent's user, or
+// HECK_API_TOKEN for the token.
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -61,6 +70,8 @@ struct AgentArgs {
   std::optional<std::int64_t> dead_reap_after_ms;
   std::optional<std::int64_t> leave_timeout_ms;
   bool no_lifeguard = false;
+  std::string data_dir;
+  std::optional<std::string> api_token;
 };
 
 [[noreturn]] void fail(std::string_view command, int code, std::string_view message) {
@@ -114,6 +125,20 @@ runtime::AgentConfig build_config(const AgentArgs& args) {
     if (!ring) bad(ring.error());
     config.keys = args.keys;
   }
+  if (!args.data_dir.empty()) {
+    auto d = check_data_dir(args.data_dir);
+    if (!d) bad(fmt::format("--data-dir: {}", d.error()));
+    config.data_dir = *d;
+  }
+  if (args.api_token) {
+    auto t = check_token_text(*args.api_token);
+    if (!t) bad(fmt::format("--api-token: {}", t.error()));
+    config.api_token = *t;
+  } else if (const char* env = std::getenv("HECK_API_TOKEN"); env != nullptr && *env != '\0') {
+    auto t = check_token_text(env);
+    if (!t) bad(fmt::format("HECK_API_TOKEN: {}", t.error()));
+    config.api_token = *t;
+  }
   if (args.leave_timeout_ms) {
     if (*args.leave_timeout_ms < 0 || *args.leave_timeout_ms > 60'000) {
       bad(fmt::format("--leave-timeout-ms: must be 0-60000, got {}", *args.leave_timeout_ms));
@@ -163,6 +188,12 @@ void run_agent(const AgentArgs& args) {
   if (!ep) fail("agent", 1, ep.error());
   const HostPort bound{ep->address().to_string(), ep->port()};
   const HostPort cluster = host.cluster_bound();
+  if (!ep->address().is_loopback() && !config.api_token) {
+    write_stderr_line(log_line(clock.now(), fmt::format("the API on {} is not on loopback and has no token: anyone who "
+                                                        "can reach it can add and remove targets (give --api-token "
+                                                        "or HECK_API_TOKEN)",
+                                                        bound.to_string())));
+  }
   write_stderr_line(log_line(
       clock.now(),
       fmt::format("heck agent {} (version {}): {} targets from {}, cluster on {} (advertised as {}), API on http://{}",
@@ -246,6 +277,10 @@ void register_agent_command(CLI::App& app) {
   cmd->add_flag("--no-lifeguard", args->no_lifeguard, "plain SWIM: fixed suspicion timeout, no nacks");
   cmd->add_option("--leave-timeout-ms", args->leave_timeout_ms,
                   "on SIGTERM, how long the leave may spread before exit (default 1000)");
+  cmd->add_option("--data-dir", args->data_dir,
+                  "keep the target registry and counters in DIR/state.snapshot (fsync'ed; restored on start)");
+  cmd->add_option("--api-token", args->api_token,
+                  "bearer token API writes must carry (default: $HECK_API_TOKEN, else the config's api_token)");
   cmd->callback([args] { run_agent(*args); });
 }
 
