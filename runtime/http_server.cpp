@@ -129,6 +129,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     r.set(http::field::server, state_->options.server_header);
     if (!response.content_type.empty()) r.set(http::field::content_type, response.content_type);
     if (!response.allow.empty()) r.set(http::field::allow, response.allow);
+    if (!response.www_authenticate.empty()) r.set(http::field::www_authenticate, response.www_authenticate);
     r.set(http::field::cache_control, "no-store");
   }
 
@@ -176,6 +177,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     req.target = std::string(msg.target());
     req.body = std::move(msg.body());
     req.keep_alive = msg.keep_alive();
+    req.authorization = std::string(msg[http::field::authorization]);
     const bool head = msg.method() == http::verb::head;
     parser_.reset();
 

@@ -40,6 +40,7 @@ struct HttpRequest {
   std::string target;  // path and query, as sent
   std::string body;
   bool keep_alive = true;
+  std::string authorization;  // the Authorization header, as sent ("" if none)
 };
 
 struct HttpResponse {
@@ -47,6 +48,7 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::string allow;  // the Allow header, when set (405)
+  std::string www_authenticate;  // the WWW-Authenticate header, when set (401)
 };
 
 struct HttpServerOptions {
