@@ -105,6 +105,11 @@ INSTANTIATE_TEST_SUITE_P(
                 "swim.probe_timeout_ms: must be less than the probe interval"},
         BadCase{R"({"targets": [], "swim": {"lifeguard": 1}})", "swim.lifeguard: must be true or false"},
         BadCase{R"({"targets": [], "leave_timeout_ms": -1})", "leave_timeout_ms"},
+        BadCase{R"({"targets": [], "data_dir": 7})", "data_dir: must be a string"},
+        BadCase{R"({"targets": [], "data_dir": ""})", "data_dir: empty path"},
+        BadCase{R"({"targets": [], "api_token": ""})", "api_token: empty token"},
+        BadCase{R"({"targets": [], "api_token": "with space"})", "api_token: the token must be printable ASCII"},
+        BadCase{R"({"targets": [], "api_token": ["x"]})", "api_token: must be a string"},
         BadCase{"{\"targets\": [], \"name\": \"\xff\"}", "not valid JSON"}),
     // Stable names (the default would print the struct's bytes, pointers included).
     [](const ::testing::TestParamInfo<BadCase>& info) { return "case" + std::to_string(info.index); });
@@ -148,6 +153,26 @@ TEST(AgentConfig, ClusterDefaultsAreMemberlistLan) {
   EXPECT_EQ(c->swim.probe_timeout, Duration::milliseconds(500));
   EXPECT_EQ(c->swim.suspicion_mult, 4u);
   EXPECT_TRUE(c->swim.lifeguard);
+}
+
+TEST(AgentConfig, DataDirAndApiToken) {
+  auto c = AgentConfig::parse(R"({"targets": [], "data_dir": "/var/lib/heck", "api_token": "s3cret-Token_1"})");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->data_dir, "/var/lib/heck");
+  EXPECT_EQ(c->api_token, "s3cret-Token_1");
+  auto none = AgentConfig::parse(R"({"targets": []})");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->data_dir.has_value());
+  EXPECT_FALSE(none->api_token.has_value());
+  EXPECT_FALSE(check_token_text(std::string(4097, 'a')).ok());
+  EXPECT_TRUE(check_token_text(std::string(4096, 'a')).ok());
+  EXPECT_FALSE(check_data_dir(std::string("a\0b", 3)).ok());
+}
+
+TEST(AgentConfig, TokenErrorsDoNotEchoTheToken) {
+  auto c = AgentConfig::parse(R"({"targets": [], "api_token": "secret with space"})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(c.error(), ::testing::Not(HasSubstr("secret")));
 }
 
 TEST(AgentConfig, KeyErrorsDoNotEchoTheKey) {

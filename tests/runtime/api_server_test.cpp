@@ -1,15 +1,23 @@
-// The API: routing and JSON shape through handle_api_request (no socket),
-// then the HTTP server over a real loopback socket (keep-alive, HEAD,
-// malformed requests, limits). Every socket read has a receive timeout, so a
-// broken server fails the test instead of hanging it.
+// The API: routing and JSON shape through handle_api_request (no socket):
+// every Version 2 endpoint and its errors (bad JSON, wrong id, missing and
+// wrong token, 413, bad filters), the status page, durability with a state
+// file; then the HTTP server over a real loopback socket (keep-alive, HEAD,
+// malformed requests, limits, the bearer token's headers, a PUT answered
+// after the replication flush). Every socket read has a receive timeout, so
+// a broken server fails the test instead of hanging it.
 #include "runtime/api_server.h"
 
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,6 +31,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "runtime/state_file.h"
 #include "tests/runtime/fake_check_runner.h"
 
 namespace heck::runtime {
@@ -56,13 +65,27 @@ class ApiRoutes : public ::testing::Test {
     config.targets = {spec("web"), spec("db"), spec("cache", 5)};
     AgentOptions options;
     options.log = [](std::string_view) {};
+    options.view_scan_interval = Duration::zero();  // the tests scan
+    options.state_path = state_path;
     agent = std::make_unique<Agent>(io, clock, runner, std::move(config), std::move(options));
     agent->start();
   }
   void TearDown() override { agent->stop(); }
 
   HttpResponse get(std::string target, std::string method = "GET") {
-    return handle_api_request(*agent, HttpRequest{std::move(method), std::move(target), "", true});
+    return handle_api_request(*agent, HttpRequest{std::move(method), std::move(target), "", true}, api);
+  }
+  HttpResponse send(std::string method, std::string target, std::string body, std::string authorization = "") {
+    HttpRequest r{std::move(method), std::move(target), std::move(body), true};
+    r.authorization = std::move(authorization);
+    return handle_api_request(*agent, r, api);
+  }
+  json send_json(std::string method, std::string target, std::string body, unsigned expect_status,
+                 std::string authorization = "") {
+    HttpResponse r = send(std::move(method), std::move(target), std::move(body), std::move(authorization));
+    EXPECT_EQ(r.status, expect_status) << r.body;
+    EXPECT_EQ(r.content_type, "application/json");
+    return json::parse(r.body);
   }
   json get_json(std::string target, unsigned expect_status = 200) {
     HttpResponse r = get(std::move(target));
@@ -93,6 +116,8 @@ class ApiRoutes : public ::testing::Test {
   Clock clock;
   FakeCheckRunner runner;
   std::unique_ptr<Agent> agent;
+  ApiOptions api;
+  std::string state_path;  // set before SetUp for a durable agent
 };
 
 TEST_F(ApiRoutes, MembersListsThisAgentAlive) {
@@ -131,9 +156,30 @@ TEST_F(ApiRoutes, TargetsAreSortedByIdWithTheDocumentedFields) {
                           "status_code", "rise", "fall"}) {
     EXPECT_TRUE(t.contains(key)) << key;
   }
+  for (const char* key : {"stale", "age_ms", "observed_at", "last_observer", "owners", "fallbacks", "checked_here",
+                          "checkers", "quorum", "unhealthy_votes", "healthy_votes", "siblings", "spec_siblings",
+                          "spec", "local"}) {
+    EXPECT_TRUE(t.contains(key)) << key;
+  }
   EXPECT_EQ(t["url"], "http://127.0.0.1:9/health");
   EXPECT_EQ(t["status"], "unknown");
-  EXPECT_EQ(t["reason"], "");
+  EXPECT_TRUE(t["reason"].is_null());
+  EXPECT_EQ(t["stale"], false);
+  EXPECT_TRUE(t["age_ms"].is_null());
+  EXPECT_TRUE(t["observed_at"].is_null());
+  EXPECT_TRUE(t["last_observer"].is_null());
+  EXPECT_EQ(t["owners"], json::array({"api-test"}));
+  EXPECT_EQ(t["fallbacks"], json::array());
+  EXPECT_EQ(t["checked_here"], true);
+  EXPECT_EQ(t["checkers"], 1);
+  EXPECT_EQ(t["quorum"], 1);
+  EXPECT_EQ(t["siblings"], json::array());
+  EXPECT_EQ(t["spec_siblings"], 1);
+  EXPECT_EQ(t["spec"]["id"], "web");
+  EXPECT_EQ(t["spec"]["url"], "http://127.0.0.1:9/health");
+  ASSERT_TRUE(t["local"].is_object());
+  EXPECT_EQ(t["local"]["status"], "unknown");
+  EXPECT_EQ(t["local"]["checks"], 0);
   EXPECT_TRUE(t["latency_ms"].is_null());
   EXPECT_TRUE(t["checked_at"].is_null());
   EXPECT_EQ(t["interval_ms"], 40);
@@ -154,6 +200,23 @@ TEST_F(ApiRoutes, ACheckedTargetShowsItsLastResult) {
   EXPECT_EQ(t["checks"], 1);
   EXPECT_EQ(t["consecutive_failures"], 1);
   EXPECT_EQ(t["consecutive_successes"], 0);
+  // The replicated view: this agent's observation is the only vote.
+  EXPECT_EQ(t["last_observer"], "api-test");
+  EXPECT_EQ(t["unhealthy_votes"], 1);
+  EXPECT_EQ(t["healthy_votes"], 0);
+  EXPECT_TRUE(t["age_ms"].is_number_integer());
+  EXPECT_GE(t["age_ms"].get<std::int64_t>(), 0);
+  EXPECT_TRUE(t["observed_at"].is_string());
+  ASSERT_EQ(t["siblings"].size(), 1u);
+  const json& o = t["siblings"][0];
+  EXPECT_EQ(o["observer"], "api-test");
+  EXPECT_EQ(o["status"], "unhealthy");
+  EXPECT_EQ(o["reason"], "status 503");
+  EXPECT_EQ(o["status_code"], 503);
+  EXPECT_DOUBLE_EQ(o["latency_ms"].get<double>(), 2.5);
+  EXPECT_EQ(t["local"]["status"], "unhealthy");
+  EXPECT_EQ(t["local"]["reason"], "status 503");
+  EXPECT_EQ(t["local"]["checks"], 1);
 }
 
 TEST_F(ApiRoutes, StatusFilter) {
@@ -178,6 +241,17 @@ TEST_F(ApiRoutes, InvalidStatusIs400NamingTheAllowedValues) {
   EXPECT_THAT(get_json("/v1/targets?colour=red", 400)["error"].get<std::string>(), HasSubstr("'colour'"));
   EXPECT_THAT(get_json("/v1/targets?status=healthy&status=unknown", 400)["error"].get<std::string>(),
               HasSubstr("more than once"));
+  json stale = get_json("/v1/targets?stale=maybe", 400);
+  EXPECT_THAT(stale["error"].get<std::string>(), HasSubstr("'maybe'"));
+  EXPECT_EQ(stale["allowed"], json::array({"true", "false"}));
+  EXPECT_THAT(get_json("/v1/targets?stale=true&stale=false", 400)["error"].get<std::string>(),
+              HasSubstr("more than once"));
+}
+
+TEST_F(ApiRoutes, StaleFilter) {
+  EXPECT_EQ(get_json("/v1/targets?stale=false").size(), 3u);
+  EXPECT_EQ(get_json("/v1/targets?stale=true").size(), 0u);
+  EXPECT_EQ(get_json("/v1/targets?status=unknown&stale=false").size(), 3u);
 }
 
 TEST_F(ApiRoutes, UnknownTargetIs404) {
@@ -195,7 +269,7 @@ TEST_F(ApiRoutes, UnknownPathIs404WithThePath) {
 }
 
 TEST_F(ApiRoutes, WrongMethodIs405WithAllow) {
-  for (const char* path : {"/v1/targets", "/v1/targets/web", "/v1/health", "/metrics"}) {
+  for (const char* path : {"/v1/targets", "/v1/health", "/metrics", "/v1/status", "/v1/owners/web", "/"}) {
     HttpResponse r = get(path, "POST");
     EXPECT_EQ(r.status, 405u) << path;
     EXPECT_EQ(r.allow, "GET, HEAD") << path;
@@ -203,6 +277,13 @@ TEST_F(ApiRoutes, WrongMethodIs405WithAllow) {
     EXPECT_EQ(e["error"], "method POST not allowed");
     EXPECT_EQ(e["path"], path);
   }
+  HttpResponse t = get("/v1/targets/web", "POST");
+  EXPECT_EQ(t.status, 405u);
+  EXPECT_EQ(t.allow, "GET, HEAD, PUT, DELETE");
+  EXPECT_EQ(json::parse(t.body)["allowed"], json::array({"GET", "HEAD", "PUT", "DELETE"}));
+  HttpResponse c = get("/v1/counters/x", "PUT");
+  EXPECT_EQ(c.status, 405u);
+  EXPECT_EQ(c.allow, "GET, HEAD, POST");
   EXPECT_EQ(get("/v1/targets", "DELETE").status, 405u);
   EXPECT_EQ(get("/v1/targets", "HEAD").status, 200u);
 }
@@ -217,14 +298,28 @@ TEST_F(ApiRoutes, Health) {
   EXPECT_GE(h["uptime_s"].get<double>(), 0.0);
 }
 
-TEST_F(ApiRoutes, ChangesListsRecentStatusChanges) {
+TEST_F(ApiRoutes, ChangesListsStatusChangesOfTheReplicatedView) {
   check("web", CheckOutcome::response(503, Duration::milliseconds(1)));
+  EXPECT_EQ(get_json("/v1/changes"), json::array());  // not scanned yet
+  agent->scan_view_changes();
   json c = get_json("/v1/changes");
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0]["target"], "web");
   EXPECT_EQ(c[0]["from"], "unknown");
   EXPECT_EQ(c[0]["to"], "unhealthy");
+  EXPECT_EQ(c[0]["observer"], "api-test");
   EXPECT_EQ(c[0]["reason"], "status 503");
+  EXPECT_TRUE(c[0]["at"].is_string());
+  EXPECT_EQ(Agent::describe_view_change(agent->view_changes().back()),
+            "target web unknown -> unhealthy (observed by api-test)");
+  agent->scan_view_changes();  // nothing new
+  EXPECT_EQ(get_json("/v1/changes").size(), 1u);
+  check("web", CheckOutcome::response(200, Duration::milliseconds(1)));
+  agent->scan_view_changes();
+  c = get_json("/v1/changes");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[1]["from"], "unhealthy");  // newest last
+  EXPECT_EQ(c[1]["to"], "healthy");
 }
 
 TEST_F(ApiRoutes, MetricsIsPrometheusText) {
@@ -256,12 +351,268 @@ TEST_F(ApiRoutes, HostileTargetsNeverThrow) {
   EXPECT_EQ(get("/v1/targets?status=%68ealthy").status, 200u);  // percent-decoded "healthy"
 }
 
+// --- Version 2 writes, owners, counters, status, page ------------------------------
+
+constexpr const char* kSpecBody = R"({"url": "http://127.0.0.1:9000/", "interval_ms": 500, "timeout_ms": 300})";
+
+TEST_F(ApiRoutes, PutRegistersANewTargetThenReplacesIt) {
+  ApiReply first = route_api_request(*agent, HttpRequest{"PUT", "/v1/targets/api", kSpecBody, true}, api);
+  ASSERT_EQ(first.response.status, 201u) << first.response.body;
+  EXPECT_TRUE(first.after_flush);  // replied once the delta was pushed
+  json j = json::parse(first.response.body);
+  EXPECT_EQ(j["id"], "api");
+  EXPECT_EQ(j["created"], true);
+  EXPECT_EQ(j["owners"], json::array({"api-test"}));
+  EXPECT_EQ(j["spec"]["url"], "http://127.0.0.1:9000/");
+  EXPECT_EQ(j["spec"]["interval_ms"], 500);
+  EXPECT_EQ(j["durable"], false);  // no state file in this fixture
+  EXPECT_EQ(j["replicated_to"], 0);
+  json t = get_json("/v1/targets/api");
+  EXPECT_EQ(t["url"], "http://127.0.0.1:9000/");
+  EXPECT_EQ(t["timeout_ms"], 300);
+  EXPECT_EQ(t["checked_here"], true);
+  EXPECT_EQ(get_json("/v1/targets").size(), 4u);
+
+  json again = send_json("PUT", "/v1/targets/api",
+                         R"({"id": "api", "url": "http://127.0.0.1:9001/", "interval_ms": 700, "timeout_ms": 300})", 200);
+  EXPECT_EQ(again["created"], false);
+  EXPECT_EQ(get_json("/v1/targets/api")["url"], "http://127.0.0.1:9001/");
+  EXPECT_FALSE(route_api_request(*agent, HttpRequest{"GET", "/v1/targets/api", "", true}, api).after_flush);
+}
+
+TEST_F(ApiRoutes, PutRefusesBadBodiesWith400NamingTheProblem) {
+  auto error = [&](std::string target, std::string body) {
+    json e = send_json("PUT", std::move(target), std::move(body), 400);
+    EXPECT_TRUE(e.contains("path"));
+    return e["error"].get<std::string>();
+  };
+  EXPECT_THAT(error("/v1/targets/x", "{\"url\": "), HasSubstr("not valid JSON"));
+  EXPECT_THAT(error("/v1/targets/x", ""), HasSubstr("empty body"));
+  EXPECT_THAT(error("/v1/targets/x", "[1, 2]"), HasSubstr("must be a JSON object, got array"));
+  EXPECT_THAT(error("/v1/targets/x", R"({"id": "y", "url": "http://127.0.0.1:9/"})"),
+              HasSubstr("differs from the path's ('x')"));
+  EXPECT_THAT(error("/v1/targets/x", R"({"id": 7, "url": "http://127.0.0.1:9/"})"), HasSubstr("differs"));
+  EXPECT_THAT(error("/v1/targets/x", R"({"url": "http://127.0.0.1:9/", "interval_ms": 0})"),
+              HasSubstr("interval_ms"));
+  EXPECT_THAT(error("/v1/targets/x", R"({"interval_ms": 500})"), HasSubstr("url"));
+  EXPECT_THAT(error("/v1/targets/x", R"({"url": "http://127.0.0.1:9/", "colour": "red"})"), HasSubstr("colour"));
+  EXPECT_THAT(error("/v1/targets/bad%20id", kSpecBody), HasSubstr("invalid target id"));
+  EXPECT_THAT(error("/v1/targets/" + std::string(200, 'a'), kSpecBody), HasSubstr("invalid target id"));
+  // Nothing was registered by any of them.
+  EXPECT_EQ(get_json("/v1/targets").size(), 3u);
+}
+
+TEST_F(ApiRoutes, BodiesOverTheLimitAre413) {
+  api.max_body_bytes = 100;
+  json e = send_json("PUT", "/v1/targets/x", R"({"url": "http://127.0.0.1:9/"})" + std::string(100, ' '), 413);
+  EXPECT_THAT(e["error"].get<std::string>(), HasSubstr("larger than 100 bytes"));
+  send_json("POST", "/v1/counters/c", "{\"delta\": 1}" + std::string(100, ' '), 413);
+  send_json("PUT", "/v1/targets/x", kSpecBody, 201);  // under the limit
+}
+
+TEST_F(ApiRoutes, DeleteRemovesThenIs404) {
+  json d = send_json("DELETE", "/v1/targets/db", "", 200);
+  EXPECT_EQ(d["id"], "db");
+  EXPECT_EQ(d["deleted"], true);
+  EXPECT_EQ(d["durable"], false);
+  get_json("/v1/targets/db", 404);
+  EXPECT_EQ(get_json("/v1/targets").size(), 2u);
+  json e = send_json("DELETE", "/v1/targets/db", "", 404);
+  EXPECT_EQ(e["error"], "no target 'db'");
+  send_json("DELETE", "/v1/targets/nope", "", 404);
+}
+
+TEST_F(ApiRoutes, WritesNeedTheBearerTokenWhenOneIsSet) {
+  api.token = "s3cret-token";
+  for (auto [method, target, body] : {std::tuple{"PUT", "/v1/targets/x", kSpecBody},
+                                      std::tuple{"DELETE", "/v1/targets/web", ""},
+                                      std::tuple{"POST", "/v1/counters/c", "{\"delta\": 1}"}}) {
+    for (const char* auth : {"", "Bearer wrong", "Bearer s3cret-tokenX", "Bearer s3cret-toke", "Basic s3cret-token",
+                             "Bearers3cret-token", "s3cret-token", "Bearer "}) {
+      HttpResponse r = send(method, target, body, auth);
+      EXPECT_EQ(r.status, 401u) << method << " " << target << " with '" << auth << "'";
+      EXPECT_EQ(r.www_authenticate, "Bearer");
+      json e = json::parse(r.body);
+      EXPECT_EQ(e["error"], "missing or wrong bearer token");
+      EXPECT_EQ(e["path"], target);
+    }
+  }
+  // Nothing changed.
+  EXPECT_EQ(get_json("/v1/targets").size(), 3u);
+  EXPECT_EQ(get_json("/v1/counters/c")["value"], 0);
+  // The right token, scheme in any case; reads never need it.
+  send_json("PUT", "/v1/targets/x", kSpecBody, 201, "Bearer s3cret-token");
+  send_json("POST", "/v1/counters/c", "{\"delta\": 2}", 200, "bearer  s3cret-token");
+  send_json("DELETE", "/v1/targets/x", "", 200, "BEARER s3cret-token");
+  EXPECT_EQ(get_json("/v1/counters/c")["value"], 2);
+  EXPECT_EQ(get_json("/v1/status")["auth"], true);
+}
+
+TEST_F(ApiRoutes, OwnersForRegisteredAndUnregisteredIds) {
+  json o = get_json("/v1/owners/web");
+  EXPECT_EQ(o["id"], "web");
+  EXPECT_EQ(o["registered"], true);
+  EXPECT_EQ(o["checkers"], 1);
+  EXPECT_EQ(o["owners"], json::array({"api-test"}));
+  EXPECT_EQ(o["fallbacks"], json::array());
+  json u = get_json("/v1/owners/not-registered");
+  EXPECT_EQ(u["registered"], false);
+  EXPECT_EQ(u["checkers"], 1);
+  EXPECT_EQ(u["owners"], json::array({"api-test"}));
+  send_json("PUT", "/v1/targets/three", R"({"url": "http://127.0.0.1:9/", "checkers": 3})", 201);
+  json three = get_json("/v1/owners/three");
+  EXPECT_EQ(three["checkers"], 3);
+  EXPECT_EQ(three["owners"], json::array({"api-test"}));  // one member: one owner
+  EXPECT_THAT(get_json("/v1/owners/a%2Fb", 400)["error"].get<std::string>(), HasSubstr("invalid target id"));
+  EXPECT_EQ(get("/v1/owners/a/b").status, 404u);
+}
+
+TEST_F(ApiRoutes, CountersAddAndRead) {
+  json zero = get_json("/v1/counters/requests");
+  EXPECT_EQ(zero, json({{"name", "requests"}, {"value", 0}}));
+  EXPECT_EQ(send_json("POST", "/v1/counters/requests", R"({"delta": 3})", 200)["value"], 3);
+  EXPECT_EQ(send_json("POST", "/v1/counters/requests", R"({"delta": -1})", 200)["value"], 2);
+  EXPECT_EQ(get_json("/v1/counters/requests")["value"], 2);
+  EXPECT_EQ(send_json("POST", "/v1/counters/a%20b", R"({"delta": 9223372036854775807})", 200)["name"], "a b");
+  EXPECT_EQ(get_json("/v1/counters/a%20b")["value"], 9223372036854775807LL);
+  EXPECT_EQ(get_json("/v1/counters/requests")["value"], 2);  // independent
+}
+
+TEST_F(ApiRoutes, CountersRefuseBadNamesAndBodies) {
+  auto error = [&](std::string target, std::string body) {
+    return send_json("POST", std::move(target), std::move(body), 400)["error"].get<std::string>();
+  };
+  EXPECT_THAT(error("/v1/counters/c", "3"), HasSubstr("must be a JSON object"));
+  EXPECT_THAT(error("/v1/counters/c", "{"), HasSubstr("not valid JSON"));
+  EXPECT_THAT(error("/v1/counters/c", "{}"), HasSubstr("delta: missing"));
+  EXPECT_THAT(error("/v1/counters/c", R"({"delta": "3"})"), HasSubstr("must be an integer"));
+  EXPECT_THAT(error("/v1/counters/c", R"({"delta": 1.5})"), HasSubstr("must be an integer"));
+  EXPECT_THAT(error("/v1/counters/c", R"({"delta": 9223372036854775808})"), HasSubstr("int64"));
+  EXPECT_THAT(error("/v1/counters/c", R"({"delta": 1, "by": 2})"), HasSubstr("'by': unknown key"));
+  EXPECT_THAT(error("/v1/counters/" + std::string(257, 'n'), R"({"delta": 1})"), HasSubstr("more than 256"));
+  EXPECT_THAT(error("/v1/counters/%00", R"({"delta": 1})"), HasSubstr("control character"));
+  EXPECT_THAT(get_json("/v1/counters/" + std::string(257, 'n'), 400)["error"].get<std::string>(),
+              HasSubstr("more than 256"));
+  EXPECT_EQ(get("/v1/counters/").status, 404u);
+  EXPECT_EQ(get_json("/v1/counters/c")["value"], 0);
+  send_json("POST", "/v1/counters/" + std::string(256, 'n'), R"({"delta": 1})", 200);
+}
+
+TEST_F(ApiRoutes, StatusCountsTheReplicatedView) {
+  check("web", CheckOutcome::response(503, Duration::milliseconds(1)));
+  check("db", CheckOutcome::response(200, Duration::milliseconds(1)));
+  json s = get_json("/v1/status");
+  EXPECT_EQ(s["name"], "api-test");
+  EXPECT_EQ(s["address"], "127.0.0.1:7946");
+  EXPECT_EQ(s["version"], "0.1.0");
+  EXPECT_EQ(s["members"], json({{"alive", 1}, {"suspect", 0}, {"dead", 0}, {"left", 0}}));
+  EXPECT_EQ(s["targets"],
+            json({{"total", 3}, {"healthy", 1}, {"unhealthy", 1}, {"unknown", 1}, {"stale", 0}}));
+  EXPECT_EQ(s["checked_here"], 3);
+  EXPECT_EQ(s["unhealthy"], json::array({"web"}));
+  EXPECT_EQ(s["durable"], false);
+  EXPECT_EQ(s["auth"], false);
+  const std::string metrics = get("/metrics").body;
+  EXPECT_THAT(metrics, HasSubstr("heck_targets_status{status=\"unhealthy\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("heck_targets_status{status=\"healthy\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("heck_targets_status{status=\"unknown\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("heck_targets_stale 0\n"));
+}
+
+TEST_F(ApiRoutes, StatusPageIsOneSelfContainedHtmlDocument) {
+  HttpResponse r = get("/");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
+  EXPECT_TRUE(r.body.starts_with("<!DOCTYPE html>"));
+  for (const char* hook : {"id=\"members\"", "id=\"targets\"", "id=\"changes\"", "id=\"summary\"",
+                           "\"/v1/status\"", "\"/v1/members\"", "\"/v1/targets\"", "\"/v1/changes\"",
+                           "data-target", "data-status", "data-member"}) {
+    EXPECT_THAT(r.body, HasSubstr(hook));
+  }
+  // Nothing from elsewhere: no external script, style or font.
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("src=\"http")));
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("href=\"http")));
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("@import")));
+  EXPECT_THAT(r.body, ::testing::Not(HasSubstr("innerHTML")));
+  EXPECT_EQ(get("/", "HEAD").status, 200u);
+  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 10u);
+}
+
+// A fresh temporary directory, removed at the end.
+struct TempDir {
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "heck-api-test-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string path;
+};
+
+class DurableApiRoutes : public ApiRoutes {
+ protected:
+  void SetUp() override {
+    state_path = state_file_path(dir.path);
+    ApiRoutes::SetUp();
+  }
+  TempDir dir;
+};
+
+TEST_F(DurableApiRoutes, WritesAreOnDiskBeforeTheReply) {
+  json put = send_json("PUT", "/v1/targets/kept", kSpecBody, 201);
+  EXPECT_EQ(put["durable"], true);
+  // Read the file back as a restarted agent would.
+  auto loaded = load_state(state_path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error();
+  ASSERT_TRUE(loaded->has_value());
+  HealthState restored(99);
+  restored.join(**loaded);
+  ASSERT_TRUE(restored.target("kept").has_value());
+  EXPECT_EQ(restored.target("kept")->spec->spec->url.to_string(), "http://127.0.0.1:9000/");
+  EXPECT_EQ(agent->persisted_epoch(), agent->node().durable_epoch());
+
+  json del = send_json("DELETE", "/v1/targets/kept", "", 200);
+  EXPECT_EQ(del["durable"], true);
+  loaded = load_state(state_path);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  HealthState after(98);
+  after.join(**loaded);
+  EXPECT_FALSE(after.target("kept").has_value());
+  EXPECT_TRUE(after.target("web").has_value());  // the configured ones stay
+  EXPECT_EQ(get_json("/v1/status")["durable"], true);
+}
+
+TEST_F(DurableApiRoutes, ACounterIsWrittenByTheDebouncedPersist) {
+  send_json("POST", "/v1/counters/hits", R"({"delta": 5})", 200);
+  // The background write comes within persist_debounce (200 ms); bounded wait.
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (agent->persisted_epoch() != agent->node().durable_epoch()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), limit) << "the snapshot was never written";
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(50));
+  }
+  auto loaded = load_state(state_path);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  HealthState restored(99);
+  restored.join(**loaded);
+  EXPECT_EQ(restored.counter("hits"), 5);
+}
+
+TEST_F(DurableApiRoutes, AFailedWriteLeavesTheTargetRegisteredButNotDurable) {
+  std::filesystem::remove_all(dir.path);  // the directory is gone: the write fails
+  json put = send_json("PUT", "/v1/targets/x", kSpecBody, 201);
+  EXPECT_EQ(put["durable"], false);
+  EXPECT_THAT(put["durable_error"].get<std::string>(), HasSubstr(state_path + ".tmp"));
+  get_json("/v1/targets/x");
+  EXPECT_GE(agent->counters().snapshot_errors, 1u);
+  std::filesystem::create_directory(dir.path);
+}
+
 // --- over a loopback socket -------------------------------------------------------
 
 // An agent and its API on an io_context running in a background thread.
 class ApiOverSocket : public ::testing::Test {
  protected:
-  void start(HttpServerOptions options = default_api_server_options()) {
+  void start(HttpServerOptions options = default_api_server_options(), ApiOptions api_options = {}) {
     ClusterNodeConfig config;
     config.name = "socket-test";
     config.address = "127.0.0.1:7946";
@@ -269,7 +620,7 @@ class ApiOverSocket : public ::testing::Test {
     AgentOptions agent_options;
     agent_options.log = [](std::string_view) {};
     agent = std::make_unique<Agent>(io, clock, runner, std::move(config), std::move(agent_options));
-    api = std::make_unique<ApiServer>(io, *agent, options);
+    api = std::make_unique<ApiServer>(io, *agent, options, api_options);
     auto ep = api->listen(HostPort{"127.0.0.1", 0});
     ASSERT_TRUE(ep.ok()) << ep.error();
     endpoint = *ep;
@@ -451,6 +802,42 @@ TEST_F(ApiOverSocket, ResponsesAreCountedByCode) {
   auto m = read_response(s, buf);
   EXPECT_EQ(m[http::field::content_type], "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_THAT(m.body(), HasSubstr("heck_api_requests_total{code=\"404\"} 1\n"));
+}
+
+TEST_F(ApiOverSocket, BearerTokenTravelsInTheAuthorizationHeader) {
+  ApiOptions a;
+  a.token = "tok-123";
+  start(default_api_server_options(), a);
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  const std::string body = R"({"url": "http://127.0.0.1:9/"})";
+  auto put = [&](const std::string& auth) {
+    write(s, "PUT /v1/targets/x HTTP/1.1\r\nHost: x\r\n" + auth + "Content-Type: application/json\r\nContent-Length: " +
+                 std::to_string(body.size()) + "\r\n\r\n" + body);
+    return read_response(s, buf);
+  };
+  auto denied = put("");
+  EXPECT_EQ(denied.result_int(), 401u);
+  EXPECT_EQ(denied[http::field::www_authenticate], "Bearer");
+  EXPECT_EQ(json::parse(denied.body())["error"], "missing or wrong bearer token");
+  EXPECT_EQ(put("Authorization: Bearer nope\r\n").result_int(), 401u);
+  // The right token: 201, sent once the replication flush has run.
+  auto ok = put("Authorization: Bearer tok-123\r\n");
+  EXPECT_EQ(ok.result_int(), 201u) << ok.body();
+  EXPECT_EQ(json::parse(ok.body())["created"], true);
+  write(s, "GET /v1/targets/x HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(read_response(s, buf).result_int(), 200u);
+}
+
+TEST_F(ApiOverSocket, StatusPageIsHtml) {
+  start();
+  auto s = connect();
+  boost::beast::flat_buffer buf;
+  write(s, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto r = read_response(s, buf);
+  EXPECT_EQ(r.result_int(), 200u);
+  EXPECT_EQ(r[http::field::content_type], "text/html; charset=utf-8");
+  EXPECT_THAT(r.body(), HasSubstr("id=\"targets\""));
 }
 
 TEST_F(ApiOverSocket, ListeningOnABusyPortFailsClearly) {
