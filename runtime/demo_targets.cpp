@@ -1,7 +1,9 @@
 #include "runtime/demo_targets.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <optional>
 #include <string_view>
 
 namespace heck::runtime {
@@ -25,6 +27,25 @@ HttpResponse text(unsigned status, std::string body) {
   r.content_type = "text/plain";
   r.body = std::move(body);
   return r;
+}
+
+// The value of `key` in a query string "a=1&b=2": nullopt when absent, -1
+// when present but not an integer in [min, max].
+std::optional<std::int64_t> query_int(std::string_view query, std::string_view key, std::int64_t min,
+                                      std::int64_t max) {
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos || pair.substr(0, eq) != key) continue;
+    const std::string_view v = pair.substr(eq + 1);
+    std::int64_t n = 0;
+    const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || end != v.data() + v.size() || n < min || n > max) return -1;
+    return n;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -56,10 +77,12 @@ void DemoTargetServer::stop() {
   timers_.clear();
 }
 
-bool DemoTargetServer::flap_up(Instant now) const {
-  const std::int64_t period = std::max<std::int64_t>(1, options_.flap_period.ns());
-  const std::int64_t phase = (now - started_at_).ns() / period;
-  return phase % 2 == 0;
+bool DemoTargetServer::flap_up(Instant now) const { return flap_up(now, options_.flap_period, Duration::zero()); }
+
+bool DemoTargetServer::flap_up(Instant now, Duration period, Duration phase) const {
+  const std::int64_t p = std::max<std::int64_t>(1, period.ns());
+  const std::int64_t elapsed = std::max<std::int64_t>(0, (now - started_at_).ns() + phase.ns());
+  return (elapsed / p) % 2 == 0;
 }
 
 void DemoTargetServer::handle(const HttpRequest& req, HttpServer::Reply reply) {
@@ -71,23 +94,25 @@ void DemoTargetServer::handle(const HttpRequest& req, HttpServer::Reply reply) {
   if (path == "/ok") return reply(text(200, "ok\n"));
   if (path == "/fail") return reply(text(503, "failing\n"));
   if (path == "/flap") {
-    return flap_up(clock_.now()) ? reply(text(200, "flap: up\n")) : reply(text(503, "flap: down\n"));
+    const auto period_ms = query_int(query, "period_ms", kMinFlapPeriodMs, kMaxFlapMs);
+    const auto phase_ms = query_int(query, "phase_ms", 0, kMaxFlapMs);
+    if (period_ms == -1) return reply(text(400, "period_ms must be 100-3600000\n"));
+    if (phase_ms == -1) return reply(text(400, "phase_ms must be 0-3600000\n"));
+    const Duration period = period_ms ? Duration::milliseconds(*period_ms) : options_.flap_period;
+    const Duration phase = Duration::milliseconds(phase_ms.value_or(0));
+    return flap_up(clock_.now(), period, phase) ? reply(text(200, "flap: up\n")) : reply(text(503, "flap: down\n"));
   }
   if (path == "/slow") {
     Duration delay = options_.slow_delay;
-    if (query.starts_with("ms=")) {
-      std::int64_t ms = 0;
-      const auto v = query.substr(3);
-      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
-      if (ec != std::errc{} || end != v.data() + v.size() || ms < 0 || ms > kMaxSlowMs) {
-        return reply(text(400, "ms must be 0-30000\n"));
-      }
-      delay = Duration::milliseconds(ms);
-    }
+    const auto ms = query_int(query, "ms", 0, kMaxSlowMs);
+    if (ms == -1) return reply(text(400, "ms must be 0-30000\n"));
+    if (ms) delay = Duration::milliseconds(*ms);
     return later(delay, std::move(reply), true);
   }
   if (path == "/hang") return later(options_.hang_max, std::move(reply), false);
-  if (path == "/") return reply(text(200, "heck demo target: /ok /fail /flap /slow[?ms=N] /hang\n"));
+  if (path == "/") {
+    return reply(text(200, "heck demo target: /ok /fail /flap[?period_ms=N&phase_ms=M] /slow[?ms=N] /hang\n"));
+  }
   return reply(text(404, "not found\n"));
 }
 

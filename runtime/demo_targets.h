@@ -3,12 +3,17 @@
 //
 //   /ok              200 "ok"
 //   /fail            503 "failing"
-//   /flap            200 and 503, alternating every `flap_period` (phase
-//                    counted from start())
+//   /flap[?period_ms=N][&phase_ms=M]
+//                    200 and 503, alternating every `flap_period` (or N ms,
+//                    100-3600000), phase counted from start() and shifted by
+//                    M ms (0-3600000): many targets on one server flap
+//                    out of step
 //   /slow[?ms=N]     200 after `slow_delay` (or N ms, at most 30 s)
 //   /hang            never answers; the connection is dropped after
 //                    `hang_max` (so hung connections do not pile up)
 //   anything else    404
+// Other query parameters are ignored (so /ok?n=17 gives many distinct URLs
+// on one server, e.g. for a benchmark). A bad period_ms/phase_ms/ms -> 400.
 //
 // Bounded like every heck server (max_connections, request limits).
 // REQUIRES: the server outlives the io_context's run (it schedules handlers
@@ -42,6 +47,8 @@ struct DemoTargetOptions {
 class DemoTargetServer {
  public:
   static constexpr std::int64_t kMaxSlowMs = 30'000;
+  static constexpr std::int64_t kMinFlapPeriodMs = 100;
+  static constexpr std::int64_t kMaxFlapMs = 3'600'000;
 
   DemoTargetServer(boost::asio::io_context& io, const Clock& clock, DemoTargetOptions options = {});
   ~DemoTargetServer();
@@ -56,8 +63,10 @@ class DemoTargetServer {
 
   std::uint16_t port() const { return server_.local_endpoint().port(); }
   std::uint64_t requests() const { return requests_; }
-  // True while /flap answers 200.
+  // True while /flap answers 200 (the default period, no phase shift).
   bool flap_up(Instant now) const;
+  // True while /flap?period_ms=...&phase_ms=... answers 200.
+  bool flap_up(Instant now, Duration period, Duration phase) const;
 
  private:
   void handle(const HttpRequest& req, HttpServer::Reply reply);

@@ -81,6 +81,13 @@ TEST_F(DemoTargets, PathsBehave) {
   EXPECT_EQ(get("/hang"), 0u);  // dropped after hang_max, never answered
   const unsigned flap = get("/flap");
   EXPECT_TRUE(flap == 200u || flap == 503u) << flap;
+  const unsigned flap2 = get("/flap?period_ms=100000&phase_ms=0");
+  EXPECT_EQ(flap2, 200u);  // the first 100 s of a period are up
+  EXPECT_EQ(get("/flap?period_ms=100000&phase_ms=100000"), 503u);  // shifted by one period: down
+  EXPECT_EQ(get("/flap?period_ms=5"), 400u);
+  EXPECT_EQ(get("/flap?period_ms=1000&phase_ms=-1"), 400u);
+  EXPECT_EQ(get("/flap?period_ms=abc"), 400u);
+  EXPECT_EQ(get("/ok?n=17"), 200u);  // other query parameters are ignored
 }
 
 TEST(DemoTargetsFlap, AlternatesEveryPeriodFromStart) {
@@ -94,6 +101,19 @@ TEST(DemoTargetsFlap, AlternatesEveryPeriodFromStart) {
   for (int k = 0; k < 6; ++k) {
     EXPECT_EQ(server.flap_up(t0 + Duration::seconds(2 * k) + Duration::milliseconds(1000)), k % 2 == 0) << k;
   }
+}
+
+TEST(DemoTargetsFlap, PeriodAndPhasePerRequest) {
+  asio::io_context io;
+  Clock clock(Instant::from_ns(1'000'000'000));
+  DemoTargetServer server(io, clock);
+  const Instant t0 = clock.now();
+  const Duration p = Duration::milliseconds(1000);
+  EXPECT_TRUE(server.flap_up(t0 + Duration::milliseconds(500), p, Duration::zero()));
+  EXPECT_FALSE(server.flap_up(t0 + Duration::milliseconds(1500), p, Duration::zero()));
+  // Shifted by half a period: down from 500 ms, up again from 1500 ms.
+  EXPECT_FALSE(server.flap_up(t0 + Duration::milliseconds(600), p, Duration::milliseconds(500)));
+  EXPECT_TRUE(server.flap_up(t0 + Duration::milliseconds(1600), p, Duration::milliseconds(500)));
 }
 
 }  // namespace
