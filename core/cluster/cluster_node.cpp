@@ -123,11 +123,12 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     membership_dirty_ = false;
     recompute = true;
   }
+  bool registry_changed = false;
   const auto& registry = replicator_.state().state().registry;
   if (registry.store.size() != registry_keys_ || !(registry.context == registry_context_)) {
     registry_keys_ = registry.store.size();
     registry_context_ = registry.context;
-    recompute = true;
+    registry_changed = true;
     ++durable_epoch_;
   }
   const auto& counters = replicator_.state().state().counters;
@@ -135,28 +136,27 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     counters_context_ = counters.context;
     ++durable_epoch_;
   }
-  if (recompute) reconcile(now, out);
+  if (recompute || registry_changed) reconcile(now, registry_changed, out);
   record_results(now, first_effect, out);
 }
 
 void ClusterNode::refresh_peers() {
   peers_.clear();
   for (const MemberInfo* m : swim_.live_members()) peers_.push_back(Peer{m->name, m->address});
-  ranked_.members.clear();
-  ranked_.suspect.clear();
+  std::vector<IndexedMember> live;
   for (const MemberInfo& m : swim_.members()) {
     if (m.name == config_.name) {
       if (swim_.left()) continue;
     } else if (!is_live(m.state)) {
       continue;
     }
-    ranked_.members.push_back(RankedMember{m.name, 1.0});
-    ranked_.suspect.push_back(m.state == MemberState::suspect);
+    live.push_back(IndexedMember{m.name, m.state == MemberState::suspect});
   }
+  ownership_.set_members(live);
 }
 
 std::vector<std::string> ClusterNode::ranked_members(const std::string& target_id, std::size_t limit) const {
-  return ranked_names(target_id, ranked_.members, limit);
+  return ownership_.ranked(target_id, limit);
 }
 
 std::vector<std::string> ClusterNode::owners(const std::string& target_id) const {
@@ -165,31 +165,24 @@ std::vector<std::string> ClusterNode::owners(const std::string& target_id) const
   return ranked_members(target_id, r);
 }
 
-bool ClusterNode::should_check(const TargetSpec& spec) const {
-  if (ranked_.members.empty()) return false;
-  const std::size_t r = static_cast<std::size_t>(std::max(1, spec.checkers));
-  // Owners, then the standby: the first member past the owners that is not
-  // suspect, which checks while any owner is suspect.
-  const auto ranking = rank_members(spec.id, ranked_.members);
-  bool owner_suspect = false;
-  for (std::size_t i = 0; i < ranking.size(); ++i) {
-    const std::size_t m = ranking[i];
-    const bool is_self = ranked_.members[m].name == config_.name;
-    if (i < r) {
-      if (is_self) return true;
-      owner_suspect = owner_suspect || ranked_.suspect[m];
-      continue;
-    }
-    if (!owner_suspect) return false;
-    if (ranked_.suspect[m]) continue;
-    return is_self;
-  }
-  return false;
-}
+bool ClusterNode::should_check(const TargetSpec& spec) const { return ownership_.checks(spec.id, config_.name); }
 
-void ClusterNode::reconcile(Instant now, Effects& out) {
+void ClusterNode::reconcile(Instant now, bool registry_changed, Effects& out) {
   std::set<std::string, std::less<>> wanted;
-  for (const auto& [id, resolved] : replicator_.state().targets()) {
+  const auto targets = replicator_.state().targets();
+  if (registry_changed) {
+    for (const auto& [id, resolved] : targets) {
+      if (resolved.spec && resolved.spec->spec) {
+        ownership_.put_target(id, static_cast<std::size_t>(std::max(1, resolved.spec->spec->checkers)));
+      }
+    }
+    if (ownership_.target_count() != targets.size()) {
+      for (const std::string& id : ownership_.target_ids()) {
+        if (!replicator_.state().target(id)) ownership_.remove_target(id);
+      }
+    }
+  }
+  for (const auto& [id, resolved] : targets) {
     if (!resolved.spec || !resolved.spec->spec) continue;
     const TargetSpec& spec = *resolved.spec->spec;
     if (!should_check(spec)) continue;

@@ -51,6 +51,7 @@
 #include "core/net.h"
 #include "core/node.h"
 #include "core/cluster/target_view.h"
+#include "core/ownership/ownership_index.h"
 #include "core/ownership/rendezvous.h"
 #include "core/replicated/replicator.h"
 #include "core/scheduler.h"
@@ -148,7 +149,7 @@ class ClusterNode {
  private:
   void handle_packet(Instant now, const Packet& p, Effects& out);
   void after_step(Instant now, std::size_t first_effect, Effects& out);
-  void reconcile(Instant now, Effects& out);
+  void reconcile(Instant now, bool registry_changed, Effects& out);
   bool should_check(const TargetSpec& spec) const;
   TargetStart takeover_start(const std::string& id, const TargetSpec& spec) const;
   void refresh_peers();
@@ -162,11 +163,9 @@ class ClusterNode {
   std::string last_malformed_;
 
   std::vector<Peer> peers_;                  // live members except self, by name
-  struct RankedView {
-    std::vector<RankedMember> members;       // alive or suspect (self unless left)
-    std::vector<bool> suspect;               // parallel to members
-  };
-  RankedView ranked_;
+  // Rankings over the live members (alive or suspect, self unless left),
+  // updated incrementally on membership and registry changes.
+  OwnershipIndex ownership_;
   bool membership_dirty_ = true;
   // Registry fingerprint: when it changes, ownership is recomputed.
   std::size_t registry_keys_ = 0;

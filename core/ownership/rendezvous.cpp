@@ -30,9 +30,16 @@ double portable_ln(double x) {
 
 }  // namespace
 
+std::uint64_t rendezvous_member_seed(std::string_view member) {
+  return XXH64(member.data(), member.size(), 0x68656b63ULL /* "heck" */);
+}
+
+std::uint64_t rendezvous_hash_seeded(std::uint64_t member_seed, std::string_view target) {
+  return XXH64(target.data(), target.size(), member_seed);
+}
+
 std::uint64_t rendezvous_hash(std::string_view member, std::string_view target) {
-  const std::uint64_t seed = XXH64(member.data(), member.size(), 0x68656b63ULL /* "heck" */);
-  return XXH64(target.data(), target.size(), seed);
+  return rendezvous_hash_seeded(rendezvous_member_seed(member), target);
 }
 
 double rendezvous_score(std::uint64_t hash, double weight) {

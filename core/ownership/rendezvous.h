@@ -29,8 +29,11 @@ struct RankedMember {
   double weight = 1.0;  // > 0
 };
 
-// The stable 64-bit hash of (member, target).
+// The stable 64-bit hash of (member, target) =
+// rendezvous_hash_seeded(rendezvous_member_seed(member), target).
 std::uint64_t rendezvous_hash(std::string_view member, std::string_view target);
+std::uint64_t rendezvous_member_seed(std::string_view member);
+std::uint64_t rendezvous_hash_seeded(std::uint64_t member_seed, std::string_view target);
 
 // The score of a member for a target: weight / -ln(u), u = hash mapped into
 // (0, 1). Higher wins.

@@ -1,0 +1,154 @@
+#include "core/ownership/ownership_index.h"
+
+#include <algorithm>
+#include <cassert>
+#include <optional>
+#include <unordered_set>
+
+#include "core/ownership/rendezvous.h"
+
+namespace heck {
+
+bool OwnershipIndex::better(const Entry& a, const Entry& b) const {
+  if (a.hash != b.hash) return a.hash > b.hash;
+  return members_[a.member].name < members_[b.member].name;
+}
+
+std::uint32_t OwnershipIndex::intern(const std::string& name) {
+  auto [it, inserted] = by_name_.try_emplace(name, static_cast<std::uint32_t>(members_.size()));
+  if (inserted) members_.push_back(Member{name, rendezvous_member_seed(name), false, false});
+  return it->second;
+}
+
+std::size_t OwnershipIndex::depth(const Target& t) const { return std::min(t.checkers + kSpare, live_.size()); }
+
+std::vector<OwnershipIndex::Entry> OwnershipIndex::rank_live(std::string_view id, std::size_t limit) const {
+  ++full_ranks_;
+  std::vector<Entry> all;
+  all.reserve(live_.size());
+  for (std::uint32_t m : live_) all.push_back(Entry{rendezvous_hash_seeded(members_[m].seed, id), m});
+  hashes_ += live_.size();
+  const std::size_t n = std::min(limit == 0 ? all.size() : limit, all.size());
+  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
+                    [&](const Entry& a, const Entry& b) { return better(a, b); });
+  all.resize(n);
+  return all;
+}
+
+void OwnershipIndex::rank_full(const std::string& id, Target& t) { t.top = rank_live(id, depth(t)); }
+
+void OwnershipIndex::set_members(std::span<const IndexedMember> members) {
+  std::vector<std::uint32_t> next;
+  next.reserve(members.size());
+  for (const IndexedMember& m : members) next.push_back(intern(m.name));
+  std::vector<bool> was_live(members_.size(), false);
+  for (std::uint32_t m : live_) was_live[m] = true;
+  for (Member& m : members_) m.live = false;
+  for (std::size_t i = 0; i < next.size(); ++i) {
+    members_[next[i]].live = true;
+    members_[next[i]].suspect = members[i].suspect;
+  }
+  std::vector<std::uint32_t> added;
+  for (std::uint32_t m : next) {
+    if (!was_live[m]) added.push_back(m);
+  }
+  bool removed_any = false;
+  for (std::uint32_t m : live_) removed_any = removed_any || !members_[m].live;
+  live_ = std::move(next);
+
+  if (!added.empty() || removed_any) {
+    for (auto& [id, t] : targets_) {
+      const bool lost = std::any_of(t.top.begin(), t.top.end(), [&](const Entry& e) { return !members_[e.member].live; });
+      if (lost) {
+        rank_full(id, t);
+        continue;
+      }
+      const std::size_t d = depth(t);
+      for (std::uint32_t m : added) {
+        const Entry e{rendezvous_hash_seeded(members_[m].seed, id), m};
+        ++hashes_;
+        if (t.top.size() >= d && !better(e, t.top.back())) continue;
+        t.top.insert(std::upper_bound(t.top.begin(), t.top.end(), e,
+                                      [&](const Entry& a, const Entry& b) { return better(a, b); }),
+                     e);
+        if (t.top.size() > d) t.top.pop_back();
+      }
+    }
+  }
+  if (members_.size() > 2 * live_.size() + 1024) compact();
+}
+
+void OwnershipIndex::compact() {
+  // Drop members that left long ago: re-intern the live ones (top lists only
+  // hold live members after set_members).
+  std::vector<Member> old = std::move(members_);
+  members_.clear();
+  by_name_.clear();
+  std::vector<std::uint32_t> remap(old.size(), 0);
+  for (std::uint32_t& m : live_) {
+    const std::uint32_t fresh = intern(old[m].name);
+    members_[fresh].live = true;
+    members_[fresh].suspect = old[m].suspect;
+    remap[m] = fresh;
+    m = fresh;
+  }
+  for (auto& [id, t] : targets_) {
+    for (Entry& e : t.top) e.member = remap[e.member];
+  }
+}
+
+void OwnershipIndex::put_target(const std::string& id, std::size_t checkers) {
+  checkers = std::max<std::size_t>(1, checkers);
+  auto [it, inserted] = targets_.try_emplace(id);
+  if (!inserted && it->second.checkers == checkers) return;
+  it->second.checkers = checkers;
+  rank_full(id, it->second);
+}
+
+void OwnershipIndex::remove_target(const std::string& id) { targets_.erase(id); }
+
+std::vector<std::string> OwnershipIndex::target_ids() const {
+  std::vector<std::string> out;
+  out.reserve(targets_.size());
+  for (const auto& [id, t] : targets_) out.push_back(id);
+  return out;
+}
+
+std::vector<std::string> OwnershipIndex::ranked(const std::string& id, std::size_t limit) const {
+  std::vector<std::string> out;
+  auto it = targets_.find(id);
+  const bool cached = it != targets_.end() && (limit != 0 && limit <= it->second.top.size() ||
+                                               it->second.top.size() == live_.size());
+  const std::vector<Entry> computed = cached ? std::vector<Entry>{} : rank_live(id, limit);
+  const std::vector<Entry>& entries = cached ? it->second.top : computed;
+  const std::size_t n = limit == 0 ? entries.size() : std::min(limit, entries.size());
+  out.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) out.push_back(members_[entries[i].member].name);
+  return out;
+}
+
+bool OwnershipIndex::checks(const std::string& id, std::string_view self) const {
+  auto it = targets_.find(id);
+  if (it == targets_.end() || live_.empty()) return false;
+  const Target& t = it->second;
+  auto decide = [&](const std::vector<Entry>& entries, bool complete) -> std::optional<bool> {
+    bool owner_suspect = false;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      const Member& m = members_[entries[i].member];
+      if (i < t.checkers) {
+        if (m.name == self) return true;
+        owner_suspect = owner_suspect || m.suspect;
+        continue;
+      }
+      if (!owner_suspect) return false;
+      if (m.suspect) continue;
+      return m.name == self;
+    }
+    if (complete || !owner_suspect) return false;
+    return std::nullopt;  // an owner is suspect and every kept standby too: look further
+  };
+  if (auto d = decide(t.top, t.top.size() == live_.size())) return *d;
+  return decide(rank_live(id, 0), true).value_or(false);
+}
+
+}  // namespace heck

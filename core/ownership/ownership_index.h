@@ -1,0 +1,96 @@
+// Who owns what, kept up to date incrementally: for every target, the first
+// few members of its rendezvous ranking (rendezvous.h, equal weights) over
+// the live members.
+//
+// Why: ranking one target over n members costs n hashes; recomputing every
+// target on every membership change costs targets x n per change per agent
+// (10,000 targets x 100 members = 1M hashes, ~80 ms), and a cluster sees many
+// changes (joins, suspicions, refutations). The index keeps each target's top
+// `depth` (checkers + spare) members with their hashes and, on a change:
+//   - a member joins: one hash per target; it enters the list only where it
+//     beats the last entry (about depth/n of targets);
+//   - a member goes: only targets that listed it are re-ranked in full
+//     (about depth/n of them);
+//   - a member's suspicion flag changes: no hashing at all (flags are looked
+//     up when the owners are read).
+// Results are identical to rank_members() over the same members: the tests
+// compare the two after random changes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace heck {
+
+struct IndexedMember {
+  std::string name;
+  bool suspect = false;
+};
+
+class OwnershipIndex {
+ public:
+  // Extra ranked members kept beyond `checkers` (standbys while owners are
+  // suspect; a full re-rank covers a target whose list runs short).
+  static constexpr std::size_t kSpare = 3;
+
+  // Replaces the live member set (names unique; a member's suspicion flag
+  // may change).
+  void set_members(std::span<const IndexedMember> members);
+  // Adds or updates a target (checkers >= 1); drops one.
+  void put_target(const std::string& id, std::size_t checkers);
+  void remove_target(const std::string& id);
+  bool contains(const std::string& id) const { return targets_.contains(id); }
+  std::vector<std::string> target_ids() const;
+  std::size_t target_count() const { return targets_.size(); }
+  std::size_t member_count() const { return members_.size(); }
+
+  // The first `limit` members ranked for `id` (0 = as many as are kept;
+  // more than kept ranks in full). Works for ids not in the index too.
+  std::vector<std::string> ranked(const std::string& id, std::size_t limit) const;
+  // True when `self` checks `id`: an owner (one of the first `checkers`), or
+  // the standby (the first non-suspect member after the owners) while any
+  // owner is suspect.
+  bool checks(const std::string& id, std::string_view self) const;
+
+  // Counters for benchmarks and tests.
+  std::uint64_t full_ranks() const { return full_ranks_; }
+  std::uint64_t hashes() const { return hashes_; }
+
+ private:
+  struct Entry {
+    std::uint64_t hash = 0;
+    std::uint32_t member = 0;  // index into members_
+  };
+  struct Target {
+    std::size_t checkers = 1;
+    std::vector<Entry> top;  // best first; size min(checkers + kSpare, members)
+  };
+  struct Member {
+    std::string name;
+    std::uint64_t seed = 0;
+    bool suspect = false;
+    bool live = false;
+  };
+
+  bool better(const Entry& a, const Entry& b) const;
+  void rank_full(const std::string& id, Target& t);
+  std::size_t depth(const Target& t) const;
+  std::uint32_t intern(const std::string& name);
+  std::vector<Entry> rank_live(std::string_view id, std::size_t limit) const;
+  void compact();
+
+  std::vector<Member> members_;                          // interned; `live` marks the current set
+  std::unordered_map<std::string, std::uint32_t> by_name_;
+  std::vector<std::uint32_t> live_;                      // ids of live members
+  std::map<std::string, Target, std::less<>> targets_;
+  mutable std::uint64_t full_ranks_ = 0;
+  mutable std::uint64_t hashes_ = 0;
+};
+
+}  // namespace heck

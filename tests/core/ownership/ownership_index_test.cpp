@@ -1,0 +1,114 @@
+// The incremental index must answer exactly what a full rendezvous ranking
+// over the same live members answers, after any sequence of changes.
+#include "core/ownership/ownership_index.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "core/ownership/rendezvous.h"
+
+namespace heck {
+namespace {
+
+// The reference: rank over every live member, then apply the owner/standby rule.
+bool reference_checks(const std::string& id, std::size_t checkers, const std::vector<IndexedMember>& live,
+                      const std::string& self) {
+  std::vector<RankedMember> ranked;
+  for (const auto& m : live) ranked.push_back(RankedMember{m.name, 1.0});
+  const auto order = rank_members(id, ranked);
+  bool owner_suspect = false;
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const auto& m = live[order[i]];
+    if (i < checkers) {
+      if (m.name == self) return true;
+      owner_suspect = owner_suspect || m.suspect;
+      continue;
+    }
+    if (!owner_suspect) return false;
+    if (m.suspect) continue;
+    return m.name == self;
+  }
+  return false;
+}
+
+std::vector<std::string> reference_ranked(const std::string& id, const std::vector<IndexedMember>& live,
+                                          std::size_t limit) {
+  std::vector<RankedMember> ranked;
+  for (const auto& m : live) ranked.push_back(RankedMember{m.name, 1.0});
+  return ranked_names(id, ranked, limit);
+}
+
+RC_GTEST_PROP(OwnershipIndex, MatchesAFullRankingAfterAnyChanges, ()) {
+  const int pool = *rc::gen::inRange(1, 40);
+  const int ntargets = *rc::gen::inRange(1, 30);
+  OwnershipIndex index;
+  std::map<std::string, std::size_t> targets;
+  for (int t = 0; t < ntargets; ++t) {
+    const std::size_t r = static_cast<std::size_t>(*rc::gen::inRange(1, 5));
+    targets[fmt::format("t{}", t)] = r;
+    index.put_target(fmt::format("t{}", t), r);
+  }
+  const int rounds = *rc::gen::inRange(1, 12);
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<IndexedMember> live;
+    for (int m = 0; m < pool; ++m) {
+      const int pick = *rc::gen::inRange(0, 10);
+      if (pick < 6) live.push_back(IndexedMember{fmt::format("m{}", m), pick == 0});
+    }
+    index.set_members(live);
+    if (*rc::gen::inRange(0, 4) == 0) {
+      const std::string id = fmt::format("t{}", *rc::gen::inRange(0, ntargets));
+      const std::size_t r = static_cast<std::size_t>(*rc::gen::inRange(1, 5));
+      targets[id] = r;
+      index.put_target(id, r);
+    }
+    for (const auto& [id, r] : targets) {
+      RC_ASSERT(index.ranked(id, r + 2) == reference_ranked(id, live, r + 2));
+      RC_ASSERT(index.ranked(id, 0).size() <= live.size());
+      for (const auto& m : live) RC_ASSERT(index.checks(id, m.name) == reference_checks(id, r, live, m.name));
+    }
+  }
+}
+
+TEST(OwnershipIndex, AJoinHashesEachTargetOnceAndALeaveReranksOnlyItsTargets) {
+  OwnershipIndex index;
+  std::vector<IndexedMember> live;
+  for (int m = 0; m < 100; ++m) live.push_back(IndexedMember{fmt::format("n{}", m), false});
+  index.set_members(live);
+  for (int t = 0; t < 1000; ++t) index.put_target(fmt::format("t{}", t), 1);
+  const auto hashes = index.hashes();
+  const auto full = index.full_ranks();
+  live.push_back(IndexedMember{"n100", false});
+  index.set_members(live);
+  EXPECT_EQ(index.hashes() - hashes, 1000u) << "one hash per target for a join";
+  EXPECT_EQ(index.full_ranks(), full);
+  live.erase(live.begin() + 17);  // n17 goes
+  index.set_members(live);
+  // n17 is among the 4 kept for about 4% of the targets.
+  EXPECT_GT(index.full_ranks() - full, 10u);
+  EXPECT_LT(index.full_ranks() - full, 100u);
+  // Suspicion alone costs no hashing.
+  const auto before = index.hashes();
+  live[3].suspect = true;
+  index.set_members(live);
+  EXPECT_EQ(index.hashes(), before);
+}
+
+TEST(OwnershipIndex, ManyNamesOverTimeStayBounded) {
+  OwnershipIndex index;
+  index.put_target("web", 2);
+  for (int gen = 0; gen < 3000; ++gen) {
+    std::vector<IndexedMember> live{{"stable", false}, {fmt::format("temp{}", gen), false}};
+    index.set_members(live);
+    ASSERT_EQ(index.ranked("web", 0).size(), 2u);
+  }
+  EXPECT_TRUE(index.checks("web", "stable"));
+}
+
+}  // namespace
+}  // namespace heck
