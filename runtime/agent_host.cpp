@@ -15,9 +15,9 @@ namespace heck::runtime {
 
 namespace {
 
-std::string node_restored_text(std::size_t targets) {
-  return targets == 0 ? std::string("no targets restored (new or empty)")
-                      : fmt::format("restored {} registry entries", targets);
+std::string node_restored_text(std::size_t targets, std::size_t counters) {
+  if (targets == 0 && counters == 0) return "nothing to restore (new or empty)";
+  return fmt::format("restored {} targets and {} counters", targets, counters);
 }
 
 }  // namespace
@@ -109,6 +109,7 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   node.address = advertised_;
   if (restored) {
     restored_targets_ = restored->registry.store.size();
+    restored_counters_ = restored->counters.store.size();
     node.restored = std::move(restored);
   }
   AgentOptions agent_options = options_.agent;
@@ -131,7 +132,7 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   }
   if (options_.data_dir) {
     log(fmt::format("state file {}: {}", sanitize_for_log(state_path),
-                    node_restored_text(restored_targets_)));
+                    node_restored_text(restored_targets_, restored_counters_)));
   }
   agent_->start();
   api_->start();

@@ -100,6 +100,7 @@ class AgentHost {
   const Address& advertised() const { return advertised_; }
   // Targets and counters restored from the state file at start() (0 = none).
   std::size_t restored_targets() const { return restored_targets_; }
+  std::size_t restored_counters() const { return restored_counters_; }
 
  private:
   void log(std::string_view text);
@@ -116,6 +117,7 @@ class AgentHost {
   boost::asio::steady_timer leave_timer_;
   Address advertised_;
   std::size_t restored_targets_ = 0;
+  std::size_t restored_counters_ = 0;
   bool shutting_down_ = false;
   bool stopped_ = false;
 };
