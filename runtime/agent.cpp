@@ -140,8 +140,7 @@ void Agent::start() {
                   sanitize_for_log(node_.config().address),
                   seeds.empty() ? std::string("no seeds (first member)")
                                 : fmt::format("joining through {}", sanitize_for_log(fmt::format("{}", fmt::join(seeds, ", "))))));
-  drain();  // anything a runner reported from inside run()
-  after_drain();
+  drain();  // anything a runner reported from inside run(); then after_drain()
   arm_scan_timer();
 }
 

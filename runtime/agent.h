@@ -41,9 +41,11 @@
 //   1. replicated before the reply: a PUT/DELETE is written to the local
 //      replicated state at once, and the API replies only after the next
 //      replica_flush (flush_delay, 10 ms) has pushed the delta directly to
-//      every live peer (eager push; after_replication_flush()). Datagrams can
-//      be lost; piggybacking on membership traffic and anti-entropy repair
-//      what a peer missed, as long as one holder survives.
+//      every live peer (eager push, up to replication.direct_max = 128
+//      peers; in a larger cluster to `fanout` peers that forward it;
+//      after_replication_flush()). Datagrams can be lost; piggybacking on
+//      membership traffic and anti-entropy repair what a peer missed, as
+//      long as one holder survives.
 //   2. a local snapshot with fsync: the durable part of the state (target
 //      registry and counters; ClusterNode::durable_state(), encoded by
 //      core/replicated/snapshot.h) is written to <data_dir>/state.snapshot

@@ -380,6 +380,28 @@ TEST_F(ApiRoutes, PutRegistersANewTargetThenReplacesIt) {
   EXPECT_FALSE(route_api_request(*agent, HttpRequest{"GET", "/v1/targets/api", "", true}, api).after_flush);
 }
 
+TEST_F(ApiRoutes, AWriteIsAnsweredAfterTheReplicationFlush) {
+  send_json("PUT", "/v1/targets/api", kSpecBody, 201);
+  bool answered = false;
+  agent->after_replication_flush([&] { answered = true; });
+  EXPECT_FALSE(answered);  // never inline: the reply goes out from the io_context
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!answered) {
+    ASSERT_LT(std::chrono::steady_clock::now(), limit) << "the waiter never ran";
+    io.restart();
+    io.run_one_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(agent->timer_deadline(TimerKey{TimerKind::replica_flush, 0}).has_value());
+  // Stopping answers whoever still waits.
+  send_json("PUT", "/v1/targets/api2", kSpecBody, 201);
+  bool on_stop = false;
+  agent->after_replication_flush([&] { on_stop = true; });
+  agent->stop();
+  io.restart();
+  io.poll();
+  EXPECT_TRUE(on_stop);
+}
+
 TEST_F(ApiRoutes, PutRefusesBadBodiesWith400NamingTheProblem) {
   auto error = [&](std::string target, std::string body) {
     json e = send_json("PUT", std::move(target), std::move(body), 400);
