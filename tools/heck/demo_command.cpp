@@ -614,7 +614,9 @@ void run_cluster_demo(const DemoArgs& args) {
 
   // Register the targets through n1.
   if (ok) {
-    const ApiClient n1(children.front().api, Duration::seconds(5));
+    // The agents inherit HECK_API_TOKEN (then they require it on writes).
+    const char* token = std::getenv("HECK_API_TOKEN");
+    const ApiClient n1(children.front().api, Duration::seconds(5), token ? token : "");
     for (const auto& t : plan) {
       nlohmann::json spec = {{"url", t.url}, {"interval_ms", 1000}, {"timeout_ms", 500}, {"rise", 2}, {"fall", 2}};
       auto r = n1.put("/v1/targets/" + t.id, spec);
