@@ -110,13 +110,14 @@ InvariantChecker::InvariantChecker(const ClusterScenario& scenario) : scenario_(
     t.spec = scenario.target_spec(i);
     t.model = scenario.target_model(i);
     by_id_.emplace(t.spec.id, i);
-    if (i < scenario.targets.size()) {
+    if (i < scenario.targets.size() && scenario.targets_at.empty()) {
       t.registered = true;
       t.registered_at = zero;
       t.truth = truth_at(t, zero);
       t.next_change = t.model->next_change(zero);
     }
   }
+  configured_registered_ = scenario.targets_at.empty();
   quiet_start_ = zero + settle_;
   last_change_ = zero;
   last_sample_ = zero;
@@ -244,6 +245,14 @@ void InvariantChecker::on_process(Instant at, std::uint32_t m, ProcessEvent what
   changed(at);  // closes gaps with the membership before the event
   switch (what) {
     case ProcessEvent::start:
+      // Configured targets count from the first start of a member configured with them.
+      if (!configured_registered_ && std::find(scenario_.targets_at.begin(), scenario_.targets_at.end(), m) !=
+                                         scenario_.targets_at.end()) {
+        configured_registered_ = true;
+        for (std::uint32_t i = 0; i < scenario_.targets.size(); ++i) {
+          if (!tracks_[i].registered) on_registry(at, i, &scenario_.targets[i].spec());
+        }
+      }
       running_[m] = true;
       paused_[m] = false;
       left_[m] = false;
@@ -435,7 +444,9 @@ void InvariantChecker::sample(const ClusterWorld& world) {
     }
     if (now - t.flip_at <= bound) continue;
     t.flip_pending = false;
-    const bool excused = (last_change_ && *last_change_ + settle_ > t.flip_at) ||
+    // Excused: a settle window was open at the flip or a change came after
+    // it, or a partition or clog was in force since.
+    const bool excused = quiet_start_ > t.flip_at || (last_change_ && *last_change_ >= t.flip_at) ||
                          (disrupted_until_ && *disrupted_until_ >= t.flip_at) ||
                          t.flip_at < t.registered_at + settle_;
     if (excused) {

@@ -39,9 +39,9 @@
 //   2 x anti_entropy_interval + 1 s (or freshness_ms_max). Sampled every
 //   sample_every, only for targets with a pending flip, with the same vote
 //   rule as target_view (core/cluster/target_view.h: resolve_votes over the
-//   agent's observations). A flip is excused (measured, not judged) when a
-//   change happened from settle before t to the judgement, or a partition or
-//   clog was in force since t; the agreement at the end still holds it.
+//   agent's observations). A flip is excused (not judged) when a settle
+//   window was open at t or a change came after t, or a partition or clog
+//   was in force since t; the agreement at the end still holds it.
 //
 // Cost: O(1) per check start (a small ring per target for no_herd, cached
 // true owners per membership epoch), O(targets) per change, O(agents) per
@@ -191,6 +191,7 @@ class InvariantChecker final : public ClusterObserver {
   std::size_t disruptions_ = 0;
   std::optional<Instant> disrupted_until_;  // when the latest disruption ended (Instant::max while one lasts)
   Instant last_sample_;
+  bool configured_registered_ = true;   // the configured targets are registered (targets_at started)
 };
 
 }  // namespace heck::sim

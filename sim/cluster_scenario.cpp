@@ -738,7 +738,7 @@ ClusterScenario parse(const json& j) {
   jf::expect_object(j, "",
                     {"kind", "name", "description", "seed", "members", "seeds", "start_spread_ms", "swim",
                      "replication", "jitter_fraction", "network", "safety_ms", "liveness_ms", "metrics_from_ms",
-                     "timeline", "targets", "expectations", "vantage", "invariants"});
+                     "timeline", "targets", "targets_at", "expectations", "vantage", "invariants"});
   if (!is_cluster_scenario(j)) jf::fail("kind: must be \"cluster\"");
   ClusterScenario s;
   const std::string top;
@@ -765,6 +765,10 @@ ClusterScenario parse(const json& j) {
     auto targets = parse_target_models(j.at("targets"), ClusterScenario::kMaxTargets);
     if (!targets) jf::fail(targets.error());
     s.targets = std::move(*targets);
+  }
+  if (auto it = j.find("targets_at"); it != j.end()) {
+    s.targets_at = select(s, *it, "targets_at");
+    if (s.targets_at.size() == s.members.size()) s.targets_at.clear();
   }
   if (j.contains("timeline")) {
     const json& tl = jf::get_array(j, top, "timeline", ClusterScenario::kMaxEvents);

@@ -41,6 +41,7 @@
 //       {"at_ms": 30000, "event": "add_counter", "member": "n1", "counter": "likes", "delta": 1}
 //     ],
 //     "targets": [<as in sim/scenario.h: spec, behaviour, count, stagger_ms>],  // configured at every member
+//     "targets_at": ["n9"],              // or only at these (they write them to the registry when they start)
 //     "expectations": [
 //       {"kind": "detection", "first_ms_max": 3000, "dead_ms_max": 15000},
 //       {"kind": "false_positives", "suspected_max": 0, "dead_max": 0, "from_ms": 0, "to_ms": 120000},
@@ -239,6 +240,7 @@ struct ClusterScenario {
   Duration metrics_from;
   std::vector<TimelineEvent> timeline;  // sorted by `at` (stable)
   std::vector<TargetModel> targets;
+  std::vector<std::uint32_t> targets_at;  // members configured with `targets` (empty: every member)
   // Targets put at runtime whose ids are not configured, in order of their
   // first put_target event; `model` from the event's "behaviour" (none: a
   // host that does not exist).

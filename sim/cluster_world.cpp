@@ -1,5 +1,6 @@
 #include "sim/cluster_world.h"
 
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -174,7 +175,10 @@ void ClusterWorld::start(std::uint32_t m) {
   config.swim = scenario_.swim;
   config.replication = scenario_.replication;
   config.scheduler = scenario_.scheduler;
-  config.targets = target_specs_;
+  if (scenario_.targets_at.empty() ||
+      std::find(scenario_.targets_at.begin(), scenario_.targets_at.end(), m) != scenario_.targets_at.end()) {
+    config.targets = target_specs_;
+  }
   ++ms.generation;
   std::uint64_t mix = node_seed_base_ ^ ((std::uint64_t{m} << 32) | ms.generation);
   const std::uint64_t node_seed = splitmix64(mix);

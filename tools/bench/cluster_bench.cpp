@@ -1,0 +1,247 @@
+// Cluster figures in the simulator (issue 5's first benchmark): N agents
+// running the composed node share T targets (1 s interval by default).
+// Every row is one deterministic simulation (same flags, same figures), with
+// the standing invariants checked (sim/cluster_invariants.h).
+//
+// Timeline of one row:
+//   0 .. join_s        the agents start (spread over join_s); no targets yet
+//   join_s + 5 s       the last agent starts, configured with the T targets:
+//                      it writes them to the registry and joins; replication
+//                      brings them to everyone (one registry write, not N)
+//   warm               = join_s + 5 s + settle: steady state from here
+//   warm .. warm+10 s  --flip-fraction of the targets go down (staggered)
+//   crash_at           = warm + 20 s: one agent (owner of about T/N targets) crashes
+//   end                = crash_at + 25 s (+ 5 s liveness)
+// Figures:
+//   takeover p50/p99   crash -> first check by a new true owner, over the
+//                      targets the crashed agent owned
+//   agree p50/p99      a target flips -> every live agent reports the new
+//                      status (sampled every --sample-ms); rise/fall as given
+//   checks/target/int  check starts per target per interval in [warm, crash_at)
+//   msg/s, B/s         Send effects (all layers) per agent per second from warm
+//   violations         invariant violations in the row (coverage, herd,
+//                      agreement, freshness): 0 expected
+//
+// Run: build-sim/tools/bench/cluster_bench [--members 100] [--targets 10000]
+//        [--interval-ms 1000] [--seed 1] [--rows main,scale]
+//        [--scale 10,100,1000] [--scale-targets 10000,10000,1000]
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "sim/cluster_analysis.h"
+#include "sim/cluster_invariants.h"
+#include "sim/cluster_scenario.h"
+#include "sim/cluster_world.h"
+
+namespace {
+
+using heck::Duration;
+using heck::Instant;
+using namespace heck::sim;
+
+struct Options {
+  int members = 100;
+  int targets = 10'000;
+  int interval_ms = 1000;
+  int timeout_ms = 500;
+  int rise = 1, fall = 1;
+  int checkers = 1;
+  double flip_fraction = 0.01;
+  int sample_ms = 100;
+  std::uint64_t seed = 1;
+  std::vector<std::string> rows{"main", "scale"};
+  std::vector<int> scale{10, 100, 1000};
+  std::vector<int> scale_targets{10'000, 10'000, 1'000};
+};
+
+Instant at_s(double s) { return Instant::from_ns(static_cast<std::int64_t>(s * 1e9)); }
+Duration secs(double s) { return Duration::nanoseconds(static_cast<std::int64_t>(s * 1e9)); }
+
+// Counts check starts in [from, to), then tells the invariant checker.
+class Counting final : public ClusterObserver {
+ public:
+  Counting(InvariantChecker& next, Instant from, Instant to) : next_(next), from_(from), to_(to) {}
+  void on_process(Instant at, std::uint32_t m, ProcessEvent what) override { next_.on_process(at, m, what); }
+  void on_network(Instant at, const Network& n, std::size_t d) override { next_.on_network(at, n, d); }
+  void on_registry(Instant at, std::uint32_t t, const heck::TargetSpec* s) override { next_.on_registry(at, t, s); }
+  void on_check(Instant at, std::uint32_t m, std::uint32_t t) override {
+    if (at >= from_ && at < to_) ++checks;
+    next_.on_check(at, m, t);
+  }
+  std::uint64_t checks = 0;
+
+ private:
+  InvariantChecker& next_;
+  Instant from_, to_;
+};
+
+struct Row {
+  int members = 0, targets = 0;
+  double sim_s = 0, wall_s = 0;
+  Percentiles takeover, agree;
+  std::uint64_t takeovers_pending = 0;
+  double checks_per_interval = 0;
+  double msgs = 0, bytes = 0;
+  std::uint64_t violations[4] = {0, 0, 0, 0};
+  std::uint64_t flips = 0;
+  std::string error;
+};
+
+Row run(const Options& o, int n, int t) {
+  ClusterScenario s;
+  s.name = "cluster-bench";
+  s.seed = o.seed;
+  // n agents plus the one that brings the targets.
+  for (int i = 0; i < n; ++i) s.members.push_back(MemberScenario{fmt::format("a{}", i), {}, 0, i < n - 1});
+  s.seeds = {0, 1, 2};
+  s.seeds.resize(std::min<std::size_t>(3, n - 1));
+  const double join_s = std::max(5.0, 2.0 * std::max(1, n / 50));
+  s.start_spread = secs(join_s);
+  s.network.latency = LatencyDist::uniform(Duration::microseconds(100), Duration::milliseconds(2));
+  s.targets_at = {static_cast<std::uint32_t>(n - 1)};
+  s.invariants.sample_every = Duration::milliseconds(o.sample_ms);
+
+  const double targets_s = join_s + 5;
+  const double settle_s = 15;  // generous: replication of the registry and ownership after the last join
+  const double warm = targets_s + settle_s;
+  const double crash_at = warm + 20;
+  const double end = crash_at + 25;
+  s.safety = secs(end);
+  s.liveness = secs(5);
+  s.metrics_from = secs(warm);
+
+  const int flips = std::max(1, static_cast<int>(t * o.flip_fraction));
+  for (int i = 0; i < t; ++i) {
+    heck::TargetSpec spec;
+    spec.id = fmt::format("t{:05}", i);
+    auto url = heck::Url::parse(fmt::format("http://t{}.example/health", i));
+    if (!url) throw std::runtime_error(url.error());
+    spec.url = *url;
+    spec.interval = Duration::milliseconds(o.interval_ms);
+    spec.timeout = Duration::milliseconds(o.timeout_ms);
+    spec.rise = o.rise;
+    spec.fall = o.fall;
+    spec.checkers = o.checkers;
+    nlohmann::json behaviour = nlohmann::json::array({{{"at_ms", 0}, {"mode", "up"}}});
+    if (i % std::max(1, t / flips) == 0) {
+      const double flip_s = warm + 10.0 * (i / std::max(1, t / flips)) / flips;
+      behaviour.push_back({{"at_ms", static_cast<std::int64_t>(flip_s * 1000)}, {"mode", "down"}});
+    }
+    auto model = TargetModel::from_json(spec, behaviour);
+    if (!model) throw std::runtime_error(model.error());
+    s.targets.push_back(std::move(*model));
+  }
+  TimelineEvent start;
+  start.at = secs(targets_s);
+  start.kind = FaultKind::join;
+  start.members = {static_cast<std::uint32_t>(n - 1)};
+  TimelineEvent crash;
+  crash.at = secs(crash_at);
+  crash.kind = FaultKind::crash;
+  crash.members = {static_cast<std::uint32_t>(n / 2)};
+  crash.source = 1;
+  s.timeline = {start, crash};
+
+  Row row;
+  row.members = n;
+  row.targets = t;
+  row.sim_s = end + 5;
+  InvariantChecker checker(s);
+  Counting counting(checker, at_s(warm), at_s(crash_at));
+  ClusterWorldOptions wo{o.seed, nullptr};
+  wo.observer = &counting;
+  const auto t0 = std::chrono::steady_clock::now();
+  ClusterWorld w(s, wo);
+  const Instant stop = at_s(end + 5);
+  for (Instant next = Instant::from_ns(0) + s.invariants.sample_every; w.error().empty();) {
+    w.run_until(std::min(next, stop));
+    checker.sample(w);
+    if (next >= stop) break;
+    next = next + s.invariants.sample_every;
+  }
+  if (w.error().empty()) checker.finish(w);
+  row.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  row.error = w.error();
+  const InvariantReport& r = checker.report();
+  row.takeover = r.takeover;
+  row.takeovers_pending = r.takeovers_pending;
+  row.agree = r.agree_delay;
+  row.flips = r.flips;
+  for (Invariant i : kInvariants) row.violations[static_cast<int>(i)] = r.count(i);
+  const double intervals = (crash_at - warm) * 1000.0 / o.interval_ms;
+  row.checks_per_interval = static_cast<double>(counting.checks) / (t * intervals);
+  const ClusterMetrics m = measure(w, stop);
+  row.msgs = m.messages_per_member_s;
+  row.bytes = m.bytes_per_member_s;
+  return row;
+}
+
+std::string ms(Duration d) { return fmt::format("{:.0f}", d.ms_f()); }
+
+void header() {
+  fmt::print("{:>7} {:>7} | {:>9} {:>9} {:>5} | {:>8} {:>8} {:>5} | {:>11} | {:>8} {:>9} | {:>11} | {:>7} {:>7}\n",
+             "agents", "targets", "takeover", "takeover", "n", "agree", "agree", "flips", "checks/tgt", "msg/s",
+             "B/s", "violations", "sim s", "wall s");
+  fmt::print("{:>7} {:>7} | {:>9} {:>9} {:>5} | {:>8} {:>8} {:>5} | {:>11} | {:>8} {:>9} | {:>11} | {:>7} {:>7}\n", "",
+             "", "p50 ms", "p99 ms", "", "p50 ms", "p99 ms", "", "/interval", "/agent", "/agent", "c/h/a/f", "", "");
+}
+
+void print(const Row& r) {
+  fmt::print("{:>7} {:>7} | {:>9} {:>9} {:>5} | {:>8} {:>8} {:>5} | {:>11.3f} | {:>8.1f} {:>9.0f} | {:>11} | {:>7.0f} {:>7.1f}{}\n",
+             r.members, r.targets, ms(r.takeover.p50), ms(r.takeover.p99), r.takeover.count, ms(r.agree.p50),
+             ms(r.agree.p99), r.agree.count, r.checks_per_interval, r.msgs, r.bytes,
+             fmt::format("{}/{}/{}/{}", r.violations[0], r.violations[1], r.violations[2], r.violations[3]), r.sim_s,
+             r.wall_s, r.error.empty() ? "" : "  stopped: " + r.error);
+  if (r.takeovers_pending > 0) fmt::print("        ({} targets never taken over)\n", r.takeovers_pending);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"cluster_bench: takeover, agreement, load and scaling of the composed node in the simulator"};
+  app.add_option("--members", o.members, "agents in the main row (the last one brings the targets)");
+  app.add_option("--targets", o.targets, "targets in the main row");
+  app.add_option("--interval-ms", o.interval_ms, "check interval");
+  app.add_option("--timeout-ms", o.timeout_ms, "check timeout");
+  app.add_option("--rise", o.rise, "successes to become healthy");
+  app.add_option("--fall", o.fall, "failures to become unhealthy");
+  app.add_option("--checkers", o.checkers, "owners per target (r)");
+  app.add_option("--flip-fraction", o.flip_fraction, "targets that go down during the row");
+  app.add_option("--sample-ms", o.sample_ms, "freshness sampling period");
+  app.add_option("--seed", o.seed, "simulation seed");
+  app.add_option("--rows", o.rows, "main, scale")->delimiter(',');
+  app.add_option("--scale", o.scale, "agents per scaling row")->delimiter(',');
+  app.add_option("--scale-targets", o.scale_targets, "targets per scaling row")->delimiter(',');
+  CLI11_PARSE(app, argc, argv);
+  if (o.members < 4 || o.targets < 1 || o.scale.size() != o.scale_targets.size()) {
+    fmt::print(stderr, "need --members >= 4, --targets >= 1, and as many --scale-targets as --scale\n");
+    return 2;
+  }
+  fmt::print("cluster_bench: interval {} ms, timeout {} ms, rise {}, fall {}, checkers {}, seed {}\n", o.interval_ms,
+             o.timeout_ms, o.rise, o.fall, o.checkers, o.seed);
+  for (const std::string& rows : o.rows) {
+    if (rows == "main") {
+      fmt::print("\nmain row\n");
+      header();
+      print(run(o, o.members, o.targets));
+    } else if (rows == "scale") {
+      fmt::print("\nscaling\n");
+      header();
+      for (std::size_t i = 0; i < o.scale.size(); ++i) print(run(o, o.scale[i], o.scale_targets[i]));
+    } else {
+      fmt::print(stderr, "unknown row kind '{}' (main, scale)\n", rows);
+      return 2;
+    }
+  }
+  return 0;
+}
