@@ -725,6 +725,16 @@ void run_cluster_demo(const DemoArgs& args) {
         say(fmt::format("[{:5.1f} s] takeover complete: every one of {}'s {} targets was checked again by a "
                         "survivor {:.1f} s after the SIGKILL (first after {:.1f} s)\n",
                         elapsed_s(), t.victim, t.targets.size(), last, t.targets.empty() ? 0.0 : first));
+        std::string moves;
+        std::size_t shown = 0;
+        for (const auto& [id, who] : t.taken_by) {
+          if (shown++ == 6) {
+            moves += " ...";
+            break;
+          }
+          moves += fmt::format(" {} {}->{}", id, t.victim, who);
+        }
+        say(fmt::format("          now checked by:{}\n", moves));
         t.reported_all = true;
       }
     }
