@@ -780,9 +780,10 @@ void register_demo_command(CLI::App& app) {
   cmd->add_option("--duration-s", args->duration_s, "stop after S seconds (0 = until Ctrl-C)")
       ->check(CLI::Range(0.0, 7.0 * 24 * 3600))
       ->capture_default_str();
-  cmd->add_option("--kill-at-s", args->kill_at_s, "SIGKILL one agent after S seconds (0 = never)")
-      ->check(CLI::Range(0.0, 7.0 * 24 * 3600))
-      ->capture_default_str();
+  auto* kill_at = cmd->add_option("--kill-at-s", args->kill_at_s,
+                                  "SIGKILL one agent after S seconds (0 = never; default: 20, or a third of a "
+                                  "shorter --duration-s)")
+                      ->check(CLI::Range(0.0, 7.0 * 24 * 3600));
   cmd->add_option("--base-port", args->base_port,
                   "agent i's API listens on base-port + i - 1, its cluster port on base-port + 100 + i - 1")
       ->check(CLI::Range(1024, 65000))
@@ -792,7 +793,12 @@ void register_demo_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--serve-targets", args->serve_targets,
                   "only serve the demo target paths on HOST:PORT until Ctrl-C (for benchmarks)");
-  cmd->callback([args] { run_cluster_demo(*args); });
+  cmd->callback([args, kill_at] {
+    if (kill_at->count() == 0 && args->duration_s > 0 && args->kill_at_s >= args->duration_s) {
+      args->kill_at_s = args->duration_s / 3;
+    }
+    run_cluster_demo(*args);
+  });
 }
 
 }  // namespace heck::cli
