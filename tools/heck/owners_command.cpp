@@ -106,7 +106,7 @@ void run_owners_api(const OwnersArgs& args) {
     auto r = client.get("/v1/owners/" + runtime::encode_path_segment(id), &raw);
     if (!r) client_fail(1, r.error());
     if (!r->is_object()) client_fail(1, fmt::format("agent at {} sent a bad /v1/owners/{}", args.client.api, id));
-    raw_lines += r->dump() + "\n";
+    raw_lines += raw + (raw.ends_with("\n") ? "" : "\n");
     const bool registered = r->value("registered", false);
     rows.push_back({id, json_names(*r, "owners"), json_names(*r, "fallbacks"), registered ? "yes" : "no"});
   }
