@@ -127,7 +127,7 @@ std::int64_t count_of(const nlohmann::json& j, std::string_view object, std::str
   return o.at(key).get<std::int64_t>();
 }
 
-std::string format_status(const nlohmann::json& s) {
+std::string format_status(const nlohmann::json& s, const std::string& api) {
   std::string out;
   out += fmt::format("agent      {} at {} (version {})\n", json_text(s, "name", 128), json_text(s, "address", 256),
                      json_text(s, "version", 64));
@@ -142,6 +142,7 @@ std::string format_status(const nlohmann::json& s) {
   if (s.contains("unhealthy") && s.at("unhealthy").is_array() && !s.at("unhealthy").empty()) {
     out += fmt::format("unhealthy  {}\n", json_names(s, "unhealthy"));
   }
+  out += fmt::format("page       http://{}/\n", api);
   return out;
 }
 
@@ -151,7 +152,7 @@ void run_status(const ClientArgs& args) {
   auto s = client.get("/v1/status", &raw);
   if (!s) client_fail(1, s.error());
   if (!s->is_object()) client_fail(1, fmt::format("agent at {} sent a bad /v1/status: not an object", args.api));
-  print_out(args.json ? raw : format_status(*s));
+  print_out(args.json ? raw : format_status(*s, client.api().to_string()));
 }
 
 // ---- heck targets ------------------------------------------------------------
