@@ -1,6 +1,6 @@
 // One agent process's parts wired together on one io_context: the Checker,
 // the cluster Transport (UDP + TCP, sealed by the Keyring), the Agent driving
-// the ClusterNode, and the API server. Used by `heck agent` and `heck demo`;
+// the ClusterNode, and the API server. Used by `heck agent` (`heck demo` runs agents as processes);
 // the commands add signals, config and printing around it.
 //
 // Wiring: the transport's packets are submitted to the agent; the agent's
@@ -56,7 +56,7 @@ struct AgentHostOptions {
   cluster::TransportOptions transport;  // .bind: the cluster address to bind
   std::optional<Address> advertise;
   cluster::Keyring keyring;             // none = plaintext (a warning is logged)
-  bool warn_plaintext = true;           // false: no warning (the demo's one-member loopback cluster)
+  bool warn_plaintext = true;           // false: no warning (tests on loopback)
   CheckerOptions checker;
   AgentOptions agent;
   HostPort api{"127.0.0.1", 7700};
