@@ -127,6 +127,33 @@ TEST(InvariantChecker, ChecksInsideAWindowAreNoHerd) {
   EXPECT_EQ(c.report().count(Invariant::no_herd), 0u);
 }
 
+// While a partition is in force each side keeps r owners (and a standby)
+// of its own: the herd bound holds per side, not across the cut.
+TEST(InvariantChecker, HerdIsCountedPerSideOfAPartition) {
+  const ClusterScenario s = small();
+  InvariantChecker c(s);
+  start_all(c);
+  Network net(4, LinkConfig{}, Rng(1));
+  const auto left = EndpointSet::of(4, {0, 1});
+  const auto right = EndpointSet::of(4, {2, 3});
+  net.partition(left, right, /*one_way=*/false);
+  c.on_network(at_ms(10000), net, 1);
+  // Two checkers on each side within one interval, after the window: fine.
+  for (std::int64_t t = 13000; t < 18000; t += 1000) {
+    for (std::uint32_t m = 0; m < 4; ++m) c.on_check(at_ms(t + m * 100), m, 0);
+  }
+  EXPECT_EQ(c.report().count(Invariant::no_herd), 0u);
+  EXPECT_EQ(c.report().herd_max, 2u);
+  // Healed: the same four checkers are one herd (after the heal's window:
+  // settle + push_pull_interval).
+  net.heal_all();
+  c.on_network(at_ms(20000), net, 0);
+  for (std::int64_t t = 60000; t < 62000; t += 1000) {
+    for (std::uint32_t m = 0; m < 4; ++m) c.on_check(at_ms(t + m * 100), m, 0);
+  }
+  EXPECT_GT(c.report().count(Invariant::no_herd), 0u);
+}
+
 TEST(InvariantChecker, ADeletedTargetIsNoLongerCovered) {
   const ClusterScenario s = small();
   InvariantChecker c(s);

@@ -29,6 +29,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -161,9 +162,16 @@ Row run(const Options& o, int n, int t) {
   const auto t0 = std::chrono::steady_clock::now();
   ClusterWorld w(s, wo);
   const Instant stop = at_s(end + 5);
+  Instant report_at = at_s(10);
   for (Instant next = Instant::from_ns(0) + s.invariants.sample_every; w.error().empty();) {
     w.run_until(std::min(next, stop));
     checker.sample(w);
+    if (w.now() >= report_at) {  // progress on stderr: rows can take minutes
+      fmt::print(stderr, "  [{} agents, {} targets] simulated {:.0f} of {:.0f} s, wall {:.0f} s\n", n, t,
+                 (w.now() - Instant::from_ns(0)).seconds_f(), end + 5,
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      report_at = report_at + Duration::seconds(10);
+    }
     if (next >= stop) break;
     next = next + s.invariants.sample_every;
   }
@@ -229,15 +237,21 @@ int main(int argc, char** argv) {
   }
   fmt::print("cluster_bench: interval {} ms, timeout {} ms, rise {}, fall {}, checkers {}, seed {}\n", o.interval_ms,
              o.timeout_ms, o.rise, o.fall, o.checkers, o.seed);
+  std::optional<Row> main_row;
   for (const std::string& rows : o.rows) {
     if (rows == "main") {
       fmt::print("\nmain row\n");
       header();
-      print(run(o, o.members, o.targets));
+      main_row = run(o, o.members, o.targets);
+      print(*main_row);
     } else if (rows == "scale") {
       fmt::print("\nscaling\n");
       header();
-      for (std::size_t i = 0; i < o.scale.size(); ++i) print(run(o, o.scale[i], o.scale_targets[i]));
+      for (std::size_t i = 0; i < o.scale.size(); ++i) {
+        // The main row's configuration is not simulated twice.
+        const bool same = main_row && o.scale[i] == main_row->members && o.scale_targets[i] == main_row->targets;
+        print(same ? *main_row : run(o, o.scale[i], o.scale_targets[i]));
+      }
     } else {
       fmt::print(stderr, "unknown row kind '{}' (main, scale)\n", rows);
       return 2;
