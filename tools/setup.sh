@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libfmt-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
-  python3 curl
+  python3 python3-yaml curl
   chromium chromium-driver
   clang-14 libclang-rt-14-dev
 )
