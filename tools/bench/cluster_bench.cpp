@@ -9,8 +9,9 @@
 //                      it writes them to the registry and joins; replication
 //                      brings them to everyone (one registry write, not N)
 //   warm               = join_s + 5 s + settle: steady state from here
-//   warm .. warm+10 s  --flip-fraction of the targets go down (staggered)
-//   crash_at           = warm + 20 s: one agent (owner of about T/N targets) crashes
+//   warm .. warm+10 s  --flip-fraction of the targets (at least 10) go down (staggered)
+//   crash_at           = warm + 20 s: one agent crashes: the owner of the first
+//                      target no seed owns (about T/N targets, at least one)
 //   end                = crash_at + 25 s (+ 5 s liveness)
 // Figures:
 //   takeover p50/p99   crash -> first check by a new true owner, over the
@@ -37,6 +38,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/ownership/rendezvous.h"
 #include "sim/cluster_analysis.h"
 #include "sim/cluster_invariants.h"
 #include "sim/cluster_scenario.h"
@@ -119,7 +121,7 @@ Row run(const Options& o, int n, int t) {
   s.liveness = secs(5);
   s.metrics_from = secs(warm);
 
-  const int flips = std::max(1, static_cast<int>(t * o.flip_fraction));
+  const int flips = std::min(t, std::max(10, static_cast<int>(t * o.flip_fraction)));
   for (int i = 0; i < t; ++i) {
     heck::TargetSpec spec;
     spec.id = fmt::format("t{:05}", i);
@@ -147,7 +149,20 @@ Row run(const Options& o, int n, int t) {
   TimelineEvent crash;
   crash.at = secs(crash_at);
   crash.kind = FaultKind::crash;
-  crash.members = {static_cast<std::uint32_t>(n / 2)};
+  // The victim is the owner of the first target that neither a seed nor the
+  // agent with the targets owns (so it owns at least one target even when
+  // targets are fewer than agents).
+  std::vector<heck::RankedMember> everyone;
+  for (const auto& m : s.members) everyone.push_back(heck::RankedMember{m.name, 1.0});
+  std::uint32_t victim = static_cast<std::uint32_t>(n / 2);
+  for (const TargetModel& m : s.targets) {
+    const auto owner = static_cast<std::uint32_t>(heck::rank_members(m.spec().id, everyone, 1).front());
+    if (owner >= 3 && owner < static_cast<std::uint32_t>(n - 1)) {
+      victim = owner;
+      break;
+    }
+  }
+  crash.members = {victim};
   crash.source = 1;
   s.timeline = {start, crash};
 
