@@ -20,39 +20,19 @@ Usage: deploy_files_test.py PATH_TO_HECK DEPLOY_DIR
 Bounded: each wait is a poll with a deadline; the test takes a few seconds.
 """
 
-import http.client
 import json
 import os
 import re
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import time
 
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    raise AssertionError(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from heck_proc import (args_or_usage, check, free_port, http_request, keygen, run_heck, start_agent,  # noqa: E402
+                       temp_dir, wait_until)
 def agent_flags(heck):
     """Long flags `heck agent --help` lists."""
-    r = subprocess.run([heck, "agent", "--help"], capture_output=True, text=True, timeout=10)
+    r = run_heck(heck, "agent", "--help", timeout=10)
     return set(re.findall(r"(--[a-z][a-z0-9-]+)", r.stdout))
 
 
@@ -63,30 +43,17 @@ def check_flags(where, args, known):
             check(flag in known, f"{where}: `heck agent` has no flag {flag}")
 
 
-def request(port, method, path, body=None, token=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=3)
-    try:
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        conn.request(method, path, body=None if body is None else json.dumps(body).encode(), headers=headers)
-        r = conn.getresponse()
-        return r.status, r.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
-
-
 def test_systemd_config(heck, deploy, tmp):
     path = os.path.join(deploy, "systemd", "heck.json")
     with open(path) as f:
         config = json.load(f)
     # As shipped: refused until the placeholders are replaced.
-    r = subprocess.run([heck, "agent", "--config", path, "--bind", "127.0.0.1:0", "--advertise", "127.0.0.1:1",
-                        "--api", "127.0.0.1:0", "--data-dir", tmp], capture_output=True, text=True, timeout=10)
+    r = run_heck(heck, "agent", "--config", path, "--bind", "127.0.0.1:0", "--advertise", "127.0.0.1:1",
+                 "--api", "127.0.0.1:0", "--data-dir", tmp, timeout=10)
     check(r.returncode == 2 and "keys" in r.stderr, f"shipped heck.json: exit {r.returncode}: {r.stderr!r}")
     print("ok: the shipped heck.json is refused until its key placeholder is replaced")
 
-    key = subprocess.run([heck, "keygen"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    key = keygen(heck)
     token = "deploy-test-token-0123456789"
     cluster_port = free_port(socket.SOCK_DGRAM)
     api_port = free_port()
@@ -98,36 +65,26 @@ def test_systemd_config(heck, deploy, tmp):
     data_dir = os.path.join(tmp, "state")
     os.mkdir(data_dir, 0o700)
     # The unit's ExecStart: heck agent --config %d/heck.json --data-dir %S/heck
-    log = open(os.path.join(tmp, "agent.log"), "w+")
-    proc = subprocess.Popen([heck, "agent", "--config", filled, "--data-dir", data_dir], stdout=subprocess.DEVNULL,
-                            stderr=log, text=True)
+    agent = start_agent(heck, bind=None, api=None, data_dir=data_dir, extra=["--config", filled],
+                        wait_s=None)
+    api = f"http://127.0.0.1:{api_port}"
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                fail(f"agent from the filled-in heck.json exited {proc.returncode}: {log.read()}")
-            try:
-                if request(api_port, "GET", "/v1/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            check(time.monotonic() < deadline, "agent from heck.json did not answer /v1/health within 10 s")
-            time.sleep(0.05)
+        def healthy():
+            check(agent.proc.poll() is None,
+                  f"agent from the filled-in heck.json exited {agent.proc.returncode}: {agent.log()}")
+            return http_request("GET", f"{api}/v1/health").status == 200
+        wait_until("the agent from heck.json to answer /v1/health", healthy, 10, retry_on=(OSError,))
         spec = {"url": "http://127.0.0.1:9/", "interval_ms": 5000, "timeout_ms": 1000}
-        status, body = request(api_port, "PUT", "/v1/targets/deploy-check", spec)
+        status, _, body = http_request("PUT", f"{api}/v1/targets/deploy-check", spec)
         check(status == 401, f"PUT without the token: {status} {body}")
-        status, body = request(api_port, "PUT", "/v1/targets/deploy-check", spec, token=token)
+        status, _, body = http_request("PUT", f"{api}/v1/targets/deploy-check", spec, token=token)
         check(status == 201, f"PUT with the token: {status} {body}")
         check(json.loads(body).get("durable") is True, f"PUT with --data-dir is not durable: {body}")
-        proc.send_signal(signal.SIGTERM)
-        rc = proc.wait(timeout=10)
+        agent.proc.send_signal(signal.SIGTERM)
+        rc = agent.proc.wait(timeout=10)
         check(rc == 0, f"exit code after SIGTERM: {rc}")
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=5)
-        log.close()
+        agent.kill()
     check(os.listdir(data_dir), f"nothing written to the data dir {data_dir}")
     print("ok: filled in, heck.json starts an agent with the unit's flags: health, token on writes, durable "
           "state, SIGTERM -> exit 0")
@@ -212,13 +169,10 @@ def test_k8s(deploy, known):
 
 
 def main():
-    if len(sys.argv) != 3:
-        print(__doc__, file=sys.stderr)
-        return 2
-    heck, deploy = sys.argv[1], sys.argv[2]
+    heck, deploy = args_or_usage(__doc__, 2)
     known = agent_flags(heck)
     check("--data-dir" in known and "--api-token" in known, f"`heck agent --help` lacks --data-dir/--api-token")
-    with tempfile.TemporaryDirectory(prefix="heck-deploy-") as tmp:
+    with temp_dir("heck-deploy-") as tmp:
         test_systemd_config(heck, deploy, tmp)
     test_systemd_unit(deploy, known)
     test_k8s(deploy, known)

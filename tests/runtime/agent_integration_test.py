@@ -13,54 +13,26 @@ Every wait is a bounded poll; the whole test takes well under 60 s.
 """
 
 import http.client
-import http.server
 import json
 import os
 import re
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-TEST_DEADLINE = time.monotonic() + 55
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from heck_proc import Deadline, QuietHandler, args_or_usage, check, fail, free_port, start_agent, temp_dir  # noqa: E402
+
+# The whole test; polls every 0.1 s; a KeyError in a poll is a failure, not "not yet".
+DEADLINE = Deadline(55, interval_s=0.1, retry_on=(OSError, http.client.HTTPException, ValueError))
+poll = DEADLINE.poll
 STOP = threading.Event()  # tells the target threads to give up
 
 
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    raise AssertionError(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def poll(what, fn, timeout_s):
-    """Calls fn() until it returns a truthy value; fails after timeout_s."""
-    deadline = min(time.monotonic() + timeout_s, TEST_DEADLINE)
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            last = e
-        time.sleep(0.1)
-    fail(f"timed out waiting for {what} (last: {last!r})")
-
-
 # --- targets -------------------------------------------------------------------
-
-class Quiet:
-    def log_message(self, *args):
-        pass
-
 
 class Threaded(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
@@ -76,35 +48,23 @@ def serve(handler_cls):
     return srv
 
 
-class Healthy(Quiet, http.server.BaseHTTPRequestHandler):
+class Healthy(QuietHandler):
     def do_GET(self):
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200, b"ok\n")
 
 
-class Failing(Quiet, http.server.BaseHTTPRequestHandler):
+class Failing(QuietHandler):
     def do_GET(self):
-        body = b"down\n"
-        self.send_response(503)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(503, b"down\n")
 
 
 FLAP_START = time.monotonic()
 
 
-class Flapping(Quiet, http.server.BaseHTTPRequestHandler):
+class Flapping(QuietHandler):
     def do_GET(self):
         up = int((time.monotonic() - FLAP_START) / 1.5) % 2 == 0
-        body = b"up\n" if up else b"down\n"
-        self.send_response(200 if up else 503)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.reply(200 if up else 503, b"up\n" if up else b"down\n")
 
 
 class Hanging(socketserver.BaseRequestHandler):
@@ -127,7 +87,7 @@ class Garbage(socketserver.BaseRequestHandler):
             pass
 
 
-class Huge(Quiet, http.server.BaseHTTPRequestHandler):
+class Huge(QuietHandler):
     def do_GET(self):
         size = 10 * 1024 * 1024
         self.send_response(200)
@@ -143,7 +103,7 @@ class Huge(Quiet, http.server.BaseHTTPRequestHandler):
             pass
 
 
-class Endless(Quiet, http.server.BaseHTTPRequestHandler):
+class Endless(QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
@@ -163,54 +123,15 @@ class Endless(Quiet, http.server.BaseHTTPRequestHandler):
 
 # --- the agent -----------------------------------------------------------------
 
-class Agent:
-    def __init__(self, heck, config_path):
-        self.lines = []
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(
-            [heck, "agent", "--config", config_path, "--api", "127.0.0.1:0", "--bind", "127.0.0.1:0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
-        threading.Thread(target=self._read, daemon=True).start()
-        line = poll("the agent's API address in its log",
-                    lambda: self._find(r"API on http://127\.0\.0\.1:(\d+)"), 10)
-        self.port = int(line.group(1))
+def get_json(agent, path, expect=200):
+    status, headers, body = agent.request("GET", path, timeout=5)
+    check(status == expect, f"GET {path}: status {status}, expected {expect}: {body}")
+    check(headers.get("Content-Type") == "application/json", f"GET {path}: content type {headers}")
+    return json.loads(body)
 
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.lock:
-                self.lines.append(line.rstrip("\n"))
 
-    def _find(self, pattern):
-        if self.proc.poll() is not None:
-            fail(f"agent exited early with {self.proc.returncode}: {self.log()}")
-        with self.lock:
-            for line in self.lines:
-                m = re.search(pattern, line)
-                if m:
-                    return m
-        return None
-
-    def log(self):
-        with self.lock:
-            return "\n".join(self.lines)
-
-    def request(self, method, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-        try:
-            conn.request(method, path)
-            r = conn.getresponse()
-            return r.status, dict(r.getheaders()), r.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
-
-    def get_json(self, path, expect=200):
-        status, headers, body = self.request("GET", path)
-        check(status == expect, f"GET {path}: status {status}, expected {expect}: {body}")
-        check(headers.get("Content-Type") == "application/json", f"GET {path}: content type {headers}")
-        return json.loads(body)
-
-    def targets(self, query=""):
-        return {t["id"]: t for t in self.get_json("/v1/targets" + query)}
+def targets(agent, query=""):
+    return {t["id"]: t for t in get_json(agent, "/v1/targets" + query)}
 
 
 def write_config(dirname, name, text):
@@ -257,11 +178,8 @@ def test_bad_configs(heck, tmp):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    heck = sys.argv[1]
-    with tempfile.TemporaryDirectory(prefix="heck-it-") as tmp:
+    [heck] = args_or_usage(__doc__)
+    with temp_dir("heck-it-") as tmp:
         test_bad_configs(heck, tmp)
 
         servers = {name: serve(cls) for name, cls in [
@@ -273,10 +191,7 @@ def main():
             return {"id": tid, "url": url, "interval_ms": 500, "timeout_ms": 300, "rise": rise, "fall": fall}
 
         # A port nothing listens on: bound, then closed.
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        refused_port = s.getsockname()[1]
-        s.close()
+        refused_port = free_port()
 
         config = {"targets": [
             target("healthy", f"http://127.0.0.1:{port['healthy']}/healthz", rise=2),
@@ -290,15 +205,14 @@ def main():
             target("tcp", f"tcp://127.0.0.1:{port['healthy']}"),
         ]}
         path = write_config(tmp, "heck.json", json.dumps(config))
-        agent = Agent(heck, path)
+        agent = start_agent(heck, extra=["--config", path], deadline=DEADLINE)
         try:
             run_agent_checks(agent)
         except BaseException:
             print("--- agent log ---\n" + agent.log(), file=sys.stderr)
             raise
         finally:
-            if agent.proc.poll() is None and time.monotonic() > TEST_DEADLINE:
-                agent.proc.kill()
+            agent.kill()
         STOP.set()
         for srv in servers.values():
             srv.shutdown()
@@ -320,12 +234,12 @@ def run_agent_checks(agent):
     seen_flap = set()
 
     def settled():
-        ts = agent.targets()
+        ts = targets(agent)
         seen_flap.add(ts["flapping"]["status"])
         return all(ts[i]["status"] == st and ts[i]["result"] in results for i, (st, results) in expected.items())
 
     poll("every target to reach its expected status", settled, 15)
-    ts = agent.targets()
+    ts = targets(agent)
     check(sorted(ts) == sorted(list(expected) + ["flapping"]), f"unexpected target list {sorted(ts)}")
     check(ts["failing"]["reason"] == "status 503", f"failing reason {ts['failing']['reason']!r}")
     check(ts["failing"]["status_code"] == 503, "failing status_code")
@@ -342,39 +256,39 @@ def run_agent_checks(agent):
 
     # The flapping target is seen both ways (it changes every 1.5 s).
     poll("the flapping target to be seen healthy and unhealthy",
-         lambda: seen_flap.add(agent.get_json("/v1/targets/flapping")["status"]) or
+         lambda: seen_flap.add(get_json(agent, "/v1/targets/flapping")["status"]) or
          {"healthy", "unhealthy"} <= seen_flap, 10)
     print("ok: flapping target observed healthy and unhealthy")
 
     # Filters.
-    unhealthy = {t["id"] for t in agent.get_json("/v1/targets?status=unhealthy")}
+    unhealthy = {t["id"] for t in get_json(agent, "/v1/targets?status=unhealthy")}
     want = {i for i, (st, _) in expected.items() if st == "unhealthy"}
     check(want <= unhealthy <= want | {"flapping"}, f"?status=unhealthy gave {unhealthy}")
-    healthy = {t["id"] for t in agent.get_json("/v1/targets?status=healthy")}
+    healthy = {t["id"] for t in get_json(agent, "/v1/targets?status=healthy")}
     check({"healthy", "tcp"} <= healthy <= {"healthy", "tcp", "flapping"}, f"?status=healthy gave {healthy}")
-    err = agent.get_json("/v1/targets?status=sick", expect=400)
+    err = get_json(agent, "/v1/targets?status=sick", expect=400)
     check("healthy, unhealthy, unknown" in err["error"], f"400 error names the allowed values: {err}")
 
     # One target; errors.
-    one = agent.get_json("/v1/targets/failing")
+    one = get_json(agent, "/v1/targets/failing")
     check(one["id"] == "failing" and one["status"] == "unhealthy", f"/v1/targets/failing: {one}")
-    err = agent.get_json("/v1/targets/nope", expect=404)
+    err = get_json(agent, "/v1/targets/nope", expect=404)
     check(err.get("error") and err.get("path") == "/v1/targets/nope", f"404 JSON: {err}")
-    err = agent.get_json("/no/such/path", expect=404)
+    err = get_json(agent, "/no/such/path", expect=404)
     check(err == {"error": "not found", "path": "/no/such/path"}, f"404 JSON: {err}")
-    status, headers, body = agent.request("POST", "/v1/targets")
+    status, headers, body = agent.request("POST", "/v1/targets", timeout=5)
     check(status == 405, f"POST /v1/targets: {status}")
     check(headers.get("Allow") == "GET, HEAD", f"405 Allow header: {headers}")
     check("error" in json.loads(body), f"405 JSON: {body}")
-    status, headers, body = agent.request("HEAD", "/v1/targets")
+    status, headers, body = agent.request("HEAD", "/v1/targets", timeout=5)
     check(status == 200 and body == "" and int(headers["Content-Length"]) > 0, f"HEAD: {status} {headers}")
     print("ok: /v1/targets/{id}, 404 and 405 JSON errors, HEAD")
 
-    health = agent.get_json("/v1/health")
+    health = get_json(agent, "/v1/health")
     check(health["status"] == "ok" and health["targets"] == 9 and health["version"] == "0.1.0", f"health {health}")
 
     # Metrics.
-    status, headers, text = agent.request("GET", "/metrics")
+    status, headers, text = agent.request("GET", "/metrics", timeout=5)
     check(status == 200 and headers.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
           f"/metrics: {status} {headers}")
     for needle in ['heck_target_up{target="healthy"} 1', 'heck_target_up{target="failing"} 0',
@@ -395,7 +309,7 @@ def run_agent_checks(agent):
                     agent.log(), re.M), "no status change line for 'failing' in the log")
 
     # Still answering after the hostile targets, then SIGTERM stops it cleanly.
-    check(agent.get_json("/v1/health")["status"] == "ok", "agent stopped answering")
+    check(get_json(agent, "/v1/health")["status"] == "ok", "agent stopped answering")
     agent.proc.send_signal(signal.SIGTERM)
     try:
         rc = agent.proc.wait(timeout=5)

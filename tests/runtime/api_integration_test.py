@@ -24,153 +24,48 @@ Usage: api_integration_test.py PATH_TO_HECK
 Every wait is a bounded poll; the whole test takes well under 60 s.
 """
 
-import http.client
-import http.server
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
-TEST_DEADLINE = time.monotonic() + 100
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from heck_proc import (Deadline, QuietHandler, args_or_usage, check, dump_logs, serve_http, start_agent,  # noqa: E402
+                       stop_all, swim_flags, temp_dir)
+DEADLINE = Deadline(100)  # the whole test
+poll = DEADLINE.poll
 TOKEN = "it-token-0123456789"
-SWIM_FLAGS = ["--probe-interval-ms", "200", "--probe-timeout-ms", "100", "--gossip-interval-ms", "50",
-              "--suspicion-mult", "10", "--push-pull-interval-ms", "5000", "--leave-timeout-ms", "300"]
+SWIM_FLAGS = swim_flags(leave_timeout_ms=300)
 SPREAD_BOUND_S = 5.0   # a write on one agent -> listed by every other
 
 
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    raise AssertionError(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def poll(what, fn, timeout_s, interval_s=0.05):
-    """Calls fn() until it returns a truthy value; fails after timeout_s."""
-    deadline = min(time.monotonic() + timeout_s, TEST_DEADLINE)
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
-            last = e
-        time.sleep(interval_s)
-    fail(f"timed out waiting for {what} (last: {last!r})")
-
-
-class Healthy(http.server.BaseHTTPRequestHandler):
+class Healthy(QuietHandler):
     def do_GET(self):
-        body = b"ok\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.reply(200, b"ok\n")
 
 
-class Agent:
-    def __init__(self, heck, name, bind, join, data_dir, token_flag):
-        self.name = name
-        self.lines = []
-        self.lock = threading.Lock()
-        args = [heck, "agent", "--name", name, "--bind", bind, "--api", "127.0.0.1:0", "--data-dir", data_dir]
-        args += SWIM_FLAGS
-        env = dict(os.environ)
-        env.pop("HECK_API_TOKEN", None)
-        if token_flag:
-            args += ["--api-token", TOKEN]
-        else:
-            env["HECK_API_TOKEN"] = TOKEN
-        for j in join:
-            args += ["--join", j]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     errors="replace", env=env)
-        threading.Thread(target=self._read, daemon=True).start()
-        m = poll(f"{name}'s addresses in its log",
-                 lambda: self._find(r"cluster on (\S+) \(advertised as (\S+)\), API on http://127\.0\.0\.1:(\d+)"), 10)
-        self.cluster = m.group(2)
-        self.api_port = int(m.group(3))
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.lock:
-                self.lines.append(line.rstrip("\n"))
-
-    def _find(self, pattern):
-        if self.proc.poll() is not None:
-            fail(f"agent {self.name} exited early with {self.proc.returncode}: {self.log()}")
-        with self.lock:
-            for line in self.lines:
-                m = re.search(pattern, line)
-                if m:
-                    return m
-        return None
-
-    def log(self):
-        with self.lock:
-            return "\n".join(self.lines)
-
-    def request(self, method, path, body=None, token=None):
-        conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=3)
-        try:
-            headers = {}
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-            if token is not None:
-                headers["Authorization"] = f"Bearer {token}"
-            conn.request(method, path, body=body, headers=headers)
-            r = conn.getresponse()
-            return r.status, dict(r.getheaders()), r.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
-
-    def get_json(self, path, expect=200):
-        status, _, body = self.request("GET", path)
-        check(status == expect, f"{self.name}: GET {path}: status {status}, expected {expect}: {body}")
-        return json.loads(body)
-
-    def targets(self):
-        return {t["id"]: t for t in self.get_json("/v1/targets")}
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+def start(heck, name, bind, join, data_dir, token_flag):
+    """An agent with a data dir; the token as --api-token (token_flag) or in HECK_API_TOKEN."""
+    extra = SWIM_FLAGS + (["--api-token", TOKEN] if token_flag else [])
+    env = {"HECK_API_TOKEN": None if token_flag else TOKEN}
+    return start_agent(heck, name, bind=bind, join=join, data_dir=data_dir, extra=extra, env=env, deadline=DEADLINE)
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    heck = sys.argv[1]
-    target_srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
-    threading.Thread(target=target_srv.serve_forever, daemon=True).start()
-    tmp = tempfile.mkdtemp(prefix="heck-api-it-")
+    [heck] = args_or_usage(__doc__)
+    target_srv = serve_http(Healthy)
     agents = []
-    try:
-        run(heck, tmp, agents, target_srv.server_address[1])
-    except BaseException:
-        for a in agents:
-            print(f"--- {a.name} log ---\n{a.log()}", file=sys.stderr)
-        raise
-    finally:
-        for a in agents:
-            a.kill()
-        target_srv.shutdown()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with temp_dir("heck-api-it-") as tmp:
+        try:
+            run(heck, tmp, agents, target_srv.server_address[1])
+        except BaseException:
+            dump_logs(agents)
+            raise
+        finally:
+            stop_all(agents)
+            target_srv.shutdown()
     print("PASS")
     return 0
 
@@ -182,7 +77,7 @@ def start_cluster(heck, tmp, agents, addresses=None):
     for i, name in enumerate(names):
         bind = addresses[name] if addresses else "127.0.0.1:0"
         join = [] if i == 0 else [agents[0].cluster]
-        agents.append(Agent(heck, name, bind, join, os.path.join(tmp, name), token_flag=(i == 0)))
+        agents.append(start(heck, name, bind, join, os.path.join(tmp, name), token_flag=(i == 0)))
     poll("three agents to list three members alive",
          lambda: all(sorted(m["name"] for m in a.get_json("/v1/members") if m["state"] == "alive") == names
                      for a in agents), 15)
@@ -269,7 +164,7 @@ def run(heck, tmp, agents, target_port):
     n2.kill()
     print("ok: the whole cluster is down (SIGKILL)")
 
-    reborn = Agent(heck, "n3", addresses["n3"], [addresses["n1"]], os.path.join(tmp, "n3"), token_flag=False)
+    reborn = start(heck, "n3", addresses["n3"], [addresses["n1"]], os.path.join(tmp, "n3"), token_flag=False)
     agents[:] = [reborn]
     ts = reborn.targets()
     check({"web", "late"} <= set(ts), f"n3 restarted alone lists {sorted(ts)}, expected web and late")

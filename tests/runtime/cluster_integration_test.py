@@ -26,116 +26,51 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
-TEST_DEADLINE = time.monotonic() + 100
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from heck_proc import (Deadline, args_or_usage, check, dump_logs, fail, free_port, keygen, start_agent,  # noqa: E402
+                       stop_all, swim_flags)
+# The whole test; a KeyError in a poll is a failure, not "not yet".
+DEADLINE = Deadline(100, retry_on=(OSError, http.client.HTTPException, ValueError))
+poll = DEADLINE.poll
 
 # Probe every 200 ms. Suspicion timeout: min = 10 x max(1, log10 5) x 200 ms
 # = 2 s; Lifeguard starts it at 6 x min and shrinks it with k = 10 - 2
 # confirmations, but k is 0 when fewer than k members can confirm (n - 2 < k),
 # so with five members it is the minimum, 2 s.
-SWIM_FLAGS = ["--probe-interval-ms", "200", "--probe-timeout-ms", "100", "--gossip-interval-ms", "50",
-              "--suspicion-mult", "10", "--push-pull-interval-ms", "5000", "--leave-timeout-ms", "500"]
+SWIM_FLAGS = swim_flags(leave_timeout_ms=500)
 PAUSE_S = 1.0          # half the suspicion timeout (2 s)
 DETECT_BOUND_S = 20.0  # SIGKILL -> every survivor lists it dead
 
 
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    raise AssertionError(msg)
+def start(heck, name, bind, join, key):
+    return start_agent(heck, name, bind=bind, join=join, key=key, extra=SWIM_FLAGS, deadline=DEADLINE)
 
 
-def check(cond, msg):
-    if not cond:
-        fail(msg)
+def get(agent, path):
+    r = agent.request("GET", path, timeout=2)
+    return r.status, r.text
 
 
-def poll(what, fn, timeout_s, interval_s=0.05):
-    """Calls fn() until it returns a truthy value; fails after timeout_s."""
-    deadline = min(time.monotonic() + timeout_s, TEST_DEADLINE)
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, http.client.HTTPException, ValueError) as e:
-            last = e
-        time.sleep(interval_s)
-    fail(f"timed out waiting for {what} (last: {last!r})")
+def members(agent):
+    status, body = get(agent, "/v1/members")
+    check(status == 200, f"{agent.name}: /v1/members status {status}")
+    return {m["name"]: m for m in json.loads(body)}
 
 
-class Agent:
-    def __init__(self, heck, name, bind, join, key):
-        self.name = name
-        self.lines = []
-        self.lock = threading.Lock()
-        args = [heck, "agent", "--name", name, "--bind", bind, "--api", "127.0.0.1:0", "--key", key] + SWIM_FLAGS
-        for j in join:
-            args += ["--join", j]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     errors="replace")
-        threading.Thread(target=self._read, daemon=True).start()
-        m = poll(f"{name}'s addresses in its log",
-                 lambda: self._find(r"cluster on (\S+) \(advertised as (\S+)\), API on http://127\.0\.0\.1:(\d+)"), 10)
-        self.cluster = m.group(2)
-        self.api_port = int(m.group(3))
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.lock:
-                self.lines.append(line.rstrip("\n"))
-
-    def _find(self, pattern):
-        if self.proc.poll() is not None:
-            fail(f"agent {self.name} exited early with {self.proc.returncode}: {self.log()}")
-        with self.lock:
-            for line in self.lines:
-                m = re.search(pattern, line)
-                if m:
-                    return m
-        return None
-
-    def log(self):
-        with self.lock:
-            return "\n".join(self.lines)
-
-    def get(self, path):
-        conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=2)
-        try:
-            conn.request("GET", path)
-            r = conn.getresponse()
-            return r.status, r.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
-
-    def members(self):
-        status, body = self.get("/v1/members")
-        check(status == 200, f"{self.name}: /v1/members status {status}")
-        return {m["name"]: m for m in json.loads(body)}
-
-    def metric(self, name_with_labels):
-        status, text = self.get("/metrics")
-        check(status == 200, f"{self.name}: /metrics status {status}")
-        for line in text.splitlines():
-            if line.startswith(name_with_labels + " "):
-                return float(line.split()[-1])
-        fail(f"{self.name}: no metric {name_with_labels}")
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.proc.pid, signal.SIGCONT)
-            except OSError:
-                pass
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+def metric(agent, name_with_labels):
+    status, text = get(agent, "/metrics")
+    check(status == 200, f"{agent.name}: /metrics status {status}")
+    for line in text.splitlines():
+        if line.startswith(name_with_labels + " "):
+            return float(line.split()[-1])
+    fail(f"{agent.name}: no metric {name_with_labels}")
 
 
 def all_see(agents, name, state, min_incarnation=0):
     for a in agents:
-        m = a.members().get(name)
+        m = members(a).get(name)
         if not m or m["state"] != state or m["incarnation"] < min_incarnation:
             return False
     return True
@@ -146,28 +81,23 @@ def death_lines(agent, name):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    heck = sys.argv[1]
-    key = subprocess.run([heck, "keygen"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    [heck] = args_or_usage(__doc__)
+    key = keygen(heck)
     check(len(key) == 44, f"heck keygen printed {key!r}")
 
     agents = []
     try:
-        seed = Agent(heck, "n1", "127.0.0.1:0", [], key)
+        seed = start(heck, "n1", "127.0.0.1:0", [], key)
         agents.append(seed)
         for i in range(2, 6):
-            agents.append(Agent(heck, f"n{i}", "127.0.0.1:0", [seed.cluster], key))
+            agents.append(start(heck, f"n{i}", "127.0.0.1:0", [seed.cluster], key))
         names = [a.name for a in agents]
         run(heck, key, agents, names)
     except BaseException:
-        for a in agents:
-            print(f"--- {a.name} log ---\n{a.log()}", file=sys.stderr)
+        dump_logs(agents)
         raise
     finally:
-        for a in agents:
-            a.stop()
+        stop_all(agents)
     print("PASS")
     return 0
 
@@ -175,7 +105,7 @@ def main():
 def run(heck, key, agents, names):
     # 1. Everyone sees everyone.
     poll("all five agents to list five members alive",
-         lambda: all(all(m["state"] == "alive" for m in a.members().values()) and sorted(a.members()) == names
+         lambda: all(all(m["state"] == "alive" for m in members(a).values()) and sorted(members(a)) == names
                      for a in agents), 15)
     print("ok: five agents joined through one seed")
 
@@ -186,10 +116,7 @@ def run(heck, key, agents, names):
     for n in names:
         check(re.search(rf"^{n}\s+127\.0\.0\.1:\d+\s+alive\s+\d+", r.stdout, re.M), f"heck members lacks {n}: {r.stdout}")
     check("(this agent)" in r.stdout, "heck members marks this agent")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    closed_port = s.getsockname()[1]
-    s.close()
+    closed_port = free_port()
     r = subprocess.run([heck, "members", "--api", f"127.0.0.1:{closed_port}"], capture_output=True, text=True,
                        timeout=10)
     check(r.returncode == 1 and "cannot reach the agent API" in r.stderr, f"unreachable: {r.returncode} {r.stderr!r}")
@@ -207,9 +134,9 @@ def run(heck, key, agents, names):
     t.sendall(b"\xff\xff\xff\xff")  # a frame far over the limit
     t.close()
     poll("the garbage to be counted",
-         lambda: sum(target.metric(f'heck_cluster_packets_rejected_total{{reason="{r}"}}')
+         lambda: sum(metric(target, f'heck_cluster_packets_rejected_total{{reason="{r}"}}')
                      for r in ("truncated", "bad_format", "auth_failed", "oversize")) >= 52, 5)
-    check(target.get("/v1/health")[0] == 200, "agent still answers after garbage")
+    check(get(target, "/v1/health")[0] == 200, "agent still answers after garbage")
     print("ok: random, truncated and oversize packets rejected and counted")
 
     # 2. Pause one for less than the suspicion timeout.
@@ -223,7 +150,7 @@ def run(heck, key, agents, names):
     time.sleep(1.0)  # any death that was already decided would have spread by now
     for a in agents:
         check(not death_lines(a, paused.name), f"{a.name} declared the paused {paused.name} dead: {death_lines(a, paused.name)}")
-        check(a.members()[paused.name]["state"] == "alive", f"{a.name}: {paused.name} not alive")
+        check(members(a)[paused.name]["state"] == "alive", f"{a.name}: {paused.name} not alive")
     print(f"ok: {paused.name} paused {PAUSE_S} s (SIGSTOP/SIGCONT), nobody declared it dead")
 
     # 3. Kill one.
@@ -235,17 +162,17 @@ def run(heck, key, agents, names):
     poll(f"every survivor to list {victim.name} dead", lambda: all_see(survivors, victim.name, "dead"), DETECT_BOUND_S,
          interval_s=0.02)
     detect_s = time.monotonic() - killed_at
-    dead_inc = max(a.members()[victim.name]["incarnation"] for a in survivors)
+    dead_inc = max(members(a)[victim.name]["incarnation"] for a in survivors)
     print(f"ok: SIGKILL of {victim.name} -> every survivor lists it dead after {detect_s:.2f} s "
           f"(bound {DETECT_BOUND_S:.0f} s)")
 
     # 4. Restart it with the same name and address.
-    reborn = Agent(sys.argv[1], victim.name, victim.cluster, [agents[0].cluster], key)
+    reborn = start(sys.argv[1], victim.name, victim.cluster, [agents[0].cluster], key)
     check(reborn.cluster == victim.cluster, f"restarted at {reborn.cluster}, was {victim.cluster}")
     agents[4] = reborn
     poll(f"{victim.name} alive again everywhere with an incarnation above {dead_inc}",
          lambda: all_see(agents, victim.name, "alive", dead_inc + 1), 15)
-    incs = sorted({a.members()[victim.name]["incarnation"] for a in agents})
+    incs = sorted({members(a)[victim.name]["incarnation"] for a in agents})
     print(f"ok: restarted {victim.name} rejoined alive, incarnation {dead_inc} -> {incs}")
 
     # 5. SIGTERM: a graceful leave.

@@ -23,49 +23,22 @@ Usage: cluster_takeover_test.py PATH_TO_HECK
 Every wait is a bounded poll; the whole test takes well under 60 s.
 """
 
-import http.client
-import http.server
-import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
 
-TEST_DEADLINE = time.monotonic() + 100
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from heck_proc import (Deadline, QuietHandler, args_or_usage, check, dump_logs, keygen, run_heck,  # noqa: E402
+                       serve_http, start_agent, stop_all, swim_flags)
+DEADLINE = Deadline(100)  # the whole test
+poll = DEADLINE.poll
 TOKEN = "takeover-token-42"
 # Probe every 200 ms; suspicion timeout 10 x 200 ms = 2 s with five members.
-SWIM_FLAGS = ["--probe-interval-ms", "200", "--probe-timeout-ms", "100", "--gossip-interval-ms", "50",
-              "--suspicion-mult", "10", "--push-pull-interval-ms", "5000", "--leave-timeout-ms", "300"]
+SWIM_FLAGS = swim_flags(leave_timeout_ms=300)
 TARGETS = 20
 TAKEOVER_BOUND_S = 15.0  # SIGKILL -> another agent checks T and every agent says unhealthy
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    raise AssertionError(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def poll(what, fn, timeout_s, interval_s=0.05):
-    """Calls fn() until it returns a truthy value; fails after timeout_s."""
-    deadline = min(time.monotonic() + timeout_s, TEST_DEADLINE)
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
-            last = e
-        time.sleep(interval_s)
-    fail(f"timed out waiting for {what} (last: {last!r})")
 
 
 # ---- the local targets: GET /t/<name> -> 200, or 503 once <name> is failing ---
@@ -74,119 +47,45 @@ FAILING = set()
 FAILING_LOCK = threading.Lock()
 
 
-class Targets(http.server.BaseHTTPRequestHandler):
+class Targets(QuietHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
         name = self.path.rsplit("/", 1)[-1]
         with FAILING_LOCK:
             bad = name in FAILING
-        body = b"failing\n" if bad else b"ok\n"
-        self.send_response(503 if bad else 200)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
-        self.close_connection = True
-
-    def log_message(self, *args):
-        pass
+        self.reply(503 if bad else 200, b"failing\n" if bad else b"ok\n", close=True)
 
 
-class Agent:
-    def __init__(self, heck, name, join, key):
-        self.name = name
-        self.lines = []
-        self.lock = threading.Lock()
-        args = [heck, "agent", "--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--key", key,
-                "--api-token", TOKEN] + SWIM_FLAGS
-        for j in join:
-            args += ["--join", j]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     errors="replace")
-        threading.Thread(target=self._read, daemon=True).start()
-        m = poll(f"{name}'s addresses in its log",
-                 lambda: self._find(r"cluster on (\S+) \(advertised as (\S+)\), API on http://127\.0\.0\.1:(\d+)"), 10)
-        self.cluster = m.group(2)
-        self.api_port = int(m.group(3))
-        self.api = f"127.0.0.1:{self.api_port}"
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self.lock:
-                self.lines.append(line.rstrip("\n"))
-
-    def _find(self, pattern):
-        if self.proc.poll() is not None:
-            fail(f"agent {self.name} exited early with {self.proc.returncode}: {self.log()}")
-        with self.lock:
-            for line in self.lines:
-                m = re.search(pattern, line)
-                if m:
-                    return m
-        return None
-
-    def log(self):
-        with self.lock:
-            return "\n".join(self.lines)
-
-    def request(self, method, path, body=None, token=TOKEN):
-        conn = http.client.HTTPConnection("127.0.0.1", self.api_port, timeout=3)
-        try:
-            headers = {}
-            data = None
-            if body is not None:
-                data = json.dumps(body).encode()
-                headers["Content-Type"] = "application/json"
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
-            conn.request(method, path, body=data, headers=headers)
-            r = conn.getresponse()
-            return r.status, r.read().decode("utf-8", "replace")
-        finally:
-            conn.close()
-
-    def get_json(self, path):
-        status, body = self.request("GET", path, token=None)
-        check(status == 200, f"{self.name}: GET {path} -> {status}: {body}")
-        return json.loads(body)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+def start(heck, name, join, key):
+    """An agent with the shared key; writes need TOKEN, which request() sends by default."""
+    return start_agent(heck, name, join=join, key=key, extra=["--api-token", TOKEN] + SWIM_FLAGS, token=TOKEN,
+                       deadline=DEADLINE)
 
 
 def heck_cli(heck, *args):
-    r = subprocess.run([heck, *args], capture_output=True, text=True, timeout=15)
+    r = run_heck(heck, *args)
     return r.returncode, r.stdout, r.stderr
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    heck = sys.argv[1]
-    key = subprocess.run([heck, "keygen"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Targets)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    [heck] = args_or_usage(__doc__)
+    key = keygen(heck)
+    server = serve_http(Targets)
     base = f"http://127.0.0.1:{server.server_address[1]}"
 
     agents = []
     try:
-        seed = Agent(heck, "n1", [], key)
+        seed = start(heck, "n1", [], key)
         agents.append(seed)
         for i in range(2, 6):
-            agents.append(Agent(heck, f"n{i}", [seed.cluster], key))
+            agents.append(start(heck, f"n{i}", [seed.cluster], key))
         run(heck, agents, base)
     except BaseException:
-        for a in agents:
-            print(f"--- {a.name} log (last 40 lines) ---\n" + "\n".join(a.log().splitlines()[-40:]), file=sys.stderr)
+        dump_logs(agents, last_lines=40)
         raise
     finally:
-        for a in agents:
-            a.stop()
+        stop_all(agents)
         server.shutdown()
     print("PASS")
     return 0
@@ -203,10 +102,10 @@ def run(heck, agents, base):
     n1 = agents[0]
     ids = [f"t{i:02}" for i in range(TARGETS)]
     spec = lambda i: {"url": f"{base}/t/{i}", "interval_ms": 300, "timeout_ms": 200, "rise": 1, "fall": 1}
-    status, body = n1.request("PUT", "/v1/targets/t00", spec("t00"), token=None)
+    status, _, body = n1.request("PUT", "/v1/targets/t00", spec("t00"), token=None)
     check(status == 401, f"PUT without a token: {status} {body}")
     for i in ids[1:]:
-        status, body = n1.request("PUT", f"/v1/targets/{i}", spec(i))
+        status, _, body = n1.request("PUT", f"/v1/targets/{i}", spec(i))
         check(status == 201, f"PUT {i}: {status} {body}")
     rc, out, err = heck_cli(heck, "add-target", "t00", "--url", f"{base}/t/t00", "--interval-ms", "300",
                             "--timeout-ms", "200", "--api", n1.api, "--token", TOKEN)
@@ -229,7 +128,7 @@ def run(heck, agents, base):
     expected = 0
     for k, a in enumerate(agents):
         for delta in (k + 1, -2, 10 * (k + 1)):
-            status, body = a.request("POST", counter, {"delta": delta})
+            status, _, body = a.request("POST", counter, {"delta": delta})
             check(status == 200, f"{a.name}: POST {counter}: {status} {body}")
             expected += delta
     poll(f"every agent to read the counter as {expected}",
@@ -300,7 +199,7 @@ def run(heck, agents, base):
 
     # 4. Counters after the kill, on the survivors only.
     for k, a in enumerate(survivors):
-        status, body = a.request("POST", counter, {"delta": 100 + k})
+        status, _, body = a.request("POST", counter, {"delta": 100 + k})
         check(status == 200, f"{a.name}: POST {counter}: {status} {body}")
         expected += 100 + k
     poll(f"every survivor to read the counter as {expected}",

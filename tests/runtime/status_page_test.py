@@ -20,44 +20,19 @@ Usage: status_page_test.py PATH_TO_HECK
 """
 
 import html.parser
-import http.client
-import http.server
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
-import time
 
-TEST_DEADLINE = time.monotonic() + 100
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from heck_proc import (Deadline, QuietHandler, args_or_usage, check, keep_tmp, serve_http, start_agent,  # noqa: E402
+                       temp_dir)
+
+DEADLINE = Deadline(100, interval_s=0.1)  # the whole test
+poll = DEADLINE.poll
 SKIP = 77
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", file=sys.stderr)
-    raise AssertionError(msg)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
-
-
-def poll(what, fn, timeout_s, interval_s=0.1):
-    deadline = min(time.monotonic() + timeout_s, TEST_DEADLINE)
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
-            last = e
-        time.sleep(interval_s)
-    fail(f"timed out waiting for {what} (last: {last!r})")
 
 
 def find_chromium():
@@ -68,17 +43,9 @@ def find_chromium():
     return None
 
 
-class Target(http.server.BaseHTTPRequestHandler):
+class Target(QuietHandler):
     def do_GET(self):
-        code = 503 if self.path.startswith("/broken") else 200
-        body = b"state\n"
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
+        self.reply(503 if self.path.startswith("/broken") else 200, b"state\n")
 
 
 class Dom(html.parser.HTMLParser):
@@ -113,99 +80,81 @@ class Dom(html.parser.HTMLParser):
 
 
 def main():
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 2
-    heck = sys.argv[1]
+    [heck] = args_or_usage(__doc__)
     chromium = find_chromium()
     if not chromium:
         print("SKIP: no chromium binary (install the Debian package `chromium`; tools/setup.sh does)", file=sys.stderr)
         return SKIP
 
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Target)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    srv = serve_http(Target)
     port = srv.server_address[1]
-    tmp = tempfile.mkdtemp(prefix="heck-page-")
-    keep = os.environ.get("HECK_KEEP_TMP") == "1"
     agent = None
-    lines = []
-    try:
-        config = {"name": "page", "targets": [
-            {"id": "web", "url": f"http://127.0.0.1:{port}/ok", "interval_ms": 300, "timeout_ms": 200},
-            {"id": "broken", "url": f"http://127.0.0.1:{port}/broken", "interval_ms": 300, "timeout_ms": 200},
-        ]}
-        path = os.path.join(tmp, "heck.json")
-        with open(path, "w") as f:
-            json.dump(config, f)
-        agent = subprocess.Popen([heck, "agent", "--config", path, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0"],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace")
-        threading.Thread(target=lambda: [lines.append(l.rstrip("\n")) for l in agent.stderr], daemon=True).start()
-
-        def api_port():
-            if agent.poll() is not None:
-                fail(f"agent exited with {agent.returncode}: {lines}")
-            for l in list(lines):
-                m = re.search(r"API on http://127\.0\.0\.1:(\d+)", l)
-                if m:
-                    return int(m.group(1))
-            return None
-        api = poll("the agent's API address", api_port, 10)
-
-        def get_json(p):
-            c = http.client.HTTPConnection("127.0.0.1", api, timeout=3)
-            try:
-                c.request("GET", p)
-                r = c.getresponse()
-                return json.loads(r.read())
-            finally:
-                c.close()
-        poll("web healthy and broken unhealthy",
-             lambda: {t["id"]: t["status"] for t in get_json("/v1/targets")} == {"web": "healthy", "broken": "unhealthy"},
-             15)
-        poll("both changes in /v1/changes", lambda: len(get_json("/v1/changes")) >= 2, 5)
-
-        url = f"http://127.0.0.1:{api}/"
-        common = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--no-first-run", "--disable-extensions", f"--user-data-dir={os.path.join(tmp, 'profile')}",
-                  "--virtual-time-budget=8000", "--window-size=1280,900"]
-        r = subprocess.run(common + ["--dump-dom", url], capture_output=True, text=True, timeout=60)
-        check(r.returncode == 0, f"chromium --dump-dom exited {r.returncode}: {r.stderr[-2000:]}")
-        dom = Dom()
-        dom.feed(r.stdout)
-
-        members = dom.rows["members"]
-        check(any(m.get("data-member") == "page" and m.get("data-state") == "alive" for m in members),
-              f"no alive member row for 'page': {members}\n{r.stdout[:3000]}")
-        targets = dom.rows["targets"]
-        by_id = {t.get("data-target"): t.get("data-status") for t in targets}
-        check(by_id == {"web": "healthy", "broken": "unhealthy"}, f"target rows {targets}")
-        check(targets[0].get("data-target") == "broken", f"the unhealthy target is not first: {targets}")
-        check(all(t.get("data-stale") == "false" for t in targets), f"stale flags: {targets}")
-        check(dom.texts.get("count-unhealthy", "").strip() == "1 unhealthy", f"header counts: {dom.texts}")
-        check(dom.texts.get("count-healthy", "").strip() == "1 healthy", f"header counts: {dom.texts}")
-        changed = {c.get("data-change-target") for c in dom.rows["changes"]}
-        check({"web", "broken"} <= changed, f"change rows: {dom.rows['changes']}")
-        print("ok: the page renders the member, both targets (unhealthy first), the counts and the changes")
-
-        shot = os.path.join(tmp, "status_page.png")
-        r = subprocess.run(common + [f"--screenshot={shot}", url], capture_output=True, text=True, timeout=60)
-        check(r.returncode == 0, f"chromium --screenshot exited {r.returncode}: {r.stderr[-2000:]}")
-        with open(shot, "rb") as f:
-            head = f.read(8)
-        check(head == b"\x89PNG\r\n\x1a\n" and os.path.getsize(shot) > 10_000, f"screenshot {shot}: not a PNG")
-        print(f"ok: screenshot saved ({os.path.getsize(shot)} bytes){' at ' + shot if keep else ''}")
-    except BaseException:
-        print("--- agent log ---\n" + "\n".join(lines), file=sys.stderr)
-        raise
-    finally:
-        if agent and agent.poll() is None:
-            agent.kill()
-            agent.wait(timeout=5)
-        srv.shutdown()
-        if not keep:
-            shutil.rmtree(tmp, ignore_errors=True)
+    with temp_dir("heck-page-") as tmp:
+        try:
+            agent = start_page_agent(heck, tmp, port)
+            check_page(chromium, agent, tmp)
+        except BaseException:
+            print("--- agent log ---\n" + (agent.log() if agent else ""), file=sys.stderr)
+            raise
+        finally:
+            if agent:
+                agent.kill()
+            srv.shutdown()
     print("PASS")
     return 0
+
+
+def start_page_agent(heck, tmp, port):
+    """An agent named `page` checking web (200) and broken (503) on the test's server."""
+    config = {"name": "page", "targets": [
+        {"id": "web", "url": f"http://127.0.0.1:{port}/ok", "interval_ms": 300, "timeout_ms": 200},
+        {"id": "broken", "url": f"http://127.0.0.1:{port}/broken", "interval_ms": 300, "timeout_ms": 200},
+    ]}
+    path = os.path.join(tmp, "heck.json")
+    with open(path, "w") as f:
+        json.dump(config, f)
+    return start_agent(heck, extra=["--config", path], deadline=DEADLINE)
+
+
+def check_page(chromium, agent, tmp):
+    def get_json(path):
+        return agent.get_json(path, expect=None)  # any status: the poll retries until the body is right
+
+    poll("web healthy and broken unhealthy",
+         lambda: {t["id"]: t["status"] for t in get_json("/v1/targets")} == {"web": "healthy", "broken": "unhealthy"},
+         15)
+    poll("both changes in /v1/changes", lambda: len(get_json("/v1/changes")) >= 2, 5)
+
+    url = f"http://{agent.api}/"
+    common = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--no-first-run", "--disable-extensions", f"--user-data-dir={os.path.join(tmp, 'profile')}",
+              "--virtual-time-budget=8000", "--window-size=1280,900"]
+    r = subprocess.run(common + ["--dump-dom", url], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"chromium --dump-dom exited {r.returncode}: {r.stderr[-2000:]}")
+    dom = Dom()
+    dom.feed(r.stdout)
+
+    members = dom.rows["members"]
+    check(any(m.get("data-member") == "page" and m.get("data-state") == "alive" for m in members),
+          f"no alive member row for 'page': {members}\n{r.stdout[:3000]}")
+    targets = dom.rows["targets"]
+    by_id = {t.get("data-target"): t.get("data-status") for t in targets}
+    check(by_id == {"web": "healthy", "broken": "unhealthy"}, f"target rows {targets}")
+    check(targets[0].get("data-target") == "broken", f"the unhealthy target is not first: {targets}")
+    check(all(t.get("data-stale") == "false" for t in targets), f"stale flags: {targets}")
+    check(dom.texts.get("count-unhealthy", "").strip() == "1 unhealthy", f"header counts: {dom.texts}")
+    check(dom.texts.get("count-healthy", "").strip() == "1 healthy", f"header counts: {dom.texts}")
+    changed = {c.get("data-change-target") for c in dom.rows["changes"]}
+    check({"web", "broken"} <= changed, f"change rows: {dom.rows['changes']}")
+    print("ok: the page renders the member, both targets (unhealthy first), the counts and the changes")
+
+    shot = os.path.join(tmp, "status_page.png")
+    r = subprocess.run(common + [f"--screenshot={shot}", url], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"chromium --screenshot exited {r.returncode}: {r.stderr[-2000:]}")
+    with open(shot, "rb") as f:
+        head = f.read(8)
+    check(head == b"\x89PNG\r\n\x1a\n" and os.path.getsize(shot) > 10_000, f"screenshot {shot}: not a PNG")
+    print(f"ok: screenshot saved ({os.path.getsize(shot)} bytes){' at ' + shot if keep_tmp() else ''}")
 
 
 if __name__ == "__main__":

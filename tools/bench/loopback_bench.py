@@ -32,32 +32,27 @@ import http.client
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "support"))
+from heck_proc import Deadline, keygen, start_agent, start_proc, stop_all  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-RUN_DEADLINE = time.monotonic() + 175
 
 
 class BenchError(Exception):
     pass
 
 
-def poll(what, fn, timeout_s, interval_s=0.1):
-    deadline = min(time.monotonic() + timeout_s, RUN_DEADLINE)
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-            if last:
-                return last
-        except (OSError, http.client.HTTPException, ValueError, KeyError) as e:
-            last = e
-        time.sleep(interval_s)
-    raise BenchError(f"timed out waiting for {what} (last: {last!r})")
+def bench_fail(msg):
+    raise BenchError(msg)
+
+
+RUN = Deadline(175, interval_s=0.1, fail=bench_fail)  # the whole run
+poll = RUN.poll
+OUTPUT_LINES_MAX = 2000  # per child
 
 
 def cpu_seconds(pid):
@@ -83,55 +78,12 @@ def rfc3339_ms(text):
     return calendar.timegm((y, mo, d, h, mi, s)) * 1000 + ms
 
 
-class Proc:
-    """A child with its stderr (or stdout) collected by a thread."""
+class Client:
+    """One kept-alive HTTP connection to an agent's API."""
 
-    def __init__(self, name, args):
+    def __init__(self, name, port):
         self.name = name
-        self.lines = []
-        self.lock = threading.Lock()
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     errors="replace")
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self):
-        for line in self.proc.stdout:
-            with self.lock:
-                self.lines.append(line.rstrip("\n"))
-                if len(self.lines) > 2000:
-                    del self.lines[:1000]
-
-    def find(self, pattern):
-        if self.proc.poll() is not None:
-            raise BenchError(f"{self.name} exited with {self.proc.returncode}: " + "\n".join(self.lines[-10:]))
-        with self.lock:
-            for line in self.lines:
-                m = re.search(pattern, line)
-                if m:
-                    return m
-        return None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
-
-
-class Agent(Proc):
-    def __init__(self, heck, name, key, join, swim_flags):
-        args = [heck, "agent", "--name", name, "--bind", "127.0.0.1:0", "--api", "127.0.0.1:0", "--key", key]
-        args += swim_flags
-        for j in join:
-            args += ["--join", j]
-        super().__init__(name, args)
-        m = poll(f"{name}'s addresses",
-                 lambda: self.find(r"cluster on \S+ \(advertised as (\S+)\), API on http://127\.0\.0\.1:(\d+)"), 10)
-        self.cluster = m.group(1)
-        self.port = int(m.group(2))
+        self.port = port
         self.conn = None
 
     def request(self, method, path, body=None, timeout=10):
@@ -177,10 +129,6 @@ class Agent(Proc):
                     out[m.group(1)] = out.get(m.group(1), 0.0) + float(line.rsplit(" ", 1)[1])
         return out
 
-    def suspicions(self):
-        with self.lock:
-            return [l for l in self.lines if re.search(r"member \S+ \(.*\) alive -> suspect", l)]
-
     def checks_total(self):
         status, text = self.request("GET", "/metrics")
         if status != 200:
@@ -190,6 +138,23 @@ class Agent(Proc):
             if line.startswith("heck_checks_total{"):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+
+class Agent(Client):
+    """A `heck agent` child (tests/support/heck_proc.py) and a Client to its API."""
+
+    def __init__(self, heck, name, key, join, swim_flags):
+        self.child = start_agent(heck, name, key=key, join=join, extra=swim_flags, merge_stdout=True,
+                                 max_lines=OUTPUT_LINES_MAX, deadline=RUN)
+        super().__init__(name, self.child.api_port)
+        self.proc = self.child.proc
+        self.cluster = self.child.cluster
+
+    def suspicions(self):
+        return self.child.matching(r"member \S+ \(.*\) alive -> suspect")
+
+    def stop(self):
+        self.child.stop()
 
 
 def main():
@@ -208,10 +173,11 @@ def main():
     swim_flags = [] if args.swim == "lan" else [
         "--probe-interval-ms", "500", "--probe-timeout-ms", "200", "--gossip-interval-ms", "100",
         "--suspicion-mult", "4", "--push-pull-interval-ms", "5000"]
-    key = subprocess.run([args.heck, "keygen"], capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    key = keygen(args.heck)
     procs = []
     try:
-        server = Proc("targets", [args.heck, "demo", "--serve-targets", "127.0.0.1:0"])
+        server = start_proc("targets", [args.heck, "demo", "--serve-targets", "127.0.0.1:0"], merge_stdout=True,
+                            max_lines=OUTPUT_LINES_MAX, deadline=RUN)
         procs.append(server)
         port = int(poll("the target server's port", lambda: server.find(r"on http://127\.0\.0\.1:(\d+)/"), 10).group(1))
 
@@ -230,8 +196,7 @@ def main():
         errors = []
 
         def writer(k):
-            conn = Agent.__new__(Agent)
-            conn.name, conn.port, conn.conn = n1.name, n1.port, None
+            conn = Client(n1.name, n1.port)
             for i in range(k, args.targets, 8):
                 spec = {"url": f"http://127.0.0.1:{port}/ok?n={i}", "interval_ms": args.interval_ms,
                         "timeout_ms": timeout_ms}
@@ -246,7 +211,7 @@ def main():
         for w in writers:
             w.start()
         for w in writers:
-            w.join(timeout=max(1, RUN_DEADLINE - time.monotonic()))
+            w.join(timeout=max(1, RUN.at - time.monotonic()))
         if errors:
             raise BenchError(errors[0])
         register_s = time.monotonic() - t
@@ -317,7 +282,7 @@ def main():
         checked = {}  # id -> seconds after the kill (poll time)
         taken = {}    # id -> seconds after the kill (observation time)
         suspect_s = dead_s = None
-        deadline = min(time.monotonic() + 45, RUN_DEADLINE)
+        deadline = min(time.monotonic() + 45, RUN.at)
         while ((len(checked) < len(owned) or len(taken) < len(owned) or dead_s is None)
                and time.monotonic() < deadline):
             since = time.monotonic() - killed_mono
@@ -369,8 +334,7 @@ def main():
         print(f"loopback_bench: {e}", file=sys.stderr)
         return 1
     finally:
-        for p in reversed(procs):
-            p.stop()
+        stop_all(procs, graceful=True)
 
 
 if __name__ == "__main__":
