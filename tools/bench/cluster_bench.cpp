@@ -96,6 +96,7 @@ struct Row {
   std::uint64_t violations[4] = {0, 0, 0, 0};
   std::uint64_t flips = 0;
   std::string error;
+  std::vector<std::string> violations_seen;  // the first few, for the notes under the row
 };
 
 Row run(const Options& o, int n, int t) {
@@ -198,7 +199,17 @@ Row run(const Options& o, int n, int t) {
   row.takeovers_pending = r.takeovers_pending;
   row.agree = r.agree_delay;
   row.flips = r.flips;
-  for (Invariant i : kInvariants) row.violations[static_cast<int>(i)] = r.count(i);
+  for (Invariant i : kInvariants) {
+    row.violations[static_cast<int>(i)] = r.count(i);
+    auto it = r.violations.find(i);
+    if (it == r.violations.end()) continue;
+    for (const InvariantViolation& v : it->second) {
+      if (row.violations_seen.size() == 5) break;
+      row.violations_seen.push_back(fmt::format("{} {} at {:.3f} s: {} [{}]", to_string(i), v.target,
+                                                (v.at - Instant::from_ns(0)).seconds_f(), v.what,
+                                                fmt::join(v.members, ", ")));
+    }
+  }
   const double intervals = (crash_at - warm) * 1000.0 / o.interval_ms;
   row.checks_per_interval = static_cast<double>(counting.checks) / (t * intervals);
   const ClusterMetrics m = measure(w, stop);
@@ -224,6 +235,7 @@ void print(const Row& r) {
              fmt::format("{}/{}/{}/{}", r.violations[0], r.violations[1], r.violations[2], r.violations[3]), r.sim_s,
              r.wall_s, r.error.empty() ? "" : "  stopped: " + r.error);
   if (r.takeovers_pending > 0) fmt::print("        ({} targets never taken over)\n", r.takeovers_pending);
+  for (const std::string& v : r.violations_seen) fmt::print("        violated: {}\n", v);
   std::fflush(stdout);
 }
 
