@@ -124,16 +124,14 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     recompute = true;
   }
   bool registry_changed = false;
-  const auto& registry = replicator_.state().state().registry;
-  if (registry.store.size() != registry_keys_ || !(registry.context == registry_context_)) {
-    registry_keys_ = registry.store.size();
-    registry_context_ = registry.context;
+  const HealthState& state = replicator_.state();
+  if (state.registry_version() != registry_seen_) {
+    registry_seen_ = state.registry_version();
     registry_changed = true;
     ++durable_epoch_;
   }
-  const auto& counters = replicator_.state().state().counters;
-  if (!(counters.context == counters_context_)) {
-    counters_context_ = counters.context;
+  if (state.counters_version() != counters_seen_) {
+    counters_seen_ = state.counters_version();
     ++durable_epoch_;
   }
   if (recompute || registry_changed) reconcile(now, registry_changed, out);

@@ -167,10 +167,10 @@ class ClusterNode {
   // updated incrementally on membership and registry changes.
   OwnershipIndex ownership_;
   bool membership_dirty_ = true;
-  // Registry fingerprint: when it changes, ownership is recomputed.
-  std::size_t registry_keys_ = 0;
-  CausalContext registry_context_;
-  CausalContext counters_context_;
+  // The replicated state's versions last seen (HealthState): a registry
+  // change recomputes ownership; either changes durable_epoch_.
+  std::uint64_t registry_seen_ = 0;
+  std::uint64_t counters_seen_ = 0;
   std::uint64_t durable_epoch_ = 0;
 
   struct Published {

@@ -27,7 +27,7 @@ HealthDelta HealthState::put_target(HlcTimestamp at, TargetSpec spec) {
   const std::string id = spec.id;
   d.registry = write_key(state_.registry, id, self_,
                          SpecVersion{std::make_shared<const TargetSpec>(std::move(spec)), at, self_});
-  state_.join(d);
+  apply(d);
   return d;
 }
 
@@ -35,7 +35,7 @@ HealthDelta HealthState::remove_target(const std::string& id) {
   HealthDelta d;
   d.registry = ormap_remove(state_.registry, id);
   d.observations = ormap_remove(state_.observations, id);
-  state_.join(d);
+  apply(d);
   return d;
 }
 
@@ -52,7 +52,7 @@ HealthDelta HealthState::observe(const std::string& id, Observation o,
     delta.context.insert(dot);
     return delta;
   });
-  state_.join(d);
+  apply(d);
   return d;
 }
 
@@ -61,11 +61,20 @@ HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t am
   d.counters = ormap_apply(state_.counters, name, [&](const DotFun<std::int64_t>& s, const CausalContext& c) {
     return ccounter_add(s, c, self_, amount);
   });
-  state_.join(d);
+  apply(d);
   return d;
 }
 
-bool HealthState::join(const HealthDelta& d) { return state_.join(d); }
+bool HealthState::apply(const HealthDelta& d) {
+  const bool g = state_.registry.join(d.registry);
+  const bool o = state_.observations.join(d.observations);
+  const bool c = state_.counters.join(d.counters);
+  registry_version_ += g ? 1 : 0;
+  counters_version_ += c ? 1 : 0;
+  return g || o || c;
+}
+
+bool HealthState::join(const HealthDelta& d) { return apply(d); }
 
 namespace {
 
@@ -105,6 +114,8 @@ void HealthState::join_scoped(const HealthDelta& d, const std::function<bool(con
   scoped_join(state_.registry, d.registry, in_scope, adopt_context);
   scoped_join(state_.observations, d.observations, in_scope, adopt_context);
   scoped_join(state_.counters, d.counters, in_scope, adopt_context);
+  if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;
+  if (!d.counters.store.empty() || !d.counters.context.empty()) ++counters_version_;
 }
 
 std::optional<ResolvedTarget> HealthState::target(const std::string& id) const {

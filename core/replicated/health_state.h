@@ -105,10 +105,19 @@ class HealthState {
 
   ReplicaId self() const { return self_; }
   const HealthDelta& state() const { return state_; }
+  // Bumped whenever the registry (the counters) changed here, by a local
+  // write or a join: change detection for drivers without comparing
+  // contexts (a scoped join bumps whenever it touches the store).
+  std::uint64_t registry_version() const { return registry_version_; }
+  std::uint64_t counters_version() const { return counters_version_; }
 
  private:
+  bool apply(const HealthDelta& d);
+
   ReplicaId self_;
   HealthDelta state_;
+  std::uint64_t registry_version_ = 0;
+  std::uint64_t counters_version_ = 0;
 };
 
 }  // namespace heck

@@ -24,6 +24,23 @@ Observation obs(HealthStatus st, std::uint64_t ms, ReplicaId who, std::uint64_t 
 
 constexpr ReplicaId A = 101, B = 202;
 
+TEST(HealthState, VersionsCountRegistryAndCounterChangesOnly) {
+  HealthState a(1), b(2);
+  const auto put = a.put_target(HlcTimestamp::make(1, 0), spec("web"));
+  EXPECT_EQ(a.registry_version(), 1u);
+  a.observe("web", obs(HealthStatus::healthy, 2, 1));
+  EXPECT_EQ(a.registry_version(), 1u) << "observations are not the registry";
+  EXPECT_EQ(b.join(put), true);
+  EXPECT_EQ(b.join(put), false);
+  EXPECT_EQ(b.registry_version(), 1u) << "a delta already held changes nothing";
+  const auto add = b.add_to_counter("hits", 2);
+  EXPECT_EQ(b.counters_version(), 1u);
+  a.join(add);
+  EXPECT_EQ(a.counters_version(), 1u);
+  a.remove_target("web");
+  EXPECT_EQ(a.registry_version(), 2u);
+}
+
 TEST(HealthState, TargetAddedAnywhereReachesAll) {
   HealthState a(A), b(B);
   b.join(a.put_target(HlcTimestamp::make(1, 0), spec("web")));
