@@ -1,6 +1,7 @@
 #include "core/cluster/cluster_node.h"
 
 #include <algorithm>
+#include <iterator>
 #include <set>
 #include <type_traits>
 
@@ -28,6 +29,7 @@ ClusterNode::ClusterNode(ClusterNodeConfig config, std::uint64_t seed)
       replicator_(config_.replication, wire::Header{config_.name, config_.address},
                   make_replica_id(config_.name, derive(seed, 2)), derive(seed, 3), nullptr),
       scheduler_(derive(seed, 4), config_.scheduler) {
+  replicator_.track_registry_changes();
   // The queue lives in swim_, whose address is stable from here on.
   replicator_.set_broadcasts(&swim_.broadcasts());
 }
@@ -117,28 +119,45 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
       break;
     }
   }
-  bool recompute = false;
+  // Targets whose checker may have changed: those the membership change
+  // re-ranked or whose owners' flags changed (OwnershipIndex::set_members),
+  // and those whose registry entry changed. Never every target.
+  std::vector<std::string> affected;
   if (membership_dirty_) {
-    refresh_peers();
+    refresh_peers(&affected);
     membership_dirty_ = false;
-    recompute = true;
   }
-  bool registry_changed = false;
   const HealthState& state = replicator_.state();
   if (state.registry_version() != registry_seen_) {
     registry_seen_ = state.registry_version();
-    registry_changed = true;
     ++durable_epoch_;
+    std::vector<std::string> changed = replicator_.take_registry_changes();
+    for (const std::string& id : changed) {
+      const auto resolved = state.target(id);
+      if (resolved && resolved->spec && resolved->spec->spec) {
+        ownership_.put_target(id, static_cast<std::size_t>(std::max(1, resolved->spec->spec->checkers)));
+      } else {
+        ownership_.remove_target(id);
+      }
+    }
+    if (affected.empty()) {
+      affected = std::move(changed);
+    } else {
+      std::vector<std::string> merged;
+      merged.reserve(affected.size() + changed.size());
+      std::set_union(affected.begin(), affected.end(), changed.begin(), changed.end(), std::back_inserter(merged));
+      affected = std::move(merged);
+    }
   }
   if (state.counters_version() != counters_seen_) {
     counters_seen_ = state.counters_version();
     ++durable_epoch_;
   }
-  if (recompute || registry_changed) reconcile(now, registry_changed, out);
+  if (!affected.empty()) reconcile(now, affected, out);
   record_results(now, first_effect, out);
 }
 
-void ClusterNode::refresh_peers() {
+void ClusterNode::refresh_peers(std::vector<std::string>* affected) {
   peers_.clear();
   for (const MemberInfo* m : swim_.live_members()) peers_.push_back(Peer{m->name, m->address});
   std::vector<IndexedMember> live;
@@ -150,7 +169,7 @@ void ClusterNode::refresh_peers() {
     }
     live.push_back(IndexedMember{m.name, m.state == MemberState::suspect});
   }
-  ownership_.set_members(live);
+  ownership_.set_members(live, affected);
 }
 
 std::vector<std::string> ClusterNode::ranked_members(const std::string& target_id, std::size_t limit) const {
@@ -163,42 +182,27 @@ std::vector<std::string> ClusterNode::owners(const std::string& target_id) const
   return ranked_members(target_id, r);
 }
 
-bool ClusterNode::should_check(const TargetSpec& spec) const { return ownership_.checks(spec.id, config_.name); }
-
-void ClusterNode::reconcile(Instant now, bool registry_changed, Effects& out) {
-  std::set<std::string, std::less<>> wanted;
-  const auto targets = replicator_.state().targets();
-  if (registry_changed) {
-    for (const auto& [id, resolved] : targets) {
-      if (resolved.spec && resolved.spec->spec) {
-        ownership_.put_target(id, static_cast<std::size_t>(std::max(1, resolved.spec->spec->checkers)));
-      }
-    }
-    if (ownership_.target_count() != targets.size()) {
-      for (const std::string& id : ownership_.target_ids()) {
-        if (!replicator_.state().target(id)) ownership_.remove_target(id);
-      }
-    }
-  }
-  for (const auto& [id, resolved] : targets) {
-    if (!resolved.spec || !resolved.spec->spec) continue;
-    const TargetSpec& spec = *resolved.spec->spec;
-    if (!should_check(spec)) continue;
-    wanted.insert(id);
+void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Effects& out) {
+  // Starts first, then stops, each in id order (the order effects and random
+  // phases come out in).
+  std::vector<const std::string*> drop;
+  for (const std::string& id : ids) {
+    const auto resolved = replicator_.state().target(id);
+    const TargetSpec* spec = resolved && resolved->spec && resolved->spec->spec ? resolved->spec->spec.get() : nullptr;
     const TargetState* current = scheduler_.find(id);
-    if (current && *current->spec == spec) continue;
+    if (!spec || !ownership_.checks(id, config_.name)) {
+      if (current) drop.push_back(&id);
+      continue;
+    }
+    if (current && *current->spec == *spec) continue;
     TargetStart start;
-    if (!current) start = takeover_start(id, spec);
-    scheduler_.add_target(now, spec, out, start);
+    if (!current) start = takeover_start(id, *spec);
+    scheduler_.add_target(now, *spec, out, start);
     ++counters_.ownership_changes;
   }
-  std::vector<std::string> drop;
-  scheduler_.for_each([&](const TargetState& t) {
-    if (!wanted.contains(t.spec->id)) drop.push_back(t.spec->id);
-  });
-  for (const std::string& id : drop) {
-    scheduler_.remove_target(now, id, out);
-    published_.erase(id);
+  for (const std::string* id : drop) {
+    scheduler_.remove_target(now, *id, out);
+    published_.erase(*id);
     ++counters_.ownership_changes;
   }
 }

@@ -149,10 +149,11 @@ class ClusterNode {
  private:
   void handle_packet(Instant now, const Packet& p, Effects& out);
   void after_step(Instant now, std::size_t first_effect, Effects& out);
-  void reconcile(Instant now, bool registry_changed, Effects& out);
-  bool should_check(const TargetSpec& spec) const;
+  // Starts or stops checking each of `ids` (sorted, unique) as ownership
+  // and the registry say now. O(|ids| log n).
+  void reconcile(Instant now, const std::vector<std::string>& ids, Effects& out);
   TargetStart takeover_start(const std::string& id, const TargetSpec& spec) const;
-  void refresh_peers();
+  void refresh_peers(std::vector<std::string>* affected);
   void record_results(Instant now, std::size_t first_effect, Effects& out);
 
   ClusterNodeConfig config_;

@@ -35,46 +35,95 @@ std::vector<OwnershipIndex::Entry> OwnershipIndex::rank_live(std::string_view id
   return all;
 }
 
-void OwnershipIndex::rank_full(const std::string& id, Target& t) { t.top = rank_live(id, depth(t)); }
+void OwnershipIndex::rank_full(Target& t) { t.top = rank_live(t.id, depth(t)); }
 
-void OwnershipIndex::set_members(std::span<const IndexedMember> members) {
+const OwnershipIndex::Target* OwnershipIndex::find(std::string_view id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : &targets_[it->second];
+}
+
+bool OwnershipIndex::exhausted(const Target& t) const {
+  bool owner_suspect = false;
+  for (std::size_t i = 0; i < t.top.size(); ++i) {
+    const bool suspect = members_[t.top[i].member].suspect;
+    if (i < t.checkers) {
+      owner_suspect = owner_suspect || suspect;
+    } else if (!suspect) {
+      return false;
+    }
+  }
+  return owner_suspect;
+}
+
+void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::vector<std::string>* affected) {
   std::vector<std::uint32_t> next;
   next.reserve(members.size());
   for (const IndexedMember& m : members) next.push_back(intern(m.name));
   std::vector<bool> was_live(members_.size(), false);
-  for (std::uint32_t m : live_) was_live[m] = true;
+  std::vector<bool> was_suspect(members_.size(), false);
+  for (std::uint32_t m : live_) {
+    was_live[m] = true;
+    was_suspect[m] = members_[m].suspect;
+  }
   for (Member& m : members_) m.live = false;
   for (std::size_t i = 0; i < next.size(); ++i) {
     members_[next[i]].live = true;
     members_[next[i]].suspect = members[i].suspect;
   }
   std::vector<std::uint32_t> added;
+  std::vector<bool> flipped(members_.size(), false);  // live before and after, suspicion flag changed
+  bool any_flipped = false;
   for (std::uint32_t m : next) {
-    if (!was_live[m]) added.push_back(m);
+    if (!was_live[m]) {
+      added.push_back(m);
+    } else if (was_suspect[m] != members_[m].suspect) {
+      flipped[m] = true;
+      any_flipped = true;
+    }
   }
   bool removed_any = false;
   for (std::uint32_t m : live_) removed_any = removed_any || !members_[m].live;
   live_ = std::move(next);
 
-  if (!added.empty() || removed_any) {
-    for (auto& [id, t] : targets_) {
-      const bool lost = std::any_of(t.top.begin(), t.top.end(), [&](const Entry& e) { return !members_[e.member].live; });
-      if (lost) {
-        rank_full(id, t);
-        continue;
+  const bool reshuffle = !added.empty() || removed_any;
+  if (reshuffle || (any_flipped && affected)) {
+    std::vector<Entry> before;
+    for (Target& t : targets_) {
+      if (t.id.empty()) continue;
+      // An exhausted list (checks() looks past it) is affected by any change.
+      bool touched = affected && exhausted(t);
+      if (affected && !touched && any_flipped) {
+        touched = std::any_of(t.top.begin(), t.top.end(), [&](const Entry& e) { return flipped[e.member]; });
       }
-      const std::size_t d = depth(t);
-      for (std::uint32_t m : added) {
-        const Entry e{rendezvous_hash_seeded(members_[m].seed, id), m};
-        ++hashes_;
-        if (t.top.size() >= d && !better(e, t.top.back())) continue;
-        t.top.insert(std::upper_bound(t.top.begin(), t.top.end(), e,
-                                      [&](const Entry& a, const Entry& b) { return better(a, b); }),
-                     e);
-        if (t.top.size() > d) t.top.pop_back();
+      if (reshuffle) {
+        if (affected) before = t.top;
+        const bool lost =
+            std::any_of(t.top.begin(), t.top.end(), [&](const Entry& e) { return !members_[e.member].live; });
+        if (lost) {
+          rank_full(t);
+        } else {
+          const std::size_t d = depth(t);
+          for (std::uint32_t m : added) {
+            const Entry e{rendezvous_hash_seeded(members_[m].seed, t.id), m};
+            ++hashes_;
+            if (t.top.size() >= d && !better(e, t.top.back())) continue;
+            t.top.insert(std::upper_bound(t.top.begin(), t.top.end(), e,
+                                          [&](const Entry& a, const Entry& b) { return better(a, b); }),
+                         e);
+            if (t.top.size() > d) t.top.pop_back();
+          }
+        }
+        if (affected && !touched) {
+          touched = before.size() != t.top.size() ||
+                    !std::equal(before.begin(), before.end(), t.top.begin(),
+                                [](const Entry& a, const Entry& b) { return a.member == b.member; });
+        }
+        if (affected && !touched) touched = exhausted(t);
       }
+      if (touched) affected->push_back(t.id);
     }
   }
+  if (affected) std::sort(affected->begin(), affected->end());
   if (members_.size() > 2 * live_.size() + 1024) compact();
 }
 
@@ -92,35 +141,54 @@ void OwnershipIndex::compact() {
     remap[m] = fresh;
     m = fresh;
   }
-  for (auto& [id, t] : targets_) {
+  for (Target& t : targets_) {
     for (Entry& e : t.top) e.member = remap[e.member];
   }
 }
 
 void OwnershipIndex::put_target(const std::string& id, std::size_t checkers) {
   checkers = std::max<std::size_t>(1, checkers);
-  auto [it, inserted] = targets_.try_emplace(id);
-  if (!inserted && it->second.checkers == checkers) return;
-  it->second.checkers = checkers;
-  rank_full(id, it->second);
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) {
+    std::uint32_t slot;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      slot = static_cast<std::uint32_t>(targets_.size());
+      targets_.emplace_back();
+    }
+    it = by_id_.emplace(id, slot).first;
+    targets_[slot].id = id;
+  } else if (targets_[it->second].checkers == checkers) {
+    return;
+  }
+  Target& t = targets_[it->second];
+  t.checkers = checkers;
+  rank_full(t);
 }
 
-void OwnershipIndex::remove_target(const std::string& id) { targets_.erase(id); }
+void OwnershipIndex::remove_target(const std::string& id) {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return;
+  targets_[it->second] = Target{};
+  free_slots_.push_back(it->second);
+  by_id_.erase(it);
+}
 
 std::vector<std::string> OwnershipIndex::target_ids() const {
   std::vector<std::string> out;
-  out.reserve(targets_.size());
-  for (const auto& [id, t] : targets_) out.push_back(id);
+  out.reserve(by_id_.size());
+  for (const auto& [id, slot] : by_id_) out.push_back(id);
   return out;
 }
 
 std::vector<std::string> OwnershipIndex::ranked(const std::string& id, std::size_t limit) const {
   std::vector<std::string> out;
-  auto it = targets_.find(id);
-  const bool cached = it != targets_.end() && (limit != 0 && limit <= it->second.top.size() ||
-                                               it->second.top.size() == live_.size());
+  const Target* t = find(id);
+  const bool cached = t && (limit != 0 && limit <= t->top.size() || t->top.size() == live_.size());
   const std::vector<Entry> computed = cached ? std::vector<Entry>{} : rank_live(id, limit);
-  const std::vector<Entry>& entries = cached ? it->second.top : computed;
+  const std::vector<Entry>& entries = cached ? t->top : computed;
   const std::size_t n = limit == 0 ? entries.size() : std::min(limit, entries.size());
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) out.push_back(members_[entries[i].member].name);
@@ -128,9 +196,9 @@ std::vector<std::string> OwnershipIndex::ranked(const std::string& id, std::size
 }
 
 bool OwnershipIndex::checks(const std::string& id, std::string_view self) const {
-  auto it = targets_.find(id);
-  if (it == targets_.end() || live_.empty()) return false;
-  const Target& t = it->second;
+  const Target* found = find(id);
+  if (!found || live_.empty()) return false;
+  const Target& t = *found;
   auto decide = [&](const std::vector<Entry>& entries, bool complete) -> std::optional<bool> {
     bool owner_suspect = false;
     for (std::size_t i = 0; i < entries.size(); ++i) {

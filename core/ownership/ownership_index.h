@@ -13,6 +13,14 @@
 //     (about depth/n of them);
 //   - a member's suspicion flag changes: no hashing at all (flags are looked
 //     up when the owners are read).
+// set_members() can report the targets whose answer to checks() may have
+// changed (`affected`): those whose kept list changed, those that list a
+// member whose flag changed, and those whose kept standbys are all suspect
+// while an owner is (checks() then looks past the list). A driver
+// reconciles just these. Targets are kept in a flat vector (dense slots,
+// reused) with an id -> slot map, so a change walks an array, not a tree.
+// Cost per set_members: O(targets) integer work plus one hash per target
+// per joined member; O(affected) strings.
 // Results are identical to rank_members() over the same members: the tests
 // compare the two after random changes.
 #pragma once
@@ -41,13 +49,14 @@ class OwnershipIndex {
 
   // Replaces the live member set (names unique; a member's suspicion flag
   // may change).
-  void set_members(std::span<const IndexedMember> members);
+  // `affected` (optional) receives the ids described above, in id order.
+  void set_members(std::span<const IndexedMember> members, std::vector<std::string>* affected = nullptr);
   // Adds or updates a target (checkers >= 1); drops one.
   void put_target(const std::string& id, std::size_t checkers);
   void remove_target(const std::string& id);
-  bool contains(const std::string& id) const { return targets_.contains(id); }
+  bool contains(const std::string& id) const { return by_id_.contains(id); }
   std::vector<std::string> target_ids() const;
-  std::size_t target_count() const { return targets_.size(); }
+  std::size_t target_count() const { return by_id_.size(); }
   std::size_t member_count() const { return members_.size(); }
 
   // The first `limit` members ranked for `id` (0 = as many as are kept;
@@ -68,6 +77,7 @@ class OwnershipIndex {
     std::uint32_t member = 0;  // index into members_
   };
   struct Target {
+    std::string id;          // empty: a free slot
     std::size_t checkers = 1;
     std::vector<Entry> top;  // best first; size min(checkers + kSpare, members)
   };
@@ -79,7 +89,10 @@ class OwnershipIndex {
   };
 
   bool better(const Entry& a, const Entry& b) const;
-  void rank_full(const std::string& id, Target& t);
+  void rank_full(Target& t);
+  const Target* find(std::string_view id) const;
+  // checks() may look past t's kept list (an owner and every kept standby suspect).
+  bool exhausted(const Target& t) const;
   std::size_t depth(const Target& t) const;
   std::uint32_t intern(const std::string& name);
   std::vector<Entry> rank_live(std::string_view id, std::size_t limit) const;
@@ -88,7 +101,9 @@ class OwnershipIndex {
   std::vector<Member> members_;                          // interned; `live` marks the current set
   std::unordered_map<std::string, std::uint32_t> by_name_;
   std::vector<std::uint32_t> live_;                      // ids of live members
-  std::map<std::string, Target, std::less<>> targets_;
+  std::vector<Target> targets_;                          // by slot
+  std::vector<std::uint32_t> free_slots_;
+  std::map<std::string, std::uint32_t, std::less<>> by_id_;
   mutable std::uint64_t full_ranks_ = 0;
   mutable std::uint64_t hashes_ = 0;
 };

@@ -28,18 +28,28 @@ Dot CausalContext::next_dot(ReplicaId replica) const { return Dot{replica, max_c
 void CausalContext::insert(Dot d) {
   if (contains(d)) return;
   cloud_.insert(d);
-  compact();
+  compact(d.replica);
 }
 
 void CausalContext::join(const CausalContext& other) {
   for (const auto& [r, n] : other.vv_) {
-    auto& mine = vv_[r];
-    mine = std::max(mine, n);
+    auto [it, fresh] = vv_.try_emplace(r, n);
+    if (!fresh) {
+      if (n <= it->second) continue;
+      it->second = n;
+    }
+    compact(r);
   }
+  ReplicaId last = 0;
+  bool any = false;
   for (const Dot& d : other.cloud_) {
-    if (!contains(d)) cloud_.insert(d);
+    if (contains(d)) continue;
+    cloud_.insert(d);
+    if (any && d.replica != last) compact(last);
+    last = d.replica;
+    any = true;
   }
-  compact();
+  if (any) compact(last);
 }
 
 CausalContext CausalContext::from_parts(std::map<ReplicaId, std::uint64_t> vv, std::set<Dot> cloud) {
@@ -71,6 +81,23 @@ std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint
     if (n >= cap) return cap;
   }
   return n;
+}
+
+void CausalContext::compact(ReplicaId r) {
+  auto vit = vv_.find(r);
+  std::uint64_t have = vit == vv_.end() ? 0 : vit->second;
+  auto it = cloud_.lower_bound(Dot{r, 0});
+  while (it != cloud_.end() && it->replica == r && it->counter <= have + 1) {
+    have = std::max(have, it->counter);
+    it = cloud_.erase(it);
+  }
+  if (have > 0) {
+    if (vit == vv_.end()) {
+      vv_.emplace(r, have);
+    } else {
+      vit->second = have;
+    }
+  }
 }
 
 void CausalContext::compact() {

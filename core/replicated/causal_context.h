@@ -21,6 +21,8 @@ class CausalContext {
   // The highest counter of `replica` seen (0 if none).
   std::uint64_t max_counter(ReplicaId replica) const;
 
+  // Cost: O(log n) per dot inserted, plus the cloud dots it lets fold into
+  // the version vector; join is O(|other| log n), never O(|this|).
   void insert(Dot d);
   void join(const CausalContext& other);
   // Builds a context from a version vector and a cloud in one compaction
@@ -60,7 +62,10 @@ class CausalContext {
   bool operator==(const CausalContext&) const = default;
 
  private:
+  // Folds cloud dots into the version vector: compact(r) for one replica,
+  // O(log n + dots folded); compact() for all, O(cloud).
   void compact();
+  void compact(ReplicaId r);
   std::uint64_t max_vv(ReplicaId r) const {
     auto it = vv_.find(r);
     return it == vv_.end() ? 0 : it->second;

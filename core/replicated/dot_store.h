@@ -113,9 +113,63 @@ class DotFun {
   std::vector<Entry> entries_;  // sorted by dot, unique dots
 };
 
+// DotMap keeps, when asked to (enable_dot_index(): the replicated state does,
+// deltas do not), an ordered index from every live dot to its key, so that a
+// join finds where the dots a delta removes live without scanning the keys.
+//
+// Cost of join_into(mine, delta, theirs), with n keys here (indexed):
+//   O(|delta keys| log n + |theirs.vv| log n + |theirs.cloud| log n + m log n)
+// where m is the number of our live dots that theirs' version vector covers
+// (the dots the delta may remove: for a delta, a handful; for a whole state,
+// everything, as a full join would). Never O(n) for a small delta.
 template <typename K, typename S>
 class DotMap {
  public:
+  DotMap() = default;
+  DotMap(const DotMap& o) : map_(o.map_), indexed_(o.indexed_) {
+    if (indexed_) rebuild_index();
+  }
+  DotMap& operator=(const DotMap& o) {
+    if (this != &o) {
+      map_ = o.map_;
+      indexed_ = o.indexed_;
+      index_.clear();
+      if (indexed_) rebuild_index();
+    }
+    return *this;
+  }
+  // Moving keeps the map's nodes, so the index's key pointers stay valid.
+  DotMap(DotMap&& o) noexcept : map_(std::move(o.map_)), index_(std::move(o.index_)), indexed_(o.indexed_) {
+    o.map_.clear();
+    o.index_.clear();
+  }
+  DotMap& operator=(DotMap&& o) noexcept {
+    if (this != &o) {
+      map_ = std::move(o.map_);
+      index_ = std::move(o.index_);
+      indexed_ = o.indexed_;
+      o.map_.clear();
+      o.index_.clear();
+    }
+    return *this;
+  }
+
+  // Keeps a dot -> key index from now on (costs one index entry per live dot).
+  void enable_dot_index() {
+    if (indexed_) return;
+    indexed_ = true;
+    rebuild_index();
+  }
+  bool dot_indexed() const { return indexed_; }
+  // Work done by join_into so far: per-key joins plus index entries visited
+  // (tests pin the cost model with it).
+  std::uint64_t join_work() const { return join_work_; }
+  // The key holding live dot `d` (indexed maps only), or nullptr.
+  const K* key_of(Dot d) const {
+    auto it = index_.find(d);
+    return it == index_.end() ? nullptr : it->second;
+  }
+
   bool empty() const { return map_.empty(); }
   std::size_t size() const { return map_.size(); }
   const S* find(const K& k) const {
@@ -123,8 +177,22 @@ class DotMap {
     return it == map_.end() ? nullptr : &it->second;
   }
   // REQUIRES: `s` is not empty (an empty nested store is the absent key).
-  void put(K k, S s) { map_.insert_or_assign(std::move(k), std::move(s)); }
-  void erase(const K& k) { map_.erase(k); }
+  void put(K k, S s) {
+    auto it = map_.find(k);
+    if (it == map_.end()) {
+      it = map_.emplace(std::move(k), std::move(s)).first;
+    } else {
+      unindex(it);
+      it->second = std::move(s);
+    }
+    index(it);
+  }
+  void erase(const K& k) {
+    auto it = map_.find(k);
+    if (it == map_.end()) return;
+    unindex(it);
+    map_.erase(it);
+  }
   template <typename F>
   void for_each_dot(F&& f) const {
     for (const auto& [k, s] : map_) s.for_each_dot(f);
@@ -157,88 +225,118 @@ class DotMap {
     return out;
   }
 
-  // In place: *this = join(*this, mine, other, theirs), touching only what
-  // changes. Keys of `other` are joined one by one (O(k log n)); a context
-  // dot of `theirs` that is outside other's store and that we may hold live
-  // (it is in `mine`) but was not found under other's keys costs one scan of
-  // our keys (no copies). A large `theirs` (a state, not a delta) falls back
-  // to the full join. REQUIRES: `mine` is this store's context.
-  // Returns whether the store changed.
-  bool join_into(const CausalContext& mine, const DotMap& other, const CausalContext& theirs) {
+  // In place: *this = join(*this, mine, other, theirs), touching only the
+  // keys that can change: other's keys, and the keys holding live dots of
+  // ours that `theirs` has seen (found through the dot index; an unindexed
+  // map scans its keys for them, O(n)). The keys whose store changed are
+  // appended to `changed` (when not null), in key order, each once.
+  // REQUIRES: `mine` is this store's context. Returns whether the store changed.
+  bool join_into(const CausalContext& mine, const DotMap& other, const CausalContext& theirs,
+                 std::vector<K>* changed = nullptr) {
     static const S kEmpty{};
-    constexpr std::size_t kSmallContext = 256;
-    if (theirs.vv().size() + theirs.cloud().size() > kSmallContext ||
-        std::any_of(theirs.vv().begin(), theirs.vv().end(), [](const auto& e) { return e.second > kSmallContext; })) {
-      DotMap joined = join(*this, mine, other, theirs);
-      const bool changed = !(joined == *this);
-      *this = std::move(joined);
-      return changed;
+    std::vector<const K*> touched;  // keys outside other's store that lose a dot
+    if (indexed_) {
+      auto consider = [&](const K* k) {
+        if (!other.map_.contains(*k)) touched.push_back(k);
+      };
+      for (const auto& [r, top] : theirs.vv()) {
+        for (auto it = index_.lower_bound(Dot{r, 1});
+             it != index_.end() && it->first.replica == r && it->first.counter <= top; ++it) {
+          ++join_work_;
+          consider(it->second);
+        }
+      }
+      for (const Dot& d : theirs.cloud()) {
+        ++join_work_;
+        if (auto it = index_.find(d); it != index_.end()) consider(it->second);
+      }
+    } else {
+      for (const auto& [k, s] : map_) {
+        ++join_work_;
+        if (other.map_.contains(k)) continue;
+        bool hit = false;
+        s.for_each_dot([&](Dot d) { hit = hit || theirs.contains(d); });
+        if (hit) touched.push_back(&k);
+      }
     }
-    bool changed = false;
-    // Removal candidates: dots `theirs` has seen, not in other's store, that we have seen too.
-    std::vector<Dot> removed;
-    for (const Dot& d : theirs.all_dots()) {
-      if (mine.contains(d)) removed.push_back(d);
-    }
-    std::vector<Dot> kept;  // other's store dots
-    other.for_each_dot([&](Dot d) { kept.push_back(d); });
-    std::sort(kept.begin(), kept.end());
-    std::erase_if(removed, [&](Dot d) { return std::binary_search(kept.begin(), kept.end(), d); });
-    std::size_t unaccounted = removed.size();
-    auto account = [&](const S& s) {
-      s.for_each_dot([&](Dot d) {
-        if (unaccounted > 0 && std::binary_search(removed.begin(), removed.end(), d)) --unaccounted;
-      });
+    std::sort(touched.begin(), touched.end(), [](const K* a, const K* b) { return *a < *b; });
+    touched.erase(std::unique(touched.begin(), touched.end(), [](const K* a, const K* b) { return *a == *b; }),
+                  touched.end());
+
+    bool any = false;
+    std::vector<K> changed_keys;
+    auto settle = [&](typename std::map<K, S>::iterator it, const K& k, S joined) {
+      ++join_work_;
+      // `it` is k's entry here or end().
+      if (joined.empty()) {
+        if (it == map_.end()) return;
+        unindex(it);
+        map_.erase(it);
+      } else if (it != map_.end()) {
+        if (joined == it->second) return;
+        unindex(it);
+        it->second = std::move(joined);
+        index(it);
+      } else {
+        index(map_.emplace(k, std::move(joined)).first);
+      }
+      any = true;
+      if (changed) changed_keys.push_back(k);
     };
     for (const auto& [k, theirs_k] : other.map_) {
       auto it = map_.find(k);
-      if (it != map_.end()) account(it->second);
-      S joined = S::join(it == map_.end() ? kEmpty : it->second, mine, theirs_k, theirs);
-      if (joined.empty()) {
-        if (it != map_.end()) {
-          map_.erase(it);
-          changed = true;
-        }
-      } else if (it != map_.end()) {
-        if (!(joined == it->second)) {
-          it->second = std::move(joined);
-          changed = true;
-        }
-      } else {
-        map_.emplace(k, std::move(joined));
-        changed = true;
-      }
+      settle(it, k, S::join(it == map_.end() ? kEmpty : it->second, mine, theirs_k, theirs));
     }
-    if (unaccounted == 0) return changed;
-    for (auto it = map_.begin(); it != map_.end();) {
-      if (other.map_.contains(it->first)) {
-        ++it;
-        continue;
-      }
-      std::size_t hits = 0;
-      it->second.for_each_dot([&](Dot d) { hits += std::binary_search(removed.begin(), removed.end(), d) ? 1 : 0; });
-      if (hits == 0) {
-        ++it;
-        continue;
-      }
-      S joined = S::join(it->second, mine, kEmpty, theirs);
-      changed = true;  // a dot of it was removed
-      if (joined.empty()) {
-        it = map_.erase(it);
-      } else {
-        it->second = std::move(joined);
-        ++it;
-      }
-      unaccounted -= std::min(unaccounted, hits);
-      if (unaccounted == 0) return true;
+    for (const K* kp : touched) {
+      const K k = *kp;  // kp points into map_, which settle() may erase
+      auto it = map_.find(k);
+      settle(it, k, S::join(it->second, mine, kEmpty, theirs));
     }
-    return changed;
+    if (changed && !changed_keys.empty()) {
+      std::sort(changed_keys.begin(), changed_keys.end());
+      for (K& k : changed_keys) changed->push_back(std::move(k));
+    }
+    return any;
   }
 
-  bool operator==(const DotMap&) const = default;
+  bool operator==(const DotMap& o) const { return map_ == o.map_; }
+
+  // True when the dot index holds exactly the live dots, each under its key
+  // (tests; O(n)).
+  bool index_consistent() const {
+    if (!indexed_) return index_.empty();
+    std::size_t dots = 0;
+    bool ok = true;
+    for (const auto& [k, s] : map_) {
+      s.for_each_dot([&](Dot d) {
+        ++dots;
+        auto it = index_.find(d);
+        ok = ok && it != index_.end() && *it->second == k && it->second == &k;
+      });
+    }
+    return ok && dots == index_.size();
+  }
 
  private:
+  using Iter = typename std::map<K, S>::iterator;
+  void index(Iter it) {
+    if (!indexed_) return;
+    const K* k = &it->first;
+    it->second.for_each_dot([&](Dot d) { index_.insert_or_assign(d, k); });
+  }
+  void unindex(Iter it) {
+    if (!indexed_) return;
+    it->second.for_each_dot([&](Dot d) { index_.erase(d); });
+  }
+  void rebuild_index() {
+    index_.clear();
+    for (auto it = map_.begin(); it != map_.end(); ++it) index(it);
+  }
+
   std::map<K, S> map_;
+  std::map<Dot, const K*> index_;  // live dot -> its key (only when indexed_)
+  bool indexed_ = false;
+  std::uint64_t join_work_ = 0;
 };
 
 // A causal CRDT state or delta: a dot store and the dots it has seen.
@@ -262,6 +360,16 @@ struct Causal {
   }
   bool operator==(const Causal&) const = default;
 };
+
+// Causal::join for dot maps, appending the keys whose store changed to
+// `changed` (DotMap::join_into).
+template <typename K, typename S>
+bool join_tracking_keys(Causal<DotMap<K, S>>& state, const Causal<DotMap<K, S>>& delta, std::vector<K>* changed) {
+  const bool grew = !state.context.includes(delta.context);
+  const bool stored = state.store.join_into(state.context, delta.store, delta.context, changed);
+  if (grew || stored) state.context.join(delta.context);
+  return grew || stored;
+}
 
 // The dots of a store, as a context (what a mutator's delta covers).
 template <typename S>

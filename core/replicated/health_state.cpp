@@ -1,5 +1,6 @@
 #include "core/replicated/health_state.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace heck {
@@ -66,7 +67,7 @@ HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t am
 }
 
 bool HealthState::apply(const HealthDelta& d) {
-  const bool g = state_.registry.join(d.registry);
+  const bool g = join_tracking_keys(state_.registry, d.registry, tracking_ ? &registry_changes_ : nullptr);
   const bool o = state_.observations.join(d.observations);
   const bool c = state_.counters.join(d.counters);
   registry_version_ += g ? 1 : 0;
@@ -76,11 +77,20 @@ bool HealthState::apply(const HealthDelta& d) {
 
 bool HealthState::join(const HealthDelta& d) { return apply(d); }
 
+std::vector<std::string> HealthState::take_registry_changes() {
+  std::vector<std::string> out = std::move(registry_changes_);
+  registry_changes_.clear();
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
 namespace {
 
 template <typename V>
 void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotMap<std::string, DotFun<V>>>& theirs,
-                 const std::function<bool(const std::string&)>& in_scope, bool adopt_context) {
+                 const std::function<bool(const std::string&)>& in_scope, bool adopt_context,
+                 std::vector<std::string>* changed = nullptr) {
   static const DotFun<V> kEmpty{};
   std::vector<std::string> keys;
   for (const auto& [k, fun] : mine.store.entries()) {
@@ -94,6 +104,8 @@ void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotM
     const DotFun<V>* a = mine.store.find(k);
     const DotFun<V>* b = theirs.store.find(k);
     DotFun<V> joined = DotFun<V>::join(a ? *a : kEmpty, mine.context, b ? *b : kEmpty, theirs.context);
+    if (a ? joined == *a : joined.empty()) continue;
+    if (changed) changed->push_back(k);
     if (joined.empty()) {
       mine.store.erase(k);
     } else {
@@ -111,7 +123,7 @@ void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotM
 
 void HealthState::join_scoped(const HealthDelta& d, const std::function<bool(const std::string&)>& in_scope,
                               bool adopt_context) {
-  scoped_join(state_.registry, d.registry, in_scope, adopt_context);
+  scoped_join(state_.registry, d.registry, in_scope, adopt_context, tracking_ ? &registry_changes_ : nullptr);
   scoped_join(state_.observations, d.observations, in_scope, adopt_context);
   scoped_join(state_.counters, d.counters, in_scope, adopt_context);
   if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;

@@ -70,7 +70,13 @@ struct ResolvedTarget {
 
 class HealthState {
  public:
-  explicit HealthState(ReplicaId self) : self_(self) {}
+  // The three stores keep a dot index (dot_store.h), so a join costs
+  // O(|delta| log n), not O(n).
+  explicit HealthState(ReplicaId self) : self_(self) {
+    state_.registry.store.enable_dot_index();
+    state_.observations.store.enable_dot_index();
+    state_.counters.store.enable_dot_index();
+  }
 
   // --- delta-mutators: each returns its delta and applies it -------------
   HealthDelta put_target(HlcTimestamp at, TargetSpec spec);
@@ -110,6 +116,12 @@ class HealthState {
   // contexts (a scoped join bumps whenever it touches the store).
   std::uint64_t registry_version() const { return registry_version_; }
   std::uint64_t counters_version() const { return counters_version_; }
+  // The target ids whose registry entry changed (added, removed, or a spec
+  // version came or went) since the last call, in id order, each once: a
+  // driver reconciles just these instead of every target. Kept only after
+  // track_registry_changes() (a caller that never takes them pays nothing).
+  void track_registry_changes() { tracking_ = true; }
+  std::vector<std::string> take_registry_changes();
 
  private:
   bool apply(const HealthDelta& d);
@@ -118,6 +130,8 @@ class HealthState {
   HealthDelta state_;
   std::uint64_t registry_version_ = 0;
   std::uint64_t counters_version_ = 0;
+  bool tracking_ = false;
+  std::vector<std::string> registry_changes_;  // unsorted, may repeat; see take_registry_changes
 };
 
 }  // namespace heck

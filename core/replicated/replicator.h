@@ -182,6 +182,11 @@ class Replicator {
   // benchmark's bootstrap); anti-entropy spreads whatever peers lack.
   void join_snapshot(const HealthDelta& snapshot);
 
+  // Registry change tracking (HealthState::take_registry_changes): the
+  // composed node reconciles only the targets whose entry changed.
+  void track_registry_changes() { state_.track_registry_changes(); }
+  std::vector<std::string> take_registry_changes() { return state_.take_registry_changes(); }
+
   // ---- views ----
   const HealthState& state() const { return state_; }
   ReplicaId replica() const { return state_.self(); }

@@ -132,7 +132,23 @@ RC_GTEST_PROP(CrdtLaws, InPlaceMapJoinEqualsPlainJoin, ()) {
       auto in_place = a.store;
       in_place.join_into(a.context, b.store, b.context);
       using Map = DotMap<int, DotFun<int>>;
-      RC_ASSERT(in_place == Map::join(a.store, a.context, b.store, b.context));
+      const Map plain = Map::join(a.store, a.context, b.store, b.context);
+      RC_ASSERT(in_place == plain);
+      // The indexed join (the replicated state's) finds the same answer,
+      // keeps its index exact, and names exactly the keys that changed.
+      auto indexed = a.store;
+      indexed.enable_dot_index();
+      std::vector<int> changed;
+      indexed.join_into(a.context, b.store, b.context, &changed);
+      RC_ASSERT(indexed == plain);
+      RC_ASSERT(indexed.index_consistent());
+      std::vector<int> expected;
+      for (int k = 0; k < 3; ++k) {
+        const auto* before = a.store.find(k);
+        const auto* after = plain.find(k);
+        if ((before == nullptr) != (after == nullptr) || (before && !(*before == *after))) expected.push_back(k);
+      }
+      RC_ASSERT(changed == expected);
     }
   }
 }

@@ -41,6 +41,59 @@ TEST(HealthState, VersionsCountRegistryAndCounterChangesOnly) {
   EXPECT_EQ(a.registry_version(), 2u);
 }
 
+// The cost model (dot_store.h, health_state.h): joining a one-target delta
+// costs the same at 100 and at 10,000 targets, also when it arrives twice
+// (its superseded dot is no longer live: the old join scanned every key
+// looking for it) and when it removes a target.
+std::uint64_t delta_join_work(int targets) {
+  HealthState a(A), b(B);
+  for (int i = 0; i < targets; ++i) {
+    const std::string id = "t" + std::to_string(i);
+    b.join(a.put_target(HlcTimestamp::make(1, 0), spec(id)));
+    b.join(a.observe(id, obs(HealthStatus::healthy, 2, A)));
+  }
+  const auto registry_before = b.state().registry.store.join_work();
+  const auto observations_before = b.state().observations.store.join_work();
+  const auto flip = a.observe("t7", obs(HealthStatus::unhealthy, 3, A, 2));
+  EXPECT_TRUE(b.join(flip));
+  EXPECT_FALSE(b.join(flip)) << "a duplicate brings nothing";
+  const auto again = a.observe("t7", obs(HealthStatus::healthy, 4, A, 3));
+  EXPECT_TRUE(b.join(again));
+  EXPECT_TRUE(b.join(a.remove_target("t9")));
+  EXPECT_FALSE(b.target("t9").has_value());
+  EXPECT_EQ(b.state().observations.store.find("t7")->size(), 1u);
+  EXPECT_EQ(b.state(), a.state());
+  EXPECT_TRUE(b.state().registry.store.index_consistent());
+  EXPECT_TRUE(b.state().observations.store.index_consistent());
+  return b.state().registry.store.join_work() - registry_before + b.state().observations.store.join_work() -
+         observations_before;
+}
+
+TEST(HealthState, JoiningASmallDeltaCostsTheSameWhateverTheStateSize) {
+  const std::uint64_t small = delta_join_work(100);
+  const std::uint64_t large = delta_join_work(10'000);
+  EXPECT_LE(small, 16u);
+  EXPECT_EQ(large, small) << "work must not grow with the number of targets";
+}
+
+TEST(HealthState, RegistryChangesNameJustTheTargetsThatChanged) {
+  HealthState a(A), b(B);
+  b.track_registry_changes();
+  for (int i = 0; i < 50; ++i) b.join(a.put_target(HlcTimestamp::make(1, 0), spec("t" + std::to_string(i))));
+  EXPECT_EQ(b.take_registry_changes().size(), 50u);
+  EXPECT_TRUE(b.take_registry_changes().empty()) << "taken once";
+  b.join(a.observe("t3", obs(HealthStatus::healthy, 2, A)));
+  EXPECT_TRUE(b.take_registry_changes().empty()) << "observations are not the registry";
+  b.join(a.put_target(HlcTimestamp::make(5, 0), spec("t4", "http://127.0.0.1:9001/")));
+  b.join(a.remove_target("t8"));
+  b.join(a.remove_target("t8"));
+  EXPECT_EQ(b.take_registry_changes(), (std::vector<std::string>{"t4", "t8"}));
+  HealthState c(303);  // not tracking: keeps nothing
+  c.join(a.put_target(HlcTimestamp::make(6, 0), spec("t5")));
+  c.track_registry_changes();
+  EXPECT_TRUE(c.take_registry_changes().empty());
+}
+
 TEST(HealthState, TargetAddedAnywhereReachesAll) {
   HealthState a(A), b(B);
   b.join(a.put_target(HlcTimestamp::make(1, 0), spec("web")));
