@@ -147,25 +147,42 @@ bool MsgpackReader::header(MsgValue& v) {
   return true;
 }
 
-bool MsgpackReader::value_at_depth(MsgValue& v, std::size_t depth) {
-  const std::size_t start = pos_;
-  if (!header(v)) return false;
-  if (v.type == MsgType::array || v.type == MsgType::map) {
-    if (depth + 1 > max_depth_) return fail(fmt::format("nested deeper than {}", max_depth_));
-    MsgValue item;
-    for (std::uint32_t k = 0; k < v.size; ++k) {
-      if (v.type == MsgType::map) {
-        const std::size_t at = pos_;
-        if (!value_at_depth(item, depth + 1)) return false;
-        if (item.type != MsgType::str) return fail(fmt::format("malformed: map key at byte {} is not a string", at));
-      }
-      if (!value_at_depth(item, depth + 1)) return false;
+bool MsgpackReader::skip_at_depth(std::size_t depth, bool key) {
+  // Fast paths: one-byte scalars and short strings, the bulk of our bodies.
+  if (ok() && pos_ < bytes_.size()) {
+    const std::uint8_t b = bytes_[pos_];
+    if (!key && (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)) {
+      ++pos_;
+      return true;
+    }
+    if (b >= 0xa0 && b <= 0xbf && static_cast<std::size_t>(b & 0x1f) < bytes_.size() - pos_) {
+      pos_ += 1 + static_cast<std::size_t>(b & 0x1f);
+      return true;
     }
   }
-  v.encoded = bytes_.subspan(start, pos_ - start);
+  const std::size_t at = pos_;
+  MsgValue v;
+  if (!header(v)) return false;
+  if (key && v.type != MsgType::str) return fail(fmt::format("malformed: map key at byte {} is not a string", at));
+  return skip_items(v, depth);
+}
+
+bool MsgpackReader::skip_items(const MsgValue& v, std::size_t depth) {
+  if (v.type != MsgType::array && v.type != MsgType::map) return true;
+  if (depth + 1 > max_depth_) return fail(fmt::format("nested deeper than {}", max_depth_));
+  const bool map = v.type == MsgType::map;
+  const std::uint64_t n = map ? 2 * std::uint64_t{v.size} : v.size;
+  for (std::uint64_t k = 0; k < n; ++k) {
+    if (!skip_at_depth(depth + 1, map && k % 2 == 0)) return false;
+  }
   return true;
 }
 
-bool MsgpackReader::value(MsgValue& v) { return value_at_depth(v, 0); }
+bool MsgpackReader::value(MsgValue& v) {
+  const std::size_t start = pos_;
+  if (!header(v) || !skip_items(v, 0)) return false;
+  v.encoded = bytes_.subspan(start, pos_ - start);
+  return true;
+}
 
 }  // namespace heck::wire

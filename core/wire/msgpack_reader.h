@@ -76,7 +76,10 @@ class MsgpackReader {
  private:
   bool need(std::size_t n);
   std::uint64_t take_be(std::size_t width);
-  bool value_at_depth(MsgValue& v, std::size_t depth);
+  // Steps over the next value (a map key must be a string) / the items of
+  // the container `v` whose header was just read, `depth` deep.
+  bool skip_at_depth(std::size_t depth, bool key);
+  bool skip_items(const MsgValue& v, std::size_t depth);
 
   std::span<const std::uint8_t> bytes_;
   std::size_t pos_ = 0;
