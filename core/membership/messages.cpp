@@ -1,72 +1,91 @@
 #include "core/membership/messages.h"
 
+#include <array>
+
 #include <fmt/format.h>
+
+#include "core/wire/msgpack_writer.h"
 
 namespace heck {
 namespace {
 
-using json = nlohmann::json;
+using wire::MsgType;
+using wire::MsgValue;
+using wire::MsgpackWriter;
 
-json body_of(const PingMsg& m) { return json::array({m.seq, m.target}); }
-json body_of(const PingReqMsg& m) {
-  return json::array({m.seq, m.target, m.target_address, m.want_nack});
-}
-json body_of(const AckMsg& m) { return json::array({m.seq}); }
-json body_of(const NackMsg& m) { return json::array({m.seq}); }
-json body_of(const AliveMsg& m) { return json::array({m.name, m.address, m.incarnation}); }
-json body_of(const SuspectMsg& m) {
-  return json::array({m.name, m.address, m.incarnation, m.from});
-}
-json body_of(const DeadMsg& m) {
-  return json::array({m.name, m.address, m.incarnation, m.from, m.left});
-}
-json body_of(const PushPullMsg& m) {
-  json list = json::array();
-  for (const auto& e : m.members) {
-    list.push_back(json::array({e.name, e.address, static_cast<std::uint64_t>(e.state), e.incarnation}));
-  }
-  return json::array({m.reply, m.join, std::move(list)});
+void put(MsgpackWriter& w, std::uint64_t v) { w.uint(v); }
+void put(MsgpackWriter& w, const std::string& v) { w.str(v); }
+void put(MsgpackWriter& w, bool v) { w.boolean(v); }
+
+// One body: an array of the fields, in order.
+template <typename... Field>
+void fields(MsgpackWriter& w, const Field&... f) {
+  w.array(sizeof...(Field));
+  (put(w, f), ...);
 }
 
-// Field readers: each returns false and sets `err` when the field is wrong.
+void body_of(const PingMsg& m, MsgpackWriter& w) { fields(w, m.seq, m.target); }
+void body_of(const PingReqMsg& m, MsgpackWriter& w) { fields(w, m.seq, m.target, m.target_address, m.want_nack); }
+void body_of(const AckMsg& m, MsgpackWriter& w) { fields(w, m.seq); }
+void body_of(const NackMsg& m, MsgpackWriter& w) { fields(w, m.seq); }
+void body_of(const AliveMsg& m, MsgpackWriter& w) { fields(w, m.name, m.address, m.incarnation); }
+void body_of(const SuspectMsg& m, MsgpackWriter& w) { fields(w, m.name, m.address, m.incarnation, m.from); }
+void body_of(const DeadMsg& m, MsgpackWriter& w) { fields(w, m.name, m.address, m.incarnation, m.from, m.left); }
+void body_of(const PushPullMsg& m, MsgpackWriter& w) {
+  w.array(3);
+  w.boolean(m.reply);
+  w.boolean(m.join);
+  w.array(m.members.size());
+  for (const auto& e : m.members) fields(w, e.name, e.address, static_cast<std::uint64_t>(e.state), e.incarnation);
+}
+
+// Field readers over one array of a fixed length: shape() reads the array
+// and its items (containers stepped over); each check returns false and
+// sets `err` when its field is wrong.
 struct Reader {
-  const json& arr;
+  wire::MsgpackReader& in;
   const char* type;
   std::string err;
+  std::array<MsgValue, 5> arr{};
 
   bool shape(std::size_t n) {
-    if (!arr.is_array() || arr.size() != n) {
+    MsgValue a;
+    if (!in.header(a)) return malformed();
+    if (a.type != MsgType::array || a.size != n) {
       err = fmt::format("{}: expected an array of {}", type, n);
       return false;
     }
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!in.value(arr[i])) return malformed();
+    }
     return true;
   }
+  bool malformed() {
+    err = fmt::format("{}: {}", type, in.error());
+    return false;
+  }
   bool u64(std::size_t i, const char* field, std::uint64_t& out) {
-    // A body built in memory holds small numbers as signed; MessagePack
-    // decodes them as unsigned. Both are fine when not negative.
-    const json& v = arr[i];
-    if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<std::int64_t>() < 0)) {
+    if (!arr[i].is_non_negative_integer()) {
       err = fmt::format("{}: {} is not an unsigned integer", type, field);
       return false;
     }
-    out = v.get<std::uint64_t>();
+    out = arr[i].as_u64();
     return true;
   }
   bool boolean(std::size_t i, const char* field, bool& out) {
-    if (!arr[i].is_boolean()) {
+    if (arr[i].type != MsgType::boolean) {
       err = fmt::format("{}: {} is not a boolean", type, field);
       return false;
     }
-    out = arr[i].get<bool>();
+    out = arr[i].boolean;
     return true;
   }
-  bool str(const json& v, const char* field, std::size_t limit, std::string& out) {
-    if (!v.is_string() || v.get_ref<const std::string&>().empty() ||
-        v.get_ref<const std::string&>().size() > limit) {
+  bool str(const MsgValue& v, const char* field, std::size_t limit, std::string& out) {
+    if (v.type != MsgType::str || v.size == 0 || v.size > limit) {
       err = fmt::format("{}: {} must be a string of 1-{} bytes", type, field, limit);
       return false;
     }
-    out = v.get<std::string>();
+    out = v.text();
     return true;
   }
   bool name(std::size_t i, const char* field, std::string& out) {
@@ -89,14 +108,17 @@ Result<SwimMessage> decode_push_pull(Reader& r) {
   if (!r.shape(3) || !r.boolean(0, "is reply", m.reply) || !r.boolean(1, "is join", m.join)) {
     return Error{std::move(r.err)};
   }
-  const json& list = r.arr[2];
-  if (!list.is_array()) return Error{"push_pull: members is not an array"};
-  if (list.size() > kMaxPushPullMembers) {
-    return Error{fmt::format("push_pull: {} members (limit {})", list.size(), kMaxPushPullMembers)};
+  const MsgValue& list_value = r.arr[2];
+  if (list_value.type != MsgType::array) return Error{"push_pull: members is not an array"};
+  if (list_value.size > kMaxPushPullMembers) {
+    return Error{fmt::format("push_pull: {} members (limit {})", list_value.size, kMaxPushPullMembers)};
   }
-  m.members.reserve(list.size());
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    Reader e{list[i], "push_pull member", {}};
+  wire::MsgpackReader list(list_value.encoded);
+  MsgValue header;
+  list.header(header);  // read whole before: cannot fail
+  m.members.reserve(list_value.size);
+  for (std::size_t i = 0; i < list_value.size; ++i) {
+    Reader e{list, "push_pull member", {}};
     PushPullEntry entry;
     std::uint64_t state = 0;
     if (!e.shape(4) || !e.name(0, "name", entry.name) || !e.address(1, "address", entry.address) ||
@@ -112,23 +134,8 @@ Result<SwimMessage> decode_push_pull(Reader& r) {
   return SwimMessage{std::move(m)};
 }
 
-}  // namespace
-
-wire::PartType part_type_of(const SwimMessage& m) {
-  static constexpr wire::PartType kTypes[] = {
-      wire::PartType::ping,  wire::PartType::ping_req, wire::PartType::ack,
-      wire::PartType::nack,  wire::PartType::alive,    wire::PartType::suspect,
-      wire::PartType::dead,  wire::PartType::push_pull};
-  return kTypes[m.index()];
-}
-
-wire::EncodedPart encode_message(const SwimMessage& m) {
-  return wire::encode_part(part_type_of(m), std::visit([](const auto& x) { return body_of(x); }, m));
-}
-
-Result<SwimMessage> decode_message(const wire::Part& part) {
-  const json& b = part.body;
-  switch (part.type) {
+Result<SwimMessage> decode_body(wire::PartType type, wire::MsgpackReader& b) {
+  switch (type) {
     case wire::PartType::ping: {
       Reader r{b, "ping", {}};
       PingMsg m;
@@ -182,9 +189,36 @@ Result<SwimMessage> decode_message(const wire::Part& part) {
       return decode_push_pull(r);
     }
     default:
-      return Error{fmt::format("part type {} is not a membership message",
-                               static_cast<unsigned>(part.type))};
+      return Error{fmt::format("part type {} is not a membership message", static_cast<unsigned>(type))};
   }
+}
+
+}  // namespace
+
+wire::PartType part_type_of(const SwimMessage& m) {
+  static constexpr wire::PartType kTypes[] = {
+      wire::PartType::ping,  wire::PartType::ping_req, wire::PartType::ack,
+      wire::PartType::nack,  wire::PartType::alive,    wire::PartType::suspect,
+      wire::PartType::dead,  wire::PartType::push_pull};
+  return kTypes[m.index()];
+}
+
+wire::EncodedPart encode_message(const SwimMessage& m) {
+  wire::EncodedPart p{part_type_of(m), {}};
+  p.bytes.reserve(32);
+  wire::begin_part(p.type, p.bytes);
+  MsgpackWriter w(p.bytes);
+  std::visit([&](const auto& x) { body_of(x, w); }, m);
+  return p;
+}
+
+Result<SwimMessage> decode_message(const wire::Part& part) {
+  wire::MsgpackReader b(part.body);
+  Result<SwimMessage> r = decode_body(part.type, b);
+  if (r.ok() && !b.at_end()) {
+    return Error{fmt::format("part type {}: malformed: bytes after the body", static_cast<unsigned>(part.type))};
+  }
+  return r;
 }
 
 }  // namespace heck

@@ -1,6 +1,6 @@
 // The membership messages and their wire codec. Each message is one part of
-// an envelope (core/wire/envelope.h); its body is a compact JSON array encoded
-// as MessagePack by wire::encode_part:
+// an envelope (core/wire/envelope.h); its body is a compact MessagePack array,
+// written and read straight from the structs (wire::MsgpackWriter/Reader):
 //
 //   ping      [seq, target name]                 SWIM 3.1 (target name guards
 //                                                 against a reused address)

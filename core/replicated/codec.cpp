@@ -1,19 +1,25 @@
 #include "core/replicated/codec.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <optional>
 #include <set>
 #include <utility>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <xxhash.h>
 
-#include "core/json_fields.h"
+#include "core/wire/msgpack_reader.h"
+#include "core/wire/msgpack_writer.h"
 
 namespace heck {
 
-using json = nlohmann::json;
+using wire::MsgpackReader;
+using wire::MsgpackWriter;
+using wire::MsgType;
+using wire::MsgValue;
 
 std::uint16_t bucket_of(const std::string& key) {
   return static_cast<std::uint16_t>(XXH64(key.data(), key.size(), 0x62756b74 /* "bukt" */) % kDigestBuckets);
@@ -22,66 +28,116 @@ std::uint16_t bucket_of(const std::string& key) {
 namespace {
 
 // ---------------------------------------------------------------- encoding
+//
+// Straight from the structs to MessagePack: the bytes equal those of the
+// JSON tree this codec built before (tests/core/replicated/codec_test.cpp
+// checks it), so keys of a body come in the order a JSON object keeps them
+// (sorted), and replica indices are given in the order the tree was built.
 
 // Replica ids in order of first use; everything else refers to the index.
+// A sorted flat index (tables hold one id per incarnation seen, few), and
+// the last id asked for, since runs of dots of one replica are the rule.
 class ReplicaTable {
  public:
   std::uint64_t operator()(ReplicaId r) {
-    auto [it, fresh] = index_.try_emplace(r, ids_.size());
-    if (fresh) ids_.push_back(r);
-    return it->second;
+    if (!ids_.empty() && r == last_id_) return last_index_;
+    auto it = std::lower_bound(index_.begin(), index_.end(), r,
+                               [](const std::pair<ReplicaId, std::uint64_t>& e, ReplicaId x) { return e.first < x; });
+    if (it == index_.end() || it->first != r) {
+      it = index_.insert(it, {r, ids_.size()});
+      ids_.push_back(r);
+    }
+    last_id_ = r;
+    last_index_ = it->second;
+    return last_index_;
   }
-  json ids() const { return json(ids_); }
+  void write(MsgpackWriter& w) const {
+    w.array(ids_.size());
+    for (ReplicaId r : ids_) w.uint(r);
+  }
 
  private:
-  std::map<ReplicaId, std::uint64_t> index_;
+  std::vector<std::pair<ReplicaId, std::uint64_t>> index_;  // sorted by id
   std::vector<ReplicaId> ids_;
+  ReplicaId last_id_ = 0;
+  std::uint64_t last_index_ = 0;
 };
 
-json encode_context(const CausalContext& c, ReplicaTable& t) {
-  json vv = json::array();
+// Writes nothing: walks a part of a body only to number its replicas
+// first, when the table order differs from the key order.
+struct NullWriter {
+  void boolean(bool) {}
+  void uint(std::uint64_t) {}
+  void sint(std::int64_t) {}
+  void str(std::string_view) {}
+  void array(std::size_t) {}
+};
+
+void write_spec(const TargetSpec* spec, MsgpackWriter& w) {
+  // The one JSON value on the wire: a target spec, written rarely.
+  if (spec) {
+    nlohmann::json::to_msgpack(spec->to_json(), w.bytes());
+  } else {
+    w.map(0);
+  }
+}
+void write_spec(const TargetSpec*, NullWriter&) {}
+
+template <typename W>
+void write_context(const CausalContext& c, ReplicaTable& t, W& w) {
+  w.array(2);
+  w.array(2 * c.vv().size());
   for (const auto& [r, n] : c.vv()) {
-    vv.push_back(t(r));
-    vv.push_back(n);
+    w.uint(t(r));
+    w.uint(n);
   }
-  json cloud = json::array();
+  w.array(2 * c.cloud().size());
   for (const Dot& d : c.cloud()) {
-    cloud.push_back(t(d.replica));
-    cloud.push_back(d.counter);
+    w.uint(t(d.replica));
+    w.uint(d.counter);
   }
-  return json::array({std::move(vv), std::move(cloud)});
 }
 
-json encode_value(const SpecVersion& v, ReplicaTable& t) {
-  return json::array({v.spec ? v.spec->to_json() : json::object(), v.written_at.packed, t(v.writer)});
+template <typename W>
+void write_value(const SpecVersion& v, ReplicaTable& t, W& w) {
+  w.array(3);
+  write_spec(v.spec.get(), w);
+  w.uint(v.written_at.packed);
+  w.uint(t(v.writer));
 }
 
-json encode_value(const Observation& o, ReplicaTable& t) {
-  return json::array({static_cast<std::uint64_t>(o.status), static_cast<std::uint64_t>(o.reason), o.status_code,
-                      o.latency.us(), o.observed_at.packed, t(o.observer), o.check_seq, o.observer_name});
+template <typename W>
+void write_value(const Observation& o, ReplicaTable& t, W& w) {
+  w.array(8);
+  w.uint(static_cast<std::uint64_t>(o.status));
+  w.uint(static_cast<std::uint64_t>(o.reason));
+  w.sint(o.status_code);
+  w.sint(o.latency.us());
+  w.uint(o.observed_at.packed);
+  w.uint(t(o.observer));
+  w.uint(o.check_seq);
+  w.str(o.observer_name);
 }
 
-json encode_value(std::int64_t v, ReplicaTable&) { return json(v); }
+template <typename W>
+void write_value(std::int64_t v, ReplicaTable&, W& w) {
+  w.sint(v);
+}
 
-template <typename V>
-json encode_store(const DotMap<std::string, DotFun<V>>& store, ReplicaTable& t) {
-  json out = json::array();
-  for (const auto& [key, fun] : store.entries()) {
-    json row = json::array({key});
+template <typename V, typename W>
+void write_causal(const Causal<DotMap<std::string, DotFun<V>>>& c, ReplicaTable& t, W& w) {
+  w.array(2);
+  w.array(c.store.size());
+  for (const auto& [key, fun] : c.store.entries()) {
+    w.array(1 + 3 * fun.size());
+    w.str(key);
     for (const auto& [dot, v] : fun.entries()) {
-      row.push_back(t(dot.replica));
-      row.push_back(dot.counter);
-      row.push_back(encode_value(v, t));
+      w.uint(t(dot.replica));
+      w.uint(dot.counter);
+      write_value(v, t, w);
     }
-    out.push_back(std::move(row));
   }
-  return out;
-}
-
-template <typename V>
-json encode_causal(const Causal<DotMap<std::string, DotFun<V>>>& c, ReplicaTable& t) {
-  json store = encode_store(c.store, t);
-  return json::array({std::move(store), encode_context(c.context, t)});
+  write_context(c.context, t, w);
 }
 
 template <typename V>
@@ -89,20 +145,77 @@ bool causal_empty(const Causal<V>& c) {
   return c.store.empty() && c.context.empty();
 }
 
-json encode_elided(const std::map<std::string, std::vector<Dot>>& m, ReplicaTable& t) {
-  json out = json::array();
+void write_elided(const std::map<std::string, std::vector<Dot>>& m, ReplicaTable& t, MsgpackWriter& w) {
+  w.array(m.size());
   for (const auto& [key, dots] : m) {
-    json row = json::array({key});
+    w.array(1 + 2 * dots.size());
+    w.str(key);
     for (const Dot& d : dots) {
-      row.push_back(t(d.replica));
-      row.push_back(d.counter);
+      w.uint(t(d.replica));
+      w.uint(d.counter);
     }
-    out.push_back(std::move(row));
   }
-  return out;
 }
 
 // ---------------------------------------------------------------- decoding
+
+// The items of an array read whole before (so reading them cannot fail).
+class Items {
+ public:
+  explicit Items(const MsgValue& array) : in_(array.encoded) {
+    MsgValue header;
+    in_.header(header);
+  }
+  MsgValue next() {
+    MsgValue v;
+    in_.value(v);
+    return v;
+  }
+
+ private:
+  MsgpackReader in_;
+};
+
+// Checks that `body` is one well-formed MessagePack value and reads it.
+bool read_body(std::span<const std::uint8_t> body, const char* where, MsgValue& out, std::string& err) {
+  MsgpackReader in(body);
+  if (!in.value(out)) {
+    err = fmt::format("{}: {}", where, in.error());
+    return false;
+  }
+  if (!in.at_end()) {
+    err = fmt::format("{}: malformed: {} bytes after the body", where, body.size() - in.offset());
+    return false;
+  }
+  return true;
+}
+
+// Where a field is, for an error message: a chain of pieces ("delta.o",
+// "[3]", " dot 0", " status") turned into text only when an error names
+// it, so decoding a valid body formats nothing.
+class Where {
+ public:
+  Where(const char* root) : text_(root) {}  // NOLINT: implicit by design
+  Where(const Where& parent, std::string_view text) : parent_(&parent), text_(text) {}
+  Where(const Where& parent, std::string_view open, std::size_t index, std::string_view close)
+      : parent_(&parent), text_(open), close_(close), index_(index), has_index_(true) {}
+
+  std::string str() const {
+    std::string out = parent_ ? parent_->str() : std::string();
+    out += text_;
+    if (has_index_) {
+      out += std::to_string(index_);
+      out += close_;
+    }
+    return out;
+  }
+
+ private:
+  const Where* parent_ = nullptr;
+  std::string_view text_, close_;
+  std::size_t index_ = 0;
+  bool has_index_ = false;
+};
 
 class Decoder {
  public:
@@ -114,49 +227,70 @@ class Decoder {
     return false;
   }
 
-  bool table(const json& v, const std::string& where) {
-    if (!v.is_array()) return fail(fmt::format("{}: must be an array, got {}", where, json_fields::type_name(v)));
-    if (v.size() > lim_.max_replicas) {
-      return fail(fmt::format("{}: {} replica ids (limit {})", where, v.size(), lim_.max_replicas));
+  bool table(const MsgValue& v, const Where& where) {
+    if (v.type != MsgType::array) return fail(fmt::format("{}: must be an array, got {}", where.str(), type_name(v)));
+    if (v.size > lim_.max_replicas) {
+      return fail(fmt::format("{}: {} replica ids (limit {})", where.str(), v.size, lim_.max_replicas));
     }
-    std::set<ReplicaId> seen;
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const bool integral = v[i].is_number_unsigned() || (v[i].is_number_integer() && v[i].get<std::int64_t>() > 0);
-      if (!integral || v[i].get<std::uint64_t>() == 0) {
-        return fail(fmt::format("{}[{}]: must be a replica id (an integer >= 1)", where, i));
+    Items items(v);
+    std::size_t bad = v.size;  // the first item that is not a replica id
+    ids_.reserve(v.size);
+    for (std::size_t i = 0; i < v.size && bad == v.size; ++i) {
+      const MsgValue x = items.next();
+      const bool integral = x.type == MsgType::uint || (x.type == MsgType::sint && x.i > 0);
+      if (!integral || x.as_u64() == 0) {
+        bad = i;
+      } else {
+        ids_.push_back(x.as_u64());
       }
-      if (!seen.insert(v[i].get<std::uint64_t>()).second) return fail(fmt::format("{}[{}]: duplicate replica id", where, i));
-      ids_.push_back(v[i].get<std::uint64_t>());
     }
+    // The first item (before `bad`) whose id came earlier: the second
+    // index of a run of equal ids, sorted by (id, index).
+    std::vector<std::pair<ReplicaId, std::size_t>> sorted;
+    sorted.reserve(ids_.size());
+    for (std::size_t i = 0; i < ids_.size(); ++i) sorted.emplace_back(ids_[i], i);
+    std::sort(sorted.begin(), sorted.end());
+    std::size_t dup = v.size;
+    for (std::size_t i = 1; i < sorted.size(); ++i) {
+      if (sorted[i].first == sorted[i - 1].first) dup = std::min(dup, sorted[i].second);
+    }
+    if (dup < bad) return fail(fmt::format("{}[{}]: duplicate replica id", where.str(), dup));
+    if (bad < v.size) return fail(fmt::format("{}[{}]: must be a replica id (an integer >= 1)", where.str(), bad));
     return true;
   }
 
-  bool u64(const json& v, const std::string& where, std::uint64_t& out, std::uint64_t lo = 0,
+  bool u64(const MsgValue& v, const Where& where, std::uint64_t& out, std::uint64_t lo = 0,
            std::uint64_t hi = std::numeric_limits<std::uint64_t>::max()) {
-    // MessagePack gives non-negative integers as unsigned; accept a
-    // non-negative signed one too (bodies built in memory).
-    if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<std::int64_t>() >= 0)) {
-      return fail(fmt::format("{}: must be an unsigned integer, got {}", where, json_fields::type_name(v)));
+    // Accept a non-negative integer in a signed encoding too.
+    if (!v.is_non_negative_integer()) {
+      return fail(fmt::format("{}: must be an unsigned integer, got {}", where.str(), type_name(v)));
     }
-    out = v.get<std::uint64_t>();
-    if (out < lo || out > hi) return fail(fmt::format("{}: {} is out of range [{}, {}]", where, out, lo, hi));
+    out = v.as_u64();
+    if (out < lo || out > hi) return fail(fmt::format("{}: {} is out of range [{}, {}]", where.str(), out, lo, hi));
     return true;
   }
 
-  bool i64(const json& v, const std::string& where, std::int64_t& out, std::int64_t lo, std::int64_t hi) {
-    auto r = json_fields::read_int(v, where, lo, hi);
-    if (!r) return fail(r.error());
-    out = *r;
+  // An integer in [lo, hi], with json_fields::read_int's messages.
+  bool i64(const MsgValue& v, const Where& where, std::int64_t& out, std::int64_t lo, std::int64_t hi) {
+    if (!v.is_integer()) return fail(fmt::format("{}: must be an integer, got {}", where.str(), type_name(v)));
+    if (v.type == MsgType::uint && v.u > static_cast<std::uint64_t>(hi)) {
+      return fail(fmt::format("{}: must be at most {}, got {}", where.str(), hi, v.u));
+    }
+    const std::int64_t n = v.type == MsgType::uint ? static_cast<std::int64_t>(v.u) : v.i;
+    if (n < lo) {
+      return fail(lo == 1 ? fmt::format("{}: must be positive, got {}", where.str(), n)
+                          : fmt::format("{}: must be at least {}, got {}", where.str(), lo, n));
+    }
+    if (n > hi) return fail(fmt::format("{}: must be at most {}, got {}", where.str(), hi, n));
+    out = n;
     return true;
   }
 
-  bool replica(const json& v, const std::string& where, ReplicaId& out) {
-    std::uint64_t i = 0;
-    const bool integral = v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0);
-    if (!integral || (i = v.get<std::uint64_t>()) >= ids_.size()) {
-      return fail(fmt::format("{}: must be an index into the replica table (size {})", where, ids_.size()));
+  bool replica(const MsgValue& v, const Where& where, ReplicaId& out) {
+    if (!v.is_non_negative_integer() || v.as_u64() >= ids_.size()) {
+      return fail(fmt::format("{}: must be an index into the replica table (size {})", where.str(), ids_.size()));
     }
-    out = ids_[i];
+    out = ids_[v.as_u64()];
     return true;
   }
 
@@ -164,79 +298,100 @@ class Decoder {
   // next_dot() of any replica (ours included) past 2^62.
   static constexpr std::uint64_t kCounterMax = std::uint64_t{1} << 62;
 
-  bool dot(const json& ri, const json& counter, const std::string& where, Dot& out) {
-    return replica(ri, where + " replica", out.replica) && u64(counter, where + " counter", out.counter, 1, kCounterMax);
+  bool dot(const MsgValue& ri, const MsgValue& counter, const Where& where, Dot& out) {
+    return replica(ri, Where(where, " replica"), out.replica) && u64(counter, Where(where, " counter"), out.counter, 1, kCounterMax);
   }
 
-  bool context(const json& v, const std::string& where, CausalContext& out) {
-    if (!v.is_array() || v.size() != 2 || !v[0].is_array() || !v[1].is_array()) {
-      return fail(fmt::format("{}: must be [version vector, cloud]", where));
+  bool context(const MsgValue& v, const Where& where, CausalContext& out) {
+    MsgValue vv, cl;
+    if (v.type == MsgType::array && v.size == 2) {
+      Items items(v);
+      vv = items.next();
+      cl = items.next();
     }
-    const json& vv = v[0];
-    const json& cl = v[1];
-    if (vv.size() % 2 != 0) return fail(fmt::format("{}: version vector must hold (replica, max) pairs", where));
-    if (cl.size() % 2 != 0) return fail(fmt::format("{}: cloud must hold (replica, counter) pairs", where));
-    if (vv.size() / 2 > lim_.max_replicas) return fail(fmt::format("{}: version vector too long", where));
-    if (cl.size() / 2 > lim_.max_cloud_dots) {
-      return fail(fmt::format("{}: {} cloud dots (limit {})", where, cl.size() / 2, lim_.max_cloud_dots));
+    if (v.type != MsgType::array || v.size != 2 || vv.type != MsgType::array || cl.type != MsgType::array) {
+      return fail(fmt::format("{}: must be [version vector, cloud]", where.str()));
+    }
+    if (vv.size % 2 != 0) return fail(fmt::format("{}: version vector must hold (replica, max) pairs", where.str()));
+    if (cl.size % 2 != 0) return fail(fmt::format("{}: cloud must hold (replica, counter) pairs", where.str()));
+    if (vv.size / 2 > lim_.max_replicas) return fail(fmt::format("{}: version vector too long", where.str()));
+    if (cl.size / 2 > lim_.max_cloud_dots) {
+      return fail(fmt::format("{}: {} cloud dots (limit {})", where.str(), cl.size / 2, lim_.max_cloud_dots));
     }
     std::map<ReplicaId, std::uint64_t> m;
-    for (std::size_t i = 0; i < vv.size(); i += 2) {
-      const std::string w = fmt::format("{} vv[{}]", where, i / 2);
+    Items vv_items(vv);
+    for (std::size_t i = 0; i < vv.size; i += 2) {
+      const Where w(where, " vv[", i / 2, "]");
+      const MsgValue ri = vv_items.next();
+      const MsgValue max = vv_items.next();
       ReplicaId r = 0;
       std::uint64_t n = 0;
-      if (!replica(vv[i], w, r) || !u64(vv[i + 1], w, n, 1, kCounterMax)) return false;
-      if (!m.emplace(r, n).second) return fail(fmt::format("{}: replica listed twice", w));
+      if (!replica(ri, w, r) || !u64(max, w, n, 1, kCounterMax)) return false;
+      if (!m.emplace(r, n).second) return fail(fmt::format("{}: replica listed twice", w.str()));
     }
     std::set<Dot> cloud;
-    for (std::size_t i = 0; i < cl.size(); i += 2) {
+    Items cl_items(cl);
+    for (std::size_t i = 0; i < cl.size; i += 2) {
+      const MsgValue ri = cl_items.next();
+      const MsgValue counter = cl_items.next();
       Dot d;
-      if (!dot(cl[i], cl[i + 1], fmt::format("{} cloud[{}]", where, i / 2), d)) return false;
+      if (!dot(ri, counter, Where(where, " cloud[", i / 2, "]"), d)) return false;
       cloud.insert(d);
     }
     out = CausalContext::from_parts(std::move(m), std::move(cloud));
     return true;
   }
 
-  bool key(const json& v, const std::string& where, std::string& out) {
-    if (!v.is_string()) return fail(fmt::format("{}: key must be a string, got {}", where, json_fields::type_name(v)));
-    out = v.get<std::string>();
-    if (out.empty() || out.size() > lim_.max_key_bytes) {
-      return fail(fmt::format("{}: key must be 1-{} bytes", where, lim_.max_key_bytes));
+  bool key(const MsgValue& v, const Where& where, std::string& out) {
+    if (v.type != MsgType::str) return fail(fmt::format("{}: key must be a string, got {}", where.str(), type_name(v)));
+    if (v.size == 0 || v.size > lim_.max_key_bytes) {
+      return fail(fmt::format("{}: key must be 1-{} bytes", where.str(), lim_.max_key_bytes));
     }
+    out = v.text();
     return true;
   }
 
-  bool value(const json& v, const std::string& where, const std::string& k, SpecVersion& out) {
-    if (!v.is_array() || v.size() != 3) return fail(fmt::format("{}: spec version must be [spec, written_at, writer]", where));
-    auto spec = TargetSpec::from_json(v[0], where + " spec");
+  bool value(const MsgValue& v, const Where& where, const std::string& k, SpecVersion& out) {
+    if (v.type != MsgType::array || v.size != 3) {
+      return fail(fmt::format("{}: spec version must be [spec, written_at, writer]", where.str()));
+    }
+    Items items(v);
+    const MsgValue spec_value = items.next();
+    const MsgValue written_at = items.next();
+    const MsgValue writer = items.next();
+    // The spec alone goes through a JSON value (TargetSpec's own parser).
+    const auto j = nlohmann::json::from_msgpack(spec_value.encoded.begin(), spec_value.encoded.end(), true, false);
+    auto spec = TargetSpec::from_json(j, Where(where, " spec").str());
     if (!spec) return fail(spec.error());
-    if (spec->id != k) return fail(fmt::format("{}: spec id '{}' differs from its key '{}'", where, spec->id, k));
-    if (!u64(v[1], where + " written_at", out.written_at.packed) || !replica(v[2], where + " writer", out.writer)) {
+    if (spec->id != k) return fail(fmt::format("{}: spec id '{}' differs from its key '{}'", where.str(), spec->id, k));
+    if (!u64(written_at, Where(where, " written_at"), out.written_at.packed) || !replica(writer, Where(where, " writer"), out.writer)) {
       return false;
     }
     out.spec = std::make_shared<const TargetSpec>(std::move(*spec));
     return true;
   }
 
-  bool value(const json& v, const std::string& where, const std::string&, Observation& out) {
-    if (!v.is_array() || v.size() != 8) {
+  bool value(const MsgValue& v, const Where& where, const std::string&, Observation& out) {
+    if (v.type != MsgType::array || v.size != 8) {
       return fail(fmt::format("{}: observation must be [status, reason, status_code, latency_us, observed_at, "
                               "observer, check_seq, observer_name]",
-                              where));
+                              where.str()));
     }
-    if (!v[7].is_string() || v[7].get_ref<const std::string&>().size() > lim_.max_key_bytes) {
-      return fail(fmt::format("{} observer_name: must be a string of at most {} bytes", where, lim_.max_key_bytes));
+    std::array<MsgValue, 8> f;
+    Items items(v);
+    for (MsgValue& x : f) x = items.next();
+    if (f[7].type != MsgType::str || f[7].size > lim_.max_key_bytes) {
+      return fail(fmt::format("{} observer_name: must be a string of at most {} bytes", where.str(), lim_.max_key_bytes));
     }
-    out.observer_name = v[7].get<std::string>();
+    out.observer_name = f[7].text();
     std::uint64_t status = 0, reason = 0;
     std::int64_t code = 0, latency_us = 0;
-    if (!u64(v[0], where + " status", status, 0, static_cast<std::uint64_t>(HealthStatus::unhealthy)) ||
-        !u64(v[1], where + " reason", reason, 0, static_cast<std::uint64_t>(CheckReason::network_error)) ||
-        !i64(v[2], where + " status_code", code, 0, 999) ||
-        !i64(v[3], where + " latency_us", latency_us, 0, std::int64_t{86'400} * 1'000'000) ||
-        !u64(v[4], where + " observed_at", out.observed_at.packed) || !replica(v[5], where + " observer", out.observer) ||
-        !u64(v[6], where + " check_seq", out.check_seq)) {
+    if (!u64(f[0], Where(where, " status"), status, 0, static_cast<std::uint64_t>(HealthStatus::unhealthy)) ||
+        !u64(f[1], Where(where, " reason"), reason, 0, static_cast<std::uint64_t>(CheckReason::network_error)) ||
+        !i64(f[2], Where(where, " status_code"), code, 0, 999) ||
+        !i64(f[3], Where(where, " latency_us"), latency_us, 0, std::int64_t{86'400} * 1'000'000) ||
+        !u64(f[4], Where(where, " observed_at"), out.observed_at.packed) || !replica(f[5], Where(where, " observer"), out.observer) ||
+        !u64(f[6], Where(where, " check_seq"), out.check_seq)) {
       return false;
     }
     out.status = static_cast<HealthStatus>(status);
@@ -246,36 +401,41 @@ class Decoder {
     return true;
   }
 
-  bool value(const json& v, const std::string& where, const std::string&, std::int64_t& out) {
+  bool value(const MsgValue& v, const Where& where, const std::string&, std::int64_t& out) {
     return i64(v, where, out, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
   }
 
   template <typename V>
-  bool store(const json& v, const std::string& where, bool target_keys, DotMap<std::string, DotFun<V>>& out) {
-    if (!v.is_array()) return fail(fmt::format("{}: store must be an array, got {}", where, json_fields::type_name(v)));
-    if (v.size() > lim_.max_keys) return fail(fmt::format("{}: {} keys (limit {})", where, v.size(), lim_.max_keys));
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const json& row = v[i];
-      const std::string w = fmt::format("{}[{}]", where, i);
-      if (!row.is_array() || row.size() < 4 || (row.size() - 1) % 3 != 0) {
-        return fail(fmt::format("{}: must be [key, replica, counter, value, ...] with at least one dot", w));
+  bool store(const MsgValue& v, const Where& where, bool target_keys, DotMap<std::string, DotFun<V>>& out) {
+    if (v.type != MsgType::array) return fail(fmt::format("{}: store must be an array, got {}", where.str(), type_name(v)));
+    if (v.size > lim_.max_keys) return fail(fmt::format("{}: {} keys (limit {})", where.str(), v.size, lim_.max_keys));
+    Items rows(v);
+    for (std::size_t i = 0; i < v.size; ++i) {
+      const MsgValue row = rows.next();
+      const Where w(where, "[", i, "]");
+      if (row.type != MsgType::array || row.size < 4 || (row.size - 1) % 3 != 0) {
+        return fail(fmt::format("{}: must be [key, replica, counter, value, ...] with at least one dot", w.str()));
       }
-      if ((row.size() - 1) / 3 > lim_.max_dots_per_key) {
-        return fail(fmt::format("{}: {} dots (limit {})", w, (row.size() - 1) / 3, lim_.max_dots_per_key));
+      if ((row.size - 1) / 3 > lim_.max_dots_per_key) {
+        return fail(fmt::format("{}: {} dots (limit {})", w.str(), (row.size - 1) / 3, lim_.max_dots_per_key));
       }
+      Items items(row);
       std::string k;
-      if (!key(row[0], w, k)) return false;
-      if (target_keys && !valid_target_id(k)) return fail(fmt::format("{}: '{}' is not a valid target id", w, k));
-      if (out.find(k)) return fail(fmt::format("{}: duplicate key '{}'", w, k));
+      if (!key(items.next(), w, k)) return false;
+      if (target_keys && !valid_target_id(k)) return fail(fmt::format("{}: '{}' is not a valid target id", w.str(), k));
+      if (out.find(k)) return fail(fmt::format("{}: duplicate key '{}'", w.str(), k));
       DotFun<V> fun;
-      for (std::size_t j = 1; j < row.size(); j += 3) {
-        const std::string wd = fmt::format("{} dot {}", w, (j - 1) / 3);
+      for (std::size_t j = 1; j < row.size; j += 3) {
+        const Where wd(w, " dot ", (j - 1) / 3, "");
+        const MsgValue ri = items.next();
+        const MsgValue counter = items.next();
+        const MsgValue val_value = items.next();
         Dot d;
         V val{};
-        if (!dot(row[j], row[j + 1], wd, d) || !value(row[j + 2], wd, k, val)) return false;
+        if (!dot(ri, counter, wd, d) || !value(val_value, wd, k, val)) return false;
         const std::size_t before = fun.size();
         fun.insert(d, std::move(val));
-        if (fun.size() == before) return fail(fmt::format("{}: duplicate dot", wd));
+        if (fun.size() == before) return fail(fmt::format("{}: duplicate dot", wd.str()));
       }
       out.put(std::move(k), std::move(fun));
     }
@@ -283,60 +443,87 @@ class Decoder {
   }
 
   template <typename V>
-  bool causal(const json& v, const std::string& where, bool target_keys, Causal<DotMap<std::string, DotFun<V>>>& out) {
-    if (!v.is_array() || v.size() != 2) return fail(fmt::format("{}: must be [store, context]", where));
-    if (!store(v[0], where, target_keys, out.store) || !context(v[1], where + " context", out.context)) return false;
+  bool causal(const MsgValue& v, const Where& where, bool target_keys,
+              Causal<DotMap<std::string, DotFun<V>>>& out) {
+    if (v.type != MsgType::array || v.size != 2) return fail(fmt::format("{}: must be [store, context]", where.str()));
+    Items items(v);
+    const MsgValue st = items.next();
+    const MsgValue ctx = items.next();
+    if (!store(st, where, target_keys, out.store) || !context(ctx, Where(where, " context"), out.context)) return false;
     // Every live dot must be in the context, or joins would misread it.
     for (const auto& [k, fun] : out.store.entries()) {
       for (const auto& [d, val] : fun.entries()) {
         if (!out.context.contains(d)) {
-          return fail(fmt::format("{}: dot {} of key '{}' is not in the context", where, d.counter, k));
+          return fail(fmt::format("{}: dot {} of key '{}' is not in the context", where.str(), d.counter, k));
         }
       }
     }
     return true;
   }
 
-  bool elided(const json& v, const std::string& where, std::map<std::string, std::vector<Dot>>& out) {
-    if (!v.is_array()) return fail(fmt::format("{}: must be an array", where));
-    if (v.size() > lim_.max_keys) return fail(fmt::format("{}: {} keys (limit {})", where, v.size(), lim_.max_keys));
-    for (std::size_t i = 0; i < v.size(); ++i) {
-      const json& row = v[i];
-      const std::string w = fmt::format("{}[{}]", where, i);
-      if (!row.is_array() || row.size() < 3 || (row.size() - 1) % 2 != 0) {
-        return fail(fmt::format("{}: must be [key, replica, counter, ...] with at least one dot", w));
+  bool elided(const MsgValue& v, const Where& where, std::map<std::string, std::vector<Dot>>& out) {
+    if (v.type != MsgType::array) return fail(fmt::format("{}: must be an array", where.str()));
+    if (v.size > lim_.max_keys) return fail(fmt::format("{}: {} keys (limit {})", where.str(), v.size, lim_.max_keys));
+    Items rows(v);
+    for (std::size_t i = 0; i < v.size; ++i) {
+      const MsgValue row = rows.next();
+      const Where w(where, "[", i, "]");
+      if (row.type != MsgType::array || row.size < 3 || (row.size - 1) % 2 != 0) {
+        return fail(fmt::format("{}: must be [key, replica, counter, ...] with at least one dot", w.str()));
       }
-      if ((row.size() - 1) / 2 > lim_.max_dots_per_key) return fail(fmt::format("{}: too many dots", w));
+      if ((row.size - 1) / 2 > lim_.max_dots_per_key) return fail(fmt::format("{}: too many dots", w.str()));
+      Items items(row);
       std::string k;
-      if (!key(row[0], w, k)) return false;
+      if (!key(items.next(), w, k)) return false;
       std::vector<Dot> dots;
-      for (std::size_t j = 1; j < row.size(); j += 2) {
+      for (std::size_t j = 1; j < row.size; j += 2) {
+        const MsgValue ri = items.next();
+        const MsgValue counter = items.next();
         Dot d;
-        if (!dot(row[j], row[j + 1], fmt::format("{} dot {}", w, (j - 1) / 2), d)) return false;
+        if (!dot(ri, counter, Where(w, " dot ", (j - 1) / 2, ""), d)) return false;
         dots.push_back(d);
       }
       std::sort(dots.begin(), dots.end());
-      if (std::adjacent_find(dots.begin(), dots.end()) != dots.end()) return fail(fmt::format("{}: duplicate dot", w));
-      if (!out.emplace(std::move(k), std::move(dots)).second) return fail(fmt::format("{}: duplicate key", w));
+      if (std::adjacent_find(dots.begin(), dots.end()) != dots.end()) return fail(fmt::format("{}: duplicate dot", w.str()));
+      if (!out.emplace(std::move(k), std::move(dots)).second) return fail(fmt::format("{}: duplicate key", w.str()));
     }
     return true;
   }
 
-  bool only_keys(const json& body, const std::string& where, std::initializer_list<const char*> allowed) {
-    if (!body.is_object()) return fail(fmt::format("{}: must be an object, got {}", where, json_fields::type_name(body)));
-    for (const auto& [k, v] : body.items()) {
-      bool ok = false;
-      for (const char* a : allowed) ok = ok || k == a;
-      if (!ok) return fail(fmt::format("{}: unknown key '{}'", where, k));
+  // The top-level object of a body: its values by one-letter key, in the
+  // order of `allowed`. A key given twice keeps its last value (as a JSON
+  // object would); an unknown key is an error (the first in sorted order).
+  template <std::size_t N>
+  bool fields(const MsgValue& body, const Where& where, const std::array<const char*, N>& allowed,
+              std::array<std::optional<MsgValue>, N>& out) {
+    if (body.type != MsgType::map) {
+      return fail(fmt::format("{}: must be an object, got {}", where.str(), type_name(body)));
     }
+    MsgpackReader in(body.encoded);
+    MsgValue header;
+    in.header(header);
+    std::optional<std::string_view> unknown;
+    for (std::size_t i = 0; i < body.size; ++i) {
+      MsgValue k, v;
+      in.value(k);
+      in.value(v);
+      bool known = false;
+      for (std::size_t a = 0; a < N; ++a) {
+        if (k.text() == allowed[a]) {
+          out[a] = v;
+          known = true;
+        }
+      }
+      if (!known && (!unknown || k.text() < *unknown)) unknown = k.text();
+    }
+    if (unknown) return fail(fmt::format("{}: unknown key '{}'", where.str(), *unknown));
     return true;
   }
 
-  bool flag(const json& body, const char* k, const std::string& where, bool& out) {
-    auto it = body.find(k);
-    if (it == body.end()) return true;
-    if (!it->is_boolean()) return fail(fmt::format("{}.{}: must be a boolean", where, k));
-    out = it->get<bool>();
+  bool flag(const std::optional<MsgValue>& v, const char* k, const Where& where, bool& out) {
+    if (!v) return true;
+    if (v->type != MsgType::boolean) return fail(fmt::format("{}.{}: must be a boolean", where.str(), k));
+    out = v->boolean;
     return true;
   }
 
@@ -346,39 +533,58 @@ class Decoder {
   std::string err_;
 };
 
-bool decode_triple(Decoder& dec, const json* g, const json* o, const json* c, const std::string& where,
+bool decode_triple(Decoder& dec, const MsgValue* g, const MsgValue* o, const MsgValue* c, const char* root,
                    HealthDelta& out) {
-  return (!g || dec.causal(*g, where + ".g", true, out.registry)) &&
-         (!o || dec.causal(*o, where + ".o", true, out.observations)) &&
-         (!c || dec.causal(*c, where + ".c", false, out.counters));
+  const Where where(root);
+  return (!g || dec.causal(*g, Where(where, ".g"), true, out.registry)) &&
+         (!o || dec.causal(*o, Where(where, ".o"), true, out.observations)) &&
+         (!c || dec.causal(*c, Where(where, ".c"), false, out.counters));
 }
 
-const json* find(const json& body, const char* k) {
-  auto it = body.find(k);
-  return it == body.end() ? nullptr : &*it;
-}
+const MsgValue* ptr(const std::optional<MsgValue>& v) { return v ? &*v : nullptr; }
 
 }  // namespace
 
 // ------------------------------------------------------------------- delta
 
-json encode_delta(const HealthDelta& d) {
+Bytes encode_delta(const HealthDelta& d) {
+  Bytes out;
+  out.reserve(96);
+  MsgpackWriter w(out);
   ReplicaTable t;
-  json body = json::object();
-  if (!causal_empty(d.registry)) body["g"] = encode_causal(d.registry, t);
-  if (!causal_empty(d.observations)) body["o"] = encode_causal(d.observations, t);
-  if (!causal_empty(d.counters)) body["c"] = encode_causal(d.counters, t);
-  body["r"] = t.ids();
-  return body;
+  const bool g = !causal_empty(d.registry), o = !causal_empty(d.observations), c = !causal_empty(d.counters);
+  w.map(1 + (g ? 1 : 0) + (o ? 1 : 0) + (c ? 1 : 0));
+  if (c) {
+    // "c" comes first on the wire but numbers its replicas after g and o.
+    NullWriter first;
+    if (g) write_causal(d.registry, t, first);
+    if (o) write_causal(d.observations, t, first);
+    w.str("c");
+    write_causal(d.counters, t, w);
+  }
+  if (g) {
+    w.str("g");
+    write_causal(d.registry, t, w);
+  }
+  if (o) {
+    w.str("o");
+    write_causal(d.observations, t, w);
+  }
+  w.str("r");
+  t.write(w);
+  return out;
 }
 
-Result<HealthDelta> decode_delta(const json& body, const CodecLimits& limits) {
+Result<HealthDelta> decode_delta(std::span<const std::uint8_t> bytes, const CodecLimits& limits) {
+  std::string err;
+  MsgValue body;
+  if (!read_body(bytes, "delta", body, err)) return Error{std::move(err)};
   Decoder dec(limits);
   HealthDelta d;
-  const json* r = body.is_object() ? find(body, "r") : nullptr;
-  if (!dec.only_keys(body, "delta", {"r", "g", "o", "c"}) ||
-      (r ? !dec.table(*r, "delta.r") : !dec.fail("delta.r: missing")) ||
-      !decode_triple(dec, find(body, "g"), find(body, "o"), find(body, "c"), "delta", d)) {
+  std::array<std::optional<MsgValue>, 4> f;  // r g o c
+  if (!dec.fields(body, "delta", std::array{"r", "g", "o", "c"}, f) ||
+      (f[0] ? !dec.table(*f[0], "delta.r") : !dec.fail("delta.r: missing")) ||
+      !decode_triple(dec, ptr(f[1]), ptr(f[2]), ptr(f[3]), "delta", d)) {
     return Error{dec.error()};
   }
   return d;
@@ -386,49 +592,70 @@ Result<HealthDelta> decode_delta(const json& body, const CodecLimits& limits) {
 
 // ------------------------------------------------------------------ digest
 
-json encode_digest(const Digest& d) {
+Bytes encode_digest(const Digest& d) {
+  Bytes out;
+  out.reserve(d.hashes.size() * 8 + 1024);
+  MsgpackWriter w(out);
   ReplicaTable t;
-  json body = json::object();
-  body["x"] = json::array({encode_context(d.registry, t), encode_context(d.observations, t), encode_context(d.counters, t)});
+  // Keys in order h, i, q, r, x; the table is numbered by x.
+  NullWriter first;
+  write_context(d.registry, t, first);
+  write_context(d.observations, t, first);
+  write_context(d.counters, t, first);
+  w.map(5);
+  w.str("h");
   std::vector<std::uint8_t> h;
   h.reserve(d.hashes.size() * 8);
   for (std::uint64_t x : d.hashes) {
     for (int i = 0; i < 8; ++i) h.push_back(static_cast<std::uint8_t>(x >> (8 * i)));
   }
-  body["h"] = json::binary(std::move(h));
-  body["q"] = d.reply;
-  body["i"] = d.replica;
-  body["r"] = t.ids();
-  return body;
+  w.bin(h);
+  w.str("i");
+  w.uint(d.replica);
+  w.str("q");
+  w.boolean(d.reply);
+  w.str("r");
+  t.write(w);
+  w.str("x");
+  w.array(3);
+  write_context(d.registry, t, w);
+  write_context(d.observations, t, w);
+  write_context(d.counters, t, w);
+  return out;
 }
 
-Result<Digest> decode_digest(const json& body, const CodecLimits& limits) {
+Result<Digest> decode_digest(std::span<const std::uint8_t> bytes, const CodecLimits& limits) {
+  std::string err;
+  MsgValue body;
+  if (!read_body(bytes, "digest", body, err)) return Error{std::move(err)};
   Decoder dec(limits);
   Digest d;
-  if (!dec.only_keys(body, "digest", {"i", "r", "x", "h", "q"})) return Error{dec.error()};
-  const json* i = find(body, "i");
+  std::array<std::optional<MsgValue>, 5> f;  // i r x h q
+  if (!dec.fields(body, "digest", std::array{"i", "r", "x", "h", "q"}, f)) return Error{dec.error()};
+  const auto& [i, r, x, h, q] = f;
   if (!i) return Error{"digest.i: missing"};
   if (!dec.u64(*i, "digest.i", d.replica, 1)) return Error{dec.error()};
-  const json* r = find(body, "r");
-  const json* x = find(body, "x");
-  const json* h = find(body, "h");
   if (!r) return Error{"digest.r: missing"};
   if (!x) return Error{"digest.x: missing"};
   if (!h) return Error{"digest.h: missing"};
   if (!dec.table(*r, "digest.r")) return Error{dec.error()};
-  if (!x->is_array() || x->size() != 3) return Error{"digest.x: must be [registry, observations, counters] contexts"};
-  if (!dec.context((*x)[0], "digest.x.g", d.registry) || !dec.context((*x)[1], "digest.x.o", d.observations) ||
-      !dec.context((*x)[2], "digest.x.c", d.counters) || !dec.flag(body, "q", "digest", d.reply)) {
+  if (x->type != MsgType::array || x->size != 3) {
+    return Error{"digest.x: must be [registry, observations, counters] contexts"};
+  }
+  Items contexts(*x);
+  if (!dec.context(contexts.next(), "digest.x.g", d.registry) ||
+      !dec.context(contexts.next(), "digest.x.o", d.observations) ||
+      !dec.context(contexts.next(), "digest.x.c", d.counters) || !dec.flag(q, "q", "digest", d.reply)) {
     return Error{dec.error()};
   }
-  if (!h->is_binary() || h->get_binary().size() != kDigestBuckets * 8) {
+  if (h->type != MsgType::bin || h->size != kDigestBuckets * 8) {
     return Error{fmt::format("digest.h: must be {} bytes of bucket hashes", kDigestBuckets * 8)};
   }
-  const auto& bytes = h->get_binary();
+  const auto& hb = h->payload;
   d.hashes.resize(kDigestBuckets);
   for (std::size_t b = 0; b < kDigestBuckets; ++b) {
     std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(bytes[b * 8 + static_cast<std::size_t>(i)]) << (8 * i);
+    for (int k = 0; k < 8; ++k) v |= static_cast<std::uint64_t>(hb[b * 8 + static_cast<std::size_t>(k)]) << (8 * k);
     d.hashes[b] = v;
   }
   return d;
@@ -436,61 +663,91 @@ Result<Digest> decode_digest(const json& body, const CodecLimits& limits) {
 
 // ------------------------------------------------------------------ repair
 
-json encode_repair(const Repair& rep) {
+Bytes encode_repair(const Repair& rep) {
+  Bytes out;
+  MsgpackWriter w(out);
   ReplicaTable t;
-  json body = json::object();
   const HealthDelta& d = rep.delta;
-  body["d"] = json::array({encode_causal(d.registry, t), encode_causal(d.observations, t), encode_causal(d.counters, t)});
-  if (rep.scoped) {
-    body["b"] = rep.buckets;
-    if (rep.partial) body["p"] = true;
-    if (!rep.elided.empty()) {
-      body["e"] = json::array({encode_elided(rep.elided.registry, t), encode_elided(rep.elided.observations, t),
-                               encode_elided(rep.elided.counters, t)});
-    }
-    body["t"] = rep.for_replica;
+  // Keys in order b, d, e, p, r, t: the table is numbered by d, then e.
+  const bool scoped = rep.scoped;
+  const bool elided = scoped && !rep.elided.empty();
+  const bool partial = scoped && rep.partial;
+  w.map(2 + (scoped ? 2 : 0) + (elided ? 1 : 0) + (partial ? 1 : 0));
+  if (scoped) {
+    w.str("b");
+    w.array(rep.buckets.size());
+    for (std::uint16_t b : rep.buckets) w.uint(b);
   }
-  body["r"] = t.ids();
-  return body;
+  w.str("d");
+  w.array(3);
+  write_causal(d.registry, t, w);
+  write_causal(d.observations, t, w);
+  write_causal(d.counters, t, w);
+  if (elided) {
+    w.str("e");
+    w.array(3);
+    write_elided(rep.elided.registry, t, w);
+    write_elided(rep.elided.observations, t, w);
+    write_elided(rep.elided.counters, t, w);
+  }
+  if (partial) {
+    w.str("p");
+    w.boolean(true);
+  }
+  w.str("r");
+  t.write(w);
+  if (scoped) {
+    w.str("t");
+    w.uint(rep.for_replica);
+  }
+  return out;
 }
 
-Result<Repair> decode_repair(const json& body, const CodecLimits& limits) {
+Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLimits& limits) {
+  std::string err;
+  MsgValue body;
+  if (!read_body(bytes, "repair", body, err)) return Error{std::move(err)};
   Decoder dec(limits);
   Repair rep;
-  if (!dec.only_keys(body, "repair", {"r", "d", "b", "p", "e", "t"})) return Error{dec.error()};
-  const json* r = find(body, "r");
-  const json* d = find(body, "d");
+  std::array<std::optional<MsgValue>, 6> f;  // r d b p e t
+  if (!dec.fields(body, "repair", std::array{"r", "d", "b", "p", "e", "t"}, f)) return Error{dec.error()};
+  const auto& [r, d, b, p, e, t] = f;
   if (!r) return Error{"repair.r: missing"};
   if (!d) return Error{"repair.d: missing"};
   if (!dec.table(*r, "repair.r")) return Error{dec.error()};
-  if (!d->is_array() || d->size() != 3) return Error{"repair.d: must be [registry, observations, counters]"};
-  if (!decode_triple(dec, &(*d)[0], &(*d)[1], &(*d)[2], "repair.d", rep.delta)) return Error{dec.error()};
-  if (const json* b = find(body, "b")) {
+  if (d->type != MsgType::array || d->size != 3) return Error{"repair.d: must be [registry, observations, counters]"};
+  {
+    Items triple(*d);
+    const MsgValue g = triple.next(), o = triple.next(), c = triple.next();
+    if (!decode_triple(dec, &g, &o, &c, "repair.d", rep.delta)) return Error{dec.error()};
+  }
+  if (b) {
     rep.scoped = true;
-    if (!b->is_array() || b->size() > limits.max_buckets) {
+    if (b->type != MsgType::array || b->size > limits.max_buckets) {
       return Error{fmt::format("repair.b: must be an array of at most {} buckets", limits.max_buckets)};
     }
-    for (std::size_t i = 0; i < b->size(); ++i) {
+    Items items(*b);
+    for (std::size_t i = 0; i < b->size; ++i) {
       std::uint64_t v = 0;
-      if (!dec.u64((*b)[i], fmt::format("repair.b[{}]", i), v, 0, kDigestBuckets - 1)) return Error{dec.error()};
+      if (!dec.u64(items.next(), Where(Where("repair.b"), "[", i, "]"), v, 0, kDigestBuckets - 1)) return Error{dec.error()};
       if (!rep.buckets.empty() && v <= rep.buckets.back()) {
         return Error{fmt::format("repair.b[{}]: buckets must be sorted and unique", i)};
       }
       rep.buckets.push_back(static_cast<std::uint16_t>(v));
     }
-    if (!dec.flag(body, "p", "repair", rep.partial)) return Error{dec.error()};
-    const json* t = find(body, "t");
+    if (!dec.flag(p, "p", "repair", rep.partial)) return Error{dec.error()};
     if (!t) return Error{"repair.t: missing (a scoped repair names its addressee)"};
     if (!dec.u64(*t, "repair.t", rep.for_replica, 1)) return Error{dec.error()};
-    if (const json* e = find(body, "e")) {
-      if (!e->is_array() || e->size() != 3) return Error{"repair.e: must be [registry, observations, counters]"};
-      if (!dec.elided((*e)[0], "repair.e.g", rep.elided.registry) ||
-          !dec.elided((*e)[1], "repair.e.o", rep.elided.observations) ||
-          !dec.elided((*e)[2], "repair.e.c", rep.elided.counters)) {
+    if (e) {
+      if (e->type != MsgType::array || e->size != 3) return Error{"repair.e: must be [registry, observations, counters]"};
+      Items triple(*e);
+      if (!dec.elided(triple.next(), "repair.e.g", rep.elided.registry) ||
+          !dec.elided(triple.next(), "repair.e.o", rep.elided.observations) ||
+          !dec.elided(triple.next(), "repair.e.c", rep.elided.counters)) {
         return Error{dec.error()};
       }
     }
-  } else if (find(body, "p") || find(body, "e") || find(body, "t")) {
+  } else if (p || e || t) {
     return Error{"repair: 'p', 'e' and 't' need 'b' (a scoped repair)"};
   }
   // Every entry (and elided dot) of a scoped repair must lie in its buckets,

@@ -1,5 +1,8 @@
 // Wire bodies of the replication parts (core/wire/part_type.h: delta, digest,
-// repair), as nlohmann::json values for wire::encode_part (MessagePack).
+// repair): MessagePack bytes for wire::encode_part, written and read straight
+// from the structs (wire::MsgpackWriter/MsgpackReader; no JSON tree except
+// for a target spec inside a registry value). The layout below is in JSON
+// notation: a MessagePack map, keys in sorted order, or an array.
 //
 // Compact: arrays, not objects, below the top level; one-letter keys at the
 // top; replica ids (64-bit hashes) written once per body in a table "r" and
@@ -35,11 +38,11 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "core/net.h"
 #include "core/replicated/health_state.h"
 #include "core/result.h"
 
@@ -90,13 +93,15 @@ struct Repair {
 // The digest bucket of a replicated key (xxh64 of the key).
 std::uint16_t bucket_of(const std::string& key);
 
-nlohmann::json encode_delta(const HealthDelta& d);
-Result<HealthDelta> decode_delta(const nlohmann::json& body, const CodecLimits& limits = {});
+// Encoders return one MessagePack value (a part body); decoders take one
+// (exactly: trailing bytes are an error) and refuse malformed MessagePack.
+Bytes encode_delta(const HealthDelta& d);
+Result<HealthDelta> decode_delta(std::span<const std::uint8_t> body, const CodecLimits& limits = {});
 
-nlohmann::json encode_digest(const Digest& d);
-Result<Digest> decode_digest(const nlohmann::json& body, const CodecLimits& limits = {});
+Bytes encode_digest(const Digest& d);
+Result<Digest> decode_digest(std::span<const std::uint8_t> body, const CodecLimits& limits = {});
 
-nlohmann::json encode_repair(const Repair& r);
-Result<Repair> decode_repair(const nlohmann::json& body, const CodecLimits& limits = {});
+Bytes encode_repair(const Repair& r);
+Result<Repair> decode_repair(std::span<const std::uint8_t> body, const CodecLimits& limits = {});
 
 }  // namespace heck

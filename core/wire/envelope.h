@@ -6,10 +6,16 @@
 //   [ format_version (=1), sender name, sender advertised address,
 //     [ [part type, body], ... ] ]
 //
-// Decoding is strict: wrong shape, wrong types, an unknown format version,
-// a name or address over its limit, or more parts than allowed is an error
-// that names what is wrong. Unknown part types are kept (the receiving layer
+// Decoding is strict: the whole input must be one well-formed MessagePack
+// value within DecodeLimits (core/wire/msgpack_reader.h), part bodies
+// included; then wrong shape, wrong types, an unknown format version, a name
+// or address over its limit, or more parts than allowed is an error that
+// names what is wrong. Unknown part types are kept (the receiving layer
 // counts and drops them) so a newer sender can add part kinds.
+//
+// No JSON tree is built on either side: part bodies are written with
+// MsgpackWriter and stay bytes (each layer decodes its own with
+// MsgpackReader).
 #pragma once
 
 #include <cstddef>
@@ -18,11 +24,9 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "core/net.h"
 #include "core/result.h"
-#include "core/wire/msgpack.h"
+#include "core/wire/msgpack_reader.h"
 #include "core/wire/part_type.h"
 
 namespace heck::wire {
@@ -37,14 +41,25 @@ struct Header {
   Address address;
 };
 
+// One part as decoded: its body is one well-formed MessagePack value, a
+// view into bytes its producer keeps alive (an Envelope's own copy).
 struct Part {
   PartType type = PartType::ping;
-  nlohmann::json body;
+  std::span<const std::uint8_t> body;
 };
 
+// Move-only: the parts view `bytes`, the envelope's own copy of the input
+// (a moved vector keeps its buffer, so the views survive a move).
 struct Envelope {
   Header header;
   std::vector<Part> parts;
+  Bytes bytes;
+
+  Envelope() = default;
+  Envelope(Envelope&&) = default;
+  Envelope& operator=(Envelope&&) = default;
+  Envelope(const Envelope&) = delete;
+  Envelope& operator=(const Envelope&) = delete;
 };
 
 // A part already encoded as MessagePack ([type, body]), so that its size is
@@ -55,7 +70,10 @@ struct EncodedPart {
   Bytes bytes;
 };
 
-EncodedPart encode_part(PartType type, const nlohmann::json& body);
+// `body` is one MessagePack value (e.g. from MsgpackWriter).
+EncodedPart encode_part(PartType type, std::span<const std::uint8_t> body);
+// Starts a part in `out`: the [type, header; the caller writes the body.
+void begin_part(PartType type, Bytes& out);
 
 // Packs encoded parts behind one header up to `size_limit` bytes in total.
 class PacketBuilder {

@@ -40,9 +40,9 @@ int main(int argc, char** argv) {
   wire::Header h{"n1", "127.0.0.1:7946"};
   std::vector<Bytes> envelopes = {
       wire::encode(h, {}),
-      wire::encode(h, {wire::encode_part(wire::PartType::ping, json::array({1, "n2"}))}),
-      wire::encode(h, {wire::encode_part(wire::PartType::alive, json::array({"n3", "127.0.0.1:7947", 4})),
-                       wire::encode_part(wire::PartType::delta, json::object({{"r", json::array()}}))}),
+      wire::encode(h, {wire::encode_part(wire::PartType::ping, json::to_msgpack(json::array({1, "n2"})))}),
+      wire::encode(h, {wire::encode_part(wire::PartType::alive, json::to_msgpack(json::array({"n3", "127.0.0.1:7947", 4}))),
+                       wire::encode_part(wire::PartType::delta, json::to_msgpack(json::object({{"r", json::array()}})))}),
   };
   // Membership messages of every type, and replication bodies.
   std::vector<heck::SwimMessage> messages = {
@@ -65,7 +65,16 @@ int main(int argc, char** argv) {
   heck::HealthDelta d = state.put_target(heck::HlcTimestamp{}, *spec);
   d.join(state.add_to_counter("likes", 3));
   parts.push_back(wire::encode_part(wire::PartType::delta, heck::encode_delta(d)));
-  bodies.push_back(json::to_msgpack(heck::encode_delta(d)));
+  bodies.push_back(heck::encode_delta(d));
+  heck::Digest digest;
+  digest.replica = 12345;
+  digest.registry = d.registry.context;
+  digest.counters = d.counters.context;
+  digest.hashes.assign(heck::kDigestBuckets, 0x0123456789abcdefULL);
+  bodies.push_back(heck::encode_digest(digest));
+  heck::Repair repair;
+  repair.delta = d;
+  bodies.push_back(heck::encode_repair(repair));
   write(root / "message_fuzz", bodies);
   for (const auto& p : parts) envelopes.push_back(wire::encode(h, {p}));
   envelopes.push_back(wire::encode(h, parts));

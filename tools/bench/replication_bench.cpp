@@ -264,7 +264,7 @@ void throughput(std::size_t targets) {
   HealthState writer(net.node(1).replica());
   writer.join(snapshot);
   const int n = 200'000;
-  std::vector<nlohmann::json> bodies;
+  std::vector<Bytes> bodies;
   std::vector<HealthDelta> deltas;
   bodies.reserve(n);
   for (int i = 0; i < n; ++i) {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include "tests/core/wire/json_reference.h"
+
 namespace heck {
 namespace {
 
@@ -10,7 +12,7 @@ using json = nlohmann::json;
 using wire::PartType;
 
 wire::EncodedPart part(const std::string& tag, std::size_t pad = 0) {
-  return wire::encode_part(PartType::alive, json::array({tag, std::string(pad, 'x')}));
+  return wire::json_part(PartType::alive, json::array({tag, std::string(pad, 'x')}));
 }
 
 // The tags of the parts `fill` packs, in packing order.
@@ -20,7 +22,7 @@ std::vector<std::string> packed(BroadcastQueue& q, std::size_t cluster_size, std
   auto env = wire::decode(b.finish());
   EXPECT_TRUE(env.ok());
   std::vector<std::string> tags;
-  for (const auto& p : env->parts) tags.push_back(p.body[0].get<std::string>());
+  for (const auto& p : env->parts) tags.push_back(wire::json_of(p.body)[0].get<std::string>());
   return tags;
 }
 

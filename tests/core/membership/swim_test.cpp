@@ -532,9 +532,9 @@ TEST(Swim, DatagramsStayUnderThePacketSize) {
 
 TEST(Swim, UnknownPartsAndForeignTimersAreIgnored) {
   Harness h;
-  h.swim.handle_part(h.now, kPeer, wire::Part{PartType::delta, nlohmann::json::array()}, Channel::datagram,
+  h.swim.handle_part(h.now, kPeer, wire::Part{PartType::delta, Bytes{0x90}}, Channel::datagram,
                      h.out);
-  h.swim.handle_part(h.now, kPeer, wire::Part{static_cast<PartType>(20), 1}, Channel::datagram, h.out);
+  h.swim.handle_part(h.now, kPeer, wire::Part{static_cast<PartType>(20), Bytes{0x01}}, Channel::datagram, h.out);
   EXPECT_EQ(h.swim.counters().unknown_parts, 2u);
   h.out.clear();
   h.fire(TimerKind::check, 3);

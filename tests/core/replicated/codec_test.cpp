@@ -4,6 +4,7 @@
 #include <rapidcheck/gtest.h>
 
 #include "core/wire/envelope.h"
+#include "tests/core/wire/json_reference.h"
 
 namespace heck {
 namespace {
@@ -70,12 +71,12 @@ Generated gen_history() {
 }
 
 // Through the real wire path: part -> envelope bytes -> envelope -> body.
-json via_wire(wire::PartType type, const json& body) {
+Bytes via_wire(wire::PartType type, const Bytes& body) {
   const Bytes bytes = wire::encode(wire::Header{"n1", "n1:7946"}, {wire::encode_part(type, body)});
   auto env = wire::decode(bytes);
   RC_ASSERT(env.ok());
   RC_ASSERT(env->parts.size() == 1u);
-  return env->parts[0].body;
+  return Bytes(env->parts[0].body.begin(), env->parts[0].body.end());
 }
 
 RC_GTEST_PROP(Codec, DeltaRoundTrips, ()) {
@@ -89,8 +90,7 @@ RC_GTEST_PROP(Codec, DeltaRoundTrips, ()) {
   }
 }
 
-RC_GTEST_PROP(Codec, DigestRoundTrips, ()) {
-  const auto g = gen_history();
+Digest gen_digest(const Generated& g) {
   Digest d;
   d.registry = g.states[0].registry.context;
   d.observations = g.states[1].observations.context;
@@ -98,13 +98,18 @@ RC_GTEST_PROP(Codec, DigestRoundTrips, ()) {
   d.hashes = *rc::gen::container<std::vector<std::uint64_t>>(kDigestBuckets, rc::gen::arbitrary<std::uint64_t>());
   d.reply = *rc::gen::arbitrary<bool>();
   d.replica = *rc::gen::inRange<std::uint64_t>(1, UINT64_MAX);
+  return d;
+}
+
+RC_GTEST_PROP(Codec, DigestRoundTrips, ()) {
+  const auto g = gen_history();
+  const Digest d = gen_digest(g);
   auto back = decode_digest(via_wire(wire::PartType::digest, encode_digest(d)));
   RC_ASSERT(back.ok());
   RC_ASSERT(*back == d);
 }
 
-RC_GTEST_PROP(Codec, RepairRoundTrips, ()) {
-  const auto g = gen_history();
+Repair gen_repair(const Generated& g) {
   Repair r;
   const HealthDelta& st = g.states[static_cast<std::size_t>(*rc::gen::inRange(0, 3))];
   r.scoped = *rc::gen::arbitrary<bool>();
@@ -138,9 +143,87 @@ RC_GTEST_PROP(Codec, RepairRoundTrips, ()) {
   } else {
     r.delta = st;
   }
+  return r;
+}
+
+RC_GTEST_PROP(Codec, RepairRoundTrips, ()) {
+  const auto g = gen_history();
+  const Repair r = gen_repair(g);
   auto back = decode_repair(via_wire(wire::PartType::repair, encode_repair(r)));
   RC_ASSERT(back.ok());
   RC_ASSERT(*back == r);
+}
+
+// --- the bytes on the wire ------------------------------------------------------
+//
+// The encoders write MessagePack straight from the structs; their bytes must
+// be exactly those of the JSON encoders heck used before
+// (tests/core/wire/json_reference.h) through nlohmann::json::to_msgpack, so
+// simulated runs, traces and byte counts do not change.
+
+// A delta with values at the edges of every MessagePack width: replica ids,
+// HLCs and sequence numbers of any size, long observer names, counters of
+// any sign, contexts with large version vectors and clouds.
+HealthDelta gen_wide_delta() {
+  HealthState s(*rc::gen::inRange<std::uint64_t>(1, UINT64_MAX));
+  HealthDelta d;
+  const int n = *rc::gen::inRange(0, 20);
+  for (int i = 0; i < n; ++i) {
+    const std::string id = "t" + std::to_string(*rc::gen::inRange(0, 40));
+    switch (*rc::gen::inRange(0, 3)) {
+      case 0: d.join(s.put_target(HlcTimestamp{*rc::gen::arbitrary<std::uint64_t>()}, spec(id, 1 + i))); break;
+      case 1: {
+        Observation o = obs(*rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy, HealthStatus::unknown),
+                            0, *rc::gen::inRange<std::uint64_t>(1, UINT64_MAX), *rc::gen::arbitrary<std::uint64_t>());
+        o.observed_at = HlcTimestamp{*rc::gen::arbitrary<std::uint64_t>()};
+        o.status_code = *rc::gen::inRange(0, 1000);
+        o.latency = Duration::microseconds(*rc::gen::inRange<std::int64_t>(0, std::int64_t{1} << 40));
+        o.observer_name = std::string(*rc::gen::element<std::size_t>(0, 31, 32, 255, 256), 'n');
+        d.join(s.observe(id, o));
+        break;
+      }
+      default: d.join(s.add_to_counter(id, *rc::gen::arbitrary<std::int64_t>() / 64)); break;
+    }
+  }
+  // Contexts beyond what one agent makes: many replicas, big counters.
+  std::map<ReplicaId, std::uint64_t> vv;
+  std::set<Dot> cloud;
+  for (int i = *rc::gen::inRange(0, 40); i > 0; --i) {
+    vv[*rc::gen::inRange<std::uint64_t>(1, UINT64_MAX)] = *rc::gen::inRange<std::uint64_t>(1, std::uint64_t{1} << 62);
+  }
+  for (int i = *rc::gen::inRange(0, 20); i > 0; --i) {
+    cloud.insert(Dot{*rc::gen::inRange<std::uint64_t>(1, UINT64_MAX), *rc::gen::inRange<std::uint64_t>(1, 1 << 20)});
+  }
+  d.counters.context.join(CausalContext::from_parts(std::move(vv), std::move(cloud)));
+  return d;
+}
+
+RC_GTEST_PROP(Codec, DeltaBytesEqualTheJsonEncoding, ()) {
+  const auto g = gen_history();
+  for (const auto* list : {&g.deltas, &g.states}) {
+    for (const HealthDelta& d : *list) RC_ASSERT(encode_delta(d) == json::to_msgpack(json_reference::delta_body(d)));
+  }
+  const HealthDelta wide = gen_wide_delta();
+  RC_ASSERT(encode_delta(wide) == json::to_msgpack(json_reference::delta_body(wide)));
+  RC_ASSERT(encode_delta(HealthDelta{}) == json::to_msgpack(json_reference::delta_body(HealthDelta{})));
+  // And through a part: [type, body].
+  const auto part = wire::encode_part(wire::PartType::delta, encode_delta(wide));
+  RC_ASSERT(part.bytes == json_reference::part_bytes(wire::PartType::delta, json_reference::delta_body(wide)));
+}
+
+RC_GTEST_PROP(Codec, DigestBytesEqualTheJsonEncoding, ()) {
+  const auto g = gen_history();
+  Digest d = gen_digest(g);
+  if (*rc::gen::arbitrary<bool>()) d.counters = gen_wide_delta().counters.context;
+  if (*rc::gen::arbitrary<bool>()) d.hashes.clear();
+  RC_ASSERT(encode_digest(d) == json::to_msgpack(json_reference::digest_body(d)));
+}
+
+RC_GTEST_PROP(Codec, RepairBytesEqualTheJsonEncoding, ()) {
+  const auto g = gen_history();
+  Repair r = gen_repair(g);
+  if (!r.scoped && *rc::gen::arbitrary<bool>()) r.delta = gen_wide_delta();
+  RC_ASSERT(encode_repair(r) == json::to_msgpack(json_reference::repair_body(r)));
 }
 
 TEST(Codec, OneObservationDeltaIsSmall) {
@@ -149,7 +232,7 @@ TEST(Codec, OneObservationDeltaIsSmall) {
   const auto d = a.observe("web-frontend-01", obs(HealthStatus::unhealthy, 1'700'000'000'000, a.self(), 42));
   const auto part = wire::encode_part(wire::PartType::delta, encode_delta(d));
   // key 15 B, replica id 9 B, HLC 9 B, check_seq, status, reason, latency, context.
-  EXPECT_LE(part.bytes.size(), 80u) << json(encode_delta(d)).dump();
+  EXPECT_LE(part.bytes.size(), 80u) << wire::json_of(encode_delta(d)).dump();
 }
 
 // --- strictness ---------------------------------------------------------------
@@ -163,7 +246,7 @@ class DeltaRejects : public ::testing::TestWithParam<BadCase> {};
 
 TEST_P(DeltaRejects, WithAMessageNamingTheField) {
   const auto body = json::parse(GetParam().body);
-  auto d = decode_delta(body);
+  auto d = decode_delta(wire::msgpack_of(body));
   ASSERT_FALSE(d.ok()) << GetParam().body;
   EXPECT_NE(d.error().find(GetParam().error), std::string::npos) << d.error();
 }
@@ -213,7 +296,7 @@ TEST(Codec, LimitsBoundEveryCount) {
   lim.max_replicas = 1;
   lim.max_key_bytes = 3;
   auto err = [&](const char* body) {
-    auto d = decode_delta(json::parse(body), lim);
+    auto d = decode_delta(wire::msgpack_of(json::parse(body)), lim);
     return d.ok() ? std::string("ok") : d.error();
   };
   EXPECT_NE(err(R"({"r": [5, 6]})").find("2 replica ids (limit 1)"), std::string::npos);
@@ -227,41 +310,41 @@ TEST(Codec, LimitsBoundEveryCount) {
 }
 
 TEST(Codec, DigestAndRepairReject) {
-  EXPECT_NE(decode_digest(json::parse(R"({"r": [], "x": [[[],[]],[[],[]],[[],[]]]})")).error().find("digest.i: missing"),
+  EXPECT_NE(decode_digest(wire::msgpack_of(json::parse(R"({"r": [], "x": [[[],[]],[[],[]],[[],[]]]})"))).error().find("digest.i: missing"),
             std::string::npos);
-  EXPECT_NE(decode_digest(json::parse(R"({"i": 3, "r": [], "x": [[[],[]],[[],[]],[[],[]]]})")).error().find("digest.h: missing"),
+  EXPECT_NE(decode_digest(wire::msgpack_of(json::parse(R"({"i": 3, "r": [], "x": [[[],[]],[[],[]],[[],[]]]})"))).error().find("digest.h: missing"),
             std::string::npos);
   json d = json::parse(R"({"i": 3, "r": [], "x": [[[],[]],[[],[]],[[],[]]]})");
   d["h"] = json::binary(std::vector<std::uint8_t>(10));
-  EXPECT_NE(decode_digest(d).error().find("digest.h: must be 2048 bytes"), std::string::npos);
+  EXPECT_NE(decode_digest(wire::msgpack_of(d)).error().find("digest.h: must be 2048 bytes"), std::string::npos);
   const char* empty_triple = R"([[[], [[], []]], [[], [[], []]], [[], [[], []]]])";
   json r = json::parse(std::string(R"({"r": [], "d": )") + empty_triple + "}");
   r["b"] = {3, 2};
   r["t"] = 9;
-  EXPECT_NE(decode_repair(r).error().find("repair.b[1]: buckets must be sorted and unique"), std::string::npos);
+  EXPECT_NE(decode_repair(wire::msgpack_of(r)).error().find("repair.b[1]: buckets must be sorted and unique"), std::string::npos);
   r["b"] = {256};
-  EXPECT_NE(decode_repair(r).error().find("repair.b[0]"), std::string::npos);
+  EXPECT_NE(decode_repair(wire::msgpack_of(r)).error().find("repair.b[0]"), std::string::npos);
   r.erase("b");
   r["p"] = true;
-  EXPECT_NE(decode_repair(r).error().find("need 'b'"), std::string::npos);
+  EXPECT_NE(decode_repair(wire::msgpack_of(r)).error().find("need 'b'"), std::string::npos);
   r.erase("p");
   r["b"] = json::array();
-  EXPECT_TRUE(decode_repair(r).ok()) << decode_repair(r).error();
+  EXPECT_TRUE(decode_repair(wire::msgpack_of(r)).ok()) << decode_repair(wire::msgpack_of(r)).error();
   r.erase("t");
-  EXPECT_NE(decode_repair(r).error().find("repair.t: missing"), std::string::npos);
+  EXPECT_NE(decode_repair(wire::msgpack_of(r)).error().find("repair.t: missing"), std::string::npos);
   // An entry outside the listed buckets.
   json s = json::parse(R"({"r": [5], "d": [[[], [[], []]], [[], [[], []]], [[["likes", 0, 1, 4]], [[0, 1], []]]]})");
   const auto b = bucket_of("likes");
   s["t"] = 77;
   s["b"] = json::array({static_cast<int>((b + 1) % kDigestBuckets)});
-  EXPECT_NE(decode_repair(s).error().find("key 'likes' lies outside the listed buckets"), std::string::npos);
+  EXPECT_NE(decode_repair(wire::msgpack_of(s)).error().find("key 'likes' lies outside the listed buckets"), std::string::npos);
   s["b"] = json::array({static_cast<int>(b)});
-  EXPECT_TRUE(decode_repair(s).ok()) << decode_repair(s).error();
+  EXPECT_TRUE(decode_repair(wire::msgpack_of(s)).ok()) << decode_repair(wire::msgpack_of(s)).error();
   // Elided dots must be in the context.
   s["e"] = json::parse(R"([[], [], [["likes", 0, 1]]])");
-  EXPECT_TRUE(decode_repair(s).ok()) << decode_repair(s).error();
+  EXPECT_TRUE(decode_repair(wire::msgpack_of(s)).ok()) << decode_repair(wire::msgpack_of(s)).error();
   s["e"] = json::parse(R"([[], [], [["likes", 0, 9]]])");
-  EXPECT_NE(decode_repair(s).error().find("repair.e.c: dot 9 of key 'likes' is not in the context"), std::string::npos);
+  EXPECT_NE(decode_repair(wire::msgpack_of(s)).error().find("repair.e.c: dot 9 of key 'likes' is not in the context"), std::string::npos);
 }
 
 TEST(CausalContext, FromPartsIncludesAndMissing) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <rapidcheck/gtest.h>
 
 #include "core/membership/broadcast_queue.h"
@@ -131,14 +132,14 @@ TEST(Replicator, MalformedAndForeignPartsAreCountedNeverApplied) {
   Replicator r(ReplicatorConfig{}, wire::Header{"n0", "n0:7946"}, 5, 1, nullptr);
   Effects out;
   const wire::Header from{"n1", "n1:7946"};
-  r.handle_part(T0, from, wire::Part{wire::PartType::delta, nlohmann::json::parse(R"({"r": [0]})")}, Channel::datagram,
+  r.handle_part(T0, from, wire::Part{wire::PartType::delta, nlohmann::json::to_msgpack(nlohmann::json::parse(R"({"r": [0]})"))}, Channel::datagram,
                 peers(2), out);
   EXPECT_EQ(r.counters().malformed_parts, 1u);
   EXPECT_NE(r.last_malformed().find("delta.r[0]"), std::string::npos) << r.last_malformed();
-  r.handle_part(T0, from, wire::Part{wire::PartType::digest, nlohmann::json::array()}, Channel::stream, peers(2), out);
-  r.handle_part(T0, from, wire::Part{wire::PartType::repair, 17}, Channel::stream, peers(2), out);
+  r.handle_part(T0, from, wire::Part{wire::PartType::digest, Bytes{0x90}}, Channel::stream, peers(2), out);
+  r.handle_part(T0, from, wire::Part{wire::PartType::repair, Bytes{17}}, Channel::stream, peers(2), out);
   EXPECT_EQ(r.counters().malformed_parts, 3u);
-  r.handle_part(T0, from, wire::Part{wire::PartType::ping, nlohmann::json::array()}, Channel::datagram, peers(2), out);
+  r.handle_part(T0, from, wire::Part{wire::PartType::ping, Bytes{0x90}}, Channel::datagram, peers(2), out);
   EXPECT_EQ(r.counters().unknown_parts, 1u);
   EXPECT_TRUE(out.empty());
   EXPECT_TRUE(r.state().state().empty());
