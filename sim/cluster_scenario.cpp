@@ -748,7 +748,8 @@ ClusterScenario parse(const json& j) {
   if (!j.contains("members")) jf::fail("members: missing");
   parse_members(j.at("members"), s);
   if (auto it = j.find("seeds"); it != j.end()) {
-    s.seeds = select(s, *it, "seeds");
+    // [] = no seeds: every member starts alone, its own one-member cluster.
+    if (!(it->is_array() && it->empty())) s.seeds = select(s, *it, "seeds");
   } else {
     s.seeds = {0};
   }

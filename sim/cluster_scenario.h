@@ -12,7 +12,8 @@
 //       // or a list: [{"name": "a", "clock": {"offset_ms": 0, "drift_ppm": 0}, "start": false}]
 //       // clock_spread: offsets spread evenly over ±offset_ms, drifts over
 //       // ±drift_ppm in another order; "start": false = joins on a join event
-//     "seeds": ["n0"],                   // join addresses (default: the first member)
+//     "seeds": ["n0"],                   // join addresses (default: the first member);
+//                                        // []: none, every member is its own one-member cluster
 //     "start_spread_ms": 2000,           // non-seed members start at random times in [0, spread]
 //     "swim": {"probe_interval_ms": 1000, "lifeguard": true, …},   // core SwimConfig fields
 //     "replication": {"anti_entropy_interval_ms": 1000, "fanout": 3},
@@ -222,7 +223,7 @@ struct ClusterScenario {
   std::string description;
   std::uint64_t seed = 1;
   std::vector<MemberScenario> members;
-  std::vector<std::uint32_t> seeds;  // indices into members
+  std::vector<std::uint32_t> seeds;  // indices into members; empty: every member alone
   Duration start_spread;
   SwimConfig swim;
   ReplicatorConfig replication;
