@@ -1,6 +1,7 @@
 #include "sim/cluster_scenario.h"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <set>
@@ -10,7 +11,6 @@
 
 #include "sim/clock.h"
 #include "sim/json_fields.h"
-#include "sim/scenario.h"
 
 namespace heck::sim {
 
@@ -52,8 +52,37 @@ std::string_view to_string(ClusterExpectationKind k) {
     case ClusterExpectationKind::counter: return "counter";
     case ClusterExpectationKind::registry: return "registry";
     case ClusterExpectationKind::invariant: return "invariant";
+    case ClusterExpectationKind::detects: return "detects";
+    case ClusterExpectationKind::never: return "never";
+    case ClusterExpectationKind::status_at: return "status_at";
+    case ClusterExpectationKind::checks: return "checks";
+    case ClusterExpectationKind::changes: return "changes";
   }
   return "?";
+}
+
+bool judges_own_checks(ClusterExpectationKind k) {
+  switch (k) {
+    case ClusterExpectationKind::detects:
+    case ClusterExpectationKind::never:
+    case ClusterExpectationKind::status_at:
+    case ClusterExpectationKind::checks:
+    case ClusterExpectationKind::changes: return true;
+    default: return false;
+  }
+}
+
+bool ClusterScenario::judges_own_checks() const {
+  return std::any_of(expectations.begin(), expectations.end(),
+                     [](const ClusterExpectation& e) { return sim::judges_own_checks(e.kind); });
+}
+
+bool target_pattern_matches(std::string_view pattern, std::string_view id) {
+  if (!pattern.empty() && pattern.back() == '*') {
+    const auto prefix = pattern.substr(0, pattern.size() - 1);
+    return id.substr(0, prefix.size()) == prefix;
+  }
+  return pattern == id;
 }
 
 std::string_view to_string(Invariant i) {
@@ -87,6 +116,7 @@ std::string ClusterExpectation::describe() const {
     if (max == UINT64_MAX) return fmt::format(">= {}", min);
     return fmt::format("in [{}, {}]", min, max);
   };
+  auto on = [&] { return member_text.empty() ? std::string() : " on " + member_text; };
   switch (kind) {
     case ClusterExpectationKind::detection: {
       std::string s = "detection:";
@@ -141,6 +171,14 @@ std::string ClusterExpectation::describe() const {
           return "invariant freshness: a target's change is reported by every running agent within its bound";
       }
       return "invariant ?";
+    case ClusterExpectationKind::detects:
+      return fmt::format("detects {} within {} intervals{}", target_text, within_intervals, on());
+    case ClusterExpectationKind::never: return fmt::format("never {} {}{}", target_text, to_string(status), on());
+    case ClusterExpectationKind::status_at:
+      return fmt::format("status_at {} {} at {}{}", target_text, to_string(status), ms(at.value_or(Duration::zero())),
+                         on());
+    case ClusterExpectationKind::checks: return fmt::format("checks {} {}{}", target_text, range(), on());
+    case ClusterExpectationKind::changes: return fmt::format("changes {} {}{}", target_text, range(), on());
   }
   return "?";
 }
@@ -154,11 +192,6 @@ std::optional<std::uint32_t> ClusterScenario::member_index(std::string_view name
   return std::nullopt;
 }
 
-bool is_cluster_scenario(const json& j) {
-  if (!j.is_object()) return false;
-  auto it = j.find("kind");
-  return it != j.end() && it->is_string() && it->get<std::string>() == "cluster";
-}
 
 namespace {
 
@@ -407,6 +440,58 @@ void parse_replication(const json& j, ReplicatorConfig& c) {
   c.hlc_max_forward = opt_ms(j, w, "hlc_max_forward_ms", 0, 86'400'000, c.hlc_max_forward);
 }
 
+// Parses one entry of "targets" (which may stand for a generated group) and
+// appends its targets to `out` (at most `max_targets` in all).
+void parse_targets(const json& j, const std::string& where, std::vector<TargetModel>& out, std::size_t max_targets) {
+  jf::expect_object(j, where, {"spec", "behaviour", "count", "stagger_ms"});
+  if (!j.contains("spec")) jf::fail(fmt::format("{}: missing", jf::path(where, "spec")));
+  if (!j.contains("behaviour")) jf::fail(fmt::format("{}: missing", jf::path(where, "behaviour")));
+  auto spec = TargetSpec::from_json(j.at("spec"), jf::path(where, "spec"));
+  if (!spec) jf::fail(spec.error());
+  auto model = TargetModel::from_json(*spec, j.at("behaviour"), jf::path(where, "behaviour"));
+  if (!model) jf::fail(model.error());
+  const auto count = jf::opt_int(j, where, "count", 1, static_cast<std::int64_t>(max_targets));
+  const auto stagger_ms = jf::opt_int(j, where, "stagger_ms", 0, TargetModel::kMaxAtMs);
+  if (!count) {
+    if (stagger_ms) jf::fail(fmt::format("{}: only applies with count", jf::path(where, "stagger_ms")));
+    if (out.size() >= max_targets) jf::fail(fmt::format("{}: more than {} targets in the scenario", where, max_targets));
+    out.push_back(std::move(*model));
+    return;
+  }
+  if (out.size() + static_cast<std::size_t>(*count) > max_targets) {
+    jf::fail(fmt::format("{}: more than {} targets in the scenario", jf::path(where, "count"), max_targets));
+  }
+  const int width = static_cast<int>(fmt::format("{}", *count - 1).size());
+  for (std::int64_t i = 0; i < *count; ++i) {
+    TargetSpec copy = *spec;
+    copy.id = fmt::format("{}-{:0{}}", spec->id, i, width);
+    if (!valid_target_id(copy.id)) {
+      jf::fail(fmt::format("{}: generated id '{}' is too long", jf::path(where, "spec.id"), copy.id));
+    }
+    auto m = TargetModel::from_json(std::move(copy), j.at("behaviour"), jf::path(where, "behaviour"));
+    if (!m) jf::fail(m.error());
+    m->shift_phases(Duration::milliseconds(stagger_ms.value_or(0) * i));
+    out.push_back(std::move(*m));
+  }
+}
+
+// Parses a "targets" array; ids must be unique.
+std::vector<TargetModel> parse_target_array(const json& targets, std::size_t max_targets) {
+  std::vector<TargetModel> out;
+  std::map<std::string, std::string, std::less<>> ids;  // id -> where it was defined
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto w = fmt::format("targets[{}]", i);
+    const std::size_t first = out.size();
+    parse_targets(targets[i], w, out, max_targets);
+    for (std::size_t k = first; k < out.size(); ++k) {
+      const auto& id = out[k].spec().id;
+      auto [it, fresh] = ids.emplace(id, w);
+      if (!fresh) jf::fail(fmt::format("{}.spec.id: duplicate id '{}' (also in {})", w, id, it->second));
+    }
+  }
+  return out;
+}
+
 struct EventParser {
   const ClusterScenario& s;
   std::vector<TimelineEvent>& out;
@@ -562,6 +647,62 @@ std::uint64_t opt_u64_bound(const json& j, std::string_view where, std::string_v
   return fallback;
 }
 
+// "min" and "max" (either or both) into e.min, e.max.
+void read_range(const json& j, const std::string& w, ClusterExpectation& e) {
+  e.min = opt_u64_bound(j, w, "min", 0);
+  e.max = opt_u64_bound(j, w, "max", UINT64_MAX);
+  if (!j.contains("min") && !j.contains("max")) jf::fail(fmt::format("{}: needs min, max or both", w));
+  if (e.min > e.max) jf::fail(fmt::format("{}: {} is below min ({})", jf::path(w, "max"), e.max, e.min));
+}
+
+HealthStatus read_status(const json& j, const std::string& where, bool allow_unknown) {
+  const auto text = jf::get_string(j, where, "status", 16);
+  const auto st = parse_health_status(text);
+  if (!st || (!allow_unknown && *st == HealthStatus::unknown)) {
+    jf::fail(fmt::format("{}: '{}' is not {}", jf::path(where, "status"), text,
+                         allow_unknown ? "healthy, unhealthy or unknown" : "healthy or unhealthy"));
+  }
+  return *st;
+}
+
+// detects, never, status_at, checks, changes: a member's own checks of
+// configured targets ("target": a pattern; "member": optional selector).
+void parse_own_checks(const json& j, const std::string& w, const std::string& kind, const ClusterScenario& s,
+                      ClusterExpectation& e) {
+  if (kind == "detects") {
+    jf::expect_object(j, w, {"kind", "target", "member", "within_intervals"});
+    e.kind = ClusterExpectationKind::detects;
+    e.within_intervals = static_cast<int>(jf::get_int(j, w, "within_intervals", 1, 1000));
+  } else if (kind == "never") {
+    jf::expect_object(j, w, {"kind", "target", "member", "status"});
+    e.kind = ClusterExpectationKind::never;
+    e.status = read_status(j, w, false);
+  } else if (kind == "status_at") {
+    jf::expect_object(j, w, {"kind", "target", "member", "at_ms", "status"});
+    e.kind = ClusterExpectationKind::status_at;
+    e.at = ms_duration(jf::get_int(j, w, "at_ms", 0, s.duration().ms()));
+    e.status = read_status(j, w, true);
+  } else {
+    jf::expect_object(j, w, {"kind", "target", "member", "min", "max"});
+    e.kind = kind == "checks" ? ClusterExpectationKind::checks : ClusterExpectationKind::changes;
+    read_range(j, w, e);
+  }
+  e.target_text = jf::get_string(j, w, "target", TargetSpec::kMaxIdLength + 1);
+  for (std::uint32_t i = 0; i < s.targets.size(); ++i) {
+    if (target_pattern_matches(e.target_text, s.targets[i].spec().id)) e.targets.push_back(i);
+  }
+  if (e.targets.empty()) {
+    jf::fail(fmt::format("{}: '{}' matches no configured target (use an id, a prefix ending in '*', or '*')",
+                         jf::path(w, "target"), e.target_text));
+  }
+  if (auto it = j.find("member"); it != j.end()) {
+    e.member_text = it->is_string() ? it->get<std::string>() : it->dump();
+    e.members = select(s, *it, jf::path(w, "member"));
+  } else {
+    for (std::uint32_t i = 0; i < s.members.size(); ++i) e.members.push_back(i);
+  }
+}
+
 ClusterExpectation parse_expectation(const json& j, std::size_t index, const ClusterScenario& s) {
   const auto w = fmt::format("expectations[{}]", index);
   if (!j.is_object()) jf::fail(fmt::format("{}: must be an object, got {}", w, jf::type_name(j)));
@@ -574,12 +715,7 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
     e.member_text = j.at("member").is_string() ? j.at("member").get<std::string>() : j.at("member").dump();
     e.members = select(s, j.at("member"), jf::path(w, "member"));
   };
-  auto range = [&] {
-    e.min = opt_u64_bound(j, w, "min", 0);
-    e.max = opt_u64_bound(j, w, "max", UINT64_MAX);
-    if (!j.contains("min") && !j.contains("max")) jf::fail(fmt::format("{}: needs min, max or both", w));
-    if (e.min > e.max) jf::fail(fmt::format("{}: {} is below min ({})", jf::path(w, "max"), e.max, e.min));
-  };
+  auto range = [&] { read_range(j, w, e); };
   if (kind == "detection") {
     jf::expect_object(j, w, {"kind", "first_ms_max", "dead_ms_max"});
     e.kind = ClusterExpectationKind::detection;
@@ -647,10 +783,12 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
       e.target_ids.push_back(ids[i].get<std::string>());
     }
     std::sort(e.target_ids.begin(), e.target_ids.end());
+  } else if (kind == "detects" || kind == "never" || kind == "status_at" || kind == "checks" || kind == "changes") {
+    parse_own_checks(j, w, kind, s, e);
   } else {
     jf::fail(fmt::format(
         "{}: '{}' is not one of detection, false_positives, converges, member_state, suspected, declared_dead, "
-        "load, dissemination, state_converges, counter, registry",
+        "load, dissemination, state_converges, counter, registry, detects, never, status_at, checks, changes",
         jf::path(w, "kind"), kind));
   }
   return e;
@@ -739,7 +877,9 @@ ClusterScenario parse(const json& j) {
                     {"kind", "name", "description", "seed", "members", "seeds", "start_spread_ms", "swim",
                      "replication", "jitter_fraction", "network", "safety_ms", "liveness_ms", "metrics_from_ms",
                      "timeline", "targets", "targets_at", "expectations", "vantage", "invariants"});
-  if (!is_cluster_scenario(j)) jf::fail("kind: must be \"cluster\"");
+  if (auto it = j.find("kind"); it != j.end() && !(it->is_string() && it->get<std::string>() == "cluster")) {
+    jf::fail("kind: must be \"cluster\" (or absent)");
+  }
   ClusterScenario s;
   const std::string top;
   s.name = jf::get_string(j, top, "name", 256);
@@ -763,9 +903,9 @@ ClusterScenario parse(const json& j) {
   s.metrics_from = opt_ms(j, top, "metrics_from_ms", 0, s.duration().ms(), Duration::zero());
 
   if (j.contains("targets")) {
-    auto targets = parse_target_models(j.at("targets"), ClusterScenario::kMaxTargets);
-    if (!targets) jf::fail(targets.error());
-    s.targets = std::move(*targets);
+    const json& targets = j.at("targets");
+    if (!targets.is_array()) jf::fail(fmt::format("targets: must be an array, got {}", jf::type_name(targets)));
+    s.targets = parse_target_array(targets, ClusterScenario::kMaxTargets);
   }
   if (auto it = j.find("targets_at"); it != j.end()) {
     s.targets_at = select(s, *it, "targets_at");
@@ -808,6 +948,29 @@ Result<ClusterScenario> parse_cluster_scenario(const json& j) {
   } catch (const jf::FieldError& e) {
     return Error{e.message};
   }
+}
+
+Result<ClusterScenario> load_cluster_scenario(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{fmt::format("{}: cannot open", path)};
+  std::string text;
+  char buf[64 * 1024];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > ClusterScenario::kMaxFileBytes) {
+      return Error{fmt::format("{}: larger than {} bytes", path, ClusterScenario::kMaxFileBytes)};
+    }
+  }
+  if (in.bad()) return Error{fmt::format("{}: read error", path)};
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return Error{fmt::format("{}: not valid JSON: {}", path, e.what())};
+  }
+  auto s = parse_cluster_scenario(j);
+  if (!s) return Error{fmt::format("{}: {}", path, s.error())};
+  return s;
 }
 
 }  // namespace heck::sim

@@ -73,6 +73,9 @@ ClusterWorld::ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions 
   }
   for (const auto& rule : scenario.links) network_.add_override(rule.from, rule.to, rule.one_way, rule.link);
   view_.assign(n * n, 0);
+  independent_ = scenario.seeds.empty();
+  own_checks_on_ = scenario.judges_own_checks();
+  if (own_checks_on_) own_checks_.assign(n * scenario.targets.size(), 0);
   converged_since_ = Instant::from_ns(0);
   effects_.reserve(64);
 
@@ -579,6 +582,9 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
     latency = p.answer.latency;
   }
   if (observer_ != nullptr && it != target_index_.end()) observer_->on_check(now_, m, it->second);
+  if (own_checks_on_ && it != target_index_.end() && it->second < scenario_.targets.size()) {
+    ++own_checks_[static_cast<std::size_t>(m) * scenario_.targets.size() + it->second];
+  }
   Instant deadline = ms.clock.true_at(sc.deadline);
   if (deadline < now_) deadline = now_;
   Instant done_at = now_ + latency;
@@ -625,6 +631,7 @@ void ClusterWorld::apply_effects(std::uint32_t m, Instant local) {
       start_check(m, local, *sc);
     } else if (const auto* ch = std::get_if<StatusChanged>(&effect)) {
       ++counters_.status_changes;
+      if (own_checks_on_) record_status(m, *ch);
       if (trace_ != nullptr) {
         trace_->line(R"({{"t":{},"node":"{}","local":{},"ev":"status_change","target":"{}","from":"{}","to":"{}"}})",
                      now_.ns(), ms.name, local.ns(), ch->spec->id, to_string(ch->from), to_string(ch->to));
@@ -697,10 +704,20 @@ void ClusterWorld::record_change(std::uint32_t observer, const MemberChanged& c)
   update_converged();
 }
 
+void ClusterWorld::record_status(std::uint32_t m, const StatusChanged& c) {
+  const auto it = target_index_.find(c.spec->id);
+  if (it == target_index_.end() || it->second >= scenario_.targets.size()) return;  // not configured
+  if (status_records_.size() >= kMaxRecords) {
+    ++counters_.status_records_dropped;
+    return;
+  }
+  status_records_.push_back(StatusRecord{now_, m, it->second, c.from, c.to, c.cause.reason});
+}
+
 // --- convergence ------------------------------------------------------------
 
 bool ClusterWorld::agrees(std::uint32_t observer, std::uint32_t subject) const {
-  if (observer == subject || !members_[observer]->node) return true;
+  if (observer == subject || independent_ || !members_[observer]->node) return true;
   const std::uint8_t v = view_[static_cast<std::size_t>(observer) * members_.size() + subject];
   return members_[subject]->node ? v == 1 : !live_state(v);
 }

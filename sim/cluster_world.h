@@ -33,7 +33,12 @@
 //   The world also keeps each running member's view of every member and the
 //   number of (observer, subject) pairs that disagree with the truth
 //   (running -> alive; not running -> dead, left or unknown), so the time
-//   the cluster last converged is known without sampling.
+//   the cluster last converged is known without sampling. Without seeds
+//   (every member its own one-member cluster) members do not see each
+//   other: their views never disagree (always converged).
+//   When the scenario judges members' own checks, each StatusChanged of a
+//   configured target is recorded and check starts are counted per
+//   (member, target).
 // - Limits: the event queue's capacity, the network's slab, kMaxRecords
 //   member records (more are counted, not stored), kMaxPendingChecks.
 //   Hitting a queue or slab limit stops the run with error().
@@ -110,6 +115,18 @@ struct FaultRecord {
   std::uint64_t incarnation = 0;
 };
 
+// A member's own status for a configured target changed: a StatusChanged of
+// its scheduler (true time). Recorded only when the scenario judges members'
+// own checks (ClusterScenario::judges_own_checks).
+struct StatusRecord {
+  Instant at;
+  std::uint32_t member = 0;
+  std::uint32_t target = 0;  // index into ClusterScenario::targets
+  HealthStatus from = HealthStatus::unknown;
+  HealthStatus to = HealthStatus::unknown;
+  CheckReason reason = CheckReason::ok;  // of the result that crossed the threshold
+};
+
 struct MemberTraffic {
   std::uint64_t messages = 0;  // Send effects after metrics_from
   std::uint64_t bytes = 0;
@@ -131,6 +148,7 @@ struct ClusterWorldCounters {
   std::uint64_t records_dropped = 0;     // member records over kMaxRecords
   std::uint64_t checks_started = 0;
   std::uint64_t status_changes = 0;
+  std::uint64_t status_records_dropped = 0;  // status records over kMaxRecords
   std::uint64_t ignored_faults = 0;      // e.g. crash of a member that is not running
   std::uint64_t vantage_answers = 0;     // checks answered by a vantage rule, not the model
 };
@@ -177,6 +195,13 @@ class ClusterWorld {
   const MemberTraffic& traffic(std::uint32_t m) const { return members_[m]->traffic; }
   const std::vector<MemberRecord>& records() const { return records_; }
   const std::vector<FaultRecord>& faults() const { return faults_; }
+  // Own checks (recorded when the scenario judges them, else empty / 0):
+  // status changes in time order, and the checks member m started of
+  // configured target t.
+  const std::vector<StatusRecord>& status_records() const { return status_records_; }
+  std::uint64_t checks_started(std::uint32_t m, std::uint32_t t) const {
+    return own_checks_.empty() ? 0 : own_checks_[static_cast<std::size_t>(m) * scenario_.targets.size() + t];
+  }
   const ClusterWorldCounters& counters() const { return counters_; }
   // Pairs (running observer, other member) whose view disagrees with the truth.
   std::size_t disagreements() const { return disagreements_; }
@@ -230,6 +255,7 @@ class ClusterWorld {
   void send(std::uint32_t m, Send& s);
   void start_check(std::uint32_t m, Instant local, const StartCheck& sc);
   void record_change(std::uint32_t observer, const MemberChanged& c);
+  void record_status(std::uint32_t m, const StatusChanged& c);
   void schedule(Instant at, Action action, std::uint32_t member, std::uint64_t a);
   bool push(Event e);
   void stop_run(std::string why);
@@ -270,6 +296,9 @@ class ClusterWorld {
   Slab<PendingCheck> pending_{kMaxPendingChecks};
   std::vector<MemberRecord> records_;
   std::vector<FaultRecord> faults_;
+  bool own_checks_on_ = false;             // scenario_.judges_own_checks()
+  std::vector<StatusRecord> status_records_;
+  std::vector<std::uint64_t> own_checks_;  // [member * configured targets + target]
   std::vector<Arrival> arrivals_;
   Effects effects_;
   ClusterWorldCounters counters_;
@@ -277,6 +306,7 @@ class ClusterWorld {
 
   // view_[observer * n + subject]: 0 unknown, 1 alive, 2 suspect, 3 dead, 4 left.
   std::vector<std::uint8_t> view_;
+  bool independent_ = false;  // no seeds: members never meet (see the header comment)
   std::size_t disagreements_ = 0;
   std::optional<Instant> converged_since_;
 };

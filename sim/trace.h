@@ -5,7 +5,7 @@
 //
 // Every line has "t" (true time, ns) and "ev"; lines about a node also have
 // "node" and "local" (the node's clock, ns). Event-specific fields are listed
-// in sim/world.cpp where each line is written. Only deterministic values are
+// in sim/cluster_world.cpp where each line is written. Only deterministic values are
 // written (no wall clock, no addresses), so the same scenario and seed give
 // byte-identical traces.
 //
