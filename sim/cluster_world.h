@@ -217,6 +217,16 @@ class ClusterWorld {
     Message message;          // packet
     std::uint32_t check = 0;  // check: index into pending_
   };
+  // A scheduler slot's target, as last seen in a StartCheck: the spec it was
+  // bound to (held, so its address is not reused while bound) and its index
+  // (ClusterScenario::target_spec; kNoTarget when the scenario lacks it).
+  // Saves a lookup by id per check.
+  struct SlotBinding {
+    std::shared_ptr<const TargetSpec> spec;
+    std::uint32_t target = 0;
+  };
+  static constexpr std::uint32_t kNoTarget = ~std::uint32_t{0};
+  static constexpr std::size_t kMaxBoundSlots = std::size_t{1} << 20;
   struct MemberSlot {
     std::string name;
     Address address;
@@ -228,6 +238,7 @@ class ClusterWorld {
     std::vector<Backlog> backlog;       // paused: deferred timers and buffered packets
     std::size_t backlog_packets = 0;
     MemberTraffic traffic;
+    std::vector<SlotBinding> slots;     // by scheduler slot (CheckId::slot)
   };
   struct PendingCheck {
     CheckId check;
@@ -237,8 +248,6 @@ class ClusterWorld {
     CheckAnswer answer;
     bool timed_out = false;
   };
-  // Internal actions carried by EventKind::fault (in Event::c8).
-  enum class Action : std::uint8_t { timeline = 0, start = 1, stop = 2, resume = 3, liveness = 4 };
 
   void end_process(std::uint32_t m, ProcessEvent why);
   void finish_check(std::uint32_t index);
@@ -254,10 +263,13 @@ class ClusterWorld {
   void apply_effects(std::uint32_t m, Instant local);
   void send(std::uint32_t m, Send& s);
   void start_check(std::uint32_t m, Instant local, const StartCheck& sc);
+  std::uint32_t target_of(MemberSlot& ms, const StartCheck& sc);
   void record_change(std::uint32_t observer, const MemberChanged& c);
   void record_status(std::uint32_t m, const StatusChanged& c);
-  void schedule(Instant at, Action action, std::uint32_t member, std::uint64_t a);
+  void schedule(Instant at, WorldAction action, std::uint32_t member, std::uint64_t argument);
   bool push(Event e);
+  // Queues a packet event for each of arrivals_ (released or sent messages).
+  void push_arrivals();
   void stop_run(std::string why);
   void log(std::uint32_t m, ProcessEvent what);
   std::uint64_t self_incarnation(std::uint32_t m) const;
@@ -265,12 +277,14 @@ class ClusterWorld {
   void network_changed();
   std::string stream_source(std::uint32_t m);
 
-  // Convergence bookkeeping.
-  static bool live_state(std::uint8_t v) { return v == 1 || v == 2; }
+  // Convergence bookkeeping: what an observer last reported of a member.
+  enum class SeenAs : std::uint8_t { unknown, alive, suspect, dead, left };
+  static SeenAs seen_as(MemberState s);
+  static bool live(SeenAs v) { return v == SeenAs::alive || v == SeenAs::suspect; }
   bool agrees(std::uint32_t observer, std::uint32_t subject) const;
   // Disagreeing pairs that involve m, as observer or as subject.
   std::size_t contribution(std::uint32_t m) const;
-  void set_view(std::uint32_t observer, std::uint32_t subject, std::uint8_t v);
+  void set_view(std::uint32_t observer, std::uint32_t subject, SeenAs v);
   void update_converged();
 
   const ClusterScenario& scenario_;
@@ -304,8 +318,7 @@ class ClusterWorld {
   ClusterWorldCounters counters_;
   std::string error_;
 
-  // view_[observer * n + subject]: 0 unknown, 1 alive, 2 suspect, 3 dead, 4 left.
-  std::vector<std::uint8_t> view_;
+  std::vector<SeenAs> view_;  // [observer * n + subject]
   bool independent_ = false;  // no seeds: members never meet (see the header comment)
   std::size_t disagreements_ = 0;
   std::optional<Instant> converged_since_;

@@ -37,16 +37,12 @@ void BM_EventQueue(benchmark::State& state) {
   q.reserve(pending + 1);
   std::uint64_t s = 88172645463325252ULL;
   for (std::size_t i = 0; i < pending; ++i) {
-    Event e;
-    e.at = Instant::from_ns(static_cast<std::int64_t>(next_delay(s)));
-    e.kind = EventKind::bench;
-    e.a = i;
-    (void)q.push(e);
+    (void)q.push(Event::bench(Instant::from_ns(static_cast<std::int64_t>(next_delay(s))), i));
   }
   std::uint64_t checksum = 0;
   for (auto _ : state) {
     Event e = q.pop();
-    checksum += e.a;
+    checksum += e.tag();
     e.at += Duration::nanoseconds(static_cast<std::int64_t>(next_delay(s)));
     (void)q.push(e);
   }
