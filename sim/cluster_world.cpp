@@ -527,16 +527,14 @@ void ClusterWorld::finish_check(std::uint32_t index) {
   apply_effects(p.member, local);
 }
 
-std::uint32_t ClusterWorld::target_of(MemberSlot& ms, const StartCheck& sc) {
+ClusterWorld::SlotBinding* ClusterWorld::bind(MemberSlot& ms, const StartCheck& sc) {
   const std::size_t slot = sc.check.slot;
-  if (slot < ms.slots.size() && ms.slots[slot].spec == sc.spec) return ms.slots[slot].target;
+  if (slot < ms.slots.size() && ms.slots[slot].spec == sc.spec) return &ms.slots[slot];
+  if (slot >= kMaxBoundSlots) return nullptr;
   const auto it = target_index_.find(sc.spec->id);
-  const std::uint32_t target = it == target_index_.end() ? kNoTarget : it->second;
-  if (slot < kMaxBoundSlots) {
-    if (slot >= ms.slots.size()) ms.slots.resize(slot + 1);
-    ms.slots[slot] = SlotBinding{sc.spec, target};
-  }
-  return target;
+  if (slot >= ms.slots.size()) ms.slots.resize(slot + 1);
+  ms.slots[slot] = SlotBinding{sc.spec, it == target_index_.end() ? kNoTarget : it->second};
+  return &ms.slots[slot];
 }
 
 void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck& sc) {
@@ -547,7 +545,13 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
   p.start_local = local;
   p.member = m;
   p.generation = ms.generation;
-  const std::uint32_t target = target_of(ms, sc);
+  SlotBinding* binding = bind(ms, sc);
+  std::uint32_t target = kNoTarget;
+  if (binding != nullptr) {
+    target = binding->target;
+  } else if (const auto it = target_index_.find(sc.spec->id); it != target_index_.end()) {
+    target = it->second;
+  }
   const bool known = target != kNoTarget;
   Duration latency = Duration::zero();
   const TargetModel* model = known ? scenario_.target_model(target) : nullptr;
@@ -570,6 +574,16 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
     p.answer.latency = latency;
   } else if (model == nullptr) {
     p.answer.transport = CheckReason::dns_failure;  // the world has no such host
+  } else if (binding != nullptr) {
+    // The model's reply_at(now_), kept until its next change: the same
+    // answer as model->answer(now_, answers_), without touching the model.
+    if (!binding->has_reply || now_ >= binding->reply_until) {
+      binding->reply = model->reply_at(now_);
+      binding->reply_until = model->next_change(now_).value_or(Instant::max());
+      binding->has_reply = true;
+    }
+    p.answer = binding->reply.draw(answers_);
+    latency = p.answer.latency;
   } else {
     p.answer = model->answer(now_, answers_);
     latency = p.answer.latency;

@@ -218,12 +218,16 @@ class ClusterWorld {
     std::uint32_t check = 0;  // check: index into pending_
   };
   // A scheduler slot's target, as last seen in a StartCheck: the spec it was
-  // bound to (held, so its address is not reused while bound) and its index
-  // (ClusterScenario::target_spec; kNoTarget when the scenario lacks it).
-  // Saves a lookup by id per check.
+  // bound to (held, so its address is not reused while bound), its index
+  // (ClusterScenario::target_spec; kNoTarget when the scenario lacks it) and
+  // the model's reply in force until reply_until. Saves a lookup by id and a
+  // walk of the (cold) model per check.
   struct SlotBinding {
     std::shared_ptr<const TargetSpec> spec;
     std::uint32_t target = 0;
+    bool has_reply = false;
+    Instant reply_until;
+    Reply reply;
   };
   static constexpr std::uint32_t kNoTarget = ~std::uint32_t{0};
   static constexpr std::size_t kMaxBoundSlots = std::size_t{1} << 20;
@@ -263,7 +267,9 @@ class ClusterWorld {
   void apply_effects(std::uint32_t m, Instant local);
   void send(std::uint32_t m, Send& s);
   void start_check(std::uint32_t m, Instant local, const StartCheck& sc);
-  std::uint32_t target_of(MemberSlot& ms, const StartCheck& sc);
+  // The slot binding of sc's scheduler slot, (re)bound to sc.spec; nullptr
+  // past kMaxBoundSlots.
+  SlotBinding* bind(MemberSlot& ms, const StartCheck& sc);
   void record_change(std::uint32_t observer, const MemberChanged& c);
   void record_status(std::uint32_t m, const StatusChanged& c);
   void schedule(Instant at, WorldAction action, std::uint32_t member, std::uint64_t argument);
