@@ -70,6 +70,19 @@ TEST(OwnChecks, DetectionDelaysFollowRiseAndFall) {
   EXPECT_EQ(seen, 3 * 2);  // initial, down at 40 s, up at 70 s; two members
 }
 
+TEST(OwnChecks, WithoutSeedsEveryMemberIsAloneAndChecksEveryTarget) {
+  ClusterScenario s = scenario(R"([{"kind": "checks", "target": "*", "min": 90}])");
+  const auto r = run_cluster_scenario(s, {5, nullptr});
+  EXPECT_TRUE(r.passed()) << r.verdicts[0].evidence;  // both members check both targets about every second
+  EXPECT_EQ(r.network.datagrams_sent + r.network.streams_sent, 0u);  // they never meet
+  EXPECT_TRUE(r.metrics.converged_after.has_value());                // and never disagree
+  // With a seed the two members form one cluster and share the targets.
+  s.seeds = {0};
+  const auto joined = run_cluster_scenario(s, {5, nullptr});
+  EXPECT_GT(joined.network.datagrams_sent, 0u);
+  EXPECT_FALSE(joined.passed());  // each target now has one checker (checkers: 1)
+}
+
 TEST(OwnChecks, NothingIsRecordedWithoutAnOwnCheckExpectation) {
   const ClusterScenario s = scenario("[]");
   EXPECT_FALSE(s.judges_own_checks());
