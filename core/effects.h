@@ -1,6 +1,7 @@
 // What a state machine asks its driver to do, and what it reports. A step
 // appends effects to a vector in a deterministic order; the driver applies
-// them in that order.
+// them in that order. The two inputs every driver feeds back (TimerFired for
+// a SetTimer, CheckDone for a StartCheck) live here too.
 #pragma once
 
 #include <cstdint>
@@ -72,6 +73,20 @@ struct MemberChanged {
   MemberState to = MemberState::alive;
   std::uint64_t incarnation = 0;
   bool is_new = false;  // first time this node hears of the member
+};
+
+// --- inputs shared by the composed node's drivers ---------------------------
+// (the node's own input variant is ClusterInput, core/cluster/cluster_node.h)
+
+// The timer `key` came due (a late or stale firing is tolerated).
+struct TimerFired {
+  TimerKey key;
+};
+
+// The check `check` (a StartCheck) finished with `outcome`.
+struct CheckDone {
+  CheckId check;
+  CheckOutcome outcome;
 };
 
 using Effect = std::variant<SetTimer, CancelTimer, StartCheck, CheckFinished, StatusChanged,

@@ -92,7 +92,6 @@
 #include "core/effects.h"
 #include "core/health.h"
 #include "core/cluster/cluster_node.h"
-#include "core/node.h"
 #include "core/result.h"
 #include "core/time.h"
 #include "core/timer.h"

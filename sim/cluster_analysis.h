@@ -28,6 +28,20 @@
 //   (higher incarnation, or the same with a state at least as strong). Time
 //   to reach all: the last recipient's time minus t0; not reached by the end:
 //   `incomplete`.
+// - Own checks (detects, never, status_at, checks, changes): from the
+//   world's status records and check counts per (member, configured target).
+//   For a truth transition at T (sim/target_model.h) that holds until U (the
+//   next transition, or the end of the run), a member's detection delay is
+//   the earliest time in [T, U) at which its own status for the target
+//   equals the new truth, minus T (0 when it already did at T); a member
+//   that never reports it while it holds has no delay. The first transition
+//   of a target is at 0, from unknown: the time to a first verdict. The
+//   bound of `detects` within N intervals, for a target and a member, is
+//     N × interval + 2 × J + timeout      (J: the scheduler's jitter bound)
+//   on the member's clock, converted to true time for its drift: after T the
+//   k-th check fires by T + k × interval + 2J and reports by + timeout, so N
+//   = fall (or rise) plus one or two intervals of slack is a fair bound.
+//   Only transitions that hold at least that long are judged.
 // - Convergence: the world's converged_since() (every running member sees
 //   every running member alive and every other member not alive/suspect),
 //   relative to the liveness phase's start; at the end the incarnations of
@@ -39,11 +53,62 @@
 #include <string>
 #include <vector>
 
+#include <span>
+
+#include "core/scheduler.h"
 #include "core/time.h"
-#include "sim/analysis.h"
+#include "sim/clock.h"
 #include "sim/cluster_world.h"
+#include "sim/target_model.h"
 
 namespace heck::sim {
+
+struct Verdict {
+  std::size_t expectation = 0;  // index into ClusterScenario::expectations
+  bool pass = false;
+  std::string evidence;         // what was seen, with times and members
+};
+
+// "12.345 s"
+std::string seconds_text(Duration d);
+
+// The world's status records grouped by (member, configured target), each
+// group in time order.
+class StatusIndex {
+ public:
+  explicit StatusIndex(const ClusterWorld& world);
+
+  std::span<const StatusRecord* const> of(std::uint32_t member, std::uint32_t target) const {
+    const std::size_t k = key(member, target);
+    return {sorted_.data() + start_[k], sorted_.data() + start_[k + 1]};
+  }
+  // The member's own status for the target at true time `at` (a change at
+  // `at` counts); unknown before its first.
+  HealthStatus status_at(std::uint32_t member, std::uint32_t target, Instant at) const;
+
+ private:
+  std::size_t key(std::uint32_t m, std::uint32_t t) const { return static_cast<std::size_t>(m) * targets_ + t; }
+
+  std::size_t targets_;
+  std::vector<std::size_t> start_;  // group k is sorted_[start_[k], start_[k + 1])
+  std::vector<const StatusRecord*> sorted_;
+};
+
+struct Detection {
+  std::uint32_t target = 0;
+  std::uint32_t member = 0;
+  TruthTransition transition;
+  Instant held_until;             // next transition, or the end of the run
+  std::optional<Duration> delay;  // nullopt: not reported while it held
+};
+
+// Detections of every truth transition of every configured target in
+// [0, end) by every member, ordered by (target, transition, member).
+std::vector<Detection> detect_transitions(const ClusterWorld& world, const StatusIndex& index, Instant end);
+
+// The `detects` bound (see the header comment). REQUIRES: intervals >= 1.
+Duration detection_bound(const TargetSpec& spec, int intervals, const SchedulerConfig& config,
+                         const NodeClock& clock);
 
 struct Percentiles {
   std::size_t count = 0;
@@ -113,14 +178,20 @@ std::uint64_t episodes(const ClusterWorld& world, const std::vector<std::uint32_
 std::vector<std::pair<std::uint32_t, std::optional<MemberState>>> views_at(const ClusterWorld& world,
                                                                            std::uint32_t subject, Instant at);
 
-// Judges the scenario's expectations. `state_converged_after` is the time,
+// Judges the scenario's expectations. `own` (the status index and the
+// detections) is needed by the own-check kinds only; without it they fail
+// ("not recorded"). `state_converged_after` is the time,
 // after the liveness start, since which every running member holds the same
 // replicated state (nullopt: not by the end); only state_converges uses it.
 // `invariants` (sim/cluster_invariants.h) judges the implicit invariant
 // expectations; without it they fail ("not checked").
 struct InvariantReport;
+struct OwnChecks {
+  const StatusIndex* index = nullptr;
+  const std::vector<Detection>* detections = nullptr;
+};
 std::vector<Verdict> judge_cluster(const ClusterWorld& world, const ClusterMetrics& metrics, Instant end,
                                    std::optional<Duration> state_converged_after,
-                                   const InvariantReport* invariants = nullptr);
+                                   const InvariantReport* invariants = nullptr, OwnChecks own = {});
 
 }  // namespace heck::sim

@@ -103,6 +103,7 @@ InvariantChecker::InvariantChecker(const ClusterScenario& scenario) : scenario_(
   left_.assign(n, false);
   started_at_.assign(n, Instant::from_ns(0));
   side_.assign(n, 0);
+  if (scenario.seeds.empty()) std::iota(side_.begin(), side_.end(), 0u);  // every member alone
   const Instant zero = Instant::from_ns(0);
   tracks_.resize(scenario.target_count());
   for (std::uint32_t i = 0; i < tracks_.size(); ++i) {
@@ -289,7 +290,9 @@ void InvariantChecker::on_network(Instant at, const Network& network, std::size_
   disruptions_ = disruptions;
   changed(at);
   if (ended) quiet_start_ = std::max(quiet_start_, at + settle_ + scenario_.swim.push_pull_interval);
-  // Sides: members that hear each other both ways, transitively.
+  // Sides: members that hear each other both ways, transitively (without
+  // seeds every member stays a side of its own).
+  if (scenario_.seeds.empty()) return;
   const std::size_t n = side_.size();
   if (network.active_partitions() == 0) {
     std::fill(side_.begin(), side_.end(), 0u);

@@ -25,7 +25,8 @@
 //   spec.checkers). Only check starts outside windows count. While
 //   partitions are in force the bound holds per side (connected component of
 //   members that hear each other both ways): each side rightly keeps r
-//   owners of its own.
+//   owners of its own. Without seeds ("seeds": [], every member its own
+//   one-member cluster) every member is a side of its own.
 // - Agreement. At the end, for every live agent and every target: a deleted
 //   target is absent there and not checked; a registered one has a view
 //   (ClusterNode::target_view at the agent's local time) whose status equals

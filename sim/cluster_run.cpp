@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 #include <iterator>
 
 #include <fmt/format.h>
@@ -38,7 +37,97 @@ bool states_equal(const ClusterWorld& w) {
   return true;
 }
 
+std::string delay_text(const Detection& d) {
+  if (!d.delay) return "missed";  // not reported while the truth held
+  return "+" + seconds_text(*d.delay);
+}
+
+// Delays of a member's detections: changes, or first verdicts.
+struct DelayStats {
+  std::size_t transitions = 0;
+  std::vector<Duration> delays;  // detected ones
+  std::string describe() const {
+    if (transitions == 0) return "none";
+    std::vector<Duration> d = delays;
+    std::sort(d.begin(), d.end());
+    const std::size_t missed = transitions - d.size();
+    if (d.empty()) return fmt::format("{} transitions, all missed", transitions);
+    return fmt::format("{} transitions, p50 {}, max {}{}", transitions, seconds_text(d[(d.size() - 1) / 2]),
+                       seconds_text(d.back()), missed ? fmt::format(", {} missed", missed) : "");
+  }
+};
+
+// Own checks: one row per (target, transition), one column per member.
+void format_detections(std::string& out, const ClusterScenario& s, const ClusterRunReport& r, const ReportOptions& o) {
+  auto w = std::back_inserter(out);
+  const std::size_t members = s.members.size();
+  fmt::format_to(w, "\nown checks truth transition -> delay until each member's own checks reported it\n");
+  const std::size_t rows = members == 0 ? 0 : r.detections.size() / members;
+  std::size_t listed = 0;
+  std::vector<DelayStats> changes(members), first(members);
+  for (std::size_t row = 0; row < rows; ++row) {
+    const Detection& d0 = r.detections[row * members];
+    const bool initial = d0.transition.from == HealthStatus::unknown;
+    for (std::size_t m = 0; m < members; ++m) {
+      const Detection& d = r.detections[row * members + m];
+      DelayStats& st = initial ? first[m] : changes[m];
+      ++st.transitions;
+      if (d.delay) st.delays.push_back(*d.delay);
+    }
+    if (initial) continue;  // first verdicts are summarised, not listed
+    if (listed++ >= o.max_transition_rows) continue;
+    fmt::format_to(w, "  {:<14} {:>9}->{:<9} at {:>11}:", s.targets[d0.target].spec().id, to_string(d0.transition.from),
+                   to_string(d0.transition.to), seconds_text(d0.transition.at - Instant::from_ns(0)));
+    for (std::size_t m = 0; m < members; ++m) {
+      fmt::format_to(w, "  {} {}", s.members[m].name, delay_text(r.detections[row * members + m]));
+    }
+    fmt::format_to(w, "\n");
+  }
+  if (listed == 0) fmt::format_to(w, "  (no truth transitions after the start)\n");
+  if (listed > o.max_transition_rows) {
+    fmt::format_to(w, "  ... {} more transitions not listed\n", listed - o.max_transition_rows);
+  }
+  for (std::size_t m = 0; m < members; ++m) {
+    fmt::format_to(w, "  {}: changes: {}; first verdicts: {}\n", s.members[m].name, changes[m].describe(),
+                   first[m].describe());
+  }
+}
+
+// One line per expectation verdict, the result line and the replay command.
+void format_verdicts(std::string& out, const ClusterScenario& s, const ClusterRunReport& r,
+                     const std::string& scenario_path) {
+  auto w = std::back_inserter(out);
+  fmt::format_to(w, "\nexpectations\n");
+  if (s.expectations.empty()) fmt::format_to(w, "  (none)\n");
+  for (const auto& v : r.verdicts) {
+    fmt::format_to(w, "  {}  {}: {}\n", v.pass ? "PASS" : "FAIL", s.expectations[v.expectation].describe(), v.evidence);
+  }
+  fmt::format_to(w, "\n");
+  if (!r.error.empty()) fmt::format_to(w, "error      the run stopped early: {}\n", r.error);
+  if (r.passed()) {
+    fmt::format_to(w, "result     PASS: {} of {} expectations hold\n", r.verdicts.size(), r.verdicts.size());
+  } else {
+    fmt::format_to(w, "result     FAIL: {} of {} expectations failed{} (seed {})\n", r.failed(), r.verdicts.size(),
+                   r.error.empty() ? "" : ", run stopped early", r.seed);
+  }
+  fmt::format_to(w, "replay     {}\n", replay_command(scenario_path, r.seed));
+}
+
 }  // namespace
+
+std::string replay_command(const std::string& scenario_path, std::uint64_t seed) {
+  const bool plain = !scenario_path.empty() && std::all_of(scenario_path.begin(), scenario_path.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+           c == '.' || c == '/' || c == ':' || c == '+';
+  });
+  std::string quoted = scenario_path;
+  if (!plain) {
+    quoted = "'";
+    for (char c : scenario_path) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    quoted += "'";
+  }
+  return fmt::format("heck sim {} --seed {}", quoted, seed);
+}
 
 ClusterRunReport run_cluster_scenario(const ClusterScenario& scenario, const RunOptions& options) {
   ClusterRunReport r;
@@ -89,7 +178,14 @@ ClusterRunReport run_cluster_scenario(const ClusterScenario& scenario, const Run
   r.error = world.error();
   r.metrics = measure(world, end);
   if (checker) r.invariants = checker->report();
-  r.verdicts = judge_cluster(world, r.metrics, end, r.state_converged_after, checker ? &checker->report() : nullptr);
+  std::optional<StatusIndex> index;
+  if (scenario.judges_own_checks()) {
+    index.emplace(world);
+    r.detections = detect_transitions(world, *index, end);
+  }
+  const OwnChecks own{index ? &*index : nullptr, index ? &r.detections : nullptr};
+  r.verdicts =
+      judge_cluster(world, r.metrics, end, r.state_converged_after, checker ? &checker->report() : nullptr, own);
   if (options.trace != nullptr) options.trace->line("{}", metrics_json(scenario, r));
   return r;
 }
@@ -166,6 +262,7 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
   const auto& c = r.counters;
   fmt::format_to(w, "events     {} processed ({} timers fired, {} deferred while paused), {} member changes\n",
                  c.events, c.timers_fired, c.timers_deferred, c.member_changes);
+  fmt::format_to(w, "checks     {} started, {} status changes\n", c.checks_started, c.status_changes);
   const auto& n = r.network;
   fmt::format_to(w,
                  "network    {} datagrams, {} streams, {} bytes; lost {}, duplicated {}, reordered {}, partitioned {}, "
@@ -174,9 +271,12 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
                  n.refused, n.timed_out, n.clogged);
   fmt::format_to(w, "           delivered {}, to a member down {}, buffered while paused {} ({} dropped: buffer full)\n",
                  c.packets_delivered, c.packets_to_down, c.packets_buffered, c.packets_buffer_full);
-  if (c.unroutable > 0 || c.records_dropped > 0 || c.ignored_faults > 0 || n.overflow > 0) {
-    fmt::format_to(w, "warnings   {} unroutable sends, {} member records dropped, {} faults ignored, {} network overflows\n",
-                   c.unroutable, c.records_dropped, c.ignored_faults, n.overflow);
+  if (c.unroutable > 0 || c.records_dropped > 0 || c.status_records_dropped > 0 || c.ignored_faults > 0 ||
+      n.overflow > 0) {
+    fmt::format_to(w,
+                   "warnings   {} unroutable sends, {} member records dropped, {} status records dropped, {} faults "
+                   "ignored, {} network overflows\n",
+                   c.unroutable, c.records_dropped, c.status_records_dropped, c.ignored_faults, n.overflow);
   }
 
   fmt::format_to(w, "\ndetection  crash -> first suspicion anywhere / dead at every live member\n");
@@ -231,38 +331,9 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
     }
   }
 
-  format_verdicts(out, s.expectations, r, o.scenario_path);
+  if (s.judges_own_checks()) format_detections(out, s, r, o);
+  format_verdicts(out, s, r, o.scenario_path);
   return out;
-}
-
-Result<AnyScenario> load_any_scenario(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{fmt::format("{}: cannot open", path)};
-  std::string text;
-  char buf[64 * 1024];
-  const std::size_t limit = std::max(Scenario::kMaxFileBytes, ClusterScenario::kMaxFileBytes);
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<std::size_t>(in.gcount()));
-    if (text.size() > limit) return Error{fmt::format("{}: larger than {} bytes", path, limit)};
-  }
-  if (in.bad()) return Error{fmt::format("{}: read error", path)};
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    return Error{fmt::format("{}: not valid JSON: {}", path, e.what())};
-  }
-  if (is_cluster_scenario(j)) {
-    if (text.size() > ClusterScenario::kMaxFileBytes) {
-      return Error{fmt::format("{}: larger than {} bytes", path, ClusterScenario::kMaxFileBytes)};
-    }
-    auto s = parse_cluster_scenario(j);
-    if (!s) return Error{fmt::format("{}: {}", path, s.error())};
-    return AnyScenario(std::move(*s));
-  }
-  auto s = parse_scenario(j);
-  if (!s) return Error{fmt::format("{}: {}", path, s.error())};
-  return AnyScenario(std::move(*s));
 }
 
 }  // namespace heck::sim

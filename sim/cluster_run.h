@@ -1,23 +1,33 @@
-// Runs a cluster scenario end to end and reports on it (the cluster twin of
-// sim/run.h), and loads a scenario file of either kind for `heck sim`.
+// Runs a cluster scenario end to end and reports on it: the one entry point
+// that `heck sim` and the scenario tests share.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
-#include <variant>
 #include <vector>
 
-#include "sim/analysis.h"
 #include "sim/cluster_analysis.h"
 #include "sim/cluster_invariants.h"
 #include "sim/cluster_scenario.h"
 #include "sim/cluster_world.h"
 #include "sim/network.h"
-#include "sim/run.h"
-#include "sim/scenario.h"
+#include "sim/trace.h"
 
 namespace heck::sim {
+
+struct RunOptions {
+  std::uint64_t seed = 1;
+  TraceWriter* trace = nullptr;  // not owned
+};
+
+struct ReportOptions {
+  std::string scenario_path;            // as the user gave it, for the replay command
+  std::size_t max_transition_rows = 30; // detection rows listed before eliding
+};
+
+// The replay command: "heck sim <path> --seed <seed>".
+std::string replay_command(const std::string& scenario_path, std::uint64_t seed);
 
 struct ClusterRunReport {
   std::uint64_t seed = 0;
@@ -29,6 +39,7 @@ struct ClusterRunReport {
   ClusterMetrics metrics;
   std::optional<Duration> state_converged_after;  // measured when an expectation needs it
   std::optional<InvariantReport> invariants;      // when the scenario has targets
+  std::vector<Detection> detections;              // own checks, when an expectation judges them
   std::vector<Verdict> verdicts;
 
   std::size_t failed() const;
@@ -45,10 +56,5 @@ std::string format_cluster_report(const ClusterScenario& scenario, const Cluster
 
 // The metrics as one JSON object (the trace's last line).
 std::string metrics_json(const ClusterScenario& scenario, const ClusterRunReport& report);
-
-// A scenario file of either kind: "kind": "cluster" selects the cluster
-// format; anything else is a version-1 scenario.
-using AnyScenario = std::variant<Scenario, ClusterScenario>;
-Result<AnyScenario> load_any_scenario(const std::string& path);
 
 }  // namespace heck::sim

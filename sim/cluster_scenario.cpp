@@ -1,6 +1,7 @@
 #include "sim/cluster_scenario.h"
 
 #include <algorithm>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <set>
@@ -9,12 +10,11 @@
 #include <nlohmann/json.hpp>
 
 #include "sim/clock.h"
-#include "sim/json_fields.h"
-#include "sim/scenario.h"
+#include "core/json_fields.h"
 
 namespace heck::sim {
 
-namespace jf = json_fields;
+namespace jf = heck::json_fields;
 using nlohmann::json;
 
 std::string_view to_string(FaultKind k) {
@@ -52,8 +52,37 @@ std::string_view to_string(ClusterExpectationKind k) {
     case ClusterExpectationKind::counter: return "counter";
     case ClusterExpectationKind::registry: return "registry";
     case ClusterExpectationKind::invariant: return "invariant";
+    case ClusterExpectationKind::detects: return "detects";
+    case ClusterExpectationKind::never: return "never";
+    case ClusterExpectationKind::status_at: return "status_at";
+    case ClusterExpectationKind::checks: return "checks";
+    case ClusterExpectationKind::changes: return "changes";
   }
   return "?";
+}
+
+bool judges_own_checks(ClusterExpectationKind k) {
+  switch (k) {
+    case ClusterExpectationKind::detects:
+    case ClusterExpectationKind::never:
+    case ClusterExpectationKind::status_at:
+    case ClusterExpectationKind::checks:
+    case ClusterExpectationKind::changes: return true;
+    default: return false;
+  }
+}
+
+bool ClusterScenario::judges_own_checks() const {
+  return std::any_of(expectations.begin(), expectations.end(),
+                     [](const ClusterExpectation& e) { return sim::judges_own_checks(e.kind); });
+}
+
+bool target_pattern_matches(std::string_view pattern, std::string_view id) {
+  if (!pattern.empty() && pattern.back() == '*') {
+    const auto prefix = pattern.substr(0, pattern.size() - 1);
+    return id.substr(0, prefix.size()) == prefix;
+  }
+  return pattern == id;
 }
 
 std::string_view to_string(Invariant i) {
@@ -87,6 +116,7 @@ std::string ClusterExpectation::describe() const {
     if (max == UINT64_MAX) return fmt::format(">= {}", min);
     return fmt::format("in [{}, {}]", min, max);
   };
+  auto on = [&] { return member_text.empty() ? std::string() : " on " + member_text; };
   switch (kind) {
     case ClusterExpectationKind::detection: {
       std::string s = "detection:";
@@ -141,6 +171,14 @@ std::string ClusterExpectation::describe() const {
           return "invariant freshness: a target's change is reported by every running agent within its bound";
       }
       return "invariant ?";
+    case ClusterExpectationKind::detects:
+      return fmt::format("detects {} within {} intervals{}", target_text, within_intervals, on());
+    case ClusterExpectationKind::never: return fmt::format("never {} {}{}", target_text, to_string(status), on());
+    case ClusterExpectationKind::status_at:
+      return fmt::format("status_at {} {} at {}{}", target_text, to_string(status), ms(at.value_or(Duration::zero())),
+                         on());
+    case ClusterExpectationKind::checks: return fmt::format("checks {} {}{}", target_text, range(), on());
+    case ClusterExpectationKind::changes: return fmt::format("changes {} {}{}", target_text, range(), on());
   }
   return "?";
 }
@@ -154,11 +192,6 @@ std::optional<std::uint32_t> ClusterScenario::member_index(std::string_view name
   return std::nullopt;
 }
 
-bool is_cluster_scenario(const json& j) {
-  if (!j.is_object()) return false;
-  auto it = j.find("kind");
-  return it != j.end() && it->is_string() && it->get<std::string>() == "cluster";
-}
 
 namespace {
 
@@ -174,11 +207,11 @@ void check_member_name(const std::string& name, const std::string& field) {
 }
 
 void parse_clock(const json& j, const std::string& where, MemberScenario& m) {
-  jf::expect_object(j, where, {"offset_ms", "drift_ppm"});
+  jf::take(jf::expect_object(j, where, {"offset_ms", "drift_ppm"}));
   m.clock_offset = ms_duration(
-      jf::opt_int(j, where, "offset_ms", -ClusterScenario::kMaxClockOffsetMs, ClusterScenario::kMaxClockOffsetMs)
+      jf::take(jf::opt_int(j, where, "offset_ms", -ClusterScenario::kMaxClockOffsetMs, ClusterScenario::kMaxClockOffsetMs))
           .value_or(0));
-  m.drift_ppm = jf::opt_int(j, where, "drift_ppm", -NodeClock::kMaxDriftPpm, NodeClock::kMaxDriftPpm).value_or(0);
+  m.drift_ppm = jf::take(jf::opt_int(j, where, "drift_ppm", -NodeClock::kMaxDriftPpm, NodeClock::kMaxDriftPpm)).value_or(0);
 }
 
 bool opt_bool(const json& j, std::string_view where, std::string_view key, bool fallback) {
@@ -195,9 +228,9 @@ void parse_members(const json& j, ClusterScenario& s) {
     }
     for (std::size_t i = 0; i < j.size(); ++i) {
       const auto w = fmt::format("members[{}]", i);
-      jf::expect_object(j[i], w, {"name", "clock", "start"});
+      jf::take(jf::expect_object(j[i], w, {"name", "clock", "start"}));
       MemberScenario m;
-      m.name = jf::get_string(j[i], w, "name", kMaxNameLength);
+      m.name = jf::take(jf::get_string(j[i], w, "name", kMaxNameLength));
       check_member_name(m.name, jf::path(w, "name"));
       if (auto it = j[i].find("clock"); it != j[i].end()) parse_clock(*it, jf::path(w, "clock"), m);
       m.starts = opt_bool(j[i], w, "start", true);
@@ -205,15 +238,15 @@ void parse_members(const json& j, ClusterScenario& s) {
     }
   } else if (j.is_object()) {
     const std::string w = "members";
-    jf::expect_object(j, w, {"count", "prefix", "clock_spread"});
-    const auto count = jf::get_int(j, w, "count", 1, static_cast<std::int64_t>(ClusterScenario::kMaxMembers));
-    const auto prefix = jf::opt_string(j, w, "prefix", 32).value_or("n");
+    jf::take(jf::expect_object(j, w, {"count", "prefix", "clock_spread"}));
+    const auto count = jf::take(jf::get_int(j, w, "count", 1, static_cast<std::int64_t>(ClusterScenario::kMaxMembers)));
+    const auto prefix = jf::take(jf::opt_string(j, w, "prefix", 32)).value_or("n");
     std::int64_t offset_ms = 0, drift_ppm = 0;
     if (auto it = j.find("clock_spread"); it != j.end()) {
       const auto cw = jf::path(w, "clock_spread");
-      jf::expect_object(*it, cw, {"offset_ms", "drift_ppm"});
-      offset_ms = jf::opt_int(*it, cw, "offset_ms", 0, ClusterScenario::kMaxClockOffsetMs).value_or(0);
-      drift_ppm = jf::opt_int(*it, cw, "drift_ppm", 0, NodeClock::kMaxDriftPpm).value_or(0);
+      jf::take(jf::expect_object(*it, cw, {"offset_ms", "drift_ppm"}));
+      offset_ms = jf::take(jf::opt_int(*it, cw, "offset_ms", 0, ClusterScenario::kMaxClockOffsetMs)).value_or(0);
+      drift_ppm = jf::take(jf::opt_int(*it, cw, "drift_ppm", 0, NodeClock::kMaxDriftPpm)).value_or(0);
     }
     // Drifts follow a stride-7 permutation of the members when 7 does not
     // divide the count (so offset and drift are not correlated), otherwise
@@ -305,7 +338,7 @@ void parse_sets(const json& j, const std::string& w, const ClusterScenario& s, b
 }
 
 double probability(const json& j, std::string_view where, std::string_view key) {
-  return jf::get_number(j, where, key, 0.0, 1.0);
+  return jf::take(jf::get_number(j, where, key, 0.0, 1.0));
 }
 
 LatencyDist latency_at(const json& j, const std::string& where, std::string_view key) {
@@ -322,26 +355,26 @@ LinkOverride parse_link_fields(const json& j, const std::string& w) {
   if (j.contains("loss")) o.loss = probability(j, w, "loss");
   if (j.contains("duplicate")) o.duplicate = probability(j, w, "duplicate");
   if (j.contains("reorder")) o.reorder = probability(j, w, "reorder");
-  o.stream_bytes_per_ms = jf::opt_number(j, w, "stream_bytes_per_ms", 1.0, 1e12);
+  o.stream_bytes_per_ms = jf::take(jf::opt_number(j, w, "stream_bytes_per_ms", 1.0, 1e12));
   return o;
 }
 
 void parse_network(const json& j, ClusterScenario& s) {
   const std::string w = "network";
-  jf::expect_object(j, w,
+  jf::take(jf::expect_object(j, w,
                     {"latency", "loss", "duplicate", "reorder", "reorder_delay", "stream_bytes_per_ms",
-                     "socket_buffer_packets", "links"});
+                     "socket_buffer_packets", "links"}));
   parse_link_fields(j, w).apply_to(s.network);
   s.socket_buffer_packets = static_cast<std::size_t>(
-      jf::opt_int(j, w, "socket_buffer_packets", 0, static_cast<std::int64_t>(ClusterScenario::kMaxSocketBufferPackets))
+      jf::take(jf::opt_int(j, w, "socket_buffer_packets", 0, static_cast<std::int64_t>(ClusterScenario::kMaxSocketBufferPackets)))
           .value_or(static_cast<std::int64_t>(s.socket_buffer_packets)));
   if (!j.contains("links")) return;
-  const json& links = jf::get_array(j, w, "links", Network::kMaxRules);
+  const json& links = *jf::take(jf::get_array(j, w, "links", Network::kMaxRules));
   for (std::size_t i = 0; i < links.size(); ++i) {
     const auto lw = fmt::format("network.links[{}]", i);
-    jf::expect_object(links[i], lw,
+    jf::take(jf::expect_object(links[i], lw,
                       {"from", "to", "one_way", "latency", "loss", "duplicate", "reorder", "reorder_delay",
-                       "stream_bytes_per_ms"});
+                       "stream_bytes_per_ms"}));
     ClusterScenario::LinkRule r;
     parse_sets(links[i], lw, s, /*from_optional=*/false, r.from, r.to);
     r.one_way = opt_bool(links[i], lw, "one_way", false);
@@ -352,24 +385,24 @@ void parse_network(const json& j, ClusterScenario& s) {
 
 Duration opt_ms(const json& j, std::string_view where, std::string_view key, std::int64_t lo, std::int64_t hi,
                 Duration fallback) {
-  if (auto v = jf::opt_int(j, where, key, lo, hi)) return ms_duration(*v);
+  if (auto v = jf::take(jf::opt_int(j, where, key, lo, hi))) return ms_duration(*v);
   return fallback;
 }
 
 std::size_t opt_size(const json& j, std::string_view where, std::string_view key, std::int64_t lo, std::int64_t hi,
                      std::size_t fallback) {
-  if (auto v = jf::opt_int(j, where, key, lo, hi)) return static_cast<std::size_t>(*v);
+  if (auto v = jf::take(jf::opt_int(j, where, key, lo, hi))) return static_cast<std::size_t>(*v);
   return fallback;
 }
 
 void parse_swim(const json& j, SwimConfig& c) {
   const std::string w = "swim";
-  jf::expect_object(j, w,
+  jf::take(jf::expect_object(j, w,
                     {"probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_mult",
                      "suspicion_max_timeout_mult", "retransmit_mult", "gossip_interval_ms", "gossip_nodes",
                      "gossip_to_the_dead_ms", "push_pull_interval_ms", "packet_size_bytes",
                      "awareness_max_multiplier", "dead_reap_after_ms", "join_backoff_min_ms", "join_backoff_max_ms",
-                     "nack_timeout_fraction", "lifeguard"});
+                     "nack_timeout_fraction", "lifeguard"}));
   constexpr std::int64_t kHour = 3'600'000;
   c.probe_interval = opt_ms(j, w, "probe_interval_ms", 1, kHour, c.probe_interval);
   c.probe_timeout = opt_ms(j, w, "probe_timeout_ms", 1, kHour, c.probe_timeout);
@@ -394,17 +427,69 @@ void parse_swim(const json& j, SwimConfig& c) {
     jf::fail(fmt::format("swim.join_backoff_max_ms: {} is below join_backoff_min_ms ({})", c.join_backoff_max.ms(),
                          c.join_backoff_min.ms()));
   }
-  if (auto f = jf::opt_number(j, w, "nack_timeout_fraction", 0.05, 1.0)) c.nack_timeout_fraction = *f;
+  if (auto f = jf::take(jf::opt_number(j, w, "nack_timeout_fraction", 0.05, 1.0))) c.nack_timeout_fraction = *f;
   c.lifeguard = opt_bool(j, w, "lifeguard", c.lifeguard);
 }
 
 void parse_replication(const json& j, ReplicatorConfig& c) {
   const std::string w = "replication";
-  jf::expect_object(j, w, {"anti_entropy_interval_ms", "fanout", "flush_delay_ms", "hlc_max_forward_ms"});
+  jf::take(jf::expect_object(j, w, {"anti_entropy_interval_ms", "fanout", "flush_delay_ms", "hlc_max_forward_ms"}));
   c.anti_entropy_interval = opt_ms(j, w, "anti_entropy_interval_ms", 1, 86'400'000, c.anti_entropy_interval);
   c.fanout = opt_size(j, w, "fanout", 0, 64, c.fanout);
   c.flush_delay = opt_ms(j, w, "flush_delay_ms", 0, 60'000, c.flush_delay);
   c.hlc_max_forward = opt_ms(j, w, "hlc_max_forward_ms", 0, 86'400'000, c.hlc_max_forward);
+}
+
+// Parses one entry of "targets" (which may stand for a generated group) and
+// appends its targets to `out` (at most `max_targets` in all).
+void parse_targets(const json& j, const std::string& where, std::vector<TargetModel>& out, std::size_t max_targets) {
+  jf::take(jf::expect_object(j, where, {"spec", "behaviour", "count", "stagger_ms"}));
+  if (!j.contains("spec")) jf::fail(fmt::format("{}: missing", jf::path(where, "spec")));
+  if (!j.contains("behaviour")) jf::fail(fmt::format("{}: missing", jf::path(where, "behaviour")));
+  auto spec = TargetSpec::from_json(j.at("spec"), jf::path(where, "spec"));
+  if (!spec) jf::fail(spec.error());
+  auto model = TargetModel::from_json(*spec, j.at("behaviour"), jf::path(where, "behaviour"));
+  if (!model) jf::fail(model.error());
+  const auto count = jf::take(jf::opt_int(j, where, "count", 1, static_cast<std::int64_t>(max_targets)));
+  const auto stagger_ms = jf::take(jf::opt_int(j, where, "stagger_ms", 0, TargetModel::kMaxAtMs));
+  if (!count) {
+    if (stagger_ms) jf::fail(fmt::format("{}: only applies with count", jf::path(where, "stagger_ms")));
+    if (out.size() >= max_targets) jf::fail(fmt::format("{}: more than {} targets in the scenario", where, max_targets));
+    out.push_back(std::move(*model));
+    return;
+  }
+  if (out.size() + static_cast<std::size_t>(*count) > max_targets) {
+    jf::fail(fmt::format("{}: more than {} targets in the scenario", jf::path(where, "count"), max_targets));
+  }
+  const int width = static_cast<int>(fmt::format("{}", *count - 1).size());
+  for (std::int64_t i = 0; i < *count; ++i) {
+    TargetSpec copy = *spec;
+    copy.id = fmt::format("{}-{:0{}}", spec->id, i, width);
+    if (!valid_target_id(copy.id)) {
+      jf::fail(fmt::format("{}: generated id '{}' is too long", jf::path(where, "spec.id"), copy.id));
+    }
+    auto m = TargetModel::from_json(std::move(copy), j.at("behaviour"), jf::path(where, "behaviour"));
+    if (!m) jf::fail(m.error());
+    m->shift_phases(Duration::milliseconds(stagger_ms.value_or(0) * i));
+    out.push_back(std::move(*m));
+  }
+}
+
+// Parses a "targets" array; ids must be unique.
+std::vector<TargetModel> parse_target_array(const json& targets, std::size_t max_targets) {
+  std::vector<TargetModel> out;
+  std::map<std::string, std::string, std::less<>> ids;  // id -> where it was defined
+  for (std::size_t i = 0; i < targets.size(); ++i) {
+    const auto w = fmt::format("targets[{}]", i);
+    const std::size_t first = out.size();
+    parse_targets(targets[i], w, out, max_targets);
+    for (std::size_t k = first; k < out.size(); ++k) {
+      const auto& id = out[k].spec().id;
+      auto [it, fresh] = ids.emplace(id, w);
+      if (!fresh) jf::fail(fmt::format("{}.spec.id: duplicate id '{}' (also in {})", w, id, it->second));
+    }
+  }
+  return out;
 }
 
 struct EventParser {
@@ -457,58 +542,58 @@ struct EventParser {
     const std::int64_t safety_ms = s.safety.ms();
     TimelineEvent e;
     e.source = index;
-    e.at = ms_duration(jf::get_int(j, w, "at_ms", 0, safety_ms - 1));
-    const auto kind = jf::get_string(j, w, "event", 32);
-    auto named = [&] { e.name = jf::opt_string(j, w, "name", 64).value_or(""); };
+    e.at = ms_duration(jf::take(jf::get_int(j, w, "at_ms", 0, safety_ms - 1)));
+    const auto kind = jf::take(jf::get_string(j, w, "event", 32));
+    auto named = [&] { e.name = jf::take(jf::opt_string(j, w, "name", 64)).value_or(""); };
     if (kind == "crash" || kind == "resume" || kind == "join") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members"}));
       e.kind = kind == "crash" ? FaultKind::crash : kind == "resume" ? FaultKind::resume : FaultKind::join;
       e.members = members(j, w);
     } else if (kind == "restart") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "down_ms"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "down_ms"}));
       e.kind = FaultKind::restart;
       e.members = members(j, w);
       e.down = opt_ms(j, w, "down_ms", 0, safety_ms, Duration::zero());
     } else if (kind == "pause") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "for_ms"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "for_ms"}));
       e.kind = FaultKind::pause;
       e.members = members(j, w);
-      if (auto f = jf::opt_int(j, w, "for_ms", 1, safety_ms)) e.pause_for = ms_duration(*f);
+      if (auto f = jf::take(jf::opt_int(j, w, "for_ms", 1, safety_ms))) e.pause_for = ms_duration(*f);
     } else if (kind == "leave") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "stop_after_ms"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "stop_after_ms"}));
       e.kind = FaultKind::leave;
       e.members = members(j, w);
       e.stop_after = opt_ms(j, w, "stop_after_ms", 0, safety_ms, Duration::seconds(5));
     } else if (kind == "partition" || kind == "clog") {
-      jf::expect_object(j, w, {"at_ms", "event", "from", "to", "one_way", "name"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "from", "to", "one_way", "name"}));
       e.kind = kind == "partition" ? FaultKind::partition : FaultKind::clog;
       parse_sets(j, w, s, /*from_optional=*/false, e.from, e.to);
       e.one_way = opt_bool(j, w, "one_way", false);
       named();
     } else if (kind == "heal" || kind == "release" || kind == "unlink") {
-      jf::expect_object(j, w, {"at_ms", "event", "name"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "name"}));
       e.kind = kind == "heal" ? FaultKind::heal : kind == "release" ? FaultKind::release : FaultKind::unlink;
       named();
     } else if (kind == "link") {
-      jf::expect_object(j, w,
+      jf::take(jf::expect_object(j, w,
                         {"at_ms", "event", "from", "to", "one_way", "name", "latency", "loss", "duplicate", "reorder",
-                         "reorder_delay", "stream_bytes_per_ms"});
+                         "reorder_delay", "stream_bytes_per_ms"}));
       e.kind = FaultKind::link;
       parse_sets(j, w, s, /*from_optional=*/true, e.from, e.to);
       e.one_way = opt_bool(j, w, "one_way", false);
       named();
       e.link = parse_link_fields(j, w);
     } else if (kind == "loss") {
-      jf::expect_object(j, w, {"at_ms", "event", "from", "to", "one_way", "name", "rate"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "from", "to", "one_way", "name", "rate"}));
       e.kind = FaultKind::link;
       parse_sets(j, w, s, /*from_optional=*/true, e.from, e.to);
       e.one_way = opt_bool(j, w, "one_way", false);
       named();
       e.link.loss = probability(j, w, "rate");
     } else if (kind == "rolling_restart") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "every_ms", "down_ms"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "every_ms", "down_ms"}));
       const auto chosen = members(j, w);
-      const Duration every = ms_duration(jf::get_int(j, w, "every_ms", 1, safety_ms));
+      const Duration every = ms_duration(jf::take(jf::get_int(j, w, "every_ms", 1, safety_ms)));
       const Duration down = opt_ms(j, w, "down_ms", 0, safety_ms, Duration::zero());
       for (std::size_t k = 0; k < chosen.size(); ++k) {
         TimelineEvent r;
@@ -525,7 +610,7 @@ struct EventParser {
       }
       return;
     } else if (kind == "put_target") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "spec", "behaviour"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "spec", "behaviour"}));
       e.kind = FaultKind::put_target;
       e.members = members(j, w);
       if (!j.contains("spec")) jf::fail(fmt::format("{}: missing", jf::path(w, "spec")));
@@ -534,16 +619,16 @@ struct EventParser {
       runtime_target(*spec, j.contains("behaviour") ? &j.at("behaviour") : nullptr, w);
       e.spec = std::move(*spec);
     } else if (kind == "delete_target") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "id"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "id"}));
       e.kind = FaultKind::delete_target;
       e.members = members(j, w);
-      e.id = jf::get_string(j, w, "id", TargetSpec::kMaxIdLength);
+      e.id = jf::take(jf::get_string(j, w, "id", TargetSpec::kMaxIdLength));
     } else if (kind == "add_counter") {
-      jf::expect_object(j, w, {"at_ms", "event", "member", "members", "counter", "delta"});
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "counter", "delta"}));
       e.kind = FaultKind::add_counter;
       e.members = members(j, w);
-      e.id = jf::get_string(j, w, "counter", TargetSpec::kMaxIdLength);
-      e.delta = jf::get_int(j, w, "delta", -(std::int64_t{1} << 40), std::int64_t{1} << 40);
+      e.id = jf::take(jf::get_string(j, w, "counter", TargetSpec::kMaxIdLength));
+      e.delta = jf::take(jf::get_int(j, w, "delta", -(std::int64_t{1} << 40), std::int64_t{1} << 40));
     } else {
       jf::fail(fmt::format(
           "{}: '{}' is not one of crash, restart, pause, resume, leave, join, partition, heal, clog, release, "
@@ -558,8 +643,64 @@ struct EventParser {
 };
 
 std::uint64_t opt_u64_bound(const json& j, std::string_view where, std::string_view key, std::uint64_t fallback) {
-  if (auto v = jf::opt_int(j, where, key, 0, std::int64_t{1} << 53)) return static_cast<std::uint64_t>(*v);
+  if (auto v = jf::take(jf::opt_int(j, where, key, 0, std::int64_t{1} << 53))) return static_cast<std::uint64_t>(*v);
   return fallback;
+}
+
+// "min" and "max" (either or both) into e.min, e.max.
+void read_range(const json& j, const std::string& w, ClusterExpectation& e) {
+  e.min = opt_u64_bound(j, w, "min", 0);
+  e.max = opt_u64_bound(j, w, "max", UINT64_MAX);
+  if (!j.contains("min") && !j.contains("max")) jf::fail(fmt::format("{}: needs min, max or both", w));
+  if (e.min > e.max) jf::fail(fmt::format("{}: {} is below min ({})", jf::path(w, "max"), e.max, e.min));
+}
+
+HealthStatus read_status(const json& j, const std::string& where, bool allow_unknown) {
+  const auto text = jf::take(jf::get_string(j, where, "status", 16));
+  const auto st = parse_health_status(text);
+  if (!st || (!allow_unknown && *st == HealthStatus::unknown)) {
+    jf::fail(fmt::format("{}: '{}' is not {}", jf::path(where, "status"), text,
+                         allow_unknown ? "healthy, unhealthy or unknown" : "healthy or unhealthy"));
+  }
+  return *st;
+}
+
+// detects, never, status_at, checks, changes: a member's own checks of
+// configured targets ("target": a pattern; "member": optional selector).
+void parse_own_checks(const json& j, const std::string& w, const std::string& kind, const ClusterScenario& s,
+                      ClusterExpectation& e) {
+  if (kind == "detects") {
+    jf::take(jf::expect_object(j, w, {"kind", "target", "member", "within_intervals"}));
+    e.kind = ClusterExpectationKind::detects;
+    e.within_intervals = static_cast<int>(jf::take(jf::get_int(j, w, "within_intervals", 1, 1000)));
+  } else if (kind == "never") {
+    jf::take(jf::expect_object(j, w, {"kind", "target", "member", "status"}));
+    e.kind = ClusterExpectationKind::never;
+    e.status = read_status(j, w, false);
+  } else if (kind == "status_at") {
+    jf::take(jf::expect_object(j, w, {"kind", "target", "member", "at_ms", "status"}));
+    e.kind = ClusterExpectationKind::status_at;
+    e.at = ms_duration(jf::take(jf::get_int(j, w, "at_ms", 0, s.duration().ms())));
+    e.status = read_status(j, w, true);
+  } else {
+    jf::take(jf::expect_object(j, w, {"kind", "target", "member", "min", "max"}));
+    e.kind = kind == "checks" ? ClusterExpectationKind::checks : ClusterExpectationKind::changes;
+    read_range(j, w, e);
+  }
+  e.target_text = jf::take(jf::get_string(j, w, "target", TargetSpec::kMaxIdLength + 1));
+  for (std::uint32_t i = 0; i < s.targets.size(); ++i) {
+    if (target_pattern_matches(e.target_text, s.targets[i].spec().id)) e.targets.push_back(i);
+  }
+  if (e.targets.empty()) {
+    jf::fail(fmt::format("{}: '{}' matches no configured target (use an id, a prefix ending in '*', or '*')",
+                         jf::path(w, "target"), e.target_text));
+  }
+  if (auto it = j.find("member"); it != j.end()) {
+    e.member_text = it->is_string() ? it->get<std::string>() : it->dump();
+    e.members = select(s, *it, jf::path(w, "member"));
+  } else {
+    for (std::uint32_t i = 0; i < s.members.size(); ++i) e.members.push_back(i);
+  }
 }
 
 ClusterExpectation parse_expectation(const json& j, std::size_t index, const ClusterScenario& s) {
@@ -568,26 +709,21 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
   ClusterExpectation e;
   e.source = index;
   const std::int64_t end_ms = s.duration().ms();
-  const auto kind = jf::get_string(j, w, "kind", 32);
+  const auto kind = jf::take(jf::get_string(j, w, "kind", 32));
   auto member_field = [&] {
     if (!j.contains("member")) jf::fail(fmt::format("{}: missing", jf::path(w, "member")));
     e.member_text = j.at("member").is_string() ? j.at("member").get<std::string>() : j.at("member").dump();
     e.members = select(s, j.at("member"), jf::path(w, "member"));
   };
-  auto range = [&] {
-    e.min = opt_u64_bound(j, w, "min", 0);
-    e.max = opt_u64_bound(j, w, "max", UINT64_MAX);
-    if (!j.contains("min") && !j.contains("max")) jf::fail(fmt::format("{}: needs min, max or both", w));
-    if (e.min > e.max) jf::fail(fmt::format("{}: {} is below min ({})", jf::path(w, "max"), e.max, e.min));
-  };
+  auto range = [&] { read_range(j, w, e); };
   if (kind == "detection") {
-    jf::expect_object(j, w, {"kind", "first_ms_max", "dead_ms_max"});
+    jf::take(jf::expect_object(j, w, {"kind", "first_ms_max", "dead_ms_max"}));
     e.kind = ClusterExpectationKind::detection;
-    if (auto v = jf::opt_int(j, w, "first_ms_max", 0, end_ms)) e.first_max = ms_duration(*v);
-    if (auto v = jf::opt_int(j, w, "dead_ms_max", 0, end_ms)) e.dead_max = ms_duration(*v);
+    if (auto v = jf::take(jf::opt_int(j, w, "first_ms_max", 0, end_ms))) e.first_max = ms_duration(*v);
+    if (auto v = jf::take(jf::opt_int(j, w, "dead_ms_max", 0, end_ms))) e.dead_max = ms_duration(*v);
     if (!e.first_max && !e.dead_max) jf::fail(fmt::format("{}: needs first_ms_max, dead_ms_max or both", w));
   } else if (kind == "false_positives") {
-    jf::expect_object(j, w, {"kind", "suspected_max", "dead_max", "from_ms", "to_ms"});
+    jf::take(jf::expect_object(j, w, {"kind", "suspected_max", "dead_max", "from_ms", "to_ms"}));
     e.kind = ClusterExpectationKind::false_positives;
     if (j.contains("suspected_max")) e.suspected_max = opt_u64_bound(j, w, "suspected_max", 0);
     if (j.contains("dead_max")) e.dead_count_max = opt_u64_bound(j, w, "dead_max", 0);
@@ -596,14 +732,14 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
     e.to = opt_ms(j, w, "to_ms", 0, end_ms, Duration::max());
     if (e.to < e.from) jf::fail(fmt::format("{}: {} is below from_ms ({})", jf::path(w, "to_ms"), e.to.ms(), e.from.ms()));
   } else if (kind == "converges" || kind == "state_converges") {
-    jf::expect_object(j, w, {"kind", "within_ms"});
+    jf::take(jf::expect_object(j, w, {"kind", "within_ms"}));
     e.kind = kind == "converges" ? ClusterExpectationKind::converges : ClusterExpectationKind::state_converges;
-    e.within = ms_duration(jf::get_int(j, w, "within_ms", 0, s.liveness.ms()));
+    e.within = ms_duration(jf::take(jf::get_int(j, w, "within_ms", 0, s.liveness.ms())));
   } else if (kind == "member_state") {
-    jf::expect_object(j, w, {"kind", "member", "state", "at_ms"});
+    jf::take(jf::expect_object(j, w, {"kind", "member", "state", "at_ms"}));
     e.kind = ClusterExpectationKind::member_state;
     member_field();
-    const auto text = jf::get_string(j, w, "state", 16);
+    const auto text = jf::take(jf::get_string(j, w, "state", 16));
     if (text == "gone") {
       e.state = SeenState::gone;
     } else if (auto st = member_state_from_string(text)) {
@@ -611,46 +747,48 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
     } else {
       jf::fail(fmt::format("{}: '{}' is not alive, suspect, dead, left or gone", jf::path(w, "state"), text));
     }
-    if (auto v = jf::opt_int(j, w, "at_ms", 0, end_ms)) e.at = ms_duration(*v);
+    if (auto v = jf::take(jf::opt_int(j, w, "at_ms", 0, end_ms))) e.at = ms_duration(*v);
   } else if (kind == "suspected" || kind == "declared_dead") {
-    jf::expect_object(j, w, {"kind", "member", "by", "min", "max"});
+    jf::take(jf::expect_object(j, w, {"kind", "member", "by", "min", "max"}));
     e.kind = kind == "suspected" ? ClusterExpectationKind::suspected : ClusterExpectationKind::declared_dead;
     member_field();
     if (auto it = j.find("by"); it != j.end()) e.by = select(s, *it, jf::path(w, "by"));
     range();
   } else if (kind == "load") {
-    jf::expect_object(j, w, {"kind", "messages_per_member_per_s_max", "bytes_per_member_per_s_max"});
+    jf::take(jf::expect_object(j, w, {"kind", "messages_per_member_per_s_max", "bytes_per_member_per_s_max"}));
     e.kind = ClusterExpectationKind::load;
-    e.messages_max = jf::opt_number(j, w, "messages_per_member_per_s_max", 0, 1e9);
-    e.bytes_max = jf::opt_number(j, w, "bytes_per_member_per_s_max", 0, 1e12);
+    e.messages_max = jf::take(jf::opt_number(j, w, "messages_per_member_per_s_max", 0, 1e9));
+    e.bytes_max = jf::take(jf::opt_number(j, w, "bytes_per_member_per_s_max", 0, 1e12));
     if (!e.messages_max && !e.bytes_max) {
       jf::fail(fmt::format("{}: needs messages_per_member_per_s_max, bytes_per_member_per_s_max or both", w));
     }
   } else if (kind == "dissemination") {
-    jf::expect_object(j, w, {"kind", "p99_ms_max", "incomplete_max"});
+    jf::take(jf::expect_object(j, w, {"kind", "p99_ms_max", "incomplete_max"}));
     e.kind = ClusterExpectationKind::dissemination;
-    if (auto v = jf::opt_int(j, w, "p99_ms_max", 0, end_ms)) e.p99_max = ms_duration(*v);
+    if (auto v = jf::take(jf::opt_int(j, w, "p99_ms_max", 0, end_ms))) e.p99_max = ms_duration(*v);
     if (j.contains("incomplete_max")) e.incomplete_max = opt_u64_bound(j, w, "incomplete_max", 0);
     if (!e.p99_max && !e.incomplete_max) jf::fail(fmt::format("{}: needs p99_ms_max, incomplete_max or both", w));
   } else if (kind == "counter") {
-    jf::expect_object(j, w, {"kind", "counter", "value"});
+    jf::take(jf::expect_object(j, w, {"kind", "counter", "value"}));
     e.kind = ClusterExpectationKind::counter;
-    e.counter = jf::get_string(j, w, "counter", TargetSpec::kMaxIdLength);
-    e.value = jf::get_int(j, w, "value", -(std::int64_t{1} << 53), std::int64_t{1} << 53);
+    e.counter = jf::take(jf::get_string(j, w, "counter", TargetSpec::kMaxIdLength));
+    e.value = jf::take(jf::get_int(j, w, "value", -(std::int64_t{1} << 53), std::int64_t{1} << 53));
   } else if (kind == "registry") {
-    jf::expect_object(j, w, {"kind", "targets"});
+    jf::take(jf::expect_object(j, w, {"kind", "targets"}));
     e.kind = ClusterExpectationKind::registry;
-    const json& ids = jf::get_array(j, w, "targets", ClusterScenario::kMaxTargets);
+    const json& ids = *jf::take(jf::get_array(j, w, "targets", ClusterScenario::kMaxTargets));
     for (std::size_t i = 0; i < ids.size(); ++i) {
       const auto f = fmt::format("{}.targets[{}]", w, i);
       if (!ids[i].is_string()) jf::fail(fmt::format("{}: must be a target id, got {}", f, jf::type_name(ids[i])));
       e.target_ids.push_back(ids[i].get<std::string>());
     }
     std::sort(e.target_ids.begin(), e.target_ids.end());
+  } else if (kind == "detects" || kind == "never" || kind == "status_at" || kind == "checks" || kind == "changes") {
+    parse_own_checks(j, w, kind, s, e);
   } else {
     jf::fail(fmt::format(
         "{}: '{}' is not one of detection, false_positives, converges, member_state, suspected, declared_dead, "
-        "load, dissemination, state_converges, counter, registry",
+        "load, dissemination, state_converges, counter, registry, detects, never, status_at, checks, changes",
         jf::path(w, "kind"), kind));
   }
   return e;
@@ -690,13 +828,13 @@ void parse_vantage(const json& j, ClusterScenario& s) {
   if (j.size() > kMaxRules) jf::fail(fmt::format("vantage: more than {} rules", kMaxRules));
   for (std::size_t i = 0; i < j.size(); ++i) {
     const auto w = fmt::format("vantage[{}]", i);
-    jf::expect_object(j[i], w, {"target", "members", "answer"});
+    jf::take(jf::expect_object(j[i], w, {"target", "members", "answer"}));
     VantageRule r;
     if (!j[i].contains("target")) jf::fail(fmt::format("{}: missing", jf::path(w, "target")));
     if (!j[i].contains("members")) jf::fail(fmt::format("{}: missing", jf::path(w, "members")));
     r.targets = select_targets(s, j[i].at("target"), jf::path(w, "target"));
     r.members = select(s, j[i].at("members"), jf::path(w, "members"));
-    const auto answer = jf::opt_string(j[i], w, "answer", 16).value_or("refusing");
+    const auto answer = jf::take(jf::opt_string(j[i], w, "answer", 16)).value_or("refusing");
     if (answer == "refusing") {
       r.answer = VantageRule::Answer::refusing;
     } else if (answer == "timeout") {
@@ -712,14 +850,14 @@ void parse_vantage(const json& j, ClusterScenario& s) {
 
 void parse_invariants(const json& j, InvariantSettings& c) {
   const std::string w = "invariants";
-  jf::expect_object(j, w, {"enabled", "settle_ms", "herd_slack", "freshness_ms_max", "sample_ms", "off"});
+  jf::take(jf::expect_object(j, w, {"enabled", "settle_ms", "herd_slack", "freshness_ms_max", "sample_ms", "off"}));
   c.enabled = opt_bool(j, w, "enabled", true);
-  if (auto v = jf::opt_int(j, w, "settle_ms", 0, 3'600'000)) c.settle = ms_duration(*v);
-  c.herd_slack = static_cast<int>(jf::opt_int(j, w, "herd_slack", 0, 64).value_or(1));
-  if (auto v = jf::opt_int(j, w, "freshness_ms_max", 1, 3'600'000)) c.freshness_max = ms_duration(*v);
+  if (auto v = jf::take(jf::opt_int(j, w, "settle_ms", 0, 3'600'000))) c.settle = ms_duration(*v);
+  c.herd_slack = static_cast<int>(jf::take(jf::opt_int(j, w, "herd_slack", 0, 64)).value_or(1));
+  if (auto v = jf::take(jf::opt_int(j, w, "freshness_ms_max", 1, 3'600'000))) c.freshness_max = ms_duration(*v);
   c.sample_every = opt_ms(j, w, "sample_ms", 10, 1000, c.sample_every);
   if (j.contains("off")) {
-    const json& off = jf::get_array(j, w, "off", 4);
+    const json& off = *jf::take(jf::get_array(j, w, "off", 4));
     for (std::size_t i = 0; i < off.size(); ++i) {
       const auto f = fmt::format("{}.off[{}]", w, i);
       const std::string text = off[i].is_string() ? off[i].get<std::string>() : off[i].dump();
@@ -735,43 +873,46 @@ void parse_invariants(const json& j, InvariantSettings& c) {
 
 ClusterScenario parse(const json& j) {
   if (!j.is_object()) jf::fail(fmt::format("scenario: must be an object, got {}", jf::type_name(j)));
-  jf::expect_object(j, "",
+  jf::take(jf::expect_object(j, "",
                     {"kind", "name", "description", "seed", "members", "seeds", "start_spread_ms", "swim",
                      "replication", "jitter_fraction", "network", "safety_ms", "liveness_ms", "metrics_from_ms",
-                     "timeline", "targets", "targets_at", "expectations", "vantage", "invariants"});
-  if (!is_cluster_scenario(j)) jf::fail("kind: must be \"cluster\"");
+                     "timeline", "targets", "targets_at", "expectations", "vantage", "invariants"}));
+  if (auto it = j.find("kind"); it != j.end() && !(it->is_string() && it->get<std::string>() == "cluster")) {
+    jf::fail("kind: must be \"cluster\" (or absent)");
+  }
   ClusterScenario s;
   const std::string top;
-  s.name = jf::get_string(j, top, "name", 256);
-  s.description = jf::opt_string(j, top, "description", kMaxTextField).value_or("");
-  if (j.contains("seed")) s.seed = jf::get_u64(j, top, "seed");
+  s.name = jf::take(jf::get_string(j, top, "name", 256));
+  s.description = jf::take(jf::opt_string(j, top, "description", kMaxTextField)).value_or("");
+  if (j.contains("seed")) s.seed = jf::take(jf::get_u64(j, top, "seed"));
   if (!j.contains("members")) jf::fail("members: missing");
   parse_members(j.at("members"), s);
   if (auto it = j.find("seeds"); it != j.end()) {
-    s.seeds = select(s, *it, "seeds");
+    // [] = no seeds: every member starts alone, its own one-member cluster.
+    if (!(it->is_array() && it->empty())) s.seeds = select(s, *it, "seeds");
   } else {
     s.seeds = {0};
   }
   s.start_spread = opt_ms(j, top, "start_spread_ms", 0, 3'600'000, Duration::zero());
   if (auto it = j.find("swim"); it != j.end()) parse_swim(*it, s.swim);
   if (auto it = j.find("replication"); it != j.end()) parse_replication(*it, s.replication);
-  if (auto jitter = jf::opt_number(j, top, "jitter_fraction", 0.0, 0.5)) s.scheduler.jitter_fraction = *jitter;
+  if (auto jitter = jf::take(jf::opt_number(j, top, "jitter_fraction", 0.0, 0.5))) s.scheduler.jitter_fraction = *jitter;
   if (auto it = j.find("network"); it != j.end()) parse_network(*it, s);
-  s.safety = ms_duration(jf::get_int(j, top, "safety_ms", 1, ClusterScenario::kMaxPhaseMs));
-  s.liveness = ms_duration(jf::get_int(j, top, "liveness_ms", 0, ClusterScenario::kMaxPhaseMs));
+  s.safety = ms_duration(jf::take(jf::get_int(j, top, "safety_ms", 1, ClusterScenario::kMaxPhaseMs)));
+  s.liveness = ms_duration(jf::take(jf::get_int(j, top, "liveness_ms", 0, ClusterScenario::kMaxPhaseMs)));
   s.metrics_from = opt_ms(j, top, "metrics_from_ms", 0, s.duration().ms(), Duration::zero());
 
   if (j.contains("targets")) {
-    auto targets = parse_target_models(j.at("targets"), ClusterScenario::kMaxTargets);
-    if (!targets) jf::fail(targets.error());
-    s.targets = std::move(*targets);
+    const json& targets = j.at("targets");
+    if (!targets.is_array()) jf::fail(fmt::format("targets: must be an array, got {}", jf::type_name(targets)));
+    s.targets = parse_target_array(targets, ClusterScenario::kMaxTargets);
   }
   if (auto it = j.find("targets_at"); it != j.end()) {
     s.targets_at = select(s, *it, "targets_at");
     if (s.targets_at.size() == s.members.size()) s.targets_at.clear();
   }
   if (j.contains("timeline")) {
-    const json& tl = jf::get_array(j, top, "timeline", ClusterScenario::kMaxEvents);
+    const json& tl = *jf::take(jf::get_array(j, top, "timeline", ClusterScenario::kMaxEvents));
     EventParser p{s, s.timeline, s.runtime_targets};
     for (std::size_t i = 0; i < tl.size(); ++i) p.parse(tl[i], i);
     std::stable_sort(s.timeline.begin(), s.timeline.end(),
@@ -781,7 +922,7 @@ ClusterScenario parse(const json& j) {
   if (auto it = j.find("invariants"); it != j.end()) parse_invariants(*it, s.invariants);
   std::size_t count = 0;
   if (j.contains("expectations")) {
-    const json& ex = jf::get_array(j, top, "expectations", ClusterScenario::kMaxExpectations);
+    const json& ex = *jf::take(jf::get_array(j, top, "expectations", ClusterScenario::kMaxExpectations));
     for (std::size_t i = 0; i < ex.size(); ++i) s.expectations.push_back(parse_expectation(ex[i], i, s));
     count = ex.size();
   }
@@ -807,6 +948,29 @@ Result<ClusterScenario> parse_cluster_scenario(const json& j) {
   } catch (const jf::FieldError& e) {
     return Error{e.message};
   }
+}
+
+Result<ClusterScenario> load_cluster_scenario(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error{fmt::format("{}: cannot open", path)};
+  std::string text;
+  char buf[64 * 1024];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    text.append(buf, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > ClusterScenario::kMaxFileBytes) {
+      return Error{fmt::format("{}: larger than {} bytes", path, ClusterScenario::kMaxFileBytes)};
+    }
+  }
+  if (in.bad()) return Error{fmt::format("{}: read error", path)};
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return Error{fmt::format("{}: not valid JSON: {}", path, e.what())};
+  }
+  auto s = parse_cluster_scenario(j);
+  if (!s) return Error{fmt::format("{}: {}", path, s.error())};
+  return s;
 }
 
 }  // namespace heck::sim

@@ -1,18 +1,18 @@
 // A cluster scenario: members running the composed node (core/cluster/),
 // the network between them, a timeline of faults, and what must hold.
-// Parsed strictly from JSON, like the version-1 scenario (sim/scenario.h):
-// unknown keys, wrong types and bad values are refused with a message that
+// Parsed strictly from JSON: unknown keys, wrong types and bad values are refused with a message that
 // names the field ("timeline[3].from[1]: 'n99' is not a member").
 //
 //   {
-//     "kind": "cluster",                 // selects this runner in `heck sim`
+//     "kind": "cluster",                 // optional (older files carry it; any other value is refused)
 //     "name": "crash-10", "description": "…", "seed": 7,
 //     "members": {"count": 10, "prefix": "n",           // n0 … n9
 //                 "clock_spread": {"offset_ms": 30000, "drift_ppm": 500}},
 //       // or a list: [{"name": "a", "clock": {"offset_ms": 0, "drift_ppm": 0}, "start": false}]
 //       // clock_spread: offsets spread evenly over ±offset_ms, drifts over
 //       // ±drift_ppm in another order; "start": false = joins on a join event
-//     "seeds": ["n0"],                   // join addresses (default: the first member)
+//     "seeds": ["n0"],                   // join addresses (default: the first member);
+//                                        // []: none, every member is its own one-member cluster
 //     "start_spread_ms": 2000,           // non-seed members start at random times in [0, spread]
 //     "swim": {"probe_interval_ms": 1000, "lifeguard": true, …},   // core SwimConfig fields
 //     "replication": {"anti_entropy_interval_ms": 1000, "fanout": 3},
@@ -40,7 +40,11 @@
 //       {"at_ms": 30000, "event": "delete_target", "member": "n1", "id": "t1"},
 //       {"at_ms": 30000, "event": "add_counter", "member": "n1", "counter": "likes", "delta": 1}
 //     ],
-//     "targets": [<as in sim/scenario.h: spec, behaviour, count, stagger_ms>],  // configured at every member
+//     "targets": [{"spec": {<core TargetSpec: id, url, interval_ms, …>},
+//                  "behaviour": [<phases, sim/target_model.h>],
+//                  "count": 100, "stagger_ms": 250}],   // optional: 100 targets <id>-000…<id>-099,
+//                                                       // phases after the first shifted by i × stagger_ms
+//                                        // configured at every member
 //     "targets_at": ["n9"],              // or only at these (they write them to the registry when they start)
 //     "expectations": [
 //       {"kind": "detection", "first_ms_max": 3000, "dead_ms_max": 15000},
@@ -53,7 +57,13 @@
 //       {"kind": "dissemination", "p99_ms_max": 2000, "incomplete_max": 0},
 //       {"kind": "state_converges", "within_ms": 30000},
 //       {"kind": "counter", "counter": "likes", "value": 8},      // at every running member, at the end
-//       {"kind": "registry", "targets": ["web", "db"]}            // exactly these targets, everywhere, at the end
+//       {"kind": "registry", "targets": ["web", "db"]},           // exactly these targets, everywhere, at the end
+//       // A member's own checks of configured targets (see "Own checks" below):
+//       {"kind": "detects",   "target": "t3", "within_intervals": 3},
+//       {"kind": "never",     "target": "t1", "status": "unhealthy"},
+//       {"kind": "status_at", "target": "t2", "at_ms": 30000, "status": "healthy"},
+//       {"kind": "checks",    "target": "t1", "min": 55, "max": 65},
+//       {"kind": "changes",   "target": "web-*", "max": 1, "member": "n1"}
 //     ],
 //     "vantage": [{"target": "web*", "members": "n2", "answer": "refusing"}],   // see below
 //     "invariants": {"settle_ms": 8000, "herd_slack": 1, "freshness_ms_max": 6000, "sample_ms": 200,
@@ -81,6 +91,22 @@
 // (freshness sampling period, 10-1000, default 200), off (invariants not
 // judged here, each named) and enabled (false: none).
 //
+// Own checks. detects, never, status_at, checks and changes judge, for every
+// (member, target) pair they select, the status the member's OWN checks give
+// the target (the scheduler's StatusChanged effects, not the replicated
+// view): "target" is an id, a prefix ending in '*' or "*" over the configured
+// targets; "member" (optional, a selector as below) defaults to every member.
+// They suit members that check the target for the whole run: a one-member
+// cluster ("Version 1"), or several independent ones ("seeds": []), each
+// checking every target. A member's status starts unknown.
+//   detects    every truth transition (sim/target_model.h) that holds at
+//              least the bound is seen within N × interval + 2 × jitter +
+//              timeout (on the member's clock, in true time) of its start
+//   never      the member never reports `status` for the target
+//   status_at  at at_ms the member's status is `status`
+//   checks     the member starts between min and max checks of the target
+//   changes    the member reports between min and max status changes
+//
 // Member selectors ("member", "members", "from", "to") are a name, a prefix
 // ending in '*' ("n1*"), "*", or an array of those; each must match at least
 // one member. A missing "to" means every member not in "from". Partitions,
@@ -104,6 +130,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/health.h"
 #include "core/membership/member_state.h"
 #include "core/membership/swim.h"
 #include "core/replicated/replicator.h"
@@ -150,7 +177,11 @@ struct TimelineEvent {
 enum class ClusterExpectationKind : std::uint8_t {
   detection, false_positives, converges, member_state, suspected, declared_dead, load, dissemination,
   state_converges, counter, registry, invariant,
+  // A member's own checks (see "Own checks" in the header comment):
+  detects, never, status_at, checks, changes,
 };
+// True for the kinds that judge members' own checks.
+bool judges_own_checks(ClusterExpectationKind k);
 std::string_view to_string(ClusterExpectationKind k);
 
 // The simulator's standing invariants (sim/cluster_invariants.h).
@@ -204,6 +235,12 @@ struct ClusterExpectation {
   std::int64_t value = 0;                   // counter: the expected total
   std::vector<std::string> target_ids;      // registry: sorted
   Invariant invariant = Invariant::coverage;  // invariant (implicit: source >= the file's count)
+  // detects … changes (members: those selected, every member by default;
+  // min and max: checks, changes; at: status_at):
+  std::string target_text;                  // as written
+  std::vector<std::uint32_t> targets;       // configured target indices
+  int within_intervals = 0;                 // detects
+  HealthStatus status = HealthStatus::unknown;  // never, status_at
 
   std::string describe() const;
 };
@@ -222,7 +259,7 @@ struct ClusterScenario {
   std::string description;
   std::uint64_t seed = 1;
   std::vector<MemberScenario> members;
-  std::vector<std::uint32_t> seeds;  // indices into members
+  std::vector<std::uint32_t> seeds;  // indices into members; empty: every member alone
   Duration start_spread;
   SwimConfig swim;
   ReplicatorConfig replication;
@@ -267,14 +304,19 @@ struct ClusterScenario {
   }
 
   Duration duration() const { return safety + liveness; }
+  // True when an expectation judges members' own checks: the world then
+  // records status changes and check counts per (member, configured target).
+  bool judges_own_checks() const;
   // "n7:7946"
   static std::string address_of(std::string_view member);
   std::optional<std::uint32_t> member_index(std::string_view name) const;
 };
 
 Result<ClusterScenario> parse_cluster_scenario(const nlohmann::json& j);
+// Reads and parses a scenario file (at most kMaxFileBytes).
+Result<ClusterScenario> load_cluster_scenario(const std::string& path);
 
-// True when `j` is an object whose "kind" is "cluster".
-bool is_cluster_scenario(const nlohmann::json& j);
+// True when `pattern` ("id", "prefix*" or "*") matches `id`.
+bool target_pattern_matches(std::string_view pattern, std::string_view id);
 
 }  // namespace heck::sim

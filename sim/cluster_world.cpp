@@ -30,8 +30,6 @@ std::uint64_t derive(std::uint64_t seed, std::uint64_t salt) {
 
 enum Salt : std::uint64_t { kNetwork = 1, kNodes = 2, kStarts = 3, kAnswers = 4 };
 
-std::uint8_t view_code(MemberState s) { return static_cast<std::uint8_t>(s) + 1; }
-
 std::string_view channel_name(Channel c) { return c == Channel::stream ? "stream" : "datagram"; }
 
 }  // namespace
@@ -72,7 +70,10 @@ ClusterWorld::ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions 
     }
   }
   for (const auto& rule : scenario.links) network_.add_override(rule.from, rule.to, rule.one_way, rule.link);
-  view_.assign(n * n, 0);
+  view_.assign(n * n, SeenAs::unknown);
+  independent_ = scenario.seeds.empty();
+  own_checks_on_ = scenario.judges_own_checks();
+  if (own_checks_on_) own_checks_.assign(n * scenario.targets.size(), 0);
   converged_since_ = Instant::from_ns(0);
   effects_.reserve(64);
 
@@ -87,12 +88,12 @@ ClusterWorld::ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions 
     // Seeds first, at 0; the others spread over start_spread (one draw each,
     // in member order, so the spread does not depend on anything else).
     const Duration at = is_seed[m] ? Duration::zero() : starts.duration_between(Duration::zero(), scenario.start_spread);
-    schedule(Instant::from_ns(0) + at, Action::start, m, 0);
+    schedule(Instant::from_ns(0) + at, WorldAction::start, m, 0);
   }
   for (std::uint32_t i = 0; i < scenario.timeline.size(); ++i) {
-    schedule(Instant::from_ns(0) + scenario.timeline[i].at, Action::timeline, 0, i);
+    schedule(Instant::from_ns(0) + scenario.timeline[i].at, WorldAction::timeline, 0, i);
   }
-  schedule(liveness_start(), Action::liveness, 0, 0);
+  schedule(liveness_start(), WorldAction::liveness, 0, 0);
 }
 
 ClusterWorld::~ClusterWorld() = default;
@@ -107,14 +108,8 @@ void ClusterWorld::stop_run(std::string why) {
   if (error_.empty()) error_ = std::move(why);
 }
 
-void ClusterWorld::schedule(Instant at, Action action, std::uint32_t member, std::uint64_t a) {
-  Event e;
-  e.at = at < now_ ? now_ : at;
-  e.kind = EventKind::fault;
-  e.c8 = static_cast<std::uint8_t>(action);
-  e.node = member;
-  e.a = a;
-  push(e);
+void ClusterWorld::schedule(Instant at, WorldAction action, std::uint32_t member, std::uint64_t argument) {
+  push(Event::fault(at < now_ ? now_ : at, action, member, argument));
 }
 
 bool ClusterWorld::run_until(Instant end) {
@@ -130,13 +125,11 @@ bool ClusterWorld::run_until(Instant end) {
 }
 
 void ClusterWorld::dispatch(const Event& ev) {
-  switch (ev.kind) {
+  switch (ev.kind()) {
     case EventKind::timer: on_timer(ev); break;
     case EventKind::packet: on_packet(ev); break;
     case EventKind::check_done: on_check_done(ev); break;
     case EventKind::fault: on_fault(ev); break;
-    case EventKind::node_start:
-    case EventKind::target_phase:
     case EventKind::none:
     case EventKind::bench: break;
   }
@@ -185,9 +178,10 @@ void ClusterWorld::start(std::uint32_t m) {
 
   disagreements_ -= contribution(m);
   std::fill(view_.begin() + static_cast<std::ptrdiff_t>(m * members_.size()),
-            view_.begin() + static_cast<std::ptrdiff_t>((m + 1) * members_.size()), 0);
+            view_.begin() + static_cast<std::ptrdiff_t>((m + 1) * members_.size()), SeenAs::unknown);
   ms.node = std::make_unique<ClusterNode>(std::move(config), node_seed);
   ms.timers = TimerTable{};
+  ms.slots.clear();
   ms.paused = false;
   disagreements_ += contribution(m);
   log(m, ProcessEvent::start);
@@ -206,6 +200,7 @@ void ClusterWorld::end_process(std::uint32_t m, ProcessEvent why) {
   log(m, why);
   disagreements_ -= contribution(m);
   ms.node.reset();
+  ms.slots.clear();
   ms.timers = TimerTable{};
   ms.paused = false;
   ms.backlog.clear();
@@ -258,7 +253,7 @@ void ClusterWorld::leave(std::uint32_t m, Duration stop_after) {
   }
   log(m, ProcessEvent::leave);
   input(m, LeaveCluster{});
-  schedule(now_ + stop_after, Action::stop, m, ms.generation);
+  schedule(now_ + stop_after, WorldAction::stop, m, ms.generation);
 }
 
 void ClusterWorld::input(std::uint32_t m, const ClusterInput& in) {
@@ -272,19 +267,16 @@ void ClusterWorld::input(std::uint32_t m, const ClusterInput& in) {
   apply_effects(m, local);
 }
 
+void ClusterWorld::push_arrivals() {
+  for (const Arrival& a : arrivals_) push(Event::packet(a.at, network_.peek(a.index).to, a.index));
+}
+
 void ClusterWorld::heal_everything() {
   if (trace_ != nullptr) trace_->line(R"({{"t":{},"ev":"liveness"}})", now_.ns());
   network_.heal_all();
   arrivals_.clear();
   network_.release_all(now_, arrivals_);
-  for (const Arrival& a : arrivals_) {
-    Event e;
-    e.at = a.at;
-    e.kind = EventKind::packet;
-    e.node = network_.peek(a.index).to;
-    e.a = a.index;
-    push(e);
-  }
+  push_arrivals();
   for (std::uint32_t id : timeline_links_) network_.remove_override(id);
   timeline_links_.clear();
   named_partitions_.clear();
@@ -303,18 +295,19 @@ void ClusterWorld::network_changed() {
 // --- events -----------------------------------------------------------------
 
 void ClusterWorld::on_fault(const Event& ev) {
-  switch (static_cast<Action>(ev.c8)) {
-    case Action::timeline: apply_timeline(scenario_.timeline[ev.a]); break;
-    case Action::start:
-      if (!running(ev.node)) start(ev.node);
+  const std::uint32_t m = ev.member();
+  switch (ev.action()) {
+    case WorldAction::timeline: apply_timeline(scenario_.timeline[ev.argument()]); break;
+    case WorldAction::start:
+      if (!running(m)) start(m);
       break;
-    case Action::stop:
-      if (running(ev.node) && members_[ev.node]->generation == ev.a) end_process(ev.node, ProcessEvent::stop);
+    case WorldAction::stop:
+      if (running(m) && members_[m]->generation == ev.argument()) end_process(m, ProcessEvent::stop);
       break;
-    case Action::resume:
-      if (running(ev.node) && paused(ev.node) && members_[ev.node]->generation == ev.a) resume(ev.node);
+    case WorldAction::resume:
+      if (running(m) && paused(m) && members_[m]->generation == ev.argument()) resume(m);
       break;
-    case Action::liveness: heal_everything(); break;
+    case WorldAction::liveness: heal_everything(); break;
   }
 }
 
@@ -332,16 +325,6 @@ void ClusterWorld::apply_timeline(const TimelineEvent& e) {
     });
     return ids;
   };
-  auto push_arrivals = [&] {
-    for (const Arrival& a : arrivals_) {
-      Event ev;
-      ev.at = a.at;
-      ev.kind = EventKind::packet;
-      ev.node = network_.peek(a.index).to;
-      ev.a = a.index;
-      push(ev);
-    }
-  };
   switch (e.kind) {
     case FaultKind::crash:
       for (auto m : e.members) crash(m);
@@ -352,14 +335,14 @@ void ClusterWorld::apply_timeline(const TimelineEvent& e) {
         if (e.down == Duration::zero()) {
           start(m);
         } else {
-          schedule(now_ + e.down, Action::start, m, 0);
+          schedule(now_ + e.down, WorldAction::start, m, 0);
         }
       }
       break;
     case FaultKind::pause:
       for (auto m : e.members) {
         pause(m);
-        if (e.pause_for && paused(m)) schedule(now_ + *e.pause_for, Action::resume, m, members_[m]->generation);
+        if (e.pause_for && paused(m)) schedule(now_ + *e.pause_for, WorldAction::resume, m, members_[m]->generation);
       }
       break;
     case FaultKind::resume:
@@ -446,8 +429,8 @@ void ClusterWorld::apply_timeline(const TimelineEvent& e) {
 }
 
 void ClusterWorld::on_timer(const Event& ev) {
-  MemberSlot& ms = *members_[ev.node];
-  const TimerKey key{static_cast<TimerKind>(ev.c16), ev.a};
+  MemberSlot& ms = *members_[ev.member()];
+  const TimerKey key = ev.timer_key();
   const auto due = ms.timers.fire(key, ev.seq);
   if (!due || !ms.node) {
     ++counters_.stale_timers;
@@ -459,7 +442,7 @@ void ClusterWorld::on_timer(const Event& ev) {
     return;
   }
   assert(ms.clock.local(now_) >= *due);
-  fire_timer(ev.node, key);
+  fire_timer(ev.member(), key);
 }
 
 void ClusterWorld::fire_timer(std::uint32_t m, TimerKey key) {
@@ -470,7 +453,7 @@ void ClusterWorld::fire_timer(std::uint32_t m, TimerKey key) {
   apply_effects(m, local);
 }
 
-void ClusterWorld::on_packet(const Event& ev) { deliver(ev.node, network_.take(static_cast<std::uint32_t>(ev.a))); }
+void ClusterWorld::on_packet(const Event& ev) { deliver(ev.member(), network_.take(ev.message())); }
 
 std::string ClusterWorld::stream_source(std::uint32_t m) {
   // A TCP connection comes from an ephemeral port of the sender's host.
@@ -512,7 +495,7 @@ void ClusterWorld::deliver(std::uint32_t m, Message message) {
 }
 
 void ClusterWorld::on_check_done(const Event& ev) {
-  const auto index = static_cast<std::uint32_t>(ev.a);
+  const std::uint32_t index = ev.pending_check();
   const PendingCheck& p = pending_[index];
   MemberSlot& ms = *members_[p.member];
   if (!ms.node || ms.generation != p.generation) {  // its process is gone
@@ -544,6 +527,16 @@ void ClusterWorld::finish_check(std::uint32_t index) {
   apply_effects(p.member, local);
 }
 
+ClusterWorld::SlotBinding* ClusterWorld::bind(MemberSlot& ms, const StartCheck& sc) {
+  const std::size_t slot = sc.check.slot;
+  if (slot < ms.slots.size() && ms.slots[slot].spec == sc.spec) return &ms.slots[slot];
+  if (slot >= kMaxBoundSlots) return nullptr;
+  const auto it = target_index_.find(sc.spec->id);
+  if (slot >= ms.slots.size()) ms.slots.resize(slot + 1);
+  ms.slots[slot] = SlotBinding{sc.spec, it == target_index_.end() ? kNoTarget : it->second};
+  return &ms.slots[slot];
+}
+
 void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck& sc) {
   MemberSlot& ms = *members_[m];
   ++counters_.checks_started;
@@ -552,10 +545,17 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
   p.start_local = local;
   p.member = m;
   p.generation = ms.generation;
-  auto it = target_index_.find(sc.spec->id);
+  SlotBinding* binding = bind(ms, sc);
+  std::uint32_t target = kNoTarget;
+  if (binding != nullptr) {
+    target = binding->target;
+  } else if (const auto it = target_index_.find(sc.spec->id); it != target_index_.end()) {
+    target = it->second;
+  }
+  const bool known = target != kNoTarget;
   Duration latency = Duration::zero();
-  const TargetModel* model = it == target_index_.end() ? nullptr : scenario_.target_model(it->second);
-  const std::uint8_t vantage = it == target_index_.end() || vantage_.empty() ? 0 : vantage_[m][it->second];
+  const TargetModel* model = known ? scenario_.target_model(target) : nullptr;
+  const std::uint8_t vantage = !known || vantage_.empty() ? 0 : vantage_[m][target];
   if (vantage != 0) {
     // A bad vantage point: this member sees the target fail, whatever it does.
     ++counters_.vantage_answers;
@@ -574,11 +574,24 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
     p.answer.latency = latency;
   } else if (model == nullptr) {
     p.answer.transport = CheckReason::dns_failure;  // the world has no such host
+  } else if (binding != nullptr) {
+    // The model's reply_at(now_), kept until its next change: the same
+    // answer as model->answer(now_, answers_), without touching the model.
+    if (!binding->has_reply || now_ >= binding->reply_until) {
+      binding->reply = model->reply_at(now_);
+      binding->reply_until = model->next_change(now_).value_or(Instant::max());
+      binding->has_reply = true;
+    }
+    p.answer = binding->reply.draw(answers_);
+    latency = p.answer.latency;
   } else {
     p.answer = model->answer(now_, answers_);
     latency = p.answer.latency;
   }
-  if (observer_ != nullptr && it != target_index_.end()) observer_->on_check(now_, m, it->second);
+  if (observer_ != nullptr && known) observer_->on_check(now_, m, target);
+  if (own_checks_on_ && known && target < scenario_.targets.size()) {
+    ++own_checks_[static_cast<std::size_t>(m) * scenario_.targets.size() + target];
+  }
   Instant deadline = ms.clock.true_at(sc.deadline);
   if (deadline < now_) deadline = now_;
   Instant done_at = now_ + latency;
@@ -591,13 +604,7 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
     stop_run(fmt::format("more than {} checks in flight", kMaxPendingChecks));
     return;
   }
-  const std::uint32_t index = *slot;
-  Event e;
-  e.at = done_at;
-  e.kind = EventKind::check_done;
-  e.node = m;
-  e.a = index;
-  push(e);
+  push(Event::check_done(done_at, m, *slot));
 }
 
 // --- effects ----------------------------------------------------------------
@@ -608,15 +615,9 @@ void ClusterWorld::apply_effects(std::uint32_t m, Instant local) {
     if (auto* s = std::get_if<Send>(&effect)) {
       send(m, *s);
     } else if (const auto* st = std::get_if<SetTimer>(&effect)) {
-      Event e;
-      e.at = ms.clock.true_at(st->at);
-      if (e.at < now_) e.at = now_;
-      e.kind = EventKind::timer;
-      e.node = m;
-      e.a = st->key.id;
-      e.c16 = static_cast<std::uint16_t>(st->key.kind);
+      const Instant at = ms.clock.true_at(st->at);
       const std::uint64_t seq = queue_.next_seq();
-      if (push(e)) ms.timers.arm(st->key, seq, st->at);
+      if (push(Event::timer(at < now_ ? now_ : at, m, st->key))) ms.timers.arm(st->key, seq, st->at);
     } else if (const auto* c = std::get_if<CancelTimer>(&effect)) {
       ms.timers.cancel(c->key);
     } else if (const auto* mc = std::get_if<MemberChanged>(&effect)) {
@@ -625,6 +626,7 @@ void ClusterWorld::apply_effects(std::uint32_t m, Instant local) {
       start_check(m, local, *sc);
     } else if (const auto* ch = std::get_if<StatusChanged>(&effect)) {
       ++counters_.status_changes;
+      if (own_checks_on_) record_status(m, *ch);
       if (trace_ != nullptr) {
         trace_->line(R"({{"t":{},"node":"{}","local":{},"ev":"status_change","target":"{}","from":"{}","to":"{}"}})",
                      now_.ns(), ms.name, local.ns(), ch->spec->id, to_string(ch->from), to_string(ch->to));
@@ -666,14 +668,7 @@ void ClusterWorld::send(std::uint32_t m, Send& s) {
   if (fate == Fate::overflow && network_.in_flight() >= Network::kMaxInFlight) {
     stop_run(fmt::format("more than {} messages in flight", Network::kMaxInFlight));
   }
-  for (const Arrival& a : arrivals_) {
-    Event e;
-    e.at = a.at;
-    e.kind = EventKind::packet;
-    e.node = *to;
-    e.a = a.index;
-    push(e);
-  }
+  for (const Arrival& a : arrivals_) push(Event::packet(a.at, *to, a.index));
 }
 
 void ClusterWorld::record_change(std::uint32_t observer, const MemberChanged& c) {
@@ -693,16 +688,26 @@ void ClusterWorld::record_change(std::uint32_t observer, const MemberChanged& c)
   } else {
     ++counters_.records_dropped;
   }
-  set_view(observer, subject, view_code(c.to));
+  set_view(observer, subject, seen_as(c.to));
   update_converged();
+}
+
+void ClusterWorld::record_status(std::uint32_t m, const StatusChanged& c) {
+  const auto it = target_index_.find(c.spec->id);
+  if (it == target_index_.end() || it->second >= scenario_.targets.size()) return;  // not configured
+  if (status_records_.size() >= kMaxRecords) {
+    ++counters_.status_records_dropped;
+    return;
+  }
+  status_records_.push_back(StatusRecord{now_, m, it->second, c.from, c.to, c.cause.reason});
 }
 
 // --- convergence ------------------------------------------------------------
 
 bool ClusterWorld::agrees(std::uint32_t observer, std::uint32_t subject) const {
-  if (observer == subject || !members_[observer]->node) return true;
-  const std::uint8_t v = view_[static_cast<std::size_t>(observer) * members_.size() + subject];
-  return members_[subject]->node ? v == 1 : !live_state(v);
+  if (observer == subject || independent_ || !members_[observer]->node) return true;
+  const SeenAs v = view_[static_cast<std::size_t>(observer) * members_.size() + subject];
+  return members_[subject]->node ? v == SeenAs::alive : !live(v);
 }
 
 std::size_t ClusterWorld::contribution(std::uint32_t m) const {
@@ -715,7 +720,17 @@ std::size_t ClusterWorld::contribution(std::uint32_t m) const {
   return bad;
 }
 
-void ClusterWorld::set_view(std::uint32_t observer, std::uint32_t subject, std::uint8_t v) {
+ClusterWorld::SeenAs ClusterWorld::seen_as(MemberState s) {
+  switch (s) {
+    case MemberState::alive: return SeenAs::alive;
+    case MemberState::suspect: return SeenAs::suspect;
+    case MemberState::dead: return SeenAs::dead;
+    case MemberState::left: return SeenAs::left;
+  }
+  return SeenAs::unknown;
+}
+
+void ClusterWorld::set_view(std::uint32_t observer, std::uint32_t subject, SeenAs v) {
   const bool before = agrees(observer, subject);
   view_[static_cast<std::size_t>(observer) * members_.size() + subject] = v;
   const bool after = agrees(observer, subject);

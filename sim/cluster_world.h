@@ -33,7 +33,12 @@
 //   The world also keeps each running member's view of every member and the
 //   number of (observer, subject) pairs that disagree with the truth
 //   (running -> alive; not running -> dead, left or unknown), so the time
-//   the cluster last converged is known without sampling.
+//   the cluster last converged is known without sampling. Without seeds
+//   (every member its own one-member cluster) members do not see each
+//   other: their views never disagree (always converged).
+//   When the scenario judges members' own checks, each StatusChanged of a
+//   configured target is recorded and check starts are counted per
+//   (member, target).
 // - Limits: the event queue's capacity, the network's slab, kMaxRecords
 //   member records (more are counted, not stored), kMaxPendingChecks.
 //   Hitting a queue or slab limit stops the run with error().
@@ -110,6 +115,18 @@ struct FaultRecord {
   std::uint64_t incarnation = 0;
 };
 
+// A member's own status for a configured target changed: a StatusChanged of
+// its scheduler (true time). Recorded only when the scenario judges members'
+// own checks (ClusterScenario::judges_own_checks).
+struct StatusRecord {
+  Instant at;
+  std::uint32_t member = 0;
+  std::uint32_t target = 0;  // index into ClusterScenario::targets
+  HealthStatus from = HealthStatus::unknown;
+  HealthStatus to = HealthStatus::unknown;
+  CheckReason reason = CheckReason::ok;  // of the result that crossed the threshold
+};
+
 struct MemberTraffic {
   std::uint64_t messages = 0;  // Send effects after metrics_from
   std::uint64_t bytes = 0;
@@ -131,6 +148,7 @@ struct ClusterWorldCounters {
   std::uint64_t records_dropped = 0;     // member records over kMaxRecords
   std::uint64_t checks_started = 0;
   std::uint64_t status_changes = 0;
+  std::uint64_t status_records_dropped = 0;  // status records over kMaxRecords
   std::uint64_t ignored_faults = 0;      // e.g. crash of a member that is not running
   std::uint64_t vantage_answers = 0;     // checks answered by a vantage rule, not the model
 };
@@ -177,6 +195,13 @@ class ClusterWorld {
   const MemberTraffic& traffic(std::uint32_t m) const { return members_[m]->traffic; }
   const std::vector<MemberRecord>& records() const { return records_; }
   const std::vector<FaultRecord>& faults() const { return faults_; }
+  // Own checks (recorded when the scenario judges them, else empty / 0):
+  // status changes in time order, and the checks member m started of
+  // configured target t.
+  const std::vector<StatusRecord>& status_records() const { return status_records_; }
+  std::uint64_t checks_started(std::uint32_t m, std::uint32_t t) const {
+    return own_checks_.empty() ? 0 : own_checks_[static_cast<std::size_t>(m) * scenario_.targets.size() + t];
+  }
   const ClusterWorldCounters& counters() const { return counters_; }
   // Pairs (running observer, other member) whose view disagrees with the truth.
   std::size_t disagreements() const { return disagreements_; }
@@ -192,6 +217,20 @@ class ClusterWorld {
     Message message;          // packet
     std::uint32_t check = 0;  // check: index into pending_
   };
+  // A scheduler slot's target, as last seen in a StartCheck: the spec it was
+  // bound to (held, so its address is not reused while bound), its index
+  // (ClusterScenario::target_spec; kNoTarget when the scenario lacks it) and
+  // the model's reply in force until reply_until. Saves a lookup by id and a
+  // walk of the (cold) model per check.
+  struct SlotBinding {
+    std::shared_ptr<const TargetSpec> spec;
+    std::uint32_t target = 0;
+    bool has_reply = false;
+    Instant reply_until;
+    Reply reply;
+  };
+  static constexpr std::uint32_t kNoTarget = ~std::uint32_t{0};
+  static constexpr std::size_t kMaxBoundSlots = std::size_t{1} << 20;
   struct MemberSlot {
     std::string name;
     Address address;
@@ -203,6 +242,7 @@ class ClusterWorld {
     std::vector<Backlog> backlog;       // paused: deferred timers and buffered packets
     std::size_t backlog_packets = 0;
     MemberTraffic traffic;
+    std::vector<SlotBinding> slots;     // by scheduler slot (CheckId::slot)
   };
   struct PendingCheck {
     CheckId check;
@@ -212,8 +252,6 @@ class ClusterWorld {
     CheckAnswer answer;
     bool timed_out = false;
   };
-  // Internal actions carried by EventKind::fault (in Event::c8).
-  enum class Action : std::uint8_t { timeline = 0, start = 1, stop = 2, resume = 3, liveness = 4 };
 
   void end_process(std::uint32_t m, ProcessEvent why);
   void finish_check(std::uint32_t index);
@@ -229,9 +267,15 @@ class ClusterWorld {
   void apply_effects(std::uint32_t m, Instant local);
   void send(std::uint32_t m, Send& s);
   void start_check(std::uint32_t m, Instant local, const StartCheck& sc);
+  // The slot binding of sc's scheduler slot, (re)bound to sc.spec; nullptr
+  // past kMaxBoundSlots.
+  SlotBinding* bind(MemberSlot& ms, const StartCheck& sc);
   void record_change(std::uint32_t observer, const MemberChanged& c);
-  void schedule(Instant at, Action action, std::uint32_t member, std::uint64_t a);
+  void record_status(std::uint32_t m, const StatusChanged& c);
+  void schedule(Instant at, WorldAction action, std::uint32_t member, std::uint64_t argument);
   bool push(Event e);
+  // Queues a packet event for each of arrivals_ (released or sent messages).
+  void push_arrivals();
   void stop_run(std::string why);
   void log(std::uint32_t m, ProcessEvent what);
   std::uint64_t self_incarnation(std::uint32_t m) const;
@@ -239,12 +283,14 @@ class ClusterWorld {
   void network_changed();
   std::string stream_source(std::uint32_t m);
 
-  // Convergence bookkeeping.
-  static bool live_state(std::uint8_t v) { return v == 1 || v == 2; }
+  // Convergence bookkeeping: what an observer last reported of a member.
+  enum class SeenAs : std::uint8_t { unknown, alive, suspect, dead, left };
+  static SeenAs seen_as(MemberState s);
+  static bool live(SeenAs v) { return v == SeenAs::alive || v == SeenAs::suspect; }
   bool agrees(std::uint32_t observer, std::uint32_t subject) const;
   // Disagreeing pairs that involve m, as observer or as subject.
   std::size_t contribution(std::uint32_t m) const;
-  void set_view(std::uint32_t observer, std::uint32_t subject, std::uint8_t v);
+  void set_view(std::uint32_t observer, std::uint32_t subject, SeenAs v);
   void update_converged();
 
   const ClusterScenario& scenario_;
@@ -270,13 +316,16 @@ class ClusterWorld {
   Slab<PendingCheck> pending_{kMaxPendingChecks};
   std::vector<MemberRecord> records_;
   std::vector<FaultRecord> faults_;
+  bool own_checks_on_ = false;             // scenario_.judges_own_checks()
+  std::vector<StatusRecord> status_records_;
+  std::vector<std::uint64_t> own_checks_;  // [member * configured targets + target]
   std::vector<Arrival> arrivals_;
   Effects effects_;
   ClusterWorldCounters counters_;
   std::string error_;
 
-  // view_[observer * n + subject]: 0 unknown, 1 alive, 2 suspect, 3 dead, 4 left.
-  std::vector<std::uint8_t> view_;
+  std::vector<SeenAs> view_;  // [observer * n + subject]
+  bool independent_ = false;  // no seeds: members never meet (see the header comment)
   std::size_t disagreements_ = 0;
   std::optional<Instant> converged_since_;
 };

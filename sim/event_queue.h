@@ -5,10 +5,11 @@
 // - push() stamps every event with the next sequence number, so events due at
 //   the same instant pop in the order they were pushed (FIFO). Together with a
 //   seeded world this makes a run a pure function of its seed.
-// - An event is a 32-byte POD: no std::function, no allocation per event.
-//   Kind-specific data lives in `a`, `c16` and `c8`; larger payloads (a pending
-//   check, later a packet) live in a slab owned by the world and the event
-//   carries the slab index. The sequence number doubles as the identity of a
+// - An event is a 32-byte trivially copyable value: no std::function, no
+//   allocation per event. Kind-specific data is typed and named per kind
+//   (Event::timer(), timer_key(), …); larger payloads (a pending check, a
+//   message) live in a slab owned by the world and the event carries the
+//   slab index. The sequence number doubles as the identity of a
 //   heap entry (timers use it to tell a live entry from a superseded one).
 // - The queue holds at most `capacity_limit()` events; push() refuses more
 //   (returns false) so a runaway scenario stops with a message, not an OOM.
@@ -24,33 +25,111 @@
 #include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "core/time.h"
+#include "core/timer.h"
 
 namespace heck::sim {
 
 enum class EventKind : std::uint8_t {
   none = 0,
-  node_start,    // node: start the node (it adds its configured targets)
-  timer,         // node; a = TimerKey.id, c16 = TimerKind
-  check_done,    // node; a = index of the pending check in the world's slab
-  target_phase,  // a = target index: the target's behaviour changes now
-  bench,         // free for benchmarks and tests
-  packet,        // cluster: node = destination member; a = the network's message index
-  fault,         // cluster: c8 = the world's action; node, a = its arguments
+  timer,       // a member's timer came due (Event::timer)
+  check_done,  // a member's check finished (Event::check_done)
+  packet,      // a message reaches a member (Event::packet)
+  fault,       // the world acts: timeline, process, liveness (Event::fault)
+  bench,       // free for benchmarks and tests (Event::bench)
 };
 
+// What a fault event makes the cluster world do (sim/cluster_world.h).
+enum class WorldAction : std::uint8_t {
+  timeline = 0,  // apply timeline entry `index`
+  start = 1,     // start `member`
+  stop = 2,      // stop `member` if still in process generation `generation`
+  resume = 3,    // resume `member` if still in process generation `generation`
+  liveness = 4,  // the liveness phase begins
+};
+
+// One queued event: (at, seq) order it; the rest is per kind, built by the
+// named constructors and read by the accessors of that kind only (a read of
+// another kind's field is a programmer error: asserted).
 struct Event {
   Instant at;              // true (simulated) time
   std::uint64_t seq = 0;   // set by EventQueue::push
-  std::uint64_t a = 0;
-  std::uint32_t node = 0;
-  EventKind kind = EventKind::none;
-  std::uint8_t c8 = 0;
-  std::uint16_t c16 = 0;
+
+  EventKind kind() const { return kind_; }
+  // The member the event is for (timer, check_done, packet: destination;
+  // fault: the action's member, 0 when it has none).
+  std::uint32_t member() const {
+    assert(kind_ != EventKind::bench && kind_ != EventKind::none);
+    return member_;
+  }
+
+  static Event timer(Instant at, std::uint32_t member, TimerKey key) {
+    Event e(at, EventKind::timer, member, key.id);
+    e.timer_kind_ = key.kind;
+    return e;
+  }
+  TimerKey timer_key() const {
+    assert(kind_ == EventKind::timer);
+    return TimerKey{timer_kind_, a_};
+  }
+
+  // `pending`: the check's index in the world's slab of pending checks.
+  static Event check_done(Instant at, std::uint32_t member, std::uint32_t pending) {
+    return Event(at, EventKind::check_done, member, pending);
+  }
+  std::uint32_t pending_check() const {
+    assert(kind_ == EventKind::check_done);
+    return static_cast<std::uint32_t>(a_);
+  }
+
+  // `message`: the network's index of the message (sim/network.h).
+  static Event packet(Instant at, std::uint32_t to, std::uint32_t message) {
+    return Event(at, EventKind::packet, to, message);
+  }
+  std::uint32_t message() const {
+    assert(kind_ == EventKind::packet);
+    return static_cast<std::uint32_t>(a_);
+  }
+
+  // `argument`: the timeline index (timeline) or process generation (stop,
+  // resume); 0 otherwise.
+  static Event fault(Instant at, WorldAction action, std::uint32_t member, std::uint64_t argument) {
+    Event e(at, EventKind::fault, member, argument);
+    e.action_ = action;
+    return e;
+  }
+  WorldAction action() const {
+    assert(kind_ == EventKind::fault);
+    return action_;
+  }
+  std::uint64_t argument() const {
+    assert(kind_ == EventKind::fault);
+    return a_;
+  }
+
+  static Event bench(Instant at, std::uint64_t tag) { return Event(at, EventKind::bench, 0, tag); }
+  std::uint64_t tag() const {
+    assert(kind_ == EventKind::bench);
+    return a_;
+  }
+
+  Event() = default;
+
+ private:
+  Event(Instant when, EventKind kind, std::uint32_t member, std::uint64_t a)
+      : at(when), a_(a), member_(member), kind_(kind) {}
+
+  std::uint64_t a_ = 0;  // timer: TimerKey::id; check_done, packet: an index; fault: argument; bench: tag
+  std::uint32_t member_ = 0;
+  EventKind kind_ = EventKind::none;
+  WorldAction action_ = WorldAction::timeline;  // fault
+  TimerKind timer_kind_ = TimerKind{};           // timer
 };
 static_assert(sizeof(Event) == 32, "keep events small: the heap moves them");
+static_assert(std::is_trivially_copyable_v<Event>);
 
 class EventQueue {
  public:

@@ -5,11 +5,11 @@
 
 #include <fmt/format.h>
 
-#include "sim/json_fields.h"
+#include "core/json_fields.h"
 
 namespace heck::sim {
 
-namespace jf = json_fields;
+namespace jf = heck::json_fields;
 
 LatencyDist LatencyDist::constant(Duration d) {
   assert(d >= Duration::zero() && d <= kMaxLatency);
@@ -70,22 +70,22 @@ Result<LatencyDist> LatencyDist::from_json(const nlohmann::json& j, std::string_
   const double max_ms = kMaxLatency.ms_f();
   try {
     if (!j.is_object()) jf::fail(fmt::format("{}: must be an object, got {}", where, jf::type_name(j)));
-    const std::string kind = jf::get_string(j, where, "kind", 32);
+    const std::string kind = jf::take(jf::get_string(j, where, "kind", 32));
     if (kind == "constant") {
-      jf::expect_object(j, where, {"kind", "ms"});
-      return constant(ms_to_duration(jf::get_number(j, where, "ms", 0, max_ms)));
+      jf::take(jf::expect_object(j, where, {"kind", "ms"}));
+      return constant(ms_to_duration(jf::take(jf::get_number(j, where, "ms", 0, max_ms))));
     }
     if (kind == "uniform") {
-      jf::expect_object(j, where, {"kind", "min_ms", "max_ms"});
-      const double lo = jf::get_number(j, where, "min_ms", 0, max_ms);
-      const double hi = jf::get_number(j, where, "max_ms", 0, max_ms);
+      jf::take(jf::expect_object(j, where, {"kind", "min_ms", "max_ms"}));
+      const double lo = jf::take(jf::get_number(j, where, "min_ms", 0, max_ms));
+      const double hi = jf::take(jf::get_number(j, where, "max_ms", 0, max_ms));
       if (hi < lo) jf::fail(fmt::format("{}: {} is below min_ms ({})", jf::path(where, "max_ms"), hi, lo));
       return uniform(ms_to_duration(lo), ms_to_duration(hi));
     }
     if (kind == "exponential") {
-      jf::expect_object(j, where, {"kind", "mean_ms", "floor_ms"});
-      const double mean = jf::get_number(j, where, "mean_ms", 0, max_ms);
-      const double floor = jf::opt_number(j, where, "floor_ms", 0, max_ms).value_or(0.0);
+      jf::take(jf::expect_object(j, where, {"kind", "mean_ms", "floor_ms"}));
+      const double mean = jf::take(jf::get_number(j, where, "mean_ms", 0, max_ms));
+      const double floor = jf::take(jf::opt_number(j, where, "floor_ms", 0, max_ms)).value_or(0.0);
       if (floor > mean) {
         jf::fail(fmt::format("{}: {} is above mean_ms ({})", jf::path(where, "floor_ms"), floor, mean));
       }

@@ -6,11 +6,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "sim/json_fields.h"
+#include "core/json_fields.h"
 
 namespace heck::sim {
 
-namespace jf = json_fields;
+namespace jf = heck::json_fields;
 using nlohmann::json;
 
 std::string_view to_string(Mode m) {
@@ -53,12 +53,12 @@ LatencyDist read_latency(const json& j, const std::string& where, LatencyDist fa
 }
 
 int read_status(const json& j, const std::string& where, std::string_view key, int fallback) {
-  return static_cast<int>(jf::opt_int(j, where, key, 100, 599).value_or(fallback));
+  return static_cast<int>(jf::take(jf::opt_int(j, where, key, 100, 599)).value_or(fallback));
 }
 
 Phase parse_phase(const TargetSpec& spec, const json& j, const std::string& where) {
   if (!j.is_object()) jf::fail(fmt::format("{}: must be an object, got {}", where, jf::type_name(j)));
-  const std::string mode_text = jf::get_string(j, where, "mode", 32);
+  const std::string mode_text = jf::take(jf::get_string(j, where, "mode", 32));
   const auto mode = parse_mode(mode_text);
   if (!mode) {
     jf::fail(fmt::format("{}: '{}' is not one of up, down, refusing, timeout, slow, flapping",
@@ -68,7 +68,7 @@ Phase parse_phase(const TargetSpec& spec, const json& j, const std::string& wher
   const auto default_latency = LatencyDist::constant(Duration::milliseconds(5));
   Phase p;
   p.mode = *mode;
-  p.at = Duration::milliseconds(jf::get_int(j, where, "at_ms", 0, TargetModel::kMaxAtMs));
+  p.at = Duration::milliseconds(jf::take(jf::get_int(j, where, "at_ms", 0, TargetModel::kMaxAtMs)));
   Behaviour& b = p.main;
   auto no_http_fields = [&](std::string_view key) {
     if (tcp && j.contains(key)) {
@@ -78,12 +78,12 @@ Phase parse_phase(const TargetSpec& spec, const json& j, const std::string& wher
   switch (*mode) {
     case Mode::up:
     case Mode::slow:
-      jf::expect_object(j, where, {"at_ms", "mode", "status", "body", "latency", "truth"});
+      jf::take(jf::expect_object(j, where, {"at_ms", "mode", "status", "body", "latency", "truth"}));
       no_http_fields("status");
       no_http_fields("body");
       b.answer = Behaviour::Answer::respond;
       b.status = read_status(j, where, "status", 200);
-      b.body = jf::opt_string(j, where, "body", kMaxBodySize).value_or("");
+      b.body = jf::take(jf::opt_string(j, where, "body", kMaxBodySize)).value_or("");
       if (*mode == Mode::slow && !j.contains("latency")) {
         jf::fail(fmt::format("{}: missing (a slow target needs a latency distribution)", jf::path(where, "latency")));
       }
@@ -91,7 +91,7 @@ Phase parse_phase(const TargetSpec& spec, const json& j, const std::string& wher
       b.truth = respond_truth(spec, b);
       if (j.contains("truth")) {
         if (*mode != Mode::slow) jf::fail(fmt::format("{}: only applies to slow phases", jf::path(where, "truth")));
-        const auto text = jf::get_string(j, where, "truth", 16);
+        const auto text = jf::take(jf::get_string(j, where, "truth", 16));
         const auto truth = parse_health_status(text);
         if (!truth || *truth == HealthStatus::unknown) {
           jf::fail(fmt::format("{}: '{}' is not healthy or unhealthy", jf::path(where, "truth"), text));
@@ -100,7 +100,7 @@ Phase parse_phase(const TargetSpec& spec, const json& j, const std::string& wher
       }
       break;
     case Mode::down:
-      jf::expect_object(j, where, {"at_ms", "mode", "status", "latency"});
+      jf::take(jf::expect_object(j, where, {"at_ms", "mode", "status", "latency"}));
       if (tcp) {
         jf::fail(fmt::format("{}: 'down' answers with an HTTP status; a tcp target can be refusing or timeout",
                              jf::path(where, "mode")));
@@ -111,25 +111,25 @@ Phase parse_phase(const TargetSpec& spec, const json& j, const std::string& wher
       b.truth = respond_truth(spec, b);
       break;
     case Mode::refusing:
-      jf::expect_object(j, where, {"at_ms", "mode", "latency"});
+      jf::take(jf::expect_object(j, where, {"at_ms", "mode", "latency"}));
       b.answer = Behaviour::Answer::refuse;
       b.latency = read_latency(j, where, LatencyDist::constant(Duration::milliseconds(1)));
       b.truth = HealthStatus::unhealthy;
       break;
     case Mode::timeout:
-      jf::expect_object(j, where, {"at_ms", "mode"});
+      jf::take(jf::expect_object(j, where, {"at_ms", "mode"}));
       b.answer = Behaviour::Answer::silent;
       b.truth = HealthStatus::unhealthy;
       break;
     case Mode::flapping: {
-      jf::expect_object(j, where, {"at_ms", "mode", "period_ms", "body", "down_status", "latency"});
+      jf::take(jf::expect_object(j, where, {"at_ms", "mode", "period_ms", "body", "down_status", "latency"}));
       no_http_fields("body");
       no_http_fields("down_status");
-      const auto period_ms = jf::get_int(j, where, "period_ms", 2, TargetModel::kMaxAtMs);
+      const auto period_ms = jf::take(jf::get_int(j, where, "period_ms", 2, TargetModel::kMaxAtMs));
       p.half_period = Duration::milliseconds(period_ms) / 2;
       b.answer = Behaviour::Answer::respond;
       b.status = 200;
-      b.body = jf::opt_string(j, where, "body", kMaxBodySize).value_or("");
+      b.body = jf::take(jf::opt_string(j, where, "body", kMaxBodySize)).value_or("");
       b.latency = read_latency(j, where, default_latency);
       b.truth = respond_truth(spec, b);
       Behaviour& d = p.down_half;

@@ -84,7 +84,7 @@ struct TruthTransition {
 };
 
 // The part of a behaviour that answering a check needs, compact enough for
-// the world to keep a copy per (node, target) (see sim/world.h).
+// a world to keep a copy per (member, target).
 struct Reply {
   LatencyDist latency = LatencyDist::constant(Duration::zero());
   const std::string* body = nullptr;  // nullptr unless the spec has expect_body

@@ -18,7 +18,6 @@
 
 #include "core/time.h"
 #include "core/timer.h"
-#include "sim/prefetch.h"
 
 namespace heck::sim {
 
@@ -40,12 +39,6 @@ class TimerTable {
 
   bool armed(TimerKey key) const;
 
-  // Hints the CPU to fetch the slot of `key` (the world calls it one event
-  // ahead). No effect on behaviour.
-  void prefetch(TimerKey key) const {
-    const auto kind = static_cast<unsigned>(key.kind);
-    if (kind < dense_.size() && key.id < dense_[kind].size()) sim::prefetch(&dense_[kind][key.id]);
-  }
   std::size_t armed_count() const { return armed_; }
 
  private:

@@ -1,12 +1,12 @@
 // The simulator's trace: JSON lines, one per event, written with fmt into a
 // buffer that is flushed in large blocks.
 //
-//   {"t":1234,"node":"n1","local":1300,"ev":"check_start","target":"t1","check":7,"deadline":2001300}
+//   {"t":1234,"node":"n1","local":1300,"ev":"status_change","target":"t1","from":"healthy","to":"unhealthy"}
 //
 // Every line has "t" (true time, ns) and "ev"; lines about a node also have
 // "node" and "local" (the node's clock, ns). Event-specific fields are listed
-// in sim/world.cpp where each line is written. Only deterministic values are
-// written (no wall clock, no addresses), so the same scenario and seed give
+// in sim/cluster_world.cpp where each line is written. Only deterministic
+// values are written (no wall clock, no addresses), so the same scenario and seed give
 // byte-identical traces.
 //
 // Tracing off is a null TraceWriter pointer in the world: one predictable

@@ -49,7 +49,6 @@
 #include "core/effects.h"
 #include "core/membership/swim.h"
 #include "core/net.h"
-#include "core/node.h"
 #include "core/cluster/target_view.h"
 #include "core/ownership/ownership_index.h"
 #include "core/ownership/rendezvous.h"
@@ -81,7 +80,7 @@ struct ClusterNodeConfig {
   std::size_t max_stream_bytes = 1 << 22;    // larger stream frames are dropped
 };
 
-// --- inputs (TimerFired and CheckDone as in core/node.h) ---------------------
+// --- inputs (TimerFired and CheckDone as in core/effects.h) ------------------
 struct LeaveCluster {};
 struct PutTarget {
   TargetSpec spec;

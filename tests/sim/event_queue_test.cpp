@@ -10,13 +10,7 @@
 namespace heck::sim {
 namespace {
 
-Event at_ns(std::int64_t ns, std::uint64_t tag) {
-  Event e;
-  e.at = Instant::from_ns(ns);
-  e.kind = EventKind::bench;
-  e.a = tag;
-  return e;
-}
+Event at_ns(std::int64_t ns, std::uint64_t tag) { return Event::bench(Instant::from_ns(ns), tag); }
 
 TEST(EventQueue, PopsInTimeOrder) {
   EventQueue q;
@@ -39,7 +33,7 @@ TEST(EventQueue, EqualTimesPopInPushOrder) {
     }
     last_t = e.at.ns();
     last_seq = e.seq;
-    tags.push_back(e.a);
+    tags.push_back(e.tag());
   }
   // Time 0 gets 0, 3, 6, … in push order, then time 1, then time 2.
   std::vector<std::uint64_t> want;
@@ -68,9 +62,9 @@ TEST(EventQueue, NegativeTimesOrderBeforePositive) {
   ASSERT_TRUE(q.push(at_ns(5, 0)));
   ASSERT_TRUE(q.push(at_ns(-5, 1)));
   ASSERT_TRUE(q.push(at_ns(0, 2)));
-  EXPECT_EQ(q.pop().a, 1u);
-  EXPECT_EQ(q.pop().a, 2u);
-  EXPECT_EQ(q.pop().a, 0u);
+  EXPECT_EQ(q.pop().tag(), 1u);
+  EXPECT_EQ(q.pop().tag(), 2u);
+  EXPECT_EQ(q.pop().tag(), 0u);
 }
 
 TEST(EventQueue, SecondIsTheEventAfterTop) {
@@ -112,7 +106,7 @@ RC_GTEST_PROP(EventQueue, MatchesNaiveOrderedList, ()) {
       const Event e = q.pop();
       RC_ASSERT(e.at.ns() == std::get<0>(*it));
       RC_ASSERT(e.seq == std::get<1>(*it));
-      RC_ASSERT(e.a == std::get<1>(*it));
+      RC_ASSERT(e.tag() == std::get<1>(*it));
       naive.erase(it);
     }
     RC_ASSERT(q.size() == naive.size());

@@ -72,11 +72,7 @@ TEST(TimerTable, WithTheQueueOnlyTheLatestSettingFires) {
   EventQueue q;
   TimerTable t;
   auto set = [&](TimerKey key, std::int64_t at_ms) {
-    Event e;
-    e.at = ms(at_ms);
-    e.kind = EventKind::timer;
-    e.a = key.id;
-    e.c16 = static_cast<std::uint16_t>(key.kind);
+    const Event e = Event::timer(ms(at_ms), 0, key);
     const auto seq = q.next_seq();
     ASSERT_TRUE(q.push(e));
     t.arm(key, seq, e.at);
@@ -88,7 +84,7 @@ TEST(TimerTable, WithTheQueueOnlyTheLatestSettingFires) {
   std::vector<std::pair<std::uint64_t, std::int64_t>> fired;  // (id, ms)
   while (!q.empty()) {
     const Event e = q.pop();
-    if (t.fire(TimerKey{static_cast<TimerKind>(e.c16), e.a}, e.seq)) fired.emplace_back(e.a, e.at.ns() / 1'000'000);
+    if (t.fire(e.timer_key(), e.seq)) fired.emplace_back(e.timer_key().id, e.at.ns() / 1'000'000);
   }
   EXPECT_EQ(fired, (std::vector<std::pair<std::uint64_t, std::int64_t>>{{1, 20}, {2, 40}}));
 }

@@ -1,6 +1,6 @@
 # Runs `heck sim SCENARIO --seed N --trace FILE` twice and requires the two
 # traces to be byte-identical (and non-trivial).
-#   cmake -DHECK=... -DSCENARIO=... -DSEED=... -DOUT=dir -P trace_twice.cmake
+#   cmake -DHECK=... -DSCENARIO=... -DSEED=... -DOUT=dir [-DMIN_BYTES=100000] -P trace_twice.cmake
 file(MAKE_DIRECTORY "${OUT}")
 foreach(run a b)
   execute_process(COMMAND "${HECK}" sim "${SCENARIO}" --seed ${SEED} --trace "${OUT}/trace_${run}.jsonl"
@@ -9,8 +9,11 @@ foreach(run a b)
     message(FATAL_ERROR "heck sim (${run}): exit ${code}\n${out}${err}")
   endif()
 endforeach()
+if(NOT DEFINED MIN_BYTES)
+  set(MIN_BYTES 100000)
+endif()
 file(SIZE "${OUT}/trace_a.jsonl" size)
-if(size LESS 100000)
+if(size LESS MIN_BYTES)
   message(FATAL_ERROR "trace is only ${size} bytes")
 endif()
 execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files "${OUT}/trace_a.jsonl" "${OUT}/trace_b.jsonl"

@@ -1,5 +1,6 @@
 // check_bench: end-to-end check throughput of one core. Drives the real core
-// (heck::Node, core/node.h) with N HTTP targets and the real runtime Checker
+// (a one-member heck::ClusterNode, core/cluster/cluster_node.h: no seeds, so
+// it owns every target and sends nothing) with N HTTP targets and the real runtime Checker
 // on ONE single-threaded io_context for a fixed time, against a server the
 // caller runs (tools/bench/check_bench.sh starts nginx), and prints a table:
 // offered and completed checks/s, failures by reason, latency percentiles,
@@ -32,7 +33,7 @@
 
 #include "core/check.h"
 #include "core/effects.h"
-#include "core/node.h"
+#include "core/cluster/cluster_node.h"
 #include "core/target_spec.h"
 #include "runtime/checker.h"
 
@@ -52,7 +53,7 @@ struct Args {
   double seconds = 10;
   double warmup_seconds = 1;
   std::size_t max_concurrent = 512;
-  int closed_loop = 0;  // >0: no Node; keep this many checks in flight back to back
+  int closed_loop = 0;  // >0: no node; keep this many checks in flight back to back
   std::vector<int> server_pids;  // processes whose CPU time is reported as the server's
   std::string label;
 };
@@ -87,7 +88,7 @@ long peak_rss_kib() {
 
 class Bench {
  public:
-  Bench(asio::io_context& io, const Args& args, runtime::CheckerOptions checker_options, NodeConfig config)
+  Bench(asio::io_context& io, const Args& args, runtime::CheckerOptions checker_options, ClusterNodeConfig config)
       : io_(io), args_(args), checker_(io, std::move(checker_options)), node_(std::move(config), 42), wake_(io) {
     latencies_us_.reserve(1 << 20);
   }
@@ -208,7 +209,7 @@ class Bench {
   asio::io_context& io_;
   Args args_;
   runtime::Checker checker_;
-  Node node_;
+  ClusterNode node_;
   Effects effects_;
   std::priority_queue<Pending, std::vector<Pending>, std::greater<>> heap_;
   std::unordered_map<std::uint64_t, std::uint64_t> timer_gen_;
@@ -334,7 +335,7 @@ int closed_loop(const Args& args) {
 
 int main(int argc, char** argv) {
   Args args;
-  CLI::App app{"check_bench: HTTP check throughput of heck's Node + Checker on one core"};
+  CLI::App app{"check_bench: HTTP check throughput of heck's node + Checker on one core"};
   app.add_option("--host", args.host, "target host");
   app.add_option("--port", args.port, "target port")->required();
   app.add_option("--path", args.path, "target path");
@@ -348,7 +349,7 @@ int main(int argc, char** argv) {
   app.add_option("--server-pids", args.server_pids, "PIDs of the server's workers (their CPU time is reported)")
       ->delimiter(',');
   app.add_option("--closed-loop", args.closed_loop,
-                 "capacity mode: no Node, keep this many checks in flight back to back")
+                 "capacity mode: no node, keep this many checks in flight back to back")
       ->check(CLI::Range(0, 100'000));
   CLI11_PARSE(app, argc, argv);
   if (args.closed_loop > 0) return closed_loop(args);
@@ -357,8 +358,9 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  NodeConfig config;
+  ClusterNodeConfig config;
   config.name = "bench";
+  config.address = "127.0.0.1:7946";  // advertised only: one member, nothing is sent
   const std::string host = args.host.find(':') != std::string::npos ? "[" + args.host + "]" : args.host;
   for (int i = 0; i < args.targets; ++i) {
     TargetSpec spec;

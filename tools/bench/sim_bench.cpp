@@ -2,7 +2,8 @@
 //
 //   BM_EventQueue      the bare event loop: pop one event, push one, with
 //                      ~10^4 pending; items/s = events/s (target >= 10 M/s).
-//   BM_World10kTargets one node checking 10,000 targets every second (all up);
+//   BM_World10kTargets a one-member cluster (sim/cluster_world.h, no seeds)
+//                      checking 10,000 targets every second (all up);
 //                      sim_s_per_wall_s = simulated seconds per wall second
 //                      (target >= 500), checks/s alongside.
 //
@@ -12,9 +13,9 @@
 #include <benchmark/benchmark.h>
 #include <nlohmann/json.hpp>
 
+#include "sim/cluster_scenario.h"
+#include "sim/cluster_world.h"
 #include "sim/event_queue.h"
-#include "sim/scenario.h"
-#include "sim/world.h"
 
 namespace {
 
@@ -36,16 +37,12 @@ void BM_EventQueue(benchmark::State& state) {
   q.reserve(pending + 1);
   std::uint64_t s = 88172645463325252ULL;
   for (std::size_t i = 0; i < pending; ++i) {
-    Event e;
-    e.at = Instant::from_ns(static_cast<std::int64_t>(next_delay(s)));
-    e.kind = EventKind::bench;
-    e.a = i;
-    (void)q.push(e);
+    (void)q.push(Event::bench(Instant::from_ns(static_cast<std::int64_t>(next_delay(s))), i));
   }
   std::uint64_t checksum = 0;
   for (auto _ : state) {
     Event e = q.pop();
-    checksum += e.a;
+    checksum += e.tag();
     e.at += Duration::nanoseconds(static_cast<std::int64_t>(next_delay(s)));
     (void)q.push(e);
   }
@@ -54,23 +51,28 @@ void BM_EventQueue(benchmark::State& state) {
 }
 BENCHMARK(BM_EventQueue)->Arg(10'000)->Arg(1'000'000);
 
-Scenario many_targets(int targets) {
+ClusterScenario many_targets(int targets) {
   nlohmann::json j = {
+      {"kind", "cluster"},
       {"name", "bench-10k"},
-      {"duration_ms", 86'400'000},
-      {"nodes", {{{"name", "n1"}}}},
+      {"members", {{"count", 1}}},
+      {"seeds", nlohmann::json::array()},
+      {"safety_ms", 86'400'000},
+      {"liveness_ms", 0},
       {"targets",
        {{{"spec", {{"id", "t"}, {"url", "http://bench.example/"}, {"interval_ms", 1000}, {"timeout_ms", 500}}},
          {"behaviour", {{{"at_ms", 0}, {"mode", "up"}, {"latency", {{"kind", "uniform"}, {"min_ms", 1}, {"max_ms", 20}}}}}},
          {"count", targets}}}}};
-  auto s = parse_scenario(j);
+  auto s = parse_cluster_scenario(j);
   if (!s) throw std::runtime_error(s.error());
   return std::move(*s);
 }
 
 void BM_World10kTargets(benchmark::State& state) {
-  const Scenario scenario = many_targets(static_cast<int>(state.range(0)));
-  World world(scenario, WorldOptions{1});
+  const ClusterScenario scenario = many_targets(static_cast<int>(state.range(0)));
+  ClusterWorldOptions options;
+  options.seed = 1;
+  ClusterWorld world(scenario, options);
   const Duration step = Duration::seconds(10);
   Instant until = Instant::from_ns(0) + Duration::seconds(2);  // warm up: every target started
   world.run_until(until);

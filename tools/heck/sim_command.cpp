@@ -1,7 +1,6 @@
-// `heck sim SCENARIO [--seed N] [--trace FILE]`: runs a scenario in the
-// simulator (a version-1 scenario, or a cluster scenario when the file says
-// "kind": "cluster"), prints the summary (sim/run.h, sim/cluster_run.h) and
-// exits
+// `heck sim SCENARIO [--seed N] [--trace FILE]`: runs a cluster scenario
+// (sim/cluster_scenario.h; a one-member cluster is the single agent) in the
+// simulator, prints the summary (sim/cluster_run.h) and exits
 //   0 when every expectation holds,
 //   1 when one fails or the run stopped early (the seed and replay command
 //     are printed),
@@ -15,8 +14,7 @@
 #include <fmt/format.h>
 
 #include "sim/cluster_run.h"
-#include "sim/run.h"
-#include "sim/scenario.h"
+#include "sim/cluster_scenario.h"
 #include "sim/trace.h"
 #include "tools/heck/commands.h"
 
@@ -32,7 +30,7 @@ struct SimArgs {
 };
 
 int run_sim(const SimArgs& args) {
-  auto scenario = sim::load_any_scenario(args.scenario);
+  auto scenario = sim::load_cluster_scenario(args.scenario);
   if (!scenario) {
     fmt::print(stderr, "heck sim: bad scenario: {}\n", scenario.error());
     return 2;
@@ -49,18 +47,9 @@ int run_sim(const SimArgs& args) {
   }
   sim::TraceWriter* writer = trace ? &*trace : nullptr;
   const sim::ReportOptions report_options{args.scenario, args.rows};
-  std::string summary;
-  bool passed = false;
-  if (const auto* cluster = std::get_if<sim::ClusterScenario>(&*scenario)) {
-    const auto report = sim::run_cluster_scenario(*cluster, sim::RunOptions{args.seed.value_or(cluster->seed), writer});
-    summary = sim::format_cluster_report(*cluster, report, report_options);
-    passed = report.passed();
-  } else {
-    const auto& v1 = std::get<sim::Scenario>(*scenario);
-    const auto report = sim::run_scenario(v1, sim::RunOptions{args.seed.value_or(v1.seed), writer});
-    summary = sim::format_report(v1, report, report_options);
-    passed = report.passed();
-  }
+  const auto report = sim::run_cluster_scenario(*scenario, sim::RunOptions{args.seed.value_or(scenario->seed), writer});
+  const std::string summary = sim::format_cluster_report(*scenario, report, report_options);
+  const bool passed = report.passed();
   bool trace_ok = true;
   std::size_t trace_lines = 0;
   if (trace) {
@@ -79,11 +68,11 @@ int run_sim(const SimArgs& args) {
 
 void register_sim_command(CLI::App& app) {
   auto args = std::make_shared<SimArgs>();
-  CLI::App* sub = app.add_subcommand("sim", "run a scenario in the deterministic simulator");
+  CLI::App* sub = app.add_subcommand("sim", "run a cluster scenario in the deterministic simulator");
   sub->add_option("scenario", args->scenario, "scenario file (JSON), e.g. scenarios/basic_mix.json")->required();
   sub->add_option("--seed", args->seed, "seed (default: the scenario's); the same seed replays the run exactly");
   sub->add_option("--trace", args->trace, "write a JSON-lines trace of every event to FILE");
-  sub->add_option("--rows", args->rows, "truth transitions (or crashes) listed in the summary (default 30)");
+  sub->add_option("--rows", args->rows, "crashes, truth transitions and violations listed in the summary (default 30 each)");
   sub->callback([args] {
     const int code = run_sim(*args);
     if (code != 0) throw CLI::RuntimeError(code);
