@@ -164,6 +164,7 @@ void Replicator::handle_timer(Instant now, TimerKey key, std::span<const Peer> p
       return;
     }
     flush_at_ = Instant::max();
+    ++counters_.flushes;
     flush(now, peers, out);
   } else if (key == kAntiEntropyTimer) {
     if (anti_entropy_at_ != Instant::max() && now < anti_entropy_at_) {
@@ -194,13 +195,16 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   p.part.reset();
   by_written_.emplace(p.written, key);
   dirty_.insert(key);
-  if (broadcasts_) {
-    const wire::EncodedPart& part = encoded(p);
-    // Parts over one datagram are not piggybacked (eager push sends them by stream).
-    if (part.bytes.size() <= wire::PacketBuilder(self_, config_.packet_bytes_max).remaining()) {
+  const wire::EncodedPart& part = encoded(p);
+  // Parts over one datagram are not piggybacked (eager push sends them by stream).
+  if (part.bytes.size() <= wire::PacketBuilder(self_, config_.packet_bytes_max).remaining()) {
+    if (broadcasts_) {
       broadcasts_->push("r:" + key, part);
-      ++counters_.deltas_queued;
+    } else {
+      if (outbox_.size() >= config_.pending_keys_max) outbox_.pop_front();
+      outbox_.emplace_back("r:" + key, part);
     }
+    ++counters_.deltas_queued;
   }
   while (pending_.size() > config_.pending_keys_max) {
     auto oldest = by_written_.begin();
@@ -214,6 +218,15 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
 const wire::EncodedPart& Replicator::encoded(Pending& p) {
   if (!p.part) p.part = wire::encode_part(wire::PartType::delta, encode_delta(p.group));
   return *p.part;
+}
+
+void Replicator::take_broadcasts(BroadcastQueue& queue) {
+  for (auto& [key, part] : outbox_) queue.push(std::move(key), std::move(part));
+  outbox_.clear();
+}
+
+std::size_t eager_push_peers(const ReplicatorConfig& config, std::size_t others) {
+  return others <= config.direct_max ? others : std::min(others, config.fanout);
 }
 
 void Replicator::arm_flush(Instant now, Effects& out) {
@@ -247,9 +260,7 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
     (room >= part.bytes.size() ? small : large).push_back(&part);
   }
   dirty_.clear();
-  const std::size_t others = other_peers(peers);
-  const std::size_t k = others <= config_.direct_max ? others : config_.fanout;
-  for (const Peer* peer : pick_peers(peers, k)) {
+  for (const Peer* peer : pick_peers(peers, eager_push_peers(config_, other_peers(peers)))) {
     wire::PacketBuilder b(self_, config_.packet_bytes_max);
     std::vector<Bytes> packets;
     for (const wire::EncodedPart* part : small) {
