@@ -242,6 +242,10 @@ class Agent {
   std::size_t armed_timers(TimerKind kind) const;
   // The deadline of an armed timer (tests, debugging).
   std::optional<Instant> timer_deadline(TimerKey key) const;
+  // The node's armed timers, and the deadline the one wake timer waits for
+  // (the table's next_deadline() after every drain; nullopt = not waiting).
+  const TimerTable& timers() const { return timers_; }
+  std::optional<Instant> wake_deadline() const { return wake_at_; }
 
   // --- metrics ------------------------------------------------------------
   // Refreshes the gauges that mirror state (target status, in flight,
