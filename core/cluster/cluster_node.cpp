@@ -265,14 +265,7 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     // longer own the target (target_view.h).
     std::vector<std::string> others = owners(r.id);
     std::erase(others, config_.name);
-    const auto keep = [&](const Observation& o) {
-      return std::find(others.begin(), others.end(), o.observer_name) != others.end();
-    };
-    if (others.empty()) {
-      replicator_.observe(now, r.id, r.o, out);
-    } else {
-      replicator_.observe(now, r.id, r.o, out, keep);
-    }
+    replicator_.observe(now, r.id, r.o, out, others);
     ++counters_.observations_written;
   }
 }

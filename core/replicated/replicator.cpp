@@ -127,11 +127,18 @@ void Replicator::remove_target(Instant now, const std::string& id, Effects& out)
 }
 
 Observation Replicator::observe(Instant now, const std::string& id, Observation o, Effects& out,
-                                const std::function<bool(const Observation&)>& keep) {
+                                std::span<const std::string> keep_observers) {
   o.observed_at = clock_.tick(now);
   o.observer = state_.self();
   o.observer_name = self_.sender;
-  apply_local(now, "t:" + id, state_.observe(id, o, keep), out);
+  if (keep_observers.empty()) {
+    apply_local(now, "t:" + id, state_.observe(id, o), out);
+  } else {
+    const auto keep = [&](const Observation& other) {
+      return std::find(keep_observers.begin(), keep_observers.end(), other.observer_name) != keep_observers.end();
+    };
+    apply_local(now, "t:" + id, state_.observe(id, o, keep), out);
+  }
   return o;
 }
 

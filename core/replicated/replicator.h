@@ -174,9 +174,12 @@ class Replicator {
   void remove_target(Instant now, const std::string& id, Effects& out);
   // Stamps `o.observed_at` from this agent's HLC, `o.observer` with its
   // replica id and `o.observer_name` with its name; returns the observation
-  // as written. `keep`: see HealthState::observe.
+  // as written. `keep_observers`: the observers (by name) whose observations
+  // of `id` the write keeps (the target's other current owners: one vote
+  // each); empty = it supersedes every one this agent has seen
+  // (HealthState::observe).
   Observation observe(Instant now, const std::string& id, Observation o, Effects& out,
-                      const std::function<bool(const Observation&)>& keep = {});
+                      std::span<const std::string> keep_observers = {});
   void add_to_counter(Instant now, const std::string& name, std::int64_t amount, Effects& out);
 
   // One decoded part of an incoming envelope. Replication part types are
