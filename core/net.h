@@ -3,6 +3,7 @@
 // driver (sim/ or runtime/) moves the bytes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -21,6 +22,11 @@ using Address = std::string;
 enum class Channel : std::uint8_t { datagram = 0, stream = 1 };
 
 using Bytes = std::vector<std::uint8_t>;
+
+// The datagram budget: the largest datagram a node sends, envelope included
+// (memberlist's UDP packet size). One setting per node,
+// SwimConfig::packet_bytes_max; this is its default.
+inline constexpr std::size_t kPacketBytesMax = 1400;
 
 // Input: bytes arrived. `from` is the transport's peer address (for TCP an
 // ephemeral port); replies go to the sender's advertised address, which the

@@ -1,7 +1,8 @@
 // Named timers. A state machine asks its driver for a timer by key; setting a
 // key again replaces the earlier deadline. A machine tolerates a late, early or
 // stale firing: it re-checks its own state when a timer fires (and re-arms a
-// timer that fired before its time).
+// timer that fired before its time). The driver side of these rules is
+// written once, in core/timer_table.h.
 #pragma once
 
 #include <cstddef>

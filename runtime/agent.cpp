@@ -108,16 +108,13 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
                                          "State snapshot writes (--data-dir), by result (ok, error).", {"result"})),
       durable_epoch_(registry_.gauge("heck_state_durable_epoch",
                                      "The node's durable epoch last written to the state file (0 = none).")),
+      wake_timer_(io),
       persist_timer_(io),
       scan_timer_(io) {
   build_info_.set({std::string(kVersion)}, 1);
 }
 
-Agent::~Agent() {
-  // Destroying the timers cancels their waits; the handlers see a missing or
-  // replaced generation if they ever run (they do not: see the REQUIRES).
-  timers_.clear();
-}
+Agent::~Agent() = default;
 
 void Agent::start() {
   assert(!started_);
@@ -147,11 +144,10 @@ void Agent::start() {
 void Agent::stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& [key, t] : timers_) {
-    t.generation = 0;
-    t.timer->cancel();
-  }
   timers_.clear();
+  counters_.stale_timer_completions = timers_.counters().stale_dropped;
+  wake_at_.reset();
+  wake_timer_.cancel();
   pending_.clear();
   persist_timer_.cancel();
   persist_armed_ = false;
@@ -207,6 +203,7 @@ void Agent::drain() {
     effects_.clear();
   }
   stepping_ = false;
+  guarded([&] { arm_wake(); }, [&](std::string_view what) { handler_error("timers", what); });
   guarded([&] { after_drain(); }, [&](std::string_view what) { handler_error("after drain", what); });
 }
 
@@ -240,37 +237,47 @@ void Agent::apply(Instant now, Effect& effect) {
 
 void Agent::set_timer(const SetTimer& e) {
   if (stopped_) return;
-  ArmedTimer& t = timers_[e.key];
-  if (!t.timer) t.timer = std::make_unique<boost::asio::steady_timer>(io_);
-  const std::uint64_t generation = next_generation_++;
-  t.generation = generation;
-  t.at = e.at;
   ++counters_.timers_set;
-  t.timer->expires_at(clock_.to_steady(e.at));  // cancels an earlier wait
-  t.timer->async_wait([this, key = e.key, generation](const boost::system::error_code& ec) {
-    on_timer(key, generation, ec);
-  });
+  timers_.arm(e.key, e.at);
 }
 
 void Agent::cancel_timer(const CancelTimer& e) {
-  auto it = timers_.find(e.key);
-  if (it == timers_.end()) return;
-  ++counters_.timers_cancelled;
-  // Erasing destroys the timer, which cancels its wait; the handler then
-  // finds no entry for the key (or a newer generation) and does nothing.
-  timers_.erase(it);
+  if (timers_.cancel(e.key)) ++counters_.timers_cancelled;
 }
 
-void Agent::on_timer(TimerKey key, std::uint64_t generation, const boost::system::error_code& ec) {
-  auto it = timers_.find(key);
-  if (ec || stopped_ || it == timers_.end() || it->second.generation != generation) {
-    ++counters_.stale_timer_completions;
+void Agent::arm_wake() {
+  counters_.stale_timer_completions = timers_.counters().stale_dropped;
+  if (stopped_ || waking_) return;  // on_wake arms once, after its last key
+  const std::optional<Instant> next = timers_.next_deadline();
+  if (next == wake_at_) return;  // already waiting for it
+  wake_at_ = next;
+  const std::uint64_t generation = ++wake_generation_;
+  if (!next) {
+    wake_timer_.cancel();
     return;
   }
-  it->second.generation = 0;  // fired; the node arms it again if it wants
-  ++counters_.timers_fired;
-  if (key.kind == TimerKind::replica_flush) ++flushes_fired_;
-  feed(TimerFired{key});
+  wake_timer_.expires_at(clock_.to_steady(*next));  // cancels an earlier wait
+  wake_timer_.async_wait([this, generation](const boost::system::error_code& ec) { on_wake(generation, ec); });
+}
+
+void Agent::on_wake(std::uint64_t generation, const boost::system::error_code& ec) {
+  if (ec || stopped_ || generation != wake_generation_) {
+    ++counters_.wakeups_superseded;
+    return;
+  }
+  ++counters_.wakeups;
+  wake_at_.reset();
+  // One due key at a time, each stepped before the next is taken: a timer the
+  // step arms due now fires in this wake too, in order.
+  waking_ = true;
+  for (std::size_t n = 0; n < kMaxTimersPerWake && !stopped_; ++n) {
+    const std::optional<TimerKey> key = timers_.pop_due(clock_.now());
+    if (!key) break;
+    ++counters_.timers_fired;
+    feed(TimerFired{*key});
+  }
+  waking_ = false;
+  arm_wake();
 }
 
 void Agent::start_check(Instant now, const StartCheck& e) {
@@ -362,23 +369,11 @@ void Agent::handler_error(std::string_view where, std::string_view what) {
   }
 }
 
-std::size_t Agent::armed_timers() const {
-  std::size_t n = 0;
-  for (const auto& [key, t] : timers_) n += t.generation != 0;
-  return n;
-}
+std::size_t Agent::armed_timers() const { return timers_.size(); }
 
-std::size_t Agent::armed_timers(TimerKind kind) const {
-  std::size_t n = 0;
-  for (const auto& [key, t] : timers_) n += t.generation != 0 && key.kind == kind;
-  return n;
-}
+std::size_t Agent::armed_timers(TimerKind kind) const { return timers_.count(kind); }
 
-std::optional<Instant> Agent::timer_deadline(TimerKey key) const {
-  auto it = timers_.find(key);
-  if (it == timers_.end() || it->second.generation == 0) return std::nullopt;
-  return it->second.at;
-}
+std::optional<Instant> Agent::timer_deadline(TimerKey key) const { return timers_.deadline(key); }
 
 std::string Agent::render_metrics() {
   const CheckScheduler& s = node_.scheduler();
@@ -503,21 +498,22 @@ void Agent::on_persist_timer(const boost::system::error_code& ec) {
 }
 
 void Agent::after_replication_flush(std::function<void()> done) {
-  const bool flush_pending = timer_deadline(TimerKey{TimerKind::replica_flush, 0}).has_value();
+  const bool flush_pending = node_.replication().flush_pending();
   if (stopped_ || !flush_pending || flush_waiters_.size() >= kMaxFlushWaiters) {
     if (!stopped_ && flush_pending) ++counters_.flush_waiters_dropped;
     boost::asio::post(io_, std::move(done));
     return;
   }
-  flush_waiters_.emplace_back(flushes_fired_, std::move(done));
+  flush_waiters_.emplace_back(node_.replication().counters().flushes, std::move(done));
 }
 
 void Agent::run_flush_waiters(bool all) {
   if (flush_waiters_.empty()) return;
-  const bool flush_pending = timer_deadline(TimerKey{TimerKind::replica_flush, 0}).has_value();
+  const bool flush_pending = node_.replication().flush_pending();
+  const std::uint64_t flushes = node_.replication().counters().flushes;
   while (!flush_waiters_.empty()) {
     auto& [registered_at, done] = flush_waiters_.front();
-    if (!all && flush_pending && registered_at >= flushes_fired_) break;
+    if (!all && flush_pending && registered_at >= flushes) break;
     auto f = std::move(done);
     flush_waiters_.pop_front();
     boost::asio::post(io_, std::move(f));
@@ -525,9 +521,7 @@ void Agent::run_flush_waiters(bool all) {
 }
 
 std::size_t Agent::replication_targets() const {
-  const std::size_t others = node_.membership().live_members().size();
-  const ReplicatorConfig& rc = node_.config().replication;
-  return others <= rc.direct_max ? others : std::min(others, rc.fanout);
+  return eager_push_peers(node_.config().replication, node_.membership().live_members().size());
 }
 
 // --- the replicated view's changes ---------------------------------------------

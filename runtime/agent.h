@@ -3,11 +3,15 @@
 // packets from the transport) with `now` from the runtime Clock and applies
 // the node's effects in the order they come out:
 //
-//   SetTimer / CancelTimer  one asio::steady_timer per TimerKey; setting a key
-//                           again replaces its deadline. Every arming gets a
-//                           new generation number and a completion whose
-//                           generation is no longer current is dropped (a
-//                           cancelled wait that had already completed).
+//   SetTimer / CancelTimer  the node's TimerTable (core/timer_table.h: setting
+//                           a key again replaces its deadline, cancelling
+//                           disarms it, a replaced deadline never fires). ONE
+//                           asio::steady_timer (the wake timer) is armed at
+//                           the table's next_deadline() after every drain; when
+//                           it fires, the due keys are taken in (deadline, key)
+//                           order and each is stepped as TimerFired before the
+//                           next is taken. A wake whose wait was superseded (the
+//                           next deadline moved) is dropped.
 //   StartCheck              CheckRunner::run(spec, deadline - now, ...); the
 //                           callback steps the node with CheckDone.
 //   CheckFinished           metrics (checks_total, duration histogram).
@@ -23,7 +27,7 @@
 //     2026-11-21T12:00:00Z member n3 (127.0.0.1:7948) joined: alive, incarnation 0
 //
 // A single agent without seeds is a one-member cluster that checks every
-// target itself (the Version 1 behaviour).
+// target itself.
 //
 // The replicated view's changes (what /v1/changes serves): every
 // view_scan_interval (1 s) the agent resolves every registered target
@@ -83,7 +87,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -95,6 +98,7 @@
 #include "core/result.h"
 #include "core/time.h"
 #include "core/timer.h"
+#include "core/timer_table.h"
 #include "runtime/check_runner.h"
 #include "runtime/clock.h"
 #include "runtime/log.h"
@@ -144,7 +148,11 @@ struct AgentCounters {
   std::uint64_t timers_set = 0;
   std::uint64_t timers_cancelled = 0;
   std::uint64_t timers_fired = 0;             // firings passed to the node
-  std::uint64_t stale_timer_completions = 0;  // cancelled/replaced waits that completed
+  // Replaced or cancelled deadlines dropped without firing (the timer
+  // table's stale entries; each used to be one cancelled asio wait).
+  std::uint64_t stale_timer_completions = 0;
+  std::uint64_t wakeups = 0;                  // wake timer completions that took due keys
+  std::uint64_t wakeups_superseded = 0;       // wake timer waits re-armed or cancelled before firing
   std::uint64_t checks_started = 0;
   std::uint64_t checks_done = 0;              // runner callbacks stepped into the node
   std::uint64_t dropped_after_stop = 0;       // callbacks that came after stop()
@@ -165,6 +173,8 @@ struct AgentCounters {
 class Agent {
  public:
   static constexpr std::size_t kMaxPendingInputs = 100'000;
+  // Due timers stepped per wake; more wait for the next turn of the loop.
+  static constexpr std::size_t kMaxTimersPerWake = 4096;
   static constexpr std::size_t kMaxFlushWaiters = 1024;
 
   // `clock` and `runner` must outlive the agent. REQUIRES: config.name and
@@ -231,6 +241,10 @@ class Agent {
   std::size_t armed_timers(TimerKind kind) const;
   // The deadline of an armed timer (tests, debugging).
   std::optional<Instant> timer_deadline(TimerKey key) const;
+  // The node's armed timers, and the deadline the one wake timer waits for
+  // (the table's next_deadline() after every drain; nullopt = not waiting).
+  const TimerTable& timers() const { return timers_; }
+  std::optional<Instant> wake_deadline() const { return wake_at_; }
 
   // --- metrics ------------------------------------------------------------
   // Refreshes the gauges that mirror state (target status, in flight,
@@ -250,18 +264,13 @@ class Agent {
   static std::string describe_member_change(const MemberChanged& change);
 
  private:
-  struct ArmedTimer {
-    std::unique_ptr<boost::asio::steady_timer> timer;
-    std::uint64_t generation = 0;  // 0 = not armed
-    Instant at;
-  };
-
   bool feed(ClusterInput in);
   void drain();
   void apply(Instant now, Effect& effect);
   void set_timer(const SetTimer& e);
   void cancel_timer(const CancelTimer& e);
-  void on_timer(TimerKey key, std::uint64_t generation, const boost::system::error_code& ec);
+  void arm_wake();
+  void on_wake(std::uint64_t generation, const boost::system::error_code& ec);
   void start_check(Instant now, const StartCheck& e);
   void on_check_done(CheckId id, CheckOutcome outcome);
   void on_check_finished(const CheckFinished& e);
@@ -285,8 +294,11 @@ class Agent {
   bool started_ = false;
   bool stopped_ = false;
 
-  std::unordered_map<TimerKey, ArmedTimer> timers_;
-  std::uint64_t next_generation_ = 1;
+  TimerTable timers_;
+  boost::asio::steady_timer wake_timer_;
+  std::optional<Instant> wake_at_;      // the deadline the wake timer waits for
+  std::uint64_t wake_generation_ = 0;   // of the current wait
+  bool waking_ = false;                 // in on_wake: arm once at its end
 
   // Re-entrancy guard: inputs that arrive while effects are being applied.
   bool stepping_ = false;
@@ -304,8 +316,7 @@ class Agent {
   bool persist_armed_ = false;
   std::string last_persist_error_;
 
-  // Waiting for the next replica_flush: (flushes fired at registration, done).
-  std::uint64_t flushes_fired_ = 0;
+  // Waiting for the next replica_flush: (Replicator flushes at registration, done).
   std::deque<std::pair<std::uint64_t, std::function<void()>>> flush_waiters_;
 
   // Replicated view scans.

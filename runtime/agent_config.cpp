@@ -1,6 +1,7 @@
 #include "runtime/agent_config.h"
 
 #include "core/json_fields.h"
+#include "core/membership/swim_config_check.h"
 #include "core/wire/envelope.h"
 #include "runtime/cluster/keyring.h"
 #include "runtime/cluster/transport.h"
@@ -311,14 +312,20 @@ Result<SwimConfig> parse_swim_overrides(const json& j, SwimConfig s, std::string
     out = static_cast<std::size_t>(*v);
     return std::nullopt;
   };
-  constexpr std::int64_t kHour = 3'600'000;
-  for (auto e : {ms("probe_interval_ms", 10, kHour, s.probe_interval), ms("probe_timeout_ms", 1, kHour, s.probe_timeout),
-                 count("suspicion_mult", 1, 100, s.suspicion_mult),
-                 count("suspicion_max_timeout_mult", 1, 100, s.suspicion_max_timeout_mult),
-                 count("indirect_checks", 0, 32, s.indirect_checks), count("retransmit_mult", 1, 100, s.retransmit_mult),
-                 ms("gossip_interval_ms", 1, kHour, s.gossip_interval), count("gossip_nodes", 0, 64, s.gossip_nodes),
-                 ms("push_pull_interval_ms", 100, 24 * kHour, s.push_pull_interval),
-                 ms("dead_reap_after_ms", 1000, 30 * 24 * kHour, s.dead_reap_after)}) {
+  // Only the JSON types here (whole milliseconds, non-negative counts); the
+  // ranges are core's, shared with the simulator (core/membership/swim_config_check.h).
+  constexpr std::int64_t kMsMax = 9'000'000'000'000;  // fits a Duration in ns
+  constexpr std::int64_t kCountMax = 1'000'000'000;
+  for (auto e : {ms("probe_interval_ms", -kMsMax, kMsMax, s.probe_interval),
+                 ms("probe_timeout_ms", -kMsMax, kMsMax, s.probe_timeout),
+                 count("suspicion_mult", 0, kCountMax, s.suspicion_mult),
+                 count("suspicion_max_timeout_mult", 0, kCountMax, s.suspicion_max_timeout_mult),
+                 count("indirect_checks", 0, kCountMax, s.indirect_checks),
+                 count("retransmit_mult", 0, kCountMax, s.retransmit_mult),
+                 ms("gossip_interval_ms", -kMsMax, kMsMax, s.gossip_interval),
+                 count("gossip_nodes", 0, kCountMax, s.gossip_nodes),
+                 ms("push_pull_interval_ms", -kMsMax, kMsMax, s.push_pull_interval),
+                 ms("dead_reap_after_ms", -kMsMax, kMsMax, s.dead_reap_after)}) {
     if (e) return *e;
   }
   if (j.contains("lifeguard")) {
@@ -326,10 +333,7 @@ Result<SwimConfig> parse_swim_overrides(const json& j, SwimConfig s, std::string
     if (!v.is_boolean()) return Error{fmt::format("{}lifeguard: must be true or false, got {}", prefix, type_name(v))};
     s.lifeguard = v.get<bool>();
   }
-  if (s.probe_timeout >= s.probe_interval) {
-    return Error{fmt::format("{}probe_timeout_ms: must be less than the probe interval ({} ms), got {} ms", prefix,
-                             s.probe_interval.ms(), s.probe_timeout.ms())};
-  }
+  if (auto valid = validate(s, prefix); !valid) return Error{valid.error()};
   return s;
 }
 

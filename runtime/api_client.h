@@ -1,6 +1,6 @@
-// The client side of the agent API (runtime/api_server.h, Version 2
-// contract): one synchronous HTTP/1.1 exchange per call over Boost.Beast,
-// with one deadline for connect, write and read, and a cap on the answer.
+// The client side of the agent API (the contract in runtime/api_server.h):
+// one synchronous HTTP/1.1 exchange per call over Boost.Beast, with one
+// deadline for connect, write and read, and a cap on the answer.
 // Used by the `heck` client commands (tools/heck/client_commands.cpp), the
 // local cluster demo (tools/heck/demo_command.cpp) and `heck members`.
 //

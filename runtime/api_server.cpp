@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/ownership/owner_split.h"
 #include "runtime/clock.h"
 #include "runtime/log.h"
 #include "runtime/status_page.h"
@@ -151,7 +152,7 @@ json target_json(const Agent& agent, const TargetView& v) {
   j["spec_siblings"] = v.spec_siblings;
   j["spec"] = json::parse(spec.to_json().dump());  // ordered copy of TargetSpec::to_json()
   j["local"] = local ? local_json(*local) : json(nullptr);
-  // Version 1 fields, kept for its clients (see the header).
+  // The flat fields of a single agent's answer, kept for its clients (see the header).
   j["result"] = winner ? json(std::string(to_string(winner->reason))) : json(nullptr);
   j["status_code"] = winner && winner->status_code ? json(winner->status_code) : json(nullptr);
   j["latency_ms"] = winner ? json(round3(winner->latency.ms_f())) : json(nullptr);
@@ -235,17 +236,15 @@ HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view 
 HttpResponse owners(Agent& agent, const std::string& id) {
   const ClusterNode& node = agent.node();
   const auto registered = node.replication().state().target(id);
-  const int r = registered && registered->spec && registered->spec->spec ? registered->spec->spec->checkers : 1;
-  const std::size_t checkers = static_cast<std::size_t>(r < 1 ? 1 : r);
-  std::vector<std::string> ranked = node.ranked_members(id, checkers + node.config().view_fallbacks);
-  json owners = json::array();
-  json fallbacks = json::array();
-  for (std::size_t i = 0; i < ranked.size(); ++i) (i < checkers ? owners : fallbacks).push_back(ranked[i]);
+  const int checkers = registered && registered->spec && registered->spec->spec ? registered->spec->spec->checkers : 1;
+  const std::size_t fallbacks_max = node.config().view_fallbacks;
+  OwnerSplit split = split_owners(node.ranked_members(id, ranked_needed(checkers, fallbacks_max)), checkers,
+                                  fallbacks_max);
   return json_response(200, json{{"id", id},
                                  {"registered", registered.has_value()},
-                                 {"checkers", checkers},
-                                 {"owners", std::move(owners)},
-                                 {"fallbacks", std::move(fallbacks)}});
+                                 {"checkers", owner_count(checkers)},
+                                 {"owners", std::move(split.owners)},
+                                 {"fallbacks", std::move(split.fallbacks)}});
 }
 
 HttpResponse status(Agent& agent, const ApiOptions& options) {

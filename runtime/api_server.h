@@ -1,7 +1,7 @@
 // The agent's HTTP API (JSON), its status page and its Prometheus endpoint,
 // served by an HttpServer (runtime/http_server.h) on the agent's io_context.
-// Loopback by default: 127.0.0.1:7700. This is the Version 2 API; every
-// agent answers from the REPLICATED state
+// Loopback by default: 127.0.0.1:7700. Every agent answers from the
+// REPLICATED state
 // (ClusterNode::target_view / target_views, owners, counter), so any agent
 // gives the same answer about any target once the cluster has converged.
 //
@@ -80,7 +80,7 @@
 //         heck_cluster_transport_bytes_total{direction,channel},
 //         heck_cluster_transport_events_total{event}, heck_cluster_encrypted
 //
-// A target entry (Version 2):
+// A target entry:
 //   {"id", "url", "status" (resolved: healthy|unhealthy|unknown), "stale",
 //    "age_ms" (null without an observation), "observed_at" (of the newest
 //    observation, null), "last_observer" (its observer, null),
@@ -90,11 +90,12 @@
 //    "siblings": [{"observer", "status", "reason", "status_code" (null if
 //                  none), "latency_ms", "observed_at"}] (best first),
 //    "spec_siblings", "spec": {TargetSpec::to_json()},
-//    "local": null, or when checked here the Version 1 per-agent fields
+//    "local": null, or when checked here this agent's own check state
 //             {"status", "status_since", "reason", "result", "status_code",
 //              "latency_ms", "checked_at", "consecutive_successes",
 //              "consecutive_failures", "checks"},
-//   and, for Version 1 clients, at the top level: "result", "status_code",
+//   and, flat at the top level (the shape of a single agent's answer, kept
+//   for clients that read it): "result", "status_code",
 //    "latency_ms", "checked_at" (of the winning observation, null if none),
 //    "interval_ms", "timeout_ms", "rise", "fall" (of the spec), and
 //    "status_since", "checks", "consecutive_successes",

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/membership/swim_config_check.h"
 #include "sim/clock.h"
 #include "core/json_fields.h"
 
@@ -400,35 +401,31 @@ void parse_swim(const json& j, SwimConfig& c) {
   jf::take(jf::expect_object(j, w,
                     {"probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_mult",
                      "suspicion_max_timeout_mult", "retransmit_mult", "gossip_interval_ms", "gossip_nodes",
-                     "gossip_to_the_dead_ms", "push_pull_interval_ms", "packet_size_bytes",
+                     "gossip_to_the_dead_ms", "push_pull_interval_ms", "packet_bytes_max",
                      "awareness_max_multiplier", "dead_reap_after_ms", "join_backoff_min_ms", "join_backoff_max_ms",
                      "nack_timeout_fraction", "lifeguard"}));
-  constexpr std::int64_t kHour = 3'600'000;
-  c.probe_interval = opt_ms(j, w, "probe_interval_ms", 1, kHour, c.probe_interval);
-  c.probe_timeout = opt_ms(j, w, "probe_timeout_ms", 1, kHour, c.probe_timeout);
-  if (c.probe_timeout > c.probe_interval) {
-    jf::fail(fmt::format("swim.probe_timeout_ms: {} is above probe_interval_ms ({})", c.probe_timeout.ms(),
-                         c.probe_interval.ms()));
-  }
-  c.indirect_checks = opt_size(j, w, "indirect_checks", 0, 64, c.indirect_checks);
-  c.suspicion_mult = opt_size(j, w, "suspicion_mult", 1, 100, c.suspicion_mult);
-  c.suspicion_max_timeout_mult = opt_size(j, w, "suspicion_max_timeout_mult", 1, 100, c.suspicion_max_timeout_mult);
-  c.retransmit_mult = opt_size(j, w, "retransmit_mult", 1, 100, c.retransmit_mult);
-  c.gossip_interval = opt_ms(j, w, "gossip_interval_ms", 1, kHour, c.gossip_interval);
-  c.gossip_nodes = opt_size(j, w, "gossip_nodes", 0, 64, c.gossip_nodes);
-  c.gossip_to_the_dead = opt_ms(j, w, "gossip_to_the_dead_ms", 0, 24 * kHour, c.gossip_to_the_dead);
-  c.push_pull_interval = opt_ms(j, w, "push_pull_interval_ms", 1, 24 * kHour, c.push_pull_interval);
-  c.packet_size_bytes = opt_size(j, w, "packet_size_bytes", 512, 65507, c.packet_size_bytes);
-  c.awareness_max_multiplier = opt_size(j, w, "awareness_max_multiplier", 1, 100, c.awareness_max_multiplier);
-  c.dead_reap_after = opt_ms(j, w, "dead_reap_after_ms", 1, 30 * 24 * kHour, c.dead_reap_after);
-  c.join_backoff_min = opt_ms(j, w, "join_backoff_min_ms", 1, kHour, c.join_backoff_min);
-  c.join_backoff_max = opt_ms(j, w, "join_backoff_max_ms", 1, kHour, c.join_backoff_max);
-  if (c.join_backoff_max < c.join_backoff_min) {
-    jf::fail(fmt::format("swim.join_backoff_max_ms: {} is below join_backoff_min_ms ({})", c.join_backoff_max.ms(),
-                         c.join_backoff_min.ms()));
-  }
-  if (auto f = jf::take(jf::opt_number(j, w, "nack_timeout_fraction", 0.05, 1.0))) c.nack_timeout_fraction = *f;
+  // Only the JSON types here; the ranges are core's, shared with the daemon
+  // (core/membership/swim_config_check.h), checked below.
+  constexpr std::int64_t kMsMax = 9'000'000'000'000;  // fits a Duration in ns
+  constexpr std::int64_t kCountMax = 1'000'000'000;
+  c.probe_interval = opt_ms(j, w, "probe_interval_ms", -kMsMax, kMsMax, c.probe_interval);
+  c.probe_timeout = opt_ms(j, w, "probe_timeout_ms", -kMsMax, kMsMax, c.probe_timeout);
+  c.indirect_checks = opt_size(j, w, "indirect_checks", 0, kCountMax, c.indirect_checks);
+  c.suspicion_mult = opt_size(j, w, "suspicion_mult", 0, kCountMax, c.suspicion_mult);
+  c.suspicion_max_timeout_mult = opt_size(j, w, "suspicion_max_timeout_mult", 0, kCountMax, c.suspicion_max_timeout_mult);
+  c.retransmit_mult = opt_size(j, w, "retransmit_mult", 0, kCountMax, c.retransmit_mult);
+  c.gossip_interval = opt_ms(j, w, "gossip_interval_ms", -kMsMax, kMsMax, c.gossip_interval);
+  c.gossip_nodes = opt_size(j, w, "gossip_nodes", 0, kCountMax, c.gossip_nodes);
+  c.gossip_to_the_dead = opt_ms(j, w, "gossip_to_the_dead_ms", -kMsMax, kMsMax, c.gossip_to_the_dead);
+  c.push_pull_interval = opt_ms(j, w, "push_pull_interval_ms", -kMsMax, kMsMax, c.push_pull_interval);
+  c.packet_bytes_max = opt_size(j, w, "packet_bytes_max", 0, kCountMax, c.packet_bytes_max);
+  c.awareness_max_multiplier = opt_size(j, w, "awareness_max_multiplier", 0, kCountMax, c.awareness_max_multiplier);
+  c.dead_reap_after = opt_ms(j, w, "dead_reap_after_ms", -kMsMax, kMsMax, c.dead_reap_after);
+  c.join_backoff_min = opt_ms(j, w, "join_backoff_min_ms", -kMsMax, kMsMax, c.join_backoff_min);
+  c.join_backoff_max = opt_ms(j, w, "join_backoff_max_ms", -kMsMax, kMsMax, c.join_backoff_max);
+  if (auto f = jf::take(jf::opt_number(j, w, "nack_timeout_fraction", 0.0, 1.0))) c.nack_timeout_fraction = *f;
   c.lifeguard = opt_bool(j, w, "lifeguard", c.lifeguard);
+  if (auto valid = validate(c, "swim."); !valid) jf::fail(valid.error());
 }
 
 void parse_replication(const json& j, ReplicatorConfig& c) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "core/ownership/owner_split.h"
 #include "core/ownership/rendezvous.h"
 #include "core/random.h"
 #include "core/wire/envelope.h"
@@ -23,15 +24,22 @@ bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState
 
 }  // namespace
 
+namespace {
+
+ClusterNodeConfig with_one_packet_budget(ClusterNodeConfig c) {
+  c.replication.packet_bytes_max = c.swim.packet_bytes_max;
+  return c;
+}
+
+}  // namespace
+
 ClusterNode::ClusterNode(ClusterNodeConfig config, std::uint64_t seed)
-    : config_(std::move(config)),
+    : config_(with_one_packet_budget(std::move(config))),
       swim_(config_.swim, config_.name, config_.address, derive(seed, 1)),
       replicator_(config_.replication, wire::Header{config_.name, config_.address},
-                  make_replica_id(config_.name, derive(seed, 2)), derive(seed, 3), nullptr),
+                  make_replica_id(config_.name, derive(seed, 2)), derive(seed, 3), /*broadcasts=*/nullptr),
       scheduler_(derive(seed, 4), config_.scheduler) {
   replicator_.track_registry_changes();
-  // The queue lives in swim_, whose address is stable from here on.
-  replicator_.set_broadcasts(&swim_.broadcasts());
 }
 
 void ClusterNode::start(Instant now, Effects& out) {
@@ -64,8 +72,18 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
             case TimerKind::replica_flush:
               replicator_.handle_timer(now, input.key, peers_, out);
               break;
-            default:
+            case TimerKind::swim_probe:
+            case TimerKind::swim_ack_timeout:
+            case TimerKind::swim_probe_deadline:
+            case TimerKind::swim_suspicion:
+            case TimerKind::swim_gossip:
+            case TimerKind::swim_push_pull:
+            case TimerKind::swim_join:
+            case TimerKind::swim_reap:
               swim_.handle_timer(now, input.key, out);
+              break;
+            default:
+              ++counters_.unknown_timers;
               break;
           }
         } else if constexpr (std::is_same_v<T, CheckDone>) {
@@ -106,6 +124,7 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
       swim_.handle_part(now, env->header, part, p.channel, out);
     } else if (is_replication_part(part.type)) {
       replicator_.handle_part(now, env->header, part, p.channel, peers_, out);
+      pass_broadcasts();  // a membership part after this one may piggyback them
     } else {
       ++counters_.unknown_parts;
     }
@@ -135,7 +154,7 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     for (const std::string& id : changed) {
       const auto resolved = state.target(id);
       if (resolved && resolved->spec && resolved->spec->spec) {
-        ownership_.put_target(id, static_cast<std::size_t>(std::max(1, resolved->spec->spec->checkers)));
+        ownership_.put_target(id, owner_count(resolved->spec->spec->checkers));
       } else {
         ownership_.remove_target(id);
       }
@@ -155,6 +174,7 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
   }
   if (!affected.empty()) reconcile(now, affected, out);
   record_results(now, first_effect, out);
+  pass_broadcasts();
 }
 
 void ClusterNode::refresh_peers(std::vector<std::string>* affected) {
@@ -178,8 +198,7 @@ std::vector<std::string> ClusterNode::ranked_members(const std::string& target_i
 
 std::vector<std::string> ClusterNode::owners(const std::string& target_id) const {
   const auto t = replicator_.state().target(target_id);
-  const std::size_t r = t && t->spec && t->spec->spec ? static_cast<std::size_t>(t->spec->spec->checkers) : 1;
-  return ranked_members(target_id, r);
+  return ranked_members(target_id, owner_count(t && t->spec && t->spec->spec ? t->spec->spec->checkers : 1));
 }
 
 void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Effects& out) {
@@ -251,14 +270,7 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     // longer own the target (target_view.h).
     std::vector<std::string> others = owners(r.id);
     std::erase(others, config_.name);
-    const auto keep = [&](const Observation& o) {
-      return std::find(others.begin(), others.end(), o.observer_name) != others.end();
-    };
-    if (others.empty()) {
-      replicator_.observe(now, r.id, r.o, out);
-    } else {
-      replicator_.observe(now, r.id, r.o, out, keep);
-    }
+    replicator_.observe(now, r.id, r.o, out, others);
     ++counters_.observations_written;
   }
 }
@@ -266,9 +278,9 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
 std::optional<TargetView> ClusterNode::target_view(const std::string& id, Instant now) const {
   const auto resolved = replicator_.state().target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
-  const std::size_t r = static_cast<std::size_t>(std::max(1, resolved->spec->spec->checkers));
   const TargetViewRules rules{config_.observation_refresh, config_.stale_intervals};
-  return make_target_view(replicator_.state(), id, ranked_members(id, r + config_.view_fallbacks),
+  return make_target_view(replicator_.state(), id,
+                          ranked_members(id, ranked_needed(resolved->spec->spec->checkers, config_.view_fallbacks)),
                           config_.view_fallbacks, checks(id), now, rules);
 }
 

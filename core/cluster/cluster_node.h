@@ -8,10 +8,15 @@
 //   its parts go to the layer that owns their type (membership 1-31,
 //   replication 32-63). A packet that does not decode is dropped and counted
 //   (counters().malformed_packets, last_malformed()); unknown part types are
-//   counted and skipped. Replication deltas ride membership datagrams through
-//   the shared BroadcastQueue (Swim::broadcasts()).
+//   counted and skipped. Replication deltas ride membership datagrams: after
+//   each replicator call the node moves the replicator's outbox into Swim's
+//   BroadcastQueue (Replicator::take_broadcasts), so no part holds a pointer
+//   into another and the node is a value that can be moved.
 // - Timers: swim_* kinds go to membership, anti_entropy and replica_flush to
-//   replication, check to the scheduler.
+//   replication, check to the scheduler; a kind no part owns is counted
+//   (counters().unknown_timers) and dropped.
+// - Datagram budget: swim.packet_bytes_max is the node's one setting; the
+//   replicator's packet_bytes_max is set from it.
 // - Targets: the replicated registry (an add-wins map of specs) is the set of
 //   targets; PutTarget/DeleteTarget write to it from any agent. Configured
 //   targets are written at start() unless the registry already holds that
@@ -101,6 +106,7 @@ struct ClusterCounters {
   std::uint64_t malformed_packets = 0;   // envelopes that did not decode
   std::uint64_t oversized_packets = 0;   // over max_datagram_bytes / max_stream_bytes
   std::uint64_t unknown_parts = 0;       // part types no layer owns
+  std::uint64_t unknown_timers = 0;      // TimerFired of a kind no layer owns
   std::uint64_t ownership_changes = 0;   // targets this node started or stopped checking
   std::uint64_t observations_written = 0;
 };
@@ -108,6 +114,7 @@ struct ClusterCounters {
 class ClusterNode {
  public:
   ClusterNode(ClusterNodeConfig config, std::uint64_t seed);
+  // A value: copying or moving a running node keeps it running.
 
   // Joins config.seeds and writes the configured targets. Call once.
   void start(Instant now, Effects& out);
@@ -154,6 +161,8 @@ class ClusterNode {
   TargetStart takeover_start(const std::string& id, const TargetSpec& spec) const;
   void refresh_peers(std::vector<std::string>* affected);
   void record_results(Instant now, std::size_t first_effect, Effects& out);
+  // The replicator's parts for piggybacking go to Swim's queue.
+  void pass_broadcasts() { replicator_.take_broadcasts(swim_.broadcasts()); }
 
   ClusterNodeConfig config_;
   Swim swim_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/ownership/owner_split.h"
+
 namespace heck {
 
 HealthStatus resolve_votes(const std::vector<Observation>& observations, int quorum, std::size_t* unhealthy_votes,
@@ -56,12 +58,9 @@ std::optional<TargetView> make_target_view(const HealthState& state, const std::
     v.stale = age_since(v.spec_written_at) > stale_after;
   }
 
-  const std::size_t r = std::min<std::size_t>(ranked.size(), static_cast<std::size_t>(std::max(1, v.spec->checkers)));
-  const std::size_t f = std::min(ranked.size() - r, fallbacks_max);
-  v.fallbacks.assign(ranked.begin() + static_cast<std::ptrdiff_t>(r),
-                     ranked.begin() + static_cast<std::ptrdiff_t>(r + f));
-  ranked.resize(r);
-  v.owners = std::move(ranked);
+  OwnerSplit split = split_owners(std::move(ranked), v.spec->checkers, fallbacks_max);
+  v.owners = std::move(split.owners);
+  v.fallbacks = std::move(split.fallbacks);
   return v;
 }
 

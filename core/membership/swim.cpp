@@ -91,7 +91,7 @@ void Swim::cancel_timer(TimerKind kind, std::uint64_t id, Effects& out) {
 
 void Swim::send(const Address& to, Channel channel, const std::vector<const wire::EncodedPart*>& parts,
                 bool piggyback, Effects& out) {
-  const std::size_t limit = channel == Channel::datagram ? config_.packet_size_bytes : SIZE_MAX;
+  const std::size_t limit = channel == Channel::datagram ? config_.packet_bytes_max : SIZE_MAX;
   wire::PacketBuilder b(header(), limit);
   for (const auto* p : parts) {
     if (!b.try_add(*p)) b.add(*p);  // a lone oversized part still goes out

@@ -74,7 +74,7 @@
 //   push_pull [is reply, is join, [[name, address, state, incarnation], ...]]
 //
 // Effects, in a deterministic order: Send (datagrams built with
-// wire::PacketBuilder under packet_size_bytes: the message part first, then
+// wire::PacketBuilder under packet_bytes_max: the message part first, then
 // broadcasts().fill(); push-pull over Channel::stream), SetTimer/CancelTimer
 // with kinds swim_* (core/timer.h), MemberChanged whenever a member's state or
 // incarnation changes in this view (including new members and this node).
@@ -120,7 +120,7 @@ struct SwimConfig {
   std::size_t gossip_nodes = 3;
   Duration gossip_to_the_dead = Duration::seconds(30);
   Duration push_pull_interval = Duration::seconds(30);
-  std::size_t packet_size_bytes = 1400;
+  std::size_t packet_bytes_max = kPacketBytesMax;  // the node's datagram budget (core/net.h)
   std::size_t awareness_max_multiplier = 8;
   // Our own choices (memberlist has no equivalent).
   Duration dead_reap_after = Duration::seconds(3600);
@@ -211,6 +211,7 @@ class Swim {
 
   // ---- dissemination, shared with other layers ----
   BroadcastQueue& broadcasts() { return broadcasts_; }
+  const BroadcastQueue& broadcasts() const { return broadcasts_; }
 
   // ---- views ----
   const std::string& name() const { return self_; }

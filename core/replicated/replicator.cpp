@@ -127,11 +127,18 @@ void Replicator::remove_target(Instant now, const std::string& id, Effects& out)
 }
 
 Observation Replicator::observe(Instant now, const std::string& id, Observation o, Effects& out,
-                                const std::function<bool(const Observation&)>& keep) {
+                                std::span<const std::string> keep_observers) {
   o.observed_at = clock_.tick(now);
   o.observer = state_.self();
   o.observer_name = self_.sender;
-  apply_local(now, "t:" + id, state_.observe(id, o, keep), out);
+  if (keep_observers.empty()) {
+    apply_local(now, "t:" + id, state_.observe(id, o), out);
+  } else {
+    const auto keep = [&](const Observation& other) {
+      return std::find(keep_observers.begin(), keep_observers.end(), other.observer_name) != keep_observers.end();
+    };
+    apply_local(now, "t:" + id, state_.observe(id, o, keep), out);
+  }
   return o;
 }
 
@@ -164,6 +171,7 @@ void Replicator::handle_timer(Instant now, TimerKey key, std::span<const Peer> p
       return;
     }
     flush_at_ = Instant::max();
+    ++counters_.flushes;
     flush(now, peers, out);
   } else if (key == kAntiEntropyTimer) {
     if (anti_entropy_at_ != Instant::max() && now < anti_entropy_at_) {
@@ -194,13 +202,16 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   p.part.reset();
   by_written_.emplace(p.written, key);
   dirty_.insert(key);
-  if (broadcasts_) {
-    const wire::EncodedPart& part = encoded(p);
-    // Parts over one datagram are not piggybacked (eager push sends them by stream).
-    if (part.bytes.size() <= wire::PacketBuilder(self_, config_.packet_bytes_max).remaining()) {
+  const wire::EncodedPart& part = encoded(p);
+  // Parts over one datagram are not piggybacked (eager push sends them by stream).
+  if (part.bytes.size() <= wire::PacketBuilder(self_, config_.packet_bytes_max).remaining()) {
+    if (broadcasts_) {
       broadcasts_->push("r:" + key, part);
-      ++counters_.deltas_queued;
+    } else {
+      if (outbox_.size() >= config_.pending_keys_max) outbox_.pop_front();
+      outbox_.emplace_back("r:" + key, part);
     }
+    ++counters_.deltas_queued;
   }
   while (pending_.size() > config_.pending_keys_max) {
     auto oldest = by_written_.begin();
@@ -214,6 +225,15 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
 const wire::EncodedPart& Replicator::encoded(Pending& p) {
   if (!p.part) p.part = wire::encode_part(wire::PartType::delta, encode_delta(p.group));
   return *p.part;
+}
+
+void Replicator::take_broadcasts(BroadcastQueue& queue) {
+  for (auto& [key, part] : outbox_) queue.push(std::move(key), std::move(part));
+  outbox_.clear();
+}
+
+std::size_t eager_push_peers(const ReplicatorConfig& config, std::size_t others) {
+  return others <= config.direct_max ? others : std::min(others, config.fanout);
 }
 
 void Replicator::arm_flush(Instant now, Effects& out) {
@@ -247,9 +267,7 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
     (room >= part.bytes.size() ? small : large).push_back(&part);
   }
   dirty_.clear();
-  const std::size_t others = other_peers(peers);
-  const std::size_t k = others <= config_.direct_max ? others : config_.fanout;
-  for (const Peer* peer : pick_peers(peers, k)) {
+  for (const Peer* peer : pick_peers(peers, eager_push_peers(config_, other_peers(peers)))) {
     wire::PacketBuilder b(self_, config_.packet_bytes_max);
     std::vector<Bytes> packets;
     for (const wire::EncodedPart* part : small) {

@@ -8,8 +8,12 @@
 //   replicated key ("o:<target>", "g:<target>", "c:<counter>"), so a newer
 //   write to a key absorbs (supersedes) the older unacked one — and pushes the
 //   key's group, encoded as `delta` parts that each fit one packet, into the
-//   shared BroadcastQueue under "r:<key>" (same key replaces). Membership
-//   datagrams piggyback them from there (transmit-limited).
+//   BroadcastQueue under "r:<key>" (same key replaces). Membership datagrams
+//   piggyback them from there (transmit-limited). The queue is the driver's:
+//   given at construction (a standalone replicator), or, without one, the
+//   parts wait in an outbox the driver moves into the membership layer's
+//   queue with take_broadcasts() after each call (ClusterNode), so the
+//   replicator holds no pointer into a sibling and moves as a value.
 // - Eager push: the key is also marked dirty and replica_flush is armed
 //   flush_delay ahead; when it fires, every dirty group goes in datagrams
 //   (packet_bytes_max each). In a cluster of at most direct_max peers they go
@@ -72,6 +76,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -100,7 +105,9 @@ struct Peer {
 };
 
 struct ReplicatorConfig {
-  std::size_t packet_bytes_max = 1400;             // one datagram, envelope included
+  // One datagram, envelope included. In a ClusterNode it is set from
+  // SwimConfig::packet_bytes_max (the node's one datagram budget).
+  std::size_t packet_bytes_max = kPacketBytesMax;
   std::size_t direct_max = 128;                    // push to every peer up to this many peers
   std::size_t fanout = 3;                          // else to this many, forwarding; 0: piggyback only
   Duration flush_delay = Duration::milliseconds(10);
@@ -139,21 +146,24 @@ struct ReplicatorCounters {
   std::uint64_t pending_evicted = 0;      // buffered groups dropped at the cap
   std::uint64_t oversized_deltas = 0;     // groups over one datagram: eager push by stream
   std::uint64_t hlc_rejected_ahead = 0;   // remote timestamps too far ahead
+  std::uint64_t flushes = 0;              // replica_flush rounds run (dirty groups pushed)
 };
+
+// How many peers a flush pushes a delta to directly, of `others` live peers
+// (this node excluded): every one up to direct_max, else `fanout` of them.
+std::size_t eager_push_peers(const ReplicatorConfig& config, std::size_t others);
 
 // True for part types in the replication range (32-63).
 bool is_replication_part(wire::PartType type);
 
 class Replicator {
  public:
-  // `self` is the envelope header of every message sent. `broadcasts` (may be
-  // null: eager push only) must outlive the replicator or be re-set with
-  // set_broadcasts(). REQUIRES: replica != 0 (a fresh one per incarnation,
-  // dot.h).
+  // `self` is the envelope header of every message sent. `broadcasts`: a
+  // queue the driver owns and keeps alive as long as the replicator; null =
+  // parts to piggyback wait in the outbox for take_broadcasts(). REQUIRES:
+  // replica != 0 (a fresh one per incarnation, dot.h).
   Replicator(ReplicatorConfig config, wire::Header self, ReplicaId replica, std::uint64_t seed,
              BroadcastQueue* broadcasts);
-
-  void set_broadcasts(BroadcastQueue* broadcasts) { broadcasts_ = broadcasts; }
 
   // ---- inputs ----
   // Arms the first anti-entropy round (jittered within one interval).
@@ -164,9 +174,12 @@ class Replicator {
   void remove_target(Instant now, const std::string& id, Effects& out);
   // Stamps `o.observed_at` from this agent's HLC, `o.observer` with its
   // replica id and `o.observer_name` with its name; returns the observation
-  // as written. `keep`: see HealthState::observe.
+  // as written. `keep_observers`: the observers (by name) whose observations
+  // of `id` the write keeps (the target's other current owners: one vote
+  // each); empty = it supersedes every one this agent has seen
+  // (HealthState::observe).
   Observation observe(Instant now, const std::string& id, Observation o, Effects& out,
-                      const std::function<bool(const Observation&)>& keep = {});
+                      std::span<const std::string> keep_observers = {});
   void add_to_counter(Instant now, const std::string& name, std::int64_t amount, Effects& out);
 
   // One decoded part of an incoming envelope. Replication part types are
@@ -187,7 +200,15 @@ class Replicator {
   void track_registry_changes() { state_.track_registry_changes(); }
   std::vector<std::string> take_registry_changes() { return state_.take_registry_changes(); }
 
+  // ---- outputs ----
+  // Moves the parts queued for piggybacking since the last call (constructed
+  // without a queue), in order, into `queue`. The outbox keeps at most
+  // pending_keys_max parts (the oldest are dropped first).
+  void take_broadcasts(BroadcastQueue& queue);
+
   // ---- views ----
+  // A replica_flush is armed: local writes wait for it to reach the peers.
+  bool flush_pending() const { return flush_at_ != Instant::max(); }
   const HealthState& state() const { return state_; }
   ReplicaId replica() const { return state_.self(); }
   const HybridClock& clock() const { return clock_; }
@@ -237,7 +258,8 @@ class Replicator {
   ReplicatorConfig config_;
   wire::Header self_;
   Rng rng_;
-  BroadcastQueue* broadcasts_;
+  BroadcastQueue* broadcasts_;  // the driver's; null = outbox_
+  std::deque<std::pair<std::string, wire::EncodedPart>> outbox_;
   HealthState state_;
   HybridClock clock_;
   ReplicatorCounters counters_;

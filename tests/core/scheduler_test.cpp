@@ -1,4 +1,5 @@
 #include "core/scheduler.h"
+#include "core/timer_table.h"
 
 #include <functional>
 #include <map>
@@ -31,7 +32,12 @@ struct Harness {
 
   CheckScheduler s;
   Instant now;
-  std::map<TimerKey, Instant> timers;
+  TimerTable table;
+  // The armed timers by key (a copy, for assertions).
+  std::map<TimerKey, Instant> timers() const {
+    const auto e = table.entries();
+    return {e.begin(), e.end()};
+  }
   struct Pending {
     Instant at;
     CheckId id;
@@ -46,12 +52,8 @@ struct Harness {
   };
 
   void apply(Effects& out) {
-    for (auto& e : out) {
-      if (auto* t = std::get_if<SetTimer>(&e)) {
-        timers[t->key] = t->at;
-      } else if (auto* c = std::get_if<CancelTimer>(&e)) {
-        timers.erase(c->key);
-      } else if (auto* st = std::get_if<StartCheck>(&e)) {
+    apply_effects(table, out, [&](Effect& e) {
+      if (auto* st = std::get_if<StartCheck>(&e)) {
         starts.emplace_back(now, *st);
         if (auto r = respond(*st->spec, now)) {
           const Duration latency = std::min(r->first, st->deadline - now);
@@ -65,7 +67,7 @@ struct Harness {
       } else if (auto* f = std::get_if<CheckFinished>(&e)) {
         finished.push_back(*f);
       }
-    }
+    });
     out.clear();
   }
 
@@ -79,14 +81,10 @@ struct Harness {
   void run_until(Instant until) {
     Effects out;
     for (;;) {
-      std::optional<Instant> next;
-      std::optional<TimerKey> key;
-      for (auto& [k, at] : timers) {
-        if (!next || at < *next) next = at, key = k;
-      }
+      std::optional<Instant> next = table.next_deadline();
       std::optional<std::size_t> done;
       for (std::size_t i = 0; i < pending.size(); ++i) {
-        if (!next || pending[i].at < *next) next = pending[i].at, done = i, key.reset();
+        if (!next || pending[i].at < *next) next = pending[i].at, done = i;
       }
       if (!next || *next > until) break;
       now = *next;
@@ -95,8 +93,7 @@ struct Harness {
         pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(*done));
         s.handle_check_done(now, p.id, std::move(p.outcome), out);
       } else {
-        timers.erase(*key);
-        s.handle_timer(now, *key, out);
+        s.handle_timer(now, *table.pop_due(now), out);
       }
       apply(out);
     }
@@ -110,8 +107,8 @@ TEST(Scheduler, FirstCheckAtRandomPhaseWithinInterval) {
   for (std::uint64_t seed = 1; seed <= 50; ++seed) {
     Harness h(seed);
     h.add(spec("a", 1000, 500));
-    ASSERT_EQ(h.timers.size(), 1u);
-    const Instant first = h.timers.begin()->second;
+    ASSERT_EQ(h.timers().size(), 1u);
+    const Instant first = h.timers().begin()->second;
     EXPECT_GE(first, at_ms(0));
     EXPECT_LT(first, at_ms(1000));
   }
@@ -124,8 +121,8 @@ TEST(Scheduler, ATakenOverTargetContinuesFromItsStatusAndChecksSoon) {
     h.s.add_target(h.now, spec("a", 10'000, 500, 2, 3), out,
                    TargetStart{HealthStatus::healthy, Duration::milliseconds(500)});
     h.apply(out);
-    ASSERT_EQ(h.timers.size(), 1u);
-    EXPECT_LT(h.timers.begin()->second, at_ms(500));
+    ASSERT_EQ(h.timers().size(), 1u);
+    EXPECT_LT(h.timers().begin()->second, at_ms(500));
     EXPECT_EQ(h.s.find("a")->status, HealthStatus::healthy);
   }
   // Continuing from healthy, it still takes `fall` failures to turn unhealthy.
@@ -149,7 +146,7 @@ TEST(Scheduler, PhasesSpreadAcrossTheInterval) {
   Harness h(3);
   for (int i = 0; i < 100; ++i) h.add(spec("t" + std::to_string(i), 1000, 500));
   int buckets[10] = {};
-  for (auto& [k, at] : h.timers) ++buckets[at.ms() / 100];
+  for (auto& [k, at] : h.timers()) ++buckets[at.ms() / 100];
   for (int b : buckets) EXPECT_GT(b, 0);  // no empty tenth of the interval
 }
 
@@ -257,7 +254,7 @@ TEST(Scheduler, StaleAndUnknownResultsAreIgnored) {
 TEST(Scheduler, EarlyOrStaleTimerFiringsAreHarmless) {
   Harness h;
   h.add(spec("a"));
-  const auto [key, at] = *h.timers.begin();
+  const auto [key, at] = *h.timers().begin();
   Effects out;
   // Early: no check, the timer is re-armed for its due time.
   h.s.handle_timer(at - Duration::milliseconds(1), key, out);
@@ -284,7 +281,7 @@ TEST(Scheduler, RemovedTargetStopsAndIgnoresItsLateResult) {
   EXPECT_TRUE(h.s.remove_target(h.now, "a", out));
   EXPECT_FALSE(h.s.remove_target(h.now, "a", out));
   h.apply(out);
-  EXPECT_TRUE(h.timers.empty());
+  EXPECT_TRUE(h.timers().empty());
   // Re-adding reuses the slot; the old check's result must not leak into it.
   h.add(spec("a"));
   h.s.handle_check_done(h.now, h.starts[0].second.check, CheckOutcome::response(200, {}), out);
@@ -317,7 +314,7 @@ TEST(Scheduler, ForEachVisitsInIdOrder) {
 TEST(Scheduler, LateTimerSkipsMissedRoundsWithoutABurst) {
   Harness h;
   h.add(spec("a", 1000, 500));
-  const auto [key, first] = *h.timers.begin();
+  const auto [key, first] = *h.timers().begin();
   Effects out;
   // The process was paused for 10 s: one check, and the next is a round away.
   h.s.handle_timer(first + Duration::seconds(10), key, out);

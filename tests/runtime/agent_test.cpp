@@ -66,6 +66,22 @@ class AgentTest : public ::testing::Test {
   std::unique_ptr<Agent> agent;
 };
 
+TEST_F(AgentTest, OneWakeTimerFollowsTheEarliestDeadline) {
+  make({spec("a", 1000, 100), spec("b", 1000, 100), spec("c", 1000, 100)});
+  agent->start();
+  // Check, membership and replication timers, one wait for all of them.
+  EXPECT_GT(agent->armed_timers(), 3u);
+  ASSERT_TRUE(agent->wake_deadline().has_value());
+  EXPECT_EQ(agent->wake_deadline(), agent->timers().next_deadline());
+  ASSERT_TRUE(run_until([&] { return agent->counters().checks_started >= 3; }));
+  EXPECT_GE(agent->counters().wakeups, 1u);
+  EXPECT_EQ(agent->wake_deadline(), agent->timers().next_deadline());
+  agent->submit(DeleteTarget{"a"});
+  EXPECT_EQ(agent->wake_deadline(), agent->timers().next_deadline());
+  agent->stop();
+  EXPECT_FALSE(agent->wake_deadline().has_value());
+}
+
 TEST_F(AgentTest, StartArmsOneTimerPerTarget) {
   make({spec("a", 1000, 100), spec("b", 1000, 100)});
   const Instant before = clock.now();

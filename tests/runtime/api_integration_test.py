@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Multi-process test of the Version 2 API (python3 standard library only).
+"""Multi-process test of the agent API, answered from the replicated state (python3 standard library only).
 
 Three `heck agent` processes on 127.0.0.1, each with its own --data-dir in a
 temporary directory, writes protected by a bearer token (--api-token for n1,

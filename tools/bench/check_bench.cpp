@@ -1,14 +1,14 @@
 // check_bench: end-to-end check throughput of one core. Drives the real core
-// (a one-member heck::ClusterNode, core/cluster/cluster_node.h: no seeds, so
-// it owns every target and sends nothing) with N HTTP targets and the real runtime Checker
+// check scheduler (core/scheduler.h) with N HTTP targets and the real runtime Checker
 // on ONE single-threaded io_context for a fixed time, against a server the
 // caller runs (tools/bench/check_bench.sh starts nginx), and prints a table:
 // offered and completed checks/s, failures by reason, latency percentiles,
 // CPU time and peak RSS.
 //
-// The driver here is the minimum a real agent needs: named timers on a
-// min-heap with one Asio timer armed at the earliest, StartCheck effects
-// handed to the Checker, and CheckDone fed back into the node.
+// The driver here is the minimum a real agent needs: named timers in a
+// TimerTable (core/timer_table.h) with one Asio timer armed at its next
+// deadline, StartCheck effects handed to the Checker, and CheckDone fed back
+// into the scheduler.
 //
 //   check_bench --port 8080 [--targets 1000] [--interval-ms 100] [--seconds 10]
 #include <sys/resource.h>
@@ -21,9 +21,7 @@
 #include <memory>
 #include <optional>
 #include <map>
-#include <queue>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -33,7 +31,8 @@
 
 #include "core/check.h"
 #include "core/effects.h"
-#include "core/cluster/cluster_node.h"
+#include "core/scheduler.h"
+#include "core/timer_table.h"
 #include "core/target_spec.h"
 #include "runtime/checker.h"
 
@@ -53,7 +52,7 @@ struct Args {
   double seconds = 10;
   double warmup_seconds = 1;
   std::size_t max_concurrent = 512;
-  int closed_loop = 0;  // >0: no node; keep this many checks in flight back to back
+  int closed_loop = 0;  // >0: no scheduler; keep this many checks in flight back to back
   std::vector<int> server_pids;  // processes whose CPU time is reported as the server's
   std::string label;
 };
@@ -88,8 +87,10 @@ long peak_rss_kib() {
 
 class Bench {
  public:
-  Bench(asio::io_context& io, const Args& args, runtime::CheckerOptions checker_options, ClusterNodeConfig config)
-      : io_(io), args_(args), checker_(io, std::move(checker_options)), node_(std::move(config), 42), wake_(io) {
+  Bench(asio::io_context& io, const Args& args, runtime::CheckerOptions checker_options,
+        std::vector<TargetSpec> targets)
+      : io_(io), args_(args), checker_(io, std::move(checker_options)), targets_(std::move(targets)),
+        scheduler_(42), wake_(io) {
     latencies_us_.reserve(1 << 20);
   }
 
@@ -97,7 +98,7 @@ class Bench {
     t0_ = SteadyClock::now();
     measure_from_ = t0_ + std::chrono::milliseconds(static_cast<long>(args_.warmup_seconds * 1000));
     measure_until_ = t0_ + std::chrono::milliseconds(static_cast<long>((args_.warmup_seconds + args_.seconds) * 1000));
-    node_.start(now(), effects_);
+    for (const TargetSpec& spec : targets_) scheduler_.add_target(now(), spec, effects_);
     apply();
     stop_timer_.emplace(io_, measure_until_);
     stop_timer_->async_wait([this](auto ec) {
@@ -108,13 +109,6 @@ class Bench {
   void report() const;
 
  private:
-  struct Pending {
-    Instant at;
-    TimerKey key;
-    std::uint64_t gen;
-    bool operator>(const Pending& o) const { return at > o.at; }
-  };
-
   Instant now() const {
     return Instant::from_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch()).count());
   }
@@ -129,18 +123,13 @@ class Bench {
   void apply() {
     // Effects are applied in order; the node is only stepped from handlers,
     // never from inside apply(), so one vector serves every step.
-    for (auto& e : effects_) {
-      if (auto* st = std::get_if<SetTimer>(&e)) {
-        const std::uint64_t gen = ++timer_gen_[st->key.packed()];
-        heap_.push(Pending{st->at, st->key, gen});
-      } else if (auto* ct = std::get_if<CancelTimer>(&e)) {
-        ++timer_gen_[ct->key.packed()];
-      } else if (auto* sc = std::get_if<StartCheck>(&e)) {
+    apply_effects(timers_, effects_, [&](Effect& e) {
+      if (auto* sc = std::get_if<StartCheck>(&e)) {
         if (measuring()) ++offered_;
         const CheckId id = sc->check;
         checker_.run(sc->spec, sc->deadline - now(), [this, id](CheckOutcome outcome) {
           if (stopping_) return;
-          node_.step(now(), CheckDone{id, std::move(outcome)}, effects_);
+          scheduler_.handle_check_done(now(), id, std::move(outcome), effects_);
           apply();
         });
       } else if (auto* cf = std::get_if<CheckFinished>(&e)) {
@@ -152,7 +141,7 @@ class Bench {
       } else if (std::get_if<StatusChanged>(&e)) {
         ++status_changes_;
       }
-    }
+    });
     effects_.clear();
     arm();
   }
@@ -161,9 +150,10 @@ class Bench {
   // together fire in one batch (late by < 1 ms, which the node tolerates;
   // never early, which it would ignore as stale).
   void arm() {
-    if (heap_.empty() || stopping_) return;
+    const std::optional<Instant> first = timers_.next_deadline();
+    if (!first || stopping_) return;
     constexpr std::int64_t kGrainNs = 1'000'000;
-    const std::int64_t due = heap_.top().at.ns();
+    const std::int64_t due = first->ns();
     const Instant next = Instant::from_ns((due + kGrainNs - 1) / kGrainNs * kGrainNs);
     if (armed_ && armed_at_ == next) return;
     armed_ = true;
@@ -178,12 +168,9 @@ class Bench {
 
   void fire() {
     const Instant t = now();
-    while (!heap_.empty() && heap_.top().at <= t) {
-      const Pending p = heap_.top();
-      heap_.pop();
-      if (timer_gen_[p.key.packed()] != p.gen) continue;  // replaced or cancelled
-      node_.step(t, TimerFired{p.key}, effects_);
-    }
+    // Every key due at t in one batch, then the effects in order (a timer a
+    // step arms due at t waits for the next wake, at most 1 ms away).
+    while (const auto key = timers_.pop_due(t)) scheduler_.handle_timer(t, *key, effects_);
     apply();
   }
 
@@ -209,10 +196,10 @@ class Bench {
   asio::io_context& io_;
   Args args_;
   runtime::Checker checker_;
-  ClusterNode node_;
+  std::vector<TargetSpec> targets_;
+  CheckScheduler scheduler_;
   Effects effects_;
-  std::priority_queue<Pending, std::vector<Pending>, std::greater<>> heap_;
-  std::unordered_map<std::uint64_t, std::uint64_t> timer_gen_;
+  TimerTable timers_;
   asio::steady_timer wake_;
   bool armed_ = false;
   Instant armed_at_;
@@ -335,7 +322,7 @@ int closed_loop(const Args& args) {
 
 int main(int argc, char** argv) {
   Args args;
-  CLI::App app{"check_bench: HTTP check throughput of heck's node + Checker on one core"};
+  CLI::App app{"check_bench: HTTP check throughput of heck's check scheduler + Checker on one core"};
   app.add_option("--host", args.host, "target host");
   app.add_option("--port", args.port, "target port")->required();
   app.add_option("--path", args.path, "target path");
@@ -349,7 +336,7 @@ int main(int argc, char** argv) {
   app.add_option("--server-pids", args.server_pids, "PIDs of the server's workers (their CPU time is reported)")
       ->delimiter(',');
   app.add_option("--closed-loop", args.closed_loop,
-                 "capacity mode: no node, keep this many checks in flight back to back")
+                 "capacity mode: no scheduler, keep this many checks in flight back to back")
       ->check(CLI::Range(0, 100'000));
   CLI11_PARSE(app, argc, argv);
   if (args.closed_loop > 0) return closed_loop(args);
@@ -358,9 +345,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  ClusterNodeConfig config;
-  config.name = "bench";
-  config.address = "127.0.0.1:7946";  // advertised only: one member, nothing is sent
+  std::vector<TargetSpec> targets;
   const std::string host = args.host.find(':') != std::string::npos ? "[" + args.host + "]" : args.host;
   for (int i = 0; i < args.targets; ++i) {
     TargetSpec spec;
@@ -373,13 +358,13 @@ int main(int argc, char** argv) {
     spec.url = std::move(*url);
     spec.interval = Duration::milliseconds(args.interval_ms);
     spec.timeout = Duration::milliseconds(args.timeout_ms);
-    config.targets.push_back(std::move(spec));
+    targets.push_back(std::move(spec));
   }
   runtime::CheckerOptions options;
   options.max_concurrent = args.max_concurrent;
 
   asio::io_context io{1};
-  Bench bench(io, args, options, std::move(config));
+  Bench bench(io, args, options, std::move(targets));
   bench.start();
   // CPU is counted over the measured window only (warm-up excluded).
   asio::steady_timer warm(io, std::chrono::milliseconds(static_cast<long>(args.warmup_seconds * 1000)));

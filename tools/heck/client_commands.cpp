@@ -1,5 +1,5 @@
 // The `heck` client commands: ask a running agent through its API
-// (runtime/api_client.h, the Version 2 contract in runtime/api_server.h).
+// (runtime/api_client.h, the contract in runtime/api_server.h).
 //
 //   heck status                              the agent's summary
 //   heck targets [--unhealthy | --status S]  every target, unhealthy first

@@ -28,31 +28,18 @@
 //
 // `heck demo --serve-targets HOST:PORT` only serves the demo target paths
 // (for benchmarks: tools/bench/loopback_bench.py) until SIGINT/SIGTERM.
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <ctime>
 #include <map>
-#include <memory>
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -60,17 +47,22 @@
 #include "runtime/api_client.h"
 #include "runtime/clock.h"
 #include "runtime/cluster/keyring.h"
-#include "runtime/demo_targets.h"
 #include "runtime/log.h"
 #include "runtime/version.h"
 #include "tools/heck/commands.h"
+#include "tools/heck/demo/agent_processes.h"
+#include "tools/heck/demo/cluster_reading.h"
+#include "tools/heck/demo/console.h"
+#include "tools/heck/demo/log_tail.h"
+#include "tools/heck/demo/stop_signals.h"
+#include "tools/heck/demo/target_host.h"
 
 namespace heck::cli {
 
 namespace {
 
 using namespace heck::runtime;
-namespace asio = boost::asio;
+using namespace heck::cli::demo;
 using steady = std::chrono::steady_clock;
 
 struct DemoArgs {
@@ -85,401 +77,6 @@ struct DemoArgs {
 
 constexpr int kClusterPortOffset = 100;
 constexpr int kMaxAgents = 64;
-
-[[noreturn]] void fail(int code, std::string_view message) {
-  std::fprintf(stderr, "heck demo: %.*s\n", static_cast<int>(message.size()), message.data());
-  throw CLI::RuntimeError(code);
-}
-
-void say(std::string_view text) {
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-}
-
-// ---- signals -----------------------------------------------------------------
-
-volatile std::sig_atomic_t g_stop_signal = 0;
-
-extern "C" void on_stop_signal(int signo) {
-  g_stop_signal = signo;
-  // A second Ctrl-C ends the demo at once (and its agents with it).
-  std::signal(signo, SIG_DFL);
-}
-
-void install_stop_handlers() {
-  g_stop_signal = 0;
-  struct sigaction sa {};
-  sa.sa_handler = on_stop_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-// Sleeps up to `d` in short steps; false when a stop signal came.
-bool nap(steady::duration d) {
-  const auto until = steady::now() + d;
-  while (steady::now() < until) {
-    if (g_stop_signal) return false;
-    std::this_thread::sleep_for(std::min<steady::duration>(std::chrono::milliseconds(50), until - steady::now()));
-  }
-  return !g_stop_signal;
-}
-
-// ---- the local targets -------------------------------------------------------
-
-// The target server on its own io_context thread, so the synchronous API
-// polling of the main thread never delays a target's answer.
-class TargetHost {
- public:
-  explicit TargetHost(const HostPort& address, std::size_t max_connections) {
-    DemoTargetOptions o;
-    o.max_connections = max_connections;
-    o.slow_delay = Duration::milliseconds(1500);
-    o.hang_max = Duration::seconds(5);
-    server_ = std::make_unique<DemoTargetServer>(io_, clock_, o);
-    auto ep = server_->listen(address);
-    if (!ep) fail(1, fmt::format("cannot serve the demo targets on {}: {}", address.to_string(), ep.error()));
-    port_ = ep->port();
-    server_->start();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~TargetHost() { stop(); }
-  TargetHost(const TargetHost&) = delete;
-  TargetHost& operator=(const TargetHost&) = delete;
-
-  std::uint16_t port() const { return port_; }
-
-  void stop() {
-    if (!thread_.joinable()) return;
-    asio::post(io_, [this] {
-      server_->stop();
-      guard_.reset();
-    });
-    thread_.join();
-  }
-
- private:
-  asio::io_context io_{1};
-  asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
-  Clock clock_;
-  std::unique_ptr<DemoTargetServer> server_;
-  std::uint16_t port_ = 0;
-  std::thread thread_;
-};
-
-struct PlannedTarget {
-  std::string id;
-  std::string url;
-  std::string kind;  // steady | flapping | down
-};
-
-// A port on 127.0.0.1 that nothing listens on (bound, then closed).
-std::uint16_t closed_port() {
-  asio::io_context io;
-  asio::ip::tcp::acceptor a(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-  const auto port = a.local_endpoint().port();
-  a.close();
-  return port;
-}
-
-// Per ten targets: six steady, three flapping (periods 8-18 s, out of step),
-// one down (503, refused, timeout, 404 in turn).
-std::vector<PlannedTarget> plan_targets(int count, std::uint16_t port) {
-  const std::uint16_t refused = closed_port();
-  std::vector<PlannedTarget> out;
-  int steady_n = 0, flap_n = 0, down_n = 0;
-  const std::string base = fmt::format("http://127.0.0.1:{}", port);
-  for (int i = 0; i < count; ++i) {
-    const int slot = i % 10;
-    if (slot == 2 || slot == 5 || slot == 8) {
-      ++flap_n;
-      const int period_ms = 8000 + (flap_n % 6) * 2000;
-      const int phase_ms = (flap_n * 3700) % period_ms;
-      out.push_back({fmt::format("flap-{:02}", flap_n),
-                     fmt::format("{}/flap?period_ms={}&phase_ms={}", base, period_ms, phase_ms), "flapping"});
-    } else if (slot == 7) {
-      ++down_n;
-      std::string url;
-      switch (down_n % 4) {
-        case 1: url = base + "/fail"; break;
-        case 2: url = fmt::format("http://127.0.0.1:{}/ok", refused); break;
-        case 3: url = base + "/slow?ms=1500"; break;
-        default: url = base + "/missing"; break;
-      }
-      out.push_back({fmt::format("down-{:02}", down_n), url, "down"});
-    } else {
-      ++steady_n;
-      out.push_back({fmt::format("ok-{:02}", steady_n), fmt::format("{}/ok?n={}", base, steady_n), "steady"});
-    }
-  }
-  return out;
-}
-
-// ---- the agent processes -----------------------------------------------------
-
-struct Child {
-  std::string name;
-  HostPort api;
-  std::string cluster;
-  std::string log_path;
-  pid_t pid = -1;
-  bool running = false;
-  bool killed = false;  // by the demo, on purpose
-  int status = 0;
-};
-
-std::string self_exe() {
-  char buf[4096];
-  const ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) fail(1, "cannot find this program's path (/proc/self/exe)");
-  return std::string(buf, static_cast<std::size_t>(n));
-}
-
-// Fork + exec of `heck agent ...` with stdout/stderr to the child's log, in
-// its own process group (Ctrl-C reaches only the demo, which then stops the
-// agents in order), dying with the demo (PR_SET_PDEATHSIG).
-void spawn(Child& c, const std::string& exe, const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(exe.c_str()));
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  const int fd = ::open(c.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) fail(1, fmt::format("cannot create {}", c.log_path));
-  const pid_t parent = getpid();
-  const pid_t pid = fork();
-  if (pid < 0) fail(1, "fork failed");
-  if (pid == 0) {
-    // Only async-signal-safe calls between fork and exec.
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    execv(exe.c_str(), argv.data());
-    _exit(127);
-  }
-  ::close(fd);
-  c.pid = pid;
-  c.running = true;
-}
-
-// Reaps children that exited; returns those that exited unexpectedly.
-std::vector<Child*> reap(std::vector<Child>& children) {
-  std::vector<Child*> died;
-  for (auto& c : children) {
-    if (!c.running) continue;
-    int st = 0;
-    if (waitpid(c.pid, &st, WNOHANG) == c.pid) {
-      c.running = false;
-      c.status = st;
-      if (!c.killed) died.push_back(&c);
-    }
-  }
-  return died;
-}
-
-std::string last_lines(const std::string& path, std::size_t n) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return {};
-  std::string text;
-  char buf[4096];
-  std::size_t got = 0;
-  while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    text.append(buf, got);
-    if (text.size() > 64 * 1024) text.erase(0, text.size() - 64 * 1024);
-  }
-  std::fclose(f);
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const auto nl = text.find('\n', start);
-    lines.push_back(text.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
-    if (nl == std::string::npos) break;
-    start = nl + 1;
-  }
-  std::string out;
-  for (std::size_t i = lines.size() > n ? lines.size() - n : 0; i < lines.size(); ++i) {
-    out += "    " + sanitize_for_log(lines[i], 300) + "\n";
-  }
-  return out;
-}
-
-std::string describe_exit(int st) {
-  if (WIFEXITED(st)) return fmt::format("exit code {}", WEXITSTATUS(st));
-  if (WIFSIGNALED(st)) return fmt::format("signal {}", WTERMSIG(st));
-  return "stopped";
-}
-
-// SIGTERM to every running child (they leave the cluster), then SIGKILL to
-// those still running after `grace`.
-void stop_children(std::vector<Child>& children, steady::duration grace) {
-  for (auto& c : children) {
-    if (c.running) kill(c.pid, SIGTERM);
-  }
-  const auto until = steady::now() + grace;
-  while (steady::now() < until) {
-    reap(children);
-    if (std::none_of(children.begin(), children.end(), [](const Child& c) { return c.running; })) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  for (auto& c : children) {
-    if (!c.running) continue;
-    kill(c.pid, SIGKILL);
-    int st = 0;
-    waitpid(c.pid, &st, 0);
-    c.running = false;
-    c.status = st;
-  }
-}
-
-// ---- reading the cluster -----------------------------------------------------
-
-// Milliseconds since the Unix epoch of "2026-11-21T12:00:00.123Z"; nullopt if
-// it is not that shape.
-std::optional<std::int64_t> parse_rfc3339_ms(const std::string& s) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, ms = 0;
-  char z = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms, &z) == 8 && z == 'Z') {
-  } else if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &sec, &z) == 7 && z == 'Z') {
-    ms = 0;
-  } else {
-    return std::nullopt;
-  }
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  const time_t t = timegm(&tm);
-  if (t == static_cast<time_t>(-1)) return std::nullopt;
-  return static_cast<std::int64_t>(t) * 1000 + ms;
-}
-
-std::int64_t wall_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string str_field(const nlohmann::json& j, const char* key) {
-  if (j.is_object() && j.contains(key) && j.at(key).is_string()) return j.at(key).get<std::string>();
-  return {};
-}
-
-std::int64_t int_field(const nlohmann::json& j, const char* key, std::int64_t fallback = 0) {
-  if (j.is_object() && j.contains(key) && j.at(key).is_number_integer()) return j.at(key).get<std::int64_t>();
-  return fallback;
-}
-
-// The takeover of a killed agent's targets, followed on a survivor's view.
-struct Takeover {
-  std::string victim;
-  std::int64_t killed_wall_ms = 0;
-  steady::time_point killed_at;
-  std::vector<std::string> targets;                  // what the victim checked
-  std::map<std::string, std::string> taken_by;       // target -> new observer
-  std::map<std::string, double> taken_after_s;       // target -> seconds after the kill
-  std::optional<double> suspect_after_s, dead_after_s;
-  bool reported_all = false;
-
-  bool done() const { return taken_by.size() == targets.size(); }
-};
-
-// Reads n1's /v1/targets: each of the victim's targets with a live
-// observation from another agent, newer than the kill, is taken over.
-void follow_takeover(Takeover& t, const nlohmann::json& list) {
-  if (!list.is_array()) return;
-  const double since_kill_s = std::chrono::duration<double>(steady::now() - t.killed_at).count();
-  for (const auto& e : list) {
-    const std::string id = str_field(e, "id");
-    if (t.taken_by.count(id) || std::find(t.targets.begin(), t.targets.end(), id) == t.targets.end()) continue;
-    if (!e.contains("siblings") || !e.at("siblings").is_array()) continue;
-    for (const auto& s : e.at("siblings")) {
-      const std::string observer = str_field(s, "observer");
-      if (observer.empty() || observer == t.victim) continue;
-      const auto at = parse_rfc3339_ms(str_field(s, "observed_at"));
-      if (!at || *at < t.killed_wall_ms) continue;
-      t.taken_by[id] = observer;
-      // The observation's own time bounds the takeover more tightly than
-      // this poll's time (both on this machine's wall clock).
-      t.taken_after_s[id] = std::min(since_kill_s, static_cast<double>(*at - t.killed_wall_ms) / 1000.0);
-      break;
-    }
-  }
-}
-
-std::string per_agent_counts(const std::map<std::string, std::string>& by) {
-  std::map<std::string, int> n;
-  for (const auto& [id, who] : by) ++n[who];
-  std::string out;
-  for (const auto& [who, k] : n) out += fmt::format("{}{} {}", out.empty() ? "" : ", ", who, k);
-  return out;
-}
-
-struct Snapshot {
-  std::map<std::string, std::string> member_state;  // from n1
-  nlohmann::json status;                             // n1's /v1/status
-  std::map<std::string, std::int64_t> checking;      // agent -> checked_here
-};
-
-Snapshot snapshot(const std::vector<Child>& children, Duration timeout) {
-  Snapshot s;
-  const ApiClient n1(children.front().api, timeout);
-  if (auto m = n1.get("/v1/members"); m && m->is_array()) {
-    for (const auto& e : *m) s.member_state[str_field(e, "name")] = str_field(e, "state");
-  }
-  if (auto st = n1.get("/v1/status"); st) s.status = *st;
-  for (const auto& c : children) {
-    if (!c.running) continue;
-    const ApiClient a(c.api, timeout);
-    if (auto st = a.get("/v1/status"); st) s.checking[c.name] = int_field(*st, "checked_here", -1);
-  }
-  return s;
-}
-
-std::string format_snapshot(double t_s, const std::vector<Child>& children, const Snapshot& s) {
-  // Alive members by count; the others by name and state.
-  std::string others;
-  int alive = 0;
-  for (const auto& c : children) {
-    auto it = s.member_state.find(c.name);
-    const std::string state = it == s.member_state.end() ? "not listed" : it->second;
-    if (state == "alive") {
-      ++alive;
-      continue;
-    }
-    others += fmt::format(", {} {}{}", c.name, state, c.killed ? " (killed)" : "");
-  }
-  std::string members = fmt::format("{} alive{}", alive, others);
-  const auto count = [&](const char* k) {
-    return s.status.is_object() && s.status.contains("targets") ? int_field(s.status.at("targets"), k) : 0;
-  };
-  std::string out = fmt::format("[{:5.1f} s] members   {}\n", t_s, members);
-  out += fmt::format("          targets   {} = {} unhealthy + {} unknown + {} healthy ({} stale)", count("total"),
-                     count("unhealthy"), count("unknown"), count("healthy"), count("stale"));
-  if (s.status.is_object() && s.status.contains("unhealthy") && s.status.at("unhealthy").is_array()) {
-    std::string ids;
-    int shown = 0;
-    for (const auto& id : s.status.at("unhealthy")) {
-      if (!id.is_string()) continue;
-      if (shown++ == 8) {
-        ids += " ...";
-        break;
-      }
-      ids += " " + sanitize_for_log(id.get<std::string>(), 64);
-    }
-    if (!ids.empty()) out += "   unhealthy:" + ids;
-  }
-  out += "\n          checking ";
-  for (const auto& c : children) {
-    auto it = s.checking.find(c.name);
-    out += fmt::format(" {} {:<3}", c.name, it == s.checking.end() ? std::string("-") : std::to_string(it->second));
-  }
-  return out + "\n";
-}
 
 // ---- the demo ----------------------------------------------------------------
 
@@ -625,7 +222,7 @@ void run_cluster_demo(const DemoArgs& args) {
         ok = false;
         break;
       }
-      if (g_stop_signal) break;
+      if (stop_signal()) break;
     }
     if (ok) {
       const auto count = [&](const char* kind) {
@@ -642,7 +239,7 @@ void run_cluster_demo(const DemoArgs& args) {
   const double kill_at_s = args.kill_at_s;
   auto next_table = steady::now();
   const auto table_every = std::chrono::milliseconds(static_cast<std::int64_t>(args.table_every_s * 1000));
-  while (ok && !g_stop_signal) {
+  while (ok && !stop_signal()) {
     if (args.duration_s > 0 && elapsed_s() >= args.duration_s) break;
     for (Child* d : reap(children)) {
       say(fmt::format("heck demo: agent {} exited unexpectedly ({}); its log ends:\n{}", d->name,
@@ -742,12 +339,12 @@ void run_cluster_demo(const DemoArgs& args) {
   }
 
   // Stop.
-  const bool interrupted = g_stop_signal != 0;
+  const bool interrupted = stop_signal() != 0;
   if (ok && !interrupted && exit_code == 0 && next_table - steady::now() < table_every / 2) {
     say(format_snapshot(elapsed_s(), children, snapshot(children, poll_timeout)));
   }
   say(fmt::format("[{:5.1f} s] stopping{}: SIGTERM to every agent (they leave the cluster)\n", elapsed_s(),
-                  interrupted ? (g_stop_signal == SIGINT ? " (Ctrl-C)" : " (SIGTERM)") : ""));
+                  interrupted ? (stop_signal() == SIGINT ? " (Ctrl-C)" : " (SIGTERM)") : ""));
   stop_children(children, std::chrono::seconds(3));
   target_host.stop();
   if (takeover) {

@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/ownership/owner_split.h"
 #include "core/ownership/rendezvous.h"
 #include "core/target_spec.h"
 #include "runtime/api_client.h"
@@ -118,26 +119,28 @@ void run_owners(const OwnersArgs& args) {
   const auto members = parse_members(args.members);
   struct Row {
     std::string id;
-    std::size_t owners;
+    int checkers;
   };
   std::vector<Row> rows;
   if (!args.targets_file.empty()) {
     for (const auto& spec : load_targets(args.targets_file)) {
-      rows.push_back({spec.id, static_cast<std::size_t>(spec.checkers)});
+      rows.push_back({spec.id, spec.checkers});
     }
   }
   for (const auto& id : args.target_ids) {
     if (!valid_target_id(id)) fail(fmt::format("target id '{}' must be 1-128 characters of A-Z a-z 0-9 . _ : -", id));
-    rows.push_back({id, static_cast<std::size_t>(args.checkers)});
+    rows.push_back({id, args.checkers});
   }
   if (rows.empty()) fail("no targets: give --targets FILE or target ids");
 
   if (!args.json) fmt::print("{:<32} {:<32} {}\n", "TARGET", "OWNERS", "FALLBACKS");
   for (const auto& row : rows) {
-    const std::size_t owners = std::min(row.owners, members.size());
-    const auto ranked = ranked_names(row.id, members, owners + static_cast<std::size_t>(args.fallbacks));
-    const std::vector<std::string> own(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(owners));
-    const std::vector<std::string> rest(ranked.begin() + static_cast<std::ptrdiff_t>(owners), ranked.end());
+    const auto fallbacks_max = static_cast<std::size_t>(args.fallbacks);
+    const OwnerSplit split =
+        split_owners(ranked_names(row.id, members, ranked_needed(row.checkers, fallbacks_max)), row.checkers,
+                     fallbacks_max);
+    const std::vector<std::string>& own = split.owners;
+    const std::vector<std::string>& rest = split.fallbacks;
     if (args.json) {
       fmt::print("{}\n", nlohmann::json{{"id", row.id}, {"owners", own}, {"fallbacks", rest}}.dump());
     } else {

@@ -5,10 +5,12 @@
 // registry writes from any agent, the replicated counter.
 #include "core/cluster/cluster_node.h"
 #include "core/replicated/snapshot.h"
+#include "core/timer_table.h"
 
 #include <map>
 #include <memory>
 #include <set>
+#include <type_traits>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -46,20 +48,30 @@ class TestCluster {
     }
   }
 
+  // Runs every queued input and due timer up to now + d, in time order (an
+  // input before a timer at the same instant; nodes by index).
   void run_for(Duration d) {
     const Instant end = now_ + d;
-    while (!queue_.empty() && queue_.begin()->first.first <= end) {
-      auto it = queue_.begin();
-      now_ = it->first.first;
-      Event e = std::move(it->second);
-      queue_.erase(it);
-      if (!nodes_[e.node]) continue;
-      if (auto* t = std::get_if<TimerFired>(&e.input)) {
-        auto armed = timers_.find({e.node, t->key});
-        if (armed == timers_.end() || armed->second.generation != e.generation) continue;
-        timers_.erase(armed);
+    for (;;) {
+      int timer_node = -1;
+      Instant timer_at = Instant::max();
+      for (int i = 0; i < size(); ++i) {
+        const auto at = timers_[i].next_deadline();
+        if (nodes_[i] && at && *at < timer_at) timer_at = *at, timer_node = i;
       }
-      step(e.node, e.input);
+      const bool input_first = !queue_.empty() && queue_.begin()->first.first <= timer_at;
+      if (!input_first && timer_node < 0) break;
+      const Instant at = input_first ? queue_.begin()->first.first : timer_at;
+      if (at > end) break;
+      now_ = std::max(now_, at);  // a timer armed in the past fires now
+      if (input_first) {
+        auto it = queue_.begin();
+        Event e = std::move(it->second);
+        queue_.erase(it);
+        if (nodes_[e.node]) step(e.node, e.input);
+      } else {
+        step(timer_node, TimerFired{*timers_[timer_node].pop_due(now_)});
+      }
     }
     now_ = end;
   }
@@ -70,9 +82,16 @@ class TestCluster {
     apply(node, out);
   }
 
+  // Moves node i into new storage (a move constructor) and frees the old
+  // object; the cluster keeps stepping the moved node.
+  void move_node(int node) {
+    auto moved = std::make_unique<ClusterNode>(std::move(*nodes_[node]));
+    nodes_[node] = std::move(moved);
+  }
+
   void crash(int node) {
     nodes_[node].reset();
-    std::erase_if(timers_, [&](const auto& kv) { return kv.first.first == node; });
+    timers_[node].clear();
   }
 
   ClusterNode& node(int i) { return *nodes_[i]; }
@@ -87,23 +106,17 @@ class TestCluster {
   struct Event {
     int node;
     ClusterInput input;
-    std::uint64_t generation = 0;
   };
 
   void push(Instant at, Event e) { queue_.emplace(std::make_pair(at, seq_++), std::move(e)); }
 
   void apply(int node, Effects& out) {
-    for (Effect& e : out) {
+    if (timers_.size() <= static_cast<std::size_t>(node)) timers_.resize(static_cast<std::size_t>(node) + 1);
+    apply_effects(timers_[static_cast<std::size_t>(node)], out, [&](Effect& e) {
       if (auto* s = std::get_if<Send>(&e)) {
         const int to = std::stoi(s->to.substr(1, s->to.find(':') - 1));
         push(now_ + Duration::milliseconds(2),
              Event{to, Packet{nodes_[node]->config().address, s->channel, std::move(s->bytes)}});
-      } else if (auto* st = std::get_if<SetTimer>(&e)) {
-        auto& armed = timers_[{node, st->key}];
-        armed.generation = ++generation_;
-        push(std::max(st->at, now_), Event{node, TimerFired{st->key}, armed.generation});
-      } else if (auto* ct = std::get_if<CancelTimer>(&e)) {
-        timers_.erase({node, ct->key});
       } else if (auto* sc = std::get_if<StartCheck>(&e)) {
         checked_by[sc->spec->id].insert(node);
         const bool up = (!healthy.contains(sc->spec->id) || healthy[sc->spec->id]) &&
@@ -112,18 +125,14 @@ class TestCluster {
                             : CheckOutcome::response(503, Duration::milliseconds(5));
         push(now_ + Duration::milliseconds(5), Event{node, CheckDone{sc->check, o}});
       }
-    }
+    });
   }
 
-  struct Armed {
-    std::uint64_t generation = 0;
-  };
   Instant now_ = Instant::from_ns(0);
   std::vector<std::unique_ptr<ClusterNode>> nodes_;
   std::multimap<std::pair<Instant, std::uint64_t>, Event> queue_;
-  std::map<std::pair<int, TimerKey>, Armed> timers_;
+  std::vector<TimerTable> timers_;  // per node
   std::uint64_t seq_ = 0;
-  std::uint64_t generation_ = 0;
 };
 
 std::vector<TargetSpec> targets(int n) {
@@ -367,6 +376,43 @@ TEST(ClusterNode, GarbagePacketsAreCountedNotFatal) {
   EXPECT_EQ(c.node(0).counters().malformed_packets, 1u);
   EXPECT_EQ(c.node(0).counters().oversized_packets, 1u);
   EXPECT_NE(c.node(0).last_malformed().find("x:1"), std::string::npos);
+}
+
+TEST(ClusterNode, AMovedNodeKeepsRunning) {
+  static_assert(std::is_move_constructible_v<ClusterNode>);
+  TestCluster c(3, targets(6));
+  c.run_for(Duration::seconds(3));
+  c.move_node(1);
+  // A write at the moved node queues its delta for piggybacking in the moved
+  // node's own membership queue (no part points into the old object).
+  c.step(1, PutTarget{target("after-move")});
+  EXPECT_TRUE(c.node(1).membership().broadcasts().contains("r:t:after-move"));
+  c.run_for(Duration::seconds(3));
+  for (int i = 0; i < c.size(); ++i) {
+    EXPECT_EQ(c.node(i).membership().live_count(), 3u) << "n" << i;
+    EXPECT_TRUE(c.node(i).replication().state().target("after-move").has_value()) << "n" << i;
+  }
+  // Ownership still works across the moved node: every target has one checker.
+  for (const std::string id : {"t0", "t1", "t2", "t3", "t4", "t5", "after-move"}) {
+    int checking = 0;
+    for (int i = 0; i < c.size(); ++i) checking += c.node(i).checks(id) ? 1 : 0;
+    EXPECT_EQ(checking, 1) << id;
+  }
+}
+
+TEST(ClusterNode, ATimerKindNoPartOwnsIsCountedNotSentToMembership) {
+  TestCluster c(1);
+  const auto probes = c.node(0).membership().counters().probes;
+  Effects out;
+  c.node(0).step(c.now(), TimerFired{TimerKey{static_cast<TimerKind>(99), 7}}, out);
+  EXPECT_EQ(c.node(0).counters().unknown_timers, 1u);
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(c.node(0).membership().counters().probes, probes);
+  // The kinds the parts own are not counted.
+  c.node(0).step(c.now(), TimerFired{TimerKey{TimerKind::swim_gossip, 0}}, out);
+  c.node(0).step(c.now(), TimerFired{TimerKey{TimerKind::replica_flush, 0}}, out);
+  c.node(0).step(c.now(), TimerFired{TimerKey{TimerKind::check, 0}}, out);
+  EXPECT_EQ(c.node(0).counters().unknown_timers, 1u);
 }
 
 }  // namespace

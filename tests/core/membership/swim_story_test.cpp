@@ -33,7 +33,7 @@ TEST(SwimStory, ClusterFormsThroughOneSeedAndStaysQuiet) {
     EXPECT_EQ(net.swim(n).health_multiplier(), 1u);
     EXPECT_GT(net.swim(n).counters().probes, 40u);
   }
-  EXPECT_LE(net.max_datagram_bytes_seen, SwimConfig{}.packet_size_bytes);
+  EXPECT_LE(net.max_datagram_bytes_seen, SwimConfig{}.packet_bytes_max);
 }
 
 // SWIM 3.1: a lost direct ack is covered by the indirect probe.

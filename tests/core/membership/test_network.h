@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "core/membership/swim.h"
+#include "core/timer_table.h"
 #include "core/wire/envelope.h"
 
 namespace heck::testing {
@@ -43,7 +44,7 @@ class TestNetwork {
     bool up = false;
     bool paused = false;  // frozen: no timers, arrivals wait in backlog
     std::vector<Delivery> backlog;
-    std::map<TimerKey, Instant> timers;
+    TimerTable timers;
     std::vector<ChangeRecord> changes;
   };
 
@@ -115,18 +116,14 @@ class TestNetwork {
       for (const auto& x : in_flight_) {
         if (d == nullptr || std::tie(x.at, x.order) < std::tie(d->at, d->order)) d = &x;
       }
-      // Next timer (first node by name, then by key).
+      // Next timer (first node by name, then by key: TimerTable order).
       Node* tn = nullptr;
-      TimerKey tk;
       Instant tat = Instant::max();
       for (auto& [name, n] : nodes_) {
         if (!n.up || n.paused) continue;
-        for (const auto& [k, at] : n.timers) {
-          if (at < tat) {
-            tat = at;
-            tn = &n;
-            tk = k;
-          }
+        if (const auto at = n.timers.next_deadline(); at && *at < tat) {
+          tat = *at;
+          tn = &n;
         }
       }
       const Instant next = std::min(d ? d->at : Instant::max(), tat);
@@ -140,7 +137,7 @@ class TestNetwork {
         in_flight_.erase(in_flight_.begin() + (d - in_flight_.data()));
         deliver(del);
       } else {
-        tn->timers.erase(tk);
+        const TimerKey tk = *tn->timers.pop_due(now_);
         Effects out;
         tn->swim->handle_timer(now_, tk, out);
         apply(*tn, out);
@@ -204,11 +201,10 @@ class TestNetwork {
   void apply(Node& n, Effects& out) {
     for (auto& e : out) {
       if (auto* t = std::get_if<SetTimer>(&e)) {
-        n.timers[t->key] = t->at;
         trace_.push_back(n.name + " set " + std::to_string(t->key.packed()) + "@" + std::to_string(t->at.ns()));
-      } else if (auto* c = std::get_if<CancelTimer>(&e)) {
-        n.timers.erase(c->key);
-      } else if (auto* s = std::get_if<Send>(&e)) {
+      }
+      if (apply_timer_effect(n.timers, e)) continue;
+      if (auto* s = std::get_if<Send>(&e)) {
         if (s->channel == Channel::datagram) {
           max_datagram_bytes_seen = std::max(max_datagram_bytes_seen, s->bytes.size());
         }

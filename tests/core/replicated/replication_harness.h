@@ -19,6 +19,7 @@
 #include "core/membership/broadcast_queue.h"
 #include "core/random.h"
 #include "core/replicated/replicator.h"
+#include "core/timer_table.h"
 #include "core/wire/envelope.h"
 
 namespace heck::testing {
@@ -56,6 +57,7 @@ class ReplicaNet {
                                                     queues_[i].get()));
     }
     up_.assign(n, true);
+    timers_.resize(n);
     for (std::size_t i = 0; i < n; ++i) {
       Effects out;
       nodes_[i]->start(now_, out);
@@ -87,12 +89,7 @@ class ReplicaNet {
     nodes_[i] = std::make_unique<Replicator>(config_, wire::Header{peers_[i].name, peers_[i].address},
                                              make_replica_id(peers_[i].name, boot_nonce), rng_.next(),
                                              queues_[i].get());
-    for (auto it = timers_.begin(); it != timers_.end();) {
-      it = std::get<1>(*it) == i ? timers_.erase(it) : std::next(it);
-    }
-    for (auto it = armed_.begin(); it != armed_.end();) {
-      it = it->first.first == i ? armed_.erase(it) : std::next(it);
-    }
+    timers_[i].clear();
     Effects out;
     nodes_[i]->start(now_, out);
     apply(i, out);
@@ -116,9 +113,13 @@ class ReplicaNet {
         next = in_flight_.begin()->first.first;
         kind = 0;
       }
-      if (!timers_.empty() && std::get<0>(*timers_.begin()) < next) {
-        next = std::get<0>(*timers_.begin());
-        kind = 1;
+      std::size_t timer_node = 0;  // ties: the lowest node, then TimerTable order
+      for (std::size_t i = 0; i < timers_.size(); ++i) {
+        if (const auto at = timers_[i].next_deadline(); at && *at < next) {
+          next = *at;
+          kind = 1;
+          timer_node = i;
+        }
       }
       for (const auto& [i, at] : gossip_at_) {
         if (at < next) {
@@ -137,10 +138,8 @@ class ReplicaNet {
         in_flight_.erase(it);
         deliver(d);
       } else if (kind == 1) {
-        auto [at, i, packed] = *timers_.begin();
-        timers_.erase(timers_.begin());
-        const TimerKey key{static_cast<TimerKind>(packed >> 48), packed & 0xffffffffffffULL};
-        armed_.erase({i, packed});
+        const std::size_t i = timer_node;
+        const TimerKey key = *timers_[i].pop_due(now_);
         Effects out;
         nodes_[i]->handle_timer(now_, key, peers_of(i), out);
         apply(i, out);
@@ -186,24 +185,13 @@ class ReplicaNet {
   std::span<const Peer> peers_of(std::size_t) const { return peers_; }
 
   void apply(std::size_t i, Effects& out) {
-    for (Effect& e : out) {
-      if (auto* s = std::get_if<SetTimer>(&e)) {
-        auto key = std::make_pair(i, s->key.packed());
-        if (auto it = armed_.find(key); it != armed_.end()) timers_.erase({it->second, i, s->key.packed()});
-        armed_[key] = s->at;
-        timers_.insert({s->at, i, s->key.packed()});
-      } else if (auto* c = std::get_if<CancelTimer>(&e)) {
-        auto key = std::make_pair(i, c->key.packed());
-        if (auto it = armed_.find(key); it != armed_.end()) {
-          timers_.erase({it->second, i, c->key.packed()});
-          armed_.erase(it);
-        }
-      } else if (auto* snd = std::get_if<Send>(&e)) {
+    apply_effects(timers_[i], out, [&](Effect& e) {
+      if (auto* snd = std::get_if<Send>(&e)) {
         auto to = by_address_.find(snd->to);
         assert(to != by_address_.end());
         transmit(i, to->second, snd->channel, std::move(snd->bytes));
       }
-    }
+    });
     out.clear();
   }
 
@@ -255,8 +243,7 @@ class ReplicaNet {
   std::vector<bool> up_;
   std::function<bool(std::size_t, std::size_t)> cut_;
   std::map<std::pair<Instant, std::uint64_t>, Delivery> in_flight_;
-  std::set<std::tuple<Instant, std::size_t, std::uint64_t>> timers_;
-  std::map<std::pair<std::size_t, std::uint64_t>, Instant> armed_;
+  std::vector<TimerTable> timers_;  // per node
   std::map<std::size_t, Instant> gossip_at_;
   std::uint64_t seq_ = 0;
   std::uint64_t restarts_ = 0;
