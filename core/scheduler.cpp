@@ -168,6 +168,12 @@ const TargetState* CheckScheduler::find(std::string_view id) const {
   return it == by_id_.end() ? nullptr : &slots_[it->second];
 }
 
+std::optional<std::uint32_t> CheckScheduler::slot_of(std::string_view id) const {
+  auto it = by_id_.find(id);
+  if (it == by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
 const TargetState* CheckScheduler::at(std::uint32_t slot) const {
   if (slot >= slots_.size() || !slots_[slot].spec) return nullptr;
   return &slots_[slot];

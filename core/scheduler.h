@@ -96,6 +96,8 @@ class CheckScheduler {
   // --- views --------------------------------------------------------------
   const TargetState* find(std::string_view id) const;
   const TargetState* at(std::uint32_t slot) const;
+  // The slot of a target (CheckId::slot of its checks), or nullopt.
+  std::optional<std::uint32_t> slot_of(std::string_view id) const;
   std::size_t size() const { return by_id_.size(); }
   const SchedulerCounters& counters() const { return counters_; }
   const SchedulerConfig& config() const { return config_; }

@@ -220,8 +220,8 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
     ++counters_.ownership_changes;
   }
   for (const std::string* id : drop) {
+    if (const auto slot = scheduler_.slot_of(*id); slot && *slot < published_.size()) published_[*slot].reset();
     scheduler_.remove_target(now, *id, out);
-    published_.erase(*id);
     ++counters_.ownership_changes;
   }
 }
@@ -251,10 +251,10 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     const auto* f = std::get_if<CheckFinished>(&out[i]);
     if (!f || !f->spec) continue;
     const std::string& id = f->spec->id;
-    auto it = published_.find(id);
-    if (it != published_.end() && it->second.status == f->status && now - it->second.at < config_.observation_refresh) {
-      continue;
-    }
+    const std::uint32_t slot = f->check.slot;
+    if (slot >= published_.size()) published_.resize(slot + 1);
+    auto& last = published_[slot];
+    if (last && last->status == f->status && now - last->at < config_.observation_refresh) continue;
     Observation o;
     o.status = f->status;
     o.reason = f->result.reason;
@@ -262,7 +262,10 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     o.latency = f->result.latency;
     o.check_seq = f->check.seq;
     results.push_back(Result{id, o});
-    published_[id] = Published{f->status, now};
+    // A target dropped in this same step (reconcile ran first) leaves no
+    // record behind in its slot.
+    const TargetState* held = scheduler_.at(slot);
+    if (held && held->spec == f->spec) last = Published{f->status, now};
   }
   for (auto& r : results) {
     // One vote per owner: with several checkers, keep the other current

@@ -186,7 +186,9 @@ class ClusterNode {
     HealthStatus status = HealthStatus::unknown;
     Instant at;
   };
-  std::map<std::string, Published, std::less<>> published_;  // last observation written per target
+  // Last observation written per target, by scheduler slot (reset when the
+  // target leaves the scheduler, so a reused slot starts clean).
+  std::vector<std::optional<Published>> published_;
 };
 
 }  // namespace heck
