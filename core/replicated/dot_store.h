@@ -307,11 +307,12 @@ class DotMap {
     if (!indexed_) return index_.empty();
     std::size_t dots = 0;
     bool ok = true;
-    for (const auto& [k, s] : map_) {
-      s.for_each_dot([&](Dot d) {
+    for (const auto& entry : map_) {
+      const K* key = &entry.first;
+      entry.second.for_each_dot([&](Dot d) {
         ++dots;
         auto it = index_.find(d);
-        ok = ok && it != index_.end() && *it->second == k && it->second == &k;
+        ok = ok && it != index_.end() && it->second == key;
       });
     }
     return ok && dots == index_.size();
