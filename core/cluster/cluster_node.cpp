@@ -132,19 +132,21 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
 }
 
 void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out) {
-  for (std::size_t i = first_effect; i < out.size(); ++i) {
-    if (std::holds_alternative<MemberChanged>(out[i])) {
-      membership_dirty_ = true;
-      break;
-    }
-  }
   // Targets whose checker may have changed: those the membership change
-  // re-ranked or whose owners' flags changed (OwnershipIndex::set_members),
-  // and those whose registry entry changed. Never every target.
+  // re-ranked or whose owners' flags changed (OwnershipIndex), and those
+  // whose registry entry changed. Never every target. Member changes are
+  // applied one by one (O(targets) integer work each, no O(members) copy);
+  // a start or a leave rebuilds the member view.
   std::vector<std::string> affected;
   if (membership_dirty_) {
     refresh_peers(&affected);
     membership_dirty_ = false;
+  } else {
+    for (std::size_t i = first_effect; i < out.size(); ++i) {
+      if (const auto* c = std::get_if<MemberChanged>(&out[i])) apply_member_change(*c, &affected);
+    }
+    std::sort(affected.begin(), affected.end());
+    affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
   }
   const HealthState& state = replicator_.state();
   if (state.registry_version() != registry_seen_) {
@@ -190,6 +192,25 @@ void ClusterNode::refresh_peers(std::vector<std::string>* affected) {
     live.push_back(IndexedMember{m.name, m.state == MemberState::suspect});
   }
   ownership_.set_members(live, affected);
+}
+
+void ClusterNode::apply_member_change(const MemberChanged& c, std::vector<std::string>* affected) {
+  const bool self = c.name == config_.name;
+  const bool live = self ? !swim_.left() : is_live(c.to);
+  if (!self) {
+    // peers_ stays in name order, as Swim::live_members() lists them.
+    auto it = std::lower_bound(peers_.begin(), peers_.end(), c.name,
+                               [](const Peer& p, const std::string& n) { return p.name < n; });
+    const bool present = it != peers_.end() && it->name == c.name;
+    if (live && present) {
+      it->address = c.address;
+    } else if (live) {
+      peers_.insert(it, Peer{c.name, c.address});
+    } else if (present) {
+      peers_.erase(it);
+    }
+  }
+  ownership_.update_member(IndexedMember{c.name, c.to == MemberState::suspect}, live, affected);
 }
 
 std::vector<std::string> ClusterNode::ranked_members(const std::string& target_id, std::size_t limit) const {

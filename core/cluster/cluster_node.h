@@ -160,6 +160,7 @@ class ClusterNode {
   void reconcile(Instant now, const std::vector<std::string>& ids, Effects& out);
   TargetStart takeover_start(const std::string& id, const TargetSpec& spec) const;
   void refresh_peers(std::vector<std::string>* affected);
+  void apply_member_change(const MemberChanged& c, std::vector<std::string>* affected);
   void record_results(Instant now, std::size_t first_effect, Effects& out);
   // The replicator's parts for piggybacking go to Swim's queue.
   void pass_broadcasts() { replicator_.take_broadcasts(swim_.broadcasts()); }

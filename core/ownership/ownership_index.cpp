@@ -85,6 +85,39 @@ void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::ve
   for (std::uint32_t m : live_) removed_any = removed_any || !members_[m].live;
   live_ = std::move(next);
 
+  std::vector<std::uint32_t> flipped_ids;
+  for (std::uint32_t m : live_) {
+    if (flipped[m]) flipped_ids.push_back(m);
+  }
+  rescan(added, removed_any, flipped_ids, affected);
+}
+
+void OwnershipIndex::update_member(const IndexedMember& member, bool live, std::vector<std::string>* affected) {
+  const std::uint32_t id = intern(member.name);
+  Member& m = members_[id];
+  if (!live) {
+    if (!m.live) return;
+    m.live = false;
+    std::erase(live_, id);
+    rescan({}, true, {}, affected);
+  } else if (!m.live) {
+    m.live = true;
+    m.suspect = member.suspect;
+    live_.push_back(id);
+    const std::uint32_t added[] = {id};
+    rescan(added, false, {}, affected);
+  } else if (m.suspect != member.suspect) {
+    m.suspect = member.suspect;
+    const std::uint32_t flipped[] = {id};
+    rescan({}, false, flipped, affected);
+  }
+}
+
+void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_any,
+                            std::span<const std::uint32_t> flipped, std::vector<std::string>* affected) {
+  const bool any_flipped = !flipped.empty();
+  const auto is_flipped = [&](std::uint32_t m) { return std::find(flipped.begin(), flipped.end(), m) != flipped.end(); };
+  const std::size_t first_affected = affected ? affected->size() : 0;
   const bool reshuffle = !added.empty() || removed_any;
   if (reshuffle || (any_flipped && affected)) {
     std::vector<Entry> before;
@@ -93,7 +126,7 @@ void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::ve
       // An exhausted list (checks() looks past it) is affected by any change.
       bool touched = affected && exhausted(t);
       if (affected && !touched && any_flipped) {
-        touched = std::any_of(t.top.begin(), t.top.end(), [&](const Entry& e) { return flipped[e.member]; });
+        touched = std::any_of(t.top.begin(), t.top.end(), [&](const Entry& e) { return is_flipped(e.member); });
       }
       if (reshuffle) {
         if (affected) before = t.top;
@@ -123,7 +156,7 @@ void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::ve
       if (touched) affected->push_back(t.id);
     }
   }
-  if (affected) std::sort(affected->begin(), affected->end());
+  if (affected) std::sort(affected->begin() + static_cast<std::ptrdiff_t>(first_affected), affected->end());
   if (members_.size() > 2 * live_.size() + 1024) compact();
 }
 

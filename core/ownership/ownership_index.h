@@ -51,6 +51,10 @@ class OwnershipIndex {
   // may change).
   // `affected` (optional) receives the ids described above, in id order.
   void set_members(std::span<const IndexedMember> members, std::vector<std::string>* affected = nullptr);
+  // One member's change (joined, left or died, suspicion flag), the same as
+  // set_members() with the rest of the set unchanged, without the O(members)
+  // work: a driver that sees member changes one by one calls this.
+  void update_member(const IndexedMember& member, bool live, std::vector<std::string>* affected = nullptr);
   // Adds or updates a target (checkers >= 1); drops one.
   void put_target(const std::string& id, std::size_t checkers);
   void remove_target(const std::string& id);
@@ -90,6 +94,10 @@ class OwnershipIndex {
 
   bool better(const Entry& a, const Entry& b) const;
   void rank_full(Target& t);
+  // Re-ranks after a change of the live set (added members, some removed,
+  // suspicion flags flipped) and collects the affected targets.
+  void rescan(std::span<const std::uint32_t> added, bool removed_any, std::span<const std::uint32_t> flipped,
+              std::vector<std::string>* affected);
   const Target* find(std::string_view id) const;
   // checks() may look past t's kept list (an owner and every kept standby suspect).
   bool exhausted(const Target& t) const;

@@ -43,6 +43,58 @@ std::vector<std::string> reference_ranked(const std::string& id, const std::vect
   return ranked_names(id, ranked, limit);
 }
 
+// One member at a time (update_member, what ClusterNode does per
+// MemberChanged) answers as a full ranking does, and the targets it reports
+// as affected include every target whose checks() answer changed for anyone.
+RC_GTEST_PROP(OwnershipIndex, OneMemberAtATimeMatchesAFullRankingAndReportsEveryChange, ()) {
+  const int pool = *rc::gen::inRange(1, 25);
+  const int ntargets = *rc::gen::inRange(1, 30);
+  OwnershipIndex index;
+  std::map<std::string, std::size_t> targets;
+  for (int t = 0; t < ntargets; ++t) {
+    const std::size_t r = static_cast<std::size_t>(*rc::gen::inRange(1, 4));
+    targets[fmt::format("t{}", t)] = r;
+    index.put_target(fmt::format("t{}", t), r);
+  }
+  std::map<std::string, IndexedMember> live;  // by name
+  auto as_vector = [&] {
+    std::vector<IndexedMember> v;
+    for (const auto& [n, m] : live) v.push_back(m);
+    return v;
+  };
+  auto answers = [&] {
+    std::map<std::pair<std::string, std::string>, bool> a;
+    for (const auto& [id, r] : targets) {
+      for (int m = 0; m < pool; ++m) a[{id, fmt::format("m{}", m)}] = index.checks(id, fmt::format("m{}", m));
+    }
+    return a;
+  };
+  const int steps = *rc::gen::inRange(1, 40);
+  for (int step = 0; step < steps; ++step) {
+    const std::string name = fmt::format("m{}", *rc::gen::inRange(0, pool));
+    const int what = *rc::gen::inRange(0, 3);  // 0 gone, 1 alive, 2 suspect
+    const auto before = answers();
+    std::vector<std::string> affected;
+    if (what == 0) {
+      live.erase(name);
+      index.update_member(IndexedMember{name, false}, false, &affected);
+    } else {
+      live[name] = IndexedMember{name, what == 2};
+      index.update_member(live[name], true, &affected);
+    }
+    RC_ASSERT(std::is_sorted(affected.begin(), affected.end()));
+    const auto after = answers();
+    for (const auto& [key, v] : after) {
+      if (before.at(key) != v) RC_ASSERT(std::binary_search(affected.begin(), affected.end(), key.first));
+    }
+    const auto members = as_vector();
+    for (const auto& [id, r] : targets) {
+      RC_ASSERT(index.ranked(id, r + 2) == reference_ranked(id, members, r + 2));
+      for (const auto& m : members) RC_ASSERT(index.checks(id, m.name) == reference_checks(id, r, members, m.name));
+    }
+  }
+}
+
 RC_GTEST_PROP(OwnershipIndex, MatchesAFullRankingAfterAnyChanges, ()) {
   const int pool = *rc::gen::inRange(1, 40);
   const int ntargets = *rc::gen::inRange(1, 30);
