@@ -126,30 +126,43 @@ template <typename K, typename S>
 class DotMap {
  public:
   DotMap() = default;
+  // A copy is indexed like its source but keeps no journal.
   DotMap(const DotMap& o) : map_(o.map_), indexed_(o.indexed_) {
     if (indexed_) rebuild_index();
   }
   DotMap& operator=(const DotMap& o) {
     if (this != &o) {
+      if (journaling_) {
+        for (auto it = map_.begin(); it != map_.end(); ++it) unindex(it);  // journals the removals
+      }
       map_ = o.map_;
-      indexed_ = o.indexed_;
+      indexed_ = indexed_ || o.indexed_;
       index_.clear();
       if (indexed_) rebuild_index();
     }
     return *this;
   }
   // Moving keeps the map's nodes, so the index's key pointers stay valid.
-  DotMap(DotMap&& o) noexcept : map_(std::move(o.map_)), index_(std::move(o.index_)), indexed_(o.indexed_) {
+  DotMap(DotMap&& o) noexcept
+      : map_(std::move(o.map_)),
+        index_(std::move(o.index_)),
+        indexed_(o.indexed_),
+        journaling_(o.journaling_),
+        journal_(std::move(o.journal_)) {
     o.map_.clear();
     o.index_.clear();
+    o.journal_.clear();
   }
   DotMap& operator=(DotMap&& o) noexcept {
     if (this != &o) {
       map_ = std::move(o.map_);
       index_ = std::move(o.index_);
       indexed_ = o.indexed_;
+      journaling_ = o.journaling_;
+      journal_ = std::move(o.journal_);
       o.map_.clear();
       o.index_.clear();
+      o.journal_.clear();
     }
     return *this;
   }
@@ -161,6 +174,21 @@ class DotMap {
     rebuild_index();
   }
   bool dot_indexed() const { return indexed_; }
+  // Live-dot journal (indexed maps only): every live dot that comes or goes
+  // from now on is recorded until drained, so a caller can keep a sum over
+  // the live entries (the replicator's digest hashes) in O(changes).
+  void enable_live_journal() { journaling_ = true; }
+  struct LiveDotChange {
+    K key;
+    Dot dot;
+    bool added = false;
+  };
+  // Calls f(change) for every recorded change in order, then forgets them.
+  template <typename F>
+  void drain_live_journal(F&& f) const {
+    for (const LiveDotChange& c : journal_) f(c);
+    journal_.clear();
+  }
   // Work done by join_into so far: per-key joins plus index entries visited
   // (tests pin the cost model with it).
   std::uint64_t join_work() const { return join_work_; }
@@ -323,11 +351,17 @@ class DotMap {
   void index(Iter it) {
     if (!indexed_) return;
     const K* k = &it->first;
-    it->second.for_each_dot([&](Dot d) { index_.insert_or_assign(d, k); });
+    it->second.for_each_dot([&](Dot d) {
+      index_.insert_or_assign(d, k);
+      if (journaling_) journal_.push_back(LiveDotChange{*k, d, true});
+    });
   }
   void unindex(Iter it) {
     if (!indexed_) return;
-    it->second.for_each_dot([&](Dot d) { index_.erase(d); });
+    it->second.for_each_dot([&](Dot d) {
+      index_.erase(d);
+      if (journaling_) journal_.push_back(LiveDotChange{it->first, d, false});
+    });
   }
   void rebuild_index() {
     index_.clear();
@@ -337,6 +371,8 @@ class DotMap {
   std::map<K, S> map_;
   std::map<Dot, const K*> index_;  // live dot -> its key (only when indexed_)
   bool indexed_ = false;
+  bool journaling_ = false;
+  mutable std::vector<LiveDotChange> journal_;  // drained by readers of a const map
   std::uint64_t join_work_ = 0;
 };
 

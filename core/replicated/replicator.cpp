@@ -107,6 +107,7 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
       clock_(config_.hlc_max_forward) {
   assert(replica != 0);
   assert(config_.packet_bytes_max > 0 && config_.pending_keys_max > 0);
+  state_.track_live_dots();
 }
 
 // ------------------------------------------------------------------ inputs
@@ -376,17 +377,22 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
   k.counters = d.counters;
 }
 
+void Replicator::refresh_hashes() const {
+  // O(live dots that came or went since the last call), not O(state).
+  if (hashes_.size() != kDigestBuckets) hashes_.assign(kDigestBuckets, 0);
+  state_.drain_live_dots([&](int store, const std::string& key, Dot dot, bool added) {
+    const std::uint64_t h = entry_hash(XXH64(key.data(), key.size(), 0), store, dot);
+    std::uint64_t& sum = hashes_[bucket_of(key)];
+    sum = added ? sum + h : sum - h;
+  });
+}
+
 void Replicator::refresh_index() const {
+  refresh_hashes();
   if (!index_dirty_) return;
-  hashes_.assign(kDigestBuckets, 0);
   bucket_keys_.assign(kDigestBuckets, {});
   auto add = [&](int store, const auto& entries) {
-    for (const auto& [key, fun] : entries) {
-      const std::uint16_t b = bucket_of(key);
-      const std::uint64_t kh = XXH64(key.data(), key.size(), 0);
-      for (const auto& [dot, v] : fun.entries()) hashes_[b] += entry_hash(kh, store, dot);
-      bucket_keys_[b].push_back(Entry{store, &key});
-    }
+    for (const auto& [key, fun] : entries) bucket_keys_[bucket_of(key)].push_back(Entry{store, &key});
   };
   const auto& s = state_.state();
   add(0, s.registry.store.entries());
@@ -396,7 +402,7 @@ void Replicator::refresh_index() const {
 }
 
 Digest Replicator::digest() const {
-  refresh_index();
+  refresh_hashes();
   const auto& s = state_.state();
   return Digest{state_.self(), s.registry.context, s.observations.context, s.counters.context, hashes_, false};
 }
@@ -427,7 +433,7 @@ void Replicator::on_digest(Instant, const wire::Header& from, const wire::Part& 
 
 Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
   RepairPlan plan;
-  refresh_index();
+  refresh_hashes();
   const auto& s = state_.state();
   std::vector<std::uint16_t> differing;
   for (std::size_t b = 0; b < kDigestBuckets; ++b) {

@@ -253,6 +253,10 @@ class Replicator {
   void remember(const std::string& peer, const Digest& d);
   void send(const Address& to, Channel channel, const std::vector<wire::EncodedPart>& parts, Effects& out);
   void malformed(std::string what);
+  // Digest bucket hashes, kept from the state's live-dot journal (O(changes)).
+  void refresh_hashes() const;
+  // Keys per bucket for state repairs: rebuilt (O(state)) only when a state
+  // repair needs them after a change.
   void refresh_index() const;
 
   ReplicatorConfig config_;
@@ -273,7 +277,7 @@ class Replicator {
   Instant anti_entropy_at_ = Instant::max();
   std::map<std::string, Digest> known_;           // peer name -> its last digest (contexts only)
 
-  // Digest index, rebuilt lazily after any change of state.
+  // Digest: bucket hashes kept incrementally; keys per bucket rebuilt lazily.
   struct Entry {
     int store;  // 0 registry, 1 observations, 2 counters
     const std::string* key;
