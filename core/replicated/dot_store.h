@@ -113,6 +113,100 @@ class DotFun {
   std::vector<Entry> entries_;  // sorted by dot, unique dots
 };
 
+// A live-dot index: dot -> pointer to its key. Per replica, a vector of
+// (counter, key) sorted by counter: a replica's new dots have growing
+// counters, so an insert is almost always an append; an erase marks the
+// entry dead (compacted once half are dead). 16 bytes per live dot plus
+// slack, against ~64 for a tree node. Lookups O(log n); a range of one
+// replica's counters is a contiguous scan.
+template <typename K>
+class LiveDotIndex {
+ public:
+  void insert(Dot d, const K* key) {
+    Run& run = runs_[d.replica];
+    auto& e = run.entries;
+    if (e.empty() || e.back().counter < d.counter) {
+      e.push_back(Slot{d.counter, key});
+      ++live_;
+      return;
+    }
+    auto it = lower(e, d.counter);
+    if (it != e.end() && it->counter == d.counter) {
+      if (!it->key) {
+        --run.dead;
+        ++live_;
+      }
+      it->key = key;
+    } else {
+      e.insert(it, Slot{d.counter, key});
+      ++live_;
+    }
+  }
+  void erase(Dot d) {
+    auto rit = runs_.find(d.replica);
+    if (rit == runs_.end()) return;
+    Run& run = rit->second;
+    auto it = lower(run.entries, d.counter);
+    if (it == run.entries.end() || it->counter != d.counter || !it->key) return;
+    it->key = nullptr;
+    ++run.dead;
+    --live_;
+    if (run.dead == run.entries.size()) {
+      runs_.erase(rit);
+    } else if (run.dead > 16 && run.dead * 2 > run.entries.size()) {
+      std::erase_if(run.entries, [](const Slot& x) { return x.key == nullptr; });
+      run.dead = 0;
+    }
+  }
+  const K* find(Dot d) const {
+    auto rit = runs_.find(d.replica);
+    if (rit == runs_.end()) return nullptr;
+    const auto& e = rit->second.entries;
+    auto it = std::lower_bound(e.begin(), e.end(), d.counter,
+                               [](const Slot& x, std::uint64_t c) { return x.counter < c; });
+    return it != e.end() && it->counter == d.counter ? it->key : nullptr;
+  }
+  // f(key) for every live dot of `replica` with counter <= top, in counter order.
+  template <typename F>
+  void for_each_up_to(ReplicaId replica, std::uint64_t top, F&& f) const {
+    auto rit = runs_.find(replica);
+    if (rit == runs_.end()) return;
+    for (const Slot& x : rit->second.entries) {
+      if (x.counter > top) break;
+      if (x.key) f(x.key);
+    }
+  }
+  std::size_t size() const { return live_; }
+  bool empty() const { return live_ == 0; }
+  void clear() {
+    runs_.clear();
+    live_ = 0;
+  }
+
+ private:
+  struct Slot {
+    std::uint64_t counter = 0;
+    const K* key = nullptr;  // nullptr: erased
+  };
+  struct Run {
+    std::vector<Slot> entries;  // sorted by counter
+    std::size_t dead = 0;
+  };
+  static typename std::vector<Slot>::iterator lower(std::vector<Slot>& e, std::uint64_t c) {
+    return std::lower_bound(e.begin(), e.end(), c, [](const Slot& x, std::uint64_t v) { return x.counter < v; });
+  }
+
+  std::map<ReplicaId, Run> runs_;
+  std::size_t live_ = 0;
+};
+
+template <typename K>
+class LiveDotSink {
+ public:
+  virtual ~LiveDotSink() = default;
+  virtual void live_dot(int tag, const K& key, Dot dot, bool added) = 0;
+};
+
 // DotMap keeps, when asked to (enable_dot_index(): the replicated state does,
 // deltas do not), an ordered index from every live dot to its key, so that a
 // join finds where the dots a delta removes live without scanning the keys.
@@ -126,14 +220,14 @@ template <typename K, typename S>
 class DotMap {
  public:
   DotMap() = default;
-  // A copy is indexed like its source but keeps no journal.
+  // A copy is indexed like its source but has no live-dot sink.
   DotMap(const DotMap& o) : map_(o.map_), indexed_(o.indexed_) {
     if (indexed_) rebuild_index();
   }
   DotMap& operator=(const DotMap& o) {
     if (this != &o) {
-      if (journaling_) {
-        for (auto it = map_.begin(); it != map_.end(); ++it) unindex(it);  // journals the removals
+      if (sink_) {
+        for (auto it = map_.begin(); it != map_.end(); ++it) unindex(it);  // tells the sink of the removals
       }
       map_ = o.map_;
       indexed_ = indexed_ || o.indexed_;
@@ -147,22 +241,20 @@ class DotMap {
       : map_(std::move(o.map_)),
         index_(std::move(o.index_)),
         indexed_(o.indexed_),
-        journaling_(o.journaling_),
-        journal_(std::move(o.journal_)) {
+        sink_(std::exchange(o.sink_, nullptr)),
+        sink_tag_(o.sink_tag_) {
     o.map_.clear();
     o.index_.clear();
-    o.journal_.clear();
   }
   DotMap& operator=(DotMap&& o) noexcept {
     if (this != &o) {
       map_ = std::move(o.map_);
       index_ = std::move(o.index_);
       indexed_ = o.indexed_;
-      journaling_ = o.journaling_;
-      journal_ = std::move(o.journal_);
+      sink_ = std::exchange(o.sink_, nullptr);
+      sink_tag_ = o.sink_tag_;
       o.map_.clear();
       o.index_.clear();
-      o.journal_.clear();
     }
     return *this;
   }
@@ -174,28 +266,21 @@ class DotMap {
     rebuild_index();
   }
   bool dot_indexed() const { return indexed_; }
-  // Live-dot journal (indexed maps only): every live dot that comes or goes
-  // from now on is recorded until drained, so a caller can keep a sum over
-  // the live entries (the replicator's digest hashes) in O(changes).
-  void enable_live_journal() { journaling_ = true; }
-  struct LiveDotChange {
-    K key;
-    Dot dot;
-    bool added = false;
-  };
-  // Calls f(change) for every recorded change in order, then forgets them.
-  template <typename F>
-  void drain_live_journal(F&& f) const {
-    for (const LiveDotChange& c : journal_) f(c);
-    journal_.clear();
+  // A sink told of every live dot that comes or goes from now on (indexed
+  // maps only), with `tag` to tell maps apart: a caller keeps a sum over the
+  // live entries (the replicator's digest hashes) in O(changes). Not owned;
+  // must outlive the map's use of it. A copy of the map has no sink; a move
+  // carries it along.
+  void set_live_sink(LiveDotSink<K>* sink, int tag) {
+    sink_ = sink;
+    sink_tag_ = tag;
   }
   // Work done by join_into so far: per-key joins plus index entries visited
   // (tests pin the cost model with it).
   std::uint64_t join_work() const { return join_work_; }
   // The key holding live dot `d` (indexed maps only), or nullptr.
   const K* key_of(Dot d) const {
-    auto it = index_.find(d);
-    return it == index_.end() ? nullptr : it->second;
+    return index_.find(d);
   }
 
   bool empty() const { return map_.empty(); }
@@ -268,15 +353,14 @@ class DotMap {
         if (!other.map_.contains(*k)) touched.push_back(k);
       };
       for (const auto& [r, top] : theirs.vv()) {
-        for (auto it = index_.lower_bound(Dot{r, 1});
-             it != index_.end() && it->first.replica == r && it->first.counter <= top; ++it) {
+        index_.for_each_up_to(r, top, [&](const K* k) {
           ++join_work_;
-          consider(it->second);
-        }
+          consider(k);
+        });
       }
       for (const Dot& d : theirs.cloud()) {
         ++join_work_;
-        if (auto it = index_.find(d); it != index_.end()) consider(it->second);
+        if (const K* k = index_.find(d)) consider(k);
       }
     } else {
       for (const auto& [k, s] : map_) {
@@ -339,8 +423,7 @@ class DotMap {
       const K* key = &entry.first;
       entry.second.for_each_dot([&](Dot d) {
         ++dots;
-        auto it = index_.find(d);
-        ok = ok && it != index_.end() && it->second == key;
+        ok = ok && index_.find(d) == key;
       });
     }
     return ok && dots == index_.size();
@@ -352,15 +435,15 @@ class DotMap {
     if (!indexed_) return;
     const K* k = &it->first;
     it->second.for_each_dot([&](Dot d) {
-      index_.insert_or_assign(d, k);
-      if (journaling_) journal_.push_back(LiveDotChange{*k, d, true});
+      index_.insert(d, k);
+      if (sink_) sink_->live_dot(sink_tag_, *k, d, true);
     });
   }
   void unindex(Iter it) {
     if (!indexed_) return;
     it->second.for_each_dot([&](Dot d) {
       index_.erase(d);
-      if (journaling_) journal_.push_back(LiveDotChange{it->first, d, false});
+      if (sink_) sink_->live_dot(sink_tag_, it->first, d, false);
     });
   }
   void rebuild_index() {
@@ -369,10 +452,10 @@ class DotMap {
   }
 
   std::map<K, S> map_;
-  std::map<Dot, const K*> index_;  // live dot -> its key (only when indexed_)
+  LiveDotIndex<K> index_;  // live dot -> its key (only when indexed_)
   bool indexed_ = false;
-  bool journaling_ = false;
-  mutable std::vector<LiveDotChange> journal_;  // drained by readers of a const map
+  LiveDotSink<K>* sink_ = nullptr;  // not owned
+  int sink_tag_ = 0;
   std::uint64_t join_work_ = 0;
 };
 

@@ -121,19 +121,12 @@ class HealthState {
   // driver reconciles just these instead of every target. Kept only after
   // track_registry_changes() (a caller that never takes them pays nothing).
   void track_registry_changes() { tracking_ = true; }
-  // Live-dot journal of all three stores (DotMap::enable_live_journal): a
-  // digest kept up to date in O(changes). drain_live_dots calls
-  // f(store (0 registry, 1 observations, 2 counters), key, dot, added).
-  void track_live_dots() {
-    state_.registry.store.enable_live_journal();
-    state_.observations.store.enable_live_journal();
-    state_.counters.store.enable_live_journal();
-  }
-  template <typename F>
-  void drain_live_dots(F&& f) const {
-    state_.registry.store.drain_live_journal([&](const auto& c) { f(0, c.key, c.dot, c.added); });
-    state_.observations.store.drain_live_journal([&](const auto& c) { f(1, c.key, c.dot, c.added); });
-    state_.counters.store.drain_live_journal([&](const auto& c) { f(2, c.key, c.dot, c.added); });
+  // Tells `sink` of every live dot that comes or goes in the three stores
+  // (tag 0 registry, 1 observations, 2 counters; DotMap::set_live_sink).
+  void set_live_sink(LiveDotSink<std::string>* sink) {
+    state_.registry.store.set_live_sink(sink, 0);
+    state_.observations.store.set_live_sink(sink, 1);
+    state_.counters.store.set_live_sink(sink, 2);
   }
   std::vector<std::string> take_registry_changes();
 

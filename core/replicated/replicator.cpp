@@ -107,7 +107,7 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
       clock_(config_.hlc_max_forward) {
   assert(replica != 0);
   assert(config_.packet_bytes_max > 0 && config_.pending_keys_max > 0);
-  state_.track_live_dots();
+  state_.set_live_sink(sums_.get());
 }
 
 // ------------------------------------------------------------------ inputs
@@ -377,15 +377,13 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
   k.counters = d.counters;
 }
 
-void Replicator::refresh_hashes() const {
-  // O(live dots that came or went since the last call), not O(state).
-  if (hashes_.size() != kDigestBuckets) hashes_.assign(kDigestBuckets, 0);
-  state_.drain_live_dots([&](int store, const std::string& key, Dot dot, bool added) {
-    const std::uint64_t h = entry_hash(XXH64(key.data(), key.size(), 0), store, dot);
-    std::uint64_t& sum = hashes_[bucket_of(key)];
-    sum = added ? sum + h : sum - h;
-  });
+void Replicator::DigestSums::live_dot(int store, const std::string& key, Dot dot, bool added) {
+  const std::uint64_t h = entry_hash(XXH64(key.data(), key.size(), 0), store, dot);
+  std::uint64_t& sum = hashes[bucket_of(key)];
+  sum = added ? sum + h : sum - h;
 }
+
+void Replicator::refresh_hashes() const { hashes_ = sums_->hashes; }
 
 void Replicator::refresh_index() const {
   refresh_hashes();

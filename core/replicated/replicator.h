@@ -253,7 +253,13 @@ class Replicator {
   void remember(const std::string& peer, const Digest& d);
   void send(const Address& to, Channel channel, const std::vector<wire::EncodedPart>& parts, Effects& out);
   void malformed(std::string what);
-  // Digest bucket hashes, kept from the state's live-dot journal (O(changes)).
+  // Digest bucket hashes, kept up to date as live dots come and go
+  // (O(changes), never O(state)); on the heap so the state's stores can
+  // point at it while the replicator moves.
+  struct DigestSums final : LiveDotSink<std::string> {
+    std::vector<std::uint64_t> hashes = std::vector<std::uint64_t>(kDigestBuckets, 0);
+    void live_dot(int store, const std::string& key, Dot dot, bool added) override;
+  };
   void refresh_hashes() const;
   // Keys per bucket for state repairs: rebuilt (O(state)) only when a state
   // repair needs them after a change.
@@ -264,6 +270,7 @@ class Replicator {
   Rng rng_;
   BroadcastQueue* broadcasts_;  // the driver's; null = outbox_
   std::deque<std::pair<std::string, wire::EncodedPart>> outbox_;
+  std::unique_ptr<DigestSums> sums_ = std::make_unique<DigestSums>();  // before state_: it points here
   HealthState state_;
   HybridClock clock_;
   ReplicatorCounters counters_;
