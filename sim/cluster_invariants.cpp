@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "core/cluster/target_view.h"
+#include "core/ownership/owner_split.h"
 
 namespace heck::sim {
 
@@ -190,7 +191,7 @@ const std::vector<std::uint32_t>& InvariantChecker::owners(std::uint32_t target)
     }
     live_epoch_ = epoch_;
   }
-  const auto r = static_cast<std::size_t>(std::max(1, t.spec.checkers));
+  const std::size_t r = owner_count(t.spec.checkers);
   t.owners.clear();
   if (!live_members_.empty()) {
     for (std::size_t i : rank_members(t.spec.id, live_members_, r)) t.owners.push_back(live_index_[i]);
@@ -386,7 +387,7 @@ void InvariantChecker::on_check(Instant at, std::uint32_t m, std::uint32_t targe
     if (std::find(distinct.begin(), distinct.end(), r.member) == distinct.end()) distinct.push_back(r.member);
   }
   report_.herd_max = std::max(report_.herd_max, distinct.size());
-  const auto allowed = static_cast<std::size_t>(std::max(1, t.spec.checkers) + scenario_.invariants.herd_slack);
+  const auto allowed = owner_count(t.spec.checkers) + static_cast<std::size_t>(scenario_.invariants.herd_slack);
   if (distinct.size() > allowed) {
     violate(Invariant::no_herd, at, t.spec.id, names(distinct),
             fmt::format("{} distinct members{} checked it within one interval ({}; allowed {}); true owners [{}]",

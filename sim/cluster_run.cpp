@@ -48,12 +48,11 @@ struct DelayStats {
   std::vector<Duration> delays;  // detected ones
   std::string describe() const {
     if (transitions == 0) return "none";
-    std::vector<Duration> d = delays;
-    std::sort(d.begin(), d.end());
-    const std::size_t missed = transitions - d.size();
-    if (d.empty()) return fmt::format("{} transitions, all missed", transitions);
-    return fmt::format("{} transitions, p50 {}, max {}{}", transitions, seconds_text(d[(d.size() - 1) / 2]),
-                       seconds_text(d.back()), missed ? fmt::format(", {} missed", missed) : "");
+    const std::size_t missed = transitions - delays.size();
+    if (delays.empty()) return fmt::format("{} transitions, all missed", transitions);
+    const Percentiles p = percentiles(delays);  // the rank rule of every other row
+    return fmt::format("{} transitions, p50 {}, max {}{}", transitions, seconds_text(p.p50), seconds_text(p.max),
+                       missed ? fmt::format(", {} missed", missed) : "");
   }
 };
 

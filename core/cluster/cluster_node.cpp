@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <set>
 #include <type_traits>
 
 #include <fmt/format.h>
@@ -21,10 +20,6 @@ std::uint64_t derive(std::uint64_t seed, std::uint64_t salt) {
 }
 
 bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
-
-}  // namespace
-
-namespace {
 
 ClusterNodeConfig with_one_packet_budget(ClusterNodeConfig c) {
   c.replication.packet_bytes_max = c.swim.packet_bytes_max;

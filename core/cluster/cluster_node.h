@@ -114,7 +114,8 @@ struct ClusterCounters {
 class ClusterNode {
  public:
   ClusterNode(ClusterNodeConfig config, std::uint64_t seed);
-  // A value: copying or moving a running node keeps it running.
+  // Movable: a moved running node keeps running (no part points into
+  // another). Not copyable (the replicator's digest sums live on the heap).
 
   // Joins config.seeds and writes the configured targets. Call once.
   void start(Instant now, Effects& out);

@@ -179,15 +179,9 @@ class Items {
 // Checks that `body` is one well-formed MessagePack value and reads it.
 bool read_body(std::span<const std::uint8_t> body, const char* where, MsgValue& out, std::string& err) {
   MsgpackReader in(body);
-  if (!in.value(out)) {
-    err = fmt::format("{}: {}", where, in.error());
-    return false;
-  }
-  if (!in.at_end()) {
-    err = fmt::format("{}: malformed: {} bytes after the body", where, body.size() - in.offset());
-    return false;
-  }
-  return true;
+  if (in.whole(out)) return true;
+  err = fmt::format("{}: {}", where, in.error());
+  return false;
 }
 
 // Where a field is, for an error message: a chain of pieces ("delta.o",

@@ -121,6 +121,7 @@ class HealthState {
   // driver reconciles just these instead of every target. Kept only after
   // track_registry_changes() (a caller that never takes them pays nothing).
   void track_registry_changes() { tracking_ = true; }
+  std::vector<std::string> take_registry_changes();
   // Tells `sink` of every live dot that comes or goes in the three stores
   // (tag 0 registry, 1 observations, 2 counters; DotMap::set_live_sink).
   void set_live_sink(LiveDotSink<std::string>* sink) {
@@ -128,7 +129,6 @@ class HealthState {
     state_.observations.store.set_live_sink(sink, 1);
     state_.counters.store.set_live_sink(sink, 2);
   }
-  std::vector<std::string> take_registry_changes();
 
  private:
   bool apply(const HealthDelta& d);

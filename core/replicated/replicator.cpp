@@ -383,10 +383,7 @@ void Replicator::DigestSums::live_dot(int store, const std::string& key, Dot dot
   sum = added ? sum + h : sum - h;
 }
 
-void Replicator::refresh_hashes() const { hashes_ = sums_->hashes; }
-
 void Replicator::refresh_index() const {
-  refresh_hashes();
   if (!index_dirty_) return;
   bucket_keys_.assign(kDigestBuckets, {});
   auto add = [&](int store, const auto& entries) {
@@ -400,9 +397,8 @@ void Replicator::refresh_index() const {
 }
 
 Digest Replicator::digest() const {
-  refresh_hashes();
   const auto& s = state_.state();
-  return Digest{state_.self(), s.registry.context, s.observations.context, s.counters.context, hashes_, false};
+  return Digest{state_.self(), s.registry.context, s.observations.context, s.counters.context, sums_->hashes, false};
 }
 
 void Replicator::on_digest(Instant, const wire::Header& from, const wire::Part& part, Effects& out) {
@@ -431,11 +427,10 @@ void Replicator::on_digest(Instant, const wire::Header& from, const wire::Part& 
 
 Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
   RepairPlan plan;
-  refresh_hashes();
   const auto& s = state_.state();
   std::vector<std::uint16_t> differing;
   for (std::size_t b = 0; b < kDigestBuckets; ++b) {
-    if (peer.hashes.size() != kDigestBuckets || peer.hashes[b] != hashes_[b]) {
+    if (peer.hashes.size() != kDigestBuckets || peer.hashes[b] != sums_->hashes[b]) {
       differing.push_back(static_cast<std::uint16_t>(b));
     }
   }

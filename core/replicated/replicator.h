@@ -260,7 +260,6 @@ class Replicator {
     std::vector<std::uint64_t> hashes = std::vector<std::uint64_t>(kDigestBuckets, 0);
     void live_dot(int store, const std::string& key, Dot dot, bool added) override;
   };
-  void refresh_hashes() const;
   // Keys per bucket for state repairs: rebuilt (O(state)) only when a state
   // repair needs them after a change.
   void refresh_index() const;
@@ -289,7 +288,6 @@ class Replicator {
     int store;  // 0 registry, 1 observations, 2 counters
     const std::string* key;
   };
-  mutable std::vector<std::uint64_t> hashes_;
   mutable std::vector<std::vector<Entry>> bucket_keys_;
   mutable bool index_dirty_ = true;
 };

@@ -1,7 +1,6 @@
 #include "core/replicated/snapshot.h"
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "core/wire/msgpack_reader.h"
 #include "core/wire/msgpack_writer.h"
@@ -33,8 +32,7 @@ Result<HealthDelta> decode_snapshot(std::span<const std::uint8_t> bytes, const C
   }
   wire::MsgpackReader in(bytes);
   wire::MsgValue doc, magic, version, state;
-  if (!in.value(doc)) return Error{fmt::format("snapshot: {}", in.error())};
-  if (!in.at_end()) return Error{fmt::format("snapshot: malformed: {} bytes after the value", bytes.size() - in.offset())};
+  if (!in.whole(doc)) return Error{fmt::format("snapshot: {}", in.error())};
   wire::MsgpackReader items(doc.encoded);
   items.header(doc);
   if (doc.type == wire::MsgType::array && doc.size == 3) {
@@ -46,9 +44,11 @@ Result<HealthDelta> decode_snapshot(std::span<const std::uint8_t> bytes, const C
     return Error{"snapshot: not a heck snapshot (expected [\"heck-snapshot\", version, state])"};
   }
   if (version.type != wire::MsgType::uint || version.u != kSnapshotVersion) {
-    // A rare error: the version as JSON text, whatever it is.
-    const auto shown = nlohmann::json::from_msgpack(version.encoded.begin(), version.encoded.end(), true, false);
-    return Error{fmt::format("snapshot: unsupported version {} (this heck reads version {})", shown.dump(),
+    // The version as a number, or the kind of value it is (never the raw
+    // bytes: they may not be valid text).
+    const std::string shown = version.type == wire::MsgType::uint ? std::to_string(version.u)
+                                                                  : fmt::format("({})", wire::type_name(version));
+    return Error{fmt::format("snapshot: unsupported version {} (this heck reads version {})", shown,
                              kSnapshotVersion)};
   }
   auto d = decode_delta(state.encoded, limits);

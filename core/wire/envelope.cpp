@@ -79,10 +79,8 @@ Result<Envelope> decode(std::span<const std::uint8_t> bytes, const DecodeLimits&
   // First the whole input, bodies included, as one well-formed value.
   {
     MsgpackReader whole(bytes, limits.max_depth);
-    if (!whole.skip()) return Error{whole.error()};
-    if (!whole.at_end()) {
-      return Error{fmt::format("malformed: {} bytes after the value", bytes.size() - whole.offset())};
-    }
+    MsgValue all;
+    if (!whole.whole(all)) return Error{whole.error()};
   }
   Envelope env;
   env.bytes.assign(bytes.begin(), bytes.end());

@@ -185,4 +185,10 @@ bool MsgpackReader::value(MsgValue& v) {
   return true;
 }
 
+bool MsgpackReader::whole(MsgValue& v) {
+  if (!value(v)) return false;
+  if (!at_end()) return fail(fmt::format("malformed: {} bytes after the value", bytes_.size() - pos_));
+  return true;
+}
+
 }  // namespace heck::wire

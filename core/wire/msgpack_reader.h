@@ -67,6 +67,9 @@ class MsgpackReader {
     MsgValue v;
     return value(v);
   }
+  // Reads exactly one value that spans all the bytes (a body, a packet, a
+  // file); else fails with "malformed: N bytes after the value".
+  bool whole(MsgValue& v);
   bool at_end() const { return pos_ == bytes_.size(); }
   std::size_t offset() const { return pos_; }
   bool ok() const { return error_.empty(); }

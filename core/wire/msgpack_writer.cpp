@@ -42,10 +42,11 @@ void MsgpackWriter::sint(std::int64_t v) {
 }
 
 void MsgpackWriter::real(double v) {
-  const auto narrow = static_cast<float>(v);
+  // Narrowed only once in range (casting an out-of-range double is undefined).
   if (v >= static_cast<double>(std::numeric_limits<float>::lowest()) &&
-      v <= static_cast<double>(std::numeric_limits<float>::max()) && static_cast<double>(narrow) == v) {
-    be(0xca, std::bit_cast<std::uint32_t>(narrow), 4);
+      v <= static_cast<double>(std::numeric_limits<float>::max()) &&
+      static_cast<double>(static_cast<float>(v)) == v) {
+    be(0xca, std::bit_cast<std::uint32_t>(static_cast<float>(v)), 4);
   } else {
     be(0xcb, std::bit_cast<std::uint64_t>(v), 8);
   }

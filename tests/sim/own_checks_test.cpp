@@ -10,6 +10,7 @@
 #include "sim/cluster_analysis.h"
 #include "sim/cluster_run.h"
 #include "sim/cluster_scenario.h"
+#include "sim/cluster_world.h"
 
 namespace heck::sim {
 namespace {
@@ -88,6 +89,12 @@ TEST(OwnChecks, NothingIsRecordedWithoutAnOwnCheckExpectation) {
   EXPECT_FALSE(s.judges_own_checks());
   const auto r = run_cluster_scenario(s, {5, nullptr});
   EXPECT_TRUE(r.detections.empty());
+  // The world itself keeps no per-member records then (they cost memory at scale).
+  ClusterWorld world(s, ClusterWorldOptions{.seed = 5});
+  ASSERT_TRUE(world.run_until(at_ms(30000)));
+  EXPECT_GT(world.counters().checks_started, 0u);
+  EXPECT_TRUE(world.status_records().empty());
+  EXPECT_EQ(world.checks_started(0, 0), 0u);
 }
 
 TEST(OwnChecks, ShortLivedTruthIsMissedNotJudged) {

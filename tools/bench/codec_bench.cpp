@@ -105,10 +105,16 @@ void run_decode(benchmark::State& st, const Bytes& packet, Decode decode) {
   AllocCounter a;
   for (auto _ : st) {
     auto env = wire::decode(packet, wire::DecodeLimits{.max_bytes = packet.size()});
-    if (!env.ok()) st.SkipWithError("envelope decode failed");
+    if (!env.ok()) {
+      st.SkipWithError("envelope decode failed");
+      break;
+    }
     for (const auto& p : env->parts) {
       auto m = decode(p.body, p);
-      if (!m.ok()) st.SkipWithError("decode failed");
+      if (!m.ok()) {
+        st.SkipWithError("decode failed");
+        return;
+      }
       benchmark::DoNotOptimize(m);
     }
   }

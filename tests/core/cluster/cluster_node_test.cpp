@@ -367,6 +367,17 @@ TEST(ClusterNode, CorruptSnapshotsAreRefusedWithAReason) {
   bytes.back() ^= 0xff;
   bytes.push_back(0xc1);  // never valid MessagePack
   EXPECT_FALSE(decode_snapshot(bytes).ok());
+  // A version that is not a number, and not valid text either: an error, never an exception.
+  const std::vector<std::uint8_t> odd_version{0x93, 0xad, 'h', 'e', 'c', 'k', '-', 's', 'n', 'a', 'p', 's', 'h', 'o',
+                                              't', 0xa2, 0xa1, 0xff, 0x80};
+  auto v = decode_snapshot(odd_version);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.error().find("unsupported version (a string)"), std::string::npos) << v.error();
+  const std::vector<std::uint8_t> version_9{0x93, 0xad, 'h', 'e', 'c', 'k', '-', 's', 'n', 'a', 'p', 's', 'h', 'o',
+                                            't', 0x09, 0x80};
+  auto nine = decode_snapshot(version_9);
+  ASSERT_FALSE(nine.ok());
+  EXPECT_NE(nine.error().find("unsupported version 9"), std::string::npos) << nine.error();
 }
 
 TEST(ClusterNode, GarbagePacketsAreCountedNotFatal) {

@@ -6,8 +6,6 @@
 
 namespace heck::cli::demo {
 
-constexpr int kMaxAgents = 64;
-
 [[noreturn]] void fail(int code, std::string_view message) {
   std::fprintf(stderr, "heck demo: %.*s\n", static_cast<int>(message.size()), message.data());
   throw CLI::RuntimeError(code);
