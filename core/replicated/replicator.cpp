@@ -203,8 +203,8 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   p.part.reset();
   by_written_.emplace(p.written, key);
   dirty_.insert(key);
-  const wire::EncodedPart& part = encoded(p);
   // Parts over one datagram are not piggybacked (eager push sends them by stream).
+  const wire::EncodedPart& part = encoded(p);
   if (part.bytes.size() <= wire::PacketBuilder(self_, config_.packet_bytes_max).remaining()) {
     if (broadcasts_) {
       broadcasts_->push("r:" + key, part);
@@ -214,9 +214,16 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
     }
     ++counters_.deltas_queued;
   }
+  evict_over_cap();
+}
+
+void Replicator::evict_over_cap() {
+  // A group not yet flushed is kept past the cap until the flush: evicting
+  // it would lose its eager push (a burst of local writes larger than the
+  // cap would otherwise reach peers only by anti-entropy).
   while (pending_.size() > config_.pending_keys_max) {
     auto oldest = by_written_.begin();
-    dirty_.erase(oldest->second);
+    if (dirty_.contains(oldest->second)) break;
     pending_.erase(oldest->second);
     by_written_.erase(oldest);
     ++counters_.pending_evicted;
@@ -291,6 +298,7 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
       send(peer->address, Channel::stream, {*part}, out);
     }
   }
+  evict_over_cap();
 }
 
 std::size_t Replicator::other_peers(std::span<const Peer> peers) const {
@@ -307,17 +315,16 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   if (!state_.join(*d)) return;
   ++counters_.deltas_joined;
   index_dirty_ = true;
+  // Up to direct_max peers the writer pushed it to every peer itself and
+  // piggybacks its own copies: a receiver forwarding it too would multiply
+  // the traffic by the cluster size, and buffering it would only duplicate
+  // what state repair covers.
+  if (other_peers(peers) <= config_.direct_max) return;
   // Infect and forward: buffer it under its subject (or alone), queue it,
   // and push it on at the next flush.
   auto subject = subject_of(*d);
-  const std::string key = subject ? *subject : fmt::format("x:{}", write_seq_ + 1);
-  const bool was_dirty = dirty_.contains(key);
-  buffer(key, *d);
-  if (other_peers(peers) <= config_.direct_max) {
-    if (!was_dirty) dirty_.erase(key);  // the writer pushed it to every peer already
-  } else {
-    arm_flush(now, out);
-  }
+  buffer(subject ? *subject : fmt::format("x:{}", write_seq_ + 1), *d);
+  arm_flush(now, out);
 }
 
 // ------------------------------------------------------------ anti-entropy

@@ -23,9 +23,13 @@
 //   over flush_delay keeps messages per update low under load; losses are
 //   covered by the piggybacked copies and by anti-entropy.
 // - A received delta that brought something new (a dot or a removal this
-//   agent had not seen) is joined, buffered and re-queued for piggybacking
-//   (and, past direct_max peers, pushed on). A delta that brought nothing is
-//   counted and dropped, so forwarding dies out.
+//   agent had not seen) is joined and buffered (for delta repairs). Past
+//   direct_max peers it is also re-queued for piggybacking and pushed on
+//   (infect-and-forward); up to direct_max the writer reached every peer
+//   itself and piggybacks its own copies, so receivers do not forward (that
+//   would multiply the traffic by the cluster size; anti-entropy repairs
+//   what a lost push missed). A delta that brought nothing is counted and
+//   dropped, so forwarding dies out.
 //
 // Anti-entropy (one random peer every anti_entropy_interval, Channel::stream):
 //   A -> B  digest{A's causal context, 256 bucket hashes, reply=1}
@@ -57,7 +61,9 @@
 // group is trimmed once every live peer's last known causal context (learnt
 // from its digests) covers its dots; past the cap the least recently written
 // group is evicted (counted), and what it carried reaches late peers by
-// state repair instead.
+// state repair instead. Groups not yet eagerly pushed are never evicted: a
+// burst of local writes may exceed the cap until the next flush
+// (flush_delay later).
 //
 // Clocks: observe() stamps the observation with this agent's HLC; every
 // remote observation's timestamp is offered to the HLC, which accepts at most
@@ -235,6 +241,7 @@ class Replicator {
 
   void apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out);
   void buffer(const std::string& key, const HealthDelta& d);
+  void evict_over_cap();
   const wire::EncodedPart& encoded(Pending& p);
   void arm_flush(Instant now, Effects& out);
   void flush(Instant now, std::span<const Peer> peers, Effects& out);

@@ -297,15 +297,39 @@ TEST(Replicator, DeltaBufferIsCappedAndTrimmedOnceEveryPeerHasSeenIt) {
   net.act(0, [&](Replicator& r, Effects& out) {
     for (int i = 0; i < 25; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
   });
+  // A burst over the cap is kept until its eager push...
+  EXPECT_EQ(net.node(0).pending_keys(), 25u);
+  EXPECT_EQ(net.node(0).counters().pending_evicted, 0u);
+  net.run_for(cfg.flush_delay + Duration::milliseconds(150));  // one-way latency 100 ms
+  // ... which reached both peers before anti-entropy ran; then the oldest
+  // groups past the cap go.
   EXPECT_EQ(net.node(0).pending_keys(), 10u);
   EXPECT_EQ(net.node(0).counters().pending_evicted, 15u);
-  ASSERT_TRUE(net.settle(Duration::seconds(8), Duration::seconds(120)));
-  expect_identical(net);  // what was evicted arrived by state repair
-  net.run_for(Duration::seconds(20));  // every node hears digests from both peers
-  for (std::size_t i = 0; i < net.size(); ++i) {
+  for (std::size_t i = 1; i < net.size(); ++i) {
+    EXPECT_EQ(net.node(i).state().targets().size(), 25u) << "node " << i;
+    EXPECT_EQ(net.node(i).counters().state_repairs_sent + net.node(i).counters().repairs_received, 0u);
+    // With direct push a receiver neither buffers nor forwards.
     EXPECT_EQ(net.node(i).pending_keys(), 0u) << "node " << i;
-    EXPECT_GT(net.node(i).counters().pending_trimmed, 0u) << "node " << i;
   }
+  ASSERT_TRUE(net.settle(Duration::seconds(8), Duration::seconds(120)));
+  expect_identical(net);
+  net.run_for(Duration::seconds(20));  // node 0 hears digests from both peers
+  EXPECT_EQ(net.node(0).pending_keys(), 0u);
+  EXPECT_EQ(net.node(0).counters().pending_trimmed, 10u);
+}
+
+TEST(Replicator, WithDirectPushReceiversDoNotForward) {
+  ReplicatorConfig cfg;  // 3 members: every write goes to both peers directly
+  ReplicaNet net(3, cfg, NetOptions{}, 6);
+  net.act(0, [&](Replicator& r, Effects& out) { r.put_target(net.now(), spec("t1"), out); });
+  net.run_for(Duration::milliseconds(200));
+  for (std::size_t i = 1; i < net.size(); ++i) {
+    EXPECT_EQ(net.node(i).state().targets().size(), 1u) << "node " << i;
+    EXPECT_EQ(net.node(i).counters().deltas_joined, 1u) << "node " << i;
+    EXPECT_EQ(net.node(i).counters().deltas_queued, 0u) << "node " << i;
+    EXPECT_EQ(net.node(i).counters().deltas_sent, 0u) << "node " << i;
+  }
+  EXPECT_EQ(net.node(0).counters().deltas_sent, 2u);
 }
 
 // The skew rule end to end: one node's clock runs an hour ahead.
