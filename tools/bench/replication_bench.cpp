@@ -10,6 +10,8 @@
 //   glomers     25 members, 100 ms links: time from an observation to every
 //               agent (median, max), messages per update.
 //   throughput  delta joins/s into a T-target state, full-state merges/s.
+//   change      cost of one received status change and one registry change
+//               at 1k / 10k / 100k targets (must stay flat).
 //   memory      heap bytes per target of one agent's state (mallinfo2 delta),
 //               built by decoding wire bytes, so the agent owns every object.
 //
@@ -314,6 +316,72 @@ void throughput(std::size_t targets) {
   row("digest (bucket hashes) rebuild", fmt::format("{:.2f} ms", seconds_since(t0) / 20 * 1000));
 }
 
+// ---------------------------------------------------------- cost per change
+
+// Wall time per received delta (decode, join, digest sums, change tracking)
+// of `deltas`, each as its own part, into `agent`.
+double ns_per_part(Replicator& agent, const std::vector<HealthDelta>& deltas, bool take_changes) {
+  std::vector<Bytes> bodies;
+  bodies.reserve(deltas.size());
+  for (const HealthDelta& d : deltas) bodies.push_back(encode_delta(d));
+  const std::vector<Peer> peers{Peer{"w", "w:1"}, Peer{"a", "a:1"}};
+  const wire::Header from{"w", "w:1"};
+  Effects out;
+  std::size_t changed = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const Bytes& body : bodies) {
+    agent.handle_part(Instant::from_ns(0), from, wire::Part{wire::PartType::delta, body}, Channel::datagram, peers, out);
+    if (take_changes) changed += agent.take_registry_changes().size();
+    out.clear();
+  }
+  const double ns = seconds_since(t0) * 1e9 / static_cast<double>(bodies.size());
+  if (take_changes && changed != bodies.size()) {
+    std::printf("  (expected one registry change per delta, got %zu: %s)\n", changed, agent.last_malformed().c_str());
+  }
+  return ns;
+}
+
+// One status change and one registry change, received by an agent that
+// holds T targets: the cost must not grow with T (issue 11: 100k within 3x
+// of 1k).
+void change_cost() {
+  std::printf("\ncost per change: one received delta into an agent holding T targets (this machine, one core)\n");
+  std::printf("  %8s | %18s | %18s\n", "targets", "status change ns", "registry change ns");
+  double first_status = 0, first_registry = 0, status = 0, registry = 0;
+  for (std::size_t targets : {1'000, 10'000, 100'000}) {
+    ReplicaNet net(2, ReplicatorConfig{}, NetOptions{}, 5);
+    const HealthDelta snapshot = make_snapshot(net, targets);
+    Replicator agent(ReplicatorConfig{}, wire::Header{"a", "a:1"}, 4242, 1, nullptr);
+    agent.join_snapshot(snapshot);
+    agent.track_registry_changes();
+    (void)agent.take_registry_changes();
+    (void)agent.digest();
+    HealthState writer(net.node(1).replica());
+    writer.join(snapshot);
+    const std::size_t n = 20'000;
+    std::vector<HealthDelta> deltas;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t t = static_cast<std::size_t>((i * 7919) % targets);
+      Observation o = make_obs(i % 2 ? HealthStatus::healthy : HealthStatus::unhealthy, i + 2);
+      o.observer = writer.self();
+      o.observed_at = HlcTimestamp::make(1000 + i, 0);
+      deltas.push_back(writer.observe(make_spec(t).id, o));
+    }
+    status = ns_per_part(agent, deltas, false);
+    deltas.clear();
+    for (std::size_t i = 0; i < n / 4; ++i) {
+      TargetSpec spec = make_spec((i * 7919) % targets);
+      spec.interval = spec.timeout + Duration::milliseconds(1 + static_cast<std::int64_t>(i));
+      deltas.push_back(writer.put_target(HlcTimestamp::make(1000 + n + i, 0), std::move(spec)));
+    }
+    registry = ns_per_part(agent, deltas, true);
+    if (first_status == 0) first_status = status, first_registry = registry;
+    std::printf("  %8zu | %18.0f | %18.0f\n", targets, status, registry);
+  }
+  row("100k / 1k: status change", fmt::format("{:.2f}x", status / first_status), "target <= 3x");
+  row("100k / 1k: registry change", fmt::format("{:.2f}x", registry / first_registry), "target <= 3x");
+}
+
 // ------------------------------------------------------------------- memory
 
 std::size_t heap_used() {
@@ -374,10 +442,11 @@ int main(int argc, char** argv) {
   app.add_option("--change-per-minute", change, "fraction of targets changing status per minute");
   app.add_option("--minutes", minutes, "simulated minutes of steady state");
   app.add_option("--seed", seed);
-  app.add_option("--only", only, "traffic, glomers, throughput or memory");
+  app.add_option("--only", only, "traffic, glomers, throughput, change or memory");
   CLI11_PARSE(app, argc, argv);
   if (only.empty() || only == "memory") memory(targets);
   if (only.empty() || only == "throughput") throughput(targets);
+  if (only.empty() || only == "change") change_cost();
   if (only.empty() || only == "glomers") {
     glomers(seed, Duration::milliseconds(100), 200, false, true);
     glomers(seed, Duration::milliseconds(20), 500, false, true);
