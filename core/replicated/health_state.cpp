@@ -89,15 +89,11 @@ namespace {
 
 template <typename V>
 void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotMap<std::string, DotFun<V>>>& theirs,
-                 const std::function<bool(const std::string&)>& in_scope, bool adopt_context,
+                 const std::vector<std::string>& here, bool adopt_context,
                  std::vector<std::string>* changed = nullptr) {
   static const DotFun<V> kEmpty{};
-  std::vector<std::string> keys;
-  for (const auto& [k, fun] : mine.store.entries()) {
-    if (in_scope(k)) keys.push_back(k);
-  }
+  std::vector<std::string> keys = here;
   for (const auto& [k, fun] : theirs.store.entries()) {
-    assert(in_scope(k));
     if (!mine.store.find(k)) keys.push_back(k);
   }
   for (const std::string& k : keys) {
@@ -121,11 +117,10 @@ void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotM
 
 }  // namespace
 
-void HealthState::join_scoped(const HealthDelta& d, const std::function<bool(const std::string&)>& in_scope,
-                              bool adopt_context) {
-  scoped_join(state_.registry, d.registry, in_scope, adopt_context, tracking_ ? &registry_changes_ : nullptr);
-  scoped_join(state_.observations, d.observations, in_scope, adopt_context);
-  scoped_join(state_.counters, d.counters, in_scope, adopt_context);
+void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool adopt_context) {
+  scoped_join(state_.registry, d.registry, here.registry, adopt_context, tracking_ ? &registry_changes_ : nullptr);
+  scoped_join(state_.observations, d.observations, here.observations, adopt_context);
+  scoped_join(state_.counters, d.counters, here.counters, adopt_context);
   if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;
   if (!d.counters.store.empty() || !d.counters.context.empty()) ++counters_version_;
 }

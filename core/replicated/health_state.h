@@ -68,6 +68,11 @@ struct ResolvedTarget {
   std::size_t observation_siblings = 0;
 };
 
+// Keys held in some scope, per store (HealthState::join_scoped).
+struct ScopeKeys {
+  std::vector<std::string> registry, observations, counters;
+};
+
 class HealthState {
  public:
   // The three stores keep a dot index (dot_store.h), so a join costs
@@ -93,14 +98,16 @@ class HealthState {
   // Returns whether the state changed (new dots, or removals of live ones).
   bool join(const HealthDelta& d);
   // The scoped join (anti-entropy state repair). `d` holds the sender's
-  // complete live entries for every key with in_scope(key) true, and the
-  // sender's whole causal contexts. Keys in scope are joined as a full join
-  // would; keys out of scope are left alone. With adopt_context the sender's
+  // complete live entries for every key in a scope (digest buckets), and
+  // the sender's whole causal contexts; `here` names the keys this state
+  // holds in that scope. Keys in scope are joined as a full join would;
+  // keys out of scope are left alone. With adopt_context the sender's
   // contexts are joined into ours — correct only when every key outside the
-  // scope already held the same live entries on both sides (the digest showed
-  // equal buckets); otherwise only the dots of d's entries are added.
+  // scope already held the same live entries on both sides (the digest
+  // showed equal buckets); otherwise only the dots of d's entries are added.
+  // Cost: O((|here| + |d|) log n), never a scan of the state.
   // REQUIRES: every key in d's stores is in scope.
-  void join_scoped(const HealthDelta& d, const std::function<bool(const std::string&)>& in_scope, bool adopt_context);
+  void join_scoped(const HealthDelta& d, const ScopeKeys& here, bool adopt_context);
 
   // --- queries -------------------------------------------------------------
   // Every live target in id order, siblings resolved (specs: newest

@@ -107,7 +107,7 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
       clock_(config_.hlc_max_forward) {
   assert(replica != 0);
   assert(config_.packet_bytes_max > 0 && config_.pending_keys_max > 0);
-  state_.set_live_sink(sums_.get());
+  state_.set_live_sink(digest_index_.get());
 }
 
 // ------------------------------------------------------------------ inputs
@@ -149,7 +149,6 @@ void Replicator::add_to_counter(Instant now, const std::string& name, std::int64
 
 void Replicator::apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out) {
   ++counters_.local_writes;
-  index_dirty_ = true;
   buffer(key, d);
   arm_flush(now, out);
 }
@@ -185,7 +184,6 @@ void Replicator::handle_timer(Instant now, TimerKey key, std::span<const Peer> p
 
 void Replicator::join_snapshot(const HealthDelta& snapshot) {
   state_.join(snapshot);
-  index_dirty_ = true;
 }
 
 // ----------------------------------------------------------- dissemination
@@ -314,7 +312,6 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   // New dots, or the removal of entries we still held: both are news.
   if (!state_.join(*d)) return;
   ++counters_.deltas_joined;
-  index_dirty_ = true;
   // Up to direct_max peers the writer pushed it to every peer itself and
   // piggybacks its own copies: a receiver forwarding it too would multiply
   // the traffic by the cluster size, and buffering it would only duplicate
@@ -384,28 +381,61 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
   k.counters = d.counters;
 }
 
-void Replicator::DigestSums::live_dot(int store, const std::string& key, Dot dot, bool added) {
+void Replicator::DigestIndex::live_dot(int store, const std::string& key, Dot dot, bool added) {
+  const std::uint16_t b = bucket_of(key);
   const std::uint64_t h = entry_hash(XXH64(key.data(), key.size(), 0), store, dot);
-  std::uint64_t& sum = hashes[bucket_of(key)];
-  sum = added ? sum + h : sum - h;
+  hashes[b] = added ? hashes[b] + h : hashes[b] - h;
+  std::vector<KeyRef>& refs = keys[b];
+  const auto s = static_cast<std::uint32_t>(store);
+  auto it = std::lower_bound(refs.begin(), refs.end(), std::pair{s, std::string_view(key)},
+                             [](const KeyRef& r, const auto& v) { return std::pair{r.store, r.key} < v; });
+  const bool found = it != refs.end() && it->store == s && it->key == key;
+  if (added) {
+    // A new key's view is of the state's own key, which outlives its dots.
+    if (!found) it = refs.insert(it, KeyRef{key, s, 0});
+    ++it->dots;
+  } else if (found && --it->dots == 0) {
+    refs.erase(it);
+  }
 }
 
-void Replicator::refresh_index() const {
-  if (!index_dirty_) return;
-  bucket_keys_.assign(kDigestBuckets, {});
+ScopeKeys Replicator::keys_in(const std::vector<std::uint16_t>& buckets) const {
+  ScopeKeys here;
+  for (std::uint16_t b : buckets) {
+    for (const DigestIndex::KeyRef& r : digest_index_->keys[b]) {
+      auto& out = r.store == 0 ? here.registry : r.store == 1 ? here.observations : here.counters;
+      out.emplace_back(r.key);
+    }
+  }
+  return here;
+}
+
+bool Replicator::digest_index_consistent() const {
+  DigestIndex fresh;
+  const auto& st = state_.state();
   auto add = [&](int store, const auto& entries) {
-    for (const auto& [key, fun] : entries) bucket_keys_[bucket_of(key)].push_back(Entry{store, &key});
+    for (const auto& [key, fun] : entries) {
+      for (const auto& entry : fun.entries()) fresh.live_dot(store, key, entry.first, true);
+    }
   };
-  const auto& s = state_.state();
-  add(0, s.registry.store.entries());
-  add(1, s.observations.store.entries());
-  add(2, s.counters.store.entries());
-  index_dirty_ = false;
+  add(0, st.registry.store.entries());
+  add(1, st.observations.store.entries());
+  add(2, st.counters.store.entries());
+  if (fresh.hashes != digest_index_->hashes) return false;
+  for (std::size_t b = 0; b < kDigestBuckets; ++b) {
+    const auto& x = fresh.keys[b];
+    const auto& y = digest_index_->keys[b];
+    const auto same = [](const DigestIndex::KeyRef& p, const DigestIndex::KeyRef& q) {
+      return p.key == q.key && p.store == q.store && p.dots == q.dots;
+    };
+    if (!std::equal(x.begin(), x.end(), y.begin(), y.end(), same)) return false;
+  }
+  return true;
 }
 
 Digest Replicator::digest() const {
   const auto& s = state_.state();
-  return Digest{state_.self(), s.registry.context, s.observations.context, s.counters.context, sums_->hashes, false};
+  return Digest{state_.self(), s.registry.context, s.observations.context, s.counters.context, digest_index_->hashes, false};
 }
 
 void Replicator::on_digest(Instant, const wire::Header& from, const wire::Part& part, Effects& out) {
@@ -437,7 +467,7 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
   const auto& s = state_.state();
   std::vector<std::uint16_t> differing;
   for (std::size_t b = 0; b < kDigestBuckets; ++b) {
-    if (peer.hashes.size() != kDigestBuckets || peer.hashes[b] != sums_->hashes[b]) {
+    if (peer.hashes.size() != kDigestBuckets || peer.hashes[b] != digest_index_->hashes[b]) {
       differing.push_back(static_cast<std::uint16_t>(b));
     }
   }
@@ -507,7 +537,6 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
 }
 
 Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint16_t>& differing) {
-  refresh_index();
   const auto& s = state_.state();
   Repair r;
   r.scoped = true;
@@ -543,12 +572,13 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
       break;
     }
     r.buckets.push_back(b);
-    for (const Entry& e : bucket_keys_[b]) {
-      if (e.store == 0) add_entries(s.registry.store, *e.key, peer.registry, r.delta.registry.store, r.elided.registry);
+    for (const DigestIndex::KeyRef& e : digest_index_->keys[b]) {
+      const std::string key(e.key);
+      if (e.store == 0) add_entries(s.registry.store, key, peer.registry, r.delta.registry.store, r.elided.registry);
       if (e.store == 1) {
-        add_entries(s.observations.store, *e.key, peer.observations, r.delta.observations.store, r.elided.observations);
+        add_entries(s.observations.store, key, peer.observations, r.delta.observations.store, r.elided.observations);
       }
-      if (e.store == 2) add_entries(s.counters.store, *e.key, peer.counters, r.delta.counters.store, r.elided.counters);
+      if (e.store == 2) add_entries(s.counters.store, key, peer.counters, r.delta.counters.store, r.elided.counters);
     }
   }
   if (r.partial) ++counters_.partial_repairs_sent;
@@ -568,7 +598,6 @@ void Replicator::on_repair(Instant now, const wire::Part& part) {
   }
   ++counters_.repairs_received;
   observe_clock(now, r->delta);
-  index_dirty_ = true;
   if (!r->scoped) {
     state_.join(r->delta);
     return;
@@ -590,9 +619,7 @@ void Replicator::on_repair(Instant now, const wire::Part& part) {
   restore(s.registry.store, r->elided.registry, r->delta.registry.store);
   restore(s.observations.store, r->elided.observations, r->delta.observations.store);
   restore(s.counters.store, r->elided.counters, r->delta.counters.store);
-  std::vector<bool> in(kDigestBuckets, false);
-  for (auto b : r->buckets) in[b] = true;
-  state_.join_scoped(r->delta, [&](const std::string& key) { return in[bucket_of(key)]; }, !r->partial);
+  state_.join_scoped(r->delta, keys_in(r->buckets), !r->partial);
 }
 
 // -------------------------------------------------------------------- misc

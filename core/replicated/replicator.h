@@ -89,6 +89,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/effects.h"
@@ -224,6 +225,9 @@ class Replicator {
   std::size_t pending_keys() const { return pending_.size(); }
   // This agent's digest as it would send it now (tests, benchmarks).
   Digest digest() const;
+  // True when the incremental digest index (bucket hashes and keys) equals
+  // one computed afresh from the state (tests; O(state)).
+  bool digest_index_consistent() const;
 
   // ---- for tests and benchmarks: one anti-entropy round with `peer` now ----
   void start_anti_entropy(Instant now, const Peer& peer, Effects& out);
@@ -260,23 +264,30 @@ class Replicator {
   void remember(const std::string& peer, const Digest& d);
   void send(const Address& to, Channel channel, const std::vector<wire::EncodedPart>& parts, Effects& out);
   void malformed(std::string what);
-  // Digest bucket hashes, kept up to date as live dots come and go
-  // (O(changes), never O(state)); on the heap so the state's stores can
-  // point at it while the replicator moves.
-  struct DigestSums final : LiveDotSink<std::string> {
+  // Digest bucket hashes and the keys in each bucket, kept up to date as
+  // live dots come and go (O(log bucket) per dot, never O(state)); on the
+  // heap so the state's stores can point at it while the replicator moves.
+  struct DigestIndex final : LiveDotSink<std::string> {
+    // A key held here, in one store: a view of the state's own key (alive
+    // while the key has live dots) and how many it has.
+    struct KeyRef {
+      std::string_view key;
+      std::uint32_t store = 0;  // 0 registry, 1 observations, 2 counters
+      std::uint32_t dots = 0;
+    };
     std::vector<std::uint64_t> hashes = std::vector<std::uint64_t>(kDigestBuckets, 0);
+    std::vector<std::vector<KeyRef>> keys = std::vector<std::vector<KeyRef>>(kDigestBuckets);  // by (store, key)
     void live_dot(int store, const std::string& key, Dot dot, bool added) override;
   };
-  // Keys per bucket for state repairs: rebuilt (O(state)) only when a state
-  // repair needs them after a change.
-  void refresh_index() const;
+  // The keys held here in `buckets`, per store (a scoped join's scope).
+  ScopeKeys keys_in(const std::vector<std::uint16_t>& buckets) const;
 
   ReplicatorConfig config_;
   wire::Header self_;
   Rng rng_;
   BroadcastQueue* broadcasts_;  // the driver's; null = outbox_
   std::deque<std::pair<std::string, wire::EncodedPart>> outbox_;
-  std::unique_ptr<DigestSums> sums_ = std::make_unique<DigestSums>();  // before state_: it points here
+  std::unique_ptr<DigestIndex> digest_index_ = std::make_unique<DigestIndex>();  // before state_: it points here
   HealthState state_;
   HybridClock clock_;
   ReplicatorCounters counters_;
@@ -290,13 +301,6 @@ class Replicator {
   Instant anti_entropy_at_ = Instant::max();
   std::map<std::string, Digest> known_;           // peer name -> its last digest (contexts only)
 
-  // Digest: bucket hashes kept incrementally; keys per bucket rebuilt lazily.
-  struct Entry {
-    int store;  // 0 registry, 1 observations, 2 counters
-    const std::string* key;
-  };
-  mutable std::vector<std::vector<Entry>> bucket_keys_;
-  mutable bool index_dirty_ = true;
 };
 
 }  // namespace heck

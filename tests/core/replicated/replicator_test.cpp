@@ -53,6 +53,7 @@ void expect_identical(ReplicaNet& net) {
   for (std::size_t i = 1; i < net.size(); ++i) {
     const HealthState& s = net.node(i).state();
     ASSERT_EQ(s.state(), ref.state()) << "node " << i;
+    EXPECT_TRUE(net.node(i).digest_index_consistent()) << "node " << i;
     const auto a = s.targets();
     const auto b = ref.targets();
     ASSERT_EQ(a.size(), b.size());
@@ -154,6 +155,8 @@ TEST(Replicator, IncrementalDigestHashesEqualAFreshComputation) {
   fresh.join_snapshot(a.state().state());
   ASSERT_EQ(fresh.state().state(), a.state().state());
   EXPECT_EQ(a.digest().hashes, fresh.digest().hashes);
+  EXPECT_TRUE(a.digest_index_consistent());
+  EXPECT_TRUE(fresh.digest_index_consistent());
   std::uint64_t nonzero = 0;
   for (std::uint64_t h : a.digest().hashes) nonzero += h != 0 ? 1 : 0;
   EXPECT_GT(nonzero, 50u);
