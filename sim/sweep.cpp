@@ -118,7 +118,7 @@ ScenarioSweep sweep_scenario(const SweepScenario& s, const SweepOptions& options
       slots[i] = run_seed(s.scenario, options.seeds.first + i, options.check_determinism);
     }
   };
-  const std::size_t jobs = static_cast<std::size_t>(std::clamp<std::uint64_t>(options.jobs, 1, count));
+  const std::size_t jobs = static_cast<std::size_t>(std::clamp<std::uint64_t>(options.jobs, 1, std::min<std::uint64_t>(count, SweepOptions::kMaxJobs)));
   {
     std::vector<std::jthread> helpers;
     for (std::size_t j = 1; j < jobs; ++j) helpers.emplace_back(work);
@@ -285,7 +285,8 @@ SweepResult run_sweep(const std::vector<SweepScenario>& scenarios, const SweepOp
   const auto t0 = Clock::now();
   std::optional<Clock::time_point> deadline;
   if (options.time_limit_s) {
-    deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*options.time_limit_s));
+    const double limit = std::clamp(*options.time_limit_s, 0.0, SweepOptions::kMaxTimeLimitS);
+    deadline = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limit));
   }
   SweepResult result;
   result.time_limit_s = options.time_limit_s;

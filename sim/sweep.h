@@ -39,9 +39,12 @@ struct SweepScenario {
 };
 
 struct SweepOptions {
+  static constexpr std::size_t kMaxJobs = 1024;
+  static constexpr double kMaxTimeLimitS = 365.0 * 86'400;  // a year
+
   SeedRange seeds;
-  std::size_t jobs = 1;
-  std::optional<double> time_limit_s;  // wall: no run starts after this
+  std::size_t jobs = 1;                // 1 .. kMaxJobs
+  std::optional<double> time_limit_s;  // wall, in (0, kMaxTimeLimitS]: no run starts after this
   bool check_determinism = false;      // each seed twice (sim/determinism.h)
 };
 

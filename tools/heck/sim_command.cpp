@@ -53,8 +53,14 @@ std::optional<std::string> usage_error(const SimArgs& a) {
   if (!sweep && a.scenarios.size() > 1) return "several scenario files need --seeds A..B";
   if (!sweep && (a.jobs || a.time_limit_s)) return "--jobs and --time-limit-s go with --seeds A..B";
   if (a.check_determinism && !a.trace.empty()) return "--check-determinism traces into a hash: leave out --trace";
-  if (a.jobs && *a.jobs == 0) return "--jobs: must be at least 1";
-  if (a.time_limit_s && !(*a.time_limit_s > 0)) return "--time-limit-s: must be positive";
+  using Limits = sim::SweepOptions;
+  if (a.jobs && (*a.jobs == 0 || *a.jobs > Limits::kMaxJobs)) {
+    return fmt::format("--jobs: must be 1 to {}, got {}", Limits::kMaxJobs, *a.jobs);
+  }
+  if (a.time_limit_s && !(*a.time_limit_s > 0 && *a.time_limit_s <= Limits::kMaxTimeLimitS)) {
+    return fmt::format("--time-limit-s: must be above 0 and at most {} (a year), got {}", Limits::kMaxTimeLimitS,
+                       *a.time_limit_s);
+  }
   return std::nullopt;
 }
 
