@@ -313,13 +313,17 @@ std::string format_scenario_sweep(const ScenarioSweep& s) {
   auto w = std::back_inserter(out);
   fmt::format_to(w, "scenario   {} ({})\n", s.name, s.path);
   const std::size_t runs = s.runs.size();
+  if (runs == 0) {
+    fmt::format_to(w, "  runs       none of seeds {}: the time limit had passed\n", range_text(s.seeds));
+    return out;
+  }
   const double per_s = s.wall_seconds > 0 ? static_cast<double>(runs) / s.wall_seconds : 0.0;
   fmt::format_to(w, "  runs       {} of seeds {}: {} passed, {} failed{}\n", runs, range_text(s.seeds), runs - s.failed(),
                  s.failed(), s.cut_short() ? " (cut short by the time limit)" : "");
   fmt::format_to(w, "  failures   {}\n", failures_by_kind(s.runs));
   fmt::format_to(w, "  speed      {:.2f} seeds/s ({:.2f} s wall, {} job{}{})\n", per_s, s.wall_seconds, s.jobs,
                  s.jobs == 1 ? "" : "s", s.check_determinism ? ", each seed twice" : "");
-  if (runs > 0) format_figures(out, s.runs);
+  format_figures(out, s.runs);
   return out;
 }
 

@@ -126,6 +126,8 @@ TEST(Sweep, TheTimeLimitCutsTheSweepShortAfterAPrefixOfTheSeeds) {
             std::string::npos)
       << totals;
   EXPECT_NE(format_scenario_sweep(r.scenarios[0]).find("(cut short by the time limit)"), std::string::npos);
+  EXPECT_NE(format_scenario_sweep(r.scenarios[1]).find("runs       none of seeds 10..209: the time limit had passed"),
+            std::string::npos);
 }
 
 TEST(Sweep, ADeterminismCheckedSweepPassesAndSaysSo) {
