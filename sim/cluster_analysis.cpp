@@ -21,18 +21,7 @@ std::string Percentiles::describe() const {
 }
 
 Percentiles percentiles(std::vector<Duration> values) {
-  Percentiles p;
-  p.count = values.size();
-  if (values.empty()) return p;
-  std::sort(values.begin(), values.end());
-  auto rank = [&](double q) {
-    auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-    return values[std::clamp<std::size_t>(k, 1, values.size()) - 1];
-  };
-  p.p50 = rank(0.50);
-  p.p99 = rank(0.99);
-  p.max = values.back();
-  return p;
+  return nearest_rank_percentiles<Percentiles>(std::move(values));
 }
 
 namespace {

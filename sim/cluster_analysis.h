@@ -48,6 +48,8 @@
 //   alive members must also agree across views.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -118,6 +120,23 @@ struct Percentiles {
 };
 // Nearest-rank percentiles. The input need not be sorted.
 Percentiles percentiles(std::vector<Duration> values);
+// The nearest-rank rule of percentiles(), for any figure: fills count, p50,
+// p99 and max of a P (value at 1-based rank ceil(q n) of the sorted values).
+template <typename P, typename T>
+P nearest_rank_percentiles(std::vector<T> values) {
+  P p;
+  p.count = values.size();
+  if (values.empty()) return p;
+  std::sort(values.begin(), values.end());
+  auto rank = [&](double q) {
+    const auto k = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+    return values[std::clamp<std::size_t>(k, 1, values.size()) - 1];
+  };
+  p.p50 = rank(0.50);
+  p.p99 = rank(0.99);
+  p.max = values.back();
+  return p;
+}
 
 struct CrashDetection {
   std::uint32_t member = 0;

@@ -3,14 +3,18 @@
 namespace heck::sim {
 
 bool TraceWriter::flush() {
-  if (out_ == nullptr || buf_.size() == 0) return ok_;
-  if (std::fwrite(buf_.data(), 1, buf_.size(), out_) != buf_.size()) ok_ = false;
-  if (std::fflush(out_) != 0) ok_ = false;
-  buf_.clear();
+  if (!streams() || buf_.size() == 0) return ok_;
+  spill();
+  if (out_ != nullptr && std::fflush(out_) != 0) ok_ = false;
   return ok_;
 }
 
 void TraceWriter::spill() {
+  if (sink_ != nullptr) {
+    sink_->write({buf_.data(), buf_.size()});
+    buf_.clear();
+    return;
+  }
   if (out_ != nullptr) {
     if (std::fwrite(buf_.data(), 1, buf_.size(), out_) != buf_.size()) ok_ = false;
     buf_.clear();

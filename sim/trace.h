@@ -10,7 +10,8 @@
 // byte-identical traces.
 //
 // Tracing off is a null TraceWriter pointer in the world: one predictable
-// branch per event, no formatting.
+// branch per event, no formatting. A TraceSink takes the blocks instead of a
+// file (e.g. a hash of the whole trace, sim/determinism.h).
 #pragma once
 
 #include <cstdio>
@@ -27,6 +28,13 @@ struct JsonEscaped {
   std::string_view s;
 };
 
+// Where a TraceWriter's blocks go when they go neither to a file nor to memory.
+class TraceSink {
+ public:
+  virtual ~TraceSink() = default;
+  virtual void write(std::string_view block) = 0;
+};
+
 class TraceWriter {
  public:
   static constexpr std::size_t kFlushBytes = std::size_t{1} << 20;
@@ -35,6 +43,8 @@ class TraceWriter {
   // Writes to `out` (not owned; flushed on destruction). With nullptr the
   // trace is kept in memory, up to kMaxMemoryBytes (then truncated()).
   explicit TraceWriter(std::FILE* out = nullptr) : out_(out) {}
+  // Hands every block to `sink` (not owned; the rest is handed on flush()).
+  explicit TraceWriter(TraceSink& sink) : out_(nullptr), sink_(&sink) {}
   ~TraceWriter() { flush(); }
   TraceWriter(const TraceWriter&) = delete;
   TraceWriter& operator=(const TraceWriter&) = delete;
@@ -46,11 +56,11 @@ class TraceWriter {
     fmt::format_to(std::back_inserter(buf_), f, std::forward<Args>(args)...);
     buf_.push_back('\n');
     ++lines_;
-    if (out_ != nullptr ? buf_.size() >= kFlushBytes : buf_.size() > kMaxMemoryBytes) spill();
+    if (streams() ? buf_.size() >= kFlushBytes : buf_.size() > kMaxMemoryBytes) spill();
   }
 
-  // Writes buffered lines to the file (no-op in memory mode). False after a
-  // write error.
+  // Writes buffered lines to the file or sink (no-op in memory mode). False
+  // after a write error.
   bool flush();
 
   std::size_t lines() const { return lines_; }
@@ -60,9 +70,11 @@ class TraceWriter {
   std::string_view memory() const { return {buf_.data(), buf_.size()}; }
 
  private:
+  bool streams() const { return out_ != nullptr || sink_ != nullptr; }
   void spill();
 
   std::FILE* out_;
+  TraceSink* sink_ = nullptr;
   fmt::memory_buffer buf_;
   std::size_t lines_ = 0;
   bool ok_ = true;

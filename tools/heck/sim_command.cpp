@@ -1,20 +1,32 @@
-// `heck sim SCENARIO [--seed N] [--trace FILE]`: runs a cluster scenario
-// (sim/cluster_scenario.h; a one-member cluster is the single agent) in the
-// simulator, prints the summary (sim/cluster_run.h) and exits
+// `heck sim SCENARIO [--seed N] [--trace FILE] [--check-determinism]`: runs
+// a cluster scenario (sim/cluster_scenario.h; a one-member cluster is the
+// single agent) in the simulator, prints the summary (sim/cluster_run.h) and
+// exits
 //   0 when every expectation holds,
 //   1 when one fails or the run stopped early (the seed and replay command
-//     are printed),
-//   2 when the scenario file (or the trace file) is unusable.
+//     are printed), or with --check-determinism when two runs differ,
+//   2 when the scenario file (or the trace file) is unusable or the
+//     arguments do not go together.
+// `heck sim SCENARIO... --seeds A..B [--jobs N] [--time-limit-s S]
+// [--check-determinism]`: a seed sweep (sim/sweep.h): one line per failing
+// run with its replay command, a summary table per scenario; exits 0 when
+// every run passed (also when the time limit cut the sweep short), 1 when
+// one failed, 2 as above.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "sim/cluster_run.h"
 #include "sim/cluster_scenario.h"
+#include "sim/determinism.h"
+#include "sim/sweep.h"
 #include "sim/trace.h"
 #include "tools/heck/commands.h"
 
@@ -23,18 +35,56 @@ namespace heck::cli {
 namespace {
 
 struct SimArgs {
-  std::string scenario;
+  std::vector<std::string> scenarios;
   std::optional<std::uint64_t> seed;
+  std::optional<std::string> seeds;  // A..B: a sweep
+  std::optional<std::size_t> jobs;
+  std::optional<double> time_limit_s;
+  bool check_determinism = false;
   std::string trace;
   std::size_t rows = 30;
 };
 
-int run_sim(const SimArgs& args) {
-  auto scenario = sim::load_cluster_scenario(args.scenario);
-  if (!scenario) {
-    fmt::print(stderr, "heck sim: bad scenario: {}\n", scenario.error());
-    return 2;
+// What does not go together, in words; nullopt when the arguments are usable.
+std::optional<std::string> usage_error(const SimArgs& a) {
+  const bool sweep = a.seeds.has_value();
+  if (sweep && a.seed) return "--seed N runs one seed and --seeds A..B sweeps a range: give one of them";
+  if (sweep && !a.trace.empty()) return "--trace writes one run's trace: use it with --seed, not with --seeds";
+  if (!sweep && a.scenarios.size() > 1) return "several scenario files need --seeds A..B";
+  if (!sweep && (a.jobs || a.time_limit_s)) return "--jobs and --time-limit-s go with --seeds A..B";
+  if (a.check_determinism && !a.trace.empty()) return "--check-determinism traces into a hash: leave out --trace";
+  using Limits = sim::SweepOptions;
+  if (a.jobs && (*a.jobs == 0 || *a.jobs > Limits::kMaxJobs)) {
+    return fmt::format("--jobs: must be 1 to {}, got {}", Limits::kMaxJobs, *a.jobs);
   }
+  if (a.time_limit_s && !(*a.time_limit_s > 0 && *a.time_limit_s <= Limits::kMaxTimeLimitS)) {
+    return fmt::format("--time-limit-s: must be above 0 and at most {} (a year), got {}", Limits::kMaxTimeLimitS,
+                       *a.time_limit_s);
+  }
+  return std::nullopt;
+}
+
+int usage(const std::string& message) {
+  fmt::print(stderr, "heck sim: {}\n", message);
+  return 2;
+}
+
+// --check-determinism with one seed: the first run's summary, then the
+// comparison of the two runs.
+int run_twice_and_report(const SimArgs& args, const sim::ClusterScenario& scenario, std::uint64_t seed) {
+  const sim::TwiceRun twice = sim::run_twice(scenario, seed);
+  std::string out = sim::format_cluster_report(scenario, twice.report, {args.scenarios[0], args.rows});
+  if (twice.deterministic()) {
+    out += fmt::format("determinism {}\n", twice.describe());
+  } else {
+    out += fmt::format("determinism FAIL {} (replay: {})\n", twice.describe(), sim::replay_command(args.scenarios[0], seed));
+  }
+  std::fputs(out.c_str(), stdout);
+  std::fflush(stdout);
+  return twice.report.passed() && twice.deterministic() ? 0 : 1;
+}
+
+int run_traced_and_report(const SimArgs& args, const sim::ClusterScenario& scenario, std::uint64_t seed) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> trace_file(nullptr, &std::fclose);
   std::optional<sim::TraceWriter> trace;
   if (!args.trace.empty()) {
@@ -46,9 +96,9 @@ int run_sim(const SimArgs& args) {
     trace.emplace(trace_file.get());
   }
   sim::TraceWriter* writer = trace ? &*trace : nullptr;
-  const sim::ReportOptions report_options{args.scenario, args.rows};
-  const auto report = sim::run_cluster_scenario(*scenario, sim::RunOptions{args.seed.value_or(scenario->seed), writer});
-  const std::string summary = sim::format_cluster_report(*scenario, report, report_options);
+  const sim::ReportOptions report_options{args.scenarios[0], args.rows};
+  const auto report = sim::run_cluster_scenario(scenario, sim::RunOptions{seed, writer});
+  const std::string summary = sim::format_cluster_report(scenario, report, report_options);
   const bool passed = report.passed();
   bool trace_ok = true;
   std::size_t trace_lines = 0;
@@ -64,13 +114,59 @@ int run_sim(const SimArgs& args) {
   return passed && trace_ok ? 0 : 1;
 }
 
+int run_one(const SimArgs& args) {
+  auto scenario = sim::load_cluster_scenario(args.scenarios[0]);
+  if (!scenario) {
+    fmt::print(stderr, "heck sim: bad scenario: {}\n", scenario.error());
+    return 2;
+  }
+  const std::uint64_t seed = args.seed.value_or(scenario->seed);
+  if (args.check_determinism) return run_twice_and_report(args, *scenario, seed);
+  return run_traced_and_report(args, *scenario, seed);
+}
+
+std::size_t default_jobs() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+int run_seed_sweep(const SimArgs& args) {
+  const auto range = sim::parse_seed_range(*args.seeds);
+  if (!range) return usage(range.error());
+  std::vector<sim::SweepScenario> scenarios;
+  for (const std::string& path : args.scenarios) {
+    auto scenario = sim::load_cluster_scenario(path);
+    if (!scenario) return usage(fmt::format("bad scenario: {}", scenario.error()));
+    scenarios.push_back({path, std::move(*scenario)});
+  }
+  const sim::SweepOptions options{*range, args.jobs.value_or(default_jobs()), args.time_limit_s, args.check_determinism};
+  std::fputs(sim::format_sweep_header(scenarios.size(), options).c_str(), stdout);
+  std::fflush(stdout);
+  const sim::SweepResult result = sim::run_sweep(scenarios, options, [](const sim::ScenarioSweep& s) {
+    std::fputs(sim::format_scenario_sweep(s).c_str(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputs(sim::format_sweep_totals(result).c_str(), stdout);
+  std::fflush(stdout);
+  return result.passed() ? 0 : 1;
+}
+
+int run_sim(const SimArgs& args) {
+  if (const auto error = usage_error(args)) return usage(*error);
+  return args.seeds ? run_seed_sweep(args) : run_one(args);
+}
+
 }  // namespace
 
 void register_sim_command(CLI::App& app) {
   auto args = std::make_shared<SimArgs>();
   CLI::App* sub = app.add_subcommand("sim", "run a cluster scenario in the deterministic simulator");
-  sub->add_option("scenario", args->scenario, "scenario file (JSON), e.g. scenarios/basic_mix.json")->required();
+  sub->add_option("scenario", args->scenarios,
+                  "scenario file (JSON), e.g. scenarios/basic_mix.json; several with --seeds")
+      ->required();
   sub->add_option("--seed", args->seed, "seed (default: the scenario's); the same seed replays the run exactly");
+  sub->add_option("--seeds", args->seeds, "sweep: run every seed A..B (inclusive) of every scenario, e.g. 1..200");
+  sub->add_option("--jobs", args->jobs, "sweep: runs in parallel (default: the number of cores)");
+  sub->add_option("--time-limit-s", args->time_limit_s, "sweep: start no run after S seconds (wall)");
+  sub->add_flag("--check-determinism", args->check_determinism,
+                "run each seed twice; the two runs must give identical traces and verdicts");
   sub->add_option("--trace", args->trace, "write a JSON-lines trace of every event to FILE");
   sub->add_option("--rows", args->rows, "crashes, truth transitions and violations listed in the summary (default 30 each)");
   sub->callback([args] {
