@@ -194,24 +194,9 @@ void Swim::confirm_suspicion(Instant now, Member& m, const std::string& from, Ef
   set_timer(TimerKind::swim_suspicion, m.slot, m.suspect_deadline, out);
 }
 
-void Swim::tell_accuser(const Update& u, Effects& out) {
-  // The accuser's suspicion timer is the one that runs out first: gossip
-  // may reach it only after it declared us dead (a member paused for about
-  // probe interval + the minimum suspicion timeout wakes up with a few ms to
-  // spare). So the refutation also goes to it directly, once per incarnation.
-  if (u.from.empty() || u.from == self_) return;
-  auto accuser = members_.find(u.from);
-  if (accuser == members_.end() || !is_live(accuser->second.info.state) || !told_accusers_.insert(u.from).second) {
-    return;
-  }
-  ++counters_.accusers_told;
-  send_message(accuser->second.info.address, Channel::datagram, AliveMsg{self_, address_, incarnation()}, out);
-}
-
 void Swim::refute(Instant now, std::uint64_t heard, Effects& out) {
   Member& me = self_member();
   ++counters_.refutes;
-  told_accusers_.clear();  // a new incarnation: every accuser is told again
   if (config_.lifeguard) awareness_.apply(1);
   change(now, me, MemberState::alive, std::max(heard, me.info.incarnation) + 1, address_, false, out);
   broadcast(self_, AliveMsg{self_, address_, me.info.incarnation});
@@ -229,11 +214,9 @@ void Swim::apply_about_self(Instant now, const Update& u, Effects& out) {
                              u.address != address_;
   if (newer_alive || accusation || other_address) {
     refute(now, u.incarnation, out);
-    tell_accuser(u, out);
     return;
   }
   ++counters_.updates_ignored;
-  if (u.state != MemberState::alive) tell_accuser(u, out);
   if (u.state != MemberState::alive && !broadcasts_.contains(broadcast_key(self_))) {
     // A stale accusation: someone still believes it after our refutation
     // stopped circulating. Re-queue our alive so the reply (the ack to a

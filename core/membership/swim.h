@@ -17,8 +17,6 @@
 //   incarnation above the one heard and broadcasting alive ([SWIM] 4.2).
 //   A stale accusation (older incarnation) re-queues its current alive, so a
 //   member that missed the refutation learns it before its timeout expires.
-//   The accuser named in a suspect/dead message (its suspicion timer runs
-//   out first) is also sent the alive directly, once per incarnation.
 // - Failure detection ([SWIM] 3.1, 4.3): every protocol period probes the
 //   next member of a list that is reshuffled after each full round
 //   (round-robin, bounded detection time). ping/ack carry a sequence number;
@@ -168,7 +166,6 @@ struct SwimCounters {
   std::uint64_t confirmations = 0;     // independent suspicion confirmations
   std::uint64_t deaths_declared = 0;   // suspicion timeouts expired here
   std::uint64_t refutes = 0;           // incarnation bumps to refute
-  std::uint64_t accusers_told = 0;     // refutations sent straight to the accuser
   std::uint64_t stale_accusations = 0; // old suspect/dead about self: alive re-queued
   std::uint64_t updates_applied = 0;   // alive/suspect/dead that changed the view
   std::uint64_t updates_ignored = 0;   // superseded or duplicate updates
@@ -283,7 +280,6 @@ class Swim {
   bool apply(Instant now, const Update& u, Effects& out);
   void apply_about_self(Instant now, const Update& u, Effects& out);
   void refute(Instant now, std::uint64_t heard, Effects& out);
-  void tell_accuser(const Update& u, Effects& out);
   void change(Instant now, Member& m, MemberState to, std::uint64_t incarnation,
               const Address& address, bool is_new, Effects& out);
   void start_suspicion(Instant now, Member& m, const std::string& from, Effects& out);
@@ -326,7 +322,6 @@ class Swim {
   Awareness awareness_;
 
   std::map<std::string, Member, std::less<>> members_;  // including self
-  std::set<std::string> told_accusers_;  // accusers sent our alive at this incarnation
   std::map<std::uint64_t, std::string> slots_;          // slot -> name
   std::uint64_t next_slot_ = 1;
   std::vector<std::string> live_;                       // alive+suspect, excluding self
