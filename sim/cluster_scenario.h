@@ -89,7 +89,8 @@
 // A bound that holds for the max over a run's crashes must sit in that
 // tail, not near the mean: with 10 members, 600 crashes over 300 seeds
 // gave p50 1.7 s, p99 4.6 s and max 6.6 s, so 4 s failed 3% of crashes;
-// 7 s fails under 0.1% (10 members), 9 s likewise at 100 or 1,000.
+// 7 s fails under 0.1% of crashes and 8 s under 0.01% (10 members; a
+// scenario with many crashes needs the latter), 9 s under 0.1% at 100 or 1,000.
 //
 // Invariants (sim/cluster_invariants.h). When a scenario registers targets
 // (configured or put at runtime), four invariants are checked in every run
