@@ -39,6 +39,9 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
       runner_(runner),
       options_(std::move(options)),
       node_(std::move(config), options_.seed),
+      wake_timer_(io),
+      persist_timer_(io),
+      scan_timer_(io),
       build_info_(registry_.gauge("heck_build_info", "Always 1; the version of this heck agent.", {"version"})),
       start_time_(registry_.gauge("heck_start_time_seconds", "When the agent started, in seconds since the Unix epoch.")),
       targets_(registry_.gauge("heck_targets", "Targets this agent checks.")),
@@ -107,10 +110,7 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
       snapshot_writes_(registry_.counter("heck_state_snapshot_writes_total",
                                          "State snapshot writes (--data-dir), by result (ok, error).", {"result"})),
       durable_epoch_(registry_.gauge("heck_state_durable_epoch",
-                                     "The node's durable epoch last written to the state file (0 = none).")),
-      wake_timer_(io),
-      persist_timer_(io),
-      scan_timer_(io) {
+                                     "The node's durable epoch last written to the state file (0 = none).")) {
   build_info_.set({std::string(kVersion)}, 1);
 }
 
