@@ -23,13 +23,13 @@
 //   over flush_delay keeps messages per update low under load; losses are
 //   covered by the piggybacked copies and by anti-entropy.
 // - A received delta that brought something new (a dot or a removal this
-//   agent had not seen) is joined and buffered (for delta repairs). Past
-//   direct_max peers it is also re-queued for piggybacking and pushed on
-//   (infect-and-forward); up to direct_max the writer reached every peer
-//   itself and piggybacks its own copies, so receivers do not forward (that
-//   would multiply the traffic by the cluster size; anti-entropy repairs
-//   what a lost push missed). A delta that brought nothing is counted and
-//   dropped, so forwarding dies out.
+//   agent had not seen) is joined. Past direct_max peers it is also
+//   buffered, re-queued for piggybacking and pushed on (infect-and-forward).
+//   Up to direct_max the writer reached every peer itself and piggybacks its
+//   own copies, so a receiver neither buffers nor forwards it (that would
+//   multiply the traffic by the cluster size; anti-entropy repairs what a
+//   lost push missed, by state repair unless the writer answers). A delta
+//   that brought nothing is counted and dropped, so forwarding dies out.
 //
 // Anti-entropy (one random peer every anti_entropy_interval, Channel::stream):
 //   A -> B  digest{A's causal context, 256 bucket hashes, reply=1}
