@@ -59,6 +59,7 @@ struct Options {
   int checkers = 1;
   double flip_fraction = 0.01;
   int sample_ms = 100;
+  bool joins = false;
   std::uint64_t seed = 1;
   std::vector<std::string> rows{"main", "scale"};
   std::vector<int> scale{10, 100, 1000};
@@ -97,6 +98,30 @@ struct Row {
   std::uint64_t flips = 0;
   std::string error;
   std::vector<std::string> violations_seen;  // the first few, for the notes under the row
+  std::vector<std::uint64_t> joins_per_s;    // --joins: delta joins, all agents, per simulated second
+};
+
+// Delta joins (deltas that brought something new) summed over the agents,
+// per simulated second: where a row's wall time goes.
+class JoinCounter {
+ public:
+  explicit JoinCounter(std::size_t members) : last_(members, 0) {}
+  void sample(const ClusterWorld& w, std::vector<std::uint64_t>& per_s) {
+    std::uint64_t joined = 0;
+    for (std::uint32_t m = 0; m < last_.size(); ++m) {
+      const heck::ClusterNode* node = w.node(m);
+      if (node == nullptr) continue;
+      const std::uint64_t now = node->replication().counters().deltas_joined;
+      joined += now >= last_[m] ? now - last_[m] : now;  // a restarted node counts from zero
+      last_[m] = now;
+    }
+    const auto second = static_cast<std::size_t>((w.now() - Instant::from_ns(0)).seconds_f() - 1e-9);
+    if (per_s.size() <= second) per_s.resize(second + 1, 0);
+    per_s[second] += joined;
+  }
+
+ private:
+  std::vector<std::uint64_t> last_;
 };
 
 Row run(const Options& o, int n, int t) {
@@ -177,11 +202,13 @@ Row run(const Options& o, int n, int t) {
   wo.observer = &counting;
   const auto t0 = std::chrono::steady_clock::now();
   ClusterWorld w(s, wo);
+  JoinCounter joins(s.members.size());
   const Instant stop = at_s(end + 5);
   Instant report_at = at_s(10);
   for (Instant next = Instant::from_ns(0) + s.invariants.sample_every; w.error().empty();) {
     w.run_until(std::min(next, stop));
     checker.sample(w);
+    if (o.joins) joins.sample(w, row.joins_per_s);
     if (w.now() >= report_at) {  // progress on stderr: rows can take minutes
       fmt::print(stderr, "  [{} agents, {} targets] simulated {:.0f} of {:.0f} s, wall {:.0f} s\n", n, t,
                  (w.now() - Instant::from_ns(0)).seconds_f(), end + 5,
@@ -236,6 +263,11 @@ void print(const Row& r) {
              r.wall_s, r.error.empty() ? "" : "  stopped: " + r.error);
   if (r.takeovers_pending > 0) fmt::print("        ({} targets never taken over)\n", r.takeovers_pending);
   for (const std::string& v : r.violations_seen) fmt::print("        violated: {}\n", v);
+  if (!r.joins_per_s.empty()) {
+    std::vector<std::string> seconds;
+    for (std::size_t i = 0; i < r.joins_per_s.size(); ++i) seconds.push_back(fmt::format("{}:{}", i, r.joins_per_s[i]));
+    fmt::print("        delta joins per simulated second (second:joins, all agents): {}\n", fmt::join(seconds, " "));
+  }
   std::fflush(stdout);
 }
 
@@ -254,6 +286,7 @@ int main(int argc, char** argv) {
   app.add_option("--flip-fraction", o.flip_fraction, "targets that go down during the row");
   app.add_option("--sample-ms", o.sample_ms, "freshness sampling period");
   app.add_option("--seed", o.seed, "simulation seed");
+  app.add_flag("--joins", o.joins, "print delta joins per simulated second, summed over the agents");
   app.add_option("--rows", o.rows, "main, scale")->delimiter(',');
   app.add_option("--scale", o.scale, "agents per scaling row")->delimiter(',');
   app.add_option("--scale-targets", o.scale_targets, "targets per scaling row")->delimiter(',');

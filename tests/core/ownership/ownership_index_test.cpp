@@ -43,19 +43,26 @@ std::vector<std::string> reference_ranked(const std::string& id, const std::vect
   return ranked_names(id, ranked, limit);
 }
 
+// Puts 1-29 targets t0, t1, ... with r drawn from [1, r_below) into `index`;
+// returns them with their r.
+std::map<std::string, std::size_t> put_random_targets(OwnershipIndex& index, int r_below) {
+  const int ntargets = *rc::gen::inRange(1, 30);
+  std::map<std::string, std::size_t> targets;
+  for (int t = 0; t < ntargets; ++t) {
+    const auto r = static_cast<std::size_t>(*rc::gen::inRange(1, r_below));
+    targets[fmt::format("t{}", t)] = r;
+    index.put_target(fmt::format("t{}", t), r);
+  }
+  return targets;
+}
+
 // One member at a time (update_member, what ClusterNode does per
 // MemberChanged) answers as a full ranking does, and the targets it reports
 // as affected include every target whose checks() answer changed for anyone.
 RC_GTEST_PROP(OwnershipIndex, OneMemberAtATimeMatchesAFullRankingAndReportsEveryChange, ()) {
   const int pool = *rc::gen::inRange(1, 25);
-  const int ntargets = *rc::gen::inRange(1, 30);
   OwnershipIndex index;
-  std::map<std::string, std::size_t> targets;
-  for (int t = 0; t < ntargets; ++t) {
-    const std::size_t r = static_cast<std::size_t>(*rc::gen::inRange(1, 4));
-    targets[fmt::format("t{}", t)] = r;
-    index.put_target(fmt::format("t{}", t), r);
-  }
+  const std::map<std::string, std::size_t> targets = put_random_targets(index, 4);
   std::map<std::string, IndexedMember> live;  // by name
   auto as_vector = [&] {
     std::vector<IndexedMember> v;
@@ -97,14 +104,9 @@ RC_GTEST_PROP(OwnershipIndex, OneMemberAtATimeMatchesAFullRankingAndReportsEvery
 
 RC_GTEST_PROP(OwnershipIndex, MatchesAFullRankingAfterAnyChanges, ()) {
   const int pool = *rc::gen::inRange(1, 40);
-  const int ntargets = *rc::gen::inRange(1, 30);
   OwnershipIndex index;
-  std::map<std::string, std::size_t> targets;
-  for (int t = 0; t < ntargets; ++t) {
-    const std::size_t r = static_cast<std::size_t>(*rc::gen::inRange(1, 5));
-    targets[fmt::format("t{}", t)] = r;
-    index.put_target(fmt::format("t{}", t), r);
-  }
+  std::map<std::string, std::size_t> targets = put_random_targets(index, 5);
+  const int ntargets = static_cast<int>(targets.size());
   const int rounds = *rc::gen::inRange(1, 12);
   for (int round = 0; round < rounds; ++round) {
     std::vector<IndexedMember> live;
