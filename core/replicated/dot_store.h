@@ -18,6 +18,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <utility>
 #include <vector>
@@ -200,6 +202,92 @@ class LiveDotIndex {
   std::size_t live_ = 0;
 };
 
+// A hash index over a std::map's entries: key -> the map node holding it,
+// for the large indexed maps (the replicated state), where a tree lookup
+// costs ~log2(n) cache misses on cold memory and a hash lookup one or two.
+// Open addressing with linear probing and backward-shift deletion (no
+// tombstones); 16 bytes per slot, at most 3/4 full. The map keeps the order
+// (iteration, encoding); this only finds.
+template <typename K, typename Iter>
+class KeyLookup {
+ public:
+  void clear() {
+    slots_.clear();
+    size_ = 0;
+  }
+  std::size_t size() const { return size_; }
+  // The node holding `k`, if any.
+  bool find(const K& k, Iter& out) const {
+    if (slots_.empty()) return false;
+    const std::uint64_t h = tag_of(k);
+    for (std::size_t i = h & mask(); slots_[i].tag != 0; i = (i + 1) & mask()) {
+      if (slots_[i].tag == h && slots_[i].it->first == k) {
+        out = slots_[i].it;
+        return true;
+      }
+    }
+    return false;
+  }
+  // REQUIRES: `it`'s key is not indexed yet.
+  void insert(Iter it) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+    place(Slot{it, tag_of(it->first)});
+    ++size_;
+  }
+  void erase(const K& k) {
+    if (slots_.empty()) return;
+    const std::uint64_t h = tag_of(k);
+    std::size_t i = h & mask();
+    for (;; i = (i + 1) & mask()) {
+      if (slots_[i].tag == 0) return;
+      if (slots_[i].tag == h && slots_[i].it->first == k) break;
+    }
+    // Backward shift: pull later members of the probe run into the hole.
+    std::size_t hole = i;
+    for (std::size_t j = (i + 1) & mask(); slots_[j].tag != 0; j = (j + 1) & mask()) {
+      const std::size_t home = slots_[j].tag & mask();
+      // j's entry may move to the hole when its home is not in (hole, j].
+      const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+      if (movable) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+    slots_[hole] = Slot{};
+    --size_;
+  }
+
+ private:
+  struct Slot {
+    Iter it{};
+    std::uint64_t tag = 0;  // the key's hash with the top bit set; 0 = empty
+  };
+  static std::uint64_t tag_of(const K& k) {
+    // Mixed (std::hash of an integer is the identity), and never 0.
+    std::uint64_t h = static_cast<std::uint64_t>(std::hash<K>{}(k));
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h | (std::uint64_t{1} << 63);
+  }
+  std::size_t mask() const { return slots_.size() - 1; }
+  void place(Slot s) {
+    std::size_t i = s.tag & mask();
+    while (slots_[i].tag != 0) i = (i + 1) & mask();
+    slots_[i] = s;
+  }
+  void grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
+    for (const Slot& s : old) {
+      if (s.tag != 0) place(s);
+    }
+  }
+
+  std::vector<Slot> slots_;  // power-of-two size
+  std::size_t size_ = 0;
+};
+
 template <typename K>
 class LiveDotSink {
  public:
@@ -232,6 +320,7 @@ class DotMap {
       map_ = o.map_;
       indexed_ = indexed_ || o.indexed_;
       index_.clear();
+      lookup_.clear();
       if (indexed_) rebuild_index();
     }
     return *this;
@@ -240,21 +329,25 @@ class DotMap {
   DotMap(DotMap&& o) noexcept
       : map_(std::move(o.map_)),
         index_(std::move(o.index_)),
+        lookup_(std::move(o.lookup_)),
         indexed_(o.indexed_),
         sink_(std::exchange(o.sink_, nullptr)),
         sink_tag_(o.sink_tag_) {
     o.map_.clear();
     o.index_.clear();
+    o.lookup_.clear();
   }
   DotMap& operator=(DotMap&& o) noexcept {
     if (this != &o) {
       map_ = std::move(o.map_);
       index_ = std::move(o.index_);
+      lookup_ = std::move(o.lookup_);
       indexed_ = o.indexed_;
       sink_ = std::exchange(o.sink_, nullptr);
       sink_tag_ = o.sink_tag_;
       o.map_.clear();
       o.index_.clear();
+      o.lookup_.clear();
     }
     return *this;
   }
@@ -285,15 +378,16 @@ class DotMap {
 
   bool empty() const { return map_.empty(); }
   std::size_t size() const { return map_.size(); }
+  // O(1) expected on an indexed map (a hash lookup), O(log n) otherwise.
   const S* find(const K& k) const {
-    auto it = map_.find(k);
+    auto it = locate(k);
     return it == map_.end() ? nullptr : &it->second;
   }
   // REQUIRES: `s` is not empty (an empty nested store is the absent key).
   void put(K k, S s) {
-    auto it = map_.find(k);
+    auto it = locate(k);
     if (it == map_.end()) {
-      it = map_.emplace(std::move(k), std::move(s)).first;
+      it = emplace(std::move(k), std::move(s));
     } else {
       unindex(it);
       it->second = std::move(s);
@@ -301,10 +395,9 @@ class DotMap {
     index(it);
   }
   void erase(const K& k) {
-    auto it = map_.find(k);
+    auto it = locate(k);
     if (it == map_.end()) return;
-    unindex(it);
-    map_.erase(it);
+    remove(it);
   }
   template <typename F>
   void for_each_dot(F&& f) const {
@@ -382,26 +475,25 @@ class DotMap {
       // `it` is k's entry here or end().
       if (joined.empty()) {
         if (it == map_.end()) return;
-        unindex(it);
-        map_.erase(it);
+        remove(it);
       } else if (it != map_.end()) {
         if (joined == it->second) return;
         unindex(it);
         it->second = std::move(joined);
         index(it);
       } else {
-        index(map_.emplace(k, std::move(joined)).first);
+        index(emplace(k, std::move(joined)));
       }
       any = true;
       if (changed) changed_keys.push_back(k);
     };
     for (const auto& [k, theirs_k] : other.map_) {
-      auto it = map_.find(k);
+      auto it = locate(k);
       settle(it, k, S::join(it == map_.end() ? kEmpty : it->second, mine, theirs_k, theirs));
     }
     for (const K* kp : touched) {
       const K k = *kp;  // kp points into map_, which settle() may erase
-      auto it = map_.find(k);
+      auto it = locate(k);
       settle(it, k, S::join(it->second, mine, kEmpty, theirs));
     }
     if (changed && !changed_keys.empty()) {
@@ -413,14 +505,16 @@ class DotMap {
 
   bool operator==(const DotMap& o) const { return map_ == o.map_; }
 
-  // True when the dot index holds exactly the live dots, each under its key
-  // (tests; O(n)).
+  // True when the dot index holds exactly the live dots, each under its key,
+  // and the key lookup finds every key's own node (tests; O(n)).
   bool index_consistent() const {
-    if (!indexed_) return index_.empty();
+    if (!indexed_) return index_.empty() && lookup_.size() == 0;
     std::size_t dots = 0;
-    bool ok = true;
+    bool ok = lookup_.size() == map_.size();
     for (const auto& entry : map_) {
       const K* key = &entry.first;
+      Iter found;
+      ok = ok && lookup_.find(entry.first, found) && &found->first == key;
       entry.second.for_each_dot([&](Dot d) {
         ++dots;
         ok = ok && index_.find(d) == key;
@@ -431,6 +525,22 @@ class DotMap {
 
  private:
   using Iter = typename std::map<K, S>::iterator;
+  Iter locate(const K& k) const {
+    auto& m = const_cast<std::map<K, S>&>(map_);  // an iterator, not a write
+    if (!indexed_) return m.find(k);
+    Iter it;
+    return lookup_.find(k, it) ? it : m.end();
+  }
+  Iter emplace(K k, S s) {
+    Iter it = map_.emplace(std::move(k), std::move(s)).first;
+    if (indexed_) lookup_.insert(it);
+    return it;
+  }
+  void remove(Iter it) {
+    unindex(it);
+    if (indexed_) lookup_.erase(it->first);
+    map_.erase(it);
+  }
   void index(Iter it) {
     if (!indexed_) return;
     const K* k = &it->first;
@@ -448,11 +558,16 @@ class DotMap {
   }
   void rebuild_index() {
     index_.clear();
-    for (auto it = map_.begin(); it != map_.end(); ++it) index(it);
+    lookup_.clear();
+    for (auto it = map_.begin(); it != map_.end(); ++it) {
+      index(it);
+      lookup_.insert(it);
+    }
   }
 
   std::map<K, S> map_;
   LiveDotIndex<K> index_;  // live dot -> its key (only when indexed_)
+  KeyLookup<K, Iter> lookup_;  // key -> its node (only when indexed_)
   bool indexed_ = false;
   LiveDotSink<K>* sink_ = nullptr;  // not owned
   int sink_tag_ = 0;

@@ -3,6 +3,8 @@
 // a random history in any order, with duplicates, equals joining the states.
 #include <algorithm>
 #include <cstdint>
+#include <map>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -149,6 +151,33 @@ RC_GTEST_PROP(CrdtLaws, InPlaceMapJoinEqualsPlainJoin, ()) {
         if ((before == nullptr) != (after == nullptr) || (before && !(*before == *after))) expected.push_back(k);
       }
       RC_ASSERT(changed == expected);
+    }
+  }
+}
+
+// The hash lookup over a map's nodes (KeyLookup) finds exactly the keys the
+// map holds through any mix of inserts and erases: keys from a small range
+// collide and wrap around the table, so backward-shift deletion is exercised.
+RC_GTEST_PROP(KeyLookupProp, FindsExactlyTheKeysTheMapHolds, ()) {
+  using Map = std::map<int, int>;
+  const auto ops = *rc::gen::container<std::vector<std::pair<bool, int>>>(
+      rc::gen::pair(rc::gen::arbitrary<bool>(), rc::gen::inRange(0, 40)));
+  Map map;
+  KeyLookup<int, Map::iterator> lookup;
+  for (const auto& [insert, k] : ops) {
+    auto it = map.find(k);
+    if (insert && it == map.end()) {
+      lookup.insert(map.emplace(k, k).first);
+    } else if (!insert && it != map.end()) {
+      lookup.erase(k);
+      map.erase(it);
+    }
+    RC_ASSERT(lookup.size() == map.size());
+    for (int q = 0; q < 40; ++q) {
+      Map::iterator found;
+      const bool hit = lookup.find(q, found);
+      RC_ASSERT(hit == map.contains(q));
+      if (hit) RC_ASSERT(found->first == q);
     }
   }
 }
