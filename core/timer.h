@@ -27,6 +27,9 @@ enum class TimerKind : std::uint16_t {
   // Replicated state (core/replicated/).
   anti_entropy = 10,       // the next anti-entropy round
   replica_flush = 11,      // pending deltas are due for dissemination
+
+  // The composed node (core/cluster/).
+  vouch = 12,              // vouch for this agent's observations (ClusterNode)
 };
 
 struct TimerKey {

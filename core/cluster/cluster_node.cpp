@@ -21,6 +21,8 @@ std::uint64_t derive(std::uint64_t seed, std::uint64_t salt) {
 
 bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
 
+constexpr TimerKey kVouchTimer{TimerKind::vouch, 0};
+
 ClusterNodeConfig with_one_packet_budget(ClusterNodeConfig c) {
   c.replication.packet_bytes_max = c.swim.packet_bytes_max;
   return c;
@@ -48,6 +50,7 @@ void ClusterNode::start(Instant now, Effects& out) {
     replicator_.put_target(now, spec, out);
   }
   membership_dirty_ = true;
+  out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
   after_step(now, first, out);
 }
 
@@ -76,6 +79,9 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
             case TimerKind::swim_join:
             case TimerKind::swim_reap:
               swim_.handle_timer(now, input.key, out);
+              break;
+            case TimerKind::vouch:
+              vouch(now, out);
               break;
             default:
               ++counters_.unknown_timers;
@@ -236,7 +242,6 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
     ++counters_.ownership_changes;
   }
   for (const std::string* id : drop) {
-    if (const auto slot = scheduler_.slot_of(*id); slot && *slot < published_.size()) published_[*slot].reset();
     scheduler_.remove_target(now, *id, out);
     ++counters_.ownership_changes;
   }
@@ -256,6 +261,39 @@ TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec&
   return start;
 }
 
+void ClusterNode::vouch(Instant now, Effects& out) {
+  out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
+  if (scheduler_.size() == 0) return;  // nothing of ours to vouch for
+  replicator_.observe(now, vouch_subject(config_.name), Observation{}, out);
+  ++counters_.vouches_written;
+}
+
+bool ClusterNode::write_would_change(const std::string& id, HealthStatus status) const {
+  const auto* obs = replicator_.state().state().observations.store.find(id);
+  if (!obs) return true;
+  const ReplicaId self = replicator_.state().self();
+  bool mine_current = false;
+  std::size_t others = 0;
+  for (const auto& [dot, o] : obs->entries()) {
+    if (o.observer == self) {
+      mine_current = mine_current || o.status == status;
+    } else {
+      ++others;
+    }
+  }
+  if (!mine_current) return true;
+  if (others == 0) return false;
+  // Other observations stay only when they are other current owners' votes.
+  const std::vector<std::string> current = owners(id);
+  for (const auto& [dot, o] : obs->entries()) {
+    if (o.observer == self) continue;
+    if (o.observer_name == config_.name || std::find(current.begin(), current.end(), o.observer_name) == current.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects& out) {
   // Collect first: observe() appends to `out`.
   struct Result {
@@ -267,10 +305,8 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     const auto* f = std::get_if<CheckFinished>(&out[i]);
     if (!f || !f->spec) continue;
     const std::string& id = f->spec->id;
-    const std::uint32_t slot = f->check.slot;
-    if (slot >= published_.size()) published_.resize(slot + 1);
-    auto& last = published_[slot];
-    if (last && last->status == f->status && now - last->at < config_.observation_refresh) continue;
+    // An unchanged status needs no write: the vouch keeps it fresh.
+    if (!write_would_change(id, f->status)) continue;
     Observation o;
     o.status = f->status;
     o.reason = f->result.reason;
@@ -278,10 +314,6 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     o.latency = f->result.latency;
     o.check_seq = f->check.seq;
     results.push_back(Result{id, o});
-    // A target dropped in this same step (reconcile ran first) leaves no
-    // record behind in its slot.
-    const TargetState* held = scheduler_.at(slot);
-    if (held && held->spec == f->spec) last = Published{f->status, now};
   }
   for (auto& r : results) {
     // One vote per owner: with several checkers, keep the other current

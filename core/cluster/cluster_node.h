@@ -13,7 +13,8 @@
 //   BroadcastQueue (Replicator::take_broadcasts), so no part holds a pointer
 //   into another and the node is a value that can be moved.
 // - Timers: swim_* kinds go to membership, anti_entropy and replica_flush to
-//   replication, check to the scheduler; a kind no part owns is counted
+//   replication, check to the scheduler, vouch to the node itself (below);
+//   a kind no part owns is counted
 //   (counters().unknown_timers) and dropped.
 // - Datagram budget: swim.packet_bytes_max is the node's one setting; the
 //   replicator's packet_bytes_max is set from it.
@@ -32,9 +33,14 @@
 //   continues from the status the cluster reports and checks it within
 //   takeover_check_within (no "unknown" in between, no interval-long wait).
 // - Observations: each check result updates the local scheduler state; the
-//   status is written to the replicated state when it changes, on a target's
-//   first result, and at least every observation_refresh otherwise (so an
-//   owner that stopped reporting shows as stale elsewhere). With one owner a
+//   status is written to the replicated state when the write would change
+//   more than a timestamp: the status changed, this node's observation is
+//   not live (a first result, a takeover, a restart), or it has siblings the
+//   write supersedes (after a partition, or a standby's write). Unchanged
+//   statuses are not re-written: every observation_refresh the node writes
+//   one vouch for all its observations (health_state.h: vouch_subject), so
+//   an owner that stopped reporting still shows as stale elsewhere, at one
+//   write per member per refresh instead of one per target. With one owner a
 //   write supersedes every observation the writer has seen; with several, it
 //   keeps the other current owners' observations: one vote per owner, and
 //   the status comes from the votes (target_view.h: quorum).
@@ -109,6 +115,7 @@ struct ClusterCounters {
   std::uint64_t unknown_timers = 0;      // TimerFired of a kind no layer owns
   std::uint64_t ownership_changes = 0;   // targets this node started or stopped checking
   std::uint64_t observations_written = 0;
+  std::uint64_t vouches_written = 0;     // vouch observations (health_state.h: vouch_subject)
 };
 
 class ClusterNode {
@@ -163,6 +170,11 @@ class ClusterNode {
   void refresh_peers(std::vector<std::string>* affected);
   void apply_member_change(const MemberChanged& c, std::vector<std::string>* affected);
   void record_results(Instant now, std::size_t first_effect, Effects& out);
+  // True when writing `status` as this node's observation of `id` would
+  // change the replicated state beyond a timestamp: our own observation is
+  // not live or says otherwise, or it has siblings the write would supersede.
+  bool write_would_change(const std::string& id, HealthStatus status) const;
+  void vouch(Instant now, Effects& out);
   // The replicator's parts for piggybacking go to Swim's queue.
   void pass_broadcasts() { replicator_.take_broadcasts(swim_.broadcasts()); }
 
@@ -184,13 +196,6 @@ class ClusterNode {
   std::uint64_t counters_seen_ = 0;
   std::uint64_t durable_epoch_ = 0;
 
-  struct Published {
-    HealthStatus status = HealthStatus::unknown;
-    Instant at;
-  };
-  // Last observation written per target, by scheduler slot (reset when the
-  // target leaves the scheduler, so a reused slot starts clean).
-  std::vector<std::optional<Published>> published_;
 };
 
 }  // namespace heck

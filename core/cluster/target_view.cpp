@@ -42,25 +42,34 @@ std::optional<TargetView> make_target_view(const HealthState& state, const std::
             [](const Observation& a, const Observation& b) { return ranks_above(a, b); });
   v.status = resolve_votes(v.observations, v.quorum, &v.unhealthy_votes, &v.healthy_votes);
 
+  OwnerSplit split = split_owners(std::move(ranked), v.spec->checkers, fallbacks_max);
+  v.owners = std::move(split.owners);
+  v.fallbacks = std::move(split.fallbacks);
+
+  std::optional<HlcTimestamp> reported;
   for (const Observation& o : v.observations) {
     if (!v.newest || o.observed_at > v.newest->observed_at) v.newest = o;
+    HlcTimestamp at = o.observed_at;
+    // A current owner's vouch, by the same replica, renews its observation.
+    if (std::find(v.owners.begin(), v.owners.end(), o.observer_name) != v.owners.end()) {
+      const Observation* vouch = state.vouch_of(o.observer_name);
+      if (vouch && vouch->observer == o.observer && vouch->observed_at > at) at = vouch->observed_at;
+    }
+    if (!reported || at > *reported) reported = at;
   }
+  v.reported_at = reported;
   const Duration interval = v.spec->interval;
   const Duration stale_after = rules.observation_refresh + interval * std::max(0, rules.stale_intervals);
   const auto age_since = [&](HlcTimestamp t) {
     const std::int64_t wall_ms = static_cast<std::int64_t>(t.wall_ms());
     return std::max(Duration::zero(), now - Instant::from_ns(wall_ms * 1'000'000));
   };
-  if (v.newest) {
-    v.age = age_since(v.newest->observed_at);
+  if (reported) {
+    v.age = age_since(*reported);
     v.stale = *v.age > stale_after;
   } else {
     v.stale = age_since(v.spec_written_at) > stale_after;
   }
-
-  OwnerSplit split = split_owners(std::move(ranked), v.spec->checkers, fallbacks_max);
-  v.owners = std::move(split.owners);
-  v.fallbacks = std::move(split.fallbacks);
   return v;
 }
 

@@ -15,14 +15,19 @@
 //   With quorum q > 1, one owner's bad vantage point raises no alarm: the
 //   target shows healthy with unhealthy_votes = 1 until q owners agree.
 //
-// Freshness: an owner writes an observation when the status changes, on its
-//   first result, and at least every observation_refresh otherwise. The
-//   target is `stale` when its newest observation is older than
-//   observation_refresh + stale_intervals x interval (or when it has none
-//   and the spec is older than that): no owner has reported for that long.
-//   Age is measured on this agent's clock against the observer's HLC wall
-//   time (clamped at 0: skew can make an observation look young, never
-//   negative).
+// Freshness: an owner writes an observation when the status changes or when
+//   its write would otherwise change the state (its own observation is
+//   missing, or has siblings it supersedes), and vouches for all its
+//   observations every observation_refresh with one write (health_state.h:
+//   vouch_subject). An observation is reported at its own time or, when its
+//   observer is a current owner here and has vouched since (same replica),
+//   at the vouch's time. The target is `stale` when its newest report is
+//   older than observation_refresh + stale_intervals x interval (or when it
+//   has no observation and the spec is older than that): no owner has
+//   reported for that long. An observation by a member that no longer owns
+//   the target is not renewed by its vouches, so it ages. Age is measured on
+//   this agent's clock against the reporter's HLC wall time (clamped at 0:
+//   skew can make a report look young, never negative).
 #pragma once
 
 #include <cstdint>
@@ -54,7 +59,10 @@ struct TargetView {
   std::vector<Observation> observations;
   // The newest observation (greatest observed_at), if any.
   std::optional<Observation> newest;
-  // now - newest.observed_at wall time (>= 0); nullopt when no observation.
+  // The newest report: an observation's time, or its owner's vouch for it
+  // (above); nullopt when no observation.
+  std::optional<HlcTimestamp> reported_at;
+  // now - reported_at wall time (>= 0); nullopt when no observation.
   std::optional<Duration> age;
   bool stale = false;
 

@@ -27,6 +27,11 @@ std::uint16_t bucket_of(const std::string& key) {
 
 namespace {
 
+// Which keys a store accepts: the registry's are target ids, the
+// observations' are subjects (a target id or a vouch, health_state.h), the
+// counters' any name.
+enum class KeyRule { target, subject, any };
+
 // ---------------------------------------------------------------- encoding
 //
 // Straight from the structs to MessagePack: the bytes equal those of the
@@ -400,7 +405,7 @@ class Decoder {
   }
 
   template <typename V>
-  bool store(const MsgValue& v, const Where& where, bool target_keys, DotMap<std::string, DotFun<V>>& out) {
+  bool store(const MsgValue& v, const Where& where, KeyRule keys, DotMap<std::string, DotFun<V>>& out) {
     if (v.type != MsgType::array) return fail(fmt::format("{}: store must be an array, got {}", where.str(), type_name(v)));
     if (v.size > lim_.max_keys) return fail(fmt::format("{}: {} keys (limit {})", where.str(), v.size, lim_.max_keys));
     Items rows(v);
@@ -416,7 +421,12 @@ class Decoder {
       Items items(row);
       std::string k;
       if (!key(items.next(), w, k)) return false;
-      if (target_keys && !valid_target_id(k)) return fail(fmt::format("{}: '{}' is not a valid target id", w.str(), k));
+      if (keys == KeyRule::target && !valid_target_id(k)) {
+        return fail(fmt::format("{}: '{}' is not a valid target id", w.str(), k));
+      }
+      if (keys == KeyRule::subject && !valid_target_id(k) && !is_vouch_subject(k)) {
+        return fail(fmt::format("{}: '{}' is neither a valid target id nor '@' and a member name", w.str(), k));
+      }
       if (out.find(k)) return fail(fmt::format("{}: duplicate key '{}'", w.str(), k));
       DotFun<V> fun;
       for (std::size_t j = 1; j < row.size; j += 3) {
@@ -437,13 +447,13 @@ class Decoder {
   }
 
   template <typename V>
-  bool causal(const MsgValue& v, const Where& where, bool target_keys,
+  bool causal(const MsgValue& v, const Where& where, KeyRule keys,
               Causal<DotMap<std::string, DotFun<V>>>& out) {
     if (v.type != MsgType::array || v.size != 2) return fail(fmt::format("{}: must be [store, context]", where.str()));
     Items items(v);
     const MsgValue st = items.next();
     const MsgValue ctx = items.next();
-    if (!store(st, where, target_keys, out.store) || !context(ctx, Where(where, " context"), out.context)) return false;
+    if (!store(st, where, keys, out.store) || !context(ctx, Where(where, " context"), out.context)) return false;
     // Every live dot must be in the context, or joins would misread it.
     for (const auto& [k, fun] : out.store.entries()) {
       for (const auto& [d, val] : fun.entries()) {
@@ -530,9 +540,9 @@ class Decoder {
 bool decode_triple(Decoder& dec, const MsgValue* g, const MsgValue* o, const MsgValue* c, const char* root,
                    HealthDelta& out) {
   const Where where(root);
-  return (!g || dec.causal(*g, Where(where, ".g"), true, out.registry)) &&
-         (!o || dec.causal(*o, Where(where, ".o"), true, out.observations)) &&
-         (!c || dec.causal(*c, Where(where, ".c"), false, out.counters));
+  return (!g || dec.causal(*g, Where(where, ".g"), KeyRule::target, out.registry)) &&
+         (!o || dec.causal(*o, Where(where, ".o"), KeyRule::subject, out.observations)) &&
+         (!c || dec.causal(*c, Where(where, ".c"), KeyRule::any, out.counters));
 }
 
 const MsgValue* ptr(const std::optional<MsgValue>& v) { return v ? &*v : nullptr; }

@@ -142,6 +142,24 @@ std::optional<ResolvedTarget> HealthState::target(const std::string& id) const {
   return r;
 }
 
+std::string vouch_subject(std::string_view member) {
+  std::string key;
+  key.reserve(member.size() + 1);
+  key += '@';
+  key += member;
+  return key;
+}
+
+const Observation* HealthState::vouch_of(std::string_view member) const {
+  const auto* obs = state_.observations.store.find(vouch_subject(member));
+  if (!obs) return nullptr;
+  const Observation* best = nullptr;
+  for (const auto& [dot, o] : obs->entries()) {
+    if (!best || ranks_above(o, *best)) best = &o;
+  }
+  return best;
+}
+
 std::vector<std::pair<std::string, ResolvedTarget>> HealthState::targets() const {
   std::vector<std::pair<std::string, ResolvedTarget>> out;
   out.reserve(state_.registry.store.size());

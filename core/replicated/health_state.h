@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/replicated/crdts.h"
@@ -68,6 +69,17 @@ struct ResolvedTarget {
   std::size_t observation_siblings = 0;
 };
 
+// Observation subjects. The observation store is keyed by subject: a target
+// id, or a member's vouch, "@" + the member's name (a target id cannot hold
+// '@', target_spec.h). A vouch is an observation a member writes every
+// observation_refresh while it checks targets. It says: "each observation of
+// mine still live in your state, of a target I still own, holds as of now".
+// It replaces re-writing every unchanged observation: one write per member
+// per refresh, not one per target (core/cluster/target_view.h: age).
+std::string vouch_subject(std::string_view member);
+// True for a key of that form ("@" and at least one character).
+inline bool is_vouch_subject(std::string_view key) { return key.size() > 1 && key.front() == '@'; }
+
 // Keys held in some scope, per store (HealthState::join_scoped).
 struct ScopeKeys {
   std::vector<std::string> registry, observations, counters;
@@ -115,6 +127,8 @@ class HealthState {
   std::vector<std::pair<std::string, ResolvedTarget>> targets() const;
   std::optional<ResolvedTarget> target(const std::string& id) const;
   std::int64_t counter(const std::string& name) const;
+  // The winning observation under `member`'s vouch subject, if any.
+  const Observation* vouch_of(std::string_view member) const;
 
   ReplicaId self() const { return self_; }
   const HealthDelta& state() const { return state_; }

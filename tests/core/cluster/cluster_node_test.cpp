@@ -333,6 +333,39 @@ TEST(ClusterNode, SingleOwnerReplacesEveryEarlierObservation) {
   }
 }
 
+// Unchanged statuses are not re-written: one vouch per member per
+// observation_refresh keeps every owner's observations fresh everywhere.
+TEST(ClusterNode, OwnersVouchInsteadOfRewritingUnchangedStatuses) {
+  TestCluster c(3, targets(12));
+  c.run_for(Duration::seconds(5));
+  std::uint64_t written = 0, vouched = 0;
+  for (int i = 0; i < c.size(); ++i) written += c.node(i).counters().observations_written;
+  // Three observation_refresh periods (30 s) with nothing changing.
+  c.run_for(Duration::seconds(95));
+  std::uint64_t written_after = 0;
+  for (int i = 0; i < c.size(); ++i) {
+    written_after += c.node(i).counters().observations_written;
+    vouched += c.node(i).counters().vouches_written;
+  }
+  EXPECT_EQ(written_after, written) << "unchanged statuses were re-written";
+  EXPECT_GE(vouched, 3u * 3u);
+  for (int i = 0; i < c.size(); ++i) {
+    for (const TargetView& v : c.node(i).target_views(c.now())) {
+      EXPECT_EQ(v.status, HealthStatus::healthy) << v.id;
+      EXPECT_FALSE(v.stale) << v.id << " at n" << i << ": age " << (v.age ? v.age->ms() : -1) << " ms";
+      ASSERT_TRUE(v.age);
+      EXPECT_LT(*v.age, Duration::seconds(31)) << v.id;
+    }
+  }
+  // A status change is still written at once.
+  c.healthy["t3"] = false;
+  c.run_for(Duration::seconds(3));
+  std::uint64_t written_last = 0;
+  for (int i = 0; i < c.size(); ++i) written_last += c.node(i).counters().observations_written;
+  EXPECT_GT(written_last, written_after);
+  for (int i = 0; i < c.size(); ++i) EXPECT_EQ(c.node(i).target_view("t3", c.now())->status, HealthStatus::unhealthy);
+}
+
 TEST(ClusterNode, DurableStateRoundTripsThroughASnapshot) {
   TestCluster c(2, targets(3));
   c.run_for(Duration::seconds(3));

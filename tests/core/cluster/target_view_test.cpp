@@ -85,6 +85,30 @@ TEST_F(TargetViewTest, AgeAndStaleComeFromTheNewestObservation) {
   EXPECT_EQ(early->age->ns(), 0);
 }
 
+// A current owner's vouch renews its observations; a vouch renews nothing of
+// a member that no longer owns the target, nor of another replica (an
+// earlier run of the member).
+TEST_F(TargetViewTest, AnOwnersVouchRenewsItsObservations) {
+  state_.observe("web", vote(HealthStatus::healthy, "a", 10'000));
+  const Instant now = Instant::from_ns(0) + Duration::seconds(60);
+  EXPECT_TRUE(make_target_view(state_, "web", {"a", "b"}, 2, false, now, rules_)->stale);
+  Observation vouch = vote(HealthStatus::unknown, "a", 55'000);
+  state_.observe(vouch_subject("a"), vouch);
+  auto v = make_target_view(state_, "web", {"a", "b"}, 2, false, now, rules_);
+  ASSERT_TRUE(v && v->age && v->reported_at);
+  EXPECT_FALSE(v->stale);
+  EXPECT_EQ(v->age->ms(), 5'000);
+  EXPECT_EQ(v->newest->observed_at, HlcTimestamp::make(10'000, 0));  // the observation itself is unchanged
+  // "a" is not an owner in this view (checkers = 2: c, b): its vouch does not count.
+  EXPECT_TRUE(make_target_view(state_, "web", {"c", "b", "a"}, 2, false, now, rules_)->stale);
+  // A vouch by another replica of "a" does not renew the old replica's observation.
+  Observation other_run = vouch;
+  other_run.observer ^= 2;
+  other_run.observed_at = HlcTimestamp::make(58'000, 0);
+  state_.observe(vouch_subject("a"), other_run);
+  EXPECT_TRUE(make_target_view(state_, "web", {"a", "b"}, 2, false, now, rules_)->stale);
+}
+
 TEST_F(TargetViewTest, ATargetNobodyReportsOnBecomesStale) {
   EXPECT_FALSE(make_target_view(state_, "web", {"a"}, 2, false, Instant::from_ns(0) + Duration::seconds(10), rules_)
                    ->stale);

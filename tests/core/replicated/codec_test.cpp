@@ -275,7 +275,11 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"r": [5], "o": [[["web", 0, 1, [1,0,200,0,0,0,0,7]]], [[0, 1], []]]})",
                 "observer_name: must be a string"},
         BadCase{R"({"r": [5], "o": [[["bad id!", 0, 1, [1,0,200,0,0,0,0,""]]], [[0, 1], []]]})",
-                "'bad id!' is not a valid target id"},
+                "'bad id!' is neither a valid target id nor '@' and a member name"},
+        BadCase{R"({"r": [5], "o": [[["@", 0, 1, [1,0,200,0,0,0,0,""]]], [[0, 1], []]]})",
+                "'@' is neither a valid target id nor '@' and a member name"},
+        BadCase{R"({"r": [5], "g": [[["@n1", 0, 1, [{"id": "@n1", "url": "http://a/"}, 1, 0]]], [[0, 1], []]]})",
+                "'@n1' is not a valid target id"},
         BadCase{R"({"r": [5], "o": [[["web", 0, 1, [1,0,200,0,0,0,0,""]], ["web", 0, 1, [1,0,200,0,0,0,0,""]]], [[0, 1], []]]})",
                 "delta.o[1]: duplicate key 'web'"},
         BadCase{R"({"r": [5], "o": [[["web", 0, 1, [1,0,200,0,0,0,0,""], 0, 1, [1,0,200,0,0,0,0,""]]], [[0, 1], []]]})",
@@ -287,6 +291,23 @@ INSTANTIATE_TEST_SUITE_P(
                 "spec id 'other' differs from its key 'web'"},
         BadCase{R"({"r": [5], "g": [[["web", 0, 1, [{"id": "web"}, 1, 0]]], [[0, 1], []]]})", "delta.g[0] dot 0 spec"},
         BadCase{R"({"r": [5], "c": [[["likes", 0, 1, "many"]], [[0, 1], []]]})", "delta.c[0] dot 0: must be an integer"}));
+
+// The observation store also holds members' vouches (health_state.h).
+TEST(Codec, AVouchRoundTrips) {
+  HealthState a(5);
+  Observation o;
+  o.observer = 5;
+  o.observer_name = "n1";
+  const HealthDelta d = a.observe(vouch_subject("n1"), o);
+  auto back = decode_delta(encode_delta(d));
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(*back, d);
+  HealthState b(6);
+  b.join(*back);
+  ASSERT_NE(b.vouch_of("n1"), nullptr);
+  EXPECT_EQ(b.vouch_of("n1")->observer_name, "n1");
+  EXPECT_EQ(b.vouch_of("n2"), nullptr);
+}
 
 TEST(Codec, LimitsBoundEveryCount) {
   CodecLimits lim;
