@@ -321,7 +321,11 @@ void fault_chart(Out w, const ReportData& d, const TimeAxis& a) {
     });
     if (eventful) process_members.push_back(m);
   }
-  const std::size_t rows = 1 + d.network_faults.size() + 1 + (d.marks.empty() ? 0 : 1);
+  // Process events: a row per member when few have any, else one row.
+  constexpr std::size_t kProcessRowsMax = 12;
+  const bool per_member = !process_members.empty() && process_members.size() <= kProcessRowsMax;
+  const std::size_t process_rows = per_member ? process_members.size() : 1;
+  const std::size_t rows = 1 + d.network_faults.size() + process_rows + (d.marks.empty() ? 0 : 1);
   const double top = 4;
   const double bottom = top + row * static_cast<double>(rows);
   open_timeline(w, a, bottom + kAxisH, "faults", "faults and phases");
@@ -355,24 +359,24 @@ void fault_chart(Out w, const ReportData& d, const TimeAxis& a) {
     }
     y += row;
   }
-  // Process events (the lanes show each member's; here they are in one row).
-  label(w, kLeft - 6, y + 12, "processes");
-  std::size_t events = 0;
+  // Process events (each member's lane shows them too).
+  if (!per_member) label(w, kLeft - 6, y + 12, "processes");
   for (std::size_t m : process_members) {
+    if (per_member) label(w, kLeft - 6, y + 12, "process " + truncate(d.members[m], kLabelChars - 8));
     for (const ProcessSpan& p : d.processes[m]) {
       if (p.kind == ProcessSpan::Kind::not_started) continue;
       const double x0 = a.x(p.from), x1 = a.x(p.to);
-      rect(w, x0, y + 4, x1 - x0, row - 9, process_fill(p.kind),
-           fmt::format("{} {} {}\u2013{}", d.members[m], to_string(p.kind), short_s(secs(p.from)), short_s(secs(p.to))),
-           "proc");
-      if (events++ < 40) {
-        fmt::format_to(w, "<text class=\"tiny\" x=\"{:.1f}\" y=\"{:.1f}\">{}</text>", x0 + 2, y + 2,
-                       html_escape(truncate(d.members[m], 12)));
+      const std::string text = fmt::format("{} {}", d.members[m], to_string(p.kind));
+      rect(w, x0, y + 3, x1 - x0, row - 7, process_fill(p.kind),
+           fmt::format("{} {}\u2013{}", text, short_s(secs(p.from)), short_s(secs(p.to))), "proc");
+      if (per_member && x1 - x0 > 60 && p.kind != ProcessSpan::Kind::paused) {
+        label(w, x0 + 4, y + 12, truncate(text, static_cast<std::size_t>((x1 - x0 - 8) / 6.2)), "in-w", "start");
       }
     }
+    if (per_member) y += row;
   }
   if (process_members.empty()) label(w, a.x(0.0) + 4, y + 12, "no crash, stop, pause or leave", "note", "start");
-  y += row;
+  if (!per_member) y += row;
   if (!d.marks.empty()) {
     label(w, kLeft - 6, y + 12, "registry");
     for (const TimelineMark& m : d.marks) {
@@ -462,20 +466,31 @@ void target_rows(Out w, const ReportData& d, const TimeAxis& a) {
 
 // --- traffic ------------------------------------------------------------------------
 
+// The y scale fits the busiest bucket from metrics_from on (the start-up
+// burst of joins would flatten the rest); earlier peaks above it are
+// clipped and said so.
 void traffic_panel(Out w, const ReportData& d, const TimeAxis& a, const std::vector<std::uint64_t>& series,
                    double top, double height, std::string_view name, std::string_view unit, std::string_view colour) {
   const double per_s = 1.0 / secs(d.bucket);
-  double peak = 0;
-  for (std::uint64_t v : series) peak = std::max(peak, static_cast<double>(v) * per_s);
-  const double step = nice_step(peak > 0 ? peak : 1, 3);
-  const double ymax = std::max(step, std::ceil(peak / step) * step);
-  auto y = [&](double v) { return top + height - v / ymax * height; };
+  double peak = 0, steady = 0;
+  const std::size_t from = d.bucket_of(kZero + d.metrics_from);
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const double v = static_cast<double>(series[k]) * per_s;
+    peak = std::max(peak, v);
+    if (k >= from) steady = std::max(steady, v);
+  }
+  const double scale = steady > 0 ? steady : peak;
+  const double step = nice_step(scale > 0 ? scale : 1, 3);
+  const double ymax = std::max(step, std::ceil(scale / step) * step);
+  auto y = [&](double v) { return top + height - std::min(v, ymax) / ymax * height; };
   for (double v = 0; v <= ymax + 1e-9; v += step) {
     fmt::format_to(w, "<line class=\"hgrid\" x1=\"{:.1f}\" x2=\"{:.1f}\" y1=\"{:.1f}\" y2=\"{:.1f}\"/>", kLeft,
                    kLeft + kPlotW, y(v), y(v));
     label(w, kLeft - 6, y(v) + 3.5, si(v), "tick");
   }
-  label(w, kLeft - 6, top - 4, fmt::format("{} ({})", name, unit), "lbl", "end");
+  label(w, kLeft + 6, top - 4,
+        peak > ymax ? fmt::format("{} {} (start-up peak {} clipped)", name, unit, si(peak)) : fmt::format("{} {}", name, unit),
+        "ptitle", "start");
   std::string line, area;
   auto lo = std::back_inserter(line);
   for (std::size_t k = 0; k < series.size(); ++k) {
@@ -493,7 +508,7 @@ void traffic_panel(Out w, const ReportData& d, const TimeAxis& a, const std::vec
 }
 
 void traffic_chart(Out w, const ReportData& d, const TimeAxis& a) {
-  const double panel = 80, gap = 26, top = 16;
+  const double panel = 80, gap = 30, top = 18;
   const double bottom = top + 2 * panel + gap;
   open_timeline(w, a, bottom + kAxisH, "traffic", "messages and bytes per second");
   time_grid(w, a, top, bottom);
@@ -588,11 +603,13 @@ void cdf_plot(Out w, std::string_view id, std::string_view title, std::vector<Du
     }
     fmt::format_to(w, "<path class=\"series\" d=\"{}\" stroke=\"{}\"/>", path, colour);
     const Percentiles p = percentiles(values);
+    double label_y = top + 9;
     for (auto [q, v] : {std::pair{"p50", p.p50}, std::pair{"p99", p.p99}}) {
       fmt::format_to(w, "<line class=\"q\" x1=\"{0:.1f}\" x2=\"{0:.1f}\" y1=\"{1:.1f}\" y2=\"{2:.1f}\"/>", x(secs(v)),
                      top, top + height);
-      fmt::format_to(w, "<text class=\"tiny\" x=\"{:.1f}\" y=\"{:.1f}\">{} {}</text>", x(secs(v)) + 3, top + 9, q,
+      fmt::format_to(w, "<text class=\"tiny\" x=\"{:.1f}\" y=\"{:.1f}\">{} {}</text>", x(secs(v)) + 3, label_y, q,
                      short_s(secs(v)));
+      label_y += 12;  // p99 under p50: they may stand close
     }
     label(w, left + width, top + height + 30, p.describe(), "note", "end");
   }
