@@ -23,6 +23,7 @@ constexpr double kWidth = kLeft + kPlotW + kRight;
 constexpr double kAxisH = 20;    // tick labels under a chart
 constexpr double kLabelMinGap = 10;  // px between two member labels
 constexpr std::size_t kCrashRows = 40;
+constexpr std::size_t kFaultRows = 40;  // network faults drawn (one row each)
 constexpr std::size_t kLabelChars = 22;
 
 // Colours, light to strong (levels 1..4 = up to 1/4, 1/2, 3/4, all observers).
@@ -325,7 +326,8 @@ void fault_chart(Out w, const ReportData& d, const TimeAxis& a) {
   constexpr std::size_t kProcessRowsMax = 12;
   const bool per_member = !process_members.empty() && process_members.size() <= kProcessRowsMax;
   const std::size_t process_rows = per_member ? process_members.size() : 1;
-  const std::size_t rows = 1 + d.network_faults.size() + process_rows + (d.marks.empty() ? 0 : 1);
+  const std::size_t fault_rows = std::min(d.network_faults.size(), kFaultRows);
+  const std::size_t rows = 1 + fault_rows + process_rows + (d.marks.empty() ? 0 : 1);
   const double top = 4;
   const double bottom = top + row * static_cast<double>(rows);
   open_timeline(w, a, bottom + kAxisH, "faults", "faults and phases");
@@ -342,7 +344,8 @@ void fault_chart(Out w, const ReportData& d, const TimeAxis& a) {
   label(w, a.x(0.0) + 4, y + 12, "safety", "in", "start");
   label(w, a.x(kZero + d.safety) + 4, y + 12, "liveness", "in", "start");
   y += row;
-  for (const NetworkFaultSpan& f : d.network_faults) {
+  for (std::size_t i = 0; i < fault_rows; ++i) {
+    const NetworkFaultSpan& f = d.network_faults[i];
     const std::string kind(to_string(f.kind));
     const std::string arrow = f.one_way ? " \u2192 " : " \u21c4 ";
     std::string text = f.from + arrow + f.to;
@@ -791,8 +794,11 @@ void timeline_section(Out w, const ReportData& d) {
   swatch(w, "#d8ae2a", "paused");
   swatch(w, "#3c5bc9", "leaving");
   fmt::format_to(w, "</div>\n");
-  if (d.network_faults_dropped > 0) {
-    fmt::format_to(w, "<div class=\"sub\">{} more network faults not drawn.</div>\n", d.network_faults_dropped);
+  const std::size_t undrawn =
+      d.network_faults_dropped + d.network_faults.size() - std::min(d.network_faults.size(), kFaultRows);
+  if (undrawn > 0) {
+    fmt::format_to(w, "<div class=\"sub\">The first {} network faults are drawn; {} more are not.</div>\n", kFaultRows,
+                   undrawn);
   }
   fault_chart(w, d, a);
 

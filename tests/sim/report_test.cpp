@@ -7,6 +7,7 @@
 #include <string>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "sim/cluster_run.h"
 #include "sim/determinism.h"
@@ -142,6 +143,60 @@ TEST(ReportRecorder, AShortLastBucketIsSampledAtTheEnd) {
   const ReportData& d = recorder.data();
   ASSERT_EQ(static_cast<std::int64_t>(d.buckets), (s.duration().ns() + 999'999'999) / 1'000'000'000);
   EXPECT_GT(d.messages.back(), 0u);
+}
+
+// Partitions, clogs and link rules with the times they came and went; a
+// pause and a restart as process spans.
+TEST(ReportRecorder, FaultSpansFollowTheTimeline) {
+  auto parsed = parse_cluster_scenario(nlohmann::json::parse(R"({
+    "name": "faults", "members": {"count": 5, "prefix": "n"},
+    "safety_ms": 20000, "liveness_ms": 5000, "metrics_from_ms": 2000,
+    "timeline": [
+      {"at_ms": 3000, "event": "loss", "rate": 0.1},
+      {"at_ms": 4000, "event": "partition", "from": ["n0", "n1"], "name": "p"},
+      {"at_ms": 5000, "event": "clog", "from": "n2", "to": "n3", "one_way": true, "name": "c"},
+      {"at_ms": 6000, "event": "pause", "member": "n4", "for_ms": 2000},
+      {"at_ms": 7000, "event": "release", "name": "c"},
+      {"at_ms": 9000, "event": "heal"},
+      {"at_ms": 10000, "event": "restart", "member": "n3", "down_ms": 3000}
+    ]})"));
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  const ClusterScenario& s = *parsed;
+  ReportRecorder recorder(s, "faults.json");
+  run_cluster_scenario(s, RunOptions{1, nullptr, &recorder});
+  const ReportData& d = recorder.data();
+  ASSERT_EQ(d.network_faults.size(), 3u);
+  const auto ms = [](std::int64_t v) { return kZero + Duration::milliseconds(v); };
+  const NetworkFaultSpan& loss = d.network_faults[0];
+  EXPECT_EQ(loss.kind, FaultKind::link);
+  EXPECT_EQ(loss.detail, "loss 10%");
+  EXPECT_EQ(loss.at, ms(3000));
+  EXPECT_EQ(loss.until, ms(20000));  // no unlink: the liveness phase ends it
+  const NetworkFaultSpan& p = d.network_faults[1];
+  EXPECT_EQ(p.kind, FaultKind::partition);
+  EXPECT_EQ(p.from, "n0, n1");
+  EXPECT_EQ(p.to, "n2, n3, n4");
+  EXPECT_EQ(p.at, ms(4000));
+  EXPECT_EQ(p.until, ms(9000));  // a heal without a name heals it
+  const NetworkFaultSpan& c = d.network_faults[2];
+  EXPECT_EQ(c.kind, FaultKind::clog);
+  EXPECT_TRUE(c.one_way);
+  EXPECT_EQ(c.until, ms(7000));
+  // n4 paused for 2 s; n3 down for 3 s.
+  const auto has = [&](std::uint32_t m, ProcessSpan::Kind k, std::int64_t from, std::int64_t to) {
+    return std::any_of(d.processes[m].begin(), d.processes[m].end(), [&](const ProcessSpan& x) {
+      return x.kind == k && x.from == ms(from) && x.to == ms(to);
+    });
+  };
+  EXPECT_TRUE(has(4, ProcessSpan::Kind::paused, 6000, 8000));
+  EXPECT_TRUE(has(3, ProcessSpan::Kind::down, 10000, 13000));
+  EXPECT_FALSE(has(4, ProcessSpan::Kind::down, 6000, 8000));
+  // While n3 is down it observes nobody; after its restart it does again.
+  EXPECT_EQ(d.lanes[0][11].observers, 3);  // n1, n2, n4 (n3 down)
+  EXPECT_EQ(d.lanes[0][19].observers, 4);
+  const std::string html = render_report_html(d);
+  EXPECT_NE(html.find("n0, n1 \u21c4 n2, n3, n4"), std::string::npos);
+  EXPECT_NE(html.find("n2 \u2192 n3"), std::string::npos);
 }
 
 TEST(ReportHtml, EscapesText) {
