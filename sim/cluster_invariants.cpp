@@ -21,8 +21,8 @@ constexpr std::size_t kMembersListed = 6;       // members named in one violatio
 
 std::string at_text(Instant t) { return seconds_text(t - Instant::from_ns(0)); }
 
-// What an agent reports about a target now, by target_view's vote rule over
-// its replicated observations (cheaper than a whole view: no ranking).
+}  // namespace
+
 HealthStatus agent_status(const ClusterNode& node, const std::string& id, int quorum) {
   const auto& state = node.replication().state();
   const auto& registry = state.state().registry.store;
@@ -34,8 +34,6 @@ HealthStatus agent_status(const ClusterNode& node, const std::string& id, int qu
   for (const auto& [dot, o] : obs->entries()) votes.push_back(o);
   return resolve_votes(votes, quorum, nullptr, nullptr);
 }
-
-}  // namespace
 
 // --- report -------------------------------------------------------------------
 

@@ -69,6 +69,11 @@
 
 namespace heck::sim {
 
+// What an agent reports about a target now, by target_view's vote rule
+// (core/cluster/target_view.h) over its replicated observations: cheaper
+// than a whole view (no ranking). Unknown when it does not hold the target.
+HealthStatus agent_status(const ClusterNode& node, const std::string& id, int quorum);
+
 // One broken invariant, with what a person needs to replay and look.
 struct InvariantViolation {
   Invariant invariant = Invariant::coverage;

@@ -147,18 +147,25 @@ ClusterRunReport run_cluster_scenario(const ClusterScenario& scenario, const Run
   // Splitting run_until() does not change the run.
   constexpr Duration kStateStep = Duration::milliseconds(100);
   const bool state = needs_state(scenario);
-  std::optional<Instant> next_check, next_state;
+  // A recorder (RunRecorder) samples on a grid of its own.
+  std::optional<Instant> next_check, next_state, next_record;
   if (checker) next_check = Instant::from_ns(0) + scenario.invariants.sample_every;
   if (state) next_state = world.liveness_start();
+  if (options.recorder != nullptr) next_record = Instant::from_ns(0) + options.recorder->sample_every();
   while (world.error().empty()) {
     Instant next = end;
     if (next_check) next = std::min(next, *next_check);
     if (next_state) next = std::min(next, *next_state);
+    if (next_record) next = std::min(next, *next_record);
     world.run_until(next);
     if (!world.error().empty()) break;
     if (next_check && next == *next_check) {
       checker->sample(world);
       next_check = next + scenario.invariants.sample_every;
+    }
+    if (next_record && next == *next_record) {
+      options.recorder->sample(world);
+      next_record = next + options.recorder->sample_every();
     }
     if (next_state && next == *next_state) {
       if (states_equal(world)) {
@@ -186,6 +193,7 @@ ClusterRunReport run_cluster_scenario(const ClusterScenario& scenario, const Run
   r.verdicts =
       judge_cluster(world, r.metrics, end, r.state_converged_after, checker ? &checker->report() : nullptr, own);
   if (options.trace != nullptr) options.trace->line("{}", metrics_json(scenario, r));
+  if (options.recorder != nullptr) options.recorder->finish(world, r);
   return r;
 }
 

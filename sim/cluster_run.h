@@ -16,9 +16,28 @@
 
 namespace heck::sim {
 
+struct ClusterRunReport;
+
+// Watches a run for a report (sim/report_recorder.h): sampled at every
+// multiple of sample_every() of true time while the world runs, then told
+// the end. It only reads the world, and splitting run_until() at its
+// sampling instants does not change the run: the trace and the verdicts
+// are the same with a recorder and without (a test says so).
+class RunRecorder {
+ public:
+  virtual ~RunRecorder() = default;
+  // REQUIRES: positive; fixed for the run.
+  virtual Duration sample_every() const = 0;
+  // world.now() is k x sample_every() (k >= 1), up to the end of the run.
+  virtual void sample(const ClusterWorld& world) = 0;
+  // After the verdicts, with the world as it ended.
+  virtual void finish(const ClusterWorld& world, const ClusterRunReport& report) = 0;
+};
+
 struct RunOptions {
   std::uint64_t seed = 1;
-  TraceWriter* trace = nullptr;  // not owned
+  TraceWriter* trace = nullptr;      // not owned
+  RunRecorder* recorder = nullptr;   // not owned; nullptr = none
 };
 
 struct ReportOptions {

@@ -37,12 +37,13 @@ std::string RunFingerprint::describe() const {
   return fmt::format("{} trace lines, hash {:#018x}", trace_lines, hash);
 }
 
-ClusterRunReport run_fingerprinted(const ClusterScenario& scenario, std::uint64_t seed, RunFingerprint& fingerprint) {
+ClusterRunReport run_fingerprinted(const ClusterScenario& scenario, std::uint64_t seed, RunFingerprint& fingerprint,
+                                   RunRecorder* recorder) {
   HashSink sink;
   ClusterRunReport report;
   {
     TraceWriter trace(sink);
-    report = run_cluster_scenario(scenario, RunOptions{seed, &trace});
+    report = run_cluster_scenario(scenario, RunOptions{seed, &trace, recorder});
     trace.flush();
     fingerprint.trace_lines = trace.lines();
   }

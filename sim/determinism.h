@@ -21,8 +21,10 @@ struct RunFingerprint {
   std::string describe() const;
 };
 
-// One run of `scenario` with `seed`, traced into a hash.
-ClusterRunReport run_fingerprinted(const ClusterScenario& scenario, std::uint64_t seed, RunFingerprint& fingerprint);
+// One run of `scenario` with `seed`, traced into a hash; with `recorder`
+// (not owned) watching it when given (the hash must not change).
+ClusterRunReport run_fingerprinted(const ClusterScenario& scenario, std::uint64_t seed, RunFingerprint& fingerprint,
+                                   RunRecorder* recorder = nullptr);
 
 struct TwiceRun {
   ClusterRunReport report;  // the first run's

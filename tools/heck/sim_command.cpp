@@ -1,4 +1,4 @@
-// `heck sim SCENARIO [--seed N] [--trace FILE] [--check-determinism]`: runs
+// `heck sim SCENARIO [--seed N] [--trace FILE] [--report FILE.html] [--check-determinism]`: runs
 // a cluster scenario (sim/cluster_scenario.h; a one-member cluster is the
 // single agent) in the simulator, prints the summary (sim/cluster_run.h) and
 // exits
@@ -13,7 +13,9 @@
 // every run passed (also when the time limit cut the sweep short), 1 when
 // one failed, 2 as above.
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +28,8 @@
 #include "sim/cluster_run.h"
 #include "sim/cluster_scenario.h"
 #include "sim/determinism.h"
+#include "sim/report_html.h"
+#include "sim/report_recorder.h"
 #include "sim/sweep.h"
 #include "sim/trace.h"
 #include "tools/heck/commands.h"
@@ -42,6 +46,7 @@ struct SimArgs {
   std::optional<double> time_limit_s;
   bool check_determinism = false;
   std::string trace;
+  std::string report;  // --report FILE.html
   std::size_t rows = 30;
 };
 
@@ -53,6 +58,8 @@ std::optional<std::string> usage_error(const SimArgs& a) {
   if (!sweep && a.scenarios.size() > 1) return "several scenario files need --seeds A..B";
   if (!sweep && (a.jobs || a.time_limit_s)) return "--jobs and --time-limit-s go with --seeds A..B";
   if (a.check_determinism && !a.trace.empty()) return "--check-determinism traces into a hash: leave out --trace";
+  if (sweep && !a.report.empty()) return "--report draws one run: use it with --seed, not with --seeds";
+  if (a.check_determinism && !a.report.empty()) return "--report draws one run: leave out --check-determinism";
   using Limits = sim::SweepOptions;
   if (a.jobs && (*a.jobs == 0 || *a.jobs > Limits::kMaxJobs)) {
     return fmt::format("--jobs: must be 1 to {}, got {}", Limits::kMaxJobs, *a.jobs);
@@ -96,8 +103,27 @@ int run_traced_and_report(const SimArgs& args, const sim::ClusterScenario& scena
     trace.emplace(trace_file.get());
   }
   sim::TraceWriter* writer = trace ? &*trace : nullptr;
+  // --report: opened before the run, so a bad path fails at once.
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> report_file(nullptr, &std::fclose);
+  std::optional<sim::ReportRecorder> recorder;
+  if (!args.report.empty()) {
+    report_file.reset(std::fopen(args.report.c_str(), "wb"));
+    if (!report_file) {
+      fmt::print(stderr, "heck sim: cannot write report file {}: {}\n", args.report, std::strerror(errno));
+      return 2;
+    }
+    recorder.emplace(scenario, args.scenarios[0]);
+  }
   const sim::ReportOptions report_options{args.scenarios[0], args.rows};
-  const auto report = sim::run_cluster_scenario(scenario, sim::RunOptions{seed, writer});
+  const auto report =
+      sim::run_cluster_scenario(scenario, sim::RunOptions{seed, writer, recorder ? &*recorder : nullptr});
+  bool report_ok = true;
+  if (recorder) {
+    const auto error =
+        sim::write_report_file(report_file.release(), args.report, sim::render_report_html(recorder->data()));
+    if (error) fmt::print(stderr, "heck sim: {}\n", *error);
+    report_ok = !error;
+  }
   const std::string summary = sim::format_cluster_report(scenario, report, report_options);
   const bool passed = report.passed();
   bool trace_ok = true;
@@ -109,9 +135,10 @@ int run_traced_and_report(const SimArgs& args, const sim::ClusterScenario& scena
   }
   std::fputs(summary.c_str(), stdout);
   if (!args.trace.empty() && trace_ok) fmt::print("trace      {} lines in {}\n", trace_lines, args.trace);
+  if (recorder && report_ok) fmt::print("report     {}\n", args.report);
   if (!trace_ok) fmt::print(stderr, "heck sim: writing the trace to {} failed\n", args.trace);
   std::fflush(stdout);
-  return passed && trace_ok ? 0 : 1;
+  return passed && trace_ok && report_ok ? 0 : 1;
 }
 
 int run_one(const SimArgs& args) {
@@ -168,6 +195,7 @@ void register_sim_command(CLI::App& app) {
   sub->add_flag("--check-determinism", args->check_determinism,
                 "run each seed twice; the two runs must give identical traces and verdicts");
   sub->add_option("--trace", args->trace, "write a JSON-lines trace of every event to FILE");
+  sub->add_option("--report", args->report, "write a self-contained HTML report of the run to FILE (open it in a browser)");
   sub->add_option("--rows", args->rows, "crashes, truth transitions and violations listed in the summary (default 30 each)");
   sub->callback([args] {
     const int code = run_sim(*args);
