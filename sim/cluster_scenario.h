@@ -151,6 +151,7 @@
 #include "core/target_spec.h"
 #include "core/time.h"
 #include "sim/network.h"
+#include "sim/scenario_knobs.h"
 #include "sim/target_model.h"
 
 namespace heck::sim {
@@ -301,6 +302,10 @@ struct ClusterScenario {
   std::vector<VantageRule> vantage;
   InvariantSettings invariants;
   std::vector<ClusterExpectation> expectations;  // the file's, then the implicit invariants
+  // The values the file's ranges, any_of and picks got (sim/scenario_knobs.h;
+  // empty when it has none), and how they were chosen.
+  std::vector<DrawnKnob> knobs;
+  KnobMode knob_mode = KnobMode::defaults;
 
   // Every target the run can know: configured ones (indices 0 ..
   // targets.size()-1), then runtime ones.
@@ -324,9 +329,22 @@ struct ClusterScenario {
   std::optional<std::uint32_t> member_index(std::string_view name) const;
 };
 
-Result<ClusterScenario> parse_cluster_scenario(const nlohmann::json& j);
-// Reads and parses a scenario file (at most kMaxFileBytes).
-Result<ClusterScenario> load_cluster_scenario(const std::string& path);
+// Parses a scenario; its ranges, any_of and picks (if any) get values as
+// `knobs` says (default: midpoints and first choices; see
+// sim/scenario_knobs.h). A file with ranges must also parse with every range
+// at its low end and at its high end, or it is refused.
+Result<ClusterScenario> parse_cluster_scenario(const nlohmann::json& j, KnobSettings knobs = {});
+// Reads a scenario file's JSON (at most kMaxFileBytes); errors name the path.
+Result<nlohmann::json> read_scenario_json(const std::string& path);
+// Reads and parses a scenario file.
+Result<ClusterScenario> load_cluster_scenario(const std::string& path, KnobSettings knobs = {});
+
+// The scenario as JSON that parse_cluster_scenario reads back as the same
+// scenario (sim/cluster_scenario_json.cpp): concrete (no ranges), every
+// setting written, members as a list, target groups and rolling restarts
+// expanded, member sets as names, the implicit invariant expectations left
+// to be derived again.
+nlohmann::json serialize_cluster_scenario(const ClusterScenario& s);
 
 // True when `pattern` ("id", "prefix*" or "*") matches `id`.
 bool target_pattern_matches(std::string_view pattern, std::string_view id);

@@ -12,6 +12,8 @@
 // run with its replay command, a summary table per scenario; exits 0 when
 // every run passed (also when the time limit cut the sweep short), 1 when
 // one failed, 2 as above.
+// `--swarm` (with --seed or --seeds): a scenario's ranges (sim/scenario_knobs.h)
+// are drawn from each run's seed; without it they take their defaults.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -41,6 +43,7 @@ struct SimArgs {
   std::optional<std::size_t> jobs;
   std::optional<double> time_limit_s;
   bool check_determinism = false;
+  bool swarm = false;
   std::string trace;
   std::size_t rows = 30;
 };
@@ -77,7 +80,8 @@ int run_twice_and_report(const SimArgs& args, const sim::ClusterScenario& scenar
   if (twice.deterministic()) {
     out += fmt::format("determinism {}\n", twice.describe());
   } else {
-    out += fmt::format("determinism FAIL {} (replay: {})\n", twice.describe(), sim::replay_command(args.scenarios[0], seed));
+    out += fmt::format("determinism FAIL {} (replay: {})\n", twice.describe(),
+                       sim::replay_command(args.scenarios[0], scenario, seed));
   }
   std::fputs(out.c_str(), stdout);
   std::fflush(stdout);
@@ -121,6 +125,14 @@ int run_one(const SimArgs& args) {
     return 2;
   }
   const std::uint64_t seed = args.seed.value_or(scenario->seed);
+  if (args.swarm) {
+    // The knobs drawn from the seed, as a sweep with --swarm draws them.
+    scenario = sim::load_cluster_scenario(args.scenarios[0], {sim::KnobMode::swarm, seed});
+    if (!scenario) {
+      fmt::print(stderr, "heck sim: the scenario refuses the draw of seed {}: {}\n", seed, scenario.error());
+      return 2;
+    }
+  }
   if (args.check_determinism) return run_twice_and_report(args, *scenario, seed);
   return run_traced_and_report(args, *scenario, seed);
 }
@@ -132,11 +144,14 @@ int run_seed_sweep(const SimArgs& args) {
   if (!range) return usage(range.error());
   std::vector<sim::SweepScenario> scenarios;
   for (const std::string& path : args.scenarios) {
-    auto scenario = sim::load_cluster_scenario(path);
-    if (!scenario) return usage(fmt::format("bad scenario: {}", scenario.error()));
-    scenarios.push_back({path, std::move(*scenario)});
+    auto json = sim::read_scenario_json(path);
+    if (!json) return usage(fmt::format("bad scenario: {}", json.error()));
+    auto scenario = sim::parse_cluster_scenario(*json);
+    if (!scenario) return usage(fmt::format("bad scenario: {}: {}", path, scenario.error()));
+    scenarios.push_back({path, std::move(*scenario), std::move(*json)});
   }
-  const sim::SweepOptions options{*range, args.jobs.value_or(default_jobs()), args.time_limit_s, args.check_determinism};
+  const sim::SweepOptions options{*range, args.jobs.value_or(default_jobs()), args.time_limit_s,
+                                  args.check_determinism, args.swarm};
   std::fputs(sim::format_sweep_header(scenarios.size(), options).c_str(), stdout);
   std::fflush(stdout);
   const sim::SweepResult result = sim::run_sweep(scenarios, options, [](const sim::ScenarioSweep& s) {
@@ -167,6 +182,9 @@ void register_sim_command(CLI::App& app) {
   sub->add_option("--time-limit-s", args->time_limit_s, "sweep: start no run after S seconds (wall)");
   sub->add_flag("--check-determinism", args->check_determinism,
                 "run each seed twice; the two runs must give identical traces and verdicts");
+  sub->add_flag("--swarm", args->swarm,
+                "draw the scenario's fault ranges (sim/scenario_knobs.h) from each run's seed; without it they take "
+                "their midpoints and first choices");
   sub->add_option("--trace", args->trace, "write a JSON-lines trace of every event to FILE");
   sub->add_option("--rows", args->rows, "crashes, truth transitions and violations listed in the summary (default 30 each)");
   sub->callback([args] {
