@@ -70,6 +70,25 @@
 //                    "off": ["no_herd"], "enabled": true}                      // see below
 //   }
 //
+// Swarm faults (sim/scenario_knobs.h). A fault knob may hold a range
+// instead of a value, drawn per seed with `heck sim --swarm` (without it: the
+// midpoint, the first choice):
+//     "network": {"loss": {"range": [0.0, 0.05]}, "latency": {"kind": "exponential",
+//                 "mean_ms": {"range": [0.3, 3.0]}, "floor_ms": 0.1}},
+//     {"at_ms": {"range": [25000, 35000]}, "event": "pause", "member": {"pick": 1, "of": "*"},
+//      "for_ms": {"range": [500, 8000]}},
+//     {"at_ms": 80000, "event": "partition", "from": {"pick": {"range": [1, 4]}, "of": "*"}},
+//     {"at_ms": 60000, "event": "crash", "member": {"any_of": ["n3", "n7"]}}
+// The knobs: network and link rates and latencies, clock offsets and drifts,
+// and the timeline's times, lengths, rates and members; anywhere else a range
+// is refused, naming the field. A file with ranges must parse with every
+// range at its low end and at its high end. What each knob got is
+// ClusterScenario::knobs (printed as "knobs" in the report and on a failing
+// seed's sweep line).
+//
+// serialize_cluster_scenario writes a parsed scenario back as a file this
+// parser reads as the same scenario (concrete: a swarm draw's values).
+//
 // put_target events may carry a "behaviour" (as in "targets") for an id that
 // is not configured: the world answers checks of it by that model. A target
 // put without one, and not configured, is a host that does not exist (every

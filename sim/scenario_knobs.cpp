@@ -37,7 +37,7 @@ std::string knobs_text(const std::vector<DrawnKnob>& knobs) {
 namespace {
 
 constexpr std::size_t kMaxChoices = ClusterScenario::kMaxMembers;
-constexpr double kRealStep = 1e-4;
+constexpr double kRealSteps = 1e4;  // reals are drawn in steps of 1 / kRealSteps
 constexpr std::uint64_t kSwarmSalt = 0x5357'4152'4d00'0001ULL;  // apart from the world's salts
 
 // The knob's own stream: (seed, field name), FNV-1a over the name.
@@ -158,7 +158,8 @@ json KnobResolver::draw_range(const json& range_obj, const std::string& field, T
     case KnobMode::high: return hi;
     case KnobMode::swarm: {
       Rng rng = stream_of(settings_.seed, field);
-      const double v = std::round((lo + rng.unit() * (hi - lo)) / kRealStep) * kRealStep;
+      // On the 1e-4 grid, as the nearest double to the decimal it prints as.
+      const double v = std::round((lo + rng.unit() * (hi - lo)) * kRealSteps) / kRealSteps;
       return std::clamp(v, lo, hi);
     }
   }

@@ -168,6 +168,11 @@ TEST(ScenarioKnobs, DrawnValuesLieInTheirRanges) {
     EXPECT_LE(s->network.duplicate, 0.02);
     EXPECT_GE(s->network.latency.mean().ms_f(), 0.3);
     EXPECT_LE(s->network.latency.mean().ms_f(), 3.0);
+    for (const DrawnKnob& k : s->knobs) {  // reals in steps of 1e-4, printed as such
+      if (k.field.find("rate") != std::string::npos || k.field.find("mean_ms") != std::string::npos) {
+        EXPECT_LE(k.value.size(), 6u) << k.field << "=" << k.value;
+      }
+    }
     for (const MemberScenario& m : s->members) {
       EXPECT_LE(std::abs(m.clock_offset.ms()), 30000);
       EXPECT_LE(std::abs(m.drift_ppm), 500);
