@@ -109,12 +109,16 @@ void format_verdicts(std::string& out, const ClusterScenario& s, const ClusterRu
     fmt::format_to(w, "result     FAIL: {} of {} expectations failed{} (seed {})\n", r.failed(), r.verdicts.size(),
                    r.error.empty() ? "" : ", run stopped early", r.seed);
   }
-  fmt::format_to(w, "replay     {}\n", replay_command(scenario_path, r.seed));
+  fmt::format_to(w, "replay     {}\n", replay_command(scenario_path, s, r.seed));
 }
 
 }  // namespace
 
-std::string replay_command(const std::string& scenario_path, std::uint64_t seed) {
+std::string replay_command(const std::string& scenario_path, const ClusterScenario& scenario, std::uint64_t seed) {
+  return replay_command(scenario_path, seed, scenario.knob_mode == KnobMode::swarm);
+}
+
+std::string replay_command(const std::string& scenario_path, std::uint64_t seed, bool swarm) {
   const bool plain = !scenario_path.empty() && std::all_of(scenario_path.begin(), scenario_path.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
            c == '.' || c == '/' || c == ':' || c == '+';
@@ -125,7 +129,7 @@ std::string replay_command(const std::string& scenario_path, std::uint64_t seed)
     for (char c : scenario_path) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
     quoted += "'";
   }
-  return fmt::format("heck sim {} --seed {}", quoted, seed);
+  return fmt::format("heck sim {} --seed {}{}", quoted, seed, swarm ? " --swarm" : "");
 }
 
 ClusterRunReport run_cluster_scenario(const ClusterScenario& scenario, const RunOptions& options) {
@@ -262,6 +266,11 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
   const ClusterMetrics& m = r.metrics;
   fmt::format_to(w, "scenario   {}{}\n", s.name, s.description.empty() ? "" : " - " + s.description);
   fmt::format_to(w, "seed       {}\n", r.seed);
+  if (!s.knobs.empty()) {
+    fmt::format_to(w, "knobs      {}: {}\n",
+                   s.knob_mode == KnobMode::swarm ? "drawn from the seed (--swarm)" : "the ranges' defaults (no --swarm)",
+                   knobs_text(s.knobs));
+  }
   const double speedup = r.wall_seconds > 0 ? r.simulated.seconds_f() / r.wall_seconds : 0.0;
   fmt::format_to(w, "simulated  {} ({} members; safety {}, liveness {}) in {:.3f} s wall: {:.0f}x real time\n",
                  seconds_text(r.simulated), s.members.size(), seconds_text(s.safety), seconds_text(s.liveness),
@@ -333,7 +342,7 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
         if (listed_violations++ == o.max_transition_rows) break;
         fmt::format_to(w, "  VIOLATED   {} target {} at {}: {} [members: {}] (seed {}; replay: {})\n", to_string(i),
                        x.target, seconds_text(x.at - Instant::from_ns(0)), x.what, fmt::join(x.members, ", "), r.seed,
-                       replay_command(o.scenario_path, r.seed));
+                       replay_command(o.scenario_path, s, r.seed));
       }
     }
   }

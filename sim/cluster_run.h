@@ -45,8 +45,11 @@ struct ReportOptions {
   std::size_t max_transition_rows = 30; // detection rows listed before eliding
 };
 
-// The replay command: "heck sim <path> --seed <seed>".
-std::string replay_command(const std::string& scenario_path, std::uint64_t seed);
+// The replay command: "heck sim <path> --seed <seed>", and " --swarm" when
+// the run's knobs were drawn from the seed (sim/scenario_knobs.h).
+std::string replay_command(const std::string& scenario_path, std::uint64_t seed, bool swarm = false);
+// The replay command of a run of `scenario` (--swarm when its knobs were drawn).
+std::string replay_command(const std::string& scenario_path, const ClusterScenario& scenario, std::uint64_t seed);
 
 struct ClusterRunReport {
   std::uint64_t seed = 0;

@@ -868,22 +868,34 @@ void parse_invariants(const json& j, InvariantSettings& c) {
   }
 }
 
-ClusterScenario parse(const json& j) {
-  if (!j.is_object()) jf::fail(fmt::format("scenario: must be an object, got {}", jf::type_name(j)));
-  jf::take(jf::expect_object(j, "",
+ClusterScenario parse(const json& file, const KnobSettings& knob_settings) {
+  if (!file.is_object()) jf::fail(fmt::format("scenario: must be an object, got {}", jf::type_name(file)));
+  jf::take(jf::expect_object(file, "",
                     {"kind", "name", "description", "seed", "members", "seeds", "start_spread_ms", "swim",
                      "replication", "jitter_fraction", "network", "safety_ms", "liveness_ms", "metrics_from_ms",
                      "timeline", "targets", "targets_at", "expectations", "vantage", "invariants"}));
-  if (auto it = j.find("kind"); it != j.end() && !(it->is_string() && it->get<std::string>() == "cluster")) {
+  if (auto it = file.find("kind"); it != file.end() && !(it->is_string() && it->get<std::string>() == "cluster")) {
     jf::fail("kind: must be \"cluster\" (or absent)");
   }
+  // Ranges, any_of and picks (sim/scenario_knobs.h) become values in a copy;
+  // the rest of the parser reads only values.
+  json j = file;
+  KnobResolver knobs(knob_settings);
   ClusterScenario s;
   const std::string top;
   s.name = jf::take(jf::get_string(j, top, "name", 256));
   s.description = jf::take(jf::opt_string(j, top, "description", kMaxTextField)).value_or("");
   if (j.contains("seed")) s.seed = jf::take(jf::get_u64(j, top, "seed"));
   if (!j.contains("members")) jf::fail("members: missing");
+  knobs.resolve_members(j.at("members"));
   parse_members(j.at("members"), s);
+  {
+    std::vector<std::string> names;
+    for (const MemberScenario& m : s.members) names.push_back(m.name);
+    knobs.resolve_rest(j, names);
+  }
+  s.knobs = knobs.drawn();
+  s.knob_mode = knob_settings.mode;
   if (auto it = j.find("seeds"); it != j.end()) {
     // [] = no seeds: every member starts alone, its own one-member cluster.
     if (!(it->is_array() && it->empty())) s.seeds = select(s, *it, "seeds");
@@ -939,15 +951,28 @@ ClusterScenario parse(const json& j) {
 
 }  // namespace
 
-Result<ClusterScenario> parse_cluster_scenario(const json& j) {
+Result<ClusterScenario> parse_cluster_scenario(const json& j, KnobSettings knobs) {
+  ClusterScenario s;
   try {
-    return parse(j);
+    s = parse(j, knobs);
   } catch (const jf::FieldError& e) {
     return Error{e.message};
   }
+  if (!s.knobs.empty() && (knobs.mode == KnobMode::defaults || knobs.mode == KnobMode::swarm)) {
+    // The corners too: a bound broken at a range's end is the file's error,
+    // not one seed's.
+    for (KnobMode corner : {KnobMode::low, KnobMode::high}) {
+      try {
+        parse(j, KnobSettings{corner, 0});
+      } catch (const jf::FieldError& e) {
+        return Error{fmt::format("with every range at its {} end: {}", to_string(corner), e.message)};
+      }
+    }
+  }
+  return s;
 }
 
-Result<ClusterScenario> load_cluster_scenario(const std::string& path) {
+Result<json> read_scenario_json(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error{fmt::format("{}: cannot open", path)};
   std::string text;
@@ -965,7 +990,13 @@ Result<ClusterScenario> load_cluster_scenario(const std::string& path) {
   } catch (const json::parse_error& e) {
     return Error{fmt::format("{}: not valid JSON: {}", path, e.what())};
   }
-  auto s = parse_cluster_scenario(j);
+  return j;
+}
+
+Result<ClusterScenario> load_cluster_scenario(const std::string& path, KnobSettings knobs) {
+  auto j = read_scenario_json(path);
+  if (!j) return Error{j.error()};
+  auto s = parse_cluster_scenario(*j, knobs);
   if (!s) return Error{fmt::format("{}: {}", path, s.error())};
   return s;
 }

@@ -70,6 +70,25 @@
 //                    "off": ["no_herd"], "enabled": true}                      // see below
 //   }
 //
+// Swarm faults (sim/scenario_knobs.h). A fault knob may hold a range
+// instead of a value, drawn per seed with `heck sim --swarm` (without it: the
+// midpoint, the first choice):
+//     "network": {"loss": {"range": [0.0, 0.05]}, "latency": {"kind": "exponential",
+//                 "mean_ms": {"range": [0.3, 3.0]}, "floor_ms": 0.1}},
+//     {"at_ms": {"range": [25000, 35000]}, "event": "pause", "member": {"pick": 1, "of": "*"},
+//      "for_ms": {"range": [500, 8000]}},
+//     {"at_ms": 80000, "event": "partition", "from": {"pick": {"range": [1, 4]}, "of": "*"}},
+//     {"at_ms": 60000, "event": "crash", "member": {"any_of": ["n3", "n7"]}}
+// The knobs: network and link rates and latencies, clock offsets and drifts,
+// and the timeline's times, lengths, rates and members; anywhere else a range
+// is refused, naming the field. A file with ranges must parse with every
+// range at its low end and at its high end. What each knob got is
+// ClusterScenario::knobs (printed as "knobs" in the report and on a failing
+// seed's sweep line).
+//
+// serialize_cluster_scenario writes a parsed scenario back as a file this
+// parser reads as the same scenario (concrete: a swarm draw's values).
+//
 // put_target events may carry a "behaviour" (as in "targets") for an id that
 // is not configured: the world answers checks of it by that model. A target
 // put without one, and not configured, is a host that does not exist (every
@@ -151,6 +170,7 @@
 #include "core/target_spec.h"
 #include "core/time.h"
 #include "sim/network.h"
+#include "sim/scenario_knobs.h"
 #include "sim/target_model.h"
 
 namespace heck::sim {
@@ -301,6 +321,10 @@ struct ClusterScenario {
   std::vector<VantageRule> vantage;
   InvariantSettings invariants;
   std::vector<ClusterExpectation> expectations;  // the file's, then the implicit invariants
+  // The values the file's ranges, any_of and picks got (sim/scenario_knobs.h;
+  // empty when it has none), and how they were chosen.
+  std::vector<DrawnKnob> knobs;
+  KnobMode knob_mode = KnobMode::defaults;
 
   // Every target the run can know: configured ones (indices 0 ..
   // targets.size()-1), then runtime ones.
@@ -324,9 +348,22 @@ struct ClusterScenario {
   std::optional<std::uint32_t> member_index(std::string_view name) const;
 };
 
-Result<ClusterScenario> parse_cluster_scenario(const nlohmann::json& j);
-// Reads and parses a scenario file (at most kMaxFileBytes).
-Result<ClusterScenario> load_cluster_scenario(const std::string& path);
+// Parses a scenario; its ranges, any_of and picks (if any) get values as
+// `knobs` says (default: midpoints and first choices; see
+// sim/scenario_knobs.h). A file with ranges must also parse with every range
+// at its low end and at its high end, or it is refused.
+Result<ClusterScenario> parse_cluster_scenario(const nlohmann::json& j, KnobSettings knobs = {});
+// Reads a scenario file's JSON (at most kMaxFileBytes); errors name the path.
+Result<nlohmann::json> read_scenario_json(const std::string& path);
+// Reads and parses a scenario file.
+Result<ClusterScenario> load_cluster_scenario(const std::string& path, KnobSettings knobs = {});
+
+// The scenario as JSON that parse_cluster_scenario reads back as the same
+// scenario (sim/cluster_scenario_json.cpp): concrete (no ranges), every
+// setting written, members as a list, target groups and rolling restarts
+// expanded, member sets as names, the implicit invariant expectations left
+// to be derived again.
+nlohmann::json serialize_cluster_scenario(const ClusterScenario& s);
 
 // True when `pattern` ("id", "prefix*" or "*") matches `id`.
 bool target_pattern_matches(std::string_view pattern, std::string_view id);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "core/json_fields.h"
 
@@ -58,6 +59,16 @@ Duration LatencyDist::mean() const {
     case Kind::exponential: return b_;
   }
   return a_;
+}
+
+nlohmann::json LatencyDist::to_json() const {
+  auto ms = [](Duration d) { return static_cast<double>(d.ns()) / 1e6; };
+  switch (kind_) {
+    case Kind::constant: return {{"kind", "constant"}, {"ms", ms(a_)}};
+    case Kind::uniform: return {{"kind", "uniform"}, {"min_ms", ms(a_)}, {"max_ms", ms(b_)}};
+    case Kind::exponential: return {{"kind", "exponential"}, {"mean_ms", ms(b_)}, {"floor_ms", ms(a_)}};
+  }
+  return nullptr;
 }
 
 namespace {

@@ -33,6 +33,8 @@ class LatencyDist {
   static LatencyDist exponential(Duration mean, Duration floor);
 
   static Result<LatencyDist> from_json(const nlohmann::json& j, std::string_view where = "latency");
+  // The JSON from_json reads back as this distribution.
+  nlohmann::json to_json() const;
 
   Duration sample(Rng& rng) const;
 

@@ -53,15 +53,6 @@ FailedExpectation failure_of(const ClusterExpectation& e, const Verdict& v) {
   return {kind, what + ": " + short_text(v.evidence)};
 }
 
-std::vector<FailedExpectation> failures_of(const ClusterScenario& scenario, const ClusterRunReport& report) {
-  std::vector<FailedExpectation> out;
-  if (!report.error.empty()) out.push_back({"error", "error: the run stopped early: " + report.error});
-  for (const Verdict& v : report.verdicts) {
-    if (!v.pass) out.push_back(failure_of(scenario.expectations[v.expectation], v));
-  }
-  return out;
-}
-
 // The run's failures and figures, as ClusterRunReport has them.
 SeedOutcome outcome_of(const ClusterScenario& scenario, std::uint64_t seed, const ClusterRunReport& report) {
   SeedOutcome o;
@@ -92,10 +83,19 @@ SeedOutcome judge_seed(const ClusterScenario& scenario, std::uint64_t seed, bool
   return o;
 }
 
-// A run that throws is a failed run, not the end of the sweep.
-SeedOutcome run_seed(const ClusterScenario& scenario, std::uint64_t seed, bool check_determinism) {
+// With swarm and ranges, the scenario is the file parsed with the knobs
+// drawn from the seed (as `heck sim FILE --seed N --swarm` parses it). A run
+// that throws is a failed run, not the end of the sweep.
+SeedOutcome run_seed(const SweepScenario& s, std::uint64_t seed, const SweepOptions& options) {
   try {
-    return judge_seed(scenario, seed, check_determinism);
+    if (!options.swarm || s.scenario.knobs.empty()) return judge_seed(s.scenario, seed, options.check_determinism);
+    const auto drawn = parse_cluster_scenario(s.source, KnobSettings{KnobMode::swarm, seed});
+    if (!drawn) {
+      return SeedOutcome{.seed = seed, .failures = {{"error", "error: the scenario refuses this draw: " + drawn.error()}}};
+    }
+    SeedOutcome o = judge_seed(*drawn, seed, options.check_determinism);
+    o.knobs = knobs_text(drawn->knobs);
+    return o;
   } catch (const std::exception& e) {
     return SeedOutcome{.seed = seed, .failures = {{"error", fmt::format("error: exception: {}", e.what())}}};
   } catch (...) {
@@ -115,7 +115,7 @@ ScenarioSweep sweep_scenario(const SweepScenario& s, const SweepOptions& options
     while (!deadline || Clock::now() < *deadline) {
       const std::uint64_t i = next.fetch_add(1);
       if (i >= count) return;
-      slots[i] = run_seed(s.scenario, options.seeds.first + i, options.check_determinism);
+      slots[i] = run_seed(s, options.seeds.first + i, options);
     }
   };
   const std::size_t jobs = static_cast<std::size_t>(std::clamp<std::uint64_t>(options.jobs, 1, std::min<std::uint64_t>(count, SweepOptions::kMaxJobs)));
@@ -124,7 +124,7 @@ ScenarioSweep sweep_scenario(const SweepScenario& s, const SweepOptions& options
     for (std::size_t j = 1; j < jobs; ++j) helpers.emplace_back(work);
     work();
   }
-  ScenarioSweep sweep{s.path, s.scenario.name, options.seeds, {}, jobs, options.check_determinism, 0};
+  ScenarioSweep sweep{s.path, s.scenario.name, options.seeds, {}, jobs, options.check_determinism, options.swarm, 0};
   for (auto& slot : slots) {
     if (!slot) break;
     sweep.runs.push_back(std::move(*slot));
@@ -220,8 +220,9 @@ std::string range_text(SeedRange r) { return fmt::format("{}..{}", r.first, r.la
 void format_failure_line(std::string& out, const ScenarioSweep& s, const SeedOutcome& o) {
   std::vector<std::string> parts;
   for (const FailedExpectation& f : o.failures) parts.push_back(f.text);
-  fmt::format_to(std::back_inserter(out), "FAIL  {} seed {}: {}  replay: {}\n", s.name, o.seed, fmt::join(parts, " | "),
-                 replay_command(s.path, o.seed));
+  fmt::format_to(std::back_inserter(out), "FAIL  {} seed {}: {}  {}replay: {}\n", s.name, o.seed,
+                 fmt::join(parts, " | "), o.knobs.empty() ? "" : "knobs: " + o.knobs + "  ",
+                 replay_command(s.path, o.seed, s.swarm));
 }
 
 // "detection 3, invariant:coverage 1", by kind name; a run counts once per kind.
@@ -241,6 +242,15 @@ std::string failures_by_kind(const std::vector<SeedOutcome>& runs) {
 }
 
 }  // namespace
+
+std::vector<FailedExpectation> failures_of(const ClusterScenario& scenario, const ClusterRunReport& report) {
+  std::vector<FailedExpectation> out;
+  if (!report.error.empty()) out.push_back({"error", "error: the run stopped early: " + report.error});
+  for (const Verdict& v : report.verdicts) {
+    if (!v.pass) out.push_back(failure_of(scenario.expectations[v.expectation], v));
+  }
+  return out;
+}
 
 Result<SeedRange> parse_seed_range(std::string_view text) {
   const auto dots = text.find("..");
@@ -299,9 +309,10 @@ SweepResult run_sweep(const std::vector<SweepScenario>& scenarios, const SweepOp
 }
 
 std::string format_sweep_header(std::size_t scenarios, const SweepOptions& options) {
-  return fmt::format("sweep      {} scenario{} x seeds {} ({} runs), {} job{}{}\n", scenarios, scenarios == 1 ? "" : "s",
-                     range_text(options.seeds), scenarios * options.seeds.count(), options.jobs,
-                     options.jobs == 1 ? "" : "s",
+  return fmt::format("sweep      {} scenario{} x seeds {} ({} runs), {} job{}{}{}\n", scenarios,
+                     scenarios == 1 ? "" : "s", range_text(options.seeds), scenarios * options.seeds.count(),
+                     options.jobs, options.jobs == 1 ? "" : "s",
+                     options.swarm ? ", swarm faults (each seed draws its knobs)" : "",
                      options.check_determinism ? ", each seed twice (determinism check)" : "");
 }
 

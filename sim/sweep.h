@@ -9,6 +9,13 @@
 // results (and everything formatted from them, wall times aside) are the
 // same whatever the number of jobs and the scheduling. A time limit stops
 // handing out seeds: the seeds run are then a prefix of the range.
+//
+// Swarm (`--swarm`): a scenario with ranges (sim/scenario_knobs.h) is parsed
+// again for each seed with the knobs drawn from that seed, exactly as
+// `heck sim FILE --seed N --swarm` parses it, so a failing seed's replay
+// command (which then carries --swarm) replays the run the sweep judged; its
+// failure line names the drawn knobs. A scenario without ranges runs as
+// without --swarm.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +25,11 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/result.h"
 #include "core/time.h"
+#include "sim/cluster_run.h"
 #include "sim/cluster_scenario.h"
 
 namespace heck::sim {
@@ -35,7 +45,8 @@ Result<SeedRange> parse_seed_range(std::string_view text);
 
 struct SweepScenario {
   std::string path;  // as the user gave it, for the replay command
-  ClusterScenario scenario;
+  ClusterScenario scenario;  // parsed with the default knobs
+  nlohmann::json source;     // the file's JSON: swarm runs draw their knobs from it
 };
 
 struct SweepOptions {
@@ -46,6 +57,7 @@ struct SweepOptions {
   std::size_t jobs = 1;                // 1 .. kMaxJobs
   std::optional<double> time_limit_s;  // wall, in (0, kMaxTimeLimitS]: no run starts after this
   bool check_determinism = false;      // each seed twice (sim/determinism.h)
+  bool swarm = false;                  // draw each seed's knobs from its ranges
 };
 
 // A failed expectation of one run: its kind ("detection", "invariant:coverage",
@@ -57,11 +69,15 @@ struct FailedExpectation {
   std::string text;
 };
 
+// The failed expectations of one run (its error first, if it stopped early).
+std::vector<FailedExpectation> failures_of(const ClusterScenario& scenario, const ClusterRunReport& report);
+
 // What a run leaves for the summary: its failures and its figures, taken from
 // the ClusterRunReport (the report itself is not kept).
 struct SeedOutcome {
   std::uint64_t seed = 0;
   std::vector<FailedExpectation> failures;
+  std::string knobs;                      // swarm: the drawn knobs (knobs_text), empty without ranges
   std::uint64_t crashes = 0;              // ClusterMetrics::crashes
   std::vector<Duration> first_detection;  // per detected crash
   std::vector<Duration> dead_everywhere;  // per complete crash
@@ -82,6 +98,7 @@ struct ScenarioSweep {
   std::vector<SeedOutcome> runs;   // seeds.first, seeds.first + 1, …: a prefix of the range
   std::size_t jobs = 1;
   bool check_determinism = false;
+  bool swarm = false;
   double wall_seconds = 0;
 
   std::size_t failed() const;

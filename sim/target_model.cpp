@@ -175,6 +175,38 @@ Result<TargetModel> TargetModel::from_json(TargetSpec spec, const json& behaviou
   return m;
 }
 
+nlohmann::json TargetModel::behaviour_json() const {
+  const bool http = spec_.url.scheme != Scheme::tcp;
+  json out = json::array();
+  for (const Phase& p : phases_) {
+    const Behaviour& b = p.main;
+    json j = {{"at_ms", p.at.ms()}, {"mode", to_string(p.mode)}};
+    switch (p.mode) {
+      case Mode::up:
+      case Mode::slow:
+        if (http) j["status"] = b.status;
+        if (http && !b.body.empty()) j["body"] = b.body;
+        j["latency"] = b.latency.to_json();
+        if (p.mode == Mode::slow) j["truth"] = to_string(b.truth);
+        break;
+      case Mode::down:
+        j["status"] = b.status;
+        j["latency"] = b.latency.to_json();
+        break;
+      case Mode::refusing: j["latency"] = b.latency.to_json(); break;
+      case Mode::timeout: break;
+      case Mode::flapping:
+        j["period_ms"] = (p.half_period * 2).ms();
+        if (http && !b.body.empty()) j["body"] = b.body;
+        if (http) j["down_status"] = p.down_half.status;
+        j["latency"] = b.latency.to_json();
+        break;
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 const Phase& TargetModel::phase_at(Instant t) const {
   assert(!phases_.empty());
   const Duration since = t - Instant::from_ns(0);

@@ -106,6 +106,10 @@ class TargetModel {
   static Result<TargetModel> from_json(TargetSpec spec, const nlohmann::json& behaviour,
                                        std::string_view where = "behaviour");
 
+  // The behaviour timeline as JSON that from_json(spec(), …) reads back as
+  // this model.
+  nlohmann::json behaviour_json() const;
+
   const TargetSpec& spec() const { return spec_; }
   const std::vector<Phase>& phases() const { return phases_; }
 

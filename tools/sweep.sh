@@ -9,6 +9,8 @@
 #   tools/sweep.sh --seeds 1001..5000 --jobs 2 --time-limit-s 3600
 #   tools/sweep.sh --seeds 1..200 --check-determinism
 #   tools/sweep.sh scenarios/cluster_crash_100.json --seeds 1..100   # these scenarios instead
+#   tools/sweep.sh --swarm --seeds 1..10000           # scenarios with ranges draw each seed's faults
+#   tools/sweep.sh scenarios/cluster_swarm_10.json --swarm --seeds 1..10000 --jobs 2   # the long swarm sweep
 # Arguments ending in .json replace the scenario set; the rest go to heck sim.
 # Uses $HECK when set, else builds build/heck (tools/build.sh heck).
 set -euo pipefail

@@ -12,6 +12,15 @@
 // run with its replay command, a summary table per scenario; exits 0 when
 // every run passed (also when the time limit cut the sweep short), 1 when
 // one failed, 2 as above.
+// `--swarm` (with --seed or --seeds): a scenario's ranges (sim/scenario_knobs.h)
+// are drawn from each run's seed; without it they take their defaults.
+// `heck sim SCENARIO [--seed N] [--swarm] --shrink [--out FILE]
+// [--shrink-max-runs R] [--shrink-time-limit-s S]`: shrinks the failing run
+// (sim/shrink.h), writes the smallest scenario found that still fails the
+// same kind of expectation to FILE (default <scenario>-seed<N>-shrunk.json in
+// the current directory) and prints what went and its replay command; exits
+// 1 when it wrote one (the run fails), 0 when the run passes (nothing to
+// shrink), 2 as above.
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -30,6 +39,7 @@
 #include "sim/determinism.h"
 #include "sim/report_html.h"
 #include "sim/report_recorder.h"
+#include "sim/shrink.h"
 #include "sim/sweep.h"
 #include "sim/trace.h"
 #include "tools/heck/commands.h"
@@ -45,6 +55,11 @@ struct SimArgs {
   std::optional<std::size_t> jobs;
   std::optional<double> time_limit_s;
   bool check_determinism = false;
+  bool swarm = false;
+  bool shrink = false;
+  std::string out;
+  std::optional<std::size_t> shrink_max_runs;
+  std::optional<double> shrink_time_limit_s;
   std::string trace;
   std::string report;  // --report FILE.html
   std::size_t rows = 30;
@@ -60,6 +75,22 @@ std::optional<std::string> usage_error(const SimArgs& a) {
   if (a.check_determinism && !a.trace.empty()) return "--check-determinism traces into a hash: leave out --trace";
   if (sweep && !a.report.empty()) return "--report draws one run: use it with --seed, not with --seeds";
   if (a.check_determinism && !a.report.empty()) return "--report draws one run: leave out --check-determinism";
+  if (a.shrink && !a.report.empty()) return "--report draws one run: leave out --shrink (then report the shrunk file)";
+  if (a.shrink && (sweep || !a.trace.empty() || a.check_determinism)) {
+    return "--shrink shrinks one failing run: give it --seed N (or the scenario's seed), without --seeds, --trace "
+           "or --check-determinism";
+  }
+  if (!a.shrink && (!a.out.empty() || a.shrink_max_runs || a.shrink_time_limit_s)) {
+    return "--out, --shrink-max-runs and --shrink-time-limit-s go with --shrink";
+  }
+  using ShrinkLimits = sim::ShrinkOptions;
+  if (a.shrink_max_runs && (*a.shrink_max_runs == 0 || *a.shrink_max_runs > ShrinkLimits::kMaxRuns)) {
+    return fmt::format("--shrink-max-runs: must be 1 to {}, got {}", ShrinkLimits::kMaxRuns, *a.shrink_max_runs);
+  }
+  if (a.shrink_time_limit_s && !(*a.shrink_time_limit_s > 0 && *a.shrink_time_limit_s <= ShrinkLimits::kMaxTimeLimitS)) {
+    return fmt::format("--shrink-time-limit-s: must be above 0 and at most {} (a week), got {}",
+                       ShrinkLimits::kMaxTimeLimitS, *a.shrink_time_limit_s);
+  }
   using Limits = sim::SweepOptions;
   if (a.jobs && (*a.jobs == 0 || *a.jobs > Limits::kMaxJobs)) {
     return fmt::format("--jobs: must be 1 to {}, got {}", Limits::kMaxJobs, *a.jobs);
@@ -84,7 +115,8 @@ int run_twice_and_report(const SimArgs& args, const sim::ClusterScenario& scenar
   if (twice.deterministic()) {
     out += fmt::format("determinism {}\n", twice.describe());
   } else {
-    out += fmt::format("determinism FAIL {} (replay: {})\n", twice.describe(), sim::replay_command(args.scenarios[0], seed));
+    out += fmt::format("determinism FAIL {} (replay: {})\n", twice.describe(),
+                       sim::replay_command(args.scenarios[0], scenario, seed));
   }
   std::fputs(out.c_str(), stdout);
   std::fflush(stdout);
@@ -141,6 +173,39 @@ int run_traced_and_report(const SimArgs& args, const sim::ClusterScenario& scena
   return passed && trace_ok && report_ok ? 0 : 1;
 }
 
+// "scenarios/x.json", seed 7 -> "x-seed7-shrunk.json"
+std::string default_shrink_path(const std::string& scenario, std::uint64_t seed) {
+  std::string stem = scenario.substr(scenario.find_last_of('/') == std::string::npos ? 0 : scenario.find_last_of('/') + 1);
+  if (stem.size() > 5 && stem.substr(stem.size() - 5) == ".json") stem.resize(stem.size() - 5);
+  return fmt::format("{}-seed{}-shrunk.json", stem, seed);
+}
+
+int shrink_and_report(const SimArgs& args, const sim::ClusterScenario& scenario, std::uint64_t seed) {
+  sim::ShrinkOptions options;
+  options.seed = seed;
+  if (args.shrink_max_runs) options.max_runs = *args.shrink_max_runs;
+  if (args.shrink_time_limit_s) options.time_limit_s = *args.shrink_time_limit_s;
+  options.origin = args.scenarios[0] + (args.swarm ? " --swarm" : "");
+  const std::string out_path = args.out.empty() ? default_shrink_path(args.scenarios[0], seed) : args.out;
+  fmt::print("shrinking  {} seed {}{} (at most {} simulations, {} s)\n", args.scenarios[0], seed,
+             args.swarm ? " --swarm" : "", options.max_runs, options.time_limit_s);
+  std::fflush(stdout);
+  const auto result = sim::shrink_failure(scenario, options);
+  if (!result) {
+    fmt::print("{}\n", result.error());
+    return 0;
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(out_path.c_str(), "wb"), &std::fclose);
+  const std::string text = result->scenario.dump(2) + "\n";
+  if (!file || std::fwrite(text.data(), 1, text.size(), file.get()) != text.size() || std::fflush(file.get()) != 0) {
+    fmt::print(stderr, "heck sim: cannot write the shrunk scenario to {}\n", out_path);
+    return 2;
+  }
+  std::fputs(sim::format_shrink(*result, out_path, seed).c_str(), stdout);
+  std::fflush(stdout);
+  return 1;
+}
+
 int run_one(const SimArgs& args) {
   auto scenario = sim::load_cluster_scenario(args.scenarios[0]);
   if (!scenario) {
@@ -148,6 +213,15 @@ int run_one(const SimArgs& args) {
     return 2;
   }
   const std::uint64_t seed = args.seed.value_or(scenario->seed);
+  if (args.swarm) {
+    // The knobs drawn from the seed, as a sweep with --swarm draws them.
+    scenario = sim::load_cluster_scenario(args.scenarios[0], {sim::KnobMode::swarm, seed});
+    if (!scenario) {
+      fmt::print(stderr, "heck sim: the scenario refuses the draw of seed {}: {}\n", seed, scenario.error());
+      return 2;
+    }
+  }
+  if (args.shrink) return shrink_and_report(args, *scenario, seed);
   if (args.check_determinism) return run_twice_and_report(args, *scenario, seed);
   return run_traced_and_report(args, *scenario, seed);
 }
@@ -159,11 +233,14 @@ int run_seed_sweep(const SimArgs& args) {
   if (!range) return usage(range.error());
   std::vector<sim::SweepScenario> scenarios;
   for (const std::string& path : args.scenarios) {
-    auto scenario = sim::load_cluster_scenario(path);
-    if (!scenario) return usage(fmt::format("bad scenario: {}", scenario.error()));
-    scenarios.push_back({path, std::move(*scenario)});
+    auto json = sim::read_scenario_json(path);
+    if (!json) return usage(fmt::format("bad scenario: {}", json.error()));
+    auto scenario = sim::parse_cluster_scenario(*json);
+    if (!scenario) return usage(fmt::format("bad scenario: {}: {}", path, scenario.error()));
+    scenarios.push_back({path, std::move(*scenario), std::move(*json)});
   }
-  const sim::SweepOptions options{*range, args.jobs.value_or(default_jobs()), args.time_limit_s, args.check_determinism};
+  const sim::SweepOptions options{*range, args.jobs.value_or(default_jobs()), args.time_limit_s,
+                                  args.check_determinism, args.swarm};
   std::fputs(sim::format_sweep_header(scenarios.size(), options).c_str(), stdout);
   std::fflush(stdout);
   const sim::SweepResult result = sim::run_sweep(scenarios, options, [](const sim::ScenarioSweep& s) {
@@ -194,6 +271,15 @@ void register_sim_command(CLI::App& app) {
   sub->add_option("--time-limit-s", args->time_limit_s, "sweep: start no run after S seconds (wall)");
   sub->add_flag("--check-determinism", args->check_determinism,
                 "run each seed twice; the two runs must give identical traces and verdicts");
+  sub->add_flag("--swarm", args->swarm,
+                "draw the scenario's fault ranges (sim/scenario_knobs.h) from each run's seed; without it they take "
+                "their midpoints and first choices");
+  sub->add_flag("--shrink", args->shrink,
+                "shrink the failing run: write the smallest scenario that still fails the same kind of expectation");
+  sub->add_option("--out", args->out, "--shrink: the file to write (default <scenario>-seed<N>-shrunk.json)");
+  sub->add_option("--shrink-max-runs", args->shrink_max_runs, "--shrink: at most this many simulations (default 300)");
+  sub->add_option("--shrink-time-limit-s", args->shrink_time_limit_s,
+                  "--shrink: start no simulation after S seconds (wall; default 600)");
   sub->add_option("--trace", args->trace, "write a JSON-lines trace of every event to FILE");
   sub->add_option("--report", args->report, "write a self-contained HTML report of the run to FILE (open it in a browser)");
   sub->add_option("--rows", args->rows, "crashes, truth transitions and violations listed in the summary (default 30 each)");
