@@ -467,11 +467,13 @@ void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& 
             broadcast(m.name, m);
           }
         } else if constexpr (std::is_same_v<T, SuspectMsg>) {
+          answer_stale_accuser(from, m.name, m.from, m.incarnation, channel, out);
           if (apply(now, Update{m.name, m.address, MemberState::suspect, m.incarnation, m.from}, out)) {
             broadcast(m.name, m);
           }
         } else if constexpr (std::is_same_v<T, DeadMsg>) {
           const MemberState s = m.left ? MemberState::left : MemberState::dead;
+          if (!m.left) answer_stale_accuser(from, m.name, m.from, m.incarnation, channel, out);
           if (apply(now, Update{m.name, m.address, s, m.incarnation, m.from}, out)) {
             broadcast(m.name, m);
           }
@@ -480,6 +482,19 @@ void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& 
         }
       },
       *decoded);
+}
+
+// An accuser tells us itself (with an ack: on_ping) that it holds us
+// suspect or dead at an incarnation we have already refuted: it missed the
+// refutation. Answer it directly with our alive, rather than hoping the
+// gossip reaches it (it ran out, or the shared queue is busy).
+void Swim::answer_stale_accuser(const wire::Header& from, const std::string& about, const std::string& accuser,
+                                std::uint64_t incarnation, Channel channel, Effects& out) {
+  if (about != self_ || accuser != from.sender || left_ || channel != Channel::datagram) return;
+  const Member& me = members_.find(self_)->second;
+  if (incarnation >= me.info.incarnation) return;  // a current accusation: apply() refutes it
+  ++counters_.stale_accusers_answered;
+  send_message(from.address, Channel::datagram, AliveMsg{self_, address_, me.info.incarnation}, out);
 }
 
 // ---------------------------------------------------------------- probing
@@ -640,7 +655,25 @@ void Swim::on_ping(Instant now, const wire::Header& from, const PingMsg& m, Chan
     return;
   }
   ++counters_.acks_sent;
-  send_message(from.address, channel, AckMsg{m.seq}, out);
+  // A member we hold suspect or dead is pinging us: it has not heard the
+  // accusation (its gossip may have run out while the two could not talk,
+  // e.g. across a partition that has healed since). Tell it with the ack,
+  // so it refutes now instead of at the next push-pull, up to 30 s later,
+  // or never hearing of a suspicion that then ends in a false death.
+  const wire::EncodedPart ack = encode_message(AckMsg{m.seq});
+  auto it = members_.find(from.sender);
+  if (it != members_.end() && from.sender != self_ &&
+      (it->second.info.state == MemberState::suspect || it->second.info.state == MemberState::dead)) {
+    const MemberInfo& info = it->second.info;
+    const wire::EncodedPart accusation =
+        info.state == MemberState::suspect
+            ? encode_message(SuspectMsg{info.name, info.address, info.incarnation, self_})
+            : encode_message(DeadMsg{info.name, info.address, info.incarnation, self_, false});
+    ++counters_.accusations_told;
+    send(from.address, channel, {&ack, &accusation}, true, out);
+    return;
+  }
+  send(from.address, channel, {&ack}, true, out);
 }
 
 void Swim::on_ping_req(Instant now, const wire::Header& from, const PingReqMsg& m, Channel channel,

@@ -167,6 +167,8 @@ struct SwimCounters {
   std::uint64_t deaths_declared = 0;   // suspicion timeouts expired here
   std::uint64_t refutes = 0;           // incarnation bumps to refute
   std::uint64_t stale_accusations = 0; // old suspect/dead about self: alive re-queued
+  std::uint64_t accusations_told = 0;  // acks that told the pinging member it is suspect/dead here
+  std::uint64_t stale_accusers_answered = 0;  // accusers told our newer alive directly
   std::uint64_t updates_applied = 0;   // alive/suspect/dead that changed the view
   std::uint64_t updates_ignored = 0;   // superseded or duplicate updates
   std::uint64_t members_refused = 0;   // new members over max_members
@@ -279,6 +281,8 @@ class Swim {
   Member& self_member();
   bool apply(Instant now, const Update& u, Effects& out);
   void apply_about_self(Instant now, const Update& u, Effects& out);
+  void answer_stale_accuser(const wire::Header& from, const std::string& about, const std::string& accuser,
+                           std::uint64_t incarnation, Channel channel, Effects& out);
   void refute(Instant now, std::uint64_t heard, Effects& out);
   void change(Instant now, Member& m, MemberState to, std::uint64_t incarnation,
               const Address& address, bool is_new, Effects& out);

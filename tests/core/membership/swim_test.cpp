@@ -203,13 +203,77 @@ TEST(Swim, StaleAccusationRequeuesAlive) {
   }
   ASSERT_FALSE(h.swim.broadcasts().contains("m:me"));
   h.out.clear();
-  h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});
+  // Relayed by a third member (the accuser itself gets a direct answer:
+  // AStaleAccuserIsAnsweredDirectly).
+  h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"}, wire::Header{"other", "other:7946"});
   h.deliver(PingMsg{3, "me"});
   EXPECT_EQ(h.swim.incarnation(), 1u);
   EXPECT_EQ(h.swim.counters().stale_accusations, 1u);
+  EXPECT_EQ(h.swim.counters().stale_accusers_answered, 0u);
   auto alive = h.sent_of<AliveMsg>();
   ASSERT_EQ(alive.size(), 1u);
   EXPECT_EQ(alive[0].incarnation, 1u);
+}
+
+// Empties the broadcast queue, so what a test sees sent was not piggybacked.
+void drain(Harness& h) {
+  for (int i = 0; i < 20; ++i) {
+    wire::PacketBuilder b(wire::Header{"me", "me:7946"}, 1400);
+    h.swim.broadcasts().fill(b, 2);
+  }
+}
+
+// A member we hold suspect or dead pings us: the ack tells it so (it may
+// never have heard: the gossip ran out while it was cut off), and it refutes.
+TEST(Swim, AMemberHeldSuspectOrDeadIsToldWithTheAck) {
+  Harness h;
+  h.deliver(AliveMsg{"peer", "peer:7946", 0});
+  h.deliver(PingMsg{4, "me"});
+  EXPECT_EQ(h.swim.counters().accusations_told, 0u);  // alive: a plain ack
+  h.deliver(SuspectMsg{"peer", "peer:7946", 0, "other"}, wire::Header{"other", "other:7946"});
+  ASSERT_EQ(state_of(h.swim, "peer"), MemberState::suspect);
+  drain(h);
+  h.out.clear();
+  h.deliver(PingMsg{5, "me"});
+  EXPECT_EQ(h.swim.counters().accusations_told, 1u);
+  ASSERT_EQ(h.effects<Send>().size(), 1u);
+  EXPECT_EQ(h.effects<Send>()[0].to, "peer:7946");
+  ASSERT_EQ(h.sent_of<AckMsg>().size(), 1u);
+  const auto told = h.sent_of<SuspectMsg>();
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_EQ(told[0], (SuspectMsg{"peer", "peer:7946", 0, "me"}));
+  h.deliver(DeadMsg{"peer", "peer:7946", 0, "other", false}, wire::Header{"other", "other:7946"});
+  ASSERT_EQ(state_of(h.swim, "peer"), MemberState::dead);
+  drain(h);
+  h.out.clear();
+  h.deliver(PingMsg{6, "me"});
+  const auto dead = h.sent_of<DeadMsg>();
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0], (DeadMsg{"peer", "peer:7946", 0, "me", false}));
+}
+
+// The accuser itself tells us of an accusation we already refuted: it
+// missed the refutation, so it gets our alive directly.
+TEST(Swim, AStaleAccuserIsAnsweredDirectly) {
+  Harness h;
+  h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});
+  ASSERT_EQ(h.swim.incarnation(), 1u);
+  drain(h);
+  h.out.clear();
+  h.deliver(DeadMsg{"me", "me:7946", 0, "peer", false});
+  EXPECT_EQ(h.swim.incarnation(), 1u);
+  EXPECT_EQ(h.swim.counters().stale_accusers_answered, 1u);
+  bool answered = false;
+  for (const auto& [to, m] : h.sent()) {
+    if (const auto* a = std::get_if<AliveMsg>(&m); a && to == "peer:7946") {
+      answered = a->incarnation == 1;
+    }
+  }
+  EXPECT_TRUE(answered);
+  // A current accusation is refuted as ever, not answered as stale.
+  h.deliver(SuspectMsg{"me", "me:7946", 1, "peer"});
+  EXPECT_EQ(h.swim.incarnation(), 2u);
+  EXPECT_EQ(h.swim.counters().stale_accusers_answered, 1u);
 }
 
 TEST(Swim, RefutesSuspicionAndDeathAboutItself) {
