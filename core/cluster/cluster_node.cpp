@@ -242,6 +242,7 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
     ++counters_.ownership_changes;
   }
   for (const std::string* id : drop) {
+    if (const auto slot = scheduler_.slot_of(*id); slot && *slot < published_.size()) published_[*slot].reset();
     scheduler_.remove_target(now, *id, out);
     ++counters_.ownership_changes;
   }
@@ -299,21 +300,37 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
   struct Result {
     std::string id;
     Observation o;
+    std::uint32_t slot = 0;
   };
   std::vector<Result> results;
   for (std::size_t i = first_effect; i < out.size(); ++i) {
     const auto* f = std::get_if<CheckFinished>(&out[i]);
     if (!f || !f->spec) continue;
     const std::string& id = f->spec->id;
-    // An unchanged status needs no write: the vouch keeps it fresh.
-    if (!write_would_change(id, f->status)) continue;
+    // An unchanged status needs no write: the vouch keeps it fresh. Fast
+    // path: the same status as our last write here, and no observation has
+    // changed anywhere since (so ours is still live and alone).
+    const std::uint32_t slot = f->check.slot;
+    if (slot >= published_.size()) published_.resize(slot + 1);
+    auto& last = published_[slot];
+    const std::uint64_t version = replicator_.state().observations_version();
+    if (last && last->status == f->status && last->observations_version == version) continue;
+    if (!write_would_change(id, f->status)) {
+      if (last && last->status == f->status) last->observations_version = version;
+      continue;
+    }
+    // A target dropped in this same step (reconcile ran first) leaves no
+    // record behind in its slot.
+    const TargetState* held = scheduler_.at(slot);
+    if (held && held->spec == f->spec) last = Published{f->status, 0};  // version set once written, below
+    else last.reset();
     Observation o;
     o.status = f->status;
     o.reason = f->result.reason;
     o.status_code = f->result.status_code;
     o.latency = f->result.latency;
     o.check_seq = f->check.seq;
-    results.push_back(Result{id, o});
+    results.push_back(Result{id, o, slot});
   }
   for (auto& r : results) {
     // One vote per owner: with several checkers, keep the other current
@@ -323,6 +340,9 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     std::erase(others, config_.name);
     replicator_.observe(now, r.id, r.o, out, others);
     ++counters_.observations_written;
+    if (r.slot < published_.size() && published_[r.slot]) {
+      published_[r.slot]->observations_version = replicator_.state().observations_version();
+    }
   }
 }
 

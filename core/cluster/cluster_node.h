@@ -196,6 +196,15 @@ class ClusterNode {
   std::uint64_t counters_seen_ = 0;
   std::uint64_t durable_epoch_ = 0;
 
+  // The last status written per target, by scheduler slot (reset when the
+  // target leaves the scheduler), with the observation store's version
+  // after it: while neither changes, a result needs no look at the state.
+  struct Published {
+    HealthStatus status = HealthStatus::unknown;
+    std::uint64_t observations_version = 0;
+  };
+  std::vector<std::optional<Published>> published_;
+
 };
 
 }  // namespace heck

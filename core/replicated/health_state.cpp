@@ -71,6 +71,7 @@ bool HealthState::apply(const HealthDelta& d) {
   const bool o = state_.observations.join(d.observations);
   const bool c = state_.counters.join(d.counters);
   registry_version_ += g ? 1 : 0;
+  observations_version_ += o ? 1 : 0;
   counters_version_ += c ? 1 : 0;
   return g || o || c;
 }

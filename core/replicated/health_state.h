@@ -136,6 +136,8 @@ class HealthState {
   // write or a join: change detection for drivers without comparing
   // contexts (a scoped join bumps whenever it touches the store).
   std::uint64_t registry_version() const { return registry_version_; }
+  // Bumped whenever the observation store changed (a local write or a join).
+  std::uint64_t observations_version() const { return observations_version_; }
   std::uint64_t counters_version() const { return counters_version_; }
   // The target ids whose registry entry changed (added, removed, or a spec
   // version came or went) since the last call, in id order, each once: a
@@ -158,6 +160,7 @@ class HealthState {
   HealthDelta state_;
   std::uint64_t registry_version_ = 0;
   std::uint64_t counters_version_ = 0;
+  std::uint64_t observations_version_ = 0;
   bool tracking_ = false;
   std::vector<std::string> registry_changes_;  // unsorted, may repeat; see take_registry_changes
 };
