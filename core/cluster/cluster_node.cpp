@@ -181,6 +181,7 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
 }
 
 void ClusterNode::refresh_peers(std::vector<std::string>* affected) {
+  ++membership_epoch_;
   peers_.clear();
   for (const MemberInfo* m : swim_.live_members()) peers_.push_back(Peer{m->name, m->address});
   std::vector<IndexedMember> live;
@@ -196,6 +197,7 @@ void ClusterNode::refresh_peers(std::vector<std::string>* affected) {
 }
 
 void ClusterNode::apply_member_change(const MemberChanged& c, std::vector<std::string>* affected) {
+  ++membership_epoch_;
   const bool self = c.name == config_.name;
   const bool live = self ? !swim_.left() : is_live(c.to);
   if (!self) {
@@ -308,21 +310,21 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     if (!f || !f->spec) continue;
     const std::string& id = f->spec->id;
     // An unchanged status needs no write: the vouch keeps it fresh. Fast
-    // path: the same status as our last write here, and no observation has
-    // changed anywhere since (so ours is still live and alone).
+    // path: the same status as our last write here, and neither an
+    // observation nor the membership (who owns what) has changed since.
     const std::uint32_t slot = f->check.slot;
     if (slot >= published_.size()) published_.resize(slot + 1);
     auto& last = published_[slot];
-    const std::uint64_t version = replicator_.state().observations_version();
-    if (last && last->status == f->status && last->observations_version == version) continue;
+    const Published::Epoch epoch{replicator_.state().observations_version(), membership_epoch_};
+    if (last && last->status == f->status && last->epoch == epoch) continue;
     if (!write_would_change(id, f->status)) {
-      if (last && last->status == f->status) last->observations_version = version;
+      if (last && last->status == f->status) last->epoch = epoch;
       continue;
     }
     // A target dropped in this same step (reconcile ran first) leaves no
     // record behind in its slot.
     const TargetState* held = scheduler_.at(slot);
-    if (held && held->spec == f->spec) last = Published{f->status, 0};  // version set once written, below
+    if (held && held->spec == f->spec) last = Published{f->status, {}};  // epoch set once written, below
     else last.reset();
     Observation o;
     o.status = f->status;
@@ -341,7 +343,7 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     replicator_.observe(now, r.id, r.o, out, others);
     ++counters_.observations_written;
     if (r.slot < published_.size() && published_[r.slot]) {
-      published_[r.slot]->observations_version = replicator_.state().observations_version();
+      published_[r.slot]->epoch = Published::Epoch{replicator_.state().observations_version(), membership_epoch_};
     }
   }
 }

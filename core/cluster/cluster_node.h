@@ -197,13 +197,20 @@ class ClusterNode {
   std::uint64_t durable_epoch_ = 0;
 
   // The last status written per target, by scheduler slot (reset when the
-  // target leaves the scheduler), with the observation store's version
-  // after it: while neither changes, a result needs no look at the state.
+  // target leaves the scheduler), with the observation store's version and
+  // the membership epoch after it: while none changes, a result needs no
+  // look at the state (record_results).
   struct Published {
+    struct Epoch {
+      std::uint64_t observations = UINT64_MAX;  // HealthState::observations_version
+      std::uint64_t membership = 0;             // membership_epoch_
+      bool operator==(const Epoch&) const = default;
+    };
     HealthStatus status = HealthStatus::unknown;
-    std::uint64_t observations_version = 0;
+    Epoch epoch;
   };
   std::vector<std::optional<Published>> published_;
+  std::uint64_t membership_epoch_ = 0;  // bumped by every membership change applied
 
 };
 

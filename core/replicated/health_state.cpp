@@ -124,6 +124,7 @@ void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool 
   scoped_join(state_.counters, d.counters, here.counters, adopt_context);
   if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;
   if (!d.counters.store.empty() || !d.counters.context.empty()) ++counters_version_;
+  if (!d.observations.store.empty() || !d.observations.context.empty()) ++observations_version_;
 }
 
 std::optional<ResolvedTarget> HealthState::target(const std::string& id) const {

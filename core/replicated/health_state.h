@@ -136,7 +136,8 @@ class HealthState {
   // write or a join: change detection for drivers without comparing
   // contexts (a scoped join bumps whenever it touches the store).
   std::uint64_t registry_version() const { return registry_version_; }
-  // Bumped whenever the observation store changed (a local write or a join).
+  // Bumped whenever the observation store changed (a local write or a join;
+  // a scoped join bumps whenever it touches the store).
   std::uint64_t observations_version() const { return observations_version_; }
   std::uint64_t counters_version() const { return counters_version_; }
   // The target ids whose registry entry changed (added, removed, or a spec

@@ -189,6 +189,16 @@ TEST(ClusterNode, AnotherMemberTakesOverWhenTheOwnerCrashes) {
     checking += c.node(i).checks(victim_target) ? 1 : 0;
   }
   EXPECT_EQ(checking, 1) << victim_target << " must have exactly one new checker";
+  // The standby that checked while n2 was suspect kept n2's vote (n2 was
+  // still an owner then); once n2 is dead its next result supersedes it,
+  // though its own status is unchanged: one observation, the new owner's.
+  for (int i = 0; i < c.size(); ++i) {
+    if (!c.alive(i)) continue;
+    const auto v = c.node(i).target_view(victim_target, c.now());
+    ASSERT_TRUE(v);
+    ASSERT_EQ(v->observations.size(), 1u) << "n" << i;
+    EXPECT_EQ(v->observations[0].observer_name, v->owners.at(0)) << "n" << i;
+  }
 }
 
 TEST(ClusterNode, TakeoverContinuesFromTheReportedStatus) {
