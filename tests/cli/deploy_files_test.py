@@ -24,11 +24,10 @@ import json
 import os
 import re
 import signal
-import socket
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from heck_proc import (args_or_usage, check, free_port, http_request, keygen, run_heck, start_agent,  # noqa: E402
+from heck_proc import (args_or_usage, check, free_cluster_port, free_port, http_request, keygen, run_heck, start_agent,  # noqa: E402
                        temp_dir, wait_until)
 def agent_flags(heck):
     """Long flags `heck agent --help` lists."""
@@ -55,7 +54,7 @@ def test_systemd_config(heck, deploy, tmp):
 
     key = keygen(heck)
     token = "deploy-test-token-0123456789"
-    cluster_port = free_port(socket.SOCK_DGRAM)
+    cluster_port = free_cluster_port()
     api_port = free_port()
     config.update({"keys": [key], "api_token": token, "bind": f"127.0.0.1:{cluster_port}",
                    "advertise": f"127.0.0.1:{cluster_port}", "join": [], "api": f"127.0.0.1:{api_port}"})

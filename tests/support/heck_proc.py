@@ -112,6 +112,26 @@ def free_port(kind=socket.SOCK_STREAM):
         s.close()
 
 
+def free_cluster_port(attempts=50):
+    """A 127.0.0.1 port free a moment ago for both TCP and UDP: an agent's
+    cluster address binds both (a UDP-free port may be taken for TCP)."""
+    for _ in range(attempts):
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            t.bind(("127.0.0.1", 0))
+            port = t.getsockname()[1]
+            try:
+                u.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+        finally:
+            t.close()
+            u.close()
+    raise AssertionError("no port free for both TCP and UDP on 127.0.0.1")
+
+
 class Reply(tuple):
     """(status, headers, text) of one HTTP reply; .json() parses the text."""
 
