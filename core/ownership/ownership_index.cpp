@@ -24,15 +24,32 @@ std::size_t OwnershipIndex::depth(const Target& t) const { return std::min(t.che
 
 std::vector<OwnershipIndex::Entry> OwnershipIndex::rank_live(std::string_view id, std::size_t limit) const {
   ++full_ranks_;
-  std::vector<Entry> all;
-  all.reserve(live_.size());
-  for (std::uint32_t m : live_) all.push_back(Entry{rendezvous_hash_seeded(members_[m].seed, id), m});
   hashes_ += live_.size();
-  const std::size_t n = std::min(limit == 0 ? all.size() : limit, all.size());
-  std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(),
-                    [&](const Entry& a, const Entry& b) { return better(a, b); });
-  all.resize(n);
-  return all;
+  const auto cmp = [&](const Entry& a, const Entry& b) { return better(a, b); };
+  const std::size_t n = limit == 0 ? live_.size() : std::min(limit, live_.size());
+  // The result is allocated at its final size (it is kept per target: a
+  // vector sized for every live member would cost 16 B per member per
+  // target). A short rank keeps the best n by insertion: O(live * n).
+  std::vector<Entry> best;
+  if (n == 0) return best;
+  if (n * 8 > live_.size()) {  // most of them: rank all, O(live log live)
+    best.reserve(live_.size());
+    for (std::uint32_t m : live_) best.push_back(Entry{rendezvous_hash_seeded(members_[m].seed, id), m});
+    std::sort(best.begin(), best.end(), cmp);
+    best.resize(n);
+    best.shrink_to_fit();
+    return best;
+  }
+  best.reserve(n);
+  for (std::uint32_t m : live_) {
+    const Entry e{rendezvous_hash_seeded(members_[m].seed, id), m};
+    if (best.size() == n) {
+      if (!cmp(e, best.back())) continue;
+      best.pop_back();
+    }
+    best.insert(std::upper_bound(best.begin(), best.end(), e, cmp), e);
+  }
+  return best;
 }
 
 void OwnershipIndex::rank_full(Target& t) { t.top = rank_live(t.id, depth(t)); }
