@@ -310,6 +310,9 @@ class ClusterWorld {
   std::map<std::string, std::uint32_t, std::less<>> target_index_;  // every known target (ClusterScenario::target_spec)
   std::vector<std::vector<std::uint8_t>> vantage_;  // [member][target]: 0 none, else 1 + VantageRule::Answer
   std::vector<TargetSpec> target_specs_;
+  // Decoded specs shared by every agent (core/replicated/spec_pool.h): one
+  // parse and one copy per distinct spec, not one per agent.
+  std::shared_ptr<SpecPool> spec_pool_ = std::make_shared<SpecPool>();
   std::vector<Address> seed_addresses_;
   std::vector<std::uint32_t> timeline_links_;      // network rule ids from link events
   std::vector<std::pair<std::string, std::uint32_t>> named_partitions_, named_clogs_, named_links_;

@@ -218,7 +218,7 @@ class Where {
 
 class Decoder {
  public:
-  explicit Decoder(const CodecLimits& limits) : lim_(limits) {}
+  explicit Decoder(const CodecLimits& limits, SpecPool* specs = nullptr) : lim_(limits), specs_(specs) {}
 
   const std::string& error() const { return err_; }
   bool fail(std::string message) {
@@ -358,15 +358,20 @@ class Decoder {
     const MsgValue spec_value = items.next();
     const MsgValue written_at = items.next();
     const MsgValue writer = items.next();
-    // The spec alone goes through a JSON value (TargetSpec's own parser).
-    const auto j = nlohmann::json::from_msgpack(spec_value.encoded.begin(), spec_value.encoded.end(), true, false);
-    auto spec = TargetSpec::from_json(j, Where(where, " spec").str());
-    if (!spec) return fail(spec.error());
+    std::shared_ptr<const TargetSpec> spec = specs_ ? specs_->find(spec_value.encoded) : nullptr;
+    if (!spec) {
+      // The spec alone goes through a JSON value (TargetSpec's own parser).
+      const auto j = nlohmann::json::from_msgpack(spec_value.encoded.begin(), spec_value.encoded.end(), true, false);
+      auto parsed = TargetSpec::from_json(j, Where(where, " spec").str());
+      if (!parsed) return fail(parsed.error());
+      spec = std::make_shared<const TargetSpec>(std::move(*parsed));
+      if (specs_) specs_->insert(spec_value.encoded, spec);
+    }
     if (spec->id != k) return fail(fmt::format("{}: spec id '{}' differs from its key '{}'", where.str(), spec->id, k));
     if (!u64(written_at, Where(where, " written_at"), out.written_at.packed) || !replica(writer, Where(where, " writer"), out.writer)) {
       return false;
     }
-    out.spec = std::make_shared<const TargetSpec>(std::move(*spec));
+    out.spec = std::move(spec);
     return true;
   }
 
@@ -533,6 +538,7 @@ class Decoder {
 
  private:
   const CodecLimits& lim_;
+  SpecPool* specs_;  // may be null
   std::vector<ReplicaId> ids_;
   std::string err_;
 };
@@ -579,11 +585,11 @@ Bytes encode_delta(const HealthDelta& d) {
   return out;
 }
 
-Result<HealthDelta> decode_delta(std::span<const std::uint8_t> bytes, const CodecLimits& limits) {
+Result<HealthDelta> decode_delta(std::span<const std::uint8_t> bytes, const CodecLimits& limits, SpecPool* specs) {
   std::string err;
   MsgValue body;
   if (!read_body(bytes, "delta", body, err)) return Error{std::move(err)};
-  Decoder dec(limits);
+  Decoder dec(limits, specs);
   HealthDelta d;
   std::array<std::optional<MsgValue>, 4> f;  // r g o c
   if (!dec.fields(body, "delta", std::array{"r", "g", "o", "c"}, f) ||
@@ -707,11 +713,11 @@ Bytes encode_repair(const Repair& rep) {
   return out;
 }
 
-Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLimits& limits) {
+Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLimits& limits, SpecPool* specs) {
   std::string err;
   MsgValue body;
   if (!read_body(bytes, "repair", body, err)) return Error{std::move(err)};
-  Decoder dec(limits);
+  Decoder dec(limits, specs);
   Repair rep;
   std::array<std::optional<MsgValue>, 6> f;  // r d b p e t
   if (!dec.fields(body, "repair", std::array{"r", "d", "b", "p", "e", "t"}, f)) return Error{dec.error()};

@@ -44,6 +44,7 @@
 
 #include "core/net.h"
 #include "core/replicated/health_state.h"
+#include "core/replicated/spec_pool.h"
 #include "core/result.h"
 
 namespace heck {
@@ -95,13 +96,17 @@ std::uint16_t bucket_of(const std::string& key);
 
 // Encoders return one MessagePack value (a part body); decoders take one
 // (exactly: trailing bytes are an error) and refuse malformed MessagePack.
+// `specs` (optional): decoded target specs shared by their bytes
+// (spec_pool.h); a spec found there is not parsed again.
 Bytes encode_delta(const HealthDelta& d);
-Result<HealthDelta> decode_delta(std::span<const std::uint8_t> body, const CodecLimits& limits = {});
+Result<HealthDelta> decode_delta(std::span<const std::uint8_t> body, const CodecLimits& limits = {},
+                                 SpecPool* specs = nullptr);
 
 Bytes encode_digest(const Digest& d);
 Result<Digest> decode_digest(std::span<const std::uint8_t> body, const CodecLimits& limits = {});
 
 Bytes encode_repair(const Repair& r);
-Result<Repair> decode_repair(std::span<const std::uint8_t> body, const CodecLimits& limits = {});
+Result<Repair> decode_repair(std::span<const std::uint8_t> body, const CodecLimits& limits = {},
+                             SpecPool* specs = nullptr);
 
 }  // namespace heck

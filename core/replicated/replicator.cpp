@@ -107,6 +107,7 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
       clock_(config_.hlc_max_forward) {
   assert(replica != 0);
   assert(config_.packet_bytes_max > 0 && config_.pending_keys_max > 0);
+  if (!config_.spec_pool) config_.spec_pool = std::make_shared<SpecPool>();
   state_.set_live_sink(digest_index_.get());
 }
 
@@ -305,7 +306,7 @@ std::size_t Replicator::other_peers(std::span<const Peer> peers) const {
 }
 
 void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const Peer> peers, Effects& out) {
-  auto d = decode_delta(part.body, config_.codec);
+  auto d = decode_delta(part.body, config_.codec, config_.spec_pool.get());
   if (!d) return malformed("delta: " + d.error());
   ++counters_.deltas_received;
   observe_clock(now, *d);
@@ -588,7 +589,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
 }
 
 void Replicator::on_repair(Instant now, const wire::Part& part) {
-  auto r = decode_repair(part.body, config_.codec);
+  auto r = decode_repair(part.body, config_.codec, config_.spec_pool.get());
   if (!r) return malformed("repair: " + r.error());
   if (r->scoped && r->for_replica != state_.self()) {
     // It answers a digest of another incarnation at our address (we

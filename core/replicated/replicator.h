@@ -125,6 +125,9 @@ struct ReplicatorConfig {
   std::size_t known_peers_max = 1024;              // peer contexts remembered for trimming
   Duration hlc_max_forward = Duration::seconds(5);
   CodecLimits codec;
+  // Decoded target specs shared by their bytes (spec_pool.h). Null: the
+  // replicator makes its own. The simulator gives every agent one pool.
+  std::shared_ptr<SpecPool> spec_pool;
 };
 
 struct ReplicatorCounters {

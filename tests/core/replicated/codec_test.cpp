@@ -309,6 +309,55 @@ TEST(Codec, AVouchRoundTrips) {
   EXPECT_EQ(b.vouch_of("n2"), nullptr);
 }
 
+TEST(SpecPool, DecodersShareOneSpecPerDistinctBytes) {
+  HealthState a(5);
+  const Bytes one = encode_delta(a.put_target(HlcTimestamp::make(1, 0), spec("web")));
+  const Bytes two = encode_delta(a.put_target(HlcTimestamp::make(2, 0), spec("db", 5432)));
+  SpecPool pool;
+  auto x = decode_delta(one, {}, &pool);
+  auto y = decode_delta(one, {}, &pool);  // another agent, or a duplicate
+  auto z = decode_delta(two, {}, &pool);
+  ASSERT_TRUE(x.ok() && y.ok() && z.ok());
+  const auto spec_of = [](const HealthDelta& d) { return d.registry.store.entries().begin()->second.entries().begin()->second.spec; };
+  EXPECT_EQ(spec_of(*x).get(), spec_of(*y).get());  // one object, parsed once
+  EXPECT_NE(spec_of(*x).get(), spec_of(*z).get());
+  EXPECT_EQ(*x, *decode_delta(one));  // what a decode without the pool gives
+  EXPECT_EQ(pool.counters().hits, 1u);
+  EXPECT_EQ(pool.counters().misses, 2u);
+  EXPECT_EQ(pool.size(), 2u);
+}
+
+TEST(SpecPool, AHitIsStillCheckedAgainstItsKey) {
+  // The same spec bytes under another key: the pool holds the spec, the
+  // decoder must still refuse the mismatch.
+  HealthState a(5);
+  SpecPool pool;
+  ASSERT_TRUE(decode_delta(encode_delta(a.put_target(HlcTimestamp::make(1, 0), spec("web"))), {}, &pool).ok());
+  const json body = json::parse(R"({"r": [5], "g": [[["api", 0, 2, [{"id": "web", "url": "http://127.0.0.1:9000/"}, 1, 0]]], [[0, 2], []]]})");
+  auto first = decode_delta(wire::msgpack_of(body), {}, &pool);
+  auto again = decode_delta(wire::msgpack_of(body), {}, &pool);
+  ASSERT_FALSE(first.ok());
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().find("spec id 'web' differs from its key 'api'"), std::string::npos) << again.error();
+  EXPECT_EQ(again.error(), first.error());
+}
+
+TEST(SpecPool, PurgesSpecsNobodyHoldsAnyMore) {
+  SpecPool pool;
+  std::vector<std::shared_ptr<const TargetSpec>> held;
+  for (int i = 0; i < 3000; ++i) {
+    const std::string id = "t" + std::to_string(i);
+    auto s = std::make_shared<const TargetSpec>(spec(id));
+    const Bytes key(id.begin(), id.end());
+    pool.insert(key, s);
+    if (i % 2 == 0) held.push_back(s);  // the odd ones are dropped by their holder at once
+  }
+  EXPECT_GT(pool.counters().purged, 0u);
+  EXPECT_LT(pool.size(), 3000u);
+  // Every spec still held elsewhere is still found.
+  for (const auto& s : held) EXPECT_EQ(pool.find(Bytes(s->id.begin(), s->id.end())).get(), s.get());
+}
+
 TEST(Codec, LimitsBoundEveryCount) {
   CodecLimits lim;
   lim.max_dots_per_key = 1;
