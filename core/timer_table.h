@@ -1,7 +1,7 @@
 // One node's armed timers: the driver rules of core/timer.h, written once for
-// the daemon and the test harnesses. (The simulated world still keeps its own
-// table, sim/timer_table.h, that marks live entries of its global event heap;
-// moving it onto this one is open work.)
+// every driver: the daemon (one real timer at next_deadline), the simulated
+// world (one wake-up event per member at next_deadline, sim/cluster_world.h)
+// and the test harnesses.
 //
 //   arm(key, at)   sets `key` to fire at `at`, replacing its earlier deadline
 //   cancel(key)    disarms `key` (an unknown or already fired key is fine)

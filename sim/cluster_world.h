@@ -8,8 +8,12 @@
 //   one for check answers; a node's seed is derived from (member, process
 //   generation), so a restart gets a new seed and no other stream shifts.
 // - Each member has its own clock (sim/clock.h, skew and drift from the
-//   scenario); every step gets the member's local time; SetTimer deadlines
-//   are local (sim/timer_table.h semantics). Effects are applied in order.
+//   scenario); every step gets the member's local time. Effects are applied
+//   in order; SetTimer/CancelTimer go to the member's timer table
+//   (core/timer_table.h, the daemon's and every harness's: deadlines are
+//   local, a key fires at most once per arming, ties in key order), and the
+//   queue holds one wake-up per member, at its table's next deadline in true
+//   time. A wake fires every due timer of the member, one step each.
 // - Bytes are real: every Send goes through the network as the envelope the
 //   node encoded, and arrives as a Packet the node decodes.
 // - Processes:
@@ -53,13 +57,13 @@
 
 #include "core/cluster/cluster_node.h"
 #include "core/effects.h"
+#include "core/timer_table.h"
 #include "core/random.h"
 #include "sim/clock.h"
 #include "sim/cluster_scenario.h"
 #include "sim/event_queue.h"
 #include "sim/network.h"
 #include "sim/slab.h"
-#include "sim/timer_table.h"
 #include "sim/trace.h"
 
 namespace heck::sim {
@@ -231,12 +235,16 @@ class ClusterWorld {
   };
   static constexpr std::uint32_t kNoTarget = ~std::uint32_t{0};
   static constexpr std::size_t kMaxBoundSlots = std::size_t{1} << 20;
+  static constexpr std::uint64_t kNoWake = ~std::uint64_t{0};
   struct MemberSlot {
     std::string name;
     Address address;
     NodeClock clock;
     std::unique_ptr<ClusterNode> node;  // null when not running
-    TimerTable timers;
+    TimerTable timers;                  // the node's armed timers (local deadlines)
+    std::uint64_t wake_seq = kNoWake;   // the queue's live wake-up event for them
+    Instant wake_at;                    // its true time
+    bool draining = false;              // firing due timers (on_timer): no new wake yet
     std::uint32_t generation = 0;       // processes started so far
     bool paused = false;
     std::vector<Backlog> backlog;       // paused: deferred timers and buffered packets
@@ -263,6 +271,9 @@ class ClusterWorld {
   void apply_timeline(const TimelineEvent& e);
   void deliver(std::uint32_t m, Message message);
   void fire_timer(std::uint32_t m, TimerKey key);
+  // Keeps one wake-up event in the queue at the member's next deadline.
+  void schedule_wake(std::uint32_t m);
+  void reset_timers(MemberSlot& ms);
   // Applies effects_ of member m stepped at local time `local`, then clears it.
   void apply_effects(std::uint32_t m, Instant local);
   void send(std::uint32_t m, Send& s);
@@ -301,6 +312,7 @@ class ClusterWorld {
   EventQueue queue_;
   Network network_;
   Instant now_;
+  Instant run_end_;  // the bound of the run_until call in progress
   std::uint64_t node_seed_base_ = 0;
   Rng answers_{0};
   std::uint64_t ephemeral_port_ = 0;

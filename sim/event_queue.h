@@ -66,15 +66,9 @@ struct Event {
     return member_;
   }
 
-  static Event timer(Instant at, std::uint32_t member, TimerKey key) {
-    Event e(at, EventKind::timer, member, key.id);
-    e.timer_kind_ = key.kind;
-    return e;
-  }
-  TimerKey timer_key() const {
-    assert(kind_ == EventKind::timer);
-    return TimerKey{timer_kind_, a_};
-  }
+  // A member's timer wake-up: its timer table (core/timer_table.h) has a
+  // deadline due at `at` (true time). Only the member's latest wake is live.
+  static Event timer(Instant at, std::uint32_t member) { return Event(at, EventKind::timer, member, 0); }
 
   // `pending`: the check's index in the world's slab of pending checks.
   static Event check_done(Instant at, std::uint32_t member, std::uint32_t pending) {
@@ -122,11 +116,10 @@ struct Event {
   Event(Instant when, EventKind kind, std::uint32_t member, std::uint64_t a)
       : at(when), a_(a), member_(member), kind_(kind) {}
 
-  std::uint64_t a_ = 0;  // timer: TimerKey::id; check_done, packet: an index; fault: argument; bench: tag
+  std::uint64_t a_ = 0;  // check_done, packet: an index; fault: argument; bench: tag
   std::uint32_t member_ = 0;
   EventKind kind_ = EventKind::none;
   WorldAction action_ = WorldAction::timeline;  // fault
-  TimerKind timer_kind_ = TimerKind{};           // timer
 };
 static_assert(sizeof(Event) == 32, "keep events small: the heap moves them");
 static_assert(std::is_trivially_copyable_v<Event>);
