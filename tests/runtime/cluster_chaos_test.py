@@ -181,6 +181,10 @@ class Cluster:
         with self.lock:
             return [s for s in self.slots if s.state == "up"]
 
+    def stopped(self):
+        with self.lock:
+            return [s for s in self.slots if s.state == "stopped"]
+
     def down_count(self):
         with self.lock:
             return sum(s.state != "up" for s in self.slots)
@@ -216,8 +220,10 @@ class Ops:
 
     def one(self):
         rng = self.rng
-        up = self.cluster.up()
-        slot = rng.choice(up) if up else None
+        # Mostly a running agent; sometimes a stopped one (a client cannot
+        # tell): it times out, and the agent applies it when resumed.
+        up, stopped = self.cluster.up(), self.cluster.stopped()
+        slot = rng.choice(stopped if stopped and rng.random() < 0.1 else up)
         r = rng.random()
         if r < 0.4:
             tid = f"x{rng.randrange(EXTRA_POOL):02}"
@@ -229,8 +235,6 @@ class Ops:
             tid = rng.choice(COUNTERS)
             delta = rng.randint(1, 5)
             kind, method, path, body = "add", "POST", f"/v1/counters/{tid}", {"delta": delta}
-        if slot is None:
-            return
         api = slot.proc.api
         try:
             reply = http_request(method, f"http://{api}{path}", body, TOKEN, timeout=OP_TIMEOUT_S)
@@ -346,35 +350,41 @@ def run(cluster, base, deadline, a):
         raise ops.error
     print(f"ok: chaos for {a.duration:g} s: faults {cluster.faults}; operations {ops.counts()}")
 
-    # 3. One agent dead before the heal, some of the targets it owned flipped.
+    # 3. Defect 1's path: an owner killed while its observations are live,
+    # some of them made wrong by flips, and restarted by the heal before any
+    # standby has taken over: its fresh results must win over its own
+    # pre-crash observations. (A stopped agent is resumed first, and a dead
+    # one restarted if two are, so the victim leaves a majority running.)
+    for s in slots:
+        if s.state == "stopped":
+            cluster.resume(s)
     dead = [s for s in slots if s.state == "dead"]
-    if not dead:
-        victim = rng.choice([s for s in slots if s.state == "up"])
-        witness = rng.choice([s for s in slots if s.state == "up" and s is not victim])
-        owned = sorted(tid for tid, e in witness.proc.targets().items() if e["owners"] == [victim.name])
-        cluster.kill(victim)
-        dead = [victim]
-    else:
-        victim = dead[0]
-        witness = rng.choice(cluster.up())
-        owned = sorted(tid for tid, e in witness.proc.targets().items() if e["owners"] == [victim.name])
-    flipped = rng.sample(owned, min(5, len(owned)))
+    if len(dead) >= MAX_DOWN:
+        cluster.restart(dead[0])
+    time.sleep(1.0)  # a just restarted agent checks its targets
+    view = rng.choice(cluster.up()).proc.targets()
+    observed = {s.name: sorted(tid for tid, e in view.items() if e["owners"] == [s.name] and
+                               e["last_observer"] == s.name and e["status"] == TRUTH.status(tid))
+                for s in cluster.up()}
+    most = max(len(v) for v in observed.values())
+    victim = rng.choice([s for s in cluster.up() if len(observed[s.name]) >= min(5, most)])
+    witness = rng.choice([s for s in cluster.up() if s is not victim])
+    observed = observed[victim.name]
+    cluster.kill(victim)
+    flipped = rng.sample(observed, min(5, len(observed)))
     for tid in flipped:
         TRUTH.flip(tid)
-    time.sleep(1.0)
-    print(f"ok: before the heal {', '.join(s.name for s in dead)} dead; flipped {len(flipped)} targets "
-          f"{victim.name} owned: {flipped}")
+    time.sleep(rng.uniform(0.1, 0.4))  # less than a probe period: no standby checks them yet
+    print(f"ok: before the heal {', '.join(s.name for s in slots if s.state == 'dead')} dead; {victim.name} killed "
+          f"with its observations live and {len(flipped)} of them made wrong: {flipped}")
 
     # 4. Heal.
     heal_started = time.monotonic()
     for s in slots:
-        if s.state == "stopped":
-            cluster.resume(s)
-    for s in slots:
         if s.state == "dead":
             cluster.restart(s)
     healed = time.monotonic()
-    print(f"ok: healed in {healed - heal_started:.2f} s (SIGCONT every stopped agent, restart every dead one)")
+    print(f"ok: healed in {healed - heal_started:.2f} s (every dead agent restarted; none stopped)")
 
     def mismatches():
         views = {s.name: s.proc.targets() for s in slots}
@@ -395,6 +405,24 @@ def run(cluster, base, deadline, a):
 
     # Converged = every poll from then on, for HOLD_S, finds every status
     # right: a right answer that a late sibling overturns (defect 1) does not count.
+    # Defect 1's signature, per flipped target: when the restarted owner's
+    # own check (its "local" state) was first right, when every agent's view
+    # was first right, and in between how many polls found the owner's own
+    # view wrong while its own check was right (its fresh result losing).
+    own = {tid: {"local_right": None, "all_right": None, "own_view_wrong": 0} for tid in flipped}
+
+    def track_flipped(t, views):
+        for tid, rec in own.items():
+            want = TRUTH.status(tid)
+            e = views.get(victim.name, {}).get(tid)
+            local_right = bool(e and e["local"] and e["local"]["status"] == want)
+            if local_right and rec["local_right"] is None:
+                rec["local_right"] = t
+            if local_right and e["status"] != want:
+                rec["own_view_wrong"] += 1
+            if rec["all_right"] is None and all(v.get(tid, {}).get("status") == want for v in views.values()):
+                rec["all_right"] = t
+
     stable_since = None  # seconds after the heal: the first poll of the current right streak
     broken = []          # (seconds after the heal, mismatches) of the polls that broke a streak
     last_bad = (None, [])
@@ -405,6 +433,8 @@ def run(cluster, base, deadline, a):
         except heck_proc.RETRY_ERRORS as e:
             bad, views = [f"a GET /v1/targets failed: {e!r}"], None
         t = time.monotonic() - healed
+        if views:
+            track_flipped(t, views)
         if bad:
             if stable_since is not None:
                 broken.append((t, bad))
@@ -436,6 +466,15 @@ def run(cluster, base, deadline, a):
     print(f"ok: every agent's statuses equal the truth {took:.2f} s after the heal and for {HOLD_S:g} s after "
           f"({len(views[slots[0].name])} targets, {sum(TRUTH.status(t) == 'unhealthy' for t in views[slots[0].name])} "
           f"unhealthy; {len(broken)} right streaks broken before)")
+
+    fmt_t = lambda x: "never" if x is None else f"{x:.2f} s"
+    print(f"defect 1 path ({victim.name} restarted with {len(flipped)} of its pre-crash observations wrong): " +
+          "; ".join(f"{tid}: own check right {fmt_t(r['local_right'])}, every agent right {fmt_t(r['all_right'])}, "
+                    f"{r['own_view_wrong']} polls with its own check right but its view wrong"
+                    for tid, r in own.items()))
+    for p in victim.procs[-1:] + [witness.proc]:
+        for line in p.matching(r"target (" + "|".join(flipped) + r") ")[-3 * len(flipped):] if flipped else []:
+            print(f"  {p.name}: {line}")
 
     # Registry: every base target; the extra ones as the acknowledged ops say.
     registry = set(views[slots[0].name])
