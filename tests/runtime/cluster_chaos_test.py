@@ -31,7 +31,7 @@ Usage: cluster_chaos_test.py PATH_TO_HECK [--seed N] [--duration S] [--targets N
 The seed picks every fault, flip and operation (their timing is real, so a
 seed replays the same schedule, not the same interleaving). Every failure
 prints the seed and the command that reruns it. Every wait is bounded; with
-the default 45 s the whole test takes about 70 s (at most duration + 75 s).
+the default 45 s the whole test takes about 60 s (a failing one at most about 100 s).
 """
 
 import argparse
