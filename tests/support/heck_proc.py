@@ -189,12 +189,19 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def serve_http(handler_cls):
+class _BacklogServer(http.server.ThreadingHTTPServer):
+    request_queue_size = 128  # socketserver's default listen backlog is 5
+
+
+def serve_http(handler_cls, backlog=False):
     """A ThreadingHTTPServer on 127.0.0.1:<free port> served by a daemon thread.
 
+    backlog: listen with a backlog of 128 instead of socketserver's 5 (many
+    agents checking many targets at once would otherwise see SYN retries).
     The caller calls .shutdown(); the port is .server_address[1].
     """
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_cls)
+    cls = _BacklogServer if backlog else http.server.ThreadingHTTPServer
+    srv = cls(("127.0.0.1", 0), handler_cls)
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
