@@ -6,10 +6,18 @@
 
 namespace heck {
 
+bool outvoted(const Observation& o, const std::vector<Observation>& observations) {
+  return std::any_of(observations.begin(), observations.end(), [&](const Observation& p) {
+    if (&p == &o || p.observer_name != o.observer_name) return false;
+    return p.observed_at != o.observed_at ? p.observed_at > o.observed_at : ranks_above(p, o);
+  });
+}
+
 HealthStatus resolve_votes(const std::vector<Observation>& observations, int quorum, std::size_t* unhealthy_votes,
                            std::size_t* healthy_votes) {
   std::size_t bad = 0, good = 0;
   for (const Observation& o : observations) {
+    if (outvoted(o, observations)) continue;
     if (o.status == HealthStatus::unhealthy) ++bad;
     if (o.status == HealthStatus::healthy) ++good;
   }
@@ -40,6 +48,17 @@ std::optional<TargetView> make_target_view(const HealthState& state, const std::
   }
   std::sort(v.observations.begin(), v.observations.end(),
             [](const Observation& a, const Observation& b) { return ranks_above(a, b); });
+  // The votes first, then a member's older observations it has outvoted.
+  std::vector<bool> is_vote(v.observations.size());
+  for (std::size_t i = 0; i < v.observations.size(); ++i) is_vote[i] = !outvoted(v.observations[i], v.observations);
+  std::vector<Observation> ordered;
+  ordered.reserve(v.observations.size());
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t i = 0; i < v.observations.size(); ++i) {
+      if (is_vote[i] == (pass == 0)) ordered.push_back(v.observations[i]);
+    }
+  }
+  v.observations = std::move(ordered);
   v.status = resolve_votes(v.observations, v.quorum, &v.unhealthy_votes, &v.healthy_votes);
 
   OwnerSplit split = split_owners(std::move(ranked), v.spec->checkers, fallbacks_max);

@@ -5,9 +5,15 @@
 //
 // Status (the confirmation rule; one rule for every target):
 //   The votes are the live observations (the siblings of the target's
-//   multi-value register). Owners write so that each current owner keeps one
-//   observation of its own (ClusterNode): with `checkers` = r there are up to
-//   r votes, plus transient siblings from a partition or a takeover.
+//   multi-value register), one per member: its newest. Owners write so that
+//   each current owner keeps one observation of its own (ClusterNode): with
+//   `checkers` = r there are up to r votes, plus transient siblings from a
+//   partition or a takeover. A member's own observations are causally
+//   ordered except across its restart: the new incarnation (a new replica id)
+//   writes its first result before it has seen the old one's, and both stay
+//   as siblings until it supersedes the old one. Its newer observation is
+//   its opinion (both were stamped on the same host's clock), so the old one
+//   is outvoted at once instead of deciding the status until then.
 //   - unhealthy  when at least `quorum` votes say unhealthy (quorum = 1 by
 //                default: any owner's failure is reported);
 //   - healthy    otherwise, when some vote says healthy;
@@ -55,7 +61,8 @@ struct TargetView {
   std::size_t healthy_votes = 0;
   int quorum = 1;
 
-  // Live observations, best first by the sibling rule (observation.h).
+  // Live observations: the votes best first by the sibling rule
+  // (observation.h), then the outvoted ones (older ones of a voting member).
   std::vector<Observation> observations;
   // The newest observation (greatest observed_at), if any.
   std::optional<Observation> newest;
@@ -78,7 +85,12 @@ struct TargetViewRules {
   int stale_intervals = 3;
 };
 
-// Resolves votes into a status (the rule above).
+// True when another observation of `o`'s member in `observations` is newer
+// (greater observed_at; at equal times, the sibling rule): `o` is no vote.
+bool outvoted(const Observation& o, const std::vector<Observation>& observations);
+
+// Resolves votes into a status (the rule above; outvoted observations are
+// not counted).
 HealthStatus resolve_votes(const std::vector<Observation>& observations, int quorum, std::size_t* unhealthy_votes,
                            std::size_t* healthy_votes);
 

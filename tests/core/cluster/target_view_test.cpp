@@ -133,5 +133,45 @@ TEST_F(TargetViewTest, KeptVotesStayAsSiblings) {
   EXPECT_EQ(make_target_view(other, "web", {"a", "b"}, 2, false, Instant::from_ns(0), rules_)->observations.size(), 1u);
 }
 
+TEST(ResolveVotes, OneVotePerMemberItsNewest) {
+  // A restarted member (a new replica id, same name) whose first result is
+  // concurrent with its old incarnation's observation: the newer decides.
+  Observation before = vote(HealthStatus::unhealthy, "a", 1000);
+  Observation after = vote(HealthStatus::healthy, "a", 2000);
+  after.observer = before.observer + 2;
+  std::size_t bad = 9, good = 9;
+  EXPECT_EQ(resolve_votes({before, after}, 1, &bad, &good), HealthStatus::healthy);
+  EXPECT_EQ(bad, 0u);
+  EXPECT_EQ(good, 1u);
+  EXPECT_TRUE(outvoted(before, {before, after}));
+  // Two unhealthy observations of one member are one vote, short of quorum 2.
+  after.status = HealthStatus::unhealthy;
+  EXPECT_EQ(resolve_votes({before, after, vote(HealthStatus::healthy, "b")}, 2, &bad, &good), HealthStatus::healthy);
+  EXPECT_EQ(bad, 1u);
+  // Other members still vote each.
+  EXPECT_EQ(resolve_votes({before, after, vote(HealthStatus::unhealthy, "b")}, 2, &bad, &good), HealthStatus::unhealthy);
+}
+
+TEST_F(TargetViewTest, ARestartedOwnersNewResultOutvotesItsOldIncarnation) {
+  // The old incarnation's observation reached this agent; the new one wrote
+  // without having seen it (a restart loses observations): both are siblings.
+  HealthState old_incarnation(11);
+  old_incarnation.join(state_.state());
+  old_incarnation.observe("web", vote(HealthStatus::unhealthy, "a", 1000));
+  HealthState new_incarnation(12);
+  new_incarnation.join(state_.state());
+  Observation fresh = vote(HealthStatus::healthy, "a", 5000);
+  fresh.observer = 12;
+  new_incarnation.observe("web", fresh);
+  state_.join(old_incarnation.state());
+  state_.join(new_incarnation.state());
+  auto v = make_target_view(state_, "web", {"a", "b"}, 2, false, Instant::from_ns(0), rules_);
+  ASSERT_EQ(v->observations.size(), 2u) << "both stay as siblings until superseded";
+  EXPECT_EQ(v->status, HealthStatus::healthy);
+  EXPECT_EQ(v->unhealthy_votes, 0u);
+  EXPECT_EQ(v->observations.front().status, HealthStatus::healthy) << "the vote first, the outvoted one after";
+  EXPECT_EQ(v->observations.back().status, HealthStatus::unhealthy);
+}
+
 }  // namespace
 }  // namespace heck
