@@ -79,6 +79,19 @@
 // with kinds swim_* (core/timer.h), MemberChanged whenever a member's state or
 // incarnation changes in this view (including new members and this node).
 //
+// Cost model (n members in this view): the members are flat records in
+// slots, found by name through a hash index (core/membership/name_index.h)
+// and listed in name order by a vector of slot numbers.
+//   an update about a known member (alive/suspect/dead, a push-pull entry):
+//     O(1) expected (one hash lookup, one record); a new member adds an O(n)
+//     insert of a 4-byte slot number into the name order.
+//   a suspicion: O(log s) in the s current suspects, confirmers O(k).
+//   members(), live_members(), a push-pull: O(n), in name order, no sort.
+//   a probe round's reshuffle: O(n log n) once per n probes.
+//   reaping: O(n) per reap timer that forgets someone (slots are reused).
+// Memory: ~100 bytes a member (MemberInfo plus slot bookkeeping) and 16
+// bytes of index per member.
+//
 // Bad input: a part whose body does not decode is dropped and counted in
 // counters().malformed_parts; it never asserts. Every collection is bounded
 // (max_members, max_relays, seeds).
