@@ -1,10 +1,16 @@
 #include "core/membership/broadcast_queue.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cmath>
-#include <vector>
+#include <utility>
 
 namespace heck {
+namespace {
+
+bool older(const auto& a, const auto& b) { return a.id < b.id; }
+
+}  // namespace
 
 BroadcastQueue::BroadcastQueue(std::size_t retransmit_mult, std::size_t max_items)
     : retransmit_mult_(retransmit_mult), max_items_(max_items) {
@@ -17,66 +23,142 @@ std::size_t BroadcastQueue::transmit_limit(std::size_t cluster_size) const {
   return limit < 1 ? 1 : limit;
 }
 
-void BroadcastQueue::erase(std::uint64_t id) {
-  auto it = items_.find(id);
-  assert(it != items_.end());
-  order_.erase(Order{it->second.transmits, ~id});
-  if (!it->second.key.empty()) by_key_.erase(it->second.key);
-  sizes_.erase(sizes_.find(it->second.part.bytes.size()));
-  items_.erase(it);
+std::uint32_t BroadcastQueue::find_key(std::string_view key) const {
+  if (key.empty()) return kNoSlot;
+  const auto slot = by_key_.find(key, [this](std::uint32_t s) { return std::string_view(items_[s].key); });
+  return slot ? *slot : kNoSlot;
+}
+
+std::vector<BroadcastQueue::Ref>& BroadcastQueue::bucket(std::size_t transmits) {
+  if (buckets_.size() <= transmits) buckets_.resize(transmits + 1);
+  return buckets_[transmits];
+}
+
+void BroadcastQueue::release(std::uint32_t slot) {
+  Item& item = items_[slot];
+  if (!item.key.empty()) by_key_.erase(item.key, slot);
+  auto size = sizes_.find(item.part.bytes.size());
+  assert(size != sizes_.end());
+  if (--size->second == 0) sizes_.erase(size);
+  item = Item{};
+  free_slots_.push_back(slot);
+  --count_;
+}
+
+void BroadcastQueue::erase(std::uint32_t slot) {
+  std::vector<Ref>& b = buckets_[items_[slot].transmits];
+  const auto it = std::lower_bound(b.begin(), b.end(), Ref{items_[slot].id, slot}, older<Ref, Ref>);
+  assert(it != b.end() && it->slot == slot);
+  b.erase(it);
+  release(slot);
 }
 
 void BroadcastQueue::push(std::string key, wire::EncodedPart part) {
-  if (!key.empty()) {
-    if (auto it = by_key_.find(key); it != by_key_.end()) erase(it->second);
-  }
-  if (items_.size() >= max_items_) {
-    // Evict the most-transmitted part; among those the oldest (largest ~id).
-    auto victim = std::prev(order_.end());
-    erase(~std::get<1>(*victim));
+  if (const std::uint32_t old = find_key(key); old != kNoSlot) erase(old);
+  if (count_ >= max_items_) {
+    // Evict the most-transmitted part; among those the oldest.
+    auto top = std::find_if(buckets_.rbegin(), buckets_.rend(), [](const auto& b) { return !b.empty(); });
+    assert(top != buckets_.rend());
+    erase(top->front().slot);
     ++dropped_;
   }
+  std::uint32_t slot = static_cast<std::uint32_t>(items_.size());
+  if (free_slots_.empty()) {
+    items_.emplace_back();
+  } else {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
   const std::uint64_t id = next_id_++;
-  if (!key.empty()) by_key_.emplace(key, id);
-  sizes_.insert(part.bytes.size());
-  items_.emplace(id, Item{std::move(key), std::move(part), 0});
-  order_.insert(Order{0, ~id});
+  if (!key.empty()) by_key_.insert(key, slot);
+  ++sizes_[part.bytes.size()];
+  items_[slot] = Item{std::move(key), std::move(part), id, 0, false};
+  bucket(0).push_back(Ref{id, slot});
+  ++count_;
 }
 
 std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_size) {
-  if (items_.empty()) return 0;
+  if (count_ == 0) return 0;
   const std::size_t limit = transmit_limit(cluster_size);
-  const std::size_t smallest = *sizes_.begin();
-  std::vector<std::uint64_t> packed;
+  const std::size_t smallest = sizes_.begin()->first;
+  std::vector<std::size_t> left;  // buckets packed parts leave, ascending
+  std::size_t packed = 0;
   std::size_t misfits = 0;
-  for (const Order& o : order_) {
+  for (std::size_t t = 0; t < buckets_.size(); ++t) {
+    const std::vector<Ref>& from = buckets_[t];
+    bool any = false;
+    for (auto r = from.rbegin(); r != from.rend(); ++r) {  // newest first
+      if (b.remaining() < smallest || misfits >= kMaxMisfits) break;
+      ++work_;
+      Item& item = items_[r->slot];
+      if (b.try_add(item.part)) {
+        item.packed = true;
+        any = true;
+        ++packed;
+        misfits = 0;
+      } else {
+        ++misfits;
+      }
+    }
+    if (any) left.push_back(t);
     if (b.remaining() < smallest || misfits >= kMaxMisfits) break;
-    const std::uint64_t id = ~std::get<1>(o);
-    if (b.try_add(items_.at(id).part)) {
-      packed.push_back(id);
-      misfits = 0;
-    } else {
-      ++misfits;
-    }
   }
-  for (std::uint64_t id : packed) {
-    Item& item = items_.at(id);
-    if (item.transmits + 1 >= limit) {
-      erase(id);  // sent often enough
-      continue;
-    }
-    order_.erase(Order{item.transmits, ~id});
-    ++item.transmits;
-    order_.insert(Order{item.transmits, ~id});
+  // Highest bucket first, so a part moved up is not moved again.
+  for (auto t = left.rbegin(); t != left.rend(); ++t) {
+    std::vector<Ref> up;
+    std::erase_if(buckets_[*t], [&](const Ref& r) {
+      Item& item = items_[r.slot];
+      if (!item.packed) return false;
+      item.packed = false;
+      if (item.transmits + 1 >= limit) {
+        release(r.slot);  // sent often enough
+      } else {
+        ++item.transmits;
+        up.push_back(r);
+      }
+      return true;
+    });
+    shrink(buckets_[*t]);
+    std::vector<Ref>& to = bucket(*t + 1);
+    const auto mid = static_cast<std::ptrdiff_t>(to.size());
+    to.insert(to.end(), up.begin(), up.end());
+    std::inplace_merge(to.begin(), to.begin() + mid, to.end(), older<Ref, Ref>);
   }
-  return packed.size();
+  if (items_.size() > kCompactFrom && count_ * 4 < items_.size()) compact();
+  return packed;
+}
+
+void BroadcastQueue::shrink(std::vector<Ref>& b) {
+  if (b.capacity() > kCompactFrom && b.size() * 4 < b.capacity()) b.shrink_to_fit();
+}
+
+void BroadcastQueue::compact() {
+  std::vector<std::uint32_t> moved_to(items_.size(), kNoSlot);
+  std::vector<Item> dense;
+  dense.reserve(count_);
+  for (std::uint32_t slot = 0; slot < items_.size(); ++slot) {
+    if (items_[slot].id == 0) continue;  // free
+    moved_to[slot] = static_cast<std::uint32_t>(dense.size());
+    dense.push_back(std::move(items_[slot]));
+  }
+  items_ = std::move(dense);
+  free_slots_ = {};
+  by_key_.clear();
+  for (std::uint32_t slot = 0; slot < items_.size(); ++slot) {
+    if (!items_[slot].key.empty()) by_key_.insert(items_[slot].key, slot);
+  }
+  for (auto& b : buckets_) {
+    for (Ref& r : b) r.slot = moved_to[r.slot];
+  }
 }
 
 void BroadcastQueue::clear() {
   items_.clear();
+  free_slots_.clear();
   by_key_.clear();
-  order_.clear();
+  buckets_.clear();
   sizes_.clear();
+  count_ = 0;
 }
 
 }  // namespace heck

@@ -22,16 +22,27 @@
 // - At most max_items parts are queued; pushing into a full queue first
 //   evicts the most-transmitted (then oldest) part and counts it in dropped().
 //
-// Deterministic: the order depends only on the calls made, never on hashing.
+// Deterministic: the order depends only on the calls made, never on hashing
+// (the key index only finds).
+//
+// Cost model (n queued parts, b the parts in one transmit-count bucket):
+//   push:  O(1) expected to find a replaced key, plus O(b) to take the
+//          replaced or evicted part out of its bucket (a vector of 16-byte
+//          refs sorted by age); no tree nodes.
+//   fill:  O(parts looked at) to pack, at most parts packed + kMaxMisfits,
+//          whatever n; then O(b) per bucket the packed parts leave or enter
+//          (a merge of sorted refs). work() counts the parts looked at.
+// Memory per part: its key and bytes, ~60 bytes of record, a 16-byte ref and
+// an 8-byte key index entry.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <set>
 #include <string>
-#include <tuple>
+#include <vector>
 
+#include "core/membership/name_index.h"
 #include "core/wire/envelope.h"
 
 namespace heck {
@@ -45,37 +56,58 @@ class BroadcastQueue {
   // Packs queued parts into `b` while they fit (see above). Returns parts packed.
   std::size_t fill(wire::PacketBuilder& b, std::size_t cluster_size);
 
-  std::size_t size() const { return items_.size(); }
-  bool empty() const { return items_.empty(); }
+  std::size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
   std::uint64_t dropped() const { return dropped_; }  // evicted because the queue was full
-  bool contains(const std::string& key) const { return by_key_.contains(key); }
+  bool contains(const std::string& key) const { return find_key(key) != kNoSlot; }
   // Forgets every queued part (e.g. a node that left and rejoins).
   void clear();
 
   // retransmit_mult * ceil(log10(cluster_size + 1)), at least 1.
   std::size_t transmit_limit(std::size_t cluster_size) const;
+  // Parts fill() has looked at, in total (a work counter for tests).
+  std::uint64_t work() const { return work_; }
 
  private:
   struct Item {
     std::string key;
     wire::EncodedPart part;
-    std::size_t transmits = 0;
+    std::uint64_t id = 0;  // push order: larger is newer; 0 = a free slot
+    std::uint32_t transmits = 0;
+    bool packed = false;   // during fill()
   };
-  // Order key: (transmits, -id): fewest transmits first, newest first.
-  using Order = std::tuple<std::size_t, std::uint64_t>;  // (transmits, ~id)
-
-  void erase(std::uint64_t id);
-
+  // An entry of a bucket; a bucket lists its parts oldest first.
+  struct Ref {
+    std::uint64_t id = 0;
+    std::uint32_t slot = 0;
+  };
+  static constexpr std::uint32_t kNoSlot = static_cast<std::uint32_t>(-1);
   static constexpr std::size_t kMaxMisfits = 64;
+  static constexpr std::size_t kCompactFrom = 64;  // slots or refs: smaller is left alone
+
+  std::uint32_t find_key(std::string_view key) const;
+  // Takes the part out of its bucket and frees its slot.
+  void erase(std::uint32_t slot);
+  void release(std::uint32_t slot);
+  std::vector<Ref>& bucket(std::size_t transmits);
+  // Memory follows what is queued, not the high-water mark: a bucket below a
+  // quarter of its capacity is shrunk, and once fewer than a quarter of the
+  // slots are used the records are moved into dense slots (O(n), amortised
+  // over the removals that emptied them).
+  void shrink(std::vector<Ref>& b);
+  void compact();
 
   std::size_t retransmit_mult_;
   std::size_t max_items_;
   std::uint64_t next_id_ = 1;
   std::uint64_t dropped_ = 0;
-  std::map<std::uint64_t, Item> items_;          // id -> item
-  std::map<std::string, std::uint64_t> by_key_;  // non-empty key -> id
-  std::set<Order> order_;
-  std::multiset<std::size_t> sizes_;  // encoded sizes of the queued parts
+  std::uint64_t work_ = 0;
+  std::size_t count_ = 0;
+  std::vector<Item> items_;  // by slot; a free slot has id 0
+  std::vector<std::uint32_t> free_slots_;
+  NameIndex by_key_;                             // non-empty key -> slot
+  std::vector<std::vector<Ref>> buckets_;        // by transmit count, oldest first
+  std::map<std::size_t, std::size_t> sizes_;     // encoded size -> parts of that size
 };
 
 }  // namespace heck

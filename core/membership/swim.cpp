@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <tuple>
+#include <utility>
 
 namespace heck {
 namespace {
@@ -18,7 +19,7 @@ std::string broadcast_key(std::string_view member) {
 
 // Precedence of updates about one member: (incarnation, state, address),
 // lexicographic. A total order, so "keep the greatest" is a join.
-auto rank(std::uint64_t incarnation, MemberState state, const Address& address) {
+auto rank(std::uint64_t incarnation, MemberState state, std::string_view address) {
   return std::make_tuple(incarnation, static_cast<std::uint8_t>(state), std::string_view(address));
 }
 
@@ -45,34 +46,44 @@ Swim::Swim(SwimConfig config, std::string name, Address address, std::uint64_t s
   assert(config_.gossip_interval > Duration::zero() && config_.push_pull_interval > Duration::zero());
   Member m;
   m.info = MemberInfo{self_, address_, MemberState::alive, 0, Instant{}};
-  m.slot = next_slot_++;
-  slots_.emplace(m.slot, self_);
-  members_.emplace(self_, std::move(m));
+  m.used = true;
+  members_.push_back(std::move(m));
+  index_.insert(self_, 0);
+  by_name_.push_back(0);
 }
 
 // ---------------------------------------------------------------- views
 
-Swim::Member& Swim::self_member() { return members_.find(self_)->second; }
+Swim::Member& Swim::self_member() { return members_[0]; }
 
-std::uint64_t Swim::incarnation() const { return members_.find(self_)->second.info.incarnation; }
+std::uint64_t Swim::incarnation() const { return members_[0].info.incarnation; }
+
+const Swim::Member* Swim::find_member(std::string_view name) const {
+  const auto id = index_.find(name, [this](MemberId i) { return std::string_view(members_[i].info.name); });
+  return id ? &members_[*id] : nullptr;
+}
+
+Swim::Member* Swim::find_member(std::string_view name) {
+  return const_cast<Member*>(std::as_const(*this).find_member(name));
+}
 
 const MemberInfo* Swim::member(std::string_view name) const {
-  auto it = members_.find(name);
-  return it == members_.end() ? nullptr : &it->second.info;
+  const Member* m = find_member(name);
+  return m == nullptr ? nullptr : &m->info;
 }
 
 std::vector<MemberInfo> Swim::members() const {
   std::vector<MemberInfo> out;
-  out.reserve(members_.size());
-  for (const auto& [n, m] : members_) out.push_back(m.info);
+  out.reserve(by_name_.size());
+  for (MemberId id : by_name_) out.push_back(members_[id].info);
   return out;
 }
 
 std::vector<const MemberInfo*> Swim::live_members() const {
   std::vector<const MemberInfo*> out;
   out.reserve(live_.size());
-  for (const auto& [n, m] : members_) {
-    if (n != self_ && is_live(m.info.state)) out.push_back(&m.info);
+  for (MemberId id : by_name_) {
+    if (id != 0 && is_live(members_[id].info.state)) out.push_back(&members_[id].info);
   }
   return out;
 }
@@ -115,55 +126,95 @@ void Swim::broadcast(const std::string& about, const SwimMessage& m) {
 
 // ---------------------------------------------------------------- the view
 
-void Swim::live_insert(Member& m) {
-  if (m.live_index != kNone || m.info.name == self_) return;
-  m.live_index = live_.size();
-  live_.push_back(m.info.name);
+Swim::MemberId Swim::add_member(Instant now, const Update& u) {
+  MemberId id = static_cast<MemberId>(members_.size());
+  if (free_slots_.empty()) {
+    members_.emplace_back();
+  } else {
+    id = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  Member& m = members_[id];
+  m = Member{};
+  m.info = MemberInfo{std::string(u.name), std::string(u.address), u.state, u.incarnation, now};
+  m.used = true;
+  index_.insert(u.name, id);
+  const auto at = std::lower_bound(by_name_.begin(), by_name_.end(), u.name,
+                                   [this](MemberId i, std::string_view n) { return members_[i].info.name < n; });
+  by_name_.insert(at, id);
+  return id;
 }
 
-void Swim::live_erase(Member& m) {
-  if (m.live_index == kNone) return;
-  const std::size_t i = m.live_index;
+void Swim::reap(const std::vector<MemberId>& ids) {
+  for (MemberId id : ids) {
+    Member& m = members_[id];
+    index_.erase(m.info.name, id);
+    m = Member{};
+    free_slots_.push_back(id);
+  }
+  // Forget the slots everywhere they are listed: a reused slot is someone else.
+  const auto reaped = [this](MemberId id) { return !members_[id].used; };
+  std::erase_if(by_name_, reaped);
+  std::erase_if(recently_dead_, [&](const auto& e) { return reaped(e.first); });
+  std::size_t kept_before_index = 0;
+  for (std::size_t i = 0; i < probe_index_ && i < probe_list_.size(); ++i) kept_before_index += !reaped(probe_list_[i]);
+  std::erase_if(probe_list_, reaped);
+  probe_index_ = kept_before_index;
+}
+
+void Swim::live_insert(MemberId id) {
+  Member& m = members_[id];
+  if (m.live_index != kNoIndex || id == 0) return;
+  m.live_index = static_cast<std::uint32_t>(live_.size());
+  live_.push_back(id);
+}
+
+void Swim::live_erase(MemberId id) {
+  Member& m = members_[id];
+  if (m.live_index == kNoIndex) return;
+  const std::uint32_t i = m.live_index;
   if (i + 1 != live_.size()) {
-    live_[i] = std::move(live_.back());
-    members_.find(live_[i])->second.live_index = i;
+    live_[i] = live_.back();
+    members_[live_[i]].live_index = i;
   }
   live_.pop_back();
-  m.live_index = kNone;
+  m.live_index = kNoIndex;
 }
 
-void Swim::probe_list_insert(Member& m) {
-  if (m.in_probe_list || m.info.name == self_) return;
+void Swim::probe_list_insert(MemberId id) {
+  Member& m = members_[id];
+  if (m.in_probe_list || id == 0) return;
   m.in_probe_list = true;
   // At a random position (memberlist does the same), so a new member is
   // probed within the current round on average half-way through.
-  probe_list_.push_back(m.info.name);
+  probe_list_.push_back(id);
   const std::size_t j = rng_.below(probe_list_.size());
   std::swap(probe_list_[j], probe_list_.back());
 }
 
-void Swim::change(Instant now, Member& m, MemberState to, std::uint64_t incarnation,
-                  const Address& address, bool is_new, Effects& out) {
+void Swim::change(Instant now, MemberId id, MemberState to, std::uint64_t incarnation,
+                  std::string_view address, bool is_new, Effects& out) {
+  Member& m = members_[id];
   const MemberState from = m.info.state;
   if (from == MemberState::suspect && to != MemberState::suspect) {
-    cancel_timer(TimerKind::swim_suspicion, m.slot, out);
-    m.confirmers.clear();
+    cancel_timer(TimerKind::swim_suspicion, id, out);
+    suspicions_.erase(id);
   }
   if (from != to || is_new) m.info.state_since = now;
   if (!is_new && from == MemberState::dead) --dead_count_;
   if (to == MemberState::dead) ++dead_count_;
   m.info.state = to;
   m.info.incarnation = incarnation;
-  m.info.address = address;
-  if (m.info.name != self_) {
+  if (m.info.address != address) m.info.address = address;
+  if (id != 0) {
     if (is_live(to)) {
-      live_insert(m);
-      probe_list_insert(m);
+      live_insert(id);
+      probe_list_insert(id);
     } else {
-      live_erase(m);
+      live_erase(id);
       if (from != to || is_new) {
         if (recently_dead_.size() >= config_.max_members) recently_dead_.erase(recently_dead_.begin());
-        recently_dead_.emplace_back(m.info.name, now);
+        recently_dead_.emplace_back(id, now);
       }
     }
   }
@@ -175,35 +226,40 @@ SuspicionBounds Swim::suspicion_bounds_now() const {
                           config_.probe_interval, config_.lifeguard);
 }
 
-void Swim::start_suspicion(Instant now, Member& m, const std::string& from, Effects& out) {
+void Swim::start_suspicion(Instant now, MemberId id, std::string_view from, Effects& out) {
   ++counters_.suspicions;
-  m.confirmers.clear();
-  m.confirmers.insert(from);
-  m.suspect_start = now;
-  m.suspect_deadline = now + suspicion_timeout(suspicion_bounds_now(), 0);
-  set_timer(TimerKind::swim_suspicion, m.slot, m.suspect_deadline, out);
+  Suspicion& s = suspicions_[id];
+  s.confirmers.assign(1, std::string(from));
+  s.start = now;
+  s.deadline = now + suspicion_timeout(suspicion_bounds_now(), 0);
+  set_timer(TimerKind::swim_suspicion, id, s.deadline, out);
 }
 
-void Swim::confirm_suspicion(Instant now, Member& m, const std::string& from, Effects& out) {
+bool Swim::Suspicion::confirmed_by(std::string_view name) const {
+  return std::find(confirmers.begin(), confirmers.end(), name) != confirmers.end();
+}
+
+void Swim::confirm_suspicion(Instant now, MemberId id, std::string_view from, Effects& out) {
   const SuspicionBounds b = suspicion_bounds_now();
-  if (b.k == 0 || m.confirmers.size() > b.k || m.confirmers.contains(from)) return;
-  m.confirmers.insert(from);
+  Suspicion& s = suspicions_.at(id);
+  if (b.k == 0 || s.confirmers.size() > b.k || s.confirmed_by(from)) return;
+  s.confirmers.emplace_back(from);
   ++counters_.confirmations;
   // The shrunk timeout may already have passed: expire at once, never in the past.
-  m.suspect_deadline = std::max(now, m.suspect_start + suspicion_timeout(b, m.confirmers.size() - 1));
-  set_timer(TimerKind::swim_suspicion, m.slot, m.suspect_deadline, out);
+  s.deadline = std::max(now, s.start + suspicion_timeout(b, s.confirmers.size() - 1));
+  set_timer(TimerKind::swim_suspicion, id, s.deadline, out);
 }
 
 void Swim::refute(Instant now, std::uint64_t heard, Effects& out) {
   Member& me = self_member();
   ++counters_.refutes;
   if (config_.lifeguard) awareness_.apply(1);
-  change(now, me, MemberState::alive, std::max(heard, me.info.incarnation) + 1, address_, false, out);
+  change(now, 0, MemberState::alive, std::max(heard, me.info.incarnation) + 1, address_, false, out);
   broadcast(self_, AliveMsg{self_, address_, me.info.incarnation});
 }
 
 void Swim::apply_about_self(Instant now, const Update& u, Effects& out) {
-  const Member& me = members_.find(self_)->second;
+  const Member& me = self_member();
   if (left_) {
     ++counters_.updates_ignored;  // we are leaving: nothing to refute
     return;
@@ -233,31 +289,28 @@ bool Swim::apply(Instant now, const Update& u, Effects& out) {
     apply_about_self(now, u, out);
     return false;
   }
-  auto it = members_.find(u.name);
-  if (it == members_.end()) {
-    if (members_.size() >= config_.max_members) {
+  Member* found = find_member(u.name);
+  if (found == nullptr) {
+    if (by_name_.size() >= config_.max_members) {
       ++counters_.members_refused;
       return false;
     }
-    Member m;
-    m.info = MemberInfo{u.name, u.address, u.state, u.incarnation, now};
-    m.slot = next_slot_++;
-    slots_.emplace(m.slot, u.name);
-    it = members_.emplace(u.name, std::move(m)).first;
-    change(now, it->second, u.state, u.incarnation, u.address, true, out);
-    if (u.state == MemberState::suspect) start_suspicion(now, it->second, u.from, out);
+    const MemberId id = add_member(now, u);
+    change(now, id, u.state, u.incarnation, u.address, true, out);
+    if (u.state == MemberState::suspect) start_suspicion(now, id, u.from, out);
     ++counters_.updates_applied;
     return true;
   }
-  Member& m = it->second;
+  const Member& m = *found;
+  const auto id = static_cast<MemberId>(found - members_.data());
   if (rank(u.incarnation, u.state, u.address) <=
       rank(m.info.incarnation, m.info.state, m.info.address)) {
     // Same suspicion from another member: an independent confirmation.
     if (u.state == MemberState::suspect && m.info.state == MemberState::suspect &&
-        u.incarnation == m.info.incarnation && !m.confirmers.contains(u.from)) {
-      const std::size_t before = m.confirmers.size();
-      confirm_suspicion(now, m, u.from, out);
-      return m.confirmers.size() != before;
+        u.incarnation == m.info.incarnation && !suspicions_.at(id).confirmed_by(u.from)) {
+      const std::size_t before = suspicions_.at(id).confirmers.size();
+      confirm_suspicion(now, id, u.from, out);
+      return suspicions_.at(id).confirmers.size() != before;
     }
     ++counters_.updates_ignored;
     return false;
@@ -267,12 +320,12 @@ bool Swim::apply(Instant now, const Update& u, Effects& out) {
   // was accused again: a new suspicion with a fresh timeout.
   const bool same_suspicion = m.info.state == MemberState::suspect && u.state == MemberState::suspect &&
                               m.info.incarnation == u.incarnation;
-  change(now, m, u.state, u.incarnation, u.address, false, out);
+  change(now, id, u.state, u.incarnation, u.address, false, out);
   if (u.state == MemberState::suspect) {
     if (same_suspicion) {
-      confirm_suspicion(now, m, u.from, out);
+      confirm_suspicion(now, id, u.from, out);
     } else {
-      start_suspicion(now, m, u.from, out);
+      start_suspicion(now, id, u.from, out);
     }
   }
   ++counters_.updates_applied;
@@ -288,9 +341,9 @@ void Swim::join(Instant now, std::vector<Address> seeds, Effects& out) {
   started_ = ever_started_ = true;
   if (left_) {
     left_ = false;
-    change(now, me, MemberState::alive, me.info.incarnation + 1, address_, false, out);
+    change(now, 0, MemberState::alive, me.info.incarnation + 1, address_, false, out);
   } else if (first_time) {
-    change(now, me, MemberState::alive, me.info.incarnation, address_, true, out);
+    change(now, 0, MemberState::alive, me.info.incarnation, address_, true, out);
   }
   broadcast(self_, AliveMsg{self_, address_, me.info.incarnation});
 
@@ -335,7 +388,7 @@ void Swim::leave(Instant now, Effects& out) {
   if (!started_ || left_) return;
   left_ = true;
   Member& me = self_member();
-  change(now, me, MemberState::left, me.info.incarnation, address_, false, out);
+  change(now, 0, MemberState::left, me.info.incarnation, address_, false, out);
   const DeadMsg msg{self_, address_, me.info.incarnation, self_, true};
   broadcast(self_, msg);
   if (probe_) {
@@ -402,12 +455,12 @@ void Swim::handle_timer(Instant now, TimerKey key, Effects& out) {
       return;
     }
     case TimerKind::swim_suspicion: {
-      auto s = slots_.find(key.id);
-      if (s == slots_.end()) return;
-      Member& m = members_.find(s->second)->second;
-      if (m.info.state != MemberState::suspect) return;
-      if (now < m.suspect_deadline) {
-        set_timer(key.kind, key.id, m.suspect_deadline, out);
+      if (key.id >= members_.size()) return;
+      const Member& m = members_[key.id];
+      if (!m.used || m.info.state != MemberState::suspect) return;
+      const Instant deadline = suspicions_.at(static_cast<MemberId>(key.id)).deadline;
+      if (now < deadline) {
+        set_timer(key.kind, key.id, deadline, out);
         return;
       }
       ++counters_.deaths_declared;
@@ -491,7 +544,7 @@ void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& 
 void Swim::answer_stale_accuser(const wire::Header& from, const std::string& about, const std::string& accuser,
                                 std::uint64_t incarnation, Channel channel, Effects& out) {
   if (about != self_ || accuser != from.sender || left_ || channel != Channel::datagram) return;
-  const Member& me = members_.find(self_)->second;
+  const Member& me = self_member();
   if (incarnation >= me.info.incarnation) return;  // a current accusation: apply() refutes it
   ++counters_.stale_accusers_answered;
   send_message(from.address, Channel::datagram, AliveMsg{self_, address_, me.info.incarnation}, out);
@@ -525,22 +578,22 @@ void Swim::start_probe(Instant now, Effects& out) {
   const Member* target = nullptr;
   for (int pass = 0; pass < 2 && target == nullptr; ++pass) {
     while (probe_index_ < probe_list_.size()) {
-      auto it = members_.find(probe_list_[probe_index_++]);
-      if (it != members_.end() && is_live(it->second.info.state)) {
-        target = &it->second;
+      const Member& m = members_[probe_list_[probe_index_++]];
+      if (is_live(m.info.state)) {
+        target = &m;
         break;
       }
     }
     if (target != nullptr) break;
-    for (const auto& name : probe_list_) {
-      if (auto it = members_.find(name); it != members_.end()) it->second.in_probe_list = false;
-    }
+    for (MemberId id : probe_list_) members_[id].in_probe_list = false;
     probe_list_.clear();
-    for (const auto& name : live_) {
-      members_.find(name)->second.in_probe_list = true;
-      probe_list_.push_back(name);
+    for (MemberId id : live_) {
+      members_[id].in_probe_list = true;
+      probe_list_.push_back(id);
     }
-    std::sort(probe_list_.begin(), probe_list_.end());  // live_ order depends on history
+    // By name: live_ order depends on history.
+    std::sort(probe_list_.begin(), probe_list_.end(),
+              [this](MemberId a, MemberId b) { return members_[a].info.name < members_[b].info.name; });
     for (std::size_t i = probe_list_.size(); i > 1; --i) {
       std::swap(probe_list_[i - 1], probe_list_[rng_.below(i)]);
     }
@@ -580,9 +633,9 @@ void Swim::send_ping_reqs(Instant now, Effects& out) {
     p.deadline_at = now + window;
     set_timer(TimerKind::swim_probe_deadline, p.seq, p.deadline_at, out);
   }
-  auto it = members_.find(p.target);
-  if (it == members_.end()) return;
-  const Address target_address = it->second.info.address;
+  const Member* target = find_member(p.target);
+  if (target == nullptr) return;
+  const Address target_address = target->info.address;
   const auto helpers = random_live(config_.indirect_checks, true, p.target);
   const PingReqMsg req{p.seq, p.target, target_address, config_.lifeguard};
   const wire::EncodedPart part = encode_message(req);
@@ -607,9 +660,9 @@ void Swim::conclude_probe(Instant now, Effects& out) {
       awareness_.apply(1);
     }
   }
-  auto it = members_.find(p.target);
-  if (it == members_.end() || !is_live(it->second.info.state)) return;
-  const Member& m = it->second;
+  const Member* target = find_member(p.target);
+  if (target == nullptr || !is_live(target->info.state)) return;
+  const Member& m = *target;
   const SuspectMsg msg{m.info.name, m.info.address, p.target_incarnation, self_};
   if (apply(now, Update{msg.name, msg.address, MemberState::suspect, msg.incarnation, self_}, out)) {
     broadcast(msg.name, msg);
@@ -628,14 +681,13 @@ std::vector<const Swim::Member*> Swim::random_live(std::size_t k, bool alive_onl
   // Rejection sampling, then a linear scan when the pool is mostly ineligible.
   const std::size_t tries = 4 * k + 8;
   for (std::size_t t = 0; t < tries && chosen.size() < k; ++t) {
-    const Member& m = members_.find(live_[rng_.below(live_.size())])->second;
+    const Member& m = members_[live_[rng_.below(live_.size())]];
     if (eligible(m)) chosen.push_back(&m);
   }
   if (chosen.size() < k) {
     std::vector<const Member*> rest;
-    for (const auto& name : live_) {
-      const Member& m = members_.find(name)->second;
-      if (eligible(m)) rest.push_back(&m);
+    for (MemberId id : live_) {
+      if (eligible(members_[id])) rest.push_back(&members_[id]);
     }
     while (chosen.size() < k && !rest.empty()) {
       const std::size_t j = rng_.below(rest.size());
@@ -661,10 +713,10 @@ void Swim::on_ping(Instant now, const wire::Header& from, const PingMsg& m, Chan
   // so it refutes now instead of at the next push-pull, up to 30 s later,
   // or never hearing of a suspicion that then ends in a false death.
   const wire::EncodedPart ack = encode_message(AckMsg{m.seq});
-  auto it = members_.find(from.sender);
-  if (it != members_.end() && from.sender != self_ &&
-      (it->second.info.state == MemberState::suspect || it->second.info.state == MemberState::dead)) {
-    const MemberInfo& info = it->second.info;
+  const Member* sender = find_member(from.sender);
+  if (sender != nullptr && from.sender != self_ &&
+      (sender->info.state == MemberState::suspect || sender->info.state == MemberState::dead)) {
+    const MemberInfo& info = sender->info;
     const wire::EncodedPart accusation =
         info.state == MemberState::suspect
             ? encode_message(SuspectMsg{info.name, info.address, info.incarnation, self_})
@@ -754,9 +806,8 @@ void Swim::on_gossip_timer(Instant now, Effects& out) {
 void Swim::gossip_round(Instant now, Effects& out) {
   // Forget members dead for longer than gossip_to_the_dead (or alive again).
   std::erase_if(recently_dead_, [&](const auto& e) {
-    auto it = members_.find(e.first);
-    return now - e.second >= config_.gossip_to_the_dead || it == members_.end() ||
-           is_live(it->second.info.state) || it->second.info.state_since != e.second;
+    const MemberInfo& info = members_[e.first].info;
+    return now - e.second >= config_.gossip_to_the_dead || is_live(info.state) || info.state_since != e.second;
   });
   if (broadcasts_.empty()) return;
   const std::size_t pool = live_.size() + recently_dead_.size();
@@ -769,8 +820,8 @@ void Swim::gossip_round(Instant now, Effects& out) {
   }
   for (std::size_t j : picks) {
     if (broadcasts_.empty()) break;
-    const std::string& name = j < live_.size() ? live_[j] : recently_dead_[j - live_.size()].first;
-    const Address to = members_.find(name)->second.info.address;
+    const MemberId id = j < live_.size() ? live_[j] : recently_dead_[j - live_.size()].first;
+    const Address to = members_[id].info.address;
     ++counters_.gossip_packets;
     send(to, Channel::datagram, {}, true, out);
   }
@@ -800,7 +851,8 @@ void Swim::on_push_pull_timer(Instant now, Effects& out) {
       rng_.chance(static_cast<double>(dead_count_) / static_cast<double>(live_count()))) {
     // Uniform among dead members: the k-th one in name order.
     std::size_t k = rng_.below(dead_count_);
-    for (const auto& [name, m] : members_) {
+    for (MemberId id : by_name_) {
+      const Member& m = members_[id];
       if (m.info.state != MemberState::dead) continue;
       if (k-- == 0) {
         ++counters_.reconnects;
@@ -817,7 +869,7 @@ void Swim::send_push_pull(const Address& to, bool reply, bool join, Effects& out
   PushPullMsg msg;
   msg.reply = reply;
   msg.join = join;
-  msg.members.reserve(members_.size());
+  msg.members.reserve(by_name_.size());
   // Bounded by max_stream_bytes: an entry costs its strings plus at most 16
   // bytes of framing and integers; room is kept for the header.
   // This node's own entry always goes (a joiner must be learned).
@@ -825,15 +877,16 @@ void Swim::send_push_pull(const Address& to, bool reply, bool join, Effects& out
   std::size_t budget = config_.max_stream_bytes > 1024 ? config_.max_stream_bytes - 1024 : 0;
   budget -= std::min(budget, entry_cost(self_member()));
   bool truncated = false;
-  for (const auto& [name, m] : members_) {
-    if (name != self_) {
+  for (MemberId id : by_name_) {
+    const Member& m = members_[id];
+    if (id != 0) {
       if (truncated || msg.members.size() + 1 >= kMaxPushPullMembers || entry_cost(m) > budget) {
         truncated = true;
         continue;
       }
       budget -= entry_cost(m);
     }
-    msg.members.push_back(PushPullEntry{name, m.info.address, m.info.state, m.info.incarnation});
+    msg.members.push_back(PushPullEntry{m.info.name, m.info.address, m.info.state, m.info.incarnation});
   }
   if (truncated) ++counters_.push_pulls_truncated;
   ++counters_.push_pulls_sent;
@@ -855,14 +908,15 @@ void Swim::on_push_pull(Instant now, const wire::Header& from, const PushPullMsg
     if (e.state == MemberState::left) u.from = e.name;
     const bool changed = apply(now, u, out);
     if (!changed) continue;
+    const std::string from_name(u.from);
     switch (u.state) {
-      case MemberState::alive: broadcast(u.name, AliveMsg{u.name, u.address, u.incarnation}); break;
+      case MemberState::alive: broadcast(e.name, AliveMsg{e.name, e.address, u.incarnation}); break;
       case MemberState::suspect:
-        broadcast(u.name, SuspectMsg{u.name, u.address, u.incarnation, u.from});
+        broadcast(e.name, SuspectMsg{e.name, e.address, u.incarnation, from_name});
         break;
       case MemberState::dead:
       case MemberState::left:
-        broadcast(u.name, DeadMsg{u.name, u.address, u.incarnation, u.from, u.state == MemberState::left});
+        broadcast(e.name, DeadMsg{e.name, e.address, u.incarnation, from_name, u.state == MemberState::left});
         break;
     }
   }
@@ -877,18 +931,16 @@ void Swim::on_reap_timer(Instant now, Effects& out) {
     set_timer(TimerKind::swim_reap, kSingleton, next_reap_at_, out);
     return;
   }
-  for (auto it = members_.begin(); it != members_.end();) {
-    const Member& m = it->second;
-    if (m.info.name != self_ && !is_live(m.info.state) &&
-        now - m.info.state_since >= config_.dead_reap_after) {
-      slots_.erase(m.slot);
+  std::vector<MemberId> reaped;
+  for (MemberId id : by_name_) {
+    const Member& m = members_[id];
+    if (id != 0 && !is_live(m.info.state) && now - m.info.state_since >= config_.dead_reap_after) {
       if (m.info.state == MemberState::dead) --dead_count_;
       ++counters_.reaped;
-      it = members_.erase(it);
-    } else {
-      ++it;
+      reaped.push_back(id);
     }
   }
+  if (!reaped.empty()) reap(reaped);
   next_reap_at_ = now + std::clamp(config_.dead_reap_after / 4, Duration::milliseconds(100),
                                    Duration::seconds(15));
   set_timer(TimerKind::swim_reap, kSingleton, next_reap_at_, out);

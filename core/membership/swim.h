@@ -79,6 +79,19 @@
 // with kinds swim_* (core/timer.h), MemberChanged whenever a member's state or
 // incarnation changes in this view (including new members and this node).
 //
+// Cost model (n members in this view): the members are flat records in
+// slots, found by name through a hash index (core/membership/name_index.h)
+// and listed in name order by a vector of slot numbers.
+//   an update about a known member (alive/suspect/dead, a push-pull entry):
+//     O(1) expected (one hash lookup, one record); a new member adds an O(n)
+//     insert of a 4-byte slot number into the name order.
+//   a suspicion: O(log s) in the s current suspects, confirmers O(k).
+//   members(), live_members(), a push-pull: O(n), in name order, no sort.
+//   a probe round's reshuffle: O(n log n) once per n probes.
+//   reaping: O(n) per reap timer that forgets someone (slots are reused).
+// Memory: ~100 bytes a member (MemberInfo plus slot bookkeeping) and 16
+// bytes of index per member.
+//
 // Bad input: a part whose body does not decode is dropped and counted in
 // counters().malformed_parts; it never asserts. Every collection is bounded
 // (max_members, max_relays, seeds).
@@ -88,7 +101,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -99,6 +111,7 @@
 #include "core/membership/broadcast_queue.h"
 #include "core/membership/member_state.h"
 #include "core/membership/messages.h"
+#include "core/membership/name_index.h"
 #include "core/membership/suspicion.h"
 #include "core/net.h"
 #include "core/random.h"
@@ -230,15 +243,19 @@ class Swim {
   const SwimCounters& counters() const { return counters_; }
 
  private:
+  using MemberId = std::uint32_t;  // a slot in members_; self is slot 0
   struct Member {
     MemberInfo info;
-    std::uint64_t slot = 0;                 // stable id for the suspicion timer
-    std::size_t live_index = kNone;         // position in live_, or kNone
+    std::uint32_t live_index = kNoIndex;  // position in live_, or kNoIndex
     bool in_probe_list = false;
-    // Suspicion (valid while info.state == suspect).
-    Instant suspect_deadline;
-    Instant suspect_start;
-    std::set<std::string, std::less<>> confirmers;  // the first accuser included
+    bool used = false;  // false: a free slot (its member was reaped)
+  };
+  // Valid while the member is suspect (suspicions_ holds one per suspect).
+  struct Suspicion {
+    Instant start;
+    Instant deadline;
+    std::vector<std::string> confirmers;  // the first accuser included; at most k + 1
+    bool confirmed_by(std::string_view name) const;
   };
   struct Probe {
     std::uint64_t seq = 0;
@@ -259,14 +276,15 @@ class Swim {
     Instant nack_at;
     Instant expire_at;
   };
+  // Views into the message it came from (which outlives the call).
   struct Update {
-    std::string name;
-    Address address;
+    std::string_view name;
+    std::string_view address;
     MemberState state = MemberState::alive;
     std::uint64_t incarnation = 0;
-    std::string from;  // suspect/dead: who says so
+    std::string_view from;  // suspect/dead: who says so
   };
-  static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
+  static constexpr std::uint32_t kNoIndex = static_cast<std::uint32_t>(-1);
 
   // Sending.
   wire::Header header() const { return wire::Header{self_, address_}; }
@@ -284,14 +302,18 @@ class Swim {
   void answer_stale_accuser(const wire::Header& from, const std::string& about, const std::string& accuser,
                            std::uint64_t incarnation, Channel channel, Effects& out);
   void refute(Instant now, std::uint64_t heard, Effects& out);
-  void change(Instant now, Member& m, MemberState to, std::uint64_t incarnation,
-              const Address& address, bool is_new, Effects& out);
-  void start_suspicion(Instant now, Member& m, const std::string& from, Effects& out);
-  void confirm_suspicion(Instant now, Member& m, const std::string& from, Effects& out);
+  void change(Instant now, MemberId id, MemberState to, std::uint64_t incarnation,
+              std::string_view address, bool is_new, Effects& out);
+  void start_suspicion(Instant now, MemberId id, std::string_view from, Effects& out);
+  void confirm_suspicion(Instant now, MemberId id, std::string_view from, Effects& out);
   SuspicionBounds suspicion_bounds_now() const;
-  void live_insert(Member& m);
-  void live_erase(Member& m);
-  void probe_list_insert(Member& m);
+  Member* find_member(std::string_view name);
+  const Member* find_member(std::string_view name) const;
+  MemberId add_member(Instant now, const Update& u);
+  void reap(const std::vector<MemberId>& ids);
+  void live_insert(MemberId id);
+  void live_erase(MemberId id);
+  void probe_list_insert(MemberId id);
   // Up to k distinct random members from live_ (alive only if alive_only),
   // excluding `exclude`.
   std::vector<const Member*> random_live(std::size_t k, bool alive_only, std::string_view exclude);
@@ -325,11 +347,16 @@ class Swim {
   SwimCounters counters_;
   Awareness awareness_;
 
-  std::map<std::string, Member, std::less<>> members_;  // including self
-  std::map<std::uint64_t, std::string> slots_;          // slot -> name
-  std::uint64_t next_slot_ = 1;
-  std::vector<std::string> live_;                       // alive+suspect, excluding self
-  std::vector<std::pair<std::string, Instant>> recently_dead_;  // gossip to the dead
+  // The members, self included: flat records by slot (a suspicion timer's
+  // id is its member's slot), found by name through index_, listed in name
+  // order by by_name_. A reaped member's slot is reused.
+  std::vector<Member> members_;
+  std::vector<MemberId> free_slots_;
+  NameIndex index_;
+  std::vector<MemberId> by_name_;                       // used slots, by name
+  std::map<MemberId, Suspicion> suspicions_;            // one per suspect
+  std::vector<MemberId> live_;                          // alive+suspect, excluding self
+  std::vector<std::pair<MemberId, Instant>> recently_dead_;  // gossip to the dead
   std::size_t dead_count_ = 0;                          // members in state dead
 
   bool started_ = false;
@@ -344,7 +371,7 @@ class Swim {
   Instant next_push_pull_at_;
   Instant next_reap_at_;
 
-  std::vector<std::string> probe_list_;
+  std::vector<MemberId> probe_list_;
   std::size_t probe_index_ = 0;
   std::optional<Probe> probe_;
   std::uint64_t next_seq_ = 1;

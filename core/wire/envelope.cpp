@@ -1,5 +1,6 @@
 #include "core/wire/envelope.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include <fmt/format.h>
@@ -11,6 +12,9 @@ namespace {
 
 // Worst-case size of a MessagePack array header for up to kMaxParts items.
 constexpr std::size_t kCountPrefixMax = 3;
+// Bytes reserved for the parts of a packet (the usual datagram budget,
+// core/net.h); a larger limit (a stream) grows as parts come.
+constexpr std::size_t kDatagramReserve = 2048;
 
 }  // namespace
 
@@ -36,6 +40,8 @@ PacketBuilder::PacketBuilder(const Header& header, std::size_t size_limit) : siz
   w.uint(kFormatVersion);
   w.str(header.sender);
   w.str(header.address);
+  // A datagram's room up front: parts are appended without reallocating.
+  body_.reserve(std::min<std::size_t>(size_limit_, kDatagramReserve));
 }
 std::size_t PacketBuilder::remaining() const {
   std::size_t used = prefix_.size() + kCountPrefixMax + body_.size();

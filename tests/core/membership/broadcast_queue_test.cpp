@@ -1,5 +1,8 @@
 #include "core/membership/broadcast_queue.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
@@ -114,6 +117,79 @@ RC_GTEST_PROP(BroadcastQueue, NeverExceedsItsLimitsAndEveryPartIsSentAtMostLimit
     RC_ASSERT(q.size() <= max_items);
   }
   for (const auto& [tag, count] : sent) RC_ASSERT(count <= q.transmit_limit(n));
+}
+
+
+// The cost of a fill is the parts it looks at: what it packs plus at most
+// kMaxMisfits that do not fit, whatever the number of queued parts.
+TEST(BroadcastQueue, AFillLooksAtWhatItPacksWhateverTheQueueSize) {
+  const auto work_of_one_fill = [](std::size_t queued) {
+    BroadcastQueue q(4, 8192);
+    for (std::size_t i = 0; i < queued; ++i) {
+      const std::string tag = "t" + std::to_string(100000 + i);  // one size for all
+      q.push("m:" + tag, part(tag));
+    }
+    const std::uint64_t before = q.work();
+    const std::size_t n = packed(q, 1000).size();
+    EXPECT_GT(n, 10u);
+    return std::make_pair(n, q.work() - before);
+  };
+  const auto [packed_small, work_small] = work_of_one_fill(1000);
+  const auto [packed_large, work_large] = work_of_one_fill(5000);
+  EXPECT_EQ(packed_small, packed_large);
+  EXPECT_EQ(work_small, packed_small);  // all parts of one size: the first misfit stops it
+  EXPECT_EQ(work_large, packed_large);
+}
+
+// Against a naive queue: a list scanned in (transmits, newest first) order.
+RC_GTEST_PROP(BroadcastQueue, PacksInTheSameOrderAsANaiveQueue, ()) {
+  struct Naive {
+    std::string key, tag;
+    wire::EncodedPart part;
+    std::size_t transmits = 0;
+    std::uint64_t id = 0;
+  };
+  // Past 64 parts the queue compacts its slots as it drains: covered too.
+  const auto max_items = *rc::gen::inRange<std::size_t>(1, 150);
+  const auto n = *rc::gen::inRange<std::size_t>(1, 200);
+  BroadcastQueue q(2, max_items);
+  std::vector<Naive> model;
+  std::uint64_t id = 0;
+  const auto by_order = [](const Naive& a, const Naive& b) {
+    return std::tie(a.transmits, b.id) < std::tie(b.transmits, a.id);
+  };
+  const auto count = *rc::gen::inRange<std::size_t>(0, 400);
+  const auto ops = *rc::gen::container<std::vector<int>>(count, rc::gen::inRange(0, 12));
+  for (int op : ops) {
+    if (op < 8) {
+      const std::string key = op < 6 ? "m:" + std::to_string(id % 97) : "";
+      const std::string tag = "t" + std::to_string(id);
+      const auto p = part(tag, static_cast<std::size_t>(op) * 30);
+      std::erase_if(model, [&](const Naive& x) { return !key.empty() && x.key == key; });
+      if (model.size() >= max_items) model.erase(std::max_element(model.begin(), model.end(), by_order));
+      model.push_back(Naive{key, tag, p, 0, id++});
+      q.push(key, p);
+      continue;
+    }
+    const std::vector<std::string> got = packed(q, n, 200);
+    std::sort(model.begin(), model.end(), by_order);
+    wire::PacketBuilder b(wire::Header{"me", "me:1"}, 200);
+    std::vector<std::string> want;
+    std::size_t misfits = 0;  // 64 in a row end the scan
+    for (Naive& x : model) {
+      if (misfits == 64) break;
+      if (!b.try_add(x.part)) {
+        ++misfits;
+        continue;
+      }
+      misfits = 0;
+      want.push_back(x.tag);
+      ++x.transmits;
+    }
+    std::erase_if(model, [&](const Naive& x) { return x.transmits >= q.transmit_limit(n); });
+    RC_ASSERT(got == want);
+    RC_ASSERT(q.size() == model.size());
+  }
 }
 
 }  // namespace

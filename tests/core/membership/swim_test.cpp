@@ -3,6 +3,7 @@
 #include "core/membership/swim.h"
 
 #include <algorithm>
+#include <map>
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -122,6 +123,40 @@ TEST(Swim, PrecedenceOfIncarnationAndState) {
   EXPECT_EQ(changes[4].from, MemberState::dead);
   EXPECT_EQ(changes[4].to, MemberState::left);
   EXPECT_EQ(h.swim.counters().updates_applied, 6u);
+}
+
+// A reaped member's slot is reused by the next new member: the new one is
+// found under its own name, the reaped one is gone from every list, and the
+// members stay in name order.
+TEST(Swim, AReapedMembersSlotIsReusedWithoutConfusingNames) {
+  SwimConfig cfg;
+  cfg.dead_reap_after = Duration::seconds(60);
+  Harness h(cfg);
+  for (const char* n : {"c", "a", "b"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.deliver(DeadMsg{"a", "a:1", 0, "b", false});
+  h.now += Duration::seconds(61);
+  h.fire(TimerKind::swim_reap);
+  EXPECT_EQ(h.swim.member("a"), nullptr);
+  EXPECT_EQ(h.swim.counters().reaped, 1u);
+  h.deliver(AliveMsg{"d", "d:1", 0});  // takes a's slot
+  h.deliver(AliveMsg{"a", "a:2", 3});  // a again, as a new member
+  ASSERT_NE(h.swim.member("d"), nullptr);
+  EXPECT_EQ(h.swim.member("d")->address, "d:1");
+  EXPECT_EQ(h.swim.member("a")->address, "a:2");
+  std::vector<std::string> names;
+  for (const MemberInfo& m : h.swim.members()) names.push_back(m.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "b", "c", "d", "me"}));
+  EXPECT_EQ(h.swim.live_members().size(), 4u);
+  EXPECT_EQ(h.swim.live_count(), 5u);
+  // Probing reaches every live member once per round, and no one else.
+  std::map<std::string, int> probed;
+  for (int i = 0; i < 8; ++i) {
+    h.out.clear();
+    h.now += Duration::seconds(10);
+    h.fire(TimerKind::swim_probe);
+    for (const auto& ping : h.sent_of<PingMsg>()) ++probed[ping.target];
+  }
+  EXPECT_EQ(probed, (std::map<std::string, int>{{"a", 2}, {"b", 2}, {"c", 2}, {"d", 2}}));
 }
 
 TEST(Swim, AcceptedUpdatesAreRebroadcastUnderTheMembersKey) {
