@@ -89,13 +89,11 @@ void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::ve
   }
   std::vector<std::uint32_t> added;
   std::vector<bool> flipped(members_.size(), false);  // live before and after, suspicion flag changed
-  bool any_flipped = false;
   for (std::uint32_t m : next) {
     if (!was_live[m]) {
       added.push_back(m);
     } else if (was_suspect[m] != members_[m].suspect) {
       flipped[m] = true;
-      any_flipped = true;
     }
   }
   bool removed_any = false;
@@ -236,7 +234,7 @@ std::vector<std::string> OwnershipIndex::target_ids() const {
 std::vector<std::string> OwnershipIndex::ranked(const std::string& id, std::size_t limit) const {
   std::vector<std::string> out;
   const Target* t = find(id);
-  const bool cached = t && (limit != 0 && limit <= t->top.size() || t->top.size() == live_.size());
+  const bool cached = t && ((limit != 0 && limit <= t->top.size()) || t->top.size() == live_.size());
   const std::vector<Entry> computed = cached ? std::vector<Entry>{} : rank_live(id, limit);
   const std::vector<Entry>& entries = cached ? t->top : computed;
   const std::size_t n = limit == 0 ? entries.size() : std::min(limit, entries.size());
