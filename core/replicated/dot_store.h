@@ -78,6 +78,11 @@ class DotFun {
 
   bool empty() const { return entries_.empty(); }
   std::size_t size() const { return entries_.size(); }
+  bool contains(Dot d) const {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), d,
+                               [](const Entry& e, const Dot& x) { return e.first < x; });
+    return it != entries_.end() && it->first == d;
+  }
   void insert(Dot d, V v) {
     auto it = std::lower_bound(entries_.begin(), entries_.end(), d,
                                [](const Entry& e, const Dot& x) { return e.first < x; });
@@ -388,11 +393,11 @@ class DotMap {
     auto it = locate(k);
     if (it == map_.end()) {
       it = emplace(std::move(k), std::move(s));
+      index(it);
     } else {
-      unindex(it);
-      it->second = std::move(s);
+      S old = std::exchange(it->second, std::move(s));
+      reindex(it, old);
     }
-    index(it);
   }
   void erase(const K& k) {
     auto it = locate(k);
@@ -478,9 +483,8 @@ class DotMap {
         remove(it);
       } else if (it != map_.end()) {
         if (joined == it->second) return;
-        unindex(it);
-        it->second = std::move(joined);
-        index(it);
+        S old = std::exchange(it->second, std::move(joined));
+        reindex(it, old);
       } else {
         index(emplace(k, std::move(joined)));
       }
@@ -547,6 +551,23 @@ class DotMap {
     it->second.for_each_dot([&](Dot d) {
       index_.insert(d, k);
       if (sink_) sink_->live_dot(sink_tag_, *k, d, true);
+    });
+  }
+  // After `it`'s store replaced `old`: indexes the dots it gained, then
+  // unindexes those it lost (a sink never sees the key's count touch zero
+  // while the key stays; dots kept are not touched).
+  void reindex(Iter it, const S& old) {
+    if (!indexed_) return;
+    const K* k = &it->first;
+    it->second.for_each_dot([&](Dot d) {
+      if (old.contains(d)) return;
+      index_.insert(d, k);
+      if (sink_) sink_->live_dot(sink_tag_, *k, d, true);
+    });
+    old.for_each_dot([&](Dot d) {
+      if (it->second.contains(d)) return;
+      index_.erase(d);
+      if (sink_) sink_->live_dot(sink_tag_, *k, d, false);
     });
   }
   void unindex(Iter it) {

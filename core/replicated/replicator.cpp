@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <xxhash.h>
@@ -384,16 +385,21 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
 
 void Replicator::DigestIndex::live_dot(int store, const std::string& key, Dot dot, bool added) {
   const std::uint16_t b = bucket_of(key);
-  const std::uint64_t h = entry_hash(XXH64(key.data(), key.size(), 0), store, dot);
+  const std::uint64_t key_hash = XXH64(key.data(), key.size(), 0);
+  const std::uint64_t h = entry_hash(key_hash, store, dot);
   hashes[b] = added ? hashes[b] + h : hashes[b] - h;
   std::vector<KeyRef>& refs = keys[b];
   const auto s = static_cast<std::uint32_t>(store);
-  auto it = std::lower_bound(refs.begin(), refs.end(), std::pair{s, std::string_view(key)},
-                             [](const KeyRef& r, const auto& v) { return std::pair{r.store, r.key} < v; });
-  const bool found = it != refs.end() && it->store == s && it->key == key;
+  const auto before = [](const KeyRef& r, const auto& v) {
+    if (r.store != std::get<0>(v)) return r.store < std::get<0>(v);
+    if (r.hash != std::get<1>(v)) return r.hash < std::get<1>(v);
+    return r.key < std::get<2>(v);
+  };
+  auto it = std::lower_bound(refs.begin(), refs.end(), std::tuple{s, key_hash, std::string_view(key)}, before);
+  const bool found = it != refs.end() && it->store == s && it->hash == key_hash && it->key == key;
   if (added) {
     // A new key's view is of the state's own key, which outlives its dots.
-    if (!found) it = refs.insert(it, KeyRef{key, s, 0});
+    if (!found) it = refs.insert(it, KeyRef{key, key_hash, s, 0});
     ++it->dots;
   } else if (found && --it->dots == 0) {
     refs.erase(it);

@@ -272,14 +272,17 @@ class Replicator {
   // heap so the state's stores can point at it while the replicator moves.
   struct DigestIndex final : LiveDotSink<std::string> {
     // A key held here, in one store: a view of the state's own key (alive
-    // while the key has live dots) and how many it has.
+    // while the key has live dots), its hash and how many dots it has.
     struct KeyRef {
       std::string_view key;
+      std::uint64_t hash = 0;   // XXH64(key): orders a bucket without reading the keys
       std::uint32_t store = 0;  // 0 registry, 1 observations, 2 counters
       std::uint32_t dots = 0;
     };
     std::vector<std::uint64_t> hashes = std::vector<std::uint64_t>(kDigestBuckets, 0);
-    std::vector<std::vector<KeyRef>> keys = std::vector<std::vector<KeyRef>>(kDigestBuckets);  // by (store, key)
+    // Per bucket, by (store, hash, key): a lookup compares integers in one
+    // contiguous vector and reads a key only where the hashes match.
+    std::vector<std::vector<KeyRef>> keys = std::vector<std::vector<KeyRef>>(kDigestBuckets);
     void live_dot(int store, const std::string& key, Dot dot, bool added) override;
   };
   // The keys held here in `buckets`, per store (a scoped join's scope).
