@@ -169,6 +169,7 @@ void ClusterWorld::start(std::uint32_t m) {
   config.swim = scenario_.swim;
   config.replication = scenario_.replication;
   config.replication.spec_pool = spec_pool_;
+  config.replication.delta_pool = delta_pool_;
   config.scheduler = scenario_.scheduler;
   if (scenario_.targets_at.empty() ||
       std::find(scenario_.targets_at.begin(), scenario_.targets_at.end(), m) != scenario_.targets_at.end()) {

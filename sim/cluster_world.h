@@ -57,6 +57,8 @@
 
 #include "core/cluster/cluster_node.h"
 #include "core/effects.h"
+#include "core/replicated/delta_pool.h"
+#include "core/replicated/spec_pool.h"
 #include "core/timer_table.h"
 #include "core/random.h"
 #include "sim/clock.h"
@@ -325,6 +327,10 @@ class ClusterWorld {
   // Decoded specs shared by every agent (core/replicated/spec_pool.h): one
   // parse and one copy per distinct spec, not one per agent.
   std::shared_ptr<SpecPool> spec_pool_ = std::make_shared<SpecPool>();
+  // Decoded delta bodies shared by every agent (core/replicated/delta_pool.h):
+  // an eager push is decoded once, not once per receiver.
+  std::shared_ptr<DeltaPool> delta_pool_ = std::make_shared<DeltaPool>();
+
   std::vector<Address> seed_addresses_;
   std::vector<std::uint32_t> timeline_links_;      // network rule ids from link events
   std::vector<std::pair<std::string, std::uint32_t>> named_partitions_, named_clogs_, named_links_;

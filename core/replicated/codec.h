@@ -58,6 +58,8 @@ struct CodecLimits {
   std::size_t max_cloud_dots = 200'000; // context dots beyond the version vector
   std::size_t max_key_bytes = 256;      // target ids and counter names
   std::size_t max_buckets = kDigestBuckets;
+
+  bool operator==(const CodecLimits&) const = default;
 };
 
 // What an agent has: its three causal contexts (registry, observations,

@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "core/membership/broadcast_queue.h"
+#include "core/replicated/delta_pool.h"
 
 namespace heck {
 
@@ -307,8 +308,14 @@ std::size_t Replicator::other_peers(std::span<const Peer> peers) const {
 }
 
 void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const Peer> peers, Effects& out) {
-  auto d = decode_delta(part.body, config_.codec, config_.spec_pool.get());
-  if (!d) return malformed("delta: " + d.error());
+  // A body decoded before (by any agent sharing the pool) is not decoded again.
+  std::shared_ptr<const HealthDelta> d = config_.delta_pool ? config_.delta_pool->find(part.body, config_.codec) : nullptr;
+  if (!d) {
+    auto decoded = decode_delta(part.body, config_.codec, config_.spec_pool.get());
+    if (!decoded) return malformed("delta: " + decoded.error());
+    d = std::make_shared<const HealthDelta>(std::move(*decoded));
+    if (config_.delta_pool) config_.delta_pool->insert(part.body, config_.codec, d);
+  }
   ++counters_.deltas_received;
   observe_clock(now, *d);
   // New dots, or the removal of entries we still held: both are news.

@@ -104,6 +104,7 @@
 namespace heck {
 
 class BroadcastQueue;
+class DeltaPool;
 
 // A live member the replicator may talk to (the caller's membership view).
 struct Peer {
@@ -128,6 +129,9 @@ struct ReplicatorConfig {
   // Decoded target specs shared by their bytes (spec_pool.h). Null: the
   // replicator makes its own. The simulator gives every agent one pool.
   std::shared_ptr<SpecPool> spec_pool;
+  // Decoded delta bodies shared by their bytes (delta_pool.h). Null: every
+  // body is decoded (the daemon). The simulator gives every agent one pool.
+  std::shared_ptr<DeltaPool> delta_pool;
 };
 
 struct ReplicatorCounters {

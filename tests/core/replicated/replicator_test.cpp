@@ -6,6 +6,7 @@
 #include <rapidcheck/gtest.h>
 
 #include "core/membership/broadcast_queue.h"
+#include "core/replicated/delta_pool.h"
 #include "tests/core/replicated/replication_harness.h"
 
 namespace heck {
@@ -216,6 +217,80 @@ TEST(Replicator, SmallClusterPushesToEveryPeerOnceAndReceiversDoNotForward) {
   }
   EXPECT_EQ(deltas, 5u);  // one datagram per peer, no forwarding
   EXPECT_LE(net.messages_sent - sent0 - (digests - digests0), 5u + 2 * (digests - digests0));
+}
+
+// A pool shared by every replicator (as the simulator shares one) decodes
+// each pushed body once, and changes nothing any replicator does: the same
+// messages, counters and states as a run without it.
+TEST(DeltaPool, SharedByReplicatorsDecodesEachPushOnceAndChangesNothing) {
+  auto run = [](std::shared_ptr<DeltaPool> pool) {
+    ReplicatorConfig cfg;
+    cfg.direct_max = 8;
+    cfg.delta_pool = std::move(pool);
+    auto net = std::make_unique<ReplicaNet>(6, cfg, NetOptions{Duration::milliseconds(20), 0.1, 0.1}, 7);
+    net->run_for(Duration::seconds(1));
+    for (int i = 0; i < 20; ++i) {
+      net->act(i % 3, [&](Replicator& r, Effects& out) {
+        r.observe(net->now(), "t" + std::to_string(i % 7), result(i % 2 ? HealthStatus::healthy : HealthStatus::unhealthy),
+                  out);
+      });
+      net->run_for(Duration::milliseconds(30));
+    }
+    net->run_for(Duration::seconds(5));
+    return net;
+  };
+  auto pool = std::make_shared<DeltaPool>();
+  auto with = run(pool);
+  auto without = run(nullptr);
+  EXPECT_EQ(with->messages_sent, without->messages_sent);
+  EXPECT_EQ(with->bytes_delivered, without->bytes_delivered);
+  for (std::size_t i = 0; i < with->size(); ++i) {
+    EXPECT_EQ(with->node(i).state().state(), without->node(i).state().state()) << "node " << i;
+    EXPECT_EQ(with->node(i).counters().deltas_received, without->node(i).counters().deltas_received);
+    EXPECT_EQ(with->node(i).counters().deltas_joined, without->node(i).counters().deltas_joined);
+  }
+  expect_identical(*with);
+  // Five receivers per push (plus duplicates): most receptions are hits.
+  EXPECT_GT(pool->counters().hits, 3 * pool->counters().misses);
+}
+
+TEST(DeltaPool, AHitNeedsTheSameBytesAndLimitsAndTheOldestBodyGoesFirst) {
+  HealthState a(5);
+  const Bytes one = encode_delta(a.put_target(HlcTimestamp::make(1, 0), spec("web")));
+  const Bytes two = encode_delta(a.put_target(HlcTimestamp::make(2, 0), spec("db")));
+  const Bytes three = encode_delta(a.put_target(HlcTimestamp::make(3, 0), spec("api")));
+  DeltaPool pool(2);
+  const CodecLimits limits;
+  pool.insert(one, limits, std::make_shared<const HealthDelta>(*decode_delta(one)));
+  ASSERT_NE(pool.find(one, limits), nullptr);
+  EXPECT_EQ(*pool.find(one, limits), *decode_delta(one));
+  EXPECT_EQ(pool.find(two, limits), nullptr);  // other bytes
+  CodecLimits tight;
+  tight.max_keys = 1;
+  EXPECT_EQ(pool.find(one, tight), nullptr);  // checked under other limits: decode again
+  pool.insert(two, limits, std::make_shared<const HealthDelta>(*decode_delta(two)));
+  pool.insert(three, limits, std::make_shared<const HealthDelta>(*decode_delta(three)));
+  EXPECT_EQ(pool.size(), 2u);
+  EXPECT_EQ(pool.counters().evicted, 1u);
+  EXPECT_EQ(pool.find(one, limits), nullptr);  // the oldest went first
+  EXPECT_NE(pool.find(two, limits), nullptr);
+  EXPECT_NE(pool.find(three, limits), nullptr);
+}
+
+TEST(DeltaPool, MalformedBodiesAreNeverKeptEachReceiverCountsItsOwn) {
+  auto pool = std::make_shared<DeltaPool>();
+  ReplicatorConfig cfg;
+  cfg.delta_pool = pool;
+  Replicator a(cfg, wire::Header{"n0", "n0:7946"}, 5, 1, nullptr);
+  Replicator b(cfg, wire::Header{"n1", "n1:7946"}, 6, 2, nullptr);
+  const wire::Part bad{wire::PartType::delta, nlohmann::json::to_msgpack(nlohmann::json::parse(R"({"r": [0]})"))};
+  Effects out;
+  a.handle_part(T0, wire::Header{"n2", "n2:7946"}, bad, Channel::datagram, peers(3), out);
+  b.handle_part(T0, wire::Header{"n2", "n2:7946"}, bad, Channel::datagram, peers(3), out);
+  EXPECT_EQ(a.counters().malformed_parts, 1u);
+  EXPECT_EQ(b.counters().malformed_parts, 1u);
+  EXPECT_EQ(pool->size(), 0u);
+  EXPECT_EQ(pool->counters().hits, 0u);
 }
 
 TEST(Replicator, LargeClusterGossipModeReachesEveryoneByForwardingAndAntiEntropy) {
