@@ -5,14 +5,12 @@
 namespace heck {
 
 bool CausalContext::contains(Dot d) const {
-  auto it = vv_.find(d.replica);
-  if (it != vv_.end() && d.counter <= it->second) return true;
-  return cloud_.contains(d);
+  if (d.counter <= vv_.get(d.replica)) return true;
+  return !cloud_.empty() && cloud_.contains(d);
 }
 
 std::uint64_t CausalContext::max_counter(ReplicaId replica) const {
-  std::uint64_t m = 0;
-  if (auto it = vv_.find(replica); it != vv_.end()) m = it->second;
+  std::uint64_t m = vv_.get(replica);
   // The cloud is ordered by (replica, counter): the last dot of `replica` is its max.
   auto it = cloud_.lower_bound(Dot{replica + 1, 0});
   if (replica == UINT64_MAX) it = cloud_.end();
@@ -33,11 +31,8 @@ void CausalContext::insert(Dot d) {
 
 void CausalContext::join(const CausalContext& other) {
   for (const auto& [r, n] : other.vv_) {
-    auto [it, fresh] = vv_.try_emplace(r, n);
-    if (!fresh) {
-      if (n <= it->second) continue;
-      it->second = n;
-    }
+    if (n <= vv_.get(r)) continue;
+    vv_.set(r, n);
     compact(r);
   }
   ReplicaId last = 0;
@@ -54,8 +49,9 @@ void CausalContext::join(const CausalContext& other) {
 
 CausalContext CausalContext::from_parts(std::map<ReplicaId, std::uint64_t> vv, std::set<Dot> cloud) {
   CausalContext c;
-  for (auto it = vv.begin(); it != vv.end();) it = it->second == 0 ? vv.erase(it) : std::next(it);
-  c.vv_ = std::move(vv);
+  for (const auto& [r, n] : vv) {
+    if (n != 0) c.vv_.set(r, n);  // in order: appends
+  }
   c.cloud_ = std::move(cloud);
   c.compact();
   return c;
@@ -84,28 +80,22 @@ std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint
 }
 
 void CausalContext::compact(ReplicaId r) {
-  auto vit = vv_.find(r);
-  std::uint64_t have = vit == vv_.end() ? 0 : vit->second;
+  if (cloud_.empty()) return;
+  const std::uint64_t before = vv_.get(r);
+  std::uint64_t have = before;
   auto it = cloud_.lower_bound(Dot{r, 0});
   while (it != cloud_.end() && it->replica == r && it->counter <= have + 1) {
     have = std::max(have, it->counter);
     it = cloud_.erase(it);
   }
-  if (have > 0) {
-    if (vit == vv_.end()) {
-      vv_.emplace(r, have);
-    } else {
-      vit->second = have;
-    }
-  }
+  if (have != before) vv_.set(r, have);
 }
 
 void CausalContext::compact() {
   for (auto it = cloud_.begin(); it != cloud_.end();) {
-    auto vit = vv_.find(it->replica);
-    const std::uint64_t have = vit == vv_.end() ? 0 : vit->second;
+    const std::uint64_t have = vv_.get(it->replica);
     if (it->counter == have + 1) {
-      vv_[it->replica] = have + 1;
+      vv_.set(it->replica, have + 1);
       it = cloud_.erase(it);
     } else if (it->counter <= have) {
       it = cloud_.erase(it);

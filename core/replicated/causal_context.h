@@ -4,7 +4,10 @@
 // (Almeida et al. 2018, §4.2).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <map>
 #include <set>
 #include <vector>
@@ -12,6 +15,47 @@
 #include "core/replicated/dot.h"
 
 namespace heck {
+
+// A version vector: (replica, highest counter) pairs sorted by replica in
+// one contiguous block. A context holds one entry per replica incarnation
+// it has heard of (a handful to a few hundred); a lookup is a binary search
+// over one block instead of a walk over scattered tree nodes, which in a
+// simulation of a hundred agents are all cold. Insertion moves the entries
+// after it: O(n), rare (a new replica).
+class VersionVector {
+ public:
+  using value_type = std::pair<ReplicaId, std::uint64_t>;
+  using const_iterator = std::vector<value_type>::const_iterator;
+
+  const_iterator begin() const { return entries_.begin(); }
+  const_iterator end() const { return entries_.end(); }
+  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  // The counter of `r`, 0 when absent.
+  std::uint64_t get(ReplicaId r) const {
+    auto it = lower(r);
+    return it != entries_.end() && it->first == r ? it->second : 0;
+  }
+  // Sets the counter of `r` (inserted in order when absent).
+  void set(ReplicaId r, std::uint64_t n) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), r,
+                               [](const value_type& e, ReplicaId x) { return e.first < x; });
+    if (it != entries_.end() && it->first == r) {
+      it->second = n;
+    } else {
+      entries_.insert(it, value_type{r, n});
+    }
+  }
+  const std::vector<value_type>& entries() const { return entries_; }
+  bool operator==(const VersionVector&) const = default;
+
+ private:
+  const_iterator lower(ReplicaId r) const {
+    return std::lower_bound(entries_.begin(), entries_.end(), r,
+                            [](const value_type& e, ReplicaId x) { return e.first < x; });
+  }
+  std::vector<value_type> entries_;
+};
 
 class CausalContext {
  public:
@@ -54,7 +98,7 @@ class CausalContext {
   }
 
   bool empty() const { return vv_.empty() && cloud_.empty(); }
-  const std::map<ReplicaId, std::uint64_t>& vv() const { return vv_; }
+  const VersionVector& vv() const { return vv_; }
   const std::set<Dot>& cloud() const { return cloud_; }
   // Every dot, for small contexts (tests, deltas). Cost: the sum of counters.
   std::vector<Dot> all_dots() const;
@@ -66,13 +110,10 @@ class CausalContext {
   // O(log n + dots folded); compact() for all, O(cloud).
   void compact();
   void compact(ReplicaId r);
-  std::uint64_t max_vv(ReplicaId r) const {
-    auto it = vv_.find(r);
-    return it == vv_.end() ? 0 : it->second;
-  }
+  std::uint64_t max_vv(ReplicaId r) const { return vv_.get(r); }
   bool vv_contains(Dot d) const { return d.counter <= max_vv(d.replica); }
 
-  std::map<ReplicaId, std::uint64_t> vv_;
+  VersionVector vv_;
   std::set<Dot> cloud_;
 };
 

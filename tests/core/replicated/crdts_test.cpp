@@ -19,7 +19,7 @@ TEST(CausalContext, CompactsGapsIntoTheVersionVector) {
   EXPECT_EQ(c.cloud().size(), 2u);
   EXPECT_FALSE(c.contains(Dot{A, 1}));
   c.insert(Dot{A, 1});
-  EXPECT_EQ(c.vv().at(A), 3u);
+  EXPECT_EQ(c.vv().get(A), 3u);
   EXPECT_TRUE(c.cloud().empty());
   EXPECT_TRUE(c.contains(Dot{A, 2}));
   EXPECT_FALSE(c.contains(Dot{A, 4}));
@@ -41,7 +41,7 @@ TEST(CausalContext, JoinIsUnion) {
   y.insert(Dot{A, 2});
   y.insert(Dot{B, 5});
   x.join(y);
-  EXPECT_EQ(x.vv().at(A), 2u);
+  EXPECT_EQ(x.vv().get(A), 2u);
   EXPECT_TRUE(x.contains(Dot{B, 5}));
   EXPECT_FALSE(x.contains(Dot{B, 4}));
 }
