@@ -130,7 +130,7 @@ template <typename K>
 class LiveDotIndex {
  public:
   void insert(Dot d, const K* key) {
-    Run& run = runs_[d.replica];
+    Run& run = run_of(d.replica);
     auto& e = run.entries;
     if (e.empty() || e.back().counter < d.counter) {
       e.push_back(Slot{d.counter, key});
@@ -150,7 +150,7 @@ class LiveDotIndex {
     }
   }
   void erase(Dot d) {
-    auto rit = runs_.find(d.replica);
+    auto rit = find_run(d.replica);
     if (rit == runs_.end()) return;
     Run& run = rit->second;
     auto it = lower(run.entries, d.counter);
@@ -166,7 +166,7 @@ class LiveDotIndex {
     }
   }
   const K* find(Dot d) const {
-    auto rit = runs_.find(d.replica);
+    auto rit = find_run(d.replica);
     if (rit == runs_.end()) return nullptr;
     const auto& e = rit->second.entries;
     auto it = std::lower_bound(e.begin(), e.end(), d.counter,
@@ -176,7 +176,7 @@ class LiveDotIndex {
   // f(key) for every live dot of `replica` with counter <= top, in counter order.
   template <typename F>
   void for_each_up_to(ReplicaId replica, std::uint64_t top, F&& f) const {
-    auto rit = runs_.find(replica);
+    auto rit = find_run(replica);
     if (rit == runs_.end()) return;
     for (const Slot& x : rit->second.entries) {
       if (x.counter > top) break;
@@ -202,8 +202,25 @@ class LiveDotIndex {
   static typename std::vector<Slot>::iterator lower(std::vector<Slot>& e, std::uint64_t c) {
     return std::lower_bound(e.begin(), e.end(), c, [](const Slot& x, std::uint64_t v) { return x.counter < v; });
   }
+  using Runs = std::vector<std::pair<ReplicaId, Run>>;
+  typename Runs::iterator lower_run(ReplicaId r) const {
+    auto& runs = const_cast<Runs&>(runs_);  // an iterator, not a write
+    return std::lower_bound(runs.begin(), runs.end(), r,
+                            [](const std::pair<ReplicaId, Run>& x, ReplicaId v) { return x.first < v; });
+  }
+  typename Runs::iterator find_run(ReplicaId r) const {
+    auto it = lower_run(r);
+    return it != runs_.end() && it->first == r ? it : const_cast<Runs&>(runs_).end();
+  }
+  Run& run_of(ReplicaId r) {
+    auto it = lower_run(r);
+    if (it == runs_.end() || it->first != r) it = runs_.insert(it, {r, Run{}});
+    return it->second;
+  }
 
-  std::map<ReplicaId, Run> runs_;
+  // One run per replica, sorted by replica in one block (a lookup reads no
+  // scattered tree nodes; a new replica, rare, is an insert).
+  Runs runs_;
   std::size_t live_ = 0;
 };
 

@@ -325,7 +325,8 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   // piggybacks its own copies: a receiver forwarding it too would multiply
   // the traffic by the cluster size, and buffering it would only duplicate
   // what state repair covers.
-  if (other_peers(peers) <= config_.direct_max) return;
+  // (peers.size() bounds the count from above: no name compares when small.)
+  if (peers.size() <= config_.direct_max || other_peers(peers) <= config_.direct_max) return;
   // Infect and forward: buffer it under its subject (or alone), queue it,
   // and push it on at the next flush.
   auto subject = subject_of(*d);
