@@ -314,18 +314,18 @@ Result<SwimConfig> parse_swim_overrides(const json& j, SwimConfig s, std::string
   };
   // Only the JSON types here (whole milliseconds, non-negative counts); the
   // ranges are core's, shared with the simulator (core/membership/swim_config_check.h).
-  constexpr std::int64_t kMsMax = 9'000'000'000'000;  // fits a Duration in ns
-  constexpr std::int64_t kCountMax = 1'000'000'000;
-  for (auto e : {ms("probe_interval_ms", -kMsMax, kMsMax, s.probe_interval),
-                 ms("probe_timeout_ms", -kMsMax, kMsMax, s.probe_timeout),
-                 count("suspicion_mult", 0, kCountMax, s.suspicion_mult),
-                 count("suspicion_max_timeout_mult", 0, kCountMax, s.suspicion_max_timeout_mult),
-                 count("indirect_checks", 0, kCountMax, s.indirect_checks),
-                 count("retransmit_mult", 0, kCountMax, s.retransmit_mult),
-                 ms("gossip_interval_ms", -kMsMax, kMsMax, s.gossip_interval),
-                 count("gossip_nodes", 0, kCountMax, s.gossip_nodes),
-                 ms("push_pull_interval_ms", -kMsMax, kMsMax, s.push_pull_interval),
-                 ms("dead_reap_after_ms", -kMsMax, kMsMax, s.dead_reap_after)}) {
+  constexpr std::int64_t kMaxMs = 9'000'000'000'000;  // fits a Duration in ns
+  constexpr std::int64_t kMaxCount = 1'000'000'000;
+  for (auto e : {ms("probe_interval_ms", -kMaxMs, kMaxMs, s.probe_interval),
+                 ms("probe_timeout_ms", -kMaxMs, kMaxMs, s.probe_timeout),
+                 count("suspicion_mult", 0, kMaxCount, s.suspicion_mult),
+                 count("suspicion_max_timeout_mult", 0, kMaxCount, s.max_suspicion_timeout_mult),
+                 count("indirect_checks", 0, kMaxCount, s.indirect_checks),
+                 count("retransmit_mult", 0, kMaxCount, s.retransmit_mult),
+                 ms("gossip_interval_ms", -kMaxMs, kMaxMs, s.gossip_interval),
+                 count("gossip_nodes", 0, kMaxCount, s.gossip_nodes),
+                 ms("push_pull_interval_ms", -kMaxMs, kMaxMs, s.push_pull_interval),
+                 ms("dead_reap_after_ms", -kMaxMs, kMaxMs, s.dead_reap_after)}) {
     if (e) return *e;
   }
   if (j.contains("lifeguard")) {

@@ -226,7 +226,7 @@ struct InvariantSettings {
   bool enabled = true;
   std::optional<Duration> settle;         // settle_ms; default: derived (cluster_invariants.h)
   int herd_slack = 1;                     // no_herd: at most r + herd_slack checkers per interval
-  std::optional<Duration> freshness_max;  // freshness_ms_max; default: computed per target
+  std::optional<Duration> max_freshness;  // freshness_ms_max; default: computed per target
   Duration sample_every = Duration::milliseconds(200);
   std::vector<Invariant> off;             // not judged in this scenario
 
@@ -249,9 +249,9 @@ std::string_view to_string(SeenState s);
 struct ClusterExpectation {
   ClusterExpectationKind kind = ClusterExpectationKind::detection;
   std::size_t source = 0;
-  std::optional<Duration> first_max;        // detection
-  std::optional<Duration> dead_max;         // detection
-  std::optional<std::uint64_t> suspected_max, dead_count_max;  // false_positives
+  std::optional<Duration> max_first;        // detection
+  std::optional<Duration> max_dead;         // detection
+  std::optional<std::uint64_t> max_suspected, max_dead_count;  // false_positives
   Duration from, to = Duration::max();      // false_positives window (true time)
   Duration within;                          // converges, state_converges (after the liveness start)
   std::string member_text;                  // member_state, suspected, declared_dead: as written
@@ -260,9 +260,9 @@ struct ClusterExpectation {
   SeenState state = SeenState::alive;       // member_state
   std::optional<Duration> at;               // member_state (default: the end)
   std::uint64_t min = 0, max = UINT64_MAX;  // suspected, declared_dead
-  std::optional<double> messages_max, bytes_max;  // load, per member per second
-  std::optional<Duration> p99_max;          // dissemination
-  std::optional<std::uint64_t> incomplete_max;    // dissemination
+  std::optional<double> max_messages, max_bytes;  // load, per member per second
+  std::optional<Duration> max_p99;          // dissemination
+  std::optional<std::uint64_t> max_incomplete;    // dissemination
   std::string counter;                      // counter: its name
   std::int64_t value = 0;                   // counter: the expected total
   std::vector<std::string> target_ids;      // registry: sorted

@@ -132,7 +132,7 @@ TEST(AgentConfig, ClusterKeys) {
   EXPECT_EQ(c->swim.probe_interval, Duration::milliseconds(200));
   EXPECT_EQ(c->swim.probe_timeout, Duration::milliseconds(100));
   EXPECT_EQ(c->swim.suspicion_mult, 5u);
-  EXPECT_EQ(c->swim.suspicion_max_timeout_mult, 3u);
+  EXPECT_EQ(c->swim.max_suspicion_timeout_mult, 3u);
   EXPECT_EQ(c->swim.indirect_checks, 2u);
   EXPECT_EQ(c->swim.retransmit_mult, 3u);
   EXPECT_EQ(c->swim.gossip_interval, Duration::milliseconds(50));

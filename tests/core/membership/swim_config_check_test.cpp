@@ -42,14 +42,14 @@ TEST(SwimConfigCheck, RangesNameTheFieldWithThePrefix) {
   c.indirect_checks = 33;
   EXPECT_THAT(error_of(c), HasSubstr("swim.indirect_checks: must be at most 32"));
   c = SwimConfig{};
-  c.packet_bytes_max = 100;
+  c.max_packet_bytes = 100;
   EXPECT_THAT(error_of(c), HasSubstr("swim.packet_bytes_max: must be at least 512"));
   c = SwimConfig{};
   c.dead_reap_after = Duration::milliseconds(10);
   EXPECT_THAT(error_of(c), HasSubstr("swim.dead_reap_after_ms: must be at least 1000"));
   c = SwimConfig{};
-  c.join_backoff_min = Duration::seconds(10);
-  c.join_backoff_max = Duration::seconds(5);
+  c.min_join_backoff = Duration::seconds(10);
+  c.max_join_backoff = Duration::seconds(5);
   EXPECT_THAT(error_of(c), HasSubstr("swim.join_backoff_max_ms: 5000 is below join_backoff_min_ms (10000)"));
   c = SwimConfig{};
   c.nack_timeout_fraction = 0.0;
