@@ -37,7 +37,7 @@
 //   lasts at least the bound), every agent that is live from t on reports the
 //   new status within the bound B = k x (interval + 2J) + timeout + D,
 //   k = max(rise, fall), D = flush_delay +
-//   2 x anti_entropy_interval + 1 s (or freshness_ms_max). Sampled every
+//   2 x anti_entropy_interval + 1 s (or max_freshness_ms). Sampled every
 //   sample_every, only for targets with a pending flip, with the same vote
 //   rule as target_view (core/cluster/target_view.h: resolve_votes over the
 //   agent's observations). A flip is excused (not judged) when a settle

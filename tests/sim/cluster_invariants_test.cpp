@@ -262,7 +262,7 @@ TEST(ClusterInvariants, QuorumHidesABadVantagePointAndAgreementSeesIt) {
 // the failure names the invariant, target, members, seed and replay command.
 TEST(ClusterInvariants, FreshnessFailsUnderAnImpossibleBound) {
   json j = load("cluster_targets_runtime.json");
-  j["invariants"] = json::parse(R"({"freshness_ms_max": 300})");
+  j["invariants"] = json::parse(R"({"max_freshness_ms": 300})");
   auto s = parse_cluster_scenario(j);
   ASSERT_TRUE(s);
   const auto r = run_cluster_scenario(*s, RunOptions{s->seed, nullptr});

@@ -15,7 +15,7 @@
 // `--swarm` (with --seed or --seeds): a scenario's ranges (sim/scenario_knobs.h)
 // are drawn from each run's seed; without it they take their defaults.
 // `heck sim SCENARIO [--seed N] [--swarm] --shrink [--out FILE]
-// [--shrink-max-runs R] [--shrink-time-limit-s S]`: shrinks the failing run
+// [--max-shrink-runs R] [--shrink-time-limit-s S]`: shrinks the failing run
 // (sim/shrink.h), writes the smallest scenario found that still fails the
 // same kind of expectation to FILE (default <scenario>-seed<N>-shrunk.json in
 // the current directory) and prints what went and its replay command; exits
@@ -81,11 +81,11 @@ std::optional<std::string> usage_error(const SimArgs& a) {
            "or --check-determinism";
   }
   if (!a.shrink && (!a.out.empty() || a.max_shrink_runs || a.shrink_time_limit_s)) {
-    return "--out, --shrink-max-runs and --shrink-time-limit-s go with --shrink";
+    return "--out, --max-shrink-runs and --shrink-time-limit-s go with --shrink";
   }
   using ShrinkLimits = sim::ShrinkOptions;
   if (a.max_shrink_runs && (*a.max_shrink_runs == 0 || *a.max_shrink_runs > ShrinkLimits::kMaxRuns)) {
-    return fmt::format("--shrink-max-runs: must be 1 to {}, got {}", ShrinkLimits::kMaxRuns, *a.max_shrink_runs);
+    return fmt::format("--max-shrink-runs: must be 1 to {}, got {}", ShrinkLimits::kMaxRuns, *a.max_shrink_runs);
   }
   if (a.shrink_time_limit_s && !(*a.shrink_time_limit_s > 0 && *a.shrink_time_limit_s <= ShrinkLimits::kMaxTimeLimitS)) {
     return fmt::format("--shrink-time-limit-s: must be above 0 and at most {} (a week), got {}",
@@ -277,7 +277,8 @@ void register_sim_command(CLI::App& app) {
   sub->add_flag("--shrink", args->shrink,
                 "shrink the failing run: write the smallest scenario that still fails the same kind of expectation");
   sub->add_option("--out", args->out, "--shrink: the file to write (default <scenario>-seed<N>-shrunk.json)");
-  sub->add_option("--shrink-max-runs", args->max_shrink_runs, "--shrink: at most this many simulations (default 300)");
+  sub->add_option("--max-shrink-runs", args->max_shrink_runs, "--shrink: at most this many simulations (default 300)");
+  add_renamed_option(sub, "--shrink-max-runs", "--max-shrink-runs");
   sub->add_option("--shrink-time-limit-s", args->shrink_time_limit_s,
                   "--shrink: start no simulation after S seconds (wall; default 600)");
   sub->add_option("--trace", args->trace, "write a JSON-lines trace of every event to FILE");

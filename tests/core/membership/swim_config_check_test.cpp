@@ -43,14 +43,14 @@ TEST(SwimConfigCheck, RangesNameTheFieldWithThePrefix) {
   EXPECT_THAT(error_of(c), HasSubstr("swim.indirect_checks: must be at most 32"));
   c = SwimConfig{};
   c.max_packet_bytes = 100;
-  EXPECT_THAT(error_of(c), HasSubstr("swim.packet_bytes_max: must be at least 512"));
+  EXPECT_THAT(error_of(c), HasSubstr("swim.max_packet_bytes: must be at least 512"));
   c = SwimConfig{};
   c.dead_reap_after = Duration::milliseconds(10);
   EXPECT_THAT(error_of(c), HasSubstr("swim.dead_reap_after_ms: must be at least 1000"));
   c = SwimConfig{};
   c.min_join_backoff = Duration::seconds(10);
   c.max_join_backoff = Duration::seconds(5);
-  EXPECT_THAT(error_of(c), HasSubstr("swim.join_backoff_max_ms: 5000 is below join_backoff_min_ms (10000)"));
+  EXPECT_THAT(error_of(c), HasSubstr("swim.max_join_backoff_ms: 5000 is below min_join_backoff_ms (10000)"));
   c = SwimConfig{};
   c.nack_timeout_fraction = 0.0;
   EXPECT_THAT(error_of(c), HasSubstr("swim.nack_timeout_fraction"));
