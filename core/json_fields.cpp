@@ -1,5 +1,6 @@
 #include "core/json_fields.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -36,12 +37,20 @@ Result<std::int64_t> read_int(const json& v, std::string_view field, std::int64_
   return n;
 }
 
+Error unknown_key(std::string_view field, std::string_view key, std::span<const std::string_view> known) {
+  for (const RenamedKey& r : kRenamedKeys) {
+    if (r.old_name == key && std::find(known.begin(), known.end(), r.new_name) != known.end()) {
+      return Error{fmt::format("{}: renamed to {}", field, r.new_name)};
+    }
+  }
+  return Error{fmt::format("{}: unknown key (known: {})", field, fmt::join(known, ", "))};
+}
+
 Result<Ok> expect_object(const json& v, std::string_view where, std::initializer_list<std::string_view> known) {
   if (!v.is_object()) return Error{fmt::format("{}: must be an object, got {}", where, type_name(v))};
+  const std::span<const std::string_view> keys(known.begin(), known.size());
   for (const auto& [key, _] : v.items()) {
-    bool found = false;
-    for (auto k : known) found = found || k == key;
-    if (!found) return Error{fmt::format("{}: unknown key (known: {})", path(where, key), fmt::join(known, ", "))};
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) return unknown_key(path(where, key), key, keys);
   }
   return Ok{};
 }

@@ -25,8 +25,8 @@ using Bytes = std::vector<std::uint8_t>;
 
 // The datagram budget: the largest datagram a node sends, envelope included
 // (memberlist's UDP packet size). One setting per node,
-// SwimConfig::packet_bytes_max; this is its default.
-inline constexpr std::size_t kPacketBytesMax = 1400;
+// SwimConfig::max_packet_bytes; this is its default.
+inline constexpr std::size_t kMaxPacketBytes = 1400;
 
 // Input: bytes arrived. `from` is the transport's peer address (for TCP an
 // ephemeral port); replies go to the sender's advertised address, which the

@@ -45,7 +45,7 @@
 //   1. replicated before the reply: a PUT/DELETE is written to the local
 //      replicated state at once, and the API replies only after the next
 //      replica_flush (flush_delay, 10 ms) has pushed the delta directly to
-//      every live peer (eager push, up to replication.direct_max = 128
+//      every live peer (eager push, up to replication.max_direct_peers = 128
 //      peers; in a larger cluster to `fanout` peers that forward it;
 //      after_replication_flush()). Datagrams can be lost; piggybacking on
 //      membership traffic and anti-entropy repair what a peer missed, as
@@ -217,7 +217,7 @@ class Agent {
   // flush is pending, the agent is stopped, or kMaxFlushWaiters are waiting.
   void after_replication_flush(std::function<void()> done);
   // How many live peers a write's delta is pushed to directly: every other
-  // live member up to replication.direct_max, else replication.fanout.
+  // live member up to replication.max_direct_peers, else replication.fanout.
   std::size_t replication_targets() const;
 
   // --- the replicated view's changes ----------------------------------------

@@ -96,15 +96,11 @@ constexpr std::array<std::string_view, 14> kKnownKeys = {
     "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "bind",
     "advertise", "join", "keys", "leave_timeout_ms", "data_dir", "api_token", "swim"};
 
-constexpr std::string_view kKnownKeysText =
-    "targets, name, api, max_concurrent_checks, max_body_bytes, dns_ttl_ms, bind, advertise, join, keys, "
-    "leave_timeout_ms, data_dir, api_token, swim";
-
 constexpr std::size_t kMaxDataDirBytes = 4096;
 constexpr std::size_t kMaxApiTokenBytes = 4096;
 
 constexpr std::array<std::string_view, 11> kSwimKeys = {
-    "probe_interval_ms",     "probe_timeout_ms",     "suspicion_mult", "suspicion_max_timeout_mult",
+    "probe_interval_ms",     "probe_timeout_ms",     "suspicion_mult", "max_suspicion_timeout_mult",
     "indirect_checks",       "retransmit_mult",      "gossip_interval_ms", "gossip_nodes",
     "push_pull_interval_ms", "dead_reap_after_ms",   "lifeguard"};
 
@@ -127,7 +123,7 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
   if (!j.is_object()) return Error{fmt::format("the config must be a JSON object, got {}", type_name(j))};
   for (const auto& [key, _] : j.items()) {
     if (std::find(kKnownKeys.begin(), kKnownKeys.end(), key) == kKnownKeys.end()) {
-      return Error{fmt::format("{}: unknown key (known: {})", key, kKnownKeysText)};
+      return json_fields::unknown_key(key, key, kKnownKeys);
     }
   }
   AgentConfig c;
@@ -293,7 +289,7 @@ Result<SwimConfig> parse_swim_overrides(const json& j, SwimConfig s, std::string
   }
   for (const auto& [key, _] : j.items()) {
     if (std::find(kSwimKeys.begin(), kSwimKeys.end(), key) == kSwimKeys.end()) {
-      return Error{fmt::format("{}{}: unknown key (known: {})", prefix, key, fmt::join(kSwimKeys, ", "))};
+      return json_fields::unknown_key(fmt::format("{}{}", prefix, key), key, kSwimKeys);
     }
   }
   auto ms = [&](std::string_view key, std::int64_t lo, std::int64_t hi, Duration& out) -> std::optional<Error> {
@@ -314,18 +310,18 @@ Result<SwimConfig> parse_swim_overrides(const json& j, SwimConfig s, std::string
   };
   // Only the JSON types here (whole milliseconds, non-negative counts); the
   // ranges are core's, shared with the simulator (core/membership/swim_config_check.h).
-  constexpr std::int64_t kMsMax = 9'000'000'000'000;  // fits a Duration in ns
-  constexpr std::int64_t kCountMax = 1'000'000'000;
-  for (auto e : {ms("probe_interval_ms", -kMsMax, kMsMax, s.probe_interval),
-                 ms("probe_timeout_ms", -kMsMax, kMsMax, s.probe_timeout),
-                 count("suspicion_mult", 0, kCountMax, s.suspicion_mult),
-                 count("suspicion_max_timeout_mult", 0, kCountMax, s.suspicion_max_timeout_mult),
-                 count("indirect_checks", 0, kCountMax, s.indirect_checks),
-                 count("retransmit_mult", 0, kCountMax, s.retransmit_mult),
-                 ms("gossip_interval_ms", -kMsMax, kMsMax, s.gossip_interval),
-                 count("gossip_nodes", 0, kCountMax, s.gossip_nodes),
-                 ms("push_pull_interval_ms", -kMsMax, kMsMax, s.push_pull_interval),
-                 ms("dead_reap_after_ms", -kMsMax, kMsMax, s.dead_reap_after)}) {
+  constexpr std::int64_t kMaxMs = 9'000'000'000'000;  // fits a Duration in ns
+  constexpr std::int64_t kMaxCount = 1'000'000'000;
+  for (auto e : {ms("probe_interval_ms", -kMaxMs, kMaxMs, s.probe_interval),
+                 ms("probe_timeout_ms", -kMaxMs, kMaxMs, s.probe_timeout),
+                 count("suspicion_mult", 0, kMaxCount, s.suspicion_mult),
+                 count("max_suspicion_timeout_mult", 0, kMaxCount, s.max_suspicion_timeout_mult),
+                 count("indirect_checks", 0, kMaxCount, s.indirect_checks),
+                 count("retransmit_mult", 0, kMaxCount, s.retransmit_mult),
+                 ms("gossip_interval_ms", -kMaxMs, kMaxMs, s.gossip_interval),
+                 count("gossip_nodes", 0, kMaxCount, s.gossip_nodes),
+                 ms("push_pull_interval_ms", -kMaxMs, kMaxMs, s.push_pull_interval),
+                 ms("dead_reap_after_ms", -kMaxMs, kMaxMs, s.dead_reap_after)}) {
     if (e) return *e;
   }
   if (j.contains("lifeguard")) {

@@ -25,7 +25,7 @@
 //                                        //   (--api-token, HECK_API_TOKEN);
 //                                        //   printable ASCII, no spaces
 //    "swim": {"probe_interval_ms": 1000, "probe_timeout_ms": 500,
-//             "suspicion_mult": 4, "suspicion_max_timeout_mult": 6,
+//             "suspicion_mult": 4, "max_suspicion_timeout_mult": 6,
 //             "indirect_checks": 3, "retransmit_mult": 4,
 //             "gossip_interval_ms": 200, "gossip_nodes": 3,
 //             "push_pull_interval_ms": 30000, "dead_reap_after_ms": 3600000,

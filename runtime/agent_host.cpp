@@ -33,7 +33,7 @@ AgentHostOptions host_options_from_config(const AgentConfig& config) {
   o.checker.dns_ttl = config.dns_ttl;
   if (config.api) o.api = *config.api;
   o.transport.bind = config.bind ? *config.bind : *HostPort::parse(AgentConfig::kDefaultBind);
-  o.transport.packet_bytes_max = config.swim.packet_bytes_max;
+  o.transport.max_packet_bytes = config.swim.max_packet_bytes;
   o.advertise = config.advertise;
   auto ring = cluster::Keyring::from_base64(config.keys);
   assert(ring.ok());  // validated when the config was parsed

@@ -29,7 +29,7 @@ constexpr std::string_view kTargetsPrefix = "/v1/targets/";
 constexpr std::string_view kOwnersPrefix = "/v1/owners/";
 constexpr std::string_view kCountersPrefix = "/v1/counters/";
 constexpr std::size_t kMaxCounterNameBytes = 256;
-constexpr std::size_t kStatusUnhealthyMax = 100;
+constexpr std::size_t kMaxUnhealthyIds = 100;
 
 std::string dump(const json& j) {
   // Text from the network (paths) may not be UTF-8: replace, never throw.
@@ -237,9 +237,9 @@ HttpResponse owners(Agent& agent, const std::string& id) {
   const ClusterNode& node = agent.node();
   const auto registered = node.replication().state().target(id);
   const int checkers = registered && registered->spec && registered->spec->spec ? registered->spec->spec->checkers : 1;
-  const std::size_t fallbacks_max = node.config().view_fallbacks;
-  OwnerSplit split = split_owners(node.ranked_members(id, ranked_needed(checkers, fallbacks_max)), checkers,
-                                  fallbacks_max);
+  const std::size_t max_fallbacks = node.config().view_fallbacks;
+  OwnerSplit split = split_owners(node.ranked_members(id, ranked_needed(checkers, max_fallbacks)), checkers,
+                                  max_fallbacks);
   return json_response(200, json{{"id", id},
                                  {"registered", registered.has_value()},
                                  {"checkers", owner_count(checkers)},
@@ -260,7 +260,7 @@ HttpResponse status(Agent& agent, const ApiOptions& options) {
       ++healthy;
     } else if (v.status == HealthStatus::unhealthy) {
       ++unhealthy;
-      if (unhealthy_ids.size() < kStatusUnhealthyMax) unhealthy_ids.push_back(v.id);
+      if (unhealthy_ids.size() < kMaxUnhealthyIds) unhealthy_ids.push_back(v.id);
     } else {
       ++unknown;
     }

@@ -177,7 +177,7 @@ struct Checker::Impl {
     DnsCacheOptions d;
     d.ttl = o.dns_ttl;
     d.negative_ttl = o.dns_negative_ttl;
-    d.max_entries = o.dns_max_entries > 0 ? o.dns_max_entries : 1;
+    d.max_entries = o.max_dns_entries > 0 ? o.max_dns_entries : 1;
     return d;
   }
 

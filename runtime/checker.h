@@ -59,7 +59,7 @@ struct CheckerOptions {
   std::string user_agent = "heck/0.1";
   std::size_t max_queued = 65'536;                   // checks waiting for a slot
   Duration dns_negative_ttl = Duration::seconds(5);  // how long a failed lookup is remembered
-  std::size_t dns_max_entries = 4096;                // names cached (oldest evicted)
+  std::size_t max_dns_entries = 4096;                // names cached (oldest evicted)
   std::string tls_ca_file;                           // extra trusted CAs (PEM), besides the system store
   // Overload control: a queued check that has not got a slot within this
   // fraction of its timeout is failed when it reaches the head of the queue

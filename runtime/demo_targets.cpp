@@ -109,7 +109,7 @@ void DemoTargetServer::handle(const HttpRequest& req, HttpServer::Reply reply) {
     if (ms) delay = Duration::milliseconds(*ms);
     return later(delay, std::move(reply), true);
   }
-  if (path == "/hang") return later(options_.hang_max, std::move(reply), false);
+  if (path == "/hang") return later(options_.max_hang, std::move(reply), false);
   if (path == "/") {
     return reply(text(200, "heck demo target: /ok /fail /flap[?period_ms=N&phase_ms=M] /slow[?ms=N] /hang\n"));
   }

@@ -10,7 +10,7 @@
 //                    out of step
 //   /slow[?ms=N]     200 after `slow_delay` (or N ms, at most 30 s)
 //   /hang            never answers; the connection is dropped after
-//                    `hang_max` (so hung connections do not pile up)
+//                    `max_hang` (so hung connections do not pile up)
 //   anything else    404
 // Other query parameters are ignored (so /ok?n=17 gives many distinct URLs
 // on one server, e.g. for a benchmark). A bad period_ms/phase_ms/ms -> 400.
@@ -40,7 +40,7 @@ namespace heck::runtime {
 struct DemoTargetOptions {
   Duration flap_period = Duration::seconds(5);
   Duration slow_delay = Duration::milliseconds(600);
-  Duration hang_max = Duration::seconds(10);
+  Duration max_hang = Duration::seconds(10);
   std::size_t max_connections = 64;
 };
 

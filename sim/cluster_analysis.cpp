@@ -187,8 +187,8 @@ void measure_load(const ClusterWorld& w, const Lifetimes& life, Instant end, Clu
     bytes += static_cast<double>(t.bytes);
     out.member_seconds += up;
     if (up >= 1.0) {
-      out.messages_per_member_s_max = std::max(out.messages_per_member_s_max, static_cast<double>(t.messages) / up);
-      out.bytes_per_member_s_max = std::max(out.bytes_per_member_s_max, static_cast<double>(t.bytes) / up);
+      out.max_messages_per_member_s = std::max(out.max_messages_per_member_s, static_cast<double>(t.messages) / up);
+      out.max_bytes_per_member_s = std::max(out.max_bytes_per_member_s, static_cast<double>(t.bytes) / up);
     }
   }
   if (out.member_seconds > 0) {
@@ -530,12 +530,12 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
       std::string bad;
       for (const CrashDetection& c : m.crashes) {
         const std::string who = fmt::format("{} crashed at {}", name_of(w, c.member), seconds_text(c.at - Instant::from_ns(0)));
-        if (e.first_max && (!c.first || *c.first > *e.first_max)) {
+        if (e.max_first && (!c.first || *c.first > *e.max_first)) {
           v.pass = false;
           if (bad.empty()) bad = c.first ? fmt::format("; {}: first detection after {}", who, seconds_text(*c.first))
                                          : fmt::format("; {}: never detected", who);
         }
-        if (e.dead_max && (!c.everywhere || *c.everywhere > *e.dead_max)) {
+        if (e.max_dead && (!c.everywhere || *c.everywhere > *e.max_dead)) {
           v.pass = false;
           if (bad.empty()) {
             bad = c.everywhere ? fmt::format("; {}: dead everywhere after {}", who, seconds_text(*c.everywhere))
@@ -561,7 +561,7 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
                               to_string(f.state), f.incarnation, seconds_text(f.at - Instant::from_ns(0)), f.reports);
         }
       }
-      v.pass = (!e.suspected_max || s <= *e.suspected_max) && (!e.dead_count_max || d <= *e.dead_count_max);
+      v.pass = (!e.max_suspected || s <= *e.max_suspected) && (!e.max_dead_count || d <= *e.max_dead_count);
       v.evidence = fmt::format("{} false suspicions, {} false deaths{}", s, d, first);
       break;
     }
@@ -605,15 +605,15 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
       break;
     }
     case ClusterExpectationKind::load:
-      v.pass = (!e.messages_max || m.messages_per_member_s_max <= *e.messages_max) &&
-               (!e.bytes_max || m.bytes_per_member_s_max <= *e.bytes_max);
+      v.pass = (!e.max_messages || m.max_messages_per_member_s <= *e.max_messages) &&
+               (!e.max_bytes || m.max_bytes_per_member_s <= *e.max_bytes);
       v.evidence = fmt::format("mean {:.2f} msg/s, {:.0f} B/s; busiest member {:.2f} msg/s, {:.0f} B/s",
-                               m.messages_per_member_s, m.bytes_per_member_s, m.messages_per_member_s_max,
-                               m.bytes_per_member_s_max);
+                               m.messages_per_member_s, m.bytes_per_member_s, m.max_messages_per_member_s,
+                               m.max_bytes_per_member_s);
       break;
     case ClusterExpectationKind::dissemination:
-      v.pass = (!e.p99_max || (m.dissemination.count > 0 && m.dissemination.p99 <= *e.p99_max)) &&
-               (!e.incomplete_max || m.updates_incomplete <= *e.incomplete_max);
+      v.pass = (!e.max_p99 || (m.dissemination.count > 0 && m.dissemination.p99 <= *e.max_p99)) &&
+               (!e.max_incomplete || m.updates_incomplete <= *e.max_incomplete);
       v.evidence = fmt::format("{} updates, {} incomplete; to all: {}", m.updates, m.updates_incomplete,
                                m.dissemination.describe());
       break;

@@ -170,8 +170,8 @@ struct ClusterMetrics {
   double member_seconds = 0;          // running time after metrics_from, summed
   double messages_per_member_s = 0;   // mean (total / member_seconds)
   double bytes_per_member_s = 0;
-  double messages_per_member_s_max = 0;  // the busiest member (running >= 1 s)
-  double bytes_per_member_s_max = 0;
+  double max_messages_per_member_s = 0;  // the busiest member (running >= 1 s)
+  double max_bytes_per_member_s = 0;
 
   Percentiles dissemination;          // time for an update to reach all recipients
   std::size_t updates = 0;

@@ -15,8 +15,8 @@ namespace heck::sim {
 
 namespace {
 
-constexpr std::size_t kRecentMax = 32;          // no_herd ring per target
-constexpr std::size_t kTruthStepsMax = 10'000;  // truth changes walked per target per call
+constexpr std::size_t kMaxRecent = 32;          // no_herd ring per target
+constexpr std::size_t kMaxTruthSteps = 10'000;  // truth changes walked per target per call
 constexpr std::size_t kMembersListed = 6;       // members named in one violation
 
 std::string at_text(Instant t) { return seconds_text(t - Instant::from_ns(0)); }
@@ -46,11 +46,11 @@ std::string InvariantReport::summary(Invariant i) const {
   switch (i) {
     case Invariant::coverage:
       return fmt::format("{} of {} check starts by true owners; {} gaps judged, longest {} (settle {})", owner_checks,
-                         checks, gaps_judged, seconds_text(gap_max), seconds_text(settle));
+                         checks, gaps_judged, seconds_text(max_gap), seconds_text(settle));
     case Invariant::no_herd:
       return fmt::format("at most {} distinct checkers of a target in one interval outside settle windows "
                          "(allowed r + {})",
-                         herd_max, herd_slack);
+                         max_herd, herd_slack);
     case Invariant::agreement:
       return fmt::format("{} views by {} agents checked at the end; {} targets not steady (lag rule)", views_checked,
                          agents_checked, unsteady_targets);
@@ -58,7 +58,7 @@ std::string InvariantReport::summary(Invariant i) const {
       return fmt::format("{} flips: {} judged, {} excused (changes or partitions), {} superseded; every agent "
                          "reports a flip {}; largest bound {}",
                          flips, flips_judged, flips_excused, flips_superseded, agree_delay.describe(),
-                         seconds_text(freshness_bound_max));
+                         seconds_text(max_freshness_bound));
   }
   return "?";
 }
@@ -86,9 +86,9 @@ Duration InvariantChecker::default_settle(const ClusterScenario& s) {
   const double factor = std::max(1.0, std::log10(n));
   const Duration suspicion = Duration::nanoseconds(static_cast<std::int64_t>(
       static_cast<double>(s.swim.suspicion_mult) * factor * static_cast<double>(s.swim.probe_interval.ns())));
-  Duration interval_max = Duration::zero();
-  for (std::size_t t = 0; t < s.target_count(); ++t) interval_max = std::max(interval_max, s.target_spec(t).interval);
-  return suspicion + s.swim.probe_interval * 3 + interval_max;
+  Duration max_interval = Duration::zero();
+  for (std::size_t t = 0; t < s.target_count(); ++t) max_interval = std::max(max_interval, s.target_spec(t).interval);
+  return suspicion + s.swim.probe_interval * 3 + max_interval;
 }
 
 InvariantChecker::InvariantChecker(const ClusterScenario& scenario) : scenario_(scenario) {
@@ -137,7 +137,7 @@ Duration InvariantChecker::coverage_bound(std::uint32_t target) const {
 }
 
 Duration InvariantChecker::freshness_bound(std::uint32_t target) const {
-  if (scenario_.invariants.freshness_max) return *scenario_.invariants.freshness_max;
+  if (scenario_.invariants.max_freshness) return *scenario_.invariants.max_freshness;
   const TargetSpec& s = tracks_[target].spec;
   const int k = std::max({1, s.rise, s.fall});
   const Duration dissemination =
@@ -211,7 +211,7 @@ void InvariantChecker::close_gaps(Instant at) {
     const Duration bound = coverage_bound(i);
     if (gap > bound) {
       ++report_.gaps_judged;
-      report_.gap_max = std::max(report_.gap_max, gap);
+      report_.max_gap = std::max(report_.max_gap, gap);
       violate(Invariant::coverage, at, t.spec.id, names(owners(i)),
               fmt::format("no check by a true owner (listed) since {} ({} > bound {}){}", at_text(from),
                           seconds_text(gap), seconds_text(bound),
@@ -357,7 +357,7 @@ void InvariantChecker::on_check(Instant at, std::uint32_t m, std::uint32_t targe
     if (at >= quiet && at > from && scenario_.invariants.judged(Invariant::coverage)) {
       const Duration gap = at - from;
       ++report_.gaps_judged;
-      report_.gap_max = std::max(report_.gap_max, gap);
+      report_.max_gap = std::max(report_.max_gap, gap);
       const Duration bound = coverage_bound(target);
       if (gap > bound) {
         violate(Invariant::coverage, at, t.spec.id, names(o),
@@ -376,7 +376,7 @@ void InvariantChecker::on_check(Instant at, std::uint32_t m, std::uint32_t targe
   // No herd: distinct checkers in (at - interval, at], outside windows.
   const Instant since = at - t.spec.interval;
   std::erase_if(t.recent, [&](const Recent& r) { return r.at <= since || r.at < quiet; });
-  if (t.recent.size() == kRecentMax) t.recent.erase(t.recent.begin());
+  if (t.recent.size() == kMaxRecent) t.recent.erase(t.recent.begin());
   t.recent.push_back(Recent{at, m});
   // Distinct checkers on the side of this one.
   std::vector<std::uint32_t> distinct;
@@ -384,7 +384,7 @@ void InvariantChecker::on_check(Instant at, std::uint32_t m, std::uint32_t targe
     if (side_[r.member] != side_[m]) continue;
     if (std::find(distinct.begin(), distinct.end(), r.member) == distinct.end()) distinct.push_back(r.member);
   }
-  report_.herd_max = std::max(report_.herd_max, distinct.size());
+  report_.max_herd = std::max(report_.max_herd, distinct.size());
   const auto allowed = owner_count(t.spec.checkers) + static_cast<std::size_t>(scenario_.invariants.herd_slack);
   if (distinct.size() > allowed) {
     violate(Invariant::no_herd, at, t.spec.id, names(distinct),
@@ -401,7 +401,7 @@ void InvariantChecker::note_truth_changes(Instant now) {
   for (std::uint32_t i = 0; i < tracks_.size(); ++i) {
     Track& t = tracks_[i];
     if (!t.registered) continue;
-    for (std::size_t steps = 0; t.next_change && *t.next_change <= now && steps < kTruthStepsMax; ++steps) {
+    for (std::size_t steps = 0; t.next_change && *t.next_change <= now && steps < kMaxTruthSteps; ++steps) {
       const Instant c = *t.next_change;
       const HealthStatus to = truth_at(t, c);
       if (to != t.truth) {
@@ -425,7 +425,7 @@ void InvariantChecker::sample(const ClusterWorld& world) {
     Track& t = tracks_[i];
     if (!t.flip_pending) continue;
     const Duration bound = freshness_bound(i);
-    report_.freshness_bound_max = std::max(report_.freshness_bound_max, bound);
+    report_.max_freshness_bound = std::max(report_.max_freshness_bound, bound);
     // The agents that are live and have been since the flip.
     std::vector<std::uint32_t> lagging;
     std::vector<HealthStatus> lagging_status;
@@ -490,7 +490,7 @@ void InvariantChecker::finish(const ClusterWorld& world) {
     std::set<HealthStatus> truths{truth_at(t, from)};
     if (t.model != nullptr) {
       std::optional<Instant> c = t.model->next_change(from);
-      for (std::size_t steps = 0; c && *c <= now && steps < kTruthStepsMax; ++steps) {
+      for (std::size_t steps = 0; c && *c <= now && steps < kMaxTruthSteps; ++steps) {
         truths.insert(t.model->truth_at(*c));
         c = t.model->next_change(*c);
       }

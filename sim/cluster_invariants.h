@@ -37,7 +37,7 @@
 //   lasts at least the bound), every agent that is live from t on reports the
 //   new status within the bound B = k x (interval + 2J) + timeout + D,
 //   k = max(rise, fall), D = flush_delay +
-//   2 x anti_entropy_interval + 1 s (or freshness_ms_max). Sampled every
+//   2 x anti_entropy_interval + 1 s (or max_freshness_ms). Sampled every
 //   sample_every, only for targets with a pending flip, with the same vote
 //   rule as target_view (core/cluster/target_view.h: resolve_votes over the
 //   agent's observations). A flip is excused (not judged) when a settle
@@ -97,16 +97,16 @@ struct InvariantReport {
   std::uint64_t checks = 0;              // every check start of a known target
   std::uint64_t owner_checks = 0;        // ... by a true owner
   std::uint64_t gaps_judged = 0;
-  Duration gap_max;                      // longest judged gap between owner checks
+  Duration max_gap;                      // longest judged gap between owner checks
   // No herd.
-  std::size_t herd_max = 0;              // most distinct checkers in one interval, outside windows
+  std::size_t max_herd = 0;              // most distinct checkers in one interval, outside windows
   // Agreement.
   std::size_t agents_checked = 0, views_checked = 0;
   std::size_t unsteady_targets = 0;      // judged by the lag rule
   // Freshness.
   std::uint64_t flips = 0, flips_judged = 0, flips_excused = 0, flips_superseded = 0;
   Percentiles agree_delay;               // flip -> every live agent reports it (judged and excused)
-  Duration freshness_bound_max;          // the largest bound used
+  Duration max_freshness_bound;          // the largest bound used
   // Takeovers (crash of a true owner -> first check by a new true owner).
   Percentiles takeover;
   std::uint64_t takeovers_pending = 0;   // never taken over by the end

@@ -231,8 +231,8 @@ std::string metrics_json(const ClusterScenario& scenario, const ClusterRunReport
       {"member_seconds", m.member_seconds},
       {"messages_per_member_s", m.messages_per_member_s},
       {"bytes_per_member_s", m.bytes_per_member_s},
-      {"messages_per_member_s_max", m.messages_per_member_s_max},
-      {"bytes_per_member_s_max", m.bytes_per_member_s_max},
+      {"max_messages_per_member_s", m.max_messages_per_member_s},
+      {"max_bytes_per_member_s", m.max_bytes_per_member_s},
       {"dissemination", pct(m.dissemination)},
       {"updates", m.updates},
       {"updates_incomplete", m.updates_incomplete},
@@ -246,8 +246,8 @@ std::string metrics_json(const ClusterScenario& scenario, const ClusterRunReport
     json inv = {{"settle_ns", v.settle.ns()},
                 {"checks", v.checks},
                 {"owner_checks", v.owner_checks},
-                {"gap_max_ns", v.gap_max.ns()},
-                {"herd_max", v.herd_max},
+                {"max_gap_ns", v.max_gap.ns()},
+                {"max_herd", v.max_herd},
                 {"flips", v.flips},
                 {"flips_judged", v.flips_judged},
                 {"flips_excused", v.flips_excused},
@@ -314,7 +314,7 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
   fmt::format_to(w, "false pos. {} suspicions ({} reports), {} deaths ({} reports) of live members\n",
                  m.false_suspicions, m.false_suspicion_reports, m.false_deaths, m.false_death_reports);
   fmt::format_to(w, "load       {:.2f} msg/s and {:.0f} B/s per member (busiest {:.2f} msg/s, {:.0f} B/s)\n",
-                 m.messages_per_member_s, m.bytes_per_member_s, m.messages_per_member_s_max, m.bytes_per_member_s_max);
+                 m.messages_per_member_s, m.bytes_per_member_s, m.max_messages_per_member_s, m.max_bytes_per_member_s);
   fmt::format_to(w, "updates    {} membership updates, {} incomplete; to all members: {}\n", m.updates,
                  m.updates_incomplete, m.dissemination.describe());
   fmt::format_to(w, "converged  {}{}\n",

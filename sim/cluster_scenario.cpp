@@ -121,14 +121,14 @@ std::string ClusterExpectation::describe() const {
   switch (kind) {
     case ClusterExpectationKind::detection: {
       std::string s = "detection:";
-      if (first_max) s += " first <= " + ms(*first_max);
-      if (dead_max) s += fmt::format("{} dead everywhere <= {}", first_max ? "," : "", ms(*dead_max));
+      if (max_first) s += " first <= " + ms(*max_first);
+      if (max_dead) s += fmt::format("{} dead everywhere <= {}", max_first ? "," : "", ms(*max_dead));
       return s;
     }
     case ClusterExpectationKind::false_positives: {
       std::string s = "false positives:";
-      if (suspected_max) s += fmt::format(" suspected <= {}", *suspected_max);
-      if (dead_count_max) s += fmt::format("{} dead <= {}", suspected_max ? "," : "", *dead_count_max);
+      if (max_suspected) s += fmt::format(" suspected <= {}", *max_suspected);
+      if (max_dead_count) s += fmt::format("{} dead <= {}", max_suspected ? "," : "", *max_dead_count);
       if (from > Duration::zero() || to != Duration::max()) {
         s += fmt::format(" in [{}, {}]", ms(from), to == Duration::max() ? std::string("end") : ms(to));
       }
@@ -143,14 +143,14 @@ std::string ClusterExpectation::describe() const {
       return fmt::format("declared_dead {}{} {}", member_text, by.empty() ? "" : " by some", range());
     case ClusterExpectationKind::load: {
       std::string s = "load per member:";
-      if (messages_max) s += fmt::format(" <= {} msg/s", *messages_max);
-      if (bytes_max) s += fmt::format("{} <= {} B/s", messages_max ? "," : "", *bytes_max);
+      if (max_messages) s += fmt::format(" <= {} msg/s", *max_messages);
+      if (max_bytes) s += fmt::format("{} <= {} B/s", max_messages ? "," : "", *max_bytes);
       return s;
     }
     case ClusterExpectationKind::dissemination: {
       std::string s = "dissemination:";
-      if (p99_max) s += " p99 <= " + ms(*p99_max);
-      if (incomplete_max) s += fmt::format("{} incomplete <= {}", p99_max ? "," : "", *incomplete_max);
+      if (max_p99) s += " p99 <= " + ms(*max_p99);
+      if (max_incomplete) s += fmt::format("{} incomplete <= {}", max_p99 ? "," : "", *max_incomplete);
       return s;
     }
     case ClusterExpectationKind::state_converges:
@@ -400,29 +400,29 @@ void parse_swim(const json& j, SwimConfig& c) {
   const std::string w = "swim";
   jf::take(jf::expect_object(j, w,
                     {"probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_mult",
-                     "suspicion_max_timeout_mult", "retransmit_mult", "gossip_interval_ms", "gossip_nodes",
-                     "gossip_to_the_dead_ms", "push_pull_interval_ms", "packet_bytes_max",
-                     "awareness_max_multiplier", "dead_reap_after_ms", "join_backoff_min_ms", "join_backoff_max_ms",
+                     "max_suspicion_timeout_mult", "retransmit_mult", "gossip_interval_ms", "gossip_nodes",
+                     "gossip_to_the_dead_ms", "push_pull_interval_ms", "max_packet_bytes",
+                     "max_awareness_multiplier", "dead_reap_after_ms", "min_join_backoff_ms", "max_join_backoff_ms",
                      "nack_timeout_fraction", "lifeguard"}));
   // Only the JSON types here; the ranges are core's, shared with the daemon
   // (core/membership/swim_config_check.h), checked below.
-  constexpr std::int64_t kMsMax = 9'000'000'000'000;  // fits a Duration in ns
-  constexpr std::int64_t kCountMax = 1'000'000'000;
-  c.probe_interval = opt_ms(j, w, "probe_interval_ms", -kMsMax, kMsMax, c.probe_interval);
-  c.probe_timeout = opt_ms(j, w, "probe_timeout_ms", -kMsMax, kMsMax, c.probe_timeout);
-  c.indirect_checks = opt_size(j, w, "indirect_checks", 0, kCountMax, c.indirect_checks);
-  c.suspicion_mult = opt_size(j, w, "suspicion_mult", 0, kCountMax, c.suspicion_mult);
-  c.suspicion_max_timeout_mult = opt_size(j, w, "suspicion_max_timeout_mult", 0, kCountMax, c.suspicion_max_timeout_mult);
-  c.retransmit_mult = opt_size(j, w, "retransmit_mult", 0, kCountMax, c.retransmit_mult);
-  c.gossip_interval = opt_ms(j, w, "gossip_interval_ms", -kMsMax, kMsMax, c.gossip_interval);
-  c.gossip_nodes = opt_size(j, w, "gossip_nodes", 0, kCountMax, c.gossip_nodes);
-  c.gossip_to_the_dead = opt_ms(j, w, "gossip_to_the_dead_ms", -kMsMax, kMsMax, c.gossip_to_the_dead);
-  c.push_pull_interval = opt_ms(j, w, "push_pull_interval_ms", -kMsMax, kMsMax, c.push_pull_interval);
-  c.packet_bytes_max = opt_size(j, w, "packet_bytes_max", 0, kCountMax, c.packet_bytes_max);
-  c.awareness_max_multiplier = opt_size(j, w, "awareness_max_multiplier", 0, kCountMax, c.awareness_max_multiplier);
-  c.dead_reap_after = opt_ms(j, w, "dead_reap_after_ms", -kMsMax, kMsMax, c.dead_reap_after);
-  c.join_backoff_min = opt_ms(j, w, "join_backoff_min_ms", -kMsMax, kMsMax, c.join_backoff_min);
-  c.join_backoff_max = opt_ms(j, w, "join_backoff_max_ms", -kMsMax, kMsMax, c.join_backoff_max);
+  constexpr std::int64_t kMaxMs = 9'000'000'000'000;  // fits a Duration in ns
+  constexpr std::int64_t kMaxCount = 1'000'000'000;
+  c.probe_interval = opt_ms(j, w, "probe_interval_ms", -kMaxMs, kMaxMs, c.probe_interval);
+  c.probe_timeout = opt_ms(j, w, "probe_timeout_ms", -kMaxMs, kMaxMs, c.probe_timeout);
+  c.indirect_checks = opt_size(j, w, "indirect_checks", 0, kMaxCount, c.indirect_checks);
+  c.suspicion_mult = opt_size(j, w, "suspicion_mult", 0, kMaxCount, c.suspicion_mult);
+  c.max_suspicion_timeout_mult = opt_size(j, w, "max_suspicion_timeout_mult", 0, kMaxCount, c.max_suspicion_timeout_mult);
+  c.retransmit_mult = opt_size(j, w, "retransmit_mult", 0, kMaxCount, c.retransmit_mult);
+  c.gossip_interval = opt_ms(j, w, "gossip_interval_ms", -kMaxMs, kMaxMs, c.gossip_interval);
+  c.gossip_nodes = opt_size(j, w, "gossip_nodes", 0, kMaxCount, c.gossip_nodes);
+  c.gossip_to_the_dead = opt_ms(j, w, "gossip_to_the_dead_ms", -kMaxMs, kMaxMs, c.gossip_to_the_dead);
+  c.push_pull_interval = opt_ms(j, w, "push_pull_interval_ms", -kMaxMs, kMaxMs, c.push_pull_interval);
+  c.max_packet_bytes = opt_size(j, w, "max_packet_bytes", 0, kMaxCount, c.max_packet_bytes);
+  c.max_awareness_multiplier = opt_size(j, w, "max_awareness_multiplier", 0, kMaxCount, c.max_awareness_multiplier);
+  c.dead_reap_after = opt_ms(j, w, "dead_reap_after_ms", -kMaxMs, kMaxMs, c.dead_reap_after);
+  c.min_join_backoff = opt_ms(j, w, "min_join_backoff_ms", -kMaxMs, kMaxMs, c.min_join_backoff);
+  c.max_join_backoff = opt_ms(j, w, "max_join_backoff_ms", -kMaxMs, kMaxMs, c.max_join_backoff);
   if (auto f = jf::take(jf::opt_number(j, w, "nack_timeout_fraction", 0.0, 1.0))) c.nack_timeout_fraction = *f;
   c.lifeguard = opt_bool(j, w, "lifeguard", c.lifeguard);
   if (auto valid = validate(c, "swim."); !valid) jf::fail(valid.error());
@@ -430,11 +430,11 @@ void parse_swim(const json& j, SwimConfig& c) {
 
 void parse_replication(const json& j, ReplicatorConfig& c) {
   const std::string w = "replication";
-  jf::take(jf::expect_object(j, w, {"anti_entropy_interval_ms", "fanout", "flush_delay_ms", "hlc_max_forward_ms"}));
+  jf::take(jf::expect_object(j, w, {"anti_entropy_interval_ms", "fanout", "flush_delay_ms", "max_hlc_forward_ms"}));
   c.anti_entropy_interval = opt_ms(j, w, "anti_entropy_interval_ms", 1, 86'400'000, c.anti_entropy_interval);
   c.fanout = opt_size(j, w, "fanout", 0, 64, c.fanout);
   c.flush_delay = opt_ms(j, w, "flush_delay_ms", 0, 60'000, c.flush_delay);
-  c.hlc_max_forward = opt_ms(j, w, "hlc_max_forward_ms", 0, 86'400'000, c.hlc_max_forward);
+  c.max_hlc_forward = opt_ms(j, w, "max_hlc_forward_ms", 0, 86'400'000, c.max_hlc_forward);
 }
 
 // Parses one entry of "targets" (which may stand for a generated group) and
@@ -714,17 +714,17 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
   };
   auto range = [&] { read_range(j, w, e); };
   if (kind == "detection") {
-    jf::take(jf::expect_object(j, w, {"kind", "first_ms_max", "dead_ms_max"}));
+    jf::take(jf::expect_object(j, w, {"kind", "max_first_ms", "max_dead_ms"}));
     e.kind = ClusterExpectationKind::detection;
-    if (auto v = jf::take(jf::opt_int(j, w, "first_ms_max", 0, end_ms))) e.first_max = ms_duration(*v);
-    if (auto v = jf::take(jf::opt_int(j, w, "dead_ms_max", 0, end_ms))) e.dead_max = ms_duration(*v);
-    if (!e.first_max && !e.dead_max) jf::fail(fmt::format("{}: needs first_ms_max, dead_ms_max or both", w));
+    if (auto v = jf::take(jf::opt_int(j, w, "max_first_ms", 0, end_ms))) e.max_first = ms_duration(*v);
+    if (auto v = jf::take(jf::opt_int(j, w, "max_dead_ms", 0, end_ms))) e.max_dead = ms_duration(*v);
+    if (!e.max_first && !e.max_dead) jf::fail(fmt::format("{}: needs max_first_ms, max_dead_ms or both", w));
   } else if (kind == "false_positives") {
-    jf::take(jf::expect_object(j, w, {"kind", "suspected_max", "dead_max", "from_ms", "to_ms"}));
+    jf::take(jf::expect_object(j, w, {"kind", "max_suspected", "max_dead", "from_ms", "to_ms"}));
     e.kind = ClusterExpectationKind::false_positives;
-    if (j.contains("suspected_max")) e.suspected_max = opt_u64_bound(j, w, "suspected_max", 0);
-    if (j.contains("dead_max")) e.dead_count_max = opt_u64_bound(j, w, "dead_max", 0);
-    if (!e.suspected_max && !e.dead_count_max) jf::fail(fmt::format("{}: needs suspected_max, dead_max or both", w));
+    if (j.contains("max_suspected")) e.max_suspected = opt_u64_bound(j, w, "max_suspected", 0);
+    if (j.contains("max_dead")) e.max_dead_count = opt_u64_bound(j, w, "max_dead", 0);
+    if (!e.max_suspected && !e.max_dead_count) jf::fail(fmt::format("{}: needs max_suspected, max_dead or both", w));
     e.from = opt_ms(j, w, "from_ms", 0, end_ms, Duration::zero());
     e.to = opt_ms(j, w, "to_ms", 0, end_ms, Duration::max());
     if (e.to < e.from) jf::fail(fmt::format("{}: {} is below from_ms ({})", jf::path(w, "to_ms"), e.to.ms(), e.from.ms()));
@@ -752,19 +752,19 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
     if (auto it = j.find("by"); it != j.end()) e.by = select(s, *it, jf::path(w, "by"));
     range();
   } else if (kind == "load") {
-    jf::take(jf::expect_object(j, w, {"kind", "messages_per_member_per_s_max", "bytes_per_member_per_s_max"}));
+    jf::take(jf::expect_object(j, w, {"kind", "max_messages_per_member_per_s", "max_bytes_per_member_per_s"}));
     e.kind = ClusterExpectationKind::load;
-    e.messages_max = jf::take(jf::opt_number(j, w, "messages_per_member_per_s_max", 0, 1e9));
-    e.bytes_max = jf::take(jf::opt_number(j, w, "bytes_per_member_per_s_max", 0, 1e12));
-    if (!e.messages_max && !e.bytes_max) {
-      jf::fail(fmt::format("{}: needs messages_per_member_per_s_max, bytes_per_member_per_s_max or both", w));
+    e.max_messages = jf::take(jf::opt_number(j, w, "max_messages_per_member_per_s", 0, 1e9));
+    e.max_bytes = jf::take(jf::opt_number(j, w, "max_bytes_per_member_per_s", 0, 1e12));
+    if (!e.max_messages && !e.max_bytes) {
+      jf::fail(fmt::format("{}: needs max_messages_per_member_per_s, max_bytes_per_member_per_s or both", w));
     }
   } else if (kind == "dissemination") {
-    jf::take(jf::expect_object(j, w, {"kind", "p99_ms_max", "incomplete_max"}));
+    jf::take(jf::expect_object(j, w, {"kind", "max_p99_ms", "max_incomplete"}));
     e.kind = ClusterExpectationKind::dissemination;
-    if (auto v = jf::take(jf::opt_int(j, w, "p99_ms_max", 0, end_ms))) e.p99_max = ms_duration(*v);
-    if (j.contains("incomplete_max")) e.incomplete_max = opt_u64_bound(j, w, "incomplete_max", 0);
-    if (!e.p99_max && !e.incomplete_max) jf::fail(fmt::format("{}: needs p99_ms_max, incomplete_max or both", w));
+    if (auto v = jf::take(jf::opt_int(j, w, "max_p99_ms", 0, end_ms))) e.max_p99 = ms_duration(*v);
+    if (j.contains("max_incomplete")) e.max_incomplete = opt_u64_bound(j, w, "max_incomplete", 0);
+    if (!e.max_p99 && !e.max_incomplete) jf::fail(fmt::format("{}: needs max_p99_ms, max_incomplete or both", w));
   } else if (kind == "counter") {
     jf::take(jf::expect_object(j, w, {"kind", "counter", "value"}));
     e.kind = ClusterExpectationKind::counter;
@@ -847,11 +847,11 @@ void parse_vantage(const json& j, ClusterScenario& s) {
 
 void parse_invariants(const json& j, InvariantSettings& c) {
   const std::string w = "invariants";
-  jf::take(jf::expect_object(j, w, {"enabled", "settle_ms", "herd_slack", "freshness_ms_max", "sample_ms", "off"}));
+  jf::take(jf::expect_object(j, w, {"enabled", "settle_ms", "herd_slack", "max_freshness_ms", "sample_ms", "off"}));
   c.enabled = opt_bool(j, w, "enabled", true);
   if (auto v = jf::take(jf::opt_int(j, w, "settle_ms", 0, 3'600'000))) c.settle = ms_duration(*v);
   c.herd_slack = static_cast<int>(jf::take(jf::opt_int(j, w, "herd_slack", 0, 64)).value_or(1));
-  if (auto v = jf::take(jf::opt_int(j, w, "freshness_ms_max", 1, 3'600'000))) c.freshness_max = ms_duration(*v);
+  if (auto v = jf::take(jf::opt_int(j, w, "max_freshness_ms", 1, 3'600'000))) c.max_freshness = ms_duration(*v);
   c.sample_every = opt_ms(j, w, "sample_ms", 10, 1000, c.sample_every);
   if (j.contains("off")) {
     const json& off = *jf::take(jf::get_array(j, w, "off", 4));

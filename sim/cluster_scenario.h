@@ -47,14 +47,14 @@
 //                                        // configured at every member
 //     "targets_at": ["n9"],              // or only at these (they write them to the registry when they start)
 //     "expectations": [
-//       {"kind": "detection", "first_ms_max": 3000, "dead_ms_max": 15000},
-//       {"kind": "false_positives", "suspected_max": 0, "dead_max": 0, "from_ms": 0, "to_ms": 120000},
+//       {"kind": "detection", "max_first_ms": 3000, "max_dead_ms": 15000},
+//       {"kind": "false_positives", "max_suspected": 0, "max_dead": 0, "from_ms": 0, "to_ms": 120000},
 //       {"kind": "converges", "within_ms": 30000},
 //       {"kind": "member_state", "member": "n3", "state": "gone", "at_ms": 60000},
 //       {"kind": "suspected", "member": "n4", "min": 1},
 //       {"kind": "declared_dead", "member": "n4", "by": ["n1", "n2"], "max": 0},   // "by": observers (default all)
-//       {"kind": "load", "messages_per_member_per_s_max": 12, "bytes_per_member_per_s_max": 8000},
-//       {"kind": "dissemination", "p99_ms_max": 2000, "incomplete_max": 0},
+//       {"kind": "load", "max_messages_per_member_per_s": 12, "max_bytes_per_member_per_s": 8000},
+//       {"kind": "dissemination", "max_p99_ms": 2000, "max_incomplete": 0},
 //       {"kind": "state_converges", "within_ms": 30000},
 //       {"kind": "counter", "counter": "likes", "value": 8},      // at every running member, at the end
 //       {"kind": "registry", "targets": ["web", "db"]},           // exactly these targets, everywhere, at the end
@@ -66,7 +66,7 @@
 //       {"kind": "changes",   "target": "web-*", "max": 1, "member": "n1"}
 //     ],
 //     "vantage": [{"target": "web*", "members": "n2", "answer": "refusing"}],   // see below
-//     "invariants": {"settle_ms": 8000, "herd_slack": 1, "freshness_ms_max": 6000, "sample_ms": 200,
+//     "invariants": {"settle_ms": 8000, "herd_slack": 1, "max_freshness_ms": 6000, "sample_ms": 200,
 //                    "off": ["no_herd"], "enabled": true}                      // see below
 //   }
 //
@@ -99,7 +99,7 @@
 // whatever the target's model says; every other member sees the model. The
 // truth stays the model's (the target is fine, one checker's view is not).
 //
-// Choosing first_ms_max. The first suspicion of a crashed member waits for
+// Choosing max_first_ms. The first suspicion of a crashed member waits for
 // its first probe. Each of the n - 2 live probers probes it once per round
 // of n - 1 protocol periods (round robin over a shuffled list) at a phase
 // of its own, so with period P the time T to that probe has the tail
@@ -118,7 +118,7 @@
 // them: settle_ms (the window after a membership change in which coverage
 // and no_herd are not judged; default from the SWIM config), herd_slack
 // (no_herd allows r + herd_slack checkers per interval; default 1),
-// freshness_ms_max (overrides the computed freshness bound), sample_ms
+// max_freshness_ms (overrides the computed freshness bound), sample_ms
 // (freshness sampling period, 10-1000, default 200), off (invariants not
 // judged here, each named) and enabled (false: none).
 //
@@ -226,7 +226,7 @@ struct InvariantSettings {
   bool enabled = true;
   std::optional<Duration> settle;         // settle_ms; default: derived (cluster_invariants.h)
   int herd_slack = 1;                     // no_herd: at most r + herd_slack checkers per interval
-  std::optional<Duration> freshness_max;  // freshness_ms_max; default: computed per target
+  std::optional<Duration> max_freshness;  // max_freshness_ms; default: computed per target
   Duration sample_every = Duration::milliseconds(200);
   std::vector<Invariant> off;             // not judged in this scenario
 
@@ -249,9 +249,9 @@ std::string_view to_string(SeenState s);
 struct ClusterExpectation {
   ClusterExpectationKind kind = ClusterExpectationKind::detection;
   std::size_t source = 0;
-  std::optional<Duration> first_max;        // detection
-  std::optional<Duration> dead_max;         // detection
-  std::optional<std::uint64_t> suspected_max, dead_count_max;  // false_positives
+  std::optional<Duration> max_first;        // detection
+  std::optional<Duration> max_dead;         // detection
+  std::optional<std::uint64_t> max_suspected, max_dead_count;  // false_positives
   Duration from, to = Duration::max();      // false_positives window (true time)
   Duration within;                          // converges, state_converges (after the liveness start)
   std::string member_text;                  // member_state, suspected, declared_dead: as written
@@ -260,9 +260,9 @@ struct ClusterExpectation {
   SeenState state = SeenState::alive;       // member_state
   std::optional<Duration> at;               // member_state (default: the end)
   std::uint64_t min = 0, max = UINT64_MAX;  // suspected, declared_dead
-  std::optional<double> messages_max, bytes_max;  // load, per member per second
-  std::optional<Duration> p99_max;          // dissemination
-  std::optional<std::uint64_t> incomplete_max;    // dissemination
+  std::optional<double> max_messages, max_bytes;  // load, per member per second
+  std::optional<Duration> max_p99;          // dissemination
+  std::optional<std::uint64_t> max_incomplete;    // dissemination
   std::string counter;                      // counter: its name
   std::int64_t value = 0;                   // counter: the expected total
   std::vector<std::string> target_ids;      // registry: sorted

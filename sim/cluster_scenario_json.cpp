@@ -55,17 +55,17 @@ json swim_json(const SwimConfig& c) {
           {"probe_timeout_ms", c.probe_timeout.ms()},
           {"indirect_checks", c.indirect_checks},
           {"suspicion_mult", c.suspicion_mult},
-          {"suspicion_max_timeout_mult", c.suspicion_max_timeout_mult},
+          {"max_suspicion_timeout_mult", c.max_suspicion_timeout_mult},
           {"retransmit_mult", c.retransmit_mult},
           {"gossip_interval_ms", c.gossip_interval.ms()},
           {"gossip_nodes", c.gossip_nodes},
           {"gossip_to_the_dead_ms", c.gossip_to_the_dead.ms()},
           {"push_pull_interval_ms", c.push_pull_interval.ms()},
-          {"packet_bytes_max", c.packet_bytes_max},
-          {"awareness_max_multiplier", c.awareness_max_multiplier},
+          {"max_packet_bytes", c.max_packet_bytes},
+          {"max_awareness_multiplier", c.max_awareness_multiplier},
           {"dead_reap_after_ms", c.dead_reap_after.ms()},
-          {"join_backoff_min_ms", c.join_backoff_min.ms()},
-          {"join_backoff_max_ms", c.join_backoff_max.ms()},
+          {"min_join_backoff_ms", c.min_join_backoff.ms()},
+          {"max_join_backoff_ms", c.max_join_backoff.ms()},
           {"nack_timeout_fraction", c.nack_timeout_fraction},
           {"lifeguard", c.lifeguard}};
 }
@@ -156,7 +156,7 @@ json event_json(const ClusterScenario& s, const TimelineEvent& e, std::vector<st
   return j;
 }
 
-void put_min_max(json& j, const ClusterExpectation& e) {
+void put_count_bounds(json& j, const ClusterExpectation& e) {
   j["min"] = e.min;
   if (e.max != UINT64_MAX) j["max"] = e.max;
 }
@@ -167,12 +167,12 @@ json expectation_json(const ClusterScenario& s, const ClusterExpectation& e) {
   auto all_members = [&] { return e.members.size() == s.members.size(); };
   switch (e.kind) {
     case ClusterExpectationKind::detection:
-      if (e.first_max) j["first_ms_max"] = ms(*e.first_max);
-      if (e.dead_max) j["dead_ms_max"] = ms(*e.dead_max);
+      if (e.max_first) j["max_first_ms"] = ms(*e.max_first);
+      if (e.max_dead) j["max_dead_ms"] = ms(*e.max_dead);
       break;
     case ClusterExpectationKind::false_positives:
-      if (e.suspected_max) j["suspected_max"] = *e.suspected_max;
-      if (e.dead_count_max) j["dead_max"] = *e.dead_count_max;
+      if (e.max_suspected) j["max_suspected"] = *e.max_suspected;
+      if (e.max_dead_count) j["max_dead"] = *e.max_dead_count;
       if (e.from > Duration::zero()) j["from_ms"] = ms(e.from);
       if (e.to != Duration::max()) j["to_ms"] = ms(e.to);
       break;
@@ -187,15 +187,15 @@ json expectation_json(const ClusterScenario& s, const ClusterExpectation& e) {
     case ClusterExpectationKind::declared_dead:
       j["member"] = names(s, e.members);
       if (!e.by.empty()) j["by"] = names(s, e.by);
-      put_min_max(j, e);
+      put_count_bounds(j, e);
       break;
     case ClusterExpectationKind::load:
-      if (e.messages_max) j["messages_per_member_per_s_max"] = *e.messages_max;
-      if (e.bytes_max) j["bytes_per_member_per_s_max"] = *e.bytes_max;
+      if (e.max_messages) j["max_messages_per_member_per_s"] = *e.max_messages;
+      if (e.max_bytes) j["max_bytes_per_member_per_s"] = *e.max_bytes;
       break;
     case ClusterExpectationKind::dissemination:
-      if (e.p99_max) j["p99_ms_max"] = ms(*e.p99_max);
-      if (e.incomplete_max) j["incomplete_max"] = *e.incomplete_max;
+      if (e.max_p99) j["max_p99_ms"] = ms(*e.max_p99);
+      if (e.max_incomplete) j["max_incomplete"] = *e.max_incomplete;
       break;
     case ClusterExpectationKind::counter:
       j["counter"] = e.counter;
@@ -215,7 +215,7 @@ json expectation_json(const ClusterScenario& s, const ClusterExpectation& e) {
         j["status"] = to_string(e.status);
       }
       if (e.kind == ClusterExpectationKind::status_at) j["at_ms"] = ms(e.at.value_or(Duration::zero()));
-      if (e.kind == ClusterExpectationKind::checks || e.kind == ClusterExpectationKind::changes) put_min_max(j, e);
+      if (e.kind == ClusterExpectationKind::checks || e.kind == ClusterExpectationKind::changes) put_count_bounds(j, e);
       break;
   }
   return j;
@@ -233,7 +233,7 @@ std::string_view answer_text(VantageRule::Answer a) {
 json invariants_json(const InvariantSettings& c) {
   json j = {{"enabled", c.enabled}, {"herd_slack", c.herd_slack}, {"sample_ms", c.sample_every.ms()}};
   if (c.settle) j["settle_ms"] = c.settle->ms();
-  if (c.freshness_max) j["freshness_ms_max"] = c.freshness_max->ms();
+  if (c.max_freshness) j["max_freshness_ms"] = c.max_freshness->ms();
   if (!c.off.empty()) {
     json off = json::array();
     for (Invariant i : c.off) off.push_back(to_string(i));
@@ -257,7 +257,7 @@ json serialize_cluster_scenario(const ClusterScenario& s) {
   j["replication"] = {{"anti_entropy_interval_ms", s.replication.anti_entropy_interval.ms()},
                       {"fanout", s.replication.fanout},
                       {"flush_delay_ms", s.replication.flush_delay.ms()},
-                      {"hlc_max_forward_ms", s.replication.hlc_max_forward.ms()}};
+                      {"max_hlc_forward_ms", s.replication.max_hlc_forward.ms()}};
   j["jitter_fraction"] = s.scheduler.jitter_fraction;
   j["network"] = network_json(s);
   j["safety_ms"] = s.safety.ms();

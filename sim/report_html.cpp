@@ -323,8 +323,8 @@ void fault_chart(Out w, const ReportData& d, const TimeAxis& a) {
     if (eventful) process_members.push_back(m);
   }
   // Process events: a row per member when few have any, else one row.
-  constexpr std::size_t kProcessRowsMax = 12;
-  const bool per_member = !process_members.empty() && process_members.size() <= kProcessRowsMax;
+  constexpr std::size_t kMaxProcessRows = 12;
+  const bool per_member = !process_members.empty() && process_members.size() <= kMaxProcessRows;
   const std::size_t process_rows = per_member ? process_members.size() : 1;
   const std::size_t fault_rows = std::min(d.network_faults.size(), kFaultRows);
   const std::size_t rows = 1 + fault_rows + process_rows + (d.marks.empty() ? 0 : 1);

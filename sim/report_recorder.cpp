@@ -13,7 +13,7 @@ namespace {
 
 constexpr Instant kZero = Instant::from_ns(0);
 constexpr std::size_t kSetNamesListed = 4;  // members named in a fault's from / to
-constexpr std::size_t kTruthStepsMax = 10'000;
+constexpr std::size_t kMaxTruthSteps = 10'000;
 
 // Index of a member view in LaneCounts (unknown is not counted).
 enum View : std::uint8_t { kUnknown, kAlive, kSuspect, kDead, kLeft };
@@ -35,7 +35,7 @@ bool truth_changes(const TargetModel* model, Instant end) {
   if (model == nullptr) return false;
   const HealthStatus first = model->truth_at(kZero);
   Instant t = kZero;
-  for (std::size_t step = 0; step < kTruthStepsMax; ++step) {
+  for (std::size_t step = 0; step < kMaxTruthSteps; ++step) {
     const auto next = model->next_change(t);
     if (!next || *next >= end) return false;
     if (model->truth_at(*next) != first) return true;

@@ -24,7 +24,7 @@ bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState
 constexpr TimerKey kVouchTimer{TimerKind::vouch, 0};
 
 ClusterNodeConfig with_one_packet_budget(ClusterNodeConfig c) {
-  c.replication.packet_bytes_max = c.swim.packet_bytes_max;
+  c.replication.max_packet_bytes = c.swim.max_packet_bytes;
   return c;
 }
 

@@ -16,8 +16,8 @@
 //   replication, check to the scheduler, vouch to the node itself (below);
 //   a kind no part owns is counted
 //   (counters().unknown_timers) and dropped.
-// - Datagram budget: swim.packet_bytes_max is the node's one setting; the
-//   replicator's packet_bytes_max is set from it.
+// - Datagram budget: swim.max_packet_bytes is the node's one setting; the
+//   replicator's max_packet_bytes is set from it.
 // - Targets: the replicated registry (an add-wins map of specs) is the set of
 //   targets; PutTarget/DeleteTarget write to it from any agent. Configured
 //   targets are written at start() unless the registry already holds that

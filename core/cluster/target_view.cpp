@@ -30,7 +30,7 @@ HealthStatus resolve_votes(const std::vector<Observation>& observations, int quo
 }
 
 std::optional<TargetView> make_target_view(const HealthState& state, const std::string& id,
-                                           std::vector<std::string> ranked, std::size_t fallbacks_max,
+                                           std::vector<std::string> ranked, std::size_t max_fallbacks,
                                            bool checked_here, Instant now, const TargetViewRules& rules) {
   const auto resolved = state.target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
@@ -61,7 +61,7 @@ std::optional<TargetView> make_target_view(const HealthState& state, const std::
   v.observations = std::move(ordered);
   v.status = resolve_votes(v.observations, v.quorum, &v.unhealthy_votes, &v.healthy_votes);
 
-  OwnerSplit split = split_owners(std::move(ranked), v.spec->checkers, fallbacks_max);
+  OwnerSplit split = split_owners(std::move(ranked), v.spec->checkers, max_fallbacks);
   v.owners = std::move(split.owners);
   v.fallbacks = std::move(split.fallbacks);
 

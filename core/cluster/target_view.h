@@ -98,7 +98,7 @@ HealthStatus resolve_votes(const std::vector<Observation>& observations, int quo
 // registry does not hold it. `ranked` is the target's ranking over this
 // agent's live members (best first); `now` is this agent's time.
 std::optional<TargetView> make_target_view(const HealthState& state, const std::string& id,
-                                           std::vector<std::string> ranked, std::size_t fallbacks_max,
+                                           std::vector<std::string> ranked, std::size_t max_fallbacks,
                                            bool checked_here, Instant now, const TargetViewRules& rules);
 
 }  // namespace heck

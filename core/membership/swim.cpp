@@ -38,8 +38,8 @@ Swim::Swim(SwimConfig config, std::string name, Address address, std::uint64_t s
       address_(std::move(address)),
       rng_(seed),
       broadcasts_(config.retransmit_mult, std::max<std::size_t>(1, config.max_broadcasts)),
-      awareness_(config.lifeguard ? config.awareness_max_multiplier : 1),
-      join_backoff_(config.join_backoff_min) {
+      awareness_(config.lifeguard ? config.max_awareness_multiplier : 1),
+      join_backoff_(config.min_join_backoff) {
   assert(!self_.empty() && self_.size() <= wire::kMaxNameBytes);
   assert(!address_.empty() && address_.size() <= wire::kMaxAddressBytes);
   assert(config_.probe_interval > Duration::zero() && config_.probe_timeout > Duration::zero());
@@ -102,7 +102,7 @@ void Swim::cancel_timer(TimerKind kind, std::uint64_t id, Effects& out) {
 
 void Swim::send(const Address& to, Channel channel, const std::vector<const wire::EncodedPart*>& parts,
                 bool piggyback, Effects& out) {
-  const std::size_t limit = channel == Channel::datagram ? config_.packet_bytes_max : SIZE_MAX;
+  const std::size_t limit = channel == Channel::datagram ? config_.max_packet_bytes : SIZE_MAX;
   wire::PacketBuilder b(header(), limit);
   for (const auto* p : parts) {
     if (!b.try_add(*p)) b.add(*p);  // a lone oversized part still goes out
@@ -222,7 +222,7 @@ void Swim::change(Instant now, MemberId id, MemberState to, std::uint64_t incarn
 }
 
 SuspicionBounds Swim::suspicion_bounds_now() const {
-  return suspicion_bounds(config_.suspicion_mult, config_.suspicion_max_timeout_mult, live_count(),
+  return suspicion_bounds(config_.suspicion_mult, config_.max_suspicion_timeout_mult, live_count(),
                           config_.probe_interval, config_.lifeguard);
 }
 
@@ -355,7 +355,7 @@ void Swim::join(Instant now, std::vector<Address> seeds, Effects& out) {
     seeds_.push_back(std::move(s));
   }
   joined_ = seeds_.empty();
-  join_backoff_ = config_.join_backoff_min;
+  join_backoff_ = config_.min_join_backoff;
   if (!joined_) attempt_join(now, out);
   start_timers(now, out);
 }
@@ -381,7 +381,7 @@ void Swim::attempt_join(Instant now, Effects& out) {
   const Duration wait = rng_.duration_between(join_backoff_ / 2, join_backoff_);
   join_at_ = now + wait;
   set_timer(TimerKind::swim_join, kSingleton, join_at_, out);
-  join_backoff_ = std::min(join_backoff_ * 2, config_.join_backoff_max);
+  join_backoff_ = std::min(join_backoff_ * 2, config_.max_join_backoff);
 }
 
 void Swim::leave(Instant now, Effects& out) {

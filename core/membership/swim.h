@@ -28,14 +28,14 @@
 //   dead when its timeout expires; the timeout starts at max and shrinks with
 //   independent confirmations c (suspect messages from other members):
 //     min = suspicion_mult * max(1, log10 n) * probe_interval
-//     max = suspicion_max_timeout_mult * min,  k = suspicion_mult - 2
+//     max = max_suspicion_timeout_mult * min,  k = suspicion_mult - 2
 //     timeout = max(min, max - (max - min) * log(c + 1) / log(k + 1))
 //   (k = 0 when n - 2 < k: the timeout is min). Without Lifeguard the
 //   timeout is min, fixed.
 // - Buddy system ([LG] 4.3): a ping to a suspect carries the suspicion so the
 //   suspect learns of it at once and can refute.
 // - Local health awareness ([LG] 4.2, LHA-Probe): a score in
-//   [0, awareness_max_multiplier - 1]; +1 per missed nack (or per failed probe
+//   [0, max_awareness_multiplier - 1]; +1 per missed nack (or per failed probe
 //   when no nack was expected), +1 when refuting a suspicion about itself, -1
 //   per successful probe. Probe interval and probe timeout scale by score + 1.
 // - Dissemination ([SWIM] 4.1): updates are queued in the BroadcastQueue and
@@ -49,7 +49,7 @@
 //   dead broadcast).
 // - Join: push-pull (join flag) to every seed over a stream; joined when a
 //   reply arrives; otherwise retry with exponential backoff (with jitter)
-//   between join_backoff_min and join_backoff_max, forever. No seeds: first
+//   between min_join_backoff and max_join_backoff, forever. No seeds: first
 //   member. A restarted node learns its old incarnation from the reply (or
 //   from a suspect/dead message about itself) and refutes above it.
 // - Leave: the node marks itself `left` and broadcasts a dead message with the
@@ -74,7 +74,7 @@
 //   push_pull [is reply, is join, [[name, address, state, incarnation], ...]]
 //
 // Effects, in a deterministic order: Send (datagrams built with
-// wire::PacketBuilder under packet_bytes_max: the message part first, then
+// wire::PacketBuilder under max_packet_bytes: the message part first, then
 // broadcasts().fill(); push-pull over Channel::stream), SetTimer/CancelTimer
 // with kinds swim_* (core/timer.h), MemberChanged whenever a member's state or
 // incarnation changes in this view (including new members and this node).
@@ -127,18 +127,18 @@ struct SwimConfig {
   Duration probe_timeout = Duration::milliseconds(500);
   std::size_t indirect_checks = 3;
   std::size_t suspicion_mult = 4;
-  std::size_t suspicion_max_timeout_mult = 6;
+  std::size_t max_suspicion_timeout_mult = 6;
   std::size_t retransmit_mult = 4;
   Duration gossip_interval = Duration::milliseconds(200);
   std::size_t gossip_nodes = 3;
   Duration gossip_to_the_dead = Duration::seconds(30);
   Duration push_pull_interval = Duration::seconds(30);
-  std::size_t packet_bytes_max = kPacketBytesMax;  // the node's datagram budget (core/net.h)
-  std::size_t awareness_max_multiplier = 8;
+  std::size_t max_packet_bytes = kMaxPacketBytes;  // the node's datagram budget (core/net.h)
+  std::size_t max_awareness_multiplier = 8;
   // Our own choices (memberlist has no equivalent).
   Duration dead_reap_after = Duration::seconds(3600);
-  Duration join_backoff_min = Duration::seconds(1);
-  Duration join_backoff_max = Duration::seconds(30);
+  Duration min_join_backoff = Duration::seconds(1);
+  Duration max_join_backoff = Duration::seconds(30);
   double nack_timeout_fraction = 0.8;  // of probe_timeout, for intermediaries
   std::size_t max_members = 10000;     // new members past this are refused (counted)
   std::size_t max_relays = 1024;       // pending ping-req relays

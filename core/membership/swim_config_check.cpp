@@ -38,18 +38,18 @@ Result<SwimConfigOk> validate(const SwimConfig& c, std::string_view p) {
            ms_in(p, "probe_interval_ms", c.probe_interval, 10, kHourMs),
            ms_in(p, "probe_timeout_ms", c.probe_timeout, 1, kHourMs),
            count_in(p, "suspicion_mult", c.suspicion_mult, 1, 100),
-           count_in(p, "suspicion_max_timeout_mult", c.suspicion_max_timeout_mult, 1, 100),
+           count_in(p, "max_suspicion_timeout_mult", c.max_suspicion_timeout_mult, 1, 100),
            count_in(p, "indirect_checks", c.indirect_checks, 0, 32),
            count_in(p, "retransmit_mult", c.retransmit_mult, 1, 100),
            ms_in(p, "gossip_interval_ms", c.gossip_interval, 1, kHourMs),
            count_in(p, "gossip_nodes", c.gossip_nodes, 0, 64),
            ms_in(p, "gossip_to_the_dead_ms", c.gossip_to_the_dead, 0, 24 * kHourMs),
            ms_in(p, "push_pull_interval_ms", c.push_pull_interval, 100, 24 * kHourMs),
-           count_in(p, "packet_bytes_max", c.packet_bytes_max, 512, 65507),
-           count_in(p, "awareness_max_multiplier", c.awareness_max_multiplier, 1, 100),
+           count_in(p, "max_packet_bytes", c.max_packet_bytes, 512, 65507),
+           count_in(p, "max_awareness_multiplier", c.max_awareness_multiplier, 1, 100),
            ms_in(p, "dead_reap_after_ms", c.dead_reap_after, 1000, 30 * 24 * kHourMs),
-           ms_in(p, "join_backoff_min_ms", c.join_backoff_min, 1, kHourMs),
-           ms_in(p, "join_backoff_max_ms", c.join_backoff_max, 1, kHourMs),
+           ms_in(p, "min_join_backoff_ms", c.min_join_backoff, 1, kHourMs),
+           ms_in(p, "max_join_backoff_ms", c.max_join_backoff, 1, kHourMs),
        }) {
     if (e) return *e;
   }
@@ -61,9 +61,9 @@ Result<SwimConfigOk> validate(const SwimConfig& c, std::string_view p) {
     return Error{fmt::format("{}probe_timeout_ms: must be less than the probe interval ({} ms), got {} ms", p,
                              c.probe_interval.ms(), c.probe_timeout.ms())};
   }
-  if (c.join_backoff_max < c.join_backoff_min) {
-    return Error{fmt::format("{}join_backoff_max_ms: {} is below join_backoff_min_ms ({})", p,
-                             c.join_backoff_max.ms(), c.join_backoff_min.ms())};
+  if (c.max_join_backoff < c.min_join_backoff) {
+    return Error{fmt::format("{}max_join_backoff_ms: {} is below min_join_backoff_ms ({})", p,
+                             c.max_join_backoff.ms(), c.min_join_backoff.ms())};
   }
   if (!(c.nack_timeout_fraction >= 0.05 && c.nack_timeout_fraction <= 1.0)) {
     return Error{fmt::format("{}nack_timeout_fraction: must be in [0.05, 1], got {}", p, c.nack_timeout_fraction)};

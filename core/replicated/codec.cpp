@@ -295,10 +295,10 @@ class Decoder {
 
   // Counters stay far from overflow: a hostile context cannot push
   // next_dot() of any replica (ours included) past 2^62.
-  static constexpr std::uint64_t kCounterMax = std::uint64_t{1} << 62;
+  static constexpr std::uint64_t kMaxCounter = std::uint64_t{1} << 62;
 
   bool dot(const MsgValue& ri, const MsgValue& counter, const Where& where, Dot& out) {
-    return replica(ri, Where(where, " replica"), out.replica) && u64(counter, Where(where, " counter"), out.counter, 1, kCounterMax);
+    return replica(ri, Where(where, " replica"), out.replica) && u64(counter, Where(where, " counter"), out.counter, 1, kMaxCounter);
   }
 
   bool context(const MsgValue& v, const Where& where, CausalContext& out) {
@@ -325,7 +325,7 @@ class Decoder {
       const MsgValue max = vv_items.next();
       ReplicaId r = 0;
       std::uint64_t n = 0;
-      if (!replica(ri, w, r) || !u64(max, w, n, 1, kCounterMax)) return false;
+      if (!replica(ri, w, r) || !u64(max, w, n, 1, kMaxCounter)) return false;
       if (!m.emplace(r, n).second) return fail(fmt::format("{}: replica listed twice", w.str()));
     }
     std::set<Dot> cloud;

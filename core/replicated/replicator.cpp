@@ -24,9 +24,9 @@ constexpr TimerKey kFlushTimer{TimerKind::replica_flush, 0};
 // A buffered group whose context cloud grew past this restarts from the
 // newest delta alone (what the older ones removed reaches late peers by
 // anti-entropy).
-constexpr std::size_t kGroupCloudMax = 64;
+constexpr std::size_t kMaxGroupCloudDots = 64;
 // Dots of one buffered group indexed for a delta repair.
-constexpr std::size_t kGroupIndexDotsMax = 4096;
+constexpr std::size_t kMaxGroupIndexDots = 4096;
 
 std::uint64_t mix(std::uint64_t x) {
   x ^= x >> 33;
@@ -106,9 +106,9 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
       rng_(seed),
       broadcasts_(broadcasts),
       state_(replica),
-      clock_(config_.hlc_max_forward) {
+      clock_(config_.max_hlc_forward) {
   assert(replica != 0);
-  assert(config_.packet_bytes_max > 0 && config_.pending_keys_max > 0);
+  assert(config_.max_packet_bytes > 0 && config_.max_pending_keys > 0);
   if (!config_.spec_pool) config_.spec_pool = std::make_shared<SpecPool>();
   state_.set_live_sink(digest_index_.get());
 }
@@ -197,7 +197,7 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   if (!fresh) by_written_.erase(p.written);
   p.group.join(d);
   if (p.group.registry.context.cloud().size() + p.group.observations.context.cloud().size() +
-          p.group.counters.context.cloud().size() > kGroupCloudMax) {
+          p.group.counters.context.cloud().size() > kMaxGroupCloudDots) {
     p.group = d;
   }
   p.written = ++write_seq_;
@@ -206,11 +206,11 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   dirty_.insert(key);
   // Parts over one datagram are not piggybacked (eager push sends them by stream).
   const wire::EncodedPart& part = encoded(p);
-  if (part.bytes.size() <= wire::PacketBuilder(self_, config_.packet_bytes_max).remaining()) {
+  if (part.bytes.size() <= wire::PacketBuilder(self_, config_.max_packet_bytes).remaining()) {
     if (broadcasts_) {
       broadcasts_->push("r:" + key, part);
     } else {
-      if (outbox_.size() >= config_.pending_keys_max) outbox_.pop_front();
+      if (outbox_.size() >= config_.max_pending_keys) outbox_.pop_front();
       outbox_.emplace_back("r:" + key, part);
     }
     ++counters_.deltas_queued;
@@ -222,7 +222,7 @@ void Replicator::evict_over_cap() {
   // A group not yet flushed is kept past the cap until the flush: evicting
   // it would lose its eager push (a burst of local writes larger than the
   // cap would otherwise reach peers only by anti-entropy).
-  while (pending_.size() > config_.pending_keys_max) {
+  while (pending_.size() > config_.max_pending_keys) {
     auto oldest = by_written_.begin();
     if (dirty_.contains(oldest->second)) break;
     pending_.erase(oldest->second);
@@ -242,7 +242,7 @@ void Replicator::take_broadcasts(BroadcastQueue& queue) {
 }
 
 std::size_t eager_push_peers(const ReplicatorConfig& config, std::size_t others) {
-  return others <= config.direct_max ? others : std::min(others, config.fanout);
+  return others <= config.max_direct_peers ? others : std::min(others, config.fanout);
 }
 
 void Replicator::arm_flush(Instant now, Effects& out) {
@@ -268,7 +268,7 @@ std::vector<const Peer*> Replicator::pick_peers(std::span<const Peer> peers, std
 void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
   if (dirty_.empty()) return;
   std::vector<const wire::EncodedPart*> small, large;
-  const std::size_t room = wire::PacketBuilder(self_, config_.packet_bytes_max).remaining();
+  const std::size_t room = wire::PacketBuilder(self_, config_.max_packet_bytes).remaining();
   for (const std::string& key : dirty_) {
     auto it = pending_.find(key);
     if (it == pending_.end()) continue;
@@ -277,7 +277,7 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
   }
   dirty_.clear();
   for (const Peer* peer : pick_peers(peers, eager_push_peers(config_, other_peers(peers)))) {
-    wire::PacketBuilder b(self_, config_.packet_bytes_max);
+    wire::PacketBuilder b(self_, config_.max_packet_bytes);
     std::vector<Bytes> packets;
     for (const wire::EncodedPart* part : small) {
       if (!b.try_add(*part)) {
@@ -321,12 +321,12 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   // New dots, or the removal of entries we still held: both are news.
   if (!state_.join(*d)) return;
   ++counters_.deltas_joined;
-  // Up to direct_max peers the writer pushed it to every peer itself and
+  // Up to max_direct_peers the writer pushed it to every peer itself and
   // piggybacks its own copies: a receiver forwarding it too would multiply
   // the traffic by the cluster size, and buffering it would only duplicate
   // what state repair covers.
   // (peers.size() bounds the count from above: no name compares when small.)
-  if (peers.size() <= config_.direct_max || other_peers(peers) <= config_.direct_max) return;
+  if (peers.size() <= config_.max_direct_peers || other_peers(peers) <= config_.max_direct_peers) return;
   // Infect and forward: buffer it under its subject (or alone), queue it,
   // and push it on at the next flush.
   auto subject = subject_of(*d);
@@ -384,7 +384,7 @@ void Replicator::trim(std::span<const Peer> peers) {
 }
 
 void Replicator::remember(const std::string& peer, const Digest& d) {
-  if (!known_.contains(peer) && known_.size() >= config_.known_peers_max) return;
+  if (!known_.contains(peer) && known_.size() >= config_.max_known_peers) return;
   Digest& k = known_[peer];
   k.registry = d.registry;
   k.observations = d.observations;
@@ -512,13 +512,13 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
     // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
     const std::string& key = entry.first;
     const Pending& p = entry.second;
-    for_each_context_dot(p.group.registry.context, kGroupIndexDotsMax, [&](Dot d) { where[0].emplace(d, &key); });
-    for_each_context_dot(p.group.observations.context, kGroupIndexDotsMax, [&](Dot d) { where[1].emplace(d, &key); });
-    for_each_context_dot(p.group.counters.context, kGroupIndexDotsMax, [&](Dot d) { where[2].emplace(d, &key); });
+    for_each_context_dot(p.group.registry.context, kMaxGroupIndexDots, [&](Dot d) { where[0].emplace(d, &key); });
+    for_each_context_dot(p.group.observations.context, kMaxGroupIndexDots, [&](Dot d) { where[1].emplace(d, &key); });
+    for_each_context_dot(p.group.counters.context, kMaxGroupIndexDots, [&](Dot d) { where[2].emplace(d, &key); });
   }
   std::set<const std::string*> groups;
   bool covered = true;
-  std::uint64_t budget = config_.missing_dots_max;
+  std::uint64_t budget = config_.max_missing_dots;
   auto collect = [&](const CausalContext& theirs, const CausalContext& ours, int store) {
     std::uint64_t n = 0;
     const bool all = theirs.for_each_missing(ours, budget, [&](Dot d) {
@@ -545,7 +545,7 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   for (const std::string* key : ordered) {
     Pending& p = pending_.at(*key);
     bytes += encoded(p).bytes.size();
-    if (bytes > config_.repair_bytes_max) return std::nullopt;
+    if (bytes > config_.max_repair_bytes) return std::nullopt;
     r.delta.join(p.group);
   }
   return r;
@@ -582,7 +582,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
   };
   for (std::size_t i = 0; i < differing.size(); ++i) {
     const std::uint16_t b = differing[(start + i) % differing.size()];
-    if (bytes > config_.repair_bytes_max) {
+    if (bytes > config_.max_repair_bytes) {
       r.partial = true;
       break;
     }

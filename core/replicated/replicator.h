@@ -16,16 +16,16 @@
 //   replicator holds no pointer into a sibling and moves as a value.
 // - Eager push: the key is also marked dirty and replica_flush is armed
 //   flush_delay ahead; when it fires, every dirty group goes in datagrams
-//   (packet_bytes_max each). In a cluster of at most direct_max peers they go
+//   (max_packet_bytes each). In a cluster of at most max_direct_peers they go
 //   to every peer (one hop, n - 1 datagrams per flush however many updates it
 //   batches); in a larger one to `fanout` random peers, and a receiver that
 //   learnt something forwards it the same way (infect-and-forward). Batching
 //   over flush_delay keeps messages per update low under load; losses are
 //   covered by the piggybacked copies and by anti-entropy.
 // - A received delta that brought something new (a dot or a removal this
-//   agent had not seen) is joined. Past direct_max peers it is also
+//   agent had not seen) is joined. Past max_direct_peers it is also
 //   buffered, re-queued for piggybacking and pushed on (infect-and-forward).
-//   Up to direct_max the writer reached every peer itself and piggybacks its
+//   Up to max_direct_peers the writer reached every peer itself and piggybacks its
 //   own copies, so a receiver neither buffers nor forwards it (that would
 //   multiply the traffic by the cluster size; anti-entropy repairs what a
 //   lost push missed, by state repair unless the writer answers). A delta
@@ -38,12 +38,12 @@
 // A bucket hash is the sum of xxh64(store, key, dot) over live entries whose
 // key hashes into that bucket. The repair is the cheaper of:
 // - delta repair: when every dot the peer lacks (B's context minus A's) is
-//   covered by B's delta buffer (at most missing_dots_max of them), the
+//   covered by B's delta buffer (at most max_missing_dots of them), the
 //   buffered groups holding them;
 // - state repair: for each differing bucket, every live entry of B in it
 //   (values elided for dots A has already seen) and B's causal context; A joins
 //   only over those buckets' keys ("scoped join", see health_state.h on the
-//   pitfall). A repair that would exceed repair_bytes_max carries a subset of
+//   pitfall). A repair that would exceed max_repair_bytes carries a subset of
 //   the buckets and is marked partial: then A adds to its context only the
 //   dots of the entries it received, never B's whole context.
 // So an agent that is nearly current gets a few entries, never the whole
@@ -55,9 +55,9 @@
 // restarts first, the older value survives beside the newer one (for a
 // counter: a replica's old running total is counted twice). Exact fix: send
 // C minus the sender's live dots outside the repaired buckets, which needs
-// holes in CausalContext. Partial repairs only happen past repair_bytes_max.
+// holes in CausalContext. Partial repairs only happen past max_repair_bytes.
 //
-// Memory bounds: the delta buffer holds at most pending_keys_max groups. A
+// Memory bounds: the delta buffer holds at most max_pending_keys groups. A
 // group is trimmed once every live peer's last known causal context (learnt
 // from its digests) covers its dots; past the cap the least recently written
 // group is evicted (counted), and what it carried reaches late peers by
@@ -67,7 +67,7 @@
 //
 // Clocks: observe() stamps the observation with this agent's HLC; every
 // remote observation's timestamp is offered to the HLC, which accepts at most
-// hlc_max_forward ahead of `now` (hlc.h).
+// max_hlc_forward ahead of `now` (hlc.h).
 //
 // Effects (appended in a deterministic order): Send (datagram deltas, stream
 // digests and repairs; envelopes carry the Header given at construction),
@@ -114,17 +114,17 @@ struct Peer {
 
 struct ReplicatorConfig {
   // One datagram, envelope included. In a ClusterNode it is set from
-  // SwimConfig::packet_bytes_max (the node's one datagram budget).
-  std::size_t packet_bytes_max = kPacketBytesMax;
-  std::size_t direct_max = 128;                    // push to every peer up to this many peers
+  // SwimConfig::max_packet_bytes (the node's one datagram budget).
+  std::size_t max_packet_bytes = kMaxPacketBytes;
+  std::size_t max_direct_peers = 128;              // push to every peer up to this many peers
   std::size_t fanout = 3;                          // else to this many, forwarding; 0: piggyback only
   Duration flush_delay = Duration::milliseconds(10);
   Duration anti_entropy_interval = Duration::seconds(2);
-  std::size_t pending_keys_max = 4096;             // delta buffer: groups held
-  std::size_t repair_bytes_max = 3 << 20;          // one repair message (stream frames: 4 MiB)
-  std::size_t missing_dots_max = 1024;             // delta repair only below this many
-  std::size_t known_peers_max = 1024;              // peer contexts remembered for trimming
-  Duration hlc_max_forward = Duration::seconds(5);
+  std::size_t max_pending_keys = 4096;             // delta buffer: groups held
+  std::size_t max_repair_bytes = 3 << 20;          // one repair message (stream frames: 4 MiB)
+  std::size_t max_missing_dots = 1024;             // delta repair only below this many
+  std::size_t max_known_peers = 1024;              // peer contexts remembered for trimming
+  Duration max_hlc_forward = Duration::seconds(5);
   CodecLimits codec;
   // Decoded target specs shared by their bytes (spec_pool.h). Null: the
   // replicator makes its own. The simulator gives every agent one pool.
@@ -147,7 +147,7 @@ struct ReplicatorCounters {
   std::uint64_t repairs_received = 0;
   std::uint64_t delta_repairs_sent = 0;   // repairs made of buffered deltas
   std::uint64_t state_repairs_sent = 0;   // repairs made of bucket state
-  std::uint64_t partial_repairs_sent = 0; // state repairs cut at repair_bytes_max
+  std::uint64_t partial_repairs_sent = 0; // state repairs cut at max_repair_bytes
   std::uint64_t repair_entries_sent = 0;  // live entries (key, dot) in state repairs
   std::uint64_t packets_sent = 0;         // Send effects
   std::uint64_t bytes_sent = 0;           // their bytes
@@ -164,7 +164,7 @@ struct ReplicatorCounters {
 };
 
 // How many peers a flush pushes a delta to directly, of `others` live peers
-// (this node excluded): every one up to direct_max, else `fanout` of them.
+// (this node excluded): every one up to max_direct_peers, else `fanout` of them.
 std::size_t eager_push_peers(const ReplicatorConfig& config, std::size_t others);
 
 // True for part types in the replication range (32-63).
@@ -217,7 +217,7 @@ class Replicator {
   // ---- outputs ----
   // Moves the parts queued for piggybacking since the last call (constructed
   // without a queue), in order, into `queue`. The outbox keeps at most
-  // pending_keys_max parts (the oldest are dropped first).
+  // max_pending_keys parts (the oldest are dropped first).
   void take_broadcasts(BroadcastQueue& queue);
 
   // ---- views ----

@@ -11,7 +11,7 @@ namespace heck::wire {
 namespace {
 
 // Worst-case size of a MessagePack array header for up to kMaxParts items.
-constexpr std::size_t kCountPrefixMax = 3;
+constexpr std::size_t kMaxCountPrefixBytes = 3;
 // Bytes reserved for the parts of a packet (the usual datagram budget,
 // core/net.h); a larger limit (a stream) grows as parts come.
 constexpr std::size_t kDatagramReserve = 2048;
@@ -44,7 +44,7 @@ PacketBuilder::PacketBuilder(const Header& header, std::size_t size_limit) : siz
   body_.reserve(std::min<std::size_t>(size_limit_, kDatagramReserve));
 }
 std::size_t PacketBuilder::remaining() const {
-  std::size_t used = prefix_.size() + kCountPrefixMax + body_.size();
+  std::size_t used = prefix_.size() + kMaxCountPrefixBytes + body_.size();
   return used >= size_limit_ ? 0 : size_limit_ - used;
 }
 
@@ -62,7 +62,7 @@ void PacketBuilder::add(const EncodedPart& part) {
 
 Bytes PacketBuilder::finish() {
   Bytes out;
-  out.reserve(prefix_.size() + kCountPrefixMax + body_.size());
+  out.reserve(prefix_.size() + kMaxCountPrefixBytes + body_.size());
   out.insert(out.end(), prefix_.begin(), prefix_.end());
   MsgpackWriter(out).array(count_);
   out.insert(out.end(), body_.begin(), body_.end());

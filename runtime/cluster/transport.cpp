@@ -130,7 +130,7 @@ struct Transport::State : std::enable_shared_from_this<Transport::State> {
         receive_buffer(kReceiveBufferBytes) {}
 
   std::size_t max_datagram_wire_bytes() const {
-    return options.packet_bytes_max + (keyring.encrypted() ? kSealOverheadBytes : 0);
+    return options.max_packet_bytes + (keyring.encrypted() ? kSealOverheadBytes : 0);
   }
 
   void say(std::string_view text) {
@@ -434,7 +434,7 @@ void Transport::State::send_stream(Bytes frame, const asio::ip::address& to, std
 Transport::Transport(asio::io_context& io, TransportOptions options, Keyring keyring, Deliver deliver, Log log)
     : state_(std::make_shared<State>(io, std::move(options), std::move(keyring), std::move(deliver),
                                      std::move(log))) {
-  assert(state_->options.packet_bytes_max > 0);
+  assert(state_->options.max_packet_bytes > 0);
   assert(state_->options.max_frame_bytes > 0 && state_->options.max_frame_bytes <= 0xffffffffu);
 }
 
@@ -511,13 +511,13 @@ void Transport::send(const Send& send) {
     return;
   }
   const bool datagram = send.channel == Channel::datagram;
-  if (datagram ? send.bytes.size() > s.options.packet_bytes_max
+  if (datagram ? send.bytes.size() > s.options.max_packet_bytes
                : send.bytes.size() + kSealOverheadBytes > s.options.max_frame_bytes) {
     ++s.counters.sends_refused_oversize;
     if (std::has_single_bit(s.counters.sends_refused_oversize)) {
       s.say(fmt::format("cluster: refused to send {} bytes to {} over {} (limit {})", send.bytes.size(),
                         sanitize_for_log(send.to), datagram ? "udp" : "tcp",
-                        datagram ? s.options.packet_bytes_max : s.options.max_frame_bytes));
+                        datagram ? s.options.max_packet_bytes : s.options.max_frame_bytes));
     }
     return;
   }

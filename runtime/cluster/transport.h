@@ -3,7 +3,7 @@
 //
 //   Channel::datagram  one UDP socket, bound to the agent's --bind address.
 //                      A datagram carries one sealed packet; its plaintext
-//                      may be at most `packet_bytes_max` (the node packs its
+//                      may be at most `max_packet_bytes` (the node packs its
 //                      packets under that limit, memberlist's 1400 by
 //                      default). Bigger sends are refused; bigger incoming
 //                      datagrams are rejected ("oversize").
@@ -60,7 +60,7 @@ namespace heck::runtime::cluster {
 
 struct TransportOptions {
   HostPort bind{"127.0.0.1", 7946};       // UDP and TCP; port 0 = one free port for both
-  std::size_t packet_bytes_max = kPacketBytesMax;  // plaintext limit of one datagram
+  std::size_t max_packet_bytes = kMaxPacketBytes;  // plaintext limit of one datagram
   std::size_t max_frame_bytes = 4 * 1024 * 1024;
   Duration connect_timeout = Duration::seconds(2);
   Duration io_timeout = Duration::seconds(5);  // a whole frame must be written / read within it
@@ -86,7 +86,7 @@ struct TransportCounters {
   std::uint64_t connect_failures = 0;       // refused, unreachable, or connect deadline
   std::uint64_t stream_timeouts = 0;        // a read or write deadline passed
   std::uint64_t stream_read_errors = 0;     // the peer closed mid-frame, reset, ...
-  std::uint64_t sends_refused_oversize = 0; // a send over packet_bytes_max / max_frame_bytes
+  std::uint64_t sends_refused_oversize = 0; // a send over max_packet_bytes / max_frame_bytes
   std::uint64_t sends_dropped = 0;          // over max_pending_datagrams / max_outbound_connections
   std::uint64_t inbound_refused = 0;        // over max_inbound_connections or the buffer budget
   std::uint64_t bad_addresses = 0;          // a Send to an address that does not parse

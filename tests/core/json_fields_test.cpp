@@ -51,6 +51,33 @@ TEST(JsonFields, NumbersStringsArraysObjects) {
   EXPECT_EQ(error_of(expect_object(kObj.at("a"), "w.a", {"j"})), "w.a: must be an object, got an array");
 }
 
+// Issue 10: a renamed key under its old name says what it became, but only
+// where the new name is a key; elsewhere it is just unknown.
+TEST(JsonFields, RenamedKeysAreRefusedWithTheirNewName) {
+  const json old = json::parse(R"({"kind": "detection", "dead_ms_max": 30000})");
+  EXPECT_EQ(error_of(expect_object(old, "expectations[0]", {"kind", "max_first_ms", "max_dead_ms"})),
+            "expectations[0].dead_ms_max: renamed to max_dead_ms");
+  EXPECT_EQ(error_of(expect_object(old, "w", {"kind"})), "w.dead_ms_max: unknown key (known: kind)");
+  const std::string_view swim_keys[] = {"probe_interval_ms", "max_suspicion_timeout_mult"};
+  EXPECT_EQ(unknown_key("--swim suspicion_max_timeout_mult", "suspicion_max_timeout_mult", swim_keys).message,
+            "--swim suspicion_max_timeout_mult: renamed to max_suspicion_timeout_mult");
+  EXPECT_EQ(unknown_key("colour", "colour", swim_keys).message,
+            "colour: unknown key (known: probe_interval_ms, max_suspicion_timeout_mult)");
+}
+
+// The table itself: limits read max_<what>[_<unit>] (or min_…), and no old
+// name is also a new name (a rename never chains or collides).
+TEST(JsonFields, RenamedKeysTableIsConsistent) {
+  for (const RenamedKey& r : kRenamedKeys) {
+    EXPECT_NE(r.old_name, r.new_name);
+    EXPECT_TRUE(r.new_name.starts_with("max_") || r.new_name.starts_with("min_")) << r.new_name;
+    for (const RenamedKey& other : kRenamedKeys) {
+      EXPECT_NE(r.old_name, other.new_name) << r.old_name;
+      if (&r != &other) EXPECT_NE(r.old_name, other.old_name) << r.old_name;
+    }
+  }
+}
+
 TEST(JsonFields, TakeUnwrapsOrThrowsTheMessage) {
   EXPECT_EQ(take(get_int(kObj, "w", "n", 1, 10)), 5);
   try {

@@ -191,17 +191,17 @@ TEST(TimerTable, WorkStaysWithinTheCostModel) {
   constexpr int kRounds = 50;
   TimerTable t;
   Rng rng(7);
-  std::size_t heap_max = 0;
+  std::size_t max_heap_size = 0;
   for (int round = 0; round < kRounds; ++round) {
     for (std::uint64_t id = 0; id < kKeys; ++id) {
       t.arm(check(id), at_ms(1000 + rng.between(0, 100'000)));
       if (rng.chance(0.1)) t.cancel(check(id));
-      heap_max = std::max(heap_max, t.heap_size());
+      max_heap_size = std::max(max_heap_size, t.heap_size());
     }
   }
   const std::size_t armed = t.size();
   EXPECT_GT(armed, kKeys * 8 / 10);
-  EXPECT_LE(heap_max, 2 * kKeys + TimerTable::kCompactSlack + 1);
+  EXPECT_LE(max_heap_size, 2 * kKeys + TimerTable::kCompactSlack + 1);
   std::size_t fired = 0;
   while (auto k = t.pop_due(Instant::max())) {
     (void)k;

@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     node.step(now, p, out);
     for (const Effect& e : out) {
       if (const auto* s = std::get_if<Send>(&e)) {
-        if (s->channel == Channel::datagram && s->bytes.size() > c.swim.packet_bytes_max) std::abort();
+        if (s->channel == Channel::datagram && s->bytes.size() > c.swim.max_packet_bytes) std::abort();
       }
     }
   }

@@ -120,7 +120,7 @@ TEST(AgentConfig, ClusterKeys) {
       "keys": ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="],
       "leave_timeout_ms": 250,
       "swim": {"probe_interval_ms": 200, "probe_timeout_ms": 100, "suspicion_mult": 5,
-               "suspicion_max_timeout_mult": 3, "indirect_checks": 2, "retransmit_mult": 3,
+               "max_suspicion_timeout_mult": 3, "indirect_checks": 2, "retransmit_mult": 3,
                "gossip_interval_ms": 50, "gossip_nodes": 4, "push_pull_interval_ms": 5000,
                "dead_reap_after_ms": 60000, "lifeguard": false}})");
   ASSERT_TRUE(c.ok()) << c.error();
@@ -132,7 +132,7 @@ TEST(AgentConfig, ClusterKeys) {
   EXPECT_EQ(c->swim.probe_interval, Duration::milliseconds(200));
   EXPECT_EQ(c->swim.probe_timeout, Duration::milliseconds(100));
   EXPECT_EQ(c->swim.suspicion_mult, 5u);
-  EXPECT_EQ(c->swim.suspicion_max_timeout_mult, 3u);
+  EXPECT_EQ(c->swim.max_suspicion_timeout_mult, 3u);
   EXPECT_EQ(c->swim.indirect_checks, 2u);
   EXPECT_EQ(c->swim.retransmit_mult, 3u);
   EXPECT_EQ(c->swim.gossip_interval, Duration::milliseconds(50));
@@ -180,6 +180,19 @@ TEST(AgentConfig, KeyErrorsDoNotEchoTheKey) {
   ASSERT_FALSE(c.ok());
   EXPECT_THAT(c.error(), HasSubstr("keys[0]"));
   EXPECT_THAT(c.error(), ::testing::Not(HasSubstr("AAAAAAAA")));
+}
+
+// Issue 10: the old name of a renamed key is refused with the new one.
+TEST(AgentConfig, RenamedSwimKeyIsRefusedWithItsNewName) {
+  auto c = AgentConfig::parse(R"({"targets": [], "swim": {"suspicion_max_timeout_mult": 6}})");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error(), "swim.suspicion_max_timeout_mult: renamed to max_suspicion_timeout_mult");
+  auto s = parse_swim_overrides(nlohmann::json{{"suspicion_max_timeout_mult", 6}}, SwimConfig{}, "--swim ");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error(), "--swim suspicion_max_timeout_mult: renamed to max_suspicion_timeout_mult");
+  auto ok = AgentConfig::parse(R"({"targets": [], "swim": {"max_suspicion_timeout_mult": 5}})");
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(ok->swim.max_suspicion_timeout_mult, 5u);
 }
 
 TEST(AgentConfig, SwimOverridesNameTheirPrefix) {

@@ -153,6 +153,8 @@ def test_bad_configs(heck, tmp):
         ("bad url", {"targets": [dict(good, url="http//nope")]}, "targets[0].url"),
         ("duplicate id", {"targets": [good, dict(good)]}, "targets[1].id"),
         ("bad api", {"targets": [good], "api": "nowhere"}, "api"),
+        ("renamed key", {"targets": [good], "swim": {"suspicion_max_timeout_mult": 6}},
+         "swim.suspicion_max_timeout_mult: renamed to max_suspicion_timeout_mult"),
     ]
     for label, doc, field in cases:
         path = write_config(tmp, "bad.json", json.dumps(doc))

@@ -38,8 +38,8 @@ struct TestAgent {
     o.node.swim.probe_interval = Duration::milliseconds(100);
     o.node.swim.probe_timeout = Duration::milliseconds(50);
     o.node.swim.gossip_interval = Duration::milliseconds(50);
-    o.node.swim.join_backoff_min = Duration::milliseconds(100);
-    o.node.swim.join_backoff_max = Duration::milliseconds(400);
+    o.node.swim.min_join_backoff = Duration::milliseconds(100);
+    o.node.swim.max_join_backoff = Duration::milliseconds(400);
     o.transport.bind = HostPort{bind_host, 0};
     o.api = HostPort{"127.0.0.1", 0};
     o.keyring = cluster::Keyring(std::move(keys));

@@ -68,7 +68,7 @@ class DemoTargets : public ::testing::Test {
 TEST_F(DemoTargets, PathsBehave) {
   DemoTargetOptions o;
   o.slow_delay = Duration::milliseconds(10);
-  o.hang_max = Duration::milliseconds(100);
+  o.max_hang = Duration::milliseconds(100);
   start(o);
   EXPECT_EQ(endpoint.address().to_string(), "127.0.0.1");
   EXPECT_EQ(get("/ok"), 200u);
@@ -78,7 +78,7 @@ TEST_F(DemoTargets, PathsBehave) {
   EXPECT_EQ(get("/slow?ms=99999"), 400u);
   EXPECT_EQ(get("/slow?ms=x"), 400u);
   EXPECT_EQ(get("/nope"), 404u);
-  EXPECT_EQ(get("/hang"), 0u);  // dropped after hang_max, never answered
+  EXPECT_EQ(get("/hang"), 0u);  // dropped after max_hang, never answered
   const unsigned flap = get("/flap");
   EXPECT_TRUE(flap == 200u || flap == 503u) << flap;
   const unsigned flap2 = get("/flap?period_ms=100000&phase_ms=0");

@@ -107,7 +107,7 @@ TEST(InvariantChecker, TooManyCheckersInOneIntervalIsAHerd) {
     c.on_check(at_ms(t + 300), order[1], 0);
   }
   EXPECT_EQ(c.report().count(Invariant::no_herd), 0u);
-  EXPECT_EQ(c.report().herd_max, 2u);
+  EXPECT_EQ(c.report().max_herd, 2u);
   // A third member within the same interval is a herd.
   c.on_check(at_ms(8000), order[0], 0);
   c.on_check(at_ms(8300), order[1], 0);
@@ -143,7 +143,7 @@ TEST(InvariantChecker, HerdIsCountedPerSideOfAPartition) {
     for (std::uint32_t m = 0; m < 4; ++m) c.on_check(at_ms(t + m * 100), m, 0);
   }
   EXPECT_EQ(c.report().count(Invariant::no_herd), 0u);
-  EXPECT_EQ(c.report().herd_max, 2u);
+  EXPECT_EQ(c.report().max_herd, 2u);
   // Healed: the same four checkers are one herd (after the heal's window:
   // settle + push_pull_interval).
   net.heal_all();
@@ -262,7 +262,7 @@ TEST(ClusterInvariants, QuorumHidesABadVantagePointAndAgreementSeesIt) {
 // the failure names the invariant, target, members, seed and replay command.
 TEST(ClusterInvariants, FreshnessFailsUnderAnImpossibleBound) {
   json j = load("cluster_targets_runtime.json");
-  j["invariants"] = json::parse(R"({"freshness_ms_max": 300})");
+  j["invariants"] = json::parse(R"({"max_freshness_ms": 300})");
   auto s = parse_cluster_scenario(j);
   ASSERT_TRUE(s);
   const auto r = run_cluster_scenario(*s, RunOptions{s->seed, nullptr});

@@ -25,7 +25,7 @@ json base() {
       {"at_ms": 10000, "event": "partition", "from": ["m0", "m1"], "name": "p"},
       {"at_ms": 20000, "event": "heal", "name": "p"}
     ],
-    "expectations": [{"kind": "detection", "first_ms_max": 5000}, {"kind": "converges", "within_ms": 10000}]
+    "expectations": [{"kind": "detection", "max_first_ms": 5000}, {"kind": "converges", "within_ms": 10000}]
   })");
 }
 
@@ -145,6 +145,64 @@ TEST(ClusterScenario, ErrorsNameTheField) {
     const std::string e = error_of(j);
     EXPECT_NE(e.find(c.message), std::string::npos) << c.pointer << " gave: " << e;
   }
+}
+
+// Issue 10: limits are max_<what>[_<unit>]; a scenario written with an old
+// name is refused with the new one (json_fields::kRenamedKeys), never read
+// as "no limit".
+TEST(ClusterScenario, OldLimitNamesAreRefusedWithTheirNewNames) {
+  struct Case {
+    const char* pointer;  // JSON pointer to replace
+    const char* value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"/expectations/0", R"({"kind": "detection", "first_ms_max": 5000})",
+       "expectations[0].first_ms_max: renamed to max_first_ms"},
+      {"/expectations/0", R"({"kind": "detection", "dead_ms_max": 30000})",
+       "expectations[0].dead_ms_max: renamed to max_dead_ms"},
+      {"/expectations/0", R"({"kind": "false_positives", "suspected_max": 0})",
+       "expectations[0].suspected_max: renamed to max_suspected"},
+      {"/expectations/0", R"({"kind": "false_positives", "dead_max": 0})",
+       "expectations[0].dead_max: renamed to max_dead"},
+      {"/expectations/0", R"({"kind": "load", "messages_per_member_per_s_max": 12})",
+       "expectations[0].messages_per_member_per_s_max: renamed to max_messages_per_member_per_s"},
+      {"/expectations/0", R"({"kind": "load", "bytes_per_member_per_s_max": 8000})",
+       "expectations[0].bytes_per_member_per_s_max: renamed to max_bytes_per_member_per_s"},
+      {"/expectations/0", R"({"kind": "dissemination", "p99_ms_max": 2000})",
+       "expectations[0].p99_ms_max: renamed to max_p99_ms"},
+      {"/expectations/0", R"({"kind": "dissemination", "incomplete_max": 0})",
+       "expectations[0].incomplete_max: renamed to max_incomplete"},
+      {"/invariants", R"({"freshness_ms_max": 6000})", "invariants.freshness_ms_max: renamed to max_freshness_ms"},
+      {"/swim/suspicion_max_timeout_mult", "6",
+       "swim.suspicion_max_timeout_mult: renamed to max_suspicion_timeout_mult"},
+      {"/swim/packet_bytes_max", "1400", "swim.packet_bytes_max: renamed to max_packet_bytes"},
+      {"/swim/awareness_max_multiplier", "8", "swim.awareness_max_multiplier: renamed to max_awareness_multiplier"},
+      {"/swim/join_backoff_min_ms", "1000", "swim.join_backoff_min_ms: renamed to min_join_backoff_ms"},
+      {"/swim/join_backoff_max_ms", "30000", "swim.join_backoff_max_ms: renamed to max_join_backoff_ms"},
+      {"/replication", R"({"hlc_max_forward_ms": 5000})",
+       "replication.hlc_max_forward_ms: renamed to max_hlc_forward_ms"},
+  };
+  for (const auto& c : cases) {
+    json j = base();
+    j[json::json_pointer(c.pointer)] = json::parse(c.value);
+    EXPECT_EQ(error_of(j), c.message) << c.pointer << " = " << c.value;
+  }
+  // The new names are read.
+  json j = base();
+  j["expectations"][0] = json::parse(R"({"kind": "detection", "max_first_ms": 5000, "max_dead_ms": 30000})");
+  j["swim"]["max_packet_bytes"] = 1200;
+  j["swim"]["min_join_backoff_ms"] = 500;
+  j["replication"] = json::parse(R"({"max_hlc_forward_ms": 2000})");
+  j["invariants"] = json::parse(R"({"max_freshness_ms": 6000})");
+  auto s = parse_cluster_scenario(j);
+  ASSERT_TRUE(s) << s.error();
+  EXPECT_EQ(s->expectations[0].max_first, Duration::seconds(5));
+  EXPECT_EQ(s->expectations[0].max_dead, Duration::seconds(30));
+  EXPECT_EQ(s->swim.max_packet_bytes, 1200u);
+  EXPECT_EQ(s->swim.min_join_backoff, Duration::milliseconds(500));
+  EXPECT_EQ(s->replication.max_hlc_forward, Duration::seconds(2));
+  EXPECT_EQ(s->invariants.max_freshness, Duration::seconds(6));
 }
 
 TEST(ClusterScenario, RefusesDuplicatesAndMissingParts) {

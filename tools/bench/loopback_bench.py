@@ -52,7 +52,7 @@ def bench_fail(msg):
 
 RUN = Deadline(175, interval_s=0.1, fail=bench_fail)  # the whole run
 poll = RUN.poll
-OUTPUT_LINES_MAX = 2000  # per child
+MAX_OUTPUT_LINES = 2000  # per child
 
 
 def cpu_seconds(pid):
@@ -145,7 +145,7 @@ class Agent(Client):
 
     def __init__(self, heck, name, key, join, swim_flags):
         self.child = start_agent(heck, name, key=key, join=join, extra=swim_flags, merge_stdout=True,
-                                 max_lines=OUTPUT_LINES_MAX, deadline=RUN)
+                                 max_lines=MAX_OUTPUT_LINES, deadline=RUN)
         super().__init__(name, self.child.api_port)
         self.proc = self.child.proc
         self.cluster = self.child.cluster
@@ -177,7 +177,7 @@ def main():
     procs = []
     try:
         server = start_proc("targets", [args.heck, "demo", "--serve-targets", "127.0.0.1:0"], merge_stdout=True,
-                            max_lines=OUTPUT_LINES_MAX, deadline=RUN)
+                            max_lines=MAX_OUTPUT_LINES, deadline=RUN)
         procs.append(server)
         port = int(poll("the target server's port", lambda: server.find(r"on http://127\.0\.0\.1:(\d+)/"), 10).group(1))
 

@@ -113,7 +113,7 @@ void row(const std::string& what, const std::string& value, const std::string& n
 void traffic(std::size_t members, std::size_t targets, double change_per_minute, double minutes, std::uint64_t seed,
              bool direct) {
   ReplicatorConfig cfg;  // defaults: flush 10 ms, anti-entropy every 2 s
-  if (!direct) cfg.direct_max = 0;
+  if (!direct) cfg.max_direct_peers = 0;
   std::printf("\ntraffic: %zu members, %zu targets, %.2f%% of targets changing per minute, %.1f simulated minutes, %s\n",
               members, targets, change_per_minute * 100, minutes,
               direct ? "eager push to every peer" : fmt::format("gossip fanout {} with forwarding", cfg.fanout).c_str());
@@ -187,7 +187,7 @@ void traffic(std::size_t members, std::size_t targets, double change_per_minute,
 void glomers(std::uint64_t seed, Duration update_every, int updates, bool piggyback, bool direct) {
   const std::size_t n = 25;
   ReplicatorConfig cfg;
-  if (!direct) cfg.direct_max = 0;
+  if (!direct) cfg.max_direct_peers = 0;
   NetOptions opt;
   opt.latency = Duration::milliseconds(100);
   if (piggyback) opt.gossip_interval = Duration::milliseconds(200);
@@ -454,8 +454,8 @@ int main(int argc, char** argv) {
     glomers(seed, Duration::milliseconds(100), 200, true, false);
   }
   if (only.empty() || only == "traffic") {
-    traffic(members, targets, change, minutes, seed, members - 1 <= ReplicatorConfig{}.direct_max);
-    if (members - 1 <= ReplicatorConfig{}.direct_max) traffic(members, targets, change, minutes, seed, false);
+    traffic(members, targets, change, minutes, seed, members - 1 <= ReplicatorConfig{}.max_direct_peers);
+    if (members - 1 <= ReplicatorConfig{}.max_direct_peers) traffic(members, targets, change, minutes, seed, false);
   }
   return 0;
 }

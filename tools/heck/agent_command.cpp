@@ -64,7 +64,7 @@ struct AgentArgs {
   std::optional<std::int64_t> probe_interval_ms;
   std::optional<std::int64_t> probe_timeout_ms;
   std::optional<std::int64_t> suspicion_mult;
-  std::optional<std::int64_t> suspicion_max_timeout_mult;
+  std::optional<std::int64_t> max_suspicion_timeout_mult;
   std::optional<std::int64_t> gossip_interval_ms;
   std::optional<std::int64_t> push_pull_interval_ms;
   std::optional<std::int64_t> dead_reap_after_ms;
@@ -153,7 +153,7 @@ runtime::AgentConfig build_config(const AgentArgs& args) {
   put("probe_interval_ms", args.probe_interval_ms);
   put("probe_timeout_ms", args.probe_timeout_ms);
   put("suspicion_mult", args.suspicion_mult);
-  put("suspicion_max_timeout_mult", args.suspicion_max_timeout_mult);
+  put("max_suspicion_timeout_mult", args.max_suspicion_timeout_mult);
   put("gossip_interval_ms", args.gossip_interval_ms);
   put("push_pull_interval_ms", args.push_pull_interval_ms);
   put("dead_reap_after_ms", args.dead_reap_after_ms);
@@ -269,8 +269,9 @@ void register_agent_command(CLI::App& app) {
   cmd->add_option("--probe-interval-ms", args->probe_interval_ms, "SWIM protocol period (default 1000)");
   cmd->add_option("--probe-timeout-ms", args->probe_timeout_ms, "SWIM direct-ack timeout (default 500)");
   cmd->add_option("--suspicion-mult", args->suspicion_mult, "SWIM suspicion multiplier (default 4)");
-  cmd->add_option("--suspicion-max-timeout-mult", args->suspicion_max_timeout_mult,
+  cmd->add_option("--max-suspicion-timeout-mult", args->max_suspicion_timeout_mult,
                   "Lifeguard max suspicion timeout multiplier (default 6)");
+  add_renamed_option(cmd, "--suspicion-max-timeout-mult", "--max-suspicion-timeout-mult");
   cmd->add_option("--gossip-interval-ms", args->gossip_interval_ms, "gossip period (default 200)");
   cmd->add_option("--push-pull-interval-ms", args->push_pull_interval_ms, "full-state sync period (default 30000)");
   cmd->add_option("--dead-reap-after-ms", args->dead_reap_after_ms, "forget dead members after (default 3600000)");

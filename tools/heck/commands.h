@@ -33,6 +33,15 @@ void register_sim_command(CLI::App& app);
 // client commands (tools/heck/client_commands.cpp).
 void register_client_commands(CLI::App& app);
 
+// ---- shared by every subcommand (main.cpp) -----------------------------------
+
+// An option renamed on `cmd`: `old_name` (e.g. "--suspicion-max-timeout-mult")
+// stays parseable but hidden and is refused with CLI11's usage error
+// "--suspicion-max-timeout-mult: renamed to --max-suspicion-timeout-mult"
+// (exit 105), so a script using the old name fails loudly instead of
+// running with a default. The JSON keys' counterpart: json_fields::kRenamedKeys.
+void add_renamed_option(CLI::App* cmd, const std::string& old_name, const std::string& new_name);
+
 // ---- shared by the client commands (client_commands.cpp) --------------------
 
 struct ClientArgs {

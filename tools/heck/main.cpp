@@ -1,9 +1,25 @@
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include <CLI/CLI.hpp>
 
 #include "tools/heck/commands.h"
+
+namespace heck::cli {
+
+void add_renamed_option(CLI::App* cmd, const std::string& old_name, const std::string& new_name) {
+  // The callback runs when the old name was given, with or without a value;
+  // the empty group keeps it out of --help.
+  cmd->add_option(old_name,
+                  [old_name, new_name](const CLI::results_t&) -> bool {
+                    throw CLI::ValidationError(old_name, "renamed to " + new_name);
+                  })
+      ->expected(0, 1)
+      ->group("");
+}
+
+}  // namespace heck::cli
 
 int main(int argc, char** argv) {
   CLI::App app{"heck — a distributed health checker"};

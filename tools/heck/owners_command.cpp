@@ -135,10 +135,10 @@ void run_owners(const OwnersArgs& args) {
 
   if (!args.json) fmt::print("{:<32} {:<32} {}\n", "TARGET", "OWNERS", "FALLBACKS");
   for (const auto& row : rows) {
-    const auto fallbacks_max = static_cast<std::size_t>(args.fallbacks);
+    const auto max_fallbacks = static_cast<std::size_t>(args.fallbacks);
     const OwnerSplit split =
-        split_owners(ranked_names(row.id, members, ranked_needed(row.checkers, fallbacks_max)), row.checkers,
-                     fallbacks_max);
+        split_owners(ranked_names(row.id, members, ranked_needed(row.checkers, max_fallbacks)), row.checkers,
+                     max_fallbacks);
     const std::vector<std::string>& own = split.owners;
     const std::vector<std::string>& rest = split.fallbacks;
     if (args.json) {

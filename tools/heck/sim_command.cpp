@@ -15,7 +15,7 @@
 // `--swarm` (with --seed or --seeds): a scenario's ranges (sim/scenario_knobs.h)
 // are drawn from each run's seed; without it they take their defaults.
 // `heck sim SCENARIO [--seed N] [--swarm] --shrink [--out FILE]
-// [--shrink-max-runs R] [--shrink-time-limit-s S]`: shrinks the failing run
+// [--max-shrink-runs R] [--shrink-time-limit-s S]`: shrinks the failing run
 // (sim/shrink.h), writes the smallest scenario found that still fails the
 // same kind of expectation to FILE (default <scenario>-seed<N>-shrunk.json in
 // the current directory) and prints what went and its replay command; exits
@@ -58,7 +58,7 @@ struct SimArgs {
   bool swarm = false;
   bool shrink = false;
   std::string out;
-  std::optional<std::size_t> shrink_max_runs;
+  std::optional<std::size_t> max_shrink_runs;
   std::optional<double> shrink_time_limit_s;
   std::string trace;
   std::string report;  // --report FILE.html
@@ -80,12 +80,12 @@ std::optional<std::string> usage_error(const SimArgs& a) {
     return "--shrink shrinks one failing run: give it --seed N (or the scenario's seed), without --seeds, --trace "
            "or --check-determinism";
   }
-  if (!a.shrink && (!a.out.empty() || a.shrink_max_runs || a.shrink_time_limit_s)) {
-    return "--out, --shrink-max-runs and --shrink-time-limit-s go with --shrink";
+  if (!a.shrink && (!a.out.empty() || a.max_shrink_runs || a.shrink_time_limit_s)) {
+    return "--out, --max-shrink-runs and --shrink-time-limit-s go with --shrink";
   }
   using ShrinkLimits = sim::ShrinkOptions;
-  if (a.shrink_max_runs && (*a.shrink_max_runs == 0 || *a.shrink_max_runs > ShrinkLimits::kMaxRuns)) {
-    return fmt::format("--shrink-max-runs: must be 1 to {}, got {}", ShrinkLimits::kMaxRuns, *a.shrink_max_runs);
+  if (a.max_shrink_runs && (*a.max_shrink_runs == 0 || *a.max_shrink_runs > ShrinkLimits::kMaxRuns)) {
+    return fmt::format("--max-shrink-runs: must be 1 to {}, got {}", ShrinkLimits::kMaxRuns, *a.max_shrink_runs);
   }
   if (a.shrink_time_limit_s && !(*a.shrink_time_limit_s > 0 && *a.shrink_time_limit_s <= ShrinkLimits::kMaxTimeLimitS)) {
     return fmt::format("--shrink-time-limit-s: must be above 0 and at most {} (a week), got {}",
@@ -183,7 +183,7 @@ std::string default_shrink_path(const std::string& scenario, std::uint64_t seed)
 int shrink_and_report(const SimArgs& args, const sim::ClusterScenario& scenario, std::uint64_t seed) {
   sim::ShrinkOptions options;
   options.seed = seed;
-  if (args.shrink_max_runs) options.max_runs = *args.shrink_max_runs;
+  if (args.max_shrink_runs) options.max_runs = *args.max_shrink_runs;
   if (args.shrink_time_limit_s) options.time_limit_s = *args.shrink_time_limit_s;
   options.origin = args.scenarios[0] + (args.swarm ? " --swarm" : "");
   const std::string out_path = args.out.empty() ? default_shrink_path(args.scenarios[0], seed) : args.out;
@@ -277,7 +277,8 @@ void register_sim_command(CLI::App& app) {
   sub->add_flag("--shrink", args->shrink,
                 "shrink the failing run: write the smallest scenario that still fails the same kind of expectation");
   sub->add_option("--out", args->out, "--shrink: the file to write (default <scenario>-seed<N>-shrunk.json)");
-  sub->add_option("--shrink-max-runs", args->shrink_max_runs, "--shrink: at most this many simulations (default 300)");
+  sub->add_option("--max-shrink-runs", args->max_shrink_runs, "--shrink: at most this many simulations (default 300)");
+  add_renamed_option(sub, "--shrink-max-runs", "--max-shrink-runs");
   sub->add_option("--shrink-time-limit-s", args->shrink_time_limit_s,
                   "--shrink: start no simulation after S seconds (wall; default 600)");
   sub->add_option("--trace", args->trace, "write a JSON-lines trace of every event to FILE");

@@ -33,7 +33,7 @@ TEST(SwimStory, ClusterFormsThroughOneSeedAndStaysQuiet) {
     EXPECT_EQ(net.swim(n).health_multiplier(), 1u);
     EXPECT_GT(net.swim(n).counters().probes, 40u);
   }
-  EXPECT_LE(net.max_datagram_bytes_seen, SwimConfig{}.packet_bytes_max);
+  EXPECT_LE(net.max_datagram_bytes_seen, SwimConfig{}.max_packet_bytes);
 }
 
 // SWIM 3.1: a lost direct ack is covered by the indirect probe.
@@ -94,7 +94,7 @@ TEST(SwimStory, CrashedMemberDeclaredDeadByAllWithinTheSuspicionBound) {
   const Instant crash_at = net.now();
   net.crash("e");
   const std::vector<std::string> survivors = {"a", "b", "c", "d"};
-  const SuspicionBounds b = suspicion_bounds(cfg.suspicion_mult, cfg.suspicion_max_timeout_mult, 5,
+  const SuspicionBounds b = suspicion_bounds(cfg.suspicion_mult, cfg.max_suspicion_timeout_mult, 5,
                                              cfg.probe_interval, true);
   const Duration bound = cfg.probe_interval * 2 * 5 + b.max + Duration::seconds(2);
   ASSERT_TRUE(net.run_for(bound, [&] {
@@ -208,7 +208,7 @@ TEST(SwimStory, NacksAndLocalHealthAwareness) {
   net.drop = [](const std::string&, const std::string& to, const Send&) { return to == "a"; };
   net.run_for(Duration::seconds(10));
   EXPECT_GT(net.swim("a").health_multiplier(), 2u);
-  EXPECT_LE(net.swim("a").health_multiplier(), SwimConfig{}.awareness_max_multiplier);
+  EXPECT_LE(net.swim("a").health_multiplier(), SwimConfig{}.max_awareness_multiplier);
   net.drop = nullptr;
   net.run_for(Duration::seconds(120));
   EXPECT_EQ(net.swim("a").health_multiplier(), 1u);

@@ -226,7 +226,7 @@ class ReplicaNet {
     if (queues_[i]->empty() || peers_.size() < 2) return;
     std::size_t to = static_cast<std::size_t>(rng_.below(peers_.size() - 1));
     if (to >= i) ++to;
-    wire::PacketBuilder b(wire::Header{peers_[i].name, peers_[i].address}, config_.packet_bytes_max);
+    wire::PacketBuilder b(wire::Header{peers_[i].name, peers_[i].address}, config_.max_packet_bytes);
     if (queues_[i]->fill(b, peers_.size()) == 0) return;
     transmit(i, to, Channel::datagram, b.finish());
   }

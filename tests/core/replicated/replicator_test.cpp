@@ -72,7 +72,7 @@ TEST(Replicator, LocalWriteIsQueuedForPiggybackAndEagerlyPushedToFanoutPeers) {
   BroadcastQueue q;
   ReplicatorConfig cfg;
   cfg.fanout = 2;
-  cfg.direct_max = 3;  // 4 other peers: gossip mode
+  cfg.max_direct_peers = 3;  // 4 other peers: gossip mode
   Replicator r(cfg, wire::Header{"n0", "n0:7946"}, make_replica_id("n0", 1), 42, &q);
   Effects out;
   r.put_target(T0, spec("web"), out);
@@ -94,7 +94,7 @@ TEST(Replicator, LocalWriteIsQueuedForPiggybackAndEagerlyPushedToFanoutPeers) {
   for (const Send& s : sends) {
     EXPECT_NE(s.to, "n0:7946");
     EXPECT_EQ(s.channel, Channel::datagram);
-    EXPECT_LE(s.bytes.size(), cfg.packet_bytes_max);
+    EXPECT_LE(s.bytes.size(), cfg.max_packet_bytes);
     auto env = wire::decode(s.bytes);
     ASSERT_TRUE(env.ok());
     ASSERT_EQ(env->parts.size(), 1u);  // one group per key: put and observe of "web" joined
@@ -122,7 +122,7 @@ TEST(Replicator, ManyDirtyKeysAreSplitIntoPacketsUnderTheLimit) {
   ASSERT_GT(sends.size(), 5u);
   HealthState peer(7);
   for (const Send& s : sends) {
-    EXPECT_LE(s.bytes.size(), cfg.packet_bytes_max);
+    EXPECT_LE(s.bytes.size(), cfg.max_packet_bytes);
     auto env = wire::decode(s.bytes);
     ASSERT_TRUE(env.ok());
     for (const auto& p : env->parts) peer.join(*decode_delta(p.body));
@@ -199,7 +199,7 @@ TEST(Replicator, AnUpdateReachesAll25NodesWellWithinTheGlomersBound) {
 
 TEST(Replicator, SmallClusterPushesToEveryPeerOnceAndReceiversDoNotForward) {
   ReplicatorConfig cfg;
-  cfg.direct_max = 8;
+  cfg.max_direct_peers = 8;
   ReplicaNet net(6, cfg, NetOptions{Duration::milliseconds(100)}, 3);
   net.run_for(Duration::seconds(2));
   const auto sent0 = net.messages_sent;
@@ -225,7 +225,7 @@ TEST(Replicator, SmallClusterPushesToEveryPeerOnceAndReceiversDoNotForward) {
 TEST(DeltaPool, SharedByReplicatorsDecodesEachPushOnceAndChangesNothing) {
   auto run = [](std::shared_ptr<DeltaPool> pool) {
     ReplicatorConfig cfg;
-    cfg.direct_max = 8;
+    cfg.max_direct_peers = 8;
     cfg.delta_pool = std::move(pool);
     auto net = std::make_unique<ReplicaNet>(6, cfg, NetOptions{Duration::milliseconds(20), 0.1, 0.1}, 7);
     net->run_for(Duration::seconds(1));
@@ -295,7 +295,7 @@ TEST(DeltaPool, MalformedBodiesAreNeverKeptEachReceiverCountsItsOwn) {
 
 TEST(Replicator, LargeClusterGossipModeReachesEveryoneByForwardingAndAntiEntropy) {
   ReplicatorConfig cfg;
-  cfg.direct_max = 0;
+  cfg.max_direct_peers = 0;
   cfg.fanout = 3;
   ReplicaNet net(40, cfg, NetOptions{Duration::milliseconds(100)}, 8);
   net.run_for(Duration::seconds(2));
@@ -317,7 +317,7 @@ TEST(Replicator, LargeClusterGossipModeReachesEveryoneByForwardingAndAntiEntropy
 TEST(Replicator, NearlyCurrentPeerIsRepairedWithoutFullState) {
   ReplicatorConfig cfg;
   cfg.fanout = 0;  // anti-entropy only
-  cfg.direct_max = 0;
+  cfg.max_direct_peers = 0;
   ReplicaNet net(2, cfg, NetOptions{}, 3);
   net.act(0, [&](Replicator& r, Effects& out) {
     for (int i = 0; i < 2000; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
@@ -341,7 +341,7 @@ TEST(Replicator, NearlyCurrentPeerIsRepairedWithoutFullState) {
 // new writes count.
 TEST(Replicator, RestartedMemberCatchesUpByPartialStateRepairsAndItsWritesCount) {
   ReplicatorConfig cfg;
-  cfg.repair_bytes_max = 16 * 1024;
+  cfg.max_repair_bytes = 16 * 1024;
   ReplicaNet net(4, cfg, NetOptions{}, 11);
   net.act(0, [&](Replicator& r, Effects& out) {
     for (int i = 0; i < 1000; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
@@ -370,7 +370,7 @@ TEST(Replicator, RestartedMemberCatchesUpByPartialStateRepairsAndItsWritesCount)
 
 TEST(Replicator, DeltaBufferIsCappedAndTrimmedOnceEveryPeerHasSeenIt) {
   ReplicatorConfig cfg;
-  cfg.pending_keys_max = 10;
+  cfg.max_pending_keys = 10;
   ReplicaNet net(3, cfg, NetOptions{}, 5);
   net.act(0, [&](Replicator& r, Effects& out) {
     for (int i = 0; i < 25; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
@@ -486,9 +486,9 @@ RC_GTEST_PROP(Replicator, RandomFaultySchedulesConvergeAfterAntiEntropy, ()) {
   const auto n = *rc::gen::inRange<std::size_t>(2, 7);
   ReplicatorConfig cfg;
   cfg.fanout = *rc::gen::inRange<std::size_t>(0, 3);
-  cfg.direct_max = *rc::gen::element<std::size_t>(0, 128);
-  cfg.pending_keys_max = *rc::gen::element<std::size_t>(2, 64);
-  cfg.repair_bytes_max = *rc::gen::element<std::size_t>(600, 1 << 20);
+  cfg.max_direct_peers = *rc::gen::element<std::size_t>(0, 128);
+  cfg.max_pending_keys = *rc::gen::element<std::size_t>(2, 64);
+  cfg.max_repair_bytes = *rc::gen::element<std::size_t>(600, 1 << 20);
   NetOptions opt;
   opt.latency = Duration::milliseconds(*rc::gen::inRange(1, 200));
   opt.streams_reliable = false;

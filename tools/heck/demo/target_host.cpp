@@ -28,7 +28,7 @@ TargetHost::TargetHost(const HostPort& address, std::size_t max_connections) {
   DemoTargetOptions o;
   o.max_connections = max_connections;
   o.slow_delay = Duration::milliseconds(1500);
-  o.hang_max = Duration::seconds(5);
+  o.max_hang = Duration::seconds(5);
   server_ = std::make_unique<DemoTargetServer>(io_, clock_, o);
   auto ep = server_->listen(address);
   if (!ep) fail(1, fmt::format("cannot serve the demo targets on {}: {}", address.to_string(), ep.error()));
