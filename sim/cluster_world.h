@@ -197,6 +197,8 @@ class ClusterWorld {
   bool paused(std::uint32_t m) const { return members_[m]->paused; }
   // nullptr when not running.
   const ClusterNode* node(std::uint32_t m) const { return members_[m]->node.get(); }
+  // The decoded delta bodies the agents share (its counters: decodes saved).
+  const DeltaPool& delta_pool() const { return *delta_pool_; }
   const NodeClock& clock(std::uint32_t m) const { return members_[m]->clock; }
   const MemberTraffic& traffic(std::uint32_t m) const { return members_[m]->traffic; }
   const std::vector<MemberRecord>& records() const { return records_; }

@@ -22,6 +22,9 @@
 //   msg/s, B/s         Send effects (all layers) per agent per second from warm
 //   violations         invariant violations in the row (coverage, herd,
 //                      agreement, freshness): 0 expected
+// --joins adds, under the row: delta joins per simulated second, and the
+// replication totals (local writes, delta parts received and joined, state
+// repair entries, bodies decoded once and reused through the shared pool).
 //
 // Run: build-sim/tools/bench/cluster_bench [--members 100] [--targets 10000]
 //        [--interval-ms 1000] [--seed 1] [--rows main,scale]
@@ -99,6 +102,10 @@ struct Row {
   std::string error;
   std::vector<std::string> violations_seen;  // the first few, for the notes under the row
   std::vector<std::uint64_t> joins_per_s;    // --joins: delta joins, all agents, per simulated second
+  // --joins: replication totals over the agents alive at the end, and the
+  // shared delta pool's decodes saved.
+  std::uint64_t local_writes = 0, deltas_received = 0, deltas_joined = 0, repair_entries = 0;
+  std::uint64_t pool_hits = 0, pool_misses = 0;
 };
 
 // Delta joins (deltas that brought something new) summed over the agents,
@@ -237,6 +244,17 @@ Row run(const Options& o, int n, int t) {
                                                 fmt::join(v.members, ", ")));
     }
   }
+  for (std::uint32_t m = 0; m < s.members.size(); ++m) {
+    const heck::ClusterNode* node = w.node(m);
+    if (node == nullptr) continue;
+    const heck::ReplicatorCounters& c = node->replication().counters();
+    row.local_writes += c.local_writes;
+    row.deltas_received += c.deltas_received;
+    row.deltas_joined += c.deltas_joined;
+    row.repair_entries += c.repair_entries_sent;
+  }
+  row.pool_hits = w.delta_pool().counters().hits;
+  row.pool_misses = w.delta_pool().counters().misses;
   const double intervals = (crash_at - warm) * 1000.0 / o.interval_ms;
   row.checks_per_interval = static_cast<double>(counting.checks) / (t * intervals);
   const ClusterMetrics m = measure(w, stop);
@@ -267,6 +285,9 @@ void print(const Row& r) {
     std::vector<std::string> seconds;
     for (std::size_t i = 0; i < r.joins_per_s.size(); ++i) seconds.push_back(fmt::format("{}:{}", i, r.joins_per_s[i]));
     fmt::print("        delta joins per simulated second (second:joins, all agents): {}\n", fmt::join(seconds, " "));
+    fmt::print("        replication, agents alive at the end: {} local writes, {} delta parts received, {} joined, "
+               "{} entries sent in state repairs; shared decodes: {} bodies decoded, {} reused\n",
+               r.local_writes, r.deltas_received, r.deltas_joined, r.repair_entries, r.pool_misses, r.pool_hits);
   }
   std::fflush(stdout);
 }
@@ -286,7 +307,7 @@ int main(int argc, char** argv) {
   app.add_option("--flip-fraction", o.flip_fraction, "targets that go down during the row");
   app.add_option("--sample-ms", o.sample_ms, "freshness sampling period");
   app.add_option("--seed", o.seed, "simulation seed");
-  app.add_flag("--joins", o.joins, "print delta joins per simulated second, summed over the agents");
+  app.add_flag("--joins", o.joins, "print delta joins per simulated second, and replication totals, summed over the agents");
   app.add_option("--rows", o.rows, "main, scale")->delimiter(',');
   app.add_option("--scale", o.scale, "agents per scaling row")->delimiter(',');
   app.add_option("--scale-targets", o.scale_targets, "targets per scaling row")->delimiter(',');
