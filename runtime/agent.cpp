@@ -11,6 +11,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "core/cluster/coverage_marks.h"
 #include "runtime/state_file.h"
 #include "runtime/version.h"
 
@@ -96,6 +97,9 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
                                       "Times this agent raised its incarnation to refute a suspicion of itself.")),
       swim_deaths_(registry_.counter("heck_swim_deaths_declared_total",
                                      "Suspicion timeouts that expired here (a member declared dead).")),
+      coverage_marks_(registry_.counter("heck_coverage_mark_hits_total",
+                                        "Protocol paths this agent has taken (the simulator's coverage marks).",
+                                        {"mark"})),
       registry_targets_(registry_.gauge("heck_registry_targets",
                                         "Targets in the replicated registry (the whole cluster's targets).")),
       targets_status_(registry_.gauge("heck_targets_status",
@@ -412,6 +416,10 @@ std::string Agent::render_metrics() {
   swim_suspicions_.set({}, static_cast<double>(sc.suspicions));
   swim_refutes_.set({}, static_cast<double>(sc.refutes));
   swim_deaths_.set({}, static_cast<double>(sc.deaths_declared));
+  const CoverageHits hits = coverage_hits(node_);
+  for (std::size_t i = 0; i < hits.size(); ++i) {
+    coverage_marks_.set({std::string(coverage_marks()[i].name)}, static_cast<double>(hits[i]));
+  }
   registry_targets_.set(static_cast<double>(node_.replication().state().targets().size()));
   std::array<std::size_t, 3> by_status{};  // healthy, unhealthy, unknown
   std::size_t stale = 0;

@@ -352,6 +352,7 @@ class Agent {
   Counter& swim_suspicions_;
   Counter& swim_refutes_;
   Counter& swim_deaths_;
+  Counter& coverage_marks_;  // heck_coverage_mark_hits_total{mark}: core/cluster/coverage_marks.h
   Gauge& registry_targets_;
   Gauge& targets_status_;
   Gauge& targets_stale_;

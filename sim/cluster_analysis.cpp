@@ -657,6 +657,19 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
       v.evidence = fmt::format("{} running members checked{}", checked, first);
       break;
     }
+    case ClusterExpectationKind::marks: {
+      const CoverageHits hits = w.coverage();
+      std::vector<std::string> missed, seen;
+      for (const std::string& name : e.marks) {
+        const std::uint64_t n = hits[*coverage_mark_index(name)];
+        if (n == 0) missed.push_back(name);
+        seen.push_back(fmt::format("{} {}", name, n));
+      }
+      v.pass = missed.empty();
+      v.evidence = missed.empty() ? fmt::format("hits: {}", fmt::join(seen, ", "))
+                                  : fmt::format("never hit: {} (hits: {})", fmt::join(missed, ", "), fmt::join(seen, ", "));
+      break;
+    }
     case ClusterExpectationKind::invariant:
       if (invariants == nullptr) {
         v.pass = false;

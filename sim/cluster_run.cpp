@@ -185,6 +185,7 @@ ClusterRunReport run_cluster_scenario(const ClusterScenario& scenario, const Run
   r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.counters = world.counters();
   r.network = world.network().counters();
+  r.coverage = world.coverage();
   r.error = world.error();
   r.metrics = measure(world, end);
   if (checker) r.invariants = checker->report();
@@ -287,6 +288,19 @@ std::string format_cluster_report(const ClusterScenario& s, const ClusterRunRepo
                  n.refused, n.timed_out, n.clogged);
   fmt::format_to(w, "           delivered {}, to a member down {}, buffered while paused {} ({} dropped: buffer full)\n",
                  c.packets_delivered, c.packets_to_down, c.packets_buffered, c.packets_buffer_full);
+  {
+    std::vector<std::string> hit, never;
+    const auto marks = coverage_marks();
+    for (std::size_t i = 0; i < marks.size(); ++i) {
+      if (r.coverage[i] > 0) {
+        hit.push_back(fmt::format("{} {}", marks[i].name, r.coverage[i]));
+      } else {
+        never.push_back(std::string(marks[i].name));
+      }
+    }
+    fmt::format_to(w, "coverage   hit: {}\n", hit.empty() ? "none" : fmt::format("{}", fmt::join(hit, ", ")));
+    if (!never.empty()) fmt::format_to(w, "           never hit: {}\n", fmt::join(never, ", "));
+  }
   if (c.unroutable > 0 || c.records_dropped > 0 || c.status_records_dropped > 0 || c.ignored_faults > 0 ||
       n.overflow > 0) {
     fmt::format_to(w,

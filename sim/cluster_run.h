@@ -57,6 +57,7 @@ struct ClusterRunReport {
   double wall_seconds = 0;  // the simulation only, not the analysis
   ClusterWorldCounters counters;
   NetworkCounters network;
+  CoverageHits coverage{};  // coverage marks hit, over every member's incarnations
   std::string error;        // a limit stopped the run
   ClusterMetrics metrics;
   std::optional<Duration> state_converged_after;  // measured when an expectation needs it

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/cluster/coverage_marks.h"
 #include "core/membership/swim_config_check.h"
 #include "sim/clock.h"
 #include "core/json_fields.h"
@@ -52,6 +53,7 @@ std::string_view to_string(ClusterExpectationKind k) {
     case ClusterExpectationKind::state_converges: return "state_converges";
     case ClusterExpectationKind::counter: return "counter";
     case ClusterExpectationKind::registry: return "registry";
+    case ClusterExpectationKind::marks: return "marks";
     case ClusterExpectationKind::invariant: return "invariant";
     case ClusterExpectationKind::detects: return "detects";
     case ClusterExpectationKind::never: return "never";
@@ -158,6 +160,7 @@ std::string ClusterExpectation::describe() const {
     case ClusterExpectationKind::counter: return fmt::format("counter {} = {} everywhere", counter, value);
     case ClusterExpectationKind::registry:
       return fmt::format("registry = [{}] everywhere", fmt::join(target_ids, ", "));
+    case ClusterExpectationKind::marks: return fmt::format("marks hit: {}", fmt::join(marks, ", "));
     case ClusterExpectationKind::invariant:
       switch (invariant) {
         case Invariant::coverage:
@@ -780,12 +783,26 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
       e.target_ids.push_back(ids[i].get<std::string>());
     }
     std::sort(e.target_ids.begin(), e.target_ids.end());
+  } else if (kind == "marks") {
+    jf::take(jf::expect_object(j, w, {"kind", "hit"}));
+    e.kind = ClusterExpectationKind::marks;
+    const json& names = *jf::take(jf::get_array(j, w, "hit", kCoverageMarkCount));
+    if (names.empty()) jf::fail(fmt::format("{}: names no mark", jf::path(w, "hit")));
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const auto f = fmt::format("{}.hit[{}]", w, i);
+      if (!names[i].is_string()) jf::fail(fmt::format("{}: must be a mark name, got {}", f, jf::type_name(names[i])));
+      const auto name = names[i].get<std::string>();
+      if (!coverage_mark_index(name)) {
+        jf::fail(fmt::format("{}: '{}' is not a coverage mark (marks: {})", f, name, coverage_mark_names()));
+      }
+      e.marks.push_back(name);
+    }
   } else if (kind == "detects" || kind == "never" || kind == "status_at" || kind == "checks" || kind == "changes") {
     parse_own_checks(j, w, kind, s, e);
   } else {
     jf::fail(fmt::format(
         "{}: '{}' is not one of detection, false_positives, converges, member_state, suspected, declared_dead, "
-        "load, dissemination, state_converges, counter, registry, detects, never, status_at, checks, changes",
+        "load, dissemination, state_converges, counter, registry, marks, detects, never, status_at, checks, changes",
         jf::path(w, "kind"), kind));
   }
   return e;

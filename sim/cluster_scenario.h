@@ -58,6 +58,7 @@
 //       {"kind": "state_converges", "within_ms": 30000},
 //       {"kind": "counter", "counter": "likes", "value": 8},      // at every running member, at the end
 //       {"kind": "registry", "targets": ["web", "db"]},           // exactly these targets, everywhere, at the end
+//       {"kind": "marks", "hit": ["swim.suspect_refuted"]},       // coverage marks the run must hit (summed over members)
 //       // A member's own checks of configured targets (see "Own checks" below):
 //       {"kind": "detects",   "target": "t3", "within_intervals": 3},
 //       {"kind": "never",     "target": "t1", "status": "unhealthy"},
@@ -208,7 +209,7 @@ struct TimelineEvent {
 
 enum class ClusterExpectationKind : std::uint8_t {
   detection, false_positives, converges, member_state, suspected, declared_dead, load, dissemination,
-  state_converges, counter, registry, invariant,
+  state_converges, counter, registry, marks, invariant,
   // A member's own checks (see "Own checks" in the header comment):
   detects, never, status_at, checks, changes,
 };
@@ -266,6 +267,7 @@ struct ClusterExpectation {
   std::string counter;                      // counter: its name
   std::int64_t value = 0;                   // counter: the expected total
   std::vector<std::string> target_ids;      // registry: sorted
+  std::vector<std::string> marks;           // marks: coverage marks that must be hit (core/cluster/coverage_marks.h)
   Invariant invariant = Invariant::coverage;  // invariant (implicit: source >= the file's count)
   // detects … changes (members: those selected, every member by default;
   // min and max: checks, changes; at: status_at):

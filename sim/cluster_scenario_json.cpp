@@ -202,6 +202,7 @@ json expectation_json(const ClusterScenario& s, const ClusterExpectation& e) {
       j["value"] = e.value;
       break;
     case ClusterExpectationKind::registry: j["targets"] = e.target_ids; break;
+    case ClusterExpectationKind::marks: j["hit"] = e.marks; break;
     case ClusterExpectationKind::invariant: break;  // implicit: not written
     case ClusterExpectationKind::detects:
     case ClusterExpectationKind::never:

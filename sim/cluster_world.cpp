@@ -202,6 +202,8 @@ void ClusterWorld::end_process(std::uint32_t m, ProcessEvent why) {
   }
   log(m, why);
   disagreements_ -= contribution(m);
+  const CoverageHits hits = coverage_hits(*ms.node);
+  for (std::size_t i = 0; i < hits.size(); ++i) ended_hits_[i] += hits[i];
   ms.node.reset();
   ms.slots.clear();
   reset_timers(ms);
@@ -784,6 +786,20 @@ void ClusterWorld::update_converged() {
   } else {
     converged_since_.reset();
   }
+}
+
+}  // namespace heck::sim
+
+namespace heck::sim {
+
+CoverageHits ClusterWorld::coverage() const {
+  CoverageHits total = ended_hits_;
+  for (const auto& ms : members_) {
+    if (!ms->node) continue;
+    const CoverageHits hits = coverage_hits(*ms->node);
+    for (std::size_t i = 0; i < hits.size(); ++i) total[i] += hits[i];
+  }
+  return total;
 }
 
 }  // namespace heck::sim

@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "core/cluster/cluster_node.h"
+#include "core/cluster/coverage_marks.h"
 #include "core/effects.h"
 #include "core/replicated/delta_pool.h"
 #include "core/replicated/spec_pool.h"
@@ -199,6 +200,9 @@ class ClusterWorld {
   const ClusterNode* node(std::uint32_t m) const { return members_[m]->node.get(); }
   // The decoded delta bodies the agents share (its counters: decodes saved).
   const DeltaPool& delta_pool() const { return *delta_pool_; }
+  // Coverage marks hit so far (core/cluster/coverage_marks.h), summed over
+  // every incarnation of every member: ended processes included.
+  CoverageHits coverage() const;
   const NodeClock& clock(std::uint32_t m) const { return members_[m]->clock; }
   const MemberTraffic& traffic(std::uint32_t m) const { return members_[m]->traffic; }
   const std::vector<MemberRecord>& records() const { return records_; }
@@ -332,6 +336,7 @@ class ClusterWorld {
   // Decoded delta bodies shared by every agent (core/replicated/delta_pool.h):
   // an eager push is decoded once, not once per receiver.
   std::shared_ptr<DeltaPool> delta_pool_ = std::make_shared<DeltaPool>();
+  CoverageHits ended_hits_{};  // marks of processes that ended (crash, leave)
 
   std::vector<Address> seed_addresses_;
   std::vector<std::uint32_t> timeline_links_;      // network rule ids from link events

@@ -72,6 +72,7 @@ SeedOutcome outcome_of(const ClusterScenario& scenario, std::uint64_t seed, cons
   }
   o.messages_per_member_s = m.messages_per_member_s;
   o.bytes_per_member_s = m.bytes_per_member_s;
+  o.coverage = report.coverage;
   return o;
 }
 
@@ -213,6 +214,20 @@ void format_figures(std::string& out, const std::vector<SeedOutcome>& runs) {
   }
   t.rates("messages per member per s", pooled(runs, &SeedOutcome::messages_per_member_s), 2);
   t.rates("bytes per member per s", pooled(runs, &SeedOutcome::bytes_per_member_s), 0);
+  // Coverage marks: in how many runs each was hit, and those no run hit.
+  std::vector<std::string> hit, never;
+  const auto marks = coverage_marks();
+  for (std::size_t i = 0; i < marks.size(); ++i) {
+    const auto in_runs = std::count_if(runs.begin(), runs.end(), [&](const SeedOutcome& o) { return o.coverage[i] > 0; });
+    if (in_runs > 0) {
+      hit.push_back(fmt::format("{} {}", marks[i].name, in_runs));
+    } else {
+      never.push_back(std::string(marks[i].name));
+    }
+  }
+  auto w = std::back_inserter(out);
+  fmt::format_to(w, "  marks hit (in how many runs): {}\n", hit.empty() ? "none" : fmt::format("{}", fmt::join(hit, ", ")));
+  if (!never.empty()) fmt::format_to(w, "  marks no run hit: {}\n", fmt::join(never, ", "));
 }
 
 std::string range_text(SeedRange r) { return fmt::format("{}..{}", r.first, r.last); }

@@ -87,6 +87,7 @@ struct SeedOutcome {
   std::uint64_t takeovers_pending = 0;    // InvariantReport::takeovers_pending
   double messages_per_member_s = 0;
   double bytes_per_member_s = 0;
+  CoverageHits coverage{};                // coverage marks hit (ClusterRunReport::coverage)
 
   bool passed() const { return failures.empty(); }
 };

@@ -761,6 +761,7 @@ void Swim::on_ack(Instant now, const AckMsg& m, Effects& out) {
   (void)now;
   if (probe_ && probe_->seq == m.seq) {
     ++counters_.acks_received;
+    if (probe_->indirect) ++counters_.indirect_acks;
     if (config_.lifeguard) awareness_.apply(-1);
     cancel_timer(TimerKind::swim_ack_timeout, m.seq, out);
     cancel_timer(TimerKind::swim_probe_deadline, m.seq, out);

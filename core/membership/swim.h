@@ -171,6 +171,7 @@ struct SwimCounters {
   std::uint64_t nacks_sent = 0;
   std::uint64_t acks_received = 0;     // for a probe or relay still pending
   std::uint64_t nacks_received = 0;
+  std::uint64_t indirect_acks = 0;     // probes answered after the ping-reqs went out
   std::uint64_t stale_acks = 0;        // acks/nacks for no pending probe or relay
   std::uint64_t relays = 0;            // ping-reqs served as intermediary
   std::uint64_t relays_refused = 0;    // ping-reqs over max_relays

@@ -128,6 +128,9 @@ TEST_F(AgentHostTest, AgentsJoinSeeEachOtherAndLeave) {
   EXPECT_THAT(metrics, HasSubstr("heck_members{state=\"left\"} 1\n"));
   EXPECT_THAT(metrics, HasSubstr("heck_cluster_packets_rejected_total{reason=\"auth_failed\"} 0\n"));
   EXPECT_THAT(metrics, HasSubstr("heck_cluster_encrypted 1\n"));
+  // Every coverage mark is a series (core/cluster/coverage_marks.h), zero or not.
+  EXPECT_THAT(metrics, HasSubstr("heck_coverage_mark_hits_total{mark=\"swim.suspect_refuted\"} "));
+  EXPECT_THAT(metrics, HasSubstr("heck_coverage_mark_hits_total{mark=\"cluster.ownership_change\"} "));
   EXPECT_THAT(metrics, ::testing::ContainsRegex("heck_cluster_transport_packets_total\\{direction=\"in\",channel=\"datagram\"\\} [1-9]"));
 }
 
