@@ -239,7 +239,10 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
     }
     if (current && *current->spec == *spec) continue;
     TargetStart start;
-    if (!current) start = takeover_start(id, *spec);
+    if (!current) {
+      start = takeover_start(id, *spec);
+      if (start.first_within) ++counters_.takeovers;  // others report on it: we take it over
+    }
     scheduler_.add_target(now, *spec, out, start);
     ++counters_.ownership_changes;
   }

@@ -24,6 +24,7 @@ constexpr std::array<CoverageMark, kCoverageMarkCount> kMarks{{
     {"replication.pending_evicted", "the delta buffer evicted a group at its cap"},
     {"replication.hlc_rejected_ahead", "a remote timestamp too far ahead was refused by the hybrid clock"},
     {"cluster.ownership_change", "a node started or stopped checking a target (takeover or hand-back)"},
+    {"cluster.takeover", "a node started checking a target others already reported on (its owner crashed, left or is suspect)"},
 }};
 
 }  // namespace
@@ -57,7 +58,7 @@ CoverageHits coverage_hits(const ClusterNode& node) {
       s.indirect_acks,        s.nacks_received,       s.confirmations,         s.refutes,
       s.stale_accusers_answered, s.deaths_declared,   s.push_pulls_truncated,  r.delta_repairs_sent,
       r.state_repairs_sent,   r.partial_repairs_sent, r.oversized_deltas,      r.pending_evicted,
-      r.hlc_rejected_ahead,   c.ownership_changes,
+      r.hlc_rejected_ahead,   c.ownership_changes,     c.takeovers,
   };
 }
 
