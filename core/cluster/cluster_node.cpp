@@ -267,6 +267,17 @@ TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec&
   return start;
 }
 
+bool ClusterNode::quorum_outvotes(const std::string& id) const {
+  const auto resolved = replicator_.state().target(id);
+  if (!resolved || !resolved->spec || !resolved->spec->spec || resolved->spec->spec->quorum <= 1) return false;
+  const auto* obs = replicator_.state().state().observations.store.find(id);
+  if (!obs) return false;
+  std::vector<Observation> votes;
+  votes.reserve(obs->size());
+  for (const auto& [dot, o] : obs->entries()) votes.push_back(o);
+  return resolve_votes(votes, resolved->spec->spec->quorum, nullptr, nullptr) != HealthStatus::unhealthy;
+}
+
 void ClusterNode::vouch(Instant now, Effects& out) {
   out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
   if (scheduler_.size() == 0) return;  // nothing of ours to vouch for
@@ -345,6 +356,7 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     std::erase(others, config_.name);
     replicator_.observe(now, r.id, r.o, out, others);
     ++counters_.observations_written;
+    if (r.o.status == HealthStatus::unhealthy && quorum_outvotes(r.id)) ++counters_.quorum_outvoted;
     if (r.slot < published_.size() && published_[r.slot]) {
       published_[r.slot]->epoch = Published::Epoch{replicator_.state().observations_version(), membership_epoch_};
     }

@@ -115,6 +115,7 @@ struct ClusterCounters {
   std::uint64_t unknown_timers = 0;      // TimerFired of a kind no layer owns
   std::uint64_t ownership_changes = 0;   // targets this node started or stopped checking
   std::uint64_t takeovers = 0;           // ... started while others already reported on them
+  std::uint64_t quorum_outvoted = 0;     // our unhealthy votes the quorum outvoted (target stays healthy)
   std::uint64_t observations_written = 0;
   std::uint64_t vouches_written = 0;     // vouch observations (health_state.h: vouch_subject)
 };
@@ -176,6 +177,9 @@ class ClusterNode {
   // not live or says otherwise, or it has siblings the write would supersede.
   bool write_would_change(const std::string& id, HealthStatus status) const;
   void vouch(Instant now, Effects& out);
+  // True when the target's votes, ours included, do not make it unhealthy
+  // (a quorum above one that the unhealthy votes do not reach).
+  bool quorum_outvotes(const std::string& id) const;
   // The replicator's parts for piggybacking go to Swim's queue.
   void pass_broadcasts() { replicator_.take_broadcasts(swim_.broadcasts()); }
 

@@ -25,6 +25,7 @@ constexpr std::array<CoverageMark, kCoverageMarkCount> kMarks{{
     {"replication.hlc_rejected_ahead", "a remote timestamp too far ahead was refused by the hybrid clock"},
     {"cluster.ownership_change", "a node started or stopped checking a target (takeover or hand-back)"},
     {"cluster.takeover", "a node started checking a target others already reported on (its owner crashed, left or is suspect)"},
+    {"cluster.quorum_outvoted", "a node's unhealthy vote left the target healthy: the quorum outvoted its vantage point"},
 }};
 
 }  // namespace
@@ -58,7 +59,7 @@ CoverageHits coverage_hits(const ClusterNode& node) {
       s.indirect_acks,        s.nacks_received,       s.confirmations,         s.refutes,
       s.stale_accusers_answered, s.deaths_declared,   s.push_pulls_truncated,  r.delta_repairs_sent,
       r.state_repairs_sent,   r.partial_repairs_sent, r.oversized_deltas,      r.pending_evicted,
-      r.hlc_rejected_ahead,   c.ownership_changes,     c.takeovers,
+      r.hlc_rejected_ahead,   c.ownership_changes,     c.takeovers,             c.quorum_outvoted,
   };
 }
 

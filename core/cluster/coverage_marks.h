@@ -26,7 +26,7 @@ struct CoverageMark {
   std::string_view what;  // one line for reports and metric help
 };
 
-inline constexpr std::size_t kCoverageMarkCount = 15;
+inline constexpr std::size_t kCoverageMarkCount = 16;
 using CoverageHits = std::array<std::uint64_t, kCoverageMarkCount>;
 
 // Every mark, in a fixed order (the order of CoverageHits).

@@ -205,12 +205,12 @@ TEST(ClusterInvariants, ImplicitExpectationsOnlyWithTargets) {
   json j = load("cluster_quorum_vantage.json");
   auto with = parse_cluster_scenario(j);
   ASSERT_TRUE(with) << with.error();
-  EXPECT_EQ(with->expectations.size(), 3u + 4u);
+  EXPECT_EQ(with->expectations.size(), 4u + 4u);
   EXPECT_EQ(with->expectations.back().kind, ClusterExpectationKind::invariant);
   j["invariants"] = json::parse(R"({"off": ["no_herd", "freshness"]})");
   auto some = parse_cluster_scenario(j);
   ASSERT_TRUE(some) << some.error();
-  EXPECT_EQ(some->expectations.size(), 3u + 2u);
+  EXPECT_EQ(some->expectations.size(), 4u + 2u);
   auto none = parse_cluster_scenario(load("cluster_crash_1000.json"));
   ASSERT_TRUE(none) << none.error();
   for (const auto& e : none->expectations) EXPECT_NE(e.kind, ClusterExpectationKind::invariant);
