@@ -257,25 +257,27 @@ TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec&
   // A target someone already reports on: continue from the cluster's status
   // and check soon (scheduler.h, TargetStart).
   TargetStart start;
+  const auto reported = reported_status(id, spec.quorum);
+  if (!reported) return start;
+  start.status = *reported;
+  start.first_within = config_.takeover_check_within;
+  return start;
+}
+
+std::optional<HealthStatus> ClusterNode::reported_status(const std::string& id, int quorum) const {
   const auto* obs = replicator_.state().state().observations.store.find(id);
-  if (!obs || obs->size() == 0) return start;
+  if (!obs || obs->size() == 0) return std::nullopt;
   std::vector<Observation> votes;
   votes.reserve(obs->size());
   for (const auto& [dot, o] : obs->entries()) votes.push_back(o);
-  start.status = resolve_votes(votes, spec.quorum, nullptr, nullptr);
-  start.first_within = config_.takeover_check_within;
-  return start;
+  return resolve_votes(votes, quorum, nullptr, nullptr);
 }
 
 bool ClusterNode::quorum_outvotes(const std::string& id) const {
   const auto resolved = replicator_.state().target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec || resolved->spec->spec->quorum <= 1) return false;
-  const auto* obs = replicator_.state().state().observations.store.find(id);
-  if (!obs) return false;
-  std::vector<Observation> votes;
-  votes.reserve(obs->size());
-  for (const auto& [dot, o] : obs->entries()) votes.push_back(o);
-  return resolve_votes(votes, resolved->spec->spec->quorum, nullptr, nullptr) != HealthStatus::unhealthy;
+  const auto reported = reported_status(id, resolved->spec->spec->quorum);
+  return reported && *reported != HealthStatus::unhealthy;
 }
 
 void ClusterNode::vouch(Instant now, Effects& out) {

@@ -180,6 +180,9 @@ class ClusterNode {
   // True when the target's votes, ours included, do not make it unhealthy
   // (a quorum above one that the unhealthy votes do not reach).
   bool quorum_outvotes(const std::string& id) const;
+  // The status the target's observations resolve to under `quorum`
+  // (target_view.h: resolve_votes); nullopt when nobody reports on it.
+  std::optional<HealthStatus> reported_status(const std::string& id, int quorum) const;
   // The replicator's parts for piggybacking go to Swim's queue.
   void pass_broadcasts() { replicator_.take_broadcasts(swim_.broadcasts()); }
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace heck {
@@ -24,6 +25,7 @@ class ClusterNode;
 struct CoverageMark {
   std::string_view name;  // "swim.suspect_refuted"
   std::string_view what;  // one line for reports and metric help
+  std::uint64_t (*hits)(const ClusterNode&);  // the counter it names
 };
 
 inline constexpr std::size_t kCoverageMarkCount = 16;
@@ -34,7 +36,7 @@ std::span<const CoverageMark> coverage_marks();
 // The index of the mark called `name`, if there is one.
 std::optional<std::size_t> coverage_mark_index(std::string_view name);
 // The names of every mark, comma-separated (error messages).
-std::string_view coverage_mark_names();
+std::string coverage_mark_names();
 // How often `node` has taken each path since it started.
 CoverageHits coverage_hits(const ClusterNode& node);
 

@@ -28,8 +28,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
+#include "core/replicated/bytes_key.h"
 #include "core/replicated/codec.h"
 #include "core/replicated/health_state.h"
 
@@ -56,17 +56,13 @@ class DeltaPool {
   const DeltaPoolCounters& counters() const { return counters_; }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view bytes) const;
-  };
   struct Entry {
     CodecLimits limits;
     std::shared_ptr<const HealthDelta> delta;
   };
 
   std::size_t capacity_;
-  std::unordered_map<std::string, Entry, Hash, std::equal_to<>> by_bytes_;
+  BytesMap<Entry> by_bytes_;
   std::deque<std::string_view> order_;  // keys of by_bytes_, oldest first (node keys do not move)
   DeltaPoolCounters counters_;
 };

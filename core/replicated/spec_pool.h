@@ -28,8 +28,8 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
+#include "core/replicated/bytes_key.h"
 #include "core/target_spec.h"
 
 namespace heck {
@@ -51,13 +51,9 @@ class SpecPool {
   const SpecPoolCounters& counters() const { return counters_; }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view bytes) const;
-  };
   void purge();
 
-  std::unordered_map<std::string, std::shared_ptr<const TargetSpec>, Hash, std::equal_to<>> by_bytes_;
+  BytesMap<std::shared_ptr<const TargetSpec>> by_bytes_;
   std::size_t purge_at_ = kPurgeMin;
   SpecPoolCounters counters_;
   static constexpr std::size_t kPurgeMin = 1024;
