@@ -92,8 +92,8 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 14> kKnownKeys = {
-    "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "bind",
+constexpr std::array<std::string_view, 15> kKnownKeys = {
+    "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "min_api_interval_ms", "bind",
     "advertise", "join", "keys", "leave_timeout_ms", "data_dir", "api_token", "swim"};
 
 constexpr std::size_t kMaxDataDirBytes = 4096;
@@ -168,6 +168,11 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto v = get_int(j, "dns_ttl_ms", 0, 86'400'000);
     if (!v) return Error{v.error()};
     c.dns_ttl = Duration::milliseconds(*v);
+  }
+  if (j.contains("min_api_interval_ms")) {
+    auto v = get_int(j, "min_api_interval_ms", 1, 86'400'000);
+    if (!v) return Error{v.error()};
+    c.min_api_interval = Duration::milliseconds(*v);
   }
   if (j.contains("bind")) {
     const json& v = j.at("bind");

@@ -6,6 +6,9 @@
 //    "max_concurrent_checks": 512,       // optional
 //    "max_body_bytes": 1048576,          // optional; per check response
 //    "dns_ttl_ms": 30000,                // optional; 0 = no caching
+//    "min_api_interval_ms": 1000,        // optional; the shortest interval_ms
+//                                        //   of a target written through the
+//                                        //   API (--min-api-interval-ms)
 //    // Clustering (all optional; the command line overrides each):
 //    "bind": "127.0.0.1:7946",           // UDP + TCP for the cluster (--bind)
 //    "advertise": "10.0.0.5:7946",       // what peers use to reach this agent
@@ -74,6 +77,7 @@ struct AgentConfig {
   static constexpr std::size_t kMaxSeeds = 64;
   static constexpr std::string_view kDefaultApi = "127.0.0.1:7700";
   static constexpr std::string_view kDefaultBind = "127.0.0.1:7946";
+  static constexpr Duration kDefaultMinApiInterval = Duration::seconds(1);
 
   std::vector<TargetSpec> targets;
   std::optional<std::string> name;
@@ -81,6 +85,7 @@ struct AgentConfig {
   std::size_t max_concurrent_checks = 512;
   std::size_t max_body_bytes = 1024 * 1024;
   Duration dns_ttl = Duration::seconds(30);
+  Duration min_api_interval = kDefaultMinApiInterval;
   std::optional<HostPort> bind;
   std::optional<std::string> advertise;  // "host:port" (a name is allowed)
   std::vector<std::string> join;         // "host:port" each

@@ -41,6 +41,7 @@ AgentHostOptions host_options_from_config(const AgentConfig& config) {
   o.leave_timeout = config.leave_timeout;
   o.data_dir = config.data_dir;
   if (config.api_token) o.api_options.token = *config.api_token;
+  o.api_options.min_interval = config.min_api_interval;
   // Phases, jitter and the boot nonce need not repeat between runs of the daemon.
   std::uint64_t s = static_cast<std::uint64_t>(Clock{}.now().ns()) ^ (static_cast<std::uint64_t>(getpid()) << 32);
   o.agent.seed = splitmix64(s);

@@ -379,7 +379,8 @@ void add_durability(Agent& agent, json& reply) {
   reply["replicated_to"] = agent.replication_targets();
 }
 
-ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, const std::string& body) {
+ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, const std::string& body,
+                    const ApiOptions& options) {
   auto parsed = parse_body(body);
   if (!parsed) return {error_response(400, parsed.error(), path)};
   nlohmann::json& j = *parsed;
@@ -396,6 +397,13 @@ ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, 
   j["id"] = id;
   auto spec = TargetSpec::from_json(j, "body");
   if (!spec) return {error_response(400, spec.error(), path)};
+  if (spec->interval < options.min_interval) {
+    return {error_response(400,
+                           fmt::format("body.interval_ms: {} is below this agent's floor for targets written through "
+                                       "the API, {} ms (min_api_interval_ms in its config, --min-api-interval-ms)",
+                                       spec->interval.ms(), options.min_interval.ms()),
+                           path)};
+  }
   const HealthState& state = agent.node().replication().state();
   const bool created = !state.target(id).has_value();
   if (created && state.targets().size() >= AgentConfig::kMaxTargets) {
@@ -441,6 +449,9 @@ ApiReply add_to_counter(Agent& agent, const std::string& name, std::string_view 
     return {error_response(400, fmt::format("delta: must be an integer in the int64 range, got {}", d.dump()), path)};
   }
   const std::int64_t delta = d.get<std::int64_t>();
+  if (auto problem = agent.node().replication().state().counter_add_problem(name, delta)) {
+    return {error_response(400, fmt::format("delta: {}", *problem), path)};
+  }
   if (!agent.submit(AddToCounter{name, delta})) {
     return {error_response(503, "the agent is stopping or overloaded; try again", path)};
   }
@@ -571,7 +582,7 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     case Route::index: return {endpoints()};
     case Route::targets: return {list_targets(agent, path, query)};
     case Route::target: {
-      if (request.method == "PUT") return put_target(agent, name, path, request.body);
+      if (request.method == "PUT") return put_target(agent, name, path, request.body, options);
       if (request.method == "DELETE") return delete_target(agent, name, path);
       auto v = agent.node().target_view(name, agent.now());
       if (!v) return {error_response(404, fmt::format("no target '{}'", name), path)};

@@ -11,7 +11,8 @@
 //       one target entry; 404 {"error": "no target 'x'"} if not registered.
 //   PUT /v1/targets/{id}     (write: bearer token)
 //       body: TargetSpec JSON (core/target_spec.h); "id" optional but must
-//       equal {id}. -> 201 (new) / 200 (replaced)
+//       equal {id}; interval_ms at least ApiOptions::min_interval (1 s
+//       unless the config lowers it), else 400. -> 201 (new) / 200 (replaced)
 //       {"id", "created", "owners", "spec", "durable", "replicated_to"}.
 //       The reply is sent after the snapshot was written with fsync
 //       ("durable": true; false without --data-dir) and after the next
@@ -25,7 +26,10 @@
 //       {"id", "registered", "checkers" (r; 1 when not registered), "owners",
 //        "fallbacks"} over this agent's live members, in priority order.
 //   POST /v1/counters/{name} (write) body {"delta": <int64>}
-//       -> {"name", "value"} (the value here after the add).
+//       -> {"name", "value"} (the value here after the add). An add that
+//       would take the counter past the int64 range -> 400, unchanged; adds
+//       made at once through different agents can still pass it together,
+//       and the value then reads as the bound (crdts.h: ccounter_value).
 //   GET /v1/counters/{name} -> {"name", "value"} (0 if never written).
 //       A name is 1-256 bytes (percent-decoded), no control characters.
 //   GET /v1/status
@@ -132,6 +136,11 @@ namespace heck::runtime {
 struct ApiOptions {
   std::string token;                     // empty: writes need no token (check_token_text, agent_config.h)
   std::size_t max_body_bytes = 64 * 1024;
+  // The shortest interval_ms a target written through the API may have, so
+  // one request cannot turn the cluster into a load generator; the
+  // operator lowers it in the config (min_api_interval_ms). Targets in the
+  // config file are the operator's own and are not held to it.
+  Duration min_interval = AgentConfig::kDefaultMinApiInterval;
 };
 
 // A routed answer; `after_flush`: send it only after the replication deltas

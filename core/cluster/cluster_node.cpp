@@ -97,7 +97,11 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
         } else if constexpr (std::is_same_v<T, DeleteTarget>) {
           replicator_.remove_target(now, input.id, out);
         } else if constexpr (std::is_same_v<T, AddToCounter>) {
-          replicator_.add_to_counter(now, input.name, input.delta, out);
+          if (replicator_.state().counter_add_problem(input.name, input.delta)) {
+            ++counters_.counter_adds_refused;
+          } else {
+            replicator_.add_to_counter(now, input.name, input.delta, out);
+          }
         }
       },
       in);

@@ -118,6 +118,7 @@ struct ClusterCounters {
   std::uint64_t quorum_outvoted = 0;     // our unhealthy votes the quorum outvoted (target stays healthy)
   std::uint64_t observations_written = 0;
   std::uint64_t vouches_written = 0;     // vouch observations (health_state.h: vouch_subject)
+  std::uint64_t counter_adds_refused = 0;  // would pass the int64 range (HealthState::counter_add_problem)
 };
 
 class ClusterNode {

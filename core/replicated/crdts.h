@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <utility>
 #include <vector>
@@ -44,11 +45,48 @@ inline Causal<DotSet> dotset_add(const DotSet& store, const CausalContext& ctx, 
   return delta;
 }
 
+// Counter arithmetic is done in 128 bits, where no sum of int64 totals can
+// overflow, and brought back to int64 only when it fits (or clamped).
+__extension__ typedef __int128 CounterWide;
+
+// A causal counter's value: the sum of every replica's total, clamped to the
+// int64 range. Each add is refused when it would take its replica's total or
+// the value it sees past a bound (ccounter_add_fits), but adds made
+// concurrently at different replicas can still pass one together; the value
+// then reads as the bound, the same everywhere. Joins do no arithmetic.
+template <typename Entries>
+std::int64_t ccounter_value(const Entries& entries) {
+  CounterWide sum = 0;
+  for (const auto& [dot, v] : entries) sum += v;
+  if (sum > std::numeric_limits<std::int64_t>::max()) return std::numeric_limits<std::int64_t>::max();
+  if (sum < std::numeric_limits<std::int64_t>::min()) return std::numeric_limits<std::int64_t>::min();
+  return static_cast<std::int64_t>(sum);
+}
+
+// Whether adding `amount` at `self` may be made: neither the replica's own
+// total nor the value (unclamped) would leave the int64 range, or move
+// further out of it.
+inline bool ccounter_add_fits(const DotFun<std::int64_t>& store, ReplicaId self, std::int64_t amount) {
+  constexpr CounterWide kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr CounterWide kMin = std::numeric_limits<std::int64_t>::min();
+  CounterWide sum = 0;
+  CounterWide mine = 0;
+  for (const auto& [dot, v] : store.entries()) {
+    sum += v;
+    if (dot.replica == self) mine += v;
+  }
+  const CounterWide after = sum + amount;
+  const bool value_out = amount > 0 ? after > kMax : amount < 0 && after < kMin;
+  const bool mine_out = mine + amount > kMax || mine + amount < kMin;
+  return !value_out && !mine_out;
+}
+
+// REQUIRES: ccounter_add_fits(store, self, amount).
 inline Causal<DotFun<std::int64_t>> ccounter_add(const DotFun<std::int64_t>& store, const CausalContext& ctx,
                                                  ReplicaId self, std::int64_t amount) {
   // Each replica keeps one dot holding its running total; a new dot replaces it.
   Causal<DotFun<std::int64_t>> delta;
-  std::int64_t mine = 0;
+  CounterWide mine = 0;
   for (const auto& [dot, v] : store.entries()) {
     if (dot.replica == self) {
       mine += v;
@@ -56,7 +94,7 @@ inline Causal<DotFun<std::int64_t>> ccounter_add(const DotFun<std::int64_t>& sto
     }
   }
   const Dot d = ctx.next_dot(self);
-  delta.store.insert(d, mine + amount);
+  delta.store.insert(d, static_cast<std::int64_t>(mine + amount));
   delta.context.insert(d);
   return delta;
 }
@@ -147,17 +185,15 @@ class CCounter {
  public:
   using Delta = Causal<DotFun<std::int64_t>>;
 
+  // An add that does not fit (ccounter_add_fits) is refused: empty delta.
   Delta add(ReplicaId self, std::int64_t amount) {
+    if (!ccounter_add_fits(state_.store, self, amount)) return {};
     Delta d = ccounter_add(state_.store, state_.context, self, amount);
     state_.join(d);
     return d;
   }
   void join(const Delta& d) { state_.join(d); }
-  std::int64_t value() const {
-    std::int64_t sum = 0;
-    for (const auto& [dot, v] : state_.store.entries()) sum += v;
-    return sum;
-  }
+  std::int64_t value() const { return ccounter_value(state_.store.entries()); }
   const Delta& state() const { return state_; }
   bool operator==(const CCounter&) const = default;
 

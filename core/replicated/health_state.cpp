@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
+
+#include <fmt/format.h>
 
 namespace heck {
 
@@ -59,6 +62,7 @@ HealthDelta HealthState::observe(const std::string& id, Observation o,
 
 HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t amount) {
   HealthDelta d;
+  if (counter_add_problem(name, amount)) return d;
   d.counters = ormap_apply(state_.counters, name, [&](const DotFun<std::int64_t>& s, const CausalContext& c) {
     return ccounter_add(s, c, self_, amount);
   });
@@ -170,11 +174,19 @@ std::vector<std::pair<std::string, ResolvedTarget>> HealthState::targets() const
 }
 
 std::int64_t HealthState::counter(const std::string& name) const {
-  std::int64_t sum = 0;
-  if (const auto* c = state_.counters.store.find(name)) {
-    for (const auto& [dot, v] : c->entries()) sum += v;
-  }
-  return sum;
+  const auto* c = state_.counters.store.find(name);
+  return c ? ccounter_value(c->entries()) : 0;
+}
+
+std::optional<std::string> HealthState::counter_add_problem(const std::string& name, std::int64_t amount) const {
+  static const DotFun<std::int64_t> kNever{};
+  const auto* c = state_.counters.store.find(name);
+  if (ccounter_add_fits(c ? *c : kNever, self_, amount)) return std::nullopt;
+  const bool up = amount > 0;
+  return fmt::format("adding {} to counter '{}' (now {}) would take it past the int64 {} ({}); refused, the counter "
+                     "is unchanged",
+                     amount, name, counter(name), up ? "maximum" : "minimum",
+                     up ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min());
 }
 
 }  // namespace heck

@@ -105,7 +105,12 @@ class HealthState {
   // core/cluster/target_view.h). An empty `keep` supersedes them all.
   HealthDelta observe(const std::string& id, Observation o,
                       const std::function<bool(const Observation&)>& keep = {});
+  // Adds `amount` to the named counter; when the add would take this
+  // replica's total or the value past the int64 range it is refused and the
+  // delta is empty (counter_add_problem says why).
   HealthDelta add_to_counter(const std::string& name, std::int64_t amount);
+  // Why add_to_counter(name, amount) would be refused now, or nullopt.
+  std::optional<std::string> counter_add_problem(const std::string& name, std::int64_t amount) const;
 
   // Returns whether the state changed (new dots, or removals of live ones).
   bool join(const HealthDelta& d);
@@ -126,6 +131,8 @@ class HealthState {
   // written_at, then lower writer id; observations: see observation.h).
   std::vector<std::pair<std::string, ResolvedTarget>> targets() const;
   std::optional<ResolvedTarget> target(const std::string& id) const;
+  // The counter's value: the sum of every replica's total, clamped to the
+  // int64 range (crdts.h: ccounter_value); 0 when never written.
   std::int64_t counter(const std::string& name) const;
   // The winning observation under `member`'s vouch subject, if any.
   const Observation* vouch_of(std::string_view member) const;

@@ -25,11 +25,12 @@ TEST(AgentConfig, MinimalConfigWorks) {
   EXPECT_EQ(c->max_concurrent_checks, 512u);
   EXPECT_EQ(c->max_body_bytes, 1024u * 1024u);
   EXPECT_EQ(c->dns_ttl, Duration::seconds(30));
+  EXPECT_EQ(c->min_api_interval, Duration::seconds(1));
 }
 
 TEST(AgentConfig, EveryTopLevelKey) {
   auto c = AgentConfig::parse(R"({"targets": [], "name": "agent-1", "api": "[::1]:7701",
-      "max_concurrent_checks": 8, "max_body_bytes": 4096, "dns_ttl_ms": 0})");
+      "max_concurrent_checks": 8, "max_body_bytes": 4096, "dns_ttl_ms": 0, "min_api_interval_ms": 50})");
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_TRUE(c->targets.empty());
   EXPECT_EQ(c->name, "agent-1");
@@ -39,6 +40,7 @@ TEST(AgentConfig, EveryTopLevelKey) {
   EXPECT_EQ(c->max_concurrent_checks, 8u);
   EXPECT_EQ(c->max_body_bytes, 4096u);
   EXPECT_EQ(c->dns_ttl, Duration::zero());
+  EXPECT_EQ(c->min_api_interval, Duration::milliseconds(50));
 }
 
 struct BadCase {
@@ -72,6 +74,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"targets": [], "max_concurrent_checks": "8"})", "max_concurrent_checks: must be an integer"},
         BadCase{R"({"targets": [], "max_body_bytes": 1.5})", "max_body_bytes: must be an integer"},
         BadCase{R"({"targets": [], "dns_ttl_ms": -1})", "dns_ttl_ms: must be at least 0"},
+        BadCase{R"({"targets": [], "min_api_interval_ms": 0})", "min_api_interval_ms: must be positive"},
         BadCase{R"({"targets": [{"id": "a", "url": "http://h/", "oops": 1}]})", "targets[0].oops: unknown key"},
         BadCase{R"({"targets": [{"id": "a", "url": "http://h/", "interval_ms": "1000"}]})",
                 "targets[0].interval_ms: must be an integer"},

@@ -358,7 +358,7 @@ TEST_F(ApiRoutes, HostileTargetsNeverThrow) {
 
 // --- Version 2 writes, owners, counters, status, page ------------------------------
 
-constexpr const char* kSpecBody = R"({"url": "http://127.0.0.1:9000/", "interval_ms": 500, "timeout_ms": 300})";
+constexpr const char* kSpecBody = R"({"url": "http://127.0.0.1:9000/", "interval_ms": 1500, "timeout_ms": 300})";
 
 TEST_F(ApiRoutes, PutRegistersANewTargetThenReplacesIt) {
   ApiReply first = route_api_request(*agent, HttpRequest{"PUT", "/v1/targets/api", kSpecBody, true}, api);
@@ -369,7 +369,7 @@ TEST_F(ApiRoutes, PutRegistersANewTargetThenReplacesIt) {
   EXPECT_EQ(j["created"], true);
   EXPECT_EQ(j["owners"], json::array({"api-test"}));
   EXPECT_EQ(j["spec"]["url"], "http://127.0.0.1:9000/");
-  EXPECT_EQ(j["spec"]["interval_ms"], 500);
+  EXPECT_EQ(j["spec"]["interval_ms"], 1500);
   EXPECT_EQ(j["durable"], false);  // no state file in this fixture
   EXPECT_EQ(j["replicated_to"], 0);
   json t = get_json("/v1/targets/api");
@@ -379,7 +379,7 @@ TEST_F(ApiRoutes, PutRegistersANewTargetThenReplacesIt) {
   EXPECT_EQ(get_json("/v1/targets").size(), 4u);
 
   json again = send_json("PUT", "/v1/targets/api",
-                         R"({"id": "api", "url": "http://127.0.0.1:9001/", "interval_ms": 700, "timeout_ms": 300})", 200);
+                         R"({"id": "api", "url": "http://127.0.0.1:9001/", "interval_ms": 1700, "timeout_ms": 300})", 200);
   EXPECT_EQ(again["created"], false);
   EXPECT_EQ(get_json("/v1/targets/api")["url"], "http://127.0.0.1:9001/");
   EXPECT_FALSE(route_api_request(*agent, HttpRequest{"GET", "/v1/targets/api", "", true}, api).after_flush);
@@ -427,6 +427,21 @@ TEST_F(ApiRoutes, PutRefusesBadBodiesWith400NamingTheProblem) {
   EXPECT_THAT(error("/v1/targets/" + std::string(200, 'a'), kSpecBody), HasSubstr("invalid target id"));
   // Nothing was registered by any of them.
   EXPECT_EQ(get_json("/v1/targets").size(), 3u);
+}
+
+TEST_F(ApiRoutes, PutHoldsIntervalsToTheOperatorsFloor) {
+  // One API call must not make the cluster check a target 500 times a second.
+  const std::string fast = R"({"url": "http://127.0.0.1:9/", "interval_ms": 2, "timeout_ms": 1})";
+  json e = send_json("PUT", "/v1/targets/fast", fast, 400);
+  EXPECT_THAT(e["error"].get<std::string>(),
+              HasSubstr("body.interval_ms: 2 is below this agent's floor for targets written through the API, 1000 ms "
+                        "(min_api_interval_ms"));
+  send_json("PUT", "/v1/targets/fast", R"({"url": "http://127.0.0.1:9/", "interval_ms": 999})", 400);
+  EXPECT_FALSE(get_json("/v1/targets/fast", 404).contains("id"));
+  send_json("PUT", "/v1/targets/fast", R"({"url": "http://127.0.0.1:9/", "interval_ms": 1000, "timeout_ms": 500})", 201);
+  // The operator may lower it.
+  api.min_interval = Duration::milliseconds(2);
+  EXPECT_EQ(send_json("PUT", "/v1/targets/fast", fast, 200)["spec"]["interval_ms"], 2);
 }
 
 TEST_F(ApiRoutes, BodiesOverTheLimitAre413) {
@@ -503,6 +518,27 @@ TEST_F(ApiRoutes, CountersAddAndRead) {
   EXPECT_EQ(send_json("POST", "/v1/counters/a%20b", R"({"delta": 9223372036854775807})", 200)["name"], "a b");
   EXPECT_EQ(get_json("/v1/counters/a%20b")["value"], 9223372036854775807LL);
   EXPECT_EQ(get_json("/v1/counters/requests")["value"], 2);  // independent
+}
+
+TEST_F(ApiRoutes, CounterAddsThatWouldOverflowAreRefusedAndChangeNothing) {
+  // Found from outside: two adds of INT64_MAX read -2 (signed wrap-around).
+  EXPECT_EQ(send_json("POST", "/v1/counters/max", R"({"delta": 9223372036854775807})", 200)["value"],
+            9223372036854775807LL);
+  json e = send_json("POST", "/v1/counters/max", R"({"delta": 9223372036854775807})", 400);
+  EXPECT_THAT(e["error"].get<std::string>(),
+              HasSubstr("delta: adding 9223372036854775807 to counter 'max' (now 9223372036854775807) would take it "
+                        "past the int64 maximum"));
+  send_json("POST", "/v1/counters/max", R"({"delta": 1})", 400);
+  EXPECT_EQ(get_json("/v1/counters/max")["value"], 9223372036854775807LL);
+  EXPECT_EQ(send_json("POST", "/v1/counters/max", R"({"delta": -7})", 200)["value"], 9223372036854775800LL);
+
+  send_json("POST", "/v1/counters/min", R"({"delta": -9223372036854775807})", 200);
+  EXPECT_THAT(send_json("POST", "/v1/counters/min", R"({"delta": -9223372036854775807})", 400)["error"].get<std::string>(),
+              HasSubstr("past the int64 minimum"));
+  EXPECT_EQ(send_json("POST", "/v1/counters/min", R"({"delta": -1})", 200)["value"],
+            std::numeric_limits<std::int64_t>::min());
+  send_json("POST", "/v1/counters/min", R"({"delta": -1})", 400);
+  EXPECT_EQ(get_json("/v1/counters/min")["value"], std::numeric_limits<std::int64_t>::min());
 }
 
 TEST_F(ApiRoutes, CountersRefuseBadNamesAndBodies) {

@@ -148,7 +148,7 @@ class Cluster:
 
     def start(self, slot, join):
         proc = start_agent(self.heck, slot.name, bind=self.address(slot), join=join, key=self.key,
-                           data_dir=slot.data_dir, extra=["--api-token", TOKEN] + SWIM_FLAGS, token=TOKEN,
+                           data_dir=slot.data_dir, extra=["--api-token", TOKEN, "--min-api-interval-ms", str(INTERVAL_MS)] + SWIM_FLAGS, token=TOKEN,
                            deadline=self.deadline)
         with self.lock:
             slot.proc = proc

@@ -59,8 +59,8 @@ class Targets(QuietHandler):
 
 def start(heck, name, join, key):
     """An agent with the shared key; writes need TOKEN, which request() sends by default."""
-    return start_agent(heck, name, join=join, key=key, extra=["--api-token", TOKEN] + SWIM_FLAGS, token=TOKEN,
-                       deadline=DEADLINE)
+    return start_agent(heck, name, join=join, key=key, extra=["--api-token", TOKEN, "--min-api-interval-ms", "100"] + SWIM_FLAGS,
+                       token=TOKEN, deadline=DEADLINE)
 
 
 def heck_cli(heck, *args):

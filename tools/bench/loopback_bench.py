@@ -143,8 +143,8 @@ class Client:
 class Agent(Client):
     """A `heck agent` child (tests/support/heck_proc.py) and a Client to its API."""
 
-    def __init__(self, heck, name, key, join, swim_flags):
-        self.child = start_agent(heck, name, key=key, join=join, extra=swim_flags, merge_stdout=True,
+    def __init__(self, heck, name, key, join, agent_flags):
+        self.child = start_agent(heck, name, key=key, join=join, extra=agent_flags, merge_stdout=True,
                                  max_lines=MAX_OUTPUT_LINES, deadline=RUN)
         super().__init__(name, self.child.api_port)
         self.proc = self.child.proc
@@ -170,9 +170,11 @@ def main():
     if not 2 <= args.agents <= 20 or not 1 <= args.targets <= 10000 or not 5 <= args.measure_s <= 60:
         ap.error("--agents 2-20, --targets 1-10000, --measure-s 5-60")
 
-    swim_flags = [] if args.swim == "lan" else [
+    agent_flags = [] if args.swim == "lan" else [
         "--probe-interval-ms", "500", "--probe-timeout-ms", "200", "--gossip-interval-ms", "100",
         "--suspicion-mult", "4", "--push-pull-interval-ms", "5000"]
+    # The targets are registered through the API, held to its floor.
+    agent_flags = agent_flags + ["--min-api-interval-ms", str(min(1000, args.interval_ms))]
     key = keygen(args.heck)
     procs = []
     try:
@@ -181,10 +183,10 @@ def main():
         procs.append(server)
         port = int(poll("the target server's port", lambda: server.find(r"on http://127\.0\.0\.1:(\d+)/"), 10).group(1))
 
-        agents = [Agent(args.heck, "n1", key, [], swim_flags)]
+        agents = [Agent(args.heck, "n1", key, [], agent_flags)]
         procs.append(agents[0])
         for i in range(2, args.agents + 1):
-            agents.append(Agent(args.heck, f"n{i}", key, [agents[0].cluster], swim_flags))
+            agents.append(Agent(args.heck, f"n{i}", key, [agents[0].cluster], agent_flags))
             procs.append(agents[-1])
         n1 = agents[0]
         poll("every agent alive in n1's view",

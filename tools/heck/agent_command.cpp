@@ -3,7 +3,7 @@
 //
 //   heck agent [--config FILE] [--name NAME] [--bind HOST:PORT] [--advertise HOST:PORT]
 //              [--api HOST:PORT] [--join HOST:PORT]... [--key BASE64]...
-//              [--data-dir DIR] [--api-token TOKEN]
+//              [--data-dir DIR] [--api-token TOKEN] [--min-api-interval-ms N]
 //              [--probe-interval-ms N] [--probe-timeout-ms N] [--suspicion-mult N] ...
 //
 // No config file is needed: without one the agent has no targets of its own
@@ -69,6 +69,7 @@ struct AgentArgs {
   std::optional<std::int64_t> push_pull_interval_ms;
   std::optional<std::int64_t> dead_reap_after_ms;
   std::optional<std::int64_t> leave_timeout_ms;
+  std::optional<std::int64_t> min_api_interval_ms;
   bool no_lifeguard = false;
   std::string data_dir;
   std::optional<std::string> api_token;
@@ -144,6 +145,12 @@ runtime::AgentConfig build_config(const AgentArgs& args) {
       bad(fmt::format("--leave-timeout-ms: must be 0-60000, got {}", *args.leave_timeout_ms));
     }
     config.leave_timeout = Duration::milliseconds(*args.leave_timeout_ms);
+  }
+  if (args.min_api_interval_ms) {
+    if (*args.min_api_interval_ms < 1 || *args.min_api_interval_ms > 86'400'000) {
+      bad(fmt::format("--min-api-interval-ms: must be 1-86400000, got {}", *args.min_api_interval_ms));
+    }
+    config.min_api_interval = Duration::milliseconds(*args.min_api_interval_ms);
   }
   // SWIM flags go through the config file's validator, named as flags.
   nlohmann::json swim = nlohmann::json::object();
@@ -278,6 +285,8 @@ void register_agent_command(CLI::App& app) {
   cmd->add_flag("--no-lifeguard", args->no_lifeguard, "plain SWIM: fixed suspicion timeout, no nacks");
   cmd->add_option("--leave-timeout-ms", args->leave_timeout_ms,
                   "on SIGTERM, how long the leave may spread before exit (default 1000)");
+  cmd->add_option("--min-api-interval-ms", args->min_api_interval_ms,
+                  "shortest interval_ms of a target written through the API (default 1000)");
   cmd->add_option("--data-dir", args->data_dir,
                   "keep the target registry and counters in DIR/state.snapshot (fsync'ed; restored on start)");
   cmd->add_option("--api-token", args->api_token,

@@ -1,5 +1,7 @@
 #include "core/replicated/health_state.h"
 
+#include <limits>
+
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
@@ -169,6 +171,67 @@ TEST(HealthState, RestartWithANewReplicaIdNeverReissuesADot) {
 // each CRDT): every delta is below the state it came from and below the join
 // of all states; the deltas of a history joined in any order, with
 // duplicates, equal the join of the states.
+TEST(HealthState, CounterAddsThatWouldPassTheInt64RangeAreRefused) {
+  constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
+  HealthState a(ReplicaId{1});
+  EXPECT_FALSE(a.add_to_counter("c", kMax).empty());
+  EXPECT_NE(a.counter_add_problem("c", kMax).value_or("").find("past the int64 maximum"), std::string::npos);
+  EXPECT_TRUE(a.add_to_counter("c", kMax).empty());  // refused: was -2 (wrapped)
+  EXPECT_TRUE(a.add_to_counter("c", 1).empty());
+  EXPECT_EQ(a.counter("c"), kMax);
+  EXPECT_FALSE(a.add_to_counter("d", -kMax).empty());
+  EXPECT_TRUE(a.add_to_counter("d", -kMax).empty());  // was 2
+  EXPECT_FALSE(a.add_to_counter("d", -1).empty());
+  EXPECT_EQ(a.counter("d"), kMin);
+  EXPECT_TRUE(a.counter_add_problem("d", -1).has_value());
+  EXPECT_FALSE(a.counter_add_problem("d", 0).has_value());
+
+  // Concurrent adds that fit alone pass the bound together: the value reads
+  // as the bound everywhere, and adds that move back toward it are allowed.
+  HealthState b(ReplicaId{2});
+  b.join(b.add_to_counter("c", kMax));
+  b.join(a.state());
+  a.join(b.state());
+  EXPECT_EQ(a.counter("c"), kMax);
+  EXPECT_EQ(b.counter("c"), kMax);
+  EXPECT_TRUE(a.counter_add_problem("c", 1).has_value());
+  EXPECT_FALSE(a.add_to_counter("c", kMin).empty());  // back in range: kMax + kMax + kMin
+  b.join(a.state());
+  EXPECT_EQ(b.counter("c"), kMax - 1);
+}
+
+// Any mix of int64 adds at three replicas, joined in any order: every
+// accepted add fits where it is made, no total wraps, and the converged value
+// is the sum of the accepted adds clamped to the int64 range.
+RC_GTEST_PROP(HealthState, CounterValueIsTheClampedSumOfAcceptedAdds, ()) {
+  std::vector<HealthState> agents;
+  for (std::uint64_t r = 1; r <= 3; ++r) agents.emplace_back(ReplicaId{r});
+  CounterWide accepted = 0;
+  const auto extreme = rc::gen::element(std::numeric_limits<std::int64_t>::max(),
+                                        std::numeric_limits<std::int64_t>::min(), std::int64_t{-1}, std::int64_t{1});
+  const int steps = *rc::gen::inRange(0, 40);
+  for (int i = 0; i < steps; ++i) {
+    const auto at = static_cast<std::size_t>(*rc::gen::inRange(0, 3));
+    if (*rc::gen::inRange(0, 3) == 0) {
+      agents[at].join(agents[static_cast<std::size_t>(*rc::gen::inRange(0, 3))].state());
+      continue;
+    }
+    const std::int64_t n = *rc::gen::inRange(0, 2) == 0 ? *extreme : *rc::gen::arbitrary<std::int64_t>();
+    const bool refused = agents[at].counter_add_problem("c", n).has_value();
+    const HealthDelta d = agents[at].add_to_counter("c", n);
+    RC_ASSERT(d.empty() == refused);
+    if (!refused) accepted += n;
+  }
+  for (auto& x : agents) {
+    for (auto& y : agents) x.join(y.state());
+  }
+  const CounterWide lo = std::numeric_limits<std::int64_t>::min();
+  const CounterWide hi = std::numeric_limits<std::int64_t>::max();
+  const auto expected = static_cast<std::int64_t>(accepted < lo ? lo : accepted > hi ? hi : accepted);
+  for (const auto& x : agents) RC_ASSERT(x.counter("c") == expected);
+}
+
 RC_GTEST_PROP(HealthState, DeltasAreBelowStatesAndJoinInAnyOrder, ()) {
   const ReplicaId ids[] = {A, B, 303};
   std::vector<HealthState> agents{HealthState(ids[0]), HealthState(ids[1]), HealthState(ids[2])};
