@@ -67,6 +67,7 @@ CheckResult evaluate(const TargetSpec& spec, CheckOutcome outcome) {
   r.latency = outcome.latency;
   r.status_code = outcome.status_code;
   r.detail = std::move(outcome.detail);
+  r.tls_cert_expires_in = outcome.tls_cert_expires_in;
   if (outcome.transport != CheckReason::ok) {
     r.reason = outcome.transport;
     return r;
@@ -76,6 +77,15 @@ CheckResult evaluate(const TargetSpec& spec, CheckOutcome outcome) {
     r.reason = CheckReason::bad_status;
   } else if (spec.expect_body && outcome.body.find(*spec.expect_body) == std::string::npos) {
     r.reason = CheckReason::body_mismatch;
+  } else if (spec.tls_expiry_min_days > 0 && outcome.tls_cert_expires_in &&
+             *outcome.tls_cert_expires_in < Duration::seconds(std::int64_t{spec.tls_expiry_min_days} * 86'400)) {
+    r.reason = CheckReason::tls_failure;
+    const Duration left = *outcome.tls_cert_expires_in;
+    r.detail = left < Duration::zero()
+                   ? fmt::format("the certificate expired {:.1f} days ago (tls_expiry_min_days {})",
+                                 -left.seconds_f() / 86'400.0, spec.tls_expiry_min_days)
+                   : fmt::format("the certificate expires in {:.1f} days, fewer than tls_expiry_min_days {}",
+                                 left.seconds_f() / 86'400.0, spec.tls_expiry_min_days);
   }
   return r;
 }

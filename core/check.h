@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,9 @@ struct CheckOutcome {
   std::string body;        // bounded by the driver; may be a prefix
   std::string detail;      // free text from the driver, e.g. an error message
   Duration latency;        // from start of check to outcome
+  // https: how long until the server's leaf certificate expires (negative
+  // once it has), as the driver read it after the handshake.
+  std::optional<Duration> tls_cert_expires_in;
 
   static CheckOutcome response(int status, Duration latency, std::string body = {});
   static CheckOutcome connected(Duration latency);
@@ -50,13 +54,16 @@ struct CheckResult {
   int status_code = 0;
   Duration latency;
   std::string detail;
+  std::optional<Duration> tls_cert_expires_in;  // as in CheckOutcome
 
   bool ok() const { return reason == CheckReason::ok; }
   // Human-readable: "ok", "status 503", "timeout", "connection refused", …
   std::string describe() const;
 };
 
-// Applies the spec's expectations to an outcome.
+// Applies the spec's expectations to an outcome: the transport, then the
+// status and body, then (https, tls_expiry_min_days set) the certificate's
+// remaining days; the first that fails gives the reason.
 CheckResult evaluate(const TargetSpec& spec, CheckOutcome outcome);
 
 }  // namespace heck

@@ -196,11 +196,11 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
 
   static const std::set<std::string, std::less<>> known = {
       "id", "url", "interval_ms", "timeout_ms", "rise", "fall", "expect_status", "expect_body",
-      "method", "headers", "tls_verify", "checkers", "quorum"};
+      "method", "headers", "tls_verify", "tls_expiry_min_days", "checkers", "quorum"};
   for (const auto& [key, _] : j.items()) {
     if (!known.contains(key)) {
       return Error{fmt::format("{}: unknown key (known: id, url, interval_ms, timeout_ms, rise, fall, "
-                               "expect_status, expect_body, method, headers, tls_verify, checkers, quorum)",
+                               "expect_status, expect_body, method, headers, tls_verify, tls_expiry_min_days, checkers, quorum)",
                                field(key))};
     }
   }
@@ -330,6 +330,14 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
     }
     spec.tls_verify = v.get<bool>();
   }
+  if (j.contains("tls_expiry_min_days")) {
+    auto v = get_int(j.at("tls_expiry_min_days"), field("tls_expiry_min_days"), 0, kMaxTlsExpiryMinDays);
+    if (!v) return Error{v.error()};
+    if (spec.url.scheme != Scheme::https) {
+      return Error{fmt::format("{}: only applies to https targets", field("tls_expiry_min_days"))};
+    }
+    spec.tls_expiry_min_days = static_cast<int>(*v);
+  }
   return spec;
 }
 
@@ -351,6 +359,7 @@ json TargetSpec::to_json() const {
     if (!headers.empty()) j["headers"] = headers;
   }
   if (url.scheme == Scheme::https) j["tls_verify"] = tls_verify;
+  if (tls_expiry_min_days != 0) j["tls_expiry_min_days"] = tls_expiry_min_days;
   if (checkers != 1) j["checkers"] = checkers;
   if (quorum != 1) j["quorum"] = quorum;
   return j;

@@ -5,6 +5,9 @@
 //    "expect_status": "200-399", "expect_body": "ok",
 //    "method": "GET", "headers": {"Host": "example.org"}}
 //
+// https targets also take "tls_verify" (default true) and
+// "tls_expiry_min_days" (0-3650, default 0 = off).
+//
 // Only `id` and `url` are required. Parsing refuses unknown keys, wrong types
 // and out-of-range values with a message that names the field.
 #pragma once
@@ -53,6 +56,7 @@ struct TargetSpec {
   static constexpr int kDefaultFall = 3;
   static constexpr std::size_t kMaxIdLength = 128;
   static constexpr int kMaxCheckers = 16;
+  static constexpr int kMaxTlsExpiryMinDays = 3650;
 
   std::string id;
   Url url;
@@ -65,6 +69,9 @@ struct TargetSpec {
   std::string method = "GET";
   std::map<std::string, std::string> headers;
   bool tls_verify = true;  // https only: verify the server's certificate chain and name
+  // https only: a check fails (tls_failure) when the server's leaf
+  // certificate expires in fewer days than this; 0 = not checked.
+  int tls_expiry_min_days = 0;
   // In a cluster: how many agents check this target (its r owners), and how
   // many of them must see it unhealthy before it is reported unhealthy
   // (1 <= quorum <= checkers <= 16).

@@ -53,6 +53,10 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
       target_status_(registry_.gauge("heck_target_status",
                                      "1 for the target's current status (healthy, unhealthy or unknown), 0 for the others.",
                                      {"target", "status"})),
+      tls_cert_expiry_(registry_.gauge("heck_tls_cert_expiry_seconds",
+                                       "https targets checked here: seconds until the server's leaf certificate "
+                                       "expires (negative once it has), as of the last check.",
+                                       {"target"})),
       check_duration_(registry_.histogram("heck_check_duration_seconds",
                                           "Duration of finished checks, from start to outcome.", {"target"},
                                           latency_buckets_seconds())),
@@ -384,12 +388,16 @@ std::string Agent::render_metrics() {
   targets_.set(static_cast<double>(s.size()));
   target_up_.clear();
   target_status_.clear();
+  tls_cert_expiry_.clear();
   std::uint64_t lost = 0;
   s.for_each([&](const TargetState& t) {
     const std::string& id = t.spec->id;
     if (t.status != HealthStatus::unknown) target_up_.set({id}, t.status == HealthStatus::healthy ? 1 : 0);
     for (HealthStatus st : {HealthStatus::healthy, HealthStatus::unhealthy, HealthStatus::unknown}) {
       target_status_.set({id, std::string(to_string(st))}, t.status == st ? 1 : 0);
+    }
+    if (t.checked && t.last_result.tls_cert_expires_in) {
+      tls_cert_expiry_.set({id}, t.last_result.tls_cert_expires_in->seconds_f());
     }
     lost += t.results_lost;
   });

@@ -330,6 +330,7 @@ class Agent {
   Gauge& targets_;
   Gauge& target_up_;
   Gauge& target_status_;
+  Gauge& tls_cert_expiry_;
   Histogram& check_duration_;
   Counter& checks_total_;
   Counter& status_changes_total_;

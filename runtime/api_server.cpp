@@ -113,12 +113,15 @@ json local_json(const TargetState& t) {
     j["status_code"] = t.last_result.status_code ? json(t.last_result.status_code) : json(nullptr);
     j["latency_ms"] = round3(t.last_result.latency.ms_f());
     j["checked_at"] = format_rfc3339(t.last_checked_at, true);
+    const auto& left = t.last_result.tls_cert_expires_in;
+    j["tls_cert_expiry_days"] = left ? json(std::floor(left->seconds_f() / 86'400.0 * 10.0) / 10.0) : json(nullptr);
   } else {
     j["reason"] = "";
     j["result"] = nullptr;
     j["status_code"] = nullptr;
     j["latency_ms"] = nullptr;
     j["checked_at"] = nullptr;
+    j["tls_cert_expiry_days"] = nullptr;
   }
   j["consecutive_successes"] = t.successes;
   j["consecutive_failures"] = t.failures;

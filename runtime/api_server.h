@@ -61,6 +61,8 @@
 //         heck_target_up{target}            (targets checked HERE) 1 healthy,
 //                                           0 unhealthy; ABSENT while unknown
 //         heck_target_status{target,status} (checked here) 1 for the current status
+//         heck_tls_cert_expiry_seconds{target} (https, checked here) until the
+//                                           leaf certificate expires
 //         heck_check_duration_seconds{target}      histogram, 1 ms .. 10 s
 //         heck_checks_total{target,result}         result = CheckReason name
 //         heck_status_changes_total{target}
@@ -104,6 +106,9 @@
 //    "interval_ms", "timeout_ms", "rise", "fall" (of the spec), and
 //    "status_since", "checks", "consecutive_successes",
 //    "consecutive_failures" (this agent's, null when not checked here)}
+// The "local" object (this agent's own checks, null when not checked here)
+// also has "tls_cert_expiry_days" (https: days until the server's leaf
+// certificate expires, one decimal, negative once it has; else null).
 // Times are RFC 3339 UTC with milliseconds.
 //
 // Writes (PUT, DELETE, POST) need "Authorization: Bearer <token>" when

@@ -119,6 +119,20 @@ std::string endpoint_text(const tcp::endpoint& ep) {
 
 constexpr int kMaxInterimResponses = 4;  // 1xx responses skipped before the final one
 
+// How long until the peer's leaf certificate expires (negative once it has),
+// by the system clock; nullopt without a certificate. Clamped to ±100 years.
+std::optional<Duration> leaf_certificate_expires_in(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (cert == nullptr) return std::nullopt;
+  int days = 0;
+  int seconds = 0;
+  if (ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(cert)) != 1) return std::nullopt;
+  constexpr int kMaxDays = 36'525;
+  if (days > kMaxDays) return Duration::seconds(std::int64_t{kMaxDays} * 86'400);
+  if (days < -kMaxDays) return Duration::seconds(-std::int64_t{kMaxDays} * 86'400);
+  return Duration::seconds(std::int64_t{days} * 86'400 + seconds);
+}
+
 }  // namespace
 
 struct Checker::Impl {
@@ -143,6 +157,7 @@ struct Checker::Impl {
     asio::steady_timer timer;
     tcp::socket socket;
     std::optional<TlsStream> tls;
+    std::optional<Duration> tls_cert_expires_in;  // read after the handshake
     std::optional<Parser> parser;
     beast::flat_buffer buffer;
     std::string request;
@@ -382,6 +397,7 @@ struct Checker::Impl {
       fail(op, CheckReason::tls_failure, std::move(detail));
       return;
     }
+    op.tls_cert_expires_in = leaf_certificate_expires_in(op.tls->native_handle());
     write_request(op, *op.tls);
   }
 
@@ -493,6 +509,7 @@ struct Checker::Impl {
       op.active = false;
       --active;
     }
+    outcome.tls_cert_expires_in = op.tls_cert_expires_in;
     deliver(std::move(op.done), std::move(outcome));
     pump();
   }

@@ -112,8 +112,25 @@ TEST(TargetSpec, ErrorsNameTheField) {
   EXPECT_NE(with("headers", json{{"X", 1}}).find("targets[0].headers.X: must be a string"), std::string::npos);
   EXPECT_NE(with("headers", json{{"X", "a\r\nb"}}).find("line breaks"), std::string::npos);
   EXPECT_NE(with("tls_verify", false).find("only applies to https"), std::string::npos);
+  EXPECT_NE(with("tls_expiry_min_days", 14).find("targets[0].tls_expiry_min_days: only applies to https"),
+            std::string::npos);
   EXPECT_NE(error_of(json{{"url", "http://h/"}}).find("targets[0].id: missing"), std::string::npos);
   EXPECT_NE(error_of(json::array()).find("targets[0]: must be an object"), std::string::npos);
+}
+
+TEST(TargetSpec, TlsExpiryMinDaysIsForHttpsOnlyAndBounded) {
+  auto ok = TargetSpec::from_json(json{{"id", "w"}, {"url", "https://h/"}, {"tls_expiry_min_days", 14}});
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(ok->tls_expiry_min_days, 14);
+  EXPECT_EQ(ok->to_json()["tls_expiry_min_days"], 14);
+  // Off by default, and then not written (older agents read the same bytes).
+  auto off = TargetSpec::from_json(json{{"id", "w"}, {"url", "https://h/"}});
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(off->tls_expiry_min_days, 0);
+  EXPECT_FALSE(off->to_json().contains("tls_expiry_min_days"));
+  auto big = TargetSpec::from_json(json{{"id", "w"}, {"url", "https://h/"}, {"tls_expiry_min_days", 3651}});
+  ASSERT_FALSE(big.ok());
+  EXPECT_NE(big.error().find("tls_expiry_min_days: must be at most 3650"), std::string::npos) << big.error();
 }
 
 TEST(TargetSpec, TcpRefusesHttpOnlyFields) {
@@ -169,7 +186,10 @@ RC_GTEST_PROP(TargetSpec, JsonRoundTrip, ()) {
     s.method = *rc::gen::element(std::string("GET"), std::string("HEAD"), std::string("POST"));
     s.headers = {{"X-A", "1"}};
   }
-  if (scheme == Scheme::https) s.tls_verify = *rc::gen::arbitrary<bool>();
+  if (scheme == Scheme::https) {
+    s.tls_verify = *rc::gen::arbitrary<bool>();
+    s.tls_expiry_min_days = *rc::gen::inRange(0, TargetSpec::kMaxTlsExpiryMinDays + 1);
+  }
   s.checkers = *rc::gen::inRange(1, TargetSpec::kMaxCheckers + 1);
   s.quorum = *rc::gen::inRange(1, s.checkers + 1);
   auto back = TargetSpec::from_json(s.to_json());

@@ -615,6 +615,38 @@ TEST(CheckerTls, VerifyOffAcceptsASelfSignedCertificate) {
   EXPECT_EQ(out.status_code, 200);
 }
 
+TEST(CheckerTls, ReportsWhenTheLeafCertificateExpires) {
+  TlsTestServer server(make_self_signed_cert("DNS:localhost,IP:127.0.0.1", 5 * 86'400));
+  Harness h;
+  auto spec = spec_for("https://127.0.0.1:" + std::to_string(server.port()) + "/");
+  spec->tls_verify = false;
+  const CheckOutcome out = h.check(spec);
+  ASSERT_EQ(out.transport, CheckReason::ok) << out.detail;
+  ASSERT_TRUE(out.tls_cert_expires_in.has_value());
+  EXPECT_GT(*out.tls_cert_expires_in, Duration::seconds(5 * 86'400 - 60));
+  EXPECT_LE(*out.tls_cert_expires_in, Duration::seconds(5 * 86'400));
+  // Fewer days left than the spec asks for: unhealthy, saying why.
+  spec->tls_expiry_min_days = 14;
+  const CheckResult r = evaluate(*spec, h.check(spec));
+  EXPECT_EQ(r.reason, CheckReason::tls_failure);
+  EXPECT_THAT(r.describe(), HasSubstr("the certificate expires in 5.0 days, fewer than tls_expiry_min_days 14"));
+  spec->tls_expiry_min_days = 3;
+  EXPECT_TRUE(evaluate(*spec, h.check(spec)).ok());
+  // Plain http has no certificate.
+  EXPECT_FALSE(h.check("http://127.0.0.1:" + std::to_string(server.port()) + "/").tls_cert_expires_in.has_value());
+}
+
+TEST(CheckerTls, AnExpiredCertificateWithVerifyOffIsReportedAsExpired) {
+  TlsTestServer server(make_self_signed_cert("DNS:localhost,IP:127.0.0.1", -2 * 86'400));
+  Harness h;
+  auto spec = spec_for("https://127.0.0.1:" + std::to_string(server.port()) + "/");
+  spec->tls_verify = false;
+  spec->tls_expiry_min_days = 1;
+  const CheckResult r = evaluate(*spec, h.check(spec));
+  EXPECT_EQ(r.reason, CheckReason::tls_failure);
+  EXPECT_THAT(r.describe(), HasSubstr("the certificate expired 2.0 days ago"));
+}
+
 TEST(CheckerTls, VerifyOnRejectsASelfSignedCertificate) {
   TlsTestServer server(make_self_signed_cert("DNS:localhost,IP:127.0.0.1"));
   Harness h;

@@ -1,5 +1,7 @@
 #include "tests/runtime/checker_test_support.h"
 
+#include <algorithm>
+
 #include <stdexcept>
 
 #include <openssl/evp.h>
@@ -23,15 +25,15 @@ void require(bool ok, const char* what) {
 
 }  // namespace
 
-TestCert make_self_signed_cert(const std::string& subject_alt_names) {
+TestCert make_self_signed_cert(const std::string& subject_alt_names, long valid_seconds) {
   EVP_PKEY* key = EVP_EC_gen("P-256");
   require(key != nullptr, "EVP_EC_gen");
   X509* x = X509_new();
   require(x != nullptr, "X509_new");
   X509_set_version(x, 2);
   ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
-  X509_gmtime_adj(X509_getm_notBefore(x), -60);
-  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_gmtime_adj(X509_getm_notBefore(x), std::min(-60L, valid_seconds - 3600));
+  X509_gmtime_adj(X509_getm_notAfter(x), valid_seconds);
   X509_set_pubkey(x, key);
   X509_NAME* name = X509_get_subject_name(x);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("heck test"), -1, -1,

@@ -139,7 +139,9 @@ struct TestCert {
 };
 
 // `subject_alt_names` in OpenSSL's syntax, e.g. "DNS:localhost,IP:127.0.0.1".
-TestCert make_self_signed_cert(const std::string& subject_alt_names);
+// Valid from an hour before `valid_seconds` from now (at most a minute ago)
+// until `valid_seconds` from now; negative: already expired.
+TestCert make_self_signed_cert(const std::string& subject_alt_names, long valid_seconds = 3600);
 
 // A server that speaks TLS with `cert` and answers every request with a 200
 // "ok"; records the SNI name of the last handshake.
