@@ -106,6 +106,10 @@ class HealthState {
   HealthDelta observe(const std::string& id, Observation o,
                       const std::function<bool(const Observation&)>& keep = {});
   HealthDelta add_to_counter(const std::string& name, std::int64_t amount);
+  // Forgets the observations of `id` that `drop` returns true for (and
+  // writes nothing): the external store's deletion of one member's key
+  // (core/store/store_types.h). Not used by the gossip mode.
+  HealthDelta drop_observations(const std::string& id, const std::function<bool(const Observation&)>& drop);
 
   // Returns whether the state changed (new dots, or removals of live ones).
   bool join(const HealthDelta& d);
