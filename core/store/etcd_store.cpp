@@ -133,17 +133,48 @@ void EtcdStore::write(Instant now, StoreWriteOp op, std::uint64_t ticket, StoreO
 std::optional<EtcdStore::Kv> EtcdStore::known(const Op& op, const std::string& key) const {
   if (op.seen) return *op.seen;
   const auto it = kv_.find(key);
+  const auto h = hints_.find(key);
+  if (h != hints_.end() && (it == kv_.end() || h->second.revision > it->second.mod_revision)) return h->second.kv;
   if (it == kv_.end()) return std::nullopt;
   return it->second;
+}
+
+std::string EtcdStore::key_of(const StoreWriteOp& op) const {
+  return std::visit(
+      [&](const auto& w) -> std::string {
+        using T = std::decay_t<decltype(w)>;
+        if constexpr (std::is_same_v<T, StoreTargetPut>) return layout_.target(w.spec.id);
+        if constexpr (std::is_same_v<T, StoreTargetRemove>) return layout_.target(w.id);
+        if constexpr (std::is_same_v<T, StoreCounterAdd>) return layout_.counter(w.name);
+        if constexpr (std::is_same_v<T, StoreObservationPut>) return layout_.observation(w.subject, config_.member);
+      },
+      op);
+}
+
+void EtcdStore::hint(const std::string& key, std::optional<Kv> kv) {
+  const std::int64_t revision = kv ? kv->mod_revision : revision_;
+  Hint& h = hints_[key];
+  if (h.revision > revision) return;
+  h = Hint{std::move(kv), revision};
 }
 
 void EtcdStore::pump(Instant now, StoreOutput& out) {
   (void)now;
   if (!available()) return;
+  std::vector<std::uint64_t> ready;
   for (auto& [id, op] : ops_) {
-    if (calls_.size() >= config_.max_calls_in_flight) return;
     if (op.in_flight || op.wait_revision != 0) continue;
-    send_op(id, op, out);
+    ready.push_back(id);
+  }
+  for (std::uint64_t id : ready) {
+    if (calls_.size() >= config_.max_calls_in_flight) return;
+    const auto it = ops_.find(id);
+    if (it == ops_.end()) continue;  // finished at once by an earlier send_op
+    const std::string key = key_of(it->second.write);
+    if (keys_in_flight_.contains(key)) continue;
+    send_op(id, it->second, out);
+    const auto still = ops_.find(id);
+    if (still != ops_.end() && still->second.in_flight) keys_in_flight_.insert(key);
   }
   if (lease_ == 0) return;
   for (auto& [subject, o] : own_) {
@@ -229,6 +260,7 @@ void EtcdStore::send_observation(const std::string& subject, OwnObservation& o, 
 void EtcdStore::finish(std::uint64_t id, WriteDone done, StoreOutput& out) {
   const auto it = ops_.find(id);
   if (it == ops_.end()) return;
+  if (it->second.in_flight) keys_in_flight_.erase(key_of(it->second.write));
   done.ok ? ++counters_.writes_ok : ++counters_.writes_failed;
   if (it->second.ticket != 0) out.done.push_back(std::move(done));
   ops_.erase(it);
@@ -351,6 +383,8 @@ void EtcdStore::on_op_reply(Instant now, std::uint64_t id, const EtcdReply& repl
   if (it == ops_.end()) return;  // answered already (deadline)
   Op& op = it->second;
   op.in_flight = false;
+  const std::string key = key_of(op.write);
+  keys_in_flight_.erase(key);
   if (!reply.ok) {
     fail(now, fmt::format("etcd txn: {}", reply.error));
     return;  // tried again once etcd answers, until the deadline
@@ -363,6 +397,14 @@ void EtcdStore::on_op_reply(Instant now, std::uint64_t id, const EtcdReply& repl
   }
   if (j->value("succeeded", false)) {
     op.wait_revision = std::max<std::int64_t>(1, int64_of(j->value("header", json::object()), "revision"));
+    if (const auto* add = std::get_if<StoreCounterAdd>(&op.write)) {
+      (void)add;
+      hint(key, Kv{encode_counter(op.new_value), op.wait_revision});
+    } else if (const auto* put = std::get_if<StoreTargetPut>(&op.write)) {
+      hint(key, Kv{encode_target(put->spec, put->written_at), op.wait_revision});
+    } else if (std::holds_alternative<StoreTargetRemove>(op.write)) {
+      hints_[key] = Hint{std::nullopt, op.wait_revision};
+    }
     answer_waiting(out);
     return;
   }
@@ -381,6 +423,7 @@ void EtcdStore::on_op_reply(Instant now, std::uint64_t id, const EtcdReply& repl
     }
   }
   op.seen = read;
+  if (read) hint(key, read);
   if (op.attempts >= config_.max_cas_attempts) {
     finish(id, WriteDone{.ticket = op.ticket, .ok = false,
                          .error = fmt::format("etcd: {} conflicting writes in a row; try again", op.attempts)},
@@ -389,6 +432,9 @@ void EtcdStore::on_op_reply(Instant now, std::uint64_t id, const EtcdReply& repl
 }
 
 void EtcdStore::absorb(const std::string& key, std::optional<Kv> kv, StoreOutput& out) {
+  if (const auto h = hints_.find(key); h != hints_.end() && (kv ? kv->mod_revision : revision_) >= h->second.revision) {
+    hints_.erase(h);
+  }
   const auto it = kv_.find(key);
   if (kv) {
     if (it != kv_.end() && it->second.mod_revision == kv->mod_revision && it->second.value == kv->value) return;

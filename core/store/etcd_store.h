@@ -26,6 +26,10 @@
 // - observation: put this member's key with the lease and delete the
 //   superseded members' keys; no compare (each member owns its key).
 //   Coalesced per subject: only the newest waits, one call in flight each.
+// One write per key is in flight from an agent at a time (the others wait
+// their turn), and the next compare uses what the last one learnt (its own
+// accepted write, or the failed compare's read) rather than the watch's
+// view, which may lag: concurrent adds on one agent do not race each other.
 // A write with a ticket (the API's) is answered (WriteDone) once etcd
 // accepted it AND the watch has delivered its revision, so the agent that
 // answers sees its own write; or with an error: etcd unavailable (at once),
@@ -73,7 +77,7 @@ struct EtcdStoreConfig {
   Duration write_deadline = Duration::seconds(5);
   std::size_t max_pending_writes = 256;
   std::size_t max_calls_in_flight = 32;
-  int max_cas_attempts = 16;
+  int max_cas_attempts = 32;
 };
 
 // POST `body` (JSON) to `path` on an etcd member; answer with on_reply(id).
@@ -200,6 +204,12 @@ class EtcdStore {
   // The view changes: a key now holds `value` at `mod_revision`, or is gone.
   void absorb(const std::string& key, std::optional<Kv> kv, StoreOutput& out);
   std::optional<Kv> known(const Op& op, const std::string& key) const;
+  // The key an op writes (one op per key in flight from this agent).
+  std::string key_of(const StoreWriteOp& op) const;
+  // What this agent learnt of a key ahead of the watch: its own accepted
+  // writes and the reads of failed compares. The next compare on the key
+  // uses it; dropped once the view has caught up with it.
+  void hint(const std::string& key, std::optional<Kv> kv);
 
   EtcdStoreConfig config_;
   KeyLayout layout_;
@@ -224,6 +234,12 @@ class EtcdStore {
   std::uint64_t next_op_ = 1;
   std::map<std::uint64_t, Op> ops_;
   std::map<std::string, OwnObservation> own_;
+  std::set<std::string> keys_in_flight_;
+  struct Hint {
+    std::optional<Kv> kv;   // nullopt: the key was absent
+    std::int64_t revision;  // as of this revision
+  };
+  std::map<std::string, Hint> hints_;
   EtcdStoreCounters counters_;
 };
 
