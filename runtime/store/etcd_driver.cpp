@@ -99,6 +99,15 @@ void EtcdDriver::apply(store::StoreOutput& out) {
     waiting_.erase(it);
     done(d);
   }
+  const store::EtcdStoreCounters& c = store_.counters();
+  if (c.compactions != logged_compactions_) {
+    logged_compactions_ = c.compactions;
+    log_("etcd store: the watch's revision was compacted; reading everything again");
+  }
+  if (c.watch_resumes != logged_resumes_) {
+    logged_resumes_ = c.watch_resumes;
+    log_(fmt::format("etcd store: watch resumed from revision {}", store_.revision() + 1));
+  }
   if (store_.available() != was_available_) {
     was_available_ = store_.available();
     if (was_available_) {

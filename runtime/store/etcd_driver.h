@@ -4,8 +4,9 @@
 // stream; its changes are submitted to the agent as one StoreUpdate input
 // (the node's mirror), before the writes they answer are answered; a timer
 // ticks it every tick_interval (keep-alives, probes, write deadlines). Logs
-// one line when the store becomes unavailable (with the reason) and when it
-// is available again.
+// one line when the store becomes unavailable (with the reason), when it is
+// available again, when the watch resumed from a revision, and when that
+// revision was compacted (everything is read again).
 #pragma once
 
 #include <cstdint>
@@ -67,6 +68,8 @@ class EtcdDriver : public ExternalStore {
   std::map<std::uint64_t, std::function<void(const store::WriteDone&)>> waiting_;
   std::uint64_t next_ticket_ = 1;
   bool was_available_ = false;
+  std::uint64_t logged_compactions_ = 0;
+  std::uint64_t logged_resumes_ = 0;
   bool stopped_ = false;
 };
 

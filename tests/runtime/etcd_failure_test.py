@@ -17,7 +17,12 @@ A 3-member etcd cluster on loopback ports in a temporary directory, two
      "stale_reason"; the agents keep checking (their check counts grow);
   3. the two members started again: every agent says available again (the
      watch resumed), a write through one agent is seen by the other, and a
-     counter add is exact.
+     counter add is exact;
+  4. compaction: a third agent, n3, knows only one etcd member; that member
+     is SIGKILLed, a target is added and one deleted through n1 and the
+     history is compacted; once the member is back, n3's watch finds its
+     revision compacted, n3 reads everything again (its log says so) and its
+     view has the new target and not the deleted one.
 
 Exits 77 (skipped) when no etcd binary is installed. Every wait is bounded.
 """
@@ -170,6 +175,32 @@ def run(heck, etcd, agents, base):
          lambda: all(sorted(a.targets()) == ["after", "web"] and a.get_json("/v1/counters/c")["value"] == 15
                      for a in agents), 10)
     print("ok: the watch resumed: a write through n2 is seen by n1, the counter is exact (15)")
+    check(n1.find(r"etcd store: watch resumed from revision \d+"), "n1 did not log a watch resume")
+
+    # 4. Compaction while n3's only member is away.
+    n3 = start_agent(heck, "n3", join=[n1.cluster], deadline=DEADLINE,
+                     extra=swim_flags() + ["--store", "etcd", "--etcd", etcd.url(2)])
+    agents.append(n3)
+    poll("n3 available with the same view",
+         lambda: n3.get_json("/v1/status")["store"]["available"] and sorted(n3.targets()) == ["after", "web"], 15)
+    etcd.stop_member(2)
+    poll("n3 to say the store is unavailable", lambda: not n3.get_json("/v1/status")["store"]["available"],
+         NOTICE_BOUND_S)
+    poll("n1 to write again through another member",
+         lambda: n1.request("PUT", "/v1/targets/gap", spec, timeout=WRITE_BOUND_S + 2)[0] == 201, RECOVER_BOUND_S,
+         interval_s=0.5)
+    status, _, body = n1.request("DELETE", "/v1/targets/after", timeout=WRITE_BOUND_S + 2)
+    check(status == 200, f"DELETE after: {status} {body}")
+    for k in range(5):  # some history to compact
+        n1.request("POST", "/v1/counters/c", {"delta": 1}, timeout=WRITE_BOUND_S + 2)
+    etcd.compact()
+    etcd.start_member(2)
+    poll("n3 available again with the new view",
+         lambda: n3.get_json("/v1/status")["store"]["available"] and sorted(n3.targets()) == ["gap", "web"] and
+         n3.get_json("/v1/counters/c")["value"] == 20, RECOVER_BOUND_S, interval_s=0.2)
+    check(n3.find("etcd store: the watch's revision was compacted; reading everything again"),
+          "n3 did not read everything again")
+    print("ok: after a compaction n3 read everything again: it has 'gap', not 'after', and the counter 20")
 
 
 if __name__ == "__main__":
