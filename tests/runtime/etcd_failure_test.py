@@ -19,7 +19,8 @@ A 3-member etcd cluster on loopback ports in a temporary directory, two
      watch resumed), a write through one agent is seen by the other, and a
      counter add is exact;
   4. compaction: a third agent, n3, knows only one etcd member; that member
-     is SIGKILLed, a target is added and one deleted through n1 and the
+     is SIGKILLed (n3's writes answer 503 at once: no member reachable), a
+     target is added and one deleted through n1 and the
      history is compacted; once the member is back, n3's watch finds its
      revision compacted, n3 reads everything again (its log says so) and its
      view has the new target and not the deleted one.
@@ -186,6 +187,9 @@ def run(heck, etcd, agents, base):
     etcd.stop_member(2)
     poll("n3 to say the store is unavailable", lambda: not n3.get_json("/v1/status")["store"]["available"],
          NOTICE_BOUND_S)
+    status, text, took = timed(n3, "POST", "/v1/counters/c", {"delta": 1})
+    check(status == 503 and "etcd" in text and took < WRITE_BOUND_S,
+          f"POST on n3 with no etcd member reachable: {status} {text} after {took:.1f} s")
     poll("n1 to write again through another member",
          lambda: n1.request("PUT", "/v1/targets/gap", spec, timeout=WRITE_BOUND_S + 2)[0] == 201, RECOVER_BOUND_S,
          interval_s=0.5)
