@@ -47,6 +47,8 @@ Result<std::vector<EtcdEndpoint>> parse_etcd_endpoints(std::string_view text) {
 
 namespace {
 
+constexpr std::uint64_t kMaxAnswerBytes = 512ull << 20;
+
 std::string error_text(const beast::error_code& ec) {
   if (ec == beast::error::timeout) return "timed out";
   return ec.message();
@@ -84,7 +86,7 @@ struct EtcdClient::Call {
   beast::tcp_stream stream;
   beast::flat_buffer buffer;
   http::request<http::string_body> request;
-  http::response<http::string_body> response;
+  http::response_parser<http::string_body> response;
 };
 
 struct EtcdClient::Watch {
@@ -145,7 +147,7 @@ void EtcdClient::attempt(std::shared_ptr<Call> c) {
     if (!ok) failed_on(c->endpoint);
     store::EtcdReply r;
     r.ok = ok;
-    if (ok) r.body = std::move(c->response.body());
+    if (ok) r.body = std::move(c->response.get().body());
     r.error = std::move(error);
     c->done(std::move(r));
   };
@@ -167,14 +169,18 @@ void EtcdClient::attempt(std::shared_ptr<Call> c) {
         return finish(false, fmt::format("{}: connect: {}", where, error_text(ec)));
       }
       c->request = post(endpoints_[c->endpoint], c->path, c->body);
+      // A full read of a large registry is one answer: far above Beast's 8 MiB default.
+      c->response.body_limit(kMaxAnswerBytes);
       http::async_write(c->stream, c->request, [c, alive, finish, where](beast::error_code ec, std::size_t) {
         if (!*alive) return;
         if (ec) return finish(false, fmt::format("{}: write: {}", where, error_text(ec)));
         http::async_read(c->stream, c->buffer, c->response, [c, alive, finish, where](beast::error_code ec, std::size_t) {
           if (!*alive) return;
           if (ec) return finish(false, fmt::format("{}: read: {}", where, error_text(ec)));
-          const unsigned status = c->response.result_int();
-          if (status != 200) return finish(false, fmt::format("{}: {}", where, etcd_message(status, c->response.body())));
+          const unsigned status = c->response.get().result_int();
+          if (status != 200) {
+            return finish(false, fmt::format("{}: {}", where, etcd_message(status, c->response.get().body())));
+          }
           finish(true, {});
         });
       });

@@ -6,6 +6,7 @@
 //   connect that fails at once (refused) tries the next endpoint; any failure
 //   moves the next call to the next endpoint, so a dead member is left
 //   behind. An HTTP status other than 200 is a failure with etcd's message.
+//   An answer may be up to 512 MiB (one range of the whole prefix).
 // - the watch: one long POST to /v3/watch whose chunked answer is a stream
 //   of newline-separated JSON messages, each handed to on_message. No
 //   timeout once open (a quiet stream is normal); a stream that ends or

@@ -133,7 +133,12 @@ TEST(EtcdStore, ConcurrentCounterAddsAreExact) {
   ASSERT_EQ(a.queued_calls(), 1u);
   ASSERT_EQ(b.queued_calls(), 1u);
   a.answer_one();  // wins: creates the key
-  b.answer_one();  // loses the compare, reads 5, retries with 8
+  b.answer_one();  // loses the compare, reads 5, retries with 8 ...
+  ASSERT_EQ(b.queued_calls(), 1u);
+  b.answer_one();  // ... against what it read, not its watch (not delivered yet)
+  EXPECT_EQ(etcd.get("heck/counters/hits"), "8");
+  EXPECT_EQ(b.store().counters().cas_conflicts, 1u);
+  EXPECT_TRUE(b.done.empty());  // answered once its watch shows the write
   b.settle();
   a.settle();
   EXPECT_EQ(etcd.get("heck/counters/hits"), "8");
