@@ -15,6 +15,7 @@ times and ages, addresses and ports, and the store-specific fields
 Exits 77 (skipped) when no etcd binary is installed.
 """
 
+import json
 import os
 import sys
 
@@ -86,7 +87,6 @@ def same(gossip, stored, method, path, body=None):
         status, _, text = a.request(method, path, body, timeout=10)
         answers.append((status, text))
     (gs, gt), (es, et) = answers
-    import json
     gj = json.loads(gt) if gt.strip() else None
     ej = json.loads(et) if et.strip() else None
     check(gs == es, f"{method} {path}: status {gs} (gossip) vs {es} (etcd): {gt} / {et}")
