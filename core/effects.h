@@ -14,6 +14,7 @@
 #include "core/health.h"
 #include "core/membership/member_state.h"
 #include "core/net.h"
+#include "core/store/store_types.h"
 #include "core/target_spec.h"
 #include "core/time.h"
 #include "core/timer.h"
@@ -89,8 +90,9 @@ struct CheckDone {
   CheckOutcome outcome;
 };
 
+// StoreWrite (core/store/store_types.h): only in the external store mode.
 using Effect = std::variant<SetTimer, CancelTimer, StartCheck, CheckFinished, StatusChanged,
-                            Send, MemberChanged>;
+                            Send, MemberChanged, StoreWrite>;
 using Effects = std::vector<Effect>;
 
 }  // namespace heck

@@ -43,6 +43,10 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
       wake_timer_(io),
       persist_timer_(io),
       scan_timer_(io),
+      store_available_(registry_.gauge("heck_store_available",
+                                       "1 when the store of targets, observations and counters can be written "
+                                       "(always 1 for the gossip store), 0 when the external store is unavailable.",
+                                       {"kind"})),
       build_info_(registry_.gauge("heck_build_info", "Always 1; the version of this heck agent.", {"version"})),
       start_time_(registry_.gauge("heck_start_time_seconds", "When the agent started, in seconds since the Unix epoch.")),
       targets_(registry_.gauge("heck_targets", "Targets this agent checks.")),
@@ -236,6 +240,8 @@ void Agent::apply(Instant now, Effect& effect) {
                 on_send(e);
               } else if constexpr (std::is_same_v<T, MemberChanged>) {
                 on_member_changed(e);
+              } else if constexpr (std::is_same_v<T, StoreWrite>) {
+                if (store_ && !stopped_) store_->write(std::move(e.op));
               }
             },
             effect);
@@ -428,7 +434,7 @@ std::string Agent::render_metrics() {
   for (std::size_t i = 0; i < hits.size(); ++i) {
     coverage_marks_.set({std::string(coverage_marks()[i].name)}, static_cast<double>(hits[i]));
   }
-  registry_targets_.set(static_cast<double>(node_.replication().state().targets().size()));
+  registry_targets_.set(static_cast<double>(node_.health_state().targets().size()));
   std::array<std::size_t, 3> by_status{};  // healthy, unhealthy, unknown
   std::size_t stale = 0;
   for (const TargetView& v : node_.target_views(clock_.now())) {
@@ -439,6 +445,9 @@ std::string Agent::render_metrics() {
   targets_status_.set({"unhealthy"}, static_cast<double>(by_status[1]));
   targets_status_.set({"unknown"}, static_cast<double>(by_status[2]));
   targets_stale_.set(static_cast<double>(stale));
+  store_available_.clear();
+  store_available_.set({store_ ? std::string(store_->kind()) : std::string("gossip")},
+                       !store_ || store_->available() ? 1 : 0);
   if (render_hook_) render_hook_();
   return registry_.render();
 }

@@ -21,6 +21,8 @@
 //   Send                    AgentOptions::send (the cluster transport,
 //                           runtime/cluster/transport.h); without one, sends
 //                           are counted and dropped (unit tests).
+//   StoreWrite              the external store (etcd mode; see
+//                           set_external_store), else dropped.
 //   MemberChanged           metrics (heck_members{state},
 //                           heck_member_changes_total{state}) and one log line:
 //     2026-11-21T12:00:00Z member n2 (127.0.0.1:7947) alive -> suspect, incarnation 3
@@ -103,6 +105,7 @@
 #include "runtime/clock.h"
 #include "runtime/log.h"
 #include "runtime/metrics.h"
+#include "runtime/store/external_store.h"
 
 namespace heck::runtime {
 
@@ -220,6 +223,13 @@ class Agent {
   // live member up to replication.max_direct_peers, else replication.fanout.
   std::size_t replication_targets() const;
 
+  // --- the external store (etcd mode) ----------------------------------------
+  // Where the node's StoreWrite effects go, and what the API asks about
+  // writes and availability; null in the gossip mode. `store` must outlive
+  // the agent's use of it (set before start()).
+  void set_external_store(ExternalStore* store) { store_ = store; }
+  ExternalStore* external_store() const { return store_; }
+
   // --- the replicated view's changes ----------------------------------------
   // Compares every target's resolved status with the previous scan (the
   // view_scan_interval timer calls it).
@@ -324,7 +334,10 @@ class Agent {
   std::map<std::string, HealthStatus, std::less<>> view_status_;
   std::deque<ViewChangeRecord> view_changes_;
 
+  ExternalStore* store_ = nullptr;
+
   MetricsRegistry registry_;
+  Gauge& store_available_;
   Gauge& build_info_;
   Gauge& start_time_;
   Gauge& targets_;

@@ -1,5 +1,7 @@
 #include "runtime/agent_config.h"
 
+#include "runtime/store/etcd_client.h"
+
 #include "core/json_fields.h"
 #include "core/membership/swim_config_check.h"
 #include "core/wire/envelope.h"
@@ -92,9 +94,9 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 15> kKnownKeys = {
+constexpr std::array<std::string_view, 17> kKnownKeys = {
     "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "min_api_interval_ms", "bind",
-    "advertise", "join", "keys", "leave_timeout_ms", "data_dir", "api_token", "swim"};
+    "advertise", "join", "keys", "leave_timeout_ms", "data_dir", "api_token", "swim", "store", "etcd"};
 
 constexpr std::size_t kMaxDataDirBytes = 4096;
 constexpr std::size_t kMaxApiTokenBytes = 4096;
@@ -222,6 +224,25 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto t = check_token_text(v.get<std::string>());
     if (!t) return Error{fmt::format("api_token: {}", t.error())};
     c.api_token = *t;
+  }
+  if (j.contains("store")) {
+    const json& v = j.at("store");
+    if (!v.is_string()) return Error{fmt::format("store: must be \"gossip\" or \"etcd\", got {}", type_name(v))};
+    c.store = v.get<std::string>();
+  }
+  if (j.contains("etcd")) {
+    const json& v = j.at("etcd");
+    if (v.is_string()) {
+      c.etcd = {v.get<std::string>()};
+    } else {
+      auto list = get_string_list(v, "etcd", 16);
+      if (!list) return Error{list.error()};
+      c.etcd = std::move(*list);
+    }
+  }
+  if (j.contains("store") || j.contains("etcd")) {
+    auto ok = check_store(c.store, c.etcd);
+    if (!ok) return Error{ok.error()};
   }
   if (j.contains("swim")) {
     auto swim = parse_swim_overrides(j.at("swim"), c.swim, "swim.");
@@ -359,6 +380,20 @@ Result<std::string> check_token_text(std::string_view token) {
     if (c <= 0x20 || c >= 0x7f) return Error{"the token must be printable ASCII without spaces"};
   }
   return std::string(token);
+}
+
+Result<bool> check_store(std::string_view store, const std::vector<std::string>& etcd) {
+  if (store == "gossip") {
+    if (!etcd.empty()) return Error{"etcd: endpoints given, but the store is \"gossip\" (add \"store\": \"etcd\")"};
+    return true;
+  }
+  if (store != "etcd") return Error{fmt::format("store: '{}' is not a store (allowed: gossip, etcd)", store.substr(0, 40))};
+  if (etcd.empty()) return Error{"etcd: the etcd store needs at least one endpoint, e.g. http://127.0.0.1:2379"};
+  for (const std::string& e : etcd) {
+    auto parsed = parse_etcd_endpoints(e);
+    if (!parsed) return Error{fmt::format("etcd: {}", parsed.error())};
+  }
+  return true;
 }
 
 bool valid_member_name(std::string_view name) {

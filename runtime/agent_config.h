@@ -27,6 +27,10 @@
 //    "api_token": "s3cret",              // bearer token for API writes
 //                                        //   (--api-token, HECK_API_TOKEN);
 //                                        //   printable ASCII, no spaces
+//    "store": "gossip",                  // or "etcd" (--store): targets,
+//                                        //   observations and counters in etcd
+//    "etcd": ["http://127.0.0.1:2379"],  // etcd members (--etcd, comma-separated),
+//                                        //   required with "store": "etcd"
 //    "swim": {"probe_interval_ms": 1000, "probe_timeout_ms": 500,
 //             "suspicion_mult": 4, "max_suspicion_timeout_mult": 6,
 //             "indirect_checks": 3, "retransmit_mult": 4,
@@ -94,6 +98,10 @@ struct AgentConfig {
   std::optional<std::string> data_dir;
   std::optional<std::string> api_token;  // validated by check_token_text
   SwimConfig swim;                       // memberlist LAN defaults + overrides
+  // Where targets, observations and counters live: "gossip" (the
+  // replicated state, the default) or "etcd" (runtime/store/etcd_driver.h).
+  std::string store = "gossip";
+  std::vector<std::string> etcd;          // "http://host:port" each (store "etcd")
 
   // Parses a config document. Messages name the field ("targets[0].url: ...").
   static Result<AgentConfig> from_json(const nlohmann::json& j);
@@ -115,6 +123,9 @@ Result<std::string> check_cluster_address(std::string_view text);
 // A data directory path as given (1-4096 bytes, no NUL); whether it exists
 // and is writable is checked when the agent starts (runtime/state_file.h).
 Result<std::string> check_data_dir(std::string_view path);
+// "gossip" or "etcd" with its endpoints (at least one, http://HOST:PORT):
+// the message names what is wrong.
+Result<bool> check_store(std::string_view store, const std::vector<std::string>& etcd);
 
 // An API bearer token: 1-4096 printable ASCII characters, no spaces. The
 // message never repeats the token.

@@ -42,6 +42,15 @@ AgentHostOptions host_options_from_config(const AgentConfig& config) {
   o.data_dir = config.data_dir;
   if (config.api_token) o.api_options.token = *config.api_token;
   o.api_options.min_interval = config.min_api_interval;
+  if (config.store == "etcd") {
+    EtcdDriverOptions etcd;
+    for (const std::string& e : config.etcd) {
+      auto parsed = parse_etcd_endpoints(e);
+      assert(parsed.ok());  // validated when the config was parsed
+      if (parsed) etcd.endpoints.insert(etcd.endpoints.end(), parsed->begin(), parsed->end());
+    }
+    o.etcd = std::move(etcd);
+  }
   // Phases, jitter and the boot nonce need not repeat between runs of the daemon.
   std::uint64_t s = static_cast<std::uint64_t>(Clock{}.now().ns()) ^ (static_cast<std::uint64_t>(getpid()) << 32);
   o.agent.seed = splitmix64(s);
@@ -78,7 +87,7 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   // The state file first: a bad one must stop the start before anything binds.
   std::optional<HealthDelta> restored;
   std::string state_path;
-  if (options_.data_dir) {
+  if (options_.data_dir && !options_.etcd) {
     auto dir = prepare_data_dir(*options_.data_dir);
     if (!dir) return Error{dir.error()};
     state_path = state_file_path(*dir);
@@ -116,7 +125,16 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   AgentOptions agent_options = options_.agent;
   agent_options.send = [this](const Send& s) { transport_.send(s); };
   agent_options.state_path = state_path;
+  node.external_store = options_.etcd.has_value();
   agent_ = std::make_unique<Agent>(io_, clock_, runner_, std::move(node), std::move(agent_options));
+  if (options_.etcd) {
+    EtcdDriverOptions etcd = *options_.etcd;
+    etcd.store.member = agent_->node().name();
+    etcd_ = std::make_unique<EtcdDriver>(
+        io_, clock_, std::move(etcd), [this](StoreUpdate u) { if (agent_ && !stopped_) agent_->submit(std::move(u)); },
+        [this](std::string_view line) { log(line); });
+    agent_->set_external_store(etcd_.get());
+  }
   api_ = std::make_unique<ApiServer>(io_, *agent_, default_api_server_options(), options_.api_options);
   auto ep = api_->listen(options_.api);
   if (!ep) {
@@ -131,10 +149,11 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
                     "cluster and feed it; give every agent the same --key (see `heck keygen`)",
                     bound->to_string()));
   }
-  if (options_.data_dir) {
+  if (options_.data_dir && !options_.etcd) {
     log(fmt::format("state file {}: {}", sanitize_for_log(state_path),
                     node_restored_text(restored_targets_, restored_counters_)));
   }
+  if (etcd_) etcd_->start();
   agent_->start();
   api_->start();
   return ep;
@@ -219,6 +238,7 @@ void AgentHost::stop() {
   leave_timer_.cancel();
   if (api_) api_->stop();
   if (agent_) agent_->stop();
+  if (etcd_) etcd_->stop();
   transport_.stop();
   checker_.shutdown();
 }

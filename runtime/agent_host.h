@@ -17,6 +17,11 @@
 // the file away to start empty (the peers' state comes back by
 // anti-entropy).
 //
+// Stores: with AgentHostOptions::etcd set the node runs in its external
+// store mode (ClusterNodeConfig::external_store) and an EtcdDriver carries
+// its writes to etcd and etcd's watch back to it; the data dir's snapshot
+// is neither read nor written then (etcd keeps the registry and counters).
+//
 // Lifecycle: start() binds the cluster port (UDP and TCP), works out the
 // advertised address (AgentHostOptions::advertise, else the bound address;
 // binding 0.0.0.0 or :: requires an advertise address), binds the API (so a
@@ -46,6 +51,7 @@
 #include "runtime/clock.h"
 #include "runtime/cluster/keyring.h"
 #include "runtime/cluster/transport.h"
+#include "runtime/store/etcd_driver.h"
 
 namespace heck::runtime {
 
@@ -61,7 +67,10 @@ struct AgentHostOptions {
   AgentOptions agent;
   HostPort api{"127.0.0.1", 7700};
   ApiOptions api_options;                // .token: bearer token for writes
-  std::optional<std::string> data_dir;   // durable state; none = memory only
+  std::optional<std::string> data_dir;   // durable state; none = memory only (gossip store only)
+  // The etcd store (runtime/store/etcd_driver.h); none = the gossip store.
+  // Its store.member is set to the node's name at start().
+  std::optional<EtcdDriverOptions> etcd;
   Duration leave_timeout = Duration::seconds(1);
 };
 
@@ -92,6 +101,8 @@ class AgentHost {
   Agent& agent() { return *agent_; }
   const Agent& agent() const { return *agent_; }
   ApiServer& api() { return *api_; }
+  // The etcd store's driver; null with the gossip store.
+  const EtcdDriver* etcd() const { return etcd_.get(); }
   Checker& checker() { return checker_; }
   const cluster::Transport& transport() const { return transport_; }
   boost::asio::ip::tcp::endpoint api_endpoint() const { return api_->local_endpoint(); }
@@ -113,6 +124,7 @@ class AgentHost {
   CheckerRunner runner_;
   cluster::Transport transport_;
   std::unique_ptr<Agent> agent_;
+  std::unique_ptr<EtcdDriver> etcd_;
   std::unique_ptr<ApiServer> api_;
   boost::asio::steady_timer leave_timer_;
   Address advertised_;

@@ -138,6 +138,10 @@ json target_json(const Agent& agent, const TargetView& v) {
   j["url"] = spec.url.to_string();
   j["status"] = std::string(to_string(v.status));
   j["stale"] = v.stale;
+  if (const ExternalStore* store = agent.external_store(); store && !store->available()) {
+    j["stale"] = true;
+    j["stale_reason"] = fmt::format("{} store unavailable: {}", store->kind(), store->problem());
+  }
   j["age_ms"] = v.age ? json(v.age->ms()) : json(nullptr);
   j["observed_at"] = v.newest ? json(format_rfc3339(hlc_instant(v.newest->observed_at), true)) : json(nullptr);
   j["last_observer"] = v.newest ? json(v.newest->observer_name) : json(nullptr);
@@ -238,7 +242,7 @@ HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view 
 
 HttpResponse owners(Agent& agent, const std::string& id) {
   const ClusterNode& node = agent.node();
-  const auto registered = node.replication().state().target(id);
+  const auto registered = node.health_state().target(id);
   const int checkers = registered && registered->spec && registered->spec->spec ? registered->spec->spec->checkers : 1;
   const std::size_t max_fallbacks = node.config().view_fallbacks;
   OwnerSplit split = split_owners(node.ranked_members(id, ranked_needed(checkers, max_fallbacks)), checkers,
@@ -248,6 +252,21 @@ HttpResponse owners(Agent& agent, const std::string& id) {
                                  {"checkers", owner_count(checkers)},
                                  {"owners", std::move(split.owners)},
                                  {"fallbacks", std::move(split.fallbacks)}});
+}
+
+json store_json(const Agent& agent) {
+  const ExternalStore* store = agent.external_store();
+  if (!store) return json{{"kind", "gossip"}, {"available", true}, {"reason", nullptr}};
+  const bool up = store->available();
+  return json{{"kind", std::string(store->kind())}, {"available", up}, {"reason", up ? json(nullptr) : json(store->problem())}};
+}
+
+// An external store's failed write: 503 with its message.
+HttpResponse store_failure(const store::WriteDone& done, std::string_view path) {
+  // A write the store could not make (unavailable, overloaded, no answer) is
+  // 503; one it refused on its merits (a counter past the int64 range) is 400.
+  return error_response(done.unavailable ? 503 : 400,
+                        done.error.empty() ? std::string("the store refused the write") : done.error, path);
 }
 
 HttpResponse status(Agent& agent, const ApiOptions& options) {
@@ -285,7 +304,8 @@ HttpResponse status(Agent& agent, const ApiOptions& options) {
                 {"checked_here", node.scheduler().size()},
                 {"unhealthy", std::move(unhealthy_ids)},
                 {"durable", agent.durable()},
-                {"auth", !options.token.empty()}});
+                {"auth", !options.token.empty()},
+                {"store", store_json(agent)}});
 }
 
 HttpResponse health(Agent& agent) {
@@ -407,13 +427,29 @@ ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, 
                                        spec->interval.ms(), options.min_interval.ms()),
                            path)};
   }
-  const HealthState& state = agent.node().replication().state();
+  const HealthState& state = agent.node().health_state();
   const bool created = !state.target(id).has_value();
   if (created && state.targets().size() >= AgentConfig::kMaxTargets) {
     return {error_response(400, fmt::format("the registry already holds {} targets, the limit", AgentConfig::kMaxTargets),
                            path)};
   }
   const nlohmann::json spec_json = spec->to_json();
+  if (ExternalStore* store = agent.external_store()) {
+    const HlcTimestamp at = HlcTimestamp::make(static_cast<std::uint64_t>(agent.now().ns() / 1'000'000), 0);
+    ApiReply r;
+    r.deferred = [&agent, store, id, path = std::string(path), spec = std::move(*spec), spec_json,
+                  at](std::function<void(HttpResponse)> send) mutable {
+      store->write(StoreTargetPut{std::move(spec), at}, [&agent, id, path, spec_json, send](const store::WriteDone& d) {
+        if (!d.ok) return send(store_failure(d, path));
+        send(json_response(d.created ? 201 : 200, json{{"id", id},
+                                                        {"created", d.created},
+                                                        {"owners", agent.node().owners(id)},
+                                                        {"spec", json::parse(spec_json.dump())},
+                                                        {"durable", true}}));
+      });
+    };
+    return r;
+  }
   if (!agent.submit(PutTarget{std::move(*spec)})) {
     return {error_response(503, "the agent is stopping or overloaded; try again", path)};
   }
@@ -427,8 +463,19 @@ ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, 
 }
 
 ApiReply delete_target(Agent& agent, const std::string& id, std::string_view path) {
-  const HealthState& state = agent.node().replication().state();
+  const HealthState& state = agent.node().health_state();
   if (!state.target(id)) return {error_response(404, fmt::format("no target '{}'", id), path)};
+  if (ExternalStore* store = agent.external_store()) {
+    ApiReply r;
+    r.deferred = [store, id, path = std::string(path)](std::function<void(HttpResponse)> send) {
+      store->write(StoreTargetRemove{id}, [id, path, send](const store::WriteDone& d) {
+        if (!d.ok) return send(store_failure(d, path));
+        if (!d.found) return send(error_response(404, fmt::format("no target '{}'", id), path));
+        send(json_response(200, json{{"id", id}, {"deleted", true}, {"durable", true}}));
+      });
+    };
+    return r;
+  }
   if (!agent.submit(DeleteTarget{id})) {
     return {error_response(503, "the agent is stopping or overloaded; try again", path)};
   }
@@ -452,8 +499,18 @@ ApiReply add_to_counter(Agent& agent, const std::string& name, std::string_view 
     return {error_response(400, fmt::format("delta: must be an integer in the int64 range, got {}", d.dump()), path)};
   }
   const std::int64_t delta = d.get<std::int64_t>();
-  if (auto problem = agent.node().replication().state().counter_add_problem(name, delta)) {
+  if (auto problem = agent.node().health_state().counter_add_problem(name, delta)) {
     return {error_response(400, fmt::format("delta: {}", *problem), path)};
+  }
+  if (ExternalStore* store = agent.external_store()) {
+    ApiReply r;
+    r.deferred = [store, name, delta, path = std::string(path)](std::function<void(HttpResponse)> send) {
+      store->write(StoreCounterAdd{name, delta}, [name, path, send](const store::WriteDone& done) {
+        if (!done.ok) return send(store_failure(done, path));
+        send(json_response(200, json{{"name", name}, {"value", done.value}}));
+      });
+    };
+    return r;
   }
   if (!agent.submit(AddToCounter{name, delta})) {
     return {error_response(503, "the agent is stopping or overloaded; try again", path)};
@@ -612,7 +669,9 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
 }
 
 HttpResponse handle_api_request(Agent& agent, const HttpRequest& request, const ApiOptions& options) {
-  return route_api_request(agent, request, options).response;
+  ApiReply r = route_api_request(agent, request, options);
+  if (r.deferred) return error_response(503, "this write is answered asynchronously (an external store)", request.target);
+  return r.response;
 }
 
 HttpServerOptions default_api_server_options() {
@@ -637,7 +696,21 @@ ApiServer::ApiServer(boost::asio::io_context& io, Agent& agent, HttpServerOption
               r.response = error_response(500, fmt::format("internal error: {}", e.what()), "");
               r.after_flush = false;
             }
-            if (r.after_flush) {
+            if (r.deferred) {
+              // Exactly one answer: the store answers every write within its deadline.
+              auto shared = std::make_shared<HttpServer::Reply>(std::move(reply));
+              auto once = [shared](HttpResponse response) {
+                if (!*shared) return;
+                auto f = std::move(*shared);
+                *shared = nullptr;
+                f(std::move(response));
+              };
+              try {
+                r.deferred(once);
+              } catch (const std::exception& e) {
+                once(error_response(500, fmt::format("internal error: {}", e.what()), ""));
+              }
+            } else if (r.after_flush) {
               agent.after_replication_flush(
                   [reply = std::move(reply), response = std::move(r.response)]() mutable { reply(std::move(response)); });
             } else {

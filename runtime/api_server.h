@@ -111,6 +111,19 @@
 // certificate expires, one decimal, negative once it has; else null).
 // Times are RFC 3339 UTC with milliseconds.
 //
+// Stores (runtime/store/, Agent::external_store): with --store etcd the
+// answers come from the node's mirror of etcd, and the shapes stay the same
+// except for these store-specific fields:
+//   /v1/status "store": {"kind": "gossip"|"etcd", "available", "reason"
+//       (null when available)}; the metric heck_store_available{kind} is 0/1.
+//   A target entry, while the store is unavailable: "stale": true and
+//       "stale_reason": "etcd store unavailable: ..." (the last view is served).
+//   PUT/DELETE/POST reply once etcd accepted the write and this agent's
+//       watch delivered it ("durable": true, no "replicated_to"); while etcd
+//       is unavailable, or when it does not answer within the write deadline
+//       (5 s), 503 {"error": "etcd store unavailable: ..."}; never a hang.
+//   A gossip-mode only API client (handle_api_request) gets 503 for them.
+//
 // Writes (PUT, DELETE, POST) need "Authorization: Bearer <token>" when
 // ApiOptions::token is set (config "api_token", --api-token,
 // HECK_API_TOKEN); otherwise 401 {"error": "missing or wrong bearer token"}
@@ -125,6 +138,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -150,9 +164,13 @@ struct ApiOptions {
 
 // A routed answer; `after_flush`: send it only after the replication deltas
 // it wrote were pushed to the peers (Agent::after_replication_flush).
+// `deferred` (etcd mode writes): the answer comes later; the server calls
+// it with the function that sends the response (exactly once, within the
+// store's write deadline).
 struct ApiReply {
   HttpResponse response;
   bool after_flush = false;
+  std::function<void(std::function<void(HttpResponse)>)> deferred;
 };
 
 // Routing, without a socket: answers one request from the agent's state

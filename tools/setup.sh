@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libfmt-dev nlohmann-json3-dev libcli11-dev libxxhash-dev libssl-dev
   libgtest-dev libgmock-dev librapidcheck-dev libbenchmark-dev
   python3 python3-yaml curl
+  etcd-server
   chromium chromium-driver
   clang-14 libclang-rt-14-dev
 )

@@ -1,6 +1,7 @@
 #include "core/cluster/cluster_node.h"
 
 #include <algorithm>
+#include <limits>
 #include <iterator>
 #include <type_traits>
 
@@ -35,19 +36,29 @@ ClusterNode::ClusterNode(ClusterNodeConfig config, std::uint64_t seed)
       swim_(config_.swim, config_.name, config_.address, derive(seed, 1)),
       replicator_(config_.replication, wire::Header{config_.name, config_.address},
                   make_replica_id(config_.name, derive(seed, 2)), derive(seed, 3), /*broadcasts=*/nullptr),
-      scheduler_(derive(seed, 4), config_.scheduler) {
-  replicator_.track_registry_changes();
+      scheduler_(derive(seed, 4), config_.scheduler),
+      mirror_(health_state().self()),
+      store_clock_(config_.replication.max_hlc_forward) {
+  if (config_.external_store) {
+    mirror_.track_registry_changes();
+  } else {
+    replicator_.track_registry_changes();
+  }
 }
 
 void ClusterNode::start(Instant now, Effects& out) {
   const std::size_t first = out.size();
-  if (config_.restored) replicator_.join_snapshot(*config_.restored);
+  if (config_.restored && !config_.external_store) replicator_.join_snapshot(*config_.restored);
   swim_.join(now, config_.seeds, out);
-  replicator_.start(now, out);
+  if (!config_.external_store) replicator_.start(now, out);
   for (const TargetSpec& spec : config_.targets) {
-    const auto existing = replicator_.state().target(spec.id);
+    const auto existing = health_state().target(spec.id);
     if (existing && existing->spec && existing->spec->spec && *existing->spec->spec == spec) continue;
-    replicator_.put_target(now, spec, out);
+    if (config_.external_store) {
+      write_to_store(now, StoreTargetPut{spec, {}}, out);
+    } else {
+      replicator_.put_target(now, spec, out);
+    }
   }
   membership_dirty_ = true;
   out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
@@ -93,15 +104,21 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
           swim_.leave(now, out);
           membership_dirty_ = true;
         } else if constexpr (std::is_same_v<T, PutTarget>) {
-          replicator_.put_target(now, input.spec, out);
+          if (config_.external_store) write_to_store(now, StoreTargetPut{input.spec, {}}, out);
+          else replicator_.put_target(now, input.spec, out);
         } else if constexpr (std::is_same_v<T, DeleteTarget>) {
-          replicator_.remove_target(now, input.id, out);
+          if (config_.external_store) write_to_store(now, StoreTargetRemove{input.id}, out);
+          else replicator_.remove_target(now, input.id, out);
         } else if constexpr (std::is_same_v<T, AddToCounter>) {
-          if (replicator_.state().counter_add_problem(input.name, input.delta)) {
+          if (health_state().counter_add_problem(input.name, input.delta)) {
             ++counters_.counter_adds_refused;
+          } else if (config_.external_store) {
+            write_to_store(now, StoreCounterAdd{input.name, input.delta}, out);
           } else {
             replicator_.add_to_counter(now, input.name, input.delta, out);
           }
+        } else if constexpr (std::is_same_v<T, StoreUpdate>) {
+          if (config_.external_store) apply_store_update(now, input);
         }
       },
       in);
@@ -127,7 +144,7 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
   for (const wire::Part& part : env->parts) {
     if (is_membership_part(part.type)) {
       swim_.handle_part(now, env->header, part, p.channel, out);
-    } else if (is_replication_part(part.type)) {
+    } else if (is_replication_part(part.type) && !config_.external_store) {
       replicator_.handle_part(now, env->header, part, p.channel, peers_, out);
       pass_broadcasts();  // a membership part after this one may piggyback them
     } else {
@@ -153,11 +170,11 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     std::sort(affected.begin(), affected.end());
     affected.erase(std::unique(affected.begin(), affected.end()), affected.end());
   }
-  const HealthState& state = replicator_.state();
+  const HealthState& state = health_state();
   if (state.registry_version() != registry_seen_) {
     registry_seen_ = state.registry_version();
     ++durable_epoch_;
-    std::vector<std::string> changed = replicator_.take_registry_changes();
+    std::vector<std::string> changed = take_registry_changes();
     for (const std::string& id : changed) {
       const auto resolved = state.target(id);
       if (resolved && resolved->spec && resolved->spec->spec) {
@@ -225,7 +242,7 @@ std::vector<std::string> ClusterNode::ranked_members(const std::string& target_i
 }
 
 std::vector<std::string> ClusterNode::owners(const std::string& target_id) const {
-  const auto t = replicator_.state().target(target_id);
+  const auto t = health_state().target(target_id);
   return ranked_members(target_id, owner_count(t && t->spec && t->spec->spec ? t->spec->spec->checkers : 1));
 }
 
@@ -234,7 +251,7 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
   // phases come out in).
   std::vector<const std::string*> drop;
   for (const std::string& id : ids) {
-    const auto resolved = replicator_.state().target(id);
+    const auto resolved = health_state().target(id);
     const TargetSpec* spec = resolved && resolved->spec && resolved->spec->spec ? resolved->spec->spec.get() : nullptr;
     const TargetState* current = scheduler_.find(id);
     if (!spec || !ownership_.checks(id, config_.name)) {
@@ -269,7 +286,7 @@ TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec&
 }
 
 std::optional<HealthStatus> ClusterNode::reported_status(const std::string& id, int quorum) const {
-  const auto* obs = replicator_.state().state().observations.store.find(id);
+  const auto* obs = health_state().state().observations.store.find(id);
   if (!obs || obs->size() == 0) return std::nullopt;
   std::vector<Observation> votes;
   votes.reserve(obs->size());
@@ -278,7 +295,7 @@ std::optional<HealthStatus> ClusterNode::reported_status(const std::string& id, 
 }
 
 bool ClusterNode::quorum_outvotes(const std::string& id) const {
-  const auto resolved = replicator_.state().target(id);
+  const auto resolved = health_state().target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec || resolved->spec->spec->quorum <= 1) return false;
   const auto reported = reported_status(id, resolved->spec->spec->quorum);
   return reported && *reported != HealthStatus::unhealthy;
@@ -287,14 +304,14 @@ bool ClusterNode::quorum_outvotes(const std::string& id) const {
 void ClusterNode::vouch(Instant now, Effects& out) {
   out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
   if (scheduler_.size() == 0) return;  // nothing of ours to vouch for
-  replicator_.observe(now, vouch_subject(config_.name), Observation{}, out);
+  write_observation(now, vouch_subject(config_.name), Observation{}, {}, out);
   ++counters_.vouches_written;
 }
 
 bool ClusterNode::write_would_change(const std::string& id, HealthStatus status) const {
-  const auto* obs = replicator_.state().state().observations.store.find(id);
+  const auto* obs = health_state().state().observations.store.find(id);
   if (!obs) return true;
-  const ReplicaId self = replicator_.state().self();
+  const ReplicaId self = health_state().self();
   bool mine_current = false;
   std::size_t others = 0;
   for (const auto& [dot, o] : obs->entries()) {
@@ -335,7 +352,7 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     const std::uint32_t slot = f->check.slot;
     if (slot >= published_.size()) published_.resize(slot + 1);
     auto& last = published_[slot];
-    const Published::Epoch epoch{replicator_.state().observations_version(), membership_epoch_};
+    const Published::Epoch epoch{health_state().observations_version(), membership_epoch_};
     if (last && last->status == f->status && last->epoch == epoch) continue;
     if (!write_would_change(id, f->status)) {
       if (last && last->status == f->status) last->epoch = epoch;
@@ -360,28 +377,95 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     // longer own the target (target_view.h).
     std::vector<std::string> others = owners(r.id);
     std::erase(others, config_.name);
-    replicator_.observe(now, r.id, r.o, out, others);
+    write_observation(now, r.id, r.o, others, out);
     ++counters_.observations_written;
     if (r.o.status == HealthStatus::unhealthy && quorum_outvotes(r.id)) ++counters_.quorum_outvoted;
     if (r.slot < published_.size() && published_[r.slot]) {
-      published_[r.slot]->epoch = Published::Epoch{replicator_.state().observations_version(), membership_epoch_};
+      published_[r.slot]->epoch = Published::Epoch{health_state().observations_version(), membership_epoch_};
     }
   }
 }
 
+void ClusterNode::write_observation(Instant now, const std::string& id, Observation o,
+                                    std::span<const std::string> keep, Effects& out) {
+  if (!config_.external_store) {
+    replicator_.observe(now, id, std::move(o), out, keep);
+    return;
+  }
+  // As Replicator::observe stamps it; the members whose observations the
+  // write supersedes here are deleted from the store with it.
+  o.observed_at = store_clock_.tick(now);
+  o.observer = mirror_.self();
+  o.observer_name = config_.name;
+  auto kept = [&](const Observation& v) { return std::find(keep.begin(), keep.end(), v.observer_name) != keep.end(); };
+  StoreObservationPut put{id, o, {}};
+  if (const auto* obs = mirror_.state().observations.store.find(id)) {
+    for (const auto& [dot, v] : obs->entries()) {
+      if (v.observer_name != config_.name && !kept(v)) put.supersede.push_back(v.observer_name);
+    }
+  }
+  std::sort(put.supersede.begin(), put.supersede.end());
+  put.supersede.erase(std::unique(put.supersede.begin(), put.supersede.end()), put.supersede.end());
+  mirror_.observe(id, std::move(o), kept);
+  out.push_back(StoreWrite{std::move(put)});
+}
+
+void ClusterNode::write_to_store(Instant now, StoreWriteOp op, Effects& out) {
+  if (auto* put = std::get_if<StoreTargetPut>(&op)) put->written_at = store_clock_.tick(now);
+  out.push_back(StoreWrite{std::move(op)});
+}
+
+void ClusterNode::apply_store_update(Instant now, const StoreUpdate& update) {
+  for (const StoreChange& change : update.changes) {
+    std::visit(
+        [&](const auto& c) {
+          using T = std::decay_t<decltype(c)>;
+          if constexpr (std::is_same_v<T, StoreTargetChanged>) {
+            const auto existing = mirror_.target(c.spec.id);
+            if (existing && existing->spec && existing->spec->written_at == c.written_at && existing->spec->spec &&
+                *existing->spec->spec == c.spec) {
+              return;
+            }
+            mirror_.put_target(c.written_at, c.spec);
+          } else if constexpr (std::is_same_v<T, StoreTargetGone>) {
+            if (mirror_.target(c.id)) mirror_.remove_target(c.id);
+          } else if constexpr (std::is_same_v<T, StoreObservationChanged>) {
+            store_clock_.observe(now, c.observation.observed_at);
+            const std::string& member = c.member;
+            mirror_.observe(c.subject, c.observation, [&](const Observation& v) { return v.observer_name != member; });
+          } else if constexpr (std::is_same_v<T, StoreObservationGone>) {
+            const std::string& member = c.member;
+            mirror_.drop_observations(c.subject, [&](const Observation& v) { return v.observer_name == member; });
+          } else if constexpr (std::is_same_v<T, StoreCounterChanged>) {
+            // The mirror is this node's alone (one replica): its value is
+            // its total, moved to the store's in int64-sized steps.
+            CounterWide diff = CounterWide{c.value} - mirror_.counter(c.name);
+            while (diff != 0) {
+              const auto step = static_cast<std::int64_t>(
+                  std::clamp<CounterWide>(diff, std::numeric_limits<std::int64_t>::min(),
+                                          std::numeric_limits<std::int64_t>::max()));
+              mirror_.add_to_counter(c.name, step);
+              diff -= step;
+            }
+          }
+        },
+        change);
+  }
+}
+
 std::optional<TargetView> ClusterNode::target_view(const std::string& id, Instant now) const {
-  const auto resolved = replicator_.state().target(id);
+  const auto resolved = health_state().target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
   const TargetViewRules rules{config_.observation_refresh, config_.stale_intervals};
-  return make_target_view(replicator_.state(), id,
+  return make_target_view(health_state(), id,
                           ranked_members(id, ranked_needed(resolved->spec->spec->checkers, config_.view_fallbacks)),
                           config_.view_fallbacks, checks(id), now, rules);
 }
 
 std::vector<TargetView> ClusterNode::target_views(Instant now) const {
   std::vector<TargetView> out;
-  out.reserve(replicator_.state().state().registry.store.size());
-  for (const auto& [id, specs] : replicator_.state().state().registry.store.entries()) {
+  out.reserve(health_state().state().registry.store.size());
+  for (const auto& [id, specs] : health_state().state().registry.store.entries()) {
     if (auto v = target_view(id, now)) out.push_back(std::move(*v));
   }
   return out;
@@ -389,8 +473,8 @@ std::vector<TargetView> ClusterNode::target_views(Instant now) const {
 
 HealthDelta ClusterNode::durable_state() const {
   HealthDelta d;
-  d.registry = replicator_.state().state().registry;
-  d.counters = replicator_.state().state().counters;
+  d.registry = health_state().state().registry;
+  d.counters = health_state().state().counters;
   return d;
 }
 

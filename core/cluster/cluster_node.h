@@ -45,6 +45,25 @@
 //   keeps the other current owners' observations: one vote per owner, and
 //   the status comes from the votes (target_view.h: quorum).
 //
+// Stores (config.external_store). By default the registry, observations and
+// counters are the replicated state above (Replicator, gossip). With an
+// external store (etcd, core/store/etcd_store.h) SWIM, ownership, takeover
+// and the scheduler run unchanged, but the replicator stays idle (never
+// started: no anti-entropy, no deltas) and the node keeps a mirror
+// HealthState instead, written by one replica, this node:
+// - every local write (PutTarget, DeleteTarget, AddToCounter, a check
+//   result's observation, a vouch) comes out as a StoreWrite effect for the
+//   driver to hand to the store; an observation is also applied to the
+//   mirror at once (the node's write rules read it), the rest only when the
+//   store says so;
+// - the store's view comes in as a StoreUpdate input (watch events, full
+//   reads), applied to the mirror: a target put/removed, one member's
+//   observation put (replacing that member's) or gone, a counter's value.
+// Everything else reads the mirror exactly as it reads the replicated state
+// (health_state()), so the two modes answer the same way. The gossip mode
+// neither reads nor writes the mirror: its behaviour and traces are as
+// before.
+//
 // Determinism: the node owns no randomness of its own beyond seeds derived
 // from `seed` for each layer; effects come out in a deterministic order.
 #pragma once
@@ -53,6 +72,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -65,6 +85,7 @@
 #include "core/ownership/rendezvous.h"
 #include "core/replicated/replicator.h"
 #include "core/scheduler.h"
+#include "core/store/store_types.h"
 #include "core/target_spec.h"
 #include "core/time.h"
 
@@ -89,6 +110,10 @@ struct ClusterNodeConfig {
   std::optional<HealthDelta> restored;
   std::size_t max_datagram_bytes = 65507;    // larger datagrams are dropped
   std::size_t max_stream_bytes = 1 << 22;    // larger stream frames are dropped
+  // The registry, observations and counters live in an external store (see
+  // the header comment): writes are StoreWrite effects, the store's view
+  // comes in as StoreUpdate. `restored` is ignored then.
+  bool external_store = false;
 };
 
 // --- inputs (TimerFired and CheckDone as in core/effects.h) ------------------
@@ -103,8 +128,9 @@ struct AddToCounter {
   std::string name;
   std::int64_t delta = 0;
 };
+// StoreUpdate (core/store/store_types.h): the external store's changes.
 using ClusterInput =
-    std::variant<Packet, TimerFired, CheckDone, LeaveCluster, PutTarget, DeleteTarget, AddToCounter>;
+    std::variant<Packet, TimerFired, CheckDone, LeaveCluster, PutTarget, DeleteTarget, AddToCounter, StoreUpdate>;
 
 struct ClusterCounters {
   std::uint64_t packets_received = 0;
@@ -154,7 +180,11 @@ class ClusterNode {
   // Every registered target, by id.
   std::vector<TargetView> target_views(Instant now) const;
   // A replicated counter's value here (0 when never written).
-  std::int64_t counter(const std::string& name) const { return replicator_.state().counter(name); }
+  std::int64_t counter(const std::string& name) const { return health_state().counter(name); }
+  // The registry, observations and counters this node answers from: the
+  // replicated state, or the external store's mirror.
+  const HealthState& health_state() const { return config_.external_store ? mirror_ : replicator_.state(); }
+  bool external_store() const { return config_.external_store; }
 
   // Durability. durable_epoch() changes whenever the durable part of the
   // state (the target registry and the counters) changes here, by a local
@@ -184,6 +214,15 @@ class ClusterNode {
   // The status the target's observations resolve to under `quorum`
   // (target_view.h: resolve_votes); nullopt when nobody reports on it.
   std::optional<HealthStatus> reported_status(const std::string& id, int quorum) const;
+  // Writes this node's observation of `id` (keeping those of `keep`):
+  // to the replicated state, or to the mirror and out as a StoreWrite.
+  void write_observation(Instant now, const std::string& id, Observation o, std::span<const std::string> keep,
+                         Effects& out);
+  void write_to_store(Instant now, StoreWriteOp op, Effects& out);
+  void apply_store_update(Instant now, const StoreUpdate& update);
+  std::vector<std::string> take_registry_changes() {
+    return config_.external_store ? mirror_.take_registry_changes() : replicator_.take_registry_changes();
+  }
   // The replicator's parts for piggybacking go to Swim's queue.
   void pass_broadcasts() { replicator_.take_broadcasts(swim_.broadcasts()); }
 
@@ -191,6 +230,10 @@ class ClusterNode {
   Swim swim_;
   Replicator replicator_;
   CheckScheduler scheduler_;
+  // External store mode only: the store's view, and the clock that stamps
+  // this node's observations there.
+  HealthState mirror_;
+  HybridClock store_clock_;
   ClusterCounters counters_;
   std::string last_malformed_;
 

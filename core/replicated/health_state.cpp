@@ -70,6 +70,20 @@ HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t am
   return d;
 }
 
+HealthDelta HealthState::drop_observations(const std::string& id,
+                                           const std::function<bool(const Observation&)>& drop) {
+  HealthDelta d;
+  d.observations = ormap_apply(state_.observations, id, [&](const DotFun<Observation>& s, const CausalContext&) {
+    Causal<DotFun<Observation>> delta;
+    for (const auto& [old, value] : s.entries()) {
+      if (drop(value)) delta.context.insert(old);
+    }
+    return delta;
+  });
+  apply(d);
+  return d;
+}
+
 bool HealthState::apply(const HealthDelta& d) {
   const bool g = join_tracking_keys(state_.registry, d.registry, tracking_ ? &registry_changes_ : nullptr);
   const bool o = state_.observations.join(d.observations);

@@ -111,6 +111,10 @@ class HealthState {
   HealthDelta add_to_counter(const std::string& name, std::int64_t amount);
   // Why add_to_counter(name, amount) would be refused now, or nullopt.
   std::optional<std::string> counter_add_problem(const std::string& name, std::int64_t amount) const;
+  // Forgets the observations of `id` that `drop` returns true for (and
+  // writes nothing): the external store's deletion of one member's key
+  // (core/store/store_types.h). Not used by the gossip mode.
+  HealthDelta drop_observations(const std::string& id, const std::function<bool(const Observation&)>& drop);
 
   // Returns whether the state changed (new dots, or removals of live ones).
   bool join(const HealthDelta& d);

@@ -1,4 +1,5 @@
 #include "runtime/agent_config.h"
+#include "runtime/store/etcd_client.h"
 
 #include <cstdio>
 #include <fstream>
@@ -156,6 +157,34 @@ TEST(AgentConfig, ClusterDefaultsAreMemberlistLan) {
   EXPECT_EQ(c->swim.probe_timeout, Duration::milliseconds(500));
   EXPECT_EQ(c->swim.suspicion_mult, 4u);
   EXPECT_TRUE(c->swim.lifeguard);
+}
+
+TEST(AgentConfig, StoreAndEtcdEndpoints) {
+  auto none = AgentConfig::parse(R"({"targets": []})");
+  ASSERT_TRUE(none.ok()) << none.error();
+  EXPECT_EQ(none->store, "gossip");
+  EXPECT_TRUE(none->etcd.empty());
+  auto c = AgentConfig::parse(
+      R"({"targets": [], "store": "etcd", "etcd": ["http://127.0.0.1:2379", "http://10.0.0.2:2379/"]})");
+  ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->store, "etcd");
+  EXPECT_EQ(c->etcd.size(), 2u);
+  auto one = AgentConfig::parse(R"({"targets": [], "store": "etcd", "etcd": "http://a:1,http://b:2"})");
+  ASSERT_TRUE(one.ok()) << one.error();
+  auto endpoints = parse_etcd_endpoints(one->etcd.at(0));
+  ASSERT_TRUE(endpoints.ok()) << endpoints.error();
+  ASSERT_EQ(endpoints->size(), 2u);
+  EXPECT_EQ((*endpoints)[1].to_string(), "b:2");
+  EXPECT_THAT(AgentConfig::parse(R"({"targets": [], "store": "etcd"})").error(),
+              HasSubstr("etcd: the etcd store needs at least one endpoint"));
+  EXPECT_THAT(AgentConfig::parse(R"({"targets": [], "store": "zk"})").error(),
+              HasSubstr("store: 'zk' is not a store (allowed: gossip, etcd)"));
+  EXPECT_THAT(AgentConfig::parse(R"({"targets": [], "store": "etcd", "etcd": ["https://x:1"]})").error(),
+              HasSubstr("must start with http://"));
+  EXPECT_THAT(AgentConfig::parse(R"({"targets": [], "store": "etcd", "etcd": ["http://x"]})").error(),
+              HasSubstr("expected http://HOST:PORT"));
+  EXPECT_THAT(AgentConfig::parse(R"({"targets": [], "etcd": ["http://x:1"]})").error(),
+              HasSubstr("the store is \"gossip\""));
 }
 
 TEST(AgentConfig, DataDirAndApiToken) {

@@ -145,6 +145,7 @@ TEST_F(AgentTest, UnknownTargetsHaveNoUpSeries) {
   EXPECT_THAT(m, HasSubstr("heck_target_status{target=\"web\",status=\"unknown\"} 1\n"));
   EXPECT_THAT(m, HasSubstr("heck_build_info{version=\"0.1.0\"} 1\n"));
   EXPECT_THAT(m, HasSubstr("heck_checks_in_flight 0\n"));
+  EXPECT_THAT(m, HasSubstr("heck_store_available{kind=\"gossip\"} 1\n"));
   agent->stop();
 }
 

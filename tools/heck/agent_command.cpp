@@ -4,6 +4,7 @@
 //   heck agent [--config FILE] [--name NAME] [--bind HOST:PORT] [--advertise HOST:PORT]
 //              [--api HOST:PORT] [--join HOST:PORT]... [--key BASE64]...
 //              [--data-dir DIR] [--api-token TOKEN] [--min-api-interval-ms N]
+//              [--store gossip|etcd] [--etcd URL[,URL...]]
 //              [--probe-interval-ms N] [--probe-timeout-ms N] [--suspicion-mult N] ...
 //
 // No config file is needed: without one the agent has no targets of its own
@@ -21,6 +22,11 @@
 // the file. API writes (PUT, DELETE, POST) need "Authorization: Bearer
 // TOKEN" when a token is set: --api-token, else the environment variable
 // HECK_API_TOKEN, else the config's "api_token".
+//
+// Stores: --store etcd --etcd http://127.0.0.1:2379[,...] (config "store",
+// "etcd") keeps the targets, observations and counters in etcd instead of
+// the replicated state (runtime/store/etcd_driver.h); --data-dir is then
+// not used for them. The default is --store gossip.
 //
 // Note: --key and --api-token put secrets on the command line (visible in
 // `ps`); prefer the config file readable only by the agent's user, or
@@ -73,6 +79,8 @@ struct AgentArgs {
   bool no_lifeguard = false;
   std::string data_dir;
   std::optional<std::string> api_token;
+  std::string store;
+  std::string etcd;
 };
 
 [[noreturn]] void fail(std::string_view command, int code, std::string_view message) {
@@ -130,6 +138,12 @@ runtime::AgentConfig build_config(const AgentArgs& args) {
     auto d = check_data_dir(args.data_dir);
     if (!d) bad(fmt::format("--data-dir: {}", d.error()));
     config.data_dir = *d;
+  }
+  if (!args.store.empty() || !args.etcd.empty()) {
+    if (!args.store.empty()) config.store = args.store;
+    if (!args.etcd.empty()) config.etcd = {args.etcd};
+    auto ok = check_store(config.store, config.etcd);
+    if (!ok) bad(fmt::format("--store/--etcd: {}", ok.error()));
   }
   if (args.api_token) {
     auto t = check_token_text(*args.api_token);
@@ -289,6 +303,10 @@ void register_agent_command(CLI::App& app) {
                   "shortest interval_ms of a target written through the API (default 1000)");
   cmd->add_option("--data-dir", args->data_dir,
                   "keep the target registry and counters in DIR/state.snapshot (fsync'ed; restored on start)");
+  cmd->add_option("--store", args->store,
+                  "where targets, observations and counters live: gossip (replicated, the default) or etcd");
+  cmd->add_option("--etcd", args->etcd,
+                  "etcd members for --store etcd: http://HOST:PORT[,http://HOST:PORT...]");
   cmd->add_option("--api-token", args->api_token,
                   "bearer token API writes must carry (default: $HECK_API_TOKEN, else the config's api_token)");
   cmd->callback([args] { run_agent(*args); });
