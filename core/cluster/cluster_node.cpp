@@ -98,6 +98,12 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
           replicator_.remove_target(now, input.id, out);
         } else if constexpr (std::is_same_v<T, AddToCounter>) {
           replicator_.add_to_counter(now, input.name, input.delta, out);
+        } else if constexpr (std::is_same_v<T, AddToSet>) {
+          replicator_.add_to_set(now, input.name, input.member, out);
+        } else if constexpr (std::is_same_v<T, RemoveFromSet>) {
+          replicator_.remove_from_set(now, input.name, input.member, out);
+        } else if constexpr (std::is_same_v<T, RecordRequest>) {
+          replicator_.record_request(now, input.key, input.answer, out);
         }
       },
       in);
@@ -173,6 +179,10 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
   }
   if (state.counters_version() != counters_seen_) {
     counters_seen_ = state.counters_version();
+    ++durable_epoch_;
+  }
+  if (state.sets_version() + state.requests_version() != sets_requests_seen_) {
+    sets_requests_seen_ = state.sets_version() + state.requests_version();
     ++durable_epoch_;
   }
   if (!affected.empty()) reconcile(now, affected, out);
@@ -387,6 +397,8 @@ HealthDelta ClusterNode::durable_state() const {
   HealthDelta d;
   d.registry = replicator_.state().state().registry;
   d.counters = replicator_.state().state().counters;
+  d.sets = replicator_.state().state().sets;
+  d.requests = replicator_.state().state().requests;
   return d;
 }
 
