@@ -163,12 +163,16 @@ void Replicator::remove_from_set(Instant now, const std::string& name, const std
 }
 
 void Replicator::record_request(Instant now, const std::string& key, AppliedRequest r, Effects& out) {
-  // In the group of the write it answers: one delta part carries both, so a
-  // peer that has the write has its record.
-  const std::string group = last_write_key_.empty() ? "k:" + key : last_write_key_;
+  const std::string write = last_write_key_;
   expire_requests(now, out);
   r.applied_at = clock_.tick(now);
-  apply_local(now, group, state_.record_request(key, std::move(r)), out);
+  HealthDelta d = state_.record_request(key, std::move(r));
+  // The record travels with the write it answers, in its own group (so a
+  // hot key's group, such as a counter's, does not collect every record):
+  // one delta part holds the record and the write's buffered group, so a
+  // peer that gets the record gets the write.
+  if (auto it = pending_.find(write); it != pending_.end()) d.join(it->second.group);
+  apply_local(now, "k:" + key, d, out);
 }
 
 void Replicator::expire_requests(Instant now, Effects& out) {

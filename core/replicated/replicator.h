@@ -209,8 +209,9 @@ class Replicator {
   // Records the first answer of an idempotent write under `key`, stamped
   // with this agent's HLC (r.applied_at) and replica (r.writer). REQUIRES:
   // called right after the local write it answers, in the same step (the
-  // record joins that write's delta group, so both travel in one delta
-  // part), and no record of `key` here (HealthState::first_request).
+  // record is buffered under "k:<key>" joined with that write's buffered
+  // group, so both travel in one delta part), and no record of `key` here
+  // (HealthState::first_request).
   // Expires due records first (expire_requests).
   void record_request(Instant now, const std::string& key, AppliedRequest r, Effects& out);
   // Removes the records applied more than request_retention before `now`

@@ -366,6 +366,33 @@ TEST(LikesReplication, LossyPushesAreRepairedByAntiEntropy) {
   EXPECT_GT(net.node(0).state().set_members("post1", "", 100).count, 0u);
 }
 
+// A keyed write's record goes out with the write in one eager-push
+// datagram, however many keyed writes hit the same counter: the counter's
+// buffered group does not collect the records (it would outgrow a datagram
+// and go by stream, after the answer).
+TEST(LikesReplication, EachRecordTravelsWithItsWriteInOneDatagram) {
+  ReplicatorConfig config;
+  testing::ReplicaNet net(3, config, testing::NetOptions{.latency = Duration::milliseconds(1)}, 5);
+  std::size_t largest = 0;
+  net.on_deliver = [&](const testing::ReplicaNet::Delivery& d) {
+    if (d.channel == Channel::datagram) largest = std::max(largest, d.bytes.size());
+  };
+  for (int i = 0; i < 200; ++i) {
+    const std::string key = "add-" + std::to_string(i);
+    net.act(0, [&](Replicator& r, Effects& out) {
+      r.add_to_counter(net.now(), "hits", 1, out);
+      r.record_request(net.now(), key, answer(1, 0), out);
+    });
+    net.run_for(Duration::milliseconds(15));  // past the flush and the 1 ms link
+    for (std::size_t n = 1; n < 3; ++n) {
+      ASSERT_NE(net.node(n).state().first_request(key), nullptr) << i;
+      ASSERT_EQ(net.node(n).state().counter("hits"), i + 1) << i;
+    }
+  }
+  EXPECT_EQ(net.node(0).counters().oversized_deltas, 0u);
+  EXPECT_LE(largest, config.max_packet_bytes);
+}
+
 TEST(LikesReplication, RecordsExpireAfterTheRetentionEverywhere) {
   ReplicatorConfig config;
   config.request_retention = Duration::seconds(30);
