@@ -98,7 +98,8 @@
 //         heck_cluster_sends_total{channel}, heck_swim_probes_total,
 //         heck_swim_probes_failed_total, heck_swim_suspicions_total,
 //         heck_swim_refutes_total, heck_swim_deaths_declared_total,
-//         heck_registry_targets, and with a transport:
+//         heck_registry_targets, heck_idempotency_records,
+//         heck_idempotency_expiry_rounds_total, and with a transport:
 //         heck_cluster_packets_rejected_total{reason},
 //         heck_cluster_transport_packets_total{direction,channel},
 //         heck_cluster_transport_bytes_total{direction,channel},

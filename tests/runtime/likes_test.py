@@ -22,7 +22,8 @@ key and a bearer token:
      request: each a 400 (422 for the reuse) naming what is wrong, and
      nothing changed or lost;
   4. `heck set` adds, lists and removes; `heck counter --add --request-id`
-     twice adds once.
+     twice adds once; every agent holds one record per applied key
+     (heck_idempotency_records).
 
 Usage: likes_test.py PATH_TO_HECK
 Every wait is a bounded poll; the whole test takes well under 90 s.
@@ -295,6 +296,18 @@ def run(heck, agents, key, dirs):
     r = run_heck(heck, "set", "p" * 65, "--api", n5.api)
     check(r.returncode == 2 and "set name" in r.stderr, f"heck set with a long name: {r.returncode} {r.stderr!r}")
     print("ok: heck set adds, lists and removes; heck counter --request-id twice adds once")
+
+    # Every applied key is one record on every agent (GET /metrics).
+    records = 2 + LIKES + COUNTER_ADDS + 5  # phase 1, the likes, the adds, five CLI writes
+
+    def metric(a, name):
+        text = a.request("GET", "/metrics").text
+        line = next(x for x in text.splitlines() if x.startswith(name + " "))
+        return float(line.split()[1])
+
+    poll(f"every agent to hold {records} idempotency records",
+         lambda: all(metric(a, "heck_idempotency_records") == records for a in live(agents)), 10, interval_s=0.3)
+    print(f"ok: every agent holds the {records} idempotency records")
 
 
 if __name__ == "__main__":
