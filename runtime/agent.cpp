@@ -110,6 +110,10 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
                                         {"mark"})),
       registry_targets_(registry_.gauge("heck_registry_targets",
                                         "Targets in the replicated registry (the whole cluster's targets).")),
+      request_records_(registry_.gauge("heck_idempotency_records",
+                                       "Applied Idempotency-Keys held in the replicated record (their first answers).")),
+      request_expiries_(registry_.counter("heck_idempotency_expiry_rounds_total",
+                                          "Rounds that removed Idempotency-Key records past the retention or the cap.")),
       targets_status_(registry_.gauge("heck_targets_status",
                                       "Targets of the replicated view (what every agent answers), by resolved "
                                       "status (healthy, unhealthy, unknown).",
@@ -435,6 +439,8 @@ std::string Agent::render_metrics() {
     coverage_marks_.set({std::string(coverage_marks()[i].name)}, static_cast<double>(hits[i]));
   }
   registry_targets_.set(static_cast<double>(node_.health_state().targets().size()));
+  request_records_.set(static_cast<double>(node_.health_state().request_records()));
+  request_expiries_.set({}, static_cast<double>(node_.replication().counters().request_gc_rounds));
   std::array<std::size_t, 3> by_status{};  // healthy, unhealthy, unknown
   std::size_t stale = 0;
   for (const TargetView& v : node_.target_views(clock_.now())) {

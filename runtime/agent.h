@@ -368,6 +368,8 @@ class Agent {
   Counter& swim_deaths_;
   Counter& coverage_marks_;  // heck_coverage_mark_hits_total{mark}: core/cluster/coverage_marks.h
   Gauge& registry_targets_;
+  Gauge& request_records_;     // heck_idempotency_records
+  Counter& request_expiries_;  // heck_idempotency_expiry_rounds_total
   Gauge& targets_status_;
   Gauge& targets_stale_;
   Counter& view_changes_total_;

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <chrono>
 #include <optional>
+#include <thread>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -44,6 +45,7 @@ std::variant<ApiAnswer, ApiFailure> api_exchange(const HostPort& api, const ApiE
   req.set(http::field::user_agent, fmt::format("heck/{}", kVersion));
   req.set(http::field::accept, "application/json");
   if (!x.token.empty()) req.set(http::field::authorization, fmt::format("Bearer {}", x.token));
+  if (!x.idempotency_key.empty()) req.set("Idempotency-Key", x.idempotency_key);
   if (!x.body.empty()) {
     req.set(http::field::content_type, "application/json");
     req.body() = std::string(x.body);
@@ -116,9 +118,34 @@ Result<ApiAnswer> ApiClient::request(std::string_view method, std::string_view t
   if (send_token) x.token = token_;
   x.timeout = timeout_;
   x.max_body_bytes = kMaxBodyBytes;
-  auto r = api_exchange(api_, x);
-  if (auto* f = std::get_if<ApiFailure>(&r)) return Error{describe_failure(api_, *f)};
-  return std::get<ApiAnswer>(std::move(r));
+  // Only writes carry the request id, and only they are repeated with it.
+  const bool keyed = send_token && !request_id_.empty();
+  if (keyed) x.idempotency_key = request_id_;
+  for (int attempt = 0;; ++attempt) {
+    auto r = api_exchange(api_, x);
+    const auto* f = std::get_if<ApiFailure>(&r);
+    // Repeat only when the request may have been applied and the answer lost
+    // (write or read step), or the agent was too busy: never a refused connect.
+    const bool again = keyed && attempt < write_retries_ &&
+                       ((f && (f->step == ApiStep::write || f->step == ApiStep::read)) ||
+                        (!f && std::get<ApiAnswer>(r).status == 503));
+    if (again) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    if (f) return Error{describe_failure(api_, *f)};
+    // An agent on a store that keeps no record of keys (--store etcd) refuses
+    // a keyed write without applying it: send it once more without the key
+    // (and so without repeats).
+    auto& answer = std::get<ApiAnswer>(r);
+    if (!x.idempotency_key.empty() && answer.status == 501 &&
+        answer.body.find("Idempotency-Key: not supported") != std::string::npos) {
+      x.idempotency_key = {};
+      attempt = write_retries_;
+      continue;
+    }
+    return std::move(answer);
+  }
 }
 
 Result<nlohmann::json> ApiClient::call(std::string_view method, std::string_view target, std::string_view body,

@@ -55,6 +55,7 @@ struct ApiExchange {
   std::string_view token;
   Duration timeout = Duration::seconds(3);
   std::size_t max_body_bytes = 16 * 1024 * 1024;
+  std::string_view idempotency_key;  // sent as Idempotency-Key when not empty
 };
 std::variant<ApiAnswer, ApiFailure> api_exchange(const HostPort& api, const ApiExchange& exchange);
 
@@ -75,6 +76,17 @@ class ApiClient {
 
   const HostPort& api() const { return api_; }
 
+  // Writes carry `id` as their Idempotency-Key (runtime/api_server.h), and
+  // a write whose answer was lost (the exchange broke after the request was
+  // written, or a 503) is sent again with the same key, up to `retries`
+  // more times, 200 ms apart: the agent answers a repeat with the first
+  // answer and applies it once. Without an id writes are never repeated.
+  void set_request_id(std::string id, int retries = 2) {
+    request_id_ = std::move(id);
+    write_retries_ = retries;
+  }
+  const std::string& request_id() const { return request_id_; }
+
   // A 2xx answer parsed as JSON, or an Error as described above. `raw`
   // (optional) receives the body as sent, for --json.
   Result<nlohmann::json> get(std::string_view target, std::string* raw = nullptr) const;
@@ -94,6 +106,8 @@ class ApiClient {
   HostPort api_;
   Duration timeout_;
   std::string token_;
+  std::string request_id_;
+  int write_retries_ = 0;
 };
 
 // The error text of an API error body ({"error": "..."}), sanitised for a

@@ -4,6 +4,7 @@
 #include <openssl/sha.h>
 
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <optional>
@@ -12,6 +13,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <xxhash.h>
 
 #include "core/ownership/owner_split.h"
 #include "runtime/clock.h"
@@ -28,6 +30,9 @@ namespace {
 constexpr std::string_view kTargetsPrefix = "/v1/targets/";
 constexpr std::string_view kOwnersPrefix = "/v1/owners/";
 constexpr std::string_view kCountersPrefix = "/v1/counters/";
+constexpr std::string_view kSetsPrefix = "/v1/sets/";
+constexpr std::size_t kDefaultSetPage = 1000;
+constexpr std::size_t kMaxSetPage = 10'000;
 constexpr std::size_t kMaxCounterNameBytes = 256;
 constexpr std::size_t kMaxUnhealthyIds = 100;
 
@@ -354,7 +359,8 @@ HttpResponse endpoints() {
   return json_response(
       200, json{{"endpoints",
                  json::array({"/", "/v1/status", "/v1/targets", "/v1/targets/{id}", "/v1/owners/{id}",
-                              "/v1/counters/{name}", "/v1/members", "/v1/health", "/v1/changes", "/metrics"})}});
+                              "/v1/counters/{name}", "/v1/sets/{name}", "/v1/sets/{name}/{member}", "/v1/members",
+                              "/v1/health", "/v1/changes", "/metrics"})}});
 }
 
 // --- writes ----------------------------------------------------------------------
@@ -402,8 +408,42 @@ void add_durability(Agent& agent, json& reply) {
   reply["replicated_to"] = agent.replication_targets();
 }
 
+// An idempotent write: the request's Idempotency-Key and its fingerprint.
+struct Idempotency {
+  std::string key;
+  std::uint64_t fingerprint = 0;
+};
+
+// The answer to a write that changed the state: with an Idempotency-Key,
+// the answer is recorded first (RecordRequest, in the same turn as the
+// write, so the record travels in the write's delta and is in the same
+// snapshot), without the durability fields (they describe this delivery,
+// not the write). Then it persists and adds them.
+ApiReply finish_write(Agent& agent, const std::optional<Idempotency>& idem, unsigned status, json reply,
+                      std::string_view path) {
+  if (idem) {
+    AppliedRequest r;
+    r.fingerprint = idem->fingerprint;
+    r.status = static_cast<std::uint16_t>(status);
+    r.body = dump(reply);
+    if (r.body.size() > kMaxRequestBodyBytes && reply.contains("spec")) {
+      json smaller = reply;
+      smaller.erase("spec");
+      r.body = dump(smaller);
+    }
+    if (r.body.size() > kMaxRequestBodyBytes) r.body = dump(json{{"replayed", "answer too large to keep"}});
+    if (!agent.submit(RecordRequest{idem->key, std::move(r)})) {
+      return {error_response(503, "the agent is stopping or overloaded; the write was applied but not its "
+                                  "Idempotency-Key record",
+                             path)};
+    }
+  }
+  add_durability(agent, reply);
+  return {json_response(status, reply), true};
+}
+
 ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, const std::string& body,
-                    const ApiOptions& options) {
+                    const ApiOptions& options, const std::optional<Idempotency>& idem) {
   auto parsed = parse_body(body);
   if (!parsed) return {error_response(400, parsed.error(), path)};
   nlohmann::json& j = *parsed;
@@ -458,11 +498,11 @@ ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, 
              {"created", created},
              {"owners", agent.node().owners(id)},
              {"spec", json::parse(spec_json.dump())}};
-  add_durability(agent, reply);
-  return {json_response(created ? 201 : 200, reply), true};
+  return finish_write(agent, idem, created ? 201 : 200, std::move(reply), path);
 }
 
-ApiReply delete_target(Agent& agent, const std::string& id, std::string_view path) {
+ApiReply delete_target(Agent& agent, const std::string& id, std::string_view path,
+                       const std::optional<Idempotency>& idem) {
   const HealthState& state = agent.node().health_state();
   if (!state.target(id)) return {error_response(404, fmt::format("no target '{}'", id), path)};
   if (ExternalStore* store = agent.external_store()) {
@@ -481,11 +521,11 @@ ApiReply delete_target(Agent& agent, const std::string& id, std::string_view pat
   }
   if (state.target(id)) return {error_response(500, "the target is still registered (see the agent's log)", path)};
   json reply{{"id", id}, {"deleted", true}};
-  add_durability(agent, reply);
-  return {json_response(200, reply), true};
+  return finish_write(agent, idem, 200, std::move(reply), path);
 }
 
-ApiReply add_to_counter(Agent& agent, const std::string& name, std::string_view path, const std::string& body) {
+ApiReply add_to_counter(Agent& agent, const std::string& name, std::string_view path, const std::string& body,
+                        const std::optional<Idempotency>& idem) {
   auto parsed = parse_body(body);
   if (!parsed) return {error_response(400, parsed.error(), path)};
   const nlohmann::json& j = *parsed;
@@ -515,7 +555,64 @@ ApiReply add_to_counter(Agent& agent, const std::string& name, std::string_view 
   if (!agent.submit(AddToCounter{name, delta})) {
     return {error_response(503, "the agent is stopping or overloaded; try again", path)};
   }
+  if (idem) return finish_write(agent, idem, 200, json{{"name", name}, {"value", agent.node().counter(name)}}, path);
   return {json_response(200, json{{"name", name}, {"value", agent.node().counter(name)}}), true};
+}
+
+// --- sets (the likes service) ------------------------------------------------
+
+std::optional<std::string> set_part_problem(std::string_view what, std::string_view s, std::size_t max) {
+  if (s.size() > max) return fmt::format("{} of {} characters, more than {}", what, s.size(), max);
+  const bool ok = what == "set name" ? valid_set_name(s) : valid_set_member(s);
+  if (!ok) {
+    return fmt::format("invalid {} {}: 1-{} characters of A-Z a-z 0-9 . _ : -", what,
+                       quote_for_message(std::string(s)), max);
+  }
+  return std::nullopt;
+}
+
+ApiReply set_write(Agent& agent, const std::string& set, const std::string& member, bool add, std::string_view path,
+                   const std::optional<Idempotency>& idem) {
+  const HealthState& state = agent.node().health_state();
+  const bool was = state.set_contains(set, member);
+  const bool accepted = add ? agent.submit(AddToSet{set, member}) : agent.submit(RemoveFromSet{set, member});
+  if (!accepted) return {error_response(503, "the agent is stopping or overloaded; try again", path)};
+  if (state.set_contains(set, member) != add) {
+    return {error_response(500, "the set did not change (see the agent's log)", path)};
+  }
+  json reply{{"set", set}, {"member", member}};
+  reply[add ? "added" : "removed"] = add ? !was : was;
+  reply["count"] = state.set_members(set, {}, 0).count;
+  return finish_write(agent, idem, add && !was ? 201 : 200, std::move(reply), path);
+}
+
+ApiReply set_read(Agent& agent, const std::string& set, std::string_view path, std::string_view query) {
+  std::size_t limit = kDefaultSetPage;
+  std::string after;
+  for (const auto& [k, v] : parse_query(query)) {
+    if (k == "limit") {
+      std::size_t n = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc{} || end != v.data() + v.size() || n < 1 || n > kMaxSetPage) {
+        return {error_response(400, fmt::format("limit: must be an integer in [1, {}], got {}", kMaxSetPage,
+                                                quote_for_message(v)),
+                               path)};
+      }
+      limit = n;
+    } else if (k == "after") {
+      if (auto problem = set_part_problem("member", v, kMaxSetMemberLength)) {
+        return {error_response(400, "after: " + *problem, path)};
+      }
+      after = v;
+    } else {
+      return {error_response(400, fmt::format("unknown query parameter {} (known: limit, after)", quote_for_message(k)),
+                             path)};
+    }
+  }
+  const SetPage page = agent.node().health_state().set_members(set, after, limit);
+  json reply{{"name", set}, {"count", page.count}, {"members", page.members}};
+  reply["next"] = page.more && !page.members.empty() ? json(page.members.back()) : json(nullptr);
+  return {json_response(200, reply)};
 }
 
 std::optional<std::string> counter_name_problem(const std::string& name) {
@@ -529,11 +626,14 @@ std::optional<std::string> counter_name_problem(const std::string& name) {
   return std::nullopt;
 }
 
-enum class Route { none, page, index, targets, target, owners, counter, status, members, health, changes, metrics };
+enum class Route {
+  none, page, index, targets, target, owners, counter, set, set_member, status, members, health, changes, metrics
+};
 
 std::string_view allowed_methods(Route r) {
   switch (r) {
-    case Route::target: return "GET, HEAD, PUT, DELETE";
+    case Route::target:
+    case Route::set_member: return "GET, HEAD, PUT, DELETE";
     case Route::counter: return "GET, HEAD, POST";
     default: return "GET, HEAD";
   }
@@ -541,7 +641,7 @@ std::string_view allowed_methods(Route r) {
 
 bool method_allowed(Route r, std::string_view method) {
   if (method == "GET" || method == "HEAD") return true;
-  if (r == Route::target) return method == "PUT" || method == "DELETE";
+  if (r == Route::target || r == Route::set_member) return method == "PUT" || method == "DELETE";
   if (r == Route::counter) return method == "POST";
   return false;
 }
@@ -584,6 +684,15 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     route = Route::owners;
   } else if (below(kCountersPrefix)) {
     route = Route::counter;
+  } else if (path.starts_with(kSetsPrefix) && path.size() > kSetsPrefix.size()) {
+    // /v1/sets/{name} or /v1/sets/{name}/{member}
+    rest = path.substr(kSetsPrefix.size());
+    const auto slash = rest.find('/');
+    if (slash == std::string_view::npos) {
+      route = Route::set;
+    } else if (rest.find('/', slash + 1) == std::string_view::npos) {
+      route = Route::set_member;
+    }
   } else if (path == "/v1/status") {
     route = Route::status;
   } else if (path == "/v1/members") {
@@ -617,6 +726,52 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     }
   }
 
+  // Idempotent writes: a key seen before (by any agent, once its record
+  // reached this one) gets the first answer again and changes nothing.
+  // The etcd store keeps targets, observations and counters only: sets and
+  // the record of applied keys live in the gossip store.
+  if (agent.external_store() &&
+      (route == Route::set || route == Route::set_member || (!read && request.idempotency_key))) {
+    return {error_response(501,
+                           route == Route::set || route == Route::set_member
+                               ? "sets are kept by the gossip store only; this agent runs --store etcd"
+                               : "Idempotency-Key: not supported with --store etcd (the gossip store keeps the "
+                                 "record of applied writes); send the write without it",
+                           path)};
+  }
+  std::optional<Idempotency> idem;
+  if (!read && request.idempotency_key) {
+    const std::string& key = *request.idempotency_key;
+    if (!valid_request_key(key)) {
+      return {error_response(
+          400,
+          fmt::format("Idempotency-Key: must be 1-{} printable ASCII characters without spaces (one header), got {} "
+                      "of {} bytes",
+                      kMaxRequestKeyLength, quote_for_message(key.substr(0, 64)), key.size()),
+          path)};
+    }
+    std::string fingerprinted = request.method;
+    fingerprinted += '\n';
+    fingerprinted += request.target;
+    fingerprinted += '\n';
+    fingerprinted += request.body;
+    idem = Idempotency{key, XXH64(fingerprinted.data(), fingerprinted.size(), 0x6964656d /* "idem" */)};
+    if (const AppliedRequest* first = agent.node().health_state().first_request(key)) {
+      if (first->fingerprint != idem->fingerprint) {
+        return {error_response(
+            422,
+            fmt::format("Idempotency-Key {} was already used for a different request (method, path or body)",
+                        quote_for_message(key)),
+            path)};
+      }
+      HttpResponse r;
+      r.status = first->status;
+      r.body = first->body;
+      r.replayed = true;
+      return {std::move(r)};
+    }
+  }
+
   // The id or name in the path.
   std::string name;
   if (route == Route::target || route == Route::owners) {
@@ -631,6 +786,18 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     name = url_decode(rest, false);
     if (auto problem = counter_name_problem(name)) return {error_response(400, *problem, path)};
   }
+  std::string member;
+  if (route == Route::set || route == Route::set_member) {
+    const auto slash = rest.find('/');
+    name = std::string(rest.substr(0, slash));
+    if (auto problem = set_part_problem("set name", name, kMaxSetNameLength)) return {error_response(400, *problem, path)};
+    if (route == Route::set_member) {
+      member = std::string(rest.substr(slash + 1));
+      if (auto problem = set_part_problem("member", member, kMaxSetMemberLength)) {
+        return {error_response(400, *problem, path)};
+      }
+    }
+  }
 
   switch (route) {
     case Route::page: {
@@ -642,16 +809,25 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     case Route::index: return {endpoints()};
     case Route::targets: return {list_targets(agent, path, query)};
     case Route::target: {
-      if (request.method == "PUT") return put_target(agent, name, path, request.body, options);
-      if (request.method == "DELETE") return delete_target(agent, name, path);
+      if (request.method == "PUT") return put_target(agent, name, path, request.body, options, idem);
+      if (request.method == "DELETE") return delete_target(agent, name, path, idem);
       auto v = agent.node().target_view(name, agent.now());
       if (!v) return {error_response(404, fmt::format("no target '{}'", name), path)};
       return {json_response(200, target_json(agent, *v))};
     }
     case Route::owners: return {owners(agent, name)};
     case Route::counter: {
-      if (request.method == "POST") return add_to_counter(agent, name, path, request.body);
+      if (request.method == "POST") return add_to_counter(agent, name, path, request.body, idem);
       return {json_response(200, json{{"name", name}, {"value", agent.node().counter(name)}})};
+    }
+    case Route::set: return set_read(agent, name, path, query);
+    case Route::set_member: {
+      if (request.method == "PUT" || request.method == "DELETE") {
+        return set_write(agent, name, member, request.method == "PUT", path, idem);
+      }
+      return {json_response(200, json{{"set", name},
+                                      {"member", member},
+                                      {"present", agent.node().health_state().set_contains(name, member)}})};
     }
     case Route::status: return {status(agent, options)};
     case Route::members: return {members(agent)};

@@ -32,6 +32,30 @@
 //       and the value then reads as the bound (crdts.h: ccounter_value).
 //   GET /v1/counters/{name} -> {"name", "value"} (0 if never written).
 //       A name is 1-256 bytes (percent-decoded), no control characters.
+//   PUT /v1/sets/{name}/{member}    (write) -> 201 {"set", "member",
+//       "added": true, "count"} when the member is new here, 200 with
+//       "added": false when it was there; DELETE (write) -> 200 {"set",
+//       "member", "removed", "count"}. An add-wins set (health_state.h):
+//       a member added often counts once; an add concurrent with a remove
+//       wins. Both with "durable" and "replicated_to" as a target PUT.
+//   GET /v1/sets/{name}[?limit=N&after=MEMBER] -> {"name", "count",
+//       "members" (byte order, at most N, default 1000, at most 10000),
+//       "next" (the last member listed when more follow, else null)}.
+//   GET /v1/sets/{name}/{member} -> {"set", "member", "present"}.
+//       Names: 1-64, members 1-128 characters of A-Z a-z 0-9 . _ : -;
+//       anything else -> 400 naming it.
+//
+// Idempotent writes: every write (PUT, DELETE, POST) takes an
+// "Idempotency-Key" header (1-128 printable ASCII characters, no space, one
+// header; else 400). The first request with a key is applied and its answer
+// (status and body, without "durable"/"replicated_to") is recorded in the
+// replicated state (Replicator::record_request) in the same delta as the
+// write, before the reply is persisted and sent. A request with a key this
+// agent holds a record of changes nothing and gets the recorded answer with
+// "Idempotent-Replayed: true"; the same key with another method, path or
+// body -> 422. Only answers of writes that were applied (2xx) are recorded:
+// a refused request may be sent again with its key. Records are kept
+// ReplicatorConfig::request_retention (24 h), at most max_request_records.
 //   GET /v1/status
 //       {"name", "address", "version", "members": {"alive","suspect","dead",
 //        "left"}, "targets": {"total","healthy","unhealthy","unknown","stale"},
@@ -80,7 +104,8 @@
 //         heck_cluster_sends_total{channel}, heck_swim_probes_total,
 //         heck_swim_probes_failed_total, heck_swim_suspicions_total,
 //         heck_swim_refutes_total, heck_swim_deaths_declared_total,
-//         heck_registry_targets, and with a transport:
+//         heck_registry_targets, heck_idempotency_records,
+//         heck_idempotency_expiry_rounds_total, and with a transport:
 //         heck_cluster_packets_rejected_total{reason},
 //         heck_cluster_transport_packets_total{direction,channel},
 //         heck_cluster_transport_bytes_total{direction,channel},

@@ -130,6 +130,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     if (!response.content_type.empty()) r.set(http::field::content_type, response.content_type);
     if (!response.allow.empty()) r.set(http::field::allow, response.allow);
     if (!response.www_authenticate.empty()) r.set(http::field::www_authenticate, response.www_authenticate);
+    if (response.replayed) r.set("Idempotent-Replayed", "true");
     r.set(http::field::cache_control, "no-store");
   }
 
@@ -178,6 +179,15 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     req.body = std::move(msg.body());
     req.keep_alive = msg.keep_alive();
     req.authorization = std::string(msg[http::field::authorization]);
+    const auto keys = msg.equal_range("Idempotency-Key");
+    for (auto it = keys.first; it != keys.second; ++it) {
+      if (req.idempotency_key) {
+        *req.idempotency_key += ", ";
+        *req.idempotency_key += std::string(it->value());
+      } else {
+        req.idempotency_key = std::string(it->value());
+      }
+    }
     const bool head = msg.method() == http::verb::head;
     parser_.reset();
 

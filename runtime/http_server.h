@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -41,6 +42,9 @@ struct HttpRequest {
   std::string body;
   bool keep_alive = true;
   std::string authorization;  // the Authorization header, as sent ("" if none)
+  // The Idempotency-Key header, as sent (nullopt if none; the API server
+  // validates it). Sent twice: the values joined by ", " (invalid).
+  std::optional<std::string> idempotency_key;
 };
 
 struct HttpResponse {
@@ -49,6 +53,7 @@ struct HttpResponse {
   std::string body;
   std::string allow;  // the Allow header, when set (405)
   std::string www_authenticate;  // the WWW-Authenticate header, when set (401)
+  bool replayed = false;  // "Idempotent-Replayed: true": the first answer to this Idempotency-Key
 };
 
 struct HttpServerOptions {

@@ -119,6 +119,12 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
           }
         } else if constexpr (std::is_same_v<T, StoreUpdate>) {
           if (config_.external_store) apply_store_update(now, input);
+        } else if constexpr (std::is_same_v<T, AddToSet>) {
+          replicator_.add_to_set(now, input.name, input.member, out);
+        } else if constexpr (std::is_same_v<T, RemoveFromSet>) {
+          replicator_.remove_from_set(now, input.name, input.member, out);
+        } else if constexpr (std::is_same_v<T, RecordRequest>) {
+          replicator_.record_request(now, input.key, input.answer, out);
         }
       },
       in);
@@ -194,6 +200,10 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
   }
   if (state.counters_version() != counters_seen_) {
     counters_seen_ = state.counters_version();
+    ++durable_epoch_;
+  }
+  if (state.sets_version() + state.requests_version() != sets_requests_seen_) {
+    sets_requests_seen_ = state.sets_version() + state.requests_version();
     ++durable_epoch_;
   }
   if (!affected.empty()) reconcile(now, affected, out);
@@ -475,6 +485,8 @@ HealthDelta ClusterNode::durable_state() const {
   HealthDelta d;
   d.registry = health_state().state().registry;
   d.counters = health_state().state().counters;
+  d.sets = health_state().state().sets;
+  d.requests = health_state().state().requests;
   return d;
 }
 

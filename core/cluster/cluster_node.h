@@ -128,9 +128,23 @@ struct AddToCounter {
   std::string name;
   std::int64_t delta = 0;
 };
+// The likes service: a member of a replicated add-wins set (health_state.h).
+// REQUIRES: valid_set_name(name), valid_set_member(member).
+struct AddToSet {
+  std::string name, member;
+};
+struct RemoveFromSet {
+  std::string name, member;
+};
+// The first answer of an idempotent write, recorded right after the write
+// it answers, in the same driver turn (Replicator::record_request).
+struct RecordRequest {
+  std::string key;
+  AppliedRequest answer;
+};
 // StoreUpdate (core/store/store_types.h): the external store's changes.
-using ClusterInput =
-    std::variant<Packet, TimerFired, CheckDone, LeaveCluster, PutTarget, DeleteTarget, AddToCounter, StoreUpdate>;
+using ClusterInput = std::variant<Packet, TimerFired, CheckDone, LeaveCluster, PutTarget, DeleteTarget, AddToCounter,
+                                  AddToSet, RemoveFromSet, RecordRequest, StoreUpdate>;
 
 struct ClusterCounters {
   std::uint64_t packets_received = 0;
@@ -187,7 +201,8 @@ class ClusterNode {
   bool external_store() const { return config_.external_store; }
 
   // Durability. durable_epoch() changes whenever the durable part of the
-  // state (the target registry and the counters) changes here, by a local
+  // state (the target registry, the counters, the sets and the record of
+  // applied idempotent writes) changes here, by a local
   // write or by replication; durable_state() is that part, to be written
   // with core/replicated/snapshot.h and passed back as config.restored.
   std::uint64_t durable_epoch() const { return durable_epoch_; }
@@ -246,6 +261,7 @@ class ClusterNode {
   // change recomputes ownership; either changes durable_epoch_.
   std::uint64_t registry_seen_ = 0;
   std::uint64_t counters_seen_ = 0;
+  std::uint64_t sets_requests_seen_ = 0;  // HealthState::sets_version + requests_version
   std::uint64_t durable_epoch_ = 0;
 
   // The last status written per target, by scheduler slot (reset when the

@@ -30,7 +30,7 @@ namespace {
 // Which keys a store accepts: the registry's are target ids, the
 // observations' are subjects (a target id or a vouch, health_state.h), the
 // counters' any name.
-enum class KeyRule { target, subject, any };
+enum class KeyRule { target, subject, any, set_member, request };
 
 // ---------------------------------------------------------------- encoding
 //
@@ -127,6 +127,21 @@ void write_value(const Observation& o, ReplicaTable& t, W& w) {
 template <typename W>
 void write_value(std::int64_t v, ReplicaTable&, W& w) {
   w.sint(v);
+}
+
+template <typename W>
+void write_value(const SetMark&, ReplicaTable&, W& w) {
+  w.boolean(true);
+}
+
+template <typename W>
+void write_value(const AppliedRequest& r, ReplicaTable& t, W& w) {
+  w.array(5);
+  w.uint(r.fingerprint);
+  w.uint(r.status);
+  w.str(r.body);
+  w.uint(r.applied_at.packed);
+  w.uint(t(r.writer));
 }
 
 template <typename V, typename W>
@@ -409,6 +424,30 @@ class Decoder {
     return i64(v, where, out, std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::max());
   }
 
+  bool value(const MsgValue& v, const Where& where, const std::string&, SetMark&) {
+    if (v.type != MsgType::boolean || !v.boolean) return fail(fmt::format("{}: a set member's value must be true", where.str()));
+    return true;
+  }
+
+  bool value(const MsgValue& v, const Where& where, const std::string&, AppliedRequest& out) {
+    if (v.type != MsgType::array || v.size != 5) {
+      return fail(fmt::format("{}: applied request must be [fingerprint, status, body, applied_at, writer]", where.str()));
+    }
+    std::array<MsgValue, 5> f;
+    Items items(v);
+    for (MsgValue& x : f) x = items.next();
+    std::uint64_t status = 0;
+    if (!u64(f[0], Where(where, " fingerprint"), out.fingerprint) || !u64(f[1], Where(where, " status"), status, 100, 599)) {
+      return false;
+    }
+    if (f[2].type != MsgType::str || f[2].size > kMaxRequestBodyBytes) {
+      return fail(fmt::format("{} body: must be a string of at most {} bytes", where.str(), kMaxRequestBodyBytes));
+    }
+    out.status = static_cast<std::uint16_t>(status);
+    out.body = f[2].text();
+    return u64(f[3], Where(where, " applied_at"), out.applied_at.packed) && replica(f[4], Where(where, " writer"), out.writer);
+  }
+
   template <typename V>
   bool store(const MsgValue& v, const Where& where, KeyRule keys, DotMap<std::string, DotFun<V>>& out) {
     if (v.type != MsgType::array) return fail(fmt::format("{}: store must be an array, got {}", where.str(), type_name(v)));
@@ -431,6 +470,12 @@ class Decoder {
       }
       if (keys == KeyRule::subject && !valid_target_id(k) && !is_vouch_subject(k)) {
         return fail(fmt::format("{}: '{}' is neither a valid target id nor '@' and a member name", w.str(), k));
+      }
+      if (keys == KeyRule::set_member && !valid_set_key(k)) {
+        return fail(fmt::format("{}: '{}' is not a set name, '/' and a member", w.str(), k));
+      }
+      if (keys == KeyRule::request && !valid_request_key(k)) {
+        return fail(fmt::format("{}: '{}' is not a valid idempotency key", w.str(), k));
       }
       if (out.find(k)) return fail(fmt::format("{}: duplicate key '{}'", w.str(), k));
       DotFun<V> fun;
@@ -551,6 +596,19 @@ bool decode_triple(Decoder& dec, const MsgValue* g, const MsgValue* o, const Msg
          (!c || dec.causal(*c, Where(where, ".c"), KeyRule::any, out.counters));
 }
 
+// The sets and the request record: absent (empty) in most bodies.
+bool decode_pair(Decoder& dec, const MsgValue* s, const MsgValue* k, const char* root, HealthDelta& out) {
+  const Where where(root);
+  return (!s || dec.causal(*s, Where(where, ".s"), KeyRule::set_member, out.sets)) &&
+         (!k || dec.causal(*k, Where(where, ".k"), KeyRule::request, out.requests));
+}
+
+// True when the body needs the five-store layout (sets or requests used).
+bool five_stores(const CausalContext& s, const CausalContext& k) { return !s.empty() || !k.empty(); }
+bool five_stores(const HealthDelta& d) {
+  return !causal_empty(d.sets) || !causal_empty(d.requests);
+}
+
 const MsgValue* ptr(const std::optional<MsgValue>& v) { return v ? &*v : nullptr; }
 
 }  // namespace
@@ -563,7 +621,8 @@ Bytes encode_delta(const HealthDelta& d) {
   MsgpackWriter w(out);
   ReplicaTable t;
   const bool g = !causal_empty(d.registry), o = !causal_empty(d.observations), c = !causal_empty(d.counters);
-  w.map(1 + (g ? 1 : 0) + (o ? 1 : 0) + (c ? 1 : 0));
+  const bool s = !causal_empty(d.sets), k = !causal_empty(d.requests);
+  w.map(1 + (g ? 1 : 0) + (o ? 1 : 0) + (c ? 1 : 0) + (s ? 1 : 0) + (k ? 1 : 0));
   if (c) {
     // "c" comes first on the wire but numbers its replicas after g and o.
     NullWriter first;
@@ -576,12 +635,25 @@ Bytes encode_delta(const HealthDelta& d) {
     w.str("g");
     write_causal(d.registry, t, w);
   }
+  if (k) {
+    w.str("k");
+    write_causal(d.requests, t, w);
+  }
   if (o) {
     w.str("o");
     write_causal(d.observations, t, w);
   }
+  if (s) {
+    // "s" comes after the table: number its replicas first.
+    NullWriter first;
+    write_causal(d.sets, t, first);
+  }
   w.str("r");
   t.write(w);
+  if (s) {
+    w.str("s");
+    write_causal(d.sets, t, w);
+  }
   return out;
 }
 
@@ -591,10 +663,11 @@ Result<HealthDelta> decode_delta(std::span<const std::uint8_t> bytes, const Code
   if (!read_body(bytes, "delta", body, err)) return Error{std::move(err)};
   Decoder dec(limits, specs);
   HealthDelta d;
-  std::array<std::optional<MsgValue>, 4> f;  // r g o c
-  if (!dec.fields(body, "delta", std::array{"r", "g", "o", "c"}, f) ||
+  std::array<std::optional<MsgValue>, 6> f;  // r g o c s k
+  if (!dec.fields(body, "delta", std::array{"r", "g", "o", "c", "s", "k"}, f) ||
       (f[0] ? !dec.table(*f[0], "delta.r") : !dec.fail("delta.r: missing")) ||
-      !decode_triple(dec, ptr(f[1]), ptr(f[2]), ptr(f[3]), "delta", d)) {
+      !decode_triple(dec, ptr(f[1]), ptr(f[2]), ptr(f[3]), "delta", d) ||
+      !decode_pair(dec, ptr(f[4]), ptr(f[5]), "delta", d)) {
     return Error{dec.error()};
   }
   return d;
@@ -612,6 +685,11 @@ Bytes encode_digest(const Digest& d) {
   write_context(d.registry, t, first);
   write_context(d.observations, t, first);
   write_context(d.counters, t, first);
+  const bool five = five_stores(d.sets, d.requests);
+  if (five) {
+    write_context(d.sets, t, first);
+    write_context(d.requests, t, first);
+  }
   w.map(5);
   w.str("h");
   std::vector<std::uint8_t> h;
@@ -627,10 +705,14 @@ Bytes encode_digest(const Digest& d) {
   w.str("r");
   t.write(w);
   w.str("x");
-  w.array(3);
+  w.array(five ? 5 : 3);
   write_context(d.registry, t, w);
   write_context(d.observations, t, w);
   write_context(d.counters, t, w);
+  if (five) {
+    write_context(d.sets, t, w);
+    write_context(d.requests, t, w);
+  }
   return out;
 }
 
@@ -649,13 +731,16 @@ Result<Digest> decode_digest(std::span<const std::uint8_t> bytes, const CodecLim
   if (!x) return Error{"digest.x: missing"};
   if (!h) return Error{"digest.h: missing"};
   if (!dec.table(*r, "digest.r")) return Error{dec.error()};
-  if (x->type != MsgType::array || x->size != 3) {
-    return Error{"digest.x: must be [registry, observations, counters] contexts"};
+  if (x->type != MsgType::array || (x->size != 3 && x->size != 5)) {
+    return Error{"digest.x: must be [registry, observations, counters(, sets, requests)] contexts"};
   }
   Items contexts(*x);
   if (!dec.context(contexts.next(), "digest.x.g", d.registry) ||
       !dec.context(contexts.next(), "digest.x.o", d.observations) ||
-      !dec.context(contexts.next(), "digest.x.c", d.counters) || !dec.flag(q, "q", "digest", d.reply)) {
+      !dec.context(contexts.next(), "digest.x.c", d.counters) ||
+      (x->size == 5 && (!dec.context(contexts.next(), "digest.x.s", d.sets) ||
+                        !dec.context(contexts.next(), "digest.x.k", d.requests))) ||
+      !dec.flag(q, "q", "digest", d.reply)) {
     return Error{dec.error()};
   }
   if (h->type != MsgType::bin || h->size != kDigestBuckets * 8) {
@@ -682,6 +767,8 @@ Bytes encode_repair(const Repair& rep) {
   const bool scoped = rep.scoped;
   const bool elided = scoped && !rep.elided.empty();
   const bool partial = scoped && rep.partial;
+  const bool five = five_stores(d) || five_stores(d.sets.context, d.requests.context) ||
+                    (elided && (!rep.elided.sets.empty() || !rep.elided.requests.empty()));
   w.map(2 + (scoped ? 2 : 0) + (elided ? 1 : 0) + (partial ? 1 : 0));
   if (scoped) {
     w.str("b");
@@ -689,16 +776,24 @@ Bytes encode_repair(const Repair& rep) {
     for (std::uint16_t b : rep.buckets) w.uint(b);
   }
   w.str("d");
-  w.array(3);
+  w.array(five ? 5 : 3);
   write_causal(d.registry, t, w);
   write_causal(d.observations, t, w);
   write_causal(d.counters, t, w);
+  if (five) {
+    write_causal(d.sets, t, w);
+    write_causal(d.requests, t, w);
+  }
   if (elided) {
     w.str("e");
-    w.array(3);
+    w.array(five ? 5 : 3);
     write_elided(rep.elided.registry, t, w);
     write_elided(rep.elided.observations, t, w);
     write_elided(rep.elided.counters, t, w);
+    if (five) {
+      write_elided(rep.elided.sets, t, w);
+      write_elided(rep.elided.requests, t, w);
+    }
   }
   if (partial) {
     w.str("p");
@@ -725,11 +820,17 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
   if (!r) return Error{"repair.r: missing"};
   if (!d) return Error{"repair.d: missing"};
   if (!dec.table(*r, "repair.r")) return Error{dec.error()};
-  if (d->type != MsgType::array || d->size != 3) return Error{"repair.d: must be [registry, observations, counters]"};
+  if (d->type != MsgType::array || (d->size != 3 && d->size != 5)) {
+    return Error{"repair.d: must be [registry, observations, counters(, sets, requests)]"};
+  }
   {
     Items triple(*d);
     const MsgValue g = triple.next(), o = triple.next(), c = triple.next();
     if (!decode_triple(dec, &g, &o, &c, "repair.d", rep.delta)) return Error{dec.error()};
+    if (d->size == 5) {
+      const MsgValue s = triple.next(), k = triple.next();
+      if (!decode_pair(dec, &s, &k, "repair.d", rep.delta)) return Error{dec.error()};
+    }
   }
   if (b) {
     rep.scoped = true;
@@ -749,11 +850,15 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
     if (!t) return Error{"repair.t: missing (a scoped repair names its addressee)"};
     if (!dec.u64(*t, "repair.t", rep.for_replica, 1)) return Error{dec.error()};
     if (e) {
-      if (e->type != MsgType::array || e->size != 3) return Error{"repair.e: must be [registry, observations, counters]"};
+      if (e->type != MsgType::array || (e->size != 3 && e->size != 5)) {
+        return Error{"repair.e: must be [registry, observations, counters(, sets, requests)]"};
+      }
       Items triple(*e);
       if (!dec.elided(triple.next(), "repair.e.g", rep.elided.registry) ||
           !dec.elided(triple.next(), "repair.e.o", rep.elided.observations) ||
-          !dec.elided(triple.next(), "repair.e.c", rep.elided.counters)) {
+          !dec.elided(triple.next(), "repair.e.c", rep.elided.counters) ||
+          (e->size == 5 && (!dec.elided(triple.next(), "repair.e.s", rep.elided.sets) ||
+                            !dec.elided(triple.next(), "repair.e.k", rep.elided.requests)))) {
         return Error{dec.error()};
       }
     }
@@ -773,8 +878,11 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
     };
     for (auto err : {check_keys(rep.delta.registry.store.entries(), "d.g"),
                      check_keys(rep.delta.observations.store.entries(), "d.o"),
-                     check_keys(rep.delta.counters.store.entries(), "d.c"), check_keys(rep.elided.registry, "e.g"),
-                     check_keys(rep.elided.observations, "e.o"), check_keys(rep.elided.counters, "e.c")}) {
+                     check_keys(rep.delta.counters.store.entries(), "d.c"),
+                     check_keys(rep.delta.sets.store.entries(), "d.s"),
+                     check_keys(rep.delta.requests.store.entries(), "d.k"), check_keys(rep.elided.registry, "e.g"),
+                     check_keys(rep.elided.observations, "e.o"), check_keys(rep.elided.counters, "e.c"),
+                     check_keys(rep.elided.sets, "e.s"), check_keys(rep.elided.requests, "e.k")}) {
       if (err) return Error{*err};
     }
     auto check_ctx = [&](const std::map<std::string, std::vector<Dot>>& m, const CausalContext& c,
@@ -788,7 +896,9 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
     };
     for (auto err : {check_ctx(rep.elided.registry, rep.delta.registry.context, "e.g"),
                      check_ctx(rep.elided.observations, rep.delta.observations.context, "e.o"),
-                     check_ctx(rep.elided.counters, rep.delta.counters.context, "e.c")}) {
+                     check_ctx(rep.elided.counters, rep.delta.counters.context, "e.c"),
+                     check_ctx(rep.elided.sets, rep.delta.sets.context, "e.s"),
+                     check_ctx(rep.elided.requests, rep.delta.requests.context, "e.k")}) {
       if (err) return Error{*err};
     }
   }

@@ -8,9 +8,11 @@
 // top; replica ids (64-bit hashes) written once per body in a table "r" and
 // referred to by index everywhere else; dots flattened into runs of integers.
 //
-//   delta   {"r": [replica ids], "g": causal, "o": causal, "c": causal}
-//           (g: target registry, o: observations, c: counters; an absent
-//           key is the empty store with the empty context)
+//   delta   {"r": [replica ids], "g": causal, "o": causal, "c": causal,
+//            "s": causal, "k": causal}
+//           (g: target registry, o: observations, c: counters, s: sets,
+//           k: applied idempotent requests; an absent key is the empty
+//           store with the empty context)
 //   causal  [store, context]
 //   store   [[key, ri, counter, value, ri, counter, value, ...], ...]
 //   context [[ri, max, ...] (version vector), [ri, counter, ...] (cloud)]
@@ -18,6 +20,12 @@
 //           o: [status, reason, status_code, latency_us, observed_at (HLC),
 //               observer ri, check_seq]
 //           c: int64 (the replica's running total)
+//           s: true (the key is set_key(set, member), health_state.h)
+//           k: [fingerprint, status, body (str), applied_at (HLC), writer ri]
+//   The sets and the request record are new: a digest's "x", a repair's
+//   "d" and "e" carry three entries (g, o, c) while both are empty, five
+//   (g, o, c, s, k) once either is used; a body of an agent that never
+//   used them is byte for byte what it was before them.
 //   digest  {"i": sender replica id, "r": ids, "x": [context g, context o, context c], "h": binary (kDigestBuckets little-
 //           endian u64 bucket hashes), "q": bool (answer with a repair and
 //           your own digest)}
@@ -56,7 +64,7 @@ struct CodecLimits {
   std::size_t max_keys = 200'000;       // keys per store
   std::size_t max_dots_per_key = 256;   // siblings of one key
   std::size_t max_cloud_dots = 200'000; // context dots beyond the version vector
-  std::size_t max_key_bytes = 256;      // target ids and counter names
+  std::size_t max_key_bytes = 256;      // target ids, counter names, set keys, idempotency keys
   std::size_t max_buckets = kDigestBuckets;
 
   bool operator==(const CodecLimits&) const = default;
@@ -66,7 +74,7 @@ struct CodecLimits {
 // counters: each store numbers its dots on its own) and bucket hashes.
 struct Digest {
   ReplicaId replica = 0;  // the sender's incarnation (a repair is addressed to it)
-  CausalContext registry, observations, counters;
+  CausalContext registry, observations, counters, sets, requests;
   std::vector<std::uint64_t> hashes;  // kDigestBuckets entries
   bool reply = false;                 // the sender wants a repair and our digest
   bool operator==(const Digest&) const = default;
@@ -74,8 +82,10 @@ struct Digest {
 
 // Dots whose value the sender left out because the receiver has seen them.
 struct ElidedDots {
-  std::map<std::string, std::vector<Dot>> registry, observations, counters;
-  bool empty() const { return registry.empty() && observations.empty() && counters.empty(); }
+  std::map<std::string, std::vector<Dot>> registry, observations, counters, sets, requests;
+  bool empty() const {
+    return registry.empty() && observations.empty() && counters.empty() && sets.empty() && requests.empty();
+  }
   bool operator==(const ElidedDots&) const = default;
 };
 

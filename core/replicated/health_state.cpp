@@ -84,14 +84,77 @@ HealthDelta HealthState::drop_observations(const std::string& id,
   return d;
 }
 
+HealthDelta HealthState::add_to_set(const std::string& name, const std::string& member) {
+  assert(valid_set_name(name) && valid_set_member(member));
+  HealthDelta d;
+  d.sets = write_key(state_.sets, set_key(name, member), self_, SetMark{});
+  apply(d);
+  return d;
+}
+
+HealthDelta HealthState::remove_from_set(const std::string& name, const std::string& member) {
+  HealthDelta d;
+  d.sets = ormap_remove(state_.sets, set_key(name, member));
+  apply(d);
+  return d;
+}
+
+HealthDelta HealthState::record_request(const std::string& key, AppliedRequest r) {
+  assert(valid_request_key(key));
+  HealthDelta d;
+  r.writer = self_;
+  d.requests = write_key(state_.requests, key, self_, std::move(r));
+  apply(d);
+  return d;
+}
+
+HealthDelta HealthState::expire_requests(std::uint64_t expire_before_ms, std::size_t max_records,
+                                         std::size_t max_removals) {
+  HealthDelta d;
+  std::size_t left = request_order_.size();
+  for (auto it = request_order_.begin(); it != request_order_.end() && max_removals > 0; ++it, --max_removals) {
+    const bool expired = HlcTimestamp{it->first}.wall_ms() < expire_before_ms;
+    if (!expired && left <= max_records) break;
+    if (const auto* fun = state_.requests.store.find(it->second)) {
+      fun->for_each_dot([&](Dot x) { d.requests.context.insert(x); });
+    }
+    --left;
+  }
+  if (!d.requests.context.empty()) apply(d);
+  return d;
+}
+
+void HealthState::reorder_requests(const std::vector<std::string>& keys) {
+  for (const std::string& k : keys) {
+    if (auto it = request_time_.find(k); it != request_time_.end()) {
+      request_order_.erase({it->second, k});
+      request_time_.erase(it);
+    }
+    if (const AppliedRequest* r = first_request(k)) {
+      request_time_.emplace(k, r->applied_at.packed);
+      request_order_.emplace(r->applied_at.packed, k);
+    }
+  }
+}
+
 bool HealthState::apply(const HealthDelta& d) {
   const bool g = join_tracking_keys(state_.registry, d.registry, tracking_ ? &registry_changes_ : nullptr);
   const bool o = state_.observations.join(d.observations);
   const bool c = state_.counters.join(d.counters);
+  bool s = false, k = false;
+  // The sets and the request record are empty in most states: skip them cheaply.
+  if (!d.sets.store.empty() || !d.sets.context.empty()) s = state_.sets.join(d.sets);
+  if (!d.requests.store.empty() || !d.requests.context.empty()) {
+    std::vector<std::string> changed;
+    k = join_tracking_keys(state_.requests, d.requests, &changed);
+    reorder_requests(changed);
+  }
   registry_version_ += g ? 1 : 0;
   observations_version_ += o ? 1 : 0;
   counters_version_ += c ? 1 : 0;
-  return g || o || c;
+  sets_version_ += s ? 1 : 0;
+  requests_version_ += k ? 1 : 0;
+  return g || o || c || s || k;
 }
 
 bool HealthState::join(const HealthDelta& d) { return apply(d); }
@@ -140,8 +203,14 @@ void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool 
   scoped_join(state_.registry, d.registry, here.registry, adopt_context, tracking_ ? &registry_changes_ : nullptr);
   scoped_join(state_.observations, d.observations, here.observations, adopt_context);
   scoped_join(state_.counters, d.counters, here.counters, adopt_context);
+  scoped_join(state_.sets, d.sets, here.sets, adopt_context);
+  std::vector<std::string> requests_changed;
+  scoped_join(state_.requests, d.requests, here.requests, adopt_context, &requests_changed);
+  reorder_requests(requests_changed);
   if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;
   if (!d.counters.store.empty() || !d.counters.context.empty()) ++counters_version_;
+  if (!d.sets.store.empty() || !d.sets.context.empty()) ++sets_version_;
+  if (!d.requests.store.empty() || !d.requests.context.empty()) ++requests_version_;
   if (!d.observations.store.empty() || !d.observations.context.empty()) ++observations_version_;
 }
 
@@ -201,6 +270,84 @@ std::optional<std::string> HealthState::counter_add_problem(const std::string& n
                      "is unchanged",
                      amount, name, counter(name), up ? "maximum" : "minimum",
                      up ? std::numeric_limits<std::int64_t>::max() : std::numeric_limits<std::int64_t>::min());
+}
+
+namespace {
+
+bool set_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+         c == ':' || c == '-';
+}
+
+bool set_part(std::string_view s, std::size_t max) {
+  return !s.empty() && s.size() <= max && std::all_of(s.begin(), s.end(), set_char);
+}
+
+}  // namespace
+
+bool valid_set_name(std::string_view name) { return set_part(name, kMaxSetNameLength); }
+bool valid_set_member(std::string_view member) { return set_part(member, kMaxSetMemberLength); }
+
+std::string set_key(std::string_view set, std::string_view member) {
+  std::string key;
+  key.reserve(set.size() + 1 + member.size());
+  key += set;
+  key += '/';
+  key += member;
+  return key;
+}
+
+bool valid_set_key(std::string_view key) {
+  const auto slash = key.find('/');
+  if (slash == std::string_view::npos) return false;
+  return valid_set_name(key.substr(0, slash)) && valid_set_member(key.substr(slash + 1));
+}
+
+bool valid_request_key(std::string_view key) {
+  if (key.empty() || key.size() > kMaxRequestKeyLength) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+SetPage HealthState::set_members(const std::string& name, const std::string& after, std::size_t limit) const {
+  SetPage page;
+  const auto& entries = state_.sets.store.entries();
+  const std::string prefix = name + "/";
+  // '/' + 1 = '0': every key of this set sorts below prefix_end.
+  const std::string prefix_end = name + "0";
+  const auto first = entries.lower_bound(prefix);
+  const auto end = entries.lower_bound(prefix_end);
+  const std::string from = after.empty() ? prefix : set_key(name, after);
+  for (auto it = first; it != end; ++it) {
+    ++page.count;
+    if (!after.empty() && it->first <= from) continue;
+    if (page.members.size() < limit) {
+      page.members.push_back(it->first.substr(prefix.size()));
+    } else {
+      page.more = true;
+    }
+  }
+  return page;
+}
+
+bool HealthState::set_contains(const std::string& name, const std::string& member) const {
+  return state_.sets.store.find(set_key(name, member)) != nullptr;
+}
+
+const AppliedRequest* HealthState::first_request(const std::string& key) const {
+  const auto* fun = state_.requests.store.find(key);
+  if (!fun) return nullptr;
+  const AppliedRequest* best = nullptr;
+  for (const auto& [dot, r] : fun->entries()) {
+    if (!best || r.applied_at < best->applied_at || (r.applied_at == best->applied_at && r.writer < best->writer)) {
+      best = &r;
+    }
+  }
+  return best;
+}
+
+std::optional<HlcTimestamp> HealthState::oldest_request() const {
+  if (request_order_.empty()) return std::nullopt;
+  return HlcTimestamp{request_order_.begin()->first};
 }
 
 }  // namespace heck

@@ -1,7 +1,9 @@
 // The replicated health state every agent holds: which targets exist (an
 // add-wins map of specs), what their checkers observed (a map of multi-value
-// registers of observations), and named counters — three delta CRDTs over one
-// replica id, joined and queried together.
+// registers of observations), named counters, named add-wins sets (the likes
+// service) and the record of applied idempotent writes — five delta CRDTs
+// over one replica id, joined and queried together. The last two are empty
+// until a client uses them, and then absent from every encoding (codec.h).
 //
 // Anti-entropy (replicator.h) must avoid a pitfall: a digest made only of
 // the peer's causal contexts is not enough. Sending "the entries whose dots
@@ -15,7 +17,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,21 +46,66 @@ using RegistryStore = DotMap<std::string, DotFun<SpecVersion>>;
 using ObservationStore = DotMap<std::string, DotFun<Observation>>;
 using CounterStore = DotMap<std::string, DotFun<std::int64_t>>;
 
+// A member of a replicated set is present; the value says nothing more. The
+// set store is an add-wins set of (set, member) pairs, keyed
+// set_key(set, member) = set + "/" + member: an add writes a fresh dot and
+// supersedes the dots of that pair it has seen; a remove forgets the dots it
+// has seen; an add concurrent with a remove survives (add wins). However
+// often a pair is added, it is one key: it counts once.
+struct SetMark {
+  bool operator==(const SetMark&) const = default;
+};
+using SetStore = DotMap<std::string, DotFun<SetMark>>;
+
+// Set names and members: 1-kMaxSetNameLength (kMaxSetMemberLength)
+// characters of A-Z a-z 0-9 . _ : - (never '/', the separator of a key).
+inline constexpr std::size_t kMaxSetNameLength = 64;
+inline constexpr std::size_t kMaxSetMemberLength = 128;
+bool valid_set_name(std::string_view name);
+bool valid_set_member(std::string_view member);
+std::string set_key(std::string_view set, std::string_view member);
+// True for a key of the form set_key(valid name, valid member).
+bool valid_set_key(std::string_view key);
+
+// An applied idempotent write (an Idempotency-Key the API has seen): the
+// first answer, replayed to any retry with the same key at any agent.
+// Keyed by the idempotency key: printable ASCII without spaces, 1 to
+// kMaxRequestKeyLength bytes. Two agents that apply the same key before
+// either record reached the other both write one: the record then holds
+// two siblings and first_request() picks the earlier (applied_at, writer).
+inline constexpr std::size_t kMaxRequestKeyLength = 128;
+inline constexpr std::size_t kMaxRequestBodyBytes = 4096;
+bool valid_request_key(std::string_view key);
+struct AppliedRequest {
+  std::uint64_t fingerprint = 0;  // of the request (method, path, body): a reuse with another request is refused
+  std::uint16_t status = 0;       // the first answer's HTTP status
+  std::string body;               // ... and body (at most kMaxRequestBodyBytes)
+  HlcTimestamp applied_at;        // when it was applied (the retention window runs from here)
+  ReplicaId writer = 0;
+  bool operator==(const AppliedRequest&) const = default;
+};
+using RequestStore = DotMap<std::string, DotFun<AppliedRequest>>;
+
 struct HealthDelta {
   Causal<RegistryStore> registry;
   Causal<ObservationStore> observations;
   Causal<CounterStore> counters;
+  Causal<SetStore> sets;
+  Causal<RequestStore> requests;
 
   // Returns whether anything changed.
   bool join(const HealthDelta& o) {
     const bool g = registry.join(o.registry);
     const bool b = observations.join(o.observations);
     const bool c = counters.join(o.counters);
-    return g || b || c;
+    const bool s = sets.join(o.sets);
+    const bool k = requests.join(o.requests);
+    return g || b || c || s || k;
   }
   bool empty() const {
     return registry.store.empty() && registry.context.empty() && observations.store.empty() &&
-           observations.context.empty() && counters.store.empty() && counters.context.empty();
+           observations.context.empty() && counters.store.empty() && counters.context.empty() &&
+           sets.store.empty() && sets.context.empty() && requests.store.empty() && requests.context.empty();
   }
   bool operator==(const HealthDelta&) const = default;
 };
@@ -82,7 +131,14 @@ inline bool is_vouch_subject(std::string_view key) { return key.size() > 1 && ke
 
 // Keys held in some scope, per store (HealthState::join_scoped).
 struct ScopeKeys {
-  std::vector<std::string> registry, observations, counters;
+  std::vector<std::string> registry, observations, counters, sets, requests;
+};
+
+// One page of a set's members (HealthState::set_members).
+struct SetPage {
+  std::size_t count = 0;             // members in the whole set
+  std::vector<std::string> members;  // in byte order, after `after`, at most `limit`
+  bool more = false;                 // members follow the last one listed
 };
 
 class HealthState {
@@ -93,6 +149,8 @@ class HealthState {
     state_.registry.store.enable_dot_index();
     state_.observations.store.enable_dot_index();
     state_.counters.store.enable_dot_index();
+    state_.sets.store.enable_dot_index();
+    state_.requests.store.enable_dot_index();
   }
 
   // --- delta-mutators: each returns its delta and applies it -------------
@@ -115,6 +173,20 @@ class HealthState {
   // writes nothing): the external store's deletion of one member's key
   // (core/store/store_types.h). Not used by the gossip mode.
   HealthDelta drop_observations(const std::string& id, const std::function<bool(const Observation&)>& drop);
+  // Adds (removes) `member` to (from) set `name`. REQUIRES: valid name and member.
+  HealthDelta add_to_set(const std::string& name, const std::string& member);
+  HealthDelta remove_from_set(const std::string& name, const std::string& member);
+  // Records an applied idempotent write under `key` (REQUIRES: valid key;
+  // the caller found no record of it, first_request).
+  HealthDelta record_request(const std::string& key, AppliedRequest r);
+  // Garbage collection of the request record: removes every record applied
+  // before `expire_before` (wall clock ms of its first sibling), then, while
+  // more than `max_records` remain, the oldest; order (applied_at of the
+  // first sibling, key), so every replica with the same state drops the
+  // same ones. At most `max_removals` per call. An empty delta when nothing
+  // is due. Removals are ordinary removals: they replicate, and a record
+  // removed here is never brought back by a replica that still held it.
+  HealthDelta expire_requests(std::uint64_t expire_before_ms, std::size_t max_records, std::size_t max_removals);
 
   // Returns whether the state changed (new dots, or removals of live ones).
   bool join(const HealthDelta& d);
@@ -138,6 +210,16 @@ class HealthState {
   // The counter's value: the sum of every replica's total, clamped to the
   // int64 range (crdts.h: ccounter_value); 0 when never written.
   std::int64_t counter(const std::string& name) const;
+  // Set `name`'s members after `after` (exclusive; "" = from the start),
+  // at most `limit`, and its member count. O(log n + members of the set).
+  SetPage set_members(const std::string& name, const std::string& after, std::size_t limit) const;
+  bool set_contains(const std::string& name, const std::string& member) const;
+  // The first answer recorded under an idempotency key: of its siblings
+  // (concurrent applies) the earliest (applied_at, writer). nullptr if none.
+  const AppliedRequest* first_request(const std::string& key) const;
+  std::size_t request_records() const { return state_.requests.store.size(); }
+  // The oldest record's applied_at (the first sibling's), if any: O(1).
+  std::optional<HlcTimestamp> oldest_request() const;
   // The winning observation under `member`'s vouch subject, if any.
   const Observation* vouch_of(std::string_view member) const;
 
@@ -151,6 +233,9 @@ class HealthState {
   // a scoped join bumps whenever it touches the store).
   std::uint64_t observations_version() const { return observations_version_; }
   std::uint64_t counters_version() const { return counters_version_; }
+  // Bumped whenever the sets (the request record) changed here.
+  std::uint64_t sets_version() const { return sets_version_; }
+  std::uint64_t requests_version() const { return requests_version_; }
   // The target ids whose registry entry changed (added, removed, or a spec
   // version came or went) since the last call, in id order, each once: a
   // driver reconciles just these instead of every target. Kept only after
@@ -158,21 +243,32 @@ class HealthState {
   void track_registry_changes() { tracking_ = true; }
   std::vector<std::string> take_registry_changes();
   // Tells `sink` of every live dot that comes or goes in the three stores
-  // (tag 0 registry, 1 observations, 2 counters; DotMap::set_live_sink).
+  // (tag 0 registry, 1 observations, 2 counters, 3 sets, 4 requests;
+  // DotMap::set_live_sink).
   void set_live_sink(LiveDotSink<std::string>* sink) {
     state_.registry.store.set_live_sink(sink, 0);
     state_.observations.store.set_live_sink(sink, 1);
     state_.counters.store.set_live_sink(sink, 2);
+    state_.sets.store.set_live_sink(sink, 3);
+    state_.requests.store.set_live_sink(sink, 4);
   }
 
  private:
   bool apply(const HealthDelta& d);
+  // Keeps request_order_ in step with the request store for `keys`.
+  void reorder_requests(const std::vector<std::string>& keys);
 
   ReplicaId self_;
   HealthDelta state_;
   std::uint64_t registry_version_ = 0;
   std::uint64_t counters_version_ = 0;
   std::uint64_t observations_version_ = 0;
+  std::uint64_t sets_version_ = 0;
+  std::uint64_t requests_version_ = 0;
+  // The request record in GC order: (applied_at of the first sibling, key),
+  // and each key's entry in it.
+  std::set<std::pair<std::uint64_t, std::string>> request_order_;
+  std::map<std::string, std::uint64_t> request_time_;
   bool tracking_ = false;
   std::vector<std::string> registry_changes_;  // unsorted, may repeat; see take_registry_changes
 };

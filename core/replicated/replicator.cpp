@@ -54,6 +54,8 @@ std::optional<std::string> subject_of(const HealthDelta& d) {
   for (const auto& [k, v] : d.registry.store.entries()) take("t:" + k);
   for (const auto& [k, v] : d.observations.store.entries()) take("t:" + k);
   for (const auto& [k, v] : d.counters.store.entries()) take("c:" + k);
+  for (const auto& [k, v] : d.sets.store.entries()) take("s:" + k);
+  for (const auto& [k, v] : d.requests.store.entries()) take("k:" + k);
   if (!single) return std::nullopt;
   return s;
 }
@@ -86,6 +88,8 @@ std::size_t value_bytes(const SpecVersion& v) {
 }
 std::size_t value_bytes(const Observation&) { return 32; }
 std::size_t value_bytes(std::int64_t) { return 9; }
+std::size_t value_bytes(const SetMark&) { return 1; }
+std::size_t value_bytes(const AppliedRequest& r) { return 40 + r.body.size(); }
 
 template <typename V>
 const V* find_value(const DotMap<std::string, DotFun<V>>& store, const std::string& key, Dot d) {
@@ -150,8 +154,42 @@ void Replicator::add_to_counter(Instant now, const std::string& name, std::int64
   apply_local(now, "c:" + name, state_.add_to_counter(name, amount), out);
 }
 
+void Replicator::add_to_set(Instant now, const std::string& name, const std::string& member, Effects& out) {
+  apply_local(now, "s:" + set_key(name, member), state_.add_to_set(name, member), out);
+}
+
+void Replicator::remove_from_set(Instant now, const std::string& name, const std::string& member, Effects& out) {
+  apply_local(now, "s:" + set_key(name, member), state_.remove_from_set(name, member), out);
+}
+
+void Replicator::record_request(Instant now, const std::string& key, AppliedRequest r, Effects& out) {
+  const std::string write = last_write_key_;
+  expire_requests(now, out);
+  r.applied_at = clock_.tick(now);
+  HealthDelta d = state_.record_request(key, std::move(r));
+  // The record travels with the write it answers, in its own group (so a
+  // hot key's group, such as a counter's, does not collect every record):
+  // one delta part holds the record and the write's buffered group, so a
+  // peer that gets the record gets the write.
+  if (auto it = pending_.find(write); it != pending_.end()) d.join(it->second.group);
+  apply_local(now, "k:" + key, d, out);
+}
+
+void Replicator::expire_requests(Instant now, Effects& out) {
+  if (state_.request_records() == 0) return;
+  const std::int64_t ms = now.ms() - config_.request_retention.ms();
+  const std::uint64_t before = ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
+  const auto oldest = state_.oldest_request();
+  if (oldest->wall_ms() >= before && state_.request_records() <= config_.max_request_records) return;
+  HealthDelta d = state_.expire_requests(before, config_.max_request_records, config_.max_request_removals);
+  if (d.requests.context.empty()) return;
+  ++counters_.request_gc_rounds;
+  apply_local(now, "k:~gc", d, out);
+}
+
 void Replicator::apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out) {
   ++counters_.local_writes;
+  last_write_key_ = key;
   buffer(key, d);
   arm_flush(now, out);
 }
@@ -182,6 +220,7 @@ void Replicator::handle_timer(Instant now, TimerKey key, std::span<const Peer> p
       return;
     }
     anti_entropy(now, peers, out);
+    expire_requests(now, out);
   }
 }
 
@@ -197,7 +236,8 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   if (!fresh) by_written_.erase(p.written);
   p.group.join(d);
   if (p.group.registry.context.cloud().size() + p.group.observations.context.cloud().size() +
-          p.group.counters.context.cloud().size() > kMaxGroupCloudDots) {
+          p.group.counters.context.cloud().size() + p.group.sets.context.cloud().size() +
+          p.group.requests.context.cloud().size() > kMaxGroupCloudDots) {
     p.group = d;
   }
   p.written = ++write_seq_;
@@ -370,7 +410,8 @@ void Replicator::trim(std::span<const Peer> peers) {
     const HealthDelta& g = it->second.group;
     const bool acked = std::all_of(views.begin(), views.end(), [&](const Digest* v) {
       return v->registry.includes(g.registry.context) && v->observations.includes(g.observations.context) &&
-             v->counters.includes(g.counters.context);
+             v->counters.includes(g.counters.context) && v->sets.includes(g.sets.context) &&
+             v->requests.includes(g.requests.context);
     });
     if (!acked) {
       ++it;
@@ -389,6 +430,8 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
   k.registry = d.registry;
   k.observations = d.observations;
   k.counters = d.counters;
+  k.sets = d.sets;
+  k.requests = d.requests;
 }
 
 void Replicator::DigestIndex::live_dot(int store, const std::string& key, Dot dot, bool added) {
@@ -418,7 +461,11 @@ ScopeKeys Replicator::keys_in(const std::vector<std::uint16_t>& buckets) const {
   ScopeKeys here;
   for (std::uint16_t b : buckets) {
     for (const DigestIndex::KeyRef& r : digest_index_->keys[b]) {
-      auto& out = r.store == 0 ? here.registry : r.store == 1 ? here.observations : here.counters;
+      auto& out = r.store == 0   ? here.registry
+                  : r.store == 1 ? here.observations
+                  : r.store == 2 ? here.counters
+                  : r.store == 3 ? here.sets
+                                 : here.requests;
       out.emplace_back(r.key);
     }
   }
@@ -436,6 +483,8 @@ bool Replicator::digest_index_consistent() const {
   add(0, st.registry.store.entries());
   add(1, st.observations.store.entries());
   add(2, st.counters.store.entries());
+  add(3, st.sets.store.entries());
+  add(4, st.requests.store.entries());
   if (fresh.hashes != digest_index_->hashes) return false;
   for (std::size_t b = 0; b < kDigestBuckets; ++b) {
     const auto& x = fresh.keys[b];
@@ -450,7 +499,15 @@ bool Replicator::digest_index_consistent() const {
 
 Digest Replicator::digest() const {
   const auto& s = state_.state();
-  return Digest{state_.self(), s.registry.context, s.observations.context, s.counters.context, digest_index_->hashes, false};
+  Digest d;
+  d.replica = state_.self();
+  d.registry = s.registry.context;
+  d.observations = s.observations.context;
+  d.counters = s.counters.context;
+  d.sets = s.sets.context;
+  d.requests = s.requests.context;
+  d.hashes = digest_index_->hashes;
+  return d;
 }
 
 void Replicator::on_digest(Instant, const wire::Header& from, const wire::Part& part, Effects& out) {
@@ -488,9 +545,11 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
   }
   const bool peer_lacks = !peer.registry.includes(s.registry.context) ||
                           !peer.observations.includes(s.observations.context) ||
-                          !peer.counters.includes(s.counters.context);
+                          !peer.counters.includes(s.counters.context) || !peer.sets.includes(s.sets.context) ||
+                          !peer.requests.includes(s.requests.context);
   plan.we_lack = !differing.empty() || !s.registry.context.includes(peer.registry) ||
-                 !s.observations.context.includes(peer.observations) || !s.counters.context.includes(peer.counters);
+                 !s.observations.context.includes(peer.observations) || !s.counters.context.includes(peer.counters) ||
+                 !s.sets.context.includes(peer.sets) || !s.requests.context.includes(peer.requests);
   if (differing.empty() && !peer_lacks) return plan;
   if (peer_lacks) {
     if (auto r = delta_repair(peer)) {
@@ -507,7 +566,7 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
 std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   const auto& s = state_.state();
   // Which buffered group holds each dot, per store.
-  std::map<Dot, const std::string*> where[3];
+  std::map<Dot, const std::string*> where[5];
   for (const auto& entry : pending_) {
     // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
     const std::string& key = entry.first;
@@ -515,6 +574,8 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
     for_each_context_dot(p.group.registry.context, kMaxGroupIndexDots, [&](Dot d) { where[0].emplace(d, &key); });
     for_each_context_dot(p.group.observations.context, kMaxGroupIndexDots, [&](Dot d) { where[1].emplace(d, &key); });
     for_each_context_dot(p.group.counters.context, kMaxGroupIndexDots, [&](Dot d) { where[2].emplace(d, &key); });
+    for_each_context_dot(p.group.sets.context, kMaxGroupIndexDots, [&](Dot d) { where[3].emplace(d, &key); });
+    for_each_context_dot(p.group.requests.context, kMaxGroupIndexDots, [&](Dot d) { where[4].emplace(d, &key); });
   }
   std::set<const std::string*> groups;
   bool covered = true;
@@ -536,6 +597,8 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   collect(peer.registry, s.registry.context, 0);
   if (covered) collect(peer.observations, s.observations.context, 1);
   if (covered) collect(peer.counters, s.counters.context, 2);
+  if (covered) collect(peer.sets, s.sets.context, 3);
+  if (covered) collect(peer.requests, s.requests.context, 4);
   if (!covered || groups.empty()) return std::nullopt;
   Repair r;
   // Join in key order (deterministic; std::set of pointers is not).
@@ -558,8 +621,11 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
   r.delta.registry.context = s.registry.context;
   r.delta.observations.context = s.observations.context;
   r.delta.counters.context = s.counters.context;
+  r.delta.sets.context = s.sets.context;
+  r.delta.requests.context = s.requests.context;
   std::size_t bytes = 64 + context_bytes(s.registry.context) + context_bytes(s.observations.context) +
-                      context_bytes(s.counters.context);
+                      context_bytes(s.counters.context) + context_bytes(s.sets.context) +
+                      context_bytes(s.requests.context);
   // Start at a random differing bucket, so that cut repairs cover all buckets over rounds.
   const std::size_t start = differing.empty() ? 0 : static_cast<std::size_t>(rng_.below(differing.size()));
   auto add_entries = [&](const auto& store, const std::string& key, const CausalContext& theirs, auto& out_store,
@@ -594,6 +660,8 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
         add_entries(s.observations.store, key, peer.observations, r.delta.observations.store, r.elided.observations);
       }
       if (e.store == 2) add_entries(s.counters.store, key, peer.counters, r.delta.counters.store, r.elided.counters);
+      if (e.store == 3) add_entries(s.sets.store, key, peer.sets, r.delta.sets.store, r.elided.sets);
+      if (e.store == 4) add_entries(s.requests.store, key, peer.requests, r.delta.requests.store, r.elided.requests);
     }
   }
   if (r.partial) ++counters_.partial_repairs_sent;
@@ -634,6 +702,8 @@ void Replicator::on_repair(Instant now, const wire::Part& part) {
   restore(s.registry.store, r->elided.registry, r->delta.registry.store);
   restore(s.observations.store, r->elided.observations, r->delta.observations.store);
   restore(s.counters.store, r->elided.counters, r->delta.counters.store);
+  restore(s.sets.store, r->elided.sets, r->delta.sets.store);
+  restore(s.requests.store, r->elided.requests, r->delta.requests.store);
   state_.join_scoped(r->delta, keys_in(r->buckets), !r->partial);
 }
 
@@ -645,6 +715,9 @@ void Replicator::observe_clock(Instant now, const HealthDelta& d) {
   }
   for (const auto& [k, fun] : d.registry.store.entries()) {
     for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.written_at);
+  }
+  for (const auto& [k, fun] : d.requests.store.entries()) {
+    for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.applied_at);
   }
   counters_.hlc_rejected_ahead = clock_.rejected_ahead();
 }

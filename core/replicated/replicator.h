@@ -125,6 +125,12 @@ struct ReplicatorConfig {
   std::size_t max_missing_dots = 1024;             // delta repair only below this many
   std::size_t max_known_peers = 1024;              // peer contexts remembered for trimming
   Duration max_hlc_forward = Duration::seconds(5);
+  // The record of applied idempotent writes (record_request): kept this
+  // long after the apply, at most this many (the oldest go first), at most
+  // max_request_removals removed per round.
+  Duration request_retention = Duration::seconds(24 * 3600);
+  std::size_t max_request_records = 100'000;
+  std::size_t max_request_removals = 4096;
   CodecLimits codec;
   // Decoded target specs shared by their bytes (spec_pool.h). Null: the
   // replicator makes its own. The simulator gives every agent one pool.
@@ -161,6 +167,7 @@ struct ReplicatorCounters {
   std::uint64_t oversized_deltas = 0;     // groups over one datagram: eager push by stream
   std::uint64_t hlc_rejected_ahead = 0;   // remote timestamps too far ahead
   std::uint64_t flushes = 0;              // replica_flush rounds run (dirty groups pushed)
+  std::uint64_t request_gc_rounds = 0;    // expire_requests rounds that removed records
 };
 
 // How many peers a flush pushes a delta to directly, of `others` live peers
@@ -195,6 +202,23 @@ class Replicator {
   Observation observe(Instant now, const std::string& id, Observation o, Effects& out,
                       std::span<const std::string> keep_observers = {});
   void add_to_counter(Instant now, const std::string& name, std::int64_t amount, Effects& out);
+  // The likes service: adds (removes) a member of a replicated add-wins set.
+  // REQUIRES: valid_set_name(name), valid_set_member(member).
+  void add_to_set(Instant now, const std::string& name, const std::string& member, Effects& out);
+  void remove_from_set(Instant now, const std::string& name, const std::string& member, Effects& out);
+  // Records the first answer of an idempotent write under `key`, stamped
+  // with this agent's HLC (r.applied_at) and replica (r.writer). REQUIRES:
+  // called right after the local write it answers, in the same step (the
+  // record is buffered under "k:<key>" joined with that write's buffered
+  // group, so both travel in one delta part), and no record of `key` here
+  // (HealthState::first_request).
+  // Expires due records first (expire_requests).
+  void record_request(Instant now, const std::string& key, AppliedRequest r, Effects& out);
+  // Removes the records applied more than request_retention before `now`
+  // and, past max_request_records, the oldest (HealthState::expire_requests:
+  // a deterministic order), as one replicated removal. Also run after each
+  // anti-entropy round while the record is not empty. O(1) when nothing is due.
+  void expire_requests(Instant now, Effects& out);
 
   // One decoded part of an incoming envelope. Replication part types are
   // handled (a digest may be answered over the stream to from.address);
@@ -306,6 +330,7 @@ class Replicator {
   std::map<std::string, Pending> pending_;        // buffer key -> delta-group
   std::map<std::uint64_t, std::string> by_written_;  // eviction order
   std::set<std::string> dirty_;                   // keys due for eager push
+  std::string last_write_key_;                    // buffer key of the last local write (record_request)
   std::uint64_t write_seq_ = 0;
   Instant flush_at_ = Instant::max();             // replica_flush armed for
   Instant anti_entropy_at_ = Instant::max();

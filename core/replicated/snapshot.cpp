@@ -16,6 +16,8 @@ std::vector<std::uint8_t> encode_snapshot(const HealthDelta& durable) {
   HealthDelta d;
   d.registry = durable.registry;
   d.counters = durable.counters;
+  d.sets = durable.sets;
+  d.requests = durable.requests;
   std::vector<std::uint8_t> out;
   wire::MsgpackWriter w(out);
   w.array(3);

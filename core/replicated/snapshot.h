@@ -1,5 +1,5 @@
-// The durable part of an agent's replicated state (target registry and
-// counters) as bytes, for a local snapshot file the runtime writes
+// The durable part of an agent's replicated state (target registry,
+// counters, sets and the record of applied idempotent writes) as bytes, for a local snapshot file the runtime writes
 // atomically (runtime/state_file.h). Observations are not kept: they are
 // re-made by the owners' next checks.
 //

@@ -23,7 +23,7 @@ namespace {
 namespace asio = boost::asio;
 
 struct Seen {
-  std::string method, target, body, authorization;
+  std::string method, target, body, authorization, idempotency_key;
 };
 
 // Answers like the agent API: /ok -> {"value": 1}; /missing -> 404 with a
@@ -35,7 +35,7 @@ class ApiClientTest : public ::testing::Test {
     server = std::make_unique<HttpServer>(io, [this](const HttpRequest& req, HttpServer::Reply reply) {
       {
         std::lock_guard lock(mu);
-        seen.push_back({req.method, req.target, req.body, req.authorization});
+        seen.push_back({req.method, req.target, req.body, req.authorization, req.idempotency_key.value_or("")});
       }
       HttpResponse r;
       if (req.target == "/ok") {
@@ -47,6 +47,10 @@ class ApiClientTest : public ::testing::Test {
         r.status = 503;
         r.content_type = "text/plain";
         r.body = "busy";
+      } else if (req.target == "/keyless-only" && req.idempotency_key) {
+        // An agent on --store etcd: keyed writes are refused, not applied.
+        r.status = 501;
+        r.body = R"({"error": "Idempotency-Key: not supported with --store etcd", "path": "/keyless-only"})";
       } else if (req.target == "/notjson") {
         r.content_type = "text/plain";
         r.body = "hello";
@@ -109,6 +113,16 @@ TEST_F(ApiClientTest, WritesCarryTheBearerTokenAndBody) {
   ApiClient anonymous(api, Duration::seconds(5));
   ASSERT_TRUE(anonymous.del("/v1/targets/web").ok());
   EXPECT_EQ(last().authorization, "");
+}
+
+TEST_F(ApiClientTest, AKeyedWriteRefusedForItsKeyIsSentOnceMoreWithout) {
+  ApiClient c(api, Duration::seconds(5));
+  c.set_request_id("req-1");
+  ASSERT_TRUE(c.post("/keyless-only", nlohmann::json{{"delta", 1}}).ok());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].idempotency_key, "req-1");
+  EXPECT_EQ(seen[1].idempotency_key, "");
 }
 
 TEST_F(ApiClientTest, ApiErrorsBecomeTheirErrorText) {

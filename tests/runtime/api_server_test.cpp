@@ -598,7 +598,106 @@ TEST_F(ApiRoutes, StatusPageIsOneSelfContainedHtmlDocument) {
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("@import")));
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("innerHTML")));
   EXPECT_EQ(get("/", "HEAD").status, 200u);
-  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 10u);
+  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 12u);
+}
+
+// --- the likes service and idempotent writes ----------------------------------------
+
+HttpResponse keyed(Agent& agent, const ApiOptions& api, std::string method, std::string target, std::string body,
+                   std::string key);
+
+TEST_F(ApiRoutes, SetsAddListPageAndRemoveMembers) {
+  json first = send_json("PUT", "/v1/sets/post-1/user-1", "", 201);
+  EXPECT_EQ(first["added"], true);
+  EXPECT_EQ(first["count"], 1);
+  json again = send_json("PUT", "/v1/sets/post-1/user-1", "", 200);
+  EXPECT_EQ(again["added"], false);
+  EXPECT_EQ(again["count"], 1);
+  for (const char* u : {"user-3", "user-2", "user-4"}) send_json("PUT", std::string("/v1/sets/post-1/") + u, "", 201);
+  send_json("PUT", "/v1/sets/post-10/user-9", "", 201);  // another set
+  json all = get_json("/v1/sets/post-1");
+  EXPECT_EQ(all, json({{"name", "post-1"}, {"count", 4}, {"members", {"user-1", "user-2", "user-3", "user-4"}},
+                       {"next", nullptr}}));
+  json page = get_json("/v1/sets/post-1?limit=3");
+  EXPECT_EQ(page["members"], json({"user-1", "user-2", "user-3"}));
+  EXPECT_EQ(page["next"], "user-3");
+  EXPECT_EQ(get_json("/v1/sets/post-1?limit=3&after=user-3")["members"], json({"user-4"}));
+  EXPECT_EQ(get_json("/v1/sets/post-1/user-2")["present"], true);
+  json removed = send_json("DELETE", "/v1/sets/post-1/user-2", "", 200);
+  EXPECT_EQ(removed["removed"], true);
+  EXPECT_EQ(removed["count"], 3);
+  EXPECT_EQ(send_json("DELETE", "/v1/sets/post-1/user-2", "", 200)["removed"], false);
+  EXPECT_EQ(get_json("/v1/sets/post-1/user-2")["present"], false);
+  EXPECT_EQ(get_json("/v1/sets/nothing"), json({{"name", "nothing"}, {"count", 0}, {"members", json::array()},
+                                                {"next", nullptr}}));
+}
+
+TEST_F(ApiRoutes, SetsRefuseBadNamesMembersAndPages) {
+  auto error = [&](std::string method, std::string target) {
+    return send_json(std::move(method), std::move(target), "", 400)["error"].get<std::string>();
+  };
+  EXPECT_THAT(error("PUT", "/v1/sets/" + std::string(65, 'p') + "/u"), HasSubstr("set name of 65 characters, more than 64"));
+  EXPECT_THAT(error("PUT", "/v1/sets/p/" + std::string(129, 'u')), HasSubstr("member of 129 characters, more than 128"));
+  EXPECT_THAT(error("PUT", "/v1/sets/p/u%2Fv"), HasSubstr("invalid member"));
+  EXPECT_THAT(error("DELETE", "/v1/sets/p%20q/u"), HasSubstr("invalid set name"));
+  EXPECT_THAT(error("GET", "/v1/sets/p?limit=0"), HasSubstr("limit: must be an integer in [1, 10000]"));
+  EXPECT_THAT(error("GET", "/v1/sets/p?limit=x"), HasSubstr("limit"));
+  EXPECT_THAT(error("GET", "/v1/sets/p?after=a%20b"), HasSubstr("after: invalid member"));
+  EXPECT_THAT(error("GET", "/v1/sets/p?sort=1"), HasSubstr("unknown query parameter"));
+  EXPECT_EQ(get("/v1/sets/p/u/v").status, 404u);
+  EXPECT_EQ(send("POST", "/v1/sets/p/u", "").status, 405u);
+  EXPECT_EQ(get_json("/v1/sets/p")["count"], 0);  // nothing was written
+}
+
+TEST_F(ApiRoutes, AKeyedWriteRepeatedGetsTheFirstAnswerAndChangesNothing) {
+  HttpResponse first = keyed(*agent, api, "POST", "/v1/counters/likes", R"({"delta": 3})", "req-1");
+  ASSERT_EQ(first.status, 200u) << first.body;
+  EXPECT_FALSE(first.replayed);
+  EXPECT_EQ(json::parse(first.body)["value"], 3);
+  send_json("POST", "/v1/counters/likes", R"({"delta": 10})", 200);  // another add in between
+  HttpResponse again = keyed(*agent, api, "POST", "/v1/counters/likes", R"({"delta": 3})", "req-1");
+  ASSERT_EQ(again.status, 200u) << again.body;
+  EXPECT_TRUE(again.replayed);
+  EXPECT_EQ(json::parse(again.body), json({{"name", "likes"}, {"value", 3}}));  // the first answer
+  EXPECT_EQ(get_json("/v1/counters/likes")["value"], 13);
+  // The same key for another request: 422, nothing applied.
+  HttpResponse other = keyed(*agent, api, "POST", "/v1/counters/likes", R"({"delta": 4})", "req-1");
+  EXPECT_EQ(other.status, 422u);
+  EXPECT_THAT(other.body, HasSubstr("already used for a different request"));
+  EXPECT_EQ(get_json("/v1/counters/likes")["value"], 13);
+  // Targets and sets alike: a repeated PUT answers 201 again, a repeated DELETE 200.
+  EXPECT_EQ(keyed(*agent, api, "PUT", "/v1/targets/keyed", kSpecBody, "req-2").status, 201u);
+  HttpResponse put_again = keyed(*agent, api, "PUT", "/v1/targets/keyed", kSpecBody, "req-2");
+  EXPECT_EQ(put_again.status, 201u);
+  EXPECT_TRUE(put_again.replayed);
+  EXPECT_EQ(keyed(*agent, api, "DELETE", "/v1/targets/keyed", "", "req-3").status, 200u);
+  EXPECT_EQ(keyed(*agent, api, "DELETE", "/v1/targets/keyed", "", "req-3").status, 200u);
+  EXPECT_EQ(send("DELETE", "/v1/targets/keyed", "").status, 404u);  // unkeyed: a new request
+  EXPECT_EQ(keyed(*agent, api, "PUT", "/v1/sets/p/u", "", "req-4").status, 201u);
+  EXPECT_EQ(keyed(*agent, api, "PUT", "/v1/sets/p/u", "", "req-4").status, 201u);
+  // A refused write is not recorded: the key stays free.
+  EXPECT_EQ(keyed(*agent, api, "POST", "/v1/counters/likes", "{", "req-5").status, 400u);
+  EXPECT_EQ(keyed(*agent, api, "POST", "/v1/counters/likes", R"({"delta": 1})", "req-5").status, 200u);
+  EXPECT_EQ(get_json("/v1/counters/likes")["value"], 14);
+  EXPECT_EQ(agent->node().replication().state().request_records(), 5u);  // req-1 .. req-5
+}
+
+TEST_F(ApiRoutes, MalformedIdempotencyKeysAre400) {
+  for (const std::string& key : {std::string(), std::string("a b"), std::string(129, 'k'), std::string("k\x01"),
+                                 std::string("a1, a2"), std::string("caf\xc3\xa9")}) {
+    HttpResponse r = keyed(*agent, api, "POST", "/v1/counters/c", R"({"delta": 1})", key);
+    EXPECT_EQ(r.status, 400u) << key;
+    EXPECT_THAT(r.body, HasSubstr("Idempotency-Key: must be 1-128 printable ASCII characters")) << key;
+  }
+  EXPECT_EQ(keyed(*agent, api, "POST", "/v1/counters/c", R"({"delta": 1})", std::string(128, 'k')).status, 200u);
+  EXPECT_EQ(get_json("/v1/counters/c")["value"], 1);
+}
+
+HttpResponse keyed(Agent& agent, const ApiOptions& api, std::string method, std::string target, std::string body,
+                   std::string key) {
+  HttpRequest r{std::move(method), std::move(target), std::move(body), true};
+  r.idempotency_key = std::move(key);
+  return handle_api_request(agent, r, api);
 }
 
 // A fresh temporary directory, removed at the end.
@@ -642,6 +741,23 @@ TEST_F(DurableApiRoutes, WritesAreOnDiskBeforeTheReply) {
   EXPECT_FALSE(after.target("kept").has_value());
   EXPECT_TRUE(after.target("web").has_value());  // the configured ones stay
   EXPECT_EQ(get_json("/v1/status")["durable"], true);
+}
+
+TEST_F(DurableApiRoutes, AKeyedSetWriteAndItsRecordAreOnDiskBeforeTheReply) {
+  HttpRequest r{"PUT", "/v1/sets/post-1/user-1", "", true};
+  r.idempotency_key = "like-1";
+  HttpResponse put = handle_api_request(*agent, r, api);
+  ASSERT_EQ(put.status, 201u) << put.body;
+  EXPECT_EQ(json::parse(put.body)["durable"], true);
+  auto loaded = load_state(state_path);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  HealthState restored(99);
+  restored.join(**loaded);
+  EXPECT_TRUE(restored.set_contains("post-1", "user-1"));
+  ASSERT_NE(restored.first_request("like-1"), nullptr);
+  EXPECT_EQ(restored.first_request("like-1")->status, 201);
+  EXPECT_EQ(json::parse(restored.first_request("like-1")->body),
+            json({{"set", "post-1"}, {"member", "user-1"}, {"added", true}, {"count", 1}}));
 }
 
 TEST_F(DurableApiRoutes, ACounterIsWrittenByTheDebouncedPersist) {

@@ -99,7 +99,7 @@ def run(heck, etcd, agents, base):
     # The survivor first in every agent's list: its calls reach a member.
     endpoints = ",".join([f"http://127.0.0.1:{etcd.client_ports[2]}", f"http://127.0.0.1:{etcd.client_ports[0]}",
                           f"http://127.0.0.1:{etcd.client_ports[1]}"])
-    extra = swim_flags() + ["--store", "etcd", "--etcd", endpoints]
+    extra = swim_flags() + ["--store", "etcd", "--etcd", endpoints, "--min-api-interval-ms", "100"]
     n1 = start_agent(heck, "n1", extra=extra, deadline=DEADLINE)
     agents.append(n1)
     n2 = start_agent(heck, "n2", join=[n1.cluster], extra=extra, deadline=DEADLINE)
@@ -178,7 +178,7 @@ def run(heck, etcd, agents, base):
 
     # 4. Compaction while n3's only member is away.
     n3 = start_agent(heck, "n3", join=[n1.cluster], deadline=DEADLINE,
-                     extra=swim_flags() + ["--store", "etcd", "--etcd", etcd.url(2)])
+                     extra=swim_flags() + ["--store", "etcd", "--etcd", etcd.url(2), "--min-api-interval-ms", "100"])
     agents.append(n3)
     poll("n3 available with the same view",
          lambda: n3.get_json("/v1/status")["store"]["available"] and sorted(n3.targets()) == ["after", "web"], 15)

@@ -61,9 +61,10 @@ def main():
         try:
             etcd = EtcdCluster(os.path.join(tmp, "etcd"), size=1)
             etcd.start()
-            gossip = start_agent(heck, "n1", extra=swim_flags(), deadline=DEADLINE)
+            floor = ["--min-api-interval-ms", "100"]  # "web" is checked every 300 ms
+            gossip = start_agent(heck, "n1", extra=swim_flags() + floor, deadline=DEADLINE)
             agents.append(gossip)
-            stored = start_agent(heck, "n1", extra=swim_flags() + ["--store", "etcd", "--etcd", etcd.endpoints],
+            stored = start_agent(heck, "n1", extra=swim_flags() + ["--store", "etcd", "--etcd", etcd.endpoints] + floor,
                                  deadline=DEADLINE)
             agents.append(stored)
             poll("the etcd agent's store to be available", lambda: stored.get_json("/v1/status")["store"]["available"], 10)
@@ -113,6 +114,17 @@ def run(gossip, stored, base):
     poll("the counter on both", lambda: all(a.get_json("/v1/counters/hits")["value"] == 42 for a in (gossip, stored)), 5)
     same(gossip, stored, "GET", "/v1/counters/hits")
     same(gossip, stored, "POST", "/v1/counters/hits", {"delta": "x"})
+    # Past the int64 range: refused alike (400, unchanged), never wrapped.
+    big = 9223372036854775807
+    status, _ = same(gossip, stored, "POST", "/v1/counters/big", {"delta": big})
+    check(status == 200, f"POST big: {status}")
+    poll("the big counter on both", lambda: all(a.get_json("/v1/counters/big")["value"] == big
+                                                for a in (gossip, stored)), 5)
+    status, answer = same(gossip, stored, "POST", "/v1/counters/big", {"delta": big})
+    check(status == 400 and "past the int64 maximum" in answer["error"], f"POST big twice: {status} {answer}")
+    same(gossip, stored, "GET", "/v1/counters/big")
+    # Faster than the API's floor: refused alike.
+    same(gossip, stored, "PUT", "/v1/targets/fast", {"url": f"{base}/web", "interval_ms": 2, "timeout_ms": 1})
     same(gossip, stored, "PUT", "/v1/targets/bad", {"url": "ftp://x"})
     same(gossip, stored, "PUT", "/v1/targets/web", {"id": "other", **spec})
     same(gossip, stored, "GET", "/v1/status")

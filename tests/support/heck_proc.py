@@ -146,16 +146,17 @@ class Reply(tuple):
         return json.loads(self.text)
 
 
-def http_request(method, url, body=None, token=None, timeout=3.0):
+def http_request(method, url, body=None, token=None, timeout=3.0, headers=None):
     """One request on a fresh connection; returns a Reply.
 
     body: None (no body), str or bytes (sent as is, to test bad JSON), or any
     other value (sent as JSON). A body is sent with Content-Type
-    application/json; a token as `Authorization: Bearer <token>`.
+    application/json; a token as `Authorization: Bearer <token>`; headers:
+    more request headers (a dict).
     """
     u = urllib.parse.urlsplit(url)
     path = (u.path or "/") + (f"?{u.query}" if u.query else "")
-    headers = {}
+    headers = dict(headers or {})
     if body is not None:
         headers["Content-Type"] = "application/json"
         if not isinstance(body, (str, bytes)):
@@ -274,10 +275,10 @@ class HeckProc:
         with self.lock:
             return "\n".join(self.lines[-n:])
 
-    def request(self, method, path, body=None, token=..., timeout=3.0):
+    def request(self, method, path, body=None, token=..., timeout=3.0, headers=None):
         """http_request to this agent's API; token defaults to .token."""
         return http_request(method, f"http://{self.api}{path}", body, self.token if token is ... else token,
-                            timeout)
+                            timeout, headers)
 
     def get_json(self, path, expect=200, timeout=3.0):
         """GET path (no token); checks the status (unless expect is None), parses JSON."""

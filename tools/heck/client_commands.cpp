@@ -7,6 +7,7 @@
 //                   [--checkers N] [--quorum N] [--spec FILE|-]
 //   heck remove-target ID
 //   heck counter NAME [--add N]
+//   heck set NAME [--add M | --remove M | --has M] [--limit N] [--after M]
 //   (heck members: agent_command.cpp; heck owners ID... --api: owners_command.cpp)
 //
 // Every command takes --api HOST:PORT (default 127.0.0.1:7700), --token
@@ -24,6 +25,7 @@
 #include <iterator>
 #include <memory>
 #include <optional>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -31,6 +33,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/replicated/health_state.h"
 #include "core/target_spec.h"
 #include "runtime/api_client.h"
 #include "runtime/log.h"
@@ -49,7 +52,22 @@ void add_client_options(CLI::App* cmd, ClientArgs& args) {
   cmd->add_option("--api-timeout-ms", args.timeout_ms, "give up on the agent after this long")
       ->check(CLI::Range(1, 600'000))
       ->capture_default_str();
+  cmd->add_option("--request-id", args.request_id,
+                  "Idempotency-Key of a write (default: a random one; the command repeats a write whose answer "
+                  "was lost with it, and any agent answers a repeat with the first answer)");
 }
+
+namespace {
+
+// 128 random bits as hex: a fresh Idempotency-Key per command.
+std::string random_request_id() {
+  std::random_device rd;
+  std::string id = "heck-";
+  for (int i = 0; i < 4; ++i) id += fmt::format("{:08x}", static_cast<std::uint32_t>(rd()));
+  return id;
+}
+
+}  // namespace
 
 [[noreturn]] void client_fail(int code, std::string_view message) {
   std::fprintf(stderr, "heck: %.*s\n", static_cast<int>(message.size()), message.data());
@@ -63,7 +81,9 @@ runtime::ApiClient make_client(const ClientArgs& args) {
   if (token.empty()) {
     if (const char* env = std::getenv("HECK_API_TOKEN")) token = env;
   }
-  return runtime::ApiClient(*api, Duration::milliseconds(args.timeout_ms), std::move(token));
+  runtime::ApiClient client(*api, Duration::milliseconds(args.timeout_ms), std::move(token));
+  client.set_request_id(args.request_id.empty() ? random_request_id() : args.request_id);
+  return client;
 }
 
 void print_out(std::string_view text) {
@@ -337,6 +357,60 @@ void run_counter(const CounterArgs& args) {
   print_out(fmt::format("{} {}\n", sanitize_for_log(args.name, kMaxCounterNameBytes), json_text(*r, "value", 32)));
 }
 
+// ---- heck set ----------------------------------------------------------------
+
+struct SetArgs {
+  ClientArgs client;
+  std::string name;
+  std::optional<std::string> add, remove, has, after;
+  std::size_t limit = 1000;
+};
+
+void check_set_part(std::string_view what, const std::string& s, bool ok, std::size_t max) {
+  if (!ok) {
+    client_fail(2, fmt::format("{} '{}' must be 1-{} characters of A-Z a-z 0-9 . _ : -", what,
+                               sanitize_for_log(s, 140), max));
+  }
+}
+
+void run_set(const SetArgs& args) {
+  check_set_part("set name", args.name, valid_set_name(args.name), kMaxSetNameLength);
+  for (const auto* m : {&args.add, &args.remove, &args.has, &args.after}) {
+    if (*m) check_set_part("member", **m, valid_set_member(**m), kMaxSetMemberLength);
+  }
+  const auto client = make_client(args.client);
+  const std::string path = "/v1/sets/" + args.name;
+  std::string raw;
+  if (args.add || args.remove) {
+    const std::string& m = args.add ? *args.add : *args.remove;
+    auto r = args.add ? client.put(path + "/" + m, nlohmann::json::object(), &raw) : client.del(path + "/" + m, &raw);
+    if (!r) client_fail(1, r.error());
+    if (args.client.json) return print_out(raw);
+    const bool changed = r->value(args.add ? "added" : "removed", false);
+    const char* what = args.add ? (changed ? "added" : "already in") : (changed ? "removed" : "not in");
+    return print_out(fmt::format("{} {} {} ({} members)\n", what, m, args.name, json_text(*r, "count", 24)));
+  }
+  if (args.has) {
+    auto r = client.get(path + "/" + *args.has, &raw);
+    if (!r) client_fail(1, r.error());
+    if (args.client.json) return print_out(raw);
+    return print_out(r->value("present", false) ? "yes\n" : "no\n");
+  }
+  std::string target = fmt::format("{}?limit={}", path, args.limit);
+  if (args.after) target += "&after=" + *args.after;
+  auto r = client.get(target, &raw);
+  if (!r) client_fail(1, r.error());
+  if (args.client.json) return print_out(raw);
+  std::string out = fmt::format("{} members\n", json_text(*r, "count", 24));
+  if (r->contains("members") && r->at("members").is_array()) {
+    for (const auto& m : r->at("members")) out += (m.is_string() ? sanitize_for_log(m.get<std::string>(), 140) : "?") + "\n";
+  }
+  if (r->contains("next") && r->at("next").is_string()) {
+    out += fmt::format("(more: --after {})\n", sanitize_for_log(r->at("next").get<std::string>(), 140));
+  }
+  print_out(out);
+}
+
 }  // namespace
 
 void register_client_commands(CLI::App& app) {
@@ -385,6 +459,19 @@ void register_client_commands(CLI::App& app) {
     cmd->add_option("name", args->name, "counter name")->required();
     cmd->add_option("--add", args->add, "add N (may be negative) on this agent, then print the value here");
     cmd->callback([args] { run_counter(*args); });
+  }
+  {
+    auto args = std::make_shared<SetArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "set", "list a replicated add-wins set, or add/remove a member (/v1/sets/NAME[/MEMBER]): the likes service");
+    add_client_options(cmd, args->client);
+    cmd->add_option("name", args->name, "set name")->required();
+    auto* a = cmd->add_option("--add", args->add, "add MEMBER (counts once however often it is added)");
+    auto* r = cmd->add_option("--remove", args->remove, "remove MEMBER")->excludes(a);
+    cmd->add_option("--has", args->has, "print yes or no: is MEMBER in the set here")->excludes(a)->excludes(r);
+    cmd->add_option("--limit", args->limit, "members per page")->check(CLI::Range(1, 10'000))->capture_default_str();
+    cmd->add_option("--after", args->after, "list the members after this one (paging)");
+    cmd->callback([args] { run_set(*args); });
   }
 }
 

@@ -49,6 +49,7 @@ struct ClientArgs {
   std::string token;  // empty: $HECK_API_TOKEN
   bool json = false;
   std::int64_t timeout_ms = 5000;
+  std::string request_id;  // writes' Idempotency-Key; empty: a random one per command
 };
 
 // --api, --token, --json, --api-timeout-ms on `cmd`.

@@ -1,6 +1,8 @@
 #include "core/replicated/health_state.h"
 
 #include <limits>
+#include <optional>
+#include <tuple>
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -242,12 +244,27 @@ RC_GTEST_PROP(HealthState, DeltasAreBelowStatesAndJoinInAnyOrder, ()) {
     HealthState& s = agents[static_cast<std::size_t>(at)];
     const std::string id = "t" + std::to_string(*rc::gen::inRange(0, 4));
     HealthDelta d;
-    switch (*rc::gen::inRange(0, 5)) {
+    switch (*rc::gen::inRange(0, 9)) {
       case 0: d = s.put_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 0), spec(id)); break;
       case 1: d = s.remove_target(id); break;
       case 2: d = s.observe(id, obs(*rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy),
                                     static_cast<std::uint64_t>(i), ids[at], static_cast<std::uint64_t>(i))); break;
       case 3: d = s.add_to_counter("likes", *rc::gen::inRange(-5, 5)); break;
+      // The likes service: set members and the record of idempotent writes with its GC.
+      case 4: d = s.add_to_set("post" + id, "u" + std::to_string(*rc::gen::inRange(0, 3))); break;
+      case 5: d = s.remove_from_set("post" + id, "u" + std::to_string(*rc::gen::inRange(0, 3))); break;
+      case 6: {
+        if (s.first_request("k" + id)) continue;
+        AppliedRequest r;
+        r.status = 200;
+        r.applied_at = HlcTimestamp::make(static_cast<std::uint64_t>(*rc::gen::inRange(0, 100)), 0);
+        d = s.record_request("k" + id, r);
+        break;
+      }
+      case 7:
+        d = s.expire_requests(static_cast<std::uint64_t>(*rc::gen::inRange(0, 60)),
+                              static_cast<std::size_t>(*rc::gen::inRange(0, 4)), 2);
+        break;
       default:
         if (!deltas.empty()) s.join(deltas[static_cast<std::size_t>(*rc::gen::inRange<std::size_t>(0, deltas.size()))]);
         continue;
@@ -277,6 +294,26 @@ RC_GTEST_PROP(HealthState, DeltasAreBelowStatesAndJoinInAnyOrder, ()) {
   // Every state is the join of deltas (local ones and those it joined), so
   // replaying all deltas gives the join of the states.
   RC_ASSERT(replay == all);
+  // Join is commutative, associative and idempotent on the states.
+  auto join = [](HealthDelta p, const HealthDelta& q) {
+    p.join(q);
+    return p;
+  };
+  const auto& [x, y, z] = std::tie(agents[0].state(), agents[1].state(), agents[2].state());
+  RC_ASSERT(join(x, y) == join(y, x));
+  RC_ASSERT(join(join(x, y), z) == join(x, join(y, z)));
+  RC_ASSERT(join(x, x) == x);
+  // The request record's GC order follows every join: its oldest entry is
+  // the minimum over the first answers.
+  HealthState joined(999);
+  for (const auto& d : order) joined.join(d);
+  std::optional<std::uint64_t> oldest;
+  for (const auto& [k, fun] : all.requests.store.entries()) {
+    const std::uint64_t t = joined.first_request(k)->applied_at.packed;
+    oldest = oldest ? std::min(*oldest, t) : t;
+  }
+  RC_ASSERT(joined.oldest_request().has_value() == oldest.has_value());
+  if (oldest) RC_ASSERT(joined.oldest_request()->packed == *oldest);
 }
 
 // Random schedules over three agents: mutations, deltas that are dropped,
