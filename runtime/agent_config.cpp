@@ -94,9 +94,10 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 17> kKnownKeys = {
-    "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "min_api_interval_ms", "bind",
-    "advertise", "join", "keys", "leave_timeout_ms", "data_dir", "api_token", "swim", "store", "etcd"};
+constexpr std::array<std::string_view, 19> kKnownKeys = {
+    "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "min_api_interval_ms",
+    "idempotency_retention_ms", "max_idempotency_records", "bind", "advertise", "join", "keys", "leave_timeout_ms",
+    "data_dir", "api_token", "swim", "store", "etcd"};
 
 constexpr std::size_t kMaxDataDirBytes = 4096;
 constexpr std::size_t kMaxApiTokenBytes = 4096;
@@ -175,6 +176,16 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto v = get_int(j, "min_api_interval_ms", 1, 86'400'000);
     if (!v) return Error{v.error()};
     c.min_api_interval = Duration::milliseconds(*v);
+  }
+  if (j.contains("idempotency_retention_ms")) {
+    auto v = get_int(j, "idempotency_retention_ms", 1'000, 30LL * 86'400'000);
+    if (!v) return Error{v.error()};
+    c.idempotency_retention = Duration::milliseconds(*v);
+  }
+  if (j.contains("max_idempotency_records")) {
+    auto v = get_int(j, "max_idempotency_records", 1, 10'000'000);
+    if (!v) return Error{v.error()};
+    c.max_idempotency_records = static_cast<std::size_t>(*v);
   }
   if (j.contains("bind")) {
     const json& v = j.at("bind");

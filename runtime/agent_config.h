@@ -9,6 +9,9 @@
 //    "min_api_interval_ms": 1000,        // optional; the shortest interval_ms
 //                                        //   of a target written through the
 //                                        //   API (--min-api-interval-ms)
+//    "idempotency_retention_ms": 86400000, // optional; how long the record of
+//                                        //   an Idempotency-Key is kept (1 s-30 d)
+//    "max_idempotency_records": 100000,  // optional; the oldest go beyond this
 //    // Clustering (all optional; the command line overrides each):
 //    "bind": "127.0.0.1:7946",           // UDP + TCP for the cluster (--bind)
 //    "advertise": "10.0.0.5:7946",       // what peers use to reach this agent
@@ -90,6 +93,8 @@ struct AgentConfig {
   std::size_t max_body_bytes = 1024 * 1024;
   Duration dns_ttl = Duration::seconds(30);
   Duration min_api_interval = kDefaultMinApiInterval;
+  Duration idempotency_retention = Duration::seconds(24 * 3600);  // ReplicatorConfig::request_retention
+  std::size_t max_idempotency_records = 100'000;                   // ReplicatorConfig::max_request_records
   std::optional<HostPort> bind;
   std::optional<std::string> advertise;  // "host:port" (a name is allowed)
   std::vector<std::string> join;         // "host:port" each

@@ -103,6 +103,16 @@ class AgentHostTest : public ::testing::Test {
   std::vector<TestAgent*> agents;
 };
 
+TEST(AgentHostOptions, TheConfigsLimitsReachTheNodeAndTheApi) {
+  auto config = AgentConfig::parse(R"({"targets": [], "min_api_interval_ms": 250,
+      "idempotency_retention_ms": 60000, "max_idempotency_records": 7})");
+  ASSERT_TRUE(config.ok()) << config.error();
+  const AgentHostOptions o = host_options_from_config(*config);
+  EXPECT_EQ(o.api_options.min_interval, Duration::milliseconds(250));
+  EXPECT_EQ(o.node.replication.request_retention, Duration::seconds(60));
+  EXPECT_EQ(o.node.replication.max_request_records, 7u);
+}
+
 TEST_F(AgentHostTest, AgentsJoinSeeEachOtherAndLeave) {
   TestAgent& a = add("a", {}, {key_of(1)});
   TestAgent& b = add("b", {a.host->advertised()}, {key_of(1)});
