@@ -79,7 +79,7 @@ def rfc3339_ms(text):
 
 
 class Client:
-    """One kept-alive HTTP connection to an agent's API."""
+    """One kept-alive HTTP connection to an agent's API (also store_bench.py's)."""
 
     def __init__(self, name, port):
         self.name = name
@@ -92,6 +92,9 @@ class Client:
             try:
                 if self.conn is None:
                     self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+                self.conn.timeout = timeout
+                if self.conn.sock is not None:
+                    self.conn.sock.settimeout(timeout)
                 headers = {}
                 data = None
                 if body is not None:
@@ -111,8 +114,8 @@ class Client:
                 if attempt == 1:
                     raise
 
-    def get_json(self, path):
-        status, text = self.request("GET", path)
+    def get_json(self, path, timeout=10):
+        status, text = self.request("GET", path, timeout=timeout)
         if status != 200:
             raise BenchError(f"{self.name}: GET {path} -> {status}: {text[:200]}")
         return json.loads(text)

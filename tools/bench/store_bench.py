@@ -85,18 +85,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from heck_proc import (AGENT_LISTENING, Deadline, QuietHandler, http_request, keygen,  # noqa: E402
                        serve_http, start_agent, stop_all, temp_dir)
 from etcd_cluster import EtcdCluster, etcd_binary  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from loopback_bench import BenchError, Client, bench_fail, cpu_seconds  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MAX_OUTPUT_LINES = 2000  # per child
-
-
-class BenchError(Exception):
-    pass
-
-
-def bench_fail(msg):
-    raise BenchError(msg)
 
 
 RUN = None  # the Deadline of the whole run, set in main()
@@ -109,12 +102,6 @@ def poll(what, fn, timeout_s, interval_s=0.1):
 def remaining(cap_s):
     """min(cap_s, time left in the run)."""
     return max(0.0, min(cap_s, RUN.at - time.monotonic()))
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
 
 
 def pct(values, p):
@@ -307,53 +294,22 @@ class CountingRelay:
 
 # ---- agents -------------------------------------------------------------------------
 
-class Agent:
-    """A `heck agent` child and a kept-alive HTTP connection to its API."""
+class Agent(Client):
+    """A `heck agent` child and a kept-alive HTTP connection to its API (loopback_bench.Client)."""
 
     def __init__(self, heck, name, key, join, extra, data_dir, started):
-        self.name = name
+        super().__init__(name, None)
         self.child = start_agent(heck, name, key=key, join=join, extra=extra, data_dir=data_dir, wait_s=None,
                                  merge_stdout=True, max_lines=MAX_OUTPUT_LINES, deadline=RUN)
         self.proc = self.child.proc
-        self.conn = None
         self.paused = False
         started.append(self)  # stopped on any failure from here on
         m = poll(f"{name}'s addresses in its log", lambda: self.child.find(AGENT_LISTENING), remaining(10))
         self.cluster = m.group(2)
         self.port = int(m.group(3))
 
-    def request(self, method, path, body=None, timeout=10):
-        for attempt in (0, 1):
-            try:
-                if self.conn is None:
-                    self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-                self.conn.timeout = timeout
-                if self.conn.sock is not None:
-                    self.conn.sock.settimeout(timeout)
-                headers = {}
-                data = None
-                if body is not None:
-                    data = json.dumps(body).encode()
-                    headers["Content-Type"] = "application/json"
-                self.conn.request(method, path, body=data, headers=headers)
-                r = self.conn.getresponse()
-                text = r.read().decode("utf-8", "replace")
-                if r.getheader("Connection", "").lower() == "close":
-                    self.conn.close()
-                    self.conn = None
-                return r.status, text
-            except (OSError, http.client.HTTPException):
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = None
-                if attempt == 1:
-                    raise
-
     def get_json(self, path, timeout=5):
-        status, text = self.request("GET", path, timeout=timeout)
-        if status != 200:
-            raise BenchError(f"{self.name}: GET {path} -> {status}: {text[:200]}")
-        return json.loads(text)
+        return super().get_json(path, timeout)
 
     def cluster_traffic(self):
         """(bytes, packets) of cluster traffic so far, in + out, every channel."""
