@@ -18,7 +18,7 @@ Duration CheckScheduler::jitter_bound(const TargetSpec& spec) const {
 }
 
 void CheckScheduler::add_target(Instant now, TargetSpec spec, Effects& out, const TargetStart& start) {
-  if (auto it = by_id_.find(spec.id); it != by_id_.end()) {
+  if (const auto* it = by_id_.find(spec.id)) {
     if (*slots_[it->second].spec == spec) return;
     remove_target(now, spec.id, out);
   }
@@ -44,16 +44,16 @@ void CheckScheduler::add_target(Instant now, TargetSpec spec, Effects& out, cons
       start.first_within ? std::clamp(*start.first_within, Duration::nanoseconds(1), t.spec->interval) : t.spec->interval;
   t.nominal_next = now + Duration::nanoseconds(static_cast<std::int64_t>(rng_.below(
                              static_cast<std::uint64_t>(window.ns()))));
-  by_id_.emplace(t.spec->id, slot);
+  by_id_.insert(t.spec->id, slot);
   t.next_fire = t.nominal_next;
   out.push_back(SetTimer{TimerKey{TimerKind::check, slot}, t.next_fire});
 }
 
 bool CheckScheduler::remove_target(Instant /*now*/, std::string_view id, Effects& out) {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return false;
+  const auto* it = by_id_.find(id);
+  if (!it) return false;
   const std::uint32_t slot = it->second;
-  by_id_.erase(it);
+  by_id_.erase(id);
   slots_[slot] = TargetState{};
   free_slots_.push_back(slot);
   out.push_back(CancelTimer{TimerKey{TimerKind::check, slot}});
@@ -164,13 +164,13 @@ void CheckScheduler::record(Instant now, std::uint32_t slot, CheckResult result,
 }
 
 const TargetState* CheckScheduler::find(std::string_view id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : &slots_[it->second];
+  const auto* it = by_id_.find(id);
+  return it ? &slots_[it->second] : nullptr;
 }
 
 std::optional<std::uint32_t> CheckScheduler::slot_of(std::string_view id) const {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return std::nullopt;
+  const auto* it = by_id_.find(id);
+  if (!it) return std::nullopt;
   return it->second;
 }
 

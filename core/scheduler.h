@@ -27,6 +27,7 @@
 #include "core/effects.h"
 #include "core/health.h"
 #include "core/random.h"
+#include "core/slot_map.h"
 #include "core/target_spec.h"
 #include "core/time.h"
 #include "core/timer.h"
@@ -105,7 +106,7 @@ class CheckScheduler {
   // Visits targets in id order.
   template <typename F>
   void for_each(F&& f) const {
-    for (const auto& [id, slot] : by_id_) f(slots_[slot]);
+    for (const auto& [id, slot] : by_id_.ordered()) f(slots_[slot]);
   }
 
   // The jitter bound J for a spec (see the header comment).
@@ -120,7 +121,7 @@ class CheckScheduler {
   Rng rng_;
   std::vector<TargetState> slots_;         // index = slot; empty spec = free
   std::vector<std::uint32_t> free_slots_;
-  std::map<std::string, std::uint32_t, std::less<>> by_id_;
+  SlotMap<std::string, std::uint32_t> by_id_;  // id -> slot (hashed; ordered on demand)
   std::uint64_t next_seq_ = 1;
   SchedulerCounters counters_;
 };

@@ -438,7 +438,7 @@ std::string Agent::render_metrics() {
   for (std::size_t i = 0; i < hits.size(); ++i) {
     coverage_marks_.set({std::string(coverage_marks()[i].name)}, static_cast<double>(hits[i]));
   }
-  registry_targets_.set(static_cast<double>(node_.health_state().targets().size()));
+  registry_targets_.set(static_cast<double>(node_.health_state().target_count()));
   request_records_.set(static_cast<double>(node_.health_state().request_records()));
   request_expiries_.set({}, static_cast<double>(node_.replication().counters().request_gc_rounds));
   std::array<std::size_t, 3> by_status{};  // healthy, unhealthy, unknown

@@ -469,7 +469,7 @@ ApiReply put_target(Agent& agent, const std::string& id, std::string_view path, 
   }
   const HealthState& state = agent.node().health_state();
   const bool created = !state.target(id).has_value();
-  if (created && state.targets().size() >= AgentConfig::kMaxTargets) {
+  if (created && state.target_count() >= AgentConfig::kMaxTargets) {
     return {error_response(400, fmt::format("the registry already holds {} targets, the limit", AgentConfig::kMaxTargets),
                            path)};
   }

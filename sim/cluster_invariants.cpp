@@ -109,7 +109,6 @@ InvariantChecker::InvariantChecker(const ClusterScenario& scenario) : scenario_(
     Track& t = tracks_[i];
     t.spec = scenario.target_spec(i);
     t.model = scenario.target_model(i);
-    by_id_.emplace(t.spec.id, i);
     if (i < scenario.targets.size() && scenario.targets_at.empty()) {
       t.registered = true;
       t.registered_at = zero;

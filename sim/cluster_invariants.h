@@ -184,7 +184,6 @@ class InvariantChecker final : public ClusterObserver {
   InvariantReport report_;
   Duration settle_;
   std::vector<Track> tracks_;
-  std::map<std::string, std::uint32_t, std::less<>> by_id_;
   std::vector<bool> running_, paused_, left_;
   std::vector<Instant> started_at_;     // the current process's start
   std::vector<std::uint32_t> side_;     // connected component under the partitions in force (0: none)

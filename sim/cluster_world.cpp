@@ -55,12 +55,14 @@ ClusterWorld::ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions 
     slot->address = ClusterScenario::address_of(ms.name);
     slot->clock = NodeClock(ms.clock_offset, ms.drift_ppm);
     by_address_.emplace(slot->address, m);
-    by_name_.emplace(slot->name, m);
+    if (!by_name_.contains(slot->name)) by_name_.insert(slot->name, m);
     members_.push_back(std::move(slot));
   }
   for (std::uint32_t s : scenario.seeds) seed_addresses_.push_back(members_[s]->address);
   for (std::uint32_t t = 0; t < scenario.targets.size(); ++t) target_specs_.push_back(scenario.targets[t].spec());
-  for (std::uint32_t t = 0; t < scenario.target_count(); ++t) target_index_.emplace(scenario.target_spec(t).id, t);
+  for (std::uint32_t t = 0; t < scenario.target_count(); ++t) {
+    if (!target_index_.contains(scenario.target_spec(t).id)) target_index_.insert(scenario.target_spec(t).id, t);
+  }
   if (!scenario.vantage.empty()) {
     vantage_.assign(n, std::vector<std::uint8_t>(scenario.target_count(), 0));
     for (const VantageRule& r : scenario.vantage) {
@@ -413,7 +415,7 @@ void ClusterWorld::apply_timeline(const TimelineEvent& e) {
         }
       }
       const auto it = target_index_.find(e.kind == FaultKind::put_target ? e.spec->id : e.id);
-      if (reached && observer_ != nullptr && it != target_index_.end()) {
+      if (reached && observer_ != nullptr && it != nullptr) {
         observer_->on_registry(now_, it->second, e.kind == FaultKind::put_target ? &*e.spec : nullptr);
       }
       break;
@@ -580,7 +582,7 @@ ClusterWorld::SlotBinding* ClusterWorld::bind(MemberSlot& ms, const StartCheck& 
   if (slot >= kMaxBoundSlots) return nullptr;
   const auto it = target_index_.find(sc.spec->id);
   if (slot >= ms.slots.size()) ms.slots.resize(slot + 1);
-  ms.slots[slot] = SlotBinding{sc.spec, it == target_index_.end() ? kNoTarget : it->second};
+  ms.slots[slot] = SlotBinding{sc.spec, it == nullptr ? kNoTarget : it->second};
   return &ms.slots[slot];
 }
 
@@ -596,7 +598,7 @@ void ClusterWorld::start_check(std::uint32_t m, Instant local, const StartCheck&
   std::uint32_t target = kNoTarget;
   if (binding != nullptr) {
     target = binding->target;
-  } else if (const auto it = target_index_.find(sc.spec->id); it != target_index_.end()) {
+  } else if (const auto it = target_index_.find(sc.spec->id); it != nullptr) {
     target = it->second;
   }
   const bool known = target != kNoTarget;
@@ -723,7 +725,7 @@ void ClusterWorld::record_change(std::uint32_t observer, const MemberChanged& c)
         now_.ns(), ms.name, ms.clock.local(now_).ns(), JsonEscaped{c.name}, to_string(c.from), to_string(c.to),
         c.incarnation, c.is_new);
   }
-  if (it == by_name_.end()) return;  // not a member of this scenario
+  if (it == nullptr) return;  // not a member of this scenario
   const std::uint32_t subject = it->second;
   if (records_.size() < kMaxRecords) {
     records_.push_back(MemberRecord{now_, c.incarnation, observer, subject, c.from, c.to, c.is_new});
@@ -736,7 +738,7 @@ void ClusterWorld::record_change(std::uint32_t observer, const MemberChanged& c)
 
 void ClusterWorld::record_status(std::uint32_t m, const StatusChanged& c) {
   const auto it = target_index_.find(c.spec->id);
-  if (it == target_index_.end() || it->second >= scenario_.targets.size()) return;  // not configured
+  if (it == nullptr || it->second >= scenario_.targets.size()) return;  // not configured
   if (status_records_.size() >= kMaxRecords) {
     ++counters_.status_records_dropped;
     return;

@@ -60,6 +60,7 @@
 #include "core/effects.h"
 #include "core/replicated/delta_pool.h"
 #include "core/replicated/spec_pool.h"
+#include "core/slot_map.h"
 #include "core/timer_table.h"
 #include "core/random.h"
 #include "sim/clock.h"
@@ -326,8 +327,8 @@ class ClusterWorld {
   std::uint64_t ephemeral_port_ = 0;
   std::vector<std::unique_ptr<MemberSlot>> members_;
   std::map<Address, std::uint32_t, std::less<>> by_address_;
-  std::map<std::string, std::uint32_t, std::less<>> by_name_;
-  std::map<std::string, std::uint32_t, std::less<>> target_index_;  // every known target (ClusterScenario::target_spec)
+  SlotMap<std::string, std::uint32_t> by_name_;
+  SlotMap<std::string, std::uint32_t> target_index_;  // every known target (ClusterScenario::target_spec)
   std::vector<std::vector<std::uint8_t>> vantage_;  // [member][target]: 0 none, else 1 + VantageRule::Answer
   std::vector<TargetSpec> target_specs_;
   // Decoded specs shared by every agent (core/replicated/spec_pool.h): one

@@ -55,8 +55,8 @@ std::vector<OwnershipIndex::Entry> OwnershipIndex::rank_live(std::string_view id
 void OwnershipIndex::rank_full(Target& t) { t.top = rank_live(t.id, depth(t)); }
 
 const OwnershipIndex::Target* OwnershipIndex::find(std::string_view id) const {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : &targets_[it->second];
+  const auto* it = by_id_.find(id);
+  return it ? &targets_[it->second] : nullptr;
 }
 
 bool OwnershipIndex::exhausted(const Target& t) const {
@@ -196,8 +196,8 @@ void OwnershipIndex::compact() {
 
 void OwnershipIndex::put_target(const std::string& id, std::size_t checkers) {
   checkers = std::max<std::size_t>(1, checkers);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) {
+  auto* it = by_id_.find(id);
+  if (!it) {
     std::uint32_t slot;
     if (!free_slots_.empty()) {
       slot = free_slots_.back();
@@ -206,7 +206,7 @@ void OwnershipIndex::put_target(const std::string& id, std::size_t checkers) {
       slot = static_cast<std::uint32_t>(targets_.size());
       targets_.emplace_back();
     }
-    it = by_id_.emplace(id, slot).first;
+    it = by_id_.insert(id, slot);
     targets_[slot].id = id;
   } else if (targets_[it->second].checkers == checkers) {
     return;
@@ -217,17 +217,18 @@ void OwnershipIndex::put_target(const std::string& id, std::size_t checkers) {
 }
 
 void OwnershipIndex::remove_target(const std::string& id) {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return;
-  targets_[it->second] = Target{};
-  free_slots_.push_back(it->second);
-  by_id_.erase(it);
+  const auto* it = by_id_.find(id);
+  if (!it) return;
+  const std::uint32_t slot = it->second;
+  by_id_.erase(id);  // before the slot is cleared: `id` may be its own id
+  targets_[slot] = Target{};
+  free_slots_.push_back(slot);
 }
 
 std::vector<std::string> OwnershipIndex::target_ids() const {
   std::vector<std::string> out;
   out.reserve(by_id_.size());
-  for (const auto& [id, slot] : by_id_) out.push_back(id);
+  for (const auto& [id, slot] : by_id_.ordered()) out.push_back(id);
   return out;
 }
 

@@ -34,6 +34,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/slot_map.h"
+
 namespace heck {
 
 struct IndexedMember {
@@ -111,7 +113,7 @@ class OwnershipIndex {
   std::vector<std::uint32_t> live_;                      // ids of live members
   std::vector<Target> targets_;                          // by slot
   std::vector<std::uint32_t> free_slots_;
-  std::map<std::string, std::uint32_t, std::less<>> by_id_;
+  SlotMap<std::string, std::uint32_t> by_id_;  // id -> slot (hashed; ordered on demand)
   mutable std::uint64_t full_ranks_ = 0;
   mutable std::uint64_t hashes_ = 0;
 };

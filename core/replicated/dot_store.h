@@ -13,7 +13,8 @@
 // DotMap<K,S> — keys mapped to nested dot stores, joined per key; a key whose
 //               store becomes empty disappears
 //
-// Stores are small sorted vectors (one or two dots is the common case).
+// Stores are small sorted vectors (one or two dots is the common case);
+// DotMap's keys live in a SlotMap (core/slot_map.h).
 #pragma once
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 
 #include "core/replicated/causal_context.h"
 #include "core/replicated/dot.h"
+#include "core/slot_map.h"
 
 namespace heck {
 
@@ -224,92 +226,6 @@ class LiveDotIndex {
   std::size_t live_ = 0;
 };
 
-// A hash index over a std::map's entries: key -> the map node holding it,
-// for the large indexed maps (the replicated state), where a tree lookup
-// costs ~log2(n) cache misses on cold memory and a hash lookup one or two.
-// Open addressing with linear probing and backward-shift deletion (no
-// tombstones); 16 bytes per slot, at most 3/4 full. The map keeps the order
-// (iteration, encoding); this only finds.
-template <typename K, typename Iter>
-class KeyLookup {
- public:
-  void clear() {
-    slots_.clear();
-    size_ = 0;
-  }
-  std::size_t size() const { return size_; }
-  // The node holding `k`, if any.
-  bool find(const K& k, Iter& out) const {
-    if (slots_.empty()) return false;
-    const std::uint64_t h = tag_of(k);
-    for (std::size_t i = h & mask(); slots_[i].tag != 0; i = (i + 1) & mask()) {
-      if (slots_[i].tag == h && slots_[i].it->first == k) {
-        out = slots_[i].it;
-        return true;
-      }
-    }
-    return false;
-  }
-  // REQUIRES: `it`'s key is not indexed yet.
-  void insert(Iter it) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-    place(Slot{it, tag_of(it->first)});
-    ++size_;
-  }
-  void erase(const K& k) {
-    if (slots_.empty()) return;
-    const std::uint64_t h = tag_of(k);
-    std::size_t i = h & mask();
-    for (;; i = (i + 1) & mask()) {
-      if (slots_[i].tag == 0) return;
-      if (slots_[i].tag == h && slots_[i].it->first == k) break;
-    }
-    // Backward shift: pull later members of the probe run into the hole.
-    std::size_t hole = i;
-    for (std::size_t j = (i + 1) & mask(); slots_[j].tag != 0; j = (j + 1) & mask()) {
-      const std::size_t home = slots_[j].tag & mask();
-      // j's entry may move to the hole when its home is not in (hole, j].
-      const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-      if (movable) {
-        slots_[hole] = slots_[j];
-        hole = j;
-      }
-    }
-    slots_[hole] = Slot{};
-    --size_;
-  }
-
- private:
-  struct Slot {
-    Iter it{};
-    std::uint64_t tag = 0;  // the key's hash with the top bit set; 0 = empty
-  };
-  static std::uint64_t tag_of(const K& k) {
-    // Mixed (std::hash of an integer is the identity), and never 0.
-    std::uint64_t h = static_cast<std::uint64_t>(std::hash<K>{}(k));
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h | (std::uint64_t{1} << 63);
-  }
-  std::size_t mask() const { return slots_.size() - 1; }
-  void place(Slot s) {
-    std::size_t i = s.tag & mask();
-    while (slots_[i].tag != 0) i = (i + 1) & mask();
-    slots_[i] = s;
-  }
-  void grow() {
-    std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 16 : old.size() * 2, Slot{});
-    for (const Slot& s : old) {
-      if (s.tag != 0) place(s);
-    }
-  }
-
-  std::vector<Slot> slots_;  // power-of-two size
-  std::size_t size_ = 0;
-};
-
 template <typename K>
 class LiveDotSink {
  public:
@@ -317,18 +233,25 @@ class LiveDotSink {
   virtual void live_dot(int tag, const K& key, Dot dot, bool added) = 0;
 };
 
-// DotMap keeps, when asked to (enable_dot_index(): the replicated state does,
-// deltas do not), an ordered index from every live dot to its key, so that a
-// join finds where the dots a delta removes live without scanning the keys.
+// DotMap's keys and nested stores live in a SlotMap (core/slot_map.h): entries
+// that never move, found by hash, in key order only where an output asks
+// (entries()). It keeps, when asked to (enable_dot_index(): the replicated
+// state does, deltas do not), an index from every live dot to its key, so
+// that a join finds where the dots a delta removes live without scanning
+// the keys.
 //
 // Cost of join_into(mine, delta, theirs), with n keys here (indexed):
-//   O(|delta keys| log n + |theirs.vv| log n + |theirs.cloud| log n + m log n)
+//   O(|delta keys| + |theirs.vv| log n + |theirs.cloud| log n + m log n)
 // where m is the number of our live dots that theirs' version vector covers
 // (the dots the delta may remove: for a delta, a handful; for a whole state,
-// everything, as a full join would). Never O(n) for a small delta.
+// everything, as a full join would). Never O(n) for a small delta: a key is
+// found in O(1) expected, and nothing walks a tree.
 template <typename K, typename S>
 class DotMap {
  public:
+  using Entries = SlotMap<K, S>;
+  using Entry = typename Entries::value_type;
+
   DotMap() = default;
   // A copy is indexed like its source but has no live-dot sink.
   DotMap(const DotMap& o) : map_(o.map_), indexed_(o.indexed_) {
@@ -337,39 +260,34 @@ class DotMap {
   DotMap& operator=(const DotMap& o) {
     if (this != &o) {
       if (sink_) {
-        for (auto it = map_.begin(); it != map_.end(); ++it) unindex(it);  // tells the sink of the removals
+        map_.for_each_slot([&](const Entry& e) { unindex(e); });  // tells the sink of the removals
       }
       map_ = o.map_;
       indexed_ = indexed_ || o.indexed_;
       index_.clear();
-      lookup_.clear();
       if (indexed_) rebuild_index();
     }
     return *this;
   }
-  // Moving keeps the map's nodes, so the index's key pointers stay valid.
+  // Moving keeps the entries where they are, so the index's key pointers stay valid.
   DotMap(DotMap&& o) noexcept
       : map_(std::move(o.map_)),
         index_(std::move(o.index_)),
-        lookup_(std::move(o.lookup_)),
         indexed_(o.indexed_),
         sink_(std::exchange(o.sink_, nullptr)),
         sink_tag_(o.sink_tag_) {
     o.map_.clear();
     o.index_.clear();
-    o.lookup_.clear();
   }
   DotMap& operator=(DotMap&& o) noexcept {
     if (this != &o) {
       map_ = std::move(o.map_);
       index_ = std::move(o.index_);
-      lookup_ = std::move(o.lookup_);
       indexed_ = o.indexed_;
       sink_ = std::exchange(o.sink_, nullptr);
       sink_tag_ = o.sink_tag_;
       o.map_.clear();
       o.index_.clear();
-      o.lookup_.clear();
     }
     return *this;
   }
@@ -400,46 +318,52 @@ class DotMap {
 
   bool empty() const { return map_.empty(); }
   std::size_t size() const { return map_.size(); }
-  // O(1) expected on an indexed map (a hash lookup), O(log n) otherwise.
+  // O(1) expected.
   const S* find(const K& k) const {
-    auto it = locate(k);
-    return it == map_.end() ? nullptr : &it->second;
+    const Entry* e = map_.find(k);
+    return e ? &e->second : nullptr;
   }
   // REQUIRES: `s` is not empty (an empty nested store is the absent key).
   void put(K k, S s) {
-    auto it = locate(k);
-    if (it == map_.end()) {
-      it = emplace(std::move(k), std::move(s));
-      index(it);
+    if (Entry* e = map_.find(k)) {
+      S old = std::exchange(e->second, std::move(s));
+      reindex(*e, old);
     } else {
-      S old = std::exchange(it->second, std::move(s));
-      reindex(it, old);
+      index(*map_.insert(std::move(k), std::move(s)));
     }
   }
   void erase(const K& k) {
-    auto it = locate(k);
-    if (it == map_.end()) return;
-    remove(it);
+    if (const Entry* e = map_.find(k)) remove(*e);
   }
+  // f(dot) for every live dot, in no particular order.
   template <typename F>
   void for_each_dot(F&& f) const {
-    for (const auto& [k, s] : map_) s.for_each_dot(f);
+    map_.for_each_slot([&](const Entry& e) { e.second.for_each_dot(f); });
   }
-  const std::map<K, S>& entries() const { return map_; }
+  // f(key, store) for every key, in no particular order (slot order).
+  template <typename F>
+  void for_each_unordered(F&& f) const {
+    map_.for_each_slot([&](const Entry& e) { f(e.first, e.second); });
+  }
+  // The entries in key order (built on demand after keys came or went:
+  // O(n log n) then, O(1) after). For outputs: encodings and listings.
+  typename Entries::Ordered entries() const { return map_.ordered(); }
 
   static DotMap join(const DotMap& a, const CausalContext& ca, const DotMap& b, const CausalContext& cb) {
     static const S kEmpty{};
     DotMap out;
-    auto ia = a.map_.begin();
-    auto ib = b.map_.begin();
-    while (ia != a.map_.end() || ib != b.map_.end()) {
+    const auto ea = a.entries();
+    const auto eb = b.entries();
+    auto ia = ea.begin();
+    auto ib = eb.begin();
+    while (ia != ea.end() || ib != eb.end()) {
       S joined;
       const K* key;
-      if (ib == b.map_.end() || (ia != a.map_.end() && ia->first < ib->first)) {
+      if (ib == eb.end() || (ia != ea.end() && ia->first < ib->first)) {
         key = &ia->first;
         joined = S::join(ia->second, ca, kEmpty, cb);
         ++ia;
-      } else if (ia == a.map_.end() || ib->first < ia->first) {
+      } else if (ia == ea.end() || ib->first < ia->first) {
         key = &ib->first;
         joined = S::join(kEmpty, ca, ib->second, cb);
         ++ib;
@@ -448,7 +372,7 @@ class DotMap {
         joined = S::join(ia->second, ca, ib->second, cb);
         ++ia, ++ib;
       }
-      if (!joined.empty()) out.map_.emplace_hint(out.map_.end(), *key, std::move(joined));
+      if (!joined.empty()) out.map_.insert(*key, std::move(joined));
     }
     return out;
   }
@@ -478,13 +402,13 @@ class DotMap {
         if (const K* k = index_.find(d)) consider(k);
       }
     } else {
-      for (const auto& [k, s] : map_) {
+      map_.for_each_slot([&](const Entry& e) {
         ++join_work_;
-        if (other.map_.contains(k)) continue;
+        if (other.map_.contains(e.first)) return;
         bool hit = false;
-        s.for_each_dot([&](Dot d) { hit = hit || theirs.contains(d); });
-        if (hit) touched.push_back(&k);
-      }
+        e.second.for_each_dot([&](Dot d) { hit = hit || theirs.contains(d); });
+        if (hit) touched.push_back(&e.first);
+      });
     }
     std::sort(touched.begin(), touched.end(), [](const K* a, const K* b) { return *a < *b; });
     touched.erase(std::unique(touched.begin(), touched.end(), [](const K* a, const K* b) { return *a == *b; }),
@@ -492,30 +416,30 @@ class DotMap {
 
     bool any = false;
     std::vector<K> changed_keys;
-    auto settle = [&](typename std::map<K, S>::iterator it, const K& k, S joined) {
+    auto settle = [&](Entry* e, const K& k, S joined) {
       ++join_work_;
-      // `it` is k's entry here or end().
+      // `e` is k's entry here or null.
       if (joined.empty()) {
-        if (it == map_.end()) return;
-        remove(it);
-      } else if (it != map_.end()) {
-        if (joined == it->second) return;
-        S old = std::exchange(it->second, std::move(joined));
-        reindex(it, old);
+        if (!e) return;
+        remove(*e);
+      } else if (e) {
+        if (joined == e->second) return;
+        S old = std::exchange(e->second, std::move(joined));
+        reindex(*e, old);
       } else {
-        index(emplace(k, std::move(joined)));
+        index(*map_.insert(k, std::move(joined)));
       }
       any = true;
       if (changed) changed_keys.push_back(k);
     };
-    for (const auto& [k, theirs_k] : other.map_) {
-      auto it = locate(k);
-      settle(it, k, S::join(it == map_.end() ? kEmpty : it->second, mine, theirs_k, theirs));
-    }
+    other.map_.for_each_slot([&](const Entry& theirs_k) {
+      Entry* e = map_.find(theirs_k.first);
+      settle(e, theirs_k.first, S::join(e ? e->second : kEmpty, mine, theirs_k.second, theirs));
+    });
     for (const K* kp : touched) {
       const K k = *kp;  // kp points into map_, which settle() may erase
-      auto it = locate(k);
-      settle(it, k, S::join(it->second, mine, kEmpty, theirs));
+      Entry* e = map_.find(k);
+      settle(e, k, S::join(e->second, mine, kEmpty, theirs));
     }
     if (changed && !changed_keys.empty()) {
       std::sort(changed_keys.begin(), changed_keys.end());
@@ -526,86 +450,67 @@ class DotMap {
 
   bool operator==(const DotMap& o) const { return map_ == o.map_; }
 
-  // True when the dot index holds exactly the live dots, each under its key,
-  // and the key lookup finds every key's own node (tests; O(n)).
+  // True when the dot index holds exactly the live dots, each under its key
+  // (tests; O(n)).
   bool index_consistent() const {
-    if (!indexed_) return index_.empty() && lookup_.size() == 0;
+    if (!indexed_) return index_.empty();
     std::size_t dots = 0;
-    bool ok = lookup_.size() == map_.size();
-    for (const auto& entry : map_) {
+    bool ok = true;
+    map_.for_each_slot([&](const Entry& entry) {
       const K* key = &entry.first;
-      Iter found;
-      ok = ok && lookup_.find(entry.first, found) && &found->first == key;
+      ok = ok && map_.find(entry.first) == &entry;
       entry.second.for_each_dot([&](Dot d) {
         ++dots;
         ok = ok && index_.find(d) == key;
       });
-    }
+    });
     return ok && dots == index_.size();
   }
 
  private:
-  using Iter = typename std::map<K, S>::iterator;
-  Iter locate(const K& k) const {
-    auto& m = const_cast<std::map<K, S>&>(map_);  // an iterator, not a write
-    if (!indexed_) return m.find(k);
-    Iter it;
-    return lookup_.find(k, it) ? it : m.end();
+  void remove(const Entry& e) {
+    unindex(e);
+    map_.erase(e.first);
   }
-  Iter emplace(K k, S s) {
-    Iter it = map_.emplace(std::move(k), std::move(s)).first;
-    if (indexed_) lookup_.insert(it);
-    return it;
-  }
-  void remove(Iter it) {
-    unindex(it);
-    if (indexed_) lookup_.erase(it->first);
-    map_.erase(it);
-  }
-  void index(Iter it) {
+  void index(const Entry& e) {
     if (!indexed_) return;
-    const K* k = &it->first;
-    it->second.for_each_dot([&](Dot d) {
+    const K* k = &e.first;
+    e.second.for_each_dot([&](Dot d) {
       index_.insert(d, k);
       if (sink_) sink_->live_dot(sink_tag_, *k, d, true);
     });
   }
-  // After `it`'s store replaced `old`: indexes the dots it gained, then
+  // After `e`'s store replaced `old`: indexes the dots it gained, then
   // unindexes those it lost (a sink never sees the key's count touch zero
   // while the key stays; dots kept are not touched).
-  void reindex(Iter it, const S& old) {
+  void reindex(const Entry& e, const S& old) {
     if (!indexed_) return;
-    const K* k = &it->first;
-    it->second.for_each_dot([&](Dot d) {
+    const K* k = &e.first;
+    e.second.for_each_dot([&](Dot d) {
       if (old.contains(d)) return;
       index_.insert(d, k);
       if (sink_) sink_->live_dot(sink_tag_, *k, d, true);
     });
     old.for_each_dot([&](Dot d) {
-      if (it->second.contains(d)) return;
+      if (e.second.contains(d)) return;
       index_.erase(d);
       if (sink_) sink_->live_dot(sink_tag_, *k, d, false);
     });
   }
-  void unindex(Iter it) {
+  void unindex(const Entry& e) {
     if (!indexed_) return;
-    it->second.for_each_dot([&](Dot d) {
+    e.second.for_each_dot([&](Dot d) {
       index_.erase(d);
-      if (sink_) sink_->live_dot(sink_tag_, it->first, d, false);
+      if (sink_) sink_->live_dot(sink_tag_, e.first, d, false);
     });
   }
   void rebuild_index() {
     index_.clear();
-    lookup_.clear();
-    for (auto it = map_.begin(); it != map_.end(); ++it) {
-      index(it);
-      lookup_.insert(it);
-    }
+    map_.for_each_slot([&](const Entry& e) { index(e); });
   }
 
-  std::map<K, S> map_;
+  Entries map_;
   LiveDotIndex<K> index_;  // live dot -> its key (only when indexed_)
-  KeyLookup<K, Iter> lookup_;  // key -> its node (only when indexed_)
   bool indexed_ = false;
   LiveDotSink<K>* sink_ = nullptr;  // not owned
   int sink_tag_ = 0;

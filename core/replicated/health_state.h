@@ -207,6 +207,8 @@ class HealthState {
   // written_at, then lower writer id; observations: see observation.h).
   std::vector<std::pair<std::string, ResolvedTarget>> targets() const;
   std::optional<ResolvedTarget> target(const std::string& id) const;
+  // How many targets targets() lists, in O(1).
+  std::size_t target_count() const { return state_.registry.store.size(); }
   // The counter's value: the sum of every replica's total, clamped to the
   // int64 range (crdts.h: ccounter_value); 0 when never written.
   std::int64_t counter(const std::string& name) const;

@@ -11,6 +11,7 @@
 #include <rapidcheck/gtest.h>
 
 #include "core/replicated/crdts.h"
+#include "core/slot_map.h"
 
 namespace heck {
 namespace {
@@ -155,31 +156,44 @@ RC_GTEST_PROP(CrdtLaws, InPlaceMapJoinEqualsPlainJoin, ()) {
   }
 }
 
-// The hash lookup over a map's nodes (KeyLookup) finds exactly the keys the
-// map holds through any mix of inserts and erases: keys from a small range
-// collide and wrap around the table, so backward-shift deletion is exercised.
-RC_GTEST_PROP(KeyLookupProp, FindsExactlyTheKeysTheMapHolds, ()) {
-  using Map = std::map<int, int>;
+// The slot map (slot_map.h) finds exactly the keys a std::map holds through
+// any mix of inserts and erases (keys from a small range collide and wrap
+// around the hash table, so backward-shift deletion and slot reuse are
+// exercised), keeps every entry where it was inserted, and lists them in
+// key order.
+RC_GTEST_PROP(SlotMapProp, FindsExactlyTheKeysAStdMapHoldsAndOrdersThem, ()) {
   const auto ops = *rc::gen::container<std::vector<std::pair<bool, int>>>(
       rc::gen::pair(rc::gen::arbitrary<bool>(), rc::gen::inRange(0, 40)));
-  Map map;
-  KeyLookup<int, Map::iterator> lookup;
+  std::map<int, int> model;
+  SlotMap<int, int> map;
+  std::map<int, const std::pair<int, int>*> where;  // each live entry's address when inserted
+  int next_value = 0;
   for (const auto& [insert, k] : ops) {
-    auto it = map.find(k);
-    if (insert && it == map.end()) {
-      lookup.insert(map.emplace(k, k).first);
-    } else if (!insert && it != map.end()) {
-      lookup.erase(k);
-      map.erase(it);
+    if (insert && !model.contains(k)) {
+      model.emplace(k, next_value);
+      where[k] = map.insert(k, next_value++);
+    } else if (!insert && model.contains(k)) {
+      model.erase(k);
+      where.erase(k);
+      map.erase(k);
     }
-    RC_ASSERT(lookup.size() == map.size());
+    RC_ASSERT(map.size() == model.size());
     for (int q = 0; q < 40; ++q) {
-      Map::iterator found;
-      const bool hit = lookup.find(q, found);
-      RC_ASSERT(hit == map.contains(q));
-      if (hit) RC_ASSERT(found->first == q);
+      const auto* e = map.find(q);
+      RC_ASSERT((e != nullptr) == model.contains(q));
+      if (e) {
+        RC_ASSERT(e->first == q);
+        RC_ASSERT(e->second == model.at(q));
+        RC_ASSERT(e == where.at(q));
+      }
     }
+    using Pairs = std::vector<std::pair<int, int>>;
+    const Pairs listed(map.ordered().begin(), map.ordered().end());
+    const Pairs expected(model.begin(), model.end());
+    RC_ASSERT(listed == expected);
   }
+  const SlotMap<int, int> copy = map;
+  RC_ASSERT(copy == map);
 }
 
 // The distributed counter: increments made anywhere are counted exactly once

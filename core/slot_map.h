@@ -1,0 +1,368 @@
+// SlotMap: a key -> value map laid out for 10^4-10^5 keys per agent: the
+// storage under every replicated store (DotMap, replicated/dot_store.h) and
+// the per-target id indexes (ownership, scheduler).
+//
+// - Entries live in slots of a chunked arena: an entry never moves while its
+//   key is held, so pointers to a key or value stay valid (the live-dot
+//   index and the digest index point at keys). An erased slot is reused by
+//   the next insert (last freed, first reused: deterministic).
+// - A key is found through an open-addressing hash table of (tag, slot):
+//   8 bytes a slot, at most 3/4 full, one or two cache lines a lookup, no
+//   tree walk over cold nodes. O(1) expected insert, find and erase.
+// - Key order is kept only where an output needs it: ordered() builds the
+//   sorted list of entries on demand and keeps it until a key comes or goes
+//   (a value change keeps it). Hot paths (joins) use for_each_slot(), in
+//   slot order; slot order is a function of the operations applied, so it
+//   is deterministic too, but nothing reaches an output in that order.
+//
+// Memory per key: the entry (sizeof(std::pair<K, V>) + 1, no allocator
+// header), ~11 bytes of hash table, 8 bytes in the ordered list once built.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace heck {
+
+// An open-addressing hash index from keys to 32-bit slot numbers; the keys
+// themselves live elsewhere (key_at(slot) reads one). Linear probing with
+// backward-shift deletion (no tombstones); 8 bytes a slot, at most 3/4 full.
+class KeyLookup {
+ public:
+  static constexpr std::uint32_t kNone = 0xffffffffu;
+
+  void clear() {
+    slots_.clear();
+    size_ = 0;
+  }
+  std::size_t size() const { return size_; }
+  std::size_t capacity() const { return slots_.size(); }
+  // The slot holding a key equal to `k` (whose hash is `h`), or kNone.
+  template <typename K, typename KeyAt>
+  std::uint32_t find(std::uint64_t h, const K& k, const KeyAt& key_at) const {
+    if (slots_.empty()) return kNone;
+    const std::uint32_t t = tag(h);
+    for (std::size_t i = t & mask(); slots_[i].tag != 0; i = (i + 1) & mask()) {
+      if (slots_[i].tag == t && key_at(slots_[i].slot) == k) return slots_[i].slot;
+    }
+    return kNone;
+  }
+  // REQUIRES: no key equal to slot's is indexed yet; `rehash(slot)` gives
+  // the hash of the key in any indexed slot (used when the table grows).
+  template <typename Rehash>
+  void insert(std::uint64_t h, std::uint32_t slot, const Rehash& rehash) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) grow(rehash);
+    place(Slot{tag(h), slot});
+    ++size_;
+  }
+  // Removes the entry for `slot` (whose key hashes to `h`), if indexed.
+  void erase(std::uint64_t h, std::uint32_t slot) {
+    if (slots_.empty()) return;
+    const std::uint32_t t = tag(h);
+    std::size_t i = t & mask();
+    for (;; i = (i + 1) & mask()) {
+      if (slots_[i].tag == 0) return;
+      if (slots_[i].tag == t && slots_[i].slot == slot) break;
+    }
+    // Backward shift: pull later members of the probe run into the hole.
+    std::size_t hole = i;
+    for (std::size_t j = (i + 1) & mask(); slots_[j].tag != 0; j = (j + 1) & mask()) {
+      const std::size_t home = slots_[j].tag & mask();
+      // j's entry may move to the hole when its home is not in (hole, j].
+      const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+      if (movable) {
+        slots_[hole] = slots_[j];
+        hole = j;
+      }
+    }
+    slots_[hole] = Slot{};
+    --size_;
+  }
+
+  // A key's hash, mixed (std::hash of an integer is the identity). Strings
+  // hash as string_views, so a std::string key is found by a view.
+  template <typename K>
+  static std::uint64_t hash_of(const K& k) {
+    std::uint64_t h;
+    if constexpr (std::is_convertible_v<const K&, std::string_view>) {
+      h = static_cast<std::uint64_t>(std::hash<std::string_view>{}(std::string_view(k)));
+    } else {
+      h = static_cast<std::uint64_t>(std::hash<K>{}(k));
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return h;
+  }
+
+ private:
+  struct Slot {
+    std::uint32_t tag = 0;  // 32 bits of the key's hash with the top bit set; 0 = empty
+    std::uint32_t slot = 0;
+  };
+  static std::uint32_t tag(std::uint64_t h) { return static_cast<std::uint32_t>(h >> 32) | 0x80000000u; }
+  std::size_t mask() const { return slots_.size() - 1; }
+  void place(Slot s) {
+    std::size_t i = s.tag & mask();
+    while (slots_[i].tag != 0) i = (i + 1) & mask();
+    slots_[i] = s;
+  }
+  template <typename Rehash>
+  void grow(const Rehash& rehash) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? 8 : old.size() * 2, Slot{});
+    for (const Slot& s : old) {
+      if (s.tag != 0) place(Slot{tag(rehash(s.slot)), s.slot});
+    }
+  }
+
+  std::vector<Slot> slots_;  // power-of-two size
+  std::size_t size_ = 0;
+};
+
+template <typename K, typename V>
+class SlotMap {
+ public:
+  using value_type = std::pair<K, V>;
+
+  SlotMap() = default;
+  // A copy holds the same entries, inserted in its source's slot order (so
+  // without the source's holes).
+  SlotMap(const SlotMap& o) { copy_from(o); }
+  SlotMap& operator=(const SlotMap& o) {
+    if (this != &o) {
+      clear();
+      copy_from(o);
+    }
+    return *this;
+  }
+  SlotMap(SlotMap&& o) noexcept { swap(o); }
+  SlotMap& operator=(SlotMap&& o) noexcept {
+    if (this != &o) {
+      clear();
+      swap(o);
+    }
+    return *this;
+  }
+
+  bool empty() const { return size_ == 0; }
+  std::size_t size() const { return size_; }
+  void clear() {
+    chunks_.clear();
+    used_ = 0;
+    size_ = 0;
+    free_.clear();
+    lookup_.clear();
+    order_.clear();
+    order_valid_ = true;
+  }
+
+  // The entry holding `k` (a key, or for string keys a string_view), or
+  // nullptr. O(1) expected.
+  template <typename Q = K>
+  value_type* find(const Q& k) { return const_cast<value_type*>(std::as_const(*this).find(k)); }
+  template <typename Q = K>
+  const value_type* find(const Q& k) const {
+    const std::uint32_t s = lookup_.find(KeyLookup::hash_of(k), k, [&](std::uint32_t x) -> const K& {
+      return node(x).kv.first;
+    });
+    return s == KeyLookup::kNone ? nullptr : &node(s).kv;
+  }
+  template <typename Q = K>
+  bool contains(const Q& k) const { return find(k) != nullptr; }
+  // Inserts (k, v). REQUIRES: `k` is not held. The entry stays where it is
+  // until erased.
+  value_type* insert(K k, V v) {
+    std::uint32_t s;
+    if (!free_.empty()) {
+      s = free_.back();
+      free_.pop_back();
+    } else {
+      s = static_cast<std::uint32_t>(used_++);
+      if (s >= capacity()) add_chunk();
+    }
+    Node& n = node(s);
+    n.kv.first = std::move(k);
+    n.kv.second = std::move(v);
+    n.live = true;
+    lookup_.insert(KeyLookup::hash_of(n.kv.first), s,
+                   [&](std::uint32_t x) { return KeyLookup::hash_of(node(x).kv.first); });
+    ++size_;
+    invalidate_order();
+    return &n.kv;
+  }
+  // Erases `k`'s entry, if any. O(1) expected.
+  template <typename Q = K>
+  void erase(const Q& k) {
+    const std::uint64_t h = KeyLookup::hash_of(k);
+    const std::uint32_t s = lookup_.find(h, k, [&](std::uint32_t x) -> const K& { return node(x).kv.first; });
+    if (s == KeyLookup::kNone) return;
+    Node& n = node(s);
+    lookup_.erase(h, s);
+    n.kv = value_type{};
+    n.live = false;
+    free_.push_back(s);
+    --size_;
+    invalidate_order();
+  }
+
+  // f(entry) for every entry, in slot order (no order reaches an output).
+  template <typename F>
+  void for_each_slot(F&& f) const {
+    for (std::size_t s = 0; s < used_; ++s) {
+      const Node& n = node(static_cast<std::uint32_t>(s));
+      if (n.live) f(n.kv);
+    }
+  }
+  template <typename F>
+  void for_each_slot(F&& f) {
+    for (std::size_t s = 0; s < used_; ++s) {
+      Node& n = node(static_cast<std::uint32_t>(s));
+      if (n.live) f(n.kv);
+    }
+  }
+
+  // The entries in key order: a random-access range of const value_type&.
+  // Built on the first call after a key came or went (O(n log n)), then
+  // O(1). Invalidated by the next insert or erase.
+  class Ordered {
+   public:
+    class iterator {
+     public:
+      using iterator_category = std::random_access_iterator_tag;
+      using value_type = SlotMap::value_type;
+      using difference_type = std::ptrdiff_t;
+      using pointer = const value_type*;
+      using reference = const value_type&;
+      iterator() = default;
+      explicit iterator(const value_type* const* p) : p_(p) {}
+      reference operator*() const { return **p_; }
+      pointer operator->() const { return *p_; }
+      reference operator[](difference_type n) const { return *p_[n]; }
+      iterator& operator++() { ++p_; return *this; }
+      iterator operator++(int) { auto t = *this; ++p_; return t; }
+      iterator& operator--() { --p_; return *this; }
+      iterator operator--(int) { auto t = *this; --p_; return t; }
+      iterator& operator+=(difference_type n) { p_ += n; return *this; }
+      iterator& operator-=(difference_type n) { p_ -= n; return *this; }
+      friend iterator operator+(iterator a, difference_type n) { return a += n; }
+      friend iterator operator+(difference_type n, iterator a) { return a += n; }
+      friend iterator operator-(iterator a, difference_type n) { return a -= n; }
+      friend difference_type operator-(iterator a, iterator b) { return a.p_ - b.p_; }
+      friend bool operator==(iterator a, iterator b) { return a.p_ == b.p_; }
+      friend auto operator<=>(iterator a, iterator b) { return a.p_ <=> b.p_; }
+
+     private:
+      const value_type* const* p_ = nullptr;
+    };
+    using const_iterator = iterator;
+
+    explicit Ordered(const std::vector<const value_type*>& v) : v_(&v) {}
+    iterator begin() const { return iterator(v_->data()); }
+    iterator end() const { return iterator(v_->data() + v_->size()); }
+    std::size_t size() const { return v_->size(); }
+    bool empty() const { return v_->empty(); }
+    // The first entry whose key is not less than `k`.
+    template <typename Q>
+    iterator lower_bound(const Q& k) const {
+      return std::lower_bound(begin(), end(), k, [](const value_type& e, const Q& x) { return e.first < x; });
+    }
+
+   private:
+    const std::vector<const value_type*>* v_;
+  };
+  Ordered ordered() const {
+    if (!order_valid_) {
+      order_.clear();
+      order_.reserve(size_);
+      for_each_slot([&](const value_type& e) { order_.push_back(&e); });
+      std::sort(order_.begin(), order_.end(), [](const value_type* a, const value_type* b) { return a->first < b->first; });
+      order_valid_ = true;
+    }
+    return Ordered(order_);
+  }
+
+  // Equal keys with equal values (any slots). O(n) expected.
+  bool operator==(const SlotMap& o) const {
+    if (size_ != o.size_) return false;
+    bool eq = true;
+    for_each_slot([&](const value_type& e) {
+      if (!eq) return;
+      const value_type* x = o.find(e.first);
+      eq = x && x->second == e.second;
+    });
+    return eq;
+  }
+
+  // Bytes held beyond sizeof(*this) (benchmarks).
+  std::size_t heap_bytes() const {
+    return capacity() * sizeof(Node) + chunks_.capacity() * sizeof(void*) + lookup_.capacity() * 8 +
+           free_.capacity() * 4 + order_.capacity() * sizeof(void*);
+  }
+
+ private:
+  struct Node {
+    value_type kv{};
+    bool live = false;
+  };
+  // Chunk c holds kFirst << c slots up to kLast, then kLast each: a small
+  // map costs one small chunk, a large one wastes at most one chunk.
+  static constexpr std::size_t kFirstShift = 3;   // 8 slots
+  static constexpr std::size_t kLastShift = 10;   // 1024 slots
+  static constexpr std::size_t kGeometric = kLastShift - kFirstShift;  // chunks before the flat ones
+  static constexpr std::size_t kGeometricSlots = (std::size_t{1} << kLastShift) - (std::size_t{1} << kFirstShift);
+  static std::size_t chunk_size(std::size_t c) {
+    return std::size_t{1} << (kFirstShift + std::min(c, kGeometric));
+  }
+  std::size_t capacity() const {
+    const std::size_t c = chunks_.size();
+    if (c <= kGeometric) return (std::size_t{1} << (kFirstShift + c)) - (std::size_t{1} << kFirstShift);
+    return kGeometricSlots + (c - kGeometric) * (std::size_t{1} << kLastShift);
+  }
+  void add_chunk() { chunks_.push_back(std::make_unique<Node[]>(chunk_size(chunks_.size()))); }
+  Node& node(std::uint32_t s) { return const_cast<Node&>(std::as_const(*this).node(s)); }
+  const Node& node(std::uint32_t s) const {
+    if (s < kGeometricSlots) {
+      // Chunk c starts at 8 * (2^c - 1).
+      const std::size_t c = std::bit_width((s >> kFirstShift) + 1) - 1;
+      return chunks_[c][s - ((std::size_t{1} << (kFirstShift + c)) - (std::size_t{1} << kFirstShift))];
+    }
+    const std::size_t r = s - kGeometricSlots;
+    return chunks_[kGeometric + (r >> kLastShift)][r & ((std::size_t{1} << kLastShift) - 1)];
+  }
+  void invalidate_order() {
+    order_.clear();
+    order_valid_ = false;
+  }
+  void copy_from(const SlotMap& o) {
+    o.for_each_slot([&](const value_type& e) { insert(e.first, e.second); });
+  }
+  void swap(SlotMap& o) noexcept {
+    std::swap(chunks_, o.chunks_);
+    std::swap(used_, o.used_);
+    std::swap(size_, o.size_);
+    std::swap(free_, o.free_);
+    std::swap(lookup_, o.lookup_);
+    std::swap(order_, o.order_);
+    std::swap(order_valid_, o.order_valid_);
+  }
+
+  std::vector<std::unique_ptr<Node[]>> chunks_;
+  std::size_t used_ = 0;  // slots ever handed out (the next fresh one)
+  std::size_t size_ = 0;  // live entries
+  std::vector<std::uint32_t> free_;  // erased slots, reused last-in first-out
+  KeyLookup lookup_;
+  mutable std::vector<const value_type*> order_;  // entries by key, when order_valid_
+  mutable bool order_valid_ = true;  // an empty map's empty list is valid
+};
+
+}  // namespace heck
