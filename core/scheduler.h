@@ -17,7 +17,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>

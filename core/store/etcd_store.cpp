@@ -433,7 +433,11 @@ void EtcdStore::on_op_reply(Instant now, std::uint64_t id, const EtcdReply& repl
   }
   op.seen = read;
   if (read) hint(key, read);
-  if (op.attempts >= config_.max_cas_attempts) {
+  // A ticketed write (the API's) retries until its deadline: under
+  // contention an agent whose calls land later than the others' can lose
+  // many compares in a row, and it wins as soon as the others' queues
+  // drain. Only internal writes (no deadline) stop at max_cas_attempts.
+  if (op.ticket == 0 && op.attempts >= config_.max_cas_attempts) {
     finish(id, WriteDone{.ticket = op.ticket, .ok = false,
                          .error = fmt::format("etcd: {} conflicting writes in a row; try again", op.attempts),
                          .unavailable = true},
@@ -582,9 +586,13 @@ void EtcdStore::tick(Instant now, StoreOutput& out) {
     const bool accepted = ops_.at(id).wait_revision != 0;
     finish(id,
            WriteDone{.ticket = ops_.at(id).ticket, .ok = accepted,
-                     .error = accepted ? std::string()
-                                       : fmt::format("etcd did not answer within {} ms{}", config_.write_deadline.ms(),
-                                                     problem_.empty() ? "" : fmt::format(" ({})", problem_)),
+                     .error = accepted                     ? std::string()
+                              : ops_.at(id).attempts > 0 ? fmt::format(
+                                                               "etcd: {} conflicting writes in a row within {} ms; try again",
+                                                               ops_.at(id).attempts, config_.write_deadline.ms())
+                                                         : fmt::format("etcd did not answer within {} ms{}",
+                                                                       config_.write_deadline.ms(),
+                                                                       problem_.empty() ? "" : fmt::format(" ({})", problem_)),
                      .unavailable = !accepted},
            out);
   }

@@ -33,7 +33,10 @@
 // A write with a ticket (the API's) is answered (WriteDone) once etcd
 // accepted it AND the watch has delivered its revision, so the agent that
 // answers sees its own write; or with an error: etcd unavailable (at once),
-// a conflict past max_cas_attempts, or no answer by write_deadline.
+// or not accepted by write_deadline (no answer, or a compare lost every
+// time: a ticketed write retries conflicts until its deadline, since an
+// agent whose calls land later than the others' may lose many in a row).
+// An internal write (no ticket, no deadline) stops at max_cas_attempts.
 //
 // Watch: one stream on the prefix. A broken stream is reopened from
 // revision + 1 (resume: no event lost, none applied twice); a stream that

@@ -120,6 +120,41 @@ TEST(EtcdStore, StartReadsEverythingThenWatchesAndIsAvailable) {
   EXPECT_EQ(a.store().counters().full_reads, 1u);
 }
 
+// An API write that keeps losing its compare (another agent's writes land
+// first every time) retries until its deadline, past max_cas_attempts, and
+// wins once the others stop; only at the deadline is it refused, saying why.
+TEST(EtcdStore, ATicketedWriteLosingEveryCompareRetriesUntilItsDeadline) {
+  FakeEtcd etcd;
+  StoreClient b(etcd, "n2");  // the other agent's writes go straight to etcd
+  b.start();
+  b.settle();
+  const int rounds = EtcdStoreConfig{}.max_cas_attempts + 8;
+  b.write(StoreCounterAdd{"hits", 1000}, 1);
+  std::int64_t expected = 1000;
+  for (int i = 1; i <= rounds; ++i) {
+    etcd.put("heck/counters/hits", std::to_string(i));  // someone else's write lands first
+    ASSERT_EQ(b.queued_calls(), 1u) << "round " << i << ": the add gave up";
+    b.answer_one();  // loses the compare, reads i
+    ASSERT_TRUE(b.done.empty()) << b.done.front().error;
+  }
+  expected += rounds;
+  b.settle();  // nobody else writes now: it wins
+  ASSERT_EQ(b.done.size(), 1u);
+  EXPECT_TRUE(b.done[0].ok) << b.done[0].error;
+  EXPECT_EQ(etcd.get("heck/counters/hits"), std::to_string(expected));
+  EXPECT_GE(b.store().counters().cas_conflicts, static_cast<std::uint64_t>(rounds));
+
+  // Past the deadline it is refused, and the error names the conflicts.
+  b.write(StoreCounterAdd{"hits", 1}, 2);
+  etcd.put("heck/counters/hits", "0");
+  b.answer_one();
+  b.advance(EtcdStoreConfig{}.write_deadline + Duration::milliseconds(1));
+  b.tick();
+  ASSERT_EQ(b.done.size(), 2u);
+  EXPECT_FALSE(b.done[1].ok);
+  EXPECT_NE(b.done[1].error.find("conflicting writes in a row within 5000 ms"), std::string::npos) << b.done[1].error;
+}
+
 TEST(EtcdStore, ConcurrentCounterAddsAreExact) {
   FakeEtcd etcd;
   StoreClient a(etcd, "n1"), b(etcd, "n2");
