@@ -15,8 +15,9 @@
 //   slot order; slot order is a function of the operations applied, so it
 //   is deterministic too, but nothing reaches an output in that order.
 //
-// Memory per key: the entry (sizeof(std::pair<K, V>) + 1, no allocator
-// header), ~11 bytes of hash table, 8 bytes in the ordered list once built.
+// Memory per key: one Node (the pair and a live flag, no allocator header),
+// 11-21 bytes of hash table (8-byte slots, 3/8 to 3/4 full), and 8 bytes in
+// the ordered list once built.
 #pragma once
 
 #include <algorithm>
@@ -303,7 +304,7 @@ class SlotMap {
     return eq;
   }
 
-  // Bytes held beyond sizeof(*this) (benchmarks).
+  // Bytes held beyond sizeof(*this) (tests).
   std::size_t heap_bytes() const {
     return capacity() * sizeof(Node) + chunks_.capacity() * sizeof(void*) + lookup_.capacity() * 8 +
            free_.capacity() * 4 + order_.capacity() * sizeof(void*);
@@ -314,8 +315,8 @@ class SlotMap {
     value_type kv{};
     bool live = false;
   };
-  // Chunk c holds kFirst << c slots up to kLast, then kLast each: a small
-  // map costs one small chunk, a large one wastes at most one chunk.
+  // Chunk c holds 8 << c slots up to 1,024, then 1,024 each: a small map
+  // costs one small chunk, a large one wastes at most one chunk.
   static constexpr std::size_t kFirstShift = 3;   // 8 slots
   static constexpr std::size_t kLastShift = 10;   // 1024 slots
   static constexpr std::size_t kGeometric = kLastShift - kFirstShift;  // chunks before the flat ones
@@ -323,18 +324,19 @@ class SlotMap {
   static std::size_t chunk_size(std::size_t c) {
     return std::size_t{1} << (kFirstShift + std::min(c, kGeometric));
   }
-  std::size_t capacity() const {
-    const std::size_t c = chunks_.size();
+  // The first slot of chunk c (so chunk_start(chunks) is the capacity).
+  static std::size_t chunk_start(std::size_t c) {
     if (c <= kGeometric) return (std::size_t{1} << (kFirstShift + c)) - (std::size_t{1} << kFirstShift);
     return kGeometricSlots + (c - kGeometric) * (std::size_t{1} << kLastShift);
   }
+  std::size_t capacity() const { return chunk_start(chunks_.size()); }
   void add_chunk() { chunks_.push_back(std::make_unique<Node[]>(chunk_size(chunks_.size()))); }
   Node& node(std::uint32_t s) { return const_cast<Node&>(std::as_const(*this).node(s)); }
   const Node& node(std::uint32_t s) const {
     if (s < kGeometricSlots) {
       // Chunk c starts at 8 * (2^c - 1).
       const std::size_t c = std::bit_width((s >> kFirstShift) + 1) - 1;
-      return chunks_[c][s - ((std::size_t{1} << (kFirstShift + c)) - (std::size_t{1} << kFirstShift))];
+      return chunks_[c][s - chunk_start(c)];
     }
     const std::size_t r = s - kGeometricSlots;
     return chunks_[kGeometric + (r >> kLastShift)][r & ((std::size_t{1} << kLastShift) - 1)];

@@ -339,11 +339,6 @@ class DotMap {
   void for_each_dot(F&& f) const {
     map_.for_each_slot([&](const Entry& e) { e.second.for_each_dot(f); });
   }
-  // f(key, store) for every key, in no particular order (slot order).
-  template <typename F>
-  void for_each_unordered(F&& f) const {
-    map_.for_each_slot([&](const Entry& e) { f(e.first, e.second); });
-  }
   // The entries in key order (built on demand after keys came or went:
   // O(n log n) then, O(1) after). For outputs: encodings and listings.
   typename Entries::Ordered entries() const { return map_.ordered(); }

@@ -583,17 +583,19 @@ void EtcdStore::tick(Instant now, StoreOutput& out) {
     if (op.ticket != 0 && op.deadline <= now) late.push_back(id);
   }
   for (std::uint64_t id : late) {
-    const bool accepted = ops_.at(id).wait_revision != 0;
-    finish(id,
-           WriteDone{.ticket = ops_.at(id).ticket, .ok = accepted,
-                     .error = accepted                     ? std::string()
-                              : ops_.at(id).attempts > 0 ? fmt::format(
-                                                               "etcd: {} conflicting writes in a row within {} ms; try again",
-                                                               ops_.at(id).attempts, config_.write_deadline.ms())
-                                                         : fmt::format("etcd did not answer within {} ms{}",
-                                                                       config_.write_deadline.ms(),
-                                                                       problem_.empty() ? "" : fmt::format(" ({})", problem_)),
-                     .unavailable = !accepted},
+    const Op& op = ops_.at(id);
+    const bool accepted = op.wait_revision != 0;
+    std::string error;
+    if (accepted) {
+      // Accepted, waiting for the watch: answered as done.
+    } else if (op.attempts > 0) {
+      error = fmt::format("etcd: {} conflicting writes in a row within {} ms; try again", op.attempts,
+                          config_.write_deadline.ms());
+    } else {
+      error = fmt::format("etcd did not answer within {} ms{}", config_.write_deadline.ms(),
+                          problem_.empty() ? "" : fmt::format(" ({})", problem_));
+    }
+    finish(id, WriteDone{.ticket = op.ticket, .ok = accepted, .error = std::move(error), .unavailable = !accepted},
            out);
   }
   if (now >= next_probe_ && !lease_call_) {
