@@ -79,7 +79,7 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
               break;
             case TimerKind::anti_entropy:
             case TimerKind::replica_flush:
-              replicator_.handle_timer(now, input.key, peers_, out);
+              replicator_.handle_timer(now, input.key, peers_.view(), out);
               break;
             case TimerKind::swim_probe:
             case TimerKind::swim_ack_timeout:
@@ -151,7 +151,7 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
     if (is_membership_part(part.type)) {
       swim_.handle_part(now, env->header, part, p.channel, out);
     } else if (is_replication_part(part.type) && !config_.external_store) {
-      replicator_.handle_part(now, env->header, part, p.channel, peers_, out);
+      replicator_.handle_part(now, env->header, part, p.channel, peers_.view(), out);
       pass_broadcasts();  // a membership part after this one may piggyback them
     } else {
       ++counters_.unknown_parts;
@@ -213,8 +213,9 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
 
 void ClusterNode::refresh_peers(std::vector<std::string>* affected) {
   ++membership_epoch_;
-  peers_.clear();
-  for (const MemberInfo* m : swim_.live_members()) peers_.push_back(Peer{m->name, m->address});
+  std::vector<Peer> peers;
+  for (const MemberInfo* m : swim_.live_members()) peers.push_back(Peer{m->name, m->address});
+  peers_.reset(std::move(peers));
   std::vector<IndexedMember> live;
   for (const MemberInfo& m : swim_.members()) {
     if (m.name == config_.name) {
@@ -231,19 +232,7 @@ void ClusterNode::apply_member_change(const MemberChanged& c, std::vector<std::s
   ++membership_epoch_;
   const bool self = c.name == config_.name;
   const bool live = self ? !swim_.left() : is_live(c.to);
-  if (!self) {
-    // peers_ stays in name order, as Swim::live_members() lists them.
-    auto it = std::lower_bound(peers_.begin(), peers_.end(), c.name,
-                               [](const Peer& p, const std::string& n) { return p.name < n; });
-    const bool present = it != peers_.end() && it->name == c.name;
-    if (live && present) {
-      it->address = c.address;
-    } else if (live) {
-      peers_.insert(it, Peer{c.name, c.address});
-    } else if (present) {
-      peers_.erase(it);
-    }
-  }
+  if (!self) peers_.apply(c.name, c.address, live);
   ownership_.update_member(IndexedMember{c.name, c.to == MemberState::suspect}, live, affected);
 }
 

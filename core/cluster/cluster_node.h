@@ -77,10 +77,11 @@
 #include <variant>
 #include <vector>
 
+#include "core/cluster/peer_table.h"
+#include "core/cluster/target_view.h"
 #include "core/effects.h"
 #include "core/membership/swim.h"
 #include "core/net.h"
-#include "core/cluster/target_view.h"
 #include "core/ownership/ownership_index.h"
 #include "core/ownership/rendezvous.h"
 #include "core/replicated/replicator.h"
@@ -252,7 +253,9 @@ class ClusterNode {
   ClusterCounters counters_;
   std::string last_malformed_;
 
-  std::vector<Peer> peers_;                  // live members except self, by name
+  // The live members except self as of the last after_step: the
+  // replicator's view (peer_table.h).
+  PeerTable peers_;
   // Rankings over the live members (alive or suspect, self unless left),
   // updated incrementally on membership and registry changes.
   OwnershipIndex ownership_;
