@@ -570,15 +570,19 @@ void Agent::arm_scan_timer() {
 void Agent::scan_view_changes() {
   ++counters_.view_scans;
   const Instant now = clock_.now();
-  std::map<std::string, HealthStatus, std::less<>> next;
-  for (const TargetView& v : node_.target_views(now)) {
-    auto it = view_status_.find(v.id);
-    const HealthStatus before = it == view_status_.end() ? HealthStatus::unknown : it->second;
-    next.emplace(v.id, v.status);
-    if (before == v.status) continue;
-    ViewChangeRecord rec{now, v.id, before, v.status, {}, {}};
-    if (!v.observations.empty()) {
-      const Observation& o = v.observations.front();
+  // The registry and view_status_ are both in id order: one merge pass. A
+  // whole view (ranking, observations) is built only for a change, to log it.
+  auto it = view_status_.begin();
+  node_.for_each_target_status([&](const std::string& id, HealthStatus status) {
+    while (it != view_status_.end() && it->first < id) it = view_status_.erase(it);  // unregistered
+    if (it == view_status_.end() || it->first != id) it = view_status_.emplace_hint(it, id, HealthStatus::unknown);
+    const HealthStatus before = std::exchange(it->second, status);
+    ++it;
+    if (before == status) return;
+    ViewChangeRecord rec{now, id, before, status, {}, {}};
+    const auto v = node_.target_view(id, now);
+    if (v && !v->observations.empty()) {
+      const Observation& o = v->observations.front();
       rec.observer = o.observer_name;
       CheckResult r;
       r.reason = o.reason;
@@ -588,11 +592,11 @@ void Agent::scan_view_changes() {
     ++counters_.view_changes;
     view_changes_total_.inc();
     log(describe_view_change(rec));
-    if (options_.status_log_capacity == 0) continue;
+    if (options_.status_log_capacity == 0) return;
     while (view_changes_.size() >= options_.status_log_capacity) view_changes_.pop_front();
     view_changes_.push_back(std::move(rec));
-  }
-  view_status_ = std::move(next);
+  });
+  view_status_.erase(it, view_status_.end());
 }
 
 std::string Agent::describe_view_change(const ViewChangeRecord& c) {

@@ -504,11 +504,8 @@ void InvariantChecker::finish(const ClusterWorld& world) {
       // The common case first, without building the view: registered here
       // and reporting a truth (the status rule of target_view.h).
       if (t.registered) {
-        const auto resolved = node.health_state().target(t.spec.id);
-        if (resolved && resolved->spec && resolved->spec->spec &&
-            truths.contains(agent_status(node, t.spec.id, resolved->spec->spec->quorum))) {
-          continue;
-        }
+        const auto status = node.target_status(t.spec.id);
+        if (status && truths.contains(*status)) continue;
       }
       const auto view = node.target_view(t.spec.id, local);
       std::string problem;

@@ -461,6 +461,12 @@ std::optional<TargetView> ClusterNode::target_view(const std::string& id, Instan
                           config_.view_fallbacks, checks(id), now, rules);
 }
 
+std::optional<HealthStatus> ClusterNode::target_status(const std::string& id) const {
+  const auto resolved = health_state().target(id);
+  if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
+  return reported_status(id, resolved->spec->spec->quorum).value_or(HealthStatus::unknown);
+}
+
 std::vector<TargetView> ClusterNode::target_views(Instant now) const {
   std::vector<TargetView> out;
   out.reserve(health_state().state().registry.store.size());

@@ -444,6 +444,28 @@ TEST_F(ApiRoutes, PutHoldsIntervalsToTheOperatorsFloor) {
   EXPECT_EQ(send_json("PUT", "/v1/targets/fast", fast, 200)["spec"]["interval_ms"], 2);
 }
 
+TEST_F(ApiRoutes, ADeletedTargetLeavesTheScanAndComesBackFromUnknown) {
+  check("db", CheckOutcome::response(503, Duration::milliseconds(1)));
+  agent->scan_view_changes();
+  const auto db_changes = [&] {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const json& e : get_json("/v1/changes")) {
+      if (e["target"] == "db") out.emplace_back(e["from"], e["to"]);
+    }
+    return out;
+  };
+  ASSERT_EQ(db_changes().size(), 1u);
+  send_json("DELETE", "/v1/targets/db", "", 200);
+  agent->scan_view_changes();  // db is gone: nothing to log, its last status forgotten
+  EXPECT_EQ(db_changes().size(), 1u);
+  send_json("PUT", "/v1/targets/db", R"({"url": "http://127.0.0.1:9000/", "interval_ms": 1500, "timeout_ms": 300, "fall": 1})", 201);
+  check("db", CheckOutcome::response(503, Duration::milliseconds(1)));
+  agent->scan_view_changes();
+  const auto changes = db_changes();
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[1], (std::pair<std::string, std::string>{"unknown", "unhealthy"}));
+}
+
 TEST_F(ApiRoutes, BodiesOverTheLimitAre413) {
   api.max_body_bytes = 100;
   json e = send_json("PUT", "/v1/targets/x", R"({"url": "http://127.0.0.1:9/"})" + std::string(100, ' '), 413);

@@ -315,6 +315,7 @@ TEST(ClusterNode, OneBadVantagePointDoesNotReachTheQuorum) {
     ASSERT_TRUE(v);
     EXPECT_EQ(v->unhealthy_votes, 1u) << "n" << i;
     EXPECT_EQ(v->status, HealthStatus::healthy) << "n" << i << ": one vote of 2 needed";
+    EXPECT_EQ(c.node(i).target_status("q"), v->status) << "n" << i << ": the view's rule without the view";
   }
   c.fails_for.insert({"q", second});
   c.run_for(Duration::seconds(4));
@@ -323,7 +324,9 @@ TEST(ClusterNode, OneBadVantagePointDoesNotReachTheQuorum) {
     ASSERT_TRUE(v);
     EXPECT_EQ(v->unhealthy_votes, 2u) << "n" << i;
     EXPECT_EQ(v->status, HealthStatus::unhealthy) << "n" << i;
+    EXPECT_EQ(c.node(i).target_status("q"), v->status) << "n" << i;
   }
+  EXPECT_EQ(c.node(0).target_status("nope"), std::nullopt);
 }
 
 TEST(ClusterNode, SingleOwnerReplacesEveryEarlierObservation) {
