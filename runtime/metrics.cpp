@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <functional>
 
 #include <fmt/format.h>
 
@@ -104,7 +105,31 @@ MetricFamily::MetricFamily(MetricType type, std::string name, std::string help,
   if (label_names_.empty()) series({});
 }
 
-MetricFamily::Series* MetricFamily::series(const LabelValues& values) {
+Labels::Labels(std::initializer_list<std::string_view> values) : size_(std::min(values.size(), kMax)) {
+  assert(values.size() <= kMax);
+  std::copy_n(values.begin(), size_, values_.begin());
+}
+
+Labels::Labels(const LabelValues& values) : size_(std::min(values.size(), kMax)) {
+  assert(values.size() <= kMax);
+  std::copy_n(values.begin(), size_, values_.begin());
+}
+
+std::size_t MetricFamily::LabelsHash::operator()(const Labels& v) const {
+  std::size_t h = v.size();
+  for (std::size_t i = 0; i < v.size(); ++i) h = (h ^ std::hash<std::string_view>{}(v[i])) * 0x9e3779b97f4a7c15ULL;
+  return h;
+}
+
+bool MetricFamily::LabelsEqual::operator()(const Labels& a, const Labels& b) const {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+MetricFamily::Series* MetricFamily::series(const Labels& values) {
   assert(values.size() == label_names_.size());
   auto it = series_.find(values);
   if (it != series_.end()) return &it->second;
@@ -114,17 +139,19 @@ MetricFamily::Series* MetricFamily::series(const LabelValues& values) {
   }
   Series s;
   if (type_ == MetricType::histogram) s.buckets.assign(bounds_.size() + 1, 0);
-  return &series_.emplace(values, std::move(s)).first->second;
+  LabelValues key;
+  for (std::size_t i = 0; i < values.size(); ++i) key.emplace_back(values[i]);
+  return &series_.emplace(std::move(key), std::move(s)).first->second;
 }
 
-const MetricFamily::Series* MetricFamily::find(const LabelValues& values) const {
+const MetricFamily::Series* MetricFamily::find(const Labels& values) const {
   auto it = series_.find(values);
   return it == series_.end() ? nullptr : &it->second;
 }
 
-void MetricFamily::remove(const LabelValues& values) {
+void MetricFamily::remove(const Labels& values) {
   if (label_names_.empty()) return;  // the one series stays
-  series_.erase(values);
+  if (auto it = series_.find(values); it != series_.end()) series_.erase(it);
 }
 
 void MetricFamily::clear() {
@@ -161,7 +188,13 @@ void MetricFamily::render_labels(std::string& out, const LabelValues& values, st
 
 void MetricFamily::render(std::string& out) const {
   out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name_, escape_help(help_), name_, type_text(type_));
-  for (const auto& [values, s] : series_) {
+  // In label value order: the output is deterministic.
+  std::vector<const decltype(series_)::value_type*> sorted;
+  sorted.reserve(series_.size());
+  for (const auto& entry : series_) sorted.push_back(&entry);
+  std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : sorted) {
+    const auto& [values, s] = *entry;
     if (type_ != MetricType::histogram) {
       out += name_;
       render_labels(out, values);
@@ -193,30 +226,30 @@ void MetricFamily::render(std::string& out) const {
 
 // --- typed families -----------------------------------------------------------
 
-void Counter::inc(const LabelValues& values, double by) {
+void Counter::inc(const Labels& values, double by) {
   assert(by >= 0);
   if (Series* s = series(values)) s->value += by;
 }
 
-void Counter::set(const LabelValues& values, double value) {
+void Counter::set(const Labels& values, double value) {
   if (Series* s = series(values)) s->value = value;
 }
 
-double Counter::value(const LabelValues& values) const {
+double Counter::value(const Labels& values) const {
   const Series* s = find(values);
   return s ? s->value : 0;
 }
 
-void Gauge::set(const LabelValues& values, double value) {
+void Gauge::set(const Labels& values, double value) {
   if (Series* s = series(values)) s->value = value;
 }
 
-double Gauge::value(const LabelValues& values) const {
+double Gauge::value(const Labels& values) const {
   const Series* s = find(values);
   return s ? s->value : std::nan("");
 }
 
-void Histogram::observe(const LabelValues& values, double v) {
+void Histogram::observe(const Labels& values, double v) {
   if (std::isnan(v)) return;  // would poison _sum; never produced by a clock
   Series* s = series(values);
   if (!s) return;
@@ -229,7 +262,7 @@ void Histogram::observe(const LabelValues& values, double v) {
   ++s->count;
 }
 
-std::vector<std::uint64_t> Histogram::cumulative(const LabelValues& values) const {
+std::vector<std::uint64_t> Histogram::cumulative(const Labels& values) const {
   const Series* s = find(values);
   std::vector<std::uint64_t> out(bounds().size() + 1, 0);
   if (!s) return out;
@@ -238,12 +271,12 @@ std::vector<std::uint64_t> Histogram::cumulative(const LabelValues& values) cons
   return out;
 }
 
-double Histogram::sum(const LabelValues& values) const {
+double Histogram::sum(const Labels& values) const {
   const Series* s = find(values);
   return s ? s->sum : 0;
 }
 
-std::uint64_t Histogram::count(const LabelValues& values) const {
+std::uint64_t Histogram::count(const Labels& values) const {
   const Series* s = find(values);
   return s ? s->count : 0;
 }

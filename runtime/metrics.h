@@ -6,6 +6,10 @@
 // lists families in registration order and each family's series in label
 // value order, so the output is deterministic.
 //
+// Cost: an update names its series by views of the label values (Labels)
+// and finds it by hash: no allocation unless the series is new. Rendering
+// sorts the series (O(s log s)); it runs per scrape, not per check.
+//
 // Limits: at most kMaxSeriesPerFamily series per family; updates that would
 // create more are dropped and counted (dropped_series()). Names are checked
 // by assertion (they are programmer input); label values are arbitrary text
@@ -14,17 +18,34 @@
 // Not thread-safe: used on the agent's io_context thread only.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace heck::runtime {
 
 using LabelValues = std::vector<std::string>;
+
+// The label values of one series as a caller names it: views, not copies.
+class Labels {
+ public:
+  static constexpr std::size_t kMax = 4;  // label names per family
+  Labels() = default;
+  Labels(std::initializer_list<std::string_view> values);
+  Labels(const LabelValues& values);  // NOLINT: implicit, like the braced form
+  std::size_t size() const { return size_; }
+  std::string_view operator[](std::size_t i) const { return values_[i]; }
+
+ private:
+  std::array<std::string_view, kMax> values_{};
+  std::size_t size_ = 0;
+};
 
 enum class MetricType : std::uint8_t { counter, gauge, histogram };
 
@@ -41,7 +62,7 @@ class MetricFamily {
   std::uint64_t dropped_series() const { return dropped_series_; }
 
   // Removes one series or all of them (e.g. a target that went away).
-  void remove(const LabelValues& values);
+  void remove(const Labels& values);
   void clear();
 
   void render(std::string& out) const;
@@ -55,8 +76,8 @@ class MetricFamily {
   };
   // The series for `values`, created if needed; nullptr when the family is full.
   // REQUIRES: values.size() == number of label names.
-  Series* series(const LabelValues& values);
-  const Series* find(const LabelValues& values) const;
+  Series* series(const Labels& values);
+  const Series* find(const Labels& values) const;
 
   const std::vector<double>& bounds() const { return bounds_; }
 
@@ -69,7 +90,17 @@ class MetricFamily {
   std::string help_;
   std::vector<std::string> label_names_;
   std::vector<double> bounds_;  // histogram upper bounds, strictly increasing, +Inf implied
-  std::map<LabelValues, Series> series_;
+  // Hashed by the values; heterogeneous: found by Labels without a copy.
+  struct LabelsHash {
+    using is_transparent = void;
+    std::size_t operator()(const Labels& v) const;
+    std::size_t operator()(const LabelValues& v) const { return (*this)(Labels(v)); }
+  };
+  struct LabelsEqual {
+    using is_transparent = void;
+    bool operator()(const Labels& a, const Labels& b) const;
+  };
+  std::unordered_map<LabelValues, Series, LabelsHash, LabelsEqual> series_;
   std::uint64_t dropped_series_ = 0;
 };
 
@@ -77,28 +108,28 @@ class Counter : public MetricFamily {
  public:
   using MetricFamily::MetricFamily;
   // REQUIRES: by >= 0.
-  void inc(const LabelValues& values = {}, double by = 1);
+  void inc(const Labels& values = {}, double by = 1);
   // Mirrors a monotonic count kept elsewhere (e.g. a scheduler counter).
-  void set(const LabelValues& values, double value);
-  double value(const LabelValues& values = {}) const;
+  void set(const Labels& values, double value);
+  double value(const Labels& values = {}) const;
 };
 
 class Gauge : public MetricFamily {
  public:
   using MetricFamily::MetricFamily;
-  void set(const LabelValues& values, double value);
+  void set(const Labels& values, double value);
   void set(double value) { set({}, value); }
-  double value(const LabelValues& values = {}) const;
+  double value(const Labels& values = {}) const;
 };
 
 class Histogram : public MetricFamily {
  public:
   using MetricFamily::MetricFamily;
-  void observe(const LabelValues& values, double v);
+  void observe(const Labels& values, double v);
   // Cumulative bucket counts (one per bound, then +Inf), sum and count.
-  std::vector<std::uint64_t> cumulative(const LabelValues& values) const;
-  double sum(const LabelValues& values) const;
-  std::uint64_t count(const LabelValues& values) const;
+  std::vector<std::uint64_t> cumulative(const Labels& values) const;
+  double sum(const Labels& values) const;
+  std::uint64_t count(const Labels& values) const;
 };
 
 class MetricsRegistry {
