@@ -635,6 +635,25 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
       v.evidence = fmt::format("{} running members checked{}", checked, first);
       break;
     }
+    case ClusterExpectationKind::set: {
+      v.pass = true;
+      std::size_t checked = 0;
+      std::string first;
+      for (std::uint32_t o = 0; o < w.member_count(); ++o) {
+        const ClusterNode* node = w.node(o);
+        if (node == nullptr) continue;
+        ++checked;
+        const SetPage page = node->health_state().set_members(e.set, "", e.elements.size() + 1);
+        if (page.members != e.elements && v.pass) {
+          v.pass = false;
+          first = fmt::format("; {} has {} member(s): [{}]{}", node->name(), page.count, fmt::join(page.members, ", "),
+                              page.more ? ", …" : "");
+        }
+      }
+      v.pass = v.pass && checked > 0;
+      v.evidence = fmt::format("{} running members checked{}", checked, first);
+      break;
+    }
     case ClusterExpectationKind::registry: {
       v.pass = true;
       std::size_t checked = 0;

@@ -11,6 +11,7 @@
 
 #include "core/cluster/coverage_marks.h"
 #include "core/membership/swim_config_check.h"
+#include "core/replicated/health_state.h"
 #include "sim/clock.h"
 #include "core/json_fields.h"
 
@@ -36,6 +37,8 @@ std::string_view to_string(FaultKind k) {
     case FaultKind::put_target: return "put_target";
     case FaultKind::delete_target: return "delete_target";
     case FaultKind::add_counter: return "add_counter";
+    case FaultKind::add_to_set: return "add_to_set";
+    case FaultKind::remove_from_set: return "remove_from_set";
   }
   return "?";
 }
@@ -52,6 +55,7 @@ std::string_view to_string(ClusterExpectationKind k) {
     case ClusterExpectationKind::dissemination: return "dissemination";
     case ClusterExpectationKind::state_converges: return "state_converges";
     case ClusterExpectationKind::counter: return "counter";
+    case ClusterExpectationKind::set: return "set";
     case ClusterExpectationKind::registry: return "registry";
     case ClusterExpectationKind::marks: return "marks";
     case ClusterExpectationKind::invariant: return "invariant";
@@ -158,6 +162,7 @@ std::string ClusterExpectation::describe() const {
     case ClusterExpectationKind::state_converges:
       return fmt::format("state converges within {} of the liveness phase", ms(within));
     case ClusterExpectationKind::counter: return fmt::format("counter {} = {} everywhere", counter, value);
+    case ClusterExpectationKind::set: return fmt::format("set {} = [{}] everywhere", set, fmt::join(elements, ", "));
     case ClusterExpectationKind::registry:
       return fmt::format("registry = [{}] everywhere", fmt::join(target_ids, ", "));
     case ClusterExpectationKind::marks: return fmt::format("marks hit: {}", fmt::join(marks, ", "));
@@ -203,6 +208,14 @@ constexpr std::size_t kMaxTextField = 4096;
 constexpr std::size_t kMaxNameLength = 64;
 
 Duration ms_duration(std::int64_t ms) { return Duration::milliseconds(ms); }
+
+// An event's optional idempotency key (empty: none), checked as the API checks it.
+std::string request_key(const json& j, const std::string& w) {
+  auto key = jf::take(jf::opt_string(j, w, "key", 256));
+  if (!key) return {};
+  if (!valid_request_key(*key)) jf::fail(fmt::format("{}: '{}' is not a valid idempotency key", jf::path(w, "key"), *key));
+  return *key;
+}
 
 void check_member_name(const std::string& name, const std::string& field) {
   if (name.empty() || name.size() > kMaxNameLength || !valid_target_id(name)) {
@@ -624,15 +637,28 @@ struct EventParser {
       e.members = members(j, w);
       e.id = jf::take(jf::get_string(j, w, "id", TargetSpec::kMaxIdLength));
     } else if (kind == "add_counter") {
-      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "counter", "delta"}));
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "counter", "delta", "key"}));
       e.kind = FaultKind::add_counter;
       e.members = members(j, w);
       e.id = jf::take(jf::get_string(j, w, "counter", TargetSpec::kMaxIdLength));
       e.delta = jf::take(jf::get_int(j, w, "delta", -(std::int64_t{1} << 40), std::int64_t{1} << 40));
+      e.key = request_key(j, w);
+    } else if (kind == "add_to_set" || kind == "remove_from_set") {
+      jf::take(jf::expect_object(j, w, {"at_ms", "event", "member", "members", "set", "element", "key"}));
+      e.kind = kind == "add_to_set" ? FaultKind::add_to_set : FaultKind::remove_from_set;
+      e.members = members(j, w);
+      e.id = jf::take(jf::get_string(j, w, "set", 256));
+      if (!valid_set_name(e.id)) jf::fail(fmt::format("{}: '{}' is not a valid set name", jf::path(w, "set"), e.id));
+      e.element = jf::take(jf::get_string(j, w, "element", 256));
+      if (!valid_set_member(e.element)) {
+        jf::fail(fmt::format("{}: '{}' is not a valid set member", jf::path(w, "element"), e.element));
+      }
+      e.key = request_key(j, w);
     } else {
       jf::fail(fmt::format(
           "{}: '{}' is not one of crash, restart, pause, resume, leave, join, partition, heal, clog, release, "
-          "link, unlink, loss, rolling_restart, put_target, delete_target, add_counter",
+          "link, unlink, loss, rolling_restart, put_target, delete_target, add_counter, add_to_set, "
+          "remove_from_set",
           jf::path(w, "event"), kind));
     }
     if (e.kind == FaultKind::restart && e.at + e.down >= s.safety) {
@@ -773,6 +799,17 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
     e.kind = ClusterExpectationKind::counter;
     e.counter = jf::take(jf::get_string(j, w, "counter", TargetSpec::kMaxIdLength));
     e.value = jf::take(jf::get_int(j, w, "value", -(std::int64_t{1} << 53), std::int64_t{1} << 53));
+  } else if (kind == "set") {
+    jf::take(jf::expect_object(j, w, {"kind", "set", "members"}));
+    e.kind = ClusterExpectationKind::set;
+    e.set = jf::take(jf::get_string(j, w, "set", 256));
+    const json& list = *jf::take(jf::get_array(j, w, "members", 100'000));
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (!list[i].is_string()) jf::fail(fmt::format("{}[{}]: must be a string", jf::path(w, "members"), i));
+      e.elements.push_back(list[i].get<std::string>());
+    }
+    std::sort(e.elements.begin(), e.elements.end());
+    e.elements.erase(std::unique(e.elements.begin(), e.elements.end()), e.elements.end());
   } else if (kind == "registry") {
     jf::take(jf::expect_object(j, w, {"kind", "targets"}));
     e.kind = ClusterExpectationKind::registry;

@@ -38,7 +38,12 @@
 //       {"at_ms": 30000, "event": "rolling_restart", "members": "*", "every_ms": 20000, "down_ms": 3000},
 //       {"at_ms": 30000, "event": "put_target", "member": "n1", "spec": {<TargetSpec>}},
 //       {"at_ms": 30000, "event": "delete_target", "member": "n1", "id": "t1"},
-//       {"at_ms": 30000, "event": "add_counter", "member": "n1", "counter": "likes", "delta": 1}
+//       {"at_ms": 30000, "event": "add_counter", "member": "n1", "counter": "likes", "delta": 1},
+//       {"at_ms": 30000, "event": "add_to_set", "member": "n1", "set": "likes:p1", "element": "u7"},
+//       {"at_ms": 30000, "event": "remove_from_set", "member": "n1", "set": "likes:p1", "element": "u7"}
+//       // add_counter, add_to_set, remove_from_set take an optional "key": an
+//       // idempotent write, as the API does with an Idempotency-Key: applied
+//       // only where no record of the key has arrived, then recorded.
 //     ],
 //     "targets": [{"spec": {<core TargetSpec: id, url, interval_ms, …>},
 //                  "behaviour": [<phases, sim/target_model.h>],
@@ -57,6 +62,7 @@
 //       {"kind": "dissemination", "max_p99_ms": 2000, "max_incomplete": 0},
 //       {"kind": "state_converges", "within_ms": 30000},
 //       {"kind": "counter", "counter": "likes", "value": 8},      // at every running member, at the end
+//       {"kind": "set", "set": "likes:p1", "members": ["u1", "u7"]},  // exactly these, everywhere, at the end
 //       {"kind": "registry", "targets": ["web", "db"]},           // exactly these targets, everywhere, at the end
 //       {"kind": "marks", "hit": ["swim.suspect_refuted"]},       // coverage marks the run must hit (summed over members)
 //       // A member's own checks of configured targets (see "Own checks" below):
@@ -186,7 +192,7 @@ struct MemberScenario {
 enum class FaultKind : std::uint8_t {
   crash, restart, pause, resume, leave, join,
   partition, heal, clog, release, link, unlink,
-  put_target, delete_target, add_counter,
+  put_target, delete_target, add_counter, add_to_set, remove_from_set,
 };
 std::string_view to_string(FaultKind k);
 
@@ -203,13 +209,15 @@ struct TimelineEvent {
   std::string name;                      // partition, clog, link: for heal/release/unlink by name
   LinkOverride link;                     // link
   std::optional<TargetSpec> spec;        // put_target
-  std::string id;                        // delete_target: target id; add_counter: counter name
+  std::string id;                        // delete_target: target id; add_counter: counter; *_set: set
   std::int64_t delta = 0;                // add_counter
+  std::string element;                   // add_to_set, remove_from_set
+  std::string key;                       // add_counter, *_set: idempotency key (empty: none)
 };
 
 enum class ClusterExpectationKind : std::uint8_t {
   detection, false_positives, converges, member_state, suspected, declared_dead, load, dissemination,
-  state_converges, counter, registry, marks, invariant,
+  state_converges, counter, registry, marks, invariant, set,
   // A member's own checks (see "Own checks" in the header comment):
   detects, never, status_at, checks, changes,
 };
@@ -266,6 +274,8 @@ struct ClusterExpectation {
   std::optional<std::uint64_t> max_incomplete;    // dissemination
   std::string counter;                      // counter: its name
   std::int64_t value = 0;                   // counter: the expected total
+  std::string set;                          // set: its name
+  std::vector<std::string> elements;        // set: the expected members, sorted
   std::vector<std::string> target_ids;      // registry: sorted
   std::vector<std::string> marks;           // marks: coverage marks that must be hit (core/cluster/coverage_marks.h)
   Invariant invariant = Invariant::coverage;  // invariant (implicit: source >= the file's count)

@@ -151,6 +151,14 @@ json event_json(const ClusterScenario& s, const TimelineEvent& e, std::vector<st
       j["members"] = names(s, e.members);
       j["counter"] = e.id;
       j["delta"] = e.delta;
+      if (!e.key.empty()) j["key"] = e.key;
+      break;
+    case FaultKind::add_to_set:
+    case FaultKind::remove_from_set:
+      j["members"] = names(s, e.members);
+      j["set"] = e.id;
+      j["element"] = e.element;
+      if (!e.key.empty()) j["key"] = e.key;
       break;
   }
   return j;
@@ -200,6 +208,10 @@ json expectation_json(const ClusterScenario& s, const ClusterExpectation& e) {
     case ClusterExpectationKind::counter:
       j["counter"] = e.counter;
       j["value"] = e.value;
+      break;
+    case ClusterExpectationKind::set:
+      j["set"] = e.set;
+      j["members"] = e.elements;
       break;
     case ClusterExpectationKind::registry: j["targets"] = e.target_ids; break;
     case ClusterExpectationKind::marks: j["hit"] = e.marks; break;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include <xxhash.h>
 
 namespace heck::sim {
 
@@ -421,7 +422,9 @@ void ClusterWorld::apply_timeline(const TimelineEvent& e) {
       break;
     }
     case FaultKind::add_counter:
-      for (auto m : e.members) input(m, AddToCounter{e.id, e.delta});
+    case FaultKind::add_to_set:
+    case FaultKind::remove_from_set:
+      for (auto m : e.members) write(m, e);
       break;
   }
   switch (e.kind) {
@@ -432,6 +435,31 @@ void ClusterWorld::apply_timeline(const TimelineEvent& e) {
     case FaultKind::link:
     case FaultKind::unlink: network_changed(); break;
     default: break;
+  }
+}
+
+void ClusterWorld::write(std::uint32_t m, const TimelineEvent& e) {
+  MemberSlot& ms = *members_[m];
+  if (!ms.node || ms.paused) {
+    ++counters_.ignored_faults;
+    return;
+  }
+  // With a key, as the API does: a write whose key this member has a record
+  // of is a retry, answered from the record and not applied again.
+  if (!e.key.empty() && ms.node->health_state().first_request(e.key) != nullptr) {
+    ++counters_.writes_deduplicated;
+    return;
+  }
+  if (e.kind == FaultKind::add_counter) input(m, AddToCounter{e.id, e.delta});
+  if (e.kind == FaultKind::add_to_set) input(m, AddToSet{e.id, e.element});
+  if (e.kind == FaultKind::remove_from_set) input(m, RemoveFromSet{e.id, e.element});
+  if (!e.key.empty()) {
+    AppliedRequest r;
+    const std::string request = fmt::format("{}/{}/{}/{}", to_string(e.kind), e.id, e.element, e.delta);
+    r.fingerprint = XXH64(request.data(), request.size(), 0);
+    r.status = 200;
+    r.body = "{}";
+    input(m, RecordRequest{e.key, std::move(r)});
   }
 }
 

@@ -158,6 +158,7 @@ struct ClusterWorldCounters {
   std::uint64_t status_changes = 0;
   std::uint64_t status_records_dropped = 0;  // status records over kMaxRecords
   std::uint64_t ignored_faults = 0;      // e.g. crash of a member that is not running
+  std::uint64_t writes_deduplicated = 0; // keyed timeline writes a member had a record of (retries)
   std::uint64_t vantage_answers = 0;     // checks answered by a vantage rule, not the model
 };
 
@@ -188,6 +189,8 @@ class ClusterWorld {
   const Network& network() const { return network_; }
   // Runs `in` on member m's node now (no-op unless running and not paused).
   void input(std::uint32_t m, const ClusterInput& in);
+  // A timeline write (add_counter, add_to_set, remove_from_set) at m.
+  void write(std::uint32_t m, const TimelineEvent& e);
 
   // --- views ------------------------------------------------------------
   Instant now() const { return now_; }

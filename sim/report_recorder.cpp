@@ -355,11 +355,14 @@ void ReportRecorder::build_network_faults() {
       case FaultKind::unlink: end_rules(FaultKind::link, e.name, at); break;
       case FaultKind::put_target:
       case FaultKind::delete_target:
-      case FaultKind::add_counter: {
+      case FaultKind::add_counter:
+      case FaultKind::add_to_set:
+      case FaultKind::remove_from_set: {
         if (d.marks.size() >= ReportData::kMaxMarks) break;
         std::string what = e.kind == FaultKind::put_target      ? "put_target " + e.spec->id
                            : e.kind == FaultKind::delete_target ? "delete_target " + e.id
-                                                                : fmt::format("add_counter {} {:+}", e.id, e.delta);
+                           : e.kind == FaultKind::add_counter   ? fmt::format("add_counter {} {:+}", e.id, e.delta)
+                                                                : fmt::format("{} {} {}", to_string(e.kind), e.id, e.element);
         d.marks.push_back({at, std::move(what)});
         break;
       }

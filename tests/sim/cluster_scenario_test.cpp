@@ -1,6 +1,8 @@
 #include "sim/cluster_scenario.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -144,6 +146,52 @@ TEST(ClusterScenario, ErrorsNameTheField) {
     j[json::json_pointer(c.pointer)] = json::parse(c.value);
     const std::string e = error_of(j);
     EXPECT_NE(e.find(c.message), std::string::npos) << c.pointer << " gave: " << e;
+  }
+}
+
+// The likes service's writes: sets and idempotency keys, checked as the API
+// checks them, and kept when the scenario is written back (--shrink output).
+TEST(ClusterScenario, SetWritesAndKeys) {
+  json j = base();
+  j["timeline"].push_back(json::parse(
+      R"({"at_ms": 12000, "event": "add_to_set", "member": "m1", "set": "likes:p1", "element": "u1", "key": "k-1"})"));
+  j["timeline"].push_back(
+      json::parse(R"({"at_ms": 13000, "event": "remove_from_set", "member": "m2", "set": "likes:p1", "element": "u1"})"));
+  j["timeline"].push_back(json::parse(
+      R"({"at_ms": 14000, "event": "add_counter", "member": "m2", "counter": "c", "delta": 2, "key": "k-2"})"));
+  j["expectations"].push_back(json::parse(R"({"kind": "set", "set": "likes:p1", "members": ["u2", "u1", "u2"]})"));
+  auto s = parse_cluster_scenario(j);
+  ASSERT_TRUE(s) << s.error();
+  const ClusterExpectation& e = s->expectations.back();
+  EXPECT_EQ(e.kind, ClusterExpectationKind::set);
+  EXPECT_EQ(e.elements, (std::vector<std::string>{"u1", "u2"}));  // sorted, unique
+  int keyed = 0;
+  for (const TimelineEvent& t : s->timeline) {
+    if (t.kind == FaultKind::add_to_set) {
+      EXPECT_EQ(t.id, "likes:p1");
+      EXPECT_EQ(t.element, "u1");
+      EXPECT_EQ(t.key, "k-1");
+    }
+    if (t.kind == FaultKind::remove_from_set) EXPECT_EQ(t.key, "");
+    keyed += !t.key.empty();
+  }
+  EXPECT_EQ(keyed, 2);
+  const json back = serialize_cluster_scenario(*s);
+  auto again = parse_cluster_scenario(back);
+  ASSERT_TRUE(again) << again.error() << "\n" << back.dump();
+  EXPECT_EQ(serialize_cluster_scenario(*again), back);
+
+  const std::pair<const char*, const char*> bad[] = {
+      {R"({"at_ms": 12000, "event": "add_to_set", "member": "m1", "set": "", "element": "u1"})", "timeline[3].set: "},
+      {R"({"at_ms": 12000, "event": "add_to_set", "member": "m1", "set": "s", "element": "u1", "key": ""})",
+       "timeline[3].key: '' is not a valid idempotency key"},
+      {R"({"at_ms": 12000, "event": "remove_from_set", "member": "m1", "set": "s", "colour": 1})", "timeline[3].colour"},
+  };
+  for (const auto& [event, message] : bad) {
+    json b = base();
+    b["timeline"].push_back(json::parse(event));
+    const std::string err = error_of(b);
+    EXPECT_NE(err.find(message), std::string::npos) << event << " gave: " << err;
   }
 }
 
