@@ -90,6 +90,7 @@ MetricFamily::MetricFamily(MetricType type, std::string name, std::string help,
       label_names_(std::move(label_names)),
       bounds_(std::move(bounds)) {
   assert(valid_metric_name(name_));
+  assert(label_names_.size() <= Labels::kMax);
   for (const auto& l : label_names_) {
     assert(valid_label_name(l));
     assert(type_ != MetricType::histogram || l != "le");

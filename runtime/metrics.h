@@ -137,7 +137,7 @@ class MetricsRegistry {
   static constexpr std::size_t kMaxFamilies = 256;
 
   // REQUIRES: a valid, not yet registered name ([a-zA-Z_:][a-zA-Z0-9_:]*);
-  // valid label names ([a-zA-Z_][a-zA-Z0-9_]*, no "__" prefix, no "le" for
+  // at most Labels::kMax valid label names ([a-zA-Z_][a-zA-Z0-9_]*, no "__" prefix, no "le" for
   // histograms); histogram bounds strictly increasing and finite.
   Counter& counter(std::string name, std::string help, std::vector<std::string> label_names = {});
   Gauge& gauge(std::string name, std::string help, std::vector<std::string> label_names = {});
