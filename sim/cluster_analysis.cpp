@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -298,6 +299,24 @@ void check_incarnations(const ClusterWorld& w, ClusterMetrics& out) {
       }
     }
   }
+}
+
+// An expectation about the replicated state at the end: every running
+// member must hold it (and one must be running). `mismatch` says what a
+// member holds instead, or nullopt; the first one is the evidence.
+template <typename F>
+void judge_every_running(const ClusterWorld& w, Verdict& v, F&& mismatch) {
+  std::size_t checked = 0;
+  std::string first;
+  for (std::uint32_t o = 0; o < w.member_count(); ++o) {
+    const ClusterNode* node = w.node(o);
+    if (node == nullptr) continue;
+    ++checked;
+    if (!first.empty()) continue;
+    if (auto got = mismatch(*node)) first = fmt::format("; {} has {}", node->name(), *got);
+  }
+  v.pass = first.empty() && checked > 0;
+  v.evidence = fmt::format("{} running members checked{}", checked, first);
 }
 
 }  // namespace
@@ -617,65 +636,31 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
       v.evidence = fmt::format("{} updates, {} incomplete; to all: {}", m.updates, m.updates_incomplete,
                                m.dissemination.describe());
       break;
-    case ClusterExpectationKind::counter: {
-      v.pass = true;
-      std::size_t checked = 0;
-      std::string first;
-      for (std::uint32_t o = 0; o < w.member_count(); ++o) {
-        const ClusterNode* node = w.node(o);
-        if (node == nullptr) continue;
-        ++checked;
-        const std::int64_t got = node->replication().state().counter(e.counter);
-        if (got != e.value && v.pass) {
-          v.pass = false;
-          first = fmt::format("; {} has {}", node->name(), got);
-        }
-      }
-      v.pass = v.pass && checked > 0;
-      v.evidence = fmt::format("{} running members checked{}", checked, first);
+    case ClusterExpectationKind::counter:
+      judge_every_running(w, v, [&](const ClusterNode& node) -> std::optional<std::string> {
+        const std::int64_t got = node.replication().state().counter(e.counter);
+        if (got == e.value) return std::nullopt;
+        return fmt::format("{}", got);
+      });
       break;
-    }
-    case ClusterExpectationKind::set: {
-      v.pass = true;
-      std::size_t checked = 0;
-      std::string first;
-      for (std::uint32_t o = 0; o < w.member_count(); ++o) {
-        const ClusterNode* node = w.node(o);
-        if (node == nullptr) continue;
-        ++checked;
-        const SetPage page = node->health_state().set_members(e.set, "", e.elements.size() + 1);
-        if (page.members != e.elements && v.pass) {
-          v.pass = false;
-          first = fmt::format("; {} has {} member(s): [{}]{}", node->name(), page.count, fmt::join(page.members, ", "),
-                              page.more ? ", …" : "");
-        }
-      }
-      v.pass = v.pass && checked > 0;
-      v.evidence = fmt::format("{} running members checked{}", checked, first);
+    case ClusterExpectationKind::set:
+      judge_every_running(w, v, [&](const ClusterNode& node) -> std::optional<std::string> {
+        const SetPage page = node.health_state().set_members(e.set, "", e.elements.size() + 1);
+        if (page.members == e.elements) return std::nullopt;
+        return fmt::format("{} member(s): [{}]{}", page.count, fmt::join(page.members, ", "), page.more ? ", …" : "");
+      });
       break;
-    }
-    case ClusterExpectationKind::registry: {
-      v.pass = true;
-      std::size_t checked = 0;
-      std::string first;
-      for (std::uint32_t o = 0; o < w.member_count(); ++o) {
-        const ClusterNode* node = w.node(o);
-        if (node == nullptr) continue;
-        ++checked;
+    case ClusterExpectationKind::registry:
+      judge_every_running(w, v, [&](const ClusterNode& node) -> std::optional<std::string> {
         std::vector<std::string> ids;
-        for (const auto& [id, resolved] : node->replication().state().targets()) {
+        for (const auto& [id, resolved] : node.replication().state().targets()) {
           if (resolved.spec != nullptr) ids.push_back(id);
         }
         std::sort(ids.begin(), ids.end());
-        if (ids != e.target_ids && v.pass) {
-          v.pass = false;
-          first = fmt::format("; {} has [{}]", node->name(), fmt::join(ids, ", "));
-        }
-      }
-      v.pass = v.pass && checked > 0;
-      v.evidence = fmt::format("{} running members checked{}", checked, first);
+        if (ids == e.target_ids) return std::nullopt;
+        return fmt::format("[{}]", fmt::join(ids, ", "));
+      });
       break;
-    }
     case ClusterExpectationKind::marks: {
       const CoverageHits hits = w.coverage();
       std::vector<std::string> missed, seen;
