@@ -25,9 +25,11 @@
 // - Ownership: for each target, the live members (alive or suspect, and this
 //   node unless it left) are ranked by rendezvous hashing; the first
 //   `spec.checkers` are its owners. This node checks a target when it is an
-//   owner, or when it is the first alive member after the owners while an
-//   owner is suspect (the standby starts checking at once, so the gap after a
-//   crash is the suspicion time only, not suspicion plus death). Ownership is
+//   owner, or when it is the member ranked right after the owners (the
+//   standby) while an owner is suspect: the standby starts checking at once,
+//   so the gap after a crash is the suspicion time only, not suspicion plus
+//   death. The standby does not move when it is suspect too (at most r + 1
+//   checkers however the members' suspicions differ). Ownership is
 //   recomputed when the membership view or the registry changes; only the
 //   targets whose owner set changed move. A member that takes over a target
 //   continues from the status the cluster reports and checks it within

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <optional>
 #include <unordered_set>
 
 #include "core/ownership/rendezvous.h"
@@ -57,19 +56,6 @@ void OwnershipIndex::rank_full(Target& t) { t.top = rank_live(t.id, depth(t)); }
 const OwnershipIndex::Target* OwnershipIndex::find(std::string_view id) const {
   const auto* it = by_id_.find(id);
   return it ? &targets_[it->second] : nullptr;
-}
-
-bool OwnershipIndex::exhausted(const Target& t) const {
-  bool owner_suspect = false;
-  for (std::size_t i = 0; i < t.top.size(); ++i) {
-    const bool suspect = members_[t.top[i].member].suspect;
-    if (i < t.checkers) {
-      owner_suspect = owner_suspect || suspect;
-    } else if (!suspect) {
-      return false;
-    }
-  }
-  return owner_suspect;
 }
 
 void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::vector<std::string>* affected) {
@@ -138,10 +124,11 @@ void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_a
     std::vector<Entry> before;
     for (Target& t : targets_) {
       if (t.id.empty()) continue;
-      // An exhausted list (checks() looks past it) is affected by any change.
-      bool touched = affected && exhausted(t);
-      if (affected && !touched && any_flipped) {
-        touched = std::any_of(t.top.begin(), t.top.end(), [&](const Entry& e) { return is_flipped(e.member); });
+      // A flag matters only on an owner: it decides whether the standby checks.
+      bool touched = false;
+      if (affected && any_flipped) {
+        const auto owners_end = t.top.begin() + static_cast<std::ptrdiff_t>(std::min(t.checkers, t.top.size()));
+        touched = std::any_of(t.top.begin(), owners_end, [&](const Entry& e) { return is_flipped(e.member); });
       }
       if (reshuffle) {
         if (affected) before = t.top;
@@ -166,7 +153,6 @@ void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_a
                     !std::equal(before.begin(), before.end(), t.top.begin(),
                                 [](const Entry& a, const Entry& b) { return a.member == b.member; });
         }
-        if (affected && !touched) touched = exhausted(t);
       }
       if (touched) affected->push_back(t.id);
     }
@@ -246,26 +232,18 @@ std::vector<std::string> OwnershipIndex::ranked(const std::string& id, std::size
 
 bool OwnershipIndex::checks(const std::string& id, std::string_view self) const {
   const Target* found = find(id);
-  if (!found || live_.empty()) return false;
+  if (!found) return false;
   const Target& t = *found;
-  auto decide = [&](const std::vector<Entry>& entries, bool complete) -> std::optional<bool> {
-    bool owner_suspect = false;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-      const Member& m = members_[entries[i].member];
-      if (i < t.checkers) {
-        if (m.name == self) return true;
-        owner_suspect = owner_suspect || m.suspect;
-        continue;
-      }
-      if (!owner_suspect) return false;
-      if (m.suspect) continue;
-      return m.name == self;
-    }
-    if (complete || !owner_suspect) return false;
-    return std::nullopt;  // an owner is suspect and every kept standby too: look further
-  };
-  if (auto d = decide(t.top, t.top.size() == live_.size())) return *d;
-  return decide(rank_live(id, 0), true).value_or(false);
+  // The kept list holds min(checkers + kSpare, live) members, so the owners
+  // and the standby are always in it.
+  const std::size_t owners = std::min(t.checkers, t.top.size());
+  bool owner_suspect = false;
+  for (std::size_t i = 0; i < owners; ++i) {
+    const Member& m = members_[t.top[i].member];
+    if (m.name == self) return true;
+    owner_suspect = owner_suspect || m.suspect;
+  }
+  return owner_suspect && t.top.size() > owners && members_[t.top[owners].member].name == self;
 }
 
 }  // namespace heck

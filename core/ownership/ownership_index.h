@@ -14,10 +14,8 @@
 //   - a member's suspicion flag changes: no hashing at all (flags are looked
 //     up when the owners are read).
 // set_members() can report the targets whose answer to checks() may have
-// changed (`affected`): those whose kept list changed, those that list a
-// member whose flag changed, and those whose kept standbys are all suspect
-// while an owner is (checks() then looks past the list). A driver
-// reconciles just these. Targets are kept in a flat vector (dense slots,
+// changed (`affected`): those whose kept list changed and those with an
+// owner whose flag changed. A driver reconciles just these. Targets are kept in a flat vector (dense slots,
 // reused) with an id -> slot map, so a change walks an array, not a tree.
 // Cost per set_members: O(targets) integer work plus one hash per target
 // per joined member; O(affected) strings.
@@ -44,8 +42,8 @@ struct IndexedMember {
 
 class OwnershipIndex {
  public:
-  // Extra ranked members kept beyond `checkers` (standbys while owners are
-  // suspect; a full re-rank covers a target whose list runs short).
+  // Extra ranked members kept beyond `checkers`: the standby and the members
+  // after it (a full re-rank covers a target whose list runs short).
   static constexpr std::size_t kSpare = 3;
 
   // Replaces the live member set (names unique; a member's suspicion flag
@@ -68,8 +66,11 @@ class OwnershipIndex {
   // more than kept ranks in full). Works for ids not in the index too.
   std::vector<std::string> ranked(const std::string& id, std::size_t limit) const;
   // True when `self` checks `id`: an owner (one of the first `checkers`), or
-  // the standby (the first non-suspect member after the owners) while any
-  // owner is suspect.
+  // the standby (the member ranked right after the owners) while any owner
+  // is suspect. The standby is one fixed member whatever the suspicion
+  // flags: if it is suspect too, no one else steps in until a death changes
+  // the ranking. So however the members' suspicions differ, at most
+  // checkers + 1 of them check a target while they agree on who is live.
   bool checks(const std::string& id, std::string_view self) const;
 
   // Counters for benchmarks and tests.
@@ -100,8 +101,6 @@ class OwnershipIndex {
   void rescan(std::span<const std::uint32_t> added, bool removed_any, std::span<const std::uint32_t> flipped,
               std::vector<std::string>* affected);
   const Target* find(std::string_view id) const;
-  // checks() may look past t's kept list (an owner and every kept standby suspect).
-  bool exhausted(const Target& t) const;
   std::size_t depth(const Target& t) const;
   std::uint32_t intern(const std::string& name);
   std::vector<Entry> rank_live(std::string_view id, std::size_t limit) const;

@@ -29,9 +29,7 @@ bool reference_checks(const std::string& id, std::size_t checkers, const std::ve
       owner_suspect = owner_suspect || m.suspect;
       continue;
     }
-    if (!owner_suspect) return false;
-    if (m.suspect) continue;
-    return m.name == self;
+    return owner_suspect && m.name == self;  // the standby, fixed whatever its own flag
   }
   return false;
 }
@@ -151,6 +149,39 @@ TEST(OwnershipIndex, AJoinHashesEachTargetOnceAndALeaveReranksOnlyItsTargets) {
   live[3].suspect = true;
   index.set_members(live);
   EXPECT_EQ(index.hashes(), before);
+}
+
+// Under packet loss members suspect different members. The standby is the
+// one member ranked after the owners whatever its flag, so a member that
+// suspects both the owner and the standby does not step in as a third
+// checker (it did when the standby was "the first non-suspect member").
+TEST(OwnershipIndex, ASuspectStandbyIsNotPassedOver) {
+  std::vector<IndexedMember> live;
+  for (int m = 0; m < 6; ++m) live.push_back(IndexedMember{fmt::format("n{}", m), false});
+  OwnershipIndex index;
+  index.set_members(live);
+  index.put_target("web", 1);
+  const auto order = index.ranked("web", 0);
+  ASSERT_EQ(order.size(), 6u);
+  const auto flag = [&](const std::string& name, bool suspect) {
+    for (auto& m : live) {
+      if (m.name == name) m.suspect = suspect;
+    }
+    index.set_members(live);
+  };
+  flag(order[0], true);
+  EXPECT_TRUE(index.checks("web", order[0])) << "the owner keeps checking while suspected";
+  EXPECT_TRUE(index.checks("web", order[1])) << "the standby steps in";
+  EXPECT_FALSE(index.checks("web", order[2]));
+  flag(order[1], true);  // this member suspects the standby as well
+  EXPECT_TRUE(index.checks("web", order[1]));
+  EXPECT_FALSE(index.checks("web", order[2])) << "no third checker";
+  // The owner is declared dead: the standby owns it, the next is standby.
+  live.erase(std::find_if(live.begin(), live.end(), [&](const IndexedMember& m) { return m.name == order[0]; }));
+  index.set_members(live);
+  EXPECT_TRUE(index.checks("web", order[1]));
+  EXPECT_TRUE(index.checks("web", order[2])) << "the new owner is suspect: its standby checks";
+  EXPECT_FALSE(index.checks("web", order[3]));
 }
 
 TEST(OwnershipIndex, ManyNamesOverTimeStayBounded) {
