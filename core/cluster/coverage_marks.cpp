@@ -18,7 +18,7 @@ constexpr std::array<CoverageMark, kCoverageMarkCount> kMarks{{
      [](const ClusterNode& n) { return swim(n).confirmations; }},
     {"swim.suspect_refuted", "a member refuted a suspicion of itself by raising its incarnation",
      [](const ClusterNode& n) { return swim(n).refutes; }},
-    {"swim.accuser_answered", "an accuser with an old accusation was told the newer alive directly",
+    {"swim.accuser_answered", "a member that passed on an old accusation was told the newer alive directly",
      [](const ClusterNode& n) { return swim(n).stale_accusers_answered; }},
     {"swim.member_declared_dead", "a suspicion timed out: a member was declared dead",
      [](const ClusterNode& n) { return swim(n).deaths_declared; }},

@@ -520,13 +520,13 @@ void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& 
             broadcast(m.name, m);
           }
         } else if constexpr (std::is_same_v<T, SuspectMsg>) {
-          answer_stale_accuser(from, m.name, m.from, m.incarnation, channel, out);
+          answer_stale_accusation(from, m.name, m.incarnation, channel, out);
           if (apply(now, Update{m.name, m.address, MemberState::suspect, m.incarnation, m.from}, out)) {
             broadcast(m.name, m);
           }
         } else if constexpr (std::is_same_v<T, DeadMsg>) {
           const MemberState s = m.left ? MemberState::left : MemberState::dead;
-          if (!m.left) answer_stale_accuser(from, m.name, m.from, m.incarnation, channel, out);
+          if (!m.left) answer_stale_accusation(from, m.name, m.incarnation, channel, out);
           if (apply(now, Update{m.name, m.address, s, m.incarnation, m.from}, out)) {
             broadcast(m.name, m);
           }
@@ -537,17 +537,23 @@ void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& 
       *decoded);
 }
 
-// An accuser tells us itself (with an ack: on_ping) that it holds us
-// suspect or dead at an incarnation we have already refuted: it missed the
-// refutation. Answer it directly with our alive, rather than hoping the
-// gossip reaches it (it ran out, or the shared queue is busy).
-void Swim::answer_stale_accuser(const wire::Header& from, const std::string& about, const std::string& accuser,
-                                std::uint64_t incarnation, Channel channel, Effects& out) {
-  if (about != self_ || accuser != from.sender || left_ || channel != Channel::datagram) return;
-  const Member& me = self_member();
-  if (incarnation >= me.info.incarnation) return;  // a current accusation: apply() refutes it
+// Someone tells us that `about` is suspect or dead at an incarnation it has
+// already refuted: we hold it alive at a higher one. The sender missed the
+// refutation (it lost every gossiped copy, or the gossip ran out while it
+// was cut off), and nothing else would tell it before a push-pull. Answer
+// it directly with the alive we hold, rather than hoping the gossip reaches
+// it. About ourselves that is our own alive (apply() also re-queues it for
+// gossip); about another member, the alive we learnt. One datagram per
+// stale copy received, and a stale copy only travels until its holder
+// learns better, so the answers die out with the rumour.
+void Swim::answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
+                                   Channel channel, Effects& out) {
+  if (left_ || channel != Channel::datagram || from.sender == self_) return;
+  const Member* m = about == self_ ? &self_member() : find_member(about);
+  if (m == nullptr || m->info.state != MemberState::alive) return;
+  if (incarnation >= m->info.incarnation) return;  // a current accusation: apply() handles it
   ++counters_.stale_accusers_answered;
-  send_message(from.address, Channel::datagram, AliveMsg{self_, address_, me.info.incarnation}, out);
+  send_message(from.address, Channel::datagram, AliveMsg{m->info.name, m->info.address, m->info.incarnation}, out);
 }
 
 // ---------------------------------------------------------------- probing

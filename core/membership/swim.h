@@ -17,6 +17,10 @@
 //   incarnation above the one heard and broadcasting alive ([SWIM] 4.2).
 //   A stale accusation (older incarnation) re-queues its current alive, so a
 //   member that missed the refutation learns it before its timeout expires.
+//   Any member that receives an accusation of a member it holds alive at a
+//   higher incarnation answers the sender with that alive directly: under
+//   loss a member can miss every gossiped copy of a refutation, and would
+//   otherwise hold the member suspect until a push-pull.
 // - Failure detection ([SWIM] 3.1, 4.3): every protocol period probes the
 //   next member of a list that is reshuffled after each full round
 //   (round-robin, bounded detection time). ping/ack carry a sequence number;
@@ -182,7 +186,7 @@ struct SwimCounters {
   std::uint64_t refutes = 0;           // incarnation bumps to refute
   std::uint64_t stale_accusations = 0; // old suspect/dead about self: alive re-queued
   std::uint64_t accusations_told = 0;  // acks that told the pinging member it is suspect/dead here
-  std::uint64_t stale_accusers_answered = 0;  // accusers told our newer alive directly
+  std::uint64_t stale_accusers_answered = 0;  // senders of an old accusation told the newer alive directly
   std::uint64_t updates_applied = 0;   // alive/suspect/dead that changed the view
   std::uint64_t updates_ignored = 0;   // superseded or duplicate updates
   std::uint64_t members_refused = 0;   // new members over max_members
@@ -300,8 +304,8 @@ class Swim {
   Member& self_member();
   bool apply(Instant now, const Update& u, Effects& out);
   void apply_about_self(Instant now, const Update& u, Effects& out);
-  void answer_stale_accuser(const wire::Header& from, const std::string& about, const std::string& accuser,
-                           std::uint64_t incarnation, Channel channel, Effects& out);
+  void answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
+                               Channel channel, Effects& out);
   void refute(Instant now, std::uint64_t heard, Effects& out);
   void change(Instant now, MemberId id, MemberState to, std::uint64_t incarnation,
               std::string_view address, bool is_new, Effects& out);

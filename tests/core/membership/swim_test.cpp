@@ -238,15 +238,16 @@ TEST(Swim, StaleAccusationRequeuesAlive) {
   }
   ASSERT_FALSE(h.swim.broadcasts().contains("m:me"));
   h.out.clear();
-  // Relayed by a third member (the accuser itself gets a direct answer:
-  // AStaleAccuserIsAnsweredDirectly).
+  // Relayed by a third member: it is answered directly
+  // (AStaleAccusationIsAnsweredDirectly) and the alive is queued again.
   h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"}, wire::Header{"other", "other:7946"});
+  EXPECT_EQ(h.swim.counters().stale_accusers_answered, 1u);
+  h.out.clear();
   h.deliver(PingMsg{3, "me"});
   EXPECT_EQ(h.swim.incarnation(), 1u);
   EXPECT_EQ(h.swim.counters().stale_accusations, 1u);
-  EXPECT_EQ(h.swim.counters().stale_accusers_answered, 0u);
   auto alive = h.sent_of<AliveMsg>();
-  ASSERT_EQ(alive.size(), 1u);
+  ASSERT_EQ(alive.size(), 1u) << "piggybacked on the ack";
   EXPECT_EQ(alive[0].incarnation, 1u);
 }
 
@@ -287,10 +288,19 @@ TEST(Swim, AMemberHeldSuspectOrDeadIsToldWithTheAck) {
   EXPECT_EQ(dead[0], (DeadMsg{"peer", "peer:7946", 0, "me", false}));
 }
 
-// The accuser itself tells us of an accusation we already refuted: it
-// missed the refutation, so it gets our alive directly.
-TEST(Swim, AStaleAccuserIsAnsweredDirectly) {
+// Whoever tells us of an accusation already refuted missed the refutation,
+// so it gets the newer alive directly: the accuser, a relay, and a member
+// passing on an old accusation of a third member.
+TEST(Swim, AStaleAccusationIsAnsweredDirectly) {
   Harness h;
+  const auto answered_to = [&](const std::string& to, const std::string& name, std::uint64_t incarnation) {
+    for (const auto& [dest, m] : h.sent()) {
+      if (const auto* a = std::get_if<AliveMsg>(&m); a && dest == to && a->name == name) {
+        return a->incarnation == incarnation;
+      }
+    }
+    return false;
+  };
   h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});
   ASSERT_EQ(h.swim.incarnation(), 1u);
   drain(h);
@@ -298,17 +308,27 @@ TEST(Swim, AStaleAccuserIsAnsweredDirectly) {
   h.deliver(DeadMsg{"me", "me:7946", 0, "peer", false});
   EXPECT_EQ(h.swim.incarnation(), 1u);
   EXPECT_EQ(h.swim.counters().stale_accusers_answered, 1u);
-  bool answered = false;
-  for (const auto& [to, m] : h.sent()) {
-    if (const auto* a = std::get_if<AliveMsg>(&m); a && to == "peer:7946") {
-      answered = a->incarnation == 1;
-    }
-  }
-  EXPECT_TRUE(answered);
+  EXPECT_TRUE(answered_to("peer:7946", "me", 1));
   // A current accusation is refuted as ever, not answered as stale.
   h.deliver(SuspectMsg{"me", "me:7946", 1, "peer"});
   EXPECT_EQ(h.swim.incarnation(), 2u);
   EXPECT_EQ(h.swim.counters().stale_accusers_answered, 1u);
+
+  // A third member refuted at incarnation 3; "late" relays its suspicion at 2.
+  h.deliver(AliveMsg{"third", "third:7946", 3});
+  drain(h);
+  h.out.clear();
+  h.deliver(SuspectMsg{"third", "third:7946", 2, "peer"}, wire::Header{"late", "late:7946"});
+  EXPECT_EQ(h.swim.counters().stale_accusers_answered, 2u);
+  EXPECT_TRUE(answered_to("late:7946", "third", 3));
+  EXPECT_EQ(state_of(h.swim, "third"), MemberState::alive);
+  // Not stale (the same incarnation): applied, not answered.
+  h.deliver(SuspectMsg{"third", "third:7946", 3, "peer"}, wire::Header{"late", "late:7946"});
+  EXPECT_EQ(h.swim.counters().stale_accusers_answered, 2u);
+  EXPECT_EQ(state_of(h.swim, "third"), MemberState::suspect);
+  // A member we hold suspect ourselves is not vouched for.
+  h.deliver(DeadMsg{"third", "third:7946", 1, "peer", false}, wire::Header{"late", "late:7946"});
+  EXPECT_EQ(h.swim.counters().stale_accusers_answered, 2u);
 }
 
 TEST(Swim, RefutesSuspicionAndDeathAboutItself) {
