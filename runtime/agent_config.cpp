@@ -102,10 +102,10 @@ constexpr std::array<std::string_view, 19> kKnownKeys = {
 constexpr std::size_t kMaxDataDirBytes = 4096;
 constexpr std::size_t kMaxApiTokenBytes = 4096;
 
-constexpr std::array<std::string_view, 11> kSwimKeys = {
-    "probe_interval_ms",     "probe_timeout_ms",     "suspicion_mult", "max_suspicion_timeout_mult",
-    "indirect_checks",       "retransmit_mult",      "gossip_interval_ms", "gossip_nodes",
-    "push_pull_interval_ms", "dead_reap_after_ms",   "lifeguard"};
+constexpr std::array<std::string_view, 12> kSwimKeys = {
+    "probe_interval_ms",     "probe_timeout_ms",      "suspicion_mult",     "max_suspicion_timeout_mult",
+    "indirect_checks",       "retransmit_mult",       "gossip_interval_ms", "gossip_nodes",
+    "push_pull_interval_ms", "reconnect_interval_ms", "dead_reap_after_ms", "lifeguard"};
 
 Result<std::vector<std::string>> get_string_list(const json& j, std::string_view field, std::size_t max) {
   if (!j.is_array()) return Error{fmt::format("{}: must be a list of strings, got {}", field, type_name(j))};
@@ -358,6 +358,7 @@ Result<SwimConfig> parse_swim_overrides(const json& j, SwimConfig s, std::string
                  ms("gossip_interval_ms", -kMaxMs, kMaxMs, s.gossip_interval),
                  count("gossip_nodes", 0, kMaxCount, s.gossip_nodes),
                  ms("push_pull_interval_ms", -kMaxMs, kMaxMs, s.push_pull_interval),
+                 ms("reconnect_interval_ms", -kMaxMs, kMaxMs, s.reconnect_interval),
                  ms("dead_reap_after_ms", -kMaxMs, kMaxMs, s.dead_reap_after)}) {
     if (e) return *e;
   }

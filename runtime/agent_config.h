@@ -38,7 +38,8 @@
 //             "suspicion_mult": 4, "max_suspicion_timeout_mult": 6,
 //             "indirect_checks": 3, "retransmit_mult": 4,
 //             "gossip_interval_ms": 200, "gossip_nodes": 3,
-//             "push_pull_interval_ms": 30000, "dead_reap_after_ms": 3600000,
+//             "push_pull_interval_ms": 30000, "reconnect_interval_ms": 10000,
+//             "dead_reap_after_ms": 3600000,
 //             "lifeguard": true}}         // SWIM timing (defaults: memberlist LAN)
 //
 // Only "targets" is required (it may be empty). An unknown key, a wrong type,

@@ -417,7 +417,7 @@ void parse_swim(const json& j, SwimConfig& c) {
   jf::take(jf::expect_object(j, w,
                     {"probe_interval_ms", "probe_timeout_ms", "indirect_checks", "suspicion_mult",
                      "max_suspicion_timeout_mult", "retransmit_mult", "gossip_interval_ms", "gossip_nodes",
-                     "gossip_to_the_dead_ms", "push_pull_interval_ms", "max_packet_bytes",
+                     "gossip_to_the_dead_ms", "push_pull_interval_ms", "reconnect_interval_ms", "max_packet_bytes",
                      "max_awareness_multiplier", "dead_reap_after_ms", "min_join_backoff_ms", "max_join_backoff_ms",
                      "nack_timeout_fraction", "lifeguard"}));
   // Only the JSON types here; the ranges are core's, shared with the daemon
@@ -434,6 +434,7 @@ void parse_swim(const json& j, SwimConfig& c) {
   c.gossip_nodes = opt_size(j, w, "gossip_nodes", 0, kMaxCount, c.gossip_nodes);
   c.gossip_to_the_dead = opt_ms(j, w, "gossip_to_the_dead_ms", -kMaxMs, kMaxMs, c.gossip_to_the_dead);
   c.push_pull_interval = opt_ms(j, w, "push_pull_interval_ms", -kMaxMs, kMaxMs, c.push_pull_interval);
+  c.reconnect_interval = opt_ms(j, w, "reconnect_interval_ms", -kMaxMs, kMaxMs, c.reconnect_interval);
   c.max_packet_bytes = opt_size(j, w, "max_packet_bytes", 0, kMaxCount, c.max_packet_bytes);
   c.max_awareness_multiplier = opt_size(j, w, "max_awareness_multiplier", 0, kMaxCount, c.max_awareness_multiplier);
   c.dead_reap_after = opt_ms(j, w, "dead_reap_after_ms", -kMaxMs, kMaxMs, c.dead_reap_after);

@@ -61,6 +61,7 @@ json swim_json(const SwimConfig& c) {
           {"gossip_nodes", c.gossip_nodes},
           {"gossip_to_the_dead_ms", c.gossip_to_the_dead.ms()},
           {"push_pull_interval_ms", c.push_pull_interval.ms()},
+          {"reconnect_interval_ms", c.reconnect_interval.ms()},
           {"max_packet_bytes", c.max_packet_bytes},
           {"max_awareness_multiplier", c.max_awareness_multiplier},
           {"dead_reap_after_ms", c.dead_reap_after.ms()},

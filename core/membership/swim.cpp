@@ -366,11 +366,12 @@ void Swim::start_timers(Instant now, Effects& out) {
   next_probe_at_ = now + rng_.duration_between(Duration::zero(), config_.probe_interval);
   next_gossip_at_ = now + rng_.duration_between(Duration::zero(), config_.gossip_interval);
   next_push_pull_at_ = now + rng_.duration_between(Duration::zero(), push_pull_interval_now());
+  next_reconnect_at_ = now + rng_.duration_between(Duration::zero(), config_.reconnect_interval);
   next_reap_at_ = now + std::clamp(config_.dead_reap_after / 4, Duration::milliseconds(100),
                                    Duration::seconds(15));
   set_timer(TimerKind::swim_probe, kSingleton, next_probe_at_, out);
   set_timer(TimerKind::swim_gossip, kSingleton, next_gossip_at_, out);
-  set_timer(TimerKind::swim_push_pull, kSingleton, next_push_pull_at_, out);
+  set_timer(TimerKind::swim_push_pull, kSingleton, std::min(next_push_pull_at_, next_reconnect_at_), out);
   set_timer(TimerKind::swim_reap, kSingleton, next_reap_at_, out);
 }
 
@@ -848,28 +849,31 @@ Duration Swim::push_pull_interval_now() const {
 
 void Swim::on_push_pull_timer(Instant now, Effects& out) {
   if (!started_ || left_) return;
-  if (now < next_push_pull_at_) {
-    set_timer(TimerKind::swim_push_pull, kSingleton, next_push_pull_at_, out);
-    return;
+  // One timer for two cadences: push-pull with a live member, and the
+  // reconnect try to a dead one.
+  if (now >= next_push_pull_at_) {
+    const auto peer = random_live(1, true, {});
+    if (!peer.empty()) send_push_pull(peer.front()->info.address, false, false, out);
+    next_push_pull_at_ = now + push_pull_interval_now();
   }
-  const auto peer = random_live(1, true, {});
-  if (!peer.empty()) send_push_pull(peer.front()->info.address, false, false, out);
-  if (config_.reconnect_dead && dead_count_ > 0 &&
-      rng_.chance(static_cast<double>(dead_count_) / static_cast<double>(live_count()))) {
-    // Uniform among dead members: the k-th one in name order.
-    std::size_t k = rng_.below(dead_count_);
-    for (MemberId id : by_name_) {
-      const Member& m = members_[id];
-      if (m.info.state != MemberState::dead) continue;
-      if (k-- == 0) {
-        ++counters_.reconnects;
-        send_push_pull(m.info.address, false, false, out);
-        break;
+  if (now >= next_reconnect_at_) {
+    if (config_.reconnect_dead && dead_count_ > 0 &&
+        rng_.chance(static_cast<double>(dead_count_) / static_cast<double>(live_count()))) {
+      // Uniform among dead members: the k-th one in name order.
+      std::size_t k = rng_.below(dead_count_);
+      for (MemberId id : by_name_) {
+        const Member& m = members_[id];
+        if (m.info.state != MemberState::dead) continue;
+        if (k-- == 0) {
+          ++counters_.reconnects;
+          send_push_pull(m.info.address, false, false, out);
+          break;
+        }
       }
     }
+    next_reconnect_at_ = now + config_.reconnect_interval;
   }
-  next_push_pull_at_ = now + push_pull_interval_now();
-  set_timer(TimerKind::swim_push_pull, kSingleton, next_push_pull_at_, out);
+  set_timer(TimerKind::swim_push_pull, kSingleton, std::min(next_push_pull_at_, next_reconnect_at_), out);
 }
 
 void Swim::send_push_pull(const Address& to, bool reply, bool join, Effects& out) {

@@ -45,6 +45,7 @@ Result<SwimConfigOk> validate(const SwimConfig& c, std::string_view p) {
            count_in(p, "gossip_nodes", c.gossip_nodes, 0, 64),
            ms_in(p, "gossip_to_the_dead_ms", c.gossip_to_the_dead, 0, 24 * kHourMs),
            ms_in(p, "push_pull_interval_ms", c.push_pull_interval, 100, 24 * kHourMs),
+           ms_in(p, "reconnect_interval_ms", c.reconnect_interval, 100, 24 * kHourMs),
            count_in(p, "max_packet_bytes", c.max_packet_bytes, 512, 65507),
            count_in(p, "max_awareness_multiplier", c.max_awareness_multiplier, 1, 100),
            ms_in(p, "dead_reap_after_ms", c.dead_reap_after, 1000, 30 * 24 * kHourMs),

@@ -11,7 +11,7 @@
 //   gossip_interval_ms       1 .. 1 h
 //   gossip_nodes             0 .. 64
 //   gossip_to_the_dead_ms    0 .. 24 h
-//   push_pull_interval_ms    100 .. 24 h
+//   push_pull_interval_ms, reconnect_interval_ms  100 .. 24 h
 //   max_packet_bytes        512 .. 65507 (one UDP datagram)
 //   dead_reap_after_ms       1 s .. 30 days
 //   min_join_backoff_ms      1 .. 1 h; max_join_backoff_ms min .. 1 h

@@ -259,6 +259,26 @@ TEST(SwimStory, SymmetricPartitionThenHealConverges) {
   }
 }
 
+// Reconnect tries have their own cadence: with push-pull every 10 minutes,
+// a healed partition still converges within a few reconnect intervals.
+TEST(SwimStory, ReconnectRunsOnItsOwnIntervalNotPushPulls) {
+  SwimConfig cfg;
+  cfg.push_pull_interval = Duration::seconds(600);
+  cfg.reconnect_interval = Duration::seconds(5);
+  TestNetwork net(cfg, 12);
+  form_cluster(net, kFive);
+  auto side = [](const std::string& n) { return n == "a" || n == "b" || n == "c"; };
+  net.drop = [&](const std::string& from, const std::string& to, const Send&) { return side(from) != side(to); };
+  ASSERT_TRUE(net.run_for(Duration::seconds(120), [&] {
+    return net.swim("a").member("d")->state == MemberState::dead &&
+           net.swim("d").member("a")->state == MemberState::dead;
+  }));
+  net.run_for(cfg.gossip_to_the_dead + Duration::seconds(5));  // no more gossip to the dead: only reconnect heals
+  net.drop = nullptr;
+  EXPECT_TRUE(net.run_for(Duration::seconds(60), [&] { return net.all_see(kFive, MemberState::alive); }))
+      << "a dead member is tried every reconnect_interval, not every push_pull_interval";
+}
+
 // Lifeguard's case: a member frozen for 2x and 10x the probe timeout
 // resumes with a backlog. It is suspected at most, refutes, and is never
 // declared dead; nor does it declare anyone else dead.
