@@ -42,7 +42,7 @@
 #include <string>
 #include <vector>
 
-#include "core/membership/name_index.h"
+#include "core/name_index.h"
 #include "core/wire/envelope.h"
 
 namespace heck {

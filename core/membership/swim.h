@@ -88,7 +88,7 @@
 // incarnation changes in this view (including new members and this node).
 //
 // Cost model (n members in this view): the members are flat records in
-// slots, found by name through a hash index (core/membership/name_index.h)
+// slots, found by name through a hash index (core/name_index.h)
 // and listed in name order by a vector of slot numbers.
 //   an update about a known member (alive/suspect/dead, a push-pull entry):
 //     O(1) expected (one hash lookup, one record); a new member adds an O(n)
@@ -119,7 +119,7 @@
 #include "core/membership/broadcast_queue.h"
 #include "core/membership/member_state.h"
 #include "core/membership/messages.h"
-#include "core/membership/name_index.h"
+#include "core/name_index.h"
 #include "core/membership/suspicion.h"
 #include "core/net.h"
 #include "core/random.h"

@@ -14,9 +14,12 @@ bool OwnershipIndex::better(const Entry& a, const Entry& b) const {
 }
 
 std::uint32_t OwnershipIndex::intern(const std::string& name) {
-  auto [it, inserted] = by_name_.try_emplace(name, static_cast<std::uint32_t>(members_.size()));
-  if (inserted) members_.push_back(Member{name, rendezvous_member_seed(name), false, false});
-  return it->second;
+  const auto name_of = [this](std::uint32_t m) -> std::string_view { return members_[m].name; };
+  if (const auto found = by_name_.find(name, name_of)) return *found;
+  const auto id = static_cast<std::uint32_t>(members_.size());
+  members_.push_back(Member{name, rendezvous_member_seed(name), false, false});
+  by_name_.insert(name, id);
+  return id;
 }
 
 std::size_t OwnershipIndex::depth(const Target& t) const { return std::min(t.checkers + kSpare, live_.size()); }

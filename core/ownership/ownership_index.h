@@ -28,9 +28,9 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
+#include "core/name_index.h"
 #include "core/slot_map.h"
 
 namespace heck {
@@ -107,7 +107,7 @@ class OwnershipIndex {
   void compact();
 
   std::vector<Member> members_;                          // interned; `live` marks the current set
-  std::unordered_map<std::string, std::uint32_t> by_name_;
+  NameIndex by_name_;                                    // name -> index into members_
   std::vector<std::uint32_t> live_;                      // ids of live members
   std::vector<Target> targets_;                          // by slot
   std::vector<std::uint32_t> free_slots_;

@@ -1,7 +1,7 @@
 // NameIndex: finds what was inserted, forgets what was erased, and a lookup
 // costs the same whatever the number of names (the work counter: table
 // entries looked at).
-#include "core/membership/name_index.h"
+#include "core/name_index.h"
 
 #include <map>
 #include <string>

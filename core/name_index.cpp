@@ -1,4 +1,4 @@
-#include "core/membership/name_index.h"
+#include "core/name_index.h"
 
 #include <utility>
 

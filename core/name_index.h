@@ -1,4 +1,4 @@
-// A hash index from a member's name to its dense slot number. Swim keeps its
+// A hash index from a name to its dense slot number. Swim keeps its
 // member records in a flat vector; this finds a record by name without a
 // string-keyed tree (a tree walk cost ~log2(n) string compares over cold
 // memory per gossiped update, the largest cost of a 1,000-member run).
