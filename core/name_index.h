@@ -41,6 +41,22 @@ class NameIndex {
       if (e.hash == h && name_of(e.slot_plus_one - 1) == name) return e.slot_plus_one - 1;
     }
   }
+  // Cache warming for a batch of lookups (no effect on any result): asks the
+  // memory system for the table entry `name` hashes to...
+  void prefetch(std::string_view name) const {
+    if (!table_.empty()) __builtin_prefetch(&table_[hash(name) & mask()]);
+  }
+  // ...and, once that entry has arrived, calls `candidate(slot)` for the
+  // entries of its probe run whose hash bits match (no name compare: the
+  // caller prefetches the records a find() will compare).
+  template <typename Candidate>
+  void for_each_candidate(std::string_view name, const Candidate& candidate) const {
+    if (table_.empty()) return;
+    const std::uint32_t h = hash(name);
+    for (std::size_t i = h & mask(); table_[i].slot_plus_one != 0; i = (i + 1) & mask()) {
+      if (table_[i].hash == h) candidate(table_[i].slot_plus_one - 1);
+    }
+  }
   // REQUIRES: `name` is not indexed yet.
   void insert(std::string_view name, std::uint32_t slot) {
     if ((size_ + 1) * 2 > table_.size()) grow();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <iterator>
 #include <type_traits>
 
@@ -147,9 +148,15 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
     last_malformed_ = fmt::format("from {}: {}", p.from, env.error());
     return;
   }
-  for (const wire::Part& part : env->parts) {
+  const std::span<const wire::Part> parts(env->parts);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const wire::Part& part = parts[i];
     if (is_membership_part(part.type)) {
-      swim_.handle_part(now, env->header, part, p.channel, out);
+      // A run of membership parts goes to Swim in one call (it prefetches).
+      std::size_t end = i + 1;
+      while (end < parts.size() && is_membership_part(parts[end].type)) ++end;
+      swim_.handle_parts(now, env->header, parts.subspan(i, end - i), p.channel, out);
+      i = end - 1;
     } else if (is_replication_part(part.type) && !config_.external_store) {
       replicator_.handle_part(now, env->header, part, p.channel, peers_.view(), out);
       pass_broadcasts();  // a membership part after this one may piggyback them

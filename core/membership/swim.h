@@ -109,6 +109,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -233,6 +234,13 @@ class Swim {
   // counted, never asserted on.
   void handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel channel,
                    Effects& out);
+  // The parts of one envelope, handled in order as handle_part does, with
+  // the same results. They are decoded first and the member records their
+  // updates name are prefetched, so the cache misses of a packet's updates
+  // overlap instead of queueing one behind another (find_member's misses
+  // were a quarter of a 1,000-member simulation).
+  void handle_parts(Instant now, const wire::Header& from, std::span<const wire::Part> parts, Channel channel,
+                    Effects& out);
 
   // ---- dissemination, shared with other layers ----
   BroadcastQueue& broadcasts() { return broadcasts_; }
@@ -309,6 +317,11 @@ class Swim {
   Member& self_member();
   bool apply(Instant now, const Update& u, Effects& out);
   void apply_about_self(Instant now, const Update& u, Effects& out);
+  // Decodes a membership part (counting unknown and malformed ones).
+  std::optional<SwimMessage> decode_part(const wire::Part& part);
+  void handle_message(Instant now, const wire::Header& from, const SwimMessage& message, Channel channel,
+                      Effects& out);
+  void prefetch_members(std::span<const SwimMessage> messages) const;
   void answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
                                Channel channel, Effects& out);
   void refute(Instant now, std::uint64_t heard, Effects& out);

@@ -3,6 +3,7 @@
 // entries looked at).
 #include "core/name_index.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -93,6 +94,28 @@ RC_GTEST_PROP(NameIndex, MatchesAMap, ()) {
     RC_ASSERT(found.has_value() == (it != model.end()));
     if (found) RC_ASSERT(*found == it->second);
   }
+}
+
+// The prefetch candidates of a name are the slots whose hash bits match: an
+// indexed name's own slot always among them (a find() compares only those).
+TEST(NameIndex, AnIndexedNameIsAmongItsOwnCandidates) {
+  Names names;
+  std::vector<std::uint32_t> seen;
+  names.index.for_each_candidate("n0", [&](std::uint32_t s) { seen.push_back(s); });
+  EXPECT_TRUE(seen.empty()) << "an empty index has no candidates";
+  for (int i = 0; i < 1000; ++i) names.add("n" + std::to_string(i));
+  for (int i = 0; i < 1000; i += 37) {
+    seen.clear();
+    const std::string name = "n" + std::to_string(i);
+    names.index.prefetch(name);
+    names.index.for_each_candidate(name, [&](std::uint32_t s) { seen.push_back(s); });
+    ASSERT_FALSE(seen.empty()) << name;
+    EXPECT_NE(std::find(seen.begin(), seen.end(), static_cast<std::uint32_t>(i)), seen.end()) << name;
+    EXPECT_LE(seen.size(), 2u) << "32 hash bits: another name's match is rare";
+  }
+  seen.clear();
+  names.index.for_each_candidate("absent", [&](std::uint32_t s) { seen.push_back(s); });
+  EXPECT_TRUE(seen.empty());
 }
 
 }  // namespace
