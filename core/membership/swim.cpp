@@ -256,6 +256,7 @@ void Swim::refute(Instant now, std::uint64_t heard, Effects& out) {
   if (config_.lifeguard) awareness_.apply(1);
   change(now, 0, MemberState::alive, std::max(heard, me.info.incarnation) + 1, address_, false, out);
   broadcast(self_, AliveMsg{self_, address_, me.info.incarnation});
+  refuted_.push_back(0);  // self
 }
 
 void Swim::apply_about_self(Instant now, const Update& u, Effects& out) {
@@ -320,6 +321,7 @@ bool Swim::apply(Instant now, const Update& u, Effects& out) {
   // was accused again: a new suspicion with a fresh timeout.
   const bool same_suspicion = m.info.state == MemberState::suspect && u.state == MemberState::suspect &&
                               m.info.incarnation == u.incarnation;
+  if (m.info.state == MemberState::suspect && u.state == MemberState::alive) refuted_.push_back(id);
   change(now, id, u.state, u.incarnation, u.address, false, out);
   if (u.state == MemberState::suspect) {
     if (same_suspicion) {
@@ -510,6 +512,7 @@ std::optional<SwimMessage> Swim::decode_part(const wire::Part& part) {
 void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel channel,
                        Effects& out) {
   if (auto m = decode_part(part)) handle_message(now, from, *m, channel, out);
+  spread_refutations(out);
 }
 
 void Swim::handle_parts(Instant now, const wire::Header& from, std::span<const wire::Part> parts, Channel channel,
@@ -524,6 +527,42 @@ void Swim::handle_parts(Instant now, const wire::Header& from, std::span<const w
   }
   prefetch_members(batch);
   for (const SwimMessage& m : batch) handle_message(now, from, m, channel, out);
+  spread_refutations(out);
+}
+
+// A refutation races the suspicion timeouts of every member that holds the
+// suspicion (Lifeguard shortens them to the minimum once confirmed). So a
+// member that refutes, or first hears a refutation of a suspicion it held,
+// sends it at once to gossip_nodes random members, in one datagram per
+// member, instead of waiting for its next gossip tick: each hop costs a link
+// latency, not up to a gossip interval. These are extra datagrams: the
+// queued broadcast keeps its whole transmit budget for the ticks (spent in
+// one burst right after a heal, it reached only the members already in
+// view, and one that refuted its own death a moment later missed it).
+void Swim::spread_refutations(Effects& out) {
+  if (refuted_.empty()) return;
+  std::vector<MemberId> ids = std::move(refuted_);
+  refuted_.clear();
+  if (!started_ || live_.empty() || config_.gossip_nodes == 0) return;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  std::vector<wire::EncodedPart> parts;
+  for (MemberId id : ids) {
+    const MemberInfo& m = members_[id].info;
+    if (m.state != MemberState::alive) continue;  // accused again since
+    parts.push_back(encode_message(AliveMsg{m.name, m.address, m.incarnation}));
+  }
+  if (parts.empty()) return;
+  std::vector<const wire::EncodedPart*> refs;
+  for (const auto& p : parts) refs.push_back(&p);
+  const std::size_t k = std::min(config_.gossip_nodes, live_.size());
+  std::vector<std::size_t> picks;
+  for (std::size_t t = 0; t < 4 * k + 8 && picks.size() < k; ++t) {
+    const std::size_t j = rng_.below(live_.size());
+    if (std::find(picks.begin(), picks.end(), j) == picks.end()) picks.push_back(j);
+  }
+  ++counters_.eager_gossip_rounds;
+  for (std::size_t j : picks) send(members_[live_[j]].info.address, Channel::datagram, refs, false, out);
 }
 
 void Swim::prefetch_members(std::span<const SwimMessage> messages) const {

@@ -17,6 +17,11 @@
 //   incarnation above the one heard and broadcasting alive ([SWIM] 4.2).
 //   A stale accusation (older incarnation) re-queues its current alive, so a
 //   member that missed the refutation learns it before its timeout expires.
+//   A refutation also spreads faster than other updates: the refuting member
+//   and each member that first hears it end a suspicion send it at once to
+//   gossip_nodes random members, besides the usual gossip (it races the
+//   suspicion timeouts; a resumed member's acks to pings buffered before it
+//   read the accusation carry nothing).
 //   Any member that receives an accusation of a member it holds alive at a
 //   higher incarnation answers the sender with that alive directly: under
 //   loss a member can miss every gossiped copy of a refutation, and would
@@ -193,6 +198,7 @@ struct SwimCounters {
   std::uint64_t stale_accusations = 0; // old suspect/dead about self: alive re-queued
   std::uint64_t accusations_told = 0;  // acks that told the pinging member it is suspect/dead here
   std::uint64_t stale_accusers_answered = 0;  // senders of an old accusation told the newer alive directly
+  std::uint64_t eager_gossip_rounds = 0;      // refutations sent at once to gossip_nodes members (not on the tick)
   std::uint64_t updates_applied = 0;   // alive/suspect/dead that changed the view
   std::uint64_t updates_ignored = 0;   // superseded or duplicate updates
   std::uint64_t members_refused = 0;   // new members over max_members
@@ -322,6 +328,7 @@ class Swim {
   void handle_message(Instant now, const wire::Header& from, const SwimMessage& message, Channel channel,
                       Effects& out);
   void prefetch_members(std::span<const SwimMessage> messages) const;
+  void spread_refutations(Effects& out);
   void answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
                                Channel channel, Effects& out);
   void refute(Instant now, std::uint64_t heard, Effects& out);
@@ -396,6 +403,7 @@ class Swim {
   Instant next_reap_at_;
 
   std::vector<MemberId> probe_list_;
+  std::vector<MemberId> refuted_;  // refutations heard in this packet (spread_refutations)
   std::size_t probe_index_ = 0;
   std::optional<Probe> probe_;
   std::uint64_t next_seq_ = 1;

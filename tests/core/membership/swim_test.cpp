@@ -331,6 +331,43 @@ TEST(Swim, AStaleAccusationIsAnsweredDirectly) {
   EXPECT_EQ(h.swim.counters().stale_accusers_answered, 2u);
 }
 
+// A refutation races the suspicion timeouts, so it is sent at once, by
+// the refuting member and by each member that first hears it end a
+// suspicion it held, besides the gossip on the tick (no timer fires here).
+TEST(Swim, ARefutationIsGossipedAtOnce) {
+  Harness h;
+  for (const char* name : {"a", "b", "c", "d"}) h.deliver(AliveMsg{name, std::string(name) + ":7946", 0});
+  h.deliver(SuspectMsg{"a", "a:7946", 0, "b"}, wire::Header{"b", "b:7946"});
+  ASSERT_EQ(state_of(h.swim, "a"), MemberState::suspect);
+  drain(h);
+  h.out.clear();
+  const auto gossiped_alive = [&](const std::string& name, std::uint64_t incarnation) {
+    std::size_t n = 0;
+    for (const auto& [to, m] : h.sent()) {
+      if (const auto* a = std::get_if<AliveMsg>(&m); a && a->name == name && a->incarnation == incarnation) ++n;
+    }
+    return n;
+  };
+  h.deliver(AliveMsg{"a", "a:7946", 1}, wire::Header{"c", "c:7946"});
+  EXPECT_EQ(state_of(h.swim, "a"), MemberState::alive);
+  EXPECT_EQ(h.swim.counters().eager_gossip_rounds, 1u);
+  EXPECT_EQ(gossiped_alive("a", 1), SwimConfig{}.gossip_nodes) << "one gossip round, now";
+  // Heard again: nothing new, no extra round.
+  h.out.clear();
+  h.deliver(AliveMsg{"a", "a:7946", 1}, wire::Header{"d", "d:7946"});
+  EXPECT_EQ(h.swim.counters().eager_gossip_rounds, 1u);
+  EXPECT_TRUE(h.effects<Send>().empty());
+  // An alive that ends no suspicion (a newer incarnation of a live member) waits for the tick.
+  h.deliver(AliveMsg{"b", "b:7946", 3}, wire::Header{"d", "d:7946"});
+  EXPECT_EQ(h.swim.counters().eager_gossip_rounds, 1u);
+  // Our own refutation goes out at once too.
+  h.out.clear();
+  h.deliver(SuspectMsg{"me", "me:7946", 0, "b"}, wire::Header{"b", "b:7946"});
+  ASSERT_EQ(h.swim.incarnation(), 1u);
+  EXPECT_EQ(h.swim.counters().eager_gossip_rounds, 2u);
+  EXPECT_GE(gossiped_alive("me", 1), SwimConfig{}.gossip_nodes);
+}
+
 TEST(Swim, RefutesSuspicionAndDeathAboutItself) {
   Harness h;
   h.deliver(SuspectMsg{"me", "me:7946", 0, "peer"});
