@@ -555,14 +555,10 @@ void Swim::spread_refutations(Effects& out) {
   if (parts.empty()) return;
   std::vector<const wire::EncodedPart*> refs;
   for (const auto& p : parts) refs.push_back(&p);
-  const std::size_t k = std::min(config_.gossip_nodes, live_.size());
-  std::vector<std::size_t> picks;
-  for (std::size_t t = 0; t < 4 * k + 8 && picks.size() < k; ++t) {
-    const std::size_t j = rng_.below(live_.size());
-    if (std::find(picks.begin(), picks.end(), j) == picks.end()) picks.push_back(j);
-  }
   ++counters_.eager_gossip_rounds;
-  for (std::size_t j : picks) send(members_[live_[j]].info.address, Channel::datagram, refs, false, out);
+  for (std::size_t j : gossip_picks(live_.size())) {
+    send(members_[live_[j]].info.address, Channel::datagram, refs, false, out);
+  }
 }
 
 void Swim::prefetch_members(std::span<const SwimMessage> messages) const {
@@ -895,6 +891,17 @@ void Swim::on_gossip_timer(Instant now, Effects& out) {
   set_timer(TimerKind::swim_gossip, kSingleton, next_gossip_at_, out);
 }
 
+// Up to gossip_nodes distinct random indices below `pool` (bounded tries).
+std::vector<std::size_t> Swim::gossip_picks(std::size_t pool) {
+  std::vector<std::size_t> picks;
+  const std::size_t k = std::min(config_.gossip_nodes, pool);
+  for (std::size_t t = 0; t < 4 * k + 8 && picks.size() < k; ++t) {
+    const std::size_t j = rng_.below(pool);
+    if (std::find(picks.begin(), picks.end(), j) == picks.end()) picks.push_back(j);
+  }
+  return picks;
+}
+
 void Swim::gossip_round(Instant now, Effects& out) {
   // Forget members dead for longer than gossip_to_the_dead (or alive again).
   std::erase_if(recently_dead_, [&](const auto& e) {
@@ -904,13 +911,7 @@ void Swim::gossip_round(Instant now, Effects& out) {
   if (broadcasts_.empty()) return;
   const std::size_t pool = live_.size() + recently_dead_.size();
   if (pool == 0) return;
-  std::vector<std::size_t> picks;
-  const std::size_t k = std::min(config_.gossip_nodes, pool);
-  for (std::size_t t = 0; t < 4 * k + 8 && picks.size() < k; ++t) {
-    const std::size_t j = rng_.below(pool);
-    if (std::find(picks.begin(), picks.end(), j) == picks.end()) picks.push_back(j);
-  }
-  for (std::size_t j : picks) {
+  for (std::size_t j : gossip_picks(pool)) {
     if (broadcasts_.empty()) break;
     const MemberId id = j < live_.size() ? live_[j] : recently_dead_[j - live_.size()].first;
     const Address to = members_[id].info.address;

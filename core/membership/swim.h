@@ -329,6 +329,7 @@ class Swim {
                       Effects& out);
   void prefetch_members(std::span<const SwimMessage> messages) const;
   void spread_refutations(Effects& out);
+  std::vector<std::size_t> gossip_picks(std::size_t pool);
   void answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
                                Channel channel, Effects& out);
   void refute(Instant now, std::uint64_t heard, Effects& out);
