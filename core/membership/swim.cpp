@@ -552,9 +552,14 @@ void Swim::spread_refutations(Effects& out) {
     if (m.state != MemberState::alive) continue;  // accused again since
     parts.push_back(encode_message(AliveMsg{m.name, m.address, m.incarnation}));
   }
-  if (parts.empty()) return;
+  // One datagram's worth (a push-pull can end many suspicions at once); the
+  // rest ride the gossip as ever.
+  wire::PacketBuilder fits(header(), config_.max_packet_bytes);
   std::vector<const wire::EncodedPart*> refs;
-  for (const auto& p : parts) refs.push_back(&p);
+  for (const auto& p : parts) {
+    if (fits.try_add(p)) refs.push_back(&p);
+  }
+  if (refs.empty()) return;
   ++counters_.eager_gossip_rounds;
   for (std::size_t j : gossip_picks(live_.size())) {
     send(members_[live_[j]].info.address, Channel::datagram, refs, false, out);
