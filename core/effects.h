@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/alerts/alert_route.h"
 #include "core/check.h"
 #include "core/health.h"
 #include "core/membership/member_state.h"
@@ -76,6 +77,12 @@ struct MemberChanged {
   bool is_new = false;  // first time this node hears of the member
 };
 
+// Deliver one alert notification (core/alerts/alert_route.h): POST it to
+// the route's url. The driver reports exactly one NotifyDone for it.
+struct Notify {
+  AlertNotification notification;
+};
+
 // --- inputs shared by the composed node's drivers ---------------------------
 // (the node's own input variant is ClusterInput, core/cluster/cluster_node.h)
 
@@ -90,9 +97,17 @@ struct CheckDone {
   CheckOutcome outcome;
 };
 
+// A Notify finished: `delivered` when the receiver answered 2xx; else
+// `error` says what went wrong ("HTTP 503", "connect: connection refused").
+struct NotifyDone {
+  std::uint64_t id = 0;
+  bool delivered = false;
+  std::string error;
+};
+
 // StoreWrite (core/store/store_types.h): only in the external store mode.
 using Effect = std::variant<SetTimer, CancelTimer, StartCheck, CheckFinished, StatusChanged,
-                            Send, MemberChanged, StoreWrite>;
+                            Send, MemberChanged, StoreWrite, Notify>;
 using Effects = std::vector<Effect>;
 
 }  // namespace heck
