@@ -24,6 +24,7 @@ std::uint64_t derive(std::uint64_t seed, std::uint64_t salt) {
 bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
 
 constexpr TimerKey kVouchTimer{TimerKind::vouch, 0};
+constexpr TimerKey kAlertTimer{TimerKind::alerts, 0};
 
 ClusterNodeConfig with_one_packet_budget(ClusterNodeConfig c) {
   c.replication.max_packet_bytes = c.swim.max_packet_bytes;
@@ -39,7 +40,8 @@ ClusterNode::ClusterNode(ClusterNodeConfig config, std::uint64_t seed)
                   make_replica_id(config_.name, derive(seed, 2)), derive(seed, 3), /*broadcasts=*/nullptr),
       scheduler_(derive(seed, 4), config_.scheduler),
       mirror_(health_state().self()),
-      store_clock_(config_.replication.max_hlc_forward) {
+      store_clock_(config_.replication.max_hlc_forward),
+      alerts_(config_.alerts) {
   if (config_.external_store) {
     mirror_.track_registry_changes();
   } else {
@@ -63,6 +65,7 @@ void ClusterNode::start(Instant now, Effects& out) {
   }
   membership_dirty_ = true;
   out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
+  if (alerts_.enabled()) out.push_back(SetTimer{kAlertTimer, now + config_.alerts.tick});
   after_step(now, first, out);
 }
 
@@ -95,6 +98,9 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
             case TimerKind::vouch:
               vouch(now, out);
               break;
+            case TimerKind::alerts:
+              look_for_alerts(now, out);
+              break;
             default:
               ++counters_.unknown_timers;
               break;
@@ -126,6 +132,8 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
           replicator_.remove_from_set(now, input.name, input.member, out);
         } else if constexpr (std::is_same_v<T, RecordRequest>) {
           replicator_.record_request(now, input.key, input.answer, out);
+        } else if constexpr (std::is_same_v<T, NotifyDone>) {
+          notify_done(now, input, out);
         }
       },
       in);
@@ -209,8 +217,8 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     counters_seen_ = state.counters_version();
     ++durable_epoch_;
   }
-  if (state.sets_version() + state.requests_version() != sets_requests_seen_) {
-    sets_requests_seen_ = state.sets_version() + state.requests_version();
+  if (state.sets_version() + state.requests_version() + state.alerts_version() != sets_requests_seen_) {
+    sets_requests_seen_ = state.sets_version() + state.requests_version() + state.alerts_version();
     ++durable_epoch_;
   }
   if (!affected.empty()) reconcile(now, affected, out);
@@ -312,6 +320,55 @@ void ClusterNode::vouch(Instant now, Effects& out) {
   if (scheduler_.size() == 0) return;  // nothing of ours to vouch for
   write_observation(now, vouch_subject(config_.name), Observation{}, {}, out);
   ++counters_.vouches_written;
+}
+
+void ClusterNode::look_for_alerts(Instant now, Effects& out) {
+  if (!alerts_.enabled()) return;
+  out.push_back(SetTimer{kAlertTimer, now + config_.alerts.tick});
+  // The first owner checks its target, so the scheduler lists every target
+  // this node may send for: O(checked targets x routes) per tick.
+  std::vector<AlertToRecord> records;
+  scheduler_.for_each([&](const TargetState& t) {
+    const std::string& id = t.spec->id;
+    if (!ownership_.ranked_first(id, config_.name)) return;
+    alerts_.consider(now, id, alert_facts(id), health_state(), config_.name, out, records);
+  });
+  for (const AlertToRecord& r : records) record_alert(now, r, out);
+}
+
+void ClusterNode::notify_done(Instant now, const NotifyDone& report, Effects& out) {
+  if (auto r = alerts_.done(now, report)) record_alert(now, *r, out);
+}
+
+void ClusterNode::record_alert(Instant now, const AlertToRecord& r, Effects& out) {
+  // The external store mode keeps the log in the mirror only: it is not
+  // replicated there, so a takeover owner may repeat a notification.
+  if (config_.external_store) {
+    AlertRecord rec = r.record;
+    rec.sent_at = store_clock_.tick(now);
+    mirror_.record_alert(r.target, r.route, rec);
+  } else {
+    replicator_.record_alert(now, r.target, r.route, r.record, out);
+  }
+}
+
+AlertFacts ClusterNode::alert_facts(const std::string& id) const {
+  AlertFacts f;
+  f.status = target_status(id);
+  const auto resolved = health_state().target(id);
+  if (resolved) f.newest = resolved->observation;
+  if (f.status != HealthStatus::unhealthy) return f;
+  // The episode began with the earliest unhealthy vote still standing.
+  const auto* obs = health_state().state().observations.store.find(id);
+  if (!obs) return f;
+  std::vector<Observation> votes;
+  for (const auto& [dot, o] : obs->entries()) votes.push_back(o);
+  std::uint64_t since = UINT64_MAX;
+  for (const Observation& o : votes) {
+    if (o.status == HealthStatus::unhealthy && !outvoted(o, votes)) since = std::min(since, o.observed_at.wall_ms());
+  }
+  f.unhealthy_since_ms = since == UINT64_MAX ? 0 : since;
+  return f;
 }
 
 bool ClusterNode::write_would_change(const std::string& id, HealthStatus status) const {
@@ -489,6 +546,7 @@ HealthDelta ClusterNode::durable_state() const {
   d.counters = health_state().state().counters;
   d.sets = health_state().state().sets;
   d.requests = health_state().state().requests;
+  d.alerts = health_state().state().alerts;
   return d;
 }
 

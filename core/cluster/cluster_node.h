@@ -79,6 +79,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/alerts/alert_dispatch.h"
 #include "core/cluster/peer_table.h"
 #include "core/cluster/target_view.h"
 #include "core/effects.h"
@@ -117,6 +118,9 @@ struct ClusterNodeConfig {
   // the header comment): writes are StoreWrite effects, the store's view
   // comes in as StoreUpdate. `restored` is ignored then.
   bool external_store = false;
+  // Alert routes and the sender's settings (core/alerts/alert_route.h).
+  // Without routes nothing of it runs (no timer, no state, no traffic).
+  AlertConfig alerts;
 };
 
 // --- inputs (TimerFired and CheckDone as in core/effects.h) ------------------
@@ -146,8 +150,9 @@ struct RecordRequest {
   AppliedRequest answer;
 };
 // StoreUpdate (core/store/store_types.h): the external store's changes.
+// NotifyDone (core/effects.h): a Notify was delivered or failed.
 using ClusterInput = std::variant<Packet, TimerFired, CheckDone, LeaveCluster, PutTarget, DeleteTarget, AddToCounter,
-                                  AddToSet, RemoveFromSet, RecordRequest, StoreUpdate>;
+                                  AddToSet, RemoveFromSet, RecordRequest, StoreUpdate, NotifyDone>;
 
 struct ClusterCounters {
   std::uint64_t packets_received = 0;
@@ -182,6 +187,7 @@ class ClusterNode {
   const CheckScheduler& scheduler() const { return scheduler_; }
   const ClusterCounters& counters() const { return counters_; }
   const std::string& last_malformed() const { return last_malformed_; }
+  const AlertDispatch& alerts() const { return alerts_; }
 
   // Members a target's ranking runs over now (alive or suspect), best first
   // for `target_id`, at most `limit` (0 = all).
@@ -238,6 +244,12 @@ class ClusterNode {
   // not live or says otherwise, or it has siblings the write would supersede.
   bool write_would_change(const std::string& id, HealthStatus status) const;
   void vouch(Instant now, Effects& out);
+  // Alerts (core/alerts/): every alerts.tick, what is due for the targets
+  // this node is the first owner of; a NotifyDone's record.
+  void look_for_alerts(Instant now, Effects& out);
+  void notify_done(Instant now, const NotifyDone& report, Effects& out);
+  void record_alert(Instant now, const AlertToRecord& r, Effects& out);
+  AlertFacts alert_facts(const std::string& id) const;
   // True when the target's votes, ours included, do not make it unhealthy
   // (a quorum above one that the unhealthy votes do not reach).
   bool quorum_outvotes(const std::string& id) const;
@@ -270,6 +282,7 @@ class ClusterNode {
   // The live members except self as of the last after_step: the
   // replicator's view (peer_table.h).
   PeerTable peers_;
+  AlertDispatch alerts_;
   // Rankings over the live members (alive or suspect, self unless left),
   // updated incrementally on membership and registry changes.
   OwnershipIndex ownership_;
@@ -278,7 +291,7 @@ class ClusterNode {
   // change recomputes ownership; either changes durable_epoch_.
   std::uint64_t registry_seen_ = 0;
   std::uint64_t counters_seen_ = 0;
-  std::uint64_t sets_requests_seen_ = 0;  // HealthState::sets_version + requests_version
+  std::uint64_t sets_requests_seen_ = 0;  // HealthState::sets_version + requests_version + alerts_version
   std::uint64_t durable_epoch_ = 0;
 
   // The last status written per target, by scheduler slot (reset when the

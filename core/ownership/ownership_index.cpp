@@ -249,4 +249,9 @@ bool OwnershipIndex::checks(const std::string& id, std::string_view self) const 
   return owner_suspect && t.top.size() > owners && members_[t.top[owners].member].name == self;
 }
 
+bool OwnershipIndex::ranked_first(const std::string& id, std::string_view self) const {
+  const Target* t = find(id);
+  return t && !t->top.empty() && members_[t->top.front().member].name == self;
+}
+
 }  // namespace heck

@@ -72,6 +72,9 @@ class OwnershipIndex {
   // the ranking. So however the members' suspicions differ, at most
   // checkers + 1 of them check a target while they agree on who is live.
   bool checks(const std::string& id, std::string_view self) const;
+  // True when `self` is ranked first for `id` (its first owner; the one
+  // member that sends its alerts, core/alerts/alert_route.h).
+  bool ranked_first(const std::string& id, std::string_view self) const;
 
   // Counters for benchmarks and tests.
   std::uint64_t full_ranks() const { return full_ranks_; }

@@ -30,7 +30,7 @@ namespace {
 // Which keys a store accepts: the registry's are target ids, the
 // observations' are subjects (a target id or a vouch, health_state.h), the
 // counters' any name.
-enum class KeyRule { target, subject, any, set_member, request };
+enum class KeyRule { target, subject, any, set_member, request, alert };
 
 // ---------------------------------------------------------------- encoding
 //
@@ -141,6 +141,15 @@ void write_value(const AppliedRequest& r, ReplicaTable& t, W& w) {
   w.uint(r.status);
   w.str(r.body);
   w.uint(r.applied_at.packed);
+  w.uint(t(r.writer));
+}
+
+template <typename W>
+void write_value(const AlertRecord& r, ReplicaTable& t, W& w) {
+  w.array(4);
+  w.uint(r.kind == AlertKind::resolved ? 1 : 0);
+  w.uint(r.since_ms);
+  w.uint(r.sent_at.packed);
   w.uint(t(r.writer));
 }
 
@@ -448,6 +457,20 @@ class Decoder {
     return u64(f[3], Where(where, " applied_at"), out.applied_at.packed) && replica(f[4], Where(where, " writer"), out.writer);
   }
 
+  bool value(const MsgValue& v, const Where& where, const std::string&, AlertRecord& out) {
+    if (v.type != MsgType::array || v.size != 4) {
+      return fail(fmt::format("{}: alert record must be [kind, since_ms, sent_at, writer]", where.str()));
+    }
+    std::array<MsgValue, 4> f;
+    Items items(v);
+    for (MsgValue& x : f) x = items.next();
+    std::uint64_t kind = 0;
+    if (!u64(f[0], Where(where, " kind"), kind, 0, 1)) return false;
+    out.kind = kind == 1 ? AlertKind::resolved : AlertKind::firing;
+    return u64(f[1], Where(where, " since_ms"), out.since_ms) && u64(f[2], Where(where, " sent_at"), out.sent_at.packed) &&
+           replica(f[3], Where(where, " writer"), out.writer);
+  }
+
   template <typename V>
   bool store(const MsgValue& v, const Where& where, KeyRule keys, DotMap<std::string, DotFun<V>>& out) {
     if (v.type != MsgType::array) return fail(fmt::format("{}: store must be an array, got {}", where.str(), type_name(v)));
@@ -476,6 +499,9 @@ class Decoder {
       }
       if (keys == KeyRule::request && !valid_request_key(k)) {
         return fail(fmt::format("{}: '{}' is not a valid idempotency key", w.str(), k));
+      }
+      if (keys == KeyRule::alert && !valid_alert_key(k)) {
+        return fail(fmt::format("{}: '{}' is not a target id, '/' and a route name", w.str(), k));
       }
       if (out.find(k)) return fail(fmt::format("{}: duplicate key '{}'", w.str(), k));
       DotFun<V> fun;
@@ -596,18 +622,28 @@ bool decode_triple(Decoder& dec, const MsgValue* g, const MsgValue* o, const Msg
          (!c || dec.causal(*c, Where(where, ".c"), KeyRule::any, out.counters));
 }
 
-// The sets and the request record: absent (empty) in most bodies.
-bool decode_pair(Decoder& dec, const MsgValue* s, const MsgValue* k, const char* root, HealthDelta& out) {
+// The sets, the request record and the alert log: absent (empty) in most
+// bodies.
+bool decode_extra(Decoder& dec, const MsgValue* s, const MsgValue* k, const MsgValue* a, const char* root,
+                  HealthDelta& out) {
   const Where where(root);
   return (!s || dec.causal(*s, Where(where, ".s"), KeyRule::set_member, out.sets)) &&
-         (!k || dec.causal(*k, Where(where, ".k"), KeyRule::request, out.requests));
+         (!k || dec.causal(*k, Where(where, ".k"), KeyRule::request, out.requests)) &&
+         (!a || dec.causal(*a, Where(where, ".a"), KeyRule::alert, out.alerts));
 }
 
-// True when the body needs the five-store layout (sets or requests used).
-bool five_stores(const CausalContext& s, const CausalContext& k) { return !s.empty() || !k.empty(); }
-bool five_stores(const HealthDelta& d) {
-  return !causal_empty(d.sets) || !causal_empty(d.requests);
+// How many stores a positional layout lists: 3 (g, o, c) while the sets,
+// the request record and the alert log are empty, 5 (… s, k) while only the
+// alert log is, else 6 (… s, k, a).
+std::size_t stores_listed(bool sets_or_requests, bool alerts) { return alerts ? 6 : sets_or_requests ? 5 : 3; }
+std::size_t stores_listed(const CausalContext& s, const CausalContext& k, const CausalContext& a) {
+  return stores_listed(!s.empty() || !k.empty(), !a.empty());
 }
+std::size_t stores_listed(const HealthDelta& d) {
+  return stores_listed(!causal_empty(d.sets) || !causal_empty(d.requests), !causal_empty(d.alerts));
+}
+constexpr const char* kListedStores = "[registry, observations, counters(, sets, requests(, alerts))]";
+bool valid_listed(std::size_t n) { return n == 3 || n == 5 || n == 6; }
 
 const MsgValue* ptr(const std::optional<MsgValue>& v) { return v ? &*v : nullptr; }
 
@@ -621,8 +657,12 @@ Bytes encode_delta(const HealthDelta& d) {
   MsgpackWriter w(out);
   ReplicaTable t;
   const bool g = !causal_empty(d.registry), o = !causal_empty(d.observations), c = !causal_empty(d.counters);
-  const bool s = !causal_empty(d.sets), k = !causal_empty(d.requests);
-  w.map(1 + (g ? 1 : 0) + (o ? 1 : 0) + (c ? 1 : 0) + (s ? 1 : 0) + (k ? 1 : 0));
+  const bool s = !causal_empty(d.sets), k = !causal_empty(d.requests), a = !causal_empty(d.alerts);
+  w.map(1 + (g ? 1 : 0) + (o ? 1 : 0) + (c ? 1 : 0) + (s ? 1 : 0) + (k ? 1 : 0) + (a ? 1 : 0));
+  if (a) {
+    w.str("a");
+    write_causal(d.alerts, t, w);
+  }
   if (c) {
     // "c" comes first on the wire but numbers its replicas after g and o.
     NullWriter first;
@@ -663,11 +703,11 @@ Result<HealthDelta> decode_delta(std::span<const std::uint8_t> bytes, const Code
   if (!read_body(bytes, "delta", body, err)) return Error{std::move(err)};
   Decoder dec(limits, specs);
   HealthDelta d;
-  std::array<std::optional<MsgValue>, 6> f;  // r g o c s k
-  if (!dec.fields(body, "delta", std::array{"r", "g", "o", "c", "s", "k"}, f) ||
+  std::array<std::optional<MsgValue>, 7> f;  // r g o c s k a
+  if (!dec.fields(body, "delta", std::array{"r", "g", "o", "c", "s", "k", "a"}, f) ||
       (f[0] ? !dec.table(*f[0], "delta.r") : !dec.fail("delta.r: missing")) ||
       !decode_triple(dec, ptr(f[1]), ptr(f[2]), ptr(f[3]), "delta", d) ||
-      !decode_pair(dec, ptr(f[4]), ptr(f[5]), "delta", d)) {
+      !decode_extra(dec, ptr(f[4]), ptr(f[5]), ptr(f[6]), "delta", d)) {
     return Error{dec.error()};
   }
   return d;
@@ -685,11 +725,12 @@ Bytes encode_digest(const Digest& d) {
   write_context(d.registry, t, first);
   write_context(d.observations, t, first);
   write_context(d.counters, t, first);
-  const bool five = five_stores(d.sets, d.requests);
-  if (five) {
+  const std::size_t listed = stores_listed(d.sets, d.requests, d.alerts);
+  if (listed >= 5) {
     write_context(d.sets, t, first);
     write_context(d.requests, t, first);
   }
+  if (listed >= 6) write_context(d.alerts, t, first);
   w.map(5);
   w.str("h");
   std::vector<std::uint8_t> h;
@@ -705,14 +746,15 @@ Bytes encode_digest(const Digest& d) {
   w.str("r");
   t.write(w);
   w.str("x");
-  w.array(five ? 5 : 3);
+  w.array(listed);
   write_context(d.registry, t, w);
   write_context(d.observations, t, w);
   write_context(d.counters, t, w);
-  if (five) {
+  if (listed >= 5) {
     write_context(d.sets, t, w);
     write_context(d.requests, t, w);
   }
+  if (listed >= 6) write_context(d.alerts, t, w);
   return out;
 }
 
@@ -731,15 +773,16 @@ Result<Digest> decode_digest(std::span<const std::uint8_t> bytes, const CodecLim
   if (!x) return Error{"digest.x: missing"};
   if (!h) return Error{"digest.h: missing"};
   if (!dec.table(*r, "digest.r")) return Error{dec.error()};
-  if (x->type != MsgType::array || (x->size != 3 && x->size != 5)) {
-    return Error{"digest.x: must be [registry, observations, counters(, sets, requests)] contexts"};
+  if (x->type != MsgType::array || !valid_listed(x->size)) {
+    return Error{fmt::format("digest.x: must be {} contexts", kListedStores)};
   }
   Items contexts(*x);
   if (!dec.context(contexts.next(), "digest.x.g", d.registry) ||
       !dec.context(contexts.next(), "digest.x.o", d.observations) ||
       !dec.context(contexts.next(), "digest.x.c", d.counters) ||
-      (x->size == 5 && (!dec.context(contexts.next(), "digest.x.s", d.sets) ||
+      (x->size >= 5 && (!dec.context(contexts.next(), "digest.x.s", d.sets) ||
                         !dec.context(contexts.next(), "digest.x.k", d.requests))) ||
+      (x->size >= 6 && !dec.context(contexts.next(), "digest.x.a", d.alerts)) ||
       !dec.flag(q, "q", "digest", d.reply)) {
     return Error{dec.error()};
   }
@@ -767,8 +810,10 @@ Bytes encode_repair(const Repair& rep) {
   const bool scoped = rep.scoped;
   const bool elided = scoped && !rep.elided.empty();
   const bool partial = scoped && rep.partial;
-  const bool five = five_stores(d) || five_stores(d.sets.context, d.requests.context) ||
-                    (elided && (!rep.elided.sets.empty() || !rep.elided.requests.empty()));
+  const std::size_t listed =
+      std::max({stores_listed(d), stores_listed(d.sets.context, d.requests.context, d.alerts.context),
+                elided ? stores_listed(!rep.elided.sets.empty() || !rep.elided.requests.empty(), !rep.elided.alerts.empty())
+                       : std::size_t{3}});
   w.map(2 + (scoped ? 2 : 0) + (elided ? 1 : 0) + (partial ? 1 : 0));
   if (scoped) {
     w.str("b");
@@ -776,24 +821,26 @@ Bytes encode_repair(const Repair& rep) {
     for (std::uint16_t b : rep.buckets) w.uint(b);
   }
   w.str("d");
-  w.array(five ? 5 : 3);
+  w.array(listed);
   write_causal(d.registry, t, w);
   write_causal(d.observations, t, w);
   write_causal(d.counters, t, w);
-  if (five) {
+  if (listed >= 5) {
     write_causal(d.sets, t, w);
     write_causal(d.requests, t, w);
   }
+  if (listed >= 6) write_causal(d.alerts, t, w);
   if (elided) {
     w.str("e");
-    w.array(five ? 5 : 3);
+    w.array(listed);
     write_elided(rep.elided.registry, t, w);
     write_elided(rep.elided.observations, t, w);
     write_elided(rep.elided.counters, t, w);
-    if (five) {
+    if (listed >= 5) {
       write_elided(rep.elided.sets, t, w);
       write_elided(rep.elided.requests, t, w);
     }
+    if (listed >= 6) write_elided(rep.elided.alerts, t, w);
   }
   if (partial) {
     w.str("p");
@@ -820,16 +867,17 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
   if (!r) return Error{"repair.r: missing"};
   if (!d) return Error{"repair.d: missing"};
   if (!dec.table(*r, "repair.r")) return Error{dec.error()};
-  if (d->type != MsgType::array || (d->size != 3 && d->size != 5)) {
-    return Error{"repair.d: must be [registry, observations, counters(, sets, requests)]"};
+  if (d->type != MsgType::array || !valid_listed(d->size)) {
+    return Error{fmt::format("repair.d: must be {}", kListedStores)};
   }
   {
     Items triple(*d);
     const MsgValue g = triple.next(), o = triple.next(), c = triple.next();
     if (!decode_triple(dec, &g, &o, &c, "repair.d", rep.delta)) return Error{dec.error()};
-    if (d->size == 5) {
+    if (d->size >= 5) {
       const MsgValue s = triple.next(), k = triple.next();
-      if (!decode_pair(dec, &s, &k, "repair.d", rep.delta)) return Error{dec.error()};
+      const MsgValue a = d->size >= 6 ? triple.next() : MsgValue{};
+      if (!decode_extra(dec, &s, &k, d->size >= 6 ? &a : nullptr, "repair.d", rep.delta)) return Error{dec.error()};
     }
   }
   if (b) {
@@ -850,15 +898,16 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
     if (!t) return Error{"repair.t: missing (a scoped repair names its addressee)"};
     if (!dec.u64(*t, "repair.t", rep.for_replica, 1)) return Error{dec.error()};
     if (e) {
-      if (e->type != MsgType::array || (e->size != 3 && e->size != 5)) {
-        return Error{"repair.e: must be [registry, observations, counters(, sets, requests)]"};
+      if (e->type != MsgType::array || !valid_listed(e->size)) {
+        return Error{fmt::format("repair.e: must be {}", kListedStores)};
       }
       Items triple(*e);
       if (!dec.elided(triple.next(), "repair.e.g", rep.elided.registry) ||
           !dec.elided(triple.next(), "repair.e.o", rep.elided.observations) ||
           !dec.elided(triple.next(), "repair.e.c", rep.elided.counters) ||
-          (e->size == 5 && (!dec.elided(triple.next(), "repair.e.s", rep.elided.sets) ||
-                            !dec.elided(triple.next(), "repair.e.k", rep.elided.requests)))) {
+          (e->size >= 5 && (!dec.elided(triple.next(), "repair.e.s", rep.elided.sets) ||
+                            !dec.elided(triple.next(), "repair.e.k", rep.elided.requests))) ||
+          (e->size >= 6 && !dec.elided(triple.next(), "repair.e.a", rep.elided.alerts))) {
         return Error{dec.error()};
       }
     }
@@ -882,7 +931,8 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
                      check_keys(rep.delta.sets.store.entries(), "d.s"),
                      check_keys(rep.delta.requests.store.entries(), "d.k"), check_keys(rep.elided.registry, "e.g"),
                      check_keys(rep.elided.observations, "e.o"), check_keys(rep.elided.counters, "e.c"),
-                     check_keys(rep.elided.sets, "e.s"), check_keys(rep.elided.requests, "e.k")}) {
+                     check_keys(rep.elided.sets, "e.s"), check_keys(rep.elided.requests, "e.k"),
+                     check_keys(rep.delta.alerts.store.entries(), "d.a"), check_keys(rep.elided.alerts, "e.a")}) {
       if (err) return Error{*err};
     }
     auto check_ctx = [&](const std::map<std::string, std::vector<Dot>>& m, const CausalContext& c,
@@ -898,7 +948,8 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
                      check_ctx(rep.elided.observations, rep.delta.observations.context, "e.o"),
                      check_ctx(rep.elided.counters, rep.delta.counters.context, "e.c"),
                      check_ctx(rep.elided.sets, rep.delta.sets.context, "e.s"),
-                     check_ctx(rep.elided.requests, rep.delta.requests.context, "e.k")}) {
+                     check_ctx(rep.elided.requests, rep.delta.requests.context, "e.k"),
+                     check_ctx(rep.elided.alerts, rep.delta.alerts.context, "e.a")}) {
       if (err) return Error{*err};
     }
   }

@@ -9,10 +9,10 @@
 // referred to by index everywhere else; dots flattened into runs of integers.
 //
 //   delta   {"r": [replica ids], "g": causal, "o": causal, "c": causal,
-//            "s": causal, "k": causal}
+//            "s": causal, "k": causal, "a": causal}
 //           (g: target registry, o: observations, c: counters, s: sets,
-//           k: applied idempotent requests; an absent key is the empty
-//           store with the empty context)
+//           k: applied idempotent requests, a: the alert log; an absent
+//           key is the empty store with the empty context)
 //   causal  [store, context]
 //   store   [[key, ri, counter, value, ri, counter, value, ...], ...]
 //   context [[ri, max, ...] (version vector), [ri, counter, ...] (cloud)]
@@ -22,10 +22,13 @@
 //           c: int64 (the replica's running total)
 //           s: true (the key is set_key(set, member), health_state.h)
 //           k: [fingerprint, status, body (str), applied_at (HLC), writer ri]
-//   The sets and the request record are new: a digest's "x", a repair's
-//   "d" and "e" carry three entries (g, o, c) while both are empty, five
-//   (g, o, c, s, k) once either is used; a body of an agent that never
-//   used them is byte for byte what it was before them.
+//           a: [kind (0 firing, 1 resolved), since_ms, sent_at (HLC),
+//               writer ri] (the key is alert_key(target, route))
+//   The sets, the request record and the alert log are newer: a digest's
+//   "x", a repair's "d" and "e" carry three entries (g, o, c) while all
+//   three are empty, five (g, o, c, s, k) while only the alert log is, six
+//   (g, o, c, s, k, a) once it is used; a body of an agent that never used
+//   them is byte for byte what it was before them.
 //   digest  {"i": sender replica id, "r": ids, "x": [context g, context o, context c], "h": binary (kDigestBuckets little-
 //           endian u64 bucket hashes), "q": bool (answer with a repair and
 //           your own digest)}
@@ -74,7 +77,7 @@ struct CodecLimits {
 // counters: each store numbers its dots on its own) and bucket hashes.
 struct Digest {
   ReplicaId replica = 0;  // the sender's incarnation (a repair is addressed to it)
-  CausalContext registry, observations, counters, sets, requests;
+  CausalContext registry, observations, counters, sets, requests, alerts;
   std::vector<std::uint64_t> hashes;  // kDigestBuckets entries
   bool reply = false;                 // the sender wants a repair and our digest
   bool operator==(const Digest&) const = default;
@@ -82,9 +85,9 @@ struct Digest {
 
 // Dots whose value the sender left out because the receiver has seen them.
 struct ElidedDots {
-  std::map<std::string, std::vector<Dot>> registry, observations, counters, sets, requests;
+  std::map<std::string, std::vector<Dot>> registry, observations, counters, sets, requests, alerts;
   bool empty() const {
-    return registry.empty() && observations.empty() && counters.empty() && sets.empty() && requests.empty();
+    return registry.empty() && observations.empty() && counters.empty() && sets.empty() && requests.empty() && alerts.empty();
   }
   bool operator==(const ElidedDots&) const = default;
 };

@@ -39,6 +39,11 @@ HealthDelta HealthState::remove_target(const std::string& id) {
   HealthDelta d;
   d.registry = ormap_remove(state_.registry, id);
   d.observations = ormap_remove(state_.observations, id);
+  // Its alert records: keys id + "/" + route sort in [id + "/", id + "0").
+  const auto& alerts = state_.alerts.store.entries();
+  for (auto it = alerts.lower_bound(id + "/"), end = alerts.lower_bound(id + "0"); it != end; ++it) {
+    it->second.for_each_dot([&](Dot x) { d.alerts.context.insert(x); });
+  }
   apply(d);
   return d;
 }
@@ -124,6 +129,16 @@ HealthDelta HealthState::expire_requests(std::uint64_t expire_before_ms, std::si
   return d;
 }
 
+HealthDelta HealthState::record_alert(const std::string& target, const std::string& route, AlertRecord r) {
+  const std::string key = alert_key(target, route);
+  assert(valid_alert_key(key));
+  HealthDelta d;
+  r.writer = self_;
+  d.alerts = write_key(state_.alerts, key, self_, std::move(r));
+  apply(d);
+  return d;
+}
+
 void HealthState::reorder_requests(const std::vector<std::string>& keys) {
   for (const std::string& k : keys) {
     if (auto it = request_time_.find(k); it != request_time_.end()) {
@@ -141,9 +156,11 @@ bool HealthState::apply(const HealthDelta& d) {
   const bool g = join_tracking_keys(state_.registry, d.registry, tracking_ ? &registry_changes_ : nullptr);
   const bool o = state_.observations.join(d.observations);
   const bool c = state_.counters.join(d.counters);
-  bool s = false, k = false;
-  // The sets and the request record are empty in most states: skip them cheaply.
+  bool s = false, k = false, a = false;
+  // The sets, the request record and the alert log are empty in most
+  // states: skip them cheaply.
   if (!d.sets.store.empty() || !d.sets.context.empty()) s = state_.sets.join(d.sets);
+  if (!d.alerts.store.empty() || !d.alerts.context.empty()) a = state_.alerts.join(d.alerts);
   if (!d.requests.store.empty() || !d.requests.context.empty()) {
     std::vector<std::string> changed;
     k = join_tracking_keys(state_.requests, d.requests, &changed);
@@ -154,7 +171,8 @@ bool HealthState::apply(const HealthDelta& d) {
   counters_version_ += c ? 1 : 0;
   sets_version_ += s ? 1 : 0;
   requests_version_ += k ? 1 : 0;
-  return g || o || c || s || k;
+  alerts_version_ += a ? 1 : 0;
+  return g || o || c || s || k || a;
 }
 
 bool HealthState::join(const HealthDelta& d) { return apply(d); }
@@ -207,6 +225,8 @@ void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool 
   std::vector<std::string> requests_changed;
   scoped_join(state_.requests, d.requests, here.requests, adopt_context, &requests_changed);
   reorder_requests(requests_changed);
+  scoped_join(state_.alerts, d.alerts, here.alerts, adopt_context);
+  if (!d.alerts.store.empty() || !d.alerts.context.empty()) ++alerts_version_;
   if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;
   if (!d.counters.store.empty() || !d.counters.context.empty()) ++counters_version_;
   if (!d.sets.store.empty() || !d.sets.context.empty()) ++sets_version_;
@@ -341,6 +361,31 @@ const AppliedRequest* HealthState::first_request(const std::string& key) const {
     if (!best || r.applied_at < best->applied_at || (r.applied_at == best->applied_at && r.writer < best->writer)) {
       best = &r;
     }
+  }
+  return best;
+}
+
+std::string alert_key(std::string_view target, std::string_view route) {
+  std::string k;
+  k.reserve(target.size() + 1 + route.size());
+  k.append(target).push_back('/');
+  k.append(route);
+  return k;
+}
+
+bool valid_alert_key(std::string_view key) {
+  const auto slash = key.find('/');
+  if (slash == std::string_view::npos) return false;
+  const std::string_view route = key.substr(slash + 1);
+  return valid_target_id(key.substr(0, slash)) && route.size() <= AlertRoute::kMaxNameLength && valid_target_id(route);
+}
+
+const AlertRecord* HealthState::last_alert(std::string_view target, std::string_view route) const {
+  const auto* fun = state_.alerts.store.find(alert_key(target, route));
+  if (!fun) return nullptr;
+  const AlertRecord* best = nullptr;
+  for (const auto& [dot, r] : fun->entries()) {
+    if (!best || best->sent_at < r.sent_at || (r.sent_at == best->sent_at && r.writer < best->writer)) best = &r;
   }
   return best;
 }

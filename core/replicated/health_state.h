@@ -1,9 +1,10 @@
 // The replicated health state every agent holds: which targets exist (an
 // add-wins map of specs), what their checkers observed (a map of multi-value
 // registers of observations), named counters, named add-wins sets (the likes
-// service) and the record of applied idempotent writes — five delta CRDTs
-// over one replica id, joined and queried together. The last two are empty
-// until a client uses them, and then absent from every encoding (codec.h).
+// service), the record of applied idempotent writes and the alert log — six
+// delta CRDTs over one replica id, joined and queried together. The last
+// three are empty until a client uses them, and then absent from every
+// encoding (codec.h).
 //
 // Anti-entropy (replicator.h) must avoid a pitfall: a digest made only of
 // the peer's causal contexts is not enough. Sending "the entries whose dots
@@ -24,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/alerts/alert_route.h"
 #include "core/replicated/crdts.h"
 #include "core/replicated/hlc.h"
 #include "core/replicated/observation.h"
@@ -86,12 +88,32 @@ struct AppliedRequest {
 };
 using RequestStore = DotMap<std::string, DotFun<AppliedRequest>>;
 
+// The alert log (core/alerts/alert_route.h): the last notification
+// delivered for a (target, route), keyed alert_key(target, route) = target +
+// "/" + route. The sender writes it after the receiver accepted the
+// notification, superseding the records of that key it has seen; concurrent
+// records (two senders, a partition) are siblings until the next write, and
+// last_alert() answers with the latest sent_at (then the lower writer).
+// Removing a target removes its records.
+struct AlertRecord {
+  AlertKind kind = AlertKind::firing;
+  std::uint64_t since_ms = 0;  // the episode's start (wall ms), as notified
+  HlcTimestamp sent_at;        // when it was delivered
+  ReplicaId writer = 0;
+  bool operator==(const AlertRecord&) const = default;
+};
+using AlertStore = DotMap<std::string, DotFun<AlertRecord>>;
+std::string alert_key(std::string_view target, std::string_view route);
+// True for a key of the form alert_key(valid target id, valid route name).
+bool valid_alert_key(std::string_view key);
+
 struct HealthDelta {
   Causal<RegistryStore> registry;
   Causal<ObservationStore> observations;
   Causal<CounterStore> counters;
   Causal<SetStore> sets;
   Causal<RequestStore> requests;
+  Causal<AlertStore> alerts;
 
   // Returns whether anything changed.
   bool join(const HealthDelta& o) {
@@ -100,12 +122,14 @@ struct HealthDelta {
     const bool c = counters.join(o.counters);
     const bool s = sets.join(o.sets);
     const bool k = requests.join(o.requests);
-    return g || b || c || s || k;
+    const bool a = alerts.join(o.alerts);
+    return g || b || c || s || k || a;
   }
   bool empty() const {
     return registry.store.empty() && registry.context.empty() && observations.store.empty() &&
            observations.context.empty() && counters.store.empty() && counters.context.empty() &&
-           sets.store.empty() && sets.context.empty() && requests.store.empty() && requests.context.empty();
+           sets.store.empty() && sets.context.empty() && requests.store.empty() && requests.context.empty() &&
+           alerts.store.empty() && alerts.context.empty();
   }
   bool operator==(const HealthDelta&) const = default;
 };
@@ -131,7 +155,7 @@ inline bool is_vouch_subject(std::string_view key) { return key.size() > 1 && ke
 
 // Keys held in some scope, per store (HealthState::join_scoped).
 struct ScopeKeys {
-  std::vector<std::string> registry, observations, counters, sets, requests;
+  std::vector<std::string> registry, observations, counters, sets, requests, alerts;
 };
 
 // One page of a set's members (HealthState::set_members).
@@ -151,11 +175,13 @@ class HealthState {
     state_.counters.store.enable_dot_index();
     state_.sets.store.enable_dot_index();
     state_.requests.store.enable_dot_index();
+    state_.alerts.store.enable_dot_index();
   }
 
   // --- delta-mutators: each returns its delta and applies it -------------
   HealthDelta put_target(HlcTimestamp at, TargetSpec spec);
-  // Removes the target and every observation of it this agent has seen.
+  // Removes the target and every observation and alert record of it this
+  // agent has seen.
   HealthDelta remove_target(const std::string& id);
   // Writes `o` as target `id`'s observation. It supersedes every observation
   // of `id` this agent has seen except those `keep` returns true for (kept
@@ -187,6 +213,9 @@ class HealthState {
   // is due. Removals are ordinary removals: they replicate, and a record
   // removed here is never brought back by a replica that still held it.
   HealthDelta expire_requests(std::uint64_t expire_before_ms, std::size_t max_records, std::size_t max_removals);
+  // Records a delivered notification for (target, route), superseding the
+  // records of that key this agent has seen (REQUIRES: valid id and name).
+  HealthDelta record_alert(const std::string& target, const std::string& route, AlertRecord r);
 
   // Returns whether the state changed (new dots, or removals of live ones).
   bool join(const HealthDelta& d);
@@ -222,6 +251,9 @@ class HealthState {
   std::size_t request_records() const { return state_.requests.store.size(); }
   // The oldest record's applied_at (the first sibling's), if any: O(1).
   std::optional<HlcTimestamp> oldest_request() const;
+  // The last notification delivered for (target, route): of its siblings
+  // the latest sent_at, then the lower writer. nullptr if none.
+  const AlertRecord* last_alert(std::string_view target, std::string_view route) const;
   // The winning observation under `member`'s vouch subject, if any.
   const Observation* vouch_of(std::string_view member) const;
 
@@ -238,6 +270,7 @@ class HealthState {
   // Bumped whenever the sets (the request record) changed here.
   std::uint64_t sets_version() const { return sets_version_; }
   std::uint64_t requests_version() const { return requests_version_; }
+  std::uint64_t alerts_version() const { return alerts_version_; }
   // The target ids whose registry entry changed (added, removed, or a spec
   // version came or went) since the last call, in id order, each once: a
   // driver reconciles just these instead of every target. Kept only after
@@ -245,14 +278,15 @@ class HealthState {
   void track_registry_changes() { tracking_ = true; }
   std::vector<std::string> take_registry_changes();
   // Tells `sink` of every live dot that comes or goes in the three stores
-  // (tag 0 registry, 1 observations, 2 counters, 3 sets, 4 requests;
-  // DotMap::set_live_sink).
+  // (tag 0 registry, 1 observations, 2 counters, 3 sets, 4 requests,
+  // 5 alerts; DotMap::set_live_sink).
   void set_live_sink(LiveDotSink<std::string>* sink) {
     state_.registry.store.set_live_sink(sink, 0);
     state_.observations.store.set_live_sink(sink, 1);
     state_.counters.store.set_live_sink(sink, 2);
     state_.sets.store.set_live_sink(sink, 3);
     state_.requests.store.set_live_sink(sink, 4);
+    state_.alerts.store.set_live_sink(sink, 5);
   }
 
  private:
@@ -267,6 +301,7 @@ class HealthState {
   std::uint64_t observations_version_ = 0;
   std::uint64_t sets_version_ = 0;
   std::uint64_t requests_version_ = 0;
+  std::uint64_t alerts_version_ = 0;
   // The request record in GC order: (applied_at of the first sibling, key),
   // and each key's entry in it.
   std::set<std::pair<std::uint64_t, std::string>> request_order_;

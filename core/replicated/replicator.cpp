@@ -56,6 +56,7 @@ std::optional<std::string> subject_of(const HealthDelta& d) {
   for (const auto& [k, v] : d.counters.store.entries()) take("c:" + k);
   for (const auto& [k, v] : d.sets.store.entries()) take("s:" + k);
   for (const auto& [k, v] : d.requests.store.entries()) take("k:" + k);
+  for (const auto& [k, v] : d.alerts.store.entries()) take("a:" + k);
   if (!single) return std::nullopt;
   return s;
 }
@@ -90,6 +91,7 @@ std::size_t value_bytes(const Observation&) { return 32; }
 std::size_t value_bytes(std::int64_t) { return 9; }
 std::size_t value_bytes(const SetMark&) { return 1; }
 std::size_t value_bytes(const AppliedRequest& r) { return 40 + r.body.size(); }
+std::size_t value_bytes(const AlertRecord&) { return 24; }
 
 template <typename V>
 const V* find_value(const DotMap<std::string, DotFun<V>>& store, const std::string& key, Dot d) {
@@ -175,6 +177,12 @@ void Replicator::record_request(Instant now, const std::string& key, AppliedRequ
   apply_local(now, "k:" + key, d, out);
 }
 
+void Replicator::record_alert(Instant now, const std::string& target, const std::string& route, AlertRecord r,
+                              Effects& out) {
+  r.sent_at = clock_.tick(now);
+  apply_local(now, "a:" + alert_key(target, route), state_.record_alert(target, route, std::move(r)), out);
+}
+
 void Replicator::expire_requests(Instant now, Effects& out) {
   if (state_.request_records() == 0) return;
   const std::int64_t ms = now.ms() - config_.request_retention.ms();
@@ -237,7 +245,7 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   p.group.join(d);
   if (p.group.registry.context.cloud().size() + p.group.observations.context.cloud().size() +
           p.group.counters.context.cloud().size() + p.group.sets.context.cloud().size() +
-          p.group.requests.context.cloud().size() > kMaxGroupCloudDots) {
+          p.group.requests.context.cloud().size() + p.group.alerts.context.cloud().size() > kMaxGroupCloudDots) {
     p.group = d;
   }
   p.written = ++write_seq_;
@@ -411,7 +419,7 @@ void Replicator::trim(std::span<const Peer> peers) {
     const bool acked = std::all_of(views.begin(), views.end(), [&](const Digest* v) {
       return v->registry.includes(g.registry.context) && v->observations.includes(g.observations.context) &&
              v->counters.includes(g.counters.context) && v->sets.includes(g.sets.context) &&
-             v->requests.includes(g.requests.context);
+             v->requests.includes(g.requests.context) && v->alerts.includes(g.alerts.context);
     });
     if (!acked) {
       ++it;
@@ -432,6 +440,7 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
   k.counters = d.counters;
   k.sets = d.sets;
   k.requests = d.requests;
+  k.alerts = d.alerts;
 }
 
 void Replicator::DigestIndex::live_dot(int store, const std::string& key, Dot dot, bool added) {
@@ -465,7 +474,8 @@ ScopeKeys Replicator::keys_in(const std::vector<std::uint16_t>& buckets) const {
                   : r.store == 1 ? here.observations
                   : r.store == 2 ? here.counters
                   : r.store == 3 ? here.sets
-                                 : here.requests;
+                  : r.store == 4 ? here.requests
+                                 : here.alerts;
       out.emplace_back(r.key);
     }
   }
@@ -485,6 +495,7 @@ bool Replicator::digest_index_consistent() const {
   add(2, st.counters.store.entries());
   add(3, st.sets.store.entries());
   add(4, st.requests.store.entries());
+  add(5, st.alerts.store.entries());
   if (fresh.hashes != digest_index_->hashes) return false;
   for (std::size_t b = 0; b < kDigestBuckets; ++b) {
     const auto& x = fresh.keys[b];
@@ -506,6 +517,7 @@ Digest Replicator::digest() const {
   d.counters = s.counters.context;
   d.sets = s.sets.context;
   d.requests = s.requests.context;
+  d.alerts = s.alerts.context;
   d.hashes = digest_index_->hashes;
   return d;
 }
@@ -546,10 +558,11 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
   const bool peer_lacks = !peer.registry.includes(s.registry.context) ||
                           !peer.observations.includes(s.observations.context) ||
                           !peer.counters.includes(s.counters.context) || !peer.sets.includes(s.sets.context) ||
-                          !peer.requests.includes(s.requests.context);
+                          !peer.requests.includes(s.requests.context) || !peer.alerts.includes(s.alerts.context);
   plan.we_lack = !differing.empty() || !s.registry.context.includes(peer.registry) ||
                  !s.observations.context.includes(peer.observations) || !s.counters.context.includes(peer.counters) ||
-                 !s.sets.context.includes(peer.sets) || !s.requests.context.includes(peer.requests);
+                 !s.sets.context.includes(peer.sets) || !s.requests.context.includes(peer.requests) ||
+                 !s.alerts.context.includes(peer.alerts);
   if (differing.empty() && !peer_lacks) return plan;
   if (peer_lacks) {
     if (auto r = delta_repair(peer)) {
@@ -566,7 +579,7 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
 std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   const auto& s = state_.state();
   // Which buffered group holds each dot, per store.
-  std::map<Dot, const std::string*> where[5];
+  std::map<Dot, const std::string*> where[6];
   for (const auto& entry : pending_) {
     // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
     const std::string& key = entry.first;
@@ -576,6 +589,7 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
     for_each_context_dot(p.group.counters.context, kMaxGroupIndexDots, [&](Dot d) { where[2].emplace(d, &key); });
     for_each_context_dot(p.group.sets.context, kMaxGroupIndexDots, [&](Dot d) { where[3].emplace(d, &key); });
     for_each_context_dot(p.group.requests.context, kMaxGroupIndexDots, [&](Dot d) { where[4].emplace(d, &key); });
+    for_each_context_dot(p.group.alerts.context, kMaxGroupIndexDots, [&](Dot d) { where[5].emplace(d, &key); });
   }
   std::set<const std::string*> groups;
   bool covered = true;
@@ -599,6 +613,7 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   if (covered) collect(peer.counters, s.counters.context, 2);
   if (covered) collect(peer.sets, s.sets.context, 3);
   if (covered) collect(peer.requests, s.requests.context, 4);
+  if (covered) collect(peer.alerts, s.alerts.context, 5);
   if (!covered || groups.empty()) return std::nullopt;
   Repair r;
   // Join in key order (deterministic; std::set of pointers is not).
@@ -623,9 +638,10 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
   r.delta.counters.context = s.counters.context;
   r.delta.sets.context = s.sets.context;
   r.delta.requests.context = s.requests.context;
+  r.delta.alerts.context = s.alerts.context;
   std::size_t bytes = 64 + context_bytes(s.registry.context) + context_bytes(s.observations.context) +
                       context_bytes(s.counters.context) + context_bytes(s.sets.context) +
-                      context_bytes(s.requests.context);
+                      context_bytes(s.requests.context) + context_bytes(s.alerts.context);
   // Start at a random differing bucket, so that cut repairs cover all buckets over rounds.
   const std::size_t start = differing.empty() ? 0 : static_cast<std::size_t>(rng_.below(differing.size()));
   auto add_entries = [&](const auto& store, const std::string& key, const CausalContext& theirs, auto& out_store,
@@ -662,6 +678,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
       if (e.store == 2) add_entries(s.counters.store, key, peer.counters, r.delta.counters.store, r.elided.counters);
       if (e.store == 3) add_entries(s.sets.store, key, peer.sets, r.delta.sets.store, r.elided.sets);
       if (e.store == 4) add_entries(s.requests.store, key, peer.requests, r.delta.requests.store, r.elided.requests);
+      if (e.store == 5) add_entries(s.alerts.store, key, peer.alerts, r.delta.alerts.store, r.elided.alerts);
     }
   }
   if (r.partial) ++counters_.partial_repairs_sent;
@@ -704,6 +721,7 @@ void Replicator::on_repair(Instant now, const wire::Part& part) {
   restore(s.counters.store, r->elided.counters, r->delta.counters.store);
   restore(s.sets.store, r->elided.sets, r->delta.sets.store);
   restore(s.requests.store, r->elided.requests, r->delta.requests.store);
+  restore(s.alerts.store, r->elided.alerts, r->delta.alerts.store);
   state_.join_scoped(r->delta, keys_in(r->buckets), !r->partial);
 }
 
@@ -718,6 +736,9 @@ void Replicator::observe_clock(Instant now, const HealthDelta& d) {
   }
   for (const auto& [k, fun] : d.requests.store.entries()) {
     for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.applied_at);
+  }
+  for (const auto& [k, fun] : d.alerts.store.entries()) {
+    for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.sent_at);
   }
   counters_.hlc_rejected_ahead = clock_.rejected_ahead();
 }

@@ -214,6 +214,9 @@ class Replicator {
   // (HealthState::first_request).
   // Expires due records first (expire_requests).
   void record_request(Instant now, const std::string& key, AppliedRequest r, Effects& out);
+  // Records a delivered alert notification (HealthState::record_alert),
+  // stamped with this replica's clock, and disseminates it.
+  void record_alert(Instant now, const std::string& target, const std::string& route, AlertRecord r, Effects& out);
   // Removes the records applied more than request_retention before `now`
   // and, past max_request_records, the oldest (HealthState::expire_requests:
   // a deterministic order), as one replicated removal. Also run after each

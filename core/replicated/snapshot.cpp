@@ -18,6 +18,7 @@ std::vector<std::uint8_t> encode_snapshot(const HealthDelta& durable) {
   d.counters = durable.counters;
   d.sets = durable.sets;
   d.requests = durable.requests;
+  d.alerts = durable.alerts;
   std::vector<std::uint8_t> out;
   wire::MsgpackWriter w(out);
   w.array(3);

@@ -1,0 +1,85 @@
+#include "core/alerts/alert_dispatch.h"
+
+#include <algorithm>
+
+namespace heck {
+
+void AlertDispatch::consider(Instant now, const std::string& id, const AlertFacts& facts, const HealthState& state,
+                             std::string_view sender, Effects& out, std::vector<AlertToRecord>& records) {
+  const std::uint64_t now_ms = now.ms() > 0 ? static_cast<std::uint64_t>(now.ms()) : 0;
+  for (const AlertRoute& route : config_.routes) {
+    if (!route.covers(id)) continue;
+    const AlertRecord* rec = state.last_alert(id, route.name);
+    std::optional<AlertLast> last;
+    if (rec) last = AlertLast{rec->kind, rec->sent_at.wall_ms()};
+    const AlertAction action = alert_due(route, facts.status, facts.unhealthy_since_ms, last, now_ms);
+    if (action == AlertAction::none) {
+      if (!backoff_.empty()) backoff_.erase(alert_key(id, route.name));  // no longer due: forget its failures
+      continue;
+    }
+    std::string key = alert_key(id, route.name);
+    if (busy_.contains(key)) continue;
+    const auto held = backoff_.find(key);
+    if (held != backoff_.end() && now < held->second.not_before) continue;
+    const std::uint64_t since = facts.status == HealthStatus::unhealthy ? facts.unhealthy_since_ms
+                                : facts.newest ? facts.newest->observed_at.wall_ms()
+                                               : now_ms;
+    if (action == AlertAction::close) {
+      ++counters_.closed;
+      records.push_back(AlertToRecord{id, route.name, AlertRecord{AlertKind::resolved, since, {}, 0}});
+      continue;
+    }
+    if (in_flight_.size() >= config_.max_in_flight) {
+      ++counters_.deferred;
+      continue;
+    }
+    AlertNotification n;
+    n.id = next_id_++;
+    n.route = route.name;
+    n.url = route.url;
+    n.format = route.format;
+    n.target = id;
+    n.kind = action == AlertAction::resolve ? AlertKind::resolved : AlertKind::firing;
+    n.repeat = action == AlertAction::repeat;
+    n.status = *facts.status;
+    if (facts.newest) {
+      n.reason = std::string(to_string(facts.newest->reason));
+      n.status_code = facts.newest->status_code;
+      n.observer = facts.newest->observer_name;
+    }
+    n.since_ms = n.repeat && rec ? rec->since_ms : since;
+    n.at_ms = now_ms;
+    n.sender = std::string(sender);
+    n.attempt = held != backoff_.end() ? held->second.failures + 1 : 1;
+    ++counters_.sent;
+    if (n.attempt > 1) ++counters_.retries;
+    busy_.emplace(key, n.id);
+    in_flight_.emplace(n.id, InFlight{id, route.name, std::move(key), n.kind, n.since_ms});
+    out.push_back(Notify{std::move(n)});
+  }
+}
+
+std::optional<AlertToRecord> AlertDispatch::done(Instant now, const NotifyDone& report) {
+  const auto it = in_flight_.find(report.id);
+  if (it == in_flight_.end()) {
+    ++counters_.unknown_reports;
+    return std::nullopt;
+  }
+  InFlight f = std::move(it->second);
+  in_flight_.erase(it);
+  busy_.erase(f.key);
+  if (!report.delivered) {
+    ++counters_.failed;
+    Backoff& b = backoff_[f.key];
+    ++b.failures;
+    Duration wait = config_.min_retry;
+    for (int i = 1; i < b.failures && wait < config_.max_retry; ++i) wait = wait + wait;
+    b.not_before = now + std::min(wait, config_.max_retry);
+    return std::nullopt;
+  }
+  ++counters_.delivered;
+  backoff_.erase(f.key);
+  return AlertToRecord{std::move(f.target), std::move(f.route), AlertRecord{f.kind, f.since_ms, {}, 0}};
+}
+
+}  // namespace heck
