@@ -319,6 +319,87 @@ void judge_every_running(const ClusterWorld& w, Verdict& v, F&& mismatch) {
   v.evidence = fmt::format("{} running members checked{}", checked, first);
 }
 
+// The "alerts" expectation: the receiver's log per (target, route) in
+// arrival order. A duplicate is a notification (not a repeat) of the same
+// kind as the previous one, or a first one that is "resolved". A duplicate
+// of a notification whose sender crashed within kAlertCrashWindow after the
+// receiver accepted it (before the answer reached it, or before its record
+// left it) is the window the design allows (core/alerts/alert_route.h: at
+// least once under a crash): counted and shown, not judged. At the end
+// the last notification must match the status the first running member
+// reports: firing for unhealthy; resolved or none for healthy (any, when the
+// route sends no resolved notifications); unknown is not judged.
+constexpr Duration kAlertCrashWindow = Duration::seconds(1);
+
+void judge_alerts(const ClusterWorld& w, const ClusterExpectation& e, Verdict& v) {
+  const ClusterScenario& s = w.scenario();
+  // Whether `sender` crashed within the window after `at`.
+  auto crashed_after = [&](const std::string& sender, Instant at) {
+    const auto m = s.member_index(sender);
+    return m && std::any_of(w.faults().begin(), w.faults().end(), [&](const FaultRecord& f) {
+             return f.member == *m && f.what == ProcessEvent::crash && f.at >= at &&
+                    f.at <= at + s.alerts.latency + kAlertCrashWindow;
+           });
+  };
+  std::map<std::string, const AlertNotification*> last;  // alert_key -> last delivered
+  std::map<std::string, bool> last_lost;  // alert_key -> the last one's sender crashed right after
+  std::uint64_t duplicates = 0, crash_window = 0, delivered = 0, repeats = 0;
+  std::string first_duplicate;
+  for (const ClusterWorld::AlertDelivery& d : w.alert_log()) {
+    const AlertNotification& n = d.notification;
+    ++delivered;
+    if (n.repeat) {
+      ++repeats;
+      continue;
+    }
+    const std::string key = alert_key(n.target, n.route);
+    const AlertNotification*& before = last[key];
+    bool& lost = last_lost[key];
+    const bool duplicate = before ? before->kind == n.kind : n.kind == AlertKind::resolved;
+    if (duplicate && before && lost) {
+      ++crash_window;
+    } else if (duplicate) {
+      ++duplicates;
+      if (first_duplicate.empty()) {
+        first_duplicate = fmt::format("; first duplicate: {} {} for {} by {} at {}", n.route, to_string(n.kind), n.target,
+                                      n.sender, seconds_text(d.at - Instant::from_ns(0)));
+      }
+    }
+    before = &n;
+    lost = crashed_after(n.sender, d.at);
+  }
+  const ClusterNode* judge = nullptr;
+  for (std::uint32_t o = 0; o < w.member_count() && judge == nullptr; ++o) judge = w.node(o);
+  std::size_t mismatched = 0;
+  std::string first_mismatch;
+  if (judge != nullptr) {
+    for (std::size_t t = 0; t < s.target_count(); ++t) {
+      const std::string& id = s.target_spec(t).id;
+      const auto status = judge->target_status(id);
+      if (!status || *status == HealthStatus::unknown) continue;
+      for (const AlertRoute& route : s.alerts.config.routes) {
+        if (!route.covers(id)) continue;
+        const auto it = last.find(alert_key(id, route.name));
+        const AlertNotification* n = it == last.end() ? nullptr : it->second;
+        const bool ok = *status == HealthStatus::unhealthy
+                            ? n != nullptr && n->kind == AlertKind::firing
+                            : !route.send_resolved || n == nullptr || n->kind == AlertKind::resolved;
+        if (ok) continue;
+        ++mismatched;
+        if (first_mismatch.empty()) {
+          first_mismatch = fmt::format("; {} is {} at the end but the last {} notification is {}", id,
+                                       to_string(*status), route.name, n ? to_string(n->kind) : "none");
+        }
+      }
+    }
+  }
+  v.pass = judge != nullptr && duplicates <= e.max && delivered >= e.min && mismatched == 0;
+  v.evidence = fmt::format("{} delivered ({} repeats), {} duplicate(s) ({} more in a sender's crash window), {} "
+                           "(target, route) pair(s) not matching the end status{}{}{}",
+                           delivered, repeats, duplicates, crash_window, mismatched, first_duplicate, first_mismatch,
+                           judge == nullptr ? "; no running member to judge by" : "");
+}
+
 }  // namespace
 
 ClusterMetrics measure(const ClusterWorld& world, Instant end) {
@@ -650,6 +731,7 @@ Verdict judge_one(const ClusterWorld& w, const ClusterExpectation& e, const Clus
         return fmt::format("{} member(s): [{}]{}", page.count, fmt::join(page.members, ", "), page.more ? ", …" : "");
       });
       break;
+    case ClusterExpectationKind::alerts: judge_alerts(w, e, v); break;
     case ClusterExpectationKind::registry:
       judge_every_running(w, v, [&](const ClusterNode& node) -> std::optional<std::string> {
         std::vector<std::string> ids;

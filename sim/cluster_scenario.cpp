@@ -56,6 +56,7 @@ std::string_view to_string(ClusterExpectationKind k) {
     case ClusterExpectationKind::state_converges: return "state_converges";
     case ClusterExpectationKind::counter: return "counter";
     case ClusterExpectationKind::set: return "set";
+    case ClusterExpectationKind::alerts: return "alerts";
     case ClusterExpectationKind::registry: return "registry";
     case ClusterExpectationKind::marks: return "marks";
     case ClusterExpectationKind::invariant: return "invariant";
@@ -163,6 +164,9 @@ std::string ClusterExpectation::describe() const {
       return fmt::format("state converges within {} of the liveness phase", ms(within));
     case ClusterExpectationKind::counter: return fmt::format("counter {} = {} everywhere", counter, value);
     case ClusterExpectationKind::set: return fmt::format("set {} = [{}] everywhere", set, fmt::join(elements, ", "));
+    case ClusterExpectationKind::alerts:
+      return fmt::format("alerts: at most {} duplicate(s), at least {} delivered, the last of each matches the end status",
+                         max, min);
     case ClusterExpectationKind::registry:
       return fmt::format("registry = [{}] everywhere", fmt::join(target_ids, ", "));
     case ClusterExpectationKind::marks: return fmt::format("marks hit: {}", fmt::join(marks, ", "));
@@ -811,6 +815,12 @@ ClusterExpectation parse_expectation(const json& j, std::size_t index, const Clu
     }
     std::sort(e.elements.begin(), e.elements.end());
     e.elements.erase(std::unique(e.elements.begin(), e.elements.end()), e.elements.end());
+  } else if (kind == "alerts") {
+    jf::take(jf::expect_object(j, w, {"kind", "max_duplicates", "min_delivered"}));
+    e.kind = ClusterExpectationKind::alerts;
+    if (!s.alerts.enabled()) jf::fail(fmt::format("{}: the scenario has no alert routes (\"alerts\": {{\"routes\": …}})", w));
+    e.max = jf::take(jf::opt_int(j, w, "max_duplicates", 0, 1'000'000)).value_or(0);
+    e.min = jf::take(jf::opt_int(j, w, "min_delivered", 0, 1'000'000)).value_or(0);
   } else if (kind == "registry") {
     jf::take(jf::expect_object(j, w, {"kind", "targets"}));
     e.kind = ClusterExpectationKind::registry;
@@ -900,6 +910,20 @@ void parse_vantage(const json& j, ClusterScenario& s) {
   }
 }
 
+void parse_alerts(const json& j, AlertSettings& a) {
+  const std::string w = "alerts";
+  jf::take(jf::expect_object(j, w, {"routes", "tick_ms", "receiver"}));
+  if (!j.contains("routes")) jf::fail("alerts.routes: missing");
+  a.config.routes = jf::take(parse_alert_routes(j.at("routes"), "alerts.routes"));
+  a.config.tick = opt_ms(j, w, "tick_ms", 10, 60'000, a.config.tick);
+  if (auto it = j.find("receiver"); it != j.end()) {
+    const std::string r = "alerts.receiver";
+    jf::take(jf::expect_object(*it, r, {"latency_ms", "fail_rate"}));
+    a.latency = opt_ms(*it, r, "latency_ms", 0, 60'000, a.latency);
+    if (auto f = jf::take(jf::opt_number(*it, r, "fail_rate", 0.0, 1.0))) a.fail_rate = *f;
+  }
+}
+
 void parse_invariants(const json& j, InvariantSettings& c) {
   const std::string w = "invariants";
   jf::take(jf::expect_object(j, w, {"enabled", "settle_ms", "herd_slack", "max_freshness_ms", "sample_ms", "off"}));
@@ -928,7 +952,7 @@ ClusterScenario parse(const json& file, const KnobSettings& knob_settings) {
   jf::take(jf::expect_object(file, "",
                     {"kind", "name", "description", "seed", "members", "seeds", "start_spread_ms", "swim",
                      "replication", "jitter_fraction", "network", "safety_ms", "liveness_ms", "metrics_from_ms",
-                     "timeline", "targets", "targets_at", "expectations", "vantage", "invariants"}));
+                     "timeline", "targets", "targets_at", "expectations", "vantage", "invariants", "alerts"}));
   if (auto it = file.find("kind"); it != file.end() && !(it->is_string() && it->get<std::string>() == "cluster")) {
     jf::fail("kind: must be \"cluster\" (or absent)");
   }
@@ -984,6 +1008,7 @@ ClusterScenario parse(const json& file, const KnobSettings& knob_settings) {
   }
   if (auto it = j.find("vantage"); it != j.end()) parse_vantage(*it, s);
   if (auto it = j.find("invariants"); it != j.end()) parse_invariants(*it, s.invariants);
+  if (auto it = j.find("alerts"); it != j.end()) parse_alerts(*it, s.alerts);
   std::size_t count = 0;
   if (j.contains("expectations")) {
     const json& ex = *jf::take(jf::get_array(j, top, "expectations", ClusterScenario::kMaxExpectations));

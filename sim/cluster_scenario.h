@@ -65,6 +65,7 @@
 //       {"kind": "set", "set": "likes:p1", "members": ["u1", "u7"]},  // exactly these, everywhere, at the end
 //       {"kind": "registry", "targets": ["web", "db"]},           // exactly these targets, everywhere, at the end
 //       {"kind": "marks", "hit": ["swim.suspect_refuted"]},       // coverage marks the run must hit (summed over members)
+//       {"kind": "alerts", "max_duplicates": 0, "min_delivered": 2},  // the receiver's log (see "alerts" below)
 //       // A member's own checks of configured targets (see "Own checks" below):
 //       {"kind": "detects",   "target": "t3", "within_intervals": 3},
 //       {"kind": "never",     "target": "t1", "status": "unhealthy"},
@@ -73,6 +74,14 @@
 //       {"kind": "changes",   "target": "web-*", "max": 1, "member": "n1"}
 //     ],
 //     "vantage": [{"target": "web*", "members": "n2", "answer": "refusing"}],   // see below
+//     "alerts": {"routes": [{"name": "ops", "url": "http://hooks.example/ops", "for_ms": 2000}],
+//                "tick_ms": 1000, "receiver": {"latency_ms": 20, "fail_rate": 0.1}},
+//     // Alert routes every member sends to and one simulated receiver
+//     // (AlertSettings below). The "alerts" expectation reads the receiver's
+//     // log per (target, route): a duplicate is a notification of the same
+//     // kind as the one before it (repeats excluded; a first "resolved" counts
+//     // too), and at the end the last one must match the status every running
+//     // member reports: firing for unhealthy, resolved (or none) for healthy.
 //     "invariants": {"settle_ms": 8000, "herd_slack": 1, "max_freshness_ms": 6000, "sample_ms": 200,
 //                    "off": ["no_herd"], "enabled": true}                      // see below
 //   }
@@ -168,6 +177,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/alerts/alert_route.h"
 #include "core/health.h"
 #include "core/membership/member_state.h"
 #include "core/membership/swim.h"
@@ -217,7 +227,7 @@ struct TimelineEvent {
 
 enum class ClusterExpectationKind : std::uint8_t {
   detection, false_positives, converges, member_state, suspected, declared_dead, load, dissemination,
-  state_converges, counter, registry, marks, invariant, set,
+  state_converges, counter, registry, marks, invariant, set, alerts,
   // A member's own checks (see "Own checks" in the header comment):
   detects, never, status_at, checks, changes,
 };
@@ -240,6 +250,20 @@ struct InvariantSettings {
   std::vector<Invariant> off;             // not judged in this scenario
 
   bool judged(Invariant i) const;
+};
+
+// Alerts (core/alerts/alert_route.h): the routes every member sends to, and
+// one simulated webhook receiver behind all of them. A notification reaches
+// it `latency` after the Notify, is refused with probability fail_rate
+// (drawn from its own stream of the run's seed), and the sender hears the
+// answer another `latency` later, if its process still runs: a sender that
+// crashes in between never records the delivery (the "at least once under a
+// crash" window). The receiver logs every notification it accepted.
+struct AlertSettings {
+  AlertConfig config;  // routes, tick_ms
+  Duration latency = Duration::milliseconds(20);
+  double fail_rate = 0.0;
+  bool enabled() const { return !config.routes.empty(); }
 };
 
 // A member's bad vantage point on some targets (see the header comment).
@@ -268,7 +292,7 @@ struct ClusterExpectation {
   std::vector<std::uint32_t> by;            // suspected, declared_dead: observers (empty: all)
   SeenState state = SeenState::alive;       // member_state
   std::optional<Duration> at;               // member_state (default: the end)
-  std::uint64_t min = 0, max = UINT64_MAX;  // suspected, declared_dead
+  std::uint64_t min = 0, max = UINT64_MAX;  // suspected, declared_dead; alerts: delivered (min), duplicates (max)
   std::optional<double> max_messages, max_bytes;  // load, per member per second
   std::optional<Duration> max_p99;          // dissemination
   std::optional<std::uint64_t> max_incomplete;    // dissemination
@@ -331,6 +355,7 @@ struct ClusterScenario {
   };
   std::vector<RuntimeTarget> runtime_targets;
   std::vector<VantageRule> vantage;
+  AlertSettings alerts;
   InvariantSettings invariants;
   std::vector<ClusterExpectation> expectations;  // the file's, then the implicit invariants
   // The values the file's ranges, any_of and picks got (sim/scenario_knobs.h;

@@ -214,6 +214,10 @@ json expectation_json(const ClusterScenario& s, const ClusterExpectation& e) {
       j["set"] = e.set;
       j["members"] = e.elements;
       break;
+    case ClusterExpectationKind::alerts:
+      j["max_duplicates"] = e.max;
+      j["min_delivered"] = e.min;
+      break;
     case ClusterExpectationKind::registry: j["targets"] = e.target_ids; break;
     case ClusterExpectationKind::marks: j["hit"] = e.marks; break;
     case ClusterExpectationKind::invariant: break;  // implicit: not written
@@ -293,6 +297,13 @@ json serialize_cluster_scenario(const ClusterScenario& s) {
       vantage.push_back({{"target", std::move(ids)}, {"members", names(s, r.members)}, {"answer", answer_text(r.answer)}});
     }
     j["vantage"] = std::move(vantage);
+  }
+  if (s.alerts.enabled()) {
+    json routes = json::array();
+    for (const AlertRoute& r : s.alerts.config.routes) routes.push_back(r.to_json());
+    j["alerts"] = {{"routes", std::move(routes)},
+                   {"tick_ms", s.alerts.config.tick.ms()},
+                   {"receiver", {{"latency_ms", s.alerts.latency.ms()}, {"fail_rate", s.alerts.fail_rate}}}};
   }
   j["invariants"] = invariants_json(s.invariants);
   json expectations = json::array();

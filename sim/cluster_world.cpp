@@ -29,7 +29,7 @@ std::uint64_t derive(std::uint64_t seed, std::uint64_t salt) {
   return splitmix64(s);
 }
 
-enum Salt : std::uint64_t { kNetwork = 1, kNodes = 2, kStarts = 3, kAnswers = 4 };
+enum Salt : std::uint64_t { kNetwork = 1, kNodes = 2, kStarts = 3, kAnswers = 4, kReceiver = 5 };
 
 std::string_view channel_name(Channel c) { return c == Channel::stream ? "stream" : "datagram"; }
 
@@ -45,6 +45,7 @@ ClusterWorld::ClusterWorld(const ClusterScenario& scenario, ClusterWorldOptions 
       network_(scenario.members.size(), scenario.network, Rng(derive(options.seed, kNetwork))) {
   node_seed_base_ = derive(seed_, kNodes);
   answers_ = Rng(derive(seed_, kAnswers));
+  receiver_ = Rng(derive(seed_, kReceiver));
   Rng starts(derive(seed_, kStarts));
 
   const std::size_t n = scenario.members.size();
@@ -133,6 +134,7 @@ void ClusterWorld::dispatch(const Event& ev) {
     case EventKind::timer: on_timer(ev); break;
     case EventKind::packet: on_packet(ev); break;
     case EventKind::check_done: on_check_done(ev); break;
+    case EventKind::notify: on_notify(ev); break;
     case EventKind::fault: on_fault(ev); break;
     case EventKind::none:
     case EventKind::bench: break;
@@ -174,6 +176,7 @@ void ClusterWorld::start(std::uint32_t m) {
   config.replication.spec_pool = spec_pool_;
   config.replication.delta_pool = delta_pool_;
   config.scheduler = scenario_.scheduler;
+  config.alerts = scenario_.alerts.config;
   if (scenario_.targets_at.empty() ||
       std::find(scenario_.targets_at.begin(), scenario_.targets_at.end(), m) != scenario_.targets_at.end()) {
     config.targets = target_specs_;
@@ -586,6 +589,52 @@ void ClusterWorld::on_check_done(const Event& ev) {
   finish_check(index);
 }
 
+void ClusterWorld::start_notify(std::uint32_t m, const Notify& n) {
+  std::uint32_t index = 0;
+  if (!free_notifies_.empty()) {
+    index = free_notifies_.back();
+    free_notifies_.pop_back();
+  } else if (notifies_.size() < kMaxPendingNotifies) {
+    index = static_cast<std::uint32_t>(notifies_.size());
+    notifies_.emplace_back();
+  } else {
+    stop_run(fmt::format("more than {} alert notifications in flight", kMaxPendingNotifies));
+    return;
+  }
+  PendingNotify& p = notifies_[index];
+  p = PendingNotify{m, members_[m]->generation, n.notification, false, false};
+  push(Event::notify(now_ + scenario_.alerts.latency, m, index));
+}
+
+void ClusterWorld::on_notify(const Event& ev) {
+  const std::uint32_t index = ev.pending_notify();
+  PendingNotify& p = notifies_[index];
+  const AlertNotification& n = p.notification;
+  if (!p.answering) {
+    // At the receiver: accepted or refused, and the answer goes back.
+    p.answering = true;
+    p.delivered = !(scenario_.alerts.fail_rate > 0 && receiver_.chance(scenario_.alerts.fail_rate));
+    if (p.delivered) alert_log_.push_back(AlertDelivery{now_, n});
+    if (trace_ != nullptr) {
+      trace_->line(
+          R"({{"t":{},"node":"{}","ev":"notify","target":"{}","route":"{}","kind":"{}","repeat":{},"attempt":{},"delivered":{}}})",
+          now_.ns(), members_[p.member]->name, n.target, n.route, to_string(n.kind), n.repeat, n.attempt, p.delivered);
+    }
+    push(Event::notify(now_ + scenario_.alerts.latency, p.member, index));
+    return;
+  }
+  MemberSlot& ms = *members_[p.member];
+  if (ms.node && ms.generation == p.generation && ms.paused) {
+    // A paused process reads the answer when it resumes: look again soon.
+    push(Event::notify(now_ + Duration::milliseconds(100), p.member, index));
+    return;
+  }
+  const NotifyDone done{n.id, p.delivered, p.delivered ? std::string() : std::string("HTTP 503")};
+  const bool alive = ms.node && ms.generation == p.generation;  // else: its process is gone
+  free_notifies_.push_back(index);
+  if (alive) input(p.member, done);
+}
+
 void ClusterWorld::finish_check(std::uint32_t index) {
   const PendingCheck p = pending_[index];
   pending_.release(index);
@@ -695,6 +744,8 @@ void ClusterWorld::apply_effects(std::uint32_t m, Instant local) {
       record_change(m, *mc);
     } else if (const auto* sc = std::get_if<StartCheck>(&effect)) {
       start_check(m, local, *sc);
+    } else if (const auto* nt = std::get_if<Notify>(&effect)) {
+      start_notify(m, *nt);
     } else if (const auto* ch = std::get_if<StatusChanged>(&effect)) {
       ++counters_.status_changes;
       if (own_checks_on_) record_status(m, *ch);

@@ -210,6 +210,13 @@ class ClusterWorld {
   const NodeClock& clock(std::uint32_t m) const { return members_[m]->clock; }
   const MemberTraffic& traffic(std::uint32_t m) const { return members_[m]->traffic; }
   const std::vector<MemberRecord>& records() const { return records_; }
+  // The simulated alert receiver's log: every notification it accepted, in
+  // arrival order (ClusterScenario::alerts).
+  struct AlertDelivery {
+    Instant at;  // true time of arrival
+    AlertNotification notification;
+  };
+  const std::vector<AlertDelivery>& alert_log() const { return alert_log_; }
   const std::vector<FaultRecord>& faults() const { return faults_; }
   // Own checks (recorded when the scenario judges them, else empty / 0):
   // status changes in time order, and the checks member m started of
@@ -279,6 +286,8 @@ class ClusterWorld {
   void on_timer(const Event& ev);
   void on_packet(const Event& ev);
   void on_check_done(const Event& ev);
+  void on_notify(const Event& ev);
+  void start_notify(std::uint32_t m, const Notify& n);
   void on_fault(const Event& ev);
   void apply_timeline(const TimelineEvent& e);
   void deliver(std::uint32_t m, Message message);
@@ -327,6 +336,20 @@ class ClusterWorld {
   Instant run_end_;  // the bound of the run_until call in progress
   std::uint64_t node_seed_base_ = 0;
   Rng answers_{0};
+  // Alert notifications on their way (Event::notify: to the receiver, then
+  // its answer back), by index; freed slots are reused.
+  struct PendingNotify {
+    std::uint32_t member = 0;
+    std::uint32_t generation = 0;
+    AlertNotification notification;
+    bool answering = false;  // reached the receiver; the answer is on its way back
+    bool delivered = false;
+  };
+  static constexpr std::size_t kMaxPendingNotifies = std::size_t{1} << 20;
+  std::vector<PendingNotify> notifies_;
+  std::vector<std::uint32_t> free_notifies_;
+  std::vector<AlertDelivery> alert_log_;
+  Rng receiver_{0};
   std::uint64_t ephemeral_port_ = 0;
   std::vector<std::unique_ptr<MemberSlot>> members_;
   std::map<Address, std::uint32_t, std::less<>> by_address_;

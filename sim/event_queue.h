@@ -40,6 +40,7 @@ enum class EventKind : std::uint8_t {
   packet,      // a message reaches a member (Event::packet)
   fault,       // the world acts: timeline, process, liveness (Event::fault)
   bench,       // free for benchmarks and tests (Event::bench)
+  notify,      // an alert notification reaches the receiver, or its answer the sender (Event::notify)
 };
 
 // What a fault event makes the cluster world do (sim/cluster_world.h).
@@ -102,6 +103,15 @@ struct Event {
   std::uint64_t argument() const {
     assert(kind_ == EventKind::fault);
     return a_;
+  }
+
+  // `pending`: the notification's index in the world's list of them.
+  static Event notify(Instant at, std::uint32_t member, std::uint32_t pending) {
+    return Event(at, EventKind::notify, member, pending);
+  }
+  std::uint32_t pending_notify() const {
+    assert(kind_ == EventKind::notify);
+    return static_cast<std::uint32_t>(a_);
   }
 
   static Event bench(Instant at, std::uint64_t tag) { return Event(at, EventKind::bench, 0, tag); }
