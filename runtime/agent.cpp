@@ -126,11 +126,37 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
       snapshot_writes_(registry_.counter("heck_state_snapshot_writes_total",
                                          "State snapshot writes (--data-dir), by result (ok, error).", {"result"})),
       durable_epoch_(registry_.gauge("heck_state_durable_epoch",
-                                     "The node's durable epoch last written to the state file (0 = none).")) {
+                                     "The node's durable epoch last written to the state file (0 = none).")),
+      alert_notifications_(registry_.counter("heck_alert_notifications_total",
+                                             "Alert notifications this agent sent, by route, kind (firing, "
+                                             "resolved) and result (delivered, failed).",
+                                             {"route", "kind", "result"})) {
   build_info_.set({std::string(kVersion)}, 1);
+  if (node_.alerts().enabled()) alert_sender_ = std::make_unique<AlertSender>(io_, options_.alert_sender);
 }
 
-Agent::~Agent() = default;
+// The sender goes first: its shutdown posts callbacks, which find alive_
+// expired.
+Agent::~Agent() {
+  alive_.reset();
+  alert_sender_.reset();
+}
+
+void Agent::on_notify(const Notify& n) {
+  if (!alert_sender_ || stopped_) {
+    feed(NotifyDone{n.notification.id, false, "the agent is stopping"});
+    return;
+  }
+  alert_sender_->send(n.notification, [this, alive = std::weak_ptr<int>(alive_), note = n.notification](NotifyDone d) {
+    if (alive.expired()) return;
+    alert_notifications_.inc({note.route, std::string(to_string(note.kind)), d.delivered ? "delivered" : "failed"});
+    log(fmt::format("alert {} {} for {} to route {}: {}", note.repeat ? "repeat" : "notification", to_string(note.kind),
+                    note.target, note.route, d.delivered ? std::string("delivered") : "failed, " + d.error));
+    alert_deliveries_.push_back(AlertDeliveryRecord{clock_.now(), note, d.delivered, d.error});
+    while (alert_deliveries_.size() > options_.alert_log_capacity) alert_deliveries_.pop_front();
+    feed(std::move(d));
+  });
+}
 
 void Agent::start() {
   assert(!started_);
@@ -246,6 +272,8 @@ void Agent::apply(Instant now, Effect& effect) {
                 on_member_changed(e);
               } else if constexpr (std::is_same_v<T, StoreWrite>) {
                 if (store_ && !stopped_) store_->write(std::move(e.op));
+              } else if constexpr (std::is_same_v<T, Notify>) {
+                on_notify(e);
               }
             },
             effect);

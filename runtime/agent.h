@@ -101,6 +101,7 @@
 #include "core/time.h"
 #include "core/timer.h"
 #include "core/timer_table.h"
+#include "runtime/alert_sender.h"
 #include "runtime/check_runner.h"
 #include "runtime/clock.h"
 #include "runtime/log.h"
@@ -126,6 +127,19 @@ struct AgentOptions {
   // How often the replicated view is scanned for status changes; zero = no
   // timer (tests call scan_view_changes()).
   Duration view_scan_interval = Duration::seconds(1);
+  // The webhook sender's settings (runtime/alert_sender.h); used only when
+  // the node has alert routes.
+  AlertSenderOptions alert_sender;
+  // Alert deliveries kept for /v1/alerts (oldest dropped first).
+  std::size_t alert_log_capacity = 200;
+};
+
+// One alert delivery as the agent saw it end (Notify, then NotifyDone).
+struct AlertDeliveryRecord {
+  Instant at;  // when it ended
+  AlertNotification notification;
+  bool delivered = false;
+  std::string error;
 };
 
 struct StatusChangeRecord {
@@ -235,6 +249,9 @@ class Agent {
   // view_scan_interval timer calls it).
   void scan_view_changes();
   const std::deque<ViewChangeRecord>& view_changes() const { return view_changes_; }
+  // The last alert deliveries, oldest first, and the sender (null without routes).
+  const std::deque<AlertDeliveryRecord>& alert_deliveries() const { return alert_deliveries_; }
+  const AlertSender* alert_sender() const { return alert_sender_.get(); }
   // "target web healthy -> unhealthy (observed by n3)"
   static std::string describe_view_change(const ViewChangeRecord& change);
 
@@ -336,6 +353,14 @@ class Agent {
 
   ExternalStore* store_ = nullptr;
 
+  // Alerts: the webhook sender, and the deliveries it ended. The token
+  // outlives nothing: a sender callback that runs after the agent is gone
+  // finds it expired and does nothing.
+  std::unique_ptr<AlertSender> alert_sender_;
+  std::deque<AlertDeliveryRecord> alert_deliveries_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+  void on_notify(const Notify& n);
+
   MetricsRegistry registry_;
   Gauge& store_available_;
   Gauge& build_info_;
@@ -375,6 +400,7 @@ class Agent {
   Counter& view_changes_total_;
   Counter& snapshot_writes_;
   Gauge& durable_epoch_;
+  Counter& alert_notifications_;  // heck_alert_notifications_total{route, kind, result}
   std::function<void()> render_hook_;
 };
 

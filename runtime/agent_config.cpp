@@ -94,10 +94,10 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 19> kKnownKeys = {
+constexpr std::array<std::string_view, 20> kKnownKeys = {
     "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "min_api_interval_ms",
     "idempotency_retention_ms", "max_idempotency_records", "bind", "advertise", "join", "keys", "leave_timeout_ms",
-    "data_dir", "api_token", "swim", "store", "etcd"};
+    "data_dir", "api_token", "swim", "store", "etcd", "alerts"};
 
 constexpr std::size_t kMaxDataDirBytes = 4096;
 constexpr std::size_t kMaxApiTokenBytes = 4096;
@@ -139,6 +139,11 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto list = parse_target_list(t, "targets");
     if (!list) return Error{list.error()};
     c.targets = std::move(*list);
+  }
+  if (j.contains("alerts")) {
+    auto routes = parse_alert_routes(j.at("alerts"), "alerts");
+    if (!routes) return Error{routes.error()};
+    c.alerts = std::move(*routes);
   }
   if (j.contains("name")) {
     const json& v = j.at("name");

@@ -34,6 +34,12 @@
 //                                        //   observations and counters in etcd
 //    "etcd": ["http://127.0.0.1:2379"],  // etcd members (--etcd, comma-separated),
 //                                        //   required with "store": "etcd"
+//    "alerts": [{"name": "ops", "url": "https://hooks.example/ops",
+//                "format": "json",       // or "slack" (an incoming webhook)
+//                "targets": ["web"],     // optional; default every target
+//                "for_ms": 30000, "repeat_ms": 3600000, "send_resolved": true}],
+//                                        // alert routes (core/alerts/alert_route.h);
+//                                        //   give every agent the same routes
 //    "swim": {"probe_interval_ms": 1000, "probe_timeout_ms": 500,
 //             "suspicion_mult": 4, "max_suspicion_timeout_mult": 6,
 //             "indirect_checks": 3, "retransmit_mult": 4,
@@ -60,6 +66,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "core/alerts/alert_route.h"
 #include "core/membership/swim.h"
 #include "core/result.h"
 #include "core/target_spec.h"
@@ -108,6 +115,7 @@ struct AgentConfig {
   // replicated state, the default) or "etcd" (runtime/store/etcd_driver.h).
   std::string store = "gossip";
   std::vector<std::string> etcd;          // "http://host:port" each (store "etcd")
+  std::vector<AlertRoute> alerts;         // alert routes (ClusterNodeConfig::alerts)
 
   // Parses a config document. Messages name the field ("targets[0].url: ...").
   static Result<AgentConfig> from_json(const nlohmann::json& j);

@@ -26,6 +26,7 @@ AgentHostOptions host_options_from_config(const AgentConfig& config) {
   AgentHostOptions o;
   o.node.name = config.name ? *config.name : default_agent_name();
   o.node.targets = config.targets;
+  o.node.alerts.routes = config.alerts;
   o.node.seeds = config.join;
   o.node.swim = config.swim;
   o.node.replication.request_retention = config.idempotency_retention;

@@ -341,6 +341,38 @@ HttpResponse changes(Agent& agent) {
   return json_response(200, list);
 }
 
+// The alert routes, this agent's sender counters and its last deliveries
+// (newest first). Every agent answers; only first owners send, so the
+// deliveries are this agent's own.
+HttpResponse alerts(Agent& agent) {
+  const AlertDispatch& d = agent.node().alerts();
+  json routes = json::array();
+  for (const AlertRoute& r : d.config().routes) routes.push_back(json::parse(r.to_json().dump()));  // an ordered_json here
+  const AlertCounters& c = d.counters();
+  json deliveries = json::array();
+  const auto& log = agent.alert_deliveries();
+  for (auto it = log.rbegin(); it != log.rend(); ++it) {
+    const AlertNotification& n = it->notification;
+    deliveries.push_back(json{{"at", format_rfc3339(it->at, true)},
+                              {"route", n.route},
+                              {"target", n.target},
+                              {"kind", std::string(to_string(n.kind))},
+                              {"repeat", n.repeat},
+                              {"attempt", n.attempt},
+                              {"delivered", it->delivered},
+                              {"error", it->delivered ? json(nullptr) : json(it->error)}});
+  }
+  return json_response(200, json{{"routes", std::move(routes)},
+                                 {"in_flight", d.in_flight()},
+                                 {"counters", {{"sent", c.sent},
+                                               {"delivered", c.delivered},
+                                               {"failed", c.failed},
+                                               {"retries", c.retries},
+                                               {"deferred", c.deferred},
+                                               {"closed", c.closed}}},
+                                 {"deliveries", std::move(deliveries)}});
+}
+
 HttpResponse members(Agent& agent) {
   const Swim& swim = agent.node().membership();
   json list = json::array();
@@ -360,7 +392,7 @@ HttpResponse endpoints() {
       200, json{{"endpoints",
                  json::array({"/", "/v1/status", "/v1/targets", "/v1/targets/{id}", "/v1/owners/{id}",
                               "/v1/counters/{name}", "/v1/sets/{name}", "/v1/sets/{name}/{member}", "/v1/members",
-                              "/v1/health", "/v1/changes", "/metrics"})}});
+                              "/v1/health", "/v1/changes", "/v1/alerts", "/metrics"})}});
 }
 
 // --- writes ----------------------------------------------------------------------
@@ -627,7 +659,8 @@ std::optional<std::string> counter_name_problem(const std::string& name) {
 }
 
 enum class Route {
-  none, page, index, targets, target, owners, counter, set, set_member, status, members, health, changes, metrics
+  none, page, index, targets, target, owners, counter, set, set_member, status, members, health, changes, alerts,
+  metrics
 };
 
 std::string_view allowed_methods(Route r) {
@@ -701,6 +734,8 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     route = Route::health;
   } else if (path == "/v1/changes") {
     route = Route::changes;
+  } else if (path == "/v1/alerts") {
+    route = Route::alerts;
   } else if (path == "/metrics") {
     route = Route::metrics;
   }
@@ -833,6 +868,7 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     case Route::members: return {members(agent)};
     case Route::health: return {health(agent)};
     case Route::changes: return {changes(agent)};
+    case Route::alerts: return {alerts(agent)};
     case Route::metrics: {
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
