@@ -620,7 +620,14 @@ TEST_F(ApiRoutes, StatusPageIsOneSelfContainedHtmlDocument) {
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("@import")));
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("innerHTML")));
   EXPECT_EQ(get("/", "HEAD").status, 200u);
-  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 12u);
+  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 13u);
+  // Without routes /v1/alerts answers with empty lists and zero counters.
+  const auto alerts = get_json("/v1/alerts");
+  EXPECT_TRUE(alerts["routes"].empty());
+  EXPECT_TRUE(alerts["deliveries"].empty());
+  EXPECT_EQ(alerts["counters"]["sent"], 0);
+  EXPECT_EQ(alerts["in_flight"], 0);
+  EXPECT_EQ(get("/v1/alerts", "POST").status, 405u);
 }
 
 // --- the likes service and idempotent writes ----------------------------------------
