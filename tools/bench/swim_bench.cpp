@@ -15,6 +15,10 @@
 //     slow members themselves, as the Lifeguard paper counts.
 //     slow members (--paused yes): members 90-94 each freeze for --pause-ms
 //     every --pause-every-s (staggered), like a process starved of CPU.
+//     (--paused late): members 90-94 run but answer late, like the
+//     Lifeguard paper's CPU-starved members: every message to or from them
+//     takes an extra exponential delay (mean --late-ms, at least a tenth of
+//     it), so their acks come back after their own probe timeouts.
 //   load rows: N members, no faults; messages and bytes each member sends
 //     per second over --load-window-s after everyone has joined: membership
 //     (Swim's own counters) and all layers (every Send).
@@ -55,6 +59,7 @@ struct Options {
   double down_s = 30;
   double pause_every_s = 8;
   int pause_ms = 2000;
+  int late_ms = 400;
   int slow_members = 5;
   double load_window_s = 20;
   std::uint64_t seed = 1;
@@ -90,14 +95,15 @@ TimelineEvent event(double at, FaultKind kind, std::uint32_t member) {
 struct DetectionRow {
   int loss = 0;
   bool lifeguard = true;
-  bool paused = false;
+  std::string slow = "no";
   ClusterMetrics m;
   double member_hours = 0;
   std::uint64_t fp_dead_healthy = 0, fp_susp_healthy = 0;
   double wall_s = 0;
 };
 
-DetectionRow run_detection(const Options& o, int loss, bool lifeguard, bool paused) {
+DetectionRow run_detection(const Options& o, int loss, bool lifeguard, const std::string& kind) {
+  const bool paused = kind != "no";
   const int n = o.detection_members;
   const double end_s = o.warmup_s + o.duration_s;
   ClusterScenario s = base_scenario(n, end_s, 0.001);
@@ -114,6 +120,17 @@ DetectionRow run_detection(const Options& o, int loss, bool lifeguard, bool paus
   std::set<std::uint32_t> slow;
   if (paused) {
     for (int i = 0; i < o.slow_members && n - 10 + i < n; ++i) slow.insert(static_cast<std::uint32_t>(n - 10 + i));
+  }
+  if (kind == "late") {
+    // Every message to or from a slow member is late (both directions).
+    ClusterScenario::LinkRule rule;
+    rule.from = EndpointSet(static_cast<std::size_t>(n));
+    for (std::uint32_t m : slow) rule.from.insert(m);
+    rule.to = EndpointSet::all(static_cast<std::size_t>(n));
+    rule.link.latency = heck::sim::LatencyDist::exponential(Duration::milliseconds(o.late_ms),
+                                                            Duration::milliseconds(std::max(1, o.late_ms / 10)));
+    s.links.push_back(rule);
+  } else if (kind == "yes") {
     int j = 0;
     for (std::uint32_t m : slow) {
       const double offset = o.pause_every_s * j++ / static_cast<double>(slow.size());
@@ -130,7 +147,7 @@ DetectionRow run_detection(const Options& o, int loss, bool lifeguard, bool paus
   DetectionRow row;
   row.loss = loss;
   row.lifeguard = lifeguard;
-  row.paused = paused;
+  row.slow = kind;
   const auto t0 = std::chrono::steady_clock::now();
   ClusterWorld w(s, ClusterWorldOptions{o.seed, nullptr});
   w.run_until(at_s(end_s));
@@ -212,7 +229,9 @@ int main(int argc, char** argv) {
   app.add_option("--rows", o.rows, "detection, load")->delimiter(',');
   app.add_option("--loss", o.loss_percent, "datagram loss in percent for detection rows")->delimiter(',');
   app.add_option("--lifeguard", o.lifeguard, "on, off")->delimiter(',');
-  app.add_option("--paused", o.paused, "no, yes: with slow (intermittently paused) members")->delimiter(',');
+  app.add_option("--paused", o.paused, "no, yes (slow members freeze now and then), late (they answer late)")
+      ->delimiter(',');
+  app.add_option("--late-ms", o.late_ms, "late members: mean extra delay per message")->check(CLI::Range(1, 60'000));
   app.add_option("--members", o.members, "cluster sizes for load rows")->delimiter(',');
   app.add_option("--detection-members", o.detection_members, "cluster size for detection rows")->check(CLI::Range(20, 2000));
   app.add_option("--duration-s", o.duration_s, "measured time per detection row (simulated)")->check(CLI::Range(10.0, 86400.0));
@@ -232,19 +251,20 @@ int main(int argc, char** argv) {
     fmt::print("detection: {} members, probe 1 s (memberlist LAN), a crash every {:.0f} s (down {:.0f} s), {:.0f} s "
                "per row after {:.0f} s warm-up, seed {}\n",
                o.detection_members, o.crash_every_s, o.down_s, o.duration_s, o.warmup_s, o.seed);
-    fmt::print("slow members: {} members freeze for {} ms every {:.0f} s (staggered)\n\n", o.slow_members, o.pause_ms,
-               o.pause_every_s);
+    fmt::print("slow members: {} members; yes: each freezes for {} ms every {:.0f} s (staggered); late: every message to "
+               "or from them takes an extra exponential delay, mean {} ms\n\n",
+               o.slow_members, o.pause_ms, o.pause_every_s, o.late_ms);
     fmt::print("{:>5} {:>9} {:>5} {:>7} {:>9} {:>9} {:>8} {:>11} {:>9} {:>9} {:>12} {:>12} {:>7}\n", "loss", "lifeguard",
                "slow", "crashes", "first p50", "first p99", "periods", "dead-all p50", "susp/m-h", "dead/m-h",
                "healthy s/m-h", "healthy d/m-h", "wall s");
     struct Rates {
       double on = -1, off = -1, on_hours = 0;
     };
-    std::map<std::pair<int, bool>, Rates> dead_rate;  // (loss, slow) -> rates
+    std::map<std::pair<int, std::string>, Rates> dead_rate;  // (loss, slow) -> rates
     for (const std::string& slow : o.paused) {
       for (int loss : o.loss_percent) {
         for (const std::string& lg : o.lifeguard) {
-          const DetectionRow r = run_detection(o, loss, lg == "on", slow == "yes");
+          const DetectionRow r = run_detection(o, loss, lg == "on", slow);
           const double h = r.member_hours > 0 ? r.member_hours : 1;
           fmt::print("{:>4}% {:>9} {:>5} {:>7} {:>7} ms {:>6} ms {:>8.2f} {:>8} ms {:>9.3f} {:>9.3f} {:>12.3f} {:>12.3f} {:>7.1f}\n",
                      loss, lg, slow, r.m.crashes.size(), ms(r.m.first_detection.p50), ms(r.m.first_detection.p99),
@@ -252,7 +272,7 @@ int main(int argc, char** argv) {
                      static_cast<double>(r.m.false_suspicions) / h, static_cast<double>(r.m.false_deaths) / h,
                      static_cast<double>(r.fp_susp_healthy) / h, static_cast<double>(r.fp_dead_healthy) / h, r.wall_s);
           std::fflush(stdout);
-          Rates& rate = dead_rate[{loss, slow == "yes"}];
+          Rates& rate = dead_rate[{loss, slow}];
           (lg == "on" ? rate.on : rate.off) = static_cast<double>(r.fp_dead_healthy) / h;
           if (lg == "on") rate.on_hours = h;
         }
@@ -267,7 +287,7 @@ int main(int argc, char** argv) {
                                 : rate.off > 0 ? fmt::format(">= {:.0f}x fewer (none with Lifeguard in {:.1f} member-h)",
                                                              rate.off * rate.on_hours, rate.on_hours)
                                                : std::string("none either way");
-      fmt::print("  loss {:>2}%, slow members {:>3}: {:.3f} / {:.3f}: {}\n", key.first, key.second ? "yes" : "no",
+      fmt::print("  loss {:>2}%, slow members {:>4}: {:.3f} / {:.3f}: {}\n", key.first, key.second,
                  rate.off, rate.on, ratio);
     }
     fmt::print("\n");
