@@ -337,7 +337,10 @@ void ClusterNode::look_for_alerts(Instant now, Effects& out) {
 }
 
 void ClusterNode::notify_done(Instant now, const NotifyDone& report, Effects& out) {
-  if (auto r = alerts_.done(now, report)) record_alert(now, *r, out);
+  auto r = alerts_.done(now, report);
+  // A target deleted while its notification was on its way keeps no record
+  // (its records went with it).
+  if (r && health_state().target(r->target)) record_alert(now, *r, out);
 }
 
 void ClusterNode::record_alert(Instant now, const AlertToRecord& r, Effects& out) {
