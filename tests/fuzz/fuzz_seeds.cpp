@@ -75,6 +75,21 @@ int main(int argc, char** argv) {
   heck::Repair repair;
   repair.delta = d;
   bodies.push_back(heck::encode_repair(repair));
+  // The six-store layout: sets, the request record and the alert log in use.
+  heck::HealthDelta six = state.add_to_set("likes-p1", "u7");
+  heck::AppliedRequest answer;
+  answer.status = 200;
+  answer.body = "{}";
+  six.join(state.record_request("key-1", answer));
+  six.join(state.record_alert("web", "ops", heck::AlertRecord{heck::AlertKind::firing, 1000, heck::HlcTimestamp{}, 0}));
+  parts.push_back(wire::encode_part(wire::PartType::delta, heck::encode_delta(six)));
+  bodies.push_back(heck::encode_delta(six));
+  digest.sets = six.sets.context;
+  digest.requests = six.requests.context;
+  digest.alerts = six.alerts.context;
+  bodies.push_back(heck::encode_digest(digest));
+  repair.delta = six;
+  bodies.push_back(heck::encode_repair(repair));
   write(root / "message_fuzz", bodies);
   for (const auto& p : parts) envelopes.push_back(wire::encode(h, {p}));
   envelopes.push_back(wire::encode(h, parts));
