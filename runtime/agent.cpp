@@ -350,6 +350,7 @@ void Agent::on_check_finished(const CheckFinished& e) {
   checks_total_.inc({id, std::string(to_string(e.result.reason))});
   const double seconds = e.result.latency.seconds_f();
   check_duration_.observe({id}, seconds < 0 ? 0 : seconds);
+  history_.sample(id, TargetHistory::Sample{clock_.now(), e.result.latency, e.result.reason == CheckReason::ok});
 }
 
 void Agent::on_status_changed(Instant now, const StatusChanged& e) {
@@ -602,7 +603,10 @@ void Agent::scan_view_changes() {
   // whole view (ranking, observations) is built only for a change, to log it.
   auto it = view_status_.begin();
   node_.for_each_target_status([&](const std::string& id, HealthStatus status) {
-    while (it != view_status_.end() && it->first < id) it = view_status_.erase(it);  // unregistered
+    while (it != view_status_.end() && it->first < id) {  // unregistered
+      history_.forget(it->first);
+      it = view_status_.erase(it);
+    }
     if (it == view_status_.end() || it->first != id) it = view_status_.emplace_hint(it, id, HealthStatus::unknown);
     const HealthStatus before = std::exchange(it->second, status);
     ++it;
@@ -617,6 +621,7 @@ void Agent::scan_view_changes() {
       r.status_code = o.status_code;
       rec.reason = r.describe();
     }
+    history_.transition(id, TargetHistory::Transition{now, before, status, rec.observer, rec.reason});
     ++counters_.view_changes;
     view_changes_total_.inc();
     log(describe_view_change(rec));
@@ -624,6 +629,7 @@ void Agent::scan_view_changes() {
     while (view_changes_.size() >= options_.status_log_capacity) view_changes_.pop_front();
     view_changes_.push_back(std::move(rec));
   });
+  for (auto gone = it; gone != view_status_.end(); ++gone) history_.forget(gone->first);
   view_status_.erase(it, view_status_.end());
 }
 

@@ -107,6 +107,7 @@
 #include "runtime/log.h"
 #include "runtime/metrics.h"
 #include "runtime/store/external_store.h"
+#include "runtime/target_history.h"
 
 namespace heck::runtime {
 
@@ -249,6 +250,8 @@ class Agent {
   // view_scan_interval timer calls it).
   void scan_view_changes();
   const std::deque<ViewChangeRecord>& view_changes() const { return view_changes_; }
+  // Each target's transitions, uptime and local latencies (target_history.h).
+  const TargetHistory& history() const { return history_; }
   // The last alert deliveries, oldest first, and the sender (null without routes).
   const std::deque<AlertDeliveryRecord>& alert_deliveries() const { return alert_deliveries_; }
   const AlertSender* alert_sender() const { return alert_sender_.get(); }
@@ -350,6 +353,7 @@ class Agent {
   boost::asio::steady_timer scan_timer_;
   std::map<std::string, HealthStatus, std::less<>> view_status_;
   std::deque<ViewChangeRecord> view_changes_;
+  TargetHistory history_;
 
   ExternalStore* store_ = nullptr;
 

@@ -341,6 +341,48 @@ HttpResponse changes(Agent& agent) {
   return json_response(200, list);
 }
 
+// A target's past as this agent saw it (runtime/target_history.h): the
+// transitions of the replicated view (newest first), uptime over the last
+// hour and day, and the latencies of this agent's own checks.
+HttpResponse target_history(Agent& agent, const std::string& id, std::string_view path) {
+  const Instant now = agent.now();
+  const auto status = agent.node().target_status(id);
+  if (!status) return error_response(404, fmt::format("no target '{}'", id), path);
+  const TargetHistory::Entry* e = agent.history().find(id);
+  json transitions = json::array();
+  json samples = json::array();
+  std::vector<double> ok_ms;
+  if (e != nullptr) {
+    for (auto it = e->transitions.rbegin(); it != e->transitions.rend(); ++it) {
+      transitions.push_back(json{{"at", format_rfc3339(it->at, true)},
+                                 {"from", std::string(to_string(it->from))},
+                                 {"to", std::string(to_string(it->to))},
+                                 {"observer", it->observer.empty() ? json(nullptr) : json(it->observer)},
+                                 {"reason", it->reason.empty() ? json(nullptr) : json(it->reason)}});
+    }
+    for (const TargetHistory::Sample& s : e->samples) {
+      samples.push_back(json{{"at", format_rfc3339(s.at, true)}, {"ms", round3(s.latency.ms_f())}, {"ok", s.ok}});
+      if (s.ok) ok_ms.push_back(s.latency.ms_f());
+    }
+  }
+  auto uptime = [&](Duration window) {
+    const TargetHistory::Uptime u = agent.history().uptime(id, now, window);
+    return json{{"fraction", u.fraction ? json(round3(*u.fraction)) : json(nullptr)},
+                {"known_s", round3(u.known.seconds_f())},
+                {"observed_s", round3(u.observed.seconds_f())}};
+  };
+  std::sort(ok_ms.begin(), ok_ms.end());
+  json latency{{"checked_here", agent.node().checks(id)}, {"samples", std::move(samples)}};
+  latency["p50_ms"] = ok_ms.empty() ? json(nullptr) : json(round3(ok_ms[ok_ms.size() / 2]));
+  latency["max_ms"] = ok_ms.empty() ? json(nullptr) : json(round3(ok_ms.back()));
+  return json_response(200, json{{"id", id},
+                                 {"status", std::string(to_string(*status))},
+                                 {"transitions", std::move(transitions)},
+                                 {"transitions_truncated", e != nullptr && e->truncated},
+                                 {"uptime", {{"1h", uptime(Duration::seconds(3600))}, {"24h", uptime(Duration::seconds(86400))}}},
+                                 {"latency", std::move(latency)}});
+}
+
 // The alert routes, this agent's sender counters and its last deliveries
 // (newest first). Every agent answers; only first owners send, so the
 // deliveries are this agent's own.
@@ -391,7 +433,7 @@ HttpResponse endpoints() {
   return json_response(
       200, json{{"endpoints",
                  json::array({"/", "/v1/status", "/v1/targets", "/v1/targets/{id}", "/v1/owners/{id}",
-                              "/v1/counters/{name}", "/v1/sets/{name}", "/v1/sets/{name}/{member}", "/v1/members",
+                              "/v1/targets/{id}/history", "/v1/counters/{name}", "/v1/sets/{name}", "/v1/sets/{name}/{member}", "/v1/members",
                               "/v1/health", "/v1/changes", "/v1/alerts", "/metrics"})}});
 }
 
@@ -659,8 +701,8 @@ std::optional<std::string> counter_name_problem(const std::string& name) {
 }
 
 enum class Route {
-  none, page, index, targets, target, owners, counter, set, set_member, status, members, health, changes, alerts,
-  metrics
+  none, page, index, targets, target, target_history, owners, counter, set, set_member, status, members, health,
+  changes, alerts, metrics
 };
 
 std::string_view allowed_methods(Route r) {
@@ -713,6 +755,11 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     route = Route::targets;
   } else if (below(kTargetsPrefix)) {
     route = Route::target;
+  } else if (path.starts_with(kTargetsPrefix) && path.ends_with("/history") &&
+             path.size() > kTargetsPrefix.size() + 8) {
+    // /v1/targets/{id}/history
+    rest = path.substr(kTargetsPrefix.size(), path.size() - kTargetsPrefix.size() - 8);
+    if (rest.find('/') == std::string_view::npos) route = Route::target_history;
   } else if (below(kOwnersPrefix)) {
     route = Route::owners;
   } else if (below(kCountersPrefix)) {
@@ -809,7 +856,7 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
 
   // The id or name in the path.
   std::string name;
-  if (route == Route::target || route == Route::owners) {
+  if (route == Route::target || route == Route::owners || route == Route::target_history) {
     name = std::string(rest);
     if (!valid_target_id(name)) {
       return {error_response(
@@ -868,6 +915,7 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     case Route::members: return {members(agent)};
     case Route::health: return {health(agent)};
     case Route::changes: return {changes(agent)};
+    case Route::target_history: return {target_history(agent, name, path)};
     case Route::alerts: return {alerts(agent)};
     case Route::metrics: {
       HttpResponse r;

@@ -325,6 +325,22 @@ TEST_F(ApiRoutes, ChangesListsStatusChangesOfTheReplicatedView) {
   ASSERT_EQ(web.size(), 2u) << web.dump();
   EXPECT_EQ(web[1]["from"], "unhealthy");  // newest last
   EXPECT_EQ(web[1]["to"], "healthy");
+  // The target's history: its transitions newest first, uptime, and the
+  // latencies of this agent's own checks.
+  json h = get_json("/v1/targets/web/history");
+  EXPECT_EQ(h["id"], "web");
+  EXPECT_EQ(h["status"], "healthy");
+  ASSERT_EQ(h["transitions"].size(), 2u) << h.dump();
+  EXPECT_EQ(h["transitions"][0]["to"], "healthy");
+  EXPECT_EQ(h["transitions"][1]["to"], "unhealthy");
+  EXPECT_EQ(h["transitions"][1]["reason"], "status 503");
+  EXPECT_TRUE(h["uptime"]["1h"].contains("fraction"));
+  EXPECT_TRUE(h["uptime"]["24h"]["observed_s"].is_number());
+  EXPECT_TRUE(h["latency"]["checked_here"]);
+  EXPECT_GE(h["latency"]["samples"].size(), 2u);
+  EXPECT_EQ(get("/v1/targets/nope/history").status, 404u);
+  EXPECT_EQ(get("/v1/targets/a%20b/history").status, 400u);
+  EXPECT_EQ(get("/v1/targets/web/history", "PUT").status, 405u);
 }
 
 TEST_F(ApiRoutes, MetricsIsPrometheusText) {
@@ -620,7 +636,7 @@ TEST_F(ApiRoutes, StatusPageIsOneSelfContainedHtmlDocument) {
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("@import")));
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("innerHTML")));
   EXPECT_EQ(get("/", "HEAD").status, 200u);
-  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 13u);
+  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 14u);
   // Without routes /v1/alerts answers with empty lists and zero counters.
   const auto alerts = get_json("/v1/alerts");
   EXPECT_TRUE(alerts["routes"].empty());

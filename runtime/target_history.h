@@ -1,0 +1,69 @@
+// What one agent remembers of each target's past, for people (GET
+// /v1/targets/{id}/history): the transitions of the replicated view it saw
+// (every agent sees them, whoever the owner was, so a takeover loses
+// nothing), the uptime over a window derived from them, and the latencies
+// of the checks this agent ran itself (only the owners measure latency).
+//
+// Bounded: per target at most kMaxTransitions transitions and kMaxSamples
+// latency samples, oldest dropped first; a target that leaves the registry
+// is forgotten. Kept in memory only: a restarted agent starts afresh, and
+// says so (`observed` in Uptime covers only what it saw).
+#pragma once
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/health.h"
+#include "core/time.h"
+
+namespace heck::runtime {
+
+class TargetHistory {
+ public:
+  static constexpr std::size_t kMaxTransitions = 64;
+  static constexpr std::size_t kMaxSamples = 60;
+
+  struct Transition {
+    Instant at;  // when this agent saw it
+    HealthStatus from = HealthStatus::unknown;
+    HealthStatus to = HealthStatus::unknown;
+    std::string observer, reason;
+  };
+  struct Sample {
+    Instant at;
+    Duration latency;
+    bool ok = false;
+  };
+  struct Entry {
+    Instant first_seen;  // the first scan that listed it
+    HealthStatus status = HealthStatus::unknown;
+    std::deque<Transition> transitions;  // oldest first
+    std::deque<Sample> samples;          // oldest first
+    bool truncated = false;              // transitions were dropped: what came before is not known
+  };
+  // Healthy time over known time (healthy or unhealthy) in a window.
+  struct Uptime {
+    std::optional<double> fraction;  // nullopt: no known time in the window
+    Duration known;                  // time with a known status in the window
+    Duration observed;               // time this agent covers in the window
+  };
+
+  void transition(std::string_view id, Transition t);
+  void sample(std::string_view id, Sample s);
+  void forget(std::string_view id);
+
+  const Entry* find(std::string_view id) const;
+  // Uptime of `id` over [now - window, now]; all zero when unknown.
+  Uptime uptime(std::string_view id, Instant now, Duration window) const;
+  std::size_t size() const { return by_id_.size(); }
+
+ private:
+  Entry& entry(std::string_view id, Instant now);
+  std::map<std::string, Entry, std::less<>> by_id_;
+};
+
+}  // namespace heck::runtime
