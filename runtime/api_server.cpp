@@ -351,7 +351,7 @@ HttpResponse target_history(Agent& agent, const std::string& id, std::string_vie
   const TargetHistory::Entry* e = agent.history().find(id);
   json transitions = json::array();
   json samples = json::array();
-  std::vector<double> ok_ms;
+  std::vector<double> all_ms;
   if (e != nullptr) {
     for (auto it = e->transitions.rbegin(); it != e->transitions.rend(); ++it) {
       transitions.push_back(json{{"at", format_rfc3339(it->at, true)},
@@ -362,7 +362,7 @@ HttpResponse target_history(Agent& agent, const std::string& id, std::string_vie
     }
     for (const TargetHistory::Sample& s : e->samples) {
       samples.push_back(json{{"at", format_rfc3339(s.at, true)}, {"ms", round3(s.latency.ms_f())}, {"ok", s.ok}});
-      if (s.ok) ok_ms.push_back(s.latency.ms_f());
+      all_ms.push_back(s.latency.ms_f());  // a refused or failed check took time too
     }
   }
   auto uptime = [&](Duration window) {
@@ -371,10 +371,10 @@ HttpResponse target_history(Agent& agent, const std::string& id, std::string_vie
                 {"known_s", round3(u.known.seconds_f())},
                 {"observed_s", round3(u.observed.seconds_f())}};
   };
-  std::sort(ok_ms.begin(), ok_ms.end());
+  std::sort(all_ms.begin(), all_ms.end());
   json latency{{"checked_here", agent.node().checks(id)}, {"samples", std::move(samples)}};
-  latency["p50_ms"] = ok_ms.empty() ? json(nullptr) : json(round3(ok_ms[ok_ms.size() / 2]));
-  latency["max_ms"] = ok_ms.empty() ? json(nullptr) : json(round3(ok_ms.back()));
+  latency["p50_ms"] = all_ms.empty() ? json(nullptr) : json(round3(all_ms[all_ms.size() / 2]));
+  latency["max_ms"] = all_ms.empty() ? json(nullptr) : json(round3(all_ms.back()));
   return json_response(200, json{{"id", id},
                                  {"status", std::string(to_string(*status))},
                                  {"transitions", std::move(transitions)},

@@ -48,6 +48,14 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
   .empty { color: var(--muted); font-style: italic; }
   .note { color: var(--muted); font-size: 12px; margin-top: 4px; }
   .self { color: var(--muted); font-size: 12px; }
+  #detail .facts { display: flex; gap: 18px; align-items: center; flex-wrap: wrap; margin: 4px 0 8px; }
+  #latency { background: #fff; border: 1px solid var(--line); }
+  #latency polyline { fill: none; stroke: #1565c0; stroke-width: 1.5; }
+  #strip { display: flex; gap: 2px; }
+  #strip .block { width: 14px; height: 18px; border-radius: 2px; background: #bdbdbd; }
+  #strip .block[data-to="healthy"] { background: var(--green); }
+  #strip .block[data-to="unhealthy"] { background: var(--red); }
+  a.target-link { color: inherit; }
 </style>
 </head>
 <body>
@@ -70,6 +78,22 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
     <table id="targets">
       <thead><tr><th>id</th><th>url</th><th>status</th><th>stale</th><th>owners</th>
         <th>last observer</th><th>age</th><th>reason</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <section id="detail" hidden>
+    <h2>Target <span class="mono" id="detail-id"></span> <span class="dim">(this agent's view of its past;
+      <a href="#">close</a>)</span></h2>
+    <div class="facts">
+      <span id="detail-status"></span>
+      <span>uptime 1 h <b id="uptime-1h">&ndash;</b></span>
+      <span>24 h <b id="uptime-24h">&ndash;</b></span>
+      <span>latency of this agent's checks <svg id="latency" width="240" height="36" role="img"></svg>
+        <span class="dim" id="latency-note"></span></span>
+    </div>
+    <div id="strip" title="recent transitions, oldest first"></div>
+    <table id="transitions">
+      <thead><tr><th>at</th><th>change</th><th>observer</th><th>reason</th></tr></thead>
       <tbody></tbody>
     </table>
   </section>
@@ -172,7 +196,8 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
     var shown = list.slice(0, MAX_TARGET_ROWS);
     var rows = shown.map(function (t) {
       var tr = el("tr", { "data-target": t.id, "data-status": t.status, "data-stale": String(!!t.stale) });
-      cell(tr, t.id, "mono");
+      cell(tr, "", "mono").appendChild(el("a", { "class": "target-link", "href": "#target=" + encodeURIComponent(t.id) },
+                                          t.id));
       var u = cell(tr, t.url, "mono url");
       u.title = t.url;
       cell(tr, "").appendChild(badge(t.status));
@@ -206,6 +231,73 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
     replaceBody(document.getElementById("changes"), rows.length ? rows : [empty(5, "no changes yet")]);
   }
 
+  // The detail view of the target named in the URL (#target=ID).
+  function selected() {
+    var m = /^#target=(.+)$/.exec(location.hash);
+    return m ? decodeURIComponent(m[1]) : null;
+  }
+  function percent(u) {
+    return u.fraction === null ? "\u2013" : (u.fraction * 100).toFixed(2) + "%";
+  }
+  function renderDetail(h) {
+    var section = document.getElementById("detail");
+    section.hidden = false;
+    section.setAttribute("data-target", h.id);
+    document.getElementById("detail-id").textContent = h.id;
+    var st = document.getElementById("detail-status");
+    while (st.firstChild) st.removeChild(st.firstChild);
+    st.appendChild(badge(h.status));
+    var u1 = document.getElementById("uptime-1h"), u24 = document.getElementById("uptime-24h");
+    u1.textContent = percent(h.uptime["1h"]);
+    u24.textContent = percent(h.uptime["24h"]);
+    u1.setAttribute("data-fraction", String(h.uptime["1h"].fraction));
+    // Sparkline: one point per check this agent ran, scaled to the slowest.
+    var svg = document.getElementById("latency"), ns = "http://www.w3.org/2000/svg";
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    var samples = h.latency.samples, max = 0;
+    samples.forEach(function (s) { max = Math.max(max, s.ms); });
+    var points = samples.map(function (s, i) {
+      var x = samples.length > 1 ? (i * 238) / (samples.length - 1) + 1 : 120;
+      var y = 35 - (max > 0 ? (s.ms / max) * 33 : 0);
+      return x.toFixed(1) + "," + y.toFixed(1);
+    });
+    var line = document.createElementNS(ns, "polyline");
+    line.setAttribute("points", points.join(" "));
+    svg.appendChild(line);
+    svg.setAttribute("data-samples", String(samples.length));
+    document.getElementById("latency-note").textContent = samples.length
+      ? "p50 " + h.latency.p50_ms + " ms, max " + h.latency.max_ms + " ms (" + samples.length + " checks)"
+      : (h.latency.checked_here ? "no checks yet" : "not checked here");
+    var strip = document.getElementById("strip");
+    while (strip.firstChild) strip.removeChild(strip.firstChild);
+    h.transitions.slice().reverse().forEach(function (t) {
+      var b = el("span", { "class": "block", "data-to": t.to });
+      b.title = t.at + ": " + t.from + " \u2192 " + t.to;
+      strip.appendChild(b);
+    });
+    var rows = h.transitions.map(function (t) {
+      var tr = el("tr", { "data-transition-to": t.to });
+      cell(tr, t.at, "mono");
+      var td = cell(tr, "");
+      td.appendChild(badge(t.from));
+      td.appendChild(document.createTextNode(" \u2192 "));
+      td.appendChild(badge(t.to));
+      cell(tr, t.observer || "\u2013", "mono");
+      cell(tr, t.reason || "\u2013");
+      return tr;
+    });
+    replaceBody(document.getElementById("transitions"), rows.length ? rows : [empty(4, "no transitions seen")]);
+  }
+  function refreshDetail() {
+    var id = selected();
+    if (!id) {
+      document.getElementById("detail").hidden = true;
+      return Promise.resolve();
+    }
+    return getJson("/v1/targets/" + encodeURIComponent(id) + "/history").then(renderDetail);
+  }
+  window.addEventListener("hashchange", function () { refreshDetail().catch(function () {}); });
+
   function getJson(path) {
     return fetch(path, { cache: "no-store", headers: { "Accept": "application/json" } }).then(function (r) {
       if (!r.ok) throw new Error(path + ": HTTP " + r.status);
@@ -214,7 +306,8 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
   }
 
   function refresh() {
-    Promise.all([getJson("/v1/status"), getJson("/v1/members"), getJson("/v1/targets"), getJson("/v1/changes")])
+    Promise.all([getJson("/v1/status"), getJson("/v1/members"), getJson("/v1/targets"), getJson("/v1/changes"),
+                 refreshDetail()])
       .then(function (all) {
         renderStatus(all[0]);
         renderMembers(all[1]);

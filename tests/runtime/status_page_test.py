@@ -9,7 +9,10 @@ the DOM; the test asserts:
   - the targets table has a row per target with data-status, the unhealthy
     one first (and no other order of statuses);
   - the header counts say 1 unhealthy and 1 healthy;
-  - the recent changes list the targets' changes.
+  - the recent changes list the targets' changes;
+  - with #target=broken in the URL, the detail view shows that target: its
+    status, uptime over the last hour (0%: it never answered), a latency
+    sparkline with a point per check the agent ran, and its transitions.
 It also saves a screenshot (PNG) in its temporary directory (kept, and its
 path printed, when HECK_KEEP_TMP=1).
 
@@ -77,6 +80,28 @@ class Dom(html.parser.HTMLParser):
     def handle_data(self, data):
         if self.text_id:
             self.texts[self.text_id] += data
+
+
+class Detail(html.parser.HTMLParser):
+    """The detail view's parts: element attributes by id, the strip's blocks and the transition rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_id = {}
+        self.blocks = []
+        self.transitions = []
+        self.points = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.by_id[a["id"]] = a
+        if a.get("class") == "block":
+            self.blocks.append(a.get("data-to"))
+        if tag == "tr" and "data-transition-to" in a:
+            self.transitions.append(a["data-transition-to"])
+        if tag == "polyline":
+            self.points = a.get("points", "")
 
 
 def main():
@@ -148,8 +173,24 @@ def check_page(chromium, agent, tmp):
     check({"web", "broken"} <= changed, f"change rows: {dom.rows['changes']}")
     print("ok: the page renders the member, both targets (unhealthy first), the counts and the changes")
 
+    # The detail view of one target.
+    r = subprocess.run(common + ["--dump-dom", url + "#target=broken"], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, f"chromium --dump-dom (detail) exited {r.returncode}: {r.stderr[-2000:]}")
+    d = Detail()
+    d.feed(r.stdout)
+    section = d.by_id.get("detail", {})
+    check(section.get("data-target") == "broken" and "hidden" not in section, f"detail section: {section}")
+    check(d.by_id.get("uptime-1h", {}).get("data-fraction") == "0", f"uptime 1h: {d.by_id.get('uptime-1h')}")
+    samples = int(d.by_id.get("latency", {}).get("data-samples", "0"))
+    check(samples >= 2 and d.points is not None and len(d.points.split()) == samples,
+          f"sparkline: {samples} samples, points {d.points!r}")
+    check(d.blocks[-1:] == ["unhealthy"] and d.transitions[:1] == ["unhealthy"],
+          f"strip {d.blocks}, transitions {d.transitions}")
+    print(f"ok: #target=broken shows its detail: 0% uptime, a {samples}-point latency sparkline, its transitions")
+
     shot = os.path.join(tmp, "status_page.png")
-    r = subprocess.run(common + [f"--screenshot={shot}", url], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(common + [f"--screenshot={shot}", url + "#target=broken"], capture_output=True, text=True,
+                       timeout=60)
     check(r.returncode == 0, f"chromium --screenshot exited {r.returncode}: {r.stderr[-2000:]}")
     with open(shot, "rb") as f:
         head = f.read(8)
