@@ -25,14 +25,15 @@ Every wait is a bounded poll; the whole test takes well under 60 s.
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from heck_proc import (Deadline, QuietHandler, args_or_usage, check, dump_logs, keygen, serve_http,  # noqa: E402
-                       start_agent, stop_all, swim_flags, temp_dir)
+from heck_proc import (Deadline, QuietHandler, args_or_usage, check, dump_logs, keygen, run_heck,  # noqa: E402
+                       serve_http, start_agent, stop_all, swim_flags, temp_dir)
 
 DEADLINE = Deadline(100)
 poll = DEADLINE.poll
@@ -196,6 +197,17 @@ def run(heck, agents, base, tmp):
           "heck_alert_notifications_total in /metrics")
     print(f"ok: two refusals -> {other}'s firing retried with backoff, delivered at attempt 3; /v1/alerts and "
           "/metrics show it")
+    # The client commands show the same.
+    r = run_heck(heck, "alerts", "--api", sender.api)
+    check(r.returncode == 0 and "route ops: json to" in r.stdout and "route pager: slack to" in r.stdout
+          and re.search(rf"ops\s+{other}\s+firing\s+3\s+delivered", r.stdout)
+          and re.search(rf"ops\s+{other}\s+firing\s+1\s+failed: HTTP 503: busy", r.stdout),
+          f"heck alerts: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    r = run_heck(heck, "history", target, "--api", sender.api)
+    check(r.returncode == 0 and r.stdout.startswith(f"{target} healthy\n") and "uptime 1 h " in r.stdout
+          and re.search(r"healthy -> unhealthy", r.stdout) and re.search(r"unhealthy -> healthy", r.stdout),
+          f"heck history: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    print(f"ok: heck alerts and heck history {target} show them")
 
     # 5. A bad route stops the start with a message naming it.
     bad = os.path.join(tmp, "bad.json")

@@ -411,9 +411,96 @@ void run_set(const SetArgs& args) {
   print_out(out);
 }
 
+// ---- heck alerts / history --------------------------------------------------
+
+struct IdArgs {
+  ClientArgs client;
+  std::string id;
+};
+
+// The routes, this agent's sender counters and its last deliveries.
+void run_alerts(const ClientArgs& args) {
+  const auto client = make_client(args);
+  std::string raw;
+  auto r = client.get("/v1/alerts", &raw);
+  if (!r) client_fail(1, r.error());
+  if (args.json) return print_out(raw);
+  std::string out;
+  const auto& routes = r->contains("routes") && r->at("routes").is_array() ? r->at("routes") : nlohmann::json::array();
+  if (routes.empty()) out += "no alert routes (\"alerts\" in the agent's config)\n";
+  for (const auto& route : routes) {
+    out += fmt::format("route {}: {} to {}, {}, for {} ms, repeat {} ms, resolved {}\n", json_text(route, "name", 64),
+                       json_text(route, "format", 8), json_text(route, "url", 200),
+                       route.contains("targets") ? fmt::format("{} target(s)", route.at("targets").size())
+                                                 : std::string("every target"),
+                       json_text(route, "for_ms", 16), json_text(route, "repeat_ms", 16),
+                       json_text(route, "send_resolved", 8));
+  }
+  const auto& c = r->contains("counters") ? r->at("counters") : nlohmann::json::object();
+  out += fmt::format("sent here {}, delivered {}, failed {}, retries {}, deferred {}, in flight {}\n",
+                     json_text(c, "sent", 20), json_text(c, "delivered", 20), json_text(c, "failed", 20),
+                     json_text(c, "retries", 20), json_text(c, "deferred", 20), json_text(*r, "in_flight", 20));
+  const auto& list = r->contains("deliveries") && r->at("deliveries").is_array() ? r->at("deliveries")
+                                                                                   : nlohmann::json::array();
+  if (!list.empty()) {
+    out += fmt::format("{:<25} {:<16} {:<24} {:<9} {:>7}  {}\n", "AT", "ROUTE", "TARGET", "KIND", "ATTEMPT", "RESULT");
+  }
+  for (const auto& d : list) {
+    const bool ok = d.contains("delivered") && d.at("delivered").is_boolean() && d.at("delivered").get<bool>();
+    out += fmt::format("{:<25} {:<16} {:<24} {:<9} {:>7}  {}\n", json_text(d, "at", 30), json_text(d, "route", 64),
+                       json_text(d, "target", 128), json_text(d, "kind", 10), json_text(d, "attempt", 8),
+                       ok ? std::string("delivered") : "failed: " + json_text(d, "error", 200));
+  }
+  print_out(out);
+}
+
+// One target's past as the agent saw it.
+void run_history(const IdArgs& args) {
+  const auto client = make_client(args.client);
+  std::string raw;
+  auto r = client.get("/v1/targets/" + runtime::encode_path_segment(args.id) + "/history", &raw);
+  if (!r) client_fail(1, r.error());
+  if (args.client.json) return print_out(raw);
+  auto uptime = [&](const char* window) -> std::string {
+    if (!r->contains("uptime") || !r->at("uptime").contains(window)) return "-";
+    const auto& u = r->at("uptime").at(window);
+    if (!u.contains("fraction") || !u.at("fraction").is_number()) return "- (no known time)";
+    return fmt::format("{:.2f}% (of {} s known)", u.at("fraction").get<double>() * 100, json_text(u, "known_s", 20));
+  };
+  std::string out = fmt::format("{} {}\nuptime 1 h {}, 24 h {}\n", json_text(*r, "id", 128), json_text(*r, "status", 10),
+                                uptime("1h"), uptime("24h"));
+  if (r->contains("latency")) {
+    const auto& l = r->at("latency");
+    out += fmt::format("latency of this agent's checks: p50 {} ms, max {} ms over {} check(s)\n",
+                       json_text(l, "p50_ms", 20), json_text(l, "max_ms", 20),
+                       l.contains("samples") && l.at("samples").is_array() ? l.at("samples").size() : 0);
+  }
+  if (r->contains("transitions") && r->at("transitions").is_array()) {
+    for (const auto& t : r->at("transitions")) {
+      out += fmt::format("{}  {} -> {}  ({}, {})\n", json_text(t, "at", 30), json_text(t, "from", 10),
+                         json_text(t, "to", 10), json_text(t, "observer", 128), json_text(t, "reason", 200));
+    }
+  }
+  print_out(out);
+}
+
 }  // namespace
 
 void register_client_commands(CLI::App& app) {
+  {
+    auto args = std::make_shared<ClientArgs>();
+    CLI::App* cmd = app.add_subcommand("alerts", "alert routes and this agent's last deliveries (GET /v1/alerts)");
+    add_client_options(cmd, *args);
+    cmd->callback([args] { run_alerts(*args); });
+  }
+  {
+    auto args = std::make_shared<IdArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "history", "a target's transitions, uptime and latency as an agent saw them (GET /v1/targets/ID/history)");
+    add_client_options(cmd, args->client);
+    cmd->add_option("id", args->id, "target id")->required();
+    cmd->callback([args] { run_history(*args); });
+  }
   {
     auto args = std::make_shared<ClientArgs>();
     CLI::App* cmd = app.add_subcommand("status", "an agent's summary: members, targets by status (GET /v1/status)");
