@@ -59,6 +59,15 @@ void AlertDispatch::consider(Instant now, const std::string& id, const AlertFact
   }
 }
 
+void AlertDispatch::set_routes(std::vector<AlertRoute> routes) {
+  config_.routes = std::move(routes);
+  const auto routed = [&](std::string_view key) {
+    const std::string_view route = key.substr(key.find('/') + 1);  // a target id holds no '/'
+    return std::any_of(config_.routes.begin(), config_.routes.end(), [&](const AlertRoute& r) { return r.name == route; });
+  };
+  std::erase_if(backoff_, [&](const auto& b) { return !routed(b.first); });
+}
+
 std::optional<AlertToRecord> AlertDispatch::done(Instant now, const NotifyDone& report) {
   const auto it = in_flight_.find(report.id);
   if (it == in_flight_.end()) {
@@ -79,6 +88,9 @@ std::optional<AlertToRecord> AlertDispatch::done(Instant now, const NotifyDone& 
   }
   ++counters_.delivered;
   backoff_.erase(f.key);
+  const bool routed = std::any_of(config_.routes.begin(), config_.routes.end(),
+                                  [&](const AlertRoute& r) { return r.name == f.route; });
+  if (!routed) return std::nullopt;  // its route was removed meanwhile
   return AlertToRecord{std::move(f.target), std::move(f.route), AlertRecord{f.kind, f.since_ms, {}, 0}};
 }
 

@@ -54,6 +54,10 @@ class AlertDispatch {
   explicit AlertDispatch(AlertConfig config) : config_(std::move(config)) {}
 
   bool enabled() const { return !config_.routes.empty(); }
+  // Replaces the routes (ClusterNode: the config's and those written
+  // through the API). A notification in flight on a route that is gone is
+  // not recorded when it is done, and that route's backoffs are forgotten.
+  void set_routes(std::vector<AlertRoute> routes);
   const AlertConfig& config() const { return config_; }
   const AlertCounters& counters() const { return counters_; }
   std::size_t in_flight() const { return in_flight_.size(); }

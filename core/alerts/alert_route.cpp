@@ -30,15 +30,11 @@ bool AlertRoute::covers(std::string_view target_id) const {
   return targets.empty() || std::binary_search(targets.begin(), targets.end(), target_id);
 }
 
-namespace {
-
 bool valid_route_name(std::string_view n) {
   // The same alphabet as a target id: a route name is part of a replicated
   // key (target + "/" + route).
   return n.size() <= AlertRoute::kMaxNameLength && valid_target_id(n);
 }
-
-}  // namespace
 
 Result<AlertRoute> AlertRoute::from_json(const json& j, std::string_view where) {
   namespace jf = json_fields;

@@ -68,6 +68,9 @@ struct AlertRoute {
   nlohmann::json to_json() const;
 };
 
+// 1-64 of [A-Za-z0-9._:-] (a route name is part of replicated keys).
+bool valid_route_name(std::string_view name);
+
 // A list of routes with unique names; "alerts[2].name: 'ops' is used twice".
 Result<std::vector<AlertRoute>> parse_alert_routes(const nlohmann::json& j, std::string_view where = "alerts");
 

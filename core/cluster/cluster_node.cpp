@@ -65,7 +65,12 @@ void ClusterNode::start(Instant now, Effects& out) {
   }
   membership_dirty_ = true;
   out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
-  if (alerts_.enabled()) out.push_back(SetTimer{kAlertTimer, now + config_.alerts.tick});
+  routes_seen_ = health_state().routes_version();
+  if (routes_seen_ != 0) update_routes(now, out);  // restored from a snapshot
+  if (alerts_.enabled() && !alert_timer_armed_) {
+    out.push_back(SetTimer{kAlertTimer, now + config_.alerts.tick});
+    alert_timer_armed_ = true;
+  }
   after_step(now, first, out);
 }
 
@@ -134,6 +139,12 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
           replicator_.record_request(now, input.key, input.answer, out);
         } else if constexpr (std::is_same_v<T, NotifyDone>) {
           notify_done(now, input, out);
+        } else if constexpr (std::is_same_v<T, PutRoute>) {
+          if (config_.external_store) ++counters_.route_writes_refused;
+          else replicator_.put_route(now, input.route, out);
+        } else if constexpr (std::is_same_v<T, DeleteRoute>) {
+          if (config_.external_store) ++counters_.route_writes_refused;
+          else replicator_.remove_route(now, input.name, out);
         }
       },
       in);
@@ -220,6 +231,11 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
   if (state.sets_version() + state.requests_version() + state.alerts_version() != sets_requests_seen_) {
     sets_requests_seen_ = state.sets_version() + state.requests_version() + state.alerts_version();
     ++durable_epoch_;
+  }
+  if (state.routes_version() != routes_seen_) {
+    routes_seen_ = state.routes_version();
+    ++durable_epoch_;
+    update_routes(now, out);
   }
   if (!affected.empty()) reconcile(now, affected, out);
   record_results(now, first_effect, out);
@@ -322,8 +338,26 @@ void ClusterNode::vouch(Instant now, Effects& out) {
   ++counters_.vouches_written;
 }
 
+void ClusterNode::update_routes(Instant now, Effects& out) {
+  std::vector<AlertRoute> routes = config_.alerts.routes;
+  const std::size_t configured = routes.size();
+  for (const RouteVersion* v : health_state().routes()) {
+    const auto shadowed = std::any_of(routes.begin(), routes.begin() + static_cast<std::ptrdiff_t>(configured),
+                                      [&](const AlertRoute& r) { return r.name == v->route->name; });
+    if (!shadowed) routes.push_back(*v->route);
+  }
+  alerts_.set_routes(std::move(routes));
+  if (alerts_.enabled() && !alert_timer_armed_) {
+    out.push_back(SetTimer{kAlertTimer, now + config_.alerts.tick});
+    alert_timer_armed_ = true;
+  }
+}
+
 void ClusterNode::look_for_alerts(Instant now, Effects& out) {
-  if (!alerts_.enabled()) return;
+  if (!alerts_.enabled()) {
+    alert_timer_armed_ = false;
+    return;
+  }
   out.push_back(SetTimer{kAlertTimer, now + config_.alerts.tick});
   // The first owner checks its target, so the scheduler lists every target
   // this node may send for: O(checked targets x routes) per tick.
@@ -550,6 +584,7 @@ HealthDelta ClusterNode::durable_state() const {
   d.sets = health_state().state().sets;
   d.requests = health_state().state().requests;
   d.alerts = health_state().state().alerts;
+  d.routes = health_state().state().routes;
   return d;
 }
 

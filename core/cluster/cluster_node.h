@@ -149,10 +149,22 @@ struct RecordRequest {
   std::string key;
   AppliedRequest answer;
 };
+// An alert route written (removed) through the API: replicated state,
+// cluster-wide (HealthState::put_route). A route of the same name in this
+// node's config shadows it here. REQUIRES: a route AlertRoute::from_json
+// accepts (valid_route_name(name)). Ignored (counted) with an external store,
+// which keeps no routes.
+struct PutRoute {
+  AlertRoute route;
+};
+struct DeleteRoute {
+  std::string name;
+};
 // StoreUpdate (core/store/store_types.h): the external store's changes.
 // NotifyDone (core/effects.h): a Notify was delivered or failed.
 using ClusterInput = std::variant<Packet, TimerFired, CheckDone, LeaveCluster, PutTarget, DeleteTarget, AddToCounter,
-                                  AddToSet, RemoveFromSet, RecordRequest, StoreUpdate, NotifyDone>;
+                                  AddToSet, RemoveFromSet, RecordRequest, StoreUpdate, NotifyDone, PutRoute,
+                                  DeleteRoute>;
 
 struct ClusterCounters {
   std::uint64_t packets_received = 0;
@@ -167,6 +179,7 @@ struct ClusterCounters {
   std::uint64_t observations_written = 0;
   std::uint64_t vouches_written = 0;     // vouch observations (health_state.h: vouch_subject)
   std::uint64_t counter_adds_refused = 0;  // would pass the int64 range (HealthState::counter_add_problem)
+  std::uint64_t route_writes_refused = 0;  // PutRoute / DeleteRoute with an external store
 };
 
 class ClusterNode {
@@ -187,6 +200,8 @@ class ClusterNode {
   const CheckScheduler& scheduler() const { return scheduler_; }
   const ClusterCounters& counters() const { return counters_; }
   const std::string& last_malformed() const { return last_malformed_; }
+  // The routes alerts go out on: this node's config routes, then those
+  // written through the API that no config route shadows, by name.
   const AlertDispatch& alerts() const { return alerts_; }
 
   // Members a target's ranking runs over now (alive or suspect), best first
@@ -247,6 +262,10 @@ class ClusterNode {
   // Alerts (core/alerts/): every alerts.tick, what is due for the targets
   // this node is the first owner of; a NotifyDone's record.
   void look_for_alerts(Instant now, Effects& out);
+  // The routes changed (an API write here or replicated): the dispatch's
+  // routes are the config's and the replicated ones; the alerts timer is
+  // armed once there is a route.
+  void update_routes(Instant now, Effects& out);
   void notify_done(Instant now, const NotifyDone& report, Effects& out);
   void record_alert(Instant now, const AlertToRecord& r, Effects& out);
   AlertFacts alert_facts(const std::string& id) const;
@@ -292,6 +311,8 @@ class ClusterNode {
   std::uint64_t registry_seen_ = 0;
   std::uint64_t counters_seen_ = 0;
   std::uint64_t sets_requests_seen_ = 0;  // HealthState::sets_version + requests_version + alerts_version
+  std::uint64_t routes_seen_ = 0;
+  bool alert_timer_armed_ = false;
   std::uint64_t durable_epoch_ = 0;
 
   // The last status written per target, by scheduler slot (reset when the

@@ -30,7 +30,7 @@ namespace {
 // Which keys a store accepts: the registry's are target ids, the
 // observations' are subjects (a target id or a vouch, health_state.h), the
 // counters' any name.
-enum class KeyRule { target, subject, any, set_member, request, alert };
+enum class KeyRule { target, subject, any, set_member, request, alert, route };
 
 // ---------------------------------------------------------------- encoding
 //
@@ -87,6 +87,16 @@ void write_spec(const TargetSpec* spec, MsgpackWriter& w) {
   }
 }
 void write_spec(const TargetSpec*, NullWriter&) {}
+
+void write_route(const AlertRoute* route, MsgpackWriter& w) {
+  // A route is JSON on the wire too: written once per API write.
+  if (route) {
+    nlohmann::json::to_msgpack(route->to_json(), w.bytes());
+  } else {
+    w.map(0);
+  }
+}
+void write_route(const AlertRoute*, NullWriter&) {}
 
 template <typename W>
 void write_context(const CausalContext& c, ReplicaTable& t, W& w) {
@@ -151,6 +161,14 @@ void write_value(const AlertRecord& r, ReplicaTable& t, W& w) {
   w.uint(r.since_ms);
   w.uint(r.sent_at.packed);
   w.uint(t(r.writer));
+}
+
+template <typename W>
+void write_value(const RouteVersion& v, ReplicaTable& t, W& w) {
+  w.array(3);
+  write_route(v.route.get(), w);
+  w.uint(v.written_at.packed);
+  w.uint(t(v.writer));
 }
 
 template <typename V, typename W>
@@ -471,6 +489,28 @@ class Decoder {
            replica(f[3], Where(where, " writer"), out.writer);
   }
 
+  bool value(const MsgValue& v, const Where& where, const std::string& k, RouteVersion& out) {
+    if (v.type != MsgType::array || v.size != 3) {
+      return fail(fmt::format("{}: route must be [route, written_at, writer]", where.str()));
+    }
+    Items items(v);
+    const MsgValue route_value = items.next();
+    const MsgValue written_at = items.next();
+    const MsgValue writer = items.next();
+    if (route_value.type != MsgType::map) return fail(fmt::format("{} route: must be an object", where.str()));
+    const auto j = nlohmann::json::from_msgpack(route_value.encoded.begin(), route_value.encoded.end(), true, false);
+    auto parsed = AlertRoute::from_json(j, Where(where, " route").str());
+    if (!parsed) return fail(parsed.error());
+    if (parsed->name != k) {
+      return fail(fmt::format("{}: route name '{}' differs from its key '{}'", where.str(), parsed->name, k));
+    }
+    if (!u64(written_at, Where(where, " written_at"), out.written_at.packed) || !replica(writer, Where(where, " writer"), out.writer)) {
+      return false;
+    }
+    out.route = std::make_shared<const AlertRoute>(std::move(*parsed));
+    return true;
+  }
+
   template <typename V>
   bool store(const MsgValue& v, const Where& where, KeyRule keys, DotMap<std::string, DotFun<V>>& out) {
     if (v.type != MsgType::array) return fail(fmt::format("{}: store must be an array, got {}", where.str(), type_name(v)));
@@ -502,6 +542,9 @@ class Decoder {
       }
       if (keys == KeyRule::alert && !valid_alert_key(k)) {
         return fail(fmt::format("{}: '{}' is not a target id, '/' and a route name", w.str(), k));
+      }
+      if (keys == KeyRule::route && !valid_route_name(k)) {
+        return fail(fmt::format("{}: '{}' is not a route name", w.str(), k));
       }
       if (out.find(k)) return fail(fmt::format("{}: duplicate key '{}'", w.str(), k));
       DotFun<V> fun;
@@ -622,28 +665,34 @@ bool decode_triple(Decoder& dec, const MsgValue* g, const MsgValue* o, const Msg
          (!c || dec.causal(*c, Where(where, ".c"), KeyRule::any, out.counters));
 }
 
-// The sets, the request record and the alert log: absent (empty) in most
-// bodies.
-bool decode_extra(Decoder& dec, const MsgValue* s, const MsgValue* k, const MsgValue* a, const char* root,
-                  HealthDelta& out) {
+// The sets, the request record, the alert log and the routes: absent
+// (empty) in most bodies.
+bool decode_extra(Decoder& dec, const MsgValue* s, const MsgValue* k, const MsgValue* a, const MsgValue* n,
+                  const char* root, HealthDelta& out) {
   const Where where(root);
   return (!s || dec.causal(*s, Where(where, ".s"), KeyRule::set_member, out.sets)) &&
          (!k || dec.causal(*k, Where(where, ".k"), KeyRule::request, out.requests)) &&
-         (!a || dec.causal(*a, Where(where, ".a"), KeyRule::alert, out.alerts));
+         (!a || dec.causal(*a, Where(where, ".a"), KeyRule::alert, out.alerts)) &&
+         (!n || dec.causal(*n, Where(where, ".n"), KeyRule::route, out.routes));
 }
 
 // How many stores a positional layout lists: 3 (g, o, c) while the sets,
-// the request record and the alert log are empty, 5 (… s, k) while only the
-// alert log is, else 6 (… s, k, a).
-std::size_t stores_listed(bool sets_or_requests, bool alerts) { return alerts ? 6 : sets_or_requests ? 5 : 3; }
-std::size_t stores_listed(const CausalContext& s, const CausalContext& k, const CausalContext& a) {
-  return stores_listed(!s.empty() || !k.empty(), !a.empty());
+// the request record, the alert log and the routes are empty, 5 (… s, k)
+// while the last two are, 6 (… s, k, a) while only the routes are, else 7
+// (… s, k, a, n).
+std::size_t stores_listed(bool sets_or_requests, bool alerts, bool routes) {
+  return routes ? 7 : alerts ? 6 : sets_or_requests ? 5 : 3;
+}
+std::size_t stores_listed(const CausalContext& s, const CausalContext& k, const CausalContext& a,
+                          const CausalContext& n) {
+  return stores_listed(!s.empty() || !k.empty(), !a.empty(), !n.empty());
 }
 std::size_t stores_listed(const HealthDelta& d) {
-  return stores_listed(!causal_empty(d.sets) || !causal_empty(d.requests), !causal_empty(d.alerts));
+  return stores_listed(!causal_empty(d.sets) || !causal_empty(d.requests), !causal_empty(d.alerts),
+                       !causal_empty(d.routes));
 }
-constexpr const char* kListedStores = "[registry, observations, counters(, sets, requests(, alerts))]";
-bool valid_listed(std::size_t n) { return n == 3 || n == 5 || n == 6; }
+constexpr const char* kListedStores = "[registry, observations, counters(, sets, requests(, alerts(, routes)))]";
+bool valid_listed(std::size_t n) { return n == 3 || n == 5 || n == 6 || n == 7; }
 
 const MsgValue* ptr(const std::optional<MsgValue>& v) { return v ? &*v : nullptr; }
 
@@ -658,7 +707,8 @@ Bytes encode_delta(const HealthDelta& d) {
   ReplicaTable t;
   const bool g = !causal_empty(d.registry), o = !causal_empty(d.observations), c = !causal_empty(d.counters);
   const bool s = !causal_empty(d.sets), k = !causal_empty(d.requests), a = !causal_empty(d.alerts);
-  w.map(1 + (g ? 1 : 0) + (o ? 1 : 0) + (c ? 1 : 0) + (s ? 1 : 0) + (k ? 1 : 0) + (a ? 1 : 0));
+  const bool n = !causal_empty(d.routes);
+  w.map(1 + (g ? 1 : 0) + (o ? 1 : 0) + (c ? 1 : 0) + (s ? 1 : 0) + (k ? 1 : 0) + (a ? 1 : 0) + (n ? 1 : 0));
   if (a) {
     w.str("a");
     write_causal(d.alerts, t, w);
@@ -678,6 +728,10 @@ Bytes encode_delta(const HealthDelta& d) {
   if (k) {
     w.str("k");
     write_causal(d.requests, t, w);
+  }
+  if (n) {
+    w.str("n");
+    write_causal(d.routes, t, w);
   }
   if (o) {
     w.str("o");
@@ -703,11 +757,11 @@ Result<HealthDelta> decode_delta(std::span<const std::uint8_t> bytes, const Code
   if (!read_body(bytes, "delta", body, err)) return Error{std::move(err)};
   Decoder dec(limits, specs);
   HealthDelta d;
-  std::array<std::optional<MsgValue>, 7> f;  // r g o c s k a
-  if (!dec.fields(body, "delta", std::array{"r", "g", "o", "c", "s", "k", "a"}, f) ||
+  std::array<std::optional<MsgValue>, 8> f;  // r g o c s k a n
+  if (!dec.fields(body, "delta", std::array{"r", "g", "o", "c", "s", "k", "a", "n"}, f) ||
       (f[0] ? !dec.table(*f[0], "delta.r") : !dec.fail("delta.r: missing")) ||
       !decode_triple(dec, ptr(f[1]), ptr(f[2]), ptr(f[3]), "delta", d) ||
-      !decode_extra(dec, ptr(f[4]), ptr(f[5]), ptr(f[6]), "delta", d)) {
+      !decode_extra(dec, ptr(f[4]), ptr(f[5]), ptr(f[6]), ptr(f[7]), "delta", d)) {
     return Error{dec.error()};
   }
   return d;
@@ -725,12 +779,13 @@ Bytes encode_digest(const Digest& d) {
   write_context(d.registry, t, first);
   write_context(d.observations, t, first);
   write_context(d.counters, t, first);
-  const std::size_t listed = stores_listed(d.sets, d.requests, d.alerts);
+  const std::size_t listed = stores_listed(d.sets, d.requests, d.alerts, d.routes);
   if (listed >= 5) {
     write_context(d.sets, t, first);
     write_context(d.requests, t, first);
   }
   if (listed >= 6) write_context(d.alerts, t, first);
+  if (listed >= 7) write_context(d.routes, t, first);
   w.map(5);
   w.str("h");
   std::vector<std::uint8_t> h;
@@ -755,6 +810,7 @@ Bytes encode_digest(const Digest& d) {
     write_context(d.requests, t, w);
   }
   if (listed >= 6) write_context(d.alerts, t, w);
+  if (listed >= 7) write_context(d.routes, t, w);
   return out;
 }
 
@@ -783,6 +839,7 @@ Result<Digest> decode_digest(std::span<const std::uint8_t> bytes, const CodecLim
       (x->size >= 5 && (!dec.context(contexts.next(), "digest.x.s", d.sets) ||
                         !dec.context(contexts.next(), "digest.x.k", d.requests))) ||
       (x->size >= 6 && !dec.context(contexts.next(), "digest.x.a", d.alerts)) ||
+      (x->size >= 7 && !dec.context(contexts.next(), "digest.x.n", d.routes)) ||
       !dec.flag(q, "q", "digest", d.reply)) {
     return Error{dec.error()};
   }
@@ -811,8 +868,9 @@ Bytes encode_repair(const Repair& rep) {
   const bool elided = scoped && !rep.elided.empty();
   const bool partial = scoped && rep.partial;
   const std::size_t listed =
-      std::max({stores_listed(d), stores_listed(d.sets.context, d.requests.context, d.alerts.context),
-                elided ? stores_listed(!rep.elided.sets.empty() || !rep.elided.requests.empty(), !rep.elided.alerts.empty())
+      std::max({stores_listed(d), stores_listed(d.sets.context, d.requests.context, d.alerts.context, d.routes.context),
+                elided ? stores_listed(!rep.elided.sets.empty() || !rep.elided.requests.empty(), !rep.elided.alerts.empty(),
+                                       !rep.elided.routes.empty())
                        : std::size_t{3}});
   w.map(2 + (scoped ? 2 : 0) + (elided ? 1 : 0) + (partial ? 1 : 0));
   if (scoped) {
@@ -830,6 +888,7 @@ Bytes encode_repair(const Repair& rep) {
     write_causal(d.requests, t, w);
   }
   if (listed >= 6) write_causal(d.alerts, t, w);
+  if (listed >= 7) write_causal(d.routes, t, w);
   if (elided) {
     w.str("e");
     w.array(listed);
@@ -841,6 +900,7 @@ Bytes encode_repair(const Repair& rep) {
       write_elided(rep.elided.requests, t, w);
     }
     if (listed >= 6) write_elided(rep.elided.alerts, t, w);
+    if (listed >= 7) write_elided(rep.elided.routes, t, w);
   }
   if (partial) {
     w.str("p");
@@ -877,7 +937,10 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
     if (d->size >= 5) {
       const MsgValue s = triple.next(), k = triple.next();
       const MsgValue a = d->size >= 6 ? triple.next() : MsgValue{};
-      if (!decode_extra(dec, &s, &k, d->size >= 6 ? &a : nullptr, "repair.d", rep.delta)) return Error{dec.error()};
+      const MsgValue n = d->size >= 7 ? triple.next() : MsgValue{};
+      if (!decode_extra(dec, &s, &k, d->size >= 6 ? &a : nullptr, d->size >= 7 ? &n : nullptr, "repair.d", rep.delta)) {
+        return Error{dec.error()};
+      }
     }
   }
   if (b) {
@@ -907,7 +970,8 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
           !dec.elided(triple.next(), "repair.e.c", rep.elided.counters) ||
           (e->size >= 5 && (!dec.elided(triple.next(), "repair.e.s", rep.elided.sets) ||
                             !dec.elided(triple.next(), "repair.e.k", rep.elided.requests))) ||
-          (e->size >= 6 && !dec.elided(triple.next(), "repair.e.a", rep.elided.alerts))) {
+          (e->size >= 6 && !dec.elided(triple.next(), "repair.e.a", rep.elided.alerts)) ||
+          (e->size >= 7 && !dec.elided(triple.next(), "repair.e.n", rep.elided.routes))) {
         return Error{dec.error()};
       }
     }
@@ -932,7 +996,8 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
                      check_keys(rep.delta.requests.store.entries(), "d.k"), check_keys(rep.elided.registry, "e.g"),
                      check_keys(rep.elided.observations, "e.o"), check_keys(rep.elided.counters, "e.c"),
                      check_keys(rep.elided.sets, "e.s"), check_keys(rep.elided.requests, "e.k"),
-                     check_keys(rep.delta.alerts.store.entries(), "d.a"), check_keys(rep.elided.alerts, "e.a")}) {
+                     check_keys(rep.delta.alerts.store.entries(), "d.a"), check_keys(rep.elided.alerts, "e.a"),
+                     check_keys(rep.delta.routes.store.entries(), "d.n"), check_keys(rep.elided.routes, "e.n")}) {
       if (err) return Error{*err};
     }
     auto check_ctx = [&](const std::map<std::string, std::vector<Dot>>& m, const CausalContext& c,
@@ -949,7 +1014,8 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
                      check_ctx(rep.elided.counters, rep.delta.counters.context, "e.c"),
                      check_ctx(rep.elided.sets, rep.delta.sets.context, "e.s"),
                      check_ctx(rep.elided.requests, rep.delta.requests.context, "e.k"),
-                     check_ctx(rep.elided.alerts, rep.delta.alerts.context, "e.a")}) {
+                     check_ctx(rep.elided.alerts, rep.delta.alerts.context, "e.a"),
+                     check_ctx(rep.elided.routes, rep.delta.routes.context, "e.n")}) {
       if (err) return Error{*err};
     }
   }

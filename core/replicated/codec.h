@@ -9,10 +9,11 @@
 // referred to by index everywhere else; dots flattened into runs of integers.
 //
 //   delta   {"r": [replica ids], "g": causal, "o": causal, "c": causal,
-//            "s": causal, "k": causal, "a": causal}
+//            "s": causal, "k": causal, "a": causal, "n": causal}
 //           (g: target registry, o: observations, c: counters, s: sets,
-//           k: applied idempotent requests, a: the alert log; an absent
-//           key is the empty store with the empty context)
+//           k: applied idempotent requests, a: the alert log, n: alert
+//           routes written through the API; an absent key is the empty
+//           store with the empty context)
 //   causal  [store, context]
 //   store   [[key, ri, counter, value, ri, counter, value, ...], ...]
 //   context [[ri, max, ...] (version vector), [ri, counter, ...] (cloud)]
@@ -24,11 +25,14 @@
 //           k: [fingerprint, status, body (str), applied_at (HLC), writer ri]
 //           a: [kind (0 firing, 1 resolved), since_ms, sent_at (HLC),
 //               writer ri] (the key is alert_key(target, route))
-//   The sets, the request record and the alert log are newer: a digest's
-//   "x", a repair's "d" and "e" carry three entries (g, o, c) while all
-//   three are empty, five (g, o, c, s, k) while only the alert log is, six
-//   (g, o, c, s, k, a) once it is used; a body of an agent that never used
-//   them is byte for byte what it was before them.
+//           n: [route object (AlertRoute JSON), written_at (HLC), writer ri]
+//              (the key is the route's name)
+//   The sets, the request record, the alert log and the routes are newer:
+//   a digest's "x", a repair's "d" and "e" carry three entries (g, o, c)
+//   while all four are empty, five (g, o, c, s, k) while the alert log and
+//   the routes are, six (g, o, c, s, k, a) while the routes are, seven
+//   (g, o, c, s, k, a, n) once routes are written; a body of an agent that
+//   never used them is byte for byte what it was before them.
 //   digest  {"i": sender replica id, "r": ids, "x": [context g, context o, context c], "h": binary (kDigestBuckets little-
 //           endian u64 bucket hashes), "q": bool (answer with a repair and
 //           your own digest)}
@@ -77,7 +81,7 @@ struct CodecLimits {
 // counters: each store numbers its dots on its own) and bucket hashes.
 struct Digest {
   ReplicaId replica = 0;  // the sender's incarnation (a repair is addressed to it)
-  CausalContext registry, observations, counters, sets, requests, alerts;
+  CausalContext registry, observations, counters, sets, requests, alerts, routes;
   std::vector<std::uint64_t> hashes;  // kDigestBuckets entries
   bool reply = false;                 // the sender wants a repair and our digest
   bool operator==(const Digest&) const = default;
@@ -85,9 +89,10 @@ struct Digest {
 
 // Dots whose value the sender left out because the receiver has seen them.
 struct ElidedDots {
-  std::map<std::string, std::vector<Dot>> registry, observations, counters, sets, requests, alerts;
+  std::map<std::string, std::vector<Dot>> registry, observations, counters, sets, requests, alerts, routes;
   bool empty() const {
-    return registry.empty() && observations.empty() && counters.empty() && sets.empty() && requests.empty() && alerts.empty();
+    return registry.empty() && observations.empty() && counters.empty() && sets.empty() && requests.empty() &&
+           alerts.empty() && routes.empty();
   }
   bool operator==(const ElidedDots&) const = default;
 };

@@ -139,6 +139,23 @@ HealthDelta HealthState::record_alert(const std::string& target, const std::stri
   return d;
 }
 
+HealthDelta HealthState::put_route(HlcTimestamp at, AlertRoute route) {
+  assert(valid_route_name(route.name));
+  HealthDelta d;
+  const std::string name = route.name;
+  d.routes = write_key(state_.routes, name, self_,
+                       RouteVersion{std::make_shared<const AlertRoute>(std::move(route)), at, self_});
+  apply(d);
+  return d;
+}
+
+HealthDelta HealthState::remove_route(const std::string& name) {
+  HealthDelta d;
+  d.routes = ormap_remove(state_.routes, name);
+  apply(d);
+  return d;
+}
+
 void HealthState::reorder_requests(const std::vector<std::string>& keys) {
   for (const std::string& k : keys) {
     if (auto it = request_time_.find(k); it != request_time_.end()) {
@@ -156,11 +173,12 @@ bool HealthState::apply(const HealthDelta& d) {
   const bool g = join_tracking_keys(state_.registry, d.registry, tracking_ ? &registry_changes_ : nullptr);
   const bool o = state_.observations.join(d.observations);
   const bool c = state_.counters.join(d.counters);
-  bool s = false, k = false, a = false;
-  // The sets, the request record and the alert log are empty in most
-  // states: skip them cheaply.
+  bool s = false, k = false, a = false, n = false;
+  // The sets, the request record, the alert log and the routes are empty
+  // in most states: skip them cheaply.
   if (!d.sets.store.empty() || !d.sets.context.empty()) s = state_.sets.join(d.sets);
   if (!d.alerts.store.empty() || !d.alerts.context.empty()) a = state_.alerts.join(d.alerts);
+  if (!d.routes.store.empty() || !d.routes.context.empty()) n = state_.routes.join(d.routes);
   if (!d.requests.store.empty() || !d.requests.context.empty()) {
     std::vector<std::string> changed;
     k = join_tracking_keys(state_.requests, d.requests, &changed);
@@ -172,7 +190,8 @@ bool HealthState::apply(const HealthDelta& d) {
   sets_version_ += s ? 1 : 0;
   requests_version_ += k ? 1 : 0;
   alerts_version_ += a ? 1 : 0;
-  return g || o || c || s || k || a;
+  routes_version_ += n ? 1 : 0;
+  return g || o || c || s || k || a || n;
 }
 
 bool HealthState::join(const HealthDelta& d) { return apply(d); }
@@ -227,6 +246,8 @@ void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool 
   reorder_requests(requests_changed);
   scoped_join(state_.alerts, d.alerts, here.alerts, adopt_context);
   if (!d.alerts.store.empty() || !d.alerts.context.empty()) ++alerts_version_;
+  scoped_join(state_.routes, d.routes, here.routes, adopt_context);
+  if (!d.routes.store.empty() || !d.routes.context.empty()) ++routes_version_;
   if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;
   if (!d.counters.store.empty() || !d.counters.context.empty()) ++counters_version_;
   if (!d.sets.store.empty() || !d.sets.context.empty()) ++sets_version_;
@@ -388,6 +409,34 @@ const AlertRecord* HealthState::last_alert(std::string_view target, std::string_
     if (!best || best->sent_at < r.sent_at || (r.sent_at == best->sent_at && r.writer < best->writer)) best = &r;
   }
   return best;
+}
+
+namespace {
+
+const RouteVersion* resolve_route(const DotFun<RouteVersion>& fun) {
+  const RouteVersion* best = nullptr;
+  for (const auto& [dot, v] : fun.entries()) {
+    if (!best || best->written_at < v.written_at || (v.written_at == best->written_at && v.writer < best->writer)) {
+      best = &v;
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+std::vector<const RouteVersion*> HealthState::routes() const {
+  std::vector<const RouteVersion*> out;
+  out.reserve(state_.routes.store.size());
+  for (const auto& [name, fun] : state_.routes.store.entries()) {
+    if (const RouteVersion* v = resolve_route(fun)) out.push_back(v);
+  }
+  return out;
+}
+
+const RouteVersion* HealthState::route(std::string_view name) const {
+  const auto* fun = state_.routes.store.find(std::string(name));
+  return fun ? resolve_route(*fun) : nullptr;
 }
 
 std::optional<HlcTimestamp> HealthState::oldest_request() const {

@@ -1,10 +1,10 @@
 // The replicated health state every agent holds: which targets exist (an
 // add-wins map of specs), what their checkers observed (a map of multi-value
 // registers of observations), named counters, named add-wins sets (the likes
-// service), the record of applied idempotent writes and the alert log — six
-// delta CRDTs over one replica id, joined and queried together. The last
-// three are empty until a client uses them, and then absent from every
-// encoding (codec.h).
+// service), the record of applied idempotent writes, the alert log and the
+// alert routes written through the API — seven delta CRDTs over one replica
+// id, joined and queried together. The last four are empty until a client
+// uses them, and then absent from every encoding (codec.h).
 //
 // Anti-entropy (replicator.h) must avoid a pitfall: a digest made only of
 // the peer's causal contexts is not enough. Sending "the entries whose dots
@@ -107,6 +107,22 @@ std::string alert_key(std::string_view target, std::string_view route);
 // True for a key of the form alert_key(valid target id, valid route name).
 bool valid_alert_key(std::string_view key);
 
+// An alert route written through the API (core/alerts/alert_route.h), as
+// one agent wrote it. Keyed by the route's name; like a target's spec, the
+// newest written_at (then the lower writer) wins among concurrent versions,
+// and a removal concurrent with a write loses to it (add wins).
+struct RouteVersion {
+  std::shared_ptr<const AlertRoute> route;
+  HlcTimestamp written_at;
+  ReplicaId writer = 0;
+
+  bool operator==(const RouteVersion& o) const {
+    return written_at == o.written_at && writer == o.writer &&
+           (route == o.route || (route && o.route && *route == *o.route));
+  }
+};
+using RouteStore = DotMap<std::string, DotFun<RouteVersion>>;
+
 struct HealthDelta {
   Causal<RegistryStore> registry;
   Causal<ObservationStore> observations;
@@ -114,6 +130,7 @@ struct HealthDelta {
   Causal<SetStore> sets;
   Causal<RequestStore> requests;
   Causal<AlertStore> alerts;
+  Causal<RouteStore> routes;
 
   // Returns whether anything changed.
   bool join(const HealthDelta& o) {
@@ -123,13 +140,14 @@ struct HealthDelta {
     const bool s = sets.join(o.sets);
     const bool k = requests.join(o.requests);
     const bool a = alerts.join(o.alerts);
-    return g || b || c || s || k || a;
+    const bool n = routes.join(o.routes);
+    return g || b || c || s || k || a || n;
   }
   bool empty() const {
     return registry.store.empty() && registry.context.empty() && observations.store.empty() &&
            observations.context.empty() && counters.store.empty() && counters.context.empty() &&
            sets.store.empty() && sets.context.empty() && requests.store.empty() && requests.context.empty() &&
-           alerts.store.empty() && alerts.context.empty();
+           alerts.store.empty() && alerts.context.empty() && routes.store.empty() && routes.context.empty();
   }
   bool operator==(const HealthDelta&) const = default;
 };
@@ -155,7 +173,7 @@ inline bool is_vouch_subject(std::string_view key) { return key.size() > 1 && ke
 
 // Keys held in some scope, per store (HealthState::join_scoped).
 struct ScopeKeys {
-  std::vector<std::string> registry, observations, counters, sets, requests, alerts;
+  std::vector<std::string> registry, observations, counters, sets, requests, alerts, routes;
 };
 
 // One page of a set's members (HealthState::set_members).
@@ -176,6 +194,7 @@ class HealthState {
     state_.sets.store.enable_dot_index();
     state_.requests.store.enable_dot_index();
     state_.alerts.store.enable_dot_index();
+    state_.routes.store.enable_dot_index();
   }
 
   // --- delta-mutators: each returns its delta and applies it -------------
@@ -216,6 +235,11 @@ class HealthState {
   // Records a delivered notification for (target, route), superseding the
   // records of that key this agent has seen (REQUIRES: valid id and name).
   HealthDelta record_alert(const std::string& target, const std::string& route, AlertRecord r);
+  // Writes (removes) the alert route named route.name (`name`), superseding
+  // (forgetting) every version of it this agent has seen. REQUIRES: a route
+  // AlertRoute::from_json accepts.
+  HealthDelta put_route(HlcTimestamp at, AlertRoute route);
+  HealthDelta remove_route(const std::string& name);
 
   // Returns whether the state changed (new dots, or removals of live ones).
   bool join(const HealthDelta& d);
@@ -254,6 +278,10 @@ class HealthState {
   // The last notification delivered for (target, route): of its siblings
   // the latest sent_at, then the lower writer. nullptr if none.
   const AlertRecord* last_alert(std::string_view target, std::string_view route) const;
+  // The alert routes written through the API, in name order, siblings
+  // resolved (the newest written_at, then the lower writer).
+  std::vector<const RouteVersion*> routes() const;
+  const RouteVersion* route(std::string_view name) const;
   // The winning observation under `member`'s vouch subject, if any.
   const Observation* vouch_of(std::string_view member) const;
 
@@ -271,6 +299,7 @@ class HealthState {
   std::uint64_t sets_version() const { return sets_version_; }
   std::uint64_t requests_version() const { return requests_version_; }
   std::uint64_t alerts_version() const { return alerts_version_; }
+  std::uint64_t routes_version() const { return routes_version_; }
   // The target ids whose registry entry changed (added, removed, or a spec
   // version came or went) since the last call, in id order, each once: a
   // driver reconciles just these instead of every target. Kept only after
@@ -279,7 +308,7 @@ class HealthState {
   std::vector<std::string> take_registry_changes();
   // Tells `sink` of every live dot that comes or goes in the three stores
   // (tag 0 registry, 1 observations, 2 counters, 3 sets, 4 requests,
-  // 5 alerts; DotMap::set_live_sink).
+  // 5 alerts, 6 routes; DotMap::set_live_sink).
   void set_live_sink(LiveDotSink<std::string>* sink) {
     state_.registry.store.set_live_sink(sink, 0);
     state_.observations.store.set_live_sink(sink, 1);
@@ -287,6 +316,7 @@ class HealthState {
     state_.sets.store.set_live_sink(sink, 3);
     state_.requests.store.set_live_sink(sink, 4);
     state_.alerts.store.set_live_sink(sink, 5);
+    state_.routes.store.set_live_sink(sink, 6);
   }
 
  private:
@@ -302,6 +332,7 @@ class HealthState {
   std::uint64_t sets_version_ = 0;
   std::uint64_t requests_version_ = 0;
   std::uint64_t alerts_version_ = 0;
+  std::uint64_t routes_version_ = 0;
   // The request record in GC order: (applied_at of the first sibling, key),
   // and each key's entry in it.
   std::set<std::pair<std::uint64_t, std::string>> request_order_;

@@ -57,6 +57,7 @@ std::optional<std::string> subject_of(const HealthDelta& d) {
   for (const auto& [k, v] : d.sets.store.entries()) take("s:" + k);
   for (const auto& [k, v] : d.requests.store.entries()) take("k:" + k);
   for (const auto& [k, v] : d.alerts.store.entries()) take("a:" + k);
+  for (const auto& [k, v] : d.routes.store.entries()) take("n:" + k);
   if (!single) return std::nullopt;
   return s;
 }
@@ -92,6 +93,14 @@ std::size_t value_bytes(std::int64_t) { return 9; }
 std::size_t value_bytes(const SetMark&) { return 1; }
 std::size_t value_bytes(const AppliedRequest& r) { return 40 + r.body.size(); }
 std::size_t value_bytes(const AlertRecord&) { return 24; }
+std::size_t value_bytes(const RouteVersion& v) {
+  std::size_t n = 128;
+  if (v.route) {
+    n += v.route->name.size() + v.route->url.size();
+    for (const std::string& t : v.route->targets) n += t.size() + 2;
+  }
+  return n;
+}
 
 template <typename V>
 const V* find_value(const DotMap<std::string, DotFun<V>>& store, const std::string& key, Dot d) {
@@ -183,6 +192,16 @@ void Replicator::record_alert(Instant now, const std::string& target, const std:
   apply_local(now, "a:" + alert_key(target, route), state_.record_alert(target, route, std::move(r)), out);
 }
 
+void Replicator::put_route(Instant now, AlertRoute route, Effects& out) {
+  const std::string key = "n:" + route.name;
+  const HlcTimestamp at = clock_.tick(now);
+  apply_local(now, key, state_.put_route(at, std::move(route)), out);
+}
+
+void Replicator::remove_route(Instant now, const std::string& name, Effects& out) {
+  apply_local(now, "n:" + name, state_.remove_route(name), out);
+}
+
 void Replicator::expire_requests(Instant now, Effects& out) {
   if (state_.request_records() == 0) return;
   const std::int64_t ms = now.ms() - config_.request_retention.ms();
@@ -245,7 +264,8 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   p.group.join(d);
   if (p.group.registry.context.cloud().size() + p.group.observations.context.cloud().size() +
           p.group.counters.context.cloud().size() + p.group.sets.context.cloud().size() +
-          p.group.requests.context.cloud().size() + p.group.alerts.context.cloud().size() > kMaxGroupCloudDots) {
+          p.group.requests.context.cloud().size() + p.group.alerts.context.cloud().size() +
+          p.group.routes.context.cloud().size() > kMaxGroupCloudDots) {
     p.group = d;
   }
   p.written = ++write_seq_;
@@ -419,7 +439,8 @@ void Replicator::trim(std::span<const Peer> peers) {
     const bool acked = std::all_of(views.begin(), views.end(), [&](const Digest* v) {
       return v->registry.includes(g.registry.context) && v->observations.includes(g.observations.context) &&
              v->counters.includes(g.counters.context) && v->sets.includes(g.sets.context) &&
-             v->requests.includes(g.requests.context) && v->alerts.includes(g.alerts.context);
+             v->requests.includes(g.requests.context) && v->alerts.includes(g.alerts.context) &&
+             v->routes.includes(g.routes.context);
     });
     if (!acked) {
       ++it;
@@ -441,6 +462,7 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
   k.sets = d.sets;
   k.requests = d.requests;
   k.alerts = d.alerts;
+  k.routes = d.routes;
 }
 
 void Replicator::DigestIndex::live_dot(int store, const std::string& key, Dot dot, bool added) {
@@ -475,7 +497,8 @@ ScopeKeys Replicator::keys_in(const std::vector<std::uint16_t>& buckets) const {
                   : r.store == 2 ? here.counters
                   : r.store == 3 ? here.sets
                   : r.store == 4 ? here.requests
-                                 : here.alerts;
+                  : r.store == 5 ? here.alerts
+                                 : here.routes;
       out.emplace_back(r.key);
     }
   }
@@ -496,6 +519,7 @@ bool Replicator::digest_index_consistent() const {
   add(3, st.sets.store.entries());
   add(4, st.requests.store.entries());
   add(5, st.alerts.store.entries());
+  add(6, st.routes.store.entries());
   if (fresh.hashes != digest_index_->hashes) return false;
   for (std::size_t b = 0; b < kDigestBuckets; ++b) {
     const auto& x = fresh.keys[b];
@@ -518,6 +542,7 @@ Digest Replicator::digest() const {
   d.sets = s.sets.context;
   d.requests = s.requests.context;
   d.alerts = s.alerts.context;
+  d.routes = s.routes.context;
   d.hashes = digest_index_->hashes;
   return d;
 }
@@ -558,11 +583,12 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
   const bool peer_lacks = !peer.registry.includes(s.registry.context) ||
                           !peer.observations.includes(s.observations.context) ||
                           !peer.counters.includes(s.counters.context) || !peer.sets.includes(s.sets.context) ||
-                          !peer.requests.includes(s.requests.context) || !peer.alerts.includes(s.alerts.context);
+                          !peer.requests.includes(s.requests.context) || !peer.alerts.includes(s.alerts.context) ||
+                          !peer.routes.includes(s.routes.context);
   plan.we_lack = !differing.empty() || !s.registry.context.includes(peer.registry) ||
                  !s.observations.context.includes(peer.observations) || !s.counters.context.includes(peer.counters) ||
                  !s.sets.context.includes(peer.sets) || !s.requests.context.includes(peer.requests) ||
-                 !s.alerts.context.includes(peer.alerts);
+                 !s.alerts.context.includes(peer.alerts) || !s.routes.context.includes(peer.routes);
   if (differing.empty() && !peer_lacks) return plan;
   if (peer_lacks) {
     if (auto r = delta_repair(peer)) {
@@ -579,7 +605,7 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
 std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   const auto& s = state_.state();
   // Which buffered group holds each dot, per store.
-  std::map<Dot, const std::string*> where[6];
+  std::map<Dot, const std::string*> where[7];
   for (const auto& entry : pending_) {
     // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
     const std::string& key = entry.first;
@@ -590,6 +616,7 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
     for_each_context_dot(p.group.sets.context, kMaxGroupIndexDots, [&](Dot d) { where[3].emplace(d, &key); });
     for_each_context_dot(p.group.requests.context, kMaxGroupIndexDots, [&](Dot d) { where[4].emplace(d, &key); });
     for_each_context_dot(p.group.alerts.context, kMaxGroupIndexDots, [&](Dot d) { where[5].emplace(d, &key); });
+    for_each_context_dot(p.group.routes.context, kMaxGroupIndexDots, [&](Dot d) { where[6].emplace(d, &key); });
   }
   std::set<const std::string*> groups;
   bool covered = true;
@@ -614,6 +641,7 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   if (covered) collect(peer.sets, s.sets.context, 3);
   if (covered) collect(peer.requests, s.requests.context, 4);
   if (covered) collect(peer.alerts, s.alerts.context, 5);
+  if (covered) collect(peer.routes, s.routes.context, 6);
   if (!covered || groups.empty()) return std::nullopt;
   Repair r;
   // Join in key order (deterministic; std::set of pointers is not).
@@ -639,9 +667,11 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
   r.delta.sets.context = s.sets.context;
   r.delta.requests.context = s.requests.context;
   r.delta.alerts.context = s.alerts.context;
+  r.delta.routes.context = s.routes.context;
   std::size_t bytes = 64 + context_bytes(s.registry.context) + context_bytes(s.observations.context) +
                       context_bytes(s.counters.context) + context_bytes(s.sets.context) +
-                      context_bytes(s.requests.context) + context_bytes(s.alerts.context);
+                      context_bytes(s.requests.context) + context_bytes(s.alerts.context) +
+                      context_bytes(s.routes.context);
   // Start at a random differing bucket, so that cut repairs cover all buckets over rounds.
   const std::size_t start = differing.empty() ? 0 : static_cast<std::size_t>(rng_.below(differing.size()));
   auto add_entries = [&](const auto& store, const std::string& key, const CausalContext& theirs, auto& out_store,
@@ -679,6 +709,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
       if (e.store == 3) add_entries(s.sets.store, key, peer.sets, r.delta.sets.store, r.elided.sets);
       if (e.store == 4) add_entries(s.requests.store, key, peer.requests, r.delta.requests.store, r.elided.requests);
       if (e.store == 5) add_entries(s.alerts.store, key, peer.alerts, r.delta.alerts.store, r.elided.alerts);
+      if (e.store == 6) add_entries(s.routes.store, key, peer.routes, r.delta.routes.store, r.elided.routes);
     }
   }
   if (r.partial) ++counters_.partial_repairs_sent;
@@ -722,6 +753,7 @@ void Replicator::on_repair(Instant now, const wire::Part& part) {
   restore(s.sets.store, r->elided.sets, r->delta.sets.store);
   restore(s.requests.store, r->elided.requests, r->delta.requests.store);
   restore(s.alerts.store, r->elided.alerts, r->delta.alerts.store);
+  restore(s.routes.store, r->elided.routes, r->delta.routes.store);
   state_.join_scoped(r->delta, keys_in(r->buckets), !r->partial);
 }
 
@@ -739,6 +771,9 @@ void Replicator::observe_clock(Instant now, const HealthDelta& d) {
   }
   for (const auto& [k, fun] : d.alerts.store.entries()) {
     for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.sent_at);
+  }
+  for (const auto& [k, fun] : d.routes.store.entries()) {
+    for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.written_at);
   }
   counters_.hlc_rejected_ahead = clock_.rejected_ahead();
 }

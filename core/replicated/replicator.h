@@ -217,6 +217,9 @@ class Replicator {
   // Records a delivered alert notification (HealthState::record_alert),
   // stamped with this replica's clock, and disseminates it.
   void record_alert(Instant now, const std::string& target, const std::string& route, AlertRecord r, Effects& out);
+  // Writes (removes) an alert route (HealthState::put_route, remove_route).
+  void put_route(Instant now, AlertRoute route, Effects& out);
+  void remove_route(Instant now, const std::string& name, Effects& out);
   // Removes the records applied more than request_retention before `now`
   // and, past max_request_records, the oldest (HealthState::expire_requests:
   // a deterministic order), as one replicated removal. Also run after each

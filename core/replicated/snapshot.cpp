@@ -19,6 +19,7 @@ std::vector<std::uint8_t> encode_snapshot(const HealthDelta& durable) {
   d.sets = durable.sets;
   d.requests = durable.requests;
   d.alerts = durable.alerts;
+  d.routes = durable.routes;
   std::vector<std::uint8_t> out;
   wire::MsgpackWriter w(out);
   w.array(3);

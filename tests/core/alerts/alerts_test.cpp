@@ -270,5 +270,112 @@ TEST(AlertLog, TheCodecCarriesItAndRefusesBadRecords) {
   EXPECT_EQ(*rb, rep);
 }
 
+// Routes written through the API: a last-writer-wins register per name,
+// replicated; a removal loses to a concurrent write (add wins).
+TEST(AlertRoutes, WrittenRoutesReplicateTheNewestWinsAndARemovalLosesToAConcurrentWrite) {
+  HealthState a(A), b(B);
+  const AlertRoute v1 = route(R"({"name": "ops", "url": "http://hooks.example/1"})");
+  const AlertRoute v2 = route(R"({"name": "ops", "url": "http://hooks.example/2", "for_ms": 5000})");
+  b.join(a.put_route(HlcTimestamp::make(1000, 0), v1));
+  ASSERT_NE(b.route("ops"), nullptr);
+  EXPECT_EQ(*b.route("ops")->route, v1);
+  EXPECT_EQ(b.route("nope"), nullptr);
+  EXPECT_GT(b.routes_version(), 0u);
+  // Concurrent writes: siblings until the next write; the newest answers everywhere.
+  const HealthDelta x = a.put_route(HlcTimestamp::make(3000, 0), v2);
+  const HealthDelta y = b.put_route(HlcTimestamp::make(2000, 0), v1);
+  a.join(y);
+  b.join(x);
+  EXPECT_EQ(a.state(), b.state());
+  EXPECT_EQ(*a.route("ops")->route, v2);
+  EXPECT_EQ(*b.route("ops")->route, v2);
+  ASSERT_EQ(a.routes().size(), 1u);
+  // A removal concurrent with a write keeps the write; one after it removes it.
+  const HealthDelta removal = a.remove_route("ops");
+  const HealthDelta rewrite = b.put_route(HlcTimestamp::make(4000, 0), v1);
+  a.join(rewrite);
+  b.join(removal);
+  EXPECT_EQ(a.state(), b.state());
+  ASSERT_NE(a.route("ops"), nullptr);
+  EXPECT_EQ(*a.route("ops")->route, v1);
+  b.join(a.remove_route("ops"));
+  EXPECT_EQ(b.route("ops"), nullptr);
+  EXPECT_TRUE(b.routes().empty());
+}
+
+TEST(AlertRoutes, TheCodecCarriesThemAndRefusesBadOnes) {
+  HealthState a(A);
+  const AlertRoute r = route(R"({"name": "ops", "url": "https://hooks.example/x", "format": "slack",
+                                 "targets": ["web", "db"], "for_ms": 3000, "repeat_ms": 60000, "send_resolved": false})");
+  const HealthDelta d = a.put_route(HlcTimestamp::make(9000, 1), r);
+  auto back = decode_delta(encode_delta(d));
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(*back, d);
+  EXPECT_EQ(*back->routes.store.find("ops")->entries().front().second.route, r);
+  // A snapshot keeps them.
+  HealthDelta durable;
+  durable.routes = a.state().routes;
+  auto restored = decode_snapshot(encode_snapshot(durable));
+  ASSERT_TRUE(restored.ok()) << restored.error();
+  EXPECT_EQ(restored->routes, a.state().routes);
+  // A route under another name's key, or a route its parser refuses, is refused.
+  HealthDelta moved = d;
+  auto fun = *moved.routes.store.find("ops");
+  moved.routes.store.erase("ops");
+  moved.routes.store.put("pager", std::move(fun));
+  auto m = decode_delta(encode_delta(moved));
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().find("route name 'ops' differs from its key 'pager'"), std::string::npos) << m.error();
+  HealthDelta bad = d;
+  AlertRoute ftp = r;
+  ftp.url = "ftp://hooks.example/x";
+  auto bad_fun = *bad.routes.store.find("ops");
+  const Dot dot = bad_fun.entries().front().first;
+  DotFun<RouteVersion> replaced;
+  replaced.insert(dot, RouteVersion{std::make_shared<const AlertRoute>(ftp), HlcTimestamp::make(9000, 1), A});
+  bad.routes.store.put("ops", std::move(replaced));
+  auto f = decode_delta(encode_delta(bad));
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.error().find("delta.n"), std::string::npos) << f.error();
+  EXPECT_NE(f.error().find("url"), std::string::npos) << f.error();
+  // Digests and repairs list seven stores once routes are written.
+  Digest g;
+  g.replica = A;
+  g.hashes.assign(kDigestBuckets, 1);
+  g.routes.insert(Dot{A, 1});
+  auto gb = decode_digest(encode_digest(g));
+  ASSERT_TRUE(gb.ok()) << gb.error();
+  EXPECT_EQ(*gb, g);
+  Repair rep;
+  rep.delta = d;
+  rep.scoped = true;
+  rep.buckets = {bucket_of("ops")};
+  rep.for_replica = B;
+  rep.elided.routes["ops"] = {dot};
+  rep.delta.routes.store.erase("ops");
+  auto rb = decode_repair(encode_repair(rep));
+  ASSERT_TRUE(rb.ok()) << rb.error();
+  EXPECT_EQ(*rb, rep);
+}
+
+TEST(AlertDispatch, ANotificationOnARemovedRouteIsNotRecorded) {
+  AlertConfig config;
+  config.routes = {route(R"({"name": "ops", "url": "http://127.0.0.1:9/h"})"),
+                   route(R"({"name": "pager", "url": "http://127.0.0.1:9/p"})")};
+  AlertDispatch d(config);
+  HealthState s(A);
+  const Instant now = Instant{} + Duration::seconds(100);
+  auto sent = consider(d, now, "web", AlertFacts{HealthStatus::unhealthy, 1000, nullptr}, s);
+  ASSERT_EQ(sent.sent.size(), 2u);
+  d.set_routes({config.routes[1]});
+  const AlertNotification& on_ops = sent.sent[0].route == "ops" ? sent.sent[0] : sent.sent[1];
+  const AlertNotification& on_pager = sent.sent[0].route == "ops" ? sent.sent[1] : sent.sent[0];
+  EXPECT_FALSE(d.done(now, NotifyDone{on_ops.id, true, {}}).has_value());
+  EXPECT_TRUE(d.done(now, NotifyDone{on_pager.id, true, {}}).has_value());
+  EXPECT_TRUE(d.enabled());
+  d.set_routes({});
+  EXPECT_FALSE(d.enabled());
+}
+
 }  // namespace
 }  // namespace heck

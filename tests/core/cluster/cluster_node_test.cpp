@@ -101,6 +101,7 @@ class TestCluster {
   std::map<std::string, bool> healthy;  // truth per target id; default healthy
   std::set<std::pair<std::string, int>> fails_for;  // (target, node): that node sees it fail
   std::map<std::string, std::set<int>> checked_by;  // who started checks, per target
+  std::vector<std::pair<int, AlertNotification>> notified;  // (sender, notification), in order
 
  private:
   struct Event {
@@ -117,6 +118,10 @@ class TestCluster {
         const int to = std::stoi(s->to.substr(1, s->to.find(':') - 1));
         push(now_ + Duration::milliseconds(2),
              Event{to, Packet{nodes_[node]->config().address, s->channel, std::move(s->bytes)}});
+      } else if (auto* n = std::get_if<Notify>(&e)) {
+        // A receiver that accepts every notification 5 ms later.
+        notified.emplace_back(node, n->notification);
+        push(now_ + Duration::milliseconds(5), Event{node, NotifyDone{n->notification.id, true, {}}});
       } else if (auto* sc = std::get_if<StartCheck>(&e)) {
         checked_by[sc->spec->id].insert(node);
         const bool up = (!healthy.contains(sc->spec->id) || healthy[sc->spec->id]) &&
@@ -470,6 +475,66 @@ TEST(ClusterNode, ATimerKindNoPartOwnsIsCountedNotSentToMembership) {
   c.node(0).step(c.now(), TimerFired{TimerKey{TimerKind::replica_flush, 0}}, out);
   c.node(0).step(c.now(), TimerFired{TimerKey{TimerKind::check, 0}}, out);
   EXPECT_EQ(c.node(0).counters().unknown_timers, 1u);
+}
+
+// An alert route written through one agent reaches every agent, and the
+// target's first owner (another agent) sends on it; removing it at a third
+// agent stops every sender.
+TEST(ClusterNode, ARouteWrittenAtOneAgentIsSentOnByTheFirstOwner) {
+  TestCluster c(3, {target("web")});
+  c.run_for(Duration::seconds(3));
+  auto route = AlertRoute::from_json(nlohmann::json{{"name", "ops"}, {"url", "http://127.0.0.1:9/hook"}});
+  ASSERT_TRUE(route.ok()) << route.error();
+  // The writer is an agent that does not own "web", so the send below is
+  // not the writer's own.
+  const std::string owner = c.node(0).owners("web").front();
+  const int owner_index = owner[1] - '0';
+  const int writer = owner_index == 1 ? 2 : 1;
+  const int third = 3 - owner_index - writer;
+  c.step(writer, PutRoute{*route});
+  c.run_for(Duration::seconds(2));
+  for (int i = 0; i < c.size(); ++i) {
+    ASSERT_EQ(c.node(i).alerts().config().routes.size(), 1u) << "n" << i;
+    EXPECT_EQ(c.node(i).alerts().config().routes[0], *route);
+  }
+  EXPECT_TRUE(c.notified.empty());  // healthy: nothing to say
+  c.healthy["web"] = false;
+  c.run_for(Duration::seconds(4));
+  ASSERT_EQ(c.notified.size(), 1u);
+  EXPECT_EQ(fmt::format("n{}", c.notified[0].first), owner);
+  EXPECT_EQ(c.notified[0].second.route, "ops");
+  EXPECT_EQ(c.notified[0].second.kind, AlertKind::firing);
+  // Every agent holds the record of that delivery.
+  for (int i = 0; i < c.size(); ++i) EXPECT_NE(c.node(i).health_state().last_alert("web", "ops"), nullptr) << "n" << i;
+  // Removed at the third agent: no route anywhere, no resolved notification.
+  c.step(third, DeleteRoute{"ops"});
+  c.run_for(Duration::seconds(2));
+  for (int i = 0; i < c.size(); ++i) EXPECT_TRUE(c.node(i).alerts().config().routes.empty()) << "n" << i;
+  c.healthy["web"] = true;
+  c.run_for(Duration::seconds(4));
+  EXPECT_EQ(c.notified.size(), 1u);
+}
+
+// A route in a node's config shadows a written route of the same name there.
+TEST(ClusterNode, AConfigRouteShadowsAWrittenOneOfTheSameName) {
+  ClusterNodeConfig config;
+  config.name = "n0";
+  config.address = "n0:7946";
+  auto mine = AlertRoute::from_json(nlohmann::json{{"name", "ops"}, {"url", "http://127.0.0.1:9/config"}});
+  auto theirs = AlertRoute::from_json(nlohmann::json{{"name", "ops"}, {"url", "http://127.0.0.1:9/api"}});
+  auto other = AlertRoute::from_json(nlohmann::json{{"name", "pager"}, {"url", "http://127.0.0.1:9/pager"}});
+  ASSERT_TRUE(mine.ok() && theirs.ok() && other.ok());
+  config.alerts.routes = {*mine};
+  ClusterNode node(config, 7);
+  Effects out;
+  node.start(Instant{}, out);
+  node.step(Instant{}, PutRoute{*theirs}, out);
+  node.step(Instant{}, PutRoute{*other}, out);
+  const auto& routes = node.alerts().config().routes;
+  ASSERT_EQ(routes.size(), 2u);
+  EXPECT_EQ(routes[0], *mine);
+  EXPECT_EQ(routes[1], *other);
+  ASSERT_NE(node.health_state().route("ops"), nullptr);  // replicated all the same
 }
 
 }  // namespace
