@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -31,6 +32,9 @@ constexpr std::string_view kTargetsPrefix = "/v1/targets/";
 constexpr std::string_view kOwnersPrefix = "/v1/owners/";
 constexpr std::string_view kCountersPrefix = "/v1/counters/";
 constexpr std::string_view kSetsPrefix = "/v1/sets/";
+constexpr std::string_view kRoutesPrefix = "/v1/alerts/routes/";
+// Alert routes written through the API: replicated to every agent, so few.
+constexpr std::size_t kMaxApiRoutes = 64;
 constexpr std::size_t kDefaultSetPage = 1000;
 constexpr std::size_t kMaxSetPage = 10'000;
 constexpr std::size_t kMaxCounterNameBytes = 256;
@@ -386,10 +390,23 @@ HttpResponse target_history(Agent& agent, const std::string& id, std::string_vie
 // The alert routes, this agent's sender counters and its last deliveries
 // (newest first). Every agent answers; only first owners send, so the
 // deliveries are this agent's own.
+bool configured_route(Agent& agent, std::string_view name) {
+  const auto& routes = agent.node().config().alerts.routes;
+  return std::any_of(routes.begin(), routes.end(), [&](const AlertRoute& r) { return r.name == name; });
+}
+
+// A route as the API shows it: its JSON and where it comes from ("config":
+// this agent's config file; "api": written through the API, replicated).
+json route_json(const AlertRoute& r, bool configured) {
+  json j = json::parse(r.to_json().dump());  // an ordered_json there
+  j["source"] = configured ? "config" : "api";
+  return j;
+}
+
 HttpResponse alerts(Agent& agent) {
   const AlertDispatch& d = agent.node().alerts();
   json routes = json::array();
-  for (const AlertRoute& r : d.config().routes) routes.push_back(json::parse(r.to_json().dump()));  // an ordered_json here
+  for (const AlertRoute& r : d.config().routes) routes.push_back(route_json(r, configured_route(agent, r.name)));
   const AlertCounters& c = d.counters();
   json deliveries = json::array();
   const auto& log = agent.alert_deliveries();
@@ -434,7 +451,7 @@ HttpResponse endpoints() {
       200, json{{"endpoints",
                  json::array({"/", "/v1/status", "/v1/targets", "/v1/targets/{id}", "/v1/owners/{id}",
                               "/v1/targets/{id}/history", "/v1/counters/{name}", "/v1/sets/{name}", "/v1/sets/{name}/{member}", "/v1/members",
-                              "/v1/health", "/v1/changes", "/v1/alerts", "/metrics"})}});
+                              "/v1/health", "/v1/changes", "/v1/alerts", "/v1/alerts/routes/{name}", "/metrics"})}});
 }
 
 // --- writes ----------------------------------------------------------------------
@@ -689,6 +706,76 @@ ApiReply set_read(Agent& agent, const std::string& set, std::string_view path, s
   return {json_response(200, reply)};
 }
 
+// --- alert routes written through the API (/v1/alerts/routes/{name}) ---------
+
+std::optional<HttpResponse> route_write_refused(Agent& agent, const std::string& name, std::string_view path) {
+  if (configured_route(agent, name)) {
+    return error_response(409,
+                          fmt::format("route '{}' is defined in this agent's config file (\"alerts\"); change it there, "
+                                      "or write the route under another name",
+                                      name),
+                          path);
+  }
+  return std::nullopt;
+}
+
+ApiReply put_route(Agent& agent, const std::string& name, std::string_view path, const std::string& body,
+                   const std::optional<Idempotency>& idem) {
+  auto parsed = parse_body(body);
+  if (!parsed) return {error_response(400, parsed.error(), path)};
+  nlohmann::json& j = *parsed;
+  if (j.contains("name")) {
+    const nlohmann::json& given = j.at("name");
+    if (!given.is_string() || given.get<std::string>() != name) {
+      return {error_response(
+          400,
+          fmt::format("name: the body's name ({}) differs from the path's ('{}')",
+                      given.is_string() ? quote_for_message(given.get<std::string>()) : std::string(given.type_name()),
+                      name),
+          path)};
+    }
+  }
+  j["name"] = name;
+  auto route = AlertRoute::from_json(j, "body");
+  if (!route) return {error_response(400, route.error(), path)};
+  if (auto refused = route_write_refused(agent, name, path)) return {std::move(*refused)};
+  const HealthState& state = agent.node().health_state();
+  const bool created = state.route(name) == nullptr;
+  if (created && state.routes().size() >= kMaxApiRoutes) {
+    return {error_response(409, fmt::format("{} routes are written through the API already, the limit", kMaxApiRoutes),
+                           path)};
+  }
+  const AlertRoute written = *route;
+  if (!agent.submit(PutRoute{std::move(*route)})) {
+    return {error_response(503, "the agent is stopping or overloaded; try again", path)};
+  }
+  const RouteVersion* now = state.route(name);
+  if (!now || !now->route || *now->route != written) {
+    return {error_response(500, "the route was not written (see the agent's log)", path)};
+  }
+  return finish_write(agent, idem, created ? 201 : 200,
+                      json{{"name", name}, {"created", created}, {"route", route_json(written, false)}}, path);
+}
+
+ApiReply delete_route(Agent& agent, const std::string& name, std::string_view path,
+                      const std::optional<Idempotency>& idem) {
+  if (auto refused = route_write_refused(agent, name, path)) return {std::move(*refused)};
+  const HealthState& state = agent.node().health_state();
+  if (!state.route(name)) return {error_response(404, fmt::format("no route '{}' written through the API", name), path)};
+  if (!agent.submit(DeleteRoute{name})) {
+    return {error_response(503, "the agent is stopping or overloaded; try again", path)};
+  }
+  if (state.route(name)) return {error_response(500, "the route was not removed (see the agent's log)", path)};
+  return finish_write(agent, idem, 200, json{{"name", name}, {"removed", true}}, path);
+}
+
+ApiReply get_route(Agent& agent, const std::string& name, std::string_view path) {
+  for (const AlertRoute& r : agent.node().alerts().config().routes) {
+    if (r.name == name) return {json_response(200, route_json(r, configured_route(agent, name)))};
+  }
+  return {error_response(404, fmt::format("no route '{}'", name), path)};
+}
+
 std::optional<std::string> counter_name_problem(const std::string& name) {
   if (name.empty()) return "empty counter name";
   if (name.size() > kMaxCounterNameBytes) {
@@ -702,13 +789,14 @@ std::optional<std::string> counter_name_problem(const std::string& name) {
 
 enum class Route {
   none, page, index, targets, target, target_history, owners, counter, set, set_member, status, members, health,
-  changes, alerts, metrics
+  changes, alerts, alert_route, metrics
 };
 
 std::string_view allowed_methods(Route r) {
   switch (r) {
     case Route::target:
-    case Route::set_member: return "GET, HEAD, PUT, DELETE";
+    case Route::set_member:
+    case Route::alert_route: return "GET, HEAD, PUT, DELETE";
     case Route::counter: return "GET, HEAD, POST";
     default: return "GET, HEAD";
   }
@@ -716,7 +804,9 @@ std::string_view allowed_methods(Route r) {
 
 bool method_allowed(Route r, std::string_view method) {
   if (method == "GET" || method == "HEAD") return true;
-  if (r == Route::target || r == Route::set_member) return method == "PUT" || method == "DELETE";
+  if (r == Route::target || r == Route::set_member || r == Route::alert_route) {
+    return method == "PUT" || method == "DELETE";
+  }
   if (r == Route::counter) return method == "POST";
   return false;
 }
@@ -783,6 +873,8 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     route = Route::changes;
   } else if (path == "/v1/alerts") {
     route = Route::alerts;
+  } else if (below(kRoutesPrefix)) {
+    route = Route::alert_route;
   } else if (path == "/metrics") {
     route = Route::metrics;
   }
@@ -812,11 +904,14 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
   // reached this one) gets the first answer again and changes nothing.
   // The etcd store keeps targets, observations and counters only: sets and
   // the record of applied keys live in the gossip store.
-  if (agent.external_store() &&
-      (route == Route::set || route == Route::set_member || (!read && request.idempotency_key))) {
+  if (agent.external_store() && (route == Route::set || route == Route::set_member ||
+                                  (route == Route::alert_route && !read) || (!read && request.idempotency_key))) {
     return {error_response(501,
                            route == Route::set || route == Route::set_member
                                ? "sets are kept by the gossip store only; this agent runs --store etcd"
+                           : route == Route::alert_route
+                               ? "alert routes written through the API are kept by the gossip store only; this agent "
+                                 "runs --store etcd: put the route in the config file (\"alerts\")"
                                : "Idempotency-Key: not supported with --store etcd (the gossip store keeps the "
                                  "record of applied writes); send the write without it",
                            path)};
@@ -868,6 +963,15 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     name = url_decode(rest, false);
     if (auto problem = counter_name_problem(name)) return {error_response(400, *problem, path)};
   }
+  if (route == Route::alert_route) {
+    name = std::string(rest);
+    if (!valid_route_name(name)) {
+      return {error_response(400,
+                             fmt::format("invalid route name {}: 1-{} characters of A-Z a-z 0-9 . _ : -",
+                                         quote_for_message(name), AlertRoute::kMaxNameLength),
+                             path)};
+    }
+  }
   std::string member;
   if (route == Route::set || route == Route::set_member) {
     const auto slash = rest.find('/');
@@ -917,6 +1021,11 @@ ApiReply route_api_request(Agent& agent, const HttpRequest& request, const ApiOp
     case Route::changes: return {changes(agent)};
     case Route::target_history: return {target_history(agent, name, path)};
     case Route::alerts: return {alerts(agent)};
+    case Route::alert_route: {
+      if (request.method == "PUT") return put_route(agent, name, path, request.body, idem);
+      if (request.method == "DELETE") return delete_route(agent, name, path, idem);
+      return get_route(agent, name, path);
+    }
     case Route::metrics: {
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";

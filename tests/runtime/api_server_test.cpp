@@ -63,6 +63,7 @@ class ApiRoutes : public ::testing::Test {
     config.name = "api-test";
     config.address = "127.0.0.1:7946";
     config.targets = {spec("web"), spec("db"), spec("cache", 5)};
+    config.alerts.routes = config_routes;
     AgentOptions options;
     options.log = [](std::string_view) {};
     options.view_scan_interval = Duration::zero();  // the tests scan
@@ -118,6 +119,7 @@ class ApiRoutes : public ::testing::Test {
   std::unique_ptr<Agent> agent;
   ApiOptions api;
   std::string state_path;  // set before SetUp for a durable agent
+  std::vector<AlertRoute> config_routes;  // set before SetUp for routes in the config
 };
 
 TEST_F(ApiRoutes, MembersListsThisAgentAlive) {
@@ -636,7 +638,7 @@ TEST_F(ApiRoutes, StatusPageIsOneSelfContainedHtmlDocument) {
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("@import")));
   EXPECT_THAT(r.body, ::testing::Not(HasSubstr("innerHTML")));
   EXPECT_EQ(get("/", "HEAD").status, 200u);
-  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 14u);
+  EXPECT_EQ(get_json("/v1")["endpoints"].size(), 15u);
   // Without routes /v1/alerts answers with empty lists and zero counters.
   const auto alerts = get_json("/v1/alerts");
   EXPECT_TRUE(alerts["routes"].empty());
@@ -754,6 +756,82 @@ struct TempDir {
   ~TempDir() { std::filesystem::remove_all(path); }
   std::string path;
 };
+
+// --- alert routes written through the API ----------------------------------------
+
+class RoutedApiRoutes : public ApiRoutes {
+ protected:
+  void SetUp() override {
+    auto r = AlertRoute::from_json(json{{"name", "ops"}, {"url", "http://127.0.0.1:9/config"}});
+    ASSERT_TRUE(r.ok()) << r.error();
+    config_routes = {*r};
+    ApiRoutes::SetUp();
+  }
+};
+
+TEST_F(RoutedApiRoutes, RoutesAreWrittenReadReplacedAndRemovedThroughTheApi) {
+  json put = send_json("PUT", "/v1/alerts/routes/pager",
+                       R"({"url": "https://hooks.example/p", "format": "slack", "for_ms": 30000})", 201);
+  EXPECT_EQ(put["created"], true);
+  EXPECT_EQ(put["route"]["source"], "api");
+  EXPECT_EQ(put["route"]["for_ms"], 30000);
+  // Listed after the config's, each with its source; the dispatch sends on both.
+  json alerts = get_json("/v1/alerts");
+  ASSERT_EQ(alerts["routes"].size(), 2u);
+  EXPECT_EQ(alerts["routes"][0]["name"], "ops");
+  EXPECT_EQ(alerts["routes"][0]["source"], "config");
+  EXPECT_EQ(alerts["routes"][1]["name"], "pager");
+  EXPECT_EQ(alerts["routes"][1]["source"], "api");
+  EXPECT_EQ(agent->node().alerts().config().routes.size(), 2u);
+  EXPECT_EQ(get_json("/v1/alerts/routes/pager")["url"], "https://hooks.example/p");
+  EXPECT_EQ(get_json("/v1/alerts/routes/ops")["source"], "config");
+  // Replaced: 200, the new version everywhere.
+  json again = send_json("PUT", "/v1/alerts/routes/pager", R"({"name": "pager", "url": "https://hooks.example/q"})", 200);
+  EXPECT_EQ(again["created"], false);
+  EXPECT_EQ(get_json("/v1/alerts/routes/pager")["url"], "https://hooks.example/q");
+  EXPECT_EQ(get_json("/v1/alerts/routes/pager")["format"], "json");
+  // Removed: gone from the list and the dispatch; a second removal is 404.
+  EXPECT_EQ(send_json("DELETE", "/v1/alerts/routes/pager", "", 200)["removed"], true);
+  EXPECT_EQ(get_json("/v1/alerts")["routes"].size(), 1u);
+  EXPECT_EQ(agent->node().alerts().config().routes.size(), 1u);
+  EXPECT_THAT(send_json("DELETE", "/v1/alerts/routes/pager", "", 404)["error"].get<std::string>(),
+              HasSubstr("no route 'pager' written through the API"));
+  EXPECT_EQ(get("/v1/alerts/routes/pager").status, 404u);
+  // Idempotent like every write.
+  EXPECT_EQ(keyed(*agent, api, "PUT", "/v1/alerts/routes/k", R"({"url": "http://127.0.0.1:9/k"})", "route-1").status, 201u);
+  HttpResponse replay = keyed(*agent, api, "PUT", "/v1/alerts/routes/k", R"({"url": "http://127.0.0.1:9/k"})", "route-1");
+  EXPECT_EQ(replay.status, 201u);
+  EXPECT_TRUE(replay.replayed);
+}
+
+TEST_F(RoutedApiRoutes, BadRouteWritesGetAMessageAndChangeNothing) {
+  auto error = [&](std::string method, std::string target, std::string body, unsigned status) {
+    return send_json(std::move(method), std::move(target), std::move(body), status)["error"].get<std::string>();
+  };
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/x", R"({"url": "ftp://h/x"})", 400), HasSubstr("body.url"));
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/x", R"({"url": "http://h/x", "repeat_ms": 5})", 400),
+              HasSubstr("body.repeat_ms"));
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/x", R"({"url": "http://h/x", "colour": 1})", 400), HasSubstr("colour"));
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/x", R"({"name": "y", "url": "http://h/x"})", 400),
+              HasSubstr("differs from the path's ('x')"));
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/x", "{", 400), HasSubstr("JSON"));
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/a%20b", R"({"url": "http://h/x"})", 400), HasSubstr("invalid route name"));
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/" + std::string(65, 'r'), R"({"url": "http://h/x"})", 400),
+              HasSubstr("invalid route name"));
+  // A route of this agent's config is changed in the config, not here.
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/ops", R"({"url": "http://h/x"})", 409), HasSubstr("config file"));
+  EXPECT_THAT(error("DELETE", "/v1/alerts/routes/ops", "", 409), HasSubstr("config file"));
+  EXPECT_EQ(send("POST", "/v1/alerts/routes/x", "").status, 405u);
+  EXPECT_EQ(get("/v1/alerts/routes/x/y").status, 404u);
+  // Bounded: at most 64 written routes.
+  for (int i = 0; i < 64; ++i) {
+    send_json("PUT", fmt::format("/v1/alerts/routes/r{}", i), R"({"url": "http://127.0.0.1:9/r"})", 201);
+  }
+  EXPECT_THAT(error("PUT", "/v1/alerts/routes/r64", R"({"url": "http://127.0.0.1:9/r"})", 409), HasSubstr("the limit"));
+  send_json("PUT", "/v1/alerts/routes/r0", R"({"url": "http://127.0.0.1:9/r0"})", 200);  // a replacement is fine
+  EXPECT_EQ(agent->node().health_state().routes().size(), 64u);
+  EXPECT_EQ(get_json("/v1/alerts/routes/ops")["url"], "http://127.0.0.1:9/config");
+}
 
 class DurableApiRoutes : public ApiRoutes {
  protected:
