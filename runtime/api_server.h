@@ -75,6 +75,23 @@
 //       status changes of the replicated view seen by this agent (its 1 s
 //       scans, Agent::view_changes), newest last, bounded:
 //       [{"at", "target", "from", "to", "observer" (null if none), "reason"}]
+//   GET /v1/targets/{id}/history
+//       {"id", "status", "transitions" (newest first, at most 64),
+//        "transitions_truncated", "uptime": {"1h", "24h"}, "latency" (this
+//        agent's own checks)}: runtime/target_history.h.
+//   GET /v1/alerts
+//       {"routes": [route + "source" ("config": this agent's config file;
+//        "api": written through the API)], "in_flight", "counters", and
+//        "deliveries" (this agent's last ones, newest first)}.
+//   PUT /v1/alerts/routes/{name}   (write) body: a route (AlertRoute JSON,
+//       core/alerts/alert_route.h; "name" optional, equal to the path's)
+//       -> 201 (new) / 200 (replaced) {"name", "created", "route"}. Written
+//       to the replicated state: every agent sends on it. A name this
+//       agent's config defines -> 409; more than 64 written routes -> 409;
+//       --store etcd -> 501 (routes go in the config file there).
+//   DELETE /v1/alerts/routes/{name} (write) -> 200 {"name", "removed": true};
+//       404 when no written route has that name, 409 for a config route.
+//   GET /v1/alerts/routes/{name} -> the route and its source, or 404.
 //   GET /   the status page (runtime/status_page.h), text/html.
 //   GET /v1 {"endpoints": [...]}
 //   GET /metrics

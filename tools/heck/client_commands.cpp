@@ -8,6 +8,11 @@
 //   heck remove-target ID
 //   heck counter NAME [--add N]
 //   heck set NAME [--add M | --remove M | --has M] [--limit N] [--after M]
+//   heck alerts                              routes, counters, last deliveries
+//   heck route NAME [--url U] [--format json|slack] [--targets ID,...]
+//              [--for-ms N] [--repeat-ms N] [--no-resolved] [--spec FILE|-]
+//              [--remove]                    an alert route through the API
+//   heck history ID                          a target's transitions and uptime
 //   (heck members: agent_command.cpp; heck owners ID... --api: owners_command.cpp)
 //
 // Every command takes --api HOST:PORT (default 127.0.0.1:7700), --token
@@ -33,6 +38,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/alerts/alert_route.h"
 #include "core/replicated/health_state.h"
 #include "core/target_spec.h"
 #include "runtime/api_client.h"
@@ -418,6 +424,16 @@ struct IdArgs {
   std::string id;
 };
 
+// One route on one line.
+std::string route_line(const nlohmann::json& route) {
+  return fmt::format("{} ({}): {} to {}, {}, for {} ms, repeat {} ms, resolved {}", json_text(route, "name", 64),
+                     json_text(route, "source", 8), json_text(route, "format", 8), json_text(route, "url", 200),
+                     route.contains("targets") ? fmt::format("{} target(s)", route.at("targets").size())
+                                               : std::string("every target"),
+                     json_text(route, "for_ms", 16), json_text(route, "repeat_ms", 16),
+                     json_text(route, "send_resolved", 8));
+}
+
 // The routes, this agent's sender counters and its last deliveries.
 void run_alerts(const ClientArgs& args) {
   const auto client = make_client(args);
@@ -427,14 +443,9 @@ void run_alerts(const ClientArgs& args) {
   if (args.json) return print_out(raw);
   std::string out;
   const auto& routes = r->contains("routes") && r->at("routes").is_array() ? r->at("routes") : nlohmann::json::array();
-  if (routes.empty()) out += "no alert routes (\"alerts\" in the agent's config)\n";
+  if (routes.empty()) out += "no alert routes (\"alerts\" in the agent's config, or heck route NAME --url U)\n";
   for (const auto& route : routes) {
-    out += fmt::format("route {}: {} to {}, {}, for {} ms, repeat {} ms, resolved {}\n", json_text(route, "name", 64),
-                       json_text(route, "format", 8), json_text(route, "url", 200),
-                       route.contains("targets") ? fmt::format("{} target(s)", route.at("targets").size())
-                                                 : std::string("every target"),
-                       json_text(route, "for_ms", 16), json_text(route, "repeat_ms", 16),
-                       json_text(route, "send_resolved", 8));
+    out += "route " + route_line(route) + "\n";
   }
   const auto& c = r->contains("counters") ? r->at("counters") : nlohmann::json::object();
   out += fmt::format("sent here {}, delivered {}, failed {}, retries {}, deferred {}, in flight {}\n",
@@ -452,6 +463,68 @@ void run_alerts(const ClientArgs& args) {
                        ok ? std::string("delivered") : "failed: " + json_text(d, "error", 200));
   }
   print_out(out);
+}
+
+// ---- heck route --------------------------------------------------------------
+
+struct RouteArgs {
+  ClientArgs client;
+  std::string name;
+  std::optional<std::string> url, format, targets;
+  std::optional<std::int64_t> for_ms, repeat_ms;
+  bool no_resolved = false;
+  bool remove = false;
+  std::string spec_file;
+};
+
+
+// Shows, writes or removes one alert route written through the API.
+void run_route(const RouteArgs& args) {
+  if (!valid_route_name(args.name)) {
+    client_fail(2, fmt::format("route name '{}' must be 1-{} characters of A-Z a-z 0-9 . _ : -",
+                               sanitize_for_log(args.name, 140), AlertRoute::kMaxNameLength));
+  }
+  const std::string path = "/v1/alerts/routes/" + args.name;
+  const bool write = args.url || args.format || args.targets || args.for_ms || args.repeat_ms || args.no_resolved ||
+                     !args.spec_file.empty();
+  if (args.remove && write) client_fail(2, "route: --remove takes no route fields");
+  const auto client = make_client(args.client);
+  std::string raw;
+  if (args.remove) {
+    auto r = client.del(path, &raw);
+    if (!r) client_fail(1, r.error());
+    return print_out(args.client.json ? raw : fmt::format("removed route {}\n", args.name));
+  }
+  if (!write) {
+    auto r = client.get(path, &raw);
+    if (!r) client_fail(1, r.error());
+    return print_out(args.client.json ? raw : route_line(*r) + "\n");
+  }
+  nlohmann::json body = args.spec_file.empty() ? nlohmann::json::object() : read_spec(args.spec_file);
+  if (!body.is_object()) client_fail(2, "--spec: a route must be a JSON object");
+  body["name"] = args.name;
+  if (args.url) body["url"] = *args.url;
+  if (args.format) body["format"] = *args.format;
+  if (args.for_ms) body["for_ms"] = *args.for_ms;
+  if (args.repeat_ms) body["repeat_ms"] = *args.repeat_ms;
+  if (args.no_resolved) body["send_resolved"] = false;
+  if (args.targets) {
+    nlohmann::json ids = nlohmann::json::array();
+    std::stringstream in(*args.targets);
+    for (std::string id; std::getline(in, id, ',');) {
+      if (!id.empty()) ids.push_back(id);
+    }
+    body["targets"] = std::move(ids);
+  }
+  // Refuse here what the agent would refuse, with the same message.
+  if (auto parsed = AlertRoute::from_json(body, "route"); !parsed) client_fail(2, parsed.error());
+  auto r = client.put(path, body, &raw);
+  if (!r) client_fail(1, r.error());
+  if (args.client.json) return print_out(raw);
+  const bool created = r->is_object() && r->value("created", false);
+  print_out(fmt::format("{} route {}\n",
+                        created ? "added" : "replaced",
+                        r->contains("route") ? route_line(r->at("route")) : args.name));
 }
 
 // One target's past as the agent saw it.
@@ -492,6 +565,22 @@ void register_client_commands(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand("alerts", "alert routes and this agent's last deliveries (GET /v1/alerts)");
     add_client_options(cmd, *args);
     cmd->callback([args] { run_alerts(*args); });
+  }
+  {
+    auto args = std::make_shared<RouteArgs>();
+    CLI::App* cmd = app.add_subcommand(
+        "route", "show, write or remove an alert route kept in the replicated state (/v1/alerts/routes/NAME)");
+    add_client_options(cmd, args->client);
+    cmd->add_option("name", args->name, "route name")->required();
+    cmd->add_option("--url", args->url, "the webhook: http(s)://host[:port]/path");
+    cmd->add_option("--format", args->format, "the body: json (default) or slack")->check(CLI::IsMember({"json", "slack"}));
+    cmd->add_option("--targets", args->targets, "only these target ids, comma-separated (default: every target)");
+    cmd->add_option("--for-ms", args->for_ms, "unhealthy this long before it fires (default 0)");
+    cmd->add_option("--repeat-ms", args->repeat_ms, "re-send a firing alert this often (default 0: never)");
+    cmd->add_flag("--no-resolved", args->no_resolved, "send no resolved notification");
+    cmd->add_option("--spec", args->spec_file, "a route as JSON from FILE or - (stdin); flags override it");
+    cmd->add_flag("--remove", args->remove, "remove the route");
+    cmd->callback([args] { run_route(*args); });
   }
   {
     auto args = std::make_shared<IdArgs>();
