@@ -17,6 +17,9 @@ every POST; local HTTP targets flip on a switch.
   4. the receiver refuses the next two POSTs (503): target U's firing is
      retried with backoff and delivered once (attempt 3), /v1/alerts on the
      sender lists the failures and the delivery, /metrics counts them;
+     then a route written through the API at one agent (heck route) reaches
+     every agent, target V's first owner sends on it once, and after it is
+     removed at another agent nothing more goes out on it;
   5. a route with a bad url stops the agent at start with a message naming it.
 
 Usage: alerts_test.py PATH_TO_HECK
@@ -107,7 +110,7 @@ def with_dir(heck, key, base, hooks, tmp, targets, receiver):
         agents.append(start("n1", []))
         for i in range(2, 6):
             agents.append(start(f"n{i}", [agents[0].cluster]))
-        run(heck, agents, base, tmp)
+        run(heck, agents, base, hooks, tmp)
     except BaseException:
         dump_logs(agents, last_lines=40)
         raise
@@ -119,7 +122,7 @@ def with_dir(heck, key, base, hooks, tmp, targets, receiver):
     return 0
 
 
-def run(heck, agents, base, tmp):
+def run(heck, agents, base, hooks, tmp):
     names = sorted(a.name for a in agents)
     poll("five agents alive everywhere",
          lambda: all(sorted(m["name"] for m in a.get_json("/v1/members") if m["state"] == "alive") == names
@@ -199,7 +202,7 @@ def run(heck, agents, base, tmp):
           "/metrics show it")
     # The client commands show the same.
     r = run_heck(heck, "alerts", "--api", sender.api)
-    check(r.returncode == 0 and "route ops: json to" in r.stdout and "route pager: slack to" in r.stdout
+    check(r.returncode == 0 and "route ops (config): json to" in r.stdout and "route pager (config): slack to" in r.stdout
           and re.search(rf"ops\s+{other}\s+firing\s+3\s+delivered", r.stdout)
           and re.search(rf"ops\s+{other}\s+firing\s+1\s+failed: HTTP 503: busy", r.stdout),
           f"heck alerts: {r.returncode} {r.stdout!r} {r.stderr!r}")
@@ -208,6 +211,47 @@ def run(heck, agents, base, tmp):
           and re.search(r"healthy -> unhealthy", r.stdout) and re.search(r"unhealthy -> healthy", r.stdout),
           f"heck history: {r.returncode} {r.stdout!r} {r.stderr!r}")
     print(f"ok: heck alerts and heck history {target} show them")
+
+    # 4b. A route written through the API at one agent (heck route): every
+    # agent lists it, the first owner of a failing target sends on it once;
+    # removed at another agent, nobody sends on it again.
+    third = next(i for i in ids[4:] if i != other)
+    third_owner = survivors[0].get_json(f"/v1/owners/{third}")["owners"][0]
+    # Written, read and removed at agents other than the sender.
+    writer, reader, remover = [a for a in survivors if a.name != third_owner][:3]
+    r = run_heck(heck, "route", "api-hook", "--url", f"{hooks}/api", "--targets", third, "--api", writer.api,
+                 "--token", TOKEN)
+    check(r.returncode == 0 and r.stdout.startswith("added route api-hook (api): json to"),
+          f"heck route (write): {r.returncode} {r.stdout!r} {r.stderr!r}")
+    poll("every survivor to list the api-hook route",
+         lambda: all([(x["name"], x["source"]) for x in a.get_json("/v1/alerts")["routes"]]
+                     == [("ops", "config"), ("pager", "config"), ("api-hook", "api")] for a in survivors), 10)
+    r = run_heck(heck, "route", "api-hook", "--api", reader.api)
+    check(r.returncode == 0 and "api-hook (api): json to" in r.stdout and "1 target(s)" in r.stdout,
+          f"heck route (read): {r.returncode} {r.stdout!r} {r.stderr!r}")
+    with LOCK:
+        FAILING.add(third)
+    poll(f"a firing for {third} on the api-hook route", lambda: len(received("/api", third, "firing")) >= 1, 10)
+    time.sleep(1.5)
+    got = received("/api")
+    check(len(got) == 1 and got[0]["target"] == third and got[0]["route"] == "api-hook"
+          and got[0]["sender"] == third_owner, f"/api got: {got}")
+    r = run_heck(heck, "route", "api-hook", "--remove", "--api", remover.api, "--token", TOKEN)
+    check(r.returncode == 0 and r.stdout == "removed route api-hook\n",
+          f"heck route --remove: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    poll("every survivor to drop the api-hook route",
+         lambda: all(len(a.get_json("/v1/alerts")["routes"]) == 2 for a in survivors), 10)
+    with LOCK:
+        FAILING.discard(third)
+    poll(f"the resolved for {third} on ops", lambda: len(received("/ops", third, "resolved")) >= 1, 10)
+    time.sleep(1.5)
+    check(len(received("/api")) == 1, f"/api after the route was removed: {received('/api')}")
+    # A route of the config cannot be overwritten through the API.
+    r = run_heck(heck, "route", "ops", "--url", f"{hooks}/x", "--api", writer.api, "--token", TOKEN)
+    check(r.returncode == 1 and "defined in this agent's config file" in r.stderr,
+          f"heck route ops: {r.returncode} {r.stdout!r} {r.stderr!r}")
+    print(f"ok: a route written at {writer.name} reached every agent; {third_owner} sent {third}'s firing on it "
+          f"once; removed at {remover.name}, no resolved went out on it")
 
     # 5. A bad route stops the start with a message naming it.
     bad = os.path.join(tmp, "bad.json")
