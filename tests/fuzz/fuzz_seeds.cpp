@@ -75,18 +75,22 @@ int main(int argc, char** argv) {
   heck::Repair repair;
   repair.delta = d;
   bodies.push_back(heck::encode_repair(repair));
-  // The six-store layout: sets, the request record and the alert log in use.
+  // The seven-store layout: sets, the request record, the alert log and a
+  // route written through the API in use.
   heck::HealthDelta six = state.add_to_set("likes-p1", "u7");
   heck::AppliedRequest answer;
   answer.status = 200;
   answer.body = "{}";
   six.join(state.record_request("key-1", answer));
   six.join(state.record_alert("web", "ops", heck::AlertRecord{heck::AlertKind::firing, 1000, heck::HlcTimestamp{}, 0}));
+  auto route = heck::AlertRoute::from_json(json{{"name", "ops"}, {"url", "http://127.0.0.1:9/hook"}, {"for_ms", 1000}});
+  six.join(state.put_route(heck::HlcTimestamp{}, *route));
   parts.push_back(wire::encode_part(wire::PartType::delta, heck::encode_delta(six)));
   bodies.push_back(heck::encode_delta(six));
   digest.sets = six.sets.context;
   digest.requests = six.requests.context;
   digest.alerts = six.alerts.context;
+  digest.routes = six.routes.context;
   bodies.push_back(heck::encode_digest(digest));
   repair.delta = six;
   bodies.push_back(heck::encode_repair(repair));

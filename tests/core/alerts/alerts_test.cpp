@@ -250,7 +250,8 @@ TEST(AlertLog, TheCodecCarriesItAndRefusesBadRecords) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("delta.a"), std::string::npos) << r.error();
   EXPECT_NE(r.error().find("is not a target id, '/' and a route name"), std::string::npos) << r.error();
-  // Digests and repairs list six stores once the log is used, and read back.
+  // Digests and repairs list six stores once the log is used (seven with
+  // routes, AlertRoutes below), and read back.
   Digest g;
   g.replica = A;
   g.hashes.assign(kDigestBuckets, 1);
