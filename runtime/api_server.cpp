@@ -207,11 +207,32 @@ std::vector<QueryParam> parse_query(std::string_view query) {
 
 // --- reads -----------------------------------------------------------------------
 
+// A target's recent past for a table row (?recent=true): the statuses its
+// last transitions went to and the latencies of this agent's last checks,
+// oldest first, few of each (the status page draws a strip and a sparkline).
+constexpr std::size_t kRecentStatuses = 16;
+constexpr std::size_t kRecentSamples = 30;
+json recent_json(const TargetHistory::Entry* e) {
+  json statuses = json::array(), latencies = json::array();
+  if (e) {
+    const auto& t = e->transitions;
+    for (std::size_t i = t.size() > kRecentStatuses ? t.size() - kRecentStatuses : 0; i < t.size(); ++i) {
+      statuses.push_back(std::string(to_string(t[i].to)));
+    }
+    const auto& s = e->samples;
+    for (std::size_t i = s.size() > kRecentSamples ? s.size() - kRecentSamples : 0; i < s.size(); ++i) {
+      latencies.push_back(round3(s[i].latency.ms_f()));
+    }
+  }
+  return json{{"statuses", std::move(statuses)}, {"latency_ms", std::move(latencies)}};
+}
+
 HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view query) {
   std::optional<HealthStatus> status_filter;
   std::optional<bool> stale_filter;
   bool seen_status = false;
   bool seen_stale = false;
+  bool recent = false;
   for (const QueryParam& p : parse_query(query)) {
     if (p.key == "status") {
       if (seen_status) return error_response(400, "query parameter 'status' given more than once", path);
@@ -235,8 +256,16 @@ HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view 
                                        {"path", std::string(path)},
                                        {"allowed", json::array({"true", "false"})}});
       }
+    } else if (p.key == "recent") {
+      if (p.value != "true" && p.value != "false") {
+        return error_response(400, fmt::format("invalid recent {} (allowed: true, false)", quote_for_message(p.value)),
+                              path);
+      }
+      recent = p.value == "true";
     } else {
-      return error_response(400, fmt::format("unknown query parameter {} (allowed: status, stale)", quote_for_message(p.key)),
+      return error_response(400,
+                            fmt::format("unknown query parameter {} (allowed: status, stale, recent)",
+                                        quote_for_message(p.key)),
                             path);
     }
   }
@@ -245,6 +274,7 @@ HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view 
     if (status_filter && v.status != *status_filter) continue;
     if (stale_filter && v.stale != *stale_filter) continue;
     list.push_back(target_json(agent, v));
+    if (recent) list.back()["recent"] = recent_json(agent.history().find(v.id));
   }
   return json_response(200, list);
 }

@@ -5,7 +5,9 @@
 // (ClusterNode::target_view / target_views, owners, counter), so any agent
 // gives the same answer about any target once the cluster has converged.
 //
-//   GET /v1/targets[?status=healthy|unhealthy|unknown][&stale=true|false]
+//   GET /v1/targets[?status=healthy|unhealthy|unknown][&stale=true|false][&recent=true]
+//       (recent=true: each target also has "recent": {"statuses" of its last
+//       16 transitions, "latency_ms" of this agent's last 30 checks}, oldest first)
 //       JSON array of target entries, sorted by id. A bad query -> 400 naming it.
 //   GET /v1/targets/{id}
 //       one target entry; 404 {"error": "no target 'x'"} if not registered.

@@ -51,10 +51,15 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
   #detail .facts { display: flex; gap: 18px; align-items: center; flex-wrap: wrap; margin: 4px 0 8px; }
   #latency { background: #fff; border: 1px solid var(--line); }
   #latency polyline { fill: none; stroke: #1565c0; stroke-width: 1.5; }
-  #strip { display: flex; gap: 2px; }
+  #strip, .mini-strip { display: flex; gap: 2px; }
   #strip .block { width: 14px; height: 18px; border-radius: 2px; background: #bdbdbd; }
-  #strip .block[data-to="healthy"] { background: var(--green); }
-  #strip .block[data-to="unhealthy"] { background: var(--red); }
+  .mini-strip .block { width: 5px; height: 12px; border-radius: 1px; background: #bdbdbd; }
+  #strip .block[data-to="healthy"], .mini-strip .block[data-to="healthy"] { background: var(--green); }
+  #strip .block[data-to="unhealthy"], .mini-strip .block[data-to="unhealthy"] { background: var(--red); }
+  td.recent { white-space: nowrap; }
+  td.recent .mini-strip { display: inline-flex; vertical-align: middle; margin-right: 6px; }
+  svg.mini-latency { vertical-align: middle; }
+  svg.mini-latency polyline { fill: none; stroke: #1565c0; stroke-width: 1; }
   a.target-link { color: inherit; }
 </style>
 </head>
@@ -76,7 +81,7 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
   <section>
     <h2>Targets <span class="dim" id="targets-note"></span></h2>
     <table id="targets">
-      <thead><tr><th>id</th><th>url</th><th>status</th><th>stale</th><th>owners</th>
+      <thead><tr><th>id</th><th>url</th><th>status</th><th>recent</th><th>stale</th><th>owners</th>
         <th>last observer</th><th>age</th><th>reason</th></tr></thead>
       <tbody></tbody>
     </table>
@@ -201,6 +206,17 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
       var u = cell(tr, t.url, "mono url");
       u.title = t.url;
       cell(tr, "").appendChild(badge(t.status));
+      // Recent: the statuses of its last transitions and this agent's last
+      // check latencies (only where it checks the target).
+      var rc = cell(tr, "", "recent"), recent = t.recent || { statuses: [], latency_ms: [] };
+      var mini = el("span", { "class": "mini-strip", title: "last transitions, oldest first" });
+      recent.statuses.forEach(function (st) { mini.appendChild(el("span", { "class": "block", "data-to": st })); });
+      rc.appendChild(mini);
+      if (recent.latency_ms.length) {
+        var svg = sparkline(recent.latency_ms, 60, 14, "mini-latency");
+        svg.setAttribute("aria-label", "latency of the last checks here");
+        rc.appendChild(svg);
+      }
       cell(tr, t.stale ? "stale" : "no", "stale");
       cell(tr, (t.owners || []).join(", "), "mono");
       cell(tr, t.last_observer || "\u2013", "mono");
@@ -208,7 +224,7 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
       cell(tr, t.reason || "\u2013");
       return tr;
     });
-    replaceBody(document.getElementById("targets"), rows.length ? rows : [empty(8, "no targets registered")]);
+    replaceBody(document.getElementById("targets"), rows.length ? rows : [empty(9, "no targets registered")]);
     document.getElementById("targets-note").textContent =
       list.length > shown.length ? "(showing " + shown.length + " of " + list.length + ", unhealthy first)"
                                  : "(" + list.length + ", unhealthy first)";
@@ -236,6 +252,30 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
     var m = /^#target=(.+)$/.exec(location.hash);
     return m ? decodeURIComponent(m[1]) : null;
   }
+  // A polyline of `values` in a w x h box, scaled to the largest.
+  var SVG_NS = "http://www.w3.org/2000/svg";
+  function drawSparkline(svg, values, w, h) {
+    while (svg.firstChild) svg.removeChild(svg.firstChild);
+    var max = 0;
+    values.forEach(function (v) { max = Math.max(max, v); });
+    var points = values.map(function (v, i) {
+      var x = values.length > 1 ? (i * (w - 2)) / (values.length - 1) + 1 : w / 2;
+      var y = h - 1 - (max > 0 ? (v / max) * (h - 3) : 0);
+      return x.toFixed(1) + "," + y.toFixed(1);
+    });
+    var line = document.createElementNS(SVG_NS, "polyline");
+    line.setAttribute("points", points.join(" "));
+    svg.appendChild(line);
+    svg.setAttribute("data-samples", String(values.length));
+  }
+  function sparkline(values, w, h, cls) {
+    var svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("width", String(w));
+    svg.setAttribute("height", String(h));
+    svg.setAttribute("class", cls);
+    drawSparkline(svg, values, w, h);
+    return svg;
+  }
   function percent(u) {
     return u.fraction === null ? "\u2013" : (u.fraction * 100).toFixed(2) + "%";
   }
@@ -252,19 +292,9 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
     u24.textContent = percent(h.uptime["24h"]);
     u1.setAttribute("data-fraction", String(h.uptime["1h"].fraction));
     // Sparkline: one point per check this agent ran, scaled to the slowest.
-    var svg = document.getElementById("latency"), ns = "http://www.w3.org/2000/svg";
-    while (svg.firstChild) svg.removeChild(svg.firstChild);
-    var samples = h.latency.samples, max = 0;
-    samples.forEach(function (s) { max = Math.max(max, s.ms); });
-    var points = samples.map(function (s, i) {
-      var x = samples.length > 1 ? (i * 238) / (samples.length - 1) + 1 : 120;
-      var y = 35 - (max > 0 ? (s.ms / max) * 33 : 0);
-      return x.toFixed(1) + "," + y.toFixed(1);
-    });
-    var line = document.createElementNS(ns, "polyline");
-    line.setAttribute("points", points.join(" "));
-    svg.appendChild(line);
-    svg.setAttribute("data-samples", String(samples.length));
+    var svg = document.getElementById("latency");
+    var samples = h.latency.samples;
+    drawSparkline(svg, samples.map(function (s) { return s.ms; }), 240, 36);
     document.getElementById("latency-note").textContent = samples.length
       ? "p50 " + h.latency.p50_ms + " ms, max " + h.latency.max_ms + " ms (" + samples.length + " checks)"
       : (h.latency.checked_here ? "no checks yet" : "not checked here");
@@ -306,7 +336,7 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
   }
 
   function refresh() {
-    Promise.all([getJson("/v1/status"), getJson("/v1/members"), getJson("/v1/targets"), getJson("/v1/changes"),
+    Promise.all([getJson("/v1/status"), getJson("/v1/members"), getJson("/v1/targets?recent=true"), getJson("/v1/changes"),
                  refreshDetail()])
       .then(function (all) {
         renderStatus(all[0]);

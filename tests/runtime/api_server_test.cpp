@@ -343,6 +343,19 @@ TEST_F(ApiRoutes, ChangesListsStatusChangesOfTheReplicatedView) {
   EXPECT_EQ(get("/v1/targets/nope/history").status, 404u);
   EXPECT_EQ(get("/v1/targets/a%20b/history").status, 400u);
   EXPECT_EQ(get("/v1/targets/web/history", "PUT").status, 405u);
+  // The table's row view of it (?recent=true): the statuses of its last
+  // transitions and this agent's last latencies, oldest first.
+  json rows = get_json("/v1/targets?recent=true");
+  json row;
+  for (const json& t : rows) {
+    if (t["id"] == "web") row = t;
+  }
+  ASSERT_TRUE(row.contains("recent")) << rows.dump();
+  EXPECT_EQ(row["recent"]["statuses"], json({"unhealthy", "healthy"}));
+  EXPECT_EQ(row["recent"]["latency_ms"].size(), h["latency"]["samples"].size());
+  EXPECT_FALSE(get_json("/v1/targets")[0].contains("recent"));  // only when asked
+  EXPECT_THAT(get_json("/v1/targets?recent=yes", 400)["error"].get<std::string>(),
+              HasSubstr("invalid recent 'yes' (allowed: true, false)"));
 }
 
 TEST_F(ApiRoutes, MetricsIsPrometheusText) {
@@ -628,7 +641,7 @@ TEST_F(ApiRoutes, StatusPageIsOneSelfContainedHtmlDocument) {
   EXPECT_EQ(r.content_type, "text/html; charset=utf-8");
   EXPECT_TRUE(r.body.starts_with("<!DOCTYPE html>"));
   for (const char* hook : {"id=\"members\"", "id=\"targets\"", "id=\"changes\"", "id=\"summary\"",
-                           "\"/v1/status\"", "\"/v1/members\"", "\"/v1/targets\"", "\"/v1/changes\"",
+                           "\"/v1/status\"", "\"/v1/members\"", "\"/v1/targets?recent=true\"", "\"/v1/changes\"",
                            "data-target", "data-status", "data-member"}) {
     EXPECT_THAT(r.body, HasSubstr(hook));
   }

@@ -7,7 +7,8 @@ with a virtual time budget (its scripts fetch the API and render) and dumps
 the DOM; the test asserts:
   - the members table has this agent's row, alive;
   - the targets table has a row per target with data-status, the unhealthy
-    one first (and no other order of statuses);
+    one first (and no other order of statuses), each with a strip of its
+    recent statuses ending in its status and a latency sparkline;
   - the header counts say 1 unhealthy and 1 healthy;
   - the recent changes list the targets' changes;
   - with #target=broken in the URL, the detail view shows that target: its
@@ -67,6 +68,13 @@ class Dom(html.parser.HTMLParser):
             self.table = a["id"]
         elif tag == "tr" and self.table and any(k.startswith("data-") for k in a):
             self.rows[self.table].append(a)
+        elif self.table == "targets" and self.rows["targets"]:
+            # A row's recent column: the strip's blocks and the sparkline.
+            row = self.rows["targets"][-1]
+            if tag == "span" and a.get("class") == "block":
+                row.setdefault("_blocks", []).append(a.get("data-to"))
+            if tag == "svg" and a.get("class") == "mini-latency":
+                row["_samples"] = int(a.get("data-samples", "0"))
         if "id" in a and a["id"].startswith("count-"):
             self.text_id = a["id"]
             self.texts[self.text_id] = ""
@@ -167,11 +175,16 @@ def check_page(chromium, agent, tmp):
     check(by_id == {"web": "healthy", "broken": "unhealthy"}, f"target rows {targets}")
     check(targets[0].get("data-target") == "broken", f"the unhealthy target is not first: {targets}")
     check(all(t.get("data-stale") == "false" for t in targets), f"stale flags: {targets}")
+    row = {t.get("data-target"): t for t in targets}
+    check(row["broken"].get("_blocks", [])[-1:] == ["unhealthy"] and row["web"].get("_blocks", [])[-1:] == ["healthy"]
+          and row["broken"].get("_samples", 0) >= 1 and row["web"].get("_samples", 0) >= 1,
+          f"the rows' recent strips and sparklines: {targets}")
     check(dom.texts.get("count-unhealthy", "").strip() == "1 unhealthy", f"header counts: {dom.texts}")
     check(dom.texts.get("count-healthy", "").strip() == "1 healthy", f"header counts: {dom.texts}")
     changed = {c.get("data-change-target") for c in dom.rows["changes"]}
     check({"web", "broken"} <= changed, f"change rows: {dom.rows['changes']}")
-    print("ok: the page renders the member, both targets (unhealthy first), the counts and the changes")
+    print("ok: the page renders the member, both targets (unhealthy first, each with its recent strip and latency "
+          "sparkline), the counts and the changes")
 
     # The detail view of one target.
     r = subprocess.run(common + ["--dump-dom", url + "#target=broken"], capture_output=True, text=True, timeout=60)
