@@ -279,7 +279,7 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
       broadcasts_->push("r:" + key, part);
     } else {
       if (outbox_.size() >= config_.max_pending_keys) outbox_.pop_front();
-      outbox_.emplace_back("r:" + key, part);
+      outbox_.push_back(Outgoing{"r:" + key, part, false});
     }
     ++counters_.deltas_queued;
   }
@@ -305,8 +305,40 @@ const wire::EncodedPart& Replicator::encoded(Pending& p) {
 }
 
 void Replicator::take_broadcasts(BroadcastQueue& queue) {
-  for (auto& [key, part] : outbox_) queue.push(std::move(key), std::move(part));
+  for (Outgoing& o : outbox_) {
+    if (o.rumor && queue.size() >= config_.max_rumor_queue) {
+      ++counters_.rumors_skipped;
+      continue;
+    }
+    if (o.rumor) ++counters_.rumors_queued;
+    queue.push(std::move(o.key), std::move(o.part));
+  }
   outbox_.clear();
+  queue_size_seen_ = queue.size();
+}
+
+// A rumour's queue key: apart from this node's own write of the subject (a
+// co-owner's observation must not replace ours), a newer rumour replaces.
+namespace {
+std::string rumor_key(const std::string& subject) { return "r:rumor:" + subject; }
+}  // namespace
+
+void Replicator::rumor(const std::string& key, const wire::Part& part) {
+  // The queue's size as last seen: a full queue costs no copy.
+  const std::size_t queued = broadcasts_ ? broadcasts_->size() : queue_size_seen_ + outbox_.size();
+  if (queued >= config_.max_rumor_queue) {
+    ++counters_.rumors_skipped;
+    return;
+  }
+  wire::EncodedPart encoded = wire::encode_part(wire::PartType::delta, part.body);
+  if (encoded.bytes.size() > wire::PacketBuilder(self_, config_.max_packet_bytes).remaining()) return;
+  if (broadcasts_) {
+    ++counters_.rumors_queued;
+    broadcasts_->push(rumor_key(key), std::move(encoded));
+    return;
+  }
+  if (outbox_.size() >= config_.max_pending_keys) outbox_.pop_front();
+  outbox_.push_back(Outgoing{rumor_key(key), std::move(encoded), true});
 }
 
 std::size_t eager_push_peers(const ReplicatorConfig& config, std::size_t others) {
@@ -394,7 +426,13 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   // the traffic by the cluster size, and buffering it would only duplicate
   // what state repair covers.
   // (peers.size() bounds the count from above: no name compares when small.)
-  if (peers.size() <= config_.max_direct_peers || other_peers(peers) <= config_.max_direct_peers) return;
+  if (peers.size() <= config_.max_direct_peers || other_peers(peers) <= config_.max_direct_peers) {
+    // A status change: rumoured on our own membership packets (see the header).
+    if (config_.max_rumor_queue > 0 && !d->observations.store.empty()) {
+      if (auto subject = subject_of(*d)) rumor(*subject, part);
+    }
+    return;
+  }
   // Infect and forward: buffer it under its subject (or alone), queue it,
   // and push it on at the next flush.
   auto subject = subject_of(*d);

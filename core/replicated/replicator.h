@@ -26,10 +26,18 @@
 //   agent had not seen) is joined. Past max_direct_peers it is also
 //   buffered, re-queued for piggybacking and pushed on (infect-and-forward).
 //   Up to max_direct_peers the writer reached every peer itself and piggybacks its
-//   own copies, so a receiver neither buffers nor forwards it (that would
-//   multiply the traffic by the cluster size; anti-entropy repairs what a
-//   lost push missed, by state repair unless the writer answers). A delta
-//   that brought nothing is counted and dropped, so forwarding dies out.
+//   own copies, so a receiver neither buffers nor forwards it by datagram
+//   (that would multiply the traffic by the cluster size). A status change
+//   (a delta of one subject that carries an observation) is rumoured: the
+//   receiver queues the part for piggybacking on its own membership packets
+//   (rumor mongering, Demers et al. 1987, beside direct mail and
+//   anti-entropy), no extra datagram, while the membership queue holds
+//   fewer than max_rumor_queue parts. A member that lost the writer's
+//   datagram then hears the change from the others' gossip within a few
+//   gossip rounds instead of waiting for an anti-entropy exchange (which
+//   under loss may wait on TCP retransmissions). Anti-entropy repairs the
+//   rest. A delta that brought nothing is counted and dropped, so
+//   forwarding and rumours die out.
 //
 // Anti-entropy (one random peer every anti_entropy_interval, Channel::stream):
 //   A -> B  digest{A's causal context, 256 bucket hashes, reply=1}
@@ -124,6 +132,9 @@ struct ReplicatorConfig {
   std::size_t max_repair_bytes = 3 << 20;          // one repair message (stream frames: 4 MiB)
   std::size_t max_missing_dots = 1024;             // delta repair only below this many
   std::size_t max_known_peers = 1024;              // peer contexts remembered for trimming
+  // Rumours (above): a received status change is queued for piggybacking
+  // only while the membership queue holds fewer parts than this (0: never).
+  std::size_t max_rumor_queue = 256;
   Duration max_hlc_forward = Duration::seconds(5);
   // The record of applied idempotent writes (record_request): kept this
   // long after the apply, at most this many (the oldest go first), at most
@@ -146,6 +157,8 @@ struct ReplicatorCounters {
   std::uint64_t deltas_queued = 0;        // delta parts pushed to the BroadcastQueue
   std::uint64_t deltas_received = 0;      // delta parts decoded
   std::uint64_t deltas_joined = 0;        // ... that brought something new
+  std::uint64_t rumors_queued = 0;        // received status changes queued for piggybacking
+  std::uint64_t rumors_skipped = 0;       // ... not queued: the membership queue was full enough
   std::uint64_t digests_sent = 0;
   std::uint64_t digests_received = 0;
   std::uint64_t digests_in_sync = 0;      // digests that needed no repair
@@ -326,7 +339,15 @@ class Replicator {
   wire::Header self_;
   Rng rng_;
   BroadcastQueue* broadcasts_;  // the driver's; null = outbox_
-  std::deque<std::pair<std::string, wire::EncodedPart>> outbox_;
+  struct Outgoing {
+    std::string key;
+    wire::EncodedPart part;
+    bool rumor = false;  // a received status change (queued only below max_rumor_queue)
+  };
+  std::deque<Outgoing> outbox_;
+  std::size_t queue_size_seen_ = 0;  // the driver's queue after the last take_broadcasts
+  // Queues a received part for piggybacking under `key` (a rumour).
+  void rumor(const std::string& key, const wire::Part& part);
   std::unique_ptr<DigestIndex> digest_index_ = std::make_unique<DigestIndex>();  // before state_: it points here
   HealthState state_;
   HybridClock clock_;

@@ -410,6 +410,73 @@ TEST(Replicator, WithDirectPushReceiversDoNotForward) {
   EXPECT_EQ(net.node(0).counters().deltas_sent, 2u);
 }
 
+// In a small cluster (direct push) a receiver rumours a status change on
+// its own piggyback queue, never by datagram: a member that lost the
+// writer's push hears it from another member's gossip. Other writes are
+// not rumoured, and a full queue takes no rumour.
+TEST(Replicator, ReceiversInASmallClusterRumourStatusChangesOnTheirPiggybackQueue) {
+  ReplicatorConfig cfg;
+  BroadcastQueue qa, qb, qc;
+  const wire::Header ha{"n0", "n0:7946"}, hb{"n1", "n1:7946"}, hc{"n2", "n2:7946"};
+  Replicator a(cfg, ha, make_replica_id("n0", 1), 1, &qa);
+  Replicator b(cfg, hb, make_replica_id("n1", 1), 2, &qb);
+  Replicator c(cfg, hc, make_replica_id("n2", 1), 3, &qc);
+  const auto view = peers(3);
+  Instant now = T0;
+  // Flushes a's writes; delivers its datagrams to the replicators in `to`.
+  auto push = [&](std::vector<Replicator*> to) {
+    Effects out;
+    now = now + cfg.flush_delay;
+    a.handle_timer(now, TimerKey{TimerKind::replica_flush, 0}, view, out);
+    for (const Send& s : effects_of<Send>(out)) {
+      Replicator* r = s.to == "n1:7946" ? &b : s.to == "n2:7946" ? &c : nullptr;
+      if (std::find(to.begin(), to.end(), r) == to.end()) continue;
+      auto env = wire::decode(s.bytes);
+      ASSERT_TRUE(env.ok());
+      Effects got;
+      for (const wire::Part& part : env->parts) r->handle_part(now, env->header, part, Channel::datagram, view, got);
+      EXPECT_TRUE(effects_of<Send>(got).empty());  // receivers send no datagram
+    }
+  };
+  Effects out;
+  a.put_target(now, spec("web"), out);
+  push({&b, &c});
+  EXPECT_FALSE(qb.contains("r:rumor:t:web"));  // a registry write: the writer's alone
+  a.observe(now, "web", result(HealthStatus::unhealthy), out);
+  push({&b});  // c loses it
+  EXPECT_TRUE(qb.contains("r:rumor:t:web"));
+  EXPECT_EQ(b.counters().rumors_queued, 1u);
+  EXPECT_EQ(c.state().target("web")->observation, nullptr);
+  // b's next membership packet to c carries it.
+  wire::PacketBuilder packet(hb, cfg.max_packet_bytes);
+  ASSERT_EQ(qb.fill(packet, 3), 1u);
+  auto env = wire::decode(packet.finish());
+  ASSERT_TRUE(env.ok());
+  Effects got;
+  c.handle_part(now, env->header, env->parts[0], Channel::datagram, view, got);
+  ASSERT_NE(c.state().target("web")->observation, nullptr);
+  EXPECT_EQ(c.state().target("web")->observation->status, HealthStatus::unhealthy);
+  EXPECT_TRUE(qc.contains("r:rumor:t:web"));  // c rumours it on in turn (it was news to c)
+  // A queue holding max_rumor_queue parts takes no rumour; 0 turns them off.
+  ReplicatorConfig small = cfg;
+  small.max_rumor_queue = 1;
+  BroadcastQueue qd;
+  qd.push("m:someone", wire::EncodedPart{wire::PartType::alive, Bytes{0x90}});
+  Replicator d(small, wire::Header{"n3", "n3:7946"}, make_replica_id("n3", 1), 4, &qd);
+  d.handle_part(now, env->header, env->parts[0], Channel::datagram, view, got);
+  EXPECT_EQ(d.counters().deltas_joined, 1u);
+  EXPECT_FALSE(qd.contains("r:rumor:t:web"));
+  EXPECT_EQ(d.counters().rumors_skipped, 1u);
+  ReplicatorConfig off = cfg;
+  off.max_rumor_queue = 0;
+  BroadcastQueue qe;
+  Replicator e(off, wire::Header{"n4", "n4:7946"}, make_replica_id("n4", 1), 5, &qe);
+  e.handle_part(now, env->header, env->parts[0], Channel::datagram, view, got);
+  EXPECT_EQ(e.counters().deltas_joined, 1u);
+  EXPECT_TRUE(qe.empty());
+  EXPECT_EQ(e.counters().rumors_queued + e.counters().rumors_skipped, 0u);
+}
+
 // The skew rule end to end: one node's clock runs an hour ahead.
 TEST(Replicator, SkewedNodeNeitherDragsClocksNorMasksNewerObservations) {
   const Instant skewed_now = T0 + Duration::seconds(3600);
