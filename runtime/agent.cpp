@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cassert>
+#include <cstdio>
 #include <exception>
 #include <type_traits>
 #include <utility>
@@ -164,6 +165,7 @@ void Agent::start() {
   const Instant now = clock_.now();
   started_at_ = now;
   start_time_.set(static_cast<double>(now.ns()) / 1e9);
+  load_history();
   stepping_ = true;
   guarded(
       [&] {
@@ -199,6 +201,7 @@ void Agent::stop() {
     auto r = persist_now();
     if (!r) log(fmt::format("cannot write the state snapshot on stop: {}", r.error()));
   }
+  save_history(clock_.now());
   run_flush_waiters(/*all=*/true);
 }
 
@@ -605,6 +608,7 @@ void Agent::scan_view_changes() {
   node_.for_each_target_status([&](const std::string& id, HealthStatus status) {
     while (it != view_status_.end() && it->first < id) {  // unregistered
       history_.forget(it->first);
+      ++history_changes_;
       it = view_status_.erase(it);
     }
     if (it == view_status_.end() || it->first != id) it = view_status_.emplace_hint(it, id, HealthStatus::unknown);
@@ -622,6 +626,7 @@ void Agent::scan_view_changes() {
       rec.reason = r.describe();
     }
     history_.transition(id, TargetHistory::Transition{now, before, status, rec.observer, rec.reason});
+    ++history_changes_;
     ++counters_.view_changes;
     view_changes_total_.inc();
     log(describe_view_change(rec));
@@ -629,8 +634,57 @@ void Agent::scan_view_changes() {
     while (view_changes_.size() >= options_.status_log_capacity) view_changes_.pop_front();
     view_changes_.push_back(std::move(rec));
   });
-  for (auto gone = it; gone != view_status_.end(); ++gone) history_.forget(gone->first);
+  for (auto gone = it; gone != view_status_.end(); ++gone) {
+    history_.forget(gone->first);
+    ++history_changes_;
+  }
   view_status_.erase(it, view_status_.end());
+  if (prune_history_) {
+    // The first scan after a history was read: forget targets deleted
+    // while this agent was down.
+    prune_history_ = false;
+    history_.forget_unless([&](std::string_view id) { return view_status_.contains(std::string(id)); });
+  }
+  if (now - history_saved_at_ >= options_.history_save_interval) save_history(now);
+}
+
+void Agent::load_history() {
+  history_saved_at_ = clock_.now();
+  if (options_.history_path.empty()) return;
+  auto bytes = read_file_if_exists(options_.history_path, kMaxStateFileBytes);
+  Result<TargetHistory> loaded = Error{""};
+  if (bytes && *bytes) {
+    loaded = TargetHistory::from_json(std::string_view(reinterpret_cast<const char*>((*bytes)->data()), (*bytes)->size()));
+  } else if (!bytes) {
+    loaded = Error{bytes.error()};
+  } else {
+    return;  // no file yet
+  }
+  if (loaded) {
+    history_ = std::move(*loaded);
+    prune_history_ = true;
+    log(fmt::format("history of {} targets read from {}", history_.size(), sanitize_for_log(options_.history_path)));
+    return;
+  }
+  // History is derived and not worth refusing to start over: keep the bad
+  // file aside (nothing is lost) and start afresh.
+  const std::string aside = options_.history_path + ".bad";
+  std::rename(options_.history_path.c_str(), aside.c_str());
+  log(fmt::format("history file {}: {}; starting with an empty history (the file is kept as {})",
+                  sanitize_for_log(options_.history_path), loaded.error(), sanitize_for_log(aside)));
+}
+
+void Agent::save_history(Instant now) {
+  history_saved_at_ = now;
+  if (options_.history_path.empty() || history_changes_ == history_saved_changes_) return;
+  const std::string text = history_.to_json(now);
+  auto r = write_file_atomic(options_.history_path,
+                             std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  if (!r) {
+    log(fmt::format("cannot write the history: {}", r.error()));
+    return;
+  }
+  history_saved_changes_ = history_changes_;
 }
 
 std::string Agent::describe_view_change(const ViewChangeRecord& c) {

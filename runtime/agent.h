@@ -125,6 +125,11 @@ struct AgentOptions {
   std::string state_path;
   // At most one background snapshot write per this long.
   Duration persist_debounce = Duration::milliseconds(200);
+  // The targets' history (runtime/target_history.h, <data_dir>/history.json):
+  // read at start, written every history_save_interval when it changed and
+  // at stop. Empty = kept in memory only.
+  std::string history_path;
+  Duration history_save_interval = Duration::seconds(60);
   // How often the replicated view is scanned for status changes; zero = no
   // timer (tests call scan_view_changes()).
   Duration view_scan_interval = Duration::seconds(1);
@@ -354,6 +359,12 @@ class Agent {
   std::map<std::string, HealthStatus, std::less<>> view_status_;
   std::deque<ViewChangeRecord> view_changes_;
   TargetHistory history_;
+  std::uint64_t history_changes_ = 0;        // transitions recorded (dirty when != history_saved_changes_)
+  std::uint64_t history_saved_changes_ = 0;
+  Instant history_saved_at_;
+  bool prune_history_ = false;  // a history was read: the next scan drops unregistered targets
+  void load_history();
+  void save_history(Instant now);
 
   ExternalStore* store_ = nullptr;
 

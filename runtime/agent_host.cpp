@@ -89,11 +89,12 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   assert(!agent_ && !stopped_);
   // The state file first: a bad one must stop the start before anything binds.
   std::optional<HealthDelta> restored;
-  std::string state_path;
+  std::string state_path, history_path;
   if (options_.data_dir && !options_.etcd) {
     auto dir = prepare_data_dir(*options_.data_dir);
     if (!dir) return Error{dir.error()};
     state_path = state_file_path(*dir);
+    history_path = history_file_path(*dir);
     auto loaded = load_state(state_path);
     if (!loaded) {
       return Error{fmt::format("cannot restore the state: {} (move the file away to start with an empty state; "
@@ -128,6 +129,7 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   AgentOptions agent_options = options_.agent;
   agent_options.send = [this](const Send& s) { transport_.send(s); };
   agent_options.state_path = state_path;
+  agent_options.history_path = history_path;
   node.external_store = options_.etcd.has_value();
   agent_ = std::make_unique<Agent>(io_, clock_, runner_, std::move(node), std::move(agent_options));
   if (options_.etcd) {

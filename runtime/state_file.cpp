@@ -46,13 +46,18 @@ std::string parent_dir(const std::string& path) {
 
 }  // namespace
 
-std::string state_file_path(std::string_view data_dir) {
+namespace {
+std::string in_data_dir(std::string_view data_dir, std::string_view name) {
   std::string p(data_dir);
   if (p.empty()) p = ".";
   if (p.back() != '/') p += '/';
-  p += kStateFileName;
+  p += name;
   return p;
 }
+}  // namespace
+
+std::string state_file_path(std::string_view data_dir) { return in_data_dir(data_dir, kStateFileName); }
+std::string history_file_path(std::string_view data_dir) { return in_data_dir(data_dir, "history.json"); }
 
 Result<std::string> prepare_data_dir(const std::string& dir) {
   if (dir.empty()) return Error{"data dir: empty path"};

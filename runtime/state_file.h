@@ -34,6 +34,9 @@ inline constexpr std::string_view kStateFileName = "state.snapshot";
 
 // <data_dir>/state.snapshot
 std::string state_file_path(std::string_view data_dir);
+// <data_dir>/history.json (runtime/target_history.h: the agent's view of
+// each target's past; derived, so a bad one is set aside, not fatal).
+std::string history_file_path(std::string_view data_dir);
 
 // Makes sure `dir` exists (creates it, mode 0700, one level only) and is a
 // writable directory. The error names the directory and the reason.

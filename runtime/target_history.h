@@ -6,18 +6,23 @@
 //
 // Bounded: per target at most kMaxTransitions transitions and kMaxSamples
 // latency samples, oldest dropped first; a target that leaves the registry
-// is forgotten. Kept in memory only: a restarted agent starts afresh, and
-// says so (`observed` in Uptime covers only what it saw).
+// is forgotten. With a data dir the transitions survive a restart
+// (to_json / from_json, <data_dir>/history.json, written by the agent every
+// minute and at stop); the time the agent was down is unknown time, so
+// uptime neither counts it healthy nor unhealthy. Latency samples are not
+// kept: they refill with the next checks.
 #pragma once
 
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "core/health.h"
+#include "core/result.h"
 #include "core/time.h"
 
 namespace heck::runtime {
@@ -55,8 +60,17 @@ class TargetHistory {
   void transition(std::string_view id, Transition t);
   void sample(std::string_view id, Sample s);
   void forget(std::string_view id);
+  // Forgets every target `keep` returns false for.
+  void forget_unless(const std::function<bool(std::string_view)>& keep);
 
   const Entry* find(std::string_view id) const;
+  // Every target's transitions (not the samples) as one JSON document, as
+  // of `saved_at`.
+  std::string to_json(Instant saved_at) const;
+  // The history of a to_json document, each target's status turned unknown
+  // at its saved_at (an agent that was down saw nothing). Bounded like the
+  // live history; errors name the field ("history.targets.web.transitions[2]: ...").
+  static Result<TargetHistory> from_json(std::string_view text);
   // Uptime of `id` over [now - window, now]; all zero when unknown.
   Uptime uptime(std::string_view id, Instant now, Duration window) const;
   std::size_t size() const { return by_id_.size(); }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -64,12 +65,16 @@ class ApiRoutes : public ::testing::Test {
     config.address = "127.0.0.1:7946";
     config.targets = {spec("web"), spec("db"), spec("cache", 5)};
     config.alerts.routes = config_routes;
+    agent = make_agent(std::move(config));
+    agent->start();
+  }
+  std::unique_ptr<Agent> make_agent(ClusterNodeConfig config) {
     AgentOptions options;
     options.log = [](std::string_view) {};
     options.view_scan_interval = Duration::zero();  // the tests scan
     options.state_path = state_path;
-    agent = std::make_unique<Agent>(io, clock, runner, std::move(config), std::move(options));
-    agent->start();
+    options.history_path = history_path;
+    return std::make_unique<Agent>(io, clock, runner, std::move(config), std::move(options));
   }
   void TearDown() override { agent->stop(); }
 
@@ -118,7 +123,8 @@ class ApiRoutes : public ::testing::Test {
   FakeCheckRunner runner;
   std::unique_ptr<Agent> agent;
   ApiOptions api;
-  std::string state_path;  // set before SetUp for a durable agent
+  std::string state_path;    // set before SetUp for a durable agent
+  std::string history_path;  // ... and its history
   std::vector<AlertRoute> config_routes;  // set before SetUp for routes in the config
 };
 
@@ -850,10 +856,38 @@ class DurableApiRoutes : public ApiRoutes {
  protected:
   void SetUp() override {
     state_path = state_file_path(dir.path);
+    history_path = history_file_path(dir.path);
     ApiRoutes::SetUp();
   }
   TempDir dir;
 };
+
+TEST_F(DurableApiRoutes, TheHistoryIsReadBackAfterARestart) {
+  check("web", CheckOutcome::response(503, Duration::milliseconds(1)));
+  agent->scan_view_changes();
+  ClusterNodeConfig config = agent->node().config();
+  agent->stop();
+  ASSERT_TRUE(std::filesystem::exists(history_path));
+  agent.reset();
+  agent = make_agent(config);  // a restart on the same data dir
+  agent->start();
+  json h = get_json("/v1/targets/web/history");
+  ASSERT_EQ(h["transitions"].size(), 2u) << h.dump();
+  EXPECT_EQ(h["transitions"][1]["to"], "unhealthy");  // newest first
+  EXPECT_EQ(h["transitions"][0]["to"], "unknown");
+  EXPECT_EQ(h["transitions"][0]["reason"], "agent stopped");
+  // A bad file is set aside, not fatal, and the agent starts afresh.
+  agent->stop();
+  agent.reset();
+  {
+    std::ofstream bad(history_path, std::ios::trunc);
+    bad << "{\"version\": 7}";
+  }
+  agent = make_agent(config);
+  agent->start();
+  EXPECT_EQ(agent->history().size(), 0u);
+  EXPECT_TRUE(std::filesystem::exists(history_path + ".bad"));
+}
 
 TEST_F(DurableApiRoutes, WritesAreOnDiskBeforeTheReply) {
   json put = send_json("PUT", "/v1/targets/kept", kSpecBody, 201);

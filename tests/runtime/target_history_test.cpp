@@ -68,5 +68,58 @@ TEST(TargetHistory, SamplesAreBoundedAndForgetDropsEverything) {
   EXPECT_EQ(h.size(), 0u);
 }
 
+// Saved and read back (an agent's restart): the transitions survive, and
+// the time the agent was down is unknown time, neither up nor down.
+TEST(TargetHistory, ReadBackAfterARestartTheDownTimeIsUnknown) {
+  TargetHistory h;
+  h.transition("web", tr(100, U, H));
+  h.transition("web", tr(400, H, D));
+  h.transition("db", tr(100, U, H));
+  h.sample("web", TargetHistory::Sample{at_s(450), Duration::milliseconds(7), false});
+  auto back = TargetHistory::from_json(h.to_json(at_s(500)));
+  ASSERT_TRUE(back.ok()) << back.error();
+  const auto* web = back->find("web");
+  ASSERT_NE(web, nullptr);
+  ASSERT_EQ(web->transitions.size(), 3u);
+  EXPECT_EQ(web->transitions[1].to, D);
+  EXPECT_EQ(web->transitions[2].at, at_s(500));  // saved_at: from then on nothing was seen
+  EXPECT_EQ(web->transitions[2].to, U);
+  EXPECT_EQ(web->transitions[2].reason, "agent stopped");
+  EXPECT_TRUE(web->samples.empty());  // latencies are not kept
+  // Restarted at 800, healthy again at once: 100..400 up, 400..500 down,
+  // 500..800 unknown, 800..1000 up.
+  back->transition("web", tr(800, U, H));
+  auto u = back->uptime("web", at_s(1000), Duration::seconds(1000));
+  ASSERT_TRUE(u.fraction);
+  EXPECT_EQ(u.known, Duration::seconds(600));
+  EXPECT_NEAR(*u.fraction, 500.0 / 600.0, 1e-9);
+  EXPECT_NE(back->find("db"), nullptr);
+}
+
+TEST(TargetHistory, ABadHistoryDocumentSaysWhatIsWrong) {
+  auto error = [](const std::string& text) {
+    auto r = TargetHistory::from_json(text);
+    return r.ok() ? std::string("accepted") : r.error();
+  };
+  EXPECT_EQ(error("{"), "history: not a JSON object");
+  EXPECT_EQ(error(R"({"version": 2, "saved_at_ns": 1, "targets": {}})"), "history.version: must be 1");
+  EXPECT_EQ(error(R"({"version": 1, "targets": {}})"), "history.saved_at_ns: must be an integer");
+  EXPECT_EQ(error(R"({"version": 1, "saved_at_ns": 1, "targets": {"a b": {}}})"), "history.targets.a b: not a target id");
+  EXPECT_EQ(error(R"({"version": 1, "saved_at_ns": 1, "targets": {"web": {"first_seen_ns": 1, "status": "sick",
+                      "truncated": false, "transitions": []}}})"),
+            "history.targets.web: must be {first_seen_ns, status, truncated, transitions: [...]}");
+  EXPECT_EQ(error(R"({"version": 1, "saved_at_ns": 1, "targets": {"web": {"first_seen_ns": 1, "status": "healthy",
+                      "truncated": false, "transitions": [[1, "unknown", "healthy", "n1"]]}}})"),
+            "history.targets.web.transitions[0]: must be [at_ns, from, to, observer, reason]");
+  // Longer than the bound: the oldest go, and it says so.
+  TargetHistory many;
+  for (int i = 0; i < 100; ++i) many.transition("web", tr(i, i % 2 ? D : H, i % 2 ? H : D));
+  std::string text = many.to_json(at_s(200));
+  auto back = TargetHistory::from_json(text);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ(back->find("web")->transitions.size(), TargetHistory::kMaxTransitions);
+  EXPECT_TRUE(back->find("web")->truncated);
+}
+
 }  // namespace
 }  // namespace heck::runtime
