@@ -428,7 +428,9 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   // (peers.size() bounds the count from above: no name compares when small.)
   if (peers.size() <= config_.max_direct_peers || other_peers(peers) <= config_.max_direct_peers) {
     // A status change: rumoured on our own membership packets (see the header).
-    if (config_.max_rumor_queue > 0 && !d->observations.store.empty()) {
+    // (Not a vouch: a refresh, not a change; its loss only ages a report.)
+    const auto& obs = d->observations.store.entries();
+    if (config_.max_rumor_queue > 0 && !obs.empty() && !is_vouch_subject(obs.begin()->first)) {
       if (auto subject = subject_of(*d)) rumor(*subject, part);
     }
     return;

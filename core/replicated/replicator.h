@@ -28,7 +28,8 @@
 //   Up to max_direct_peers the writer reached every peer itself and piggybacks its
 //   own copies, so a receiver neither buffers nor forwards it by datagram
 //   (that would multiply the traffic by the cluster size). A status change
-//   (a delta of one subject that carries an observation) is rumoured: the
+//   (a delta of one target that carries an observation; not a vouch, which
+//   is a refresh) is rumoured: the
 //   receiver queues the part for piggybacking on its own membership packets
 //   (rumor mongering, Demers et al. 1987, beside direct mail and
 //   anti-entropy), no extra datagram, while the membership queue holds
@@ -134,7 +135,7 @@ struct ReplicatorConfig {
   std::size_t max_known_peers = 1024;              // peer contexts remembered for trimming
   // Rumours (above): a received status change is queued for piggybacking
   // only while the membership queue holds fewer parts than this (0: never).
-  std::size_t max_rumor_queue = 256;
+  std::size_t max_rumor_queue = 32;
   Duration max_hlc_forward = Duration::seconds(5);
   // The record of applied idempotent writes (record_request): kept this
   // long after the apply, at most this many (the oldest go first), at most
