@@ -62,6 +62,10 @@ std::optional<std::string> subject_of(const HealthDelta& d) {
   return s;
 }
 
+// A rumour's queue key: apart from this node's own write of the subject (a
+// co-owner's observation must not replace ours), a newer rumour replaces.
+std::string rumor_key(const std::string& subject) { return "r:rumor:" + subject; }
+
 template <typename F>
 void for_each_context_dot(const CausalContext& c, std::size_t max, F&& f) {
   std::size_t n = 0;
@@ -316,12 +320,6 @@ void Replicator::take_broadcasts(BroadcastQueue& queue) {
   outbox_.clear();
   queue_size_seen_ = queue.size();
 }
-
-// A rumour's queue key: apart from this node's own write of the subject (a
-// co-owner's observation must not replace ours), a newer rumour replaces.
-namespace {
-std::string rumor_key(const std::string& subject) { return "r:rumor:" + subject; }
-}  // namespace
 
 void Replicator::rumor(const std::string& key, const wire::Part& part) {
   // The queue's size as last seen: a full queue costs no copy.

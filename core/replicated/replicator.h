@@ -324,7 +324,7 @@ class Replicator {
     struct KeyRef {
       std::string_view key;
       std::uint64_t hash = 0;   // XXH64(key): orders a bucket without reading the keys
-      std::uint32_t store = 0;  // 0 registry, 1 observations, 2 counters
+      std::uint32_t store = 0;  // the HealthState::set_live_sink tag: 0 registry .. 6 routes
       std::uint32_t dots = 0;
     };
     std::vector<std::uint64_t> hashes = std::vector<std::uint64_t>(kDigestBuckets, 0);
