@@ -269,6 +269,15 @@ void Swim::apply_about_self(Instant now, const Update& u, Effects& out) {
   const bool accusation = u.state != MemberState::alive && u.incarnation >= me.info.incarnation;
   const bool other_address = u.state == MemberState::alive && u.incarnation == me.info.incarnation &&
                              u.address != address_;
+  // Whoever accuses us, now or with an old incarnation, is told our alive
+  // directly at the end of the packet (spread_refutations): its suspicion
+  // timeout is racing our refutation, and the random gossip picks may miss
+  // it (cluster_alerts seed 62: a paused member's refutation reached its
+  // first accuser 1 ms after that accuser's deadline).
+  if (u.state != MemberState::alive && !u.from.empty() && u.from != self_ && accusers_.size() < 64 &&
+      std::find(accusers_.begin(), accusers_.end(), u.from) == accusers_.end()) {
+    accusers_.emplace_back(u.from);
+  }
   if (newer_alive || accusation || other_address) {
     refute(now, u.incarnation, out);
     return;
@@ -540,6 +549,7 @@ void Swim::handle_parts(Instant now, const wire::Header& from, std::span<const w
 // one burst right after a heal, it reached only the members already in
 // view, and one that refuted its own death a moment later missed it).
 void Swim::spread_refutations(Effects& out) {
+  tell_accusers(out);
   if (refuted_.empty()) return;
   std::vector<MemberId> ids = std::move(refuted_);
   refuted_.clear();
@@ -563,6 +573,27 @@ void Swim::spread_refutations(Effects& out) {
   ++counters_.eager_gossip_rounds;
   for (std::size_t j : gossip_picks(live_.size())) {
     send(members_[live_[j]].info.address, Channel::datagram, refs, false, out);
+  }
+}
+
+void Swim::tell_accusers(Effects& out) {
+  if (accusers_.empty()) return;
+  std::vector<std::string> names = std::move(accusers_);
+  accusers_.clear();
+  if (!started_ || left_) return;
+  const MemberInfo& me = self_member().info;
+  if (me.state != MemberState::alive) return;
+  if (accusers_told_incarnation_ != me.incarnation) {
+    accusers_told_.clear();
+    accusers_told_incarnation_ = me.incarnation;
+  }
+  for (const std::string& name : names) {
+    if (std::find(accusers_told_.begin(), accusers_told_.end(), name) != accusers_told_.end()) continue;
+    const Member* m = find_member(name);
+    if (m == nullptr || !is_live(m->info.state)) continue;
+    if (accusers_told_.size() < config_.max_members) accusers_told_.push_back(name);
+    ++counters_.accusers_told;
+    send_message(m->info.address, Channel::datagram, AliveMsg{self_, address_, me.incarnation}, out);
   }
 }
 

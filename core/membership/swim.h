@@ -198,6 +198,7 @@ struct SwimCounters {
   std::uint64_t stale_accusations = 0; // old suspect/dead about self: alive re-queued
   std::uint64_t accusations_told = 0;  // acks that told the pinging member it is suspect/dead here
   std::uint64_t stale_accusers_answered = 0;  // senders of an old accusation told the newer alive directly
+  std::uint64_t accusers_told = 0;            // members named as our accusers told our refutation directly
   std::uint64_t eager_gossip_rounds = 0;      // refutations sent at once to gossip_nodes members (not on the tick)
   std::uint64_t updates_applied = 0;   // alive/suspect/dead that changed the view
   std::uint64_t updates_ignored = 0;   // superseded or duplicate updates
@@ -329,6 +330,9 @@ class Swim {
                       Effects& out);
   void prefetch_members(std::span<const SwimMessage> messages) const;
   void spread_refutations(Effects& out);
+  // Sends our alive to the members named as our accusers in this packet,
+  // once per accuser and incarnation.
+  void tell_accusers(Effects& out);
   std::vector<std::size_t> gossip_picks(std::size_t pool);
   void answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
                                Channel channel, Effects& out);
@@ -405,6 +409,12 @@ class Swim {
 
   std::vector<MemberId> probe_list_;
   std::vector<MemberId> refuted_;  // refutations heard in this packet (spread_refutations)
+  // Members named as the source of an accusation of this member (SuspectMsg
+  // / DeadMsg `from`) in this packet, to be told our alive directly; and
+  // those already told at our current incarnation (answered once each).
+  std::vector<std::string> accusers_;
+  std::vector<std::string> accusers_told_;
+  std::uint64_t accusers_told_incarnation_ = 0;
   std::size_t probe_index_ = 0;
   std::optional<Probe> probe_;
   std::uint64_t next_seq_ = 1;
