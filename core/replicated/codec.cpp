@@ -78,25 +78,18 @@ struct NullWriter {
   void array(std::size_t) {}
 };
 
-void write_spec(const TargetSpec* spec, MsgpackWriter& w) {
-  // The one JSON value on the wire: a target spec, written rarely.
-  if (spec) {
-    nlohmann::json::to_msgpack(spec->to_json(), w.bytes());
+// The JSON values on the wire: a target spec and an alert route, each
+// written rarely (a registration, an API write), as its own to_json().
+template <typename T>
+void write_json_value(const T* value, MsgpackWriter& w) {
+  if (value) {
+    nlohmann::json::to_msgpack(value->to_json(), w.bytes());
   } else {
     w.map(0);
   }
 }
-void write_spec(const TargetSpec*, NullWriter&) {}
-
-void write_route(const AlertRoute* route, MsgpackWriter& w) {
-  // A route is JSON on the wire too: written once per API write.
-  if (route) {
-    nlohmann::json::to_msgpack(route->to_json(), w.bytes());
-  } else {
-    w.map(0);
-  }
-}
-void write_route(const AlertRoute*, NullWriter&) {}
+template <typename T>
+void write_json_value(const T*, NullWriter&) {}
 
 template <typename W>
 void write_context(const CausalContext& c, ReplicaTable& t, W& w) {
@@ -116,7 +109,7 @@ void write_context(const CausalContext& c, ReplicaTable& t, W& w) {
 template <typename W>
 void write_value(const SpecVersion& v, ReplicaTable& t, W& w) {
   w.array(3);
-  write_spec(v.spec.get(), w);
+  write_json_value(v.spec.get(), w);
   w.uint(v.written_at.packed);
   w.uint(t(v.writer));
 }
@@ -166,7 +159,7 @@ void write_value(const AlertRecord& r, ReplicaTable& t, W& w) {
 template <typename W>
 void write_value(const RouteVersion& v, ReplicaTable& t, W& w) {
   w.array(3);
-  write_route(v.route.get(), w);
+  write_json_value(v.route.get(), w);
   w.uint(v.written_at.packed);
   w.uint(t(v.writer));
 }

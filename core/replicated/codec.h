@@ -1,7 +1,7 @@
 // Wire bodies of the replication parts (core/wire/part_type.h: delta, digest,
 // repair): MessagePack bytes for wire::encode_part, written and read straight
 // from the structs (wire::MsgpackWriter/MsgpackReader; no JSON tree except
-// for a target spec inside a registry value). The layout below is in JSON
+// for a target spec or an alert route inside a value). The layout below is in JSON
 // notation: a MessagePack map, keys in sorted order, or an array.
 //
 // Compact: arrays, not objects, below the top level; one-letter keys at the
