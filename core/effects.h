@@ -14,6 +14,7 @@
 #include "core/check.h"
 #include "core/health.h"
 #include "core/membership/member_state.h"
+#include "core/name_table.h"
 #include "core/net.h"
 #include "core/store/store_types.h"
 #include "core/target_spec.h"
@@ -69,8 +70,8 @@ struct StatusChanged {
 // A member's state or incarnation changed in this node's view (for traces,
 // metrics, the API and the simulator's detection figures).
 struct MemberChanged {
-  std::string name;
-  Address address;
+  Name name;
+  Name address;
   MemberState from = MemberState::alive;
   MemberState to = MemberState::alive;
   std::uint64_t incarnation = 0;

@@ -172,6 +172,7 @@ void ClusterWorld::start(std::uint32_t m) {
     if (a != ms.address) config.seeds.push_back(a);
   }
   config.swim = scenario_.swim;
+  config.swim.names = names_;
   config.replication = scenario_.replication;
   config.replication.spec_pool = spec_pool_;
   config.replication.delta_pool = delta_pool_;

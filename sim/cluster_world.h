@@ -363,6 +363,9 @@ class ClusterWorld {
   // Decoded delta bodies shared by every agent (core/replicated/delta_pool.h):
   // an eager push is decoded once, not once per receiver.
   std::shared_ptr<DeltaPool> delta_pool_ = std::make_shared<DeltaPool>();
+  // Member names and addresses interned once for every agent
+  // (core/name_table.h), not once per agent and per member list.
+  std::shared_ptr<NameTable> names_ = std::make_shared<NameTable>();
   CoverageHits ended_hits_{};  // marks of processes that ended (crash, leave)
 
   std::vector<Address> seed_addresses_;

@@ -41,7 +41,8 @@ ClusterNode::ClusterNode(ClusterNodeConfig config, std::uint64_t seed)
       scheduler_(derive(seed, 4), config_.scheduler),
       mirror_(health_state().self()),
       store_clock_(config_.replication.max_hlc_forward),
-      alerts_(config_.alerts) {
+      alerts_(config_.alerts),
+      ownership_(swim_.names()) {
   if (config_.external_store) {
     mirror_.track_registry_changes();
   } else {

@@ -6,7 +6,7 @@
 
 namespace heck {
 
-void PeerTable::apply(const std::string& name, const Address& address, bool live) {
+void PeerTable::apply(const Name& name, const Name& address, bool live) {
   changes_.push_back(Change{name, address, live});
   // Bounded (memory, and a reader that rarely looks: an idle replicator):
   // a merge at least every n/32 changes, amortised 32 moves a change.
@@ -30,7 +30,7 @@ const std::vector<Peer>& PeerTable::view() {
   // newcomers are collected (in name order).
   std::vector<Change*> added;
   auto c = changes_.begin();
-  const auto collect_until = [&](const std::string* name) {
+  const auto collect_until = [&](const Name* name) {
     for (; c != changes_.end() && (name == nullptr || c->name < *name); c = std::next(last_of(c))) {
       if (last_of(c)->live) added.push_back(&*last_of(c));
     }

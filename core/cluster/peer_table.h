@@ -27,7 +27,7 @@ class PeerTable {
  public:
   // `name` is live (alive or suspect) at `address`, or not (dead, left,
   // reaped). A member's last change decides.
-  void apply(const std::string& name, const Address& address, bool live);
+  void apply(const Name& name, const Name& address, bool live);
   // Replaces everything (REQUIRES: `peers` in name order, names unique).
   void reset(std::vector<Peer> peers);
   // The live members, by name, after every change applied so far.
@@ -35,8 +35,8 @@ class PeerTable {
 
  private:
   struct Change {
-    std::string name;
-    Address address;
+    Name name;
+    Name address;
     bool live = false;
   };
   std::vector<Peer> peers_;

@@ -12,8 +12,8 @@ bool older(const auto& a, const auto& b) { return a.id < b.id; }
 
 }  // namespace
 
-BroadcastQueue::BroadcastQueue(std::size_t retransmit_mult, std::size_t max_items)
-    : retransmit_mult_(retransmit_mult), max_items_(max_items) {
+BroadcastQueue::BroadcastQueue(std::size_t retransmit_mult, std::size_t max_items, std::shared_ptr<NameTable> names)
+    : names_(own_names(std::move(names))), retransmit_mult_(retransmit_mult), max_items_(max_items) {
   assert(max_items_ > 0);
 }
 
@@ -53,7 +53,8 @@ void BroadcastQueue::erase(std::uint32_t slot) {
   release(slot);
 }
 
-void BroadcastQueue::push(std::string key, wire::EncodedPart part) {
+void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part) {
+  Name key = names_->intern(key_text);  // before the erase: a replaced key keeps its text
   if (const std::uint32_t old = find_key(key); old != kNoSlot) erase(old);
   if (count_ >= max_items_) {
     // Evict the most-transmitted part; among those the oldest.

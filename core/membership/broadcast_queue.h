@@ -32,27 +32,32 @@
 //   fill:  O(parts looked at) to pack, at most parts packed + kMaxMisfits,
 //          whatever n; then O(b) per bucket the packed parts leave or enter
 //          (a merge of sorted refs). work() counts the parts looked at.
-// Memory per part: its key and bytes, ~60 bytes of record, a 16-byte ref and
+// Memory per part: its bytes, ~56 bytes of record (the key is interned), a 16-byte ref and
 // an 8-byte key index entry.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/name_index.h"
+#include "core/name_table.h"
 #include "core/wire/envelope.h"
 
 namespace heck {
 
 class BroadcastQueue {
  public:
-  explicit BroadcastQueue(std::size_t retransmit_mult = 4, std::size_t max_items = 4096);
+  // Keys are interned in `names` (core/name_table.h; null: its own).
+  explicit BroadcastQueue(std::size_t retransmit_mult = 4, std::size_t max_items = 4096,
+                          std::shared_ptr<NameTable> names = nullptr);
 
   // Queues `part`, replacing a queued broadcast with the same non-empty key.
-  void push(std::string key, wire::EncodedPart part);
+  void push(std::string_view key, wire::EncodedPart part);
   // Packs queued parts into `b` while they fit (see above). Returns parts packed.
   std::size_t fill(wire::PacketBuilder& b, std::size_t cluster_size);
 
@@ -70,7 +75,7 @@ class BroadcastQueue {
 
  private:
   struct Item {
-    std::string key;
+    Name key;
     wire::EncodedPart part;
     std::uint64_t id = 0;  // push order: larger is newer; 0 = a free slot
     std::uint32_t transmits = 0;
@@ -97,6 +102,7 @@ class BroadcastQueue {
   void shrink(std::vector<Ref>& b);
   void compact();
 
+  std::shared_ptr<NameTable> names_;
   std::size_t retransmit_mult_;
   std::size_t max_items_;
   std::uint64_t next_id_ = 1;

@@ -37,7 +37,8 @@ Swim::Swim(SwimConfig config, std::string name, Address address, std::uint64_t s
       self_(std::move(name)),
       address_(std::move(address)),
       rng_(seed),
-      broadcasts_(config.retransmit_mult, std::max<std::size_t>(1, config.max_broadcasts)),
+      names_(own_names(config_.names)),
+      broadcasts_(config.retransmit_mult, std::max<std::size_t>(1, config.max_broadcasts), names_),
       awareness_(config.lifeguard ? config.max_awareness_multiplier : 1),
       join_backoff_(config.min_join_backoff) {
   assert(!self_.empty() && self_.size() <= wire::kMaxNameBytes);
@@ -45,7 +46,7 @@ Swim::Swim(SwimConfig config, std::string name, Address address, std::uint64_t s
   assert(config_.probe_interval > Duration::zero() && config_.probe_timeout > Duration::zero());
   assert(config_.gossip_interval > Duration::zero() && config_.push_pull_interval > Duration::zero());
   Member m;
-  m.info = MemberInfo{self_, address_, MemberState::alive, 0, Instant{}};
+  m.info = MemberInfo{names_->intern(self_), names_->intern(address_), MemberState::alive, 0, Instant{}};
   m.used = true;
   members_.push_back(std::move(m));
   index_.insert(self_, 0);
@@ -136,7 +137,7 @@ Swim::MemberId Swim::add_member(Instant now, const Update& u) {
   }
   Member& m = members_[id];
   m = Member{};
-  m.info = MemberInfo{std::string(u.name), std::string(u.address), u.state, u.incarnation, now};
+  m.info = MemberInfo{names_->intern(u.name), names_->intern(u.address), u.state, u.incarnation, now};
   m.used = true;
   index_.insert(u.name, id);
   const auto at = std::lower_bound(by_name_.begin(), by_name_.end(), u.name,
@@ -205,7 +206,7 @@ void Swim::change(Instant now, MemberId id, MemberState to, std::uint64_t incarn
   if (to == MemberState::dead) ++dead_count_;
   m.info.state = to;
   m.info.incarnation = incarnation;
-  if (m.info.address != address) m.info.address = address;
+  if (m.info.address != address) m.info.address = names_->intern(address);
   if (id != 0) {
     if (is_live(to)) {
       live_insert(id);

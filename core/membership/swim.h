@@ -125,8 +125,9 @@
 #include "core/membership/broadcast_queue.h"
 #include "core/membership/member_state.h"
 #include "core/membership/messages.h"
-#include "core/name_index.h"
 #include "core/membership/suspicion.h"
+#include "core/name_index.h"
+#include "core/name_table.h"
 #include "core/net.h"
 #include "core/random.h"
 #include "core/time.h"
@@ -167,11 +168,14 @@ struct SwimConfig {
   // false = plain SWIM: fixed suspicion timeout (= min), no nacks, no
   // awareness multiplier. The buddy system stays on (memberlist always has it).
   bool lifeguard = true;
+  // Where member names and addresses are interned (name_table.h); null: the
+  // machine makes its own. The simulator gives its nodes one.
+  std::shared_ptr<NameTable> names;
 };
 
 struct MemberInfo {
-  std::string name;
-  Address address;
+  Name name;
+  Name address;
   MemberState state = MemberState::alive;
   std::uint64_t incarnation = 0;
   Instant state_since;  // when this node saw the member enter `state`
@@ -257,6 +261,9 @@ class Swim {
   const std::string& name() const { return self_; }
   const Address& address() const { return address_; }
   const SwimConfig& config() const { return config_; }
+  // The table member names are interned in (shared with the node's other
+  // member lists).
+  const std::shared_ptr<NameTable>& names() const { return names_; }
   std::uint64_t incarnation() const;
   bool joined() const { return joined_; }  // a seed answered (or first member)
   bool left() const { return left_; }
@@ -378,6 +385,7 @@ class Swim {
   std::string self_;
   Address address_;
   Rng rng_;
+  std::shared_ptr<NameTable> names_;  // the texts of members_' names and addresses
   BroadcastQueue broadcasts_;
   SwimCounters counters_;
   Awareness awareness_;

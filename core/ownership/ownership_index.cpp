@@ -17,7 +17,7 @@ std::uint32_t OwnershipIndex::intern(const std::string& name) {
   const auto name_of = [this](std::uint32_t m) -> std::string_view { return members_[m].name; };
   if (const auto found = by_name_.find(name, name_of)) return *found;
   const auto id = static_cast<std::uint32_t>(members_.size());
-  members_.push_back(Member{name, rendezvous_member_seed(name), false, false});
+  members_.push_back(Member{names_->intern(name), rendezvous_member_seed(name), false, false});
   by_name_.insert(name, id);
   return id;
 }

@@ -25,12 +25,14 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/name_index.h"
+#include "core/name_table.h"
 #include "core/slot_map.h"
 
 namespace heck {
@@ -42,6 +44,9 @@ struct IndexedMember {
 
 class OwnershipIndex {
  public:
+  // Member names are interned in `names` (name_table.h; null: its own).
+  explicit OwnershipIndex(std::shared_ptr<NameTable> names = nullptr) : names_(own_names(std::move(names))) {}
+
   // Extra ranked members kept beyond `checkers`: the standby and the members
   // after it (a full re-rank covers a target whose list runs short).
   static constexpr std::size_t kSpare = 3;
@@ -91,7 +96,7 @@ class OwnershipIndex {
     std::vector<Entry> top;  // best first; size min(checkers + kSpare, members)
   };
   struct Member {
-    std::string name;
+    Name name;
     std::uint64_t seed = 0;
     bool suspect = false;
     bool live = false;
@@ -109,6 +114,7 @@ class OwnershipIndex {
   std::vector<Entry> rank_live(std::string_view id, std::size_t limit) const;
   void compact();
 
+  std::shared_ptr<NameTable> names_;
   std::vector<Member> members_;                          // interned; `live` marks the current set
   NameIndex by_name_;                                    // name -> index into members_
   std::vector<std::uint32_t> live_;                      // ids of live members

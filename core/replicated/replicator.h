@@ -102,6 +102,7 @@
 #include <vector>
 
 #include "core/effects.h"
+#include "core/name_table.h"
 #include "core/net.h"
 #include "core/random.h"
 #include "core/replicated/codec.h"
@@ -117,8 +118,12 @@ class DeltaPool;
 
 // A live member the replicator may talk to (the caller's membership view).
 struct Peer {
-  std::string name;
-  Address address;
+  Name name;     // interned (core/name_table.h): one copy per node, not per list
+  Name address;
+
+  static Peer interned(NameTable& names, std::string_view name, std::string_view address) {
+    return Peer{names.intern(name), names.intern(address)};
+  }
 };
 
 struct ReplicatorConfig {

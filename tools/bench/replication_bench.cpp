@@ -324,7 +324,8 @@ double ns_per_part(Replicator& agent, const std::vector<HealthDelta>& deltas, bo
   std::vector<Bytes> bodies;
   bodies.reserve(deltas.size());
   for (const HealthDelta& d : deltas) bodies.push_back(encode_delta(d));
-  const std::vector<Peer> peers{Peer{"w", "w:1"}, Peer{"a", "a:1"}};
+  NameTable names;
+  const std::vector<Peer> peers{Peer::interned(names, "w", "w:1"), Peer::interned(names, "a", "a:1")};
   const wire::Header from{"w", "w:1"};
   Effects out;
   std::size_t changed = 0;

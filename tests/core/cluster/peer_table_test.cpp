@@ -14,9 +14,15 @@
 namespace heck {
 namespace {
 
+NameTable& names() {
+  static NameTable table;
+  return table;
+}
+Name n(std::string_view text) { return names().intern(text); }
+
 std::vector<Peer> model_view(const std::map<std::string, Address>& live) {
   std::vector<Peer> out;
-  for (const auto& [name, address] : live) out.push_back(Peer{name, address});
+  for (const auto& [name, address] : live) out.push_back(Peer{n(name), n(address)});
   return out;
 }
 
@@ -40,16 +46,16 @@ RC_GTEST_PROP(PeerTableProp, ViewIsTheLiveMembersInNameOrderWithTheirLastAddress
   for (const auto& [who, port, is_live, read] : steps) {
     const std::string name = "m" + std::to_string(who);
     const Address address = name + ":" + std::to_string(7946 + port);
-    table.apply(name, address, is_live);
+    table.apply(n(name), n(address), is_live);
     if (is_live) live[name] = address;
     else live.erase(name);
     if (read) RC_ASSERT(same(table.view(), model_view(live)));
   }
   RC_ASSERT(same(table.view(), model_view(live)));
   // Reset replaces everything, queued changes included.
-  table.apply("zz", "zz:1", true);
-  table.reset({Peer{"a", "a:1"}});
-  RC_ASSERT(same(table.view(), std::vector<Peer>{Peer{"a", "a:1"}}));
+  table.apply(n("zz"), n("zz:1"), true);
+  table.reset({Peer{n("a"), n("a:1")}});
+  RC_ASSERT(same(table.view(), std::vector<Peer>{Peer{n("a"), n("a:1")}}));
 }
 
 TEST(PeerTable, AThousandJoinsMergeInBatchesIntoNameOrder) {
@@ -57,11 +63,11 @@ TEST(PeerTable, AThousandJoinsMergeInBatchesIntoNameOrder) {
   std::map<std::string, Address> live;
   for (int i = 999; i >= 0; --i) {  // reverse order: every newcomer lands in front
     const std::string name = "n" + std::to_string(i);
-    table.apply(name, name + ":7946", true);
+    table.apply(n(name), n(name + ":7946"), true);
     live[name] = name + ":7946";
   }
-  table.apply("n500", "n500:7946", false);  // then a death and a rejoin elsewhere
-  table.apply("n7", "n7:9999", true);
+  table.apply(n("n500"), n("n500:7946"), false);  // then a death and a rejoin elsewhere
+  table.apply(n("n7"), n("n7:9999"), true);
   live.erase("n500");
   live["n7"] = "n7:9999";
   EXPECT_TRUE(same(table.view(), model_view(live)));

@@ -212,7 +212,7 @@ class TestNetwork {
         std::string to = s->to.substr(0, s->to.rfind(':'));
         in_flight_.push_back(Delivery{now_ + latency, next_order_++, n.name, to, std::move(*s)});
       } else if (auto* m = std::get_if<MemberChanged>(&e)) {
-        trace_.push_back(n.name + " member " + m->name + " " + std::string(to_string(m->to)) + " " +
+        trace_.push_back(n.name + " member " + m->name.str() + " " + std::string(to_string(m->to)) + " " +
                          std::to_string(m->incarnation));
         n.changes.push_back(ChangeRecord{now_, *m});
       }

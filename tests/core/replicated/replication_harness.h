@@ -47,7 +47,7 @@ class ReplicaNet {
   ReplicaNet(std::size_t n, ReplicatorConfig config, NetOptions options, std::uint64_t seed)
       : options_(options), rng_(seed) {
     for (std::size_t i = 0; i < n; ++i) {
-      peers_.push_back(Peer{"n" + std::to_string(i), "n" + std::to_string(i) + ":7946"});
+      peers_.push_back(Peer::interned(names_, "n" + std::to_string(i), "n" + std::to_string(i) + ":7946"));
       by_address_[peers_.back().address] = i;
     }
     for (std::size_t i = 0; i < n; ++i) {
@@ -236,6 +236,7 @@ class ReplicaNet {
   std::uint64_t seed_ = 0;
   Rng rng_;
   Instant now_ = Instant::from_ns(0) + Duration::seconds(1'700'000'000);  // a Unix-epoch-like clock
+  NameTable names_;
   std::vector<Peer> peers_;
   std::map<Address, std::size_t> by_address_;
   std::vector<std::unique_ptr<BroadcastQueue>> queues_;

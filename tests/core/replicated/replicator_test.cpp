@@ -33,9 +33,14 @@ Observation result(HealthStatus st, std::uint64_t seq = 1) {
 
 const Instant T0 = Instant::from_ns(0) + Duration::seconds(1'700'000'000);
 
+NameTable& names() {
+  static NameTable table;
+  return table;
+}
+
 std::vector<Peer> peers(std::size_t n) {
   std::vector<Peer> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(Peer{"n" + std::to_string(i), "n" + std::to_string(i) + ":7946"});
+  for (std::size_t i = 0; i < n; ++i) out.push_back(Peer::interned(names(), "n" + std::to_string(i), "n" + std::to_string(i) + ":7946"));
   return out;
 }
 
@@ -488,7 +493,7 @@ TEST(Replicator, SkewedNodeNeitherDragsClocksNorMasksNewerObservations) {
   auto deliver_all = [&](Replicator& from_r, const wire::Header& h, Instant flush_at, Instant now,
                          std::vector<Replicator*> to) {
     Effects o;
-    std::vector<Peer> view{Peer{"x", "x:1"}};
+    std::vector<Peer> view{Peer::interned(names(), "x", "x:1")};
     from_r.handle_timer(flush_at, TimerKey{TimerKind::replica_flush, 0}, view, o);
     for (const Send& s : effects_of<Send>(o)) {
       auto env = wire::decode(s.bytes);

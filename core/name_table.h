@@ -1,0 +1,116 @@
+// Interned member names. A member's name and address appear in every
+// structure of a node that lists members: Swim's records, the membership
+// events, the replicator's peers, the ownership index. Each holds a Name, 8
+// bytes, for one shared copy of the text in a NameTable (std::string is 32
+// bytes inline: four such copies per member were most of a 1,000-member
+// simulation's memory). A node owns a table; the simulator gives all its
+// nodes one table, since they name the same members.
+//
+// Reference counted: a text leaves its table with its last Name, so an agent
+// that sees members come and go for months keeps only the names it still
+// holds. A Name outlives its table safely (the text stays until the last
+// Name goes). Not thread-safe: a node is driven by one thread, and the
+// simulator runs every node in one.
+//
+// Deterministic: a Name compares by its text, never by where it is stored
+// or when it was interned, and a table is never iterated, so a node's
+// outputs do not depend on which other nodes share its table.
+//
+// Cost model: intern and find are one hash of the text and an expected O(1)
+// lookup; copying a Name is a count increment; the last release is an erase.
+#pragma once
+
+#include <compare>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+
+namespace heck {
+
+class NameTable;
+
+class Name {
+ public:
+  Name() = default;  // the empty name
+  Name(const Name& other) : entry_(other.entry_) { acquire(); }
+  Name(Name&& other) noexcept : entry_(std::exchange(other.entry_, nullptr)) {}
+  Name& operator=(const Name& other) {
+    if (entry_ != other.entry_) {
+      release();
+      entry_ = other.entry_;
+      acquire();
+    }
+    return *this;
+  }
+  Name& operator=(Name&& other) noexcept {
+    if (this != &other) {
+      release();
+      entry_ = std::exchange(other.entry_, nullptr);
+    }
+    return *this;
+  }
+  ~Name() { release(); }
+
+  const std::string& str() const { return entry_ ? entry_->text : empty_text(); }
+  operator const std::string&() const { return str(); }  // NOLINT: a Name reads as its text
+  operator std::string_view() const { return str(); }     // NOLINT
+  bool empty() const { return str().empty(); }
+  std::size_t size() const { return str().size(); }
+
+  friend bool operator==(const Name& a, const Name& b) { return a.entry_ == b.entry_ || a.str() == b.str(); }
+  friend std::strong_ordering operator<=>(const Name& a, const Name& b) {
+    return a.entry_ == b.entry_ ? std::strong_ordering::equal : a.str().compare(b.str()) <=> 0;
+  }
+  friend bool operator==(const Name& a, std::string_view b) { return std::string_view(a.str()) == b; }
+  friend std::strong_ordering operator<=>(const Name& a, std::string_view b) {
+    return std::string_view(a.str()).compare(b) <=> 0;
+  }
+
+ private:
+  friend class NameTable;
+  struct Entry {
+    std::string text;
+    NameTable* table = nullptr;  // null once the table is gone
+    std::uint32_t refs = 0;
+  };
+  explicit Name(Entry* e) : entry_(e) { acquire(); }
+  void acquire() const {
+    if (entry_) ++entry_->refs;
+  }
+  void release();
+  static const std::string& empty_text();
+
+  Entry* entry_ = nullptr;
+};
+
+class NameTable {
+ public:
+  NameTable() = default;
+  NameTable(const NameTable&) = delete;
+  NameTable& operator=(const NameTable&) = delete;
+  ~NameTable();
+
+  // The Name of `text`, interned here if it is not yet.
+  Name intern(std::string_view text);
+  // The Name of `text` if this table holds it (no interning).
+  Name find(std::string_view text) const;
+  std::size_t size() const { return by_text_.size(); }
+
+ private:
+  friend class Name;
+  void erase(const Name::Entry* e);
+
+  // Keys view the entries' own text (entries are stable: one allocation each).
+  std::unordered_map<std::string_view, std::unique_ptr<Name::Entry>> by_text_;
+};
+
+// One table for a node that was given none.
+inline std::shared_ptr<NameTable> own_names(std::shared_ptr<NameTable> given) {
+  return given ? std::move(given) : std::make_shared<NameTable>();
+}
+
+}  // namespace heck

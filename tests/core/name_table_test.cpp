@@ -1,0 +1,107 @@
+// NameTable and Name: one copy of each text while any Name holds it, gone
+// with the last one; Names compare by text (never by where the text lives);
+// a Name outlives its table.
+#include "core/name_table.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
+
+#include "core/membership/broadcast_queue.h"
+#include "core/wire/envelope.h"
+
+namespace heck {
+namespace {
+
+TEST(NameTable, OneCopyPerTextWhileANameHoldsIt) {
+  NameTable table;
+  Name a = table.intern("n1:7946");
+  Name b = table.intern(std::string("n1:") + "7946");
+  EXPECT_EQ(&a.str(), &b.str());  // one copy
+  EXPECT_EQ(table.size(), 1u);
+  EXPECT_EQ(a, "n1:7946");
+  EXPECT_EQ(table.find("n1:7946"), a);
+  EXPECT_TRUE(table.find("n2").empty());  // find does not intern
+  EXPECT_EQ(table.size(), 1u);
+  {
+    Name c = a;  // a copy holds it too
+    a = Name{};
+    b = Name{};
+    EXPECT_EQ(table.size(), 1u);
+    EXPECT_EQ(c.str(), "n1:7946");
+  }
+  EXPECT_EQ(table.size(), 0u);  // the last Name took its text along
+  EXPECT_TRUE(table.intern("").empty());
+  EXPECT_EQ(table.size(), 0u);  // the empty name is never stored
+}
+
+TEST(NameTable, ANameOutlivesItsTable) {
+  Name kept;
+  {
+    NameTable table;
+    kept = table.intern("survivor");
+    Name moved = table.intern("moved");
+    Name other = std::move(moved);
+    EXPECT_TRUE(moved.empty());  // NOLINT: a moved-from Name is the empty name
+    EXPECT_EQ(other, "moved");
+  }
+  EXPECT_EQ(kept.str(), "survivor");
+  Name copy = kept;
+  kept = Name{};
+  EXPECT_EQ(copy.str(), "survivor");
+}
+
+TEST(NameTable, NamesOfDifferentTablesCompareByText) {
+  NameTable t1, t2;
+  const Name a1 = t1.intern("a"), a2 = t2.intern("a"), b2 = t2.intern("b");
+  EXPECT_EQ(a1, a2);
+  EXPECT_LT(a1, b2);
+  EXPECT_GT(b2, "a");
+  EXPECT_LT(Name{}, a1);  // the empty name sorts first
+}
+
+// Any sequence of interns and releases: the table holds exactly the texts
+// some live Name holds (a model: a multiset of live texts).
+RC_GTEST_PROP(NameTableProp, TheTableHoldsExactlyTheTextsOfLiveNames, ()) {
+  const auto steps = *rc::gen::container<std::vector<std::pair<bool, int>>>(
+      rc::gen::pair(rc::gen::arbitrary<bool>(), rc::gen::inRange(0, 12)));
+  NameTable table;
+  std::vector<Name> live;
+  std::map<std::string, int> model;
+  for (const auto& [add, which] : steps) {
+    if (add || live.empty()) {
+      const std::string text = "m" + std::to_string(which);
+      live.push_back(table.intern(text));
+      ++model[text];
+    } else {
+      const std::size_t i = static_cast<std::size_t>(which) % live.size();
+      if (--model[live[i].str()] == 0) model.erase(live[i].str());
+      live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
+    }
+    RC_ASSERT(table.size() == model.size());
+    for (const auto& [text, count] : model) RC_ASSERT(table.find(text) == text);
+  }
+}
+
+TEST(NameTable, ABroadcastQueueKeepsItsKeysInTheTableItIsGiven) {
+  auto table = std::make_shared<NameTable>();
+  {
+    BroadcastQueue q(4, 16, table);
+    q.push("m:n1", wire::EncodedPart{wire::PartType::alive, {1, 2, 3}});
+    q.push("m:n1", wire::EncodedPart{wire::PartType::alive, {4}});  // replaces, same key
+    q.push("m:n2", wire::EncodedPart{wire::PartType::alive, {5}});
+    EXPECT_EQ(q.size(), 2u);
+    EXPECT_EQ(table->size(), 2u);
+    EXPECT_TRUE(q.contains("m:n1"));
+    q.clear();
+    EXPECT_EQ(table->size(), 0u);  // dropped parts release their keys
+  }
+}
+
+}  // namespace
+}  // namespace heck
