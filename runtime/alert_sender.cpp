@@ -105,12 +105,14 @@ std::string host_header(const Url& url) {
   return out;
 }
 
-std::string build_request(const Url& url, std::string_view user_agent, std::string_view body) {
+std::string build_request(const Url& url, std::string_view user_agent, std::string_view idempotency_key,
+                          std::string_view body) {
   std::string out;
   out.reserve(256 + body.size());
   out.append("POST ").append(url.target).append(" HTTP/1.1\r\n");
   out.append("Host: ").append(host_header(url)).append("\r\n");
   if (!user_agent.empty()) out.append("User-Agent: ").append(user_agent).append("\r\n");
+  if (!idempotency_key.empty()) out.append("Idempotency-Key: ").append(idempotency_key).append("\r\n");
   out.append("Content-Type: application/json\r\n");
   out.append(fmt::format("Content-Length: {}\r\n", body.size()));
   out.append("Connection: close\r\n\r\n");
@@ -179,6 +181,7 @@ std::string alert_body_json(const AlertNotification& n) {
   j["at"] = rfc3339_ms(n.at_ms);
   j["sender"] = n.sender;
   j["attempt"] = n.attempt;
+  j["dedup_key"] = n.dedup_key;
   return dump(j);
 }
 
@@ -283,7 +286,7 @@ struct AlertSender::Impl {
     auto d = std::make_shared<Delivery>(io, n.id, std::move(done), std::max<std::size_t>(options.max_response_bytes, 1024));
     d->impl = this;
     d->url = std::move(*url);
-    d->request = build_request(d->url, options.user_agent,
+    d->request = build_request(d->url, options.user_agent, n.dedup_key,
                                n.format == AlertFormat::slack ? alert_body_slack(n) : alert_body_json(n));
     all.push_back(*d);
     if (active < options.max_concurrent && queue.empty()) {

@@ -448,6 +448,7 @@ HttpResponse alerts(Agent& agent) {
                               {"kind", std::string(to_string(n.kind))},
                               {"repeat", n.repeat},
                               {"attempt", n.attempt},
+                              {"dedup_key", n.dedup_key},
                               {"delivered", it->delivered},
                               {"error", it->delivered ? json(nullptr) : json(it->error)}});
   }

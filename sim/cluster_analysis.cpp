@@ -325,7 +325,8 @@ void judge_every_running(const ClusterWorld& w, Verdict& v, F&& mismatch) {
 // of a notification whose sender crashed within kAlertCrashWindow after the
 // receiver accepted it (before the answer reached it, or before its record
 // left it) is the window the design allows (core/alerts/alert_route.h: at
-// least once under a crash): counted and shown, not judged. At the end
+// least once under a crash): counted and shown, not judged, when it carries
+// the first one's dedup key (a receiver that keys on it sees one). At the end
 // the last notification must match the status the first running member
 // reports: firing for unhealthy; resolved or none for healthy (any, when the
 // route sends no resolved notifications); unknown is not judged.
@@ -356,7 +357,9 @@ void judge_alerts(const ClusterWorld& w, const ClusterExpectation& e, Verdict& v
     const AlertNotification*& before = last[key];
     bool& lost = last_lost[key];
     const bool duplicate = before ? before->kind == n.kind : n.kind == AlertKind::resolved;
-    if (duplicate && before && lost) {
+    // Excused only under the first one's dedup key: a receiver that keys
+    // on it sees the notification once.
+    if (duplicate && before && lost && n.dedup_key == before->dedup_key) {
       ++crash_window;
     } else if (duplicate) {
       ++duplicates;
@@ -394,7 +397,7 @@ void judge_alerts(const ClusterWorld& w, const ClusterExpectation& e, Verdict& v
     }
   }
   v.pass = judge != nullptr && duplicates <= e.max && delivered >= e.min && mismatched == 0;
-  v.evidence = fmt::format("{} delivered ({} repeats), {} duplicate(s) ({} more in a sender's crash window), {} "
+  v.evidence = fmt::format("{} delivered ({} repeats), {} duplicate(s) ({} more in a sender's crash window, under the first one's dedup key), {} "
                            "(target, route) pair(s) not matching the end status{}{}{}",
                            delivered, repeats, duplicates, crash_window, mismatched, first_duplicate, first_mismatch,
                            judge == nullptr ? "; no running member to judge by" : "");

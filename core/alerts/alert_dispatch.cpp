@@ -1,8 +1,38 @@
 #include "core/alerts/alert_dispatch.h"
 
 #include <algorithm>
+#include <cstdint>
+
+#include <fmt/format.h>
+#include <xxhash.h>
 
 namespace heck {
+
+std::string alert_dedup_key(std::string_view route, std::string_view target, AlertKind kind, bool repeat,
+                            const AlertRecord* last, const SpecVersion* spec) {
+  // Length-prefixed fields: no two different inputs give the same bytes.
+  std::string material;
+  const auto add = [&](std::string_view field) {
+    material += std::to_string(field.size());
+    material += ':';
+    material += field;
+  };
+  add(route);
+  add(target);
+  add(to_string(kind));
+  add(repeat ? "repeat" : "first");
+  if (last) {
+    add("after");
+    add(to_string(last->kind));
+    add(std::to_string(last->sent_at.packed));
+    add(std::to_string(last->writer));
+  } else if (spec) {
+    add("spec");
+    add(std::to_string(spec->written_at.packed));
+    add(std::to_string(spec->writer));
+  }
+  return fmt::format("{:016x}", XXH3_64bits(material.data(), material.size()));
+}
 
 void AlertDispatch::consider(Instant now, const std::string& id, const AlertFacts& facts, const HealthState& state,
                              std::string_view sender, Effects& out, std::vector<AlertToRecord>& records) {
@@ -50,6 +80,8 @@ void AlertDispatch::consider(Instant now, const std::string& id, const AlertFact
     n.since_ms = n.repeat && rec ? rec->since_ms : since;
     n.at_ms = now_ms;
     n.sender = std::string(sender);
+    const auto target = state.target(id);
+    n.dedup_key = alert_dedup_key(route.name, id, n.kind, n.repeat, rec, target ? target->spec : nullptr);
     n.attempt = held != backoff_.end() ? held->second.failures + 1 : 1;
     ++counters_.sent;
     if (n.attempt > 1) ++counters_.retries;

@@ -43,6 +43,18 @@ struct AlertCounters {
   std::uint64_t unknown_reports = 0;  // NotifyDone for an id not in flight
 };
 
+// The receiver's deduplication key of a notification: the same for every
+// sender that decides on the same replicated facts, so a takeover owner
+// that sends what a crashed owner sent but had not recorded (the crash
+// window, alert_route.h) sends it under the same key, and so does every
+// retry. Derived from what the decision follows: the pair's last alert
+// record (its kind, sent_at and writer), or when there is none the
+// target's spec version (a target deleted and added again starts afresh);
+// then the route, target, kind and repeat flag. Not the episode's start:
+// a takeover owner's own first observation moves it. 16 hex digits.
+std::string alert_dedup_key(std::string_view route, std::string_view target, AlertKind kind, bool repeat,
+                            const AlertRecord* last, const SpecVersion* spec);
+
 // A record for the node to write (record_alert): a delivery, or a close.
 struct AlertToRecord {
   std::string target, route;

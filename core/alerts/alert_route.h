@@ -96,6 +96,7 @@ struct AlertNotification {
   std::uint64_t at_ms = 0;       // wall ms of this decision (the sender's clock)
   std::string sender;            // the member that sends it
   int attempt = 1;               // 1 = first try
+  std::string dedup_key;         // the same from any sender and on every retry (alert_dedup_key)
 };
 
 // What the rule says is due for one (target, route). `close`: the target

@@ -204,6 +204,7 @@ AlertNotification sample(const std::string& url, AlertFormat format = AlertForma
   n.at_ms = kSince + 30'500;
   n.sender = "n1";
   n.attempt = 2;
+  n.dedup_key = "0123456789abcdef";
   return n;
 }
 
@@ -263,7 +264,7 @@ std::string write_temp_file(const std::string& text) {
 
 TEST(AlertBodyTest, JsonHasEveryField) {
   const json j = json::parse(alert_body_json(sample("http://x/")));
-  EXPECT_EQ(j.size(), 13u) << j.dump();
+  EXPECT_EQ(j.size(), 14u) << j.dump();
   EXPECT_EQ(j.at("id"), "n1-42");
   EXPECT_EQ(j.at("kind"), "firing");
   EXPECT_EQ(j.at("repeat"), false);
@@ -277,6 +278,7 @@ TEST(AlertBodyTest, JsonHasEveryField) {
   EXPECT_EQ(j.at("at"), "2026-12-04T10:00:30.500Z");
   EXPECT_EQ(j.at("sender"), "n1");
   EXPECT_EQ(j.at("attempt"), 2);
+  EXPECT_EQ(j.at("dedup_key"), "0123456789abcdef");
 }
 
 TEST(AlertBodyTest, JsonResolvedRepeatAndUnknownSince) {
@@ -361,6 +363,7 @@ TEST(AlertSenderTest, DeliversJsonPost) {
   EXPECT_EQ(r.headers.at("host"), "127.0.0.1:" + std::to_string(server.port()));
   EXPECT_EQ(r.headers.at("user-agent"), "heck/0.1");
   EXPECT_EQ(r.headers.at("connection"), "close");
+  EXPECT_EQ(r.headers.at("idempotency-key"), "0123456789abcdef");  // the receiver's dedup key
   EXPECT_EQ(r.headers.at("content-length"), std::to_string(r.body.size()));
   EXPECT_EQ(r.body, alert_body_json(sample(server.url("/hook?team=ops"))));
   const json j = json::parse(r.body);

@@ -46,8 +46,9 @@ TARGETS = 8
 
 FAILING = set()
 LOCK = threading.Lock()
-RECEIVED = []         # (path, body as dict)
+RECEIVED = []         # (path, body as dict, content type, Idempotency-Key)
 REFUSE_NEXT = [0]     # answer 503 to this many more POSTs
+REFUSED_KEYS = []     # the Idempotency-Key of each refused POST
 
 
 class Targets(QuietHandler):
@@ -69,15 +70,17 @@ class Receiver(QuietHandler):
             if REFUSE_NEXT[0] > 0:
                 REFUSE_NEXT[0] -= 1
                 refuse = True
+                REFUSED_KEYS.append(self.headers.get("Idempotency-Key"))
             else:
                 refuse = False
-                RECEIVED.append((self.path, json.loads(body), self.headers.get("Content-Type")))
+                RECEIVED.append((self.path, json.loads(body), self.headers.get("Content-Type"),
+                                 self.headers.get("Idempotency-Key")))
         self.reply(503 if refuse else 200, b"busy\n" if refuse else b"ok\n", close=True)
 
 
 def received(path=None, target=None, kind=None):
     with LOCK:
-        return [b for p, b, _ in RECEIVED if (path is None or p == path) and
+        return [b for p, b, *_ in RECEIVED if (path is None or p == path) and
                 (target is None or b.get("target") == target or target in b.get("text", "")) and
                 (kind is None or b.get("kind", kind) == kind)]
 
@@ -156,6 +159,13 @@ def run(heck, agents, base, hooks, tmp):
     pager = received("/pager", target)
     check(len(pager) == 1 and ":red_circle:" in pager[0]["text"] and "FIRING" in pager[0]["text"],
           f"the pager (Slack) body: {pager}")
+    # The receiver's dedup key: in the JSON body and as Idempotency-Key (the
+    # Slack body has only the header), one per route.
+    with LOCK:
+        keys = {p: k for p, body, _, k in RECEIVED if body is b or p == "/pager"}
+    check(re.fullmatch(r"[0-9a-f]{16}", b["dedup_key"] or "") and keys["/ops"] == b["dedup_key"]
+          and re.fullmatch(r"[0-9a-f]{16}", keys["/pager"] or "") and keys["/pager"] != keys["/ops"],
+          f"dedup keys: body {b.get('dedup_key')}, headers {keys}")
     print(f"ok: {target} fails -> one firing on each route, sent by its first owner {owner_name}")
 
     # 3. Kill the sender, then T recovers: the new first owner resolves it once.
@@ -172,6 +182,7 @@ def run(heck, agents, base, hooks, tmp):
     time.sleep(1.5)
     resolved = received("/ops", target, "resolved")
     check(len(resolved) == 1 and resolved[0]["sender"] != owner_name, f"resolved for {target}: {resolved}")
+    check(resolved[0]["dedup_key"] not in ("", b["dedup_key"]), f"the resolved's dedup key: {resolved[0]}")
     check(len(received("/ops", target, "firing")) == 1, f"a firing sent again: {received('/ops', target)}")
     check(len(received("/pager", target)) == 1, f"pager got more than the firing: {received('/pager', target)}")
     print(f"ok: SIGKILL {owner_name}, {target} recovers -> {resolved[0]['sender']} sends one resolved on ops, "
@@ -188,6 +199,9 @@ def run(heck, agents, base, hooks, tmp):
     time.sleep(1.5)
     got = received("/ops", other, "firing")
     check(len(got) == 1 and got[0]["attempt"] == 3, f"{other}: {got}")
+    with LOCK:
+        refused = list(REFUSED_KEYS)
+    check(refused == [got[0]["dedup_key"]] * 2, f"the refused attempts' keys {refused}, delivered {got[0]['dedup_key']}")
     alerts = sender.get_json("/v1/alerts")
     mine = [d for d in alerts["deliveries"] if d["target"] == other]
     check([d["delivered"] for d in reversed(mine)] == [False, False, True] and mine[-1]["error"] == "HTTP 503: busy",

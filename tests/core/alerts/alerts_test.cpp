@@ -182,6 +182,67 @@ TEST(AlertDispatch, OneInFlightPerPairRetriesWithBackoffAndRecordsOnDelivery) {
   EXPECT_EQ(resolved.sent[0].since_ms, 20'000u);
 }
 
+// The crash window (alert_route.h): a first owner sends, the receiver takes
+// it, and the owner dies before its record leaves it; the takeover owner
+// sends it again. Under the same dedup key, so a receiver that keys on it
+// sees it once; every retry keeps the key; the next notification of the
+// pair (after the record) gets a new one, and so does a target added again.
+TEST(AlertDispatch, TheDedupKeyIsTheSameFromAnySenderAndOnEveryRetry) {
+  AlertConfig c;
+  c.routes = {route(R"({"name": "ops", "url": "http://127.0.0.1:9/h"})")};
+  c.min_retry = Duration::seconds(1);
+  AlertDispatch first_owner(c), takeover(c);
+  HealthState s(A);
+  TargetSpec web;
+  web.id = "web";
+  web.url = *Url::parse("http://127.0.0.1:9000/");
+  s.put_target(HlcTimestamp::make(1'000, 0), web);
+  Observation o;
+  o.status = HealthStatus::unhealthy;
+  const AlertFacts down{HealthStatus::unhealthy, 5000, &o};
+  const Instant t0 = Instant::from_ns(0) + Duration::seconds(10);
+  const auto sent_by = [&](AlertDispatch& d, std::string_view sender, Instant at, const AlertFacts& f) {
+    Effects out;
+    std::vector<AlertToRecord> records;
+    d.consider(at, "web", f, s, sender, out, records);
+    EXPECT_EQ(out.size(), 1u);
+    return out.empty() ? AlertNotification{} : std::get<Notify>(out[0]).notification;
+  };
+
+  const AlertNotification a = sent_by(first_owner, "n1", t0, down);
+  ASSERT_EQ(a.dedup_key.size(), 16u);
+  // The takeover owner, later, with the episode's start moved by its own
+  // first observation: the same key.
+  const AlertNotification b = sent_by(takeover, "n2", t0 + Duration::seconds(3), AlertFacts{HealthStatus::unhealthy, 7000, &o});
+  EXPECT_EQ(b.sender, "n2");
+  EXPECT_EQ(b.dedup_key, a.dedup_key);
+  // A retry keeps it.
+  takeover.done(t0 + Duration::seconds(3), NotifyDone{b.id, false, "HTTP 503"});
+  const AlertNotification retry = sent_by(takeover, "n2", t0 + Duration::seconds(5), down);
+  EXPECT_EQ(retry.attempt, 2);
+  EXPECT_EQ(retry.dedup_key, a.dedup_key);
+  // Recorded: the resolved that follows has its own key, the same from
+  // either sender; a repeat of the firing would too.
+  s.record_alert("web", "ops", AlertRecord{AlertKind::firing, 5000, HlcTimestamp::make(16'000, 0), B});
+  Observation up;
+  up.status = HealthStatus::healthy;
+  up.observed_at = HlcTimestamp::make(20'000, 0);
+  const AlertFacts healthy{HealthStatus::healthy, 0, &up};
+  AlertDispatch n3(c), n4(c);
+  const AlertNotification resolved = sent_by(n3, "n3", t0 + Duration::seconds(11), healthy);
+  EXPECT_EQ(resolved.kind, AlertKind::resolved);
+  EXPECT_NE(resolved.dedup_key, a.dedup_key);
+  EXPECT_EQ(sent_by(n4, "n4", t0 + Duration::seconds(12), healthy).dedup_key, resolved.dedup_key);
+  // The target deleted and added again: its first firing is a new one.
+  s.remove_target("web");
+  s.put_target(HlcTimestamp::make(30'000, 0), web);
+  AlertDispatch n5(c);
+  const AlertNotification again = sent_by(n5, "n1", t0 + Duration::seconds(40), down);
+  EXPECT_EQ(again.kind, AlertKind::firing);
+  EXPECT_NE(again.dedup_key, a.dedup_key);
+  EXPECT_EQ(alert_dedup_key("ops", "web", AlertKind::firing, false, nullptr, nullptr).size(), 16u);
+}
+
 TEST(AlertDispatch, InFlightIsBoundedAndAQuietRouteClosesWithoutASend) {
   AlertConfig c;
   c.routes = {route(R"({"name": "quiet", "url": "http://a/", "send_resolved": false})")};
