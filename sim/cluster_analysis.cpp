@@ -329,7 +329,9 @@ void judge_every_running(const ClusterWorld& w, Verdict& v, F&& mismatch) {
 // the first one's dedup key (a receiver that keys on it sees one). At the end
 // the last notification must match the status the first running member
 // reports: firing for unhealthy; resolved or none for healthy (any, when the
-// route sends no resolved notifications); unknown is not judged.
+// route sends no resolved notifications); unknown is not judged, nor a
+// pair whose sender is still retrying what the receiver refused (owed, not
+// lost: shown in the evidence).
 constexpr Duration kAlertCrashWindow = Duration::seconds(1);
 
 void judge_alerts(const ClusterWorld& w, const ClusterExpectation& e, Verdict& v) {
@@ -373,8 +375,8 @@ void judge_alerts(const ClusterWorld& w, const ClusterExpectation& e, Verdict& v
   }
   const ClusterNode* judge = nullptr;
   for (std::uint32_t o = 0; o < w.member_count() && judge == nullptr; ++o) judge = w.node(o);
-  std::size_t mismatched = 0;
-  std::string first_mismatch;
+  std::size_t mismatched = 0, retrying = 0;
+  std::string first_mismatch, first_retrying;
   if (judge != nullptr) {
     for (std::size_t t = 0; t < s.target_count(); ++t) {
       const std::string& id = s.target_spec(t).id;
@@ -388,6 +390,20 @@ void judge_alerts(const ClusterWorld& w, const ClusterExpectation& e, Verdict& v
                             ? n != nullptr && n->kind == AlertKind::firing
                             : !route.send_resolved || n == nullptr || n->kind == AlertKind::resolved;
         if (ok) continue;
+        // Still owed: the target's sender (its first owner) is retrying a
+        // notification the receiver refused. Shown, not judged; a
+        // notification nobody retries is a mismatch.
+        const auto owners = judge->owners(id);
+        const auto sender = owners.empty() ? std::nullopt : s.member_index(owners.front());
+        const ClusterNode* by = sender ? w.node(*sender) : nullptr;
+        if (const int refused = by ? by->alerts().failures(id, route.name) : 0; refused > 0) {
+          ++retrying;
+          if (first_retrying.empty()) {
+            first_retrying = fmt::format("; {} {} still retried by {} after {} refusal(s)", id, route.name,
+                                         owners.front(), refused);
+          }
+          continue;
+        }
         ++mismatched;
         if (first_mismatch.empty()) {
           first_mismatch = fmt::format("; {} is {} at the end but the last {} notification is {}", id,
@@ -398,8 +414,9 @@ void judge_alerts(const ClusterWorld& w, const ClusterExpectation& e, Verdict& v
   }
   v.pass = judge != nullptr && duplicates <= e.max && delivered >= e.min && mismatched == 0;
   v.evidence = fmt::format("{} delivered ({} repeats), {} duplicate(s) ({} more in a sender's crash window, under the first one's dedup key), {} "
-                           "(target, route) pair(s) not matching the end status{}{}{}",
-                           delivered, repeats, duplicates, crash_window, mismatched, first_duplicate, first_mismatch,
+                           "(target, route) pair(s) not matching the end status ({} more still retried){}{}{}{}",
+                           delivered, repeats, duplicates, crash_window, mismatched, retrying, first_duplicate,
+                           first_mismatch, first_retrying,
                            judge == nullptr ? "; no running member to judge by" : "");
 }
 

@@ -91,6 +91,11 @@ void AlertDispatch::consider(Instant now, const std::string& id, const AlertFact
   }
 }
 
+int AlertDispatch::failures(std::string_view target, std::string_view route) const {
+  const auto it = backoff_.find(alert_key(target, route));
+  return it == backoff_.end() ? 0 : it->second.failures;
+}
+
 void AlertDispatch::set_routes(std::vector<AlertRoute> routes) {
   config_.routes = std::move(routes);
   const auto routed = [&](std::string_view key) {

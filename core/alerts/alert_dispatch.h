@@ -73,6 +73,9 @@ class AlertDispatch {
   const AlertConfig& config() const { return config_; }
   const AlertCounters& counters() const { return counters_; }
   std::size_t in_flight() const { return in_flight_.size(); }
+  // Failed attempts of the (target, route) notification this node is still
+  // retrying (0: none held back).
+  int failures(std::string_view target, std::string_view route) const;
 
   // Looks at target `id` (this node is its first owner) for every route
   // covering it: appends a Notify for each notification due and not held
