@@ -1035,10 +1035,28 @@ void Swim::on_push_pull(Instant now, const wire::Header& from, const PushPullMsg
   }
   for (const auto& e : m.members) {
     Update u{e.name, e.address, e.state, e.incarnation, from.sender};
-    // memberlist's mergeState: a remote `dead` becomes a local suspicion,
-    // so only a local timeout or a dead broadcast declares a member dead.
-    if (e.state == MemberState::dead) u.state = MemberState::suspect;
+    const Member* held = find_member(e.name);
+    const bool suspected_here = held != nullptr && held->info.state == MemberState::suspect &&
+                                held->info.incarnation == e.incarnation;
+    // A push-pull lists the partner's view, not who accused whom:
+    // - dead: memberlist's mergeState makes a remote death a local
+    //   suspicion, so the member gets its chance to refute here before it is
+    //   declared dead. A member this node already suspects at that
+    //   incarnation has that chance already (the suspicion runs here): the
+    //   partner's death is then the dead broadcast this node missed, and
+    //   taken as one. Otherwise an accuser that missed every confirmation
+    //   and every dead broadcast (transmit-limited gossip reaches most, not
+    //   all) held the member suspect for its whole Lifeguard maximum
+    //   although its push-pull partners had long declared it dead
+    //   (cluster_alerts seed 94: 20 s after the others).
+    // - suspect: a suspicion this node already holds at that incarnation is
+    //   not confirmed by the partner, which may only have heard the
+    //   accuser's gossip; Lifeguard's confirmations come from suspect
+    //   messages, one per accuser (seed 301: two members that had only
+    //   heard the accuser became its "confirmers" this way).
+    if (e.state == MemberState::dead && !suspected_here) u.state = MemberState::suspect;
     if (e.state == MemberState::left) u.from = e.name;
+    if (e.state == MemberState::suspect && suspected_here) continue;
     const bool changed = apply(now, u, out);
     if (!changed) continue;
     const std::string from_name(u.from);

@@ -605,6 +605,47 @@ TEST(Swim, ProbeIntervalStretchesWithTheHealthMultiplier) {
   EXPECT_EQ(h.timer(TimerKind::swim_ack_timeout, seq), h.now + Duration::milliseconds(1500));
 }
 
+// A push-pull lists the partner's view of the members, not who accused
+// whom: a suspicion this node already holds is not confirmed by a partner
+// that lists it (in cluster_alerts seed 301 two members that had only heard
+// the accuser's gossip became its "confirmers" this way), while a suspect
+// message from that partner still is.
+TEST(Swim, APushPullListingAHeldSuspicionIsNoConfirmation) {
+  Harness h;
+  for (const char* n : {"a", "b", "c"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.deliver(SuspectMsg{"a", "a:1", 0, "b"});
+  const std::uint64_t slot = h.effects<SetTimer>().back().key.id;
+  const auto deadline = h.timer(TimerKind::swim_suspicion, slot);
+  h.deliver(PushPullMsg{false, false, {{"a", "a:1", MemberState::suspect, 0}}}, wire::Header{"c", "c:1"},
+            Channel::stream);
+  EXPECT_EQ(h.swim.counters().confirmations, 0u);
+  EXPECT_EQ(h.timer(TimerKind::swim_suspicion, slot), deadline);
+  EXPECT_EQ(state_of(h.swim, "a"), MemberState::suspect);
+  h.deliver(SuspectMsg{"a", "a:1", 0, "c"});  // c's own accusation counts
+  EXPECT_EQ(h.swim.counters().confirmations, 1u);
+}
+
+// A remote death becomes a local suspicion (the member may still refute
+// here), except where this node already suspects the member at that
+// incarnation: then it is the dead broadcast this node missed (cluster_alerts
+// seed 94: the accuser missed every confirmation and every dead broadcast and
+// held the member suspect 20 s after everyone else had declared it dead).
+TEST(Swim, APushPullDeathEndsASuspicionHeldAtThatIncarnation) {
+  Harness h;
+  for (const char* n : {"a", "b", "c", "d"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.deliver(SuspectMsg{"a", "a:1", 0, "b"});
+  h.deliver(PushPullMsg{false, false, {{"a", "a:1", MemberState::dead, 1}}}, wire::Header{"c", "c:1"},
+            Channel::stream);
+  EXPECT_EQ(state_of(h.swim, "a"), MemberState::suspect);  // a newer incarnation: a new suspicion
+  h.deliver(PushPullMsg{false, false, {{"a", "a:1", MemberState::dead, 1}}}, wire::Header{"d", "d:1"},
+            Channel::stream);
+  EXPECT_EQ(state_of(h.swim, "a"), MemberState::dead);  // held suspect at 1: taken as dead
+  h.out.clear();
+  h.deliver(PushPullMsg{false, false, {{"d", "d:1", MemberState::dead, 0}}}, wire::Header{"c", "c:1"},
+            Channel::stream);
+  EXPECT_EQ(state_of(h.swim, "d"), MemberState::suspect);  // held alive: suspect first
+}
+
 TEST(Swim, PushPullRequestIsAnsweredOnAStreamAndMerged) {
   Harness h;
   h.deliver(AliveMsg{"a", "a:1", 0});
