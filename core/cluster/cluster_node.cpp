@@ -162,7 +162,8 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
     last_malformed_ = fmt::format("from {}: {} bytes (limit {})", p.from, p.bytes.size(), limit);
     return;
   }
-  auto env = wire::decode(p.bytes, wire::DecodeLimits{.max_bytes = limit});
+  // The parts view p.bytes, alive for this call: the layers copy what they keep.
+  auto env = wire::decode_view(p.bytes, wire::DecodeLimits{.max_bytes = limit});
   if (!env) {
     ++counters_.malformed_packets;
     last_malformed_ = fmt::format("from {}: {}", p.from, env.error());

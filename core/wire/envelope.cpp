@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -77,27 +78,27 @@ Bytes encode(const Header& header, const std::vector<EncodedPart>& parts) {
   return b.finish();
 }
 
-Result<Envelope> decode(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+namespace {
+
+// One pass over `bytes` (which `env`'s parts will view): the envelope's
+// shape and every body read whole at its depth, then nothing after it. The
+// same checks as one whole() over the input followed by the shape, at one
+// walk instead of two; only which error is named first may differ.
+std::optional<Error> parse(std::span<const std::uint8_t> bytes, const DecodeLimits& limits, Envelope& env) {
   if (bytes.empty()) return Error{"empty"};
   if (bytes.size() > limits.max_bytes) {
     return Error{fmt::format("too large: {} bytes (limit {})", bytes.size(), limits.max_bytes)};
   }
-  // First the whole input, bodies included, as one well-formed value.
-  {
-    MsgpackReader whole(bytes, limits.max_depth);
-    MsgValue all;
-    if (!whole.whole(all)) return Error{whole.error()};
-  }
-  Envelope env;
-  env.bytes.assign(bytes.begin(), bytes.end());
-  MsgpackReader r(env.bytes, limits.max_depth);
+  // Depths as whole() counts them: the envelope 0, its fields 1, the parts
+  // 2, a part's type and body 3.
+  MsgpackReader r(bytes, limits.max_depth);
   MsgValue v, version, sender, address, parts;
-  r.header(v);
+  if (!r.header(v)) return Error{r.error()};
   if (v.type != MsgType::array || v.size != 4) return Error{"envelope: expected an array of 4"};
-  r.value(version);
-  r.value(sender);
-  r.value(address);
-  r.header(parts);
+  if (limits.max_depth < 3) return Error{fmt::format("nested deeper than {}", limits.max_depth)};
+  if (!r.value_at(version, 1) || !r.value_at(sender, 1) || !r.value_at(address, 1) || !r.header(parts)) {
+    return Error{r.error()};
+  }
   if (version.type != MsgType::uint) return Error{"envelope: format version is not an unsigned integer"};
   if (version.u != kFormatVersion) {
     return Error{fmt::format("envelope: unsupported format version {} (this build speaks {})", version.u,
@@ -116,13 +117,31 @@ Result<Envelope> decode(std::span<const std::uint8_t> bytes, const DecodeLimits&
   env.parts.reserve(parts.size);
   for (std::size_t i = 0; i < parts.size; ++i) {
     MsgValue p, type, body;
-    r.header(p);
-    if (p.type != MsgType::array || p.size != 2 || !r.value(type) || type.type != MsgType::uint || type.u > 0xffff) {
+    if (!r.header(p)) return Error{r.error()};
+    if (p.type != MsgType::array || p.size != 2) return Error{fmt::format("envelope: parts[{}] is not [type, body]", i)};
+    if (!r.value_at(type, 3)) return Error{r.error()};
+    if (type.type != MsgType::uint || type.u > 0xffff) {
       return Error{fmt::format("envelope: parts[{}] is not [type, body]", i)};
     }
-    r.value(body);
+    if (!r.value_at(body, 3)) return Error{r.error()};
     env.parts.push_back(Part{static_cast<PartType>(type.u), body.encoded});
   }
+  if (!r.at_end()) return Error{fmt::format("malformed: {} bytes after the value", bytes.size() - r.offset())};
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<Envelope> decode(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  Envelope env;
+  env.bytes.assign(bytes.begin(), bytes.end());
+  if (auto error = parse(env.bytes, limits, env)) return std::move(*error);
+  return env;
+}
+
+Result<Envelope> decode_view(std::span<const std::uint8_t> bytes, const DecodeLimits& limits) {
+  Envelope env;
+  if (auto error = parse(bytes, limits, env)) return std::move(*error);
   return env;
 }
 

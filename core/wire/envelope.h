@@ -49,7 +49,8 @@ struct Part {
 };
 
 // Move-only: the parts view `bytes`, the envelope's own copy of the input
-// (a moved vector keeps its buffer, so the views survive a move).
+// (a moved vector keeps its buffer, so the views survive a move), or, from
+// decode_view(), the caller's bytes (`bytes` is then empty).
 struct Envelope {
   Header header;
   std::vector<Part> parts;
@@ -101,6 +102,12 @@ class PacketBuilder {
 
 // One-shot helpers.
 Bytes encode(const Header& header, const std::vector<EncodedPart>& parts);
+// decode() checks the whole input in one walk (the shape, every body read
+// whole under limits.max_depth, nothing after it) and keeps its own copy of
+// the bytes; decode_view() is the same without the copy: the parts view
+// `bytes`, which the caller keeps alive while it reads them (a node's
+// packet handler).
 Result<Envelope> decode(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
+Result<Envelope> decode_view(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
 
 }  // namespace heck::wire

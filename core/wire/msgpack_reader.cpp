@@ -178,9 +178,9 @@ bool MsgpackReader::skip_items(const MsgValue& v, std::size_t depth) {
   return true;
 }
 
-bool MsgpackReader::value(MsgValue& v) {
+bool MsgpackReader::value_at(MsgValue& v, std::size_t depth) {
   const std::size_t start = pos_;
-  if (!header(v) || !skip_items(v, 0)) return false;
+  if (!header(v) || !skip_items(v, depth)) return false;
   v.encoded = bytes_.subspan(start, pos_ - start);
   return true;
 }

@@ -62,7 +62,12 @@ class MsgpackReader {
   bool header(MsgValue& v);
   // Reads the next value whole: an array or a map is checked and stepped
   // over; `v.encoded` spans all of it (read it with a new reader).
-  bool value(MsgValue& v);
+  bool value(MsgValue& v) { return value_at(v, 0); }
+  // value() for a value nested `depth` levels inside what this reader
+  // started on (its items are at depth + 1, checked against max_depth): a
+  // caller that walks the outer levels itself reads an inner value whole
+  // under the same limit as one whole() over everything.
+  bool value_at(MsgValue& v, std::size_t depth);
   bool skip() {
     MsgValue v;
     return value(v);

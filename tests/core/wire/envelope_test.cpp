@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include "core/wire/msgpack_reader.h"
 #include "tests/core/wire/json_reference.h"
 
 namespace heck::wire {
@@ -70,9 +71,39 @@ TEST(Envelope, RejectsTruncatedEmptyOversizedAndDeepInput) {
   EXPECT_FALSE(decode(good, DecodeLimits{.max_bytes = good.size() - 1}).ok());
   Bytes deep(64, 0x91);  // 64 nested one-element arrays
   deep.push_back(0x01);
-  auto r = decode(deep);
+  EXPECT_FALSE(decode(deep).ok());  // not an envelope
+  // The same nesting as a part's body: refused by depth, not by recursion.
+  auto r = decode(encode({"n1", "a:1"}, {EncodedPart{PartType::ping, [&] {
+                                            Bytes b{0x92, 0x01};
+                                            b.insert(b.end(), deep.begin(), deep.end());
+                                            return b;
+                                          }()}}));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("nested deeper"), std::string::npos);
+  // The limit counts from the envelope, as one whole() over the packet
+  // does: 13 arrays nested in a body pass, 14 do not.
+  for (std::size_t levels = 10; levels <= 16; ++levels) {
+    Bytes body{0x92, 0x01};
+    body.insert(body.end(), levels, 0x91);
+    body.push_back(0x01);
+    const Bytes packet = encode({"n1", "a:1"}, {EncodedPart{PartType::ping, body}});
+    MsgpackReader whole(packet, DecodeLimits{}.max_depth);
+    MsgValue v;
+    EXPECT_EQ(decode(packet).ok(), whole.whole(v)) << levels;
+    EXPECT_EQ(decode(packet).ok(), levels <= 13) << levels;
+  }
+  // Bytes after the envelope are refused.
+  Bytes trailing = good;
+  trailing.push_back(0x01);
+  auto t = decode(trailing);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().find("bytes after"), std::string::npos);
+  // decode_view reads the caller's bytes in place, with the same checks.
+  auto view = decode_view(good);
+  ASSERT_TRUE(view.ok()) << view.error();
+  EXPECT_TRUE(view->bytes.empty());
+  EXPECT_EQ(view->parts.at(0).body.data(), good.data() + (good.size() - view->parts.at(0).body.size()));
+  EXPECT_FALSE(decode_view(trailing).ok());
   // An array header claiming 2^32-1 items in 5 bytes must fail, not allocate.
   Bytes huge{0xdd, 0xff, 0xff, 0xff, 0xff};
   EXPECT_FALSE(decode(huge).ok());
