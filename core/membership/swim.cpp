@@ -523,6 +523,7 @@ void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& 
                        Effects& out) {
   if (auto m = decode_part(part)) handle_message(now, from, *m, channel, out);
   spread_refutations(out);
+  pull_stranger(now, from, channel, out);
 }
 
 void Swim::handle_parts(Instant now, const wire::Header& from, std::span<const wire::Part> parts, Channel channel,
@@ -538,6 +539,18 @@ void Swim::handle_parts(Instant now, const wire::Header& from, std::span<const w
   prefetch_members(batch);
   for (const SwimMessage& m : batch) handle_message(now, from, m, channel, out);
   spread_refutations(out);
+  pull_stranger(now, from, channel, out);
+}
+
+// cluster_crash_100 seed 190: n76 missed n26's join (9.3 s) and held no
+// entry for it until a push-pull 88 s later, while n26's gossip reached it
+// every few seconds.
+void Swim::pull_stranger(Instant now, const wire::Header& from, Channel channel, Effects& out) {
+  if (!started_ || left_ || !joined_ || channel != Channel::datagram || from.sender == self_) return;
+  if (now < next_stranger_pull_at_ || find_member(from.sender) != nullptr) return;
+  next_stranger_pull_at_ = now + config_.push_pull_interval;
+  ++counters_.stranger_pulls;
+  send_push_pull(from.address, false, false, out);
 }
 
 // A refutation races the suspicion timeouts of every member that holds the

@@ -72,6 +72,13 @@
 //   for the first try longer than 20 s in about 1 run in 100
 //   (cluster_state_partition, seeds 1..500: 5 runs at 20.2-23.2 s; every
 //   member's tick had just passed), (1 - T/30)^6 in theory.
+// - Strangers (not in memberlist): a datagram from a member this node does
+//   not hold at all (it gossips to or probes us, so it holds us) means its
+//   alive never reached us: transmit-limited gossip reaches most members,
+//   not all, and the periodic push-pull is 90 s apart at 100 members. The
+//   node sends that member a push-pull at once, at most one per
+//   push_pull_interval, so a start where everyone is a stranger to someone
+//   costs a few push-pulls per member.
 // - Reaping: dead and left members are forgotten dead_reap_after after they
 //   entered that state (no MemberChanged; they just leave members()).
 //
@@ -213,6 +220,7 @@ struct SwimCounters {
   std::uint64_t push_pulls_received = 0;
   std::uint64_t push_pulls_truncated = 0;  // members left out to stay under max_stream_bytes
   std::uint64_t reconnects = 0;        // push-pulls sent to a dead member
+  std::uint64_t stranger_pulls = 0;    // push-pulls sent to a sender not in the view
   std::uint64_t join_attempts = 0;
   std::uint64_t packets_sent = 0;      // Send effects
   std::uint64_t bytes_sent = 0;
@@ -337,6 +345,8 @@ class Swim {
                       Effects& out);
   void prefetch_members(std::span<const SwimMessage> messages) const;
   void spread_refutations(Effects& out);
+  // A push-pull to the packet's sender when it is not in the view (above).
+  void pull_stranger(Instant now, const wire::Header& from, Channel channel, Effects& out);
   // Sends our alive to the members named as our accusers in this packet,
   // once per accuser and incarnation.
   void tell_accusers(Effects& out);
@@ -413,6 +423,7 @@ class Swim {
   Instant next_gossip_at_;
   Instant next_push_pull_at_;
   Instant next_reconnect_at_;
+  Instant next_stranger_pull_at_;
   Instant next_reap_at_;
 
   std::vector<MemberId> probe_list_;

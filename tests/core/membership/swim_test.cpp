@@ -646,6 +646,36 @@ TEST(Swim, APushPullDeathEndsASuspicionHeldAtThatIncarnation) {
   EXPECT_EQ(state_of(h.swim, "d"), MemberState::suspect);  // held alive: suspect first
 }
 
+// A datagram from a member not in the view (its alive never reached us) is
+// answered with a push-pull request to it, at most one per
+// push_pull_interval; a known sender or a stream is not (cluster_crash_100
+// seed 190: n76 learnt n26 88 s after n26 joined, by the periodic push-pull).
+TEST(Swim, ADatagramFromAStrangerGetsAPushPull) {
+  Harness h;
+  h.deliver(AliveMsg{"peer", "peer:7946", 0});  // kPeer, the harness's sender, is known first
+  h.deliver(AliveMsg{"a", "a:1", 0});
+  EXPECT_EQ(h.swim.counters().stranger_pulls, 0u);
+  h.out.clear();
+  const auto push_pulls_to = [&](const Address& to) {
+    std::size_t n = 0;
+    for (const auto& [addr, m] : h.sent()) n += addr == to && std::holds_alternative<PushPullMsg>(m);
+    return n;
+  };
+  h.deliver(PingMsg{1, "me"}, wire::Header{"a", "a:1"});  // known: nothing
+  EXPECT_EQ(push_pulls_to("a:1"), 0u);
+  h.deliver(PingMsg{2, "me"}, wire::Header{"s", "s:1"}, Channel::stream);  // a stream: nothing
+  EXPECT_EQ(push_pulls_to("s:1"), 0u);
+  h.deliver(PingMsg{3, "me"}, wire::Header{"s", "s:1"});
+  ASSERT_EQ(push_pulls_to("s:1"), 1u);
+  EXPECT_FALSE(h.sent_of<PushPullMsg>().at(0).reply);  // a request: s answers with its view
+  h.deliver(PingMsg{4, "me"}, wire::Header{"t", "t:1"});  // within the interval: nothing
+  EXPECT_EQ(push_pulls_to("t:1"), 0u);
+  h.now = h.now + SwimConfig{}.push_pull_interval;
+  h.deliver(PingMsg{5, "me"}, wire::Header{"t", "t:1"});
+  EXPECT_EQ(push_pulls_to("t:1"), 1u);
+  EXPECT_EQ(h.swim.counters().stranger_pulls, 2u);
+}
+
 TEST(Swim, PushPullRequestIsAnsweredOnAStreamAndMerged) {
   Harness h;
   h.deliver(AliveMsg{"a", "a:1", 0});
