@@ -106,6 +106,9 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
                                       "Times this agent raised its incarnation to refute a suspicion of itself.")),
       swim_deaths_(registry_.counter("heck_swim_deaths_declared_total",
                                      "Suspicion timeouts that expired here (a member declared dead).")),
+      swim_name_conflicts_(registry_.counter(
+          "heck_swim_name_conflicts_total",
+          "Alives of this agent's name from another process refuting it: two agents share a --name.")),
       coverage_marks_(registry_.counter("heck_coverage_mark_hits_total",
                                         "Protocol paths this agent has taken (the simulator's coverage marks).",
                                         {"mark"})),
@@ -466,6 +469,7 @@ std::string Agent::render_metrics() {
   swim_suspicions_.set({}, static_cast<double>(sc.suspicions));
   swim_refutes_.set({}, static_cast<double>(sc.refutes));
   swim_deaths_.set({}, static_cast<double>(sc.deaths_declared));
+  swim_name_conflicts_.set({}, static_cast<double>(sc.name_conflicts));
   const CoverageHits hits = coverage_hits(node_);
   for (std::size_t i = 0; i < hits.size(); ++i) {
     coverage_marks_.set({std::string(coverage_marks()[i].name)}, static_cast<double>(hits[i]));
@@ -522,10 +526,25 @@ Result<bool> Agent::persist_now() {
 
 void Agent::after_drain() {
   run_flush_waiters(/*all=*/false);
+  report_name_conflicts();
   if (!durable() || stopped_ || persist_armed_) return;
   if (persisted_once_ && node_.durable_epoch() == persisted_epoch_) return;
   if (!persisted_once_ && node_.durable_epoch() == 0) return;  // nothing durable yet
   arm_persist_timer();
+}
+
+void Agent::report_name_conflicts() {
+  const Swim& swim = node_.membership();
+  const std::uint64_t n = swim.counters().name_conflicts;
+  if (n == name_conflicts_logged_) return;
+  const Instant now = clock_.now();
+  if (name_conflicts_logged_ != 0 && now - name_conflict_logged_at_ < Duration::seconds(60)) return;
+  log(fmt::format("another process claims this agent's name '{}' at {} (this one is at {}): the two refute "
+                  "each other's alive ({} times so far); give every agent its own --name",
+                  sanitize_for_log(swim.name()), sanitize_for_log(swim.name_conflict_address()),
+                  sanitize_for_log(swim.address()), n));
+  name_conflicts_logged_ = n;
+  name_conflict_logged_at_ = now;
 }
 
 void Agent::arm_persist_timer() {

@@ -313,6 +313,11 @@ class Agent {
   void on_send(const Send& e);
   void on_member_changed(const MemberChanged& e);
   void log(std::string_view text);
+  // Another process with this agent's name (swim.h, "Name conflicts"):
+  // logged at the first and then at most once a minute.
+  void report_name_conflicts();
+  std::uint64_t name_conflicts_logged_ = 0;
+  Instant name_conflict_logged_at_;
   void handler_error(std::string_view where, std::string_view what);
   void after_drain();
   void arm_persist_timer();
@@ -406,6 +411,7 @@ class Agent {
   Counter& swim_suspicions_;
   Counter& swim_refutes_;
   Counter& swim_deaths_;
+  Counter& swim_name_conflicts_;
   Counter& coverage_marks_;  // heck_coverage_mark_hits_total{mark}: core/cluster/coverage_marks.h
   Gauge& registry_targets_;
   Gauge& request_records_;     // heck_idempotency_records

@@ -280,7 +280,13 @@ void Swim::apply_about_self(Instant now, const Update& u, Effects& out) {
     accusers_.emplace_back(u.from);
   }
   if (newer_alive || accusation || other_address) {
+    const bool foreign = u.state == MemberState::alive && u.address != address_;
+    if (foreign && refuted_foreign_at_ != 0 && u.incarnation >= refuted_foreign_at_) {
+      ++counters_.name_conflicts;
+      name_conflict_address_ = u.address;
+    }
     refute(now, u.incarnation, out);
+    if (foreign) refuted_foreign_at_ = me.info.incarnation;
     return;
   }
   ++counters_.updates_ignored;

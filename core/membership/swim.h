@@ -79,6 +79,14 @@
 //   node sends that member a push-pull at once, at most one per
 //   push_pull_interval, so a start where everyone is a stranger to someone
 //   costs a few push-pulls per member.
+// - Name conflicts (memberlist logs them too): two processes started with
+//   one name each refute the other's alive forever. An alive about this
+//   node from another address is refuted; one from another address that
+//   outranks an incarnation this node already raised against another
+//   address is a second process actively refuting it: counted
+//   (counters().name_conflicts) and its address kept
+//   (name_conflict_address()) for the driver to report. A restart at a new
+//   address refutes its old alive once and is not a conflict.
 // - Reaping: dead and left members are forgotten dead_reap_after after they
 //   entered that state (no MemberChanged; they just leave members()).
 //
@@ -207,6 +215,7 @@ struct SwimCounters {
   std::uint64_t deaths_declared = 0;   // suspicion timeouts expired here
   std::uint64_t refutes = 0;           // incarnation bumps to refute
   std::uint64_t stale_accusations = 0; // old suspect/dead about self: alive re-queued
+  std::uint64_t name_conflicts = 0;    // another process refuting this node's alive (same name)
   std::uint64_t accusations_told = 0;  // acks that told the pinging member it is suspect/dead here
   std::uint64_t stale_accusers_answered = 0;  // senders of an old accusation told the newer alive directly
   std::uint64_t accusers_told = 0;            // members named as our accusers told our refutation directly
@@ -281,6 +290,9 @@ class Swim {
   std::size_t live_count() const;                       // alive+suspect, incl. self
   std::size_t health_multiplier() const { return awareness_.multiplier(); }  // LHA score + 1
   const SwimCounters& counters() const { return counters_; }
+  // The address of the last process seen claiming this node's name (empty:
+  // none); see "Name conflicts" above.
+  const Address& name_conflict_address() const { return name_conflict_address_; }
 
  private:
   using MemberId = std::uint32_t;  // a slot in members_; self is slot 0
@@ -432,6 +444,10 @@ class Swim {
   // / DeadMsg `from`) in this packet, to be told our alive directly; and
   // those already told at our current incarnation (answered once each).
   std::vector<std::string> accusers_;
+  // The incarnation this node raised to refute an alive of itself from
+  // another address (0: never), and the last conflicting address.
+  std::uint64_t refuted_foreign_at_ = 0;
+  Address name_conflict_address_;
   std::vector<std::string> accusers_told_;
   std::uint64_t accusers_told_incarnation_ = 0;
   std::size_t probe_index_ = 0;

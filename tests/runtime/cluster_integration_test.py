@@ -12,7 +12,9 @@ shared key (no config files):
   3. one is killed (SIGKILL): every survivor lists it dead within a bound;
   4. the killed one is restarted with the same name and address: every agent
      lists it alive again, with a higher incarnation than the dead entry;
-  5. SIGTERM: an agent leaves (the others list it `left`) and exits 0.
+  5. SIGTERM: an agent leaves (the others list it `left`) and exits 0;
+  6. a second process started with a running agent's name: a name conflict
+     in the log and in heck_swim_name_conflicts_total.
 
 Usage: cluster_integration_test.py PATH_TO_HECK
 Every wait is a bounded poll; the whole test takes well under 90 s.
@@ -186,6 +188,20 @@ def run(heck, key, agents, names):
     others = [a for a in agents if a is not leaver]
     poll(f"{leaver.name} listed as left", lambda: all_see(others, leaver.name, "left"), 10)
     print(f"ok: SIGTERM -> {leaver.name} left the cluster and exited 0")
+
+    # 6. A second process started with a running agent's name: the two refute
+    # each other's alive, and one of them says so (log and metric).
+    original = agents[2]
+    twin = start(sys.argv[1], original.name, "127.0.0.1:0", [agents[0].cluster], key)
+    agents.append(twin)
+
+    def conflict_reported():
+        return any(metric(a, "heck_swim_name_conflicts_total") >= 1 and
+                   "another process claims this agent's name" in a.log() for a in (original, twin))
+    poll(f"a name conflict over {original.name} to be reported", conflict_reported, 15)
+    twin.proc.kill()
+    twin.proc.wait(timeout=5)
+    print(f"ok: a second process named {original.name} is reported as a name conflict")
 
 
 if __name__ == "__main__":

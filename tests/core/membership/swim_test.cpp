@@ -676,6 +676,27 @@ TEST(Swim, ADatagramFromAStrangerGetsAPushPull) {
   EXPECT_EQ(h.swim.counters().stranger_pulls, 2u);
 }
 
+// Two processes with one name: each refutes the other's alive. The first
+// alive from another address is refuted (a restart at a new address sees its
+// old alive once); another that outranks that refutation is a second process
+// actively refuting this one: a name conflict, with its address.
+TEST(Swim, ASecondProcessWithThisNameIsAConflict) {
+  Harness h;
+  h.deliver(AliveMsg{"peer", "peer:7946", 0});
+  h.deliver(AliveMsg{"me", "other:7946", 3});  // our old alive, or a twin's
+  EXPECT_EQ(h.swim.incarnation(), 4u);
+  EXPECT_EQ(h.swim.counters().name_conflicts, 0u);
+  h.deliver(AliveMsg{"me", "other:7946", 3});  // old gossip again: nothing
+  EXPECT_EQ(h.swim.counters().name_conflicts, 0u);
+  EXPECT_EQ(h.swim.incarnation(), 4u);
+  h.deliver(AliveMsg{"me", "other:7946", 5});  // it refuted our 4: a twin
+  EXPECT_EQ(h.swim.counters().name_conflicts, 1u);
+  EXPECT_EQ(h.swim.name_conflict_address(), "other:7946");
+  EXPECT_EQ(h.swim.incarnation(), 6u);  // still refuted: no one can tell which is right
+  h.deliver(AliveMsg{"me", "me:7946", 9});  // our own address: not a conflict
+  EXPECT_EQ(h.swim.counters().name_conflicts, 1u);
+}
+
 TEST(Swim, PushPullRequestIsAnsweredOnAStreamAndMerged) {
   Harness h;
   h.deliver(AliveMsg{"a", "a:1", 0});
