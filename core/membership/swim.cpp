@@ -1054,7 +1054,10 @@ void Swim::on_push_pull(Instant now, const wire::Header& from, const PushPullMsg
   }
   for (const auto& e : m.members) {
     Update u{e.name, e.address, e.state, e.incarnation, from.sender};
-    const Member* held = find_member(e.name);
+    // Looked up only for the entries the rules below read it for (most
+    // entries are alive; apply() finds the member again either way).
+    const Member* held =
+        e.state == MemberState::dead || e.state == MemberState::suspect ? find_member(e.name) : nullptr;
     const bool suspected_here = held != nullptr && held->info.state == MemberState::suspect &&
                                 held->info.incarnation == e.incarnation;
     // A push-pull lists the partner's view, not who accused whom:
