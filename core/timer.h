@@ -31,6 +31,7 @@ enum class TimerKind : std::uint16_t {
   // The composed node (core/cluster/).
   vouch = 12,              // vouch for this agent's observations (ClusterNode)
   alerts = 13,             // look for due alert notifications (ClusterNode, core/alerts/)
+  latency_handoff = 14,    // hand new latency samples to the standbys (core/cluster/latency_history.h)
 };
 
 struct TimerKey {

@@ -109,6 +109,11 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
       swim_name_conflicts_(registry_.counter(
           "heck_swim_name_conflicts_total",
           "Alives of this agent's name from another process refuting it: two agents share a --name.")),
+      latency_handoffs_(registry_.counter(
+          "heck_latency_handoffs_total",
+          "Targets' latency rings handed to the next owner (sent) or from others (received, parked until the "
+          "registry has the target, refused: not an owner or standby here, malformed).",
+          {"result"})),
       coverage_marks_(registry_.counter("heck_coverage_mark_hits_total",
                                         "Protocol paths this agent has taken (the simulator's coverage marks).",
                                         {"mark"})),
@@ -356,7 +361,6 @@ void Agent::on_check_finished(const CheckFinished& e) {
   checks_total_.inc({id, std::string(to_string(e.result.reason))});
   const double seconds = e.result.latency.seconds_f();
   check_duration_.observe({id}, seconds < 0 ? 0 : seconds);
-  history_.sample(id, TargetHistory::Sample{clock_.now(), e.result.latency, e.result.reason == CheckReason::ok});
 }
 
 void Agent::on_status_changed(Instant now, const StatusChanged& e) {
@@ -470,6 +474,11 @@ std::string Agent::render_metrics() {
   swim_refutes_.set({}, static_cast<double>(sc.refutes));
   swim_deaths_.set({}, static_cast<double>(sc.deaths_declared));
   swim_name_conflicts_.set({}, static_cast<double>(sc.name_conflicts));
+  latency_handoffs_.set({"sent"}, static_cast<double>(cc.latency_handoffs_sent));
+  latency_handoffs_.set({"received"}, static_cast<double>(cc.latency_handoffs_received));
+  latency_handoffs_.set({"parked"}, static_cast<double>(cc.latency_handoffs_parked));
+  latency_handoffs_.set({"refused"}, static_cast<double>(cc.latency_handoffs_refused));
+  latency_handoffs_.set({"malformed"}, static_cast<double>(cc.latency_handoffs_malformed));
   const CoverageHits hits = coverage_hits(node_);
   for (std::size_t i = 0; i < hits.size(); ++i) {
     coverage_marks_.set({std::string(coverage_marks()[i].name)}, static_cast<double>(hits[i]));

@@ -412,6 +412,7 @@ class Agent {
   Counter& swim_refutes_;
   Counter& swim_deaths_;
   Counter& swim_name_conflicts_;
+  Counter& latency_handoffs_;  // heck_latency_handoffs_total{result}: core/cluster/latency_history.h
   Counter& coverage_marks_;  // heck_coverage_mark_hits_total{mark}: core/cluster/coverage_marks.h
   Gauge& registry_targets_;
   Gauge& request_records_;     // heck_idempotency_records

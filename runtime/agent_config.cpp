@@ -94,9 +94,9 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 20> kKnownKeys = {
+constexpr std::array<std::string_view, 21> kKnownKeys = {
     "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "min_api_interval_ms",
-    "idempotency_retention_ms", "max_idempotency_records", "bind", "advertise", "join", "keys", "leave_timeout_ms",
+    "latency_handoff_ms", "idempotency_retention_ms", "max_idempotency_records", "bind", "advertise", "join", "keys", "leave_timeout_ms",
     "data_dir", "api_token", "swim", "store", "etcd", "alerts"};
 
 constexpr std::size_t kMaxDataDirBytes = 4096;
@@ -181,6 +181,11 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto v = get_int(j, "min_api_interval_ms", 1, 86'400'000);
     if (!v) return Error{v.error()};
     c.min_api_interval = Duration::milliseconds(*v);
+  }
+  if (j.contains("latency_handoff_ms")) {
+    auto v = get_int(j, "latency_handoff_ms", 0, 3'600'000);
+    if (!v) return Error{v.error()};
+    c.latency_handoff = Duration::milliseconds(*v);
   }
   if (j.contains("idempotency_retention_ms")) {
     auto v = get_int(j, "idempotency_retention_ms", 1'000, 30LL * 86'400'000);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
 
+#include "core/cluster/latency_history.h"
 #include "core/ownership/owner_split.h"
 #include "runtime/clock.h"
 #include "runtime/log.h"
@@ -208,21 +210,21 @@ std::vector<QueryParam> parse_query(std::string_view query) {
 // --- reads -----------------------------------------------------------------------
 
 // A target's recent past for a table row (?recent=true): the statuses its
-// last transitions went to and the latencies of this agent's last checks,
+// last transitions went to and the latencies of its last checks that this
+// agent holds (an owner's or standby's ring, core/cluster/latency_history.h),
 // oldest first, few of each (the status page draws a strip and a sparkline).
 constexpr std::size_t kRecentStatuses = 16;
 constexpr std::size_t kRecentSamples = 30;
-json recent_json(const TargetHistory::Entry* e) {
+json recent_json(const TargetHistory::Entry* e, std::span<const LatencySample> s) {
   json statuses = json::array(), latencies = json::array();
   if (e) {
     const auto& t = e->transitions;
     for (std::size_t i = t.size() > kRecentStatuses ? t.size() - kRecentStatuses : 0; i < t.size(); ++i) {
       statuses.push_back(std::string(to_string(t[i].to)));
     }
-    const auto& s = e->samples;
-    for (std::size_t i = s.size() > kRecentSamples ? s.size() - kRecentSamples : 0; i < s.size(); ++i) {
-      latencies.push_back(round3(s[i].latency.ms_f()));
-    }
+  }
+  for (std::size_t i = s.size() > kRecentSamples ? s.size() - kRecentSamples : 0; i < s.size(); ++i) {
+    latencies.push_back(round3(s[i].latency_us / 1000.0));
   }
   return json{{"statuses", std::move(statuses)}, {"latency_ms", std::move(latencies)}};
 }
@@ -274,7 +276,7 @@ HttpResponse list_targets(Agent& agent, std::string_view path, std::string_view 
     if (status_filter && v.status != *status_filter) continue;
     if (stale_filter && v.stale != *stale_filter) continue;
     list.push_back(target_json(agent, v));
-    if (recent) list.back()["recent"] = recent_json(agent.history().find(v.id));
+    if (recent) list.back()["recent"] = recent_json(agent.history().find(v.id), agent.node().latencies().samples(v.id));
   }
   return json_response(200, list);
 }
@@ -377,7 +379,10 @@ HttpResponse changes(Agent& agent) {
 
 // A target's past as this agent saw it (runtime/target_history.h): the
 // transitions of the replicated view (newest first), uptime over the last
-// hour and day, and the latencies of this agent's own checks.
+// hour and day, and the latencies of the target's recent checks that this
+// agent holds: its own, and those handed to it with the ownership
+// (core/cluster/latency_history.h; "here" tells them apart). An agent that
+// neither checks the target nor stands by for it holds none.
 HttpResponse target_history(Agent& agent, const std::string& id, std::string_view path) {
   const Instant now = agent.now();
   const auto status = agent.node().target_status(id);
@@ -394,10 +399,11 @@ HttpResponse target_history(Agent& agent, const std::string& id, std::string_vie
                                  {"observer", it->observer.empty() ? json(nullptr) : json(it->observer)},
                                  {"reason", it->reason.empty() ? json(nullptr) : json(it->reason)}});
     }
-    for (const TargetHistory::Sample& s : e->samples) {
-      samples.push_back(json{{"at", format_rfc3339(s.at, true)}, {"ms", round3(s.latency.ms_f())}, {"ok", s.ok}});
-      all_ms.push_back(s.latency.ms_f());  // a refused or failed check took time too
-    }
+  }
+  for (const LatencySample& s : agent.node().latencies().samples(id)) {
+    const double ms = s.latency_us / 1000.0;
+    samples.push_back(json{{"at", format_rfc3339(s.at, true)}, {"ms", round3(ms)}, {"ok", s.ok}, {"here", s.here}});
+    all_ms.push_back(ms);  // a refused or failed check took time too
   }
   auto uptime = [&](Duration window) {
     const TargetHistory::Uptime u = agent.history().uptime(id, now, window);

@@ -93,7 +93,7 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
       <span id="detail-status"></span>
       <span>uptime 1 h <b id="uptime-1h">&ndash;</b></span>
       <span>24 h <b id="uptime-24h">&ndash;</b></span>
-      <span>latency of this agent's checks <svg id="latency" width="240" height="36" role="img"></svg>
+      <span>latency of the last checks <svg id="latency" width="240" height="36" role="img"></svg>
         <span class="dim" id="latency-note"></span></span>
     </div>
     <div id="strip" title="recent transitions, oldest first"></div>
@@ -291,13 +291,16 @@ constexpr std::string_view kPage = R"heckpage(<!DOCTYPE html>
     u1.textContent = percent(h.uptime["1h"]);
     u24.textContent = percent(h.uptime["24h"]);
     u1.setAttribute("data-fraction", String(h.uptime["1h"].fraction));
-    // Sparkline: one point per check this agent ran, scaled to the slowest.
+    // Sparkline: one point per check in this agent's ring (its own checks
+    // and those handed over with the target), scaled to the slowest.
     var svg = document.getElementById("latency");
     var samples = h.latency.samples;
     drawSparkline(svg, samples.map(function (s) { return s.ms; }), 240, 36);
+    var handed = samples.filter(function (s) { return !s.here; }).length;
     document.getElementById("latency-note").textContent = samples.length
-      ? "p50 " + h.latency.p50_ms + " ms, max " + h.latency.max_ms + " ms (" + samples.length + " checks)"
-      : (h.latency.checked_here ? "no checks yet" : "not checked here");
+      ? "p50 " + h.latency.p50_ms + " ms, max " + h.latency.max_ms + " ms (" + samples.length + " checks" +
+        (handed ? ", " + handed + " handed over by other owners" : "") + ")"
+      : (h.latency.checked_here ? "no checks yet" : "not checked here (the owners hold its latencies)");
     var strip = document.getElementById("strip");
     while (strip.firstChild) strip.removeChild(strip.firstChild);
     h.transitions.slice().reverse().forEach(function (t) {

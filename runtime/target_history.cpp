@@ -28,12 +28,6 @@ void TargetHistory::transition(std::string_view id, Transition t) {
   }
 }
 
-void TargetHistory::sample(std::string_view id, Sample s) {
-  Entry& e = entry(id, s.at);
-  e.samples.push_back(s);
-  if (e.samples.size() > kMaxSamples) e.samples.pop_front();
-}
-
 void TargetHistory::forget(std::string_view id) {
   if (auto it = by_id_.find(id); it != by_id_.end()) by_id_.erase(it);
 }

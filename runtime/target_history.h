@@ -1,16 +1,16 @@
 // What one agent remembers of each target's past, for people (GET
 // /v1/targets/{id}/history): the transitions of the replicated view it saw
 // (every agent sees them, whoever the owner was, so a takeover loses
-// nothing), the uptime over a window derived from them, and the latencies
-// of the checks this agent ran itself (only the owners measure latency).
+// nothing) and the uptime over a window derived from them. Check latencies
+// are not here: only the owners measure them, and their ring moves with
+// the ownership in core (core/cluster/latency_history.h).
 //
-// Bounded: per target at most kMaxTransitions transitions and kMaxSamples
-// latency samples, oldest dropped first; a target that leaves the registry
-// is forgotten. With a data dir the transitions survive a restart
-// (to_json / from_json, <data_dir>/history.json, written by the agent every
-// minute and at stop); the time the agent was down is unknown time, so
-// uptime neither counts it healthy nor unhealthy. Latency samples are not
-// kept: they refill with the next checks.
+// Bounded: per target at most kMaxTransitions transitions, oldest dropped
+// first; a target that leaves the registry is forgotten. With a data dir
+// the transitions survive a restart (to_json / from_json,
+// <data_dir>/history.json, written by the agent every minute and at stop);
+// the time the agent was down is unknown time, so uptime neither counts it
+// healthy nor unhealthy.
 #pragma once
 
 #include <cstddef>
@@ -30,7 +30,6 @@ namespace heck::runtime {
 class TargetHistory {
  public:
   static constexpr std::size_t kMaxTransitions = 64;
-  static constexpr std::size_t kMaxSamples = 60;
 
   struct Transition {
     Instant at;  // when this agent saw it
@@ -38,16 +37,10 @@ class TargetHistory {
     HealthStatus to = HealthStatus::unknown;
     std::string observer, reason;
   };
-  struct Sample {
-    Instant at;
-    Duration latency;
-    bool ok = false;
-  };
   struct Entry {
     Instant first_seen;  // the first scan that listed it
     HealthStatus status = HealthStatus::unknown;
     std::deque<Transition> transitions;  // oldest first
-    std::deque<Sample> samples;          // oldest first
     bool truncated = false;              // transitions were dropped: what came before is not known
   };
   // Healthy time over known time (healthy or unhealthy) in a window.
@@ -58,13 +51,12 @@ class TargetHistory {
   };
 
   void transition(std::string_view id, Transition t);
-  void sample(std::string_view id, Sample s);
   void forget(std::string_view id);
   // Forgets every target `keep` returns false for.
   void forget_unless(const std::function<bool(std::string_view)>& keep);
 
   const Entry* find(std::string_view id) const;
-  // Every target's transitions (not the samples) as one JSON document, as
+  // Every target's transitions as one JSON document, as
   // of `saved_at`.
   std::string to_json(Instant saved_at) const;
   // The history of a to_json document, each target's status turned unknown

@@ -25,6 +25,7 @@ bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState
 
 constexpr TimerKey kVouchTimer{TimerKind::vouch, 0};
 constexpr TimerKey kAlertTimer{TimerKind::alerts, 0};
+constexpr TimerKey kHandoffTimer{TimerKind::latency_handoff, 0};
 
 ClusterNodeConfig with_one_packet_budget(ClusterNodeConfig c) {
   c.replication.max_packet_bytes = c.swim.max_packet_bytes;
@@ -66,6 +67,9 @@ void ClusterNode::start(Instant now, Effects& out) {
   }
   membership_dirty_ = true;
   out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
+  if (config_.latency_handoff_interval > Duration::zero()) {
+    out.push_back(SetTimer{kHandoffTimer, now + config_.latency_handoff_interval});
+  }
   routes_seen_ = health_state().routes_version();
   if (routes_seen_ != 0) update_routes(now, out);  // restored from a snapshot
   if (alerts_.enabled() && !alert_timer_armed_) {
@@ -106,6 +110,9 @@ void ClusterNode::step(Instant now, const ClusterInput& in, Effects& out) {
               break;
             case TimerKind::alerts:
               look_for_alerts(now, out);
+              break;
+            case TimerKind::latency_handoff:
+              hand_off_latencies(now, out);
               break;
             default:
               ++counters_.unknown_timers;
@@ -181,6 +188,8 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
     } else if (is_replication_part(part.type) && !config_.external_store) {
       replicator_.handle_part(now, env->header, part, p.channel, peers_.view(), out);
       pass_broadcasts();  // a membership part after this one may piggyback them
+    } else if (part.type == wire::PartType::latency_handoff) {
+      receive_latency_handoff(part, env->header.sender);
     } else {
       ++counters_.unknown_parts;
     }
@@ -286,8 +295,13 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
     const auto resolved = health_state().target(id);
     const TargetSpec* spec = resolved && resolved->spec && resolved->spec->spec ? resolved->spec->spec.get() : nullptr;
     const TargetState* current = scheduler_.find(id);
+    if (latencies_.is_parked(id)) latencies_.unpark(id, spec && keeps_ring(id, owner_count(spec->checkers)));
     if (!spec || !ownership_.checks(id, config_.name)) {
-      if (current) drop.push_back(&id);
+      if (current) {
+        drop.push_back(&id);
+      } else if (latencies_.contains(id) && (!spec || !keeps_ring(id, owner_count(spec->checkers)))) {
+        latencies_.forget(id);  // a standby that fell further down, or a deleted target
+      }
       continue;
     }
     if (current && *current->spec == *spec) continue;
@@ -303,6 +317,15 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
     if (const auto slot = scheduler_.slot_of(*id); slot && *slot < published_.size()) published_[*slot].reset();
     scheduler_.remove_target(now, *id, out);
     ++counters_.ownership_changes;
+    // The target moved (it is still registered): its ring goes to the owners.
+    const auto resolved = health_state().target(*id);
+    if (!resolved || !resolved->spec || !resolved->spec->spec) {
+      latencies_.forget(*id);
+      continue;
+    }
+    const std::size_t checkers = owner_count(resolved->spec->spec->checkers);
+    hand_ring_to_owners(*id, checkers, out);
+    if (!keeps_ring(*id, checkers)) latencies_.forget(*id);
   }
 }
 
@@ -338,6 +361,83 @@ void ClusterNode::vouch(Instant now, Effects& out) {
   if (scheduler_.size() == 0) return;  // nothing of ours to vouch for
   write_observation(now, vouch_subject(config_.name), Observation{}, {}, out);
   ++counters_.vouches_written;
+}
+
+// --- latencies (latency_history.h) ---------------------------------------------
+
+bool ClusterNode::keeps_ring(const std::string& id, std::size_t checkers) const {
+  const std::vector<std::string> ranked = ranked_members(id, checkers + 1);
+  return std::find(ranked.begin(), ranked.end(), config_.name) != ranked.end();
+}
+
+void ClusterNode::hand_off_latencies(Instant now, Effects& out) {
+  out.push_back(SetTimer{kHandoffTimer, now + config_.latency_handoff_interval});
+  // Per receiver (a standby), the parts of every target it stands by for
+  // here; sent in name order.
+  std::map<std::string, std::vector<wire::EncodedPart>> by_standby;
+  scheduler_.for_each([&](const TargetState& t) {
+    const std::string& id = t.spec->id;
+    const std::size_t checkers = owner_count(t.spec->checkers);
+    const std::vector<std::string> ranked = ranked_members(id, checkers + 1);
+    // Owners hand over; a standby checking for a suspect owner does not.
+    if (ranked.size() <= checkers || ranked[checkers] == config_.name ||
+        std::find(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(checkers), config_.name) ==
+            ranked.begin() + static_cast<std::ptrdiff_t>(checkers)) {
+      return;
+    }
+    auto samples = latencies_.take_for(id, ranked[checkers]);
+    if (samples.empty()) return;
+    by_standby[ranked[checkers]].push_back(encode_latency_handoff(LatencyHandoff{id, std::move(samples)}));
+  });
+  for (const auto& [to, parts] : by_standby) send_latency_parts(to, parts, out);
+}
+
+void ClusterNode::hand_ring_to_owners(const std::string& id, std::size_t checkers, Effects& out) {
+  const std::span<const LatencySample> ring = latencies_.samples(id);
+  if (ring.empty()) return;
+  const wire::EncodedPart part = encode_latency_handoff(LatencyHandoff{id, {ring.begin(), ring.end()}});
+  for (const std::string& owner : ranked_members(id, checkers)) {
+    if (owner != config_.name) send_latency_parts(owner, std::span(&part, 1), out);
+  }
+}
+
+void ClusterNode::send_latency_parts(const std::string& to, std::span<const wire::EncodedPart> parts, Effects& out) {
+  const MemberInfo* m = swim_.member(to);
+  if (m == nullptr) return;
+  wire::PacketBuilder packet(wire::Header{config_.name, config_.address}, config_.swim.max_packet_bytes);
+  auto flush = [&] {
+    if (packet.empty()) return;
+    out.push_back(Send{m->address, Channel::datagram, packet.finish()});
+  };
+  for (const wire::EncodedPart& part : parts) {
+    if (!packet.try_add(part)) {
+      flush();
+      packet.add(part);  // a part alone is at most ~1 KiB: within any datagram budget
+    }
+    ++counters_.latency_handoffs_sent;
+  }
+  flush();
+}
+
+void ClusterNode::receive_latency_handoff(const wire::Part& part, const std::string& from) {
+  auto h = decode_latency_handoff(part.body);
+  if (!h) {
+    ++counters_.latency_handoffs_malformed;
+    last_malformed_ = fmt::format("from {}: {}", from, h.error());
+    return;
+  }
+  const auto resolved = health_state().target(h->target);
+  if (!resolved || !resolved->spec || !resolved->spec->spec) {
+    latencies_.park(h->target, h->samples);  // reconcile() decides once the registry has it
+    ++counters_.latency_handoffs_parked;
+    return;
+  }
+  if (!keeps_ring(h->target, owner_count(resolved->spec->spec->checkers))) {
+    ++counters_.latency_handoffs_refused;
+    return;
+  }
+  latencies_.merge(h->target, h->samples);
+  ++counters_.latency_handoffs_received;
 }
 
 void ClusterNode::update_routes(Instant now, Effects& out) {
@@ -448,6 +548,9 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     const auto* f = std::get_if<CheckFinished>(&out[i]);
     if (!f || !f->spec) continue;
     const std::string& id = f->spec->id;
+    if (const TargetState* held = scheduler_.at(f->check.slot); held && held->spec == f->spec) {
+      latencies_.record(id, LatencyHistory::sample(now, f->result.latency, f->result.reason == CheckReason::ok));
+    }
     // An unchanged status needs no write: the vouch keeps it fresh. Fast
     // path: the same status as our last write here, and neither an
     // observation nor the membership (who owns what) has changed since.

@@ -46,6 +46,11 @@
 //   write supersedes every observation the writer has seen; with several, it
 //   keeps the other current owners' observations: one vote per owner, and
 //   the status comes from the votes (target_view.h: quorum).
+// - Latencies: each check's latency goes to this node's ring for the target
+//   (latency_history.h), which moves with the ownership: every
+//   latency_handoff_interval an owner hands its new samples to the
+//   target's standby, and a member that stops checking a target hands its
+//   ring to the new owners. Not replicated state: a datagram to one member.
 //
 // Stores (config.external_store). By default the registry, observations and
 // counters are the replicated state above (Replicator, gossip). With an
@@ -80,6 +85,7 @@
 #include <vector>
 
 #include "core/alerts/alert_dispatch.h"
+#include "core/cluster/latency_history.h"
 #include "core/cluster/peer_table.h"
 #include "core/cluster/target_view.h"
 #include "core/effects.h"
@@ -109,6 +115,9 @@ struct ClusterNodeConfig {
   Duration takeover_check_within = Duration::milliseconds(500);
   int stale_intervals = 3;                   // target_view: stale after refresh + this many intervals
   std::size_t view_fallbacks = 2;            // target_view: fallbacks listed after the owners
+  // Owners hand new latency samples to each target's standby this often
+  // (latency_history.h); zero: never (a takeover starts with no samples).
+  Duration latency_handoff_interval = Duration::seconds(10);
   // Durable state restored from a snapshot (core/replicated/snapshot.h):
   // joined at start(), before the configured targets are written.
   std::optional<HealthDelta> restored;
@@ -180,6 +189,12 @@ struct ClusterCounters {
   std::uint64_t vouches_written = 0;     // vouch observations (health_state.h: vouch_subject)
   std::uint64_t counter_adds_refused = 0;  // would pass the int64 range (HealthState::counter_add_problem)
   std::uint64_t route_writes_refused = 0;  // PutRoute / DeleteRoute with an external store
+  // Latency handoffs (latency_history.h), one per target and receiver.
+  std::uint64_t latency_handoffs_sent = 0;
+  std::uint64_t latency_handoffs_received = 0;   // merged into this node's rings
+  std::uint64_t latency_handoffs_parked = 0;     // for a target not registered here yet
+  std::uint64_t latency_handoffs_refused = 0;    // this node is neither owner nor standby
+  std::uint64_t latency_handoffs_malformed = 0;  // did not decode (last_malformed says why)
 };
 
 class ClusterNode {
@@ -211,6 +226,9 @@ class ClusterNode {
   std::vector<std::string> owners(const std::string& target_id) const;
   // True when this node checks the target now.
   bool checks(const std::string& target_id) const { return scheduler_.find(target_id) != nullptr; }
+  // The recent check latencies this node holds: its own checks' and those
+  // handed over with the ownership (latency_history.h).
+  const LatencyHistory& latencies() const { return latencies_; }
 
   // What this agent answers about a target (core/cluster/target_view.h);
   // `now` is this agent's time. nullopt when the registry does not hold it.
@@ -259,6 +277,15 @@ class ClusterNode {
   // not live or says otherwise, or it has siblings the write would supersede.
   bool write_would_change(const std::string& id, HealthStatus status) const;
   void vouch(Instant now, Effects& out);
+  // Latency handoffs (latency_history.h): the periodic one to the standbys;
+  // a dropped target's ring to its owners; one received.
+  void hand_off_latencies(Instant now, Effects& out);
+  void hand_ring_to_owners(const std::string& id, std::size_t checkers, Effects& out);
+  void send_latency_parts(const std::string& to, std::span<const wire::EncodedPart> parts, Effects& out);
+  void receive_latency_handoff(const wire::Part& part, const std::string& from);
+  // True when this node is one of the first `checkers + 1` ranked for `id`
+  // (an owner or the standby): it keeps the target's latency ring.
+  bool keeps_ring(const std::string& id, std::size_t checkers) const;
   // Alerts (core/alerts/): every alerts.tick, what is due for the targets
   // this node is the first owner of; a NotifyDone's record.
   void look_for_alerts(Instant now, Effects& out);
@@ -297,6 +324,7 @@ class ClusterNode {
   HybridClock store_clock_;
   ClusterCounters counters_;
   std::string last_malformed_;
+  LatencyHistory latencies_;
 
   // The live members except self as of the last after_step: the
   // replicator's view (peer_table.h).

@@ -22,6 +22,9 @@ enum class PartType : std::uint16_t {
   delta = 32,          // a delta-group of the health state
   digest = 33,         // anti-entropy: what the sender has
   repair = 34,         // anti-entropy: state parts the peer lacks (stream)
+
+  // The composed node (core/cluster/), 64-95.
+  latency_handoff = 64,  // a target's recent check latencies, for its next owner
 };
 
 }  // namespace heck::wire

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cluster/latency_history.h"
 #include "core/membership/messages.h"
 #include "core/replicated/codec.h"
 #include "core/replicated/health_state.h"
@@ -94,6 +95,11 @@ int main(int argc, char** argv) {
   bodies.push_back(heck::encode_digest(digest));
   repair.delta = six;
   bodies.push_back(heck::encode_repair(repair));
+  // A latency handoff (core/cluster/latency_history.h).
+  heck::LatencyHandoff handoff{"web", {heck::LatencySample{heck::Instant::from_ns(1'700'000'000'000'000'000), 5'000, true},
+                                       heck::LatencySample{heck::Instant::from_ns(1'700'000'001'000'000'000), 9'000, false}}};
+  parts.push_back(heck::encode_latency_handoff(handoff));
+  bodies.push_back(Bytes(parts.back().bytes.begin() + 2, parts.back().bytes.end()));  // [64, body]: 2 header bytes
   write(root / "message_fuzz", bodies);
   for (const auto& p : parts) envelopes.push_back(wire::encode(h, {p}));
   envelopes.push_back(wire::encode(h, parts));

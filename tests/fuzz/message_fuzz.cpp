@@ -1,6 +1,6 @@
 // Every part decoder on arbitrary bytes: the input is one MessagePack value
-// handed to the membership decoder (as each membership part type) and to the
-// replication decoders (delta, digest, repair). Each must return a value or an
+// handed to the membership decoder (as each membership part type), to the
+// replication decoders (delta, digest, repair) and to the latency handoff's. Each must return a value or an
 // error, never crash; a decoded message, delta, digest or repair re-encodes
 // to bytes that decode to the same value (round trip).
 #include <cstddef>
@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <span>
 
+#include "core/cluster/latency_history.h"
 #include "core/membership/messages.h"
 #include "core/replicated/codec.h"
 #include "core/wire/msgpack_reader.h"
@@ -43,6 +44,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto r = decode_repair(body)) {
     auto back = decode_repair(encode_repair(*r));
     if (!back || !(*back == *r)) std::abort();
+  }
+  if (auto h = decode_latency_handoff(body)) {
+    const wire::EncodedPart again = encode_latency_handoff(*h);
+    wire::MsgpackReader r(again.bytes);
+    wire::MsgValue head, type;
+    if (!r.header(head) || head.size != 2 || !r.value(type)) std::abort();
+    auto back = decode_latency_handoff(std::span(again.bytes).subspan(r.offset()));
+    if (!back || !(*back == *h)) std::abort();
   }
   return 0;
 }

@@ -346,6 +346,7 @@ TEST_F(ApiRoutes, ChangesListsStatusChangesOfTheReplicatedView) {
   EXPECT_TRUE(h["uptime"]["24h"]["observed_s"].is_number());
   EXPECT_TRUE(h["latency"]["checked_here"]);
   EXPECT_GE(h["latency"]["samples"].size(), 2u);
+  EXPECT_EQ(h["latency"]["samples"][0]["here"], true) << "a single agent measured them all itself";
   EXPECT_EQ(get("/v1/targets/nope/history").status, 404u);
   EXPECT_EQ(get("/v1/targets/a%20b/history").status, 400u);
   EXPECT_EQ(get("/v1/targets/web/history", "PUT").status, 405u);

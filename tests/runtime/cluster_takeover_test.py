@@ -14,6 +14,8 @@ test (one server, a path per target, a switch that makes a target fail):
      reports T unhealthy, observed by that agent; once the victim is dead,
      every survivor lists that agent as T's owner; `heck targets
      --unhealthy`, `heck status` and `heck owners --api` on a survivor show it;
+     the new owner's /v1/targets/T/history holds latency samples the dead
+     owner measured (handed to it as T's standby, "here": false);
   3. every other target the dead agent checked is taken over too (a newer
      observation from a survivor);
   4. counter POSTs on every agent (before the kill) and on every survivor
@@ -59,7 +61,8 @@ class Targets(QuietHandler):
 
 def start(heck, name, join, key):
     """An agent with the shared key; writes need TOKEN, which request() sends by default."""
-    return start_agent(heck, name, join=join, key=key, extra=["--api-token", TOKEN, "--min-api-interval-ms", "100"] + SWIM_FLAGS,
+    return start_agent(heck, name, join=join, key=key, extra=["--api-token", TOKEN, "--min-api-interval-ms", "100",
+                                                                "--latency-handoff-ms", "1000"] + SWIM_FLAGS,
                        token=TOKEN, deadline=DEADLINE)
 
 
@@ -149,6 +152,17 @@ def run(heck, agents, base):
     check(victim.get_json(f"/v1/targets/{target}")["checked_here"], f"{owner_name} does not check {target}")
     victim_targets = [t["id"] for t in victim.get_json("/v1/targets") if t["checked_here"]]
     survivors = [a for a in agents if a is not victim]
+    # Before the kill, T's standby holds the owner's latencies (handed every second).
+    def standby_holds_latencies():
+        for a in agents:
+            if a is victim:
+                continue
+            samples = a.get_json(f"/v1/targets/{target}/history")["latency"]["samples"]
+            if sum(not s["here"] for s in samples) >= 3:
+                return a.name
+        return None
+    standby = poll(f"an agent other than {owner_name} to hold 3 of its latency samples for {target}",
+                   standby_holds_latencies, 10)
     victim.proc.kill()
     killed_at = time.monotonic()
     victim.proc.wait(timeout=5)
@@ -176,6 +190,18 @@ def run(heck, agents, base):
                      a.get_json(f"/v1/targets/{target}")["checked_here"] == (a.name == new_checker)
                      for a in survivors), TAKEOVER_BOUND_S, interval_s=0.1)
     print(f"ok: once {victim.name} is dead, every survivor lists {new_checker} as the owner of {target}")
+
+    # The latencies moved with the ownership: the new owner holds samples
+    # the dead owner measured before the kill (handed over every second).
+    new_owner = next(a for a in survivors if a.name == new_checker)
+    samples = new_owner.get_json(f"/v1/targets/{target}/history")["latency"]["samples"]
+    handed = [s for s in samples if not s["here"]]
+    check(new_checker == standby, f"{new_checker} took {target} over, but {standby} held its latencies")
+    check(len(handed) >= 3, f"{new_checker} holds {len(handed)} of {victim.name}'s latency samples for {target}: "
+          f"{samples}")
+    check(any(s["here"] for s in samples), f"{new_checker} has no samples of its own for {target}: {samples}")
+    print(f"ok: {new_checker}'s history of {target} holds {len(handed)} latency samples {victim.name} measured, "
+          f"then its own")
 
     # The client commands on a survivor show it.
     api = survivors[0].api

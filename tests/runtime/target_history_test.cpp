@@ -58,11 +58,9 @@ TEST(TargetHistory, UnknownTimeIsNotCountedAndDroppedHistoryIsNotGuessed) {
   EXPECT_EQ(u.observed, Duration::seconds(static_cast<int>(TargetHistory::kMaxTransitions) * 10));
 }
 
-TEST(TargetHistory, SamplesAreBoundedAndForgetDropsEverything) {
+TEST(TargetHistory, ForgetDropsEverything) {
   TargetHistory h;
-  for (int i = 0; i < 100; ++i) h.sample("web", TargetHistory::Sample{at_s(i), Duration::milliseconds(i), true});
-  ASSERT_EQ(h.find("web")->samples.size(), TargetHistory::kMaxSamples);
-  EXPECT_EQ(h.find("web")->samples.front().latency, Duration::milliseconds(100 - TargetHistory::kMaxSamples));
+  h.transition("web", tr(100, U, H));
   h.forget("web");
   EXPECT_EQ(h.find("web"), nullptr);
   EXPECT_EQ(h.size(), 0u);
@@ -75,7 +73,6 @@ TEST(TargetHistory, ReadBackAfterARestartTheDownTimeIsUnknown) {
   h.transition("web", tr(100, U, H));
   h.transition("web", tr(400, H, D));
   h.transition("db", tr(100, U, H));
-  h.sample("web", TargetHistory::Sample{at_s(450), Duration::milliseconds(7), false});
   auto back = TargetHistory::from_json(h.to_json(at_s(500)));
   ASSERT_TRUE(back.ok()) << back.error();
   const auto* web = back->find("web");
@@ -85,7 +82,6 @@ TEST(TargetHistory, ReadBackAfterARestartTheDownTimeIsUnknown) {
   EXPECT_EQ(web->transitions[2].at, at_s(500));  // saved_at: from then on nothing was seen
   EXPECT_EQ(web->transitions[2].to, U);
   EXPECT_EQ(web->transitions[2].reason, "agent stopped");
-  EXPECT_TRUE(web->samples.empty());  // latencies are not kept
   // Restarted at 800, healthy again at once: 100..400 up, 400..500 down,
   // 500..800 unknown, 800..1000 up.
   back->transition("web", tr(800, U, H));

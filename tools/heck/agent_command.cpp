@@ -76,6 +76,7 @@ struct AgentArgs {
   std::optional<std::int64_t> dead_reap_after_ms;
   std::optional<std::int64_t> leave_timeout_ms;
   std::optional<std::int64_t> min_api_interval_ms;
+  std::optional<std::int64_t> latency_handoff_ms;
   bool no_lifeguard = false;
   std::string data_dir;
   std::optional<std::string> api_token;
@@ -165,6 +166,12 @@ runtime::AgentConfig build_config(const AgentArgs& args) {
       bad(fmt::format("--min-api-interval-ms: must be 1-86400000, got {}", *args.min_api_interval_ms));
     }
     config.min_api_interval = Duration::milliseconds(*args.min_api_interval_ms);
+  }
+  if (args.latency_handoff_ms) {
+    if (*args.latency_handoff_ms < 0 || *args.latency_handoff_ms > 3'600'000) {
+      bad(fmt::format("--latency-handoff-ms: must be 0-3600000, got {}", *args.latency_handoff_ms));
+    }
+    config.latency_handoff = Duration::milliseconds(*args.latency_handoff_ms);
   }
   // SWIM flags go through the config file's validator, named as flags.
   nlohmann::json swim = nlohmann::json::object();
@@ -301,6 +308,8 @@ void register_agent_command(CLI::App& app) {
                   "on SIGTERM, how long the leave may spread before exit (default 1000)");
   cmd->add_option("--min-api-interval-ms", args->min_api_interval_ms,
                   "shortest interval_ms of a target written through the API (default 1000)");
+  cmd->add_option("--latency-handoff-ms", args->latency_handoff_ms,
+                  "how often owners hand new latency samples to each target's standby (default 10000; 0 = never)");
   cmd->add_option("--data-dir", args->data_dir,
                   "keep the target registry and counters in DIR/state.snapshot (fsync'ed; restored on start)");
   cmd->add_option("--store", args->store,

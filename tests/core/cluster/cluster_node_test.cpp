@@ -6,6 +6,8 @@
 #include "core/cluster/cluster_node.h"
 #include "core/replicated/snapshot.h"
 #include "core/timer_table.h"
+#include "core/wire/envelope.h"
+#include "core/wire/msgpack_writer.h"
 
 #include <map>
 #include <memory>
@@ -30,22 +32,26 @@ TargetSpec target(const std::string& id) {
 class TestCluster {
  public:
   explicit TestCluster(int n, std::vector<TargetSpec> targets = {}) {
-    for (int i = 0; i < n; ++i) {
-      ClusterNodeConfig c;
-      c.name = fmt::format("n{}", i);
-      c.address = fmt::format("n{}:7946", i);
-      if (i > 0) c.seeds = {"n0:7946"};
-      c.swim.probe_interval = Duration::milliseconds(200);
-      c.swim.probe_timeout = Duration::milliseconds(100);
-      c.swim.gossip_interval = Duration::milliseconds(50);
-      c.swim.push_pull_interval = Duration::seconds(5);
-      c.replication.anti_entropy_interval = Duration::milliseconds(500);
-      if (i == 0) c.targets = targets;
-      nodes_.push_back(std::make_unique<ClusterNode>(std::move(c), 100 + i));
-      Effects out;
-      nodes_.back()->start(now_, out);
-      apply(i, out);
-    }
+    for (int i = 0; i < n; ++i) add_node(i == 0 ? targets : std::vector<TargetSpec>{});
+  }
+
+  // Starts node n<size()> now, joining through n0.
+  void add_node(std::vector<TargetSpec> targets = {}) {
+    const int i = size();
+    ClusterNodeConfig c;
+    c.name = fmt::format("n{}", i);
+    c.address = fmt::format("n{}:7946", i);
+    if (i > 0) c.seeds = {"n0:7946"};
+    c.swim.probe_interval = Duration::milliseconds(200);
+    c.swim.probe_timeout = Duration::milliseconds(100);
+    c.swim.gossip_interval = Duration::milliseconds(50);
+    c.swim.push_pull_interval = Duration::seconds(5);
+    c.replication.anti_entropy_interval = Duration::milliseconds(500);
+    c.targets = std::move(targets);
+    nodes_.push_back(std::make_unique<ClusterNode>(std::move(c), 100 + i));
+    Effects out;
+    nodes_.back()->start(now_, out);
+    apply(i, out);
   }
 
   // Runs every queued input and due timer up to now + d, in time order (an
@@ -126,8 +132,9 @@ class TestCluster {
         checked_by[sc->spec->id].insert(node);
         const bool up = (!healthy.contains(sc->spec->id) || healthy[sc->spec->id]) &&
                         !fails_for.contains({sc->spec->id, node});
-        CheckOutcome o = up ? CheckOutcome::response(200, Duration::milliseconds(5))
-                            : CheckOutcome::response(503, Duration::milliseconds(5));
+        // The latency names the checker: 5 ms + its index in µs.
+        const Duration latency = Duration::milliseconds(5) + Duration::microseconds(node);
+        CheckOutcome o = up ? CheckOutcome::response(200, latency) : CheckOutcome::response(503, latency);
         push(now_ + Duration::milliseconds(5), Event{node, CheckDone{sc->check, o}});
       }
     });
@@ -535,6 +542,133 @@ TEST(ClusterNode, AConfigRouteShadowsAWrittenOneOfTheSameName) {
   EXPECT_EQ(routes[0], *mine);
   EXPECT_EQ(routes[1], *other);
   ASSERT_NE(node.health_state().route("ops"), nullptr);  // replicated all the same
+}
+
+// --- latencies move with the ownership (latency_history.h) -------------------
+
+// Which node measured a sample: TestCluster's latency is 5 ms + its index µs.
+int measured_by(const LatencySample& s) { return static_cast<int>(s.latency_us) - 5'000; }
+
+int index_of(const std::string& name) { return std::stoi(name.substr(1)); }
+
+// Every ring a node holds is for a target it owns or stands by for.
+void expect_rings_only_near_the_top(TestCluster& c) {
+  for (int i = 0; i < c.size(); ++i) {
+    if (!c.alive(i)) continue;
+    for (const auto& [id, spec] : c.node(i).health_state().state().registry.store.entries()) {
+      if (!c.node(i).latencies().contains(id)) continue;
+      const auto ranked = c.node(i).ranked_members(id, 2);
+      EXPECT_NE(std::find(ranked.begin(), ranked.end(), c.node(i).name()), ranked.end())
+          << "n" << i << " keeps a ring for " << id << ", ranked below its standby";
+    }
+  }
+}
+
+TEST(ClusterNode, TheStandbyHoldsTheOwnersLatenciesAndKeepsThemWhenItTakesOver) {
+  TestCluster c(4, targets(20));
+  c.run_for(Duration::seconds(15));  // one handoff at 10 s
+  std::string victim;
+  for (int t = 0; t < 20 && victim.empty(); ++t) {
+    const std::string id = fmt::format("t{}", t);
+    if (c.node(2).checks(id)) victim = id;
+  }
+  ASSERT_FALSE(victim.empty());
+  const auto ranked = c.node(0).ranked_members(victim, 2);
+  ASSERT_EQ(ranked.size(), 2u);
+  ASSERT_EQ(ranked[0], "n2");
+  const int standby = index_of(ranked[1]);
+  const auto handed = c.node(standby).latencies().samples(victim);
+  ASSERT_GE(handed.size(), 5u) << "n2's samples up to its handoff at 10 s";
+  for (const LatencySample& s : handed) {
+    EXPECT_EQ(measured_by(s), 2);
+    EXPECT_FALSE(s.here);
+  }
+  EXPECT_GE(c.node(2).counters().latency_handoffs_sent, 1u);
+  EXPECT_GE(c.node(standby).counters().latency_handoffs_received, 1u);
+  for (int i = 0; i < 4; ++i) {
+    if (i != 2 && i != standby) EXPECT_FALSE(c.node(i).latencies().contains(victim)) << "n" << i;
+  }
+  const Instant crash_at = c.now();
+  c.crash(2);
+  c.run_for(Duration::seconds(20));
+  ASSERT_TRUE(c.node(standby).checks(victim));
+  std::size_t old_owner = 0, mine = 0;
+  for (const LatencySample& s : c.node(standby).latencies().samples(victim)) {
+    if (measured_by(s) == 2) {
+      ++old_owner;
+      EXPECT_LT(s.at, crash_at);
+    } else {
+      EXPECT_EQ(measured_by(s), standby);
+      EXPECT_TRUE(s.here);
+      ++mine;
+    }
+  }
+  EXPECT_GE(old_owner, 5u) << "the crashed owner's samples survive the takeover";
+  EXPECT_GE(mine, 10u);
+  expect_rings_only_near_the_top(c);
+}
+
+TEST(ClusterNode, AMemberThatStopsCheckingHandsItsRingToTheNewOwner) {
+  TestCluster c(3, targets(30));
+  c.run_for(Duration::seconds(8));
+  std::map<std::string, int> owner_before;
+  for (int t = 0; t < 30; ++t) {
+    const std::string id = fmt::format("t{}", t);
+    owner_before[id] = index_of(c.node(0).owners(id).at(0));
+  }
+  const Instant join_at = c.now();
+  c.add_node();
+  c.run_for(Duration::seconds(3));  // before the next periodic handoff
+  int moved = 0;
+  for (const auto& [id, before] : owner_before) {
+    if (!c.node(3).checks(id)) continue;
+    ++moved;
+    std::size_t handed = 0;
+    for (const LatencySample& s : c.node(3).latencies().samples(id)) {
+      if (s.here) continue;
+      EXPECT_EQ(measured_by(s), before) << id;
+      EXPECT_LT(s.at, join_at + Duration::seconds(3));
+      ++handed;
+    }
+    EXPECT_GE(handed, 5u) << id << ": n" << before << "'s ring, handed over when the target moved";
+  }
+  EXPECT_GT(moved, 0) << "the new member should rank first for some of 30 targets";
+  EXPECT_GT(c.node(3).counters().latency_handoffs_parked, 0u) << "handed over before the registry reached n3";
+  EXPECT_EQ(c.node(3).latencies().parked(), 0u) << "every parked ring resolved once the registry arrived";
+  expect_rings_only_near_the_top(c);
+}
+
+TEST(ClusterNode, LatencyHandoffsFromOutsideAreCheckedNotTrusted) {
+  TestCluster c(2, targets(4));
+  c.run_for(Duration::seconds(3));
+  // Handed to n0: a ring for a target nobody registered (parked, and
+  // dropped when the registry settles it), a part that does not decode
+  // (counted), and one for t0 (with two members n0 is t0's owner or
+  // standby: merged).
+  const wire::Header from{"n1", "n1:7946"};
+  auto send = [&](const wire::EncodedPart& part) {
+    c.step(0, Packet{"n1:7946", Channel::datagram, wire::encode(from, {part})});
+  };
+  send(encode_latency_handoff(LatencyHandoff{"nope", {LatencySample{c.now(), 5, true, false}}}));
+  EXPECT_EQ(c.node(0).counters().latency_handoffs_parked, 1u);
+  EXPECT_FALSE(c.node(0).latencies().contains("nope"));
+  EXPECT_TRUE(c.node(0).latencies().is_parked("nope"));
+  c.step(1, PutTarget{target("nope")});  // registered after all: n0 keeps it (2 members)
+  c.run_for(Duration::seconds(2));
+  EXPECT_FALSE(c.node(0).latencies().is_parked("nope"));
+  EXPECT_FALSE(c.node(0).latencies().samples("nope").empty());
+  c.step(1, DeleteTarget{"nope"});
+  c.run_for(Duration::seconds(2));
+  EXPECT_FALSE(c.node(0).latencies().contains("nope")) << "deleted: its ring goes";
+  Bytes garbage;
+  wire::MsgpackWriter(garbage).str("not a handoff");
+  send(wire::encode_part(wire::PartType::latency_handoff, garbage));
+  EXPECT_EQ(c.node(0).counters().latency_handoffs_malformed, 1u);
+  EXPECT_NE(c.node(0).last_malformed().find("latency_handoff"), std::string::npos) << c.node(0).last_malformed();
+  const std::size_t before = c.node(0).latencies().samples("t0").size();
+  send(encode_latency_handoff(LatencyHandoff{"t0", {LatencySample{Instant::from_ns(1), 7, true, false}}}));
+  EXPECT_EQ(c.node(0).latencies().samples("t0").size(), before + 1);
+  EXPECT_EQ(c.node(0).counters().latency_handoffs_received, 1u);
 }
 
 }  // namespace

@@ -1,0 +1,116 @@
+// The recent check latencies of each target, kept by the members that check
+// it, and moved with its ownership so that a new owner (a takeover after a
+// crash, or a member that joined and now ranks first) starts with the
+// previous owner's samples instead of an empty ring.
+//
+// Latencies are not replicated state: every check would be a delta for
+// every member. They go only where the target may move next:
+// - every handoff interval, each owner hands the samples it has not handed
+//   yet to the target's standby (the member ranked right after the
+//   owners), which is the member that takes over when an owner dies; a new
+//   standby gets the whole ring;
+// - a member that stops checking a target while it stays registered hands
+//   its whole ring to the target's owners (a join that moved the target);
+// - a member keeps a ring while it is an owner or the standby, and forgets
+//   it when it falls further down the ranking or the target is deleted;
+// - a ring handed over for a target the receiver has not seen registered
+//   yet (a member that just joined is handed rings before the registry
+//   reaches it) is parked, at most kMaxParked targets, until the registry
+//   says whether this member keeps it.
+// So after a crash the new owner lacks at most one handoff interval of the
+// dead owner's samples (and those a lost datagram carried). Samples are
+// ordered by the time their checker took them (its clock: skew between
+// members shows as skew here) and bounded to kMaxSamples, oldest dropped.
+//
+// Wire: one part per target, PartType::latency_handoff:
+//   [target id, base_ns, [[offset_us, latency_us, ok], ...]]
+// where a sample's time is base_ns + offset_us. Decoding is strict: a
+// valid target id, at most kMaxSamples samples, offsets within a year,
+// latencies within an hour; an error names what is wrong (the node counts
+// the part as malformed and drops it).
+//
+// Cost: record and merge are O(log targets + kMaxSamples); the map holds
+// only the targets this member checks or stands by for.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/time.h"
+#include "core/wire/envelope.h"
+
+namespace heck {
+
+struct LatencySample {
+  Instant at;                     // when the check finished, on its checker's clock
+  std::uint32_t latency_us = 0;   // saturated at kMaxLatencyUs
+  bool ok = false;                // the check passed (a failed check took time too)
+  bool here = false;              // measured by this member (not handed over)
+  bool operator==(const LatencySample&) const = default;
+};
+
+class LatencyHistory {
+ public:
+  static constexpr std::size_t kMaxSamples = 60;
+  static constexpr std::uint32_t kMaxLatencyUs = 3'600'000'000U;  // one hour
+  static constexpr std::size_t kMaxParked = 1024;
+
+  static LatencySample sample(Instant at, Duration latency, bool ok);
+
+  // A check this member ran (here = true).
+  void record(std::string_view id, LatencySample s);
+  // Samples another member handed over (here = false), merged by time; a
+  // sample at a time the ring already holds is kept once.
+  void merge(std::string_view id, std::span<const LatencySample> samples);
+  // Oldest first; empty when the target has no ring here.
+  std::span<const LatencySample> samples(std::string_view id) const;
+  bool contains(std::string_view id) const { return by_id_.find(id) != by_id_.end(); }
+  void forget(std::string_view id);
+  std::size_t size() const { return by_id_.size(); }
+
+  // A ring handed over for a target not registered here (yet): set aside,
+  // merged with what is parked for it already. Past kMaxParked targets the
+  // one parked first is dropped.
+  void park(std::string_view id, std::span<const LatencySample> samples);
+  bool is_parked(std::string_view id) const { return parked_.find(id) != parked_.end(); }
+  // The registry decided: merge the parked ring in (keep) or drop it.
+  void unpark(std::string_view id, bool keep);
+  std::size_t parked() const { return parked_.size(); }
+
+  // The samples to hand to `to` now: when the last handoff of this ring
+  // went to `to` too, only those taken after it, else the whole ring (a new
+  // standby). Marks them handed to `to`. Empty when nothing is new.
+  std::vector<LatencySample> take_for(std::string_view id, std::string_view to);
+
+ private:
+  struct Ring {
+    std::vector<LatencySample> samples;  // by time, oldest first
+    std::string handed_to;               // the last handoff's receiver
+    Instant handed_through;              // ... and its newest sample
+  };
+  std::map<std::string, Ring, std::less<>> by_id_;
+  struct Parked {
+    std::vector<LatencySample> samples;  // by time
+    std::uint64_t seq = 0;               // parking order
+  };
+  std::map<std::string, Parked, std::less<>> parked_;
+  std::uint64_t park_seq_ = 0;
+};
+
+// One target's samples on the wire (see the header comment).
+struct LatencyHandoff {
+  std::string target;
+  std::vector<LatencySample> samples;  // `here` is not sent: false when decoded
+  bool operator==(const LatencyHandoff&) const = default;
+};
+
+wire::EncodedPart encode_latency_handoff(const LatencyHandoff& h);
+Result<LatencyHandoff> decode_latency_handoff(std::span<const std::uint8_t> body);
+
+}  // namespace heck

@@ -1,0 +1,142 @@
+// The latency ring of a target (core/cluster/latency_history.h): bounded,
+// ordered by time, merged without duplicates, handed over in deltas; and
+// its wire part, strict on every limit.
+#include "core/cluster/latency_history.h"
+
+#include <gtest/gtest.h>
+
+#include "core/wire/msgpack_reader.h"
+#include "core/wire/msgpack_writer.h"
+
+namespace heck {
+namespace {
+
+Instant at_s(std::int64_t s) { return Instant::from_ns(1'700'000'000'000'000'000 + s * 1'000'000'000); }
+
+LatencySample own(std::int64_t s, std::uint32_t us) { return LatencySample{at_s(s), us, true, true}; }
+
+std::span<const std::uint8_t> body_of(const wire::EncodedPart& p) {
+  // [type, body]: the body starts after the array and type bytes.
+  wire::MsgpackReader r(p.bytes);
+  wire::MsgValue head, type;
+  EXPECT_TRUE(r.header(head) && head.size == 2 && r.value(type));
+  return std::span(p.bytes).subspan(r.offset());
+}
+
+TEST(LatencyHistory, KeepsTheNewestSamplesInTimeOrder) {
+  LatencyHistory h;
+  for (int i = 0; i < 100; ++i) h.record("web", own(i, static_cast<std::uint32_t>(i)));
+  const auto s = h.samples("web");
+  ASSERT_EQ(s.size(), LatencyHistory::kMaxSamples);
+  EXPECT_EQ(s.front().at, at_s(40));
+  EXPECT_EQ(s.back().at, at_s(99));
+  EXPECT_TRUE(s.back().here);
+  EXPECT_TRUE(h.samples("db").empty());
+}
+
+TEST(LatencyHistory, LatencyIsSaturatedNotWrapped) {
+  const auto s = LatencyHistory::sample(at_s(0), Duration::seconds(10'000), false);
+  EXPECT_EQ(s.latency_us, LatencyHistory::kMaxLatencyUs);
+  EXPECT_EQ(LatencyHistory::sample(at_s(0), Duration::nanoseconds(-5), true).latency_us, 0u);
+}
+
+TEST(LatencyHistory, HandedOverSamplesMergeByTimeOnce) {
+  LatencyHistory h;
+  h.record("web", own(10, 1));
+  h.record("web", own(30, 3));
+  const std::vector<LatencySample> from_owner = {own(5, 50), own(20, 20), own(20, 20), own(30, 99)};
+  h.merge("web", from_owner);
+  h.merge("web", from_owner);  // handed twice: nothing new
+  const auto s = h.samples("web");
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_EQ(s[0].at, at_s(5));
+  EXPECT_FALSE(s[0].here);
+  EXPECT_EQ(s[1].latency_us, 1u);
+  EXPECT_TRUE(s[1].here);
+  EXPECT_EQ(s[2].at, at_s(20));
+  EXPECT_EQ(s[3].latency_us, 3u) << "the sample already held at that time stays";
+}
+
+TEST(LatencyHistory, TakeForHandsOnlyWhatTheSameReceiverHasNotHad) {
+  LatencyHistory h;
+  for (int i = 0; i < 5; ++i) h.record("web", own(i, 1));
+  EXPECT_EQ(h.take_for("web", "n2").size(), 5u);
+  EXPECT_TRUE(h.take_for("web", "n2").empty());
+  h.record("web", own(5, 1));
+  h.record("web", own(6, 1));
+  const auto delta = h.take_for("web", "n2");
+  ASSERT_EQ(delta.size(), 2u);
+  EXPECT_EQ(delta.front().at, at_s(5));
+  EXPECT_EQ(h.take_for("web", "n3").size(), 7u) << "a new standby gets the whole ring";
+  EXPECT_TRUE(h.take_for("db", "n3").empty());
+}
+
+TEST(LatencyHistory, ParkedRingsAreBoundedAndSettledByTheRegistry) {
+  LatencyHistory h;
+  const std::vector<LatencySample> one = {own(1, 7)};
+  for (std::size_t i = 0; i <= LatencyHistory::kMaxParked; ++i) h.park("t" + std::to_string(i), one);
+  EXPECT_EQ(h.parked(), LatencyHistory::kMaxParked);
+  EXPECT_FALSE(h.is_parked("t0")) << "the one parked first goes first";
+  EXPECT_TRUE(h.is_parked("t1"));
+  EXPECT_EQ(h.size(), 0u) << "parked is not kept";
+  h.park("t1", std::vector<LatencySample>{own(2, 8)});
+  h.unpark("t1", true);
+  ASSERT_EQ(h.samples("t1").size(), 2u);
+  EXPECT_FALSE(h.samples("t1")[0].here);
+  h.unpark("t2", false);
+  EXPECT_FALSE(h.is_parked("t2"));
+  EXPECT_FALSE(h.contains("t2"));
+}
+
+TEST(LatencyHandoff, RoundTripsThroughItsPart) {
+  LatencyHandoff h{"web", {own(3, 1500), own(1, 0), LatencySample{at_s(2), LatencyHistory::kMaxLatencyUs, false, true}}};
+  const wire::EncodedPart part = encode_latency_handoff(h);
+  EXPECT_EQ(part.type, wire::PartType::latency_handoff);
+  auto back = decode_latency_handoff(body_of(part));
+  ASSERT_TRUE(back.ok()) << back.error();
+  for (auto& s : h.samples) s.here = false;  // not sent
+  EXPECT_EQ(*back, h);
+  EXPECT_LE(part.bytes.size(), 48u) << "three samples: a few bytes each";
+}
+
+// A body written by hand: [id, base, samples].
+Bytes handoff_body(std::string_view id, std::int64_t base, std::size_t n, std::uint64_t offset_us,
+                   std::uint64_t latency_us) {
+  Bytes b;
+  wire::MsgpackWriter w(b);
+  w.array(3);
+  w.str(id);
+  w.sint(base);
+  w.array(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    w.array(3);
+    w.uint(offset_us);
+    w.uint(latency_us);
+    w.boolean(true);
+  }
+  return b;
+}
+
+TEST(LatencyHandoff, BreakingALimitIsAnErrorThatNamesIt) {
+  EXPECT_TRUE(decode_latency_handoff(handoff_body("web", 0, 60, 0, 5)).ok());
+  auto many = decode_latency_handoff(handoff_body("web", 0, 61, 0, 5));
+  ASSERT_FALSE(many.ok());
+  EXPECT_NE(many.error().find("61 samples (at most 60)"), std::string::npos) << many.error();
+  auto id = decode_latency_handoff(handoff_body("no spaces allowed", 0, 1, 0, 5));
+  ASSERT_FALSE(id.ok());
+  EXPECT_NE(id.error().find("target id"), std::string::npos) << id.error();
+  auto slow = decode_latency_handoff(handoff_body("web", 0, 1, 0, 3'600'000'001ULL));
+  ASSERT_FALSE(slow.ok());
+  EXPECT_NE(slow.error().find("samples[0]: latency over an hour"), std::string::npos) << slow.error();
+  auto late = decode_latency_handoff(handoff_body("web", INT64_MAX - 10, 1, 1'000, 5));
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(late.error().find("time out of range"), std::string::npos) << late.error();
+  Bytes not_array;
+  wire::MsgpackWriter(not_array).str("web");
+  auto shape = decode_latency_handoff(not_array);
+  ASSERT_FALSE(shape.ok());
+  EXPECT_NE(shape.error().find("must be [target id"), std::string::npos) << shape.error();
+}
+
+}  // namespace
+}  // namespace heck
