@@ -308,7 +308,13 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
     TargetStart start;
     if (!current) {
       start = takeover_start(id, *spec);
-      if (start.first_within) ++counters_.takeovers;  // others report on it: we take it over
+      if (start.first_within) {  // others report on it: we take it over
+        ++counters_.takeovers;
+        const auto ring = latencies_.samples(id);
+        if (std::any_of(ring.begin(), ring.end(), [](const LatencySample& s) { return !s.here; })) {
+          ++counters_.takeovers_with_latencies;
+        }
+      }
     }
     scheduler_.add_target(now, *spec, out, start);
     ++counters_.ownership_changes;

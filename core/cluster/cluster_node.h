@@ -184,6 +184,7 @@ struct ClusterCounters {
   std::uint64_t unknown_timers = 0;      // TimerFired of a kind no layer owns
   std::uint64_t ownership_changes = 0;   // targets this node started or stopped checking
   std::uint64_t takeovers = 0;           // ... started while others already reported on them
+  std::uint64_t takeovers_with_latencies = 0;  // ... holding latencies another member handed over
   std::uint64_t quorum_outvoted = 0;     // our unhealthy votes the quorum outvoted (target stays healthy)
   std::uint64_t observations_written = 0;
   std::uint64_t vouches_written = 0;     // vouch observations (health_state.h: vouch_subject)

@@ -40,6 +40,8 @@ constexpr std::array<CoverageMark, kCoverageMarkCount> kMarks{{
      [](const ClusterNode& n) { return n.counters().ownership_changes; }},
     {"cluster.takeover", "a node started checking a target others already reported on (its owner crashed, left or is suspect)",
      [](const ClusterNode& n) { return n.counters().takeovers; }},
+    {"cluster.takeover_kept_latencies", "a takeover started with latency samples the previous owner handed over",
+     [](const ClusterNode& n) { return n.counters().takeovers_with_latencies; }},
     {"cluster.quorum_outvoted", "a node's unhealthy vote left the target healthy: the quorum outvoted its vantage point",
      [](const ClusterNode& n) { return n.counters().quorum_outvoted; }},
 }};

@@ -28,7 +28,7 @@ struct CoverageMark {
   std::uint64_t (*hits)(const ClusterNode&);  // the counter it names
 };
 
-inline constexpr std::size_t kCoverageMarkCount = 16;
+inline constexpr std::size_t kCoverageMarkCount = 17;
 using CoverageHits = std::array<std::uint64_t, kCoverageMarkCount>;
 
 // Every mark, in a fixed order (the order of CoverageHits).
