@@ -12,7 +12,7 @@
 //    "idempotency_retention_ms": 86400000, // optional; how long the record of
 //                                        //   an Idempotency-Key is kept (1 s-30 d)
 //    "max_idempotency_records": 100000,  // optional; the oldest go beyond this
-//    "latency_handoff_ms": 10000,        // optional; how often owners hand new
+//    "latency_handoff_ms": 30000,        // optional; how often owners hand new
 //                                        //   latency samples to each target's
 //                                        //   standby (core/cluster/latency_history.h);
 //                                        //   0 = never (--latency-handoff-ms)
@@ -107,7 +107,7 @@ struct AgentConfig {
   Duration min_api_interval = kDefaultMinApiInterval;
   Duration idempotency_retention = Duration::seconds(24 * 3600);  // ReplicatorConfig::request_retention
   std::size_t max_idempotency_records = 100'000;                   // ReplicatorConfig::max_request_records
-  Duration latency_handoff = Duration::seconds(10);                 // ClusterNodeConfig::latency_handoff_interval
+  Duration latency_handoff = Duration::seconds(30);                 // ClusterNodeConfig::latency_handoff_interval
   std::optional<HostPort> bind;
   std::optional<std::string> advertise;  // "host:port" (a name is allowed)
   std::vector<std::string> join;         // "host:port" each

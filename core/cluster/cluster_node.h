@@ -117,7 +117,7 @@ struct ClusterNodeConfig {
   std::size_t view_fallbacks = 2;            // target_view: fallbacks listed after the owners
   // Owners hand new latency samples to each target's standby this often
   // (latency_history.h); zero: never (a takeover starts with no samples).
-  Duration latency_handoff_interval = Duration::seconds(10);
+  Duration latency_handoff_interval = Duration::seconds(30);
   // Durable state restored from a snapshot (core/replicated/snapshot.h):
   // joined at start(), before the configured targets are written.
   std::optional<HealthDelta> restored;

@@ -309,7 +309,7 @@ void register_agent_command(CLI::App& app) {
   cmd->add_option("--min-api-interval-ms", args->min_api_interval_ms,
                   "shortest interval_ms of a target written through the API (default 1000)");
   cmd->add_option("--latency-handoff-ms", args->latency_handoff_ms,
-                  "how often owners hand new latency samples to each target's standby (default 10000; 0 = never)");
+                  "how often owners hand new latency samples to each target's standby (default 30000; 0 = never)");
   cmd->add_option("--data-dir", args->data_dir,
                   "keep the target registry and counters in DIR/state.snapshot (fsync'ed; restored on start)");
   cmd->add_option("--store", args->store,

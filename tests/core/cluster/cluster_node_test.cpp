@@ -47,6 +47,7 @@ class TestCluster {
     c.swim.gossip_interval = Duration::milliseconds(50);
     c.swim.push_pull_interval = Duration::seconds(5);
     c.replication.anti_entropy_interval = Duration::milliseconds(500);
+    c.latency_handoff_interval = Duration::seconds(10);
     c.targets = std::move(targets);
     nodes_.push_back(std::make_unique<ClusterNode>(std::move(c), 100 + i));
     Effects out;
