@@ -189,7 +189,7 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
       replicator_.handle_part(now, env->header, part, p.channel, peers_.view(), out);
       pass_broadcasts();  // a membership part after this one may piggyback them
     } else if (part.type == wire::PartType::latency_handoff) {
-      receive_latency_handoff(part, env->header.sender);
+      receive_latency_handoff(now, part, env->header.sender);
     } else {
       ++counters_.unknown_parts;
     }
@@ -291,6 +291,7 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
   // Starts first, then stops, each in id order (the order effects and random
   // phases come out in).
   std::vector<const std::string*> drop;
+  LatencyParts rings;  // the rings of dropped targets, for their new owners
   for (const std::string& id : ids) {
     const auto resolved = health_state().target(id);
     const TargetSpec* spec = resolved && resolved->spec && resolved->spec->spec ? resolved->spec->spec.get() : nullptr;
@@ -330,9 +331,11 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
       continue;
     }
     const std::size_t checkers = owner_count(resolved->spec->spec->checkers);
-    hand_ring_to_owners(*id, checkers, out);
+    hand_ring_to_owners(*id, checkers, rings);
     if (!keeps_ring(*id, checkers)) latencies_.forget(*id);
   }
+  // One stream frame per receiver: a join or a leave may move thousands.
+  for (const auto& [to, parts] : rings) send_latency_parts(to, parts, Channel::stream, out);
 }
 
 TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec& spec) const {
@@ -364,6 +367,7 @@ bool ClusterNode::quorum_outvotes(const std::string& id) const {
 
 void ClusterNode::vouch(Instant now, Effects& out) {
   out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
+  latencies_.expire_parked(now - config_.observation_refresh);  // their targets never came
   if (scheduler_.size() == 0) return;  // nothing of ours to vouch for
   write_observation(now, vouch_subject(config_.name), Observation{}, {}, out);
   ++counters_.vouches_written;
@@ -380,7 +384,7 @@ void ClusterNode::hand_off_latencies(Instant now, Effects& out) {
   out.push_back(SetTimer{kHandoffTimer, now + config_.latency_handoff_interval});
   // Per receiver (a standby), the parts of every target it stands by for
   // here; sent in name order.
-  std::map<std::string, std::vector<wire::EncodedPart>> by_standby;
+  LatencyParts by_standby;
   scheduler_.for_each([&](const TargetState& t) {
     const std::string& id = t.spec->id;
     const std::size_t checkers = owner_count(t.spec->checkers);
@@ -395,46 +399,55 @@ void ClusterNode::hand_off_latencies(Instant now, Effects& out) {
     if (samples.empty()) return;
     by_standby[ranked[checkers]].push_back(encode_latency_handoff(LatencyHandoff{id, std::move(samples)}));
   });
-  for (const auto& [to, parts] : by_standby) send_latency_parts(to, parts, out);
+  for (const auto& [to, parts] : by_standby) send_latency_parts(to, parts, Channel::datagram, out);
 }
 
-void ClusterNode::hand_ring_to_owners(const std::string& id, std::size_t checkers, Effects& out) {
+void ClusterNode::hand_ring_to_owners(const std::string& id, std::size_t checkers, LatencyParts& to_send) {
   const std::span<const LatencySample> ring = latencies_.samples(id);
   if (ring.empty()) return;
   const wire::EncodedPart part = encode_latency_handoff(LatencyHandoff{id, {ring.begin(), ring.end()}});
   for (const std::string& owner : ranked_members(id, checkers)) {
-    if (owner != config_.name) send_latency_parts(owner, std::span(&part, 1), out);
+    if (owner != config_.name) to_send[owner].push_back(part);
   }
 }
 
-void ClusterNode::send_latency_parts(const std::string& to, std::span<const wire::EncodedPart> parts, Effects& out) {
+void ClusterNode::send_latency_parts(const std::string& to, std::span<const wire::EncodedPart> parts, Channel channel,
+                                     Effects& out) {
   const MemberInfo* m = swim_.member(to);
   if (m == nullptr) return;
-  wire::PacketBuilder packet(wire::Header{config_.name, config_.address}, config_.swim.max_packet_bytes);
+  const std::size_t limit = channel == Channel::datagram ? config_.swim.max_packet_bytes : config_.max_stream_bytes;
+  wire::PacketBuilder packet(wire::Header{config_.name, config_.address}, limit);
   auto flush = [&] {
     if (packet.empty()) return;
-    out.push_back(Send{m->address, Channel::datagram, packet.finish()});
+    out.push_back(Send{m->address, channel, packet.finish()});
   };
   for (const wire::EncodedPart& part : parts) {
     if (!packet.try_add(part)) {
       flush();
-      packet.add(part);  // a part alone is at most ~1 KiB: within any datagram budget
+      packet.add(part);  // alone over the limit: sent all the same (a whole ring is ~1 KiB)
     }
     ++counters_.latency_handoffs_sent;
   }
   flush();
 }
 
-void ClusterNode::receive_latency_handoff(const wire::Part& part, const std::string& from) {
+void ClusterNode::receive_latency_handoff(Instant now, const wire::Part& part, const std::string& from) {
   auto h = decode_latency_handoff(part.body);
   if (!h) {
     ++counters_.latency_handoffs_malformed;
     last_malformed_ = fmt::format("from {}: {}", from, h.error());
     return;
   }
+  // Samples dated far from this node's clock would pin the ring's newest
+  // end (or its oldest) for good: dropped, counted.
+  const std::size_t before = h->samples.size();
+  std::erase_if(h->samples, [&](const LatencySample& s) {
+    return s.at < now - LatencyHistory::kMaxAge || s.at > now + LatencyHistory::kMaxAhead;
+  });
+  counters_.latency_samples_out_of_range += before - h->samples.size();
   const auto resolved = health_state().target(h->target);
   if (!resolved || !resolved->spec || !resolved->spec->spec) {
-    latencies_.park(h->target, h->samples);  // reconcile() decides once the registry has it
+    latencies_.park(h->target, h->samples, now);  // reconcile() decides once the registry has it
     ++counters_.latency_handoffs_parked;
     return;
   }

@@ -196,6 +196,7 @@ struct ClusterCounters {
   std::uint64_t latency_handoffs_parked = 0;     // for a target not registered here yet
   std::uint64_t latency_handoffs_refused = 0;    // this node is neither owner nor standby
   std::uint64_t latency_handoffs_malformed = 0;  // did not decode (last_malformed says why)
+  std::uint64_t latency_samples_out_of_range = 0;  // handed samples dated too far from this node's clock
 };
 
 class ClusterNode {
@@ -280,10 +281,12 @@ class ClusterNode {
   void vouch(Instant now, Effects& out);
   // Latency handoffs (latency_history.h): the periodic one to the standbys;
   // a dropped target's ring to its owners; one received.
+  using LatencyParts = std::map<std::string, std::vector<wire::EncodedPart>>;  // by receiver
   void hand_off_latencies(Instant now, Effects& out);
-  void hand_ring_to_owners(const std::string& id, std::size_t checkers, Effects& out);
-  void send_latency_parts(const std::string& to, std::span<const wire::EncodedPart> parts, Effects& out);
-  void receive_latency_handoff(const wire::Part& part, const std::string& from);
+  void hand_ring_to_owners(const std::string& id, std::size_t checkers, LatencyParts& to_send);
+  void send_latency_parts(const std::string& to, std::span<const wire::EncodedPart> parts, Channel channel,
+                          Effects& out);
+  void receive_latency_handoff(Instant now, const wire::Part& part, const std::string& from);
   // True when this node is one of the first `checkers + 1` ranked for `id`
   // (an owner or the standby): it keeps the target's latency ring.
   bool keeps_ring(const std::string& id, std::size_t checkers) const;

@@ -12,7 +12,13 @@ namespace heck {
 
 LatencySample LatencyHistory::sample(Instant at, Duration latency, bool ok) {
   const std::int64_t us = std::clamp<std::int64_t>(latency.ns() / 1'000, 0, kMaxLatencyUs);
-  return LatencySample{at, static_cast<std::uint32_t>(us), ok, true};
+  return LatencySample{whole_us(at), static_cast<std::uint32_t>(us), ok, true};
+}
+
+Instant LatencyHistory::whole_us(Instant at) {
+  const std::int64_t ns = at.ns();
+  const std::int64_t rem = ns % 1'000;
+  return Instant::from_ns(ns - (rem < 0 ? rem + 1'000 : rem));
 }
 
 namespace {
@@ -22,6 +28,8 @@ namespace {
 void merge_into(std::vector<LatencySample>& ring, std::span<const LatencySample> samples) {
   for (LatencySample s : samples) {
     s.here = false;
+    s.sent = false;
+    s.at = LatencyHistory::whole_us(s.at);
     auto at = std::lower_bound(ring.begin(), ring.end(), s.at,
                                [](const LatencySample& a, Instant t) { return a.at < t; });
     if (at != ring.end() && at->at == s.at) continue;  // already held
@@ -41,7 +49,7 @@ void LatencyHistory::merge(std::string_view id, std::span<const LatencySample> s
   merge_into(it->second.samples, samples);
 }
 
-void LatencyHistory::park(std::string_view id, std::span<const LatencySample> samples) {
+void LatencyHistory::park(std::string_view id, std::span<const LatencySample> samples, Instant now) {
   auto it = parked_.find(id);
   if (it == parked_.end()) {
     if (parked_.size() >= kMaxParked) {
@@ -49,7 +57,7 @@ void LatencyHistory::park(std::string_view id, std::span<const LatencySample> sa
         return a.second.seq < b.second.seq;
       }));
     }
-    it = parked_.emplace(std::string(id), Parked{{}, park_seq_++}).first;
+    it = parked_.emplace(std::string(id), Parked{{}, park_seq_++, now}).first;
   }
   merge_into(it->second.samples, samples);
 }
@@ -61,8 +69,14 @@ void LatencyHistory::unpark(std::string_view id, bool keep) {
   parked_.erase(it);
 }
 
+void LatencyHistory::expire_parked(Instant before) {
+  std::erase_if(parked_, [&](const auto& p) { return p.second.at < before; });
+}
+
 void LatencyHistory::record(std::string_view id, LatencySample s) {
   s.here = true;
+  s.sent = false;
+  s.at = whole_us(s.at);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) it = by_id_.emplace(std::string(id), Ring{}).first;
   std::vector<LatencySample>& ring = it->second.samples;
@@ -87,15 +101,17 @@ std::vector<LatencySample> LatencyHistory::take_for(std::string_view id, std::st
   auto it = by_id_.find(id);
   if (it == by_id_.end() || it->second.samples.empty()) return {};
   Ring& r = it->second;
-  auto from = r.samples.begin();
-  if (r.handed_to == to) {
-    from = std::upper_bound(r.samples.begin(), r.samples.end(), r.handed_through,
-                            [](Instant t, const LatencySample& a) { return t < a.at; });
-  } else {
+  if (r.handed_to != to) {  // a new receiver: everything is new to it
     r.handed_to = std::string(to);
+    for (LatencySample& s : r.samples) s.sent = false;
   }
-  std::vector<LatencySample> out(from, r.samples.end());
-  if (!out.empty()) r.handed_through = out.back().at;
+  std::vector<LatencySample> out;
+  for (LatencySample& s : r.samples) {
+    if (s.sent) continue;
+    s.sent = true;
+    out.push_back(s);
+    out.back().sent = false;
+  }
   return out;
 }
 
@@ -116,7 +132,8 @@ wire::EncodedPart encode_latency_handoff(const LatencyHandoff& h) {
   w.array(h.samples.size());
   for (const LatencySample& s : h.samples) {
     w.array(3);
-    w.uint(static_cast<std::uint64_t>(s.at.ns() - base) / 1'000);
+    // Unsigned: no overflow however far apart the times are (at >= base).
+    w.uint((static_cast<std::uint64_t>(s.at.ns()) - static_cast<std::uint64_t>(base)) / 1'000);
     w.uint(s.latency_us);
     w.boolean(s.ok);
   }

@@ -8,19 +8,25 @@
 // - every handoff interval, each owner hands the samples it has not handed
 //   yet to the target's standby (the member ranked right after the
 //   owners), which is the member that takes over when an owner dies; a new
-//   standby gets the whole ring;
+//   standby gets the whole ring (datagrams: small, lost at worst);
 // - a member that stops checking a target while it stays registered hands
-//   its whole ring to the target's owners (a join that moved the target);
+//   its whole ring to the target's owners (a join that moved the target),
+//   all the rings for one receiver in one stream frame;
 // - a member keeps a ring while it is an owner or the standby, and forgets
 //   it when it falls further down the ranking or the target is deleted;
 // - a ring handed over for a target the receiver has not seen registered
 //   yet (a member that just joined is handed rings before the registry
 //   reaches it) is parked, at most kMaxParked targets, until the registry
-//   says whether this member keeps it.
+//   says whether this member keeps it, or until expire_parked (the node
+//   calls it every observation refresh: a target deleted meanwhile).
 // So after a crash the new owner lacks at most one handoff interval of the
 // dead owner's samples (and those a lost datagram carried). Samples are
 // ordered by the time their checker took them (its clock: skew between
-// members shows as skew here) and bounded to kMaxSamples, oldest dropped.
+// members shows as skew here; the node accepts handed samples only within
+// [now - kMaxAge, now + kMaxAhead] of its own clock, so a far-off clock
+// cannot pin a ring) and bounded to kMaxSamples, oldest dropped. Times are
+// kept in whole microseconds, as the wire carries them, so a sample handed
+// back to a member that holds it is recognised as the same sample.
 //
 // Wire: one part per target, PartType::latency_handoff:
 //   [target id, base_ns, [[offset_us, latency_us, ok], ...]]
@@ -48,10 +54,11 @@
 namespace heck {
 
 struct LatencySample {
-  Instant at;                     // when the check finished, on its checker's clock
+  Instant at;                     // when the check finished, on its checker's clock (whole µs)
   std::uint32_t latency_us = 0;   // saturated at kMaxLatencyUs
   bool ok = false;                // the check passed (a failed check took time too)
   bool here = false;              // measured by this member (not handed over)
+  bool sent = false;              // bookkeeping: handed to the ring's last receiver (not on the wire)
   bool operator==(const LatencySample&) const = default;
 };
 
@@ -59,9 +66,13 @@ class LatencyHistory {
  public:
   static constexpr std::size_t kMaxSamples = 60;
   static constexpr std::uint32_t kMaxLatencyUs = 3'600'000'000U;  // one hour
-  static constexpr std::size_t kMaxParked = 1024;
+  static constexpr std::size_t kMaxParked = 4096;
+  static constexpr Duration kMaxAge = Duration::seconds(30LL * 86'400);
+  static constexpr Duration kMaxAhead = Duration::seconds(600);
 
   static LatencySample sample(Instant at, Duration latency, bool ok);
+  // `at` down to a whole microsecond.
+  static Instant whole_us(Instant at);
 
   // A check this member ran (here = true).
   void record(std::string_view id, LatencySample s);
@@ -76,28 +87,31 @@ class LatencyHistory {
 
   // A ring handed over for a target not registered here (yet): set aside,
   // merged with what is parked for it already. Past kMaxParked targets the
-  // one parked first is dropped.
-  void park(std::string_view id, std::span<const LatencySample> samples);
+  // one parked first is dropped (an O(kMaxParked) scan, at the cap only).
+  void park(std::string_view id, std::span<const LatencySample> samples, Instant now);
   bool is_parked(std::string_view id) const { return parked_.find(id) != parked_.end(); }
   // The registry decided: merge the parked ring in (keep) or drop it.
   void unpark(std::string_view id, bool keep);
+  // Drops what was parked before `before` (its target never came).
+  void expire_parked(Instant before);
   std::size_t parked() const { return parked_.size(); }
 
   // The samples to hand to `to` now: when the last handoff of this ring
-  // went to `to` too, only those taken after it, else the whole ring (a new
-  // standby). Marks them handed to `to`. Empty when nothing is new.
+  // went to `to` too, only those not handed to it yet (whatever their
+  // times), else the whole ring (a new standby). Marks them handed to `to`.
+  // Empty when nothing is new.
   std::vector<LatencySample> take_for(std::string_view id, std::string_view to);
 
  private:
   struct Ring {
     std::vector<LatencySample> samples;  // by time, oldest first
     std::string handed_to;               // the last handoff's receiver
-    Instant handed_through;              // ... and its newest sample
   };
   std::map<std::string, Ring, std::less<>> by_id_;
   struct Parked {
     std::vector<LatencySample> samples;  // by time
     std::uint64_t seq = 0;               // parking order
+    Instant at;                          // when it was parked
   };
   std::map<std::string, Parked, std::less<>> parked_;
   std::uint64_t park_seq_ = 0;

@@ -639,6 +639,68 @@ TEST(ClusterNode, AMemberThatStopsCheckingHandsItsRingToTheNewOwner) {
   expect_rings_only_near_the_top(c);
 }
 
+// Every ring holds each sample once, and a member's own sample handed back
+// to it is still its own.
+void expect_no_sample_twice(TestCluster& c) {
+  for (int i = 0; i < c.size(); ++i) {
+    if (!c.alive(i)) continue;
+    for (const auto& [id, spec] : c.node(i).health_state().state().registry.store.entries()) {
+      const auto ring = c.node(i).latencies().samples(id);
+      for (std::size_t k = 0; k < ring.size(); ++k) {
+        if (k > 0) EXPECT_LT(ring[k - 1].at, ring[k].at) << "n" << i << " " << id << " sample " << k;
+        if (!ring[k].here) EXPECT_NE(measured_by(ring[k]), i) << "n" << i << " " << id << ": its own sample, handed back";
+      }
+    }
+  }
+}
+
+TEST(ClusterNode, EachHandoffRoundSendsTheStandbyWhatIsNewOnce) {
+  TestCluster c(4, targets(20));
+  c.run_for(Duration::seconds(45));  // handoffs at 10, 20, 30 and 40 s
+  int rings_checked = 0;
+  for (int t = 0; t < 20; ++t) {
+    const std::string id = fmt::format("t{}", t);
+    const auto ranked = c.node(0).ranked_members(id, 2);
+    const int owner = index_of(ranked.at(0)), standby = index_of(ranked.at(1));
+    const auto mine = c.node(owner).latencies().samples(id);
+    const auto held = c.node(standby).latencies().samples(id);
+    ASSERT_GE(mine.size(), 40u) << id;
+    ASSERT_LT(mine.size(), LatencyHistory::kMaxSamples) << id << ": nothing evicted yet";
+    std::size_t before_last_round = 0;
+    for (const LatencySample& s : mine) before_last_round += s.at < Instant::from_ns(0) + Duration::seconds(39);
+    EXPECT_GE(held.size(), before_last_round) << id << ": every round's new samples reached n" << standby;
+    for (const LatencySample& s : held) {
+      EXPECT_FALSE(s.here);
+      EXPECT_EQ(measured_by(s), owner);
+      EXPECT_TRUE(std::any_of(mine.begin(), mine.end(), [&](const LatencySample& m) {
+        return m.at == s.at && m.latency_us == s.latency_us;
+      })) << id << ": n" << standby << " holds a sample n" << owner << " never took";
+    }
+    ++rings_checked;
+  }
+  EXPECT_EQ(rings_checked, 20);
+  expect_no_sample_twice(c);
+}
+
+TEST(ClusterNode, ASampleHandedBackToItsCheckerIsNotASecondSample) {
+  // A join moves targets to n3; their old owners become standbys, and n3's
+  // periodic handoff sends them their own samples back.
+  TestCluster c(3, targets(30));
+  c.run_for(Duration::seconds(8));
+  c.add_node();
+  c.run_for(Duration::seconds(25));
+  int old_owner_is_standby = 0;
+  for (int t = 0; t < 30; ++t) {
+    const std::string id = fmt::format("t{}", t);
+    if (!c.node(3).checks(id)) continue;
+    const int standby = index_of(c.node(3).ranked_members(id, 2).at(1));
+    const auto ring = c.node(standby).latencies().samples(id);
+    old_owner_is_standby += std::any_of(ring.begin(), ring.end(), [](const LatencySample& s) { return s.here; });
+  }
+  EXPECT_GT(old_owner_is_standby, 0) << "no old owner became the standby: the case is not exercised";
+  expect_no_sample_twice(c);
+}
+
 TEST(ClusterNode, LatencyHandoffsFromOutsideAreCheckedNotTrusted) {
   TestCluster c(2, targets(4));
   c.run_for(Duration::seconds(3));
@@ -670,6 +732,11 @@ TEST(ClusterNode, LatencyHandoffsFromOutsideAreCheckedNotTrusted) {
   send(encode_latency_handoff(LatencyHandoff{"t0", {LatencySample{Instant::from_ns(1), 7, true, false}}}));
   EXPECT_EQ(c.node(0).latencies().samples("t0").size(), before + 1);
   EXPECT_EQ(c.node(0).counters().latency_handoffs_received, 1u);
+  // Dated a day ahead of n0's clock, or 31 days behind: dropped, counted.
+  send(encode_latency_handoff(LatencyHandoff{"t0", {LatencySample{c.now() + Duration::seconds(86'400), 7, true, false},
+                                                    LatencySample{c.now() - Duration::seconds(31 * 86'400), 7, true, false}}}));
+  EXPECT_EQ(c.node(0).latencies().samples("t0").size(), before + 1);
+  EXPECT_EQ(c.node(0).counters().latency_samples_out_of_range, 2u);
 }
 
 }  // namespace

@@ -69,23 +69,61 @@ TEST(LatencyHistory, TakeForHandsOnlyWhatTheSameReceiverHasNotHad) {
   EXPECT_EQ(delta.front().at, at_s(5));
   EXPECT_EQ(h.take_for("web", "n3").size(), 7u) << "a new standby gets the whole ring";
   EXPECT_TRUE(h.take_for("db", "n3").empty());
+  // A sample merged in with an older time than the last one handed (a
+  // skewed clock) is still handed on: what was sent is marked, not dated.
+  h.merge("web", std::vector<LatencySample>{own(-10, 9)});
+  const auto late = h.take_for("web", "n3");
+  ASSERT_EQ(late.size(), 1u);
+  EXPECT_EQ(late[0].at, at_s(-10));
+  EXPECT_FALSE(late[0].sent);
 }
 
 TEST(LatencyHistory, ParkedRingsAreBoundedAndSettledByTheRegistry) {
   LatencyHistory h;
   const std::vector<LatencySample> one = {own(1, 7)};
-  for (std::size_t i = 0; i <= LatencyHistory::kMaxParked; ++i) h.park("t" + std::to_string(i), one);
+  for (std::size_t i = 0; i <= LatencyHistory::kMaxParked; ++i) h.park("t" + std::to_string(i), one, at_s(0));
   EXPECT_EQ(h.parked(), LatencyHistory::kMaxParked);
   EXPECT_FALSE(h.is_parked("t0")) << "the one parked first goes first";
   EXPECT_TRUE(h.is_parked("t1"));
   EXPECT_EQ(h.size(), 0u) << "parked is not kept";
-  h.park("t1", std::vector<LatencySample>{own(2, 8)});
+  h.park("t1", std::vector<LatencySample>{own(2, 8)}, at_s(0));
   h.unpark("t1", true);
   ASSERT_EQ(h.samples("t1").size(), 2u);
   EXPECT_FALSE(h.samples("t1")[0].here);
   h.unpark("t2", false);
   EXPECT_FALSE(h.is_parked("t2"));
   EXPECT_FALSE(h.contains("t2"));
+  // A target that never comes: expired.
+  h.park("late", one, at_s(100));
+  h.expire_parked(at_s(50));
+  EXPECT_TRUE(h.is_parked("late"));
+  EXPECT_FALSE(h.is_parked("t3")) << "parked at 0, before 50";
+  h.expire_parked(at_s(101));
+  EXPECT_EQ(h.parked(), 0u);
+}
+
+TEST(LatencyHistory, TimesAreWholeMicrosecondsSoAHandedBackSampleIsKnown) {
+  EXPECT_EQ(LatencyHistory::whole_us(Instant::from_ns(1'999)), Instant::from_ns(1'000));
+  EXPECT_EQ(LatencyHistory::whole_us(Instant::from_ns(-1)), Instant::from_ns(-1'000));
+  LatencyHistory h;
+  h.record("web", LatencySample{Instant::from_ns(1'700'000'000'000'123'456), 5, true, true});
+  ASSERT_EQ(h.samples("web").size(), 1u);
+  EXPECT_EQ(h.samples("web")[0].at.ns(), 1'700'000'000'000'123'000);
+  // Out on the wire and back: the same sample, not a second one.
+  auto back = decode_latency_handoff(body_of(encode_latency_handoff(LatencyHandoff{"web", h.take_for("web", "n2")})));
+  ASSERT_TRUE(back.ok()) << back.error();
+  h.merge("web", back->samples);
+  ASSERT_EQ(h.samples("web").size(), 1u);
+  EXPECT_TRUE(h.samples("web")[0].here);
+}
+
+TEST(LatencyHandoff, TimesFarApartEncodeWithoutOverflow) {
+  const LatencyHandoff h{"web", {LatencySample{Instant::from_ns(INT64_MIN + 5'000), 1, true, false},
+                                 LatencySample{Instant::from_ns(INT64_MAX - 5'000), 2, true, false}}};
+  // The offset is over a year: refused by the receiver, but written without UB.
+  auto back = decode_latency_handoff(body_of(encode_latency_handoff(h)));
+  ASSERT_FALSE(back.ok());
+  EXPECT_NE(back.error().find("offset over a year"), std::string::npos) << back.error();
 }
 
 TEST(LatencyHandoff, RoundTripsThroughItsPart) {
