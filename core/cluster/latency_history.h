@@ -35,18 +35,18 @@
 // latencies within an hour; an error names what is wrong (the node counts
 // the part as malformed and drops it).
 //
-// Cost: record and merge are O(log targets + kMaxSamples); the map holds
+// Cost: record and merge are O(1) expected + O(kMaxSamples); the map holds
 // only the targets this member checks or stands by for.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/replicated/bytes_key.h"
 #include "core/result.h"
 #include "core/time.h"
 #include "core/wire/envelope.h"
@@ -107,13 +107,14 @@ class LatencyHistory {
     std::vector<LatencySample> samples;  // by time, oldest first
     std::string handed_to;               // the last handoff's receiver
   };
-  std::map<std::string, Ring, std::less<>> by_id_;
+  // Hash maps (a lookup per check): never iterated on the way to an output.
+  BytesMap<Ring> by_id_;
   struct Parked {
     std::vector<LatencySample> samples;  // by time
     std::uint64_t seq = 0;               // parking order
     Instant at;                          // when it was parked
   };
-  std::map<std::string, Parked, std::less<>> parked_;
+  BytesMap<Parked> parked_;
   std::uint64_t park_seq_ = 0;
 };
 
