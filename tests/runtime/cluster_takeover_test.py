@@ -196,8 +196,11 @@ def run(heck, agents, base):
     at_s = lambda s: datetime.strptime(s["at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
     check(all(at_s(s) < killed_wall + 0.5 for s in handed),
           f"handed samples dated after the kill of {victim.name}: {handed}")
+    rc, out, err = heck_cli(heck, "history", target, "--api", new_owner.api)
+    check(rc == 0 and re.search(r"^latency of the last checks: .* check\(s\), \d+ handed over by other owners$", out, re.M),
+          f"heck history {target}: {rc} {out!r} {err!r}")
     print(f"ok: {new_checker}'s history of {target} holds {len(handed)} latency samples {victim.name} measured "
-          f"before its kill")
+          f"before its kill (heck history says so)")
     print(f"ok: SIGKILL {victim.name} (owner of {target}) -> {new_checker} checks it and every survivor reports it "
           f"unhealthy after {took_s:.2f} s")
     # While the victim is only suspected, it is still ranked first and the

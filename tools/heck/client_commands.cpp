@@ -544,9 +544,16 @@ void run_history(const IdArgs& args) {
                                 uptime("1h"), uptime("24h"));
   if (r->contains("latency")) {
     const auto& l = r->at("latency");
-    out += fmt::format("latency of this agent's checks: p50 {} ms, max {} ms over {} check(s)\n",
-                       json_text(l, "p50_ms", 20), json_text(l, "max_ms", 20),
-                       l.contains("samples") && l.at("samples").is_array() ? l.at("samples").size() : 0);
+    std::size_t checks = 0, handed = 0;
+    if (l.contains("samples") && l.at("samples").is_array()) {
+      for (const auto& s : l.at("samples")) {
+        ++checks;
+        handed += s.is_object() && s.contains("here") && s.at("here") == false;
+      }
+    }
+    out += fmt::format("latency of the last checks: p50 {} ms, max {} ms over {} check(s){}\n",
+                       json_text(l, "p50_ms", 20), json_text(l, "max_ms", 20), checks,
+                       handed ? fmt::format(", {} handed over by other owners", handed) : std::string());
   }
   if (r->contains("transitions") && r->at("transitions").is_array()) {
     for (const auto& t : r->at("transitions")) {
