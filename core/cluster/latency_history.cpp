@@ -12,13 +12,13 @@ namespace heck {
 
 LatencySample LatencyHistory::sample(Instant at, Duration latency, bool ok) {
   const std::int64_t us = std::clamp<std::int64_t>(latency.ns() / 1'000, 0, kMaxLatencyUs);
-  return LatencySample{whole_us(at), static_cast<std::uint32_t>(us), ok, true};
+  return LatencySample{whole_ms(at), static_cast<std::uint32_t>(us), ok, true};
 }
 
-Instant LatencyHistory::whole_us(Instant at) {
+Instant LatencyHistory::whole_ms(Instant at) {
   const std::int64_t ns = at.ns();
-  const std::int64_t rem = ns % 1'000;
-  return Instant::from_ns(ns - (rem < 0 ? rem + 1'000 : rem));
+  const std::int64_t rem = ns % 1'000'000;
+  return Instant::from_ns(ns - (rem < 0 ? rem + 1'000'000 : rem));
 }
 
 namespace {
@@ -29,7 +29,7 @@ void merge_into(std::vector<LatencySample>& ring, std::span<const LatencySample>
   for (LatencySample s : samples) {
     s.here = false;
     s.sent = false;
-    s.at = LatencyHistory::whole_us(s.at);
+    s.at = LatencyHistory::whole_ms(s.at);
     auto at = std::lower_bound(ring.begin(), ring.end(), s.at,
                                [](const LatencySample& a, Instant t) { return a.at < t; });
     if (at != ring.end() && at->at == s.at) continue;  // already held
@@ -76,7 +76,7 @@ void LatencyHistory::expire_parked(Instant before) {
 void LatencyHistory::record(std::string_view id, LatencySample s) {
   s.here = true;
   s.sent = false;
-  s.at = whole_us(s.at);
+  s.at = whole_ms(s.at);
   auto it = by_id_.find(id);
   if (it == by_id_.end()) it = by_id_.emplace(std::string(id), Ring{}).first;
   std::vector<LatencySample>& ring = it->second.samples;
@@ -118,65 +118,107 @@ std::vector<LatencySample> LatencyHistory::take_for(std::string_view id, std::st
 // --- the wire -------------------------------------------------------------------
 
 namespace {
-constexpr std::uint64_t kMaxOffsetUs = 366ULL * 86'400'000'000ULL;  // a year: 60 checks an hour apart fit
+
+constexpr std::uint64_t kMaxOffsetMs = 366ULL * 86'400'000ULL;  // a year: 60 checks an hour apart fit
+constexpr std::int64_t kNsPerMs = 1'000'000;
+
+std::int64_t floor_ms(std::int64_t ns) { return ns / kNsPerMs - (ns % kNsPerMs < 0 ? 1 : 0); }
+
+void put_varint(Bytes& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+
+// LEB128, at most 10 bytes and 64 bits; false when truncated or longer.
+bool get_varint(std::span<const std::uint8_t> in, std::size_t& pos, std::uint64_t& v) {
+  v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (pos >= in.size()) return false;
+    const std::uint8_t b = in[pos++];
+    if (shift == 63 && b > 1) return false;  // past 64 bits
+    v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 wire::EncodedPart encode_latency_handoff(const LatencyHandoff& h) {
+  std::vector<LatencySample> samples = h.samples;
+  std::stable_sort(samples.begin(), samples.end(),
+                   [](const LatencySample& a, const LatencySample& b) { return a.at < b.at; });
+  const std::int64_t base = samples.empty() ? 0 : floor_ms(samples.front().at.ns());
+  Bytes packed;
+  packed.reserve(samples.size() * 5);
+  std::int64_t prev = base;
+  for (const LatencySample& s : samples) {
+    const std::int64_t ms = floor_ms(s.at.ns());
+    // Unsigned: no overflow however far apart the times are (ms >= prev).
+    put_varint(packed, static_cast<std::uint64_t>(ms) - static_cast<std::uint64_t>(prev));
+    put_varint(packed, (static_cast<std::uint64_t>(s.latency_us) << 1) | (s.ok ? 1U : 0U));
+    prev = ms;
+  }
   Bytes body;
   wire::MsgpackWriter w(body);
-  std::int64_t base = h.samples.empty() ? 0 : h.samples.front().at.ns();
-  for (const LatencySample& s : h.samples) base = std::min(base, s.at.ns());
-  w.array(3);
+  w.array(4);
   w.str(h.target);
   w.sint(base);
-  w.array(h.samples.size());
-  for (const LatencySample& s : h.samples) {
-    w.array(3);
-    // Unsigned: no overflow however far apart the times are (at >= base).
-    w.uint((static_cast<std::uint64_t>(s.at.ns()) - static_cast<std::uint64_t>(base)) / 1'000);
-    w.uint(s.latency_us);
-    w.boolean(s.ok);
-  }
+  w.uint(samples.size());
+  w.bin(packed);
   return wire::encode_part(wire::PartType::latency_handoff, body);
 }
 
 Result<LatencyHandoff> decode_latency_handoff(std::span<const std::uint8_t> body) {
   wire::MsgpackReader r(body);
-  wire::MsgValue v, id, base, list;
-  const char* shape = "latency_handoff: must be [target id, base_ns, [[offset_us, latency_us, ok], ...]]";
-  if (!r.header(v) || v.type != wire::MsgType::array || v.size != 3) return Error{shape};
+  wire::MsgValue v, id, base, count, packed;
+  const char* shape = "latency_handoff: must be [target id, base_ms, count, samples (binary)]";
+  if (!r.header(v) || v.type != wire::MsgType::array || v.size != 4) return Error{shape};
   if (!r.value(id) || id.type != wire::MsgType::str || !valid_target_id(id.text())) {
     return Error{"latency_handoff: the target id is not a valid target id"};
   }
-  if (!r.value(base) || !base.is_integer()) return Error{"latency_handoff.base_ns: must be an integer"};
-  const std::int64_t base_ns = base.type == wire::MsgType::sint ? base.i : static_cast<std::int64_t>(base.u);
-  if (base.type == wire::MsgType::uint && base.u > static_cast<std::uint64_t>(INT64_MAX)) {
-    return Error{"latency_handoff.base_ns: out of range"};
+  if (!r.value(base) || !base.is_integer()) return Error{"latency_handoff.base_ms: must be an integer"};
+  // Every time base + offset (at most a year) must fit in int64 nanoseconds.
+  constexpr std::int64_t kMaxBaseMs = INT64_MAX / kNsPerMs - static_cast<std::int64_t>(kMaxOffsetMs);
+  constexpr std::int64_t kMinBaseMs = INT64_MIN / kNsPerMs + 1;
+  if ((base.type == wire::MsgType::uint && base.u > static_cast<std::uint64_t>(kMaxBaseMs)) ||
+      (base.type == wire::MsgType::sint && (base.i > kMaxBaseMs || base.i < kMinBaseMs))) {
+    return Error{"latency_handoff.base_ms: out of range"};
   }
-  if (!r.header(list) || list.type != wire::MsgType::array) return Error{shape};
-  if (list.size > LatencyHistory::kMaxSamples) {
-    return Error{fmt::format("latency_handoff: {} samples (at most {})", list.size, LatencyHistory::kMaxSamples)};
+  const std::int64_t base_ms = base.type == wire::MsgType::sint ? base.i : static_cast<std::int64_t>(base.u);
+  if (!r.value(count) || !count.is_non_negative_integer()) return Error{shape};
+  if (count.as_u64() > LatencyHistory::kMaxSamples) {
+    return Error{fmt::format("latency_handoff: {} samples (at most {})", count.as_u64(), LatencyHistory::kMaxSamples)};
   }
+  if (!r.value(packed) || packed.type != wire::MsgType::bin || !r.at_end()) return Error{shape};
   LatencyHandoff h;
   h.target = std::string(id.text());
-  h.samples.reserve(list.size);
-  for (std::uint32_t i = 0; i < list.size; ++i) {
-    wire::MsgValue s, off, lat, ok;
-    if (!r.header(s) || s.type != wire::MsgType::array || s.size != 3 || !r.value(off) || !r.value(lat) ||
-        !r.value(ok) || !off.is_non_negative_integer() || !lat.is_non_negative_integer() ||
-        ok.type != wire::MsgType::boolean) {
-      return Error{fmt::format("latency_handoff.samples[{}]: must be [offset_us, latency_us, ok]", i)};
+  const std::size_t n = static_cast<std::size_t>(count.as_u64());
+  h.samples.reserve(n);
+  std::size_t pos = 0;
+  std::uint64_t offset = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    std::uint64_t delta = 0, lat = 0;
+    if (!get_varint(packed.payload, pos, delta) || !get_varint(packed.payload, pos, lat)) {
+      return Error{fmt::format("latency_handoff.samples[{}]: truncated or malformed", i)};
     }
-    if (off.as_u64() > kMaxOffsetUs) return Error{fmt::format("latency_handoff.samples[{}]: offset over a year", i)};
-    if (lat.as_u64() > LatencyHistory::kMaxLatencyUs) {
+    if (delta > kMaxOffsetMs || offset + delta > kMaxOffsetMs) {
+      return Error{fmt::format("latency_handoff.samples[{}]: offset over a year", i)};
+    }
+    offset += delta;
+    if ((lat >> 1) > LatencyHistory::kMaxLatencyUs) {
       return Error{fmt::format("latency_handoff.samples[{}]: latency over an hour", i)};
     }
-    const std::int64_t off_ns = static_cast<std::int64_t>(off.as_u64()) * 1'000;
-    if (base_ns > INT64_MAX - off_ns) return Error{fmt::format("latency_handoff.samples[{}]: time out of range", i)};
-    h.samples.push_back(LatencySample{Instant::from_ns(base_ns + off_ns), static_cast<std::uint32_t>(lat.as_u64()),
-                                      ok.boolean, false});
+    const std::int64_t at_ms = base_ms + static_cast<std::int64_t>(offset);
+    h.samples.push_back(LatencySample{Instant::from_ns(at_ms * kNsPerMs), static_cast<std::uint32_t>(lat >> 1),
+                                      (lat & 1) != 0, false});
   }
-  if (!r.at_end()) return Error{shape};
+  if (pos != packed.payload.size()) {
+    return Error{fmt::format("latency_handoff.samples: {} bytes after the last sample", packed.payload.size() - pos)};
+  }
   return h;
 }
 

@@ -25,15 +25,18 @@
 // members shows as skew here; the node accepts handed samples only within
 // [now - kMaxAge, now + kMaxAhead] of its own clock, so a far-off clock
 // cannot pin a ring) and bounded to kMaxSamples, oldest dropped. Times are
-// kept in whole microseconds, as the wire carries them, so a sample handed
+// kept in whole milliseconds, as the wire carries them, so a sample handed
 // back to a member that holds it is recognised as the same sample.
 //
 // Wire: one part per target, PartType::latency_handoff:
-//   [target id, base_ns, [[offset_us, latency_us, ok], ...]]
-// where a sample's time is base_ns + offset_us. Decoding is strict: a
-// valid target id, at most kMaxSamples samples, offsets within a year,
-// latencies within an hour; an error names what is wrong (the node counts
-// the part as malformed and drops it).
+//   [target id, base_ms, count, samples]
+// where `samples` is binary, per sample (in time order) two LEB128
+// varints: the milliseconds since the previous sample's time (the first's
+// since base_ms), and latency_us * 2 + ok; about 5 bytes a sample at a
+// 1 s interval. Decoding is strict: a valid target id, at most
+// kMaxSamples samples, exactly `count` of them, times within a year of
+// base_ms, latencies within an hour; an error names what is wrong (the
+// node counts the part as malformed and drops it).
 //
 // Cost: record and merge are O(1) expected + O(kMaxSamples); the map holds
 // only the targets this member checks or stands by for.
@@ -54,7 +57,7 @@
 namespace heck {
 
 struct LatencySample {
-  Instant at;                     // when the check finished, on its checker's clock (whole µs)
+  Instant at;                     // when the check finished, on its checker's clock (whole ms)
   std::uint32_t latency_us = 0;   // saturated at kMaxLatencyUs
   bool ok = false;                // the check passed (a failed check took time too)
   bool here = false;              // measured by this member (not handed over)
@@ -71,8 +74,8 @@ class LatencyHistory {
   static constexpr Duration kMaxAhead = Duration::seconds(600);
 
   static LatencySample sample(Instant at, Duration latency, bool ok);
-  // `at` down to a whole microsecond.
-  static Instant whole_us(Instant at);
+  // `at` down to a whole millisecond.
+  static Instant whole_ms(Instant at);
 
   // A check this member ran (here = true).
   void record(std::string_view id, LatencySample s);

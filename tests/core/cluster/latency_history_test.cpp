@@ -3,6 +3,8 @@
 // its wire part, strict on every limit.
 #include "core/cluster/latency_history.h"
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "core/wire/msgpack_reader.h"
@@ -102,13 +104,13 @@ TEST(LatencyHistory, ParkedRingsAreBoundedAndSettledByTheRegistry) {
   EXPECT_EQ(h.parked(), 0u);
 }
 
-TEST(LatencyHistory, TimesAreWholeMicrosecondsSoAHandedBackSampleIsKnown) {
-  EXPECT_EQ(LatencyHistory::whole_us(Instant::from_ns(1'999)), Instant::from_ns(1'000));
-  EXPECT_EQ(LatencyHistory::whole_us(Instant::from_ns(-1)), Instant::from_ns(-1'000));
+TEST(LatencyHistory, TimesAreWholeMillisecondsSoAHandedBackSampleIsKnown) {
+  EXPECT_EQ(LatencyHistory::whole_ms(Instant::from_ns(1'999'999)), Instant::from_ns(1'000'000));
+  EXPECT_EQ(LatencyHistory::whole_ms(Instant::from_ns(-1)), Instant::from_ns(-1'000'000));
   LatencyHistory h;
-  h.record("web", LatencySample{Instant::from_ns(1'700'000'000'000'123'456), 5, true, true});
+  h.record("web", LatencySample{Instant::from_ns(1'700'000'000'123'456'789), 5, true, true});
   ASSERT_EQ(h.samples("web").size(), 1u);
-  EXPECT_EQ(h.samples("web")[0].at.ns(), 1'700'000'000'000'123'000);
+  EXPECT_EQ(h.samples("web")[0].at.ns(), 1'700'000'000'123'000'000);
   // Out on the wire and back: the same sample, not a second one.
   auto back = decode_latency_handoff(body_of(encode_latency_handoff(LatencyHandoff{"web", h.take_for("web", "n2")})));
   ASSERT_TRUE(back.ok()) << back.error();
@@ -118,7 +120,7 @@ TEST(LatencyHistory, TimesAreWholeMicrosecondsSoAHandedBackSampleIsKnown) {
 }
 
 TEST(LatencyHandoff, TimesFarApartEncodeWithoutOverflow) {
-  const LatencyHandoff h{"web", {LatencySample{Instant::from_ns(INT64_MIN + 5'000), 1, true, false},
+  const LatencyHandoff h{"web", {LatencySample{Instant::from_ns(0), 1, true, false},
                                  LatencySample{Instant::from_ns(INT64_MAX - 5'000), 2, true, false}}};
   // The offset is over a year: refused by the receiver, but written without UB.
   auto back = decode_latency_handoff(body_of(encode_latency_handoff(h)));
@@ -133,42 +135,73 @@ TEST(LatencyHandoff, RoundTripsThroughItsPart) {
   auto back = decode_latency_handoff(body_of(part));
   ASSERT_TRUE(back.ok()) << back.error();
   for (auto& s : h.samples) s.here = false;  // not sent
+  std::sort(h.samples.begin(), h.samples.end(), [](const auto& a, const auto& b) { return a.at < b.at; });
   EXPECT_EQ(*back, h);
-  EXPECT_LE(part.bytes.size(), 48u) << "three samples: a few bytes each";
+  EXPECT_EQ((*back).samples.front().at, at_s(1)) << "sent in time order";
+  EXPECT_LE(part.bytes.size(), 32u) << "three samples: a few bytes each";
+  // A full ring of 1 s checks of a few ms: about 5 bytes a sample.
+  LatencyHandoff full{"web", {}};
+  for (int i = 0; i < 60; ++i) full.samples.push_back(own(i, 2'000 + static_cast<std::uint32_t>(i) * 100));
+  EXPECT_LE(encode_latency_handoff(full).bytes.size(), 60u * 5 + 24);
 }
 
-// A body written by hand: [id, base, samples].
-Bytes handoff_body(std::string_view id, std::int64_t base, std::size_t n, std::uint64_t offset_us,
-                   std::uint64_t latency_us) {
+void put_varint(Bytes& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+
+// A body written by hand: [id, base_ms, count, samples] with `n` samples
+// each `delta_ms` after the one before and `latency_us` (ok).
+Bytes handoff_body(std::string_view id, std::int64_t base, std::size_t count, std::size_t n, std::uint64_t delta_ms,
+                   std::uint64_t latency_us, Bytes extra = {}) {
+  Bytes packed;
+  for (std::size_t i = 0; i < n; ++i) {
+    put_varint(packed, delta_ms);
+    put_varint(packed, latency_us * 2 + 1);
+  }
+  packed.insert(packed.end(), extra.begin(), extra.end());
   Bytes b;
   wire::MsgpackWriter w(b);
-  w.array(3);
+  w.array(4);
   w.str(id);
   w.sint(base);
-  w.array(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    w.array(3);
-    w.uint(offset_us);
-    w.uint(latency_us);
-    w.boolean(true);
-  }
+  w.uint(count);
+  w.bin(packed);
   return b;
 }
 
 TEST(LatencyHandoff, BreakingALimitIsAnErrorThatNamesIt) {
-  EXPECT_TRUE(decode_latency_handoff(handoff_body("web", 0, 60, 0, 5)).ok());
-  auto many = decode_latency_handoff(handoff_body("web", 0, 61, 0, 5));
+  auto ok = decode_latency_handoff(handoff_body("web", 0, 60, 60, 1'000, 5));
+  ASSERT_TRUE(ok.ok()) << ok.error();
+  EXPECT_EQ(ok->samples.back().at, Instant::from_ns(60'000'000'000));
+  EXPECT_TRUE(ok->samples.back().ok);
+  auto many = decode_latency_handoff(handoff_body("web", 0, 61, 61, 0, 5));
   ASSERT_FALSE(many.ok());
   EXPECT_NE(many.error().find("61 samples (at most 60)"), std::string::npos) << many.error();
-  auto id = decode_latency_handoff(handoff_body("no spaces allowed", 0, 1, 0, 5));
+  auto id = decode_latency_handoff(handoff_body("no spaces allowed", 0, 1, 1, 0, 5));
   ASSERT_FALSE(id.ok());
   EXPECT_NE(id.error().find("target id"), std::string::npos) << id.error();
-  auto slow = decode_latency_handoff(handoff_body("web", 0, 1, 0, 3'600'000'001ULL));
+  auto slow = decode_latency_handoff(handoff_body("web", 0, 1, 1, 0, 3'600'000'001ULL));
   ASSERT_FALSE(slow.ok());
   EXPECT_NE(slow.error().find("samples[0]: latency over an hour"), std::string::npos) << slow.error();
-  auto late = decode_latency_handoff(handoff_body("web", INT64_MAX - 10, 1, 1'000, 5));
+  auto late = decode_latency_handoff(handoff_body("web", INT64_MAX / 1'000'000, 1, 1, 0, 5));
   ASSERT_FALSE(late.ok());
-  EXPECT_NE(late.error().find("time out of range"), std::string::npos) << late.error();
+  EXPECT_NE(late.error().find("base_ms: out of range"), std::string::npos) << late.error();
+  auto far = decode_latency_handoff(handoff_body("web", 0, 2, 2, 200ULL * 86'400'000, 5));
+  ASSERT_FALSE(far.ok());
+  EXPECT_NE(far.error().find("samples[1]: offset over a year"), std::string::npos) << far.error();
+  auto short_by_one = decode_latency_handoff(handoff_body("web", 0, 3, 2, 1'000, 5));
+  ASSERT_FALSE(short_by_one.ok());
+  EXPECT_NE(short_by_one.error().find("samples[2]: truncated or malformed"), std::string::npos) << short_by_one.error();
+  auto trailing = decode_latency_handoff(handoff_body("web", 0, 2, 2, 1'000, 5, Bytes{0x01}));
+  ASSERT_FALSE(trailing.ok());
+  EXPECT_NE(trailing.error().find("1 bytes after the last sample"), std::string::npos) << trailing.error();
+  auto endless = decode_latency_handoff(handoff_body("web", 0, 1, 0, 0, 0, Bytes(11, 0xff)));
+  ASSERT_FALSE(endless.ok());
+  EXPECT_NE(endless.error().find("samples[0]: truncated or malformed"), std::string::npos) << endless.error();
   Bytes not_array;
   wire::MsgpackWriter(not_array).str("web");
   auto shape = decode_latency_handoff(not_array);
