@@ -445,6 +445,7 @@ void ClusterNode::receive_latency_handoff(Instant now, const wire::Part& part, c
     return s.at < now - LatencyHistory::kMaxAge || s.at > now + LatencyHistory::kMaxAhead;
   });
   counters_.latency_samples_out_of_range += before - h->samples.size();
+  if (h->samples.empty()) return;  // nothing to keep or park
   const auto resolved = health_state().target(h->target);
   if (!resolved || !resolved->spec || !resolved->spec->spec) {
     latencies_.park(h->target, h->samples, now);  // reconcile() decides once the registry has it
