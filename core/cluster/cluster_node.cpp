@@ -389,12 +389,10 @@ void ClusterNode::hand_off_latencies(Instant now, Effects& out) {
     const std::string& id = t.spec->id;
     const std::size_t checkers = owner_count(t.spec->checkers);
     const std::vector<std::string> ranked = ranked_members(id, checkers + 1);
+    if (ranked.size() <= checkers) return;  // no standby
     // Owners hand over; a standby checking for a suspect owner does not.
-    if (ranked.size() <= checkers || ranked[checkers] == config_.name ||
-        std::find(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(checkers), config_.name) ==
-            ranked.begin() + static_cast<std::ptrdiff_t>(checkers)) {
-      return;
-    }
+    const auto owners_end = ranked.begin() + static_cast<std::ptrdiff_t>(checkers);
+    if (std::find(ranked.begin(), owners_end, config_.name) == owners_end) return;
     auto samples = latencies_.take_for(id, ranked[checkers]);
     if (samples.empty()) return;
     by_standby[ranked[checkers]].push_back(encode_latency_handoff(LatencyHandoff{id, std::move(samples)}));

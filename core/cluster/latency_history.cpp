@@ -12,7 +12,7 @@ namespace heck {
 
 LatencySample LatencyHistory::sample(Instant at, Duration latency, bool ok) {
   const std::int64_t us = std::clamp<std::int64_t>(latency.ns() / 1'000, 0, kMaxLatencyUs);
-  return LatencySample{whole_ms(at), static_cast<std::uint32_t>(us), ok, true};
+  return LatencySample{at, static_cast<std::uint32_t>(us), ok, true};  // record() rounds the time
 }
 
 Instant LatencyHistory::whole_ms(Instant at) {
@@ -42,11 +42,14 @@ void merge_into(std::vector<LatencySample>& ring, std::span<const LatencySample>
 
 }  // namespace
 
-void LatencyHistory::merge(std::string_view id, std::span<const LatencySample> samples) {
-  if (samples.empty()) return;
+LatencyHistory::Ring& LatencyHistory::ring(std::string_view id) {
   auto it = by_id_.find(id);
   if (it == by_id_.end()) it = by_id_.emplace(std::string(id), Ring{}).first;
-  merge_into(it->second.samples, samples);
+  return it->second;
+}
+
+void LatencyHistory::merge(std::string_view id, std::span<const LatencySample> samples) {
+  if (!samples.empty()) merge_into(ring(id).samples, samples);
 }
 
 void LatencyHistory::park(std::string_view id, std::span<const LatencySample> samples, Instant now) {
@@ -77,14 +80,12 @@ void LatencyHistory::record(std::string_view id, LatencySample s) {
   s.here = true;
   s.sent = false;
   s.at = whole_ms(s.at);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) it = by_id_.emplace(std::string(id), Ring{}).first;
-  std::vector<LatencySample>& ring = it->second.samples;
+  std::vector<LatencySample>& samples = ring(id).samples;
   // Own checks come in time order: almost always an append.
-  auto at = ring.end();
-  while (at != ring.begin() && s.at < std::prev(at)->at) --at;
-  ring.insert(at, s);
-  if (ring.size() > kMaxSamples) ring.erase(ring.begin());
+  auto at = samples.end();
+  while (at != samples.begin() && s.at < std::prev(at)->at) --at;
+  samples.insert(at, s);
+  if (samples.size() > kMaxSamples) samples.erase(samples.begin());
 }
 
 std::span<const LatencySample> LatencyHistory::samples(std::string_view id) const {
@@ -122,7 +123,7 @@ namespace {
 constexpr std::uint64_t kMaxOffsetMs = 366ULL * 86'400'000ULL;  // a year: 60 checks an hour apart fit
 constexpr std::int64_t kNsPerMs = 1'000'000;
 
-std::int64_t floor_ms(std::int64_t ns) { return ns / kNsPerMs - (ns % kNsPerMs < 0 ? 1 : 0); }
+std::int64_t floor_ms(Instant at) { return LatencyHistory::whole_ms(at).ns() / kNsPerMs; }
 
 void put_varint(Bytes& out, std::uint64_t v) {
   while (v >= 0x80) {
@@ -151,12 +152,12 @@ wire::EncodedPart encode_latency_handoff(const LatencyHandoff& h) {
   std::vector<LatencySample> samples = h.samples;
   std::stable_sort(samples.begin(), samples.end(),
                    [](const LatencySample& a, const LatencySample& b) { return a.at < b.at; });
-  const std::int64_t base = samples.empty() ? 0 : floor_ms(samples.front().at.ns());
+  const std::int64_t base = samples.empty() ? 0 : floor_ms(samples.front().at);
   Bytes packed;
   packed.reserve(samples.size() * 5);
   std::int64_t prev = base;
   for (const LatencySample& s : samples) {
-    const std::int64_t ms = floor_ms(s.at.ns());
+    const std::int64_t ms = floor_ms(s.at);
     // Unsigned: no overflow however far apart the times are (ms >= prev).
     put_varint(packed, static_cast<std::uint64_t>(ms) - static_cast<std::uint64_t>(prev));
     put_varint(packed, (static_cast<std::uint64_t>(s.latency_us) << 1) | (s.ok ? 1U : 0U));

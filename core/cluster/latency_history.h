@@ -110,6 +110,7 @@ class LatencyHistory {
     std::vector<LatencySample> samples;  // by time, oldest first
     std::string handed_to;               // the last handoff's receiver
   };
+  Ring& ring(std::string_view id);  // found or made
   // Hash maps (a lookup per check): never iterated on the way to an output.
   BytesMap<Ring> by_id_;
   struct Parked {
