@@ -218,13 +218,27 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     registry_seen_ = state.registry_version();
     ++durable_epoch_;
     std::vector<std::string> changed = take_registry_changes();
+    std::vector<TargetSpec> settle;  // specs with siblings this node writes once more
     for (const std::string& id : changed) {
       const auto resolved = state.target(id);
       if (resolved && resolved->spec && resolved->spec->spec) {
         ownership_.put_target(id, owner_count(resolved->spec->spec->checkers));
+        if (resolved->spec_siblings > 1 && !config_.external_store && ranked_members(id, 1) ==
+                                                                          std::vector<std::string>{config_.name}) {
+          settle.push_back(*resolved->spec->spec);
+        }
       } else {
         ownership_.remove_target(id);
       }
+    }
+    // Concurrent writes of a target (every agent writes its configured
+    // targets at start; PUTs through two agents) leave one spec sibling
+    // each. The first owner writes the winning spec once more, which
+    // supersedes every sibling it has seen: one spec per target again, the
+    // same one everywhere (the winner is resolved the same way by all).
+    for (TargetSpec& spec : settle) {
+      replicator_.put_target(now, std::move(spec), out);
+      ++counters_.sibling_specs_settled;
     }
     if (affected.empty()) {
       affected = std::move(changed);

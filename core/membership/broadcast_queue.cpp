@@ -29,9 +29,10 @@ std::uint32_t BroadcastQueue::find_key(std::string_view key) const {
   return slot ? *slot : kNoSlot;
 }
 
-std::vector<BroadcastQueue::Ref>& BroadcastQueue::bucket(std::size_t transmits) {
-  if (buckets_.size() <= transmits) buckets_.resize(transmits + 1);
-  return buckets_[transmits];
+std::vector<BroadcastQueue::Ref>& BroadcastQueue::bucket(Lane lane, std::size_t transmits) {
+  auto& lane_buckets = buckets_[static_cast<std::size_t>(lane)];
+  if (lane_buckets.size() <= transmits) lane_buckets.resize(transmits + 1);
+  return lane_buckets[transmits];
 }
 
 void BroadcastQueue::release(std::uint32_t slot) {
@@ -46,22 +47,27 @@ void BroadcastQueue::release(std::uint32_t slot) {
 }
 
 void BroadcastQueue::erase(std::uint32_t slot) {
-  std::vector<Ref>& b = buckets_[items_[slot].transmits];
+  std::vector<Ref>& b = bucket(items_[slot].lane, items_[slot].transmits);
   const auto it = std::lower_bound(b.begin(), b.end(), Ref{items_[slot].id, slot}, older<Ref, Ref>);
   assert(it != b.end() && it->slot == slot);
   b.erase(it);
   release(slot);
 }
 
-void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part) {
+void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part, Lane lane) {
   Name key = names_->intern(key_text);  // before the erase: a replaced key keeps its text
   if (const std::uint32_t old = find_key(key); old != kNoSlot) erase(old);
   if (count_ >= max_items_) {
-    // Evict the most-transmitted part; among those the oldest.
-    auto top = std::find_if(buckets_.rbegin(), buckets_.rend(), [](const auto& b) { return !b.empty(); });
-    assert(top != buckets_.rend());
-    erase(top->front().slot);
-    ++dropped_;
+    // Evict from the last non-empty lane its most-transmitted part; among
+    // those the oldest.
+    const auto non_empty = [](const auto& b) { return !b.empty(); };
+    for (auto l = buckets_.rbegin(); l != buckets_.rend(); ++l) {
+      auto top = std::find_if(l->rbegin(), l->rend(), non_empty);
+      if (top == l->rend()) continue;
+      erase(top->front().slot);
+      ++dropped_;
+      break;
+    }
   }
   std::uint32_t slot = static_cast<std::uint32_t>(items_.size());
   if (free_slots_.empty()) {
@@ -73,8 +79,8 @@ void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part) {
   const std::uint64_t id = next_id_++;
   if (!key.empty()) by_key_.insert(key, slot);
   ++sizes_[part.bytes.size()];
-  items_[slot] = Item{std::move(key), std::move(part), id, 0, false};
-  bucket(0).push_back(Ref{id, slot});
+  items_[slot] = Item{std::move(key), std::move(part), id, 0, lane, false};
+  bucket(lane, 0).push_back(Ref{id, slot});
   ++count_;
 }
 
@@ -82,32 +88,42 @@ std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_siz
   if (count_ == 0) return 0;
   const std::size_t limit = transmit_limit(cluster_size);
   const std::size_t smallest = sizes_.begin()->first;
-  std::vector<std::size_t> left;  // buckets packed parts leave, ascending
+  // Buckets packed parts leave, per lane ascending.
+  std::array<std::vector<std::size_t>, kLanes> left;
   std::size_t packed = 0;
   std::size_t misfits = 0;
-  for (std::size_t t = 0; t < buckets_.size(); ++t) {
-    const std::vector<Ref>& from = buckets_[t];
-    bool any = false;
-    for (auto r = from.rbegin(); r != from.rend(); ++r) {  // newest first
-      if (b.remaining() < smallest || misfits >= kMaxMisfits) break;
-      ++work_;
-      Item& item = items_[r->slot];
-      if (b.try_add(item.part)) {
-        item.packed = true;
-        any = true;
-        ++packed;
-        misfits = 0;
-      } else {
-        ++misfits;
+  const auto full = [&] { return b.remaining() < smallest || misfits >= kMaxMisfits; };
+  for (std::size_t lane = 0; lane < kLanes && !full(); ++lane) {
+    for (std::size_t t = 0; t < buckets_[lane].size(); ++t) {
+      const std::vector<Ref>& from = buckets_[lane][t];
+      bool any = false;
+      for (auto r = from.rbegin(); r != from.rend(); ++r) {  // newest first
+        if (full()) break;
+        ++work_;
+        Item& item = items_[r->slot];
+        if (b.try_add(item.part)) {
+          item.packed = true;
+          any = true;
+          ++packed;
+          misfits = 0;
+        } else {
+          ++misfits;
+        }
       }
+      if (any) left[lane].push_back(t);
+      if (full()) break;
     }
-    if (any) left.push_back(t);
-    if (b.remaining() < smallest || misfits >= kMaxMisfits) break;
   }
+  for (std::size_t lane = 0; lane < kLanes; ++lane) move_up_packed(static_cast<Lane>(lane), left[lane], limit);
+  if (items_.size() > kCompactFrom && count_ * 4 < items_.size()) compact();
+  return packed;
+}
+
+void BroadcastQueue::move_up_packed(Lane lane, const std::vector<std::size_t>& left, std::size_t limit) {
   // Highest bucket first, so a part moved up is not moved again.
   for (auto t = left.rbegin(); t != left.rend(); ++t) {
     std::vector<Ref> up;
-    std::erase_if(buckets_[*t], [&](const Ref& r) {
+    std::erase_if(bucket(lane, *t), [&](const Ref& r) {
       Item& item = items_[r.slot];
       if (!item.packed) return false;
       item.packed = false;
@@ -119,14 +135,12 @@ std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_siz
       }
       return true;
     });
-    shrink(buckets_[*t]);
-    std::vector<Ref>& to = bucket(*t + 1);
+    shrink(bucket(lane, *t));
+    std::vector<Ref>& to = bucket(lane, *t + 1);
     const auto mid = static_cast<std::ptrdiff_t>(to.size());
     to.insert(to.end(), up.begin(), up.end());
     std::inplace_merge(to.begin(), to.begin() + mid, to.end(), older<Ref, Ref>);
   }
-  if (items_.size() > kCompactFrom && count_ * 4 < items_.size()) compact();
-  return packed;
 }
 
 void BroadcastQueue::shrink(std::vector<Ref>& b) {
@@ -148,8 +162,10 @@ void BroadcastQueue::compact() {
   for (std::uint32_t slot = 0; slot < items_.size(); ++slot) {
     if (!items_[slot].key.empty()) by_key_.insert(items_[slot].key, slot);
   }
-  for (auto& b : buckets_) {
-    for (Ref& r : b) r.slot = moved_to[r.slot];
+  for (auto& lane : buckets_) {
+    for (auto& b : lane) {
+      for (Ref& r : b) r.slot = moved_to[r.slot];
+    }
   }
 }
 
@@ -157,7 +173,7 @@ void BroadcastQueue::clear() {
   items_.clear();
   free_slots_.clear();
   by_key_.clear();
-  buckets_.clear();
+  for (auto& lane : buckets_) lane.clear();
   sizes_.clear();
   count_ = 0;
 }

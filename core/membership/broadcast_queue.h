@@ -11,8 +11,16 @@
 //   the same member or object supersedes the older one. Keys are namespaced by
 //   layer: "m:<member>" for membership, "r:..." for replication. An empty key
 //   is never replaced.
-// - fill(b, n) packs queued parts into `b` while they fit, fewest-transmitted
-//   first (ties: newest first). Each packed part counts one transmit and is
+// - Two lanes, as memberlist fills its own broadcasts before its delegate's:
+//   membership updates (Lane::membership) are packed before any other
+//   layer's parts (Lane::after), and a full queue evicts from the later lane
+//   first. A burst of replication deltas (a registration, a takeover of
+//   thousands of targets) then delays other deltas, never a suspicion or a
+//   refutation: fresh deltas used to outrank an older suspicion (fewer
+//   transmits, then newer), so a node writing faster than it sent could
+//   hold its suspicions back until it broadcast the death.
+// - fill(b, n) packs queued parts into `b` while they fit: lane by lane, in
+//   each lane fewest-transmitted first (ties: newest first). Each packed part counts one transmit and is
 //   dropped once it reached transmit_limit(n) =
 //   retransmit_mult * ceil(log10(n + 1)) (at least 1). A part that does not fit
 //   is skipped, a smaller one behind it may still be packed (the scan stops
@@ -20,7 +28,8 @@
 //   kMaxMisfits parts in a row did not fit). `n` is the cluster size
 //   including this node.
 // - At most max_items parts are queued; pushing into a full queue first
-//   evicts the most-transmitted (then oldest) part and counts it in dropped().
+//   evicts the most-transmitted (then oldest) part of the last non-empty
+//   lane and counts it in dropped().
 //
 // Deterministic: the order depends only on the calls made, never on hashing
 // (the key index only finds).
@@ -36,6 +45,7 @@
 // an 8-byte key index entry.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -56,8 +66,12 @@ class BroadcastQueue {
   explicit BroadcastQueue(std::size_t retransmit_mult = 4, std::size_t max_items = 4096,
                           std::shared_ptr<NameTable> names = nullptr);
 
-  // Queues `part`, replacing a queued broadcast with the same non-empty key.
-  void push(std::string_view key, wire::EncodedPart part);
+  enum class Lane : std::uint8_t { membership = 0, after = 1 };
+  static constexpr std::size_t kLanes = 2;
+
+  // Queues `part` in `lane`, replacing a queued broadcast with the same
+  // non-empty key (whatever its lane).
+  void push(std::string_view key, wire::EncodedPart part, Lane lane = Lane::membership);
   // Packs queued parts into `b` while they fit (see above). Returns parts packed.
   std::size_t fill(wire::PacketBuilder& b, std::size_t cluster_size);
 
@@ -79,6 +93,7 @@ class BroadcastQueue {
     wire::EncodedPart part;
     std::uint64_t id = 0;  // push order: larger is newer; 0 = a free slot
     std::uint32_t transmits = 0;
+    Lane lane = Lane::membership;
     bool packed = false;   // during fill()
   };
   // An entry of a bucket; a bucket lists its parts oldest first.
@@ -94,7 +109,10 @@ class BroadcastQueue {
   // Takes the part out of its bucket and frees its slot.
   void erase(std::uint32_t slot);
   void release(std::uint32_t slot);
-  std::vector<Ref>& bucket(std::size_t transmits);
+  std::vector<Ref>& bucket(Lane lane, std::size_t transmits);
+  // After a fill: the packed parts of `lane` leave the buckets `left`
+  // (ascending) for the next one up, or the queue at the transmit limit.
+  void move_up_packed(Lane lane, const std::vector<std::size_t>& left, std::size_t limit);
   // Memory follows what is queued, not the high-water mark: a bucket below a
   // quarter of its capacity is shrunk, and once fewer than a quarter of the
   // slots are used the records are moved into dense slots (O(n), amortised
@@ -112,7 +130,8 @@ class BroadcastQueue {
   std::vector<Item> items_;  // by slot; a free slot has id 0
   std::vector<std::uint32_t> free_slots_;
   NameIndex by_key_;                             // non-empty key -> slot
-  std::vector<std::vector<Ref>> buckets_;        // by transmit count, oldest first
+  // Per lane, by transmit count, oldest first.
+  std::array<std::vector<std::vector<Ref>>, kLanes> buckets_;
   std::map<std::size_t, std::size_t> sizes_;     // encoded size -> parts of that size
 };
 

@@ -22,6 +22,11 @@
 //   gossip_nodes random members, besides the usual gossip (it races the
 //   suspicion timeouts; a resumed member's acks to pings buffered before it
 //   read the accusation carry nothing).
+//   A death of another member declared by a member this node holds dead or
+//   left is ignored (not in memberlist): an isolated member suspects
+//   everyone it cannot hear, and a member that missed the refutation would
+//   otherwise apply its deaths of healthy members. (Its suspicions are
+//   applied: they make the accused refute.)
 //   Any member that receives an accusation of a member it holds alive at a
 //   higher incarnation answers the sender with that alive directly: under
 //   loss a member can miss every gossiped copy of a refutation, and would
@@ -220,6 +225,7 @@ struct SwimCounters {
   std::uint64_t stale_accusers_answered = 0;  // senders of an old accusation told the newer alive directly
   std::uint64_t accusers_told = 0;            // members named as our accusers told our refutation directly
   std::uint64_t eager_gossip_rounds = 0;      // refutations sent at once to gossip_nodes members (not on the tick)
+  std::uint64_t deaths_from_the_dead = 0;  // deaths of others declared by a member held dead: ignored
   std::uint64_t updates_applied = 0;   // alive/suspect/dead that changed the view
   std::uint64_t updates_ignored = 0;   // superseded or duplicate updates
   std::uint64_t members_refused = 0;   // new members over max_members
@@ -363,6 +369,9 @@ class Swim {
   // once per accuser and incarnation.
   void tell_accusers(Effects& out);
   std::vector<std::size_t> gossip_picks(std::size_t pool);
+  // True (counted) when `accuser` is dead or left in this view and declares
+  // another member dead: the death is ignored (see swim.cpp).
+  bool accuser_out_of_the_group(std::string_view accused, std::string_view accuser);
   void answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
                                Channel channel, Effects& out);
   void refute(Instant now, std::uint64_t heard, Effects& out);

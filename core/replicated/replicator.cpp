@@ -315,7 +315,7 @@ void Replicator::take_broadcasts(BroadcastQueue& queue) {
       continue;
     }
     if (o.rumor) ++counters_.rumors_queued;
-    queue.push(std::move(o.key), std::move(o.part));
+    queue.push(std::move(o.key), std::move(o.part), BroadcastQueue::Lane::after);
   }
   outbox_.clear();
   queue_size_seen_ = queue.size();

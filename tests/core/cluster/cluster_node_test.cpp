@@ -163,6 +163,36 @@ TEST(ClusterNode, MembersJoinAndTheRegistryReachesEveryone) {
   }
 }
 
+TEST(ClusterNode, TargetsConfiguredAtEveryAgentEndWithOneSpecEach) {
+  // Each agent writes its configured targets at start, before it has heard
+  // the others' writes: one spec sibling per agent. The first owner writes
+  // the winner once more, which supersedes them all.
+  TestCluster c(0);
+  for (int i = 0; i < 4; ++i) {
+    c.add_node(targets(20));
+    c.run_for(Duration::milliseconds(700));
+  }
+  c.run_for(Duration::seconds(5));
+  std::uint64_t settled = 0;
+  for (int i = 0; i < c.size(); ++i) {
+    const auto listed = c.node(i).replication().state().targets();
+    ASSERT_EQ(listed.size(), 20u) << "n" << i;
+    for (const auto& [id, resolved] : listed) EXPECT_EQ(resolved.spec_siblings, 1u) << id << " at n" << i;
+    settled += c.node(i).counters().sibling_specs_settled;
+  }
+  // About one settling write per target and join (three joins wrote
+  // siblings), not a write storm.
+  EXPECT_GE(settled, 20u);
+  EXPECT_LE(settled, 4u * 20u);
+  // Settled: nothing more is written.
+  std::vector<std::uint64_t> versions;
+  for (int i = 0; i < c.size(); ++i) versions.push_back(c.node(i).replication().state().registry_version());
+  c.run_for(Duration::seconds(10));
+  for (int i = 0; i < c.size(); ++i) {
+    EXPECT_EQ(c.node(i).replication().state().registry_version(), versions[static_cast<std::size_t>(i)]) << "n" << i;
+  }
+}
+
 TEST(ClusterNode, EveryTargetHasExactlyOneCheckerAndEveryoneAgreesOnOwners) {
   TestCluster c(4, targets(40));
   c.run_for(Duration::seconds(5));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
@@ -63,6 +64,60 @@ TEST(BroadcastQueue, FewestTransmittedFirstThenNewest) {
   EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"b", "a"}));  // newest first
   q.push("m:c", part("c"));  // never sent: goes before a and b
   EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"c", "b", "a"}));
+}
+
+// A node that writes faster than it sends (a registration burst, a takeover
+// of many targets) must not hold back a suspicion or a refutation: before the
+// lanes, fresh deltas (no transmits yet, newer) were packed ahead of an older
+// membership update, so a suspicion queued behind a steady stream of deltas
+// was never sent while the death that replaced it went out at once.
+TEST(BroadcastQueue, MembershipUpdatesGoBeforeOtherLayersParts) {
+  BroadcastQueue q(4);
+  q.push("m:suspect", part("suspect"));
+  for (int tick = 0; tick < 5; ++tick) {
+    for (int i = 0; i < 20; ++i) {  // more than a packet of new deltas each tick
+      q.push(fmt::format("r:{}-{}", tick, i), part(fmt::format("d{}-{}", tick, i), 100),
+             BroadcastQueue::Lane::after);
+    }
+    const auto tags = packed(q, 5);
+    ASSERT_FALSE(tags.empty());
+    if (tick < 4) {
+      EXPECT_EQ(tags.front(), "suspect") << "tick " << tick;  // 4 transmits, then done
+    }
+    EXPECT_LT(tags.size(), 21u);  // the packet is full: deltas wait
+  }
+  EXPECT_FALSE(q.contains("m:suspect"));
+  // Within a lane the order is as before: fewest transmits, then newest.
+  BroadcastQueue r(4);
+  r.push("r:old", part("old"), BroadcastQueue::Lane::after);
+  r.push("m:a", part("a"));
+  r.push("r:new", part("new"), BroadcastQueue::Lane::after);
+  EXPECT_EQ(packed(r, 5), (std::vector<std::string>{"a", "new", "old"}));
+}
+
+TEST(BroadcastQueue, AFullQueueEvictsFromTheLaterLaneFirst) {
+  BroadcastQueue q(4, 3);
+  q.push("m:a", part("a"));
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"a"}));  // a: 1 transmit, the most
+  q.push("r:x", part("x"), BroadcastQueue::Lane::after);
+  q.push("r:y", part("y"), BroadcastQueue::Lane::after);
+  q.push("r:z", part("z"), BroadcastQueue::Lane::after);  // full: x goes, not a
+  EXPECT_EQ(q.dropped(), 1u);
+  EXPECT_TRUE(q.contains("m:a"));
+  EXPECT_FALSE(q.contains("r:x"));
+  // Only membership parts left: those are evicted as before.
+  BroadcastQueue m(4, 2);
+  m.push("m:a", part("a"));
+  m.push("m:b", part("b"));
+  m.push("m:c", part("c"));
+  EXPECT_EQ(m.dropped(), 1u);
+  EXPECT_FALSE(m.contains("m:a"));
+  // A key keeps one entry whatever the lane it was pushed in.
+  BroadcastQueue k(4);
+  k.push("k", part("first"), BroadcastQueue::Lane::after);
+  k.push("k", part("second"));
+  EXPECT_EQ(k.size(), 1u);
+  EXPECT_EQ(packed(k, 5), (std::vector<std::string>{"second"}));
 }
 
 TEST(BroadcastQueue, DroppedAfterTheTransmitLimit) {
