@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <utility>
@@ -49,15 +50,35 @@ inline Causal<DotSet> dotset_add(const DotSet& store, const CausalContext& ctx, 
 // overflow, and brought back to int64 only when it fits (or clamped).
 __extension__ typedef __int128 CounterWide;
 
-// A causal counter's value: the sum of every replica's total, clamped to the
-// int64 range. Each add is refused when it would take its replica's total or
-// the value it sees past a bound (ccounter_add_fits), but adds made
-// concurrently at different replicas can still pass one together; the value
-// then reads as the bound, the same everywhere. Joins do no arithmetic.
+// Each replica keeps one dot holding its running total; its next add writes
+// a new dot and supersedes the old one (a replica has seen all its own
+// writes, so its newest total includes every older one). Normally one entry
+// per replica is live. A partial state repair (replicator.h) carries entries
+// without the dots they superseded, so a receiver may then accept an older
+// total of the same replica from a third agent and hold both until a later
+// repair removes the old one. Reading only each replica's newest entry (the
+// highest counter of its dots) keeps the value exact meanwhile: summing both
+// would count the replica's older adds twice.
+// `f(dot, total)` for each replica's newest entry; entries sorted by dot.
+template <typename Entries, typename F>
+void ccounter_for_each_total(const Entries& entries, F&& f) {
+  for (auto it = entries.begin(); it != entries.end();) {
+    auto next = std::next(it);
+    if (next == entries.end() || next->first.replica != it->first.replica) f(it->first, it->second);
+    it = next;
+  }
+}
+
+// A causal counter's value: the sum of every replica's (newest) total,
+// clamped to the int64 range. Each add is refused when it would take its
+// replica's total or the value it sees past a bound (ccounter_add_fits), but
+// adds made concurrently at different replicas can still pass one together;
+// the value then reads as the bound, the same everywhere. Joins do no
+// arithmetic.
 template <typename Entries>
 std::int64_t ccounter_value(const Entries& entries) {
   CounterWide sum = 0;
-  for (const auto& [dot, v] : entries) sum += v;
+  ccounter_for_each_total(entries, [&](const Dot&, std::int64_t v) { sum += v; });
   if (sum > std::numeric_limits<std::int64_t>::max()) return std::numeric_limits<std::int64_t>::max();
   if (sum < std::numeric_limits<std::int64_t>::min()) return std::numeric_limits<std::int64_t>::min();
   return static_cast<std::int64_t>(sum);
@@ -71,10 +92,10 @@ inline bool ccounter_add_fits(const DotFun<std::int64_t>& store, ReplicaId self,
   constexpr CounterWide kMin = std::numeric_limits<std::int64_t>::min();
   CounterWide sum = 0;
   CounterWide mine = 0;
-  for (const auto& [dot, v] : store.entries()) {
+  ccounter_for_each_total(store.entries(), [&](const Dot& dot, std::int64_t v) {
     sum += v;
-    if (dot.replica == self) mine += v;
-  }
+    if (dot.replica == self) mine = v;
+  });
   const CounterWide after = sum + amount;
   const bool value_out = amount > 0 ? after > kMax : amount < 0 && after < kMin;
   const bool mine_out = mine + amount > kMax || mine + amount < kMin;
@@ -84,12 +105,13 @@ inline bool ccounter_add_fits(const DotFun<std::int64_t>& store, ReplicaId self,
 // REQUIRES: ccounter_add_fits(store, self, amount).
 inline Causal<DotFun<std::int64_t>> ccounter_add(const DotFun<std::int64_t>& store, const CausalContext& ctx,
                                                  ReplicaId self, std::int64_t amount) {
-  // Each replica keeps one dot holding its running total; a new dot replaces it.
+  // The new dot holds the newest total plus `amount` and supersedes every
+  // dot of this replica seen here.
   Causal<DotFun<std::int64_t>> delta;
   CounterWide mine = 0;
   for (const auto& [dot, v] : store.entries()) {
     if (dot.replica == self) {
-      mine += v;
+      mine = v;  // sorted by dot: the last one is the newest
       delta.context.insert(dot);
     }
   }

@@ -61,10 +61,23 @@
 // past (which superseded dots they replace). The receiver can then accept an
 // older superseded dot of the same key from a third agent; a later repair by
 // anyone who knows the supersession removes it again, but if every such agent
-// restarts first, the older value survives beside the newer one (for a
-// counter: a replica's old running total is counted twice). Exact fix: send
-// C minus the sender's live dots outside the repaired buckets, which needs
-// holes in CausalContext. Partial repairs only happen past max_repair_bytes.
+// loses its state first, the older entry survives beside the newer one.
+//   - A counter stays exact: its value reads each replica's newest total
+//     only (crdts.h: ccounter_for_each_total), so a replica's old running
+//     total beside its new one is not counted twice.
+//   - A spec: a sibling; the newest written_at wins, which is the newer
+//     write unless the two writers' clocks disagree by more than the gap.
+//   - An observation: a sibling, and the sibling rule puts the worse status
+//     first (observation.h), so an old failure can show at that receiver
+//     beside the newer healthy result.
+//   - A removed target or set member whose add comes back this way is
+//     present again at that receiver.
+//   All of these last until such a repair or the key's next write.
+// Exact fix: send C minus the sender's live dots outside the repaired
+// buckets, which needs holes in CausalContext (a version vector with
+// exceptions, through every context operation and the codecs). Partial
+// repairs only happen past max_repair_bytes (a state over 3 MiB that
+// differs almost everywhere: an agent back from a long absence).
 //
 // Memory bounds: the delta buffer holds at most max_pending_keys groups. A
 // group is trimmed once every live peer's last known causal context (learnt

@@ -173,6 +173,38 @@ TEST(HealthState, RestartWithANewReplicaIdNeverReissuesADot) {
 // each CRDT): every delta is below the state it came from and below the join
 // of all states; the deltas of a history joined in any order, with
 // duplicates, equal the join of the states.
+// A partial state repair (replicator.h) carries an entry without the dots it
+// superseded: the receiver then accepts the replica's older total from a
+// third agent that missed the newer one, and holds both. The value reads the
+// replica's newest total only: 15, not 10 + 15.
+TEST(HealthState, ACounterReadsEachReplicasNewestTotalWhenAnOlderOneComesBack) {
+  HealthState a(A), b(B), c(303);
+  b.join(a.add_to_counter("likes", 10));  // b holds a's total 10
+  a.add_to_counter("likes", 5);  // a's total 15 supersedes 10
+  // c gets a's state the way a partial repair gives it: the entry, and only
+  // the entry's dot in its context.
+  ScopeKeys keys;
+  keys.counters = {"likes"};
+  c.join_scoped(a.state(), keys, /*adopt_context=*/false);
+  EXPECT_EQ(c.counter("likes"), 15);
+  c.join(b.state());  // b's older total is not in c's context: it comes back
+  const auto* entries = c.state().counters.store.find("likes");
+  ASSERT_NE(entries, nullptr);
+  EXPECT_EQ(entries->size(), 2u) << "both of a's totals are held";
+  EXPECT_EQ(c.counter("likes"), 15);
+  // Adds anywhere count once each.
+  c.join(c.add_to_counter("likes", 1));
+  EXPECT_EQ(c.counter("likes"), 16);
+  c.join(a.add_to_counter("likes", 2));
+  EXPECT_EQ(c.counter("likes"), 18);
+  // The old total lingers (a's delta supersedes only the dots a still
+  // holds) until c joins the state of an agent whose context has it.
+  EXPECT_EQ(c.state().counters.store.find("likes")->size(), 3u);
+  c.join(a.state());
+  EXPECT_EQ(c.state().counters.store.find("likes")->size(), 2u) << "a's newest and c's own";
+  EXPECT_EQ(c.counter("likes"), 18);
+}
+
 TEST(HealthState, CounterAddsThatWouldPassTheInt64RangeAreRefused) {
   constexpr std::int64_t kMax = std::numeric_limits<std::int64_t>::max();
   constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
