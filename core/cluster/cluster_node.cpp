@@ -223,8 +223,8 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
       const auto resolved = state.target(id);
       if (resolved && resolved->spec && resolved->spec->spec) {
         ownership_.put_target(id, owner_count(resolved->spec->spec->checkers));
-        if (resolved->spec_siblings > 1 && !config_.external_store && ranked_members(id, 1) ==
-                                                                          std::vector<std::string>{config_.name}) {
+        if (resolved->spec_siblings > 1 && !config_.external_store && swim_.joined() &&
+            resolved->spec->writer == state.self()) {
           settle.push_back(*resolved->spec->spec);
         }
       } else {
@@ -233,9 +233,16 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     }
     // Concurrent writes of a target (every agent writes its configured
     // targets at start; PUTs through two agents) leave one spec sibling
-    // each. The first owner writes the winning spec once more, which
+    // each. The writer of the winning sibling writes it once more, which
     // supersedes every sibling it has seen: one spec per target again, the
     // same one everywhere (the winner is resolved the same way by all).
+    // Chosen by the winner, not by this node's view of the ownership: two
+    // members that both took themselves for the first owner (a join, a
+    // heal) would supersede each other's rewrites over and over; two
+    // winners' writers that rewrite at once leave two siblings, of which
+    // one wins, and its writer ends it. Not before this node has joined (a
+    // restored snapshot's siblings meet the others' first). If the winner's
+    // writer is gone, the siblings stay until the target's next write.
     for (TargetSpec& spec : settle) {
       replicator_.put_target(now, std::move(spec), out);
       ++counters_.sibling_specs_settled;

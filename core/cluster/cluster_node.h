@@ -23,7 +23,7 @@
 //   targets are written at start() unless the registry already holds that
 //   exact spec. Concurrent writes of one target (agents started with the
 //   same config, PUTs through two agents) leave a spec sibling each; the
-//   target's first owner writes the winning spec once more when it sees
+//   writer of the winning sibling writes it once more when it sees
 //   siblings, which supersedes them (one spec per target again).
 // - Ownership: for each target, the live members (alive or suspect, and this
 //   node unless it left) are ranked by rendezvous hashing; the first
@@ -193,7 +193,7 @@ struct ClusterCounters {
   std::uint64_t vouches_written = 0;     // vouch observations (health_state.h: vouch_subject)
   std::uint64_t counter_adds_refused = 0;  // would pass the int64 range (HealthState::counter_add_problem)
   std::uint64_t route_writes_refused = 0;  // PutRoute / DeleteRoute with an external store
-  std::uint64_t sibling_specs_settled = 0;  // winning specs re-written as first owner to end siblings
+  std::uint64_t sibling_specs_settled = 0;  // winning specs this node wrote, re-written to end siblings
   // Latency handoffs (latency_history.h), one per target and receiver.
   std::uint64_t latency_handoffs_sent = 0;
   std::uint64_t latency_handoffs_received = 0;   // merged into this node's rings

@@ -691,7 +691,8 @@ void Swim::handle_message(Instant now, const wire::Header& from, const SwimMessa
 // timeouts kill members it merely cannot hear: a member that missed both the
 // suspicion and its refutation (transmit-limited gossip reaches most
 // members, not all) applied the isolated member's death of a healthy one
-// (cluster_one_way_partition seed 44). Its suspicions are still applied:
+// (cluster_one_way_partition seed 44). The same holds for a death listed in
+// its push-pull (on_push_pull). Its suspicions are still applied:
 // they reach the accused, which refutes, and the refutation is what ends
 // the suspicion in the accuser's own view once it is back (ignored, the
 // accused never hears it, and the accuser declares the death after the heal:
@@ -702,7 +703,8 @@ bool Swim::accuser_out_of_the_group(std::string_view accused, std::string_view a
   if (accused == self_ || accuser == accused || accuser == self_) return false;
   const Member* m = find_member(accuser);
   if (m == nullptr || is_live(m->info.state)) return false;
-  ++counters_.deaths_from_the_dead;
+  // Counted when it spared a member held live (else nothing was at stake).
+  if (const Member* a = find_member(accused); a != nullptr && is_live(a->info.state)) ++counters_.deaths_from_the_dead;
   return true;
 }
 
@@ -1099,6 +1101,10 @@ void Swim::on_push_pull(Instant now, const wire::Header& from, const PushPullMsg
     //   accuser's gossip; Lifeguard's confirmations come from suspect
     //   messages, one per accuser (seed 301: two members that had only
     //   heard the accuser became its "confirmers" this way).
+    // - dead, from a partner this node holds dead or left: a suspicion as
+    //   above, and nothing where this node suspects the member already (its
+    //   deaths of others are not taken here: accuser_out_of_the_group).
+    if (e.state == MemberState::dead && suspected_here && accuser_out_of_the_group(e.name, from.sender)) continue;
     if (e.state == MemberState::dead && !suspected_here) u.state = MemberState::suspect;
     if (e.state == MemberState::left) u.from = e.name;
     if (e.state == MemberState::suspect && suspected_here) continue;

@@ -25,8 +25,8 @@
 //   A death of another member declared by a member this node holds dead or
 //   left is ignored (not in memberlist): an isolated member suspects
 //   everyone it cannot hear, and a member that missed the refutation would
-//   otherwise apply its deaths of healthy members. (Its suspicions are
-//   applied: they make the accused refute.)
+//   otherwise apply its deaths of healthy members, by gossip or in its
+//   push-pull. (Its suspicions are applied: they make the accused refute.)
 //   Any member that receives an accusation of a member it holds alive at a
 //   higher incarnation answers the sender with that alive directly: under
 //   loss a member can miss every gossiped copy of a refutation, and would
@@ -369,8 +369,9 @@ class Swim {
   // once per accuser and incarnation.
   void tell_accusers(Effects& out);
   std::vector<std::size_t> gossip_picks(std::size_t pool);
-  // True (counted) when `accuser` is dead or left in this view and declares
-  // another member dead: the death is ignored (see swim.cpp).
+  // True when `accuser` is dead or left in this view and declares another
+  // member dead: the death is ignored (see swim.cpp); counted when the
+  // accused is held live.
   bool accuser_out_of_the_group(std::string_view accused, std::string_view accuser);
   void answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
                                Channel channel, Effects& out);

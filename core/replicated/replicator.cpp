@@ -280,7 +280,7 @@ void Replicator::buffer(const std::string& key, const HealthDelta& d) {
   const wire::EncodedPart& part = encoded(p);
   if (part.bytes.size() <= wire::PacketBuilder(self_, config_.max_packet_bytes).remaining()) {
     if (broadcasts_) {
-      broadcasts_->push("r:" + key, part);
+      broadcasts_->push("r:" + key, part, BroadcastQueue::Lane::after);
     } else {
       if (outbox_.size() >= config_.max_pending_keys) outbox_.pop_front();
       outbox_.push_back(Outgoing{"r:" + key, part, false});
@@ -332,7 +332,7 @@ void Replicator::rumor(const std::string& key, const wire::Part& part) {
   if (encoded.bytes.size() > wire::PacketBuilder(self_, config_.max_packet_bytes).remaining()) return;
   if (broadcasts_) {
     ++counters_.rumors_queued;
-    broadcasts_->push(rumor_key(key), std::move(encoded));
+    broadcasts_->push(rumor_key(key), std::move(encoded), BroadcastQueue::Lane::after);
     return;
   }
   if (outbox_.size() >= config_.max_pending_keys) outbox_.pop_front();

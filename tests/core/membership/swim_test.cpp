@@ -226,9 +226,36 @@ TEST(Swim, DeathsDeclaredByAMemberHeldDeadAreIgnored) {
   h.deliver(DeadMsg{"b", "b:1", 0, "x", false});
   EXPECT_EQ(state_of(h.swim, "b"), MemberState::dead);
   EXPECT_EQ(h.swim.counters().deaths_from_the_dead, 2u);
-  // A member's own leave is not an accusation.
+  // A member's own leave is not an accusation; once d has left, its deaths
+  // of others are ignored as well.
   h.deliver(DeadMsg{"d", "d:1", 0, "d", true});
   EXPECT_EQ(state_of(h.swim, "d"), MemberState::left);
+  h.deliver(DeadMsg{"c", "c:1", 0, "d", false});
+  EXPECT_EQ(state_of(h.swim, "c"), MemberState::alive);
+  EXPECT_EQ(h.swim.counters().deaths_from_the_dead, 3u);
+  // A death of a member held dead already spared nobody: not counted.
+  h.deliver(DeadMsg{"b", "b:1", 0, "d", false});
+  EXPECT_EQ(h.swim.counters().deaths_from_the_dead, 3u);
+}
+
+// The same through a push-pull: a partner held dead lists a member this node
+// suspects as dead. Its death is not taken (with a live partner it would
+// be: APushPullDeathEndsASuspicionHeldAtThatIncarnation).
+TEST(Swim, APushPullDeathFromAPartnerHeldDeadDoesNotEndASuspicion) {
+  Harness h;
+  for (const char* n : {"a", "b", "c"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
+  h.deliver(DeadMsg{"x", "x:1", 0, "b", false});
+  h.deliver(SuspectMsg{"a", "a:1", 0, "x"});  // x's suspicion is applied
+  ASSERT_EQ(state_of(h.swim, "a"), MemberState::suspect);
+  h.deliver(PushPullMsg{false, false, {{"a", "a:1", MemberState::dead, 0}}}, wire::Header{"x", "x:1"},
+            Channel::stream);
+  EXPECT_EQ(state_of(h.swim, "a"), MemberState::suspect);
+  EXPECT_EQ(h.swim.counters().deaths_from_the_dead, 1u);
+  EXPECT_EQ(h.swim.counters().confirmations, 0u) << "not a confirmation either";
+  // A death of a member held alive becomes a suspicion, as from anyone.
+  h.deliver(PushPullMsg{false, false, {{"c", "c:1", MemberState::dead, 0}}}, wire::Header{"x", "x:1"},
+            Channel::stream);
+  EXPECT_EQ(state_of(h.swim, "c"), MemberState::suspect);
 }
 
 // A suspicion at a newer incarnation (the member refuted and was accused

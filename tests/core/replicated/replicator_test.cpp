@@ -610,10 +610,11 @@ RC_GTEST_PROP(Replicator, RandomFaultySchedulesConvergeAfterAntiEntropy, ()) {
         auto running_total = [&](const HealthState& s) -> std::optional<std::int64_t> {
           const auto* c = s.state().counters.store.find("likes");
           if (!c) return std::nullopt;
+          std::optional<std::int64_t> newest;  // entries are sorted by dot
           for (const auto& [dot, v] : c->entries()) {
-            if (dot.replica == old_id) return v;
+            if (dot.replica == old_id) newest = v;
           }
-          return std::nullopt;
+          return newest;
         };
         const std::int64_t own = running_total(net.node(at).state()).value_or(0);
         std::optional<std::int64_t> known;
