@@ -9,8 +9,14 @@ pass, at a fresh random slot. The probers' passes are independent. A probe
 that gets no ack raises the suspicion at the end of its period, so first
 detection is about the first probe plus one period.
 
+--aligned-within P: the probers' passes are not independent but start
+within P periods of one another, as in a simulated cluster whose members
+started within start_spread_ms and have passes of the same length (every
+pass is n - 1 periods, so the offsets last).
+
     tools/probe_tail_model.py --members 10 --windows 3.8,5,6.4,7.4
     tools/probe_tail_model.py --members 100 --trials 200000
+    tools/probe_tail_model.py --members 10 --aligned-within 2 --windows 6.4
 
 It prints, per window T (in periods), the probability that no prober has
 probed the crashed member within T. Compare the sweep's "first detection"
@@ -20,10 +26,14 @@ import argparse
 import random
 
 
-def first_probe(rng: random.Random, probers: int, slots: int) -> float:
+def first_probe(rng: random.Random, probers: int, slots: int, aligned_within: float | None = None) -> float:
     best = float("inf")
+    crash = rng.random() * slots  # aligned: the crash's time within the shared pass
     for _ in range(probers):
-        at = rng.random() * slots  # the crash's time within this prober's pass
+        if aligned_within is None:
+            at = rng.random() * slots  # the crash's time within this prober's pass
+        else:
+            at = (crash + rng.random() * aligned_within) % slots
         phase = rng.random()  # where in a period this prober's probes fall
         slot = rng.randrange(slots)  # the crashed member's slot in this pass
         t = slot + phase - at
@@ -39,14 +49,19 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=200_000)
     p.add_argument("--windows", default="1,2,3,3.8,5,6.4,7.4", help="windows T in periods, comma separated")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--aligned-within", type=float, default=None,
+                   help="passes start within this many periods of one another (default: independent)")
     a = p.parse_args()
     if a.members < 2 or a.trials < 1:
         p.error("--members must be at least 2 and --trials at least 1")
     windows = [float(w) for w in a.windows.split(",")]
     rng = random.Random(a.seed)
     probers = slots = a.members - 1
-    firsts = [first_probe(rng, probers, slots) for _ in range(a.trials)]
-    print(f"{a.members} members ({probers} probers, passes of {slots} periods), {a.trials} crashes")
+    if a.aligned_within is not None and not 0 <= a.aligned_within <= slots:
+        p.error(f"--aligned-within must be in [0, {slots}]")
+    firsts = [first_probe(rng, probers, slots, a.aligned_within) for _ in range(a.trials)]
+    passes = "independent passes" if a.aligned_within is None else f"passes within {a.aligned_within:g} periods"
+    print(f"{a.members} members ({probers} probers, passes of {slots} periods, {passes}), {a.trials} crashes")
     print(f"{'window T (periods)':>20} {'P(no probe within T)':>22}")
     for w in windows:
         n = sum(1 for f in firsts if f > w)
