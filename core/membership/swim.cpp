@@ -675,6 +675,32 @@ void Swim::handle_message(Instant now, const wire::Header& from, const SwimMessa
       message);
 }
 
+// A death of another member declared by a member this node holds dead or
+// left: the accuser is out of the group here, and its view stopped being
+// updated (a member cut off from everyone suspects everyone it probes, and
+// its suspicions expire). Applying it would let an isolated member's
+// timeouts kill members it merely cannot hear: a member that missed both the
+// suspicion and its refutation (transmit-limited gossip reaches most
+// members, not all) applied the isolated member's death of a healthy one
+// (cluster_one_way_partition seed 44). The same holds for a death listed in
+// its push-pull (on_push_pull). Its suspicions are still applied: they
+// reach the accused, which refutes, and the refutation is what ends the
+// suspicion in the accuser's own view once it is back. Were they ignored,
+// the accused would never hear of them, and the accuser would declare the
+// death right after the heal (seed 1 of the same scenario). Deaths declared by members held alive or
+// suspect, or unknown, apply as in SWIM; about this node we refute whoever
+// accuses (apply_about_self).
+bool Swim::accuser_out_of_the_group(std::string_view accused, std::string_view accuser) {
+  if (accused == self_ || accuser == accused || accuser == self_) return false;
+  const Member* m = find_member(accuser);
+  if (m == nullptr || is_live(m->info.state)) return false;
+  // Counted when it spared a member held live (else nothing was at stake).
+  if (const Member* a = find_member(accused); a != nullptr && is_live(a->info.state)) {
+    ++counters_.deaths_from_the_dead;
+  }
+  return true;
+}
+
 // Someone tells us that `about` is suspect or dead at an incarnation it has
 // already refuted: we hold it alive at a higher one. The sender missed the
 // refutation (it lost every gossiped copy, or the gossip ran out while it
@@ -684,30 +710,6 @@ void Swim::handle_message(Instant now, const wire::Header& from, const SwimMessa
 // gossip); about another member, the alive we learnt. One datagram per
 // stale copy received, and a stale copy only travels until its holder
 // learns better, so the answers die out with the rumour.
-// A death of another member declared by a member this node holds dead or
-// left: the accuser is out of the group here, and its view stopped being
-// updated (a member cut off from everyone suspects everyone it probes, and
-// its suspicions expire). Applying it would let an isolated member's
-// timeouts kill members it merely cannot hear: a member that missed both the
-// suspicion and its refutation (transmit-limited gossip reaches most
-// members, not all) applied the isolated member's death of a healthy one
-// (cluster_one_way_partition seed 44). The same holds for a death listed in
-// its push-pull (on_push_pull). Its suspicions are still applied:
-// they reach the accused, which refutes, and the refutation is what ends
-// the suspicion in the accuser's own view once it is back (ignored, the
-// accused never hears it, and the accuser declares the death after the heal:
-// seed 1 of the same scenario). Deaths declared by members held alive or
-// suspect, or unknown, apply as in SWIM; about this node we refute whoever
-// accuses (apply_about_self).
-bool Swim::accuser_out_of_the_group(std::string_view accused, std::string_view accuser) {
-  if (accused == self_ || accuser == accused || accuser == self_) return false;
-  const Member* m = find_member(accuser);
-  if (m == nullptr || is_live(m->info.state)) return false;
-  // Counted when it spared a member held live (else nothing was at stake).
-  if (const Member* a = find_member(accused); a != nullptr && is_live(a->info.state)) ++counters_.deaths_from_the_dead;
-  return true;
-}
-
 void Swim::answer_stale_accusation(const wire::Header& from, const std::string& about, std::uint64_t incarnation,
                                    Channel channel, Effects& out) {
   if (left_ || channel != Channel::datagram || from.sender == self_) return;
