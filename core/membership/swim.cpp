@@ -6,6 +6,8 @@
 #include <tuple>
 #include <utility>
 
+#include <xxhash.h>
+
 namespace heck {
 namespace {
 
@@ -51,6 +53,7 @@ Swim::Swim(SwimConfig config, std::string name, Address address, std::uint64_t s
   members_.push_back(std::move(m));
   index_.insert(self_, 0);
   by_name_.push_back(0);
+  ring_insert(0);
 }
 
 // ---------------------------------------------------------------- views
@@ -157,10 +160,6 @@ void Swim::reap(const std::vector<MemberId>& ids) {
   const auto reaped = [this](MemberId id) { return !members_[id].used; };
   std::erase_if(by_name_, reaped);
   std::erase_if(recently_dead_, [&](const auto& e) { return reaped(e.first); });
-  std::size_t kept_before_index = 0;
-  for (std::size_t i = 0; i < probe_index_ && i < probe_list_.size(); ++i) kept_before_index += !reaped(probe_list_[i]);
-  std::erase_if(probe_list_, reaped);
-  probe_index_ = kept_before_index;
 }
 
 void Swim::live_insert(MemberId id) {
@@ -182,15 +181,36 @@ void Swim::live_erase(MemberId id) {
   m.live_index = kNoIndex;
 }
 
-void Swim::probe_list_insert(MemberId id) {
+namespace {
+// Stable everywhere (XXH64 is a fixed specification), so every member puts
+// the ring in the same order; seeded apart from rendezvous ownership.
+std::uint64_t probe_ring_key(std::string_view name) {
+  return XXH64(name.data(), name.size(), 0x68656b2d72696e67ULL /* "hek-ring" */);
+}
+}  // namespace
+
+bool Swim::ring_less(MemberId a, MemberId b) const {
+  const Member& x = members_[a];
+  const Member& y = members_[b];
+  return std::tie(x.ring_key, x.info.name) < std::tie(y.ring_key, y.info.name);
+}
+
+void Swim::ring_insert(MemberId id) {
   Member& m = members_[id];
-  if (m.in_probe_list || id == 0) return;
-  m.in_probe_list = true;
-  // At a random position (memberlist does the same), so a new member is
-  // probed within the current round on average half-way through.
-  probe_list_.push_back(id);
-  const std::size_t j = rng_.below(probe_list_.size());
-  std::swap(probe_list_[j], probe_list_.back());
+  if (m.on_ring) return;
+  m.on_ring = true;
+  m.ring_key = probe_ring_key(m.info.name);
+  ring_.insert(std::lower_bound(ring_.begin(), ring_.end(), id,
+                                [this](MemberId a, MemberId b) { return ring_less(a, b); }),
+               id);
+}
+
+void Swim::ring_erase(MemberId id) {
+  Member& m = members_[id];
+  if (!m.on_ring || id == 0) return;
+  m.on_ring = false;
+  ring_.erase(std::lower_bound(ring_.begin(), ring_.end(), id,
+                               [this](MemberId a, MemberId b) { return ring_less(a, b); }));
 }
 
 void Swim::change(Instant now, MemberId id, MemberState to, std::uint64_t incarnation,
@@ -210,9 +230,10 @@ void Swim::change(Instant now, MemberId id, MemberState to, std::uint64_t incarn
   if (id != 0) {
     if (is_live(to)) {
       live_insert(id);
-      probe_list_insert(id);
+      ring_insert(id);
     } else {
       live_erase(id);
+      ring_erase(id);
       if (from != to || is_new) {
         if (recently_dead_.size() >= config_.max_members) recently_dead_.erase(recently_dead_.begin());
         recently_dead_.emplace_back(id, now);
@@ -743,32 +764,35 @@ void Swim::on_probe_timer(Instant now, Effects& out) {
   set_timer(TimerKind::swim_probe, kSingleton, next_probe_at_, out);
 }
 
-void Swim::start_probe(Instant now, Effects& out) {
-  // Round-robin over probe_list_, reshuffled after each full pass (SWIM 4.3).
-  const Member* target = nullptr;
-  for (int pass = 0; pass < 2 && target == nullptr; ++pass) {
-    while (probe_index_ < probe_list_.size()) {
-      const Member& m = members_[probe_list_[probe_index_++]];
-      if (is_live(m.info.state)) {
-        target = &m;
-        break;
-      }
-    }
-    if (target != nullptr) break;
-    for (MemberId id : probe_list_) members_[id].in_probe_list = false;
-    probe_list_.clear();
-    for (MemberId id : live_) {
-      members_[id].in_probe_list = true;
-      probe_list_.push_back(id);
-    }
-    // By name: live_ order depends on history.
-    std::sort(probe_list_.begin(), probe_list_.end(),
-              [this](MemberId a, MemberId b) { return members_[a].info.name < members_[b].info.name; });
-    for (std::size_t i = probe_list_.size(); i > 1; --i) {
-      std::swap(probe_list_[i - 1], probe_list_[rng_.below(i)]);
-    }
-    probe_index_ = 0;
+// The slotted ring (see "Failure detection" in swim.h). Global step
+// s = floor(now / probe_interval); this node probes the member k + 1 places
+// after itself on the ring, k = s mod (n - 1), or the next offset not yet
+// probed in its cycle when that one was (it ticked twice in a step, or its
+// interval is stretched). A cycle probes each offset once: n - 1 probes.
+const Swim::Member* Swim::next_probe_target(Instant now) {
+  const std::size_t n = ring_.size();
+  if (n < 2) return nullptr;
+  const std::size_t offsets = n - 1;
+  if (cycle_probed_.size() != offsets) {
+    cycle_probed_.assign(offsets, false);
+    cycle_count_ = 0;
   }
+  const std::int64_t step = std::max<std::int64_t>(0, now.ns()) / config_.probe_interval.ns();
+  std::size_t k = static_cast<std::size_t>(step) % offsets;
+  while (cycle_probed_[k]) k = (k + 1) % offsets;  // ends: the cycle is not full
+  cycle_probed_[k] = true;
+  if (++cycle_count_ == offsets) {
+    cycle_probed_.assign(offsets, false);
+    cycle_count_ = 0;
+  }
+  const auto self_at = std::lower_bound(ring_.begin(), ring_.end(), MemberId{0},
+                                        [this](MemberId a, MemberId b) { return ring_less(a, b); });
+  const std::size_t self_pos = static_cast<std::size_t>(self_at - ring_.begin());
+  return &members_[ring_[(self_pos + 1 + k) % n]];
+}
+
+void Swim::start_probe(Instant now, Effects& out) {
+  const Member* target = next_probe_target(now);
   if (target == nullptr) return;
 
   ++counters_.probes;

@@ -31,9 +31,23 @@
 //   higher incarnation answers the sender with that alive directly: under
 //   loss a member can miss every gossiped copy of a refutation, and would
 //   otherwise hold the member suspect until a push-pull.
-// - Failure detection ([SWIM] 3.1, 4.3): every protocol period probes the
-//   next member of a list that is reshuffled after each full round
-//   (round-robin, bounded detection time). ping/ack carry a sequence number;
+// - Failure detection ([SWIM] 3.1, 4.3): every protocol period probes one
+//   member, chosen on a slotted ring (not in memberlist, which walks a list
+//   reshuffled after each round). Every member orders itself and the live
+//   members it knows by a hash of the name (the same ring everywhere); in
+//   global step s = floor(now / probe_interval) each member probes the one
+//   k + 1 places after itself, k = s mod (n - 1). While the views agree,
+//   each step is a permutation: every live member is probed exactly once per
+//   step, so a crash is first probed within two periods (the probers' phases
+//   in a step differ) instead of SWIM's geometric tail, where with shuffled
+//   rounds all n - 1 probers could have just passed it (10 members: about
+//   1 crash in 10,000 waited over 6 periods for its first probe; see
+//   tools/probe_tail_model.py). Each member still probes everyone once per
+//   cycle of n - 1 probes (round-robin's bound): an offset already probed in
+//   the cycle (two ticks in one step, a stretched interval) gives way to the
+//   next one not probed. Clocks that disagree by a fraction of a period, or
+//   views that differ, only make some steps probe a member twice and
+//   another not at all. ping/ack carry a sequence number;
 //   no ack within probe_timeout sends ping-req to indirect_checks random alive
 //   members, which relay a ping and forward the ack. With Lifeguard an
 //   intermediary that gets no ack within 80% of its timeout sends a nack
@@ -120,7 +134,9 @@
 //     insert of a 4-byte slot number into the name order.
 //   a suspicion: O(log s) in the s current suspects, confirmers O(k).
 //   members(), live_members(), a push-pull: O(n), in name order, no sort.
-//   a probe round's reshuffle: O(n log n) once per n probes.
+//   a probe: O(log n) (self's place on the ring); a member that becomes
+//     live or stops being live: an O(n) insert/erase of a 4-byte slot
+//     number in the ring.
 //   reaping: O(n) per reap timer that forgets someone (slots are reused).
 // Memory: ~100 bytes a member (MemberInfo plus slot bookkeeping) and 16
 // bytes of index per member.
@@ -305,7 +321,8 @@ class Swim {
   struct Member {
     MemberInfo info;
     std::uint32_t live_index = kNoIndex;  // position in live_, or kNoIndex
-    bool in_probe_list = false;
+    std::uint64_t ring_key = 0;           // probe_ring_key(name): its place on the probe ring
+    bool on_ring = false;
     bool used = false;  // false: a free slot (its member was reaped)
   };
   // Valid while the member is suspect (suspicions_ holds one per suspect).
@@ -387,7 +404,10 @@ class Swim {
   void reap(const std::vector<MemberId>& ids);
   void live_insert(MemberId id);
   void live_erase(MemberId id);
-  void probe_list_insert(MemberId id);
+  void ring_insert(MemberId id);
+  void ring_erase(MemberId id);
+  bool ring_less(MemberId a, MemberId b) const;
+  const Member* next_probe_target(Instant now);
   // Up to k distinct random members from live_ (alive only if alive_only),
   // excluding `exclude`.
   std::vector<const Member*> random_live(std::size_t k, bool alive_only, std::string_view exclude);
@@ -448,7 +468,12 @@ class Swim {
   Instant next_stranger_pull_at_;
   Instant next_reap_at_;
 
-  std::vector<MemberId> probe_list_;
+  // The probe ring: self and every live member, by ring key (see probing).
+  std::vector<MemberId> ring_;
+  // The offsets probed in this node's current cycle (one flag per offset
+  // 1..n-1, reset when a cycle completes or the ring's size changes).
+  std::vector<bool> cycle_probed_;
+  std::size_t cycle_count_ = 0;
   std::vector<MemberId> refuted_;  // refutations heard in this packet (spread_refutations)
   // Members named as the source of an accusation of this member (SuspectMsg
   // / DeadMsg `from`) in this packet, to be told our alive directly; and
@@ -460,7 +485,6 @@ class Swim {
   Address name_conflict_address_;
   std::vector<std::string> accusers_told_;
   std::uint64_t accusers_told_incarnation_ = 0;
-  std::size_t probe_index_ = 0;
   std::optional<Probe> probe_;
   std::uint64_t next_seq_ = 1;
   std::map<std::uint64_t, Relay> relays_;  // our relay seq -> origin

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -650,6 +651,75 @@ TEST(Swim, SuccessfulProbeLowersAwarenessAndRoundRobinCoversEveryone) {
     EXPECT_EQ(round, names);
   }
   EXPECT_EQ(h.swim.counters().probes_failed, 0u);
+}
+
+// The slotted ring: members that hold the same view probe a permutation in
+// every step (each member probed exactly once per probe interval), whatever
+// their phases within the step; and each still probes everyone once per
+// cycle of n - 1 probes. With the shuffled rounds this replaced, a step
+// probed a member 0..n-1 times (e.g. every prober had just passed a member
+// that then crashed: cluster_crash_10 seed 247 waited 7.4 s to suspect it).
+TEST(Swim, MembersThatAgreeOnTheViewProbeEachMemberOncePerStep) {
+  const std::vector<std::string> names = {"m0", "m1", "m2", "m3", "m4", "m5", "m6"};
+  struct Node {
+    std::unique_ptr<Swim> swim;
+    Duration phase;
+    Effects out;
+  };
+  std::vector<Node> nodes;
+  Rng rng(7);
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    Node n{std::make_unique<Swim>(SwimConfig{}, names[i], names[i] + ":1", 100 + i),
+           rng.duration_between(Duration::zero(), Duration::milliseconds(999)), {}};
+    n.swim->join(Instant{}, {}, n.out);
+    for (const auto& other : names) {
+      if (other == names[i]) continue;
+      const auto part = encode_message(AliveMsg{other, other + ":1", 0});
+      auto env = wire::decode(wire::encode(wire::Header{other, other + ":1"}, {part}));
+      ASSERT_TRUE(env.ok());
+      n.swim->handle_part(Instant{}, env->header, env->parts[0], Channel::datagram, n.out);
+    }
+    nodes.push_back(std::move(n));
+  }
+  std::map<std::string, std::vector<std::string>> probed_by;  // prober -> targets, in order
+  for (std::int64_t step = 5; step < 5 + 3 * 6; ++step) {
+    std::map<std::string, int> probed;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      Node& n = nodes[i];
+      const Instant now = Instant{} + Duration::seconds(step) + n.phase;
+      n.out.clear();
+      n.swim->handle_timer(now, TimerKey{TimerKind::swim_probe, 0}, n.out);
+      std::vector<PingMsg> pings;
+      for (const auto& e : n.out) {
+        const auto* send = std::get_if<Send>(&e);
+        if (send == nullptr) continue;
+        auto env = wire::decode(send->bytes);
+        ASSERT_TRUE(env.ok());
+        for (const auto& p : env->parts) {
+          auto m = decode_message(p);
+          if (m.ok() && std::holds_alternative<PingMsg>(*m)) pings.push_back(std::get<PingMsg>(*m));
+        }
+      }
+      ASSERT_EQ(pings.size(), 1u) << names[i] << " at step " << step;
+      ++probed[pings[0].target];
+      probed_by[names[i]].push_back(pings[0].target);
+      // The ack, so nobody becomes suspect (or less healthy).
+      const auto part = encode_message(AckMsg{pings[0].seq});
+      auto env = wire::decode(wire::encode(wire::Header{pings[0].target, pings[0].target + ":1"}, {part}));
+      n.swim->handle_part(now + Duration::milliseconds(1), env->header, env->parts[0], Channel::datagram, n.out);
+    }
+    for (const auto& name : names) EXPECT_EQ(probed[name], 1) << name << " in step " << step;
+  }
+  // Each prober's 18 probes are three full cycles over the 6 others.
+  for (const auto& [prober, targets] : probed_by) {
+    for (std::size_t c = 0; c < 3; ++c) {
+      std::vector<std::string> cycle(targets.begin() + c * 6, targets.begin() + c * 6 + 6);
+      std::sort(cycle.begin(), cycle.end());
+      std::vector<std::string> others;
+      for (const auto& n : names) if (n != prober) others.push_back(n);
+      EXPECT_EQ(cycle, others) << prober << " cycle " << c;
+    }
+  }
 }
 
 TEST(Swim, ProbeIntervalStretchesWithTheHealthMultiplier) {
