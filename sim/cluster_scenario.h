@@ -116,16 +116,14 @@
 // truth stays the model's (the target is fine, one checker's view is not).
 //
 // Choosing max_first_ms. The first suspicion of a crashed member waits for
-// its first probe. Each of the n - 2 live probers probes it once per round
-// of n - 1 protocol periods (round robin over a shuffled list) at a phase
-// of its own, so with period P the time T to that probe has the tail
-// P(T > t) = (1 - t / ((n - 1) P))^(n - 2) (about e^(-t/P) for large n),
-// then probe timeout and indirect probes (about 1.5 s with LAN defaults).
-// A bound that holds for the max over a run's crashes must sit in that
-// tail, not near the mean: with 10 members, 600 crashes over 300 seeds
-// gave p50 1.7 s, p99 4.6 s and max 6.6 s, so 4 s failed 3% of crashes;
-// 7 s fails under 0.1% of crashes and 8 s under 0.01% (10 members; a
-// scenario with many crashes needs the latter), 9 s under 0.1% at 100 or 1,000.
+// its first probe, then probe timeout and indirect probes (one period). On
+// the slotted ring (core/membership/swim.h) every live member is probed once
+// per step while the views agree, so that first probe comes within two
+// periods: with LAN defaults (1 s) first detection is at most about 3 s
+// after a crash (cluster_crash_10, seeds 1..300: p50 1.5 s, max 2.0 s; the
+// shuffled rounds it replaced had a tail, p99 4.6 s and max 7.4 s). Views
+// that disagree (members joining, another crash being detected) loosen
+// this, and clock skew a little, so the scenarios keep bounds of 4-7 s.
 //
 // Invariants (sim/cluster_invariants.h). When a scenario registers targets
 // (configured or put at runtime), four invariants are checked in every run
