@@ -321,8 +321,6 @@ class Swim {
   struct Member {
     MemberInfo info;
     std::uint32_t live_index = kNoIndex;  // position in live_, or kNoIndex
-    std::uint64_t ring_key = 0;           // probe_ring_key(name): its place on the probe ring
-    bool on_ring = false;
     bool used = false;  // false: a free slot (its member was reaped)
   };
   // Valid while the member is suspect (suspicions_ holds one per suspect).
