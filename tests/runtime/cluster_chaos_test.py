@@ -25,7 +25,8 @@ shared --key and an --api-token, fast SWIM (probe every 500 ms, timeout
      delete resurrected (an id with an unacknowledged op that could explain
      the difference is not judged, and is counted); every agent reads each
      counter within [acknowledged, acknowledged + unacknowledged] adds; every
-     agent lists five members alive.
+     agent lists five members alive. Throughout, no agent the test did not
+     kill may end: a crash fails at once, saying how the process ended.
 
 Usage: cluster_chaos_test.py PATH_TO_HECK [--seed N] [--duration S] [--targets N]
 The seed picks every fault, flip and operation (their timing is real, so a
@@ -181,6 +182,14 @@ class Cluster:
         with self.lock:
             return [s for s in self.slots if s.state == "up"]
 
+    def check_none_crashed(self):
+        """Fails when a process the test did not kill has ended (the daemon
+        must survive whatever the chaos does); its status says how."""
+        with self.lock:
+            gone = [(s.name, heck_proc.exit_status(s.proc)) for s in self.slots
+                    if s.state in ("up", "stopped") and s.proc.proc.poll() is not None]
+        check(not gone, f"agents ended that the test did not kill: {gone}")
+
     def stopped(self):
         with self.lock:
             return [s for s in self.slots if s.state == "stopped"]
@@ -326,6 +335,7 @@ def run(cluster, base, deadline, a):
                 cluster.resume(s)
             elif s.state == "dead" and now >= s.until:
                 cluster.restart(s)
+        cluster.check_none_crashed()
         r = rng.random()
         up = cluster.up()
         if r < 0.12 and cluster.down_count() < MAX_DOWN:
@@ -362,6 +372,7 @@ def run(cluster, base, deadline, a):
     if len(dead) >= MAX_DOWN:
         cluster.restart(dead[0])
     time.sleep(1.0)  # a just restarted agent checks its targets
+    cluster.check_none_crashed()
     view = rng.choice(cluster.up()).proc.targets()
     observed = {s.name: sorted(tid for tid, e in view.items() if e["owners"] == [s.name] and
                                e["last_observer"] == s.name and e["status"] == TRUTH.status(tid))
@@ -526,6 +537,7 @@ def run(cluster, base, deadline, a):
          lambda: all(sorted(m["name"] for m in s.proc.get_json("/v1/members") if m["state"] == "alive") == names
                      for s in slots), 10, interval_s=0.2)
     print("ok: every agent lists five members alive")
+    cluster.check_none_crashed()
     print(f"summary: seed {a.seed}, chaos {a.duration:g} s, converged {took:.2f} s after the heal; faults "
           f"{cluster.faults}; operations {json.dumps(ops.counts(), sort_keys=True)}")
 

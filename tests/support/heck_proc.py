@@ -348,13 +348,29 @@ def stop_all(handles, graceful=False):
             h.kill()
 
 
+def exit_status(h):
+    """'running', 'exited 0', or 'killed by SIGSEGV' (as subprocess reports it)."""
+    code = h.proc.poll()
+    if code is None:
+        return "running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited {code}"
+
+
 def dump_logs(handles, last_lines=None):
-    """Prints each handle's collected output (or its last lines) on stderr."""
+    """Prints each handle's collected output (or its last lines) on stderr,
+    headed by whether the process still runs or how it ended (a process the
+    test did not stop that is gone is a crash: its log may say nothing)."""
     for h in handles:
+        status = exit_status(h)
         if last_lines is None:
-            print(f"--- {h.name} log ---\n{h.log()}", file=sys.stderr)
+            print(f"--- {h.name} log ({status}) ---\n{h.log()}", file=sys.stderr)
         else:
-            print(f"--- {h.name} log (last {last_lines} lines) ---\n{h.tail(last_lines)}", file=sys.stderr)
+            print(f"--- {h.name} log ({status}; last {last_lines} lines) ---\n{h.tail(last_lines)}", file=sys.stderr)
 
 
 # ---- the heck CLI and the file system -------------------------------------------
