@@ -206,15 +206,15 @@ bool Swim::ring_less(MemberId a, MemberId b) const {
 
 // The ring holds self and exactly the members in live_ (change() keeps the
 // two in step).
-void Swim::ring_insert(MemberId id) {
-  ring_.insert(std::lower_bound(ring_.begin(), ring_.end(), id,
-                                [this](MemberId a, MemberId b) { return ring_less(a, b); }),
-               id);
+std::vector<Swim::MemberId>::const_iterator Swim::ring_place(MemberId id) const {
+  return std::lower_bound(ring_.begin(), ring_.end(), id,
+                          [this](MemberId a, MemberId b) { return ring_less(a, b); });
 }
 
+void Swim::ring_insert(MemberId id) { ring_.insert(ring_place(id), id); }
+
 void Swim::ring_erase(MemberId id) {
-  const auto at = std::lower_bound(ring_.begin(), ring_.end(), id,
-                                   [this](MemberId a, MemberId b) { return ring_less(a, b); });
+  const auto at = ring_place(id);
   assert(at != ring_.end() && *at == id);
   ring_.erase(at);
 }
@@ -791,9 +791,7 @@ const Swim::Member* Swim::next_probe_target(Instant now) {
     cycle_probed_.assign(offsets, false);
     cycle_count_ = 0;
   }
-  const auto self_at = std::lower_bound(ring_.begin(), ring_.end(), MemberId{0},
-                                        [this](MemberId a, MemberId b) { return ring_less(a, b); });
-  const std::size_t self_pos = static_cast<std::size_t>(self_at - ring_.begin());
+  const std::size_t self_pos = static_cast<std::size_t>(ring_place(0) - ring_.begin());
   return &members_[ring_[(self_pos + 1 + k) % n]];
 }
 

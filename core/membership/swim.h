@@ -405,6 +405,8 @@ class Swim {
   void ring_insert(MemberId id);
   void ring_erase(MemberId id);
   bool ring_less(MemberId a, MemberId b) const;
+  // Where id is on the ring, or would go: O(log n).
+  std::vector<MemberId>::const_iterator ring_place(MemberId id) const;
   const Member* next_probe_target(Instant now);
   // Up to k distinct random members from live_ (alive only if alive_only),
   // excluding `exclude`.
