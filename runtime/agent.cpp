@@ -123,6 +123,9 @@ Agent::Agent(boost::asio::io_context& io, const Clock& clock, CheckRunner& runne
                                        "Applied Idempotency-Keys held in the replicated record (their first answers).")),
       request_expiries_(registry_.counter("heck_idempotency_expiry_rounds_total",
                                           "Rounds that removed Idempotency-Key records past the retention or the cap.")),
+      removal_records_(registry_.gauge("heck_registry_removals",
+                                       "Target removals held in the replicated registry until their retention ends "
+                                       "(a removal outranks a concurrent older put).")),
       targets_status_(registry_.gauge("heck_targets_status",
                                       "Targets of the replicated view (what every agent answers), by resolved "
                                       "status (healthy, unhealthy, unknown).",
@@ -486,6 +489,7 @@ std::string Agent::render_metrics() {
   registry_targets_.set(static_cast<double>(node_.health_state().target_count()));
   request_records_.set(static_cast<double>(node_.health_state().request_records()));
   request_expiries_.set({}, static_cast<double>(node_.replication().counters().request_gc_rounds));
+  removal_records_.set(static_cast<double>(node_.health_state().removal_records()));
   std::array<std::size_t, 3> by_status{};  // healthy, unhealthy, unknown
   std::size_t stale = 0;
   for (const TargetView& v : node_.target_views(clock_.now())) {

@@ -417,6 +417,7 @@ class Agent {
   Gauge& registry_targets_;
   Gauge& request_records_;     // heck_idempotency_records
   Counter& request_expiries_;  // heck_idempotency_expiry_rounds_total
+  Gauge& removal_records_;     // heck_registry_removals
   Gauge& targets_status_;
   Gauge& targets_stale_;
   Counter& view_changes_total_;

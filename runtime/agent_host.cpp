@@ -123,7 +123,7 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   ClusterNodeConfig node = options_.node;
   node.address = advertised_;
   if (restored) {
-    restored_targets_ = restored->registry.store.size();
+    restored_targets_ = registered_targets(restored->registry.store);
     restored_counters_ = restored->counters.store.size();
     node.restored = std::move(restored);
   }

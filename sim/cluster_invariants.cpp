@@ -25,8 +25,7 @@ std::string at_text(Instant t) { return seconds_text(t - Instant::from_ns(0)); }
 
 HealthStatus agent_status(const ClusterNode& node, const std::string& id, int quorum) {
   const auto& state = node.health_state();
-  const auto& registry = state.state().registry.store;
-  if (registry.find(id) == nullptr) return HealthStatus::unknown;
+  if (!state.target(id)) return HealthStatus::unknown;
   const auto* obs = state.state().observations.store.find(id);
   if (obs == nullptr) return HealthStatus::unknown;
   std::vector<Observation> votes;

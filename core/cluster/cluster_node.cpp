@@ -672,7 +672,7 @@ void ClusterNode::apply_store_update(Instant now, const StoreUpdate& update) {
             }
             mirror_.put_target(c.written_at, c.spec);
           } else if constexpr (std::is_same_v<T, StoreTargetGone>) {
-            if (mirror_.target(c.id)) mirror_.remove_target(c.id);
+            if (mirror_.target(c.id)) mirror_.forget_target(c.id);
           } else if constexpr (std::is_same_v<T, StoreObservationChanged>) {
             store_clock_.observe(now, c.observation.observed_at);
             const std::string& member = c.member;

@@ -85,7 +85,7 @@ void write_json_value(const T* value, MsgpackWriter& w) {
   if (value) {
     nlohmann::json::to_msgpack(value->to_json(), w.bytes());
   } else {
-    w.map(0);
+    w.nil();  // a target removal (health_state.h: SpecVersion)
   }
 }
 template <typename T>
@@ -387,12 +387,19 @@ class Decoder {
 
   bool value(const MsgValue& v, const Where& where, const std::string& k, SpecVersion& out) {
     if (v.type != MsgType::array || v.size != 3) {
-      return fail(fmt::format("{}: spec version must be [spec, written_at, writer]", where.str()));
+      return fail(fmt::format("{}: spec version must be [spec or nil, written_at, writer]", where.str()));
     }
     Items items(v);
     const MsgValue spec_value = items.next();
     const MsgValue written_at = items.next();
     const MsgValue writer = items.next();
+    if (!u64(written_at, Where(where, " written_at"), out.written_at.packed) || !replica(writer, Where(where, " writer"), out.writer)) {
+      return false;
+    }
+    if (spec_value.type == MsgType::nil) {  // a removal
+      out.spec = nullptr;
+      return true;
+    }
     std::shared_ptr<const TargetSpec> spec = specs_ ? specs_->find(spec_value.encoded) : nullptr;
     if (!spec) {
       // The spec alone goes through a JSON value (TargetSpec's own parser).
@@ -403,9 +410,6 @@ class Decoder {
       if (specs_) specs_->insert(spec_value.encoded, spec);
     }
     if (spec->id != k) return fail(fmt::format("{}: spec id '{}' differs from its key '{}'", where.str(), spec->id, k));
-    if (!u64(written_at, Where(where, " written_at"), out.written_at.packed) || !replica(writer, Where(where, " writer"), out.writer)) {
-      return false;
-    }
     out.spec = std::move(spec);
     return true;
   }

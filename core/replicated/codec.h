@@ -17,7 +17,8 @@
 //   causal  [store, context]
 //   store   [[key, ri, counter, value, ri, counter, value, ...], ...]
 //   context [[ri, max, ...] (version vector), [ri, counter, ...] (cloud)]
-//   value   g: [spec object (TargetSpec JSON), written_at (HLC), writer ri]
+//   value   g: [spec object (TargetSpec JSON), or nil for a removal,
+//               written_at (HLC), writer ri]
 //           o: [status, reason, status_code, latency_us, observed_at (HLC),
 //               observer ri, check_seq]
 //           c: int64 (the replica's running total)

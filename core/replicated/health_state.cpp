@@ -24,7 +24,35 @@ bool spec_ranks_above(const SpecVersion& a, const SpecVersion& b) {
   return a.writer < b.writer;
 }
 
+// The dots of `id`'s observations and alert records this state holds: a
+// removal of the target forgets them.
+void forget_target_records(const HealthDelta& state, const std::string& id, HealthDelta& d) {
+  d.observations = ormap_remove(state.observations, id);
+  // Its alert records: keys id + "/" + route sort in [id + "/", id + "0").
+  const auto& alerts = state.alerts.store.entries();
+  for (auto it = alerts.lower_bound(id + "/"), end = alerts.lower_bound(id + "0"); it != end; ++it) {
+    it->second.for_each_dot([&](Dot x) { d.alerts.context.insert(x); });
+  }
+}
+
 }  // namespace
+
+const SpecVersion* winning_version(const DotFun<SpecVersion>& specs) {
+  const SpecVersion* best = nullptr;
+  for (const auto& [dot, v] : specs.entries()) {
+    if (!best || spec_ranks_above(v, *best)) best = &v;
+  }
+  return best;
+}
+
+std::size_t registered_targets(const RegistryStore& registry) {
+  std::size_t n = 0;
+  for (const auto& [id, specs] : registry.entries()) {
+    const SpecVersion* w = winning_version(specs);
+    n += w && w->spec ? 1 : 0;
+  }
+  return n;
+}
 
 HealthDelta HealthState::put_target(HlcTimestamp at, TargetSpec spec) {
   HealthDelta d;
@@ -35,17 +63,53 @@ HealthDelta HealthState::put_target(HlcTimestamp at, TargetSpec spec) {
   return d;
 }
 
-HealthDelta HealthState::remove_target(const std::string& id) {
+HealthDelta HealthState::remove_target(HlcTimestamp at, const std::string& id) {
   HealthDelta d;
-  d.registry = ormap_remove(state_.registry, id);
-  d.observations = ormap_remove(state_.observations, id);
-  // Its alert records: keys id + "/" + route sort in [id + "/", id + "0").
-  const auto& alerts = state_.alerts.store.entries();
-  for (auto it = alerts.lower_bound(id + "/"), end = alerts.lower_bound(id + "0"); it != end; ++it) {
-    it->second.for_each_dot([&](Dot x) { d.alerts.context.insert(x); });
-  }
+  d.registry = write_key(state_.registry, id, self_, SpecVersion{nullptr, at, self_});
+  forget_target_records(state_, id, d);
   apply(d);
   return d;
+}
+
+HealthDelta HealthState::forget_target(const std::string& id) {
+  HealthDelta d;
+  d.registry = ormap_remove(state_.registry, id);
+  forget_target_records(state_, id, d);
+  apply(d);
+  return d;
+}
+
+HealthDelta HealthState::expire_removals(std::uint64_t expire_before_ms, std::size_t max_removals) {
+  HealthDelta d;
+  for (auto it = removal_order_.begin(); it != removal_order_.end() && max_removals > 0; ++it, --max_removals) {
+    if (HlcTimestamp{it->first}.wall_ms() >= expire_before_ms) break;
+    if (const auto* fun = state_.registry.store.find(it->second)) {
+      fun->for_each_dot([&](Dot x) { d.registry.context.insert(x); });
+    }
+  }
+  if (!d.registry.context.empty()) apply(d);
+  return d;
+}
+
+std::optional<HlcTimestamp> HealthState::oldest_removal() const {
+  if (removal_order_.empty()) return std::nullopt;
+  return HlcTimestamp{removal_order_.begin()->first};
+}
+
+void HealthState::registry_changed(const std::vector<std::string>& keys) {
+  for (const std::string& k : keys) {
+    if (auto it = removal_time_.find(k); it != removal_time_.end()) {
+      removal_order_.erase({it->second, k});
+      removal_time_.erase(it);
+    }
+    const auto* fun = state_.registry.store.find(k);
+    const SpecVersion* winner = fun ? winning_version(*fun) : nullptr;
+    if (winner && !winner->spec) {
+      removal_time_.emplace(k, winner->written_at.packed);
+      removal_order_.emplace(winner->written_at.packed, k);
+    }
+  }
+  if (tracking_) registry_changes_.insert(registry_changes_.end(), keys.begin(), keys.end());
 }
 
 HealthDelta HealthState::observe(const std::string& id, Observation o,
@@ -170,7 +234,12 @@ void HealthState::reorder_requests(const std::vector<std::string>& keys) {
 }
 
 bool HealthState::apply(const HealthDelta& d) {
-  const bool g = join_tracking_keys(state_.registry, d.registry, tracking_ ? &registry_changes_ : nullptr);
+  bool g = false;
+  if (!d.registry.store.empty() || !d.registry.context.empty()) {
+    std::vector<std::string> changed;
+    g = join_tracking_keys(state_.registry, d.registry, &changed);
+    registry_changed(changed);
+  }
   const bool o = state_.observations.join(d.observations);
   const bool c = state_.counters.join(d.counters);
   bool s = false, k = false, a = false, n = false;
@@ -237,7 +306,9 @@ void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotM
 }  // namespace
 
 void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool adopt_context) {
-  scoped_join(state_.registry, d.registry, here.registry, adopt_context, tracking_ ? &registry_changes_ : nullptr);
+  std::vector<std::string> registry_keys;
+  scoped_join(state_.registry, d.registry, here.registry, adopt_context, &registry_keys);
+  registry_changed(registry_keys);
   scoped_join(state_.observations, d.observations, here.observations, adopt_context);
   scoped_join(state_.counters, d.counters, here.counters, adopt_context);
   scoped_join(state_.sets, d.sets, here.sets, adopt_context);
@@ -259,9 +330,8 @@ std::optional<ResolvedTarget> HealthState::target(const std::string& id) const {
   const auto* specs = state_.registry.store.find(id);
   if (!specs) return std::nullopt;
   ResolvedTarget r;
-  for (const auto& [dot, v] : specs->entries()) {
-    if (!r.spec || spec_ranks_above(v, *r.spec)) r.spec = &v;
-  }
+  r.spec = winning_version(*specs);
+  if (!r.spec || !r.spec->spec) return std::nullopt;  // removed
   r.spec_siblings = specs->size();
   if (const auto* obs = state_.observations.store.find(id)) {
     for (const auto& [dot, o] : obs->entries()) {
@@ -293,7 +363,9 @@ const Observation* HealthState::vouch_of(std::string_view member) const {
 std::vector<std::pair<std::string, ResolvedTarget>> HealthState::targets() const {
   std::vector<std::pair<std::string, ResolvedTarget>> out;
   out.reserve(state_.registry.store.size());
-  for (const auto& [id, specs] : state_.registry.store.entries()) out.emplace_back(id, *target(id));
+  for (const auto& [id, specs] : state_.registry.store.entries()) {
+    if (auto t = target(id)) out.emplace_back(id, *t);
+  }
   return out;
 }
 

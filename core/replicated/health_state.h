@@ -1,5 +1,6 @@
-// The replicated health state every agent holds: which targets exist (an
-// add-wins map of specs), what their checkers observed (a map of multi-value
+// The replicated health state every agent holds: which targets exist (a
+// map of spec versions, the newest written; a removal is a version too),
+// what their checkers observed (a map of multi-value
 // registers of observations), named counters, named add-wins sets (the likes
 // service), the record of applied idempotent writes, the alert log and the
 // alert routes written through the API — seven delta CRDTs over one replica
@@ -33,9 +34,10 @@
 
 namespace heck {
 
-// One version of a target's spec, as written by one agent.
+// One version of a target's spec, as written by one agent. A version
+// without a spec is a removal (a tombstone): HealthState::remove_target.
 struct SpecVersion {
-  std::shared_ptr<const TargetSpec> spec;
+  std::shared_ptr<const TargetSpec> spec;  // null: the target was removed at written_at
   HlcTimestamp written_at;
   ReplicaId writer = 0;
 
@@ -45,6 +47,12 @@ struct SpecVersion {
 };
 
 using RegistryStore = DotMap<std::string, DotFun<SpecVersion>>;
+// The winning version among a target's siblings: the newest written_at,
+// then the lower writer; a removal included (then the target is not live).
+const SpecVersion* winning_version(const DotFun<SpecVersion>& specs);
+// The live targets of a registry (those whose winning version has a spec):
+// O(n), for a state that is not a HealthState (a restored snapshot).
+std::size_t registered_targets(const RegistryStore& registry);
 using ObservationStore = DotMap<std::string, DotFun<Observation>>;
 using CounterStore = DotMap<std::string, DotFun<std::int64_t>>;
 
@@ -199,9 +207,40 @@ class HealthState {
 
   // --- delta-mutators: each returns its delta and applies it -------------
   HealthDelta put_target(HlcTimestamp at, TargetSpec spec);
-  // Removes the target and every observation and alert record of it this
-  // agent has seen.
-  HealthDelta remove_target(const std::string& id);
+  // Removes the target as of `at`: writes a removal (a SpecVersion without
+  // a spec) that supersedes every version of it this agent has seen, and
+  // removes every observation and alert record of it this agent has seen.
+  //
+  // Why a removal is a version and not only a forgetting: among concurrent
+  // versions the newest written_at wins, removal or not. A client that gets
+  // a put acknowledged by agent A and then deletes through agent B expects
+  // the target gone, also when B has not yet heard of the put (A was paused
+  // after its answer, or B served the request before the delta arrived).
+  // An add-wins map would keep A's put: B's removal could not name its dot.
+  // With clocks in step (HLC, hlc.h), B's removal is the newer version. A
+  // put and a removal concurrent within the clocks' skew are ordered by
+  // their timestamps, as concurrent puts are.
+  //
+  // A removal stays in the registry, invisible to target() and targets(),
+  // until expire_removals collects it.
+  HealthDelta remove_target(HlcTimestamp at, const std::string& id);
+  // Forgets every version of the target this agent has seen, its
+  // observations and alert records, writing no removal: for a state that
+  // is not replicated (the external store's mirror), where the store
+  // orders writes and a tombstone would only take room.
+  HealthDelta forget_target(const std::string& id);
+  // Garbage collection of removals: forgets every version of each target
+  // whose winning version is a removal written before `expire_before_ms`
+  // (wall clock ms), in (written_at, id) order, at most `max_removals`
+  // targets per call. An empty delta when nothing is due. What it forgets
+  // stays in the causal context, so no replica brings it back; only a put
+  // concurrent with the removal and not seen here within the retention
+  // could (replicator.h: removal_retention).
+  HealthDelta expire_removals(std::uint64_t expire_before_ms, std::size_t max_removals);
+  // Removals held (targets whose winning version is a removal), in O(1).
+  std::size_t removal_records() const { return removal_time_.size(); }
+  // The oldest held removal's written_at, if any: O(1).
+  std::optional<HlcTimestamp> oldest_removal() const;
   // Writes `o` as target `id`'s observation. It supersedes every observation
   // of `id` this agent has seen except those `keep` returns true for (kept
   // ones stay as concurrent values: one vote per other owner, see
@@ -257,11 +296,13 @@ class HealthState {
 
   // --- queries -------------------------------------------------------------
   // Every live target in id order, siblings resolved (specs: newest
-  // written_at, then lower writer id; observations: see observation.h).
+  // written_at, then lower writer id; observations: see observation.h). A
+  // target whose winning version is a removal is not live: target() is
+  // nullopt for it, and targets() skips it.
   std::vector<std::pair<std::string, ResolvedTarget>> targets() const;
   std::optional<ResolvedTarget> target(const std::string& id) const;
   // How many targets targets() lists, in O(1).
-  std::size_t target_count() const { return state_.registry.store.size(); }
+  std::size_t target_count() const { return state_.registry.store.size() - removal_time_.size(); }
   // The counter's value: the sum of every replica's total, clamped to the
   // int64 range (crdts.h: ccounter_value); 0 when never written.
   std::int64_t counter(const std::string& name) const;
@@ -323,6 +364,9 @@ class HealthState {
   bool apply(const HealthDelta& d);
   // Keeps request_order_ in step with the request store for `keys`.
   void reorder_requests(const std::vector<std::string>& keys);
+  // Keeps removal_order_ in step with the registry for `keys`, and passes
+  // them on to registry_changes_ when tracking.
+  void registry_changed(const std::vector<std::string>& keys);
 
   ReplicaId self_;
   HealthDelta state_;
@@ -337,6 +381,10 @@ class HealthState {
   // and each key's entry in it.
   std::set<std::pair<std::uint64_t, std::string>> request_order_;
   std::map<std::string, std::uint64_t> request_time_;
+  // The targets whose winning version is a removal, in GC order
+  // (written_at, id), and each one's written_at.
+  std::set<std::pair<std::uint64_t, std::string>> removal_order_;
+  std::map<std::string, std::uint64_t> removal_time_;
   bool tracking_ = false;
   std::vector<std::string> registry_changes_;  // unsorted, may repeat; see take_registry_changes
 };

@@ -146,7 +146,7 @@ void Replicator::put_target(Instant now, TargetSpec spec, Effects& out) {
 }
 
 void Replicator::remove_target(Instant now, const std::string& id, Effects& out) {
-  apply_local(now, "t:" + id, state_.remove_target(id), out);
+  apply_local(now, "t:" + id, state_.remove_target(clock_.tick(now), id), out);
 }
 
 Observation Replicator::observe(Instant now, const std::string& id, Observation o, Effects& out,
@@ -218,6 +218,18 @@ void Replicator::expire_requests(Instant now, Effects& out) {
   apply_local(now, "k:~gc", d, out);
 }
 
+void Replicator::expire_removals(Instant now, Effects& out) {
+  const auto oldest = state_.oldest_removal();
+  if (!oldest) return;
+  const std::int64_t ms = now.ms() - config_.removal_retention.ms();
+  const std::uint64_t before = ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
+  if (oldest->wall_ms() >= before) return;
+  HealthDelta d = state_.expire_removals(before, config_.max_request_removals);
+  if (d.registry.context.empty()) return;
+  ++counters_.removal_gc_rounds;
+  apply_local(now, "t:~gc", d, out);
+}
+
 void Replicator::apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out) {
   ++counters_.local_writes;
   last_write_key_ = key;
@@ -252,6 +264,7 @@ void Replicator::handle_timer(Instant now, TimerKey key, std::span<const Peer> p
     }
     anti_entropy(now, peers, out);
     expire_requests(now, out);
+    expire_removals(now, out);
   }
 }
 

@@ -161,6 +161,12 @@ struct ReplicatorConfig {
   Duration request_retention = Duration::seconds(24 * 3600);
   std::size_t max_request_records = 100'000;
   std::size_t max_request_removals = 4096;
+  // Target removals (HealthState::remove_target) are kept this long after
+  // the removal, then collected (at most max_request_removals per round).
+  // A put concurrent with a removal that reaches this agent only after the
+  // removal was collected comes back: keep it well above the longest
+  // partition to ride out.
+  Duration removal_retention = Duration::seconds(24 * 3600);
   CodecLimits codec;
   // Decoded target specs shared by their bytes (spec_pool.h). Null: the
   // replicator makes its own. The simulator gives every agent one pool.
@@ -200,6 +206,7 @@ struct ReplicatorCounters {
   std::uint64_t hlc_rejected_ahead = 0;   // remote timestamps too far ahead
   std::uint64_t flushes = 0;              // replica_flush rounds run (dirty groups pushed)
   std::uint64_t request_gc_rounds = 0;    // expire_requests rounds that removed records
+  std::uint64_t removal_gc_rounds = 0;    // expire_removals rounds that collected target removals
 };
 
 // How many peers a flush pushes a delta to directly, of `others` live peers
@@ -257,6 +264,9 @@ class Replicator {
   // a deterministic order), as one replicated removal. Also run after each
   // anti-entropy round while the record is not empty. O(1) when nothing is due.
   void expire_requests(Instant now, Effects& out);
+  // Collects the target removals written more than removal_retention
+  // before `now` (HealthState::expire_removals), on the anti-entropy timer.
+  void expire_removals(Instant now, Effects& out);
 
   // One decoded part of an incoming envelope. Replication part types are
   // handled (a digest may be answered over the stream to from.address);

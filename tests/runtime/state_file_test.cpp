@@ -143,7 +143,7 @@ TEST(StateFile, SnapshotRoundTrip) {
   HealthState state(7);
   state.put_target(HlcTimestamp::make(1'700'000'000'000, 0), spec("web"));
   state.put_target(HlcTimestamp::make(1'700'000'000'001, 0), spec("db"));
-  state.remove_target("db");
+  state.remove_target(HlcTimestamp::make(1'700'000'000'002, 0), "db");
   state.add_to_counter("hits", 41);
   state.add_to_counter("hits", 1);
   HealthDelta durable;

@@ -234,7 +234,7 @@ TEST(AlertDispatch, TheDedupKeyIsTheSameFromAnySenderAndOnEveryRetry) {
   EXPECT_NE(resolved.dedup_key, a.dedup_key);
   EXPECT_EQ(sent_by(n4, "n4", t0 + Duration::seconds(12), healthy).dedup_key, resolved.dedup_key);
   // The target deleted and added again: its first firing is a new one.
-  s.remove_target("web");
+  s.remove_target(HlcTimestamp::make(29'000, 0), "web");
   s.put_target(HlcTimestamp::make(30'000, 0), web);
   AlertDispatch n5(c);
   const AlertNotification again = sent_by(n5, "n1", t0 + Duration::seconds(40), down);
@@ -284,7 +284,7 @@ TEST(AlertLog, TheLatestRecordWinsReplicatesAndGoesWithItsTarget) {
   // Removing the target removes its records (and not those of "web2").
   a.join(a.record_alert("web2", "ops", AlertRecord{AlertKind::firing, 1, HlcTimestamp::make(6000, 0), 0}));
   b.join(a.state());
-  b.join(a.remove_target("web"));
+  b.join(a.remove_target(HlcTimestamp::make(7000, 0), "web"));
   EXPECT_EQ(b.last_alert("web", "ops"), nullptr);
   EXPECT_NE(b.last_alert("web2", "ops"), nullptr);
   EXPECT_GT(b.alerts_version(), 0u);

@@ -48,7 +48,7 @@ Generated gen_history() {
     HealthState& s = agents[static_cast<std::size_t>(at)];
     switch (*rc::gen::inRange(0, 6)) {
       case 0: g.deltas.push_back(s.put_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 1), spec(id, 9000 + i))); break;
-      case 1: g.deltas.push_back(s.remove_target(id)); break;
+      case 1: g.deltas.push_back(s.remove_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 1), id)); break;
       case 2:
         g.deltas.push_back(s.observe(id, obs(*rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy,
                                                                 HealthStatus::unknown),

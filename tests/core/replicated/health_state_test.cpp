@@ -41,7 +41,7 @@ TEST(HealthState, VersionsCountRegistryAndCounterChangesOnly) {
   EXPECT_EQ(b.counters_version(), 1u);
   a.join(add);
   EXPECT_EQ(a.counters_version(), 1u);
-  a.remove_target("web");
+  a.remove_target(HlcTimestamp::make(3, 0), "web");
   EXPECT_EQ(a.registry_version(), 2u);
 }
 
@@ -63,7 +63,7 @@ std::uint64_t delta_join_work(int targets) {
   EXPECT_FALSE(b.join(flip)) << "a duplicate brings nothing";
   const auto again = a.observe("t7", obs(HealthStatus::healthy, 4, A, 3));
   EXPECT_TRUE(b.join(again));
-  EXPECT_TRUE(b.join(a.remove_target("t9")));
+  EXPECT_TRUE(b.join(a.remove_target(HlcTimestamp::make(5, 0), "t9")));
   EXPECT_FALSE(b.target("t9").has_value());
   EXPECT_EQ(b.state().observations.store.find("t7")->size(), 1u);
   EXPECT_EQ(b.state(), a.state());
@@ -89,8 +89,8 @@ TEST(HealthState, RegistryChangesNameJustTheTargetsThatChanged) {
   b.join(a.observe("t3", obs(HealthStatus::healthy, 2, A)));
   EXPECT_TRUE(b.take_registry_changes().empty()) << "observations are not the registry";
   b.join(a.put_target(HlcTimestamp::make(5, 0), spec("t4", "http://127.0.0.1:9001/")));
-  b.join(a.remove_target("t8"));
-  b.join(a.remove_target("t8"));
+  b.join(a.remove_target(HlcTimestamp::make(6, 0), "t8"));
+  b.join(a.remove_target(HlcTimestamp::make(6, 0), "t8"));
   EXPECT_EQ(b.take_registry_changes(), (std::vector<std::string>{"t4", "t8"}));
   HealthState c(303);  // not tracking: keeps nothing
   c.join(a.put_target(HlcTimestamp::make(6, 0), spec("t5")));
@@ -138,20 +138,106 @@ TEST(HealthState, ACausallyLaterObservationWinsEvenWithAnOlderTimestamp) {
   EXPECT_EQ(a.target("t")->observation->status, HealthStatus::healthy);
 }
 
-TEST(HealthState, RemovalDropsObservationsAndAddWinsOverConcurrentRemove) {
+TEST(HealthState, ARemovalDropsObservationsAndLosesToANewerConcurrentPut) {
   HealthState a(A), b(B);
   b.join(a.put_target(HlcTimestamp::make(1, 0), spec("t")));
   b.join(a.observe("t", obs(HealthStatus::healthy, 2, A)));
-  auto rm = a.remove_target("t");
+  auto rm = a.remove_target(HlcTimestamp::make(3, 0), "t");
   EXPECT_FALSE(a.target("t").has_value());
-  // B concurrently re-registers the target with a new URL: add wins.
-  auto re = b.put_target(HlcTimestamp::make(3, 0), spec("t", "http://127.0.0.1:9001/"));
+  EXPECT_EQ(a.target_count(), 0u);
+  EXPECT_TRUE(a.targets().empty());
+  EXPECT_EQ(a.removal_records(), 1u);
+  // B concurrently re-registers the target with a new URL, later: it wins.
+  auto re = b.put_target(HlcTimestamp::make(4, 0), spec("t", "http://127.0.0.1:9001/"));
   a.join(re);
   b.join(rm);
   ASSERT_TRUE(a.target("t").has_value());
   EXPECT_EQ(a.target("t")->spec->spec->url.port, 9001);
+  EXPECT_EQ(a.target("t")->spec_siblings, 2u) << "the removal stays a sibling until a write supersedes it";
   EXPECT_EQ(a.target("t")->observation, nullptr);  // the old observation went with the removal
+  EXPECT_EQ(a.removal_records(), 0u);
+  EXPECT_EQ(a.target_count(), 1u);
   EXPECT_EQ(a.state(), b.state());
+}
+
+// The chaos test's finding (seed 8): a client's put is acknowledged by A,
+// then its delete is served by B before B has heard of that put. An
+// add-wins registry kept the put (B's removal could not name its dot): the
+// acknowledged delete came back. The removal is the newer version: it wins
+// wherever the two meet, in either order.
+TEST(HealthState, ARemovalWinsOverAnOlderPutItHasNotSeen) {
+  HealthState a(A), b(B), c(303);
+  const auto v1 = a.put_target(HlcTimestamp::make(1, 0), spec("t"));
+  b.join(v1);
+  c.join(v1);
+  const auto v2 = a.put_target(HlcTimestamp::make(10, 0), spec("t", "http://127.0.0.1:9001/"));  // acked by A
+  const auto rm = b.remove_target(HlcTimestamp::make(11, 0), "t");  // B has not seen v2
+  a.join(rm);
+  b.join(v2);
+  c.join(rm);
+  c.join(v2);
+  for (const HealthState* s : {&a, &b, &c}) {
+    EXPECT_FALSE(s->target("t").has_value());
+    EXPECT_EQ(s->target_count(), 0u);
+    EXPECT_EQ(s->removal_records(), 1u);
+  }
+  EXPECT_EQ(a.state(), b.state());
+  EXPECT_EQ(b.state(), c.state());
+  // A put that has seen the removal supersedes it, whatever its clock says.
+  const auto again = a.put_target(HlcTimestamp::make(5, 0), spec("t", "http://127.0.0.1:9002/"));
+  b.join(again);
+  ASSERT_TRUE(b.target("t").has_value());
+  EXPECT_EQ(b.target("t")->spec->spec->url.port, 9002);
+  EXPECT_EQ(b.target("t")->spec_siblings, 1u);
+  EXPECT_EQ(b.removal_records(), 0u);
+}
+
+// A removal is collected after its retention; what it held stays in the
+// causal context, so a replica still holding the removed versions (it was
+// away) loses them instead of bringing them back. Recent removals and live
+// targets are left alone.
+TEST(HealthState, ExpiredRemovalsAreCollectedAndStayRemoved) {
+  HealthState a(A), b(B), away(303);
+  for (const char* id : {"old", "new", "kept"}) {
+    const auto put = a.put_target(HlcTimestamp::make(1, 0), spec(id));
+    b.join(put);
+    away.join(put);
+  }
+  b.join(a.remove_target(HlcTimestamp::make(1'000, 0), "old"));
+  b.join(a.remove_target(HlcTimestamp::make(9'000, 0), "new"));
+  EXPECT_EQ(b.oldest_removal(), HlcTimestamp::make(1'000, 0));
+  EXPECT_TRUE(b.expire_removals(1'000, 10).empty()) << "not before its time";
+  const auto gc = b.expire_removals(5'000, 10);
+  EXPECT_FALSE(gc.empty());
+  EXPECT_EQ(b.removal_records(), 1u);
+  EXPECT_EQ(b.oldest_removal(), HlcTimestamp::make(9'000, 0));
+  EXPECT_EQ(b.state().registry.store.find("old"), nullptr) << "nothing of it is held";
+  EXPECT_NE(b.state().registry.store.find("new"), nullptr);
+  EXPECT_TRUE(b.target("kept").has_value());
+  EXPECT_EQ(b.target_count(), 1u);
+  // The replica that was away still holds "old"'s put: joining either way,
+  // it is gone.
+  b.join(away.state());
+  EXPECT_FALSE(b.target("old").has_value());
+  away.join(b.state());
+  EXPECT_FALSE(away.target("old").has_value());
+  EXPECT_FALSE(away.target("new").has_value());
+  a.join(gc);
+  EXPECT_EQ(a.state().registry.store.find("old"), nullptr);
+  EXPECT_EQ(a.removal_records(), 1u);
+  // At most max_removals per call, oldest first.
+  EXPECT_TRUE(b.expire_removals(10'000, 0).empty());
+}
+
+// The wire and the snapshot carry a removal as a version without a spec.
+TEST(HealthState, ARemovalSurvivesTheJoinOfTheWholeState) {
+  HealthState a(A), b(B);
+  b.join(a.put_target(HlcTimestamp::make(1, 0), spec("t")));
+  a.remove_target(HlcTimestamp::make(2, 0), "t");
+  b.join(a.state());
+  EXPECT_FALSE(b.target("t").has_value());
+  EXPECT_EQ(b.removal_records(), 1u);
+  EXPECT_EQ(registered_targets(b.state().registry.store), 0u);
 }
 
 TEST(HealthState, RestartWithANewReplicaIdNeverReissuesADot) {
@@ -278,7 +364,7 @@ RC_GTEST_PROP(HealthState, DeltasAreBelowStatesAndJoinInAnyOrder, ()) {
     HealthDelta d;
     switch (*rc::gen::inRange(0, 9)) {
       case 0: d = s.put_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 0), spec(id)); break;
-      case 1: d = s.remove_target(id); break;
+      case 1: d = s.remove_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 0), id); break;
       case 2: d = s.observe(id, obs(*rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy),
                                     static_cast<std::uint64_t>(i), ids[at], static_cast<std::uint64_t>(i))); break;
       case 3: d = s.add_to_counter("likes", *rc::gen::inRange(-5, 5)); break;
@@ -294,8 +380,12 @@ RC_GTEST_PROP(HealthState, DeltasAreBelowStatesAndJoinInAnyOrder, ()) {
         break;
       }
       case 7:
-        d = s.expire_requests(static_cast<std::uint64_t>(*rc::gen::inRange(0, 60)),
-                              static_cast<std::size_t>(*rc::gen::inRange(0, 4)), 2);
+        if (*rc::gen::arbitrary<bool>()) {
+          d = s.expire_requests(static_cast<std::uint64_t>(*rc::gen::inRange(0, 60)),
+                                static_cast<std::size_t>(*rc::gen::inRange(0, 4)), 2);
+        } else {
+          d = s.expire_removals(static_cast<std::uint64_t>(*rc::gen::inRange(0, 60)), 2);
+        }
         break;
       default:
         if (!deltas.empty()) s.join(deltas[static_cast<std::size_t>(*rc::gen::inRange<std::size_t>(0, deltas.size()))]);
@@ -346,6 +436,22 @@ RC_GTEST_PROP(HealthState, DeltasAreBelowStatesAndJoinInAnyOrder, ()) {
   }
   RC_ASSERT(joined.oldest_request().has_value() == oldest.has_value());
   if (oldest) RC_ASSERT(joined.oldest_request()->packed == *oldest);
+  // So does the index of removals: a target is live or a removal, never
+  // both, and the oldest removal is the minimum over them.
+  std::size_t removed = 0;
+  std::optional<std::uint64_t> oldest_removal;
+  for (const auto& [k, fun] : all.registry.store.entries()) {
+    const SpecVersion* w = winning_version(fun);
+    RC_ASSERT(joined.target(k).has_value() == (w->spec != nullptr));
+    if (w->spec) continue;
+    ++removed;
+    oldest_removal = oldest_removal ? std::min(*oldest_removal, w->written_at.packed) : w->written_at.packed;
+  }
+  RC_ASSERT(joined.removal_records() == removed);
+  RC_ASSERT(joined.target_count() == joined.targets().size());
+  RC_ASSERT(joined.target_count() + removed == all.registry.store.size());
+  RC_ASSERT(joined.oldest_removal().has_value() == oldest_removal.has_value());
+  if (oldest_removal) RC_ASSERT(joined.oldest_removal()->packed == *oldest_removal);
 }
 
 // Random schedules over three agents: mutations, deltas that are dropped,
@@ -365,7 +471,7 @@ RC_GTEST_PROP(HealthState, RandomSchedulesConverge, ()) {
     HealthDelta d;
     switch (op) {
       case 0: d = s.put_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 0), spec(id)); break;
-      case 1: d = s.remove_target(id); break;
+      case 1: d = s.remove_target(HlcTimestamp::make(static_cast<std::uint64_t>(i), 0), id); break;
       case 2:
       case 3: {
         const auto st = *rc::gen::element(HealthStatus::healthy, HealthStatus::unhealthy);

@@ -66,7 +66,7 @@ inline json context(const CausalContext& c, ReplicaTable& t) {
 }
 
 inline json value(const SpecVersion& v, ReplicaTable& t) {
-  return json::array({v.spec ? v.spec->to_json() : json::object(), v.written_at.packed, t(v.writer)});
+  return json::array({v.spec ? v.spec->to_json() : json(nullptr), v.written_at.packed, t(v.writer)});
 }
 inline json value(const Observation& o, ReplicaTable& t) {
   return json::array({static_cast<std::uint64_t>(o.status), static_cast<std::uint64_t>(o.reason), o.status_code,
