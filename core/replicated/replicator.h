@@ -70,8 +70,10 @@
 //   - An observation: a sibling, and the sibling rule puts the worse status
 //     first (observation.h), so an old failure can show at that receiver
 //     beside the newer healthy result.
-//   - A removed target or set member whose add comes back this way is
-//     present again at that receiver.
+//   - A removed target whose put comes back this way stays removed: the
+//     removal is a newer version beside it (health_state.h), until the
+//     removal is collected (removal_retention). A removed set member whose
+//     add comes back this way is present again at that receiver.
 //   All of these last until such a repair or the key's next write.
 // Exact fix: send C minus the sender's live dots outside the repaired
 // buckets, which needs holes in CausalContext (a version vector with
