@@ -94,9 +94,9 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 21> kKnownKeys = {
+constexpr std::array<std::string_view, 22> kKnownKeys = {
     "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "min_api_interval_ms",
-    "latency_handoff_ms", "idempotency_retention_ms", "max_idempotency_records", "bind", "advertise", "join", "keys", "leave_timeout_ms",
+    "latency_handoff_ms", "idempotency_retention_ms", "max_idempotency_records", "removal_retention_ms", "bind", "advertise", "join", "keys", "leave_timeout_ms",
     "data_dir", "api_token", "swim", "store", "etcd", "alerts"};
 
 constexpr std::size_t kMaxDataDirBytes = 4096;
@@ -191,6 +191,11 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto v = get_int(j, "idempotency_retention_ms", 1'000, 30LL * 86'400'000);
     if (!v) return Error{v.error()};
     c.idempotency_retention = Duration::milliseconds(*v);
+  }
+  if (j.contains("removal_retention_ms")) {
+    auto v = get_int(j, "removal_retention_ms", 1'000, 30LL * 86'400'000);
+    if (!v) return Error{v.error()};
+    c.removal_retention = Duration::milliseconds(*v);
   }
   if (j.contains("max_idempotency_records")) {
     auto v = get_int(j, "max_idempotency_records", 1, 10'000'000);

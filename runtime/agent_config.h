@@ -12,6 +12,10 @@
 //    "idempotency_retention_ms": 86400000, // optional; how long the record of
 //                                        //   an Idempotency-Key is kept (1 s-30 d)
 //    "max_idempotency_records": 100000,  // optional; the oldest go beyond this
+//    "removal_retention_ms": 86400000,   // optional; how long a deleted target's
+//                                        //   removal is kept (1 s-30 d): a put
+//                                        //   concurrent with the delete that
+//                                        //   arrives later than this comes back
 //    "latency_handoff_ms": 30000,        // optional; how often owners hand new
 //                                        //   latency samples to each target's
 //                                        //   standby (core/cluster/latency_history.h);
@@ -106,6 +110,7 @@ struct AgentConfig {
   Duration dns_ttl = Duration::seconds(30);
   Duration min_api_interval = kDefaultMinApiInterval;
   Duration idempotency_retention = Duration::seconds(24 * 3600);  // ReplicatorConfig::request_retention
+  Duration removal_retention = Duration::seconds(24 * 3600);  // ReplicatorConfig::removal_retention
   std::size_t max_idempotency_records = 100'000;                   // ReplicatorConfig::max_request_records
   Duration latency_handoff = Duration::seconds(30);                 // ClusterNodeConfig::latency_handoff_interval
   std::optional<HostPort> bind;

@@ -30,6 +30,7 @@ AgentHostOptions host_options_from_config(const AgentConfig& config) {
   o.node.seeds = config.join;
   o.node.swim = config.swim;
   o.node.replication.request_retention = config.idempotency_retention;
+  o.node.replication.removal_retention = config.removal_retention;
   o.node.replication.max_request_records = config.max_idempotency_records;
   o.node.latency_handoff_interval = config.latency_handoff;
   o.checker.max_concurrent = config.max_concurrent_checks;

@@ -32,7 +32,8 @@ TEST(AgentConfig, MinimalConfigWorks) {
 TEST(AgentConfig, EveryTopLevelKey) {
   auto c = AgentConfig::parse(R"({"targets": [], "name": "agent-1", "api": "[::1]:7701",
       "max_concurrent_checks": 8, "max_body_bytes": 4096, "dns_ttl_ms": 0, "min_api_interval_ms": 50,
-      "idempotency_retention_ms": 3600000, "max_idempotency_records": 500, "latency_handoff_ms": 0})");
+      "idempotency_retention_ms": 3600000, "max_idempotency_records": 500, "latency_handoff_ms": 0,
+      "removal_retention_ms": 7200000})");
   ASSERT_TRUE(c.ok()) << c.error();
   EXPECT_TRUE(c->targets.empty());
   EXPECT_EQ(c->name, "agent-1");
@@ -44,6 +45,7 @@ TEST(AgentConfig, EveryTopLevelKey) {
   EXPECT_EQ(c->dns_ttl, Duration::zero());
   EXPECT_EQ(c->min_api_interval, Duration::milliseconds(50));
   EXPECT_EQ(c->idempotency_retention, Duration::seconds(3600));
+  EXPECT_EQ(c->removal_retention, Duration::seconds(7200));
   EXPECT_EQ(c->max_idempotency_records, 500u);
   EXPECT_EQ(c->latency_handoff, Duration::zero());
 }
@@ -82,6 +84,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"targets": [], "min_api_interval_ms": 0})", "min_api_interval_ms: must be positive"},
         BadCase{R"({"targets": [], "latency_handoff_ms": 3600001})", "latency_handoff_ms: must be at most 3600000"},
         BadCase{R"({"targets": [], "idempotency_retention_ms": 10})", "idempotency_retention_ms: must be at least 1000"},
+        BadCase{R"({"targets": [], "removal_retention_ms": 999})", "removal_retention_ms: must be at least 1000"},
         BadCase{R"({"targets": [], "max_idempotency_records": 0})", "max_idempotency_records: must be positive"},
         BadCase{R"({"targets": [{"id": "a", "url": "http://h/", "oops": 1}]})", "targets[0].oops: unknown key"},
         BadCase{R"({"targets": [{"id": "a", "url": "http://h/", "interval_ms": "1000"}]})",

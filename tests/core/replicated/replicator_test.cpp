@@ -528,6 +528,34 @@ TEST(Replicator, SkewedNodeNeitherDragsClocksNorMasksNewerObservations) {
   }
 }
 
+// A delete (a removal, health_state.h) reaches every agent, outranks the
+// put it raced, and is collected everywhere after removal_retention: the
+// target stays gone, and nothing of it is held any more.
+TEST(Replicator, RemovalsWinOverTheirOlderPutAndAreCollectedAfterTheRetention) {
+  ReplicatorConfig config;
+  config.removal_retention = Duration::seconds(30);
+  ReplicaNet net(3, config, testing::NetOptions{}, 5);
+  net.run_for(Duration::seconds(1));
+  net.act(0, [&](Replicator& r, Effects& out) { r.put_target(net.now(), spec("web", 9000), out); });
+  net.run_for(Duration::seconds(1));
+  // A new version through node 0 and, before it arrives, a delete through node 2.
+  net.act(0, [&](Replicator& r, Effects& out) { r.put_target(net.now(), spec("web", 9001), out); });
+  net.act(2, [&](Replicator& r, Effects& out) { r.remove_target(net.now() + Duration::milliseconds(1), "web", out); });
+  net.run_for(Duration::seconds(10));
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_FALSE(net.node(i).state().target("web").has_value()) << i;
+    EXPECT_EQ(net.node(i).state().removal_records(), 1u) << i;
+  }
+  net.run_for(Duration::seconds(30));
+  for (std::size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(net.node(i).state().removal_records(), 0u) << i;
+    EXPECT_EQ(net.node(i).state().state().registry.store.find("web"), nullptr) << i;
+  }
+  std::uint64_t rounds = 0;
+  for (std::size_t i = 0; i < 3; ++i) rounds += net.node(i).counters().removal_gc_rounds;
+  EXPECT_GE(rounds, 1u);
+}
+
 TEST(Replicator, DeterministicForASeed) {
   auto run = [](std::uint64_t seed) {
     ReplicaNet net(6, ReplicatorConfig{}, NetOptions{Duration::milliseconds(30), 0.2, 0.1}, seed);
