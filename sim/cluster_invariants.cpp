@@ -28,10 +28,7 @@ HealthStatus agent_status(const ClusterNode& node, const std::string& id, int qu
   if (!state.target(id)) return HealthStatus::unknown;
   const auto* obs = state.state().observations.store.find(id);
   if (obs == nullptr) return HealthStatus::unknown;
-  std::vector<Observation> votes;
-  votes.reserve(obs->entries().size());
-  for (const auto& [dot, o] : obs->entries()) votes.push_back(o);
-  return resolve_votes(votes, quorum, nullptr, nullptr);
+  return resolve_votes(*obs, quorum);
 }
 
 // --- report -------------------------------------------------------------------

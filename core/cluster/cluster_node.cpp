@@ -373,10 +373,7 @@ TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec&
 std::optional<HealthStatus> ClusterNode::reported_status(const std::string& id, int quorum) const {
   const auto* obs = health_state().state().observations.store.find(id);
   if (!obs || obs->size() == 0) return std::nullopt;
-  std::vector<Observation> votes;
-  votes.reserve(obs->size());
-  for (const auto& [dot, o] : obs->entries()) votes.push_back(o);
-  return resolve_votes(votes, quorum, nullptr, nullptr);
+  return resolve_votes(*obs, quorum);
 }
 
 bool ClusterNode::quorum_outvotes(const std::string& id) const {

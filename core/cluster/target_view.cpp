@@ -6,18 +6,27 @@
 
 namespace heck {
 
-bool outvoted(const Observation& o, const std::vector<Observation>& observations) {
-  return std::any_of(observations.begin(), observations.end(), [&](const Observation& p) {
+namespace {
+
+// The voting rule over any range whose elements `get` maps to observations:
+// a vector of them (a view), or a DotFun's entries (the replicated siblings,
+// read in place: no copies on the hot path of status queries).
+template <typename Range, typename Get>
+bool outvoted_in(const Observation& o, const Range& observations, Get get) {
+  return std::any_of(observations.begin(), observations.end(), [&](const auto& e) {
+    const Observation& p = get(e);
     if (&p == &o || p.observer_name != o.observer_name) return false;
     return p.observed_at != o.observed_at ? p.observed_at > o.observed_at : ranks_above(p, o);
   });
 }
 
-HealthStatus resolve_votes(const std::vector<Observation>& observations, int quorum, std::size_t* unhealthy_votes,
-                           std::size_t* healthy_votes) {
+template <typename Range, typename Get>
+HealthStatus resolve_in(const Range& observations, Get get, int quorum, std::size_t* unhealthy_votes,
+                        std::size_t* healthy_votes) {
   std::size_t bad = 0, good = 0;
-  for (const Observation& o : observations) {
-    if (outvoted(o, observations)) continue;
+  for (const auto& e : observations) {
+    const Observation& o = get(e);
+    if (outvoted_in(o, observations, get)) continue;
     if (o.status == HealthStatus::unhealthy) ++bad;
     if (o.status == HealthStatus::healthy) ++good;
   }
@@ -27,6 +36,24 @@ HealthStatus resolve_votes(const std::vector<Observation>& observations, int quo
   if (bad >= q) return HealthStatus::unhealthy;
   if (good > 0) return HealthStatus::healthy;
   return HealthStatus::unknown;
+}
+
+const Observation& itself(const Observation& o) { return o; }
+const Observation& value_of(const DotFun<Observation>::Entry& e) { return e.second; }
+
+}  // namespace
+
+bool outvoted(const Observation& o, const std::vector<Observation>& observations) {
+  return outvoted_in(o, observations, itself);
+}
+
+HealthStatus resolve_votes(const std::vector<Observation>& observations, int quorum, std::size_t* unhealthy_votes,
+                           std::size_t* healthy_votes) {
+  return resolve_in(observations, itself, quorum, unhealthy_votes, healthy_votes);
+}
+
+HealthStatus resolve_votes(const DotFun<Observation>& siblings, int quorum) {
+  return resolve_in(siblings.entries(), value_of, quorum, nullptr, nullptr);
 }
 
 std::optional<TargetView> make_target_view(const HealthState& state, const std::string& id,

@@ -93,6 +93,8 @@ bool outvoted(const Observation& o, const std::vector<Observation>& observations
 // not counted).
 HealthStatus resolve_votes(const std::vector<Observation>& observations, int quorum, std::size_t* unhealthy_votes,
                            std::size_t* healthy_votes);
+// The same over a target's replicated siblings, read in place (no copies).
+HealthStatus resolve_votes(const DotFun<Observation>& siblings, int quorum);
 
 // Builds the view of target `id` from the replicated state; nullopt when the
 // registry does not hold it. `ranked` is the target's ranking over this

@@ -13,15 +13,18 @@
 // DotMap<K,S> — keys mapped to nested dot stores, joined per key; a key whose
 //               store becomes empty disappears
 //
-// Stores are small sorted vectors (one or two dots is the common case);
-// DotMap's keys live in a SlotMap (core/slot_map.h).
+// Stores are small sorted vectors (one or two dots is the common case; a
+// DotFun keeps a single entry inline, without an allocation); DotMap's keys
+// live in a SlotMap (core/slot_map.h).
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/replicated/causal_context.h"
@@ -77,48 +80,80 @@ class DotFun {
  public:
   using Entry = std::pair<Dot, V>;
 
-  bool empty() const { return entries_.empty(); }
-  std::size_t size() const { return entries_.size(); }
+  bool empty() const { return size() == 0; }
+  std::size_t size() const { return one() ? 1 : more().size(); }
   bool contains(Dot d) const {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), d,
-                               [](const Entry& e, const Dot& x) { return e.first < x; });
-    return it != entries_.end() && it->first == d;
+    const auto e = entries();
+    auto it = std::lower_bound(e.begin(), e.end(), d, [](const Entry& x, const Dot& y) { return x.first < y; });
+    return it != e.end() && it->first == d;
   }
   void insert(Dot d, V v) {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), d,
-                               [](const Entry& e, const Dot& x) { return e.first < x; });
-    if (it == entries_.end() || it->first != d) entries_.insert(it, Entry{d, std::move(v)});
+    if (empty()) {
+      rep_.template emplace<Entry>(d, std::move(v));
+      return;
+    }
+    std::vector<Entry>& more = spill();
+    auto it = std::lower_bound(more.begin(), more.end(), d, [](const Entry& x, const Dot& y) { return x.first < y; });
+    if (it == more.end() || it->first != d) more.insert(it, Entry{d, std::move(v)});
   }
   template <typename F>
   void for_each_dot(F&& f) const {
-    for (const auto& e : entries_) f(e.first);
+    for (const auto& e : entries()) f(e.first);
   }
-  const std::vector<Entry>& entries() const { return entries_; }
+  // Sorted by dot.
+  std::span<const Entry> entries() const {
+    if (const Entry* e = one()) return std::span<const Entry>(e, 1);
+    return std::span<const Entry>(more());
+  }
 
   static DotFun join(const DotFun& a, const CausalContext& ca, const DotFun& b, const CausalContext& cb) {
     DotFun out;
     std::size_t i = 0, j = 0;
-    const auto& x = a.entries_;
-    const auto& y = b.entries_;
+    const auto x = a.entries();
+    const auto y = b.entries();
     while (i < x.size() || j < y.size()) {
       if (j == y.size() || (i < x.size() && x[i].first < y[j].first)) {
-        if (!cb.contains(x[i].first)) out.entries_.push_back(x[i]);
+        if (!cb.contains(x[i].first)) out.append(x[i]);
         ++i;
       } else if (i == x.size() || y[j].first < x[i].first) {
-        if (!ca.contains(y[j].first)) out.entries_.push_back(y[j]);
+        if (!ca.contains(y[j].first)) out.append(y[j]);
         ++j;
       } else {
-        out.entries_.push_back(x[i]);  // a dot names one write: same value on both sides
+        out.append(x[i]);  // a dot names one write: same value on both sides
         ++i, ++j;
       }
     }
     return out;
   }
 
-  bool operator==(const DotFun&) const = default;
+  bool operator==(const DotFun& o) const { return std::ranges::equal(entries(), o.entries()); }
 
  private:
-  std::vector<Entry> entries_;  // sorted by dot, unique dots
+  // REQUIRES: e's dot above every dot held.
+  void append(const Entry& e) {
+    if (empty()) {
+      rep_.template emplace<Entry>(e);
+    } else {
+      spill().push_back(e);
+    }
+  }
+  const Entry* one() const { return std::get_if<Entry>(&rep_); }
+  const std::vector<Entry>& more() const { return *std::get_if<std::vector<Entry>>(&rep_); }
+  // The entries as a vector (moving an inline one there).
+  std::vector<Entry>& spill() {
+    if (Entry* e = std::get_if<Entry>(&rep_)) {
+      std::vector<Entry> more;
+      more.reserve(2);
+      more.push_back(std::move(*e));
+      rep_ = std::move(more);
+    }
+    return *std::get_if<std::vector<Entry>>(&rep_);
+  }
+
+  // The entries, sorted by dot, unique dots. Most keys hold one (one
+  // writer, nothing concurrent): it lives inline, so a key's store costs no
+  // allocation of its own; none, or two or more, live in the vector.
+  std::variant<std::vector<Entry>, Entry> rep_;
 };
 
 // A live-dot index: dot -> pointer to its key. Per replica, a vector of

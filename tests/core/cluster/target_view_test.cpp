@@ -152,6 +152,30 @@ TEST(ResolveVotes, OneVotePerMemberItsNewest) {
   EXPECT_EQ(resolve_votes({before, after, vote(HealthStatus::unhealthy, "b")}, 2, &bad, &good), HealthStatus::unhealthy);
 }
 
+// The siblings as the replicated state holds them give the same answer as
+// a copy of them (ClusterNode::target_status reads them in place).
+TEST(ResolveVotes, OverTheReplicatedSiblingsAsOverACopy) {
+  Observation before = vote(HealthStatus::unhealthy, "a", 1000);
+  Observation after = vote(HealthStatus::healthy, "a", 2000);
+  after.observer = before.observer + 2;
+  const std::vector<std::vector<Observation>> cases{
+      {},
+      {vote(HealthStatus::unknown, "a")},
+      {vote(HealthStatus::healthy, "a"), vote(HealthStatus::unhealthy, "b")},
+      {vote(HealthStatus::unhealthy, "a"), vote(HealthStatus::unhealthy, "b"), vote(HealthStatus::healthy, "c")},
+      {before, after},
+      {before, after, vote(HealthStatus::unhealthy, "b")},
+  };
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    DotFun<Observation> siblings;
+    for (std::size_t k = 0; k < cases[i].size(); ++k) siblings.insert(Dot{7, k + 1}, cases[i][k]);
+    for (int quorum : {1, 2, 3}) {
+      EXPECT_EQ(resolve_votes(siblings, quorum), resolve_votes(cases[i], quorum, nullptr, nullptr))
+          << "case " << i << ", quorum " << quorum;
+    }
+  }
+}
+
 TEST_F(TargetViewTest, ARestartedOwnersNewResultOutvotesItsOldIncarnation) {
   // The old incarnation's observation reached this agent; the new one wrote
   // without having seen it (a restart loses observations): both are siblings.
