@@ -229,7 +229,9 @@ TEST(HealthState, ExpiredRemovalsAreCollectedAndStayRemoved) {
   EXPECT_TRUE(b.expire_removals(10'000, 0).empty());
 }
 
-// The wire and the snapshot carry a removal as a version without a spec.
+// A whole state (anti-entropy's, a restored snapshot's) carries a removal
+// as a version without a spec; the codec's round trips of random histories
+// with removals are in codec_test.cpp.
 TEST(HealthState, ARemovalSurvivesTheJoinOfTheWholeState) {
   HealthState a(A), b(B);
   b.join(a.put_target(HlcTimestamp::make(1, 0), spec("t")));
