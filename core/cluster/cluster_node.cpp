@@ -218,14 +218,14 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     registry_seen_ = state.registry_version();
     ++durable_epoch_;
     std::vector<std::string> changed = take_registry_changes();
-    std::vector<TargetSpec> settle;  // specs with siblings this node writes once more
+    std::vector<SpecVersion> settle;  // winning versions with siblings this node writes once more
     for (const std::string& id : changed) {
       const auto resolved = state.target(id);
       if (resolved && resolved->spec && resolved->spec->spec) {
         ownership_.put_target(id, owner_count(resolved->spec->spec->checkers));
         if (resolved->spec_siblings > 1 && !config_.external_store && swim_.joined() &&
             resolved->spec->writer == state.self()) {
-          settle.push_back(*resolved->spec->spec);
+          settle.push_back(*resolved->spec);
         }
       } else {
         ownership_.remove_target(id);
@@ -235,7 +235,9 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     // targets at start; PUTs through two agents) leave one spec sibling
     // each. The writer of the winning sibling writes it once more, which
     // supersedes every sibling it has seen: one spec per target again, the
-    // same one everywhere (the winner is resolved the same way by all).
+    // same one everywhere (the winner is resolved the same way by all). The
+    // rewrite keeps the winner's written_at (Replicator::settle_target), so
+    // it never outranks a newer put written elsewhere meanwhile.
     // Chosen by the winner, not by this node's view of the ownership: two
     // members that both took themselves for the first owner (a join, a
     // heal) would supersede each other's rewrites over and over; two
@@ -243,8 +245,8 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     // one wins, and its writer ends it. Not before this node has joined (a
     // restored snapshot's siblings meet the others' first). If the winner's
     // writer is gone, the siblings stay until the target's next write.
-    for (TargetSpec& spec : settle) {
-      replicator_.put_target(now, std::move(spec), out);
+    for (const SpecVersion& winner : settle) {
+      replicator_.settle_target(now, winner, out);
       ++counters_.sibling_specs_settled;
     }
     if (affected.empty()) {

@@ -145,6 +145,11 @@ void Replicator::put_target(Instant now, TargetSpec spec, Effects& out) {
   apply_local(now, key, state_.put_target(clock_.tick(now), std::move(spec)), out);
 }
 
+void Replicator::settle_target(Instant now, const SpecVersion& winner, Effects& out) {
+  assert(winner.spec && winner.writer == state_.self());
+  apply_local(now, "t:" + winner.spec->id, state_.put_target(winner.written_at, *winner.spec), out);
+}
+
 void Replicator::remove_target(Instant now, const std::string& id, Effects& out) {
   apply_local(now, "t:" + id, state_.remove_target(clock_.tick(now), id), out);
 }

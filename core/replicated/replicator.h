@@ -234,6 +234,14 @@ class Replicator {
   // Local writes: apply, buffer, queue for piggybacking, arm replica_flush.
   void put_target(Instant now, TargetSpec spec, Effects& out);
   void remove_target(Instant now, const std::string& id, Effects& out);
+  // Writes `winner` (a spec version this replica wrote) once more, with its
+  // own written_at, superseding every version of the target seen here: the
+  // spec siblings left by concurrent writes collapse into one, and the
+  // rewrite ranks exactly where the winner did, so it never beats a
+  // concurrent version that is newer than the winner (as a fresh timestamp
+  // would: a client's put written elsewhere meanwhile would be lost).
+  // REQUIRES: winner.spec and winner.writer == this replica's id.
+  void settle_target(Instant now, const SpecVersion& winner, Effects& out);
   // Stamps `o.observed_at` from this agent's HLC, `o.observer` with its
   // replica id and `o.observer_name` with its name; returns the observation
   // as written. `keep_observers`: the observers (by name) whose observations

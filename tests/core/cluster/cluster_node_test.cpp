@@ -168,8 +168,10 @@ TEST(ClusterNode, TargetsConfiguredAtEveryAgentEndWithOneSpecEach) {
   // the others' writes: one spec sibling per agent. The first owner writes
   // the winner once more, which supersedes them all.
   TestCluster c(0);
+  std::map<ReplicaId, std::uint64_t> started_ms;  // each writer's start: when it wrote its configured targets
   for (int i = 0; i < 4; ++i) {
     c.add_node(targets(20));
+    started_ms[c.node(i).replication().state().self()] = static_cast<std::uint64_t>(c.now().ms());
     c.run_for(Duration::milliseconds(700));
   }
   c.run_for(Duration::seconds(5));
@@ -177,7 +179,13 @@ TEST(ClusterNode, TargetsConfiguredAtEveryAgentEndWithOneSpecEach) {
   for (int i = 0; i < c.size(); ++i) {
     const auto listed = c.node(i).replication().state().targets();
     ASSERT_EQ(listed.size(), 20u) << "n" << i;
-    for (const auto& [id, resolved] : listed) EXPECT_EQ(resolved.spec_siblings, 1u) << id << " at n" << i;
+    for (const auto& [id, resolved] : listed) {
+      EXPECT_EQ(resolved.spec_siblings, 1u) << id << " at n" << i;
+      // The settling write kept the winner's timestamp (its writer's
+      // start), so it cannot outrank a put written elsewhere meanwhile.
+      ASSERT_TRUE(started_ms.contains(resolved.spec->writer));
+      EXPECT_EQ(resolved.spec->written_at.wall_ms(), started_ms[resolved.spec->writer]) << id << " at n" << i;
+    }
     settled += c.node(i).counters().sibling_specs_settled;
   }
   // About one settling write per target and join (three joins wrote

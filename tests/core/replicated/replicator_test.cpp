@@ -556,6 +556,31 @@ TEST(Replicator, RemovalsWinOverTheirOlderPutAndAreCollectedAfterTheRetention) {
   EXPECT_GE(rounds, 1u);
 }
 
+// Settling spec siblings (ClusterNode: the winner's writer writes it once
+// more) keeps the winner's timestamp: a client's put written meanwhile at
+// another agent, newer than the winner, still wins. A fresh timestamp
+// (put_target) would have made the old spec win and lost that put.
+TEST(Replicator, SettlingSiblingsNeverOutranksANewerConcurrentPut) {
+  ReplicaNet net(3, ReplicatorConfig{}, testing::NetOptions{}, 9);
+  net.run_for(Duration::seconds(1));
+  const Instant t0 = net.now();
+  net.act(0, [&](Replicator& r, Effects& out) { r.put_target(t0, spec("web", 9000), out); });
+  net.act(1, [&](Replicator& r, Effects& out) { r.put_target(t0 - Duration::milliseconds(5), spec("web", 9001), out); });
+  net.run_for(Duration::seconds(2));
+  ASSERT_EQ(net.node(0).state().target("web")->spec_siblings, 2u);
+  const SpecVersion winner = *net.node(0).state().target("web")->spec;
+  ASSERT_EQ(winner.writer, net.node(0).state().self());
+  // Node 2 takes a client's put, newer than the winner; before it arrives,
+  // node 0 settles (later still on its clock).
+  net.act(2, [&](Replicator& r, Effects& out) { r.put_target(net.now(), spec("web", 9002), out); });
+  net.act(0, [&](Replicator& r, Effects& out) { r.settle_target(net.now() + Duration::seconds(1), winner, out); });
+  net.run_for(Duration::seconds(10));
+  for (std::size_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(net.node(i).state().target("web").has_value()) << i;
+    EXPECT_EQ(net.node(i).state().target("web")->spec->spec->url.port, 9002) << i;
+  }
+}
+
 TEST(Replicator, DeterministicForASeed) {
   auto run = [](std::uint64_t seed) {
     ReplicaNet net(6, ReplicatorConfig{}, NetOptions{Duration::milliseconds(30), 0.2, 0.1}, seed);
