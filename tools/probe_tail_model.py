@@ -6,8 +6,8 @@ list that is reshuffled after each full pass (memberlist's order, and heck's
 until 58f93dd; heck now probes on a slotted ring, core/membership/swim.h,
 whose first probe after a crash comes within two periods while views
 agree: this model is the figure that change answers). A crashed member is
-first probed when the earliest prober reaches it: in its current pass if its slot is still ahead, else in the next
-pass, at a fresh random slot. The probers' passes are independent. A probe
+first probed when the earliest prober reaches it: in its current pass if its
+slot is still ahead, else in the next pass, at a fresh random slot. The probers' passes are independent. A probe
 that gets no ack raises the suspicion at the end of its period, so first
 detection is about the first probe plus one period.
 

@@ -81,7 +81,8 @@ HealthDelta HealthState::forget_target(const std::string& id) {
 
 HealthDelta HealthState::expire_removals(std::uint64_t expire_before_ms, std::size_t max_removals) {
   HealthDelta d;
-  for (auto it = removal_order_.begin(); it != removal_order_.end() && max_removals > 0; ++it, --max_removals) {
+  const auto& order = removals_.order();
+  for (auto it = order.begin(); it != order.end() && max_removals > 0; ++it, --max_removals) {
     if (HlcTimestamp{it->first}.wall_ms() >= expire_before_ms) break;
     if (const auto* fun = state_.registry.store.find(it->second)) {
       fun->for_each_dot([&](Dot x) { d.registry.context.insert(x); });
@@ -91,25 +92,28 @@ HealthDelta HealthState::expire_removals(std::uint64_t expire_before_ms, std::si
   return d;
 }
 
-std::optional<HlcTimestamp> HealthState::oldest_removal() const {
-  if (removal_order_.empty()) return std::nullopt;
-  return HlcTimestamp{removal_order_.begin()->first};
+void KeyTimeOrder::set(const std::string& key, std::optional<std::uint64_t> time) {
+  if (auto it = time_.find(key); it != time_.end()) {
+    order_.erase({it->second, key});
+    time_.erase(it);
+  }
+  if (time) {
+    time_.emplace(key, *time);
+    order_.emplace(*time, key);
+  }
 }
 
-void HealthState::registry_changed(const std::vector<std::string>& keys) {
-  for (const std::string& k : keys) {
-    if (auto it = removal_time_.find(k); it != removal_time_.end()) {
-      removal_order_.erase({it->second, k});
-      removal_time_.erase(it);
-    }
-    const auto* fun = state_.registry.store.find(k);
+std::optional<HlcTimestamp> KeyTimeOrder::oldest() const {
+  if (order_.empty()) return std::nullopt;
+  return HlcTimestamp{order_.begin()->first};
+}
+
+void HealthState::index_removals(const std::vector<std::string>& keys, std::size_t from) {
+  for (std::size_t i = from; i < keys.size(); ++i) {
+    const auto* fun = state_.registry.store.find(keys[i]);
     const SpecVersion* winner = fun ? winning_version(*fun) : nullptr;
-    if (winner && !winner->spec) {
-      removal_time_.emplace(k, winner->written_at.packed);
-      removal_order_.emplace(winner->written_at.packed, k);
-    }
+    removals_.set(keys[i], winner && !winner->spec ? std::optional(winner->written_at.packed) : std::nullopt);
   }
-  if (tracking_) registry_changes_.insert(registry_changes_.end(), keys.begin(), keys.end());
 }
 
 HealthDelta HealthState::observe(const std::string& id, Observation o,
@@ -181,7 +185,8 @@ HealthDelta HealthState::expire_requests(std::uint64_t expire_before_ms, std::si
                                          std::size_t max_removals) {
   HealthDelta d;
   std::size_t left = request_order_.size();
-  for (auto it = request_order_.begin(); it != request_order_.end() && max_removals > 0; ++it, --max_removals) {
+  const auto& order = request_order_.order();
+  for (auto it = order.begin(); it != order.end() && max_removals > 0; ++it, --max_removals) {
     const bool expired = HlcTimestamp{it->first}.wall_ms() < expire_before_ms;
     if (!expired && left <= max_records) break;
     if (const auto* fun = state_.requests.store.find(it->second)) {
@@ -222,23 +227,19 @@ HealthDelta HealthState::remove_route(const std::string& name) {
 
 void HealthState::reorder_requests(const std::vector<std::string>& keys) {
   for (const std::string& k : keys) {
-    if (auto it = request_time_.find(k); it != request_time_.end()) {
-      request_order_.erase({it->second, k});
-      request_time_.erase(it);
-    }
-    if (const AppliedRequest* r = first_request(k)) {
-      request_time_.emplace(k, r->applied_at.packed);
-      request_order_.emplace(r->applied_at.packed, k);
-    }
+    const AppliedRequest* r = first_request(k);
+    request_order_.set(k, r ? std::optional(r->applied_at.packed) : std::nullopt);
   }
 }
 
 bool HealthState::apply(const HealthDelta& d) {
   bool g = false;
   if (!d.registry.store.empty() || !d.registry.context.empty()) {
-    std::vector<std::string> changed;
+    std::vector<std::string> scratch;
+    std::vector<std::string>& changed = registry_change_sink(scratch);
+    const std::size_t from = changed.size();
     g = join_tracking_keys(state_.registry, d.registry, &changed);
-    registry_changed(changed);
+    index_removals(changed, from);
   }
   const bool o = state_.observations.join(d.observations);
   const bool c = state_.counters.join(d.counters);
@@ -306,9 +307,11 @@ void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotM
 }  // namespace
 
 void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool adopt_context) {
-  std::vector<std::string> registry_keys;
+  std::vector<std::string> scratch;
+  std::vector<std::string>& registry_keys = registry_change_sink(scratch);
+  const std::size_t from = registry_keys.size();
   scoped_join(state_.registry, d.registry, here.registry, adopt_context, &registry_keys);
-  registry_changed(registry_keys);
+  index_removals(registry_keys, from);
   scoped_join(state_.observations, d.observations, here.observations, adopt_context);
   scoped_join(state_.counters, d.counters, here.counters, adopt_context);
   scoped_join(state_.sets, d.sets, here.sets, adopt_context);
@@ -511,9 +514,6 @@ const RouteVersion* HealthState::route(std::string_view name) const {
   return fun ? resolve_route(*fun) : nullptr;
 }
 
-std::optional<HlcTimestamp> HealthState::oldest_request() const {
-  if (request_order_.empty()) return std::nullopt;
-  return HlcTimestamp{request_order_.begin()->first};
-}
+std::optional<HlcTimestamp> HealthState::oldest_request() const { return request_order_.oldest(); }
 
 }  // namespace heck

@@ -191,6 +191,22 @@ struct SetPage {
   bool more = false;                 // members follow the last one listed
 };
 
+// Keys in (time, key) order, with each key's time: the GC order of the
+// request record and of the target removals. O(log n) per change.
+class KeyTimeOrder {
+ public:
+  // Sets `key`'s time, or (nullopt) drops the key.
+  void set(const std::string& key, std::optional<std::uint64_t> time);
+  std::size_t size() const { return time_.size(); }
+  // The first key's time, if any: O(1).
+  std::optional<HlcTimestamp> oldest() const;
+  const std::set<std::pair<std::uint64_t, std::string>>& order() const { return order_; }
+
+ private:
+  std::set<std::pair<std::uint64_t, std::string>> order_;
+  std::map<std::string, std::uint64_t> time_;
+};
+
 class HealthState {
  public:
   // The three stores keep a dot index (dot_store.h), so a join costs
@@ -238,9 +254,9 @@ class HealthState {
   // could (replicator.h: removal_retention).
   HealthDelta expire_removals(std::uint64_t expire_before_ms, std::size_t max_removals);
   // Removals held (targets whose winning version is a removal), in O(1).
-  std::size_t removal_records() const { return removal_time_.size(); }
+  std::size_t removal_records() const { return removals_.size(); }
   // The oldest held removal's written_at, if any: O(1).
-  std::optional<HlcTimestamp> oldest_removal() const;
+  std::optional<HlcTimestamp> oldest_removal() const { return removals_.oldest(); }
   // Writes `o` as target `id`'s observation. It supersedes every observation
   // of `id` this agent has seen except those `keep` returns true for (kept
   // ones stay as concurrent values: one vote per other owner, see
@@ -302,7 +318,7 @@ class HealthState {
   std::vector<std::pair<std::string, ResolvedTarget>> targets() const;
   std::optional<ResolvedTarget> target(const std::string& id) const;
   // How many targets targets() lists, in O(1).
-  std::size_t target_count() const { return state_.registry.store.size() - removal_time_.size(); }
+  std::size_t target_count() const { return state_.registry.store.size() - removals_.size(); }
   // The counter's value: the sum of every replica's total, clamped to the
   // int64 range (crdts.h: ccounter_value); 0 when never written.
   std::int64_t counter(const std::string& name) const;
@@ -364,9 +380,13 @@ class HealthState {
   bool apply(const HealthDelta& d);
   // Keeps request_order_ in step with the request store for `keys`.
   void reorder_requests(const std::vector<std::string>& keys);
-  // Keeps removal_order_ in step with the registry for `keys`, and passes
-  // them on to registry_changes_ when tracking.
-  void registry_changed(const std::vector<std::string>& keys);
+  // Where a registry join appends the keys it changed: registry_changes_
+  // when tracking (no copy), else `scratch`.
+  std::vector<std::string>& registry_change_sink(std::vector<std::string>& scratch) {
+    return tracking_ ? registry_changes_ : scratch;
+  }
+  // Keeps removals_ in step with the registry for keys[from..].
+  void index_removals(const std::vector<std::string>& keys, std::size_t from);
 
   ReplicaId self_;
   HealthDelta state_;
@@ -377,14 +397,10 @@ class HealthState {
   std::uint64_t requests_version_ = 0;
   std::uint64_t alerts_version_ = 0;
   std::uint64_t routes_version_ = 0;
-  // The request record in GC order: (applied_at of the first sibling, key),
-  // and each key's entry in it.
-  std::set<std::pair<std::uint64_t, std::string>> request_order_;
-  std::map<std::string, std::uint64_t> request_time_;
-  // The targets whose winning version is a removal, in GC order
-  // (written_at, id), and each one's written_at.
-  std::set<std::pair<std::uint64_t, std::string>> removal_order_;
-  std::map<std::string, std::uint64_t> removal_time_;
+  // The request record in GC order: applied_at of each key's first sibling.
+  KeyTimeOrder request_order_;
+  // The targets whose winning version is a removal, in GC order: its written_at.
+  KeyTimeOrder removals_;
   bool tracking_ = false;
   std::vector<std::string> registry_changes_;  // unsorted, may repeat; see take_registry_changes
 };

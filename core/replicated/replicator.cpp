@@ -211,10 +211,17 @@ void Replicator::remove_route(Instant now, const std::string& name, Effects& out
   apply_local(now, "n:" + name, state_.remove_route(name), out);
 }
 
+namespace {
+// The wall-clock ms before which a record kept `retention` is due at `now`.
+std::uint64_t expire_before_ms(Instant now, Duration retention) {
+  const std::int64_t ms = now.ms() - retention.ms();
+  return ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
+}
+}  // namespace
+
 void Replicator::expire_requests(Instant now, Effects& out) {
   if (state_.request_records() == 0) return;
-  const std::int64_t ms = now.ms() - config_.request_retention.ms();
-  const std::uint64_t before = ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
+  const std::uint64_t before = expire_before_ms(now, config_.request_retention);
   const auto oldest = state_.oldest_request();
   if (oldest->wall_ms() >= before && state_.request_records() <= config_.max_request_records) return;
   HealthDelta d = state_.expire_requests(before, config_.max_request_records, config_.max_request_removals);
@@ -226,8 +233,7 @@ void Replicator::expire_requests(Instant now, Effects& out) {
 void Replicator::expire_removals(Instant now, Effects& out) {
   const auto oldest = state_.oldest_removal();
   if (!oldest) return;
-  const std::int64_t ms = now.ms() - config_.removal_retention.ms();
-  const std::uint64_t before = ms > 0 ? static_cast<std::uint64_t>(ms) : 0;
+  const std::uint64_t before = expire_before_ms(now, config_.removal_retention);
   if (oldest->wall_ms() >= before) return;
   HealthDelta d = state_.expire_removals(before, config_.max_request_removals);
   if (d.registry.context.empty()) return;
