@@ -369,6 +369,11 @@ class DotMap {
   void erase(const K& k) {
     if (const Entry* e = map_.find(k)) remove(*e);
   }
+  // f(key) for every key, in no particular order.
+  template <typename F>
+  void for_each_key(F&& f) const {
+    map_.for_each_slot([&](const Entry& e) { f(e.first); });
+  }
   // f(dot) for every live dot, in no particular order.
   template <typename F>
   void for_each_dot(F&& f) const {

@@ -1,6 +1,7 @@
 #include "core/replicated/replicator.h"
 
 #include <algorithm>
+#include <bitset>
 #include <cassert>
 #include <tuple>
 
@@ -398,22 +399,26 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
     (room >= part.bytes.size() ? small : large).push_back(&part);
   }
   dirty_.clear();
-  for (const Peer* peer : pick_peers(peers, eager_push_peers(config_, other_peers(peers)))) {
+  // Every peer gets the same datagrams (the envelope names the sender, not
+  // the receiver): packed once, copied per peer.
+  std::vector<Bytes> packets;
+  {
     wire::PacketBuilder b(self_, config_.max_packet_bytes);
-    std::vector<Bytes> packets;
     for (const wire::EncodedPart* part : small) {
       if (!b.try_add(*part)) {
         packets.push_back(b.finish());
         b.add(*part);
       }
-      ++counters_.deltas_sent;
     }
     if (!b.empty()) packets.push_back(b.finish());
-    for (Bytes& bytes : packets) {
+  }
+  for (const Peer* peer : pick_peers(peers, eager_push_peers(config_, other_peers(peers)))) {
+    counters_.deltas_sent += small.size();
+    for (const Bytes& bytes : packets) {
       ++counters_.packets_sent;
       counters_.bytes_sent += bytes.size();
       counters_.datagram_bytes_sent += bytes.size();
-      out.push_back(Send{peer->address, Channel::datagram, std::move(bytes)});
+      out.push_back(Send{peer->address, Channel::datagram, bytes});
     }
     for (const wire::EncodedPart* part : large) {
       ++counters_.oversized_deltas;
@@ -529,31 +534,45 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
 
 void Replicator::DigestIndex::live_dot(int store, const std::string& key, Dot dot, bool added) {
   const std::uint16_t b = bucket_of(key);
-  const std::uint64_t key_hash = XXH64(key.data(), key.size(), 0);
-  const std::uint64_t h = entry_hash(key_hash, store, dot);
+  const std::uint64_t h = entry_hash(XXH64(key.data(), key.size(), 0), store, dot);
   hashes[b] = added ? hashes[b] + h : hashes[b] - h;
-  std::vector<KeyRef>& refs = keys[b];
-  const auto s = static_cast<std::uint32_t>(store);
-  const auto before = [](const KeyRef& r, const auto& v) {
-    if (r.store != std::get<0>(v)) return r.store < std::get<0>(v);
-    if (r.hash != std::get<1>(v)) return r.hash < std::get<1>(v);
-    return r.key < std::get<2>(v);
+}
+
+std::vector<std::vector<Replicator::KeyRef>> Replicator::keys_by_bucket(
+    const std::vector<std::uint16_t>& buckets) const {
+  std::vector<std::vector<KeyRef>> out(kDigestBuckets);
+  std::bitset<kDigestBuckets> wanted;
+  for (std::uint16_t b : buckets) wanted.set(b);
+  if (wanted.none()) return out;
+  const auto& st = state_.state();
+  auto scan = [&](std::uint32_t store, const auto& map) {
+    map.for_each_key([&](const std::string& key) {
+      const std::uint16_t b = bucket_of(key);
+      if (wanted.test(b)) out[b].push_back(KeyRef{key, XXH64(key.data(), key.size(), 0), store});
+    });
   };
-  auto it = std::lower_bound(refs.begin(), refs.end(), std::tuple{s, key_hash, std::string_view(key)}, before);
-  const bool found = it != refs.end() && it->store == s && it->hash == key_hash && it->key == key;
-  if (added) {
-    // A new key's view is of the state's own key, which outlives its dots.
-    if (!found) it = refs.insert(it, KeyRef{key, key_hash, s, 0});
-    ++it->dots;
-  } else if (found && --it->dots == 0) {
-    refs.erase(it);
+  scan(0, st.registry.store);
+  scan(1, st.observations.store);
+  scan(2, st.counters.store);
+  scan(3, st.sets.store);
+  scan(4, st.requests.store);
+  scan(5, st.alerts.store);
+  scan(6, st.routes.store);
+  for (std::uint16_t b : buckets) {
+    std::sort(out[b].begin(), out[b].end(), [](const KeyRef& x, const KeyRef& y) {
+      if (x.store != y.store) return x.store < y.store;
+      if (x.hash != y.hash) return x.hash < y.hash;
+      return x.key < y.key;
+    });
   }
+  return out;
 }
 
 ScopeKeys Replicator::keys_in(const std::vector<std::uint16_t>& buckets) const {
   ScopeKeys here;
+  const auto by_bucket = keys_by_bucket(buckets);
   for (std::uint16_t b : buckets) {
-    for (const DigestIndex::KeyRef& r : digest_index_->keys[b]) {
+    for (const KeyRef& r : by_bucket[b]) {
       auto& out = r.store == 0   ? here.registry
                   : r.store == 1 ? here.observations
                   : r.store == 2 ? here.counters
@@ -582,16 +601,7 @@ bool Replicator::digest_index_consistent() const {
   add(4, st.requests.store.entries());
   add(5, st.alerts.store.entries());
   add(6, st.routes.store.entries());
-  if (fresh.hashes != digest_index_->hashes) return false;
-  for (std::size_t b = 0; b < kDigestBuckets; ++b) {
-    const auto& x = fresh.keys[b];
-    const auto& y = digest_index_->keys[b];
-    const auto same = [](const DigestIndex::KeyRef& p, const DigestIndex::KeyRef& q) {
-      return p.key == q.key && p.store == q.store && p.dots == q.dots;
-    };
-    if (!std::equal(x.begin(), x.end(), y.begin(), y.end(), same)) return false;
-  }
-  return true;
+  return fresh.hashes == digest_index_->hashes;
 }
 
 Digest Replicator::digest() const {
@@ -754,6 +764,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
     bytes += key.size() + 4;
     if (!sent.empty()) out_store.put(key, std::move(sent));
   };
+  const auto by_bucket = keys_by_bucket(differing);
   for (std::size_t i = 0; i < differing.size(); ++i) {
     const std::uint16_t b = differing[(start + i) % differing.size()];
     if (bytes > config_.max_repair_bytes) {
@@ -761,7 +772,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
       break;
     }
     r.buckets.push_back(b);
-    for (const DigestIndex::KeyRef& e : digest_index_->keys[b]) {
+    for (const KeyRef& e : by_bucket[b]) {
       const std::string key(e.key);
       if (e.store == 0) add_entries(s.registry.store, key, peer.registry, r.delta.registry.store, r.elided.registry);
       if (e.store == 1) {

@@ -353,24 +353,25 @@ class Replicator {
   void remember(const std::string& peer, const Digest& d);
   void send(const Address& to, Channel channel, const std::vector<wire::EncodedPart>& parts, Effects& out);
   void malformed(std::string what);
-  // Digest bucket hashes and the keys in each bucket, kept up to date as
-  // live dots come and go (O(log bucket) per dot, never O(state)); on the
-  // heap so the state's stores can point at it while the replicator moves.
+  // The digest's bucket hashes, kept up to date as live dots come and go:
+  // O(1) per dot (two hashes of its key), never O(state). On the heap so
+  // the state's stores can point at it while the replicator moves.
   struct DigestIndex final : LiveDotSink<std::string> {
-    // A key held here, in one store: a view of the state's own key (alive
-    // while the key has live dots), its hash and how many dots it has.
-    struct KeyRef {
-      std::string_view key;
-      std::uint64_t hash = 0;   // XXH64(key): orders a bucket without reading the keys
-      std::uint32_t store = 0;  // the HealthState::set_live_sink tag: 0 registry .. 6 routes
-      std::uint32_t dots = 0;
-    };
     std::vector<std::uint64_t> hashes = std::vector<std::uint64_t>(kDigestBuckets, 0);
-    // Per bucket, by (store, hash, key): a lookup compares integers in one
-    // contiguous vector and reads a key only where the hashes match.
-    std::vector<std::vector<KeyRef>> keys = std::vector<std::vector<KeyRef>>(kDigestBuckets);
     void live_dot(int store, const std::string& key, Dot dot, bool added) override;
   };
+  // A key held here, in one store (a view of the state's own key).
+  struct KeyRef {
+    std::string_view key;
+    std::uint64_t hash = 0;   // XXH64(key): orders a bucket's keys
+    std::uint32_t store = 0;  // the HealthState::set_live_sink tag: 0 registry .. 6 routes
+  };
+  // The keys held here in each of `buckets` (indexed by bucket; the others
+  // empty), each by (store, hash, key). A scan of every key, O(n) hashes:
+  // it serves a state repair, sent or received (a few per anti-entropy
+  // round at most), where a per-bucket key list kept up to date cost a
+  // cold write per new key (most of the joins of a registry burst).
+  std::vector<std::vector<KeyRef>> keys_by_bucket(const std::vector<std::uint16_t>& buckets) const;
   // The keys held here in `buckets`, per store (a scoped join's scope).
   ScopeKeys keys_in(const std::vector<std::uint16_t>& buckets) const;
 
