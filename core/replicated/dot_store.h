@@ -162,13 +162,21 @@ class DotFun {
 // entry dead (compacted once half are dead). 16 bytes per live dot plus
 // slack, against ~64 for a tree node. Lookups O(log n); a range of one
 // replica's counters is a contiguous scan.
+//
+// Dots that arrive out of counter order (a burst of one writer's deltas
+// reordered on the way, a repair) go to a small sorted side vector that is
+// merged into the run once it holds kMaxLate: O(kMaxLate + n / kMaxLate)
+// amortised per late dot, where inserting each in the middle of the run
+// moved half of it (a 10,000-target registry burst: ~80 KB per dot).
 template <typename K>
 class LiveDotIndex {
  public:
+  static constexpr std::size_t kMaxLate = 64;
+
   void insert(Dot d, const K* key) {
     Run& run = run_of(d.replica);
     auto& e = run.entries;
-    if (e.empty() || e.back().counter < d.counter) {
+    if ((e.empty() || e.back().counter < d.counter) && (run.late.empty() || run.late.back().counter < d.counter)) {
       e.push_back(Slot{d.counter, key});
       ++live_;
       return;
@@ -180,21 +188,35 @@ class LiveDotIndex {
         ++live_;
       }
       it->key = key;
-    } else {
-      e.insert(it, Slot{d.counter, key});
-      ++live_;
+      return;
     }
+    auto& late = run.late;
+    auto lt = lower(late, d.counter);
+    if (lt != late.end() && lt->counter == d.counter) {
+      lt->key = key;  // late slots are live (an erase removes them)
+      return;
+    }
+    late.insert(lt, Slot{d.counter, key});
+    ++live_;
+    if (late.size() >= kMaxLate) merge_late(run);
   }
   void erase(Dot d) {
     auto rit = find_run(d.replica);
     if (rit == runs_.end()) return;
     Run& run = rit->second;
     auto it = lower(run.entries, d.counter);
-    if (it == run.entries.end() || it->counter != d.counter || !it->key) return;
-    it->key = nullptr;
-    ++run.dead;
-    --live_;
-    if (run.dead == run.entries.size()) {
+    if (it == run.entries.end() || it->counter != d.counter) {
+      auto lt = lower(run.late, d.counter);
+      if (lt == run.late.end() || lt->counter != d.counter) return;
+      run.late.erase(lt);
+      --live_;
+    } else {
+      if (!it->key) return;
+      it->key = nullptr;
+      ++run.dead;
+      --live_;
+    }
+    if (run.dead == run.entries.size() && run.late.empty()) {
       runs_.erase(rit);
     } else if (run.dead > 16 && run.dead * 2 > run.entries.size()) {
       std::erase_if(run.entries, [](const Slot& x) { return x.key == nullptr; });
@@ -204,18 +226,26 @@ class LiveDotIndex {
   const K* find(Dot d) const {
     auto rit = find_run(d.replica);
     if (rit == runs_.end()) return nullptr;
-    const auto& e = rit->second.entries;
-    auto it = std::lower_bound(e.begin(), e.end(), d.counter,
-                               [](const Slot& x, std::uint64_t c) { return x.counter < c; });
-    return it != e.end() && it->counter == d.counter ? it->key : nullptr;
+    for (const auto* v : {&rit->second.entries, &rit->second.late}) {
+      auto it = std::lower_bound(v->begin(), v->end(), d.counter,
+                                 [](const Slot& x, std::uint64_t c) { return x.counter < c; });
+      if (it != v->end() && it->counter == d.counter) return it->key;
+    }
+    return nullptr;
   }
   // f(key) for every live dot of `replica` with counter <= top, in counter order.
   template <typename F>
   void for_each_up_to(ReplicaId replica, std::uint64_t top, F&& f) const {
     auto rit = find_run(replica);
     if (rit == runs_.end()) return;
-    for (const Slot& x : rit->second.entries) {
-      if (x.counter > top) break;
+    const auto& e = rit->second.entries;
+    const auto& late = rit->second.late;
+    std::size_t i = 0, j = 0;
+    for (;;) {
+      const bool from_e = i < e.size() && (j == late.size() || e[i].counter < late[j].counter);
+      if (!from_e && j == late.size()) return;
+      const Slot& x = from_e ? e[i++] : late[j++];
+      if (x.counter > top) return;
       if (x.key) f(x.key);
     }
   }
@@ -233,8 +263,26 @@ class LiveDotIndex {
   };
   struct Run {
     std::vector<Slot> entries;  // sorted by counter
-    std::size_t dead = 0;
+    std::size_t dead = 0;       // erased slots in entries
+    std::vector<Slot> late;     // sorted by counter, all live, none in entries; < kMaxLate
   };
+  static void merge_late(Run& run) {
+    std::vector<Slot> merged;
+    merged.reserve(run.entries.size() - run.dead + run.late.size());
+    std::size_t i = 0;
+    for (const Slot& x : run.late) {
+      for (; i < run.entries.size() && run.entries[i].counter < x.counter; ++i) {
+        if (run.entries[i].key) merged.push_back(run.entries[i]);
+      }
+      merged.push_back(x);
+    }
+    for (; i < run.entries.size(); ++i) {
+      if (run.entries[i].key) merged.push_back(run.entries[i]);
+    }
+    run.entries = std::move(merged);
+    run.dead = 0;
+    run.late.clear();
+  }
   static typename std::vector<Slot>::iterator lower(std::vector<Slot>& e, std::uint64_t c) {
     return std::lower_bound(e.begin(), e.end(), c, [](const Slot& x, std::uint64_t v) { return x.counter < v; });
   }

@@ -1,0 +1,88 @@
+// The live-dot index against a plain ordered map, with dots arriving in any
+// order (its late side vector and the merges into a run).
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <rapidcheck.h>
+#include <rapidcheck/gtest.h>
+
+#include "core/replicated/dot_store.h"
+
+namespace heck {
+namespace {
+
+struct Op {
+  bool erase = false;
+  ReplicaId replica = 0;
+  std::uint64_t counter = 0;
+  int key = 0;
+};
+
+void check_same(const LiveDotIndex<std::string>& index, const std::map<Dot, const std::string*>& model,
+                std::uint64_t max_counter) {
+  RC_ASSERT(index.size() == model.size());
+  for (ReplicaId r = 1; r <= 3; ++r) {
+    for (std::uint64_t c = 1; c <= max_counter; ++c) {
+      auto it = model.find(Dot{r, c});
+      RC_ASSERT(index.find(Dot{r, c}) == (it == model.end() ? nullptr : it->second));
+    }
+    for (std::uint64_t top : {std::uint64_t{0}, max_counter / 2, max_counter}) {
+      std::vector<const std::string*> got, want;
+      index.for_each_up_to(r, top, [&](const std::string* k) { got.push_back(k); });
+      for (const auto& [d, k] : model) {
+        if (d.replica == r && d.counter <= top) want.push_back(k);
+      }
+      RC_ASSERT(got == want);
+    }
+  }
+}
+
+RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWhateverTheArrivalOrder, ()) {
+  const std::vector<std::string> keys{"a", "b", "c", "d"};
+  // Mostly one replica's burst in shuffled order, with erases between.
+  const std::uint64_t max_counter = *rc::gen::inRange<std::uint64_t>(1, 400);
+  const auto ops = *rc::gen::container<std::vector<Op>>(rc::gen::build<Op>(
+      rc::gen::set(&Op::erase, rc::gen::weightedOneOf<bool>({{4, rc::gen::just(false)}, {1, rc::gen::just(true)}})),
+      rc::gen::set(&Op::replica, rc::gen::weightedOneOf<ReplicaId>({{6, rc::gen::just<ReplicaId>(1)},
+                                                                      {1, rc::gen::inRange<ReplicaId>(2, 4)}})),
+      rc::gen::set(&Op::counter, rc::gen::inRange<std::uint64_t>(1, max_counter + 1)),
+      rc::gen::set(&Op::key, rc::gen::inRange(0, 4))));
+  LiveDotIndex<std::string> index;
+  std::map<Dot, const std::string*> model;
+  for (const Op& op : ops) {
+    const Dot d{op.replica, op.counter};
+    if (op.erase) {
+      index.erase(d);
+      model.erase(d);
+    } else {
+      index.insert(d, &keys[static_cast<std::size_t>(op.key)]);
+      model[d] = &keys[static_cast<std::size_t>(op.key)];
+    }
+  }
+  check_same(index, model, max_counter);
+}
+
+TEST(LiveDotIndex, AShuffledBurstOfOneWriterIsFoundWholeAndInOrder) {
+  const std::string key = "t";
+  LiveDotIndex<std::string> index;
+  // 5,000 dots of one replica, in an order far from sorted (a stride
+  // coprime with the count), then every other one erased.
+  constexpr std::uint64_t n = 5000;
+  for (std::uint64_t i = 0; i < n; ++i) index.insert(Dot{7, (i * 2377) % n + 1}, &key);
+  EXPECT_EQ(index.size(), n);
+  for (std::uint64_t c = 2; c <= n; c += 2) index.erase(Dot{7, c});
+  EXPECT_EQ(index.size(), n / 2);
+  std::uint64_t seen = 0;
+  index.for_each_up_to(7, n, [&](const std::string* k) {
+    EXPECT_EQ(k, &key);
+    ++seen;
+  });
+  EXPECT_EQ(seen, n / 2);
+  for (std::uint64_t c = 1; c <= n; ++c) EXPECT_EQ(index.find(Dot{7, c}), c % 2 == 1 ? &key : nullptr) << c;
+}
+
+}  // namespace
+}  // namespace heck
