@@ -25,6 +25,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -118,7 +119,7 @@ class OwnershipIndex {
   std::vector<Member> members_;                          // interned; `live` marks the current set
   NameIndex by_name_;                                    // name -> index into members_
   std::vector<std::uint32_t> live_;                      // ids of live members
-  std::vector<Target> targets_;                          // by slot
+  std::deque<Target> targets_;  // by slot; chunked: growing it moves no target
   std::vector<std::uint32_t> free_slots_;
   SlotMap<std::string, std::uint32_t> by_id_;  // id -> slot (hashed; ordered on demand)
   mutable std::uint64_t full_ranks_ = 0;

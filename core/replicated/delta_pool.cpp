@@ -2,14 +2,14 @@
 
 namespace heck {
 
-std::shared_ptr<const HealthDelta> DeltaPool::find(std::span<const std::uint8_t> body, const CodecLimits& limits) {
+const HealthDelta* DeltaPool::find(std::span<const std::uint8_t> body, const CodecLimits& limits) {
   auto it = by_bytes_.find(bytes_text(body));
   if (it == by_bytes_.end() || !(it->second.limits == limits)) {
     ++counters_.misses;
     return nullptr;
   }
   ++counters_.hits;
-  return it->second.delta;
+  return it->second.delta.get();
 }
 
 void DeltaPool::insert(std::span<const std::uint8_t> body, const CodecLimits& limits,

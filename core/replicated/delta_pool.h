@@ -46,7 +46,9 @@ class DeltaPool {
   explicit DeltaPool(std::size_t capacity = 32768) : capacity_(capacity == 0 ? 1 : capacity) {}
 
   // The delta decoded earlier from exactly `body` under `limits`, or null.
-  std::shared_ptr<const HealthDelta> find(std::span<const std::uint8_t> body, const CodecLimits& limits);
+  // Valid until the next insert (which may evict it): no reference count
+  // is touched on a hit.
+  const HealthDelta* find(std::span<const std::uint8_t> body, const CodecLimits& limits);
   // Remembers `delta` as what `body` decodes to under `limits` (evicting
   // the oldest body past capacity).
   void insert(std::span<const std::uint8_t> body, const CodecLimits& limits, std::shared_ptr<const HealthDelta> delta);

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -165,13 +166,13 @@ class DotFun {
 //
 // Dots that arrive out of counter order (a burst of one writer's deltas
 // reordered on the way, a repair) go to a small sorted side vector that is
-// merged into the run once it holds kMaxLate: O(kMaxLate + n / kMaxLate)
-// amortised per late dot, where inserting each in the middle of the run
-// moved half of it (a 10,000-target registry burst: ~80 KB per dot).
+// merged into the run once it holds about sqrt(n) (at least kMinLate):
+// O(sqrt n) amortised per late dot, where inserting each in the middle of
+// the run moved half of it (a 10,000-target registry burst: ~80 KB per dot).
 template <typename K>
 class LiveDotIndex {
  public:
-  static constexpr std::size_t kMaxLate = 64;
+  static constexpr std::size_t kMinLate = 64;
 
   void insert(Dot d, const K* key) {
     Run& run = run_of(d.replica);
@@ -198,7 +199,7 @@ class LiveDotIndex {
     }
     late.insert(lt, Slot{d.counter, key});
     ++live_;
-    if (late.size() >= kMaxLate) merge_late(run);
+    if (late.size() >= std::max(kMinLate, std::size_t{1} << (std::bit_width(e.size()) / 2))) merge_late(run);
   }
   void erase(Dot d) {
     auto rit = find_run(d.replica);
@@ -264,7 +265,7 @@ class LiveDotIndex {
   struct Run {
     std::vector<Slot> entries;  // sorted by counter
     std::size_t dead = 0;       // erased slots in entries
-    std::vector<Slot> late;     // sorted by counter, all live, none in entries; < kMaxLate
+    std::vector<Slot> late;     // sorted by counter, all live, none in entries
   };
   static void merge_late(Run& run) {
     std::vector<Slot> merged;

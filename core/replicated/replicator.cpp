@@ -436,12 +436,14 @@ std::size_t Replicator::other_peers(std::span<const Peer> peers) const {
 
 void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const Peer> peers, Effects& out) {
   // A body decoded before (by any agent sharing the pool) is not decoded again.
-  std::shared_ptr<const HealthDelta> d = config_.delta_pool ? config_.delta_pool->find(part.body, config_.codec) : nullptr;
+  const HealthDelta* d = config_.delta_pool ? config_.delta_pool->find(part.body, config_.codec) : nullptr;
+  std::shared_ptr<const HealthDelta> decoded_here;  // keeps d alive past an eviction
   if (!d) {
     auto decoded = decode_delta(part.body, config_.codec, config_.spec_pool.get());
     if (!decoded) return malformed("delta: " + decoded.error());
-    d = std::make_shared<const HealthDelta>(std::move(*decoded));
-    if (config_.delta_pool) config_.delta_pool->insert(part.body, config_.codec, d);
+    decoded_here = std::make_shared<const HealthDelta>(std::move(*decoded));
+    if (config_.delta_pool) config_.delta_pool->insert(part.body, config_.codec, decoded_here);
+    d = decoded_here.get();
   }
   ++counters_.deltas_received;
   observe_clock(now, *d);
