@@ -23,28 +23,31 @@ std::uint64_t CausalContext::max_counter(ReplicaId replica) const {
 
 Dot CausalContext::next_dot(ReplicaId replica) const { return Dot{replica, max_counter(replica) + 1}; }
 
-void CausalContext::insert(Dot d) {
-  if (contains(d)) return;
-  cloud_.insert(d);
-  compact(d.replica);
+// The cloud never holds vv[r] + 1 (compact folds it), so a dot above that
+// lets nothing fold: only the dot right above the vector needs a compact.
+bool CausalContext::add_to_cloud(Dot d) {
+  const std::uint64_t have = vv_.get(d.replica);
+  if (d.counter <= have) return false;
+  if (d.counter == have + 1) {
+    vv_.set(d.replica, d.counter);
+    compact(d.replica);
+    return true;
+  }
+  return cloud_.insert(d).second;
 }
 
-void CausalContext::join(const CausalContext& other) {
+void CausalContext::insert(Dot d) { add_to_cloud(d); }
+
+bool CausalContext::join(const CausalContext& other) {
+  bool grew = false;
   for (const auto& [r, n] : other.vv_) {
     if (n <= vv_.get(r)) continue;
     vv_.set(r, n);
     compact(r);
+    grew = true;
   }
-  ReplicaId last = 0;
-  bool any = false;
-  for (const Dot& d : other.cloud_) {
-    if (contains(d)) continue;
-    cloud_.insert(d);
-    if (any && d.replica != last) compact(last);
-    last = d.replica;
-    any = true;
-  }
-  if (any) compact(last);
+  for (const Dot& d : other.cloud_) grew = add_to_cloud(d) || grew;
+  return grew;
 }
 
 CausalContext CausalContext::from_parts(std::map<ReplicaId, std::uint64_t> vv, std::set<Dot> cloud) {

@@ -68,7 +68,8 @@ class CausalContext {
   // Cost: O(log n) per dot inserted, plus the cloud dots it lets fold into
   // the version vector; join is O(|other| log n), never O(|this|).
   void insert(Dot d);
-  void join(const CausalContext& other);
+  // Returns whether this context grew (other held a dot it lacked).
+  bool join(const CausalContext& other);
   // Builds a context from a version vector and a cloud in one compaction
   // (decoders). Entries with max 0 are ignored.
   static CausalContext from_parts(std::map<ReplicaId, std::uint64_t> vv, std::set<Dot> cloud);
@@ -110,6 +111,9 @@ class CausalContext {
   // O(log n + dots folded); compact() for all, O(cloud).
   void compact();
   void compact(ReplicaId r);
+  // Adds d (above the version vector: to the cloud, or folds it in);
+  // returns whether it was new.
+  bool add_to_cloud(Dot d);
   std::uint64_t max_vv(ReplicaId r) const { return vv_.get(r); }
   bool vv_contains(Dot d) const { return d.counter <= max_vv(d.replica); }
 

@@ -608,16 +608,16 @@ struct Causal {
 
   // Returns whether anything changed (the store, or the context grew).
   bool join(const Causal& other) {
-    bool changed = !context.includes(other.context);
+    // The store joins against the context as it was; then the context grows.
+    bool changed = false;
     if constexpr (requires { store.join_into(context, other.store, other.context); }) {
-      changed = store.join_into(context, other.store, other.context) || changed;
+      changed = store.join_into(context, other.store, other.context);
     } else {
       S joined = S::join(store, context, other.store, other.context);
-      changed = changed || !(joined == store);
+      changed = !(joined == store);
       store = std::move(joined);
     }
-    if (changed) context.join(other.context);
-    return changed;
+    return context.join(other.context) || changed;
   }
   bool operator==(const Causal&) const = default;
 };
@@ -626,9 +626,9 @@ struct Causal {
 // `changed` (DotMap::join_into).
 template <typename K, typename S>
 bool join_tracking_keys(Causal<DotMap<K, S>>& state, const Causal<DotMap<K, S>>& delta, std::vector<K>* changed) {
-  const bool grew = !state.context.includes(delta.context);
+  // The store joins against the context as it was; then the context grows.
   const bool stored = state.store.join_into(state.context, delta.store, delta.context, changed);
-  if (grew || stored) state.context.join(delta.context);
+  const bool grew = state.context.join(delta.context);
   return grew || stored;
 }
 
