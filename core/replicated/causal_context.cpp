@@ -25,7 +25,7 @@ Dot CausalContext::next_dot(ReplicaId replica) const { return Dot{replica, max_c
 
 // The cloud never holds vv[r] + 1 (compact folds it), so a dot above that
 // lets nothing fold: only the dot right above the vector needs a compact.
-bool CausalContext::add_to_cloud(Dot d) {
+bool CausalContext::add_dot(Dot d) {
   const std::uint64_t have = vv_.get(d.replica);
   if (d.counter <= have) return false;
   if (d.counter == have + 1) {
@@ -36,7 +36,7 @@ bool CausalContext::add_to_cloud(Dot d) {
   return cloud_.insert(d).second;
 }
 
-void CausalContext::insert(Dot d) { add_to_cloud(d); }
+void CausalContext::insert(Dot d) { add_dot(d); }
 
 bool CausalContext::join(const CausalContext& other) {
   bool grew = false;
@@ -46,7 +46,7 @@ bool CausalContext::join(const CausalContext& other) {
     compact(r);
     grew = true;
   }
-  for (const Dot& d : other.cloud_) grew = add_to_cloud(d) || grew;
+  for (const Dot& d : other.cloud_) grew = add_dot(d) || grew;
   return grew;
 }
 

@@ -113,7 +113,7 @@ class CausalContext {
   void compact(ReplicaId r);
   // Adds d (above the version vector: to the cloud, or folds it in);
   // returns whether it was new.
-  bool add_to_cloud(Dot d);
+  bool add_dot(Dot d);
   std::uint64_t max_vv(ReplicaId r) const { return vv_.get(r); }
   bool vv_contains(Dot d) const { return d.counter <= max_vv(d.replica); }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bitset>
 #include <cassert>
-#include <tuple>
 
 #include <fmt/format.h>
 #include <xxhash.h>
