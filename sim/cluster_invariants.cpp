@@ -479,9 +479,10 @@ void InvariantChecker::finish(const ClusterWorld& world) {
   const bool judged = scenario_.invariants.judged(Invariant::agreement);
   // The truths of each target's last bound (the steady rule and the lag rule).
   std::vector<std::set<HealthStatus>> truths_of(tracks_.size());
+  std::vector<Duration> bounds(tracks_.size());
   for (std::uint32_t i = 0; i < tracks_.size(); ++i) {
     const Track& t = tracks_[i];
-    const Duration bound = freshness_bound(i);
+    const Duration bound = bounds[i] = freshness_bound(i);
     const Instant from = now - bound > Instant::from_ns(0) ? now - bound : Instant::from_ns(0);
     std::set<HealthStatus>& truths = truths_of[i];
     truths.insert(truth_at(t, from));
@@ -508,7 +509,7 @@ void InvariantChecker::finish(const ClusterWorld& world) {
   }
   for (std::uint32_t i = 0; i < tracks_.size(); ++i) {
     const Track& t = tracks_[i];
-    const Duration bound = freshness_bound(i);
+    const Duration bound = bounds[i];
     const std::set<HealthStatus>& truths = truths_of[i];
     std::vector<std::uint32_t> wrong;
     std::string first;

@@ -24,7 +24,8 @@
 //                      agreement, freshness): 0 expected
 // --joins adds, under the row: delta joins per simulated second, and the
 // replication totals (local writes, delta parts received and joined, state
-// repair entries, bodies decoded once and reused through the shared pool).
+// repairs and their entries, bodies decoded once and reused through the
+// shared pool).
 //
 // Run: build-sim/tools/bench/cluster_bench [--members 100] [--targets 10000]
 //        [--interval-ms 1000] [--seed 1] [--rows main,scale]
@@ -104,7 +105,7 @@ struct Row {
   std::vector<std::uint64_t> joins_per_s;    // --joins: delta joins, all agents, per simulated second
   // --joins: replication totals over the agents alive at the end, and the
   // shared delta pool's decodes saved.
-  std::uint64_t local_writes = 0, deltas_received = 0, deltas_joined = 0, repair_entries = 0;
+  std::uint64_t local_writes = 0, deltas_received = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
 };
 
@@ -251,6 +252,7 @@ Row run(const Options& o, int n, int t) {
     row.local_writes += c.local_writes;
     row.deltas_received += c.deltas_received;
     row.deltas_joined += c.deltas_joined;
+    row.state_repairs += c.state_repairs_sent;
     row.repair_entries += c.repair_entries_sent;
   }
   row.pool_hits = w.delta_pool().counters().hits;
@@ -286,8 +288,9 @@ void print(const Row& r) {
     for (std::size_t i = 0; i < r.joins_per_s.size(); ++i) seconds.push_back(fmt::format("{}:{}", i, r.joins_per_s[i]));
     fmt::print("        delta joins per simulated second (second:joins, all agents): {}\n", fmt::join(seconds, " "));
     fmt::print("        replication, agents alive at the end: {} local writes, {} delta parts received, {} joined, "
-               "{} entries sent in state repairs; shared decodes: {} bodies decoded, {} reused\n",
-               r.local_writes, r.deltas_received, r.deltas_joined, r.repair_entries, r.pool_misses, r.pool_hits);
+               "{} state repairs sent ({} entries); shared decodes: {} bodies decoded, {} reused\n",
+               r.local_writes, r.deltas_received, r.deltas_joined, r.state_repairs, r.repair_entries, r.pool_misses,
+               r.pool_hits);
   }
   std::fflush(stdout);
 }
