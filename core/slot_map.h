@@ -130,7 +130,15 @@ class KeyLookup {
   std::size_t size_ = 0;
 };
 
-template <typename K, typename V>
+// The default hash of a SlotMap key: KeyLookup::hash_of (std::hash, mixed).
+struct SlotMapHash {
+  template <typename Q>
+  std::uint64_t operator()(const Q& k) const { return KeyLookup::hash_of(k); }
+};
+
+// Hash: a callable giving a well-mixed 64-bit hash of a key (or of a view
+// of one: a string key is found by a string_view), equal for equal keys.
+template <typename K, typename V, typename Hash = SlotMapHash>
 class SlotMap {
  public:
   using value_type = std::pair<K, V>;
@@ -173,7 +181,7 @@ class SlotMap {
   value_type* find(const Q& k) { return const_cast<value_type*>(std::as_const(*this).find(k)); }
   template <typename Q = K>
   const value_type* find(const Q& k) const {
-    const std::uint32_t s = lookup_.find(KeyLookup::hash_of(k), k, [&](std::uint32_t x) -> const K& {
+    const std::uint32_t s = lookup_.find(Hash{}(k), k, [&](std::uint32_t x) -> const K& {
       return node(x).kv.first;
     });
     return s == KeyLookup::kNone ? nullptr : &node(s).kv;
@@ -195,8 +203,7 @@ class SlotMap {
     n.kv.first = std::move(k);
     n.kv.second = std::move(v);
     n.live = true;
-    lookup_.insert(KeyLookup::hash_of(n.kv.first), s,
-                   [&](std::uint32_t x) { return KeyLookup::hash_of(node(x).kv.first); });
+    lookup_.insert(Hash{}(n.kv.first), s, [&](std::uint32_t x) { return Hash{}(node(x).kv.first); });
     ++size_;
     invalidate_order();
     return &n.kv;
@@ -204,16 +211,22 @@ class SlotMap {
   // Erases `k`'s entry, if any. O(1) expected.
   template <typename Q = K>
   void erase(const Q& k) {
-    const std::uint64_t h = KeyLookup::hash_of(k);
+    const std::uint64_t h = Hash{}(k);
     const std::uint32_t s = lookup_.find(h, k, [&](std::uint32_t x) -> const K& { return node(x).kv.first; });
-    if (s == KeyLookup::kNone) return;
-    Node& n = node(s);
-    lookup_.erase(h, s);
-    n.kv = value_type{};
-    n.live = false;
-    free_.push_back(s);
-    --size_;
-    invalidate_order();
+    if (s != KeyLookup::kNone) erase_slot(h, s);
+  }
+  // Erases every entry e with pred(e), visited in slot order; returns how
+  // many. O(n).
+  template <typename P>
+  std::size_t erase_if(P&& pred) {
+    std::size_t erased = 0;
+    for (std::size_t s = 0; s < used_; ++s) {
+      Node& n = node(static_cast<std::uint32_t>(s));
+      if (!n.live || !pred(std::as_const(n.kv))) continue;
+      erase_slot(Hash{}(n.kv.first), static_cast<std::uint32_t>(s));
+      ++erased;
+    }
+    return erased;
   }
 
   // f(entry) for every entry, in slot order (no order reaches an output).
@@ -340,6 +353,15 @@ class SlotMap {
     }
     const std::size_t r = s - kGeometricSlots;
     return chunks_[kGeometric + (r >> kLastShift)][r & ((std::size_t{1} << kLastShift) - 1)];
+  }
+  void erase_slot(std::uint64_t h, std::uint32_t s) {
+    Node& n = node(s);
+    lookup_.erase(h, s);
+    n.kv = value_type{};
+    n.live = false;
+    free_.push_back(s);
+    --size_;
+    invalidate_order();
   }
   void invalidate_order() {
     order_.clear();

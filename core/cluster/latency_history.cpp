@@ -42,46 +42,65 @@ void merge_into(std::vector<LatencySample>& ring, std::span<const LatencySample>
 
 }  // namespace
 
+std::vector<LatencySample>& LatencyHistory::Ring::in_order() const {
+  if (head != 0) {
+    std::rotate(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(head), samples.end());
+    head = 0;
+  }
+  return samples;
+}
+
 LatencyHistory::Ring& LatencyHistory::ring(std::string_view id) {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) it = by_id_.emplace(std::string(id), Ring{}).first;
-  return it->second;
+  if (auto* e = by_id_.find(id)) return e->second;
+  return by_id_.insert(std::string(id), Ring{})->second;
 }
 
 void LatencyHistory::merge(std::string_view id, std::span<const LatencySample> samples) {
-  if (!samples.empty()) merge_into(ring(id).samples, samples);
+  if (!samples.empty()) merge_into(ring(id).in_order(), samples);
 }
 
 void LatencyHistory::park(std::string_view id, std::span<const LatencySample> samples, Instant now) {
-  auto it = parked_.find(id);
-  if (it == parked_.end()) {
+  auto* e = parked_.find(id);
+  if (!e) {
     if (parked_.size() >= kMaxParked) {
-      parked_.erase(std::min_element(parked_.begin(), parked_.end(), [](const auto& a, const auto& b) {
-        return a.second.seq < b.second.seq;
-      }));
+      const std::pair<std::string, Parked>* first = nullptr;
+      parked_.for_each_slot([&](const auto& p) {
+        if (!first || p.second.seq < first->second.seq) first = &p;
+      });
+      parked_.erase(std::string_view(first->first));
     }
-    it = parked_.emplace(std::string(id), Parked{{}, park_seq_++, now}).first;
+    e = parked_.insert(std::string(id), Parked{{}, park_seq_++, now});
   }
-  merge_into(it->second.samples, samples);
+  merge_into(e->second.samples, samples);
 }
 
 void LatencyHistory::unpark(std::string_view id, bool keep) {
-  auto it = parked_.find(id);
-  if (it == parked_.end()) return;
-  if (keep) merge(id, it->second.samples);
-  parked_.erase(it);
+  auto* e = parked_.find(id);
+  if (!e) return;
+  if (keep) merge(id, e->second.samples);
+  parked_.erase(id);
 }
 
 void LatencyHistory::expire_parked(Instant before) {
-  std::erase_if(parked_, [&](const auto& p) { return p.second.at < before; });
+  parked_.erase_if([&](const auto& p) { return p.second.at < before; });
 }
 
 void LatencyHistory::record(std::string_view id, LatencySample s) {
   s.here = true;
   s.sent = false;
   s.at = whole_ms(s.at);
-  std::vector<LatencySample>& samples = ring(id).samples;
+  Ring& r = ring(id);
+  std::vector<LatencySample>& samples = r.samples;
+  if (samples.size() == kMaxSamples) {
+    const std::size_t newest = (r.head + kMaxSamples - 1) % kMaxSamples;
+    if (!(s.at < samples[newest].at)) {  // the newest: it replaces the oldest
+      samples[r.head] = s;
+      r.head = (r.head + 1) % kMaxSamples;
+      return;
+    }
+  }
   // Own checks come in time order: almost always an append.
+  r.in_order();
   auto at = samples.end();
   while (at != samples.begin() && s.at < std::prev(at)->at) --at;
   samples.insert(at, s);
@@ -89,25 +108,24 @@ void LatencyHistory::record(std::string_view id, LatencySample s) {
 }
 
 std::span<const LatencySample> LatencyHistory::samples(std::string_view id) const {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end()) return {};
-  return it->second.samples;
+  const auto* e = by_id_.find(id);
+  if (!e) return {};
+  return e->second.in_order();
 }
 
-void LatencyHistory::forget(std::string_view id) {
-  if (auto it = by_id_.find(id); it != by_id_.end()) by_id_.erase(it);
-}
+void LatencyHistory::forget(std::string_view id) { by_id_.erase(id); }
 
 std::vector<LatencySample> LatencyHistory::take_for(std::string_view id, std::string_view to) {
-  auto it = by_id_.find(id);
-  if (it == by_id_.end() || it->second.samples.empty()) return {};
-  Ring& r = it->second;
+  auto* e = by_id_.find(id);
+  if (!e || e->second.samples.empty()) return {};
+  Ring& r = e->second;
+  std::vector<LatencySample>& samples = r.in_order();
   if (r.handed_to != to) {  // a new receiver: everything is new to it
     r.handed_to = std::string(to);
-    for (LatencySample& s : r.samples) s.sent = false;
+    for (LatencySample& s : samples) s.sent = false;
   }
   std::vector<LatencySample> out;
-  for (LatencySample& s : r.samples) {
+  for (LatencySample& s : samples) {
     if (s.sent) continue;
     s.sent = true;
     out.push_back(s);

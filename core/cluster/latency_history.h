@@ -84,7 +84,7 @@ class LatencyHistory {
   void merge(std::string_view id, std::span<const LatencySample> samples);
   // Oldest first; empty when the target has no ring here.
   std::span<const LatencySample> samples(std::string_view id) const;
-  bool contains(std::string_view id) const { return by_id_.find(id) != by_id_.end(); }
+  bool contains(std::string_view id) const { return by_id_.contains(id); }
   void forget(std::string_view id);
   std::size_t size() const { return by_id_.size(); }
 
@@ -92,7 +92,7 @@ class LatencyHistory {
   // merged with what is parked for it already. Past kMaxParked targets the
   // one parked first is dropped (an O(kMaxParked) scan, at the cap only).
   void park(std::string_view id, std::span<const LatencySample> samples, Instant now);
-  bool is_parked(std::string_view id) const { return parked_.find(id) != parked_.end(); }
+  bool is_parked(std::string_view id) const { return parked_.contains(id); }
   // The registry decided: merge the parked ring in (keep) or drop it.
   void unpark(std::string_view id, bool keep);
   // Drops what was parked before `before` (its target never came).
@@ -106,12 +106,18 @@ class LatencyHistory {
   std::vector<LatencySample> take_for(std::string_view id, std::string_view to);
 
  private:
+  // A full ring is circular: a check that is the newest (the common case)
+  // overwrites the oldest sample in place, O(1), instead of shifting 60.
+  // Readers see it in time order: in_order() rotates it back first (the
+  // rotation changes no sample, so it is done from const readers too).
   struct Ring {
-    std::vector<LatencySample> samples;  // by time, oldest first
-    std::string handed_to;               // the last handoff's receiver
+    mutable std::vector<LatencySample> samples;  // by time from `head`, oldest first
+    mutable std::size_t head = 0;                // the oldest sample (0 unless full)
+    std::string handed_to;                       // the last handoff's receiver
+    std::vector<LatencySample>& in_order() const;
   };
   Ring& ring(std::string_view id);  // found or made
-  // Hash maps (a lookup per check): never iterated on the way to an output.
+  // Flat hash maps (a lookup per check): never iterated on the way to an output.
   BytesMap<Ring> by_id_;
   struct Parked {
     std::vector<LatencySample> samples;  // by time

@@ -3,22 +3,24 @@
 namespace heck {
 
 const HealthDelta* DeltaPool::find(std::span<const std::uint8_t> body, const CodecLimits& limits) {
-  auto it = by_bytes_.find(bytes_text(body));
-  if (it == by_bytes_.end() || !(it->second.limits == limits)) {
+  const auto* e = by_bytes_.find(bytes_text(body));
+  if (!e || !(e->second.limits == limits)) {
     ++counters_.misses;
     return nullptr;
   }
   ++counters_.hits;
-  return it->second.delta.get();
+  return e->second.delta.get();
 }
 
 void DeltaPool::insert(std::span<const std::uint8_t> body, const CodecLimits& limits,
                        std::shared_ptr<const HealthDelta> delta) {
-  auto [it, fresh] = by_bytes_.insert_or_assign(std::string(bytes_text(body)), Entry{limits, std::move(delta)});
-  if (!fresh) return;
-  order_.push_back(it->first);
+  if (auto* e = by_bytes_.find(bytes_text(body))) {
+    e->second = Entry{limits, std::move(delta)};
+    return;
+  }
+  order_.push_back(by_bytes_.insert(std::string(bytes_text(body)), Entry{limits, std::move(delta)})->first);
   while (by_bytes_.size() > capacity_) {
-    by_bytes_.erase(by_bytes_.find(order_.front()));
+    by_bytes_.erase(order_.front());
     order_.pop_front();
     ++counters_.evicted;
   }

@@ -51,6 +51,45 @@ TEST(SlotMap, EntriesStayPutAcrossChunksAndFreedSlotsAreReused) {
 
 // A moved map keeps its entries where they were (the indexes that point at
 // keys stay valid); a copy holds equal entries of its own.
+TEST(SlotMap, EraseIfRemovesExactlyWhatMatchesAndFreesItsSlots) {
+  SlotMap<std::string, int> m;
+  for (int i = 0; i < 3000; ++i) m.insert(key(i), i);
+  EXPECT_EQ(m.erase_if([](const auto& e) { return e.second % 3 == 0; }), 1000u);
+  EXPECT_EQ(m.size(), 2000u);
+  for (int i = 0; i < 3000; ++i) {
+    const auto* e = m.find(key(i));
+    ASSERT_EQ(e != nullptr, i % 3 != 0) << key(i);
+    if (e) EXPECT_EQ(e->second, i);
+  }
+  EXPECT_EQ(m.ordered().size(), 2000u);
+  // The freed slots take new keys before the arena grows.
+  const std::size_t bytes = m.heap_bytes();
+  for (int i = 0; i < 1000; ++i) m.insert(key(5000 + i), i);
+  EXPECT_EQ(m.heap_bytes(), bytes);
+  EXPECT_EQ(m.erase_if([](const auto&) { return false; }), 0u);
+}
+
+// A caller's hash (here: byte strings hashed another way) finds by view.
+TEST(SlotMap, TakesTheCallersHash) {
+  struct Fnv {
+    std::uint64_t operator()(std::string_view s) const {
+      std::uint64_t h = 1469598103934665603ULL;
+      for (const char c : s) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+      return KeyLookup::hash_of(h);
+    }
+  };
+  SlotMap<std::string, int, Fnv> m;
+  for (int i = 0; i < 500; ++i) m.insert(key(i), i);
+  for (int i = 0; i < 500; ++i) {
+    const auto* e = m.find(std::string_view(key(i)));
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->second, i);
+  }
+  m.erase(std::string_view(key(7)));
+  EXPECT_FALSE(m.contains(key(7)));
+  EXPECT_EQ(m.size(), 499u);
+}
+
 TEST(SlotMap, AMoveKeepsEntriesInPlaceACopyOwnsItsOwn) {
   SlotMap<std::string, int> a;
   const auto* e = a.insert("x", 1);

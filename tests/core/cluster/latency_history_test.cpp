@@ -36,6 +36,53 @@ TEST(LatencyHistory, KeepsTheNewestSamplesInTimeOrder) {
   EXPECT_TRUE(h.samples("db").empty());
 }
 
+// A full ring is circular (a newest sample overwrites the oldest in
+// place): whatever mix of in-order checks, late checks, handovers and reads,
+// it reads exactly as a plain time-ordered list of the newest 60 would.
+TEST(LatencyHistory, AFullRingReadsAsTheNewestSixtyInTimeOrder) {
+  LatencyHistory h;
+  std::vector<LatencySample> model;  // insert in order, drop the oldest
+  const auto model_record = [&](LatencySample s) {
+    auto at = model.end();
+    while (at != model.begin() && s.at < std::prev(at)->at) --at;
+    model.insert(at, s);
+    if (model.size() > LatencyHistory::kMaxSamples) model.erase(model.begin());
+  };
+  std::uint64_t x = 12345;
+  const auto next = [&] { return (x = x * 6364136223846793005ULL + 1442695040888963407ULL) >> 33; };
+  std::int64_t t = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const std::uint64_t r = next() % 20;
+    if (r == 0) {  // a late check: older than the newest
+      const LatencySample s = own(t - static_cast<std::int64_t>(next() % 90), static_cast<std::uint32_t>(i));
+      h.record("web", s);
+      model_record(s);
+    } else if (r == 1) {  // a read between writes
+      const auto got = h.samples("web");
+      ASSERT_TRUE(std::equal(got.begin(), got.end(), model.begin(), model.end())) << "at step " << i;
+    } else if (r == 2) {  // a handover of older samples (here = false)
+      const std::vector<LatencySample> old = {own(t - 30, 7), own(t - 31, 8)};
+      h.merge("web", old);
+      const auto got = h.samples("web");
+      model.assign(got.begin(), got.end());  // the merge itself is checked elsewhere
+    } else {
+      const LatencySample s = own(++t, static_cast<std::uint32_t>(i));
+      h.record("web", s);
+      model_record(s);
+    }
+  }
+  const auto got = h.samples("web");
+  ASSERT_EQ(got.size(), LatencyHistory::kMaxSamples);
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), model.begin(), model.end()));
+  EXPECT_TRUE(std::is_sorted(got.begin(), got.end(), [](const auto& a, const auto& b) { return a.at < b.at; }));
+  // Handed over in time order too, from a rotated ring.
+  h.record("web", own(++t, 1));
+  const auto handed = h.take_for("web", "n2");
+  ASSERT_EQ(handed.size(), LatencyHistory::kMaxSamples);
+  EXPECT_EQ(handed.back().at, at_s(t));
+  EXPECT_TRUE(std::is_sorted(handed.begin(), handed.end(), [](const auto& a, const auto& b) { return a.at < b.at; }));
+}
+
 TEST(LatencyHistory, LatencyIsSaturatedNotWrapped) {
   const auto s = LatencyHistory::sample(at_s(0), Duration::seconds(10'000), false);
   EXPECT_EQ(s.latency_us, LatencyHistory::kMaxLatencyUs);
