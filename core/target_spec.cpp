@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <xxhash.h>
 
 #include "core/json_fields.h"
 
@@ -379,6 +380,11 @@ Result<std::vector<TargetSpec>> parse_target_list(const json& j, std::string_vie
     out.push_back(std::move(*spec));
   }
   return out;
+}
+
+std::uint64_t spec_fingerprint(const TargetSpec& spec) {
+  const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(spec.to_json());
+  return XXH3_64bits(bytes.data(), bytes.size());
 }
 
 }  // namespace heck

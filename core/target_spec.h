@@ -92,6 +92,11 @@ struct TargetSpec {
 // Prometheus labels).
 bool valid_target_id(std::string_view id);
 
+// A 64-bit hash of everything in `spec` (its canonical JSON): equal specs
+// have equal fingerprints. Agents keep it to remember which configured
+// spec they wrote (core/replicated/snapshot.h).
+std::uint64_t spec_fingerprint(const TargetSpec& spec);
+
 // Parses {"targets": [...]}-style arrays: every spec valid, ids unique.
 Result<std::vector<TargetSpec>> parse_target_list(const nlohmann::json& j, std::string_view where = "targets");
 

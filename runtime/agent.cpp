@@ -518,7 +518,7 @@ namespace heck::runtime {
 Result<bool> Agent::persist_now() {
   if (!durable()) return false;
   const std::uint64_t epoch = node_.durable_epoch();
-  auto written = save_state(options_.state_path, node_.durable_state());
+  auto written = save_state(options_.state_path, node_.durable_state(), node_.configured_seeds());
   if (!written) {
     ++counters_.snapshot_errors;
     snapshot_writes_.inc({"error"});

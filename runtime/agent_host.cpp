@@ -90,7 +90,7 @@ void AgentHost::log(std::string_view text) {
 Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   assert(!agent_ && !stopped_);
   // The state file first: a bad one must stop the start before anything binds.
-  std::optional<HealthDelta> restored;
+  std::optional<Snapshot> restored;
   std::string state_path, history_path;
   if (options_.data_dir && !options_.etcd) {
     auto dir = prepare_data_dir(*options_.data_dir);
@@ -124,9 +124,10 @@ Result<boost::asio::ip::tcp::endpoint> AgentHost::start() {
   ClusterNodeConfig node = options_.node;
   node.address = advertised_;
   if (restored) {
-    restored_targets_ = registered_targets(restored->registry.store);
-    restored_counters_ = restored->counters.store.size();
-    node.restored = std::move(restored);
+    restored_targets_ = registered_targets(restored->state.registry.store);
+    restored_counters_ = restored->state.counters.store.size();
+    node.restored = std::move(restored->state);
+    node.configured = std::move(restored->configured);
   }
   AgentOptions agent_options = options_.agent;
   agent_options.send = [this](const Send& s) { transport_.send(s); };

@@ -145,18 +145,19 @@ Result<std::optional<std::vector<std::uint8_t>>> read_file_if_exists(const std::
   return std::optional<std::vector<std::uint8_t>>(std::move(out));
 }
 
-Result<std::size_t> save_state(const std::string& path, const HealthDelta& durable) {
-  const std::vector<std::uint8_t> bytes = encode_snapshot(durable);
+Result<std::size_t> save_state(const std::string& path, const HealthDelta& durable,
+                               const ConfiguredSeeds& configured) {
+  const std::vector<std::uint8_t> bytes = encode_snapshot(durable, configured);
   return write_file_atomic(path, bytes);
 }
 
-Result<std::optional<HealthDelta>> load_state(const std::string& path) {
+Result<std::optional<Snapshot>> load_state(const std::string& path) {
   auto bytes = read_file_if_exists(path);
   if (!bytes) return Error{bytes.error()};
-  if (!bytes->has_value()) return std::optional<HealthDelta>{};
+  if (!bytes->has_value()) return std::optional<Snapshot>{};
   auto decoded = decode_snapshot(**bytes);
   if (!decoded) return Error{fmt::format("{}: not a heck snapshot: {}", path, decoded.error())};
-  return std::optional<HealthDelta>(std::move(*decoded));
+  return std::optional<Snapshot>(std::move(*decoded));
 }
 
 }  // namespace heck::runtime

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/replicated/health_state.h"
+#include "core/replicated/snapshot.h"
 #include "core/result.h"
 
 namespace heck::runtime {
@@ -52,9 +53,10 @@ Result<std::optional<std::vector<std::uint8_t>>> read_file_if_exists(const std::
                                                                      std::size_t max_bytes = kMaxStateFileBytes);
 
 // encode_snapshot + write_file_atomic.
-Result<std::size_t> save_state(const std::string& path, const HealthDelta& durable);
+Result<std::size_t> save_state(const std::string& path, const HealthDelta& durable,
+                               const ConfiguredSeeds& configured = {});
 
 // read_file_if_exists + decode_snapshot; nullopt when there is no file.
-Result<std::optional<HealthDelta>> load_state(const std::string& path);
+Result<std::optional<Snapshot>> load_state(const std::string& path);
 
 }  // namespace heck::runtime

@@ -56,7 +56,14 @@ void ClusterNode::start(Instant now, Effects& out) {
   if (config_.restored && !config_.external_store) replicator_.join_snapshot(*config_.restored);
   swim_.join(now, config_.seeds, out);
   if (!config_.external_store) replicator_.start(now, out);
+  configured_.clear();
   for (const TargetSpec& spec : config_.targets) {
+    const std::uint64_t fingerprint = spec_fingerprint(spec);
+    configured_[spec.id] = fingerprint;
+    if (auto seeded = config_.configured.find(spec.id);
+        seeded != config_.configured.end() && seeded->second == fingerprint) {
+      continue;  // written by an earlier start: deleted, replaced or kept since, it is the cluster's now
+    }
     const auto existing = health_state().target(spec.id);
     if (existing && existing->spec && existing->spec->spec && *existing->spec->spec == spec) continue;
     if (config_.external_store) {
@@ -65,6 +72,7 @@ void ClusterNode::start(Instant now, Effects& out) {
       replicator_.put_target(now, spec, out);
     }
   }
+  if (configured_ != config_.configured) ++durable_epoch_;  // saved even when nothing was written
   membership_dirty_ = true;
   out.push_back(SetTimer{kVouchTimer, now + config_.observation_refresh});
   if (config_.latency_handoff_interval > Duration::zero()) {

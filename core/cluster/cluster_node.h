@@ -97,6 +97,7 @@
 #include "core/ownership/ownership_index.h"
 #include "core/ownership/rendezvous.h"
 #include "core/replicated/replicator.h"
+#include "core/replicated/snapshot.h"
 #include "core/scheduler.h"
 #include "core/store/store_types.h"
 #include "core/target_spec.h"
@@ -111,7 +112,13 @@ struct ClusterNodeConfig {
   SwimConfig swim;
   ReplicatorConfig replication;
   SchedulerConfig scheduler;
-  std::vector<TargetSpec> targets;  // written to the registry at start()
+  // Written to the registry at start(), each unless this agent wrote the
+  // same spec from its config before (`configured`, restored with the
+  // snapshot): then the cluster's word stands, so a configured target
+  // deleted or replaced through the API is not brought back by a restart.
+  // An edited spec in the config is written again.
+  std::vector<TargetSpec> targets;
+  ConfiguredSeeds configured;
   Duration observation_refresh = Duration::seconds(30);
   // A member that takes over a target someone already reports on checks it
   // within this (randomly spread), continuing from the reported status.
@@ -267,6 +274,9 @@ class ClusterNode {
   // with core/replicated/snapshot.h and passed back as config.restored.
   std::uint64_t durable_epoch() const { return durable_epoch_; }
   HealthDelta durable_state() const;
+  // The configured targets this node has written (config.configured plus
+  // those of this start), saved beside durable_state().
+  const ConfiguredSeeds& configured_seeds() const { return configured_; }
 
  private:
   void handle_packet(Instant now, const Packet& p, Effects& out);
@@ -350,6 +360,7 @@ class ClusterNode {
   std::uint64_t routes_seen_ = 0;
   bool alert_timer_armed_ = false;
   std::uint64_t durable_epoch_ = 0;
+  ConfiguredSeeds configured_;
 
   // The last status written per target, by scheduler slot (reset when the
   // target leaves the scheduler), with the observation store's version and

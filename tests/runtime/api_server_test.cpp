@@ -898,7 +898,7 @@ TEST_F(DurableApiRoutes, WritesAreOnDiskBeforeTheReply) {
   ASSERT_TRUE(loaded.ok()) << loaded.error();
   ASSERT_TRUE(loaded->has_value());
   HealthState restored(99);
-  restored.join(**loaded);
+  restored.join((*loaded)->state);
   ASSERT_TRUE(restored.target("kept").has_value());
   EXPECT_EQ(restored.target("kept")->spec->spec->url.to_string(), "http://127.0.0.1:9000/");
   EXPECT_EQ(agent->persisted_epoch(), agent->node().durable_epoch());
@@ -908,7 +908,7 @@ TEST_F(DurableApiRoutes, WritesAreOnDiskBeforeTheReply) {
   loaded = load_state(state_path);
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   HealthState after(98);
-  after.join(**loaded);
+  after.join((*loaded)->state);
   EXPECT_FALSE(after.target("kept").has_value());
   EXPECT_TRUE(after.target("web").has_value());  // the configured ones stay
   EXPECT_EQ(get_json("/v1/status")["durable"], true);
@@ -923,7 +923,7 @@ TEST_F(DurableApiRoutes, AKeyedSetWriteAndItsRecordAreOnDiskBeforeTheReply) {
   auto loaded = load_state(state_path);
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   HealthState restored(99);
-  restored.join(**loaded);
+  restored.join((*loaded)->state);
   EXPECT_TRUE(restored.set_contains("post-1", "user-1"));
   ASSERT_NE(restored.first_request("like-1"), nullptr);
   EXPECT_EQ(restored.first_request("like-1")->status, 201);
@@ -943,7 +943,7 @@ TEST_F(DurableApiRoutes, ACounterIsWrittenByTheDebouncedPersist) {
   auto loaded = load_state(state_path);
   ASSERT_TRUE(loaded.ok() && loaded->has_value());
   HealthState restored(99);
-  restored.join(**loaded);
+  restored.join((*loaded)->state);
   EXPECT_EQ(restored.counter("hits"), 5);
 }
 

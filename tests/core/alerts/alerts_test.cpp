@@ -301,7 +301,7 @@ TEST(AlertLog, TheCodecCarriesItAndRefusesBadRecords) {
   durable.alerts = a.state().alerts;
   auto restored = decode_snapshot(encode_snapshot(durable));
   ASSERT_TRUE(restored.ok()) << restored.error();
-  EXPECT_EQ(restored->alerts, a.state().alerts);
+  EXPECT_EQ(restored->state.alerts, a.state().alerts);
   // A key that is not target/route is refused.
   HealthDelta bad = d;
   auto fun = *bad.alerts.store.find("web/ops");
@@ -379,7 +379,7 @@ TEST(AlertRoutes, TheCodecCarriesThemAndRefusesBadOnes) {
   durable.routes = a.state().routes;
   auto restored = decode_snapshot(encode_snapshot(durable));
   ASSERT_TRUE(restored.ok()) << restored.error();
-  EXPECT_EQ(restored->routes, a.state().routes);
+  EXPECT_EQ(restored->state.routes, a.state().routes);
   // A route under another name's key, or a route its parser refuses, is refused.
   HealthDelta moved = d;
   auto fun = *moved.routes.store.find("ops");

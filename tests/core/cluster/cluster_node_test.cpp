@@ -445,12 +445,76 @@ TEST(ClusterNode, DurableStateRoundTripsThroughASnapshot) {
   ClusterNodeConfig cfg;
   cfg.name = "n1";
   cfg.address = "n1:7946";
-  cfg.restored = *restored;
+  cfg.restored = restored->state;
   ClusterNode fresh(cfg, 999);
   fresh.start(c.now(), out);
   EXPECT_EQ(fresh.counter("hits"), 5);
   EXPECT_EQ(fresh.target_views(c.now()).size(), 4u);
   EXPECT_TRUE(fresh.checks("extra")) << "a lone restored member owns everything";
+}
+
+// An agent restarted with the config file it started with does not write
+// its configured targets again: one deleted through the API stays deleted,
+// one replaced through the API keeps the new spec. An edited spec in the
+// config is written; a version-1 snapshot (no record) writes them all, as
+// before the record existed.
+TEST(ClusterNode, ARestartDoesNotBringBackAConfiguredTargetDeletedThroughTheApi) {
+  const Instant t0 = Instant::from_ns(1'700'000'000'000'000'000);
+  ClusterNodeConfig cfg;
+  cfg.name = "n1";
+  cfg.address = "n1:7946";
+  cfg.targets = {target("web"), target("db"), target("api")};
+  Effects out;
+  ClusterNode first(cfg, 7);
+  first.start(t0, out);
+  ASSERT_EQ(first.target_views(t0).size(), 3u);
+  EXPECT_EQ(first.configured_seeds().size(), 3u);
+  first.step(t0 + Duration::seconds(1), DeleteTarget{"web"}, out);
+  TargetSpec replaced = target("db");
+  replaced.interval = Duration::seconds(7);
+  first.step(t0 + Duration::seconds(1), PutTarget{replaced}, out);
+
+  const auto saved = decode_snapshot(encode_snapshot(first.durable_state(), first.configured_seeds()));
+  ASSERT_TRUE(saved.ok()) << saved.error();
+  const auto restart = [&](ClusterNodeConfig c, const Snapshot& from) {
+    c.restored = from.state;
+    c.configured = from.configured;
+    auto node = std::make_unique<ClusterNode>(c, 8);
+    node->start(t0 + Duration::seconds(60), out);
+    return node;
+  };
+  {
+    auto again = restart(cfg, *saved);
+    EXPECT_FALSE(again->health_state().target("web").has_value()) << "the API's delete stands";
+    ASSERT_TRUE(again->health_state().target("db").has_value());
+    EXPECT_EQ(again->health_state().target("db")->spec->spec->interval, Duration::seconds(7)) << "the API's spec stands";
+    EXPECT_TRUE(again->health_state().target("api").has_value());
+    EXPECT_EQ(again->configured_seeds(), first.configured_seeds());
+  }
+  {
+    ClusterNodeConfig edited = cfg;
+    edited.targets[0].interval = Duration::seconds(3);  // the operator changed web in the file
+    auto again = restart(edited, *saved);
+    ASSERT_TRUE(again->health_state().target("web").has_value()) << "an edited configured spec is written";
+    EXPECT_EQ(again->health_state().target("web")->spec->spec->interval, Duration::seconds(3));
+    EXPECT_EQ(again->health_state().target("db")->spec->spec->interval, Duration::seconds(7));
+    EXPECT_NE(again->configured_seeds().at("web"), first.configured_seeds().at("web"));
+    EXPECT_GT(again->durable_epoch(), 0u) << "the new record is saved";
+  }
+  {
+    // A version-1 file, [magic, 1, state]: read, with no record.
+    std::vector<std::uint8_t> v1;
+    wire::MsgpackWriter w(v1);
+    w.array(3);
+    w.str("heck-snapshot");
+    w.uint(1);
+    w.raw(encode_delta(first.durable_state()));
+    const auto old = decode_snapshot(v1);
+    ASSERT_TRUE(old.ok()) << old.error();
+    EXPECT_TRUE(old->configured.empty());
+    auto again = restart(cfg, *old);
+    EXPECT_TRUE(again->health_state().target("web").has_value());
+  }
 }
 
 TEST(ClusterNode, CorruptSnapshotsAreRefusedWithAReason) {

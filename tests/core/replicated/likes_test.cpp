@@ -261,8 +261,8 @@ TEST(LikesCodec, SetsAndRequestsRoundTripAndStayAbsentWhenUnused) {
   // The snapshot keeps them.
   auto snap = decode_snapshot(encode_snapshot(s.state()));
   ASSERT_TRUE(snap.ok()) << snap.error();
-  EXPECT_EQ(snap->sets, s.state().sets);
-  EXPECT_EQ(snap->requests, s.state().requests);
+  EXPECT_EQ(snap->state.sets, s.state().sets);
+  EXPECT_EQ(snap->state.requests, s.state().requests);
 }
 
 TEST(LikesCodec, DigestsAndRepairsCarryFiveStoresOnlyWhenUsed) {
