@@ -136,18 +136,21 @@ Network::ClogRule* Network::clog_of(Endpoint from, Endpoint to) {
 }
 
 std::optional<std::uint32_t> Network::store(Message m) {
+  if (free_.empty() && slab_.size() >= kMaxInFlight) return std::nullopt;
+  in_flight_bytes_ += m.bytes.size();
+  counters_.peak_in_flight_bytes = std::max(counters_.peak_in_flight_bytes, in_flight_bytes_);
   if (!free_.empty()) {
     const std::uint32_t index = free_.back();
     free_.pop_back();
     slab_[index] = std::move(m);
     return index;
   }
-  if (slab_.size() >= kMaxInFlight) return std::nullopt;
   slab_.push_back(std::move(m));
   return static_cast<std::uint32_t>(slab_.size() - 1);
 }
 
 void Network::free_slot(std::uint32_t index) {
+  in_flight_bytes_ -= slab_[index]->bytes.size();
   slab_[index].reset();
   free_.push_back(index);
 }
@@ -155,6 +158,8 @@ void Network::free_slot(std::uint32_t index) {
 Message Network::take(std::uint32_t index) {
   assert(index < slab_.size() && slab_[index].has_value());
   Message m = std::move(*slab_[index]);
+  in_flight_bytes_ -= m.bytes.size();
+  slab_[index]->bytes.clear();  // moved from: counted out above
   free_slot(index);
   return m;
 }

@@ -135,6 +135,9 @@ struct NetworkCounters {
   std::uint64_t clogged = 0;       // held by a clog
   std::uint64_t released = 0;      // held messages sent on at a release
   std::uint64_t overflow = 0;
+  // The most payload bytes held at once: sent and not yet delivered or
+  // dropped (each receiver's copy counts; a row's peak memory includes it).
+  std::uint64_t peak_in_flight_bytes = 0;
 };
 
 class Network {
@@ -222,6 +225,7 @@ class Network {
   std::vector<std::optional<Message>> slab_;
   std::vector<std::uint32_t> free_;
   NetworkCounters counters_;
+  std::uint64_t in_flight_bytes_ = 0;  // payload bytes in slab_
 };
 
 }  // namespace heck::sim

@@ -33,6 +33,36 @@ TEST(Network, DeliversADatagramAfterItsLatency) {
   EXPECT_EQ(net.counters().bytes_sent, 100u);
 }
 
+// The peak of bytes held at once: a taken message and a lost one no longer
+// count, a duplicate counts twice.
+TEST(Network, CountsThePeakOfBytesInFlight) {
+  LinkConfig c = constant_link(3);
+  Network net(3, c, Rng(4));
+  std::vector<Arrival> out;
+  net.send(at_ms(0), 0, 1, Channel::datagram, bytes_of(100), out);
+  net.send(at_ms(0), 0, 2, Channel::datagram, bytes_of(200), out);
+  EXPECT_EQ(net.counters().peak_in_flight_bytes, 300u);
+  (void)net.take(out[0].index);
+  net.send(at_ms(1), 0, 1, Channel::datagram, bytes_of(150), out);
+  EXPECT_EQ(net.counters().peak_in_flight_bytes, 350u) << "200 held, then 150 more";
+  (void)net.take(out[1].index);
+  (void)net.take(out[2].index);
+  net.send(at_ms(2), 0, 1, Channel::datagram, bytes_of(300), out);
+  EXPECT_EQ(net.counters().peak_in_flight_bytes, 350u) << "only 300 held now";
+  (void)net.take(out[3].index);
+  LinkConfig lossy = constant_link(3);
+  lossy.loss = 1.0;
+  net.set_defaults(lossy);
+  EXPECT_EQ(net.send(at_ms(3), 0, 2, Channel::datagram, bytes_of(340), out), Fate::lost);
+  EXPECT_EQ(net.send(at_ms(3), 0, 2, Channel::datagram, bytes_of(340), out), Fate::lost);
+  EXPECT_EQ(net.counters().peak_in_flight_bytes, 350u) << "a lost message is let go";
+  LinkConfig doubling = constant_link(3);
+  doubling.duplicate = 1.0;
+  net.set_defaults(doubling);
+  EXPECT_EQ(net.send(at_ms(3), 0, 2, Channel::datagram, bytes_of(200), out), Fate::duplicated);
+  EXPECT_EQ(net.counters().peak_in_flight_bytes, 400u) << "a duplicate is a second copy";
+}
+
 TEST(Network, LosesAboutTheConfiguredFraction) {
   LinkConfig c = constant_link(1);
   c.loss = 0.1;

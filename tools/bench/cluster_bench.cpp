@@ -25,7 +25,8 @@
 // --joins adds, under the row: delta joins per simulated second, and the
 // replication totals (local writes, delta parts received and joined, state
 // repairs and their entries, bodies decoded once and reused through the
-// shared pool).
+// shared pool) and the most message bytes the simulated network held at
+// once (every receiver's copy counted: part of the row's peak memory).
 //
 // Run: build-sim/tools/bench/cluster_bench [--members 100] [--targets 10000]
 //        [--interval-ms 1000] [--seed 1] [--rows main,scale]
@@ -107,6 +108,7 @@ struct Row {
   // shared delta pool's decodes saved.
   std::uint64_t local_writes = 0, deltas_received = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
+  std::uint64_t peak_in_flight_bytes = 0;  // the simulated network's, every receiver's copy counted
 };
 
 // Delta joins (deltas that brought something new) summed over the agents,
@@ -257,6 +259,7 @@ Row run(const Options& o, int n, int t) {
   }
   row.pool_hits = w.delta_pool().counters().hits;
   row.pool_misses = w.delta_pool().counters().misses;
+  row.peak_in_flight_bytes = w.network().counters().peak_in_flight_bytes;
   const double intervals = (crash_at - warm) * 1000.0 / o.interval_ms;
   row.checks_per_interval = static_cast<double>(counting.checks) / (t * intervals);
   const ClusterMetrics m = measure(w, stop);
@@ -291,6 +294,8 @@ void print(const Row& r) {
                "{} state repairs sent ({} entries); shared decodes: {} bodies decoded, {} reused\n",
                r.local_writes, r.deltas_received, r.deltas_joined, r.state_repairs, r.repair_entries, r.pool_misses,
                r.pool_hits);
+    fmt::print("        network: at most {:.1f} MiB of messages in flight at once (each receiver's copy counted)\n",
+               static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));
   }
   std::fflush(stdout);
 }
