@@ -9,7 +9,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -25,7 +24,6 @@ inline std::string_view bytes_text(std::span<const std::uint8_t> bytes) {
 }
 
 struct BytesHash {
-  using is_transparent = void;
   std::uint64_t operator()(std::string_view bytes) const {
     return static_cast<std::uint64_t>(XXH3_64bits(bytes.data(), bytes.size()));
   }

@@ -220,8 +220,7 @@ class LiveDotIndex {
     if (run.dead == run.entries.size() && run.late.empty()) {
       runs_.erase(rit);
     } else if (run.dead > 16 && run.dead * 2 > run.entries.size()) {
-      std::erase_if(run.entries, [](const Slot& x) { return x.key == nullptr; });
-      run.dead = 0;
+      drop_dead(run);
     }
   }
   const K* find(Dot d) const {
@@ -270,12 +269,13 @@ class LiveDotIndex {
   // In place, from the back (entries grows into its own spare capacity):
   // no fresh block per merge. A fresh block each time was half the merge's
   // cost in the main row's burst (allocation and first-touch page faults).
+  static void drop_dead(Run& run) {
+    std::erase_if(run.entries, [](const Slot& x) { return x.key == nullptr; });
+    run.dead = 0;
+  }
   static void merge_late(Run& run) {
+    if (run.dead != 0) drop_dead(run);
     auto& e = run.entries;
-    if (run.dead != 0) {
-      std::erase_if(e, [](const Slot& x) { return x.key == nullptr; });
-      run.dead = 0;
-    }
     std::size_t i = e.size(), j = run.late.size();
     e.resize(i + j);
     for (std::size_t k = e.size(); j != 0;) {
