@@ -159,7 +159,7 @@ Message Network::take(std::uint32_t index) {
   assert(index < slab_.size() && slab_[index].has_value());
   Message m = std::move(*slab_[index]);
   in_flight_bytes_ -= m.bytes.size();
-  slab_[index]->bytes.clear();  // moved from: counted out above
+  slab_[index]->bytes = {};  // moved from: counted out above
   free_slot(index);
   return m;
 }
@@ -229,7 +229,7 @@ Fate Network::depart(Instant now, std::uint32_t index, std::vector<Arrival>& out
   return Fate::duplicated;
 }
 
-Fate Network::send(Instant now, Endpoint from, Endpoint to, Channel channel, Bytes bytes, std::vector<Arrival>& out) {
+Fate Network::send(Instant now, Endpoint from, Endpoint to, Channel channel, SharedBytes bytes, std::vector<Arrival>& out) {
   assert(from < endpoints_ && to < endpoints_);
   if (channel == Channel::stream) {
     ++counters_.streams_sent;

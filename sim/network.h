@@ -118,7 +118,7 @@ struct Message {
   Endpoint to = 0;
   Channel channel = Channel::datagram;
   Instant sent_at;
-  Bytes bytes;
+  SharedBytes bytes;  // shared with the other messages of one datagram sent to many
 };
 
 struct NetworkCounters {
@@ -135,8 +135,9 @@ struct NetworkCounters {
   std::uint64_t clogged = 0;       // held by a clog
   std::uint64_t released = 0;      // held messages sent on at a release
   std::uint64_t overflow = 0;
-  // The most payload bytes held at once: sent and not yet delivered or
-  // dropped (each receiver's copy counts; a row's peak memory includes it).
+  // The most payload bytes in flight at once: sent and not yet delivered or
+  // dropped, each message counted (a datagram sent to many peers counts once
+  // per receiver, though its bytes are held once: SharedBytes).
   std::uint64_t peak_in_flight_bytes = 0;
 };
 
@@ -179,7 +180,7 @@ class Network {
   // --- traffic ------------------------------------------------------------
   // Routes a message sent at `now`; appends the copies that will arrive to
   // `out` (none, one or two). REQUIRES: from, to < endpoints().
-  Fate send(Instant now, Endpoint from, Endpoint to, Channel channel, Bytes bytes, std::vector<Arrival>& out);
+  Fate send(Instant now, Endpoint from, Endpoint to, Channel channel, SharedBytes bytes, std::vector<Arrival>& out);
   // Removes an arrived message from the slab. REQUIRES: `index` came from an
   // Arrival and was not taken yet.
   Message take(std::uint32_t index);

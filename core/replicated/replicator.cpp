@@ -399,8 +399,8 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
   }
   dirty_.clear();
   // Every peer gets the same datagrams (the envelope names the sender, not
-  // the receiver): packed once, copied per peer.
-  std::vector<Bytes> packets;
+  // the receiver): packed once, their bytes shared by every peer's Send.
+  std::vector<SharedBytes> packets;
   {
     wire::PacketBuilder b(self_, config_.max_packet_bytes);
     for (const wire::EncodedPart* part : small) {
@@ -413,7 +413,7 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
   }
   for (const Peer* peer : pick_peers(peers, eager_push_peers(config_, other_peers(peers)))) {
     counters_.deltas_sent += small.size();
-    for (const Bytes& bytes : packets) {
+    for (const SharedBytes& bytes : packets) {
       ++counters_.packets_sent;
       counters_.bytes_sent += bytes.size();
       counters_.datagram_bytes_sent += bytes.size();

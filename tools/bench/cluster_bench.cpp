@@ -294,7 +294,7 @@ void print(const Row& r) {
                "{} state repairs sent ({} entries); shared decodes: {} bodies decoded, {} reused\n",
                r.local_writes, r.deltas_received, r.deltas_joined, r.state_repairs, r.repair_entries, r.pool_misses,
                r.pool_hits);
-    fmt::print("        network: at most {:.1f} MiB of messages in flight at once (each receiver's copy counted)\n",
+    fmt::print("        network: at most {:.1f} MiB of messages in flight at once (per receiver; a datagram sent to many is held once)\n",
                static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));
   }
   std::fflush(stdout);

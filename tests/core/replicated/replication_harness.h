@@ -41,7 +41,7 @@ class ReplicaNet {
     std::size_t from;
     std::size_t to;
     Channel channel;
-    Bytes bytes;
+    SharedBytes bytes;
   };
 
   ReplicaNet(std::size_t n, ReplicatorConfig config, NetOptions options, std::uint64_t seed)
@@ -195,7 +195,7 @@ class ReplicaNet {
     out.clear();
   }
 
-  void transmit(std::size_t from, std::size_t to, Channel channel, Bytes bytes) {
+  void transmit(std::size_t from, std::size_t to, Channel channel, SharedBytes bytes) {
     ++messages_sent;
     bytes_sent += bytes.size();
     if (cut_ && cut_(from, to)) return;
