@@ -24,24 +24,20 @@ std::uint32_t OwnershipIndex::intern(const std::string& name) {
 
 std::size_t OwnershipIndex::depth(const Target& t) const { return std::min(t.checkers + kSpare, live_.size()); }
 
-std::vector<OwnershipIndex::Entry> OwnershipIndex::rank_live(std::string_view id, std::size_t limit) const {
+OwnershipIndex::TopList OwnershipIndex::rank_live(std::string_view id, std::size_t limit) const {
   ++full_ranks_;
   hashes_ += live_.size();
   const auto cmp = [&](const Entry& a, const Entry& b) { return better(a, b); };
   const std::size_t n = limit == 0 ? live_.size() : std::min(limit, live_.size());
-  // The result is allocated at its final size (it is kept per target: a
-  // vector sized for every live member would cost 16 B per member per
-  // target). A short rank keeps the best n by insertion: O(live * n).
-  std::vector<Entry> best;
+  TopList best;
   if (n == 0) return best;
   if (n * 8 > live_.size()) {  // most of them: rank all, O(live log live)
-    best.reserve(live_.size());
-    for (std::uint32_t m : live_) best.push_back(Entry{rendezvous_hash_seeded(members_[m].seed, id), m});
-    std::sort(best.begin(), best.end(), cmp);
-    best.resize(n);
-    best.shrink_to_fit();
-    return best;
+    scratch_.clear();
+    for (std::uint32_t m : live_) scratch_.push_back(Entry{rendezvous_hash_seeded(members_[m].seed, id), m});
+    std::partial_sort(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(n), scratch_.end(), cmp);
+    return TopList(std::span<const Entry>(scratch_.data(), n));
   }
+  // A short rank keeps the best n by insertion: O(live * n).
   best.reserve(n);
   for (std::uint32_t m : live_) {
     const Entry e{rendezvous_hash_seeded(members_[m].seed, id), m};
@@ -54,11 +50,11 @@ std::vector<OwnershipIndex::Entry> OwnershipIndex::rank_live(std::string_view id
   return best;
 }
 
-void OwnershipIndex::rank_full(Target& t) { t.top = rank_live(t.id, depth(t)); }
+void OwnershipIndex::rank_full(const std::string& id, Target& t) { t.top = rank_live(id, depth(t)); }
 
 const OwnershipIndex::Target* OwnershipIndex::find(std::string_view id) const {
-  const auto* it = by_id_.find(id);
-  return it ? &targets_[it->second] : nullptr;
+  const auto* it = targets_.find(id);
+  return it ? &it->second : nullptr;
 }
 
 void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::vector<std::string>* affected) {
@@ -124,13 +120,14 @@ void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_a
   const std::size_t first_affected = affected ? affected->size() : 0;
   const bool reshuffle = !added.empty() || removed_any;
   if (reshuffle || (any_flipped && affected)) {
-    std::vector<Entry> before;
-    for (Target& t : targets_) {
-      if (t.id.empty()) continue;
+    TopList before;
+    targets_.for_each_slot([&](std::pair<std::string, Target>& slot) {
+      const std::string& id = slot.first;
+      Target& t = slot.second;
       // A flag matters only on an owner: it decides whether the standby checks.
       bool touched = false;
       if (affected && any_flipped) {
-        const auto owners_end = t.top.begin() + static_cast<std::ptrdiff_t>(std::min(t.checkers, t.top.size()));
+        const auto owners_end = t.top.begin() + std::min<std::size_t>(t.checkers, t.top.size());
         touched = std::any_of(t.top.begin(), owners_end, [&](const Entry& e) { return is_flipped(e.member); });
       }
       if (reshuffle) {
@@ -138,11 +135,11 @@ void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_a
         const bool lost =
             std::any_of(t.top.begin(), t.top.end(), [&](const Entry& e) { return !members_[e.member].live; });
         if (lost) {
-          rank_full(t);
+          rank_full(id, t);
         } else {
           const std::size_t d = depth(t);
           for (std::uint32_t m : added) {
-            const Entry e{rendezvous_hash_seeded(members_[m].seed, t.id), m};
+            const Entry e{rendezvous_hash_seeded(members_[m].seed, id), m};
             ++hashes_;
             if (t.top.size() >= d && !better(e, t.top.back())) continue;
             t.top.insert(std::upper_bound(t.top.begin(), t.top.end(), e,
@@ -157,8 +154,8 @@ void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_a
                                 [](const Entry& a, const Entry& b) { return a.member == b.member; });
         }
       }
-      if (touched) affected->push_back(t.id);
-    }
+      if (touched) affected->push_back(id);
+    });
   }
   if (affected) std::sort(affected->begin() + static_cast<std::ptrdiff_t>(first_affected), affected->end());
   if (members_.size() > 2 * live_.size() + 1024) compact();
@@ -178,46 +175,30 @@ void OwnershipIndex::compact() {
     remap[m] = fresh;
     m = fresh;
   }
-  for (Target& t : targets_) {
-    for (Entry& e : t.top) e.member = remap[e.member];
-  }
+  targets_.for_each_slot([&](std::pair<std::string, Target>& slot) {
+    for (Entry& e : slot.second.top) e.member = remap[e.member];
+  });
 }
 
 void OwnershipIndex::put_target(const std::string& id, std::size_t checkers) {
-  checkers = std::max<std::size_t>(1, checkers);
-  auto* it = by_id_.find(id);
+  const auto wanted = static_cast<std::uint32_t>(std::max<std::size_t>(1, checkers));
+  auto* it = targets_.find(id);
   if (!it) {
-    std::uint32_t slot;
-    if (!free_slots_.empty()) {
-      slot = free_slots_.back();
-      free_slots_.pop_back();
-    } else {
-      slot = static_cast<std::uint32_t>(targets_.size());
-      targets_.emplace_back();
-    }
-    it = by_id_.insert(id, slot);
-    targets_[slot].id = id;
-  } else if (targets_[it->second].checkers == checkers) {
+    it = targets_.insert(id, Target{});
+  } else if (it->second.checkers == wanted) {
     return;
   }
-  Target& t = targets_[it->second];
-  t.checkers = checkers;
-  rank_full(t);
+  Target& t = it->second;
+  t.checkers = wanted;
+  rank_full(it->first, t);
 }
 
-void OwnershipIndex::remove_target(const std::string& id) {
-  const auto* it = by_id_.find(id);
-  if (!it) return;
-  const std::uint32_t slot = it->second;
-  by_id_.erase(id);  // before the slot is cleared: `id` may be its own id
-  targets_[slot] = Target{};
-  free_slots_.push_back(slot);
-}
+void OwnershipIndex::remove_target(const std::string& id) { targets_.erase(id); }
 
 std::vector<std::string> OwnershipIndex::target_ids() const {
   std::vector<std::string> out;
-  out.reserve(by_id_.size());
-  for (const auto& [id, slot] : by_id_.ordered()) out.push_back(id);
+  out.reserve(targets_.size());
+  for (const auto& [id, target] : targets_.ordered()) out.push_back(id);
   return out;
 }
 
@@ -225,8 +206,8 @@ std::vector<std::string> OwnershipIndex::ranked(const std::string& id, std::size
   std::vector<std::string> out;
   const Target* t = find(id);
   const bool cached = t && ((limit != 0 && limit <= t->top.size()) || t->top.size() == live_.size());
-  const std::vector<Entry> computed = cached ? std::vector<Entry>{} : rank_live(id, limit);
-  const std::vector<Entry>& entries = cached ? t->top : computed;
+  const TopList computed = cached ? TopList{} : rank_live(id, limit);
+  const TopList& entries = cached ? t->top : computed;
   const std::size_t n = limit == 0 ? entries.size() : std::min(limit, entries.size());
   out.reserve(n);
   for (std::size_t i = 0; i < n; ++i) out.push_back(members_[entries[i].member].name);
@@ -239,7 +220,7 @@ bool OwnershipIndex::checks(const std::string& id, std::string_view self) const 
   const Target& t = *found;
   // The kept list holds min(checkers + kSpare, live) members, so the owners
   // and the standby are always in it.
-  const std::size_t owners = std::min(t.checkers, t.top.size());
+  const std::size_t owners = std::min<std::size_t>(t.checkers, t.top.size());
   bool owner_suspect = false;
   for (std::size_t i = 0; i < owners; ++i) {
     const Member& m = members_[t.top[i].member];

@@ -15,8 +15,12 @@
 //     up when the owners are read).
 // set_members() can report the targets whose answer to checks() may have
 // changed (`affected`): those whose kept list changed and those with an
-// owner whose flag changed. A driver reconciles just these. Targets are kept in a flat vector (dense slots,
-// reused) with an id -> slot map, so a change walks an array, not a tree.
+// owner whose flag changed. A driver reconciles just these. Targets live in
+// one SlotMap keyed by id (the id held once; chunks of slots, so a change
+// walks arrays, not a tree), each with its kept list in place (no block of
+// its own while it holds at most kSpare + 1 members: one checker, the
+// default). About 120 B per target; a list on the heap and a second copy
+// of the id in an id -> slot map cost about 200.
 // Cost per set_members: O(targets) integer work plus one hash per target
 // per joined member; O(affected) strings.
 // Results are identical to rank_members() over the same members: the tests
@@ -25,7 +29,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <span>
 #include <string>
@@ -35,6 +38,7 @@
 #include "core/name_index.h"
 #include "core/name_table.h"
 #include "core/slot_map.h"
+#include "core/small_vector.h"
 
 namespace heck {
 
@@ -63,9 +67,9 @@ class OwnershipIndex {
   // Adds or updates a target (checkers >= 1); drops one.
   void put_target(const std::string& id, std::size_t checkers);
   void remove_target(const std::string& id);
-  bool contains(const std::string& id) const { return by_id_.contains(id); }
+  bool contains(const std::string& id) const { return targets_.contains(id); }
   std::vector<std::string> target_ids() const;
-  std::size_t target_count() const { return by_id_.size(); }
+  std::size_t target_count() const { return targets_.size(); }
   std::size_t member_count() const { return members_.size(); }
 
   // The first `limit` members ranked for `id` (0 = as many as are kept;
@@ -91,10 +95,11 @@ class OwnershipIndex {
     std::uint64_t hash = 0;
     std::uint32_t member = 0;  // index into members_
   };
+  // Best first; size min(checkers + kSpare, live members).
+  using TopList = SmallVector<Entry, kSpare + 1>;
   struct Target {
-    std::string id;          // empty: a free slot
-    std::size_t checkers = 1;
-    std::vector<Entry> top;  // best first; size min(checkers + kSpare, members)
+    TopList top;
+    std::uint32_t checkers = 1;
   };
   struct Member {
     Name name;
@@ -104,7 +109,7 @@ class OwnershipIndex {
   };
 
   bool better(const Entry& a, const Entry& b) const;
-  void rank_full(Target& t);
+  void rank_full(const std::string& id, Target& t);
   // Re-ranks after a change of the live set (added members, some removed,
   // suspicion flags flipped) and collects the affected targets.
   void rescan(std::span<const std::uint32_t> added, bool removed_any, std::span<const std::uint32_t> flipped,
@@ -112,16 +117,15 @@ class OwnershipIndex {
   const Target* find(std::string_view id) const;
   std::size_t depth(const Target& t) const;
   std::uint32_t intern(const std::string& name);
-  std::vector<Entry> rank_live(std::string_view id, std::size_t limit) const;
+  TopList rank_live(std::string_view id, std::size_t limit) const;
   void compact();
 
   std::shared_ptr<NameTable> names_;
   std::vector<Member> members_;                          // interned; `live` marks the current set
   NameIndex by_name_;                                    // name -> index into members_
   std::vector<std::uint32_t> live_;                      // ids of live members
-  std::deque<Target> targets_;  // by slot; chunked: growing it moves no target
-  std::vector<std::uint32_t> free_slots_;
-  SlotMap<std::string, std::uint32_t> by_id_;  // id -> slot (hashed; ordered on demand)
+  SlotMap<std::string, Target> targets_;  // by id (hashed; ordered on demand)
+  mutable std::vector<Entry> scratch_;    // rank_live's full ranking
   mutable std::uint64_t full_ranks_ = 0;
   mutable std::uint64_t hashes_ = 0;
 };
