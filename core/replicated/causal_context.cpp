@@ -10,15 +10,7 @@ bool CausalContext::contains(Dot d) const {
 }
 
 std::uint64_t CausalContext::max_counter(ReplicaId replica) const {
-  std::uint64_t m = vv_.get(replica);
-  // The cloud is ordered by (replica, counter): the last dot of `replica` is its max.
-  auto it = cloud_.lower_bound(Dot{replica + 1, 0});
-  if (replica == UINT64_MAX) it = cloud_.end();
-  if (it != cloud_.begin()) {
-    --it;
-    if (it->replica == replica) m = std::max(m, it->counter);
-  }
-  return m;
+  return std::max(vv_.get(replica), cloud_.max_counter(replica));
 }
 
 Dot CausalContext::next_dot(ReplicaId replica) const { return Dot{replica, max_counter(replica) + 1}; }
@@ -33,7 +25,7 @@ bool CausalContext::add_dot(Dot d) {
     compact(d.replica);
     return true;
   }
-  return cloud_.insert(d).second;
+  return cloud_.insert(d);
 }
 
 void CausalContext::insert(Dot d) { add_dot(d); }
@@ -55,7 +47,7 @@ CausalContext CausalContext::from_parts(std::map<ReplicaId, std::uint64_t> vv, s
   for (const auto& [r, n] : vv) {
     if (n != 0) c.vv_.set(r, n);  // in order: appends
   }
-  c.cloud_ = std::move(cloud);
+  for (const Dot& d : cloud) c.cloud_.insert(d);
   c.compact();
   return c;
 }
@@ -68,10 +60,7 @@ std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint
     const std::uint64_t have = max_vv(r);
     if (top <= have) continue;
     // Cloud dots of r in (have, top] are present; count the rest.
-    std::uint64_t present = 0;
-    for (auto it = cloud_.lower_bound(Dot{r, have + 1}); it != cloud_.end() && it->replica == r && it->counter <= top; ++it) {
-      ++present;
-    }
+    const std::uint64_t present = cloud_.count(r, have + 1, top);
     n += (top - have) - present;
     if (n >= cap) return cap;
   }
@@ -84,28 +73,17 @@ std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint
 
 void CausalContext::compact(ReplicaId r) {
   if (cloud_.empty()) return;
-  const std::uint64_t before = vv_.get(r);
-  std::uint64_t have = before;
-  auto it = cloud_.lower_bound(Dot{r, 0});
-  while (it != cloud_.end() && it->replica == r && it->counter <= have + 1) {
-    have = std::max(have, it->counter);
-    it = cloud_.erase(it);
-  }
-  if (have != before) vv_.set(r, have);
+  const std::uint64_t have = vv_.get(r);
+  const std::uint64_t top = cloud_.fold(r, have);
+  if (top != have) vv_.set(r, top);
 }
 
 void CausalContext::compact() {
-  for (auto it = cloud_.begin(); it != cloud_.end();) {
-    const std::uint64_t have = vv_.get(it->replica);
-    if (it->counter == have + 1) {
-      vv_.set(it->replica, have + 1);
-      it = cloud_.erase(it);
-    } else if (it->counter <= have) {
-      it = cloud_.erase(it);
-    } else {
-      ++it;
-    }
+  std::vector<ReplicaId> replicas;
+  for (const Dot& d : cloud_) {
+    if (replicas.empty() || replicas.back() != d.replica) replicas.push_back(d.replica);
   }
+  for (ReplicaId r : replicas) compact(r);
 }
 
 std::vector<Dot> CausalContext::all_dots() const {

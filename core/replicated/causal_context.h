@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/replicated/dot.h"
+#include "core/replicated/dot_cloud.h"
 
 namespace heck {
 
@@ -100,7 +101,7 @@ class CausalContext {
 
   bool empty() const { return vv_.empty() && cloud_.empty(); }
   const VersionVector& vv() const { return vv_; }
-  const std::set<Dot>& cloud() const { return cloud_; }
+  const DotCloud& cloud() const { return cloud_; }
   // Every dot, for small contexts (tests, deltas). Cost: the sum of counters.
   std::vector<Dot> all_dots() const;
 
@@ -118,7 +119,7 @@ class CausalContext {
   bool vv_contains(Dot d) const { return d.counter <= max_vv(d.replica); }
 
   VersionVector vv_;
-  std::set<Dot> cloud_;
+  DotCloud cloud_;
 };
 
 }  // namespace heck
