@@ -4,7 +4,7 @@
 // costs a 24-byte header, an allocation and a cache miss per list.
 //
 // The subset of std::vector the callers use: size, iteration, indexing,
-// push_back, insert, pop_back, resize, clear, copy and move. Iterators are
+// push_back, insert, erase, pop_back, resize, clear, copy and move. Iterators are
 // pointers, invalidated by any change of size (as std::vector's on growth).
 #pragma once
 
@@ -92,6 +92,16 @@ class SmallVector {
     std::memmove(p + at + 1, p + at, (size_ - at) * sizeof(T));
     p[at] = copy;
     ++size_;
+    return p + at;
+  }
+  // Erases [first, last); returns where the values after them went.
+  T* erase(const T* first, const T* last) {
+    T* p = data();
+    const std::size_t at = static_cast<std::size_t>(first - p);
+    const std::size_t n = static_cast<std::size_t>(last - first);
+    assert(at + n <= size_);
+    std::memmove(p + at, p + at + n, (size_ - at - n) * sizeof(T));
+    size_ -= static_cast<std::uint32_t>(n);
     return p + at;
   }
   void pop_back() {

@@ -42,11 +42,13 @@ bool CausalContext::join(const CausalContext& other) {
   return grew;
 }
 
-CausalContext CausalContext::from_parts(std::map<ReplicaId, std::uint64_t> vv, std::set<Dot> cloud) {
+CausalContext CausalContext::from_parts(std::vector<std::pair<ReplicaId, std::uint64_t>> vv, std::vector<Dot> cloud) {
   CausalContext c;
+  std::sort(vv.begin(), vv.end());
   for (const auto& [r, n] : vv) {
-    if (n != 0) c.vv_.set(r, n);  // in order: appends
+    if (n != 0) c.vv_.set(r, n);  // in order: appends (a repeated replica: its highest max, last)
   }
+  std::sort(cloud.begin(), cloud.end());  // runs and blocks in order: appends
   for (const Dot& d : cloud) c.cloud_.insert(d);
   c.compact();
   return c;

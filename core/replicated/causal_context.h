@@ -72,8 +72,9 @@ class CausalContext {
   // Returns whether this context grew (other held a dot it lacked).
   bool join(const CausalContext& other);
   // Builds a context from a version vector and a cloud in one compaction
-  // (decoders). Entries with max 0 are ignored.
-  static CausalContext from_parts(std::map<ReplicaId, std::uint64_t> vv, std::set<Dot> cloud);
+  // (decoders), in any order. Entries with max 0 are ignored; a replica
+  // listed twice keeps its highest max; a dot listed twice counts once.
+  static CausalContext from_parts(std::vector<std::pair<ReplicaId, std::uint64_t>> vv, std::vector<Dot> cloud);
 
   // True when every dot of `other` is in this context.
   bool includes(const CausalContext& other) const;

@@ -352,7 +352,8 @@ class Decoder {
     if (cl.size / 2 > lim_.max_cloud_dots) {
       return fail(fmt::format("{}: {} cloud dots (limit {})", where.str(), cl.size / 2, lim_.max_cloud_dots));
     }
-    std::map<ReplicaId, std::uint64_t> m;
+    std::vector<std::pair<ReplicaId, std::uint64_t>> m;
+    m.reserve(vv.size / 2);
     Items vv_items(vv);
     for (std::size_t i = 0; i < vv.size; i += 2) {
       const Where w(where, " vv[", i / 2, "]");
@@ -361,16 +362,23 @@ class Decoder {
       ReplicaId r = 0;
       std::uint64_t n = 0;
       if (!replica(ri, w, r) || !u64(max, w, n, 1, kMaxCounter)) return false;
-      if (!m.emplace(r, n).second) return fail(fmt::format("{}: replica listed twice", w.str()));
+      m.emplace_back(r, n);
     }
-    std::set<Dot> cloud;
+    std::sort(m.begin(), m.end());
+    for (std::size_t i = 1; i < m.size(); ++i) {
+      if (m[i].first == m[i - 1].first) {
+        return fail(fmt::format("{} vv: replica listed twice ({})", where.str(), m[i].first));
+      }
+    }
+    std::vector<Dot> cloud;
+    cloud.reserve(cl.size / 2);
     Items cl_items(cl);
     for (std::size_t i = 0; i < cl.size; i += 2) {
       const MsgValue ri = cl_items.next();
       const MsgValue counter = cl_items.next();
       Dot d;
       if (!dot(ri, counter, Where(where, " cloud[", i / 2, "]"), d)) return false;
-      cloud.insert(d);
+      cloud.push_back(d);
     }
     out = CausalContext::from_parts(std::move(m), std::move(cloud));
     return true;

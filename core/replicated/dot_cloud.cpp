@@ -58,13 +58,17 @@ void DotCloud::const_iterator::settle() {
   for (; run_ < runs.size(); ++run_, block_ = 0, bit_ = 0) {
     const auto& blocks = runs[run_].blocks;
     for (; block_ < blocks.size(); ++block_, bit_ = 0) {
-      while (bit_ < kBits) {
-        const std::uint64_t w = blocks[block_].bits[bit_ / 64] >> (bit_ % 64);
-        if (w != 0) {
-          bit_ += static_cast<std::uint64_t>(std::countr_zero(w));
+      const auto& bits = blocks[block_].bits;
+      std::size_t w = bit_ / 64;
+      if (w >= bits.size()) continue;
+      std::uint64_t word = bits[w] & (~std::uint64_t{0} << (bit_ % 64));  // the bits at or after bit_
+      for (;;) {
+        if (word != 0) {
+          bit_ = 64 * w + static_cast<std::uint64_t>(std::countr_zero(word));
           return;
         }
-        bit_ = (bit_ / 64 + 1) * 64;
+        if (++w == bits.size()) break;
+        word = bits[w];
       }
     }
   }

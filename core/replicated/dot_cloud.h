@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/replicated/dot.h"
+#include "core/small_vector.h"
 
 namespace heck {
 
@@ -42,9 +43,12 @@ class DotCloud {
     std::array<std::uint64_t, kWords> bits{};
     bool operator==(const Block&) const = default;
   };
+  // A replica's blocks, sorted by first, none empty. The first one lives in
+  // the run itself: a delta's cloud (a dot or two) costs one allocation,
+  // the runs' vector, as a tree node did.
   struct Run {
     ReplicaId replica = 0;
-    std::vector<Block> blocks;  // sorted by first; none empty
+    SmallVector<Block, 1> blocks;
     bool operator==(const Run&) const = default;
   };
 

@@ -46,9 +46,15 @@ TEST(SmallVector, MatchesAVectorUnderRandomOperations) {
         break;
       }
       case 3:
-        if (!v.empty()) {
+        if (!v.empty() && rng() % 2 == 0) {
           s.pop_back();
           v.pop_back();
+        } else if (!v.empty()) {  // a range from the middle
+          const std::size_t at = rng() % v.size();
+          const std::size_t n = rng() % (v.size() - at + 1);
+          Pair* next = s.erase(s.begin() + at, s.begin() + at + n);
+          v.erase(v.begin() + static_cast<std::ptrdiff_t>(at), v.begin() + static_cast<std::ptrdiff_t>(at + n));
+          EXPECT_EQ(next, s.begin() + at);
         }
         break;
       case 4: {
