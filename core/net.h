@@ -32,9 +32,9 @@ using Bytes = std::vector<std::uint8_t>;
 // peers (the replicator's eager push, to every peer up to max_direct_peers)
 // builds it once, and its driver holds it once however many receivers it
 // has. In the simulator's main row (100 agents, 10,000 targets registered
-// at once) copies per receiver held 158 MiB of the run's ~780 MiB peak.
-// Reads like a const byte vector (data, size, iteration, a span); never
-// mutated after construction.
+// at once) a copy per receiver meant 158 MiB of messages in flight as the
+// burst began. Reads like a const byte vector (data, size, iteration, a
+// span); never mutated after construction.
 class SharedBytes {
  public:
   SharedBytes() = default;
