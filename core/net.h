@@ -50,8 +50,6 @@ class SharedBytes {
   std::uint8_t operator[](std::size_t i) const { return (*buf_)[i]; }
   std::span<const std::uint8_t> span() const { return {data(), size()}; }
   operator std::span<const std::uint8_t>() const { return span(); }  // NOLINT(google-explicit-constructor)
-  // A private copy (to alter: tests that corrupt a packet).
-  Bytes copy() const { return Bytes(begin(), end()); }
 
   friend bool operator==(const SharedBytes& a, const SharedBytes& b) { return std::ranges::equal(a.span(), b.span()); }
   friend bool operator==(const SharedBytes& a, const Bytes& b) { return std::ranges::equal(a.span(), b); }

@@ -8,8 +8,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <utility>
-#include <map>
-#include <set>
 #include <vector>
 
 #include "core/replicated/dot.h"

@@ -130,10 +130,7 @@ void DotCloud::clear_range(Run& run, std::uint64_t lo, std::uint64_t hi) {
                                                        [](std::uint64_t w) { return w == 0; });
                                   }),
                    to);
-  if (run.blocks.empty()) {
-    const ReplicaId r = run.replica;
-    std::erase_if(runs_, [r](const Run& x) { return x.replica == r; });
-  }
+  if (run.blocks.empty()) runs_.erase(runs_.begin() + (&run - runs_.data()));
 }
 
 std::uint64_t DotCloud::fold(ReplicaId replica, std::uint64_t have) {

@@ -25,8 +25,9 @@
 // --joins adds, under the row: delta joins per simulated second, and the
 // replication totals (local writes, delta parts received and joined, state
 // repairs and their entries, bodies decoded once and reused through the
-// shared pool) and the most message bytes the simulated network held at
-// once (every receiver's copy counted: part of the row's peak memory).
+// shared pool), the most message bytes the simulated network held at once
+// (every receiver's message counted; a datagram sent to many is held once),
+// and the largest dot cloud an agent's context held at a sample.
 //
 // Run: build-sim/tools/bench/cluster_bench [--members 100] [--targets 10000]
 //        [--interval-ms 1000] [--seed 1] [--rows main,scale]
@@ -109,6 +110,7 @@ struct Row {
   std::uint64_t local_writes = 0, deltas_received = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
   std::uint64_t peak_in_flight_bytes = 0;  // the simulated network's, every receiver's copy counted
+  std::size_t peak_cloud_dots = 0;         // the most dots above an agent's version vector, at a sample
 };
 
 // Delta joins (deltas that brought something new) summed over the agents,
@@ -121,6 +123,9 @@ class JoinCounter {
     for (std::uint32_t m = 0; m < last_.size(); ++m) {
       const heck::ClusterNode* node = w.node(m);
       if (node == nullptr) continue;
+      const heck::HealthDelta& state = node->health_state().state();
+      peak_cloud_ = std::max({peak_cloud_, state.registry.context.cloud().size(),
+                              state.observations.context.cloud().size()});
       const std::uint64_t now = node->replication().counters().deltas_joined;
       joined += now >= last_[m] ? now - last_[m] : now;  // a restarted node counts from zero
       last_[m] = now;
@@ -129,9 +134,13 @@ class JoinCounter {
     if (per_s.size() <= second) per_s.resize(second + 1, 0);
     per_s[second] += joined;
   }
+  // The most dots an agent's registry or observation context held above
+  // its version vector (its dot cloud), over the samples.
+  std::size_t peak_cloud() const { return peak_cloud_; }
 
  private:
   std::vector<std::uint64_t> last_;
+  std::size_t peak_cloud_ = 0;
 };
 
 Row run(const Options& o, int n, int t) {
@@ -260,6 +269,7 @@ Row run(const Options& o, int n, int t) {
   row.pool_hits = w.delta_pool().counters().hits;
   row.pool_misses = w.delta_pool().counters().misses;
   row.peak_in_flight_bytes = w.network().counters().peak_in_flight_bytes;
+  row.peak_cloud_dots = joins.peak_cloud();
   const double intervals = (crash_at - warm) * 1000.0 / o.interval_ms;
   row.checks_per_interval = static_cast<double>(counting.checks) / (t * intervals);
   const ClusterMetrics m = measure(w, stop);
@@ -296,6 +306,8 @@ void print(const Row& r) {
                r.pool_hits);
     fmt::print("        network: at most {:.1f} MiB of messages in flight at once (per receiver; a datagram sent to many is held once)\n",
                static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));
+    fmt::print("        contexts: at most {} dots above an agent's version vector (its dot cloud) at a sample\n",
+               r.peak_cloud_dots);
   }
   std::fflush(stdout);
 }
