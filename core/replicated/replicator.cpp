@@ -389,15 +389,30 @@ std::vector<const Peer*> Replicator::pick_peers(std::span<const Peer> peers, std
 
 void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
   if (dirty_.empty()) return;
+  std::vector<Pending*> small_groups;
   std::vector<const wire::EncodedPart*> small, large;
   const std::size_t room = wire::PacketBuilder(self_, config_.max_packet_bytes).remaining();
   for (const std::string& key : dirty_) {
     auto it = pending_.find(key);
     if (it == pending_.end()) continue;
     const wire::EncodedPart& part = encoded(it->second);
-    (room >= part.bytes.size() ? small : large).push_back(&part);
+    if (room >= part.bytes.size()) {
+      small.push_back(&part);
+      small_groups.push_back(&it->second);
+    } else {
+      large.push_back(&part);
+    }
   }
   dirty_.clear();
+  // A burst (many groups in one flush) goes as combined deltas: the join of
+  // as many groups as fit one datagram, one part, so a receiver decodes
+  // and joins one delta per datagram instead of one per key.
+  std::vector<wire::EncodedPart> combined;
+  if (config_.combine_from != 0 && small.size() >= config_.combine_from) {
+    combined = combine(small_groups, room);
+    small.clear();
+    for (const wire::EncodedPart& part : combined) small.push_back(&part);
+  }
   // Every peer gets the same datagrams (the envelope names the sender, not
   // the receiver): packed once, their bytes shared by every peer's Send.
   std::vector<SharedBytes> packets;
@@ -426,6 +441,37 @@ void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
     }
   }
   evict_over_cap();
+}
+
+std::vector<wire::EncodedPart> Replicator::combine(std::span<Pending* const> groups, std::size_t room) {
+  std::vector<wire::EncodedPart> out;
+  HealthDelta joined;      // the join of groups[first, i)
+  std::size_t first = 0;
+  std::size_t bytes = 0;   // their parts' sizes, summed: the combined part is no larger
+  auto emit = [&](std::size_t end) {
+    if (end - first == 1) {
+      out.push_back(encoded(*groups[first]));
+    } else if (end > first) {
+      wire::EncodedPart part = wire::encode_part(wire::PartType::delta, encode_delta(joined));
+      if (part.bytes.size() <= room) {
+        ++counters_.deltas_combined;
+        out.push_back(std::move(part));
+      } else {  // not expected (a join encodes no larger than its parts), but never an oversized datagram
+        for (std::size_t k = first; k < end; ++k) out.push_back(encoded(*groups[k]));
+      }
+    }
+    joined = HealthDelta{};
+    first = end;
+    bytes = 0;
+  };
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    const std::size_t size = encoded(*groups[i]).bytes.size();
+    if (i > first && bytes + size > room) emit(i);
+    joined.join(groups[i]->group);
+    bytes += size;
+  }
+  emit(groups.size());
+  return out;
 }
 
 std::size_t Replicator::other_peers(std::span<const Peer> peers) const {

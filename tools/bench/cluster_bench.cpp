@@ -108,6 +108,7 @@ struct Row {
   // --joins: replication totals over the agents alive at the end, and the
   // shared delta pool's decodes saved.
   std::uint64_t local_writes = 0, deltas_received = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
+  std::uint64_t deltas_sent = 0, deltas_combined = 0, deltas_queued = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
   std::uint64_t peak_in_flight_bytes = 0;  // the simulated network's, every receiver's copy counted
   std::size_t peak_cloud_dots = 0;         // the most dots above an agent's version vector, at a sample
@@ -263,6 +264,9 @@ Row run(const Options& o, int n, int t) {
     row.local_writes += c.local_writes;
     row.deltas_received += c.deltas_received;
     row.deltas_joined += c.deltas_joined;
+    row.deltas_sent += c.deltas_sent;
+    row.deltas_combined += c.deltas_combined;
+    row.deltas_queued += c.deltas_queued;
     row.state_repairs += c.state_repairs_sent;
     row.repair_entries += c.repair_entries_sent;
   }
@@ -300,10 +304,11 @@ void print(const Row& r) {
     std::vector<std::string> seconds;
     for (std::size_t i = 0; i < r.joins_per_s.size(); ++i) seconds.push_back(fmt::format("{}:{}", i, r.joins_per_s[i]));
     fmt::print("        delta joins per simulated second (second:joins, all agents): {}\n", fmt::join(seconds, " "));
-    fmt::print("        replication, agents alive at the end: {} local writes, {} delta parts received, {} joined, "
-               "{} state repairs sent ({} entries); shared decodes: {} bodies decoded, {} reused\n",
-               r.local_writes, r.deltas_received, r.deltas_joined, r.state_repairs, r.repair_entries, r.pool_misses,
-               r.pool_hits);
+    fmt::print("        replication, agents alive at the end: {} local writes; delta parts: {} pushed ({} of them "
+               "combined), {} queued for piggybacking, {} received, {} joined; {} state repairs sent ({} entries); "
+               "shared decodes: {} bodies decoded, {} reused\n",
+               r.local_writes, r.deltas_sent, r.deltas_combined, r.deltas_queued, r.deltas_received, r.deltas_joined,
+               r.state_repairs, r.repair_entries, r.pool_misses, r.pool_hits);
     fmt::print("        network: at most {:.1f} MiB of messages in flight at once (per receiver; a datagram sent to many is held once)\n",
                static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));
     fmt::print("        contexts: at most {} dots above an agent's version vector (its dot cloud) at a sample\n",

@@ -67,7 +67,9 @@ void expect_identical(ReplicaNet& net) {
       ASSERT_EQ(a[k].first, b[k].first);
       ASSERT_EQ(*a[k].second.spec, *b[k].second.spec);
       ASSERT_EQ(a[k].second.observation == nullptr, b[k].second.observation == nullptr);
-      if (a[k].second.observation) ASSERT_EQ(*a[k].second.observation, *b[k].second.observation);
+      if (a[k].second.observation) {
+        ASSERT_EQ(*a[k].second.observation, *b[k].second.observation);
+      }
     }
     ASSERT_EQ(s.counter("likes"), ref.counter("likes"));
   }
@@ -133,6 +135,70 @@ TEST(Replicator, ManyDirtyKeysAreSplitIntoPacketsUnderTheLimit) {
     for (const auto& p : env->parts) peer.join(*decode_delta(p.body));
   }
   EXPECT_EQ(peer.targets().size(), 200u);
+}
+
+// A burst (a flush of at least combine_from groups) goes as combined
+// deltas: each part joins several groups, fits one datagram, and the
+// receiver ends where the writer is. A flush of a few groups sends a part
+// per group (a status change arrives alone, so receivers can rumour it).
+TEST(Replicator, ABurstGoesAsCombinedDeltasAFewWritesAsOnePartEach) {
+  // 200 groups (a target's put and its observation are one group, "t:<id>"),
+  // pushed to the one other peer.
+  auto burst = [](std::size_t combine_from, HealthState& peer) {
+    ReplicatorConfig cfg;
+    cfg.combine_from = combine_from;
+    auto r = std::make_unique<Replicator>(cfg, wire::Header{"n0", "n0:7946"}, make_replica_id("n0", 1), 1, nullptr);
+    Effects out;
+    for (int i = 0; i < 200; ++i) {
+      r->put_target(T0, spec("target-" + std::to_string(i)), out);
+      if (i % 3 == 0) r->observe(T0, "target-" + std::to_string(i), result(HealthStatus::healthy), out);
+    }
+    out.clear();
+    r->handle_timer(T0 + cfg.flush_delay, TimerKey{TimerKind::replica_flush, 0}, peers(2), out);
+    std::size_t parts = 0;
+    for (const Send& s : effects_of<Send>(out)) {
+      EXPECT_EQ(s.channel, Channel::datagram);
+      EXPECT_LE(s.bytes.size(), cfg.max_packet_bytes);
+      auto env = wire::decode(s.bytes);
+      EXPECT_TRUE(env.ok());
+      for (const auto& p : env->parts) {
+        ++parts;
+        auto d = decode_delta(p.body);
+        EXPECT_TRUE(d.ok());
+        if (d.ok()) peer.join(*d);
+      }
+    }
+    EXPECT_EQ(peer.state(), r->state().state());
+    return std::pair{std::move(r), parts};
+  };
+  HealthState apart(7);
+  EXPECT_EQ(burst(0, apart).second, 200u);  // 0: never combined, a part per group
+  HealthState peer(7);
+  auto [r, parts] = burst(ReplicatorConfig{}.combine_from, peer);
+  EXPECT_LE(parts, 200u / 4);  // a part joins about ten groups here
+  EXPECT_GT(r->counters().deltas_combined, 0u);
+  EXPECT_EQ(peer.state(), apart.state());
+  const ReplicatorConfig cfg;
+
+  // Three writes: three parts of one key each.
+  Effects out;
+  for (int i = 0; i < 3; ++i) {
+    r->observe(T0 + Duration::seconds(1), "target-" + std::to_string(i), result(HealthStatus::unhealthy, 2), out);
+  }
+  out.clear();
+  r->handle_timer(T0 + Duration::seconds(1) + cfg.flush_delay, TimerKey{TimerKind::replica_flush, 0}, peers(2), out);
+  const auto sends = effects_of<Send>(out);
+  ASSERT_EQ(sends.size(), 1u);  // one peer besides us, one datagram
+  auto env = wire::decode(sends[0].bytes);
+  ASSERT_TRUE(env.ok());
+  ASSERT_EQ(env->parts.size(), 3u);
+  for (const auto& p : env->parts) {
+    auto d = decode_delta(p.body);
+    ASSERT_TRUE(d.ok());
+    EXPECT_EQ(d->observations.store.size(), 1u);
+    peer.join(*d);
+  }
+  EXPECT_EQ(peer.state(), r->state().state());
 }
 
 // The digest's bucket hashes are kept from the state's live-dot journal
