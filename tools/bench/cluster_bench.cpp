@@ -45,6 +45,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/ownership/rendezvous.h"
+#include "sim/huge_pages.h"
 #include "sim/cluster_analysis.h"
 #include "sim/cluster_invariants.h"
 #include "sim/cluster_scenario.h"
@@ -320,6 +321,7 @@ void print(const Row& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  heck::sim::reexec_on_huge_pages(argv);  // the whole cluster in one process (sim/huge_pages.h)
   Options o;
   CLI::App app{"cluster_bench: takeover, agreement, load and scaling of the composed node in the simulator"};
   app.add_option("--members", o.members, "agents in the main row (the last one brings the targets)");

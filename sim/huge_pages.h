@@ -1,0 +1,43 @@
+// The simulator's process on transparent huge pages.
+//
+// A simulated cluster is one process holding every agent's state: the main
+// row of cluster_bench (100 agents x 10,000 targets) walks ~650 MiB of small
+// records at random, and with 4 KiB pages most of those walks miss the TLB.
+// glibc's malloc can ask the kernel for transparent huge pages
+// (madvise(MADV_HUGEPAGE) on its heap: the tunable glibc.malloc.hugetlb=1),
+// but a tunable is read only at process start. So the simulator's entry
+// points (`heck sim`, cluster_bench) call reexec_on_huge_pages()
+// first: it re-executes the process with the tunable added to
+// GLIBC_TUNABLES, once. Measured with farm-bench --vs against
+// HECK_HUGE_PAGES=0 on a noisy 2-core machine: the main row 1.20, 1.08 and
+// 1.04x faster (medians of 5, 5 and 7 pairs; +14 MiB peak), and
+// cluster_crash_1000 1.12 and 1.07x (+2 MiB). Nothing a run computes
+// depends on it: pages change where memory lies, never what a run does
+// (addresses order nothing). HECK_HUGE_PAGES=0 turns it off (a debugger
+// or valgrind may want the process left as started).
+//
+// Left alone when GLIBC_TUNABLES names glibc.malloc.hugetlb already (the
+// user's choice), when HECK_HUGE_PAGES=0, and when the re-exec fails (the
+// run goes on with normal pages). With THP disabled in the kernel the
+// tunable is a no-op. Not for the daemon: an agent's few MiB gain nothing
+// from 2 MiB pages.
+#pragma once
+
+namespace heck::sim {
+
+// What reexec_on_huge_pages() found, in the process that goes on.
+enum class HugePages {
+  on,           // re-executed with glibc.malloc.hugetlb=1
+  user_choice,  // GLIBC_TUNABLES set glibc.malloc.hugetlb already: left as it is
+  declined,     // HECK_HUGE_PAGES=0
+  unavailable,  // the re-exec failed: normal pages
+};
+
+// Call first in main(), before any thread starts, with main's argv: it
+// returns only in the process that goes on (the re-executed one, or this
+// one when it left things alone).
+HugePages reexec_on_huge_pages(char** argv);
+
+const char* to_string(HugePages h);
+
+}  // namespace heck::sim
