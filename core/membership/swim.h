@@ -406,8 +406,8 @@ class Swim {
   void ring_erase(MemberId id);
   // A place on the probe ring: the top 32 bits of the member's ring key
   // beside its slot, so a lookup compares integers and reads a member's
-  // name only on a tie of those bits (reading the names, a cold line each,
-  // was 4% of a 1,000-member run).
+  // name only on a tie of those bits (reading and hashing two names per
+  // step was 4.6% of cluster_crash_1000 in perf; the lookups are 0.8% now).
   struct RingSlot {
     std::uint32_t key_hi = 0;  // probe_ring_key(name) >> 32
     MemberId id = 0;

@@ -161,7 +161,7 @@ struct ReplicatorConfig {
   // only while the membership queue holds fewer parts than this (0: never).
   std::size_t max_rumor_queue = 32;
   // A flush of at least this many groups (a burst: configured targets, a
-  // bulk write, a checker's first round) sends them as combined deltas, as
+  // bulk write) sends them as combined deltas, as
   // many groups joined into one part as fit a datagram: a receiver decodes
   // and joins one delta per datagram, not one per key. A smaller flush
   // sends a part per group, so that a status change arrives alone and its
@@ -192,7 +192,7 @@ struct ReplicatorConfig {
 struct ReplicatorCounters {
   std::uint64_t local_writes = 0;
   std::uint64_t deltas_sent = 0;          // delta parts in eager-push datagrams
-  std::uint64_t deltas_combined = 0;      // ... of them, joins of several groups (combine_from)
+  std::uint64_t deltas_combined = 0;      // combined parts built (combine_from), each sent to every peer of its flush
   std::uint64_t deltas_queued = 0;        // delta parts pushed to the BroadcastQueue
   std::uint64_t deltas_received = 0;      // delta parts decoded
   std::uint64_t deltas_joined = 0;        // ... that brought something new

@@ -305,8 +305,8 @@ void print(const Row& r) {
     std::vector<std::string> seconds;
     for (std::size_t i = 0; i < r.joins_per_s.size(); ++i) seconds.push_back(fmt::format("{}:{}", i, r.joins_per_s[i]));
     fmt::print("        delta joins per simulated second (second:joins, all agents): {}\n", fmt::join(seconds, " "));
-    fmt::print("        replication, agents alive at the end: {} local writes; delta parts: {} pushed ({} of them "
-               "combined), {} queued for piggybacking, {} received, {} joined; {} state repairs sent ({} entries); "
+    fmt::print("        replication, agents alive at the end: {} local writes; delta parts: {} pushed (one per peer; "
+               "{} combined parts built), {} queued for piggybacking, {} received, {} joined; {} state repairs sent ({} entries); "
                "shared decodes: {} bodies decoded, {} reused\n",
                r.local_writes, r.deltas_sent, r.deltas_combined, r.deltas_queued, r.deltas_received, r.deltas_joined,
                r.state_repairs, r.repair_entries, r.pool_misses, r.pool_hits);
