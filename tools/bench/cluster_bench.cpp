@@ -23,9 +23,10 @@
 //   violations         invariant violations in the row (coverage, herd,
 //                      agreement, freshness): 0 expected
 // --joins adds, under the row: delta joins per simulated second, and the
-// replication totals (local writes, delta parts received and joined, state
-// repairs and their entries, bodies decoded once and reused through the
-// shared pool), the most message bytes the simulated network held at once
+// replication totals (local writes; delta parts pushed, combined parts built
+// from a flush's burst, parts queued for piggybacking, received and joined;
+// state repairs and their entries; bodies decoded once and reused through
+// the shared pool), the most message bytes the simulated network held at once
 // (every receiver's message counted; a datagram sent to many is held once),
 // and the largest dot cloud an agent's context held at a sample.
 //
