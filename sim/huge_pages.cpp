@@ -1,6 +1,9 @@
 #include "sim/huge_pages.h"
 
+#include <malloc.h>
 #include <unistd.h>
+
+#include <climits>
 
 #include <cstdlib>
 #include <string>
@@ -33,6 +36,13 @@ HugePages reexec_on_huge_pages(char** argv) {
   // Still here: the exec failed. Go on with normal pages; the variables
   // stay set, so a child of this process does not try again.
   return HugePages::unavailable;
+}
+
+bool keep_freed_heap() {
+  const bool trim = mallopt(M_TRIM_THRESHOLD, INT_MAX) == 1;
+  const bool mmap = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1;
+  const bool pad = mallopt(M_TOP_PAD, 64 << 20) == 1;
+  return trim && mmap && pad;
 }
 
 const char* to_string(HugePages h) {

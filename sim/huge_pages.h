@@ -1,4 +1,5 @@
-// The simulator's process on transparent huge pages.
+// The simulator's process heap: transparent huge pages, and freed memory
+// kept for reuse (keep_freed_heap() below).
 //
 // A simulated cluster is one process holding every agent's state: the main
 // row of cluster_bench (100 agents x 10,000 targets) walks ~650 MiB of small
@@ -40,5 +41,22 @@ enum class HugePages {
 HugePages reexec_on_huge_pages(char** argv);
 
 const char* to_string(HugePages h);
+
+// Keeps what the simulator's heap has grown to, instead of handing freed
+// memory back to the kernel and faulting it in again. glibc's defaults trim
+// the top of the heap once 128 KiB there is free and serve blocks of 128
+// KiB and more (the dynamic threshold grows with use) from mmap, unmapped
+// on free. A simulated cluster frees and regrows such blocks all the time
+// (message batches, effect vectors, the event queue), and on huge pages
+// each regrowth faults in and zeroes whole 2 MiB pages: in a perf profile
+// of the main row's registration burst, 14% of the samples were the
+// kernel's clear_page_erms below sysmalloc. This sets mallopt's
+// M_TRIM_THRESHOLD to its maximum (never trim), M_MMAP_THRESHOLD to 32 MiB
+// (its maximum) and M_TOP_PAD to 64 MiB (grow the heap in large steps).
+// The peak RSS is the same (a freed block is reused, not returned and
+// refetched); nothing a run computes depends on it. Call once, early in
+// main(); for the simulator's entry points only (a daemon returns what it
+// frees). Returns whether glibc took all three settings.
+bool keep_freed_heap();
 
 }  // namespace heck::sim

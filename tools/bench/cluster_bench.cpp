@@ -322,7 +322,9 @@ void print(const Row& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  heck::sim::reexec_on_huge_pages(argv);  // the whole cluster in one process (sim/huge_pages.h)
+  // The whole cluster in one process (sim/huge_pages.h).
+  heck::sim::reexec_on_huge_pages(argv);
+  heck::sim::keep_freed_heap();
   Options o;
   CLI::App app{"cluster_bench: takeover, agreement, load and scaling of the composed node in the simulator"};
   app.add_option("--members", o.members, "agents in the main row (the last one brings the targets)");

@@ -24,8 +24,12 @@ void add_renamed_option(CLI::App* cmd, const std::string& old_name, const std::s
 }  // namespace heck::cli
 
 int main(int argc, char** argv) {
-  // A simulation holds a whole cluster in this process: it runs on huge pages.
-  if (argc > 1 && std::string_view(argv[1]) == "sim") heck::sim::reexec_on_huge_pages(argv);
+  // A simulation holds a whole cluster in this process: it runs on huge
+  // pages and keeps the heap it grows (sim/huge_pages.h).
+  if (argc > 1 && std::string_view(argv[1]) == "sim") {
+    heck::sim::reexec_on_huge_pages(argv);
+    heck::sim::keep_freed_heap();
+  }
   CLI::App app{"heck — a distributed health checker"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "heck 0.1.0");
