@@ -136,7 +136,8 @@ Duration InvariantChecker::freshness_bound(std::uint32_t target) const {
   const TargetSpec& s = tracks_[target].spec;
   const int k = std::max({1, s.rise, s.fall});
   const Duration dissemination =
-      scenario_.replication.flush_delay + scenario_.replication.anti_entropy_interval * 2 + Duration::seconds(1);
+      std::max(scenario_.replication.flush_delay, scenario_.replication.flush_gap) +
+      scenario_.replication.anti_entropy_interval * 2 + Duration::seconds(1);
   return (s.interval + jitter(s) * 2) * k + s.timeout + dissemination;
 }
 

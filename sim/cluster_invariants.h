@@ -36,7 +36,7 @@
 // - Freshness. When a registered target's truth flips at t (and the new truth
 //   lasts at least the bound), every agent that is live from t on reports the
 //   new status within the bound B = k x (interval + 2J) + timeout + D,
-//   k = max(rise, fall), D = flush_delay +
+//   k = max(rise, fall), D = max(flush_delay, flush_gap) +
 //   2 x anti_entropy_interval + 1 s (or max_freshness_ms). Sampled every
 //   sample_every, only for targets with a pending flip, with the same vote
 //   rule as target_view (core/cluster/target_view.h: resolve_votes over the

@@ -451,10 +451,11 @@ void parse_swim(const json& j, SwimConfig& c) {
 
 void parse_replication(const json& j, ReplicatorConfig& c) {
   const std::string w = "replication";
-  jf::take(jf::expect_object(j, w, {"anti_entropy_interval_ms", "fanout", "flush_delay_ms", "max_hlc_forward_ms"}));
+  jf::take(jf::expect_object(j, w, {"anti_entropy_interval_ms", "fanout", "flush_delay_ms", "flush_gap_ms", "max_hlc_forward_ms"}));
   c.anti_entropy_interval = opt_ms(j, w, "anti_entropy_interval_ms", 1, 86'400'000, c.anti_entropy_interval);
   c.fanout = opt_size(j, w, "fanout", 0, 64, c.fanout);
   c.flush_delay = opt_ms(j, w, "flush_delay_ms", 0, 60'000, c.flush_delay);
+  c.flush_gap = opt_ms(j, w, "flush_gap_ms", 0, 60'000, c.flush_gap);
   c.max_hlc_forward = opt_ms(j, w, "max_hlc_forward_ms", 0, 86'400'000, c.max_hlc_forward);
 }
 

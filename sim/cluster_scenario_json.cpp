@@ -275,6 +275,7 @@ json serialize_cluster_scenario(const ClusterScenario& s) {
   j["replication"] = {{"anti_entropy_interval_ms", s.replication.anti_entropy_interval.ms()},
                       {"fanout", s.replication.fanout},
                       {"flush_delay_ms", s.replication.flush_delay.ms()},
+                      {"flush_gap_ms", s.replication.flush_gap.ms()},
                       {"max_hlc_forward_ms", s.replication.max_hlc_forward.ms()}};
   j["jitter_fraction"] = s.scheduler.jitter_fraction;
   j["network"] = network_json(s);

@@ -159,13 +159,14 @@ Observation Replicator::observe(Instant now, const std::string& id, Observation 
   o.observed_at = clock_.tick(now);
   o.observer = state_.self();
   o.observer_name = self_.sender;
+  // Nobody waits on an observation: its flush is paced (flush_gap).
   if (keep_observers.empty()) {
-    apply_local(now, "t:" + id, state_.observe(id, o), out);
+    apply_local(now, "t:" + id, state_.observe(id, o), out, Flush::paced);
   } else {
     const auto keep = [&](const Observation& other) {
       return std::find(keep_observers.begin(), keep_observers.end(), other.observer_name) != keep_observers.end();
     };
-    apply_local(now, "t:" + id, state_.observe(id, o, keep), out);
+    apply_local(now, "t:" + id, state_.observe(id, o, keep), out, Flush::paced);
   }
   return o;
 }
@@ -241,11 +242,11 @@ void Replicator::expire_removals(Instant now, Effects& out) {
   apply_local(now, "t:~gc", d, out);
 }
 
-void Replicator::apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out) {
+void Replicator::apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out, Flush when) {
   ++counters_.local_writes;
   last_write_key_ = key;
   buffer(key, d);
-  arm_flush(now, out);
+  arm_flush(now, out, when);
 }
 
 void Replicator::handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel,
@@ -367,9 +368,13 @@ std::size_t eager_push_peers(const ReplicatorConfig& config, std::size_t others)
   return others <= config.max_direct_peers ? others : std::min(others, config.fanout);
 }
 
-void Replicator::arm_flush(Instant now, Effects& out) {
-  if (flush_at_ != Instant::max()) return;
-  flush_at_ = now + config_.flush_delay;
+void Replicator::arm_flush(Instant now, Effects& out, Flush when) {
+  Instant at = now + config_.flush_delay;
+  if (when == Flush::paced && last_flush_ && config_.flush_gap > Duration{}) {
+    at = std::max(at, *last_flush_ + config_.flush_gap);
+  }
+  if (flush_at_ <= at) return;  // armed already, as early (a prompt write pulls a paced flush in)
+  flush_at_ = at;
   out.push_back(SetTimer{kFlushTimer, flush_at_});
 }
 
@@ -387,8 +392,9 @@ std::vector<const Peer*> Replicator::pick_peers(std::span<const Peer> peers, std
   return pool;
 }
 
-void Replicator::flush(Instant, std::span<const Peer> peers, Effects& out) {
+void Replicator::flush(Instant now, std::span<const Peer> peers, Effects& out) {
   if (dirty_.empty()) return;
+  last_flush_ = now;
   std::vector<Pending*> small_groups;
   std::vector<const wire::EncodedPart*> small, large;
   const std::size_t room = wire::PacketBuilder(self_, config_.max_packet_bytes).remaining();
@@ -513,7 +519,7 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   // and push it on at the next flush.
   auto subject = subject_of(*d);
   buffer(subject ? *subject : fmt::format("x:{}", write_seq_ + 1), *d);
-  arm_flush(now, out);
+  arm_flush(now, out, Flush::prompt);
 }
 
 // ------------------------------------------------------------ anti-entropy

@@ -15,7 +15,8 @@
 //   queue with take_broadcasts() after each call (ClusterNode), so the
 //   replicator holds no pointer into a sibling and moves as a value.
 // - Eager push: the key is also marked dirty and replica_flush is armed
-//   flush_delay ahead; when it fires, every dirty group goes in datagrams
+//   flush_delay ahead (an observation: flush_gap after the last flush, if
+//   that is later); when it fires, every dirty group goes in datagrams
 //   (max_packet_bytes each). In a cluster of at most max_direct_peers they go
 //   to every peer (one hop, n - 1 datagrams per flush however many updates it
 //   batches); in a larger one to `fanout` random peers, and a receiver that
@@ -152,6 +153,19 @@ struct ReplicatorConfig {
   std::size_t max_direct_peers = 128;              // push to every peer up to this many peers
   std::size_t fanout = 3;                          // else to this many, forwarding; 0: piggyback only
   Duration flush_delay = Duration::milliseconds(10);
+  // Observations (check results and vouches) are paced: their flush goes
+  // flush_delay after the write and no sooner than flush_gap after the
+  // last flush. An observation after a quiet spell goes flush_delay later;
+  // observations that come faster wait and go together, in fewer
+  // datagrams (and, from combine_from groups, as combined deltas). The
+  // first checks of many targets (each owner's first observations come as
+  // their checks fall due, ~100 per second per owner in the main row) went
+  // one or two per 10 ms flush, each flush a datagram to every peer. Every
+  // other write (the registry, counters, sets, the request record: the
+  // API answers after the flush that carries it) and a forwarded delta go
+  // flush_delay later, and take the pending observations with them.
+  // 0: no pacing.
+  Duration flush_gap = Duration::milliseconds(100);
   Duration anti_entropy_interval = Duration::seconds(2);
   std::size_t max_pending_keys = 4096;             // delta buffer: groups held
   std::size_t max_repair_bytes = 3 << 20;          // one repair message (stream frames: 4 MiB)
@@ -344,14 +358,19 @@ class Replicator {
     bool we_lack = false;          // the peer has something we lack
   };
 
-  void apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out);
+  // When a write's flush goes: `prompt` flush_delay after it (someone may
+  // wait on it: the API answers after the flush); `paced` also no sooner
+  // than flush_gap after the last flush (observations).
+  enum class Flush : std::uint8_t { prompt, paced };
+  void apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out,
+                   Flush when = Flush::prompt);
   void buffer(const std::string& key, const HealthDelta& d);
   // The parts of an eager push of `groups` (each fits `room`): runs of
   // consecutive groups joined into one part while their parts fit.
   std::vector<wire::EncodedPart> combine(std::span<Pending* const> groups, std::size_t room);
   void evict_over_cap();
   const wire::EncodedPart& encoded(Pending& p);
-  void arm_flush(Instant now, Effects& out);
+  void arm_flush(Instant now, Effects& out, Flush when);
   void flush(Instant now, std::span<const Peer> peers, Effects& out);
   void anti_entropy(Instant now, std::span<const Peer> peers, Effects& out);
   void trim(std::span<const Peer> peers);
@@ -414,6 +433,7 @@ class Replicator {
   std::set<std::string> dirty_;                   // keys due for eager push
   std::string last_write_key_;                    // buffer key of the last local write (record_request)
   std::uint64_t write_seq_ = 0;
+  std::optional<Instant> last_flush_;             // when a flush last pushed dirty groups (flush_gap)
   Instant flush_at_ = Instant::max();             // replica_flush armed for
   Instant anti_entropy_at_ = Instant::max();
   std::map<std::string, Digest> known_;           // peer name -> its last digest (contexts only)

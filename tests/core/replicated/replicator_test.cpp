@@ -117,6 +117,67 @@ TEST(Replicator, LocalWriteIsQueuedForPiggybackAndEagerlyPushedToFanoutPeers) {
   EXPECT_TRUE(effects_of<Send>(out).empty());
 }
 
+// Observations are paced: one that comes within flush_gap of the last
+// flush waits for the gap, and those that come meanwhile go with it, one
+// datagram per peer. Any other write (someone may wait on it) goes
+// flush_delay later and takes the waiting observations along. flush_gap = 0
+// paces nothing.
+TEST(Replicator, ObservationsArePacedByFlushGapOtherWritesAreNot) {
+  for (const bool paced : {true, false}) {
+    SCOPED_TRACE(paced ? "flush_gap 100 ms" : "flush_gap 0");
+    ReplicatorConfig cfg;
+    cfg.flush_gap = paced ? Duration::milliseconds(100) : Duration{};
+    Replicator r(cfg, wire::Header{"n0", "n0:7946"}, make_replica_id("n0", 1), 42, nullptr);
+    const auto view = peers(3);
+    const TimerKey flush{TimerKind::replica_flush, 0};
+    // Fires the flush timer at `at`; returns the datagrams sent and the
+    // parts they carried.
+    auto fire = [&](Instant at) {
+      Effects out;
+      r.handle_timer(at, flush, view, out);
+      std::pair<std::size_t, std::size_t> sent{0, 0};
+      for (const Send& s : effects_of<Send>(out)) {
+        ++sent.first;
+        auto env = wire::decode(s.bytes);
+        EXPECT_TRUE(env.ok());
+        if (env.ok()) sent.second += env->parts.size();
+      }
+      return sent;
+    };
+    auto armed_at = [](const Effects& out) {
+      const auto timers = effects_of<SetTimer>(out);
+      return timers.empty() ? Instant::max() : timers.back().at;
+    };
+    Effects out;
+    r.observe(T0, "a", result(HealthStatus::healthy), out);  // after a quiet spell: flush_delay
+    EXPECT_EQ(armed_at(out), T0 + cfg.flush_delay);
+    const Instant first = T0 + cfg.flush_delay;
+    EXPECT_EQ(fire(first), std::make_pair(std::size_t{2}, std::size_t{2}));  // one part to each of 2 peers
+    out.clear();
+    const Instant second = first + Duration::milliseconds(10);
+    r.observe(second, "b", result(HealthStatus::healthy), out);
+    const Instant due = paced ? first + cfg.flush_gap : second + cfg.flush_delay;
+    EXPECT_EQ(armed_at(out), due);
+    out.clear();
+    r.observe(second + Duration::milliseconds(5), "c", result(HealthStatus::unhealthy), out);
+    EXPECT_EQ(armed_at(out), Instant::max());  // armed already
+    if (paced) {
+      EXPECT_EQ(fire(second + cfg.flush_delay), std::make_pair(std::size_t{0}, std::size_t{0}));  // not yet
+    }
+    EXPECT_EQ(fire(due), std::make_pair(std::size_t{2}, std::size_t{4}));  // b and c together, one datagram per peer
+    // A registry write goes flush_delay later and takes a waiting observation along.
+    out.clear();
+    const Instant third = due + Duration::milliseconds(10);
+    r.observe(third, "d", result(HealthStatus::healthy), out);
+    EXPECT_EQ(armed_at(out), paced ? due + cfg.flush_gap : third + cfg.flush_delay);
+    out.clear();
+    r.put_target(third + Duration::milliseconds(1), spec("e"), out);
+    const Instant prompt = third + Duration::milliseconds(1) + cfg.flush_delay;
+    EXPECT_EQ(armed_at(out), paced ? prompt : Instant::max());  // pulled in (unpaced: armed earlier already)
+    EXPECT_EQ(fire(paced ? prompt : third + cfg.flush_delay), std::make_pair(std::size_t{2}, std::size_t{4}));
+  }
+}
+
 TEST(Replicator, ManyDirtyKeysAreSplitIntoPacketsUnderTheLimit) {
   ReplicatorConfig cfg;
   cfg.fanout = 1;
@@ -497,7 +558,7 @@ TEST(Replicator, ReceiversInASmallClusterRumourStatusChangesOnTheirPiggybackQueu
   // Flushes a's writes; delivers its datagrams to the replicators in `to`.
   auto push = [&](std::vector<Replicator*> to) {
     Effects out;
-    now = now + cfg.flush_delay;
+    now = now + std::max(cfg.flush_delay, cfg.flush_gap);  // an observation's flush may be paced
     a.handle_timer(now, TimerKey{TimerKind::replica_flush, 0}, view, out);
     for (const Send& s : effects_of<Send>(out)) {
       Replicator* r = s.to == "n1:7946" ? &b : s.to == "n2:7946" ? &c : nullptr;
