@@ -328,9 +328,12 @@ class SlotMap {
     value_type kv{};
     bool live = false;
   };
-  // Chunk c holds 8 << c slots up to 1,024, then 1,024 each: a small map
-  // costs one small chunk, a large one wastes at most one chunk.
-  static constexpr std::size_t kFirstShift = 3;   // 8 slots
+  // Chunk c holds 1 << c slots up to 1,024, then 1,024 each: a small map
+  // costs no more than twice its entries (a one-key delta, the most common
+  // map there is, one slot: 8-slot first chunks were most of the memory of
+  // a gossip-mode cluster's delta buffers), a large one wastes at most one
+  // chunk.
+  static constexpr std::size_t kFirstShift = 0;   // 1 slot
   static constexpr std::size_t kLastShift = 10;   // 1024 slots
   static constexpr std::size_t kGeometric = kLastShift - kFirstShift;  // chunks before the flat ones
   static constexpr std::size_t kGeometricSlots = (std::size_t{1} << kLastShift) - (std::size_t{1} << kFirstShift);
@@ -347,7 +350,7 @@ class SlotMap {
   Node& node(std::uint32_t s) { return const_cast<Node&>(std::as_const(*this).node(s)); }
   const Node& node(std::uint32_t s) const {
     if (s < kGeometricSlots) {
-      // Chunk c starts at 8 * (2^c - 1).
+      // Chunk c starts at 2^kFirstShift * (2^c - 1).
       const std::size_t c = std::bit_width((s >> kFirstShift) + 1) - 1;
       return chunks_[c][s - chunk_start(c)];
     }
