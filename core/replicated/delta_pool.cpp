@@ -12,6 +12,12 @@ const HealthDelta* DeltaPool::find(std::span<const std::uint8_t> body, const Cod
   return e->second.delta.get();
 }
 
+std::shared_ptr<const HealthDelta> DeltaPool::share(std::span<const std::uint8_t> body,
+                                                    const CodecLimits& limits) const {
+  const auto* e = by_bytes_.find(bytes_text(body));
+  return e && e->second.limits == limits ? e->second.delta : nullptr;
+}
+
 void DeltaPool::insert(std::span<const std::uint8_t> body, const CodecLimits& limits,
                        std::shared_ptr<const HealthDelta> delta) {
   if (auto* e = by_bytes_.find(bytes_text(body))) {

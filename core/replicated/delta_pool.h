@@ -49,6 +49,9 @@ class DeltaPool {
   // Valid until the next insert (which may evict it): no reference count
   // is touched on a hit.
   const HealthDelta* find(std::span<const std::uint8_t> body, const CodecLimits& limits);
+  // The same entry as find() (not counted), as a shared owner: for a
+  // caller that keeps the delta (a forwarder's buffered group).
+  std::shared_ptr<const HealthDelta> share(std::span<const std::uint8_t> body, const CodecLimits& limits) const;
   // Remembers `delta` as what `body` decodes to under `limits` (evicting
   // the oldest body past capacity).
   void insert(std::span<const std::uint8_t> body, const CodecLimits& limits, std::shared_ptr<const HealthDelta> delta);

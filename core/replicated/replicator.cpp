@@ -192,7 +192,7 @@ void Replicator::record_request(Instant now, const std::string& key, AppliedRequ
   // hot key's group, such as a counter's, does not collect every record):
   // one delta part holds the record and the write's buffered group, so a
   // peer that gets the record gets the write.
-  if (auto it = pending_.find(write); it != pending_.end()) d.join(it->second.group);
+  if (auto it = pending_.find(write); it != pending_.end()) d.join(*it->second.group);
   apply_local(now, "k:" + key, d, out);
 }
 
@@ -245,7 +245,7 @@ void Replicator::expire_removals(Instant now, Effects& out) {
 void Replicator::apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out, Flush when) {
   ++counters_.local_writes;
   last_write_key_ = key;
-  buffer(key, d);
+  buffer(key, std::make_shared<const HealthDelta>(d));
   arm_flush(now, out, when);
 }
 
@@ -286,16 +286,24 @@ void Replicator::join_snapshot(const HealthDelta& snapshot) {
 
 // ----------------------------------------------------------- dissemination
 
-void Replicator::buffer(const std::string& key, const HealthDelta& d) {
+void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelta> d) {
   auto [it, fresh] = pending_.try_emplace(key);
   Pending& p = it->second;
-  if (!fresh) by_written_.erase(p.written);
-  p.group.join(d);
-  if (p.group.registry.context.cloud().size() + p.group.observations.context.cloud().size() +
-          p.group.counters.context.cloud().size() + p.group.sets.context.cloud().size() +
-          p.group.requests.context.cloud().size() + p.group.alerts.context.cloud().size() +
-          p.group.routes.context.cloud().size() > kMaxGroupCloudDots) {
-    p.group = d;
+  if (fresh) {
+    p.group = std::move(d);
+  } else {
+    by_written_.erase(p.written);
+    auto joined = std::make_shared<HealthDelta>(*p.group);
+    joined->join(*d);
+    const HealthDelta& g = *joined;
+    if (g.registry.context.cloud().size() + g.observations.context.cloud().size() +
+            g.counters.context.cloud().size() + g.sets.context.cloud().size() + g.requests.context.cloud().size() +
+            g.alerts.context.cloud().size() + g.routes.context.cloud().size() >
+        kMaxGroupCloudDots) {
+      p.group = std::move(d);
+    } else {
+      p.group = std::move(joined);
+    }
   }
   p.written = ++write_seq_;
   p.part.reset();
@@ -329,7 +337,7 @@ void Replicator::evict_over_cap() {
 }
 
 const wire::EncodedPart& Replicator::encoded(Pending& p) {
-  if (!p.part) p.part = wire::encode_part(wire::PartType::delta, encode_delta(p.group));
+  if (!p.part) p.part = wire::encode_part(wire::PartType::delta, encode_delta(*p.group));
   return *p.part;
 }
 
@@ -473,7 +481,7 @@ std::vector<wire::EncodedPart> Replicator::combine(std::span<Pending* const> gro
   for (std::size_t i = 0; i < groups.size(); ++i) {
     const std::size_t size = encoded(*groups[i]).bytes.size();
     if (i > first && bytes + size > room) emit(i);
-    joined.join(groups[i]->group);
+    joined.join(*groups[i]->group);
     bytes += size;
   }
   emit(groups.size());
@@ -517,8 +525,13 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   }
   // Infect and forward: buffer it under its subject (or alone), queue it,
   // and push it on at the next flush.
+  // The group is the decoded delta itself, shared with the pool (and, in
+  // the simulator, with every other forwarder of it): no copy.
+  std::shared_ptr<const HealthDelta> shared = decoded_here;
+  if (!shared && config_.delta_pool) shared = config_.delta_pool->share(part.body, config_.codec);
+  if (!shared) shared = std::make_shared<const HealthDelta>(*d);
   auto subject = subject_of(*d);
-  buffer(subject ? *subject : fmt::format("x:{}", write_seq_ + 1), *d);
+  buffer(subject ? *subject : fmt::format("x:{}", write_seq_ + 1), std::move(shared));
   arm_flush(now, out, Flush::prompt);
 }
 
@@ -555,7 +568,7 @@ void Replicator::trim(std::span<const Peer> peers) {
     views.push_back(&it->second);
   }
   for (auto it = pending_.begin(); it != pending_.end();) {
-    const HealthDelta& g = it->second.group;
+    const HealthDelta& g = *it->second.group;
     const bool acked = std::all_of(views.begin(), views.end(), [&](const Digest* v) {
       return v->registry.includes(g.registry.context) && v->observations.includes(g.observations.context) &&
              v->counters.includes(g.counters.context) && v->sets.includes(g.sets.context) &&
@@ -735,13 +748,13 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
     // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
     const std::string& key = entry.first;
     const Pending& p = entry.second;
-    for_each_context_dot(p.group.registry.context, kMaxGroupIndexDots, [&](Dot d) { where[0].emplace(d, &key); });
-    for_each_context_dot(p.group.observations.context, kMaxGroupIndexDots, [&](Dot d) { where[1].emplace(d, &key); });
-    for_each_context_dot(p.group.counters.context, kMaxGroupIndexDots, [&](Dot d) { where[2].emplace(d, &key); });
-    for_each_context_dot(p.group.sets.context, kMaxGroupIndexDots, [&](Dot d) { where[3].emplace(d, &key); });
-    for_each_context_dot(p.group.requests.context, kMaxGroupIndexDots, [&](Dot d) { where[4].emplace(d, &key); });
-    for_each_context_dot(p.group.alerts.context, kMaxGroupIndexDots, [&](Dot d) { where[5].emplace(d, &key); });
-    for_each_context_dot(p.group.routes.context, kMaxGroupIndexDots, [&](Dot d) { where[6].emplace(d, &key); });
+    for_each_context_dot(p.group->registry.context, kMaxGroupIndexDots, [&](Dot d) { where[0].emplace(d, &key); });
+    for_each_context_dot(p.group->observations.context, kMaxGroupIndexDots, [&](Dot d) { where[1].emplace(d, &key); });
+    for_each_context_dot(p.group->counters.context, kMaxGroupIndexDots, [&](Dot d) { where[2].emplace(d, &key); });
+    for_each_context_dot(p.group->sets.context, kMaxGroupIndexDots, [&](Dot d) { where[3].emplace(d, &key); });
+    for_each_context_dot(p.group->requests.context, kMaxGroupIndexDots, [&](Dot d) { where[4].emplace(d, &key); });
+    for_each_context_dot(p.group->alerts.context, kMaxGroupIndexDots, [&](Dot d) { where[5].emplace(d, &key); });
+    for_each_context_dot(p.group->routes.context, kMaxGroupIndexDots, [&](Dot d) { where[6].emplace(d, &key); });
   }
   std::set<const std::string*> groups;
   bool covered = true;
@@ -777,7 +790,7 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
     Pending& p = pending_.at(*key);
     bytes += encoded(p).bytes.size();
     if (bytes > config_.max_repair_bytes) return std::nullopt;
-    r.delta.join(p.group);
+    r.delta.join(*p.group);
   }
   return r;
 }

@@ -349,7 +349,12 @@ class Replicator {
 
  private:
   struct Pending {
-    HealthDelta group;                       // the join of every unacked delta of this key
+    // The join of every unacked delta of this key; immutable and shared: a
+    // forwarded delta's group is the decoded delta itself, held by the
+    // delta pool and every forwarder that shares it (a copy per forwarder
+    // was most of a gossip-mode cluster's memory); a later delta of the
+    // key makes a new group.
+    std::shared_ptr<const HealthDelta> group;
     std::uint64_t written = 0;               // sequence of its latest change (eviction order)
     std::optional<wire::EncodedPart> part;   // cached encoding of `group`
   };
@@ -364,7 +369,7 @@ class Replicator {
   enum class Flush : std::uint8_t { prompt, paced };
   void apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out,
                    Flush when = Flush::prompt);
-  void buffer(const std::string& key, const HealthDelta& d);
+  void buffer(const std::string& key, std::shared_ptr<const HealthDelta> d);
   // The parts of an eager push of `groups` (each fits `room`): runs of
   // consecutive groups joined into one part while their parts fit.
   std::vector<wire::EncodedPart> combine(std::span<Pending* const> groups, std::size_t room);
