@@ -386,6 +386,39 @@ TEST(DeltaPool, SharedByReplicatorsDecodesEachPushOnceAndChangesNothing) {
   EXPECT_GT(pool->counters().hits, 3 * pool->counters().misses);
 }
 
+// In gossip mode every receiver that learns a delta buffers it to forward
+// it. With a shared pool the buffered group is the pool's decoded delta
+// itself, not a copy per forwarder (a copy each was most of a 150-agent
+// simulation's memory).
+TEST(DeltaPool, ForwardersBufferThePoolsDecodedDeltaNotACopy) {
+  ReplicatorConfig cfg;
+  cfg.max_direct_peers = 2;  // 5 other peers: gossip mode, fanout 3
+  auto pool = std::make_shared<DeltaPool>();
+  cfg.delta_pool = pool;
+  ReplicaNet net(6, cfg, NetOptions{Duration::milliseconds(5)}, 11);
+  net.run_for(Duration::seconds(1));
+  std::vector<Bytes> bodies;  // of the writer's pushes
+  net.on_deliver = [&](const ReplicaNet::Delivery& d) {
+    if (d.from != 0 || d.channel != Channel::datagram) return;
+    auto env = wire::decode(d.bytes);
+    if (!env.ok()) return;
+    for (const wire::Part& part : env->parts) {
+      if (part.type == wire::PartType::delta) bodies.emplace_back(part.body.begin(), part.body.end());
+    }
+  };
+  net.act(0, [&](Replicator& r, Effects& out) { r.put_target(net.now(), spec("web"), out); });
+  net.run_for(Duration::milliseconds(40));  // the push and its forwards have arrived; no digest has trimmed them
+  net.on_deliver = nullptr;
+  ASSERT_FALSE(bodies.empty());
+  const auto shared = pool->share(bodies.front(), cfg.codec);
+  ASSERT_NE(shared, nullptr);
+  // The pool, this test, and the group of each forwarder: at least the
+  // writer's 3 receivers (copies would leave the pool and this test alone).
+  EXPECT_GE(shared.use_count(), 2 + 3);
+  net.run_for(Duration::seconds(5));
+  expect_identical(net);
+}
+
 TEST(DeltaPool, AHitNeedsTheSameBytesAndLimitsAndTheOldestBodyGoesFirst) {
   HealthState a(5);
   const Bytes one = encode_delta(a.put_target(HlcTimestamp::make(1, 0), spec("web")));
