@@ -4,7 +4,7 @@
 // deterministic output).
 //
 // Membership changes are queued (apply) and merged in one pass when the view
-// is next read (view), or once n/32 are queued. Cost model, n members, k
+// is next read (view), or once n/4 are queued. Cost model, n members, k
 // queued changes:
 //   apply:  O(1) amortised, plus the merge it may trigger
 //   view:   O(1) when nothing is queued, else O(n + k log k) (a sort of the

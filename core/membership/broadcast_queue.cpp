@@ -88,8 +88,9 @@ std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_siz
   if (count_ == 0) return 0;
   const std::size_t limit = transmit_limit(cluster_size);
   const std::size_t smallest = sizes_.begin()->first;
-  // Buckets packed parts leave, per lane ascending.
-  std::array<std::vector<std::size_t>, kLanes> left;
+  // Per lane, ascending: the buckets packed parts leave, each with the
+  // index of the oldest part looked at (the packed parts are behind it).
+  std::array<std::vector<Visited>, kLanes> left;
   std::size_t packed = 0;
   std::size_t misfits = 0;
   const auto full = [&] { return b.remaining() < smallest || misfits >= kMaxMisfits; };
@@ -97,10 +98,11 @@ std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_siz
     for (std::size_t t = 0; t < buckets_[lane].size(); ++t) {
       const std::vector<Ref>& from = buckets_[lane][t];
       bool any = false;
-      for (auto r = from.rbegin(); r != from.rend(); ++r) {  // newest first
-        if (full()) break;
+      std::size_t i = from.size();
+      while (i > 0 && !full()) {  // newest first
+        --i;
         ++work_;
-        Item& item = items_[r->slot];
+        Item& item = items_[from[i].slot];
         if (b.try_add(item.part)) {
           item.packed = true;
           any = true;
@@ -110,7 +112,7 @@ std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_siz
           ++misfits;
         }
       }
-      if (any) left[lane].push_back(t);
+      if (any) left[lane].push_back(Visited{t, i});
       if (full()) break;
     }
   }
@@ -119,11 +121,13 @@ std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_siz
   return packed;
 }
 
-void BroadcastQueue::move_up_packed(Lane lane, const std::vector<std::size_t>& left, std::size_t limit) {
-  // Highest bucket first, so a part moved up is not moved again.
-  for (auto t = left.rbegin(); t != left.rend(); ++t) {
+void BroadcastQueue::move_up_packed(Lane lane, const std::vector<Visited>& left, std::size_t limit) {
+  // Highest bucket first, so a part moved up is not moved again (and a
+  // bucket is still as fill() left it when its turn comes).
+  for (auto v = left.rbegin(); v != left.rend(); ++v) {
+    std::vector<Ref>& b = bucket(lane, v->bucket);
     std::vector<Ref> up;
-    std::erase_if(bucket(lane, *t), [&](const Ref& r) {
+    const auto kept = std::remove_if(b.begin() + static_cast<std::ptrdiff_t>(v->first), b.end(), [&](const Ref& r) {
       Item& item = items_[r.slot];
       if (!item.packed) return false;
       item.packed = false;
@@ -135,11 +139,16 @@ void BroadcastQueue::move_up_packed(Lane lane, const std::vector<std::size_t>& l
       }
       return true;
     });
-    shrink(bucket(lane, *t));
-    std::vector<Ref>& to = bucket(lane, *t + 1);
+    b.erase(kept, b.end());
+    shrink(b);
+    if (up.empty()) continue;
+    // Both runs are oldest first: only the refs of `to` newer than the
+    // oldest moved part take part in the merge.
+    std::vector<Ref>& to = bucket(lane, v->bucket + 1);
     const auto mid = static_cast<std::ptrdiff_t>(to.size());
+    const auto from = std::upper_bound(to.begin(), to.end(), up.front(), older<Ref, Ref>) - to.begin();
     to.insert(to.end(), up.begin(), up.end());
-    std::inplace_merge(to.begin(), to.begin() + mid, to.end(), older<Ref, Ref>);
+    std::inplace_merge(to.begin() + from, to.begin() + mid, to.end(), older<Ref, Ref>);
   }
 }
 

@@ -39,8 +39,10 @@
 //          replaced or evicted part out of its bucket (a vector of 16-byte
 //          refs sorted by age); no tree nodes.
 //   fill:  O(parts looked at) to pack, at most parts packed + kMaxMisfits,
-//          whatever n; then O(b) per bucket the packed parts leave or enter
-//          (a merge of sorted refs). work() counts the parts looked at.
+//          whatever n; then the same again to take the packed parts out of
+//          their buckets, plus a merge into the next bucket of the refs
+//          newer than the oldest part moved up. work() counts the parts
+//          looked at.
 // Memory per part: its bytes, ~56 bytes of record (the key is interned), a 16-byte ref and
 // an 8-byte key index entry.
 #pragma once
@@ -110,9 +112,17 @@ class BroadcastQueue {
   void erase(std::uint32_t slot);
   void release(std::uint32_t slot);
   std::vector<Ref>& bucket(Lane lane, std::size_t transmits);
+  // A bucket fill() packed parts from, and the index of the oldest part it
+  // looked at there: the packed parts are at or behind it.
+  struct Visited {
+    std::size_t bucket = 0;
+    std::size_t first = 0;
+  };
   // After a fill: the packed parts of `lane` leave the buckets `left`
   // (ascending) for the next one up, or the queue at the transmit limit.
-  void move_up_packed(Lane lane, const std::vector<std::size_t>& left, std::size_t limit);
+  // O(parts looked at + the refs of the next bucket newer than the oldest
+  // part moved), not O(bucket).
+  void move_up_packed(Lane lane, const std::vector<Visited>& left, std::size_t limit);
   // Memory follows what is queued, not the high-water mark: a bucket below a
   // quarter of its capacity is shrunk, and once fewer than a quarter of the
   // slots are used the records are moved into dense slots (O(n), amortised
