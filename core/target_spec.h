@@ -22,6 +22,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/result.h"
+#include "core/small_vector.h"
 #include "core/time.h"
 
 namespace heck {
@@ -64,7 +65,9 @@ struct TargetSpec {
   Duration timeout = Duration::milliseconds(kDefaultTimeoutMs);
   int rise = kDefaultRise;  // consecutive successes to become healthy
   int fall = kDefaultFall;  // consecutive failures to become unhealthy
-  std::vector<StatusRange> expect_status{StatusRange{}};
+  // Nearly always one range: kept in place (a std::vector cost a 24-byte
+  // header and a 32-byte heap block per target).
+  SmallVector<StatusRange, 1> expect_status{StatusRange{}};
   std::optional<std::string> expect_body;  // substring the body must contain
   std::string method = "GET";
   std::map<std::string, std::string> headers;
