@@ -322,9 +322,9 @@ void judge_every_running(const ClusterWorld& w, Verdict& v, F&& mismatch) {
 // The "alerts" expectation: the receiver's log per (target, route) in
 // arrival order. A duplicate is a notification (not a repeat) of the same
 // kind as the previous one, or a first one that is "resolved". A duplicate
-// of a notification whose sender crashed within kAlertCrashWindow after the
-// receiver accepted it (before the answer reached it, or before its record
-// left it) is the window the design allows (core/alerts/alert_route.h: at
+// of a notification whose sender crashed while it was on its way, or within
+// kAlertCrashWindow after the receiver accepted it (before the answer
+// reached it, or before its record left it), is the window the design allows (core/alerts/alert_route.h: at
 // least once under a crash): counted and shown, not judged, when it carries
 // the first one's dedup key (a receiver that keys on it sees one). At the end
 // the last notification must match the status the first running member
@@ -336,11 +336,14 @@ constexpr Duration kAlertCrashWindow = Duration::seconds(1);
 
 void judge_alerts(const ClusterWorld& w, const ClusterExpectation& e, Verdict& v) {
   const ClusterScenario& s = w.scenario();
-  // Whether `sender` crashed within the window after `at`.
+  // Whether `sender` crashed within the window around `at`, the receiver's
+  // acceptance: from the request's sending (one alert latency before; a
+  // sender that crashed with its request in flight never learns the answer,
+  // cluster_alerts seed 1083) to the answer's return plus the window.
   auto crashed_after = [&](const std::string& sender, Instant at) {
     const auto m = s.member_index(sender);
     return m && std::any_of(w.faults().begin(), w.faults().end(), [&](const FaultRecord& f) {
-             return f.member == *m && f.what == ProcessEvent::crash && f.at >= at &&
+             return f.member == *m && f.what == ProcessEvent::crash && f.at >= at - s.alerts.latency &&
                     f.at <= at + s.alerts.latency + kAlertCrashWindow;
            });
   };

@@ -68,8 +68,11 @@
 //   per successful probe. Probe interval and probe timeout scale by score + 1.
 // - Dissemination ([SWIM] 4.1): updates are queued in the BroadcastQueue and
 //   piggybacked on every datagram (ping, ping-req, ack, nack) and on gossip
-//   rounds (every gossip_interval to gossip_nodes random members, including
-//   members dead or left for less than gossip_to_the_dead). Push-pull: every
+//   rounds (every gossip_interval to the next gossip_nodes members of a
+//   random cycle through the live members and those dead or left for less
+//   than gossip_to_the_dead: each gets one round in every
+//   ceil(pool / gossip_nodes), so a broadcast's transmits go to distinct
+//   members). Push-pull: every
 //   push_pull_interval (scaled up past 32 members like memberlist's
 //   pushPullScale) the full membership is exchanged with one random member
 //   over a stream and merged (a remote `dead` is merged as `suspect`, as
@@ -383,6 +386,7 @@ class Swim {
   // Sends our alive to the members named as our accusers in this packet,
   // once per accuser and incarnation.
   void tell_accusers(Effects& out);
+  std::vector<std::size_t> random_picks(std::size_t pool);
   std::vector<std::size_t> gossip_picks(std::size_t pool);
   // True when `accuser` is dead or left in this view and declares another
   // member dead: the death is ignored (see swim.cpp); counted when the
@@ -444,6 +448,14 @@ class Swim {
   std::string self_;
   Address address_;
   Rng rng_;
+  // gossip_picks' cycle through the gossip pool's indices.
+  struct GossipCycle {
+    std::size_t pool = 0;
+    std::size_t stride = 1;
+    std::size_t offset = 0;
+    std::size_t step = 0;
+  };
+  GossipCycle gossip_cycle_;
   std::shared_ptr<NameTable> names_;  // the texts of members_' names and addresses
   BroadcastQueue broadcasts_;
   SwimCounters counters_;
