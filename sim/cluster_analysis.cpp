@@ -324,9 +324,10 @@ void judge_every_running(const ClusterWorld& w, Verdict& v, F&& mismatch) {
 // kind as the previous one, or a first one that is "resolved". A duplicate
 // of a notification whose sender crashed while it was on its way, or within
 // kAlertCrashWindow after the receiver accepted it (before the answer
-// reached it, or before its record left it), is the window the design allows (core/alerts/alert_route.h: at
-// least once under a crash): counted and shown, not judged, when it carries
-// the first one's dedup key (a receiver that keys on it sees one). At the end
+// reached it, or before its record left it), is the window the design
+// allows (core/alerts/alert_route.h: at least once under a crash): counted
+// and shown, not judged, when it carries the first one's dedup key (a
+// receiver that keys on it sees one). At the end
 // the last notification must match the status the first running member
 // reports: firing for unhealthy; resolved or none for healthy (any, when the
 // route sends no resolved notifications); unknown is not judged, nor a
