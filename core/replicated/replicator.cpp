@@ -494,6 +494,13 @@ std::size_t Replicator::other_peers(std::span<const Peer> peers) const {
 }
 
 void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const Peer> peers, Effects& out) {
+  ++counters_.deltas_received;
+  // A copy of a body joined here before changes nothing (seen_bodies.h).
+  const SeenBodies::Hash seen = SeenBodies::hash(part.body);
+  if (seen_.contains(seen)) {
+    ++counters_.deltas_seen;
+    return;
+  }
   // A body decoded before (by any agent sharing the pool) is not decoded again.
   const HealthDelta* d = config_.delta_pool ? config_.delta_pool->find(part.body, config_.codec) : nullptr;
   std::shared_ptr<const HealthDelta> decoded_here;  // keeps d alive past an eviction
@@ -504,10 +511,11 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
     if (config_.delta_pool) config_.delta_pool->insert(part.body, config_.codec, decoded_here);
     d = decoded_here.get();
   }
-  ++counters_.deltas_received;
   observe_clock(now, *d);
   // New dots, or the removal of entries we still held: both are news.
-  if (!state_.join(*d)) return;
+  const bool news = state_.join(*d);
+  seen_.insert(seen);
+  if (!news) return;
   ++counters_.deltas_joined;
   // Up to max_direct_peers the writer pushed it to every peer itself and
   // piggybacks its own copies: a receiver forwarding it too would multiply

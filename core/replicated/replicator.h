@@ -128,6 +128,7 @@
 #include "core/replicated/codec.h"
 #include "core/replicated/health_state.h"
 #include "core/replicated/hlc.h"
+#include "core/replicated/seen_bodies.h"
 #include "core/time.h"
 #include "core/wire/envelope.h"
 
@@ -181,6 +182,9 @@ struct ReplicatorConfig {
   // sends a part per group, so that a status change arrives alone and its
   // receivers can rumour it (above). 0: never combine.
   std::size_t combine_from = 8;
+  // Delta bodies remembered as joined (seen_bodies.h): another copy of one
+  // is dropped unread. 0: every copy is decoded and joined.
+  std::size_t seen_bodies = 1024;
   Duration max_hlc_forward = Duration::seconds(5);
   // The record of applied idempotent writes (record_request): kept this
   // long after the apply, at most this many (the oldest go first), at most
@@ -208,8 +212,9 @@ struct ReplicatorCounters {
   std::uint64_t deltas_sent = 0;          // delta parts in eager-push datagrams
   std::uint64_t deltas_combined = 0;      // combined parts built (combine_from), each sent to every peer of its flush
   std::uint64_t deltas_queued = 0;        // delta parts pushed to the BroadcastQueue
-  std::uint64_t deltas_received = 0;      // delta parts decoded
+  std::uint64_t deltas_received = 0;      // delta parts received
   std::uint64_t deltas_joined = 0;        // ... that brought something new
+  std::uint64_t deltas_seen = 0;          // ... dropped unread: a copy of a body joined before
   std::uint64_t rumors_queued = 0;        // received status changes queued for piggybacking
   std::uint64_t rumors_skipped = 0;       // ... not queued: the membership queue was full enough
   std::uint64_t digests_sent = 0;
@@ -432,6 +437,7 @@ class Replicator {
   HybridClock clock_;
   ReplicatorCounters counters_;
   std::string last_malformed_;
+  SeenBodies seen_{config_.seen_bodies};
 
   std::map<std::string, Pending> pending_;        // buffer key -> delta-group
   std::map<std::uint64_t, std::string> by_written_;  // eviction order

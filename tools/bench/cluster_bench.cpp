@@ -109,7 +109,7 @@ struct Row {
   std::vector<std::uint64_t> joins_per_s;    // --joins: delta joins, all agents, per simulated second
   // --joins: replication totals over the agents alive at the end, and the
   // shared delta pool's decodes saved.
-  std::uint64_t local_writes = 0, deltas_received = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
+  std::uint64_t local_writes = 0, deltas_received = 0, deltas_seen = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
   std::uint64_t deltas_sent = 0, deltas_combined = 0, deltas_queued = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
   std::uint64_t peak_in_flight_bytes = 0;  // the simulated network's, every receiver's copy counted
@@ -266,6 +266,7 @@ Row run(const Options& o, int n, int t) {
     row.local_writes += c.local_writes;
     row.deltas_received += c.deltas_received;
     row.deltas_joined += c.deltas_joined;
+    row.deltas_seen += c.deltas_seen;
     row.deltas_sent += c.deltas_sent;
     row.deltas_combined += c.deltas_combined;
     row.deltas_queued += c.deltas_queued;
@@ -307,9 +308,11 @@ void print(const Row& r) {
     for (std::size_t i = 0; i < r.joins_per_s.size(); ++i) seconds.push_back(fmt::format("{}:{}", i, r.joins_per_s[i]));
     fmt::print("        delta joins per simulated second (second:joins, all agents): {}\n", fmt::join(seconds, " "));
     fmt::print("        replication, agents alive at the end: {} local writes; delta parts: {} pushed (one per peer; "
-               "{} combined parts built), {} queued for piggybacking, {} received, {} joined; {} state repairs sent ({} entries); "
+               "{} combined parts built), {} queued for piggybacking, {} received ({} copies of bodies joined before dropped unread), "
+               "{} joined; {} state repairs sent ({} entries); "
                "shared decodes: {} bodies decoded, {} reused\n",
-               r.local_writes, r.deltas_sent, r.deltas_combined, r.deltas_queued, r.deltas_received, r.deltas_joined,
+               r.local_writes, r.deltas_sent, r.deltas_combined, r.deltas_queued, r.deltas_received, r.deltas_seen,
+               r.deltas_joined,
                r.state_repairs, r.repair_entries, r.pool_misses, r.pool_hits);
     fmt::print("        network: at most {:.1f} MiB of messages in flight at once (per receiver; a datagram sent to many is held once)\n",
                static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));

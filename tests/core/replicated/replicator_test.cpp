@@ -458,6 +458,58 @@ TEST(DeltaPool, MalformedBodiesAreNeverKeptEachReceiverCountsItsOwn) {
   EXPECT_EQ(pool->counters().hits, 0u);
 }
 
+// A copy of a delta body joined before is dropped unread (seen_bodies.h).
+// That is exact: the same run without the memory ends in the same states,
+// sends the same messages and joins the same news, under loss and
+// duplication, in gossip mode (receivers forward), with every kind of
+// write (removals of set members and targets too).
+TEST(Replicator, CopiesOfABodyJoinedBeforeAreDroppedUnreadAndChangeNothing) {
+  auto run = [](std::size_t seen_bodies) {
+    ReplicatorConfig cfg;
+    cfg.max_direct_peers = 2;  // gossip mode: receivers forward to `fanout`
+    cfg.seen_bodies = seen_bodies;
+    auto net = std::make_unique<ReplicaNet>(
+        8, cfg, NetOptions{Duration::milliseconds(20), 0.1, 0.2, true, Duration::milliseconds(200)}, 11);
+    net->run_for(Duration::seconds(1));
+    for (int i = 0; i < 40; ++i) {
+      net->act(i % 5, [&](Replicator& r, Effects& out) {
+        const Instant now = net->now();
+        const std::string t = "t" + std::to_string(i % 6);
+        if (i % 9 == 0) r.put_target(now, spec(t), out);
+        if (i % 9 == 4) r.remove_target(now, t, out);
+        r.observe(now, t, result(i % 3 ? HealthStatus::healthy : HealthStatus::unhealthy), out);
+        r.add_to_counter(now, "likes", i, out);
+        if (i % 2 == 0) r.add_to_set(now, "fans", "m" + std::to_string(i % 4), out);
+        if (i % 4 == 1) r.remove_from_set(now, "fans", "m" + std::to_string((i + 1) % 4), out);
+      });
+      net->run_for(Duration::milliseconds(25));
+    }
+    net->run_for(Duration::seconds(6));
+    return net;
+  };
+  auto with = run(ReplicatorConfig{}.seen_bodies);
+  auto without = run(0);
+  EXPECT_EQ(with->messages_sent, without->messages_sent);
+  EXPECT_EQ(with->bytes_delivered, without->bytes_delivered);
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < with->size(); ++i) {
+    EXPECT_EQ(with->node(i).state().state(), without->node(i).state().state()) << "node " << i;
+    EXPECT_EQ(with->node(i).counters().deltas_received, without->node(i).counters().deltas_received);
+    EXPECT_EQ(with->node(i).counters().deltas_joined, without->node(i).counters().deltas_joined);
+    EXPECT_EQ(without->node(i).counters().deltas_seen, 0u);
+    seen += with->node(i).counters().deltas_seen;
+  }
+  expect_identical(*with);
+  // Forwarders, piggybacking and the network's duplicates: most copies are
+  // of bodies joined before.
+  std::uint64_t received = 0, joined = 0;
+  for (std::size_t i = 0; i < with->size(); ++i) {
+    received += with->node(i).counters().deltas_received;
+    joined += with->node(i).counters().deltas_joined;
+  }
+  EXPECT_GT(seen, (received - joined) / 2) << received << " received, " << joined << " joined";
+}
+
 TEST(Replicator, LargeClusterGossipModeReachesEveryoneByForwardingAndAntiEntropy) {
   ReplicatorConfig cfg;
   cfg.max_direct_peers = 0;
