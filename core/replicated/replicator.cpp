@@ -750,49 +750,66 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
 
 std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   const auto& s = state_.state();
-  // Which buffered group holds each dot, per store.
-  std::map<Dot, const std::string*> where[7];
+  // The dots the peer lacks, per store, at most max_missing_dots in all:
+  // usually a few. Only those are looked for in the buffer (an index of
+  // every buffered dot, built per digest, cost a forwarder O(buffer log
+  // buffer) per digest: 4,096 groups in gossip mode).
+  std::vector<Dot> missing[7];
+  std::uint64_t budget = config_.max_missing_dots;
+  auto collect = [&](const CausalContext& theirs, const CausalContext& ours, std::vector<Dot>& out) {
+    const bool all = theirs.for_each_missing(ours, budget, [&](Dot d) { out.push_back(d); });
+    budget -= std::min<std::uint64_t>(budget, out.size());
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return all;
+  };
+  if (!collect(peer.registry, s.registry.context, missing[0]) ||
+      !collect(peer.observations, s.observations.context, missing[1]) ||
+      !collect(peer.counters, s.counters.context, missing[2]) || !collect(peer.sets, s.sets.context, missing[3]) ||
+      !collect(peer.requests, s.requests.context, missing[4]) ||
+      !collect(peer.alerts, s.alerts.context, missing[5]) || !collect(peer.routes, s.routes.context, missing[6])) {
+    return std::nullopt;
+  }
+  std::size_t wanted = 0;
+  for (const auto& m : missing) wanted += m.size();
+  if (wanted == 0) return std::nullopt;
+  // The buffered group holding each missing dot: the first in key order.
+  std::vector<const std::string*> holder[7];
+  for (int i = 0; i < 7; ++i) holder[i].assign(missing[i].size(), nullptr);
+  std::size_t found = 0;
   for (const auto& entry : pending_) {
     // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
     const std::string& key = entry.first;
-    const Pending& p = entry.second;
-    for_each_context_dot(p.group->registry.context, kMaxGroupIndexDots, [&](Dot d) { where[0].emplace(d, &key); });
-    for_each_context_dot(p.group->observations.context, kMaxGroupIndexDots, [&](Dot d) { where[1].emplace(d, &key); });
-    for_each_context_dot(p.group->counters.context, kMaxGroupIndexDots, [&](Dot d) { where[2].emplace(d, &key); });
-    for_each_context_dot(p.group->sets.context, kMaxGroupIndexDots, [&](Dot d) { where[3].emplace(d, &key); });
-    for_each_context_dot(p.group->requests.context, kMaxGroupIndexDots, [&](Dot d) { where[4].emplace(d, &key); });
-    for_each_context_dot(p.group->alerts.context, kMaxGroupIndexDots, [&](Dot d) { where[5].emplace(d, &key); });
-    for_each_context_dot(p.group->routes.context, kMaxGroupIndexDots, [&](Dot d) { where[6].emplace(d, &key); });
+    const HealthDelta& g = *entry.second.group;
+    auto look = [&](const CausalContext& c, int store) {
+      const std::vector<Dot>& m = missing[store];
+      if (m.empty()) return;
+      for_each_context_dot(c, kMaxGroupIndexDots, [&](Dot d) {
+        auto it = std::lower_bound(m.begin(), m.end(), d);
+        if (it == m.end() || *it != d) return;
+        const std::string*& h = holder[store][static_cast<std::size_t>(it - m.begin())];
+        if (!h) {
+          h = &key;
+          ++found;
+        }
+      });
+    };
+    look(g.registry.context, 0);
+    look(g.observations.context, 1);
+    look(g.counters.context, 2);
+    look(g.sets.context, 3);
+    look(g.requests.context, 4);
+    look(g.alerts.context, 5);
+    look(g.routes.context, 6);
+    if (found == wanted) break;
   }
-  std::set<const std::string*> groups;
-  bool covered = true;
-  std::uint64_t budget = config_.max_missing_dots;
-  auto collect = [&](const CausalContext& theirs, const CausalContext& ours, int store) {
-    std::uint64_t n = 0;
-    const bool all = theirs.for_each_missing(ours, budget, [&](Dot d) {
-      ++n;
-      auto it = where[store].find(d);
-      if (it == where[store].end()) {
-        covered = false;
-      } else {
-        groups.insert(it->second);
-      }
-    });
-    budget -= std::min(budget, n);
-    if (!all) covered = false;
-  };
-  collect(peer.registry, s.registry.context, 0);
-  if (covered) collect(peer.observations, s.observations.context, 1);
-  if (covered) collect(peer.counters, s.counters.context, 2);
-  if (covered) collect(peer.sets, s.sets.context, 3);
-  if (covered) collect(peer.requests, s.requests.context, 4);
-  if (covered) collect(peer.alerts, s.alerts.context, 5);
-  if (covered) collect(peer.routes, s.routes.context, 6);
-  if (!covered || groups.empty()) return std::nullopt;
-  Repair r;
-  // Join in key order (deterministic; std::set of pointers is not).
-  std::vector<const std::string*> ordered(groups.begin(), groups.end());
+  if (found != wanted) return std::nullopt;
+  // The groups, each once, joined in key order.
+  std::vector<const std::string*> ordered;
+  for (const auto& h : holder) ordered.insert(ordered.end(), h.begin(), h.end());
   std::sort(ordered.begin(), ordered.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+  ordered.erase(std::unique(ordered.begin(), ordered.end()), ordered.end());
+  Repair r;
   std::size_t bytes = 0;
   for (const std::string* key : ordered) {
     Pending& p = pending_.at(*key);

@@ -9,7 +9,9 @@
 // the context, and every dot it removes is gone. Joining it again, whatever
 // came in between, changes nothing. So a copy of a body already joined is
 // news to no one here, and is neither forwarded nor rumoured (a body that
-// changes nothing was never forwarded).
+// changes nothing was never forwarded). The clock saw a body's timestamps
+// with its first copy: a copy is not looked at again (so hlc_rejected_ahead
+// counts a body too far ahead once, not once per copy).
 //
 // Where the copies come from: a writer pushes each delta to its peers and
 // piggybacks it on membership gossip too; past max_direct_peers, every
