@@ -204,12 +204,13 @@ wire::PartType part_type_of(const SwimMessage& m) {
 }
 
 wire::EncodedPart encode_message(const SwimMessage& m) {
-  wire::EncodedPart p{part_type_of(m), {}};
-  p.bytes.reserve(32);
-  wire::begin_part(p.type, p.bytes);
-  MsgpackWriter w(p.bytes);
+  const wire::PartType type = part_type_of(m);
+  Bytes bytes;
+  bytes.reserve(32);
+  wire::begin_part(type, bytes);
+  MsgpackWriter w(bytes);
   std::visit([&](const auto& x) { body_of(x, w); }, m);
-  return p;
+  return wire::EncodedPart{type, std::move(bytes)};
 }
 
 Result<SwimMessage> decode_message(const wire::Part& part) {

@@ -26,11 +26,11 @@ void begin_part(PartType type, Bytes& out) {
 }
 
 EncodedPart encode_part(PartType type, std::span<const std::uint8_t> body) {
-  EncodedPart p{type, {}};
-  p.bytes.reserve(4 + body.size());
-  begin_part(type, p.bytes);
-  p.bytes.insert(p.bytes.end(), body.begin(), body.end());
-  return p;
+  Bytes bytes;
+  bytes.reserve(4 + body.size());
+  begin_part(type, bytes);
+  bytes.insert(bytes.end(), body.begin(), body.end());
+  return EncodedPart{type, std::move(bytes)};
 }
 
 PacketBuilder::PacketBuilder(const Header& header, std::size_t size_limit) : size_limit_(size_limit) {
