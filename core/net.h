@@ -64,15 +64,13 @@ class SharedBytes {
     return *this;
   }
   SharedBytes& operator=(SharedBytes&& o) noexcept {
-    std::swap(block_, o.block_);
+    if (this != &o) {
+      release();
+      block_ = std::exchange(o.block_, nullptr);
+    }
     return *this;
   }
-  ~SharedBytes() {
-    if (block_ && --block_->refs == 0) {
-      block_->~Block();
-      ::operator delete(block_);
-    }
-  }
+  ~SharedBytes() { release(); }
 
   const std::uint8_t* data() const { return block_ ? reinterpret_cast<const std::uint8_t*>(block_ + 1) : nullptr; }
   std::size_t size() const { return block_ ? block_->size : 0; }
@@ -87,6 +85,13 @@ class SharedBytes {
   friend bool operator==(const SharedBytes& a, const Bytes& b) { return std::ranges::equal(a.span(), b); }
 
  private:
+  void release() {
+    if (block_ && --block_->refs == 0) {
+      block_->~Block();
+      ::operator delete(block_);
+    }
+    block_ = nullptr;
+  }
   struct Block {
     std::uint32_t refs = 1;
     std::size_t size = 0;

@@ -31,6 +31,11 @@ TEST(SharedBytes, CopiesShareTheBytesAndReadAsTheVectorTheyCameFrom) {
   }  // dropping one copy leaves the others whole (ASan checks the rest)
   a = SharedBytes{9};
   EXPECT_EQ(b, original);
+  SharedBytes f{7};
+  SharedBytes g = b;
+  f = std::move(g);  // f lets its own bytes go and takes b's; g is empty
+  EXPECT_EQ(f.data(), b.data());
+  EXPECT_TRUE(g.empty());  // NOLINT(bugprone-use-after-move)
   EXPECT_EQ(d, original);
   EXPECT_EQ(a, (Bytes{9}));
   EXPECT_NE(a, b);
