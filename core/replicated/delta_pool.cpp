@@ -12,10 +12,12 @@ const HealthDelta* DeltaPool::find(std::span<const std::uint8_t> body, const Cod
   return e->second.delta.get();
 }
 
-std::shared_ptr<const HealthDelta> DeltaPool::share(std::span<const std::uint8_t> body,
-                                                    const CodecLimits& limits) const {
-  const auto* e = by_bytes_.find(bytes_text(body));
-  return e && e->second.limits == limits ? e->second.delta : nullptr;
+std::optional<DeltaPool::Shared> DeltaPool::share(std::span<const std::uint8_t> body, const CodecLimits& limits) {
+  auto* e = by_bytes_.find(bytes_text(body));
+  if (!e || !(e->second.limits == limits)) return std::nullopt;
+  Entry& entry = e->second;
+  if (!entry.part) entry.part = wire::encode_part(wire::PartType::delta, body);
+  return Shared{entry.delta, *entry.part};
 }
 
 void DeltaPool::insert(std::span<const std::uint8_t> body, const CodecLimits& limits,

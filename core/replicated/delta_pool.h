@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,6 +33,7 @@
 #include "core/replicated/bytes_key.h"
 #include "core/replicated/codec.h"
 #include "core/replicated/health_state.h"
+#include "core/wire/envelope.h"
 
 namespace heck {
 
@@ -49,9 +51,15 @@ class DeltaPool {
   // Valid until the next insert (which may evict it): no reference count
   // is touched on a hit.
   const HealthDelta* find(std::span<const std::uint8_t> body, const CodecLimits& limits);
-  // The same entry as find() (not counted), as a shared owner: for a
-  // caller that keeps the delta (a forwarder's buffered group).
-  std::shared_ptr<const HealthDelta> share(std::span<const std::uint8_t> body, const CodecLimits& limits) const;
+  // The same entry as find() (not counted), as a shared owner, with
+  // `body` as a delta part: for a caller that keeps the delta and sends it
+  // on (a forwarder's buffered group). The part is built on the first call
+  // for a body and shared by every later caller (every forwarder of it).
+  struct Shared {
+    std::shared_ptr<const HealthDelta> delta;
+    wire::EncodedPart part;
+  };
+  std::optional<Shared> share(std::span<const std::uint8_t> body, const CodecLimits& limits);
   // Remembers `delta` as what `body` decodes to under `limits` (evicting
   // the oldest body past capacity).
   void insert(std::span<const std::uint8_t> body, const CodecLimits& limits, std::shared_ptr<const HealthDelta> delta);
@@ -64,6 +72,7 @@ class DeltaPool {
   struct Entry {
     CodecLimits limits;
     std::shared_ptr<const HealthDelta> delta;
+    std::optional<wire::EncodedPart> part;  // the body as a delta part, once shared
   };
 
   std::size_t capacity_;

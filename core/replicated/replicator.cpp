@@ -286,9 +286,11 @@ void Replicator::join_snapshot(const HealthDelta& snapshot) {
 
 // ----------------------------------------------------------- dissemination
 
-void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelta> d) {
+void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelta> d,
+                        std::optional<wire::EncodedPart> encoded_d) {
   auto [it, fresh] = pending_.try_emplace(key);
   Pending& p = it->second;
+  const HealthDelta* received = d.get();
   if (fresh) {
     p.group = std::move(d);
   } else {
@@ -306,7 +308,13 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
     }
   }
   p.written = ++write_seq_;
-  p.part.reset();
+  // The group is `d` itself (not a join with an older group): its part is
+  // the one given, if any.
+  if (p.group.get() == received && encoded_d) {
+    p.part = std::move(encoded_d);
+  } else {
+    p.part.reset();
+  }
   by_written_.emplace(p.written, key);
   dirty_.insert(key);
   // Parts over one datagram are not piggybacked (eager push sends them by stream).
@@ -521,8 +529,10 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   // piggybacks its own copies: a receiver forwarding it too would multiply
   // the traffic by the cluster size, and buffering it would only duplicate
   // what state repair covers.
-  // (peers.size() bounds the count from above: no name compares when small.)
-  if (peers.size() <= config_.max_direct_peers || other_peers(peers) <= config_.max_direct_peers) {
+  // (A view lists this agent at most once, so its size tells the mode but
+  // at one size: only there are names compared, not for every delta.)
+  if (peers.size() <= config_.max_direct_peers ||
+      (peers.size() == config_.max_direct_peers + 1 && other_peers(peers) <= config_.max_direct_peers)) {
     // A status change: rumoured on our own membership packets (see the header).
     // (Not a vouch: a refresh, not a change; its loss only ages a report.)
     const auto& obs = d->observations.store.entries();
@@ -533,13 +543,18 @@ void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const P
   }
   // Infect and forward: buffer it under its subject (or alone), queue it,
   // and push it on at the next flush.
-  // The group is the decoded delta itself, shared with the pool (and, in
-  // the simulator, with every other forwarder of it): no copy.
-  std::shared_ptr<const HealthDelta> shared = decoded_here;
-  if (!shared && config_.delta_pool) shared = config_.delta_pool->share(part.body, config_.codec);
+  // The group is the decoded delta itself, and its part the body as it
+  // came (sent on unchanged, like a rumour): both shared with the pool
+  // (and, in the simulator, with every other forwarder of it), neither
+  // copied nor encoded again.
+  std::optional<DeltaPool::Shared> pooled;
+  if (config_.delta_pool) pooled = config_.delta_pool->share(part.body, config_.codec);
+  std::shared_ptr<const HealthDelta> shared = pooled ? std::move(pooled->delta) : decoded_here;
   if (!shared) shared = std::make_shared<const HealthDelta>(*d);
+  wire::EncodedPart forwarded =
+      pooled ? std::move(pooled->part) : wire::encode_part(wire::PartType::delta, part.body);
   auto subject = subject_of(*d);
-  buffer(subject ? *subject : fmt::format("x:{}", write_seq_ + 1), std::move(shared));
+  buffer(subject ? *subject : fmt::format("x:{}", write_seq_ + 1), std::move(shared), std::move(forwarded));
   arm_flush(now, out, Flush::prompt);
 }
 

@@ -374,7 +374,11 @@ class Replicator {
   enum class Flush : std::uint8_t { prompt, paced };
   void apply_local(Instant now, const std::string& key, const HealthDelta& d, Effects& out,
                    Flush when = Flush::prompt);
-  void buffer(const std::string& key, std::shared_ptr<const HealthDelta> d);
+  // Buffers `d` under `key` (joined with the key's group, if any).
+  // `encoded_d`, when given, is `d` as a part (a received body): kept if
+  // `d` becomes the group, so it is not encoded again.
+  void buffer(const std::string& key, std::shared_ptr<const HealthDelta> d,
+              std::optional<wire::EncodedPart> encoded_d = std::nullopt);
   // The parts of an eager push of `groups` (each fits `room`): runs of
   // consecutive groups joined into one part while their parts fit.
   std::vector<wire::EncodedPart> combine(std::span<Pending* const> groups, std::size_t room);

@@ -411,10 +411,15 @@ TEST(DeltaPool, ForwardersBufferThePoolsDecodedDeltaNotACopy) {
   net.on_deliver = nullptr;
   ASSERT_FALSE(bodies.empty());
   const auto shared = pool->share(bodies.front(), cfg.codec);
-  ASSERT_NE(shared, nullptr);
+  ASSERT_TRUE(shared.has_value());
+  ASSERT_NE(shared->delta, nullptr);
   // The pool, this test, and the group of each forwarder: at least the
   // writer's 3 receivers (copies would leave the pool and this test alone).
-  EXPECT_GE(shared.use_count(), 2 + 3);
+  EXPECT_GE(shared->delta.use_count(), 2 + 3);
+  // The part a forwarder sends on is the body as it came, its bytes shared
+  // by every forwarder (one block, not one encoding each).
+  EXPECT_EQ(shared->part.bytes, wire::encode_part(wire::PartType::delta, bodies.front()).bytes);
+  EXPECT_EQ(pool->share(bodies.front(), cfg.codec)->part.bytes.data(), shared->part.bytes.data());
   net.run_for(Duration::seconds(5));
   expect_identical(net);
 }
