@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <utility>
 #include <variant>
@@ -340,100 +341,92 @@ class DotMap {
 
   DotMap() = default;
   // A copy is indexed like its source but has no live-dot sink.
-  DotMap(const DotMap& o) : map_(o.map_), indexed_(o.indexed_) {
-    if (indexed_) rebuild_index();
+  DotMap(const DotMap& o) {
+    if (!o.body_) return;
+    body_ = std::make_unique<Body>();
+    body_->map = o.body_->map;
+    body_->indexed = o.body_->indexed;
+    if (body_->indexed) rebuild_index();
   }
   DotMap& operator=(const DotMap& o) {
-    if (this != &o) {
-      if (sink_) {
-        map_.for_each_slot([&](const Entry& e) { unindex(e); });  // tells the sink of the removals
-      }
-      map_ = o.map_;
-      indexed_ = indexed_ || o.indexed_;
-      index_.clear();
-      if (indexed_) rebuild_index();
+    if (this == &o) return *this;
+    if (body_ && body_->sink) {
+      body_->map.for_each_slot([&](const Entry& e) { unindex(e); });  // tells the sink of the removals
     }
+    if (!o.body_ && (!body_ || (!body_->indexed && !body_->sink))) {
+      body_.reset();
+      return *this;
+    }
+    Body& me = body();
+    me.map = o.view().map;
+    me.indexed = me.indexed || o.view().indexed;
+    me.index.clear();
+    if (me.indexed) rebuild_index();
     return *this;
   }
-  // Moving keeps the entries where they are, so the index's key pointers stay valid.
-  DotMap(DotMap&& o) noexcept
-      : map_(std::move(o.map_)),
-        index_(std::move(o.index_)),
-        indexed_(o.indexed_),
-        sink_(std::exchange(o.sink_, nullptr)),
-        sink_tag_(o.sink_tag_) {
-    o.map_.clear();
-    o.index_.clear();
-  }
-  DotMap& operator=(DotMap&& o) noexcept {
-    if (this != &o) {
-      map_ = std::move(o.map_);
-      index_ = std::move(o.index_);
-      indexed_ = o.indexed_;
-      sink_ = std::exchange(o.sink_, nullptr);
-      sink_tag_ = o.sink_tag_;
-      o.map_.clear();
-      o.index_.clear();
-    }
-    return *this;
-  }
+  // Moving keeps the entries where they are, so the index's key pointers
+  // stay valid; the source is left empty, unindexed and without a sink.
+  DotMap(DotMap&& o) noexcept = default;
+  DotMap& operator=(DotMap&& o) noexcept = default;
 
   // Keeps a dot -> key index from now on (costs one index entry per live dot).
   void enable_dot_index() {
-    if (indexed_) return;
-    indexed_ = true;
+    if (view().indexed) return;
+    body().indexed = true;
     rebuild_index();
   }
-  bool dot_indexed() const { return indexed_; }
+  bool dot_indexed() const { return view().indexed; }
   // A sink told of every live dot that comes or goes from now on (indexed
   // maps only), with `tag` to tell maps apart: a caller keeps a sum over the
   // live entries (the replicator's digest hashes) in O(changes). Not owned;
   // must outlive the map's use of it. A copy of the map has no sink; a move
   // carries it along.
   void set_live_sink(LiveDotSink<K>* sink, int tag) {
-    sink_ = sink;
-    sink_tag_ = tag;
+    body().sink = sink;
+    body_->sink_tag = tag;
   }
   // Work done by join_into so far: per-key joins plus index entries visited
   // (tests pin the cost model with it).
-  std::uint64_t join_work() const { return join_work_; }
+  std::uint64_t join_work() const { return view().join_work; }
   // The key holding live dot `d` (indexed maps only), or nullptr.
   const K* key_of(Dot d) const {
-    return index_.find(d);
+    return view().index.find(d);
   }
 
-  bool empty() const { return map_.empty(); }
-  std::size_t size() const { return map_.size(); }
+  bool empty() const { return view().map.empty(); }
+  std::size_t size() const { return view().map.size(); }
   // O(1) expected.
   const S* find(const K& k) const {
-    const Entry* e = map_.find(k);
+    const Entry* e = view().map.find(k);
     return e ? &e->second : nullptr;
   }
   // REQUIRES: `s` is not empty (an empty nested store is the absent key).
   void put(K k, S s) {
-    if (Entry* e = map_.find(k)) {
+    Body& me = body();
+    if (Entry* e = me.map.find(k)) {
       S old = std::exchange(e->second, std::move(s));
       reindex(*e, old);
     } else {
-      index(*map_.insert(std::move(k), std::move(s)));
+      index(*me.map.insert(std::move(k), std::move(s)));
     }
   }
   void erase(const K& k) {
-    if (const Entry* e = map_.find(k)) remove(*e);
+    if (!body_) return;
+    if (const Entry* e = body_->map.find(k)) remove(*e);
   }
   // f(key) for every key, in no particular order.
   template <typename F>
   void for_each_key(F&& f) const {
-    map_.for_each_slot([&](const Entry& e) { f(e.first); });
+    view().map.for_each_slot([&](const Entry& e) { f(e.first); });
   }
   // f(dot) for every live dot, in no particular order.
   template <typename F>
   void for_each_dot(F&& f) const {
-    map_.for_each_slot([&](const Entry& e) { e.second.for_each_dot(f); });
+    view().map.for_each_slot([&](const Entry& e) { e.second.for_each_dot(f); });
   }
   // The entries in key order (built on demand after keys came or went:
   // O(n log n) then, O(1) after). For outputs: encodings and listings.
-  typename Entries::Ordered entries() const { return map_.ordered(); }
+  typename Entries::Ordered entries() const { return view().map.ordered(); }
 
   static DotMap join(const DotMap& a, const CausalContext& ca, const DotMap& b, const CausalContext& cb) {
     static const S kEmpty{};
@@ -458,7 +451,7 @@ class DotMap {
         joined = S::join(ia->second, ca, ib->second, cb);
         ++ia, ++ib;
       }
-      if (!joined.empty()) out.map_.insert(*key, std::move(joined));
+      if (!joined.empty()) out.body().map.insert(*key, std::move(joined));
     }
     return out;
   }
@@ -472,6 +465,11 @@ class DotMap {
   bool join_into(const CausalContext& mine, const DotMap& other, const CausalContext& theirs,
                  std::vector<K>* changed = nullptr) {
     static const S kEmpty{};
+    // Nothing here and nothing there: the join is empty, and this map keeps
+    // no body (a delta's untouched stores stay 8 bytes).
+    if (!body_ && other.empty()) return false;
+    Body& me = body();
+    const Entries& their_map = other.view().map;
     // Each of other's keys is found here once: its entry (or null) is
     // joined below, and the touched-key search tells our keys that other
     // holds by their entries' addresses, not by hashing a key again (a
@@ -481,33 +479,33 @@ class DotMap {
       Entry* ours;
     };
     std::vector<Pair> pairs;
-    pairs.reserve(other.map_.size());
+    pairs.reserve(their_map.size());
     std::vector<const K*> shared;  // our keys that other holds, sorted by address
-    other.map_.for_each_slot([&](const Entry& e) {
-      Entry* ours = map_.find(e.first);
+    their_map.for_each_slot([&](const Entry& e) {
+      Entry* ours = me.map.find(e.first);
       pairs.push_back(Pair{&e, ours});
       if (ours) shared.push_back(&ours->first);
     });
     std::sort(shared.begin(), shared.end(), std::less<const K*>{});
     std::vector<const K*> touched;  // keys outside other's store that lose a dot
-    if (indexed_) {
+    if (me.indexed) {
       auto consider = [&](const K* k) {
         if (!std::binary_search(shared.begin(), shared.end(), k, std::less<const K*>{})) touched.push_back(k);
       };
       for (const auto& [r, top] : theirs.vv()) {
-        index_.for_each_up_to(r, top, [&](const K* k) {
-          ++join_work_;
+        me.index.for_each_up_to(r, top, [&](const K* k) {
+          ++me.join_work;
           consider(k);
         });
       }
       for (const Dot& d : theirs.cloud()) {
-        ++join_work_;
-        if (const K* k = index_.find(d)) consider(k);
+        ++me.join_work;
+        if (const K* k = me.index.find(d)) consider(k);
       }
     } else {
-      map_.for_each_slot([&](const Entry& e) {
-        ++join_work_;
-        if (other.map_.contains(e.first)) return;
+      me.map.for_each_slot([&](const Entry& e) {
+        ++me.join_work;
+        if (their_map.contains(e.first)) return;
         bool hit = false;
         e.second.for_each_dot([&](Dot d) { hit = hit || theirs.contains(d); });
         if (hit) touched.push_back(&e.first);
@@ -520,7 +518,7 @@ class DotMap {
     bool any = false;
     std::vector<K> changed_keys;
     auto settle = [&](Entry* e, const K& k, S joined) {
-      ++join_work_;
+      ++me.join_work;
       // `e` is k's entry here or null.
       if (joined.empty()) {
         if (!e) return;
@@ -530,7 +528,7 @@ class DotMap {
         S old = std::exchange(e->second, std::move(joined));
         reindex(*e, old);
       } else {
-        index(*map_.insert(k, std::move(joined)));
+        index(*me.map.insert(k, std::move(joined)));
       }
       any = true;
       if (changed) changed_keys.push_back(k);
@@ -541,8 +539,8 @@ class DotMap {
       settle(p.ours, p.theirs->first, S::join(p.ours ? p.ours->second : kEmpty, mine, p.theirs->second, theirs));
     }
     for (const K* kp : touched) {
-      const K k = *kp;  // kp points into map_, which settle() may erase
-      Entry* e = map_.find(k);
+      const K k = *kp;  // kp points into the map, which settle() may erase
+      Entry* e = me.map.find(k);
       settle(e, k, S::join(e->second, mine, kEmpty, theirs));
     }
     if (changed && !changed_keys.empty()) {
@@ -552,73 +550,95 @@ class DotMap {
     return any;
   }
 
-  bool operator==(const DotMap& o) const { return map_ == o.map_; }
+  bool operator==(const DotMap& o) const { return view().map == o.view().map; }
 
   // True when the dot index holds exactly the live dots, each under its key
   // (tests; O(n)).
   bool index_consistent() const {
-    if (!indexed_) return index_.empty();
+    const Body& me = view();
+    if (!me.indexed) return me.index.empty();
     std::size_t dots = 0;
     bool ok = true;
-    map_.for_each_slot([&](const Entry& entry) {
+    me.map.for_each_slot([&](const Entry& entry) {
       const K* key = &entry.first;
-      ok = ok && map_.find(entry.first) == &entry;
+      ok = ok && me.map.find(entry.first) == &entry;
       entry.second.for_each_dot([&](Dot d) {
         ++dots;
-        ok = ok && index_.find(d) == key;
+        ok = ok && me.index.find(d) == key;
       });
     });
-    return ok && dots == index_.size();
+    return ok && dots == me.index.size();
   }
 
  private:
+  // Everything but the pointer to it: a map that is empty, unindexed and
+  // without a sink has none (a delta's untouched stores: a HealthDelta of
+  // seven stores was 1.7 KB before its entries, and a gossip-mode
+  // forwarder holds thousands of joined ones).
+  struct Body {
+    Entries map;
+    LiveDotIndex<K> index;  // live dot -> its key (only when indexed)
+    bool indexed = false;
+    LiveDotSink<K>* sink = nullptr;  // not owned
+    int sink_tag = 0;
+    std::uint64_t join_work = 0;
+  };
+  const Body& view() const {
+    static const Body kNone;
+    return body_ ? *body_ : kNone;
+  }
+  Body& body() {
+    if (!body_) body_ = std::make_unique<Body>();
+    return *body_;
+  }
+
+  // The helpers below run on a map with a body.
   void remove(const Entry& e) {
     unindex(e);
-    map_.erase(e.first);
+    body_->map.erase(e.first);
   }
   void index(const Entry& e) {
-    if (!indexed_) return;
+    Body& me = *body_;
+    if (!me.indexed) return;
     const K* k = &e.first;
     e.second.for_each_dot([&](Dot d) {
-      index_.insert(d, k);
-      if (sink_) sink_->live_dot(sink_tag_, *k, d, true);
+      me.index.insert(d, k);
+      if (me.sink) me.sink->live_dot(me.sink_tag, *k, d, true);
     });
   }
   // After `e`'s store replaced `old`: indexes the dots it gained, then
   // unindexes those it lost (a sink never sees the key's count touch zero
   // while the key stays; dots kept are not touched).
   void reindex(const Entry& e, const S& old) {
-    if (!indexed_) return;
+    Body& me = *body_;
+    if (!me.indexed) return;
     const K* k = &e.first;
     e.second.for_each_dot([&](Dot d) {
       if (old.contains(d)) return;
-      index_.insert(d, k);
-      if (sink_) sink_->live_dot(sink_tag_, *k, d, true);
+      me.index.insert(d, k);
+      if (me.sink) me.sink->live_dot(me.sink_tag, *k, d, true);
     });
     old.for_each_dot([&](Dot d) {
       if (e.second.contains(d)) return;
-      index_.erase(d);
-      if (sink_) sink_->live_dot(sink_tag_, *k, d, false);
+      me.index.erase(d);
+      if (me.sink) me.sink->live_dot(me.sink_tag, *k, d, false);
     });
   }
   void unindex(const Entry& e) {
-    if (!indexed_) return;
+    Body& me = *body_;
+    if (!me.indexed) return;
     e.second.for_each_dot([&](Dot d) {
-      index_.erase(d);
-      if (sink_) sink_->live_dot(sink_tag_, e.first, d, false);
+      me.index.erase(d);
+      if (me.sink) me.sink->live_dot(me.sink_tag, e.first, d, false);
     });
   }
   void rebuild_index() {
-    index_.clear();
-    map_.for_each_slot([&](const Entry& e) { index(e); });
+    Body& me = *body_;
+    me.index.clear();
+    me.map.for_each_slot([&](const Entry& e) { index(e); });
   }
 
-  Entries map_;
-  LiveDotIndex<K> index_;  // live dot -> its key (only when indexed_)
-  bool indexed_ = false;
-  LiveDotSink<K>* sink_ = nullptr;  // not owned
-  int sink_tag_ = 0;
-  std::uint64_t join_work_ = 0;
+  std::unique_ptr<Body> body_;
 };
 
 // A causal CRDT state or delta: a dot store and the dots it has seen.
