@@ -578,6 +578,12 @@ void Replicator::start_anti_entropy(Instant, const Peer& peer, Effects& out) {
 }
 
 void Replicator::trim(std::span<const Peer> peers) {
+  // Past max_known_peers peers' contexts are not kept (see the header).
+  tracking_peers_ = other_peers(peers) <= config_.max_known_peers;
+  if (!tracking_peers_) {
+    known_.clear();
+    return;
+  }
   // Forget peers no longer in the view.
   for (auto it = known_.begin(); it != known_.end();) {
     const bool live = std::any_of(peers.begin(), peers.end(), [&](const Peer& p) { return p.name == it->first; });
@@ -610,6 +616,7 @@ void Replicator::trim(std::span<const Peer> peers) {
 }
 
 void Replicator::remember(const std::string& peer, const Digest& d) {
+  if (!tracking_peers_) return;
   if (!known_.contains(peer) && known_.size() >= config_.max_known_peers) return;
   Digest& k = known_[peer];
   k.registry = d.registry;

@@ -92,7 +92,12 @@
 // group is evicted (counted), and what it carried reaches late peers by
 // state repair instead. Groups not yet eagerly pushed are never evicted: a
 // burst of local writes may exceed the cap until the next flush
-// (flush_delay later).
+// (flush_delay later). Peers' contexts are kept only while the view holds
+// at most max_known_peers other peers: each is as wide as the replicas
+// that wrote, so n peers' cost O(n x replicas) per agent (16 MB at 1,000
+// agents, 16 GB for a simulated cluster of them), and trimming needs one
+// from every peer, which takes ~n ln n / 2 anti-entropy rounds to gather
+// (over 2 hours at 1,000). Past it the cap alone bounds the buffer.
 //
 // Clocks: observe() stamps the observation with this agent's HLC; every
 // remote observation's timestamp is offered to the HLC, which accepts at most
@@ -171,7 +176,7 @@ struct ReplicatorConfig {
   std::size_t max_pending_keys = 4096;             // delta buffer: groups held
   std::size_t max_repair_bytes = 3 << 20;          // one repair message (stream frames: 4 MiB)
   std::size_t max_missing_dots = 1024;             // delta repair only below this many
-  std::size_t max_known_peers = 1024;              // peer contexts remembered for trimming
+  std::size_t max_known_peers = 128;               // peer contexts remembered for trimming (see above)
   // Rumours (above): a received status change is queued for piggybacking
   // only while the membership queue holds fewer parts than this (0: never).
   std::size_t max_rumor_queue = 32;
@@ -343,6 +348,8 @@ class Replicator {
   const ReplicatorConfig& config() const { return config_; }
   const std::string& last_malformed() const { return last_malformed_; }
   std::size_t pending_keys() const { return pending_.size(); }
+  // Peers whose last digest's contexts are kept (for trimming).
+  std::size_t known_peers() const { return known_.size(); }
   // This agent's digest as it would send it now (tests, benchmarks).
   Digest digest() const;
   // True when the incremental digest index (bucket hashes and keys) equals
@@ -452,6 +459,7 @@ class Replicator {
   Instant flush_at_ = Instant::max();             // replica_flush armed for
   Instant anti_entropy_at_ = Instant::max();
   std::map<std::string, Digest> known_;           // peer name -> its last digest (contexts only)
+  bool tracking_peers_ = true;                    // the view is small enough to keep known_ (trim)
 
 };
 

@@ -614,8 +614,31 @@ TEST(Replicator, DeltaBufferIsCappedAndTrimmedOnceEveryPeerHasSeenIt) {
   ASSERT_TRUE(net.settle(Duration::seconds(8), Duration::seconds(120)));
   expect_identical(net);
   net.run_for(Duration::seconds(20));  // node 0 hears digests from both peers
+  EXPECT_EQ(net.node(0).known_peers(), 2u);
   EXPECT_EQ(net.node(0).pending_keys(), 0u);
   EXPECT_EQ(net.node(0).counters().pending_trimmed, 10u);
+}
+
+// Peers' contexts are kept only while the view holds at most
+// max_known_peers other peers (each is as wide as the replicas that wrote:
+// O(n x replicas) per agent). Past it nothing is trimmed, and the cap alone
+// bounds the buffer.
+TEST(Replicator, PastMaxKnownPeersTheBufferIsNotTrimmedOnlyCapped) {
+  ReplicatorConfig cfg;
+  cfg.max_pending_keys = 10;
+  cfg.max_known_peers = 1;  // two other peers
+  ReplicaNet net(3, cfg, NetOptions{}, 5);
+  net.act(0, [&](Replicator& r, Effects& out) {
+    for (int i = 0; i < 25; ++i) r.put_target(net.now(), spec("t" + std::to_string(i)), out);
+  });
+  ASSERT_TRUE(net.settle(Duration::seconds(8), Duration::seconds(120)));
+  expect_identical(net);
+  net.run_for(Duration::seconds(20));  // node 0 hears digests from both peers, and keeps none
+  EXPECT_EQ(net.node(0).known_peers(), 0u);
+  EXPECT_EQ(net.node(0).pending_keys(), 10u);
+  EXPECT_EQ(net.node(0).counters().pending_evicted, 15u);
+  EXPECT_EQ(net.node(0).counters().pending_trimmed, 0u);
+  EXPECT_GT(net.node(0).counters().digests_received, 0u);
 }
 
 TEST(Replicator, WithDirectPushReceiversDoNotForward) {
