@@ -584,8 +584,9 @@ class DotMap {
     std::uint64_t join_work = 0;
   };
   const Body& view() const {
-    static const Body kNone;
-    return body_ ? *body_ : kNone;
+    if (body_) return *body_;
+    static const Body kNone;  // its guard is read on this path only
+    return kNone;
   }
   Body& body() {
     if (!body_) body_ = std::make_unique<Body>();
