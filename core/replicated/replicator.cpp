@@ -294,7 +294,7 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   if (fresh) {
     p.group = std::move(d);
   } else {
-    by_written_.erase(p.written);
+    by_written_.erase(p.order);
     auto joined = std::make_shared<HealthDelta>(*p.group);
     joined->join(*d);
     const HealthDelta& g = *joined;
@@ -315,7 +315,8 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   } else {
     p.part.reset();
   }
-  by_written_.emplace(p.written, key);
+  // The newest sequence: it goes last, without a search.
+  p.order = by_written_.emplace_hint(by_written_.end(), p.written, key);
   dirty_.insert(key);
   // Parts over one datagram are not piggybacked (eager push sends them by stream).
   const wire::EncodedPart& part = encoded(p);
@@ -609,7 +610,7 @@ void Replicator::trim(std::span<const Peer> peers) {
       continue;
     }
     ++counters_.pending_trimmed;
-    by_written_.erase(it->second.written);
+    by_written_.erase(it->second.order);
     dirty_.erase(it->first);
     it = pending_.erase(it);
   }

@@ -368,6 +368,8 @@ class Replicator {
     // key makes a new group.
     std::shared_ptr<const HealthDelta> group;
     std::uint64_t written = 0;               // sequence of its latest change (eviction order)
+    // Its entry in by_written_ (erased without a search; set in buffer()).
+    std::map<std::uint64_t, std::string>::iterator order;
     std::optional<wire::EncodedPart> part;   // cached encoding of `group`
   };
   struct RepairPlan {
