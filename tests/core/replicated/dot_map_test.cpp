@@ -28,6 +28,15 @@ struct CountingSink final : LiveDotSink<std::string> {
   void live_dot(int, const std::string& key, Dot, bool added) override { live[key] += added ? 1 : -1; }
 };
 
+// An indexed map telling `sink` of its live dots, holding "a" at dot A:1.
+Map indexed_with_sink(CountingSink& sink) {
+  Map m;
+  m.enable_dot_index();
+  m.set_live_sink(&sink, 0);
+  m.put("a", one(1, 10));
+  return m;
+}
+
 TEST(DotMap, AnEmptyMapIsOnePointer) {
   // A delta's untouched stores: a HealthDelta has seven.
   EXPECT_EQ(sizeof(Map), sizeof(void*));
@@ -51,10 +60,7 @@ TEST(DotMap, JoiningTwoEmptyMapsChangesNothing) {
 
 TEST(DotMap, ACopyIsIndexedLikeItsSourceButHasNoSink) {
   CountingSink sink;
-  Map m;
-  m.enable_dot_index();
-  m.set_live_sink(&sink, 0);
-  m.put("a", one(1, 10));
+  Map m = indexed_with_sink(sink);
   EXPECT_EQ(sink.live["a"], 1);
   Map copy = m;
   EXPECT_TRUE(copy.dot_indexed());
@@ -72,10 +78,7 @@ TEST(DotMap, ACopyIsIndexedLikeItsSourceButHasNoSink) {
 
 TEST(DotMap, AssigningOverAMapWithASinkTellsItOfTheRemovalsAndKeepsIndexing) {
   CountingSink sink;
-  Map m;
-  m.enable_dot_index();
-  m.set_live_sink(&sink, 0);
-  m.put("a", one(1, 10));
+  Map m = indexed_with_sink(sink);
   const Map none;
   m = none;  // a copy of an empty map (no body): the sink and the index stay
   EXPECT_EQ(sink.live["a"], 0);
@@ -91,10 +94,7 @@ TEST(DotMap, AssigningOverAMapWithASinkTellsItOfTheRemovalsAndKeepsIndexing) {
 
 TEST(DotMap, AMoveCarriesEntriesIndexAndSinkAndLeavesTheSourceEmpty) {
   CountingSink sink;
-  Map m;
-  m.enable_dot_index();
-  m.set_live_sink(&sink, 0);
-  m.put("a", one(1, 10));
+  Map m = indexed_with_sink(sink);
   const auto* entry_before = &*m.entries().begin();
   Map moved = std::move(m);
   EXPECT_EQ(&*moved.entries().begin(), entry_before);  // entries stay where they are
