@@ -16,8 +16,8 @@
 //   is deterministic too, but nothing reaches an output in that order.
 //
 // Memory per key: one Node (the pair and a live flag, no allocator header),
-// 11-21 bytes of hash table (8-byte slots, 3/8 to 3/4 full), and 8 bytes in
-// the ordered list once built.
+// 11-21 bytes of hash table (8-byte slots, 3/8 to 3/4 full; a one-key map's
+// table is 2 slots), and 8 bytes in the ordered list once built.
 #pragma once
 
 #include <algorithm>
@@ -120,7 +120,9 @@ class KeyLookup {
   template <typename Rehash>
   void grow(const Rehash& rehash) {
     std::vector<Slot> old = std::move(slots_);
-    slots_.assign(old.empty() ? 8 : old.size() * 2, Slot{});
+    // From 2 slots: most maps in flight hold one key (a delta's store), and
+    // a gossip-mode forwarder buffers thousands of them.
+    slots_.assign(old.empty() ? 2 : old.size() * 2, Slot{});
     for (const Slot& s : old) {
       if (s.tag != 0) place(Slot{tag(rehash(s.slot)), s.slot});
     }

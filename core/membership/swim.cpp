@@ -1132,7 +1132,7 @@ void Swim::send_push_pull(const Address& to, bool reply, bool join, Effects& out
   }
   if (truncated) ++counters_.push_pulls_truncated;
   ++counters_.push_pulls_sent;
-  const wire::EncodedPart part = encode_message(msg);
+  const wire::EncodedPart part = encode_message(SwimMessage{std::move(msg)});  // moved: no copy of the list
   send(to, Channel::stream, {&part}, false, out);
 }
 

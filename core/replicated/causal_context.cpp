@@ -4,13 +4,17 @@
 
 namespace heck {
 
+const CausalContext::Body CausalContext::kEmpty{};
+
 bool CausalContext::contains(Dot d) const {
-  if (d.counter <= vv_.get(d.replica)) return true;
-  return !cloud_.empty() && cloud_.contains(d);
+  if (!body_) return false;
+  if (d.counter <= body_->vv.get(d.replica)) return true;
+  return !body_->cloud.empty() && body_->cloud.contains(d);
 }
 
 std::uint64_t CausalContext::max_counter(ReplicaId replica) const {
-  return std::max(vv_.get(replica), cloud_.max_counter(replica));
+  if (!body_) return 0;
+  return std::max(body_->vv.get(replica), body_->cloud.max_counter(replica));
 }
 
 Dot CausalContext::next_dot(ReplicaId replica) const { return Dot{replica, max_counter(replica) + 1}; }
@@ -18,38 +22,43 @@ Dot CausalContext::next_dot(ReplicaId replica) const { return Dot{replica, max_c
 // The cloud never holds vv[r] + 1 (compact folds it), so a dot above that
 // lets nothing fold: only the dot right above the vector needs a compact.
 bool CausalContext::add_dot(Dot d) {
-  const std::uint64_t have = vv_.get(d.replica);
+  Body& b = body();
+  const std::uint64_t have = b.vv.get(d.replica);
   if (d.counter <= have) return false;
   if (d.counter == have + 1) {
-    vv_.set(d.replica, d.counter);
+    b.vv.set(d.replica, d.counter);
     compact(d.replica);
     return true;
   }
-  return cloud_.insert(d);
+  return b.cloud.insert(d);
 }
 
 void CausalContext::insert(Dot d) { add_dot(d); }
 
 bool CausalContext::join(const CausalContext& other) {
+  if (other.empty()) return false;
+  Body& b = body();
   bool grew = false;
-  for (const auto& [r, n] : other.vv_) {
-    if (n <= vv_.get(r)) continue;
-    vv_.set(r, n);
+  for (const auto& [r, n] : other.vv()) {
+    if (n <= b.vv.get(r)) continue;
+    b.vv.set(r, n);
     compact(r);
     grew = true;
   }
-  for (const Dot& d : other.cloud_) grew = add_dot(d) || grew;
+  for (const Dot& d : other.cloud()) grew = add_dot(d) || grew;
   return grew;
 }
 
 CausalContext CausalContext::from_parts(std::vector<std::pair<ReplicaId, std::uint64_t>> vv, std::vector<Dot> cloud) {
   CausalContext c;
+  if (vv.empty() && cloud.empty()) return c;
+  Body& b = c.body();
   std::sort(vv.begin(), vv.end());
   for (const auto& [r, n] : vv) {
-    if (n != 0) c.vv_.set(r, n);  // in order: appends (a repeated replica: its highest max, last)
+    if (n != 0) b.vv.set(r, n);  // in order: appends (a repeated replica: its highest max, last)
   }
   std::sort(cloud.begin(), cloud.end());  // runs and blocks in order: appends
-  for (const Dot& d : cloud) c.cloud_.insert(d);
+  for (const Dot& d : cloud) b.cloud.insert(d);
   c.compact();
   return c;
 }
@@ -58,15 +67,16 @@ bool CausalContext::includes(const CausalContext& other) const { return missing_
 
 std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint64_t cap) const {
   std::uint64_t n = 0;
-  for (const auto& [r, top] : other.vv_) {
+  const DotCloud& cloud = view().cloud;
+  for (const auto& [r, top] : other.vv()) {
     const std::uint64_t have = max_vv(r);
     if (top <= have) continue;
     // Cloud dots of r in (have, top] are present; count the rest.
-    const std::uint64_t present = cloud_.count(r, have + 1, top);
+    const std::uint64_t present = cloud.count(r, have + 1, top);
     n += (top - have) - present;
     if (n >= cap) return cap;
   }
-  for (const Dot& d : other.cloud_) {
+  for (const Dot& d : other.cloud()) {
     if (!contains(d) && !other.vv_contains(d)) ++n;
     if (n >= cap) return cap;
   }
@@ -74,15 +84,15 @@ std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint
 }
 
 void CausalContext::compact(ReplicaId r) {
-  if (cloud_.empty()) return;
-  const std::uint64_t have = vv_.get(r);
-  const std::uint64_t top = cloud_.fold(r, have);
-  if (top != have) vv_.set(r, top);
+  if (!body_ || body_->cloud.empty()) return;
+  const std::uint64_t have = body_->vv.get(r);
+  const std::uint64_t top = body_->cloud.fold(r, have);
+  if (top != have) body_->vv.set(r, top);
 }
 
 void CausalContext::compact() {
   std::vector<ReplicaId> replicas;
-  for (const Dot& d : cloud_) {
+  for (const Dot& d : cloud()) {
     if (replicas.empty() || replicas.back() != d.replica) replicas.push_back(d.replica);
   }
   for (ReplicaId r : replicas) compact(r);
@@ -90,10 +100,10 @@ void CausalContext::compact() {
 
 std::vector<Dot> CausalContext::all_dots() const {
   std::vector<Dot> out;
-  for (const auto& [r, n] : vv_) {
+  for (const auto& [r, n] : vv()) {
     for (std::uint64_t c = 1; c <= n; ++c) out.push_back(Dot{r, c});
   }
-  out.insert(out.end(), cloud_.begin(), cloud_.end());
+  out.insert(out.end(), cloud().begin(), cloud().end());
   std::sort(out.begin(), out.end());
   return out;
 }

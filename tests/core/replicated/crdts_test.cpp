@@ -27,6 +27,38 @@ TEST(CausalContext, CompactsGapsIntoTheVersionVector) {
   EXPECT_EQ(c.next_dot(B), (Dot{B, 1}));
 }
 
+// An empty context is one null pointer (a delta carries seven, most of
+// them empty); copies, moves and equality go by the dots, not the pointer.
+TEST(CausalContext, IsOnePointerAndComparesByItsDots) {
+  EXPECT_EQ(sizeof(CausalContext), sizeof(void*));
+  CausalContext empty, grown;
+  grown.insert(Dot{A, 1});
+  EXPECT_NE(empty, grown);
+  CausalContext copy = grown;
+  EXPECT_EQ(copy, grown);
+  copy.insert(Dot{A, 3});
+  EXPECT_FALSE(grown.contains(Dot{A, 3}));  // a deep copy
+  CausalContext moved = std::move(copy);
+  EXPECT_TRUE(moved.contains(Dot{A, 3}));
+  EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): a moved-from context is empty
+  EXPECT_EQ(copy, empty);
+  // A context that was given a body and holds nothing equals one without.
+  CausalContext joined_nothing;
+  EXPECT_FALSE(joined_nothing.join(empty));
+  EXPECT_EQ(CausalContext::from_parts({}, {}), empty);
+  EXPECT_EQ(CausalContext::from_parts({{A, 0}}, {}), empty);
+  EXPECT_TRUE(CausalContext::from_parts({{A, 0}}, {}).empty());
+  copy = grown;
+  EXPECT_EQ(copy, grown);
+  copy = empty;
+  EXPECT_TRUE(copy.empty());
+  EXPECT_FALSE(empty.contains(Dot{A, 1}));
+  EXPECT_EQ(empty.max_counter(A), 0u);
+  EXPECT_TRUE(grown.includes(empty));
+  EXPECT_FALSE(empty.includes(grown));
+  EXPECT_EQ(empty.missing_count(grown, 10), 1u);
+}
+
 TEST(CausalContext, NextDotIsAboveCloudDots) {
   CausalContext c;
   c.insert(Dot{A, 7});
