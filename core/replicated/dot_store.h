@@ -345,23 +345,29 @@ class DotMap {
     if (!o.body_) return;
     body_ = std::make_unique<Body>();
     body_->map = o.body_->map;
-    body_->indexed = o.body_->indexed;
-    if (body_->indexed) rebuild_index();
+    if (o.indexing()) {
+      tracking().indexed = true;
+      rebuild_index();
+    }
   }
   DotMap& operator=(const DotMap& o) {
     if (this == &o) return *this;
-    if (body_ && body_->sink) {
+    const Tracking* mine = body_ ? body_->tracking.get() : nullptr;
+    if (mine && mine->sink) {
       body_->map.for_each_slot([&](const Entry& e) { unindex(e); });  // tells the sink of the removals
     }
-    if (!o.body_ && (!body_ || (!body_->indexed && !body_->sink))) {
+    if (!o.body_ && (!mine || (!mine->indexed && !mine->sink))) {
       body_.reset();
       return *this;
     }
     Body& me = body();
     me.map = o.view().map;
-    me.indexed = me.indexed || o.view().indexed;
-    me.index.clear();
-    if (me.indexed) rebuild_index();
+    const bool indexed = indexing() || o.indexing();
+    if (me.tracking) me.tracking->index.clear();
+    if (indexed) {
+      tracking().indexed = true;
+      rebuild_index();
+    }
     return *this;
   }
   // Moving keeps the entries where they are, so the index's key pointers
@@ -371,26 +377,28 @@ class DotMap {
 
   // Keeps a dot -> key index from now on (costs one index entry per live dot).
   void enable_dot_index() {
-    if (view().indexed) return;
-    body().indexed = true;
+    if (indexing()) return;
+    tracking().indexed = true;
     rebuild_index();
   }
-  bool dot_indexed() const { return view().indexed; }
+  bool dot_indexed() const { return indexing() != nullptr; }
   // A sink told of every live dot that comes or goes from now on (indexed
   // maps only), with `tag` to tell maps apart: a caller keeps a sum over the
   // live entries (the replicator's digest hashes) in O(changes). Not owned;
   // must outlive the map's use of it. A copy of the map has no sink; a move
   // carries it along.
   void set_live_sink(LiveDotSink<K>* sink, int tag) {
-    body().sink = sink;
-    body_->sink_tag = tag;
+    Tracking& t = tracking();
+    t.sink = sink;
+    t.sink_tag = tag;
   }
   // Work done by join_into so far: per-key joins plus index entries visited
   // (tests pin the cost model with it).
   std::uint64_t join_work() const { return view().join_work; }
   // The key holding live dot `d` (indexed maps only), or nullptr.
   const K* key_of(Dot d) const {
-    return view().index.find(d);
+    const Tracking* t = indexing();
+    return t ? t->index.find(d) : nullptr;
   }
 
   bool empty() const { return view().map.empty(); }
@@ -488,19 +496,19 @@ class DotMap {
     });
     std::sort(shared.begin(), shared.end(), std::less<const K*>{});
     std::vector<const K*> touched;  // keys outside other's store that lose a dot
-    if (me.indexed) {
+    if (const Tracking* t = indexing()) {
       auto consider = [&](const K* k) {
         if (!std::binary_search(shared.begin(), shared.end(), k, std::less<const K*>{})) touched.push_back(k);
       };
       for (const auto& [r, top] : theirs.vv()) {
-        me.index.for_each_up_to(r, top, [&](const K* k) {
+        t->index.for_each_up_to(r, top, [&](const K* k) {
           ++me.join_work;
           consider(k);
         });
       }
       for (const Dot& d : theirs.cloud()) {
         ++me.join_work;
-        if (const K* k = me.index.find(d)) consider(k);
+        if (const K* k = t->index.find(d)) consider(k);
       }
     } else {
       me.map.for_each_slot([&](const Entry& e) {
@@ -556,7 +564,8 @@ class DotMap {
   // (tests; O(n)).
   bool index_consistent() const {
     const Body& me = view();
-    if (!me.indexed) return me.index.empty();
+    const Tracking* t = me.tracking.get();
+    if (!t || !t->indexed) return !t || t->index.empty();
     std::size_t dots = 0;
     bool ok = true;
     me.map.for_each_slot([&](const Entry& entry) {
@@ -564,10 +573,10 @@ class DotMap {
       ok = ok && me.map.find(entry.first) == &entry;
       entry.second.for_each_dot([&](Dot d) {
         ++dots;
-        ok = ok && me.index.find(d) == key;
+        ok = ok && t->index.find(d) == key;
       });
     });
-    return ok && dots == me.index.size();
+    return ok && dots == t->index.size();
   }
 
  private:
@@ -575,12 +584,17 @@ class DotMap {
   // without a sink has none (a delta's untouched stores: a HealthDelta of
   // seven stores was 1.7 KB before its entries, and a gossip-mode
   // forwarder holds thousands of joined ones).
-  struct Body {
-    Entries map;
+  // The live-dot index and sink, behind a pointer of their own: only a
+  // state's stores have them, never a delta's (40 bytes a delta's store).
+  struct Tracking {
     LiveDotIndex<K> index;  // live dot -> its key (only when indexed)
-    bool indexed = false;
     LiveDotSink<K>* sink = nullptr;  // not owned
     int sink_tag = 0;
+    bool indexed = false;
+  };
+  struct Body {
+    Entries map;
+    std::unique_ptr<Tracking> tracking;  // null: unindexed, no sink
     std::uint64_t join_work = 0;
   };
   const Body& view() const {
@@ -592,6 +606,17 @@ class DotMap {
     if (!body_) body_ = std::make_unique<Body>();
     return *body_;
   }
+  Tracking& tracking() {
+    Body& b = body();
+    if (!b.tracking) b.tracking = std::make_unique<Tracking>();
+    return *b.tracking;
+  }
+  // The tracking of an indexed map, else null.
+  Tracking* indexing() { return const_cast<Tracking*>(std::as_const(*this).indexing()); }
+  const Tracking* indexing() const {
+    const Tracking* t = body_ ? body_->tracking.get() : nullptr;
+    return t && t->indexed ? t : nullptr;
+  }
 
   // The helpers below run on a map with a body.
   void remove(const Entry& e) {
@@ -599,44 +624,44 @@ class DotMap {
     body_->map.erase(e.first);
   }
   void index(const Entry& e) {
-    Body& me = *body_;
-    if (!me.indexed) return;
+    Tracking* t = indexing();
+    if (!t) return;
     const K* k = &e.first;
     e.second.for_each_dot([&](Dot d) {
-      me.index.insert(d, k);
-      if (me.sink) me.sink->live_dot(me.sink_tag, *k, d, true);
+      t->index.insert(d, k);
+      if (t->sink) t->sink->live_dot(t->sink_tag, *k, d, true);
     });
   }
   // After `e`'s store replaced `old`: indexes the dots it gained, then
   // unindexes those it lost (a sink never sees the key's count touch zero
   // while the key stays; dots kept are not touched).
   void reindex(const Entry& e, const S& old) {
-    Body& me = *body_;
-    if (!me.indexed) return;
+    Tracking* t = indexing();
+    if (!t) return;
     const K* k = &e.first;
     e.second.for_each_dot([&](Dot d) {
       if (old.contains(d)) return;
-      me.index.insert(d, k);
-      if (me.sink) me.sink->live_dot(me.sink_tag, *k, d, true);
+      t->index.insert(d, k);
+      if (t->sink) t->sink->live_dot(t->sink_tag, *k, d, true);
     });
     old.for_each_dot([&](Dot d) {
       if (e.second.contains(d)) return;
-      me.index.erase(d);
-      if (me.sink) me.sink->live_dot(me.sink_tag, *k, d, false);
+      t->index.erase(d);
+      if (t->sink) t->sink->live_dot(t->sink_tag, *k, d, false);
     });
   }
   void unindex(const Entry& e) {
-    Body& me = *body_;
-    if (!me.indexed) return;
+    Tracking* t = indexing();
+    if (!t) return;
     e.second.for_each_dot([&](Dot d) {
-      me.index.erase(d);
-      if (me.sink) me.sink->live_dot(me.sink_tag, e.first, d, false);
+      t->index.erase(d);
+      if (t->sink) t->sink->live_dot(t->sink_tag, e.first, d, false);
     });
   }
+  // REQUIRES: indexed.
   void rebuild_index() {
-    Body& me = *body_;
-    me.index.clear();
-    me.map.for_each_slot([&](const Entry& e) { index(e); });
+    indexing()->index.clear();
+    body_->map.for_each_slot([&](const Entry& e) { index(e); });
   }
 
   std::unique_ptr<Body> body_;

@@ -316,7 +316,7 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
     p.part.reset();
   }
   // The newest sequence: it goes last, without a search.
-  p.order = by_written_.emplace_hint(by_written_.end(), p.written, key);
+  p.order = by_written_.emplace_hint(by_written_.end(), p.written, &it->first);
   dirty_.insert(key);
   // Parts over one datagram are not piggybacked (eager push sends them by stream).
   const wire::EncodedPart& part = encoded(p);
@@ -338,9 +338,10 @@ void Replicator::evict_over_cap() {
   // cap would otherwise reach peers only by anti-entropy).
   while (pending_.size() > config_.max_pending_keys) {
     auto oldest = by_written_.begin();
-    if (dirty_.contains(oldest->second)) break;
-    pending_.erase(oldest->second);
+    if (dirty_.contains(*oldest->second)) break;
+    const auto evicted = pending_.find(*oldest->second);
     by_written_.erase(oldest);
+    pending_.erase(evicted);
     ++counters_.pending_evicted;
   }
 }

@@ -369,7 +369,7 @@ class Replicator {
     std::shared_ptr<const HealthDelta> group;
     std::uint64_t written = 0;               // sequence of its latest change (eviction order)
     // Its entry in by_written_ (erased without a search; set in buffer()).
-    std::map<std::uint64_t, std::string>::iterator order;
+    std::map<std::uint64_t, const std::string*>::iterator order;
     std::optional<wire::EncodedPart> part;   // cached encoding of `group`
   };
   struct RepairPlan {
@@ -453,7 +453,9 @@ class Replicator {
   SeenBodies seen_{config_.seen_bodies};
 
   std::map<std::string, Pending> pending_;        // buffer key -> delta-group
-  std::map<std::uint64_t, std::string> by_written_;  // eviction order
+  // Eviction order: sequence -> the key, held by its pending_ node (a
+  // map's nodes stay put), not copied.
+  std::map<std::uint64_t, const std::string*> by_written_;
   std::set<std::string> dirty_;                   // keys due for eager push
   std::string last_write_key_;                    // buffer key of the last local write (record_request)
   std::uint64_t write_seq_ = 0;
