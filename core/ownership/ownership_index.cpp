@@ -8,9 +8,15 @@
 
 namespace heck {
 
-bool OwnershipIndex::better(const Entry& a, const Entry& b) const {
+bool OwnershipIndex::better(const Scored& a, const Scored& b) const {
   if (a.hash != b.hash) return a.hash > b.hash;
   return members_[a.member].name < members_[b.member].name;
+}
+
+bool OwnershipIndex::beats(const Scored& s, const Entry& e, std::string_view id) const {
+  const auto hi = static_cast<std::uint32_t>(s.hash >> 32);
+  if (hi != e.hash_hi) return hi > e.hash_hi;
+  return better(s, Scored{rendezvous_hash_seeded(members_[e.member].seed, id), e.member});
 }
 
 std::uint32_t OwnershipIndex::intern(const std::string& name) {
@@ -27,26 +33,28 @@ std::size_t OwnershipIndex::depth(const Target& t) const { return std::min(t.che
 OwnershipIndex::TopList OwnershipIndex::rank_live(std::string_view id, std::size_t limit) const {
   ++full_ranks_;
   hashes_ += live_.size();
-  const auto cmp = [&](const Entry& a, const Entry& b) { return better(a, b); };
+  const auto cmp = [&](const Scored& a, const Scored& b) { return better(a, b); };
   const std::size_t n = limit == 0 ? live_.size() : std::min(limit, live_.size());
   TopList best;
   if (n == 0) return best;
+  scratch_.clear();
   if (n * 8 > live_.size()) {  // most of them: rank all, O(live log live)
-    scratch_.clear();
-    for (std::uint32_t m : live_) scratch_.push_back(Entry{rendezvous_hash_seeded(members_[m].seed, id), m});
+    for (std::uint32_t m : live_) scratch_.push_back(Scored{rendezvous_hash_seeded(members_[m].seed, id), m});
     std::partial_sort(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(n), scratch_.end(), cmp);
-    return TopList(std::span<const Entry>(scratch_.data(), n));
-  }
-  // A short rank keeps the best n by insertion: O(live * n).
-  best.reserve(n);
-  for (std::uint32_t m : live_) {
-    const Entry e{rendezvous_hash_seeded(members_[m].seed, id), m};
-    if (best.size() == n) {
-      if (!cmp(e, best.back())) continue;
-      best.pop_back();
+    scratch_.resize(n);
+  } else {
+    // A short rank keeps the best n by insertion: O(live * n).
+    for (std::uint32_t m : live_) {
+      const Scored e{rendezvous_hash_seeded(members_[m].seed, id), m};
+      if (scratch_.size() == n) {
+        if (!cmp(e, scratch_.back())) continue;
+        scratch_.pop_back();
+      }
+      scratch_.insert(std::upper_bound(scratch_.begin(), scratch_.end(), e, cmp), e);
     }
-    best.insert(std::upper_bound(best.begin(), best.end(), e, cmp), e);
   }
+  best.reserve(n);
+  for (const Scored& s : scratch_) best.push_back(s.kept());
   return best;
 }
 
@@ -139,12 +147,12 @@ void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_a
         } else {
           const std::size_t d = depth(t);
           for (std::uint32_t m : added) {
-            const Entry e{rendezvous_hash_seeded(members_[m].seed, id), m};
+            const Scored e{rendezvous_hash_seeded(members_[m].seed, id), m};
             ++hashes_;
-            if (t.top.size() >= d && !better(e, t.top.back())) continue;
-            t.top.insert(std::upper_bound(t.top.begin(), t.top.end(), e,
-                                          [&](const Entry& a, const Entry& b) { return better(a, b); }),
-                         e);
+            if (t.top.size() >= d && !beats(e, t.top.back(), id)) continue;
+            // Before the first kept entry it beats (the list is best first).
+            t.top.insert(std::find_if(t.top.begin(), t.top.end(), [&](const Entry& k) { return beats(e, k, id); }),
+                         e.kept());
             if (t.top.size() > d) t.top.pop_back();
           }
         }

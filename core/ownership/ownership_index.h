@@ -19,8 +19,11 @@
 // one SlotMap keyed by id (the id held once; chunks of slots, so a change
 // walks arrays, not a tree), each with its kept list in place (no block of
 // its own while it holds at most kSpare + 1 members: one checker, the
-// default). About 120 B per target; a list on the heap and a second copy
-// of the id in an id -> slot map cost about 200.
+// default). A kept entry holds the top 32 bits of its member's hash; two
+// entries whose top bits tie (one comparison in 2^32) are ordered by the
+// full hashes, computed again, so the order is the full ranking's. About
+// 88 B per target (120 with whole hashes; a list on the heap and a second
+// copy of the id in an id -> slot map cost about 200).
 // Cost per set_members: O(targets) integer work plus one hash per target
 // per joined member; O(affected) strings.
 // Results are identical to rank_members() over the same members: the tests
@@ -91,9 +94,16 @@ class OwnershipIndex {
   std::uint64_t hashes() const { return hashes_; }
 
  private:
+  // A kept entry: the member and the top half of its hash for the target.
   struct Entry {
-    std::uint64_t hash = 0;
+    std::uint32_t hash_hi = 0;
     std::uint32_t member = 0;  // index into members_
+  };
+  // A member scored for a target, whole (a full ranking's scratch).
+  struct Scored {
+    std::uint64_t hash = 0;
+    std::uint32_t member = 0;
+    Entry kept() const { return Entry{static_cast<std::uint32_t>(hash >> 32), member}; }
   };
   // Best first; size min(checkers + kSpare, live members).
   using TopList = SmallVector<Entry, kSpare + 1>;
@@ -108,7 +118,9 @@ class OwnershipIndex {
     bool live = false;
   };
 
-  bool better(const Entry& a, const Entry& b) const;
+  bool better(const Scored& a, const Scored& b) const;
+  // True when `s` ranks above the kept entry `e` for target `id`.
+  bool beats(const Scored& s, const Entry& e, std::string_view id) const;
   void rank_full(const std::string& id, Target& t);
   // Re-ranks after a change of the live set (added members, some removed,
   // suspicion flags flipped) and collects the affected targets.
@@ -125,7 +137,7 @@ class OwnershipIndex {
   NameIndex by_name_;                                    // name -> index into members_
   std::vector<std::uint32_t> live_;                      // ids of live members
   SlotMap<std::string, Target> targets_;  // by id (hashed; ordered on demand)
-  mutable std::vector<Entry> scratch_;    // rank_live's full ranking
+  mutable std::vector<Scored> scratch_;   // rank_live's full ranking
   mutable std::uint64_t full_ranks_ = 0;
   mutable std::uint64_t hashes_ = 0;
 };
