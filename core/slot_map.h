@@ -15,7 +15,9 @@
 //   slot order; slot order is a function of the operations applied, so it
 //   is deterministic too, but nothing reaches an output in that order.
 //
-// Memory per key: one Node (the pair and a live flag, no allocator header),
+// Memory per key: one Node (the pair alone, no allocator header; which
+// slots hold an entry is a bit per slot at the head of each chunk, where a
+// flag in the node cost 8 bytes of padding in every map of every agent),
 // 11-21 bytes of hash table (8-byte slots, 3/8 to 3/4 full; a one-key map's
 // table is 2 slots), and 8 bytes in the ordered list once built.
 #pragma once
@@ -24,7 +26,9 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
+#include <new>
 #include <iterator>
 #include <memory>
 #include <string_view>
@@ -204,7 +208,7 @@ class SlotMap {
     Node& n = node(s);
     n.kv.first = std::move(k);
     n.kv.second = std::move(v);
-    n.live = true;
+    set_live(s, true);
     lookup_.insert(Hash{}(n.kv.first), s, [&](std::uint32_t x) { return Hash{}(node(x).kv.first); });
     ++size_;
     invalidate_order();
@@ -222,29 +226,22 @@ class SlotMap {
   template <typename P>
   std::size_t erase_if(P&& pred) {
     std::size_t erased = 0;
-    for (std::size_t s = 0; s < used_; ++s) {
-      Node& n = node(static_cast<std::uint32_t>(s));
-      if (!n.live || !pred(std::as_const(n.kv))) continue;
-      erase_slot(Hash{}(n.kv.first), static_cast<std::uint32_t>(s));
+    for_each_live([&](std::uint32_t s, Node& n) {
+      if (!pred(std::as_const(n.kv))) return;
+      erase_slot(Hash{}(n.kv.first), s);
       ++erased;
-    }
+    });
     return erased;
   }
 
   // f(entry) for every entry, in slot order (no order reaches an output).
   template <typename F>
   void for_each_slot(F&& f) const {
-    for (std::size_t s = 0; s < used_; ++s) {
-      const Node& n = node(static_cast<std::uint32_t>(s));
-      if (n.live) f(n.kv);
-    }
+    const_cast<SlotMap*>(this)->for_each_live([&](std::uint32_t, const Node& n) { f(n.kv); });
   }
   template <typename F>
   void for_each_slot(F&& f) {
-    for (std::size_t s = 0; s < used_; ++s) {
-      Node& n = node(static_cast<std::uint32_t>(s));
-      if (n.live) f(n.kv);
-    }
+    for_each_live([&](std::uint32_t, Node& n) { f(n.kv); });
   }
 
   // The entries in key order: a random-access range of const value_type&.
@@ -321,14 +318,61 @@ class SlotMap {
 
   // Bytes held beyond sizeof(*this) (tests).
   std::size_t heap_bytes() const {
-    return capacity() * sizeof(Node) + chunks_.capacity() * sizeof(void*) + lookup_.capacity() * 8 +
+    return capacity() * sizeof(Node) + (capacity() + 63) / 64 * 8 + chunks_.capacity() * sizeof(Chunk) +
+           lookup_.capacity() * 8 +
            free_.capacity() * 4 + order_.capacity() * sizeof(void*);
   }
 
  private:
   struct Node {
     value_type kv{};
-    bool live = false;
+  };
+  // One allocation: a bit per slot (set: it holds an entry), a word per 64
+  // slots, then the slots' nodes.
+  class Chunk {
+   public:
+    explicit Chunk(std::size_t n) : n_(n) {
+      // Here, not at class scope: the value type may be a nested type of a
+      // class still being defined there.
+      static_assert(alignof(Node) <= 8, "a chunk's nodes follow its 8-byte bit words");
+      mem_ = static_cast<std::byte*>(::operator new(words(n) * 8 + n * sizeof(Node)));
+      std::memset(mem_, 0, words(n) * 8);
+      std::size_t i = 0;
+      try {
+        for (; i < n; ++i) new (nodes() + i) Node();
+      } catch (...) {
+        destroy(i);
+        throw;
+      }
+    }
+    Chunk(Chunk&& o) noexcept : mem_(std::exchange(o.mem_, nullptr)), n_(o.n_) {}
+    Chunk& operator=(Chunk&& o) noexcept {
+      if (this != &o) {
+        destroy(n_);
+        mem_ = std::exchange(o.mem_, nullptr);
+        n_ = o.n_;
+      }
+      return *this;
+    }
+    Chunk(const Chunk&) = delete;
+    Chunk& operator=(const Chunk&) = delete;
+    ~Chunk() { destroy(n_); }
+
+    std::uint64_t* bits() const { return reinterpret_cast<std::uint64_t*>(mem_); }
+    Node* nodes() const { return std::launder(reinterpret_cast<Node*>(mem_ + words(n_) * 8)); }
+
+   private:
+    static std::size_t words(std::size_t n) { return (n + 63) / 64; }
+    // Ends the first `built` nodes and frees the block.
+    void destroy(std::size_t built) {
+      if (!mem_) return;
+      for (std::size_t i = 0; i < built; ++i) nodes()[i].~Node();
+      ::operator delete(mem_);
+      mem_ = nullptr;
+    }
+
+    std::byte* mem_ = nullptr;
+    std::size_t n_ = 0;
   };
   // Chunk c holds 1 << c slots up to 1,024, then 1,024 each: a small map
   // costs no more than twice its entries (a one-key delta, the most common
@@ -348,22 +392,52 @@ class SlotMap {
     return kGeometricSlots + (c - kGeometric) * (std::size_t{1} << kLastShift);
   }
   std::size_t capacity() const { return chunk_start(chunks_.size()); }
-  void add_chunk() { chunks_.push_back(std::make_unique<Node[]>(chunk_size(chunks_.size()))); }
-  Node& node(std::uint32_t s) { return const_cast<Node&>(std::as_const(*this).node(s)); }
-  const Node& node(std::uint32_t s) const {
+  void add_chunk() { chunks_.emplace_back(chunk_size(chunks_.size())); }
+  // Slot s's chunk and its place there.
+  static std::pair<std::size_t, std::size_t> place(std::uint32_t s) {
     if (s < kGeometricSlots) {
       // Chunk c starts at 2^kFirstShift * (2^c - 1).
       const std::size_t c = std::bit_width((s >> kFirstShift) + 1) - 1;
-      return chunks_[c][s - chunk_start(c)];
+      return {c, s - chunk_start(c)};
     }
     const std::size_t r = s - kGeometricSlots;
-    return chunks_[kGeometric + (r >> kLastShift)][r & ((std::size_t{1} << kLastShift) - 1)];
+    return {kGeometric + (r >> kLastShift), r & ((std::size_t{1} << kLastShift) - 1)};
+  }
+  Node& node(std::uint32_t s) { return const_cast<Node&>(std::as_const(*this).node(s)); }
+  const Node& node(std::uint32_t s) const {
+    const auto [c, i] = place(s);
+    return chunks_[c].nodes()[i];
+  }
+  void set_live(std::uint32_t s, bool on) {
+    const auto [c, i] = place(s);
+    std::uint64_t& word = chunks_[c].bits()[i / 64];
+    const std::uint64_t bit = std::uint64_t{1} << (i % 64);
+    word = on ? word | bit : word & ~bit;
+  }
+  // f(slot, node) for every slot holding an entry, in slot order, a chunk's
+  // bit words at a time (f may erase the slot it is given).
+  template <typename F>
+  void for_each_live(F&& f) {
+    for (std::size_t c = 0; c < chunks_.size(); ++c) {
+      const std::size_t start = chunk_start(c);
+      if (start >= used_) return;
+      const std::size_t n = std::min(chunk_size(c), used_ - start);
+      const std::uint64_t* bits = chunks_[c].bits();
+      Node* nodes = chunks_[c].nodes();
+      for (std::size_t w = 0; w * 64 < n; ++w) {
+        for (std::uint64_t word = bits[w]; word != 0; word &= word - 1) {
+          const auto b = static_cast<unsigned>(std::countr_zero(word));
+          if (((bits[w] >> b) & 1) == 0) continue;  // erased by an earlier f
+          f(static_cast<std::uint32_t>(start + w * 64 + b), nodes[w * 64 + b]);
+        }
+      }
+    }
   }
   void erase_slot(std::uint64_t h, std::uint32_t s) {
     Node& n = node(s);
     lookup_.erase(h, s);
     n.kv = value_type{};
-    n.live = false;
+    set_live(s, false);
     free_.push_back(s);
     --size_;
     invalidate_order();
@@ -385,7 +459,7 @@ class SlotMap {
     std::swap(order_valid_, o.order_valid_);
   }
 
-  std::vector<std::unique_ptr<Node[]>> chunks_;
+  std::vector<Chunk> chunks_;
   std::size_t used_ = 0;  // slots ever handed out (the next fresh one)
   std::size_t size_ = 0;  // live entries
   std::vector<std::uint32_t> free_;  // erased slots, reused last-in first-out

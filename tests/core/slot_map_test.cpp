@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <rapidcheck/gtest.h>
 
 namespace heck {
 namespace {
@@ -101,6 +102,55 @@ TEST(SlotMap, AMoveKeepsEntriesInPlaceACopyOwnsItsOwn) {
   EXPECT_EQ(c, b);
   c.find("x")->second = 2;
   EXPECT_NE(c, b);
+}
+
+}  // namespace
+}  // namespace heck
+
+namespace heck {
+namespace {
+
+// Any run of inserts, erases and erase_ifs, across chunk and bit-word
+// boundaries (1, 2, 4, ... 1,024 slots; 64 slots a word): the map holds
+// exactly what a std::map does, for_each_slot visits each entry once, and
+// an erase_if that matches nothing visits them all.
+RC_GTEST_PROP(SlotMap, HoldsWhatAStdMapHoldsAfterAnyChanges, ()) {
+  SlotMap<std::string, int> map;
+  std::map<std::string, int> model;
+  const int ops = *rc::gen::inRange(1, 400);
+  const int keys = *rc::gen::inRange(1, 3000);
+  for (int op = 0; op < ops; ++op) {
+    const int kind = *rc::gen::inRange(0, 10);
+    if (kind < 6) {  // a burst of inserts
+      const int n = *rc::gen::inRange(1, 40);
+      for (int i = 0; i < n; ++i) {
+        const std::string k = key(*rc::gen::inRange(0, keys));
+        if (model.contains(k)) continue;
+        map.insert(k, i);
+        model[k] = i;
+      }
+    } else if (kind < 9) {
+      const std::string k = key(*rc::gen::inRange(0, keys));
+      map.erase(k);
+      model.erase(k);
+    } else {
+      const int mod = *rc::gen::inRange(2, 7);
+      const std::size_t erased = map.erase_if([&](const auto& e) { return e.second % mod == 0; });
+      RC_ASSERT(erased == static_cast<std::size_t>(std::erase_if(model, [&](const auto& e) { return e.second % mod == 0; })));
+    }
+  }
+  RC_ASSERT(map.size() == model.size());
+  std::map<std::string, int> seen;
+  map.for_each_slot([&](const auto& e) { RC_ASSERT(seen.emplace(e.first, e.second).second); });
+  RC_ASSERT(seen == model);
+  for (const auto& [k, v] : model) {
+    const auto* e = map.find(k);
+    RC_ASSERT(e != nullptr);
+    RC_ASSERT(e->second == v);
+  }
+  std::size_t visited = 0;
+  RC_ASSERT(map.erase_if([&](const auto&) { return ++visited, false; }) == 0u);
+  RC_ASSERT(visited == model.size());
 }
 
 }  // namespace
