@@ -307,7 +307,6 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
       p.group = std::move(joined);
     }
   }
-  p.written = ++write_seq_;
   // The group is `d` itself (not a join with an older group): its part is
   // the one given, if any.
   if (p.group.get() == received && encoded_d) {
@@ -316,7 +315,7 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
     p.part.reset();
   }
   // The newest sequence: it goes last, without a search.
-  p.order = by_written_.emplace_hint(by_written_.end(), p.written, &it->first);
+  p.order = by_written_.emplace_hint(by_written_.end(), ++write_seq_, &it->first);
   dirty_.insert(key);
   // Parts over one datagram are not piggybacked (eager push sends them by stream).
   const wire::EncodedPart& part = encoded(p);

@@ -367,8 +367,8 @@ class Replicator {
     // was most of a gossip-mode cluster's memory); a later delta of the
     // key makes a new group.
     std::shared_ptr<const HealthDelta> group;
-    std::uint64_t written = 0;               // sequence of its latest change (eviction order)
-    // Its entry in by_written_ (erased without a search; set in buffer()).
+    // Its entry in by_written_, keyed by the sequence of its latest change
+    // (erased without a search; set in buffer()).
     std::map<std::uint64_t, const std::string*>::iterator order;
     std::optional<wire::EncodedPart> part;   // cached encoding of `group`
   };

@@ -42,7 +42,8 @@ TEST(CausalContext, IsOnePointerAndComparesByItsDots) {
   EXPECT_TRUE(moved.contains(Dot{A, 3}));
   EXPECT_TRUE(copy.empty());  // NOLINT(bugprone-use-after-move): a moved-from context is empty
   EXPECT_EQ(copy, empty);
-  // A context that was given a body and holds nothing equals one without.
+  // Joining nothing grows nothing; a context built from parts that hold no
+  // dot has a body and equals one without.
   CausalContext joined_nothing;
   EXPECT_FALSE(joined_nothing.join(empty));
   EXPECT_EQ(CausalContext::from_parts({}, {}), empty);
