@@ -415,6 +415,7 @@ void Swim::start_timers(Instant now, Effects& out) {
   next_probe_at_ = now + rng_.duration_between(Duration::zero(), config_.probe_interval);
   next_gossip_at_ = now + rng_.duration_between(Duration::zero(), config_.gossip_interval);
   next_push_pull_at_ = now + rng_.duration_between(Duration::zero(), push_pull_interval_now());
+  push_pull_staggered_ = false;
   next_reconnect_at_ = now + rng_.duration_between(Duration::zero(), config_.reconnect_interval);
   next_reap_at_ = now + std::clamp(config_.dead_reap_after / 4, Duration::milliseconds(100),
                                    Duration::seconds(15));
@@ -1083,8 +1084,18 @@ void Swim::on_push_pull_timer(Instant now, Effects& out) {
   // One timer for two cadences: push-pull with a live member, and the
   // reconnect try to a dead one.
   if (now >= next_push_pull_at_) {
-    const auto peer = random_live(1, true, {});
-    if (!peer.empty()) send_push_pull(peer.front()->info.address, false, false, out);
+    // The first firing ends the start's stagger and pushes nothing: the
+    // first exchange is one interval later, scaled by the view the join
+    // brought (memberlist's pushPullTrigger). A joiner holds the seeds'
+    // full views already; pushing at the stagger would have every member
+    // of a cluster started together exchange its whole view within one
+    // unscaled interval of joining (cluster_crash_1000: ~900 exchanges of
+    // 1,000 members in 30 s).
+    if (push_pull_staggered_) {
+      const auto peer = random_live(1, true, {});
+      if (!peer.empty()) send_push_pull(peer.front()->info.address, false, false, out);
+    }
+    push_pull_staggered_ = true;
     next_push_pull_at_ = now + push_pull_interval_now();
   }
   if (now >= next_reconnect_at_) {

@@ -74,7 +74,9 @@
 //   ceil(pool / gossip_nodes), so a broadcast's transmits go to distinct
 //   members). Push-pull: every
 //   push_pull_interval (scaled up past 32 members like memberlist's
-//   pushPullScale) the full membership is exchanged with one random member
+//   pushPullScale; the first one a scaled interval after a random stagger
+//   in [0, push_pull_interval) from the start, as memberlist's
+//   pushPullTrigger) the full membership is exchanged with one random member
 //   over a stream and merged (a remote `dead` is merged as `suspect`, as
 //   memberlist does, so a member is only declared dead by a local timeout or a
 //   dead broadcast).
@@ -483,6 +485,7 @@ class Swim {
   Instant next_probe_at_;
   Instant next_gossip_at_;
   Instant next_push_pull_at_;
+  bool push_pull_staggered_ = false;  // the first push-pull firing (the stagger) has passed
   Instant next_reconnect_at_;
   Instant next_stranger_pull_at_;
   Instant next_reap_at_;

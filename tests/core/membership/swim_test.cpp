@@ -900,6 +900,32 @@ TEST(Swim, JoinSendsPushPullToEverySeedAndStopsRetryingOnReply) {
   EXPECT_EQ(s.counters().join_attempts, 1u);  // a stale retry does nothing
 }
 
+// The periodic push-pull starts as memberlist's pushPullTrigger does: a
+// random stagger in [0, push_pull_interval) pushes nothing, and the first
+// exchange comes one interval later, scaled by the members known by then
+// (100 members: 3 x 30 s). A member that joined holds its seeds' views:
+// pushing at the stagger made every member of a cluster started together
+// exchange its whole view within 30 s of joining.
+TEST(Swim, TheFirstPeriodicPushPullComesAScaledIntervalAfterTheStagger) {
+  Harness h;
+  for (int i = 0; i < 99; ++i) h.deliver(AliveMsg{"m" + std::to_string(i), "m" + std::to_string(i) + ":1", 0});
+  const Instant start = h.now;
+  const auto sent_before = h.swim.counters().push_pulls_sent;  // the pull of the stranger "peer"
+  const auto push_pulls_at = [&](Duration after) {
+    h.out.clear();
+    h.now = start + after;
+    h.fire(TimerKind::swim_push_pull);
+    return h.sent_of<PushPullMsg>().size();
+  };
+  const Duration unscaled = SwimConfig{}.push_pull_interval;
+  EXPECT_EQ(push_pulls_at(unscaled), 0u) << "the stagger (< 30 s) has passed: it pushes nothing";
+  EXPECT_EQ(push_pulls_at(unscaled + unscaled * 3 - Duration::milliseconds(1)), 0u);
+  EXPECT_EQ(push_pulls_at(unscaled + unscaled * 3), 1u);
+  EXPECT_EQ(h.swim.counters().push_pulls_sent - sent_before, 1u);
+  EXPECT_EQ(push_pulls_at(unscaled + unscaled * 6 - Duration::milliseconds(1)), 0u);
+  EXPECT_EQ(push_pulls_at(unscaled + unscaled * 6), 1u);
+}
+
 TEST(Swim, LeaveMarksSelfLeftAndGossipsIt) {
   Harness h;
   for (const char* n : {"a", "b"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
