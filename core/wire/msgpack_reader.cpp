@@ -26,11 +26,8 @@ bool MsgpackReader::fail(std::string message) {
   return false;
 }
 
-bool MsgpackReader::need(std::size_t n) {
-  if (n > bytes_.size() - pos_) {
-    return fail(fmt::format("malformed: truncated: {} bytes needed at byte {}, {} left", n, pos_, bytes_.size() - pos_));
-  }
-  return true;
+bool MsgpackReader::truncated(std::size_t n) {
+  return fail(fmt::format("malformed: truncated: {} bytes needed at byte {}, {} left", n, pos_, bytes_.size() - pos_));
 }
 
 // REQUIRES: need(width) held.
@@ -42,11 +39,42 @@ std::uint64_t MsgpackReader::take_be(std::size_t width) {
 }
 
 bool MsgpackReader::header(MsgValue& v) {
-  if (!ok()) return false;
+  if (!ok() || !need(1)) return false;
   const std::size_t start = pos_;
-  if (!need(1)) return false;
   const std::uint8_t b = bytes_[pos_++];
   v = MsgValue{};
+  // The one-byte headers (the bulk of every body) here; the rest, 0xc0 to
+  // 0xdf, through header_of's switch.
+  if (b <= 0x7f) {
+    v.type = MsgType::uint;
+    v.u = b;
+  } else if (b >= 0xe0) {
+    v.type = MsgType::sint;
+    v.i = static_cast<std::int8_t>(b);
+  } else if (b >= 0xa0 && b <= 0xbf) {
+    const std::size_t n = b & 0x1f;
+    if (!need(n)) return false;
+    v.type = MsgType::str;
+    v.size = static_cast<std::uint32_t>(n);
+    v.payload = bytes_.subspan(pos_, n);
+    pos_ += n;
+  } else if (b <= 0x9f) {
+    const auto t = b <= 0x8f ? MsgType::map : MsgType::array;
+    const std::uint64_t n = b & 0x0f;
+    if ((t == MsgType::map ? 2 * n : n) > bytes_.size() - pos_) {
+      return fail(fmt::format("malformed: {} declares {} items at byte {}, {} bytes left",
+                              t == MsgType::map ? "map" : "array", n, start, bytes_.size() - pos_));
+    }
+    v.type = t;
+    v.size = static_cast<std::uint32_t>(n);
+  } else if (!header_of(b, start, v)) {
+    return false;
+  }
+  v.encoded = bytes_.subspan(start, pos_ - start);
+  return true;
+}
+
+bool MsgpackReader::header_of(std::uint8_t b, std::size_t start, MsgValue& v) {
   // A length field of `width` bytes, then (for str/bin) that many bytes.
   auto sized = [&](MsgType t, std::size_t width) {
     if (!need(width)) return false;
@@ -85,66 +113,38 @@ bool MsgpackReader::header(MsgValue& v) {
     return true;
   };
   bool good = true;
-  if (b <= 0x7f) {
-    v.type = MsgType::uint;
-    v.u = b;
-  } else if (b >= 0xe0) {
-    v.type = MsgType::sint;
-    v.i = static_cast<std::int8_t>(b);
-  } else if (b <= 0x8f || (b >= 0x90 && b <= 0x9f)) {
-    const auto t = b <= 0x8f ? MsgType::map : MsgType::array;
-    const std::uint64_t n = b & 0x0f;
-    if ((t == MsgType::map ? 2 * n : n) > bytes_.size() - pos_) {
-      good = fail(fmt::format("malformed: {} declares {} items at byte {}, {} bytes left",
-                              t == MsgType::map ? "map" : "array", n, start, bytes_.size() - pos_));
-    }
-    v.type = t;
-    v.size = static_cast<std::uint32_t>(n);
-  } else if (b <= 0xbf) {
-    const std::size_t n = b & 0x1f;
-    good = need(n);
-    if (good) {
-      v.type = MsgType::str;
-      v.size = static_cast<std::uint32_t>(n);
-      v.payload = bytes_.subspan(pos_, n);
-      pos_ += n;
-    }
-  } else {
-    switch (b) {
-      case 0xc0: v.type = MsgType::nil; break;
-      case 0xc2:
-      case 0xc3:
-        v.type = MsgType::boolean;
-        v.boolean = b == 0xc3;
-        break;
-      case 0xc4: good = sized(MsgType::bin, 1); break;
-      case 0xc5: good = sized(MsgType::bin, 2); break;
-      case 0xc6: good = sized(MsgType::bin, 4); break;
-      case 0xca: good = number(MsgType::float64, 4); break;
-      case 0xcb: good = number(MsgType::float64, 8); break;
-      case 0xcc: good = number(MsgType::uint, 1); break;
-      case 0xcd: good = number(MsgType::uint, 2); break;
-      case 0xce: good = number(MsgType::uint, 4); break;
-      case 0xcf: good = number(MsgType::uint, 8); break;
-      case 0xd0: good = number(MsgType::sint, 1); break;
-      case 0xd1: good = number(MsgType::sint, 2); break;
-      case 0xd2: good = number(MsgType::sint, 4); break;
-      case 0xd3: good = number(MsgType::sint, 8); break;
-      case 0xd9: good = sized(MsgType::str, 1); break;
-      case 0xda: good = sized(MsgType::str, 2); break;
-      case 0xdb: good = sized(MsgType::str, 4); break;
-      case 0xdc: good = sized(MsgType::array, 2); break;
-      case 0xdd: good = sized(MsgType::array, 4); break;
-      case 0xde: good = sized(MsgType::map, 2); break;
-      case 0xdf: good = sized(MsgType::map, 4); break;
-      default:  // 0xc1 (never used), ext and fixext
-        good = fail(fmt::format("malformed: unsupported type byte {:#04x} at byte {}", b, start));
-        break;
-    }
+  switch (b) {
+    case 0xc0: v.type = MsgType::nil; break;
+    case 0xc2:
+    case 0xc3:
+      v.type = MsgType::boolean;
+      v.boolean = b == 0xc3;
+      break;
+    case 0xc4: good = sized(MsgType::bin, 1); break;
+    case 0xc5: good = sized(MsgType::bin, 2); break;
+    case 0xc6: good = sized(MsgType::bin, 4); break;
+    case 0xca: good = number(MsgType::float64, 4); break;
+    case 0xcb: good = number(MsgType::float64, 8); break;
+    case 0xcc: good = number(MsgType::uint, 1); break;
+    case 0xcd: good = number(MsgType::uint, 2); break;
+    case 0xce: good = number(MsgType::uint, 4); break;
+    case 0xcf: good = number(MsgType::uint, 8); break;
+    case 0xd0: good = number(MsgType::sint, 1); break;
+    case 0xd1: good = number(MsgType::sint, 2); break;
+    case 0xd2: good = number(MsgType::sint, 4); break;
+    case 0xd3: good = number(MsgType::sint, 8); break;
+    case 0xd9: good = sized(MsgType::str, 1); break;
+    case 0xda: good = sized(MsgType::str, 2); break;
+    case 0xdb: good = sized(MsgType::str, 4); break;
+    case 0xdc: good = sized(MsgType::array, 2); break;
+    case 0xdd: good = sized(MsgType::array, 4); break;
+    case 0xde: good = sized(MsgType::map, 2); break;
+    case 0xdf: good = sized(MsgType::map, 4); break;
+    default:  // 0xc1 (never used), ext and fixext
+      good = fail(fmt::format("malformed: unsupported type byte {:#04x} at byte {}", b, start));
+      break;
   }
-  if (!good) return false;
-  v.encoded = bytes_.subspan(start, pos_ - start);
-  return true;
+  return good;
 }
 
 bool MsgpackReader::skip_at_depth(std::size_t depth, bool key) {
@@ -180,7 +180,9 @@ bool MsgpackReader::skip_items(const MsgValue& v, std::size_t depth) {
 
 bool MsgpackReader::value_at(MsgValue& v, std::size_t depth) {
   const std::size_t start = pos_;
-  if (!header(v) || !skip_items(v, depth)) return false;
+  if (!header(v)) return false;
+  if (v.type != MsgType::array && v.type != MsgType::map) return true;  // header() spanned it whole
+  if (!skip_items(v, depth)) return false;
   v.encoded = bytes_.subspan(start, pos_ - start);
   return true;
 }

@@ -59,6 +59,8 @@ class MsgpackReader {
   // Reads the next value's header. A scalar is read whole; for an array or
   // a map the reader then stands on its first item (the caller reads `size`
   // items, or `size` key and value pairs).
+  // The one-byte headers (fixint, fixstr, fixarray, fixmap: the bulk of
+  // every body) are read before the switch over the others.
   bool header(MsgValue& v);
   // Reads the next value whole: an array or a map is checked and stepped
   // over; `v.encoded` spans all of it (read it with a new reader).
@@ -82,7 +84,11 @@ class MsgpackReader {
   bool fail(std::string message);
 
  private:
-  bool need(std::size_t n);
+  bool need(std::size_t n) { return n <= bytes_.size() - pos_ || truncated(n); }
+  bool truncated(std::size_t n);  // fails: n bytes needed, fewer left
+  // header() for a type byte `b` at `start` (pos_ is past it) that has no
+  // fast path there.
+  bool header_of(std::uint8_t b, std::size_t start, MsgValue& v);
   std::uint64_t take_be(std::size_t width);
   // Steps over the next value (a map key must be a string) / the items of
   // the container `v` whose header was just read, `depth` deep.
