@@ -75,17 +75,17 @@ CheckResult evaluate(const TargetSpec& spec, CheckOutcome outcome) {
   if (spec.url.scheme == Scheme::tcp) return r;  // connected: that is all a TCP check asks
   if (!spec.status_expected(outcome.status_code)) {
     r.reason = CheckReason::bad_status;
-  } else if (spec.expect_body && outcome.body.find(*spec.expect_body) == std::string::npos) {
+  } else if (spec.http->expect_body && outcome.body.find(*spec.http->expect_body) == std::string::npos) {
     r.reason = CheckReason::body_mismatch;
-  } else if (spec.tls_expiry_min_days > 0 && outcome.tls_cert_expires_in &&
-             *outcome.tls_cert_expires_in < Duration::seconds(std::int64_t{spec.tls_expiry_min_days} * 86'400)) {
+  } else if (spec.http->tls_expiry_min_days > 0 && outcome.tls_cert_expires_in &&
+             *outcome.tls_cert_expires_in < Duration::seconds(std::int64_t{spec.http->tls_expiry_min_days} * 86'400)) {
     r.reason = CheckReason::tls_failure;
     const Duration left = *outcome.tls_cert_expires_in;
     r.detail = left < Duration::zero()
                    ? fmt::format("the certificate expired {:.1f} days ago (tls_expiry_min_days {})",
-                                 -left.seconds_f() / 86'400.0, spec.tls_expiry_min_days)
+                                 -left.seconds_f() / 86'400.0, spec.http->tls_expiry_min_days)
                    : fmt::format("the certificate expires in {:.1f} days, fewer than tls_expiry_min_days {}",
-                                 left.seconds_f() / 86'400.0, spec.tls_expiry_min_days);
+                                 left.seconds_f() / 86'400.0, spec.http->tls_expiry_min_days);
   }
   return r;
 }

@@ -289,7 +289,7 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
     auto v = get_string(j.at("expect_body"), field("expect_body"));
     if (!v) return Error{v.error()};
     if (v->empty()) return Error{fmt::format("{}: must not be empty", field("expect_body"))};
-    spec.expect_body = std::move(*v);
+    spec.http.edit().expect_body = std::move(*v);
   }
   if (j.contains("method")) {
     if (auto ok = http_only("method"); !ok) return Error{ok.error()};
@@ -299,7 +299,7 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
       return Error{fmt::format("{}: '{}' is not one of GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH",
                                field("method"), *v)};
     }
-    spec.method = std::move(*v);
+    spec.http.edit().method = std::move(*v);
   }
   if (j.contains("headers")) {
     if (auto ok = http_only("headers"); !ok) return Error{ok.error()};
@@ -318,7 +318,7 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
       if (v->find_first_of("\r\n") != std::string::npos) {
         return Error{fmt::format("{}: header values must not contain line breaks", f)};
       }
-      spec.headers.emplace(name, std::move(*v));
+      spec.http.edit().headers.emplace(name, std::move(*v));
     }
   }
   if (j.contains("tls_verify")) {
@@ -329,7 +329,7 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
     if (spec.url.scheme != Scheme::https) {
       return Error{fmt::format("{}: only applies to https targets", field("tls_verify"))};
     }
-    spec.tls_verify = v.get<bool>();
+    spec.http.edit().tls_verify = v.get<bool>();
   }
   if (j.contains("tls_expiry_min_days")) {
     auto v = get_int(j.at("tls_expiry_min_days"), field("tls_expiry_min_days"), 0, kMaxTlsExpiryMinDays);
@@ -337,8 +337,9 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
     if (spec.url.scheme != Scheme::https) {
       return Error{fmt::format("{}: only applies to https targets", field("tls_expiry_min_days"))};
     }
-    spec.tls_expiry_min_days = static_cast<int>(*v);
+    spec.http.edit().tls_expiry_min_days = static_cast<int>(*v);
   }
+  spec.http.shrink();  // "method": "GET" and the like need no box
   return spec;
 }
 
@@ -355,12 +356,12 @@ json TargetSpec::to_json() const {
       ranges.push_back(r.lo == r.hi ? fmt::format("{}", r.lo) : fmt::format("{}-{}", r.lo, r.hi));
     }
     j["expect_status"] = std::move(ranges);
-    j["method"] = method;
-    if (expect_body) j["expect_body"] = *expect_body;
-    if (!headers.empty()) j["headers"] = headers;
+    j["method"] = http->method;
+    if (http->expect_body) j["expect_body"] = *http->expect_body;
+    if (!http->headers.empty()) j["headers"] = http->headers;
   }
-  if (url.scheme == Scheme::https) j["tls_verify"] = tls_verify;
-  if (tls_expiry_min_days != 0) j["tls_expiry_min_days"] = tls_expiry_min_days;
+  if (url.scheme == Scheme::https) j["tls_verify"] = http->tls_verify;
+  if (http->tls_expiry_min_days != 0) j["tls_expiry_min_days"] = http->tls_expiry_min_days;
   if (checkers != 1) j["checkers"] = checkers;
   if (quorum != 1) j["quorum"] = quorum;
   return j;

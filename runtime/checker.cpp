@@ -363,7 +363,7 @@ struct Checker::Impl {
     const std::string& host = op.spec->url.host;
     bool ok = true;
     if (!op.host_is_ip) ok = SSL_set_tlsext_host_name(ssl, host.c_str()) == 1;  // SNI is for names only
-    if (op.spec->tls_verify) {
+    if (op.spec->http->tls_verify) {
       SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
       X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
       X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -389,7 +389,7 @@ struct Checker::Impl {
     if (ec) {
       std::string detail;
       const long verify = SSL_get_verify_result(op.tls->native_handle());
-      if (op.spec->tls_verify && verify != X509_V_OK) {
+      if (op.spec->http->tls_verify && verify != X509_V_OK) {
         detail = fmt::format("certificate verification failed: {}", X509_verify_cert_error_string(verify));
       } else {
         detail = fmt::format("handshake with {} failed: {}", endpoint_text(op.endpoint), ec.message());
@@ -437,9 +437,9 @@ struct Checker::Impl {
     op.parser.emplace();
     op.parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(options.max_header_bytes, UINT32_MAX)));
     op.parser->body_limit(options.max_body_bytes);
-    if (op.spec->method == "HEAD") op.parser->skip(true);
+    if (op.spec->http->method == "HEAD") op.parser->skip(true);
     op.body.clear();
-    if (op.spec->expect_body) op.parser->get().body().keep = &op.body;
+    if (op.spec->http->expect_body) op.parser->get().body().keep = &op.body;
     http::async_read(stream, op.buffer, *op.parser,
                      [self = op.shared_from_this(), &stream](const error_code& ec, std::size_t) {
                        if (self->finished) return;

@@ -52,8 +52,8 @@ bool default_port(const Url& url) {
 bool write_http_request(const TargetSpec& spec, std::string_view user_agent, std::string& out,
                         std::string& error) {
   out.clear();
-  if (!is_token(spec.method)) {
-    error = fmt::format("method '{}' is not an HTTP token", spec.method);
+  if (!is_token(spec.http->method)) {
+    error = fmt::format("method '{}' is not an HTTP token", spec.http->method);
     return false;
   }
   if (!target_ok(spec.url.target)) {
@@ -70,7 +70,7 @@ bool write_http_request(const TargetSpec& spec, std::string_view user_agent, std
   }
   bool own_host = false;
   bool own_agent = false;
-  for (const auto& [name, value] : spec.headers) {
+  for (const auto& [name, value] : spec.http->headers) {
     if (!is_token(name)) {
       error = fmt::format("header name '{}' is not an HTTP token", name);
       return false;
@@ -83,7 +83,7 @@ bool write_http_request(const TargetSpec& spec, std::string_view user_agent, std
     own_agent = own_agent || iequals(name, "user-agent");
   }
 
-  out.append(spec.method).append(" ").append(spec.url.target).append(" HTTP/1.1\r\n");
+  out.append(spec.http->method).append(" ").append(spec.url.target).append(" HTTP/1.1\r\n");
   if (!own_host) {
     out.append("Host: ");
     const bool v6 = spec.url.host.find(':') != std::string::npos;
@@ -99,7 +99,7 @@ bool write_http_request(const TargetSpec& spec, std::string_view user_agent, std
     out.append("\r\n");
   }
   if (!own_agent && !user_agent.empty()) out.append("User-Agent: ").append(user_agent).append("\r\n");
-  for (const auto& [name, value] : spec.headers) {
+  for (const auto& [name, value] : spec.http->headers) {
     if (iequals(name, "connection") || iequals(name, "content-length") || iequals(name, "transfer-encoding")) {
       continue;
     }

@@ -246,7 +246,7 @@ Reply TargetModel::reply_at(Instant t) const {
   r.latency = b.latency;
   r.status = static_cast<std::uint16_t>(spec_.url.scheme == Scheme::tcp ? 0 : b.status);
   // The body travels only when the spec asks for it, as in the runtime.
-  if (spec_.expect_body) r.body = &b.body;
+  if (spec_.http->expect_body) r.body = &b.body;
   return r;
 }
 

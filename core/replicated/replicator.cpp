@@ -86,9 +86,9 @@ std::size_t context_bytes(const CausalContext& c) { return 4 + 12 * (c.vv().size
 std::size_t value_bytes(const SpecVersion& v) {
   std::size_t n = 96;
   if (v.spec) {
-    n += v.spec->id.size() + v.spec->url.host.size() + v.spec->url.target.size() + v.spec->method.size();
-    if (v.spec->expect_body) n += v.spec->expect_body->size();
-    for (const auto& [k, x] : v.spec->headers) n += k.size() + x.size() + 4;
+    n += v.spec->id.size() + v.spec->url.host.size() + v.spec->url.target.size() + v.spec->http->method.size();
+    if (v.spec->http->expect_body) n += v.spec->http->expect_body->size();
+    for (const auto& [k, x] : v.spec->http->headers) n += k.size() + x.size() + 4;
   }
   return n;
 }

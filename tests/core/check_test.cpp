@@ -24,7 +24,7 @@ TEST(Evaluate, DefaultExpectsTwoHundredToThreeNinetyNine) {
 
 TEST(Evaluate, BodySubstring) {
   auto spec = http_spec();
-  spec.expect_body = "ok";
+  spec.http.edit().expect_body = "ok";
   EXPECT_TRUE(evaluate(spec, CheckOutcome::response(200, {}, "all ok\n")).ok());
   const auto r = evaluate(spec, CheckOutcome::response(200, {}, "degraded"));
   EXPECT_EQ(r.reason, CheckReason::body_mismatch);

@@ -59,6 +59,30 @@ TEST(Url, RefusesMalformed) {
   }
 }
 
+// The HTTP options most targets leave at their defaults live out of line:
+// a spec with none of them set holds no box (an explicit default neither),
+// copies are deep, and equality goes by value.
+TEST(TargetSpec, KeepsItsHttpOptionsOutOfLineWhileAtTheirDefaults) {
+  EXPECT_LE(sizeof(TargetSpec), 176u) << "method, headers, expect_body and TLS options took 128 bytes in place";
+  auto plain = TargetSpec::from_json(json{{"id", "a"}, {"url", "http://h/"}, {"method", "GET"}});
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  EXPECT_FALSE(plain->http.boxed());
+  EXPECT_EQ(plain->http->method, "GET");
+  auto head = TargetSpec::from_json(json{{"id", "a"}, {"url", "http://h/"}, {"method", "HEAD"}});
+  ASSERT_TRUE(head.ok()) << head.error();
+  EXPECT_TRUE(head->http.boxed());
+  EXPECT_NE(*head, *plain);
+
+  TargetSpec copy = *head;
+  copy.http.edit().method = "GET";
+  EXPECT_EQ(head->http->method, "HEAD") << "a copy has a box of its own";
+  EXPECT_TRUE(copy.http.boxed());
+  EXPECT_EQ(copy, *plain) << "a box holding the defaults equals none";
+  copy.http.shrink();
+  EXPECT_FALSE(copy.http.boxed());
+  EXPECT_EQ(copy, *plain);
+}
+
 TEST(TargetSpec, MinimalGetsDefaults) {
   auto r = TargetSpec::from_json(json::parse(R"({"id": "web", "url": "http://127.0.0.1:8080/healthz"})"));
   ASSERT_TRUE(r.ok()) << r.error();
@@ -66,11 +90,11 @@ TEST(TargetSpec, MinimalGetsDefaults) {
   EXPECT_EQ(r->timeout, Duration::milliseconds(2'000));
   EXPECT_EQ(r->rise, 2);
   EXPECT_EQ(r->fall, 3);
-  EXPECT_EQ(r->method, "GET");
+  EXPECT_EQ(r->http->method, "GET");
   EXPECT_TRUE(r->status_expected(200));
   EXPECT_TRUE(r->status_expected(399));
   EXPECT_FALSE(r->status_expected(400));
-  EXPECT_FALSE(r->expect_body.has_value());
+  EXPECT_FALSE(r->http->expect_body.has_value());
 }
 
 TEST(TargetSpec, ParsesEveryField) {
@@ -84,9 +108,9 @@ TEST(TargetSpec, ParsesEveryField) {
   EXPECT_EQ(r->fall, 5);
   EXPECT_TRUE(r->status_expected(205));
   EXPECT_FALSE(r->status_expected(201));
-  EXPECT_EQ(r->expect_body, "ok");
-  EXPECT_EQ(r->method, "HEAD");
-  EXPECT_EQ(r->headers.at("X-Probe"), "heck");
+  EXPECT_EQ(r->http->expect_body, "ok");
+  EXPECT_EQ(r->http->method, "HEAD");
+  EXPECT_EQ(r->http->headers.at("X-Probe"), "heck");
 }
 
 TEST(TargetSpec, ErrorsNameTheField) {
@@ -121,12 +145,12 @@ TEST(TargetSpec, ErrorsNameTheField) {
 TEST(TargetSpec, TlsExpiryMinDaysIsForHttpsOnlyAndBounded) {
   auto ok = TargetSpec::from_json(json{{"id", "w"}, {"url", "https://h/"}, {"tls_expiry_min_days", 14}});
   ASSERT_TRUE(ok.ok()) << ok.error();
-  EXPECT_EQ(ok->tls_expiry_min_days, 14);
+  EXPECT_EQ(ok->http->tls_expiry_min_days, 14);
   EXPECT_EQ(ok->to_json()["tls_expiry_min_days"], 14);
   // Off by default, and then not written (older agents read the same bytes).
   auto off = TargetSpec::from_json(json{{"id", "w"}, {"url", "https://h/"}});
   ASSERT_TRUE(off.ok());
-  EXPECT_EQ(off->tls_expiry_min_days, 0);
+  EXPECT_EQ(off->http->tls_expiry_min_days, 0);
   EXPECT_FALSE(off->to_json().contains("tls_expiry_min_days"));
   auto big = TargetSpec::from_json(json{{"id", "w"}, {"url", "https://h/"}, {"tls_expiry_min_days", 3651}});
   ASSERT_FALSE(big.ok());
@@ -182,13 +206,13 @@ RC_GTEST_PROP(TargetSpec, JsonRoundTrip, ()) {
   if (scheme != Scheme::tcp) {
     const int lo = *rc::gen::inRange(100, 600);
     s.expect_status = {StatusRange{lo, *rc::gen::inRange(lo, 600)}};
-    if (*rc::gen::arbitrary<bool>()) s.expect_body = "needle";
-    s.method = *rc::gen::element(std::string("GET"), std::string("HEAD"), std::string("POST"));
-    s.headers = {{"X-A", "1"}};
+    if (*rc::gen::arbitrary<bool>()) s.http.edit().expect_body = "needle";
+    s.http.edit().method = *rc::gen::element(std::string("GET"), std::string("HEAD"), std::string("POST"));
+    s.http.edit().headers = {{"X-A", "1"}};
   }
   if (scheme == Scheme::https) {
-    s.tls_verify = *rc::gen::arbitrary<bool>();
-    s.tls_expiry_min_days = *rc::gen::inRange(0, TargetSpec::kMaxTlsExpiryMinDays + 1);
+    s.http.edit().tls_verify = *rc::gen::arbitrary<bool>();
+    s.http.edit().tls_expiry_min_days = *rc::gen::inRange(0, TargetSpec::kMaxTlsExpiryMinDays + 1);
   }
   s.checkers = *rc::gen::inRange(1, TargetSpec::kMaxCheckers + 1);
   s.quorum = *rc::gen::inRange(1, s.checkers + 1);

@@ -36,8 +36,8 @@ TEST(HttpRequest, HostCarriesANonDefaultPort) {
 
 TEST(HttpRequest, SpecHeadersReplaceHostAndAgentAndNeverConnection) {
   auto spec = spec_for("http://10.0.0.1/x?y=1");
-  spec.method = "HEAD";
-  spec.headers = {{"HOST", "app.example"}, {"user-agent", "mine"}, {"Connection", "keep-alive"},
+  spec.http.edit().method = "HEAD";
+  spec.http.edit().headers = {{"HOST", "app.example"}, {"user-agent", "mine"}, {"Connection", "keep-alive"},
                   {"Content-Length", "5"}, {"X-A", "b"}};
   EXPECT_EQ(request(spec),
             "HEAD /x?y=1 HTTP/1.1\r\nHOST: app.example\r\nX-A: b\r\nuser-agent: mine\r\nConnection: close\r\n\r\n");
@@ -50,7 +50,7 @@ TEST(HttpRequest, EmptyAgentIsOmitted) {
 TEST(HttpRequest, RefusesWhatCannotBeSentSafely) {
   std::string out, error;
   auto spec = spec_for("http://h/");
-  spec.method = "GET /evil";
+  spec.http.edit().method = "GET /evil";
   EXPECT_FALSE(write_http_request(spec, "a", out, error));
   EXPECT_THAT(error, HasSubstr("method"));
 
@@ -60,12 +60,12 @@ TEST(HttpRequest, RefusesWhatCannotBeSentSafely) {
   EXPECT_THAT(error, HasSubstr("target"));
 
   spec = spec_for("http://h/");
-  spec.headers = {{"X-Ok", "fine"}, {"Bad Name", "v"}};
+  spec.http.edit().headers = {{"X-Ok", "fine"}, {"Bad Name", "v"}};
   EXPECT_FALSE(write_http_request(spec, "a", out, error));
   EXPECT_THAT(error, HasSubstr("Bad Name"));
 
   spec = spec_for("http://h/");
-  spec.headers = {{"X-Split", "v\r\nInjected: 1"}};
+  spec.http.edit().headers = {{"X-Split", "v\r\nInjected: 1"}};
   EXPECT_FALSE(write_http_request(spec, "a", out, error));
   EXPECT_THAT(error, HasSubstr("X-Split"));
 

@@ -161,13 +161,13 @@ TEST(Checker, ExpectBodyMatchAndMismatch) {
   TestServer server(respond_with(http_response(200, "status: all systems go")));
   Harness h;
   auto match = spec_for(server.url());
-  match->expect_body = "systems go";
+  match->http.edit().expect_body = "systems go";
   CheckOutcome out = h.check(match);
   EXPECT_EQ(out.body, "status: all systems go");
   EXPECT_EQ(evaluate(*match, out).reason, CheckReason::ok);
 
   auto mismatch = spec_for(server.url());
-  mismatch->expect_body = "systems down";
+  mismatch->http.edit().expect_body = "systems down";
   out = h.check(mismatch);
   EXPECT_EQ(out.transport, CheckReason::ok);
   EXPECT_EQ(evaluate(*mismatch, out).reason, CheckReason::body_mismatch);
@@ -178,7 +178,7 @@ TEST(Checker, ChunkedBodyIsCollected) {
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"));
   Harness h;
   auto spec = spec_for(server.url());
-  spec->expect_body = "cdef";
+  spec->http.edit().expect_body = "cdef";
   const CheckOutcome out = h.check(spec);
   EXPECT_EQ(out.body, "abcdefg");
   EXPECT_EQ(evaluate(*spec, out).reason, CheckReason::ok);
@@ -188,7 +188,7 @@ TEST(Checker, BodyUntilEofIsCollected) {
   TestServer server(respond_with("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nhello until eof"));
   Harness h;
   auto spec = spec_for(server.url());
-  spec->expect_body = "until eof";
+  spec->http.edit().expect_body = "until eof";
   const CheckOutcome out = h.check(spec);
   EXPECT_EQ(out.transport, CheckReason::ok) << out.detail;
   EXPECT_EQ(out.body, "hello until eof");
@@ -211,7 +211,7 @@ TEST(Checker, HeadRequestExpectsNoBody) {
   });
   Harness h;
   auto spec = spec_for(server.url());
-  spec->method = "HEAD";
+  spec->http.edit().method = "HEAD";
   const CheckOutcome out = h.check(spec);
   EXPECT_EQ(out.transport, CheckReason::ok) << out.detail;
   EXPECT_EQ(out.status_code, 200);
@@ -227,7 +227,7 @@ TEST(Checker, RequestCarriesHostAgentHeadersAndClose) {
   options.user_agent = "heck-test/1";
   Harness h(options);
   auto spec = spec_for(server.url("http", "/health?x=1"));
-  spec->headers = {{"X-Probe", "yes"}, {"connection", "keep-alive"}};
+  spec->http.edit().headers = {{"X-Probe", "yes"}, {"connection", "keep-alive"}};
   const CheckOutcome out = h.check(spec);
   ASSERT_EQ(out.transport, CheckReason::ok) << out.detail;
   std::lock_guard lock(rec->mutex);
@@ -245,7 +245,7 @@ TEST(Checker, SpecHostHeaderReplacesOurs) {
       [rec](tcp::socket s) { return serve_recording(std::move(s), rec, http_response(200, "ok")); });
   Harness h;
   auto spec = spec_for(server.url());
-  spec->headers = {{"host", "example.org"}};
+  spec->http.edit().headers = {{"host", "example.org"}};
   ASSERT_EQ(h.check(spec).transport, CheckReason::ok);
   std::lock_guard lock(rec->mutex);
   EXPECT_THAT(rec->head, HasSubstr("\r\nhost: example.org\r\n"));
@@ -320,7 +320,7 @@ TEST(Checker, TenMegabyteBodyUntilEofIsTooLarge) {
   Harness h;
   for (bool keep : {false, true}) {
     auto spec = spec_for(server.url());
-    if (keep) spec->expect_body = "x";
+    if (keep) spec->http.edit().expect_body = "x";
     const CheckOutcome out = h.check(spec);
     EXPECT_EQ(out.transport, CheckReason::response_too_large) << out.detail << " keep=" << keep;
     EXPECT_LE(out.body.size(), h.checker.options().max_body_bytes);
@@ -347,7 +347,7 @@ TEST(Checker, InvalidSpecFailsWithoutSending) {
   TestServer server(respond_with(http_response(200, "ok")));
   Harness h;
   auto spec = spec_for(server.url());
-  spec->headers = {{"X-Evil", "a\r\nInjected: yes"}};
+  spec->http.edit().headers = {{"X-Evil", "a\r\nInjected: yes"}};
   const CheckOutcome out = h.check(spec);
   EXPECT_EQ(out.transport, CheckReason::network_error);
   EXPECT_THAT(out.detail, HasSubstr("X-Evil"));
@@ -573,7 +573,7 @@ TEST(Checker, CallbackIsNeverCalledFromInsideRun) {
   bool called_inside = false;
   h.checker.run(spec_for("http://127.0.0.1:1/"), kShort, [&](CheckOutcome) { called_inside = inside; });
   auto bad = spec_for("http://127.0.0.1:1/");
-  bad->method = "GET /x";
+  bad->http.edit().method = "GET /x";
   Harness h2;
   h2.checker.run(bad, kShort, [&](CheckOutcome) { called_inside = called_inside || inside; });
   inside = false;
@@ -609,7 +609,7 @@ TEST(CheckerTls, VerifyOffAcceptsASelfSignedCertificate) {
   TlsTestServer server(make_self_signed_cert("DNS:localhost,IP:127.0.0.1"));
   Harness h;
   auto spec = spec_for("https://127.0.0.1:" + std::to_string(server.port()) + "/");
-  spec->tls_verify = false;
+  spec->http.edit().tls_verify = false;
   const CheckOutcome out = h.check(spec);
   EXPECT_EQ(out.transport, CheckReason::ok) << out.detail;
   EXPECT_EQ(out.status_code, 200);
@@ -619,18 +619,18 @@ TEST(CheckerTls, ReportsWhenTheLeafCertificateExpires) {
   TlsTestServer server(make_self_signed_cert("DNS:localhost,IP:127.0.0.1", 5 * 86'400));
   Harness h;
   auto spec = spec_for("https://127.0.0.1:" + std::to_string(server.port()) + "/");
-  spec->tls_verify = false;
+  spec->http.edit().tls_verify = false;
   const CheckOutcome out = h.check(spec);
   ASSERT_EQ(out.transport, CheckReason::ok) << out.detail;
   ASSERT_TRUE(out.tls_cert_expires_in.has_value());
   EXPECT_GT(*out.tls_cert_expires_in, Duration::seconds(5 * 86'400 - 60));
   EXPECT_LE(*out.tls_cert_expires_in, Duration::seconds(5 * 86'400));
   // Fewer days left than the spec asks for: unhealthy, saying why.
-  spec->tls_expiry_min_days = 14;
+  spec->http.edit().tls_expiry_min_days = 14;
   const CheckResult r = evaluate(*spec, h.check(spec));
   EXPECT_EQ(r.reason, CheckReason::tls_failure);
   EXPECT_THAT(r.describe(), HasSubstr("the certificate expires in 5.0 days, fewer than tls_expiry_min_days 14"));
-  spec->tls_expiry_min_days = 3;
+  spec->http.edit().tls_expiry_min_days = 3;
   EXPECT_TRUE(evaluate(*spec, h.check(spec)).ok());
   // Plain http has no certificate.
   EXPECT_FALSE(h.check("http://127.0.0.1:" + std::to_string(server.port()) + "/").tls_cert_expires_in.has_value());
@@ -640,8 +640,8 @@ TEST(CheckerTls, AnExpiredCertificateWithVerifyOffIsReportedAsExpired) {
   TlsTestServer server(make_self_signed_cert("DNS:localhost,IP:127.0.0.1", -2 * 86'400));
   Harness h;
   auto spec = spec_for("https://127.0.0.1:" + std::to_string(server.port()) + "/");
-  spec->tls_verify = false;
-  spec->tls_expiry_min_days = 1;
+  spec->http.edit().tls_verify = false;
+  spec->http.edit().tls_expiry_min_days = 1;
   const CheckResult r = evaluate(*spec, h.check(spec));
   EXPECT_EQ(r.reason, CheckReason::tls_failure);
   EXPECT_THAT(r.describe(), HasSubstr("the certificate expired 2.0 days ago"));
@@ -698,7 +698,7 @@ TEST(CheckerTls, HttpsToAPlainHttpServerIsATlsFailure) {
   TestServer server(serve_400_on_any_bytes);
   Harness h;
   auto spec = spec_for(server.url("https"));
-  spec->tls_verify = false;
+  spec->http.edit().tls_verify = false;
   const CheckOutcome out = h.check(spec);
   EXPECT_EQ(out.transport, CheckReason::tls_failure) << out.detail;
 }
