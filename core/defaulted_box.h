@@ -1,5 +1,6 @@
 // DefaultedBox<T>: a value kept out of line, none while it holds T's
-// defaults (a spec's HTTP options, core/target_spec.h).
+// defaults (a spec's HTTP options, core/target_spec.h; a causal context's
+// dots, core/replicated/causal_context.h).
 #pragma once
 
 #include <memory>

@@ -4,16 +4,15 @@
 
 namespace heck {
 
-const CausalContext::Body CausalContext::kEmpty{};
 
 bool CausalContext::contains(Dot d) const {
-  if (!body_) return false;
+  if (!body_.boxed()) return false;
   if (d.counter <= body_->vv.get(d.replica)) return true;
   return !body_->cloud.empty() && body_->cloud.contains(d);
 }
 
 std::uint64_t CausalContext::max_counter(ReplicaId replica) const {
-  if (!body_) return 0;
+  if (!body_.boxed()) return 0;
   return std::max(body_->vv.get(replica), body_->cloud.max_counter(replica));
 }
 
@@ -22,7 +21,7 @@ Dot CausalContext::next_dot(ReplicaId replica) const { return Dot{replica, max_c
 // The cloud never holds vv[r] + 1 (compact folds it), so a dot above that
 // lets nothing fold: only the dot right above the vector needs a compact.
 bool CausalContext::add_dot(Dot d) {
-  Body& b = body();
+  Body& b = body_.edit();
   const std::uint64_t have = b.vv.get(d.replica);
   if (d.counter <= have) return false;
   if (d.counter == have + 1) {
@@ -37,7 +36,7 @@ void CausalContext::insert(Dot d) { add_dot(d); }
 
 bool CausalContext::join(const CausalContext& other) {
   if (other.empty()) return false;
-  Body& b = body();
+  Body& b = body_.edit();
   bool grew = false;
   for (const auto& [r, n] : other.vv()) {
     if (n <= b.vv.get(r)) continue;
@@ -52,7 +51,7 @@ bool CausalContext::join(const CausalContext& other) {
 CausalContext CausalContext::from_parts(std::vector<std::pair<ReplicaId, std::uint64_t>> vv, std::vector<Dot> cloud) {
   CausalContext c;
   if (vv.empty() && cloud.empty()) return c;
-  Body& b = c.body();
+  Body& b = c.body_.edit();
   std::sort(vv.begin(), vv.end());
   for (const auto& [r, n] : vv) {
     if (n != 0) b.vv.set(r, n);  // in order: appends (a repeated replica: its highest max, last)
@@ -67,7 +66,7 @@ bool CausalContext::includes(const CausalContext& other) const { return missing_
 
 std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint64_t cap) const {
   std::uint64_t n = 0;
-  const DotCloud& cloud = view().cloud;
+  const DotCloud& cloud = body_->cloud;
   for (const auto& [r, top] : other.vv()) {
     const std::uint64_t have = max_vv(r);
     if (top <= have) continue;
@@ -84,10 +83,11 @@ std::uint64_t CausalContext::missing_count(const CausalContext& other, std::uint
 }
 
 void CausalContext::compact(ReplicaId r) {
-  if (!body_ || body_->cloud.empty()) return;
-  const std::uint64_t have = body_->vv.get(r);
-  const std::uint64_t top = body_->cloud.fold(r, have);
-  if (top != have) body_->vv.set(r, top);
+  if (!body_.boxed() || body_->cloud.empty()) return;
+  Body& b = body_.edit();
+  const std::uint64_t have = b.vv.get(r);
+  const std::uint64_t top = b.cloud.fold(r, have);
+  if (top != have) b.vv.set(r, top);
 }
 
 void CausalContext::compact() {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/defaulted_box.h"
 #include "core/replicated/dot.h"
 #include "core/replicated/dot_cloud.h"
 
@@ -57,22 +58,13 @@ class VersionVector {
   std::vector<value_type> entries_;
 };
 
-// A context keeps its version vector and cloud behind one pointer, and none
-// while it is empty: a delta carries a context per store (seven, of which
-// one or two hold anything), and a gossip-mode forwarder buffers up to
-// 4,096 deltas (replicator.h). Inline, the seven cost 392 bytes a delta;
-// behind the pointer, 56.
+// A context keeps its version vector and cloud in a DefaultedBox, none while
+// it is empty: a delta carries a context per store (seven, of which one or
+// two hold anything), and a gossip-mode forwarder buffers up to 4,096 deltas
+// (replicator.h). Inline, the seven cost 392 bytes a delta; boxed, 56.
 class CausalContext {
  public:
-  CausalContext() = default;
-  CausalContext(const CausalContext& o) : body_(o.body_ ? std::make_unique<Body>(*o.body_) : nullptr) {}
-  CausalContext& operator=(const CausalContext& o) {
-    if (this != &o) body_ = o.body_ ? std::make_unique<Body>(*o.body_) : nullptr;
-    return *this;
-  }
-  CausalContext(CausalContext&&) noexcept = default;
-  CausalContext& operator=(CausalContext&&) noexcept = default;
-  ~CausalContext() = default;
+  // Copies are deep; a moved-from context is empty (DefaultedBox).
 
   bool contains(Dot d) const;
   // The next dot for `replica`: one past every counter of it seen so far.
@@ -99,7 +91,7 @@ class CausalContext {
   template <typename F>
   bool for_each_missing(const CausalContext& other, std::uint64_t max, F&& f) const {
     std::uint64_t n = 0;
-    const DotCloud& cloud = view().cloud;
+    const DotCloud& cloud = body_->cloud;
     for (const auto& [r, top] : other.vv()) {
       for (std::uint64_t c = max_vv(r) + 1; c <= top; ++c) {
         if (cloud.contains(Dot{r, c})) continue;
@@ -115,14 +107,14 @@ class CausalContext {
     return true;
   }
 
-  bool empty() const { return !body_ || (body_->vv.empty() && body_->cloud.empty()); }
-  const VersionVector& vv() const { return view().vv; }
-  const DotCloud& cloud() const { return view().cloud; }
+  bool empty() const { return !body_.boxed() || (body_->vv.empty() && body_->cloud.empty()); }
+  const VersionVector& vv() const { return body_->vv; }
+  const DotCloud& cloud() const { return body_->cloud; }
   // Every dot, for small contexts (tests, deltas). Cost: the sum of counters.
   std::vector<Dot> all_dots() const;
 
   // Equal dots (an empty context with a body equals one without).
-  bool operator==(const CausalContext& o) const { return view() == o.view(); }
+  bool operator==(const CausalContext&) const = default;
 
  private:
   struct Body {
@@ -130,12 +122,6 @@ class CausalContext {
     DotCloud cloud;
     bool operator==(const Body&) const = default;
   };
-  static const Body kEmpty;
-  const Body& view() const { return body_ ? *body_ : kEmpty; }
-  Body& body() {
-    if (!body_) body_ = std::make_unique<Body>();
-    return *body_;
-  }
 
   // Folds cloud dots into the version vector: compact(r) for one replica,
   // O(log n + dots folded); compact() for all, O(cloud).
@@ -144,10 +130,10 @@ class CausalContext {
   // Adds d (above the version vector: to the cloud, or folds it in);
   // returns whether it was new.
   bool add_dot(Dot d);
-  std::uint64_t max_vv(ReplicaId r) const { return body_ ? body_->vv.get(r) : 0; }
+  std::uint64_t max_vv(ReplicaId r) const { return body_.boxed() ? body_->vv.get(r) : 0; }
   bool vv_contains(Dot d) const { return d.counter <= max_vv(d.replica); }
 
-  std::unique_ptr<Body> body_;  // null: no dot seen
+  DefaultedBox<Body> body_;  // none: no dot seen
 };
 
 }  // namespace heck
