@@ -4,14 +4,10 @@
 #include <cassert>
 #include <cmath>
 #include <numeric>
-#include <optional>
-#include <string_view>
 #include <tuple>
 #include <utility>
 
 #include <xxhash.h>
-
-#include "core/wire/msgpack_reader.h"
 
 namespace heck {
 namespace {
@@ -31,38 +27,6 @@ auto rank(std::uint64_t incarnation, MemberState state, std::string_view address
 }
 
 bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
-
-// What `m` holds outranks or equals an update at (incarnation, state,
-// address): applying it changes nothing.
-bool holds_at_least(const MemberInfo& m, std::uint64_t incarnation, MemberState state, std::string_view address) {
-  return rank(incarnation, state, address) <= rank(m.incarnation, m.state, m.address);
-}
-
-// An alive part's fields, read in place: set only when the body is exactly
-// what decode_message accepts for an alive (an array of a name, an address
-// and an unsigned incarnation, nothing after it).
-struct AliveFields {
-  std::string_view name;
-  std::string_view address;
-  std::uint64_t incarnation = 0;
-};
-std::optional<AliveFields> peek_alive(const wire::Part& part) {
-  if (part.type != wire::PartType::alive) return std::nullopt;
-  wire::MsgpackReader r(part.body);
-  wire::MsgValue a, name, address, incarnation;
-  if (!r.header(a) || a.type != wire::MsgType::array || a.size != 3 || !r.value(name) || !r.value(address) ||
-      !r.value(incarnation) || !r.at_end()) {
-    return std::nullopt;
-  }
-  const auto text = [](const wire::MsgValue& v, std::size_t limit) {
-    return v.type == wire::MsgType::str && v.size != 0 && v.size <= limit;
-  };
-  if (!text(name, wire::kMaxNameBytes) || !text(address, wire::kMaxAddressBytes) ||
-      !incarnation.is_non_negative_integer()) {
-    return std::nullopt;
-  }
-  return AliveFields{name.text(), address.text(), incarnation.as_u64()};
-}
 
 }  // namespace
 
@@ -387,7 +351,8 @@ bool Swim::apply(Instant now, const Update& u, Effects& out) {
   }
   const Member& m = *found;
   const auto id = static_cast<MemberId>(found - members_.data());
-  if (holds_at_least(m.info, u.incarnation, u.state, u.address)) {
+  if (rank(u.incarnation, u.state, u.address) <=
+      rank(m.info.incarnation, m.info.state, m.info.address)) {
     // Same suspicion from another member: an independent confirmation.
     if (u.state == MemberState::suspect && m.info.state == MemberState::suspect &&
         u.incarnation == m.info.incarnation && !suspicions_.at(id).confirmed_by(u.from)) {
@@ -583,18 +548,6 @@ std::optional<SwimMessage> Swim::decode_part(const wire::Part& part) {
       static_cast<std::uint16_t>(part.type) > static_cast<std::uint16_t>(wire::PartType::push_pull)) {
     ++counters_.unknown_parts;
     return std::nullopt;
-  }
-  // Most alives a member receives are news it already has (each is gossiped
-  // ~16 times to every member: 94% of those received while 1,000 members
-  // join, cluster_crash_1000). Such an alive is counted as apply() counts
-  // it and not decoded. Exact in any order within a packet: apply() only
-  // raises a member's rank, so what is stale now stays stale.
-  if (const auto a = peek_alive(part); a && a->name != self_) {
-    const Member* m = find_member(a->name);
-    if (m != nullptr && holds_at_least(m->info, a->incarnation, MemberState::alive, a->address)) {
-      ++counters_.updates_ignored;
-      return std::nullopt;
-    }
   }
   auto decoded = decode_message(part);
   if (!decoded) {

@@ -377,8 +377,7 @@ class Swim {
   Member& self_member();
   bool apply(Instant now, const Update& u, Effects& out);
   void apply_about_self(Instant now, const Update& u, Effects& out);
-  // Decodes a membership part (counting unknown and malformed ones). An
-  // alive that cannot change the view is counted as ignored, not decoded.
+  // Decodes a membership part (counting unknown and malformed ones).
   std::optional<SwimMessage> decode_part(const wire::Part& part);
   void handle_message(Instant now, const wire::Header& from, const SwimMessage& message, Channel channel,
                       Effects& out);
