@@ -80,7 +80,8 @@ struct Reader {
     out = arr[i].boolean;
     return true;
   }
-  bool str(const MsgValue& v, const char* field, std::size_t limit, std::string& out) {
+  template <typename Text>
+  bool str(const MsgValue& v, const char* field, std::size_t limit, Text& out) {
     if (v.type != MsgType::str || v.size == 0 || v.size > limit) {
       err = fmt::format("{}: {} must be a string of 1-{} bytes", type, field, limit);
       return false;
@@ -88,13 +89,23 @@ struct Reader {
     out = v.text();
     return true;
   }
-  bool name(std::size_t i, const char* field, std::string& out) {
+  // Text (std::string or std::string_view into the part's bytes).
+  template <typename Text>
+  bool name(std::size_t i, const char* field, Text& out) {
     return str(arr[i], field, wire::kMaxNameBytes, out);
   }
-  bool address(std::size_t i, const char* field, std::string& out) {
+  template <typename Text>
+  bool address(std::size_t i, const char* field, Text& out) {
     return str(arr[i], field, wire::kMaxAddressBytes, out);
   }
 };
+
+// An alive's fields into AliveMsg or AliveView: one rule for both.
+template <typename Alive>
+bool read_alive(Reader& r, Alive& m) {
+  return r.shape(3) && r.name(0, "name", m.name) && r.address(1, "address", m.address) &&
+         r.u64(2, "incarnation", m.incarnation);
+}
 
 // REQUIRES: `ok` computed before the call (argument order is unspecified).
 template <typename T>
@@ -165,8 +176,7 @@ Result<SwimMessage> decode_body(wire::PartType type, wire::MsgpackReader& b) {
     case wire::PartType::alive: {
       Reader r{b, "alive", {}};
       AliveMsg m;
-      const bool ok = r.shape(3) && r.name(0, "name", m.name) && r.address(1, "address", m.address) &&
-                r.u64(2, "incarnation", m.incarnation);
+      const bool ok = read_alive(r, m);
       return done(r, ok, std::move(m));
     }
     case wire::PartType::suspect: {
@@ -220,6 +230,15 @@ Result<SwimMessage> decode_message(const wire::Part& part) {
     return Error{fmt::format("part type {}: malformed: bytes after the body", static_cast<unsigned>(part.type))};
   }
   return r;
+}
+
+std::optional<AliveView> view_alive(const wire::Part& part) {
+  if (part.type != wire::PartType::alive) return std::nullopt;
+  wire::MsgpackReader b(part.body);
+  Reader r{b, "alive", {}};
+  AliveView v;
+  if (!read_alive(r, v) || !b.at_end()) return std::nullopt;
+  return v;
 }
 
 }  // namespace heck

@@ -21,7 +21,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -96,5 +98,16 @@ wire::PartType part_type_of(const SwimMessage& m);
 wire::EncodedPart encode_message(const SwimMessage& m);
 // Errors: "<type>: ..." naming the field, or "part type N is not a membership message".
 Result<SwimMessage> decode_message(const wire::Part& part);
+
+// An alive's fields as views into its part's bytes (valid while they are).
+struct AliveView {
+  std::string_view name;
+  std::string_view address;
+  std::uint64_t incarnation = 0;
+};
+// Set exactly when decode_message(part) returns an AliveMsg, with its
+// fields, but copies nothing: most alives a member receives are news it
+// already has, and it needs only these to tell.
+std::optional<AliveView> view_alive(const wire::Part& part);
 
 }  // namespace heck

@@ -28,6 +28,12 @@ auto rank(std::uint64_t incarnation, MemberState state, std::string_view address
 
 bool is_live(MemberState s) { return s == MemberState::alive || s == MemberState::suspect; }
 
+// What `m` holds outranks or equals an update at (incarnation, state,
+// address): applying it changes nothing.
+bool holds_at_least(const MemberInfo& m, std::uint64_t incarnation, MemberState state, std::string_view address) {
+  return rank(incarnation, state, address) <= rank(m.incarnation, m.state, m.address);
+}
+
 }  // namespace
 
 bool is_membership_part(wire::PartType type) {
@@ -351,8 +357,7 @@ bool Swim::apply(Instant now, const Update& u, Effects& out) {
   }
   const Member& m = *found;
   const auto id = static_cast<MemberId>(found - members_.data());
-  if (rank(u.incarnation, u.state, u.address) <=
-      rank(m.info.incarnation, m.info.state, m.info.address)) {
+  if (holds_at_least(m.info, u.incarnation, u.state, u.address)) {
     // Same suspicion from another member: an independent confirmation.
     if (u.state == MemberState::suspect && m.info.state == MemberState::suspect &&
         u.incarnation == m.info.incarnation && !suspicions_.at(id).confirmed_by(u.from)) {
@@ -557,9 +562,19 @@ std::optional<SwimMessage> Swim::decode_part(const wire::Part& part) {
   return std::move(*decoded);
 }
 
+bool Swim::holds_already(const AliveView& a) const {
+  if (a.name == self_) return false;  // apply_about_self may refute it
+  const Member* m = find_member(a.name);
+  return m != nullptr && holds_at_least(m->info, a.incarnation, MemberState::alive, a.address);
+}
+
 void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& part, Channel channel,
                        Effects& out) {
-  if (auto m = decode_part(part)) handle_message(now, from, *m, channel, out);
+  if (const auto a = view_alive(part); a && holds_already(*a)) {
+    ++counters_.updates_ignored;
+  } else if (auto m = decode_part(part)) {
+    handle_message(now, from, *m, channel, out);
+  }
   spread_refutations(out);
   pull_stranger(now, from, channel, out);
 }
@@ -567,15 +582,33 @@ void Swim::handle_part(Instant now, const wire::Header& from, const wire::Part& 
 void Swim::handle_parts(Instant now, const wire::Header& from, std::span<const wire::Part> parts, Channel channel,
                         Effects& out) {
   if (parts.size() == 1) return handle_part(now, from, parts.front(), channel, out);
+  // Alives are only viewed (most turn out stale); other parts are decoded.
   // Not kept between packets: a scratch vector per member would cost more
   // memory in a 1,000-member simulation than its allocation costs time.
-  std::vector<SwimMessage> batch;
+  std::vector<std::variant<AliveView, SwimMessage>> batch;
   batch.reserve(parts.size());
   for (const wire::Part& part : parts) {
-    if (auto m = decode_part(part)) batch.push_back(std::move(*m));
+    if (const auto a = view_alive(part)) {
+      batch.emplace_back(*a);
+    } else if (auto m = decode_part(part)) {
+      batch.emplace_back(std::move(*m));
+    }
   }
   prefetch_members(batch);
-  for (const SwimMessage& m : batch) handle_message(now, from, m, channel, out);
+  for (const auto& item : batch) {
+    if (const auto* a = std::get_if<AliveView>(&item)) {
+      // What apply() would find, without the copies: exact in any order
+      // within the packet, since apply() only raises a member's rank.
+      if (holds_already(*a)) {
+        ++counters_.updates_ignored;
+      } else {
+        handle_message(now, from, AliveMsg{std::string(a->name), std::string(a->address), a->incarnation},
+                       channel, out);
+      }
+    } else {
+      handle_message(now, from, std::get<SwimMessage>(item), channel, out);
+    }
+  }
   spread_refutations(out);
   pull_stranger(now, from, channel, out);
 }
@@ -649,19 +682,20 @@ void Swim::tell_accusers(Effects& out) {
   }
 }
 
-void Swim::prefetch_members(std::span<const SwimMessage> messages) const {
-  const auto name_of = [](const SwimMessage& m) -> const std::string* {
-    if (const auto* a = std::get_if<AliveMsg>(&m)) return &a->name;
-    if (const auto* s = std::get_if<SuspectMsg>(&m)) return &s->name;
-    if (const auto* d = std::get_if<DeadMsg>(&m)) return &d->name;
-    return nullptr;
+void Swim::prefetch_members(std::span<const std::variant<AliveView, SwimMessage>> batch) const {
+  const auto name_of = [](const std::variant<AliveView, SwimMessage>& item) -> std::optional<std::string_view> {
+    if (const auto* v = std::get_if<AliveView>(&item)) return v->name;
+    const SwimMessage& m = std::get<SwimMessage>(item);
+    if (const auto* s = std::get_if<SuspectMsg>(&m)) return s->name;
+    if (const auto* d = std::get_if<DeadMsg>(&m)) return d->name;
+    return std::nullopt;
   };
   // Two rounds: the index entries, then (once they are in) the records.
-  for (const SwimMessage& m : messages) {
-    if (const std::string* name = name_of(m)) index_.prefetch(*name);
+  for (const auto& item : batch) {
+    if (const auto name = name_of(item)) index_.prefetch(*name);
   }
-  for (const SwimMessage& m : messages) {
-    if (const std::string* name = name_of(m)) {
+  for (const auto& item : batch) {
+    if (const auto name = name_of(item)) {
       index_.for_each_candidate(*name, [this](MemberId id) {
         const char* record = reinterpret_cast<const char*>(&members_[id]);
         __builtin_prefetch(record);

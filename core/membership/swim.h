@@ -159,6 +159,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "core/effects.h"
@@ -293,7 +294,9 @@ class Swim {
   // the same results. They are decoded first and the member records their
   // updates name are prefetched, so the cache misses of a packet's updates
   // overlap instead of queueing one behind another (find_member's misses
-  // were a quarter of a 1,000-member simulation).
+  // were a quarter of a 1,000-member simulation). An alive is only viewed
+  // in place, and copied into an AliveMsg only when it is news: ~94% of the
+  // alives received while 1,000 members join are not.
   void handle_parts(Instant now, const wire::Header& from, std::span<const wire::Part> parts, Channel channel,
                     Effects& out);
 
@@ -381,7 +384,10 @@ class Swim {
   std::optional<SwimMessage> decode_part(const wire::Part& part);
   void handle_message(Instant now, const wire::Header& from, const SwimMessage& message, Channel channel,
                       Effects& out);
-  void prefetch_members(std::span<const SwimMessage> messages) const;
+  void prefetch_members(std::span<const std::variant<AliveView, SwimMessage>> batch) const;
+  // An alive that apply() would ignore: its member already holds an equal or
+  // greater rank (never true of this node's own name).
+  bool holds_already(const AliveView& a) const;
   void spread_refutations(Effects& out);
   // A push-pull to the packet's sender when it is not in the view (above).
   void pull_stranger(Instant now, const wire::Header& from, Channel channel, Effects& out);

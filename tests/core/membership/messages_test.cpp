@@ -143,6 +143,24 @@ json gen_mutated_body(const SwimMessage& m) {
   return body;
 }
 
+// view_alive is set exactly when decode_message gives an AliveMsg, with the
+// same fields, for valid and mutated bodies of every type alike.
+RC_GTEST_PROP(SwimMessages, ViewAliveAgreesWithDecodeMessage, ()) {
+  const SwimMessage m = gen_message();
+  const Bytes body = *rc::gen::arbitrary<bool>() ? wire::msgpack_of(gen_mutated_body(m))
+                                                 : wire::msgpack_of(json_reference::message_body(m));
+  const wire::Part part{part_type_of(m), body};
+  const auto decoded = decode_message(part);
+  const auto view = view_alive(part);
+  const AliveMsg* alive = decoded.ok() ? std::get_if<AliveMsg>(&*decoded) : nullptr;
+  RC_ASSERT(view.has_value() == (alive != nullptr));
+  if (alive != nullptr) {
+    RC_ASSERT(view->name == alive->name);
+    RC_ASSERT(view->address == alive->address);
+    RC_ASSERT(view->incarnation == alive->incarnation);
+  }
+}
+
 // Bad input never crashes handle_part: every body that does not decode is
 // counted as malformed, every foreign part type as unknown.
 RC_GTEST_PROP(SwimMessages, RandomBodiesNeverCrashHandlePart, ()) {

@@ -926,6 +926,41 @@ TEST(Swim, TheFirstPeriodicPushPullComesAScaledIntervalAfterTheStagger) {
   EXPECT_EQ(push_pulls_at(unscaled + unscaled * 6), 1u);
 }
 
+// An alive that cannot change the view is counted as ignored without being
+// decoded; one packet's parts still apply in order (a suspicion before a
+// stale alive holds; a refutation after it ends it), a malformed alive is
+// counted as malformed, and an alive about this node is not skipped.
+TEST(Swim, StaleAlivesInAPacketAreIgnoredInOrder) {
+  Harness h;
+  h.deliver(AliveMsg{"x", "x:1", 2});
+  const auto packet = [&](std::vector<SwimMessage> ms) {
+    std::vector<wire::EncodedPart> parts;
+    for (const auto& m : ms) parts.push_back(encode_message(m));
+    auto env = wire::decode(wire::encode(kPeer, parts));
+    ASSERT_TRUE(env.ok());
+    h.swim.handle_parts(h.now, env->header, env->parts, Channel::datagram, h.out);
+  };
+  const auto ignored = h.swim.counters().updates_ignored;
+  packet({AliveMsg{"x", "x:1", 1}, SuspectMsg{"x", "x:1", 2, "peer"}, AliveMsg{"x", "x:1", 2}});
+  EXPECT_EQ(h.swim.counters().updates_ignored, ignored + 2);
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::suspect);
+  packet({AliveMsg{"x", "x:1", 2}, AliveMsg{"x", "x:1", 3}, AliveMsg{"x", "x:1", 3}});
+  EXPECT_EQ(h.swim.counters().updates_ignored, ignored + 4);
+  EXPECT_EQ(state_of(h.swim, "x"), MemberState::alive);
+  EXPECT_EQ(h.swim.member("x")->incarnation, 3u);
+
+  const auto malformed = h.swim.counters().malformed_parts;
+  packet({AliveMsg{"x", std::string(wire::kMaxAddressBytes + 1, 'a'), 3}, AliveMsg{"x", "x:1", 3}});
+  EXPECT_EQ(h.swim.counters().malformed_parts, malformed + 1);
+  EXPECT_EQ(h.swim.counters().updates_ignored, ignored + 5);
+
+  // An alive about this node from another address is refuted, stale or not.
+  h.out.clear();
+  const auto before = h.swim.member("me")->incarnation;
+  packet({AliveMsg{"me", "elsewhere:1", before}});
+  EXPECT_GT(h.swim.member("me")->incarnation, before);
+}
+
 TEST(Swim, LeaveMarksSelfLeftAndGossipsIt) {
   Harness h;
   for (const char* n : {"a", "b"}) h.deliver(AliveMsg{n, std::string(n) + ":1", 0});
