@@ -41,6 +41,11 @@ Name NameTable::find(std::string_view text) const {
   return it == by_text_.end() ? Name{} : Name(it->second.get());
 }
 
+Name detached_name(std::string_view text) {
+  NameTable one;
+  return one.intern(text);  // outlives `one`, as every Name outlives its table
+}
+
 void NameTable::erase(const Name::Entry* e) {
   // By iterator: the key views the text the erase frees.
   if (auto it = by_text_.find(std::string_view(e->text)); it != by_text_.end()) by_text_.erase(it);

@@ -108,6 +108,10 @@ class NameTable {
   std::unordered_map<std::string_view, std::unique_ptr<Name::Entry>> by_text_;
 };
 
+// A Name in no table: its own copy of the text (a one-off, where no table is
+// at hand: a store's rare reads, tests). Equal to any Name of the same text.
+Name detached_name(std::string_view text);
+
 // One table for a node that was given none.
 inline std::shared_ptr<NameTable> own_names(std::shared_ptr<NameTable> given) {
   return given ? std::move(given) : std::make_shared<NameTable>();

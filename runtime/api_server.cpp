@@ -106,7 +106,7 @@ std::string describe(CheckReason reason, int status_code) {
 }
 
 json observation_json(const Observation& o) {
-  return json{{"observer", o.observer_name},
+  return json{{"observer", o.observer_name.str()},
               {"status", std::string(to_string(o.status))},
               {"reason", describe(o.reason, o.status_code)},
               {"status_code", o.status_code ? json(o.status_code) : json(nullptr)},
@@ -155,7 +155,7 @@ json target_json(const Agent& agent, const TargetView& v) {
   }
   j["age_ms"] = v.age ? json(v.age->ms()) : json(nullptr);
   j["observed_at"] = v.newest ? json(format_rfc3339(hlc_instant(v.newest->observed_at), true)) : json(nullptr);
-  j["last_observer"] = v.newest ? json(v.newest->observer_name) : json(nullptr);
+  j["last_observer"] = v.newest ? json(v.newest->observer_name.str()) : json(nullptr);
   j["reason"] = winner ? json(describe(winner->reason, winner->status_code)) : json(nullptr);
   j["owners"] = v.owners;
   j["fallbacks"] = v.fallbacks;

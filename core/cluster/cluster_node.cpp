@@ -647,7 +647,7 @@ void ClusterNode::write_observation(Instant now, const std::string& id, Observat
   // write supersedes here are deleted from the store with it.
   o.observed_at = store_clock_.tick(now);
   o.observer = mirror_.self();
-  o.observer_name = config_.name;
+  o.observer_name = replicator_.self_name();
   auto kept = [&](const Observation& v) { return std::find(keep.begin(), keep.end(), v.observer_name) != keep.end(); };
   StoreObservationPut put{id, o, {}};
   if (const auto* obs = mirror_.state().observations.store.find(id)) {

@@ -253,7 +253,8 @@ class Where {
 
 class Decoder {
  public:
-  explicit Decoder(const CodecLimits& limits, SpecPool* specs = nullptr) : lim_(limits), specs_(specs) {}
+  explicit Decoder(const CodecLimits& limits, SpecPool* specs = nullptr)
+      : lim_(limits), specs_(specs), names_(specs ? &specs->names() : &own_names_) {}
 
   const std::string& error() const { return err_; }
   bool fail(std::string message) {
@@ -434,7 +435,7 @@ class Decoder {
     if (f[7].type != MsgType::str || f[7].size > lim_.max_key_bytes) {
       return fail(fmt::format("{} observer_name: must be a string of at most {} bytes", where.str(), lim_.max_key_bytes));
     }
-    out.observer_name = f[7].text();
+    out.observer_name = f[7].size == 0 ? Name{} : names_->intern(f[7].text());
     std::uint64_t status = 0, reason = 0;
     std::int64_t code = 0, latency_us = 0;
     if (!u64(f[0], Where(where, " status"), status, 0, static_cast<std::uint64_t>(HealthStatus::unhealthy)) ||
@@ -658,6 +659,10 @@ class Decoder {
  private:
   const CodecLimits& lim_;
   SpecPool* specs_;  // may be null
+  // Observer names: the pool's, else this decode's own (a Name outlives its
+  // table, so what is decoded keeps them).
+  NameTable own_names_;
+  NameTable* names_;
   std::vector<ReplicaId> ids_;
   std::string err_;
 };

@@ -8,6 +8,7 @@
 
 #include "core/check.h"
 #include "core/health.h"
+#include "core/name_table.h"
 #include "core/replicated/dot.h"
 #include "core/replicated/hlc.h"
 #include "core/time.h"
@@ -22,7 +23,10 @@ struct Observation {
   HlcTimestamp observed_at;
   ReplicaId observer = 0;
   std::uint64_t check_seq = 0;  // the observer's check sequence number
-  std::string observer_name;    // the observer's member name (for people and for quorum votes)
+  // The observer's member name (for people and for quorum votes), interned:
+  // every agent holds one observation per target, written by one of a few
+  // hundred observers (a std::string was 24 of the 72 bytes).
+  Name observer_name;
 
   bool operator==(const Observation&) const = default;
 };

@@ -129,6 +129,7 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
   assert(replica != 0);
   assert(config_.max_packet_bytes > 0 && config_.max_pending_keys > 0);
   if (!config_.spec_pool) config_.spec_pool = std::make_shared<SpecPool>();
+  self_name_ = config_.spec_pool->names().intern(self_.sender);
   state_.set_live_sink(digest_index_.get());
 }
 
@@ -158,7 +159,7 @@ Observation Replicator::observe(Instant now, const std::string& id, Observation 
                                 std::span<const std::string> keep_observers) {
   o.observed_at = clock_.tick(now);
   o.observer = state_.self();
-  o.observer_name = self_.sender;
+  o.observer_name = self_name_;
   // Nobody waits on an observation: its flush is paced (flush_gap).
   if (keep_observers.empty()) {
     apply_local(now, "t:" + id, state_.observe(id, o), out, Flush::paced);

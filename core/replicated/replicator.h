@@ -286,6 +286,8 @@ class Replicator {
   // (HealthState::observe).
   Observation observe(Instant now, const std::string& id, Observation o, Effects& out,
                       std::span<const std::string> keep_observers = {});
+  // This agent's name as observe() stamps it.
+  const Name& self_name() const { return self_name_; }
   void add_to_counter(Instant now, const std::string& name, std::int64_t amount, Effects& out);
   // The likes service: adds (removes) a member of a replicated add-wins set.
   // REQUIRES: valid_set_name(name), valid_set_member(member).
@@ -434,6 +436,7 @@ class Replicator {
 
   ReplicatorConfig config_;
   wire::Header self_;
+  Name self_name_;  // self_.sender, interned in the spec pool's names: what observe() stamps
   Rng rng_;
   BroadcastQueue* broadcasts_;  // the driver's; null = outbox_
   struct Outgoing {

@@ -18,6 +18,10 @@
 // when the pool has doubled since the last purge: O(1) amortised per insert.
 // Memory: one copy of the bytes and of the spec per distinct live spec.
 //
+// The observers' names in decoded observations are interned in the pool's
+// name table (names()) for the same reason: one copy per observer, not per
+// observation.
+//
 // Not thread-safe: one driver thread uses it (the simulator's event loop,
 // or one agent).
 #pragma once
@@ -29,6 +33,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/name_table.h"
 #include "core/replicated/bytes_key.h"
 #include "core/target_spec.h"
 
@@ -48,12 +53,14 @@ class SpecPool {
   void insert(std::span<const std::uint8_t> encoded, std::shared_ptr<const TargetSpec> spec);
 
   std::size_t size() const { return by_bytes_.size(); }
+  NameTable& names() { return names_; }
   const SpecPoolCounters& counters() const { return counters_; }
 
  private:
   void purge();
 
   BytesMap<std::shared_ptr<const TargetSpec>> by_bytes_;
+  NameTable names_;
   std::size_t purge_at_ = kPurgeMin;
   SpecPoolCounters counters_;
   static constexpr std::size_t kPurgeMin = 1024;

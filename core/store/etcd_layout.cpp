@@ -111,7 +111,7 @@ std::string encode_observation(const Observation& o) {
                         {"observed_at", o.observed_at.packed},
                         {"observer", o.observer},
                         {"check_seq", o.check_seq},
-                        {"observer_name", o.observer_name}}
+                        {"observer_name", o.observer_name.str()}}
       .dump();
 }
 
@@ -146,7 +146,7 @@ Result<Observation> decode_observation(std::string_view bytes) {
   o.observed_at = HlcTimestamp{*at};
   o.observer = *observer;
   o.check_seq = *seq;
-  o.observer_name = *name;
+  o.observer_name = detached_name(*name);
   return o;
 }
 

@@ -477,7 +477,7 @@ void EtcdStore::absorb(const std::string& key, std::optional<Kv> kv, StoreOutput
               out.changes.push_back(StoreObservationGone{k.subject, k.member});
               return;
             }
-            o->observer_name = k.member;  // one key per member: the key says whose
+            o->observer_name = detached_name(k.member);  // one key per member: the key says whose
             out.changes.push_back(StoreObservationChanged{k.subject, k.member, std::move(*o)});
           } else if constexpr (std::is_same_v<T, CounterKey>) {
             auto v = decode_counter(value);

@@ -56,6 +56,17 @@ TEST(NameTable, ANameOutlivesItsTable) {
   EXPECT_EQ(copy.str(), "survivor");
 }
 
+TEST(NameTable, ADetachedNameHoldsItsOwnCopy) {
+  NameTable table;
+  const Name interned = table.intern("n1");
+  const Name detached = detached_name("n1");
+  EXPECT_EQ(detached, interned);
+  EXPECT_EQ(detached, "n1");
+  EXPECT_NE(&detached.str(), &interned.str());
+  EXPECT_EQ(table.size(), 1u);  // not in the table
+  EXPECT_TRUE(detached_name("").empty());
+}
+
 TEST(NameTable, NamesOfDifferentTablesCompareByText) {
   NameTable t1, t2;
   const Name a1 = t1.intern("a"), a2 = t2.intern("a"), b2 = t2.intern("b");

@@ -62,7 +62,7 @@ Observation obs_of(ReplicaId who, std::uint64_t seq, bool healthy) {
   o.observed_at = HlcTimestamp::make(1'700'000'000'000 + seq, static_cast<std::uint16_t>(seq % 5));
   o.observer = who;
   o.check_seq = seq;
-  o.observer_name = "agent-042";
+  o.observer_name = detached_name("agent-042");
   return o;
 }
 

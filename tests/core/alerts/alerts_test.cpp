@@ -127,7 +127,7 @@ TEST(AlertDispatch, OneInFlightPerPairRetriesWithBackoffAndRecordsOnDelivery) {
   Observation o;
   o.status = HealthStatus::unhealthy;
   o.reason = CheckReason::timeout;
-  o.observer_name = "n2";
+  o.observer_name = detached_name("n2");
   const AlertFacts down{HealthStatus::unhealthy, 5000, &o};
   const Instant t0 = Instant::from_ns(0) + Duration::seconds(10);
 

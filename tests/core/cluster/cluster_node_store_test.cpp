@@ -110,7 +110,7 @@ TEST(ClusterNodeStore, TheStoresChangesDriveChecksObservationsAndCounters) {
   Observation other;
   other.status = HealthStatus::unhealthy;
   other.observer = 99;
-  other.observer_name = "n9";  // a former owner, no longer a member
+  other.observer_name = detached_name("n9");  // a former owner, no longer a member
   n.step(StoreUpdate{{StoreTargetChanged{target("web"), HlcTimestamp::make(1, 0)},
                       StoreObservationChanged{"web", "n9", other}, StoreCounterChanged{"hits", 41}}});
   EXPECT_TRUE(n.node().checks("web"));

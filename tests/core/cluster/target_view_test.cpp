@@ -10,7 +10,7 @@ namespace {
 Observation vote(HealthStatus s, const std::string& who, std::uint64_t wall_ms = 1000) {
   Observation o;
   o.status = s;
-  o.observer_name = who;
+  o.observer_name = detached_name(who);
   o.observer = std::hash<std::string>{}(who) | 1;
   o.observed_at = HlcTimestamp::make(wall_ms, 0);
   return o;

@@ -178,7 +178,7 @@ HealthDelta gen_wide_delta() {
         o.observed_at = HlcTimestamp{*rc::gen::arbitrary<std::uint64_t>()};
         o.status_code = *rc::gen::inRange(0, 1000);
         o.latency = Duration::microseconds(*rc::gen::inRange<std::int64_t>(0, std::int64_t{1} << 40));
-        o.observer_name = std::string(*rc::gen::element<std::size_t>(0, 31, 32, 255, 256), 'n');
+        o.observer_name = detached_name(std::string(*rc::gen::element<std::size_t>(0, 31, 32, 255, 256), 'n'));
         d.join(s.observe(id, o));
         break;
       }
@@ -297,7 +297,7 @@ TEST(Codec, AVouchRoundTrips) {
   HealthState a(5);
   Observation o;
   o.observer = 5;
-  o.observer_name = "n1";
+  o.observer_name = detached_name("n1");
   const HealthDelta d = a.observe(vouch_subject("n1"), o);
   auto back = decode_delta(encode_delta(d));
   ASSERT_TRUE(back.ok()) << back.error();
@@ -325,6 +325,34 @@ TEST(SpecPool, DecodersShareOneSpecPerDistinctBytes) {
   EXPECT_EQ(pool.counters().hits, 1u);
   EXPECT_EQ(pool.counters().misses, 2u);
   EXPECT_EQ(pool.size(), 2u);
+}
+
+// Every agent holds one observation per target by one of a few observers:
+// their names are interned in the pool, one copy per observer, not per
+// observation (an Observation holds an 8-byte Name, not a std::string).
+TEST(SpecPool, DecodersShareOneCopyOfEachObserversName) {
+  static_assert(sizeof(Observation) <= 48);
+  HealthState a(5);
+  Observation o;
+  o.observer = 5;
+  o.observer_name = detached_name("agent-with-a-long-name-7");
+  const Bytes one = encode_delta(a.observe("web", o));
+  const Bytes two = encode_delta(a.observe("db", o));
+  SpecPool pool;
+  auto x = decode_delta(one, {}, &pool);
+  auto y = decode_delta(two, {}, &pool);
+  ASSERT_TRUE(x.ok() && y.ok());
+  const auto name_of = [](const HealthDelta& d) {
+    return d.observations.store.entries().begin()->second.entries().begin()->second.observer_name;
+  };
+  EXPECT_EQ(name_of(*x), "agent-with-a-long-name-7");
+  EXPECT_EQ(&name_of(*x).str(), &name_of(*y).str());  // one copy of the text
+  EXPECT_EQ(pool.names().size(), 1u);
+  EXPECT_EQ(*x, *decode_delta(one));  // what a decode without the pool gives
+  const auto alone = decode_delta(two);
+  ASSERT_TRUE(alone.ok());
+  EXPECT_NE(&name_of(*alone).str(), &name_of(*y).str());  // its own copy, outliving the decode
+  EXPECT_EQ(name_of(*alone), name_of(*y));
 }
 
 TEST(SpecPool, AHitIsStillCheckedAgainstItsKey) {

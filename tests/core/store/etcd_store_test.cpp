@@ -93,7 +93,7 @@ TEST(EtcdLayout, ValuesRoundTripAndBadOnesSayWhy) {
   o.observed_at = HlcTimestamp::make(77, 2);
   o.observer = 42;
   o.check_seq = 9;
-  o.observer_name = "n3";
+  o.observer_name = detached_name("n3");
   const auto back = decode_observation(encode_observation(o));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(*back, o);
@@ -372,7 +372,7 @@ TEST(EtcdStore, ObservationsCarryTheLeaseAndRemoveTheSupersededOnes) {
   a.settle();
   Observation o;
   o.status = HealthStatus::healthy;
-  o.observer_name = "n1";
+  o.observer_name = detached_name("n1");
   a.write(StoreObservationPut{"web", o, {"n2"}}, 0);
   a.settle();
   ASSERT_TRUE(etcd.get(l.observation("web", "n1")));

@@ -70,7 +70,7 @@ inline json value(const SpecVersion& v, ReplicaTable& t) {
 }
 inline json value(const Observation& o, ReplicaTable& t) {
   return json::array({static_cast<std::uint64_t>(o.status), static_cast<std::uint64_t>(o.reason), o.status_code,
-                      o.latency.us(), o.observed_at.packed, t(o.observer), o.check_seq, o.observer_name});
+                      o.latency.us(), o.observed_at.packed, t(o.observer), o.check_seq, o.observer_name.str()});
 }
 inline json value(std::int64_t v, ReplicaTable&) { return json(v); }
 
