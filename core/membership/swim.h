@@ -295,8 +295,9 @@ class Swim {
   // updates name are prefetched, so the cache misses of a packet's updates
   // overlap instead of queueing one behind another (find_member's misses
   // were a quarter of a 1,000-member simulation). An alive is only viewed
-  // in place, and copied into an AliveMsg only when it is news: ~94% of the
-  // alives received while 1,000 members join are not.
+  // in place, and copied into an AliveMsg only when it is news: 94% of the
+  // updates received while 1,000 members join change nothing
+  // (tools/bench/swim_bench --rows load, "join stale %").
   void handle_parts(Instant now, const wire::Header& from, std::span<const wire::Part> parts, Channel channel,
                     Effects& out);
 

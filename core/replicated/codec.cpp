@@ -435,7 +435,7 @@ class Decoder {
     if (f[7].type != MsgType::str || f[7].size > lim_.max_key_bytes) {
       return fail(fmt::format("{} observer_name: must be a string of at most {} bytes", where.str(), lim_.max_key_bytes));
     }
-    out.observer_name = f[7].size == 0 ? Name{} : names_->intern(f[7].text());
+    out.observer_name = names_->intern(f[7].text());  // "" interns as the empty Name
     std::uint64_t status = 0, reason = 0;
     std::int64_t code = 0, latency_us = 0;
     if (!u64(f[0], Where(where, " status"), status, 0, static_cast<std::uint64_t>(HealthStatus::unhealthy)) ||

@@ -21,7 +21,9 @@
 //     it), so their acks come back after their own probe timeouts.
 //   load rows: N members, no faults; messages and bytes each member sends
 //     per second over --load-window-s after everyone has joined: membership
-//     (Swim's own counters) and all layers (every Send).
+//     (Swim's own counters) and all layers (every Send). "join stale %": of
+//     the membership updates received until then, the share that changed
+//     nothing (Swim's updates_ignored; mostly alives it had already heard).
 //
 // Run: build-sim/tools/bench/swim_bench [--rows detection,load] [--loss 0,5,10]
 //        [--lifeguard on,off] [--paused no,yes] [--members 10,100,1000] ...
@@ -177,6 +179,7 @@ DetectionRow run_detection(const Options& o, int loss, bool lifeguard, const std
 struct LoadRow {
   int members = 0;
   double swim_msgs = 0, swim_bytes = 0, all_msgs = 0, all_bytes = 0;
+  double join_stale = 0;  // of the updates received while joining, the share that changed nothing
   double wall_s = 0;
 };
 
@@ -191,11 +194,15 @@ LoadRow run_load(const Options& o, int n) {
   ClusterWorld w(s, ClusterWorldOptions{o.seed, nullptr});
   w.run_until(at_s(join_s));
   std::vector<std::uint64_t> packets(n), bytes(n);
+  double applied = 0, ignored = 0;
   for (int m = 0; m < n; ++m) {
     const auto& c = w.node(m)->membership().counters();
     packets[m] = c.packets_sent;
     bytes[m] = c.bytes_sent;
+    applied += static_cast<double>(c.updates_applied);
+    ignored += static_cast<double>(c.updates_ignored);
   }
+  row.join_stale = applied + ignored > 0 ? ignored / (applied + ignored) : 0;
   w.run_until(at_s(end_s));
   row.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double sp = 0, sb = 0, ap = 0, ab = 0;
@@ -294,12 +301,12 @@ int main(int argc, char** argv) {
   }
   if (wanted<std::string>(o.rows, "load")) {
     fmt::print("load: members join, then {:.0f} s without faults; per member per second\n\n", o.load_window_s);
-    fmt::print("{:>8} {:>14} {:>14} {:>14} {:>14} {:>7}\n", "members", "swim msg/s", "swim B/s", "all msg/s", "all B/s",
-               "wall s");
+    fmt::print("{:>8} {:>14} {:>14} {:>14} {:>14} {:>12} {:>7}\n", "members", "swim msg/s", "swim B/s", "all msg/s",
+               "all B/s", "join stale %", "wall s");
     for (int n : o.members) {
       const LoadRow r = run_load(o, n);
-      fmt::print("{:>8} {:>14.2f} {:>14.0f} {:>14.2f} {:>14.0f} {:>7.1f}\n", n, r.swim_msgs, r.swim_bytes, r.all_msgs,
-                 r.all_bytes, r.wall_s);
+      fmt::print("{:>8} {:>14.2f} {:>14.0f} {:>14.2f} {:>14.0f} {:>12.1f} {:>7.1f}\n", n, r.swim_msgs, r.swim_bytes,
+                 r.all_msgs, r.all_bytes, 100 * r.join_stale, r.wall_s);
       std::fflush(stdout);
     }
   }
