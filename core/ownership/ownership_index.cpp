@@ -38,14 +38,15 @@ OwnershipIndex::TopList OwnershipIndex::rank_live(std::string_view id, std::size
   TopList best;
   if (n == 0) return best;
   scratch_.clear();
+  const TargetHasher hash(id);
   if (n * 8 > live_.size()) {  // most of them: rank all, O(live log live)
-    for (std::uint32_t m : live_) scratch_.push_back(Scored{rendezvous_hash_seeded(members_[m].seed, id), m});
+    for (std::uint32_t m : live_) scratch_.push_back(Scored{hash(members_[m].seed), m});
     std::partial_sort(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(n), scratch_.end(), cmp);
     scratch_.resize(n);
   } else {
     // A short rank keeps the best n by insertion: O(live * n).
     for (std::uint32_t m : live_) {
-      const Scored e{rendezvous_hash_seeded(members_[m].seed, id), m};
+      const Scored e{hash(members_[m].seed), m};
       if (scratch_.size() == n) {
         if (!cmp(e, scratch_.back())) continue;
         scratch_.pop_back();

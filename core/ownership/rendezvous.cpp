@@ -38,6 +38,27 @@ std::uint64_t rendezvous_hash_seeded(std::uint64_t member_seed, std::string_view
   return XXH64(target.data(), target.size(), member_seed);
 }
 
+TargetHasher::TargetHasher(std::string_view target) : target_(target), len_(target.size()) {
+  if (target.size() >= 32) {
+    long_ = true;
+    return;
+  }
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint64_t>(static_cast<unsigned char>(target[i])); };
+  const auto le = [&](std::size_t at, std::size_t n) {  // n bytes from `at`, little-endian
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v |= byte(at + i) << (8 * i);
+    return v;
+  };
+  std::size_t at = 0;
+  for (; target.size() - at >= 8; at += 8) word_[words_++] = rotl(le(at, 8) * kP2, 31) * kP1;
+  if (target.size() - at >= 4) {
+    half_ = true;
+    half_term_ = le(at, 4) * kP1;
+    at += 4;
+  }
+  for (; at < target.size(); ++at) byte_[bytes_++] = byte(at) * kP5;
+}
+
 std::uint64_t rendezvous_hash(std::string_view member, std::string_view target) {
   return rendezvous_hash_seeded(rendezvous_member_seed(member), target);
 }

@@ -110,5 +110,24 @@ RC_GTEST_PROP(Rendezvous, OrderOfTheMemberListDoesNotMatter, (std::string target
   RC_ASSERT(ranked_names(target, members) == ranked_names(target, shuffled));
 }
 
+// The batched hasher is XXH64 re-derived for one input under many seeds:
+// any difference would move owners. Every length across the 8-, 4- and
+// 1-byte pieces and the 32-byte switch, bytes above 0x7f included.
+RC_GTEST_PROP(Rendezvous, TargetHasherIsTheSeededHash, (std::vector<std::uint8_t> bytes, std::uint64_t seed)) {
+  const std::string target(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(bytes.size(), 48)));
+  RC_ASSERT(TargetHasher(target)(seed) == rendezvous_hash_seeded(seed, target));
+}
+
+TEST(Rendezvous, TargetHasherMatchesAtEveryShortLength) {
+  std::string target;
+  for (int len = 0; len <= 40; ++len) {
+    const TargetHasher hash(target);
+    for (std::uint64_t seed : {std::uint64_t{0}, std::uint64_t{1}, rendezvous_member_seed("n7"), ~std::uint64_t{0}}) {
+      EXPECT_EQ(hash(seed), rendezvous_hash_seeded(seed, target)) << "length " << len << " seed " << seed;
+    }
+    target.push_back(static_cast<char>(0x41 + 37 * len));  // wraps past 0x7f
+  }
+}
+
 }  // namespace
 }  // namespace heck
