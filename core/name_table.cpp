@@ -1,6 +1,15 @@
 #include "core/name_table.h"
 
+#include <xxhash.h>
+
 namespace heck {
+
+std::uint64_t text_hash(std::string_view text) { return XXH64(text.data(), text.size(), 0); }
+
+std::uint64_t Name::empty_hash() {
+  static const std::uint64_t empty = text_hash({});
+  return empty;
+}
 
 const std::string& Name::empty_text() {
   static const std::string empty;
@@ -21,24 +30,46 @@ void Name::release() {
 
 NameTable::~NameTable() {
   // Names still held keep their text: each entry is freed by its last Name.
-  for (auto& [text, entry] : by_text_) {
-    entry->table = nullptr;
-    entry.release();
+  for (Name::Entry* e : slots_) {
+    if (e) e->table = nullptr;
+  }
+}
+
+std::size_t NameTable::probe(std::uint64_t h, std::string_view text) const {
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t i = h & mask;
+  while (slots_[i] && !(slots_[i]->hash == h && slots_[i]->text == text)) i = (i + 1) & mask;
+  return i;
+}
+
+void NameTable::grow() {
+  std::vector<Name::Entry*> old = std::move(slots_);
+  slots_.assign(old.empty() ? 16 : old.size() * 2, nullptr);
+  const std::size_t mask = slots_.size() - 1;
+  for (Name::Entry* e : old) {
+    if (!e) continue;
+    std::size_t i = e->hash & mask;
+    while (slots_[i]) i = (i + 1) & mask;
+    slots_[i] = e;
   }
 }
 
 Name NameTable::intern(std::string_view text) {
   if (text.empty()) return Name{};
-  if (auto it = by_text_.find(text); it != by_text_.end()) return Name(it->second.get());
-  auto entry = std::make_unique<Name::Entry>(Name::Entry{std::string(text), this, 0});
-  Name::Entry* e = entry.get();
-  by_text_.emplace(std::string_view(e->text), std::move(entry));
-  return Name(e);
+  const std::uint64_t h = text_hash(text);
+  if ((size_ + 1) * 4 > slots_.size() * 3) grow();
+  const std::size_t i = probe(h, text);
+  if (!slots_[i]) {
+    slots_[i] = new Name::Entry{std::string(text), this, h, 0};
+    ++size_;
+  }
+  return Name(slots_[i]);
 }
 
 Name NameTable::find(std::string_view text) const {
-  auto it = by_text_.find(text);
-  return it == by_text_.end() ? Name{} : Name(it->second.get());
+  if (slots_.empty() || text.empty()) return Name{};
+  Name::Entry* e = slots_[probe(text_hash(text), text)];
+  return e ? Name(e) : Name{};
 }
 
 Name detached_name(std::string_view text) {
@@ -47,8 +78,21 @@ Name detached_name(std::string_view text) {
 }
 
 void NameTable::erase(const Name::Entry* e) {
-  // By iterator: the key views the text the erase frees.
-  if (auto it = by_text_.find(std::string_view(e->text)); it != by_text_.end()) by_text_.erase(it);
+  const std::size_t mask = slots_.size() - 1;
+  std::size_t hole = e->hash & mask;
+  while (slots_[hole] != e) hole = (hole + 1) & mask;
+  delete slots_[hole];
+  --size_;
+  // Backward shift: pull later members of the probe run into the hole.
+  for (std::size_t j = (hole + 1) & mask; slots_[j]; j = (j + 1) & mask) {
+    const std::size_t home = slots_[j]->hash & mask;
+    const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+    if (movable) {
+      slots_[hole] = slots_[j];
+      hole = j;
+    }
+  }
+  slots_[hole] = nullptr;
 }
 
 }  // namespace heck

@@ -1,10 +1,18 @@
-// Interned member names. A member's name and address appear in every
-// structure of a node that lists members: Swim's records, the membership
-// events, the replicator's peers, the ownership index. Each holds a Name, 8
-// bytes, for one shared copy of the text in a NameTable (std::string is 32
-// bytes inline: four such copies per member were most of a 1,000-member
-// simulation's memory). A node owns a table; the simulator gives all its
-// nodes one table, since they name the same members.
+// Interned names: member names and addresses, and the keys of the
+// replicated state (target ids above all). A member's name and address
+// appear in every structure of a node that lists members: Swim's records,
+// the membership events, the replicator's peers, the ownership index; a
+// target's id keys its spec versions and its observations in every agent.
+// Each holds a Name, 8 bytes, for one shared copy of the text in a NameTable
+// (std::string is 32 bytes inline: four such copies per member were most of
+// a 1,000-member simulation's memory). A node owns a table; the simulator
+// gives all its nodes one table, since they name the same members and
+// targets.
+//
+// A Name carries its text's hash, computed once when it is interned
+// (text_hash: XXH64, seed 0): a hash map keyed by Names (core/slot_map.h)
+// and the replicator's digest read it instead of hashing the text again,
+// and find it by a string_view of the same text through the same hash.
 //
 // Reference counted: a text leaves its table with its last Name, so an agent
 // that sees members come and go for months keeps only the names it still
@@ -26,12 +34,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 #include <utility>
 
 namespace heck {
 
 class NameTable;
+
+// The hash a Name carries: XXH64 of the text, seed 0 (a fixed, portable
+// function: the replicator's digest hashes keys with it too).
+std::uint64_t text_hash(std::string_view text);
 
 class Name {
  public:
@@ -60,6 +72,8 @@ class Name {
   operator std::string_view() const { return str(); }     // NOLINT
   bool empty() const { return str().empty(); }
   std::size_t size() const { return str().size(); }
+  // text_hash(str()), computed when the text was interned.
+  std::uint64_t hash() const { return entry_ ? entry_->hash : empty_hash(); }
 
   friend bool operator==(const Name& a, const Name& b) { return a.entry_ == b.entry_ || a.str() == b.str(); }
   friend std::strong_ordering operator<=>(const Name& a, const Name& b) {
@@ -75,6 +89,7 @@ class Name {
   struct Entry {
     std::string text;
     NameTable* table = nullptr;  // null once the table is gone
+    std::uint64_t hash = 0;      // text_hash(text)
     std::uint32_t refs = 0;
   };
   explicit Name(Entry* e) : entry_(e) { acquire(); }
@@ -83,6 +98,7 @@ class Name {
   }
   void release();
   static const std::string& empty_text();
+  static std::uint64_t empty_hash();
 
   Entry* entry_ = nullptr;
 };
@@ -98,14 +114,23 @@ class NameTable {
   Name intern(std::string_view text);
   // The Name of `text` if this table holds it (no interning).
   Name find(std::string_view text) const;
-  std::size_t size() const { return by_text_.size(); }
+  std::size_t size() const { return size_; }
 
  private:
   friend class Name;
   void erase(const Name::Entry* e);
 
-  // Keys view the entries' own text (entries are stable: one allocation each).
-  std::unordered_map<std::string_view, std::unique_ptr<Name::Entry>> by_text_;
+  // The slot holding an entry of `text` (hash h), or the empty slot where it would go.
+  std::size_t probe(std::uint64_t h, std::string_view text) const;
+  void grow();
+
+  // The entries (one allocation each, owned here until their last Name
+  // goes), by open addressing on the hash each carries: linear probing,
+  // backward-shift erase, at most 3/4 full. 8 bytes a slot, where a
+  // std::unordered_map node with its bucket took ~56 a text (a daemon
+  // interns every target id).
+  std::vector<Name::Entry*> slots_;
+  std::size_t size_ = 0;
 };
 
 // A Name in no table: its own copy of the text (a one-off, where no table is

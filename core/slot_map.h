@@ -36,6 +36,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/name_table.h"
+
 namespace heck {
 
 // An open-addressing hash index from keys to 32-bit slot numbers; the keys
@@ -93,20 +95,23 @@ class KeyLookup {
     --size_;
   }
 
-  // A key's hash, mixed (std::hash of an integer is the identity). Strings
-  // hash as string_views, so a std::string key is found by a view.
+  // A key's hash. Text hashes with text_hash (core/name_table.h), so a
+  // std::string or Name key is found by a view, and a Name's is the one it
+  // carries (no pass over the text); anything else with std::hash, mixed
+  // (std::hash of an integer is the identity).
   template <typename K>
   static std::uint64_t hash_of(const K& k) {
-    std::uint64_t h;
-    if constexpr (std::is_convertible_v<const K&, std::string_view>) {
-      h = static_cast<std::uint64_t>(std::hash<std::string_view>{}(std::string_view(k)));
+    if constexpr (std::is_same_v<K, Name>) {
+      return k.hash();
+    } else if constexpr (std::is_convertible_v<const K&, std::string_view>) {
+      return text_hash(std::string_view(k));
     } else {
-      h = static_cast<std::uint64_t>(std::hash<K>{}(k));
+      auto h = static_cast<std::uint64_t>(std::hash<K>{}(k));
+      h ^= h >> 33;
+      h *= 0xff51afd7ed558ccdULL;
+      h ^= h >> 33;
+      return h;
     }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    return h;
   }
 
  private:

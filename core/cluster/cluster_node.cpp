@@ -225,9 +225,9 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
   if (state.registry_version() != registry_seen_) {
     registry_seen_ = state.registry_version();
     ++durable_epoch_;
-    std::vector<std::string> changed = take_registry_changes();
+    const std::vector<Name> changed = take_registry_changes();
     std::vector<SpecVersion> settle;  // winning versions with siblings this node writes once more
-    for (const std::string& id : changed) {
+    for (const Name& id : changed) {
       const auto resolved = state.target(id);
       if (resolved && resolved->spec && resolved->spec->spec) {
         ownership_.put_target(id, owner_count(resolved->spec->spec->checkers));
@@ -258,7 +258,7 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
       ++counters_.sibling_specs_settled;
     }
     if (affected.empty()) {
-      affected = std::move(changed);
+      affected.assign(changed.begin(), changed.end());
     } else {
       std::vector<std::string> merged;
       merged.reserve(affected.size() + changed.size());

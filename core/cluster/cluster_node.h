@@ -326,7 +326,7 @@ class ClusterNode {
                          Effects& out);
   void write_to_store(Instant now, StoreWriteOp op, Effects& out);
   void apply_store_update(Instant now, const StoreUpdate& update);
-  std::vector<std::string> take_registry_changes() {
+  std::vector<Name> take_registry_changes() {
     return config_.external_store ? mirror_.take_registry_changes() : replicator_.take_registry_changes();
   }
   // The replicator's parts for piggybacking go to Swim's queue.

@@ -165,7 +165,7 @@ void write_value(const RouteVersion& v, ReplicaTable& t, W& w) {
 }
 
 template <typename V, typename W>
-void write_causal(const Causal<DotMap<std::string, DotFun<V>>>& c, ReplicaTable& t, W& w) {
+void write_causal(const Causal<DotMap<Name, DotFun<V>>>& c, ReplicaTable& t, W& w) {
   w.array(2);
   w.array(c.store.size());
   for (const auto& [key, fun] : c.store.entries()) {
@@ -518,7 +518,7 @@ class Decoder {
   }
 
   template <typename V>
-  bool store(const MsgValue& v, const Where& where, KeyRule keys, DotMap<std::string, DotFun<V>>& out) {
+  bool store(const MsgValue& v, const Where& where, KeyRule keys, DotMap<Name, DotFun<V>>& out) {
     if (v.type != MsgType::array) return fail(fmt::format("{}: store must be an array, got {}", where.str(), type_name(v)));
     if (v.size > lim_.max_keys) return fail(fmt::format("{}: {} keys (limit {})", where.str(), v.size, lim_.max_keys));
     Items rows(v);
@@ -566,14 +566,14 @@ class Decoder {
         fun.insert(d, std::move(val));
         if (fun.size() == before) return fail(fmt::format("{}: duplicate dot", wd.str()));
       }
-      out.put(std::move(k), std::move(fun));
+      out.put(names_->intern(k), std::move(fun));
     }
     return true;
   }
 
   template <typename V>
   bool causal(const MsgValue& v, const Where& where, KeyRule keys,
-              Causal<DotMap<std::string, DotFun<V>>>& out) {
+              Causal<DotMap<Name, DotFun<V>>>& out) {
     if (v.type != MsgType::array || v.size != 2) return fail(fmt::format("{}: must be [store, context]", where.str()));
     Items items(v);
     const MsgValue st = items.next();

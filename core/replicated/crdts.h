@@ -18,6 +18,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -127,7 +128,8 @@ inline Causal<DotFun<std::int64_t>> ccounter_add(const DotFun<std::int64_t>& sto
 // as the empty store): mutate(store, shared context) -> Causal<S>. Returns the
 // map-level delta; does not apply it.
 template <typename K, typename S, typename Mutator>
-Causal<DotMap<K, S>> ormap_apply(const Causal<DotMap<K, S>>& state, const K& k, Mutator&& mutate) {
+Causal<DotMap<K, S>> ormap_apply(const Causal<DotMap<K, S>>& state, const std::type_identity_t<K>& k,
+                                 Mutator&& mutate) {
   static const S kEmpty{};
   const S* cur = state.store.find(k);
   Causal<S> inner = mutate(cur ? *cur : kEmpty, state.context);
@@ -139,8 +141,9 @@ Causal<DotMap<K, S>> ormap_apply(const Causal<DotMap<K, S>>& state, const K& k, 
 
 // Forgets every dot under `k` that `state` has seen; a concurrent write
 // elsewhere survives (add wins). Returns the delta; does not apply it.
-template <typename K, typename S>
-Causal<DotMap<K, S>> ormap_remove(const Causal<DotMap<K, S>>& state, const K& k) {
+// `k`: a key, or a view of one.
+template <typename K, typename S, typename Q>
+Causal<DotMap<K, S>> ormap_remove(const Causal<DotMap<K, S>>& state, const Q& k) {
   Causal<DotMap<K, S>> d;
   if (const S* cur = state.store.find(k)) d.context = context_of(*cur);
   return d;

@@ -403,8 +403,9 @@ class DotMap {
 
   bool empty() const { return view().map.empty(); }
   std::size_t size() const { return view().map.size(); }
-  // O(1) expected.
-  const S* find(const K& k) const {
+  // O(1) expected. `k`: a key, or a view of one (a string_view of a Name key).
+  template <typename Q>
+  const S* find(const Q& k) const {
     const Entry* e = view().map.find(k);
     return e ? &e->second : nullptr;
   }
@@ -418,7 +419,8 @@ class DotMap {
       index(*me.map.insert(std::move(k), std::move(s)));
     }
   }
-  void erase(const K& k) {
+  template <typename Q>
+  void erase(const Q& k) {
     if (!body_) return;
     if (const Entry* e = body_->map.find(k)) remove(*e);
   }

@@ -12,8 +12,8 @@ namespace {
 
 // Writes `value` at `key`, superseding every value there this replica saw.
 template <typename V>
-Causal<DotMap<std::string, DotFun<V>>> write_key(const Causal<DotMap<std::string, DotFun<V>>>& state,
-                                                 const std::string& key, ReplicaId self, V value) {
+Causal<DotMap<Name, DotFun<V>>> write_key(const Causal<DotMap<Name, DotFun<V>>>& state, const Name& key,
+                                          ReplicaId self, V value) {
   return ormap_apply(state, key, [&](const DotFun<V>& s, const CausalContext& c) {
     return mvreg_write(s, c, self, std::move(value));
   });
@@ -56,7 +56,7 @@ std::size_t registered_targets(const RegistryStore& registry) {
 
 HealthDelta HealthState::put_target(HlcTimestamp at, TargetSpec spec) {
   HealthDelta d;
-  const std::string id = spec.id;
+  const Name id = names_->intern(spec.id);
   d.registry = write_key(state_.registry, id, self_,
                          SpecVersion{std::make_shared<const TargetSpec>(std::move(spec)), at, self_});
   apply(d);
@@ -65,7 +65,7 @@ HealthDelta HealthState::put_target(HlcTimestamp at, TargetSpec spec) {
 
 HealthDelta HealthState::remove_target(HlcTimestamp at, const std::string& id) {
   HealthDelta d;
-  d.registry = write_key(state_.registry, id, self_, SpecVersion{nullptr, at, self_});
+  d.registry = write_key(state_.registry, names_->intern(id), self_, SpecVersion{nullptr, at, self_});
   forget_target_records(state_, id, d);
   apply(d);
   return d;
@@ -108,7 +108,7 @@ std::optional<HlcTimestamp> KeyTimeOrder::oldest() const {
   return HlcTimestamp{order_.begin()->first};
 }
 
-void HealthState::index_removals(const std::vector<std::string>& keys, std::size_t from) {
+void HealthState::index_removals(const std::vector<Name>& keys, std::size_t from) {
   for (std::size_t i = from; i < keys.size(); ++i) {
     const auto* fun = state_.registry.store.find(keys[i]);
     const SpecVersion* winner = fun ? winning_version(*fun) : nullptr;
@@ -119,7 +119,7 @@ void HealthState::index_removals(const std::vector<std::string>& keys, std::size
 HealthDelta HealthState::observe(const std::string& id, Observation o,
                                  const std::function<bool(const Observation&)>& keep) {
   HealthDelta d;
-  d.observations = ormap_apply(state_.observations, id, [&](const DotFun<Observation>& s, const CausalContext& c) {
+  d.observations = ormap_apply(state_.observations, names_->intern(id), [&](const DotFun<Observation>& s, const CausalContext& c) {
     Causal<DotFun<Observation>> delta;
     const Dot dot = c.next_dot(self_);
     for (const auto& [old, value] : s.entries()) {
@@ -136,7 +136,7 @@ HealthDelta HealthState::observe(const std::string& id, Observation o,
 HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t amount) {
   HealthDelta d;
   if (counter_add_problem(name, amount)) return d;
-  d.counters = ormap_apply(state_.counters, name, [&](const DotFun<std::int64_t>& s, const CausalContext& c) {
+  d.counters = ormap_apply(state_.counters, names_->intern(name), [&](const DotFun<std::int64_t>& s, const CausalContext& c) {
     return ccounter_add(s, c, self_, amount);
   });
   apply(d);
@@ -146,7 +146,7 @@ HealthDelta HealthState::add_to_counter(const std::string& name, std::int64_t am
 HealthDelta HealthState::drop_observations(const std::string& id,
                                            const std::function<bool(const Observation&)>& drop) {
   HealthDelta d;
-  d.observations = ormap_apply(state_.observations, id, [&](const DotFun<Observation>& s, const CausalContext&) {
+  d.observations = ormap_apply(state_.observations, names_->intern(id), [&](const DotFun<Observation>& s, const CausalContext&) {
     Causal<DotFun<Observation>> delta;
     for (const auto& [old, value] : s.entries()) {
       if (drop(value)) delta.context.insert(old);
@@ -160,7 +160,7 @@ HealthDelta HealthState::drop_observations(const std::string& id,
 HealthDelta HealthState::add_to_set(const std::string& name, const std::string& member) {
   assert(valid_set_name(name) && valid_set_member(member));
   HealthDelta d;
-  d.sets = write_key(state_.sets, set_key(name, member), self_, SetMark{});
+  d.sets = write_key(state_.sets, names_->intern(set_key(name, member)), self_, SetMark{});
   apply(d);
   return d;
 }
@@ -176,7 +176,7 @@ HealthDelta HealthState::record_request(const std::string& key, AppliedRequest r
   assert(valid_request_key(key));
   HealthDelta d;
   r.writer = self_;
-  d.requests = write_key(state_.requests, key, self_, std::move(r));
+  d.requests = write_key(state_.requests, names_->intern(key), self_, std::move(r));
   apply(d);
   return d;
 }
@@ -203,7 +203,7 @@ HealthDelta HealthState::record_alert(const std::string& target, const std::stri
   assert(valid_alert_key(key));
   HealthDelta d;
   r.writer = self_;
-  d.alerts = write_key(state_.alerts, key, self_, std::move(r));
+  d.alerts = write_key(state_.alerts, names_->intern(key), self_, std::move(r));
   apply(d);
   return d;
 }
@@ -211,7 +211,7 @@ HealthDelta HealthState::record_alert(const std::string& target, const std::stri
 HealthDelta HealthState::put_route(HlcTimestamp at, AlertRoute route) {
   assert(valid_route_name(route.name));
   HealthDelta d;
-  const std::string name = route.name;
+  const Name name = names_->intern(route.name);
   d.routes = write_key(state_.routes, name, self_,
                        RouteVersion{std::make_shared<const AlertRoute>(std::move(route)), at, self_});
   apply(d);
@@ -225,8 +225,8 @@ HealthDelta HealthState::remove_route(const std::string& name) {
   return d;
 }
 
-void HealthState::reorder_requests(const std::vector<std::string>& keys) {
-  for (const std::string& k : keys) {
+void HealthState::reorder_requests(const std::vector<Name>& keys) {
+  for (const Name& k : keys) {
     const AppliedRequest* r = first_request(k);
     request_order_.set(k, r ? std::optional(r->applied_at.packed) : std::nullopt);
   }
@@ -235,8 +235,8 @@ void HealthState::reorder_requests(const std::vector<std::string>& keys) {
 bool HealthState::apply(const HealthDelta& d) {
   bool g = false;
   if (!d.registry.store.empty() || !d.registry.context.empty()) {
-    std::vector<std::string> scratch;
-    std::vector<std::string>& changed = registry_change_sink(scratch);
+    std::vector<Name> scratch;
+    std::vector<Name>& changed = registry_change_sink(scratch);
     const std::size_t from = changed.size();
     g = join_tracking_keys(state_.registry, d.registry, &changed);
     index_removals(changed, from);
@@ -250,7 +250,7 @@ bool HealthState::apply(const HealthDelta& d) {
   if (!d.alerts.store.empty() || !d.alerts.context.empty()) a = state_.alerts.join(d.alerts);
   if (!d.routes.store.empty() || !d.routes.context.empty()) n = state_.routes.join(d.routes);
   if (!d.requests.store.empty() || !d.requests.context.empty()) {
-    std::vector<std::string> changed;
+    std::vector<Name> changed;
     k = join_tracking_keys(state_.requests, d.requests, &changed);
     reorder_requests(changed);
   }
@@ -266,8 +266,8 @@ bool HealthState::apply(const HealthDelta& d) {
 
 bool HealthState::join(const HealthDelta& d) { return apply(d); }
 
-std::vector<std::string> HealthState::take_registry_changes() {
-  std::vector<std::string> out = std::move(registry_changes_);
+std::vector<Name> HealthState::take_registry_changes() {
+  std::vector<Name> out = std::move(registry_changes_);
   registry_changes_.clear();
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -277,15 +277,16 @@ std::vector<std::string> HealthState::take_registry_changes() {
 namespace {
 
 template <typename V>
-void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotMap<std::string, DotFun<V>>>& theirs,
-                 const std::vector<std::string>& here, bool adopt_context,
-                 std::vector<std::string>* changed = nullptr) {
+void scoped_join(NameTable& names, Causal<DotMap<Name, DotFun<V>>>& mine, const Causal<DotMap<Name, DotFun<V>>>& theirs,
+                 const std::vector<std::string>& here, bool adopt_context, std::vector<Name>* changed = nullptr) {
   static const DotFun<V> kEmpty{};
-  std::vector<std::string> keys = here;
+  std::vector<Name> keys;
+  keys.reserve(here.size());
+  for (const std::string& k : here) keys.push_back(names.intern(k));
   for (const auto& [k, fun] : theirs.store.entries()) {
     if (!mine.store.find(k)) keys.push_back(k);
   }
-  for (const std::string& k : keys) {
+  for (const Name& k : keys) {
     const DotFun<V>* a = mine.store.find(k);
     const DotFun<V>* b = theirs.store.find(k);
     DotFun<V> joined = DotFun<V>::join(a ? *a : kEmpty, mine.context, b ? *b : kEmpty, theirs.context);
@@ -307,20 +308,21 @@ void scoped_join(Causal<DotMap<std::string, DotFun<V>>>& mine, const Causal<DotM
 }  // namespace
 
 void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool adopt_context) {
-  std::vector<std::string> scratch;
-  std::vector<std::string>& registry_keys = registry_change_sink(scratch);
+  std::vector<Name> scratch;
+  std::vector<Name>& registry_keys = registry_change_sink(scratch);
   const std::size_t from = registry_keys.size();
-  scoped_join(state_.registry, d.registry, here.registry, adopt_context, &registry_keys);
+  NameTable& names = *names_;
+  scoped_join(names, state_.registry, d.registry, here.registry, adopt_context, &registry_keys);
   index_removals(registry_keys, from);
-  scoped_join(state_.observations, d.observations, here.observations, adopt_context);
-  scoped_join(state_.counters, d.counters, here.counters, adopt_context);
-  scoped_join(state_.sets, d.sets, here.sets, adopt_context);
-  std::vector<std::string> requests_changed;
-  scoped_join(state_.requests, d.requests, here.requests, adopt_context, &requests_changed);
+  scoped_join(names, state_.observations, d.observations, here.observations, adopt_context);
+  scoped_join(names, state_.counters, d.counters, here.counters, adopt_context);
+  scoped_join(names, state_.sets, d.sets, here.sets, adopt_context);
+  std::vector<Name> requests_changed;
+  scoped_join(names, state_.requests, d.requests, here.requests, adopt_context, &requests_changed);
   reorder_requests(requests_changed);
-  scoped_join(state_.alerts, d.alerts, here.alerts, adopt_context);
+  scoped_join(names, state_.alerts, d.alerts, here.alerts, adopt_context);
   if (!d.alerts.store.empty() || !d.alerts.context.empty()) ++alerts_version_;
-  scoped_join(state_.routes, d.routes, here.routes, adopt_context);
+  scoped_join(names, state_.routes, d.routes, here.routes, adopt_context);
   if (!d.routes.store.empty() || !d.routes.context.empty()) ++routes_version_;
   if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;
   if (!d.counters.store.empty() || !d.counters.context.empty()) ++counters_version_;
@@ -437,7 +439,7 @@ SetPage HealthState::set_members(const std::string& name, const std::string& aft
     ++page.count;
     if (!after.empty() && it->first <= from) continue;
     if (page.members.size() < limit) {
-      page.members.push_back(it->first.substr(prefix.size()));
+      page.members.push_back(it->first.str().substr(prefix.size()));
     } else {
       page.more = true;
     }
@@ -510,7 +512,7 @@ std::vector<const RouteVersion*> HealthState::routes() const {
 }
 
 const RouteVersion* HealthState::route(std::string_view name) const {
-  const auto* fun = state_.routes.store.find(std::string(name));
+  const auto* fun = state_.routes.store.find(name);
   return fun ? resolve_route(*fun) : nullptr;
 }
 

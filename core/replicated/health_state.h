@@ -46,15 +46,15 @@ struct SpecVersion {
   }
 };
 
-using RegistryStore = DotMap<std::string, DotFun<SpecVersion>>;
+using RegistryStore = DotMap<Name, DotFun<SpecVersion>>;
 // The winning version among a target's siblings: the newest written_at,
 // then the lower writer; a removal included (then the target is not live).
 const SpecVersion* winning_version(const DotFun<SpecVersion>& specs);
 // The live targets of a registry (those whose winning version has a spec):
 // O(n), for a state that is not a HealthState (a restored snapshot).
 std::size_t registered_targets(const RegistryStore& registry);
-using ObservationStore = DotMap<std::string, DotFun<Observation>>;
-using CounterStore = DotMap<std::string, DotFun<std::int64_t>>;
+using ObservationStore = DotMap<Name, DotFun<Observation>>;
+using CounterStore = DotMap<Name, DotFun<std::int64_t>>;
 
 // A member of a replicated set is present; the value says nothing more. The
 // set store is an add-wins set of (set, member) pairs, keyed
@@ -65,7 +65,7 @@ using CounterStore = DotMap<std::string, DotFun<std::int64_t>>;
 struct SetMark {
   bool operator==(const SetMark&) const = default;
 };
-using SetStore = DotMap<std::string, DotFun<SetMark>>;
+using SetStore = DotMap<Name, DotFun<SetMark>>;
 
 // Set names and members: 1-kMaxSetNameLength (kMaxSetMemberLength)
 // characters of A-Z a-z 0-9 . _ : - (never '/', the separator of a key).
@@ -94,7 +94,7 @@ struct AppliedRequest {
   ReplicaId writer = 0;
   bool operator==(const AppliedRequest&) const = default;
 };
-using RequestStore = DotMap<std::string, DotFun<AppliedRequest>>;
+using RequestStore = DotMap<Name, DotFun<AppliedRequest>>;
 
 // The alert log (core/alerts/alert_route.h): the last notification
 // delivered for a (target, route), keyed alert_key(target, route) = target +
@@ -110,7 +110,7 @@ struct AlertRecord {
   ReplicaId writer = 0;
   bool operator==(const AlertRecord&) const = default;
 };
-using AlertStore = DotMap<std::string, DotFun<AlertRecord>>;
+using AlertStore = DotMap<Name, DotFun<AlertRecord>>;
 std::string alert_key(std::string_view target, std::string_view route);
 // True for a key of the form alert_key(valid target id, valid route name).
 bool valid_alert_key(std::string_view key);
@@ -129,7 +129,7 @@ struct RouteVersion {
            (route == o.route || (route && o.route && *route == *o.route));
   }
 };
-using RouteStore = DotMap<std::string, DotFun<RouteVersion>>;
+using RouteStore = DotMap<Name, DotFun<RouteVersion>>;
 
 struct HealthDelta {
   Causal<RegistryStore> registry;
@@ -211,7 +211,10 @@ class HealthState {
  public:
   // The three stores keep a dot index (dot_store.h), so a join costs
   // O(|delta| log n), not O(n).
-  explicit HealthState(ReplicaId self) : self_(self) {
+  // `names`: the table the stores' keys are interned in (target ids and
+  // the other keys: name_table.h); null gives the state one of its own.
+  explicit HealthState(ReplicaId self, std::shared_ptr<NameTable> names = nullptr)
+      : self_(self), names_(own_names(std::move(names))) {
     state_.registry.store.enable_dot_index();
     state_.observations.store.enable_dot_index();
     state_.counters.store.enable_dot_index();
@@ -362,11 +365,11 @@ class HealthState {
   // driver reconciles just these instead of every target. Kept only after
   // track_registry_changes() (a caller that never takes them pays nothing).
   void track_registry_changes() { tracking_ = true; }
-  std::vector<std::string> take_registry_changes();
+  std::vector<Name> take_registry_changes();
   // Tells `sink` of every live dot that comes or goes in the three stores
   // (tag 0 registry, 1 observations, 2 counters, 3 sets, 4 requests,
   // 5 alerts, 6 routes; DotMap::set_live_sink).
-  void set_live_sink(LiveDotSink<std::string>* sink) {
+  void set_live_sink(LiveDotSink<Name>* sink) {
     state_.registry.store.set_live_sink(sink, 0);
     state_.observations.store.set_live_sink(sink, 1);
     state_.counters.store.set_live_sink(sink, 2);
@@ -379,16 +382,17 @@ class HealthState {
  private:
   bool apply(const HealthDelta& d);
   // Keeps request_order_ in step with the request store for `keys`.
-  void reorder_requests(const std::vector<std::string>& keys);
+  void reorder_requests(const std::vector<Name>& keys);
   // Where a registry join appends the keys it changed: registry_changes_
   // when tracking (no copy), else `scratch`.
-  std::vector<std::string>& registry_change_sink(std::vector<std::string>& scratch) {
+  std::vector<Name>& registry_change_sink(std::vector<Name>& scratch) {
     return tracking_ ? registry_changes_ : scratch;
   }
   // Keeps removals_ in step with the registry for keys[from..].
-  void index_removals(const std::vector<std::string>& keys, std::size_t from);
+  void index_removals(const std::vector<Name>& keys, std::size_t from);
 
   ReplicaId self_;
+  std::shared_ptr<NameTable> names_;
   HealthDelta state_;
   std::uint64_t registry_version_ = 0;
   std::uint64_t counters_version_ = 0;
@@ -402,7 +406,7 @@ class HealthState {
   // The targets whose winning version is a removal, in GC order: its written_at.
   KeyTimeOrder removals_;
   bool tracking_ = false;
-  std::vector<std::string> registry_changes_;  // unsorted, may repeat; see take_registry_changes
+  std::vector<Name> registry_changes_;  // unsorted, may repeat; see take_registry_changes
 };
 
 }  // namespace heck

@@ -51,13 +51,13 @@ std::optional<std::string> subject_of(const HealthDelta& d) {
     if (!s) s = std::move(k);
     else if (*s != k) single = false;
   };
-  for (const auto& [k, v] : d.registry.store.entries()) take("t:" + k);
-  for (const auto& [k, v] : d.observations.store.entries()) take("t:" + k);
-  for (const auto& [k, v] : d.counters.store.entries()) take("c:" + k);
-  for (const auto& [k, v] : d.sets.store.entries()) take("s:" + k);
-  for (const auto& [k, v] : d.requests.store.entries()) take("k:" + k);
-  for (const auto& [k, v] : d.alerts.store.entries()) take("a:" + k);
-  for (const auto& [k, v] : d.routes.store.entries()) take("n:" + k);
+  for (const auto& [k, v] : d.registry.store.entries()) take("t:" + k.str());
+  for (const auto& [k, v] : d.observations.store.entries()) take("t:" + k.str());
+  for (const auto& [k, v] : d.counters.store.entries()) take("c:" + k.str());
+  for (const auto& [k, v] : d.sets.store.entries()) take("s:" + k.str());
+  for (const auto& [k, v] : d.requests.store.entries()) take("k:" + k.str());
+  for (const auto& [k, v] : d.alerts.store.entries()) take("a:" + k.str());
+  for (const auto& [k, v] : d.routes.store.entries()) take("n:" + k.str());
   if (!single) return std::nullopt;
   return s;
 }
@@ -107,13 +107,20 @@ std::size_t value_bytes(const RouteVersion& v) {
 }
 
 template <typename V>
-const V* find_value(const DotMap<std::string, DotFun<V>>& store, const std::string& key, Dot d) {
+const V* find_value(const DotMap<Name, DotFun<V>>& store, const std::string& key, Dot d) {
   const DotFun<V>* fun = store.find(key);
   if (!fun) return nullptr;
   for (const auto& [dot, v] : fun->entries()) {
     if (dot == d) return &v;
   }
   return nullptr;
+}
+
+// The spec pool's name table (making the pool when the config gave none),
+// held through the pool: the state's keys are interned where decoded keys are.
+std::shared_ptr<NameTable> pool_names(std::shared_ptr<SpecPool>& pool) {
+  if (!pool) pool = std::make_shared<SpecPool>();
+  return std::shared_ptr<NameTable>(pool, &pool->names());
 }
 
 }  // namespace
@@ -124,11 +131,10 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
       self_(std::move(self)),
       rng_(seed),
       broadcasts_(broadcasts),
-      state_(replica),
+      state_(replica, pool_names(config_.spec_pool)),
       clock_(config_.max_hlc_forward) {
   assert(replica != 0);
   assert(config_.max_packet_bytes > 0 && config_.max_pending_keys > 0);
-  if (!config_.spec_pool) config_.spec_pool = std::make_shared<SpecPool>();
   self_name_ = config_.spec_pool->names().intern(self_.sender);
   state_.set_live_sink(digest_index_.get());
 }
@@ -630,9 +636,9 @@ void Replicator::remember(const std::string& peer, const Digest& d) {
   k.routes = d.routes;
 }
 
-void Replicator::DigestIndex::live_dot(int store, const std::string& key, Dot dot, bool added) {
+void Replicator::DigestIndex::live_dot(int store, const Name& key, Dot dot, bool added) {
   const std::uint16_t b = bucket_of(key);
-  const std::uint64_t h = entry_hash(XXH64(key.data(), key.size(), 0), store, dot);
+  const std::uint64_t h = entry_hash(key.hash(), store, dot);  // XXH64(key), seed 0: the Name carries it
   hashes[b] = added ? hashes[b] + h : hashes[b] - h;
 }
 
@@ -644,9 +650,9 @@ std::vector<std::vector<Replicator::KeyRef>> Replicator::keys_by_bucket(
   if (wanted.none()) return out;
   const auto& st = state_.state();
   auto scan = [&](std::uint32_t store, const auto& map) {
-    map.for_each_key([&](const std::string& key) {
+    map.for_each_key([&](const Name& key) {
       const std::uint16_t b = bucket_of(key);
-      if (wanted.test(b)) out[b].push_back(KeyRef{key, XXH64(key.data(), key.size(), 0), store});
+      if (wanted.test(b)) out[b].push_back(KeyRef{key, key.hash(), store});
     });
   };
   scan(0, st.registry.store);
@@ -877,7 +883,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
       }
     }
     bytes += key.size() + 4;
-    if (!sent.empty()) out_store.put(key, std::move(sent));
+    if (!sent.empty()) out_store.put(config_.spec_pool->names().intern(key), std::move(sent));
   };
   const auto by_bucket = keys_by_bucket(differing);
   for (std::size_t i = 0; i < differing.size(); ++i) {
@@ -925,14 +931,15 @@ void Replicator::on_repair(Instant now, const wire::Part& part) {
   // supply our own copy; where we do not, we removed it (the dot is in our
   // context), and the join would drop it anyway.
   const auto& s = state_.state();
-  auto restore = [](const auto& mine, const std::map<std::string, std::vector<Dot>>& elided, auto& store) {
+  NameTable& names = config_.spec_pool->names();
+  auto restore = [&names](const auto& mine, const std::map<std::string, std::vector<Dot>>& elided, auto& store) {
     for (const auto& [key, dots] : elided) {
       const auto* have = store.find(key);
       auto fun = have ? *have : std::decay_t<decltype(*have)>{};
       for (const Dot& d : dots) {
         if (const auto* v = find_value(mine, key, d)) fun.insert(d, *v);
       }
-      if (!fun.empty()) store.put(key, std::move(fun));
+      if (!fun.empty()) store.put(names.intern(key), std::move(fun));
     }
   };
   restore(s.registry.store, r->elided.registry, r->delta.registry.store);

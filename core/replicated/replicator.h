@@ -332,7 +332,7 @@ class Replicator {
   // Registry change tracking (HealthState::take_registry_changes): the
   // composed node reconciles only the targets whose entry changed.
   void track_registry_changes() { state_.track_registry_changes(); }
-  std::vector<std::string> take_registry_changes() { return state_.take_registry_changes(); }
+  std::vector<Name> take_registry_changes() { return state_.take_registry_changes(); }
 
   // ---- outputs ----
   // Moves the parts queued for piggybacking since the last call (constructed
@@ -415,9 +415,9 @@ class Replicator {
   // The digest's bucket hashes, kept up to date as live dots come and go:
   // O(1) per dot (two hashes of its key), never O(state). On the heap so
   // the state's stores can point at it while the replicator moves.
-  struct DigestIndex final : LiveDotSink<std::string> {
+  struct DigestIndex final : LiveDotSink<Name> {
     std::vector<std::uint64_t> hashes = std::vector<std::uint64_t>(kDigestBuckets, 0);
-    void live_dot(int store, const std::string& key, Dot dot, bool added) override;
+    void live_dot(int store, const Name& key, Dot dot, bool added) override;
   };
   // A key held here, in one store (a view of the state's own key).
   struct KeyRef {

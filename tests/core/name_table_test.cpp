@@ -99,6 +99,40 @@ RC_GTEST_PROP(NameTableProp, TheTableHoldsExactlyTheTextsOfLiveNames, ()) {
   }
 }
 
+// Thousands of texts come and go in a scrambled order (the table grows
+// several times, and erases shift probe runs back): every live text is
+// found at its one copy, every released one is gone, and each Name carries
+// its text's hash.
+TEST(NameTable, ManyTextsComeAndGo) {
+  NameTable table;
+  std::vector<Name> held;
+  for (int i = 0; i < 5000; ++i) held.push_back(table.intern("t-" + std::to_string(i)));
+  std::vector<bool> live(held.size(), true);
+  for (std::size_t k = 0; k < held.size(); k += 2) {
+    const std::size_t i = (k * 7919) % held.size();
+    held[i] = Name{};
+    live[i] = false;
+  }
+  std::size_t alive = 0;
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    const std::string text = "t-" + std::to_string(i);
+    const Name found = table.find(text);
+    if (live[i]) {
+      ++alive;
+      ASSERT_EQ(&found.str(), &held[i].str()) << text;
+      EXPECT_EQ(found.hash(), text_hash(text));
+    } else {
+      ASSERT_TRUE(found.empty()) << text << " was released";
+    }
+  }
+  EXPECT_EQ(table.size(), alive);
+  EXPECT_EQ(Name{}.hash(), text_hash(""));
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    if (!live[i]) held[i] = table.intern("t-" + std::to_string(i));
+  }
+  EXPECT_EQ(table.size(), held.size());
+}
+
 TEST(NameTable, ABroadcastQueueKeepsItsKeysInTheTableItIsGiven) {
   auto table = std::make_shared<NameTable>();
   {

@@ -306,7 +306,7 @@ TEST(AlertLog, TheCodecCarriesItAndRefusesBadRecords) {
   HealthDelta bad = d;
   auto fun = *bad.alerts.store.find("web/ops");
   bad.alerts.store.erase("web/ops");
-  bad.alerts.store.put("web", std::move(fun));
+  bad.alerts.store.put(detached_name("web"), std::move(fun));
   auto r = decode_delta(encode_delta(bad));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().find("delta.a"), std::string::npos) << r.error();
@@ -384,7 +384,7 @@ TEST(AlertRoutes, TheCodecCarriesThemAndRefusesBadOnes) {
   HealthDelta moved = d;
   auto fun = *moved.routes.store.find("ops");
   moved.routes.store.erase("ops");
-  moved.routes.store.put("pager", std::move(fun));
+  moved.routes.store.put(detached_name("pager"), std::move(fun));
   auto m = decode_delta(encode_delta(moved));
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.error().find("route name 'ops' differs from its key 'pager'"), std::string::npos) << m.error();
@@ -395,7 +395,7 @@ TEST(AlertRoutes, TheCodecCarriesThemAndRefusesBadOnes) {
   const Dot dot = bad_fun.entries().front().first;
   DotFun<RouteVersion> replaced;
   replaced.insert(dot, RouteVersion{std::make_shared<const AlertRoute>(ftp), HlcTimestamp::make(9000, 1), A});
-  bad.routes.store.put("ops", std::move(replaced));
+  bad.routes.store.put(detached_name("ops"), std::move(replaced));
   auto f = decode_delta(encode_delta(bad));
   ASSERT_FALSE(f.ok());
   EXPECT_NE(f.error().find("delta.n"), std::string::npos) << f.error();

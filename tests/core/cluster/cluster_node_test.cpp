@@ -662,7 +662,7 @@ void expect_rings_only_near_the_top(TestCluster& c) {
       if (!c.node(i).latencies().contains(id)) continue;
       const auto ranked = c.node(i).ranked_members(id, 2);
       EXPECT_NE(std::find(ranked.begin(), ranked.end(), c.node(i).name()), ranked.end())
-          << "n" << i << " keeps a ring for " << id << ", ranked below its standby";
+          << "n" << i << " keeps a ring for " << id.str() << ", ranked below its standby";
     }
   }
 }
@@ -749,8 +749,8 @@ void expect_no_sample_twice(TestCluster& c) {
     for (const auto& [id, spec] : c.node(i).health_state().state().registry.store.entries()) {
       const auto ring = c.node(i).latencies().samples(id);
       for (std::size_t k = 0; k < ring.size(); ++k) {
-        if (k > 0) EXPECT_LT(ring[k - 1].at, ring[k].at) << "n" << i << " " << id << " sample " << k;
-        if (!ring[k].here) EXPECT_NE(measured_by(ring[k]), i) << "n" << i << " " << id << ": its own sample, handed back";
+        if (k > 0) EXPECT_LT(ring[k - 1].at, ring[k].at) << "n" << i << " " << id.str() << " sample " << k;
+        if (!ring[k].here) EXPECT_NE(measured_by(ring[k]), i) << "n" << i << " " << id.str() << ": its own sample, handed back";
       }
     }
   }

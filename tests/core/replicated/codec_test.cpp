@@ -330,7 +330,7 @@ TEST(SpecPool, DecodersShareOneSpecPerDistinctBytes) {
 // Every agent holds one observation per target by one of a few observers:
 // their names are interned in the pool, one copy per observer, not per
 // observation (an Observation holds an 8-byte Name, not a std::string).
-TEST(SpecPool, DecodersShareOneCopyOfEachObserversName) {
+TEST(SpecPool, DecodersShareOneCopyOfEachObserversNameAndKey) {
   static_assert(sizeof(Observation) <= 48);
   HealthState a(5);
   Observation o;
@@ -347,7 +347,14 @@ TEST(SpecPool, DecodersShareOneCopyOfEachObserversName) {
   };
   EXPECT_EQ(name_of(*x), "agent-with-a-long-name-7");
   EXPECT_EQ(&name_of(*x).str(), &name_of(*y).str());  // one copy of the text
-  EXPECT_EQ(pool.names().size(), 1u);
+  EXPECT_EQ(pool.names().size(), 3u);                   // the observer's name and the two keys
+  const auto key_of = [](const HealthDelta& d) { return d.observations.store.entries().begin()->first; };
+  EXPECT_EQ(key_of(*x), "web");
+  EXPECT_EQ(key_of(*x).hash(), text_hash("web"));
+  auto again = decode_delta(one, {}, &pool);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(&key_of(*again).str(), &key_of(*x).str());  // a key decoded twice: one copy
+  EXPECT_EQ(pool.names().size(), 3u);
   EXPECT_EQ(*x, *decode_delta(one));  // what a decode without the pool gives
   const auto alone = decode_delta(two);
   ASSERT_TRUE(alone.ok());

@@ -306,7 +306,7 @@ TEST(LikesCodec, MalformedSetsAndRequestsAreRefusedWithAMessage) {
   {
     DotFun<SetMark> f;
     f.insert(Dot{A, 1}, SetMark{});
-    bad_key.sets.store.put("no-slash", f);
+    bad_key.sets.store.put(detached_name("no-slash"), f);
     bad_key.sets.context.insert(Dot{A, 1});
   }
   refuse(bad_key, "is not a set name, '/' and a member");
@@ -314,7 +314,7 @@ TEST(LikesCodec, MalformedSetsAndRequestsAreRefusedWithAMessage) {
   {
     DotFun<AppliedRequest> f;
     f.insert(Dot{A, 1}, answer(1, 1));
-    bad_req.requests.store.put("two words", f);
+    bad_req.requests.store.put(detached_name("two words"), f);
     bad_req.requests.context.insert(Dot{A, 1});
   }
   refuse(bad_req, "is not a valid idempotency key");
@@ -322,7 +322,7 @@ TEST(LikesCodec, MalformedSetsAndRequestsAreRefusedWithAMessage) {
   {
     DotFun<AppliedRequest> f;
     f.insert(Dot{A, 1}, answer(1, 1, std::string(kMaxRequestBodyBytes + 1, 'x')));
-    big_body.requests.store.put("k", f);
+    big_body.requests.store.put(detached_name("k"), f);
     big_body.requests.context.insert(Dot{A, 1});
   }
   refuse(big_body, "body: must be a string of at most");
@@ -332,7 +332,7 @@ TEST(LikesCodec, MalformedSetsAndRequestsAreRefusedWithAMessage) {
     r.status = 42;
     DotFun<AppliedRequest> f;
     f.insert(Dot{A, 1}, r);
-    bad_status.requests.store.put("k", f);
+    bad_status.requests.store.put(detached_name("k"), f);
     bad_status.requests.context.insert(Dot{A, 1});
   }
   refuse(bad_status, "status: 42 is out of range");

@@ -75,7 +75,7 @@ inline json value(const Observation& o, ReplicaTable& t) {
 inline json value(std::int64_t v, ReplicaTable&) { return json(v); }
 
 template <typename V>
-json causal(const Causal<DotMap<std::string, DotFun<V>>>& c, ReplicaTable& t) {
+json causal(const Causal<DotMap<Name, DotFun<V>>>& c, ReplicaTable& t) {
   json store = json::array();
   for (const auto& [key, fun] : c.store.entries()) {
     json row = json::array({key});
