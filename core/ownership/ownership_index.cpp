@@ -130,7 +130,7 @@ void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_a
   const bool reshuffle = !added.empty() || removed_any;
   if (reshuffle || (any_flipped && affected)) {
     TopList before;
-    targets_.for_each_slot([&](std::pair<std::string, Target>& slot) {
+    targets_.for_each_slot([&](std::pair<Name, Target>& slot) {
       const std::string& id = slot.first;
       Target& t = slot.second;
       // A flag matters only on an owner: it decides whether the standby checks.
@@ -184,12 +184,12 @@ void OwnershipIndex::compact() {
     remap[m] = fresh;
     m = fresh;
   }
-  targets_.for_each_slot([&](std::pair<std::string, Target>& slot) {
+  targets_.for_each_slot([&](std::pair<Name, Target>& slot) {
     for (Entry& e : slot.second.top) e.member = remap[e.member];
   });
 }
 
-void OwnershipIndex::put_target(const std::string& id, std::size_t checkers) {
+void OwnershipIndex::put_target(const Name& id, std::size_t checkers) {
   const auto wanted = static_cast<std::uint32_t>(std::max<std::size_t>(1, checkers));
   auto* it = targets_.find(id);
   if (!it) {
@@ -202,7 +202,7 @@ void OwnershipIndex::put_target(const std::string& id, std::size_t checkers) {
   rank_full(it->first, t);
 }
 
-void OwnershipIndex::remove_target(const std::string& id) { targets_.erase(id); }
+void OwnershipIndex::remove_target(std::string_view id) { targets_.erase(id); }
 
 std::vector<std::string> OwnershipIndex::target_ids() const {
   std::vector<std::string> out;

@@ -67,9 +67,13 @@ class OwnershipIndex {
   // set_members() with the rest of the set unchanged, without the O(members)
   // work: a driver that sees member changes one by one calls this.
   void update_member(const IndexedMember& member, bool live, std::vector<std::string>* affected = nullptr);
-  // Adds or updates a target (checkers >= 1); drops one.
-  void put_target(const std::string& id, std::size_t checkers);
-  void remove_target(const std::string& id);
+  // Adds or updates a target (checkers >= 1); drops one. The index keys
+  // the target by `id` itself: a node passes the Name its replicated state
+  // holds the target under, so the id's text is not copied again (a text
+  // is interned here, in the member names' table).
+  void put_target(const Name& id, std::size_t checkers);
+  void put_target(std::string_view id, std::size_t checkers) { put_target(names_->intern(id), checkers); }
+  void remove_target(std::string_view id);
   bool contains(const std::string& id) const { return targets_.contains(id); }
   std::vector<std::string> target_ids() const;
   std::size_t target_count() const { return targets_.size(); }
@@ -136,7 +140,7 @@ class OwnershipIndex {
   std::vector<Member> members_;                          // interned; `live` marks the current set
   NameIndex by_name_;                                    // name -> index into members_
   std::vector<std::uint32_t> live_;                      // ids of live members
-  SlotMap<std::string, Target> targets_;  // by id (hashed; ordered on demand)
+  SlotMap<Name, Target> targets_;  // by id (hashed; ordered on demand)
   mutable std::vector<Scored> scratch_;   // rank_live's full ranking
   mutable std::uint64_t full_ranks_ = 0;
   mutable std::uint64_t hashes_ = 0;

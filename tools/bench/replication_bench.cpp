@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 
 #include "core/replicated/codec.h"
+#include "core/replicated/spec_pool.h"
 #include "core/replicated/replicator.h"
 #include "tests/core/replicated/replication_harness.h"
 
@@ -399,12 +400,19 @@ void memory(std::size_t targets) {
   obs_only.observations = snapshot.observations;
   const Bytes obs_bytes =
       wire::encode(wire::Header{"n0", "n0:1"}, {wire::encode_part(wire::PartType::delta, encode_delta(obs_only))});
-  auto measure = [&](const Bytes& bytes) {
+  // `pooled`: decoded through the replicator's own spec pool, as an agent
+  // decodes what it receives (the pool keeps each spec's bytes to share it
+  // between copies, and the name table the keys are interned in); else by
+  // a decoder of its own, whose table goes with it.
+  auto measure = [&](const Bytes& bytes, bool pooled) {
     const std::size_t before = heap_used();
-    auto* r = new Replicator(ReplicatorConfig{}, wire::Header{"m", "m:1"}, 4242, 1, nullptr);
+    ReplicatorConfig config;
+    if (pooled) config.spec_pool = std::make_shared<SpecPool>();
+    SpecPool* pool = config.spec_pool.get();
+    auto* r = new Replicator(std::move(config), wire::Header{"m", "m:1"}, 4242, 1, nullptr);
     {
       auto env = wire::decode(bytes);
-      auto d = decode_delta(env->parts[0].body);
+      auto d = decode_delta(env->parts[0].body, {}, pool);
       r->join_snapshot(*d);
     }
     (void)r->digest();  // the anti-entropy index is part of the steady state
@@ -412,8 +420,9 @@ void memory(std::size_t targets) {
     delete r;
     return static_cast<double>(after - before) / static_cast<double>(targets);
   };
-  const double all = measure(full);
-  const double obs = measure(obs_bytes);
+  const double all = measure(full, false);
+  const double obs = measure(obs_bytes, false);
+  const double agent = measure(full, true);
   // The same state joined from an in-memory snapshot: the TargetSpec objects
   // stay shared with the snapshot (as they are with the node's scheduler), so
   // this is the replication structure alone.
@@ -427,6 +436,7 @@ void memory(std::size_t targets) {
   row("  observations only (+ index)", fmt::format("{:.0f}", obs));
   row("  target registry (spec version, TargetSpec)", fmt::format("{:.0f}", all - obs));
   row("  replication structure alone (TargetSpec objects shared)", fmt::format("{:.0f}", structure));
+  row("  as an agent holds it (decoded through its spec pool)", fmt::format("{:.0f}", agent));
   row("sizeof(TargetSpec) / sizeof(Observation)", fmt::format("{} / {}", sizeof(TargetSpec), sizeof(Observation)));
 }
 
