@@ -57,13 +57,14 @@ void NameTable::grow() {
 Name NameTable::intern(std::string_view text) {
   if (text.empty()) return Name{};
   const std::uint64_t h = text_hash(text);
-  if ((size_ + 1) * 4 > slots_.size() * 3) grow();
-  const std::size_t i = probe(h, text);
-  if (!slots_[i]) {
-    slots_[i] = new Name::Entry{std::string(text), this, h, 0};
-    ++size_;
+  if (!slots_.empty()) {
+    if (Name::Entry* e = slots_[probe(h, text)]) return Name(e);
   }
-  return Name(slots_[i]);
+  if ((size_ + 1) * 4 > slots_.size() * 3) grow();  // only for a text that is new
+  Name::Entry*& slot = slots_[probe(h, text)];
+  slot = new Name::Entry{std::string(text), this, h, 0};
+  ++size_;
+  return Name(slot);
 }
 
 Name NameTable::find(std::string_view text) const {
