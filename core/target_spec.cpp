@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "core/json_fields.h"
+#include "core/wire/msgpack_writer.h"
 
 namespace heck {
 
@@ -367,6 +368,47 @@ json TargetSpec::to_json() const {
   return j;
 }
 
+void TargetSpec::write_msgpack(wire::MsgpackWriter& w) const {
+  // The keys of to_json() that this spec has, in a JSON object's (sorted)
+  // order; TargetSpecMsgpack.* pins the bytes against to_msgpack(to_json()).
+  const bool has_http = url.scheme != Scheme::tcp;
+  const bool has_body = has_http && http->expect_body.has_value();
+  const bool has_headers = has_http && !http->headers.empty();
+  const bool has_tls = url.scheme == Scheme::https;
+  w.map(6 + (checkers != 1) + has_body + 2 * has_http + has_headers + (quorum != 1) +
+        (http->tls_expiry_min_days != 0) + has_tls);
+  if (checkers != 1) w.str("checkers"), w.sint(checkers);
+  if (has_body) w.str("expect_body"), w.str(*http->expect_body);
+  if (has_http) {
+    w.str("expect_status");
+    w.array(expect_status.size());
+    for (const StatusRange& r : expect_status) {
+      char buf[32];
+      char* end = std::to_chars(buf, buf + sizeof buf, r.lo).ptr;
+      if (r.lo != r.hi) {
+        *end++ = '-';
+        end = std::to_chars(end, buf + sizeof buf, r.hi).ptr;
+      }
+      w.str(std::string_view(buf, static_cast<std::size_t>(end - buf)));
+    }
+  }
+  w.str("fall"), w.sint(fall);
+  if (has_headers) {
+    w.str("headers");
+    w.map(http->headers.size());
+    for (const auto& [name, value] : http->headers) w.str(name), w.str(value);
+  }
+  w.str("id"), w.str(id);
+  w.str("interval_ms"), w.sint(interval.ms());
+  if (has_http) w.str("method"), w.str(http->method);
+  if (quorum != 1) w.str("quorum"), w.sint(quorum);
+  w.str("rise"), w.sint(rise);
+  w.str("timeout_ms"), w.sint(timeout.ms());
+  if (http->tls_expiry_min_days != 0) w.str("tls_expiry_min_days"), w.sint(http->tls_expiry_min_days);
+  if (has_tls) w.str("tls_verify"), w.boolean(http->tls_verify);
+  w.str("url"), w.str(url.to_string());
+}
+
 Result<std::vector<TargetSpec>> parse_target_list(const json& j, std::string_view where) {
   if (!j.is_array()) return Error{fmt::format("{}: must be an array, got {}", where, type_name(j))};
   std::vector<TargetSpec> out;
@@ -384,7 +426,9 @@ Result<std::vector<TargetSpec>> parse_target_list(const json& j, std::string_vie
 }
 
 std::uint64_t spec_fingerprint(const TargetSpec& spec) {
-  const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(spec.to_json());
+  Bytes bytes;
+  wire::MsgpackWriter w(bytes);
+  spec.write_msgpack(w);
   return XXH3_64bits(bytes.data(), bytes.size());
 }
 

@@ -28,6 +28,10 @@
 
 namespace heck {
 
+namespace wire {
+class MsgpackWriter;
+}
+
 enum class Scheme : std::uint8_t { http, https, tcp };
 
 std::string_view to_string(Scheme s);
@@ -98,6 +102,12 @@ struct TargetSpec {
   // "targets[2]" gives "targets[2].interval_ms: must be positive".
   static Result<TargetSpec> from_json(const nlohmann::json& j, std::string_view where = "target");
   nlohmann::json to_json() const;
+  // Writes to_json() as MessagePack straight from the fields: exactly the
+  // bytes nlohmann::json::to_msgpack(to_json()) gives (keys in their sorted
+  // order, each value in its smallest form), without building the tree.
+  // The replication codec writes specs with it, and the spec pool
+  // re-encodes with it to confirm a hit (core/replicated/spec_pool.h).
+  void write_msgpack(wire::MsgpackWriter& w) const;
 
   bool operator==(const TargetSpec&) const = default;
 };

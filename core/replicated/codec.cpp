@@ -78,14 +78,24 @@ struct NullWriter {
   void array(std::size_t) {}
 };
 
-// The JSON values on the wire: a target spec and an alert route, each
-// written rarely (a registration, an API write), as its own to_json().
+// The JSON values on the wire: a target spec and an alert route, each as
+// the MessagePack of its own to_json(); null for a removal (health_state.h:
+// SpecVersion). A spec is written straight from its fields (the same bytes,
+// TargetSpec::write_msgpack): registry entries travel in every repair and
+// anti-entropy round. A route is written rarely (an API write).
+void write_json_value(const TargetSpec* spec, MsgpackWriter& w) {
+  if (spec) {
+    spec->write_msgpack(w);
+  } else {
+    w.nil();
+  }
+}
 template <typename T>
 void write_json_value(const T* value, MsgpackWriter& w) {
   if (value) {
     nlohmann::json::to_msgpack(value->to_json(), w.bytes());
   } else {
-    w.nil();  // a target removal (health_state.h: SpecVersion)
+    w.nil();
   }
 }
 template <typename T>

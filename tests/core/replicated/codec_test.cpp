@@ -4,6 +4,7 @@
 #include <rapidcheck/gtest.h>
 
 #include "core/wire/envelope.h"
+#include "core/wire/msgpack_writer.h"
 #include "tests/core/wire/json_reference.h"
 
 namespace heck {
@@ -368,29 +369,64 @@ TEST(SpecPool, AHitIsStillCheckedAgainstItsKey) {
   HealthState a(5);
   SpecPool pool;
   ASSERT_TRUE(decode_delta(encode_delta(a.put_target(HlcTimestamp::make(1, 0), spec("web"))), {}, &pool).ok());
-  const json body = json::parse(R"({"r": [5], "g": [[["api", 0, 2, [{"id": "web", "url": "http://127.0.0.1:9000/"}, 1, 0]]], [[0, 2], []]]})");
+  json body = json::parse(R"({"r": [5], "g": [[["api", 0, 2, [null, 1, 0]]], [[0, 2], []]]})");
+  body["g"][0][0][3][0] = spec("web").to_json();  // the canonical bytes: a hit
   auto first = decode_delta(wire::msgpack_of(body), {}, &pool);
   auto again = decode_delta(wire::msgpack_of(body), {}, &pool);
+  EXPECT_EQ(pool.counters().hits, 2u);
   ASSERT_FALSE(first.ok());
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.error().find("spec id 'web' differs from its key 'api'"), std::string::npos) << again.error();
   EXPECT_EQ(again.error(), first.error());
 }
 
+Bytes spec_bytes(const TargetSpec& s) {
+  Bytes out;
+  wire::MsgpackWriter w(out);
+  s.write_msgpack(w);
+  return out;
+}
+
+// The pool keeps no bytes: a hit is one whose bytes are those the pooled
+// spec writes. Bytes in another form (here: only the keys given, not the
+// defaults the canonical form spells out) decode to the same spec but never
+// hit; the pool then keeps the spec under those bytes' hash, and a later
+// lookup finds the entry, writes its spec, sees other bytes: a miss.
+TEST(SpecPool, OnlyTheCanonicalBytesOfASpecHit) {
+  SpecPool pool;
+  const Bytes short_form = wire::msgpack_of(json::parse(R"({"id": "web", "url": "http://127.0.0.1:9000/"})"));
+  json body = json::parse(R"({"r": [5], "g": [[["web", 0, 2, [null, 1, 0]]], [[0, 2], []]]})");
+  body["g"][0][0][3][0] = json::from_msgpack(short_form);
+  auto first = decode_delta(wire::msgpack_of(body), {}, &pool);
+  auto again = decode_delta(wire::msgpack_of(body), {}, &pool);
+  ASSERT_TRUE(first.ok() && again.ok());
+  EXPECT_EQ(*first, *again);
+  EXPECT_EQ(pool.counters().hits, 0u);
+  EXPECT_EQ(pool.counters().misses, 2u);
+  EXPECT_EQ(pool.counters().collisions, 1u);
+  const auto parsed = TargetSpec::from_json(json::from_msgpack(short_form));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(pool.find(spec_bytes(*parsed)), nullptr);  // not pooled under its canonical bytes yet
+  // A spec pooled under bytes it does not write is never returned for them.
+  pool.insert(short_form, std::make_shared<const TargetSpec>(spec("db")));
+  EXPECT_EQ(pool.find(short_form), nullptr);
+  auto canonical = std::make_shared<const TargetSpec>(*parsed);
+  pool.insert(spec_bytes(*canonical), canonical);
+  EXPECT_EQ(pool.find(spec_bytes(*parsed)).get(), canonical.get());
+}
+
 TEST(SpecPool, PurgesSpecsNobodyHoldsAnyMore) {
   SpecPool pool;
   std::vector<std::shared_ptr<const TargetSpec>> held;
   for (int i = 0; i < 3000; ++i) {
-    const std::string id = "t" + std::to_string(i);
-    auto s = std::make_shared<const TargetSpec>(spec(id));
-    const Bytes key(id.begin(), id.end());
-    pool.insert(key, s);
+    auto s = std::make_shared<const TargetSpec>(spec("t" + std::to_string(i)));
+    pool.insert(spec_bytes(*s), s);
     if (i % 2 == 0) held.push_back(s);  // the odd ones are dropped by their holder at once
   }
   EXPECT_GT(pool.counters().purged, 0u);
   EXPECT_LT(pool.size(), 3000u);
   // Every spec still held elsewhere is still found.
-  for (const auto& s : held) EXPECT_EQ(pool.find(Bytes(s->id.begin(), s->id.end())).get(), s.get());
+  for (const auto& s : held) EXPECT_EQ(pool.find(spec_bytes(*s)).get(), s.get());
 }
 
 TEST(Codec, LimitsBoundEveryCount) {
