@@ -17,10 +17,13 @@ Duration CheckScheduler::jitter_bound(const TargetSpec& spec) const {
   return std::max(Duration::zero(), std::min(by_fraction, by_timeout));
 }
 
-void CheckScheduler::add_target(Instant now, TargetSpec spec, Effects& out, const TargetStart& start) {
-  if (const auto* it = by_id_.find(spec.id)) {
-    if (*slots_[it->second].spec == spec) return;
-    remove_target(now, spec.id, out);
+void CheckScheduler::add_target(Instant now, std::shared_ptr<const TargetSpec> spec, Effects& out,
+                                const TargetStart& start) {
+  assert(spec);
+  if (const auto* it = by_id_.find(spec->id)) {
+    const TargetSpec& held = *slots_[it->second].spec;
+    if (&held == spec.get() || held == *spec) return;
+    remove_target(now, spec->id, out);
   }
   std::uint32_t slot;
   if (!free_slots_.empty()) {
@@ -32,7 +35,7 @@ void CheckScheduler::add_target(Instant now, TargetSpec spec, Effects& out, cons
   }
   TargetState& t = slots_[slot];
   t = TargetState{};
-  t.spec = std::make_shared<const TargetSpec>(std::move(spec));
+  t.spec = std::move(spec);
   t.added_at = now;
   t.status_since = now;
   t.status = start.status;

@@ -87,7 +87,12 @@ class CheckScheduler {
   // --- inputs -------------------------------------------------------------
   // Adds a target, or replaces one with the same id. An identical spec is a
   // no-op; a changed spec restarts the target (status back to unknown).
-  void add_target(Instant now, TargetSpec spec, Effects& out, const TargetStart& start = {});
+  // The spec is held, not copied: a node passes the one its replicated
+  // registry holds (one copy of each spec per node).
+  void add_target(Instant now, std::shared_ptr<const TargetSpec> spec, Effects& out, const TargetStart& start = {});
+  void add_target(Instant now, TargetSpec spec, Effects& out, const TargetStart& start = {}) {
+    add_target(now, std::make_shared<const TargetSpec>(std::move(spec)), out, start);
+  }
   // Removes a target; a check in flight is forgotten. Returns false if absent.
   bool remove_target(Instant now, std::string_view id, Effects& out);
   void handle_timer(Instant now, TimerKey key, Effects& out);

@@ -348,7 +348,7 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
         }
       }
     }
-    scheduler_.add_target(now, *spec, out, start);
+    scheduler_.add_target(now, resolved->spec->spec, out, start);
     ++counters_.ownership_changes;
   }
   for (const std::string* id : drop) {

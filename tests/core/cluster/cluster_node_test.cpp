@@ -212,6 +212,10 @@ TEST(ClusterNode, EveryTargetHasExactlyOneCheckerAndEveryoneAgreesOnOwners) {
       if (c.node(i).checks(id)) {
         ++checking;
         checkers_used.insert(i);
+        // The scheduler holds the registry's spec, not a copy of it.
+        const auto resolved = c.node(i).replication().state().target(id);
+        ASSERT_TRUE(resolved && resolved->spec && c.node(i).scheduler().find(id));
+        EXPECT_EQ(c.node(i).scheduler().find(id)->spec.get(), resolved->spec->spec.get()) << id;
       }
       EXPECT_EQ(c.node(i).owners(id), c.node(0).owners(id)) << id << " at n" << i;
     }
