@@ -492,10 +492,10 @@ std::string Agent::render_metrics() {
   removal_records_.set(static_cast<double>(node_.health_state().removal_records()));
   std::array<std::size_t, 3> by_status{};  // healthy, unhealthy, unknown
   std::size_t stale = 0;
-  for (const TargetView& v : node_.target_views(clock_.now())) {
+  node_.for_each_target_view(clock_.now(), [&](const TargetView& v) {
     by_status[v.status == HealthStatus::healthy ? 0 : v.status == HealthStatus::unhealthy ? 1 : 2] += 1;
     stale += v.stale ? 1 : 0;
-  }
+  });
   targets_status_.set({"healthy"}, static_cast<double>(by_status[0]));
   targets_status_.set({"unhealthy"}, static_cast<double>(by_status[1]));
   targets_status_.set({"unknown"}, static_cast<double>(by_status[2]));

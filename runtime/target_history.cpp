@@ -23,7 +23,7 @@ void TargetHistory::transition(std::string_view id, Transition t) {
   e.status = t.to;
   e.transitions.push_back(std::move(t));
   if (e.transitions.size() > kMaxTransitions) {
-    e.transitions.pop_front();
+    e.transitions.erase(e.transitions.begin());
     e.truncated = true;
   }
 }
@@ -130,7 +130,7 @@ Result<TargetHistory> TargetHistory::from_json(std::string_view text) {
       entry.transitions.push_back(Transition{Instant::from_ns(t[0].get<std::int64_t>()), *status(t[1]), *status(t[2]),
                                              t[3].get<std::string>(), t[4].get<std::string>()});
       if (entry.transitions.size() > kMaxTransitions) {
-        entry.transitions.pop_front();
+        entry.transitions.erase(entry.transitions.begin());
         entry.truncated = true;
       }
     }

@@ -722,9 +722,7 @@ std::optional<HealthStatus> ClusterNode::target_status(const std::string& id) co
 std::vector<TargetView> ClusterNode::target_views(Instant now) const {
   std::vector<TargetView> out;
   out.reserve(health_state().state().registry.store.size());
-  for (const auto& [id, specs] : health_state().state().registry.store.entries()) {
-    if (auto v = target_view(id, now)) out.push_back(std::move(*v));
-  }
+  for_each_target_view(now, [&](TargetView& v) { out.push_back(std::move(v)); });
   return out;
 }
 

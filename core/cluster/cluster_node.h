@@ -248,6 +248,14 @@ class ClusterNode {
   std::optional<TargetView> target_view(const std::string& id, Instant now) const;
   // Every registered target, by id.
   std::vector<TargetView> target_views(Instant now) const;
+  // f(view) for every registered target, by id, one view at a time: a
+  // listing or a count over 10^4 targets holds one view, not all of them.
+  template <typename F>
+  void for_each_target_view(Instant now, F&& f) const {
+    for (const auto& [id, specs] : health_state().state().registry.store.entries()) {
+      if (auto v = target_view(id, now)) f(*v);
+    }
+  }
   // The status target_view(id) reports, without building the view (no
   // ranking, no copies for people); nullopt when the registry does not hold
   // it. O(observations of the target).
