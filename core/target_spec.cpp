@@ -370,7 +370,8 @@ json TargetSpec::to_json() const {
 
 void TargetSpec::write_msgpack(wire::MsgpackWriter& w) const {
   // The keys of to_json() that this spec has, in a JSON object's (sorted)
-  // order; TargetSpecMsgpack.* pins the bytes against to_msgpack(to_json()).
+  // order. TargetSpec.WriteMsgpack* (tests) pin the bytes against
+  // to_msgpack(to_json()).
   const bool has_http = url.scheme != Scheme::tcp;
   const bool has_body = has_http && http->expect_body.has_value();
   const bool has_headers = has_http && !http->headers.empty();

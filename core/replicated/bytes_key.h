@@ -1,5 +1,7 @@
-// Exact byte strings as hash-map keys: the decode pools (spec_pool.h,
-// delta_pool.h) map the bytes a value was decoded from to the value.
+// Exact byte strings as hash-map keys: the delta pool (delta_pool.h) maps
+// the bytes a delta was decoded from to the delta, the latency history its
+// target ids to rings. (The spec pool keys by a hash of the bytes only and
+// confirms a hit by encoding again: spec_pool.h.)
 // Lookups take the bytes as a view (no copy); only an insert stores them.
 // The map is a SlotMap (core/slot_map.h) hashed with XXH3: one or two cache
 // lines a lookup. A std::unordered_map's bucket-chain walk over cold nodes
