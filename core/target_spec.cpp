@@ -384,8 +384,8 @@ void TargetSpec::write_msgpack(wire::MsgpackWriter& w) const {
     w.str("expect_status");
     w.array(expect_status.size());
     for (const StatusRange& r : expect_status) {
-      char buf[32];
-      char* end = std::to_chars(buf, buf + sizeof buf, r.lo).ptr;
+      char buf[32];  // two ints of at most 11 characters and a '-'
+      char* end = std::to_chars(buf, buf + 12, r.lo).ptr;
       if (r.lo != r.hi) {
         *end++ = '-';
         end = std::to_chars(end, buf + sizeof buf, r.hi).ptr;
