@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include "core/open_addressing.h"
+
 namespace heck {
 
 std::uint64_t text_hash(std::string_view text) { return XXH64(text.data(), text.size(), 0); }
@@ -84,15 +86,8 @@ void NameTable::erase(const Name::Entry* e) {
   while (slots_[hole] != e) hole = (hole + 1) & mask;
   delete slots_[hole];
   --size_;
-  // Backward shift: pull later members of the probe run into the hole.
-  for (std::size_t j = (hole + 1) & mask; slots_[j]; j = (j + 1) & mask) {
-    const std::size_t home = slots_[j]->hash & mask;
-    const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-    if (movable) {
-      slots_[hole] = slots_[j];
-      hole = j;
-    }
-  }
+  hole = backward_shift(
+      slots_, hole, [](const Name::Entry* s) { return s != nullptr; }, [](const Name::Entry* s) { return s->hash; });
   slots_[hole] = nullptr;
 }
 

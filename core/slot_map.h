@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "core/name_table.h"
+#include "core/open_addressing.h"
 
 namespace heck {
 
@@ -80,17 +81,8 @@ class KeyLookup {
       if (slots_[i].tag == 0) return;
       if (slots_[i].tag == t && slots_[i].slot == slot) break;
     }
-    // Backward shift: pull later members of the probe run into the hole.
-    std::size_t hole = i;
-    for (std::size_t j = (i + 1) & mask(); slots_[j].tag != 0; j = (j + 1) & mask()) {
-      const std::size_t home = slots_[j].tag & mask();
-      // j's entry may move to the hole when its home is not in (hole, j].
-      const bool movable = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
-      if (movable) {
-        slots_[hole] = slots_[j];
-        hole = j;
-      }
-    }
+    const std::size_t hole = backward_shift(
+        slots_, i, [](const Slot& s) { return s.tag != 0; }, [](const Slot& s) { return s.tag; });
     slots_[hole] = Slot{};
     --size_;
   }

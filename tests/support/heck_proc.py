@@ -313,15 +313,16 @@ def start_proc(name, args, **kw):
 
 
 def start_agent(heck, name=None, bind="127.0.0.1:0", api="127.0.0.1:0", join=(), key=None, data_dir=None,
-                extra=(), token=None, wait_s=10, **kw):
+                extra=(), token=None, wait_s=10, prefix=(), **kw):
     """Starts `heck agent` and (unless wait_s is None) waits for its listening line.
 
     name, bind, api, key, data_dir: the flags, left out when None; join: one
     --join each; extra: more arguments (--config F, SWIM timings, ...); token:
-    the default bearer token of request(). kw: as HeckProc (env overrides,
-    a value None removes the variable; deadline bounds the wait and fails).
+    the default bearer token of request(); prefix: a command the agent runs
+    under (a profiler). kw: as HeckProc (env overrides, a value None removes
+    the variable; deadline bounds the wait and fails).
     """
-    args = [heck, "agent"]
+    args = list(prefix) + [heck, "agent"]
     for flag, value in (("--name", name), ("--bind", bind), ("--api", api), ("--key", key),
                         ("--data-dir", data_dir)):
         if value is not None:

@@ -3,6 +3,7 @@
 
   tools/bench/loopback_bench.py [--heck build/heck] [--agents 5] [--targets 2000]
                                 [--interval-ms 1000] [--measure-s 20] [--swim lan|fast]
+                                [--heaptrack n2]
 
 1. One target server: `heck demo --serve-targets 127.0.0.1:0` (a C++ server on
    its own thread; every target is a distinct URL /ok?n=I on it). Its CPU is
@@ -146,9 +147,9 @@ class Client:
 class Agent(Client):
     """A `heck agent` child (tests/support/heck_proc.py) and a Client to its API."""
 
-    def __init__(self, heck, name, key, join, agent_flags):
+    def __init__(self, heck, name, key, join, agent_flags, prefix=()):
         self.child = start_agent(heck, name, key=key, join=join, extra=agent_flags, merge_stdout=True,
-                                 max_lines=MAX_OUTPUT_LINES, deadline=RUN)
+                                 max_lines=MAX_OUTPUT_LINES, deadline=RUN, prefix=prefix)
         super().__init__(name, self.child.api_port)
         self.proc = self.child.proc
         self.cluster = self.child.cluster
@@ -169,6 +170,9 @@ def main():
     ap.add_argument("--interval-ms", type=int, default=1000)
     ap.add_argument("--measure-s", type=float, default=20)
     ap.add_argument("--swim", choices=["lan", "fast"], default="lan")
+    ap.add_argument("--heaptrack", metavar="NAME",
+                    help="run agent NAME (n2, ...) under heaptrack, its file in /tmp/heaptrack.NAME.*; "
+                         "read the peak with heaptrack_print --print-peaks (its CPU and RSS figures are heaptrack's)")
     args = ap.parse_args()
     if not 2 <= args.agents <= 20 or not 1 <= args.targets <= 10000 or not 5 <= args.measure_s <= 60:
         ap.error("--agents 2-20, --targets 1-10000, --measure-s 5-60")
@@ -189,7 +193,9 @@ def main():
         agents = [Agent(args.heck, "n1", key, [], agent_flags)]
         procs.append(agents[0])
         for i in range(2, args.agents + 1):
-            agents.append(Agent(args.heck, f"n{i}", key, [agents[0].cluster], agent_flags))
+            name = f"n{i}"
+            prefix = ["heaptrack", "-o", f"/tmp/heaptrack.{name}"] if args.heaptrack == name else []
+            agents.append(Agent(args.heck, name, key, [agents[0].cluster], agent_flags, prefix))
             procs.append(agents[-1])
         n1 = agents[0]
         poll("every agent alive in n1's view",
