@@ -24,7 +24,8 @@
 //   over flush_delay keeps messages per update low under load; losses are
 //   covered by the piggybacked copies and by anti-entropy. A flush of a
 //   burst (combine_from groups or more: configured targets, a bulk write)
-//   joins consecutive groups into one part per datagram: receivers then
+//   joins consecutive groups of its own into one part per datagram (a
+//   forwarder sends received bodies on as they came): receivers then
 //   decode and join a delta per datagram, not one per key (the main row's
 //   registration: ~10,000 single-key joins per agent became ~1,250).
 // - A received delta that brought something new (a dot or a removal this
@@ -373,6 +374,11 @@ class Replicator {
     // (erased without a search; set in buffer()).
     std::map<std::uint64_t, const std::string*>::iterator order;
     std::optional<wire::EncodedPart> part;   // cached encoding of `group`
+    // `group` is a received delta and `part` its body as it came: a flush
+    // sends it on unchanged, never combined with other groups, so every
+    // forwarder of one body sends the same bytes and a receiver drops the
+    // copies unread (seen_bodies.h).
+    bool as_received = false;
   };
   struct RepairPlan {
     std::optional<Repair> repair;  // what the peer lacks

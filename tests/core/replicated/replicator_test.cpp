@@ -424,6 +424,51 @@ TEST(DeltaPool, ForwardersBufferThePoolsDecodedDeltaNotACopy) {
   expect_identical(net);
 }
 
+// In gossip mode a forwarder sends every received body on as it came, even
+// when a burst fills its flush: combine_from joins a node's own groups,
+// never received ones. So every delta body on the wire is one its writer
+// built, and a receiver drops the copies unread. (Combined again, each
+// forwarder's join of what it happened to receive was a body no one had
+// seen: decoded and joined in full by every receiver, and forwarded on
+// whenever any of it was news.)
+TEST(Replicator, GossipForwardersSendABurstOnAsItCameNotCombinedAgain) {
+  ReplicatorConfig cfg;
+  cfg.max_direct_peers = 2;  // 7 other peers: gossip mode, fanout 3
+  ReplicaNet net(8, cfg, NetOptions{Duration::milliseconds(5)}, 5);
+  net.run_for(Duration::seconds(1));
+  std::size_t bodies = 0, several = 0;
+  net.on_deliver = [&](const ReplicaNet::Delivery& d) {
+    if (d.channel != Channel::datagram) return;
+    auto env = wire::decode(d.bytes);
+    if (!env.ok()) return;
+    for (const wire::Part& part : env->parts) {
+      if (part.type != wire::PartType::delta) continue;
+      auto delta = decode_delta(part.body);
+      ASSERT_TRUE(delta.ok());
+      ++bodies;
+      if (delta->registry.store.size() != 1) ++several;
+    }
+  };
+  // Seven writers, two targets each at once: each writer's flush sends a
+  // part per target (fewer than combine_from), so a forwarder receives
+  // more than combine_from small parts within one flush of its own.
+  for (std::size_t w = 1; w < net.size(); ++w) {
+    net.act(w, [&](Replicator& r, Effects& out) {
+      for (int i = 0; i < 2; ++i) r.put_target(net.now(), spec(fmt::format("t{}-{}", w, i)), out);
+    });
+  }
+  net.run_for(Duration::milliseconds(60));  // the pushes and two rounds of forwards; no anti-entropy yet
+  net.on_deliver = nullptr;
+  EXPECT_GT(bodies, 14u);
+  EXPECT_EQ(several, 0u) << "a forwarder joined received bodies into a new one";
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) seen += net.node(i).counters().deltas_seen;
+  EXPECT_GT(seen, 0u);  // copies arrived, and were dropped unread
+  net.run_for(Duration::seconds(5));
+  expect_identical(net);
+  EXPECT_EQ(net.node(0).state().targets().size(), 14u);
+}
+
 TEST(DeltaPool, AHitNeedsTheSameBytesAndLimitsAndTheOldestBodyGoesFirst) {
   HealthState a(5);
   const Bytes one = encode_delta(a.put_target(HlcTimestamp::make(1, 0), spec("web")));
