@@ -203,9 +203,9 @@ class LiveDotIndex {
     if (late.size() >= std::max(kMinLate, std::size_t{1} << (std::bit_width(e.size()) / 2))) merge_late(run);
   }
   void erase(Dot d) {
-    auto rit = find_run(d.replica);
-    if (rit == runs_.end()) return;
-    Run& run = rit->second;
+    auto rit = lower_run(d.replica);
+    if (rit == order_.end() || rit->replica != d.replica) return;
+    Run& run = runs_[rit->slot];
     auto it = lower(run.entries, d.counter);
     if (it == run.entries.end() || it->counter != d.counter) {
       auto lt = lower(run.late, d.counter);
@@ -219,15 +219,17 @@ class LiveDotIndex {
       --live_;
     }
     if (run.dead == run.entries.size() && run.late.empty()) {
-      runs_.erase(rit);
+      run = Run{};
+      free_.push_back(rit->slot);
+      order_.erase(rit);
     } else if (run.dead > 16 && run.dead * 2 > run.entries.size()) {
       drop_dead(run);
     }
   }
   const K* find(Dot d) const {
-    auto rit = find_run(d.replica);
-    if (rit == runs_.end()) return nullptr;
-    for (const auto* v : {&rit->second.entries, &rit->second.late}) {
+    const Run* run = find_run(d.replica);
+    if (!run) return nullptr;
+    for (const auto* v : {&run->entries, &run->late}) {
       auto it = std::lower_bound(v->begin(), v->end(), d.counter,
                                  [](const Slot& x, std::uint64_t c) { return x.counter < c; });
       if (it != v->end() && it->counter == d.counter) return it->key;
@@ -237,10 +239,10 @@ class LiveDotIndex {
   // f(key) for every live dot of `replica` with counter <= top, in counter order.
   template <typename F>
   void for_each_up_to(ReplicaId replica, std::uint64_t top, F&& f) const {
-    auto rit = find_run(replica);
-    if (rit == runs_.end()) return;
-    const auto& e = rit->second.entries;
-    const auto& late = rit->second.late;
+    const Run* run = find_run(replica);
+    if (!run) return;
+    const auto& e = run->entries;
+    const auto& late = run->late;
     std::size_t i = 0, j = 0;
     for (;;) {
       const bool from_e = i < e.size() && (j == late.size() || e[i].counter < late[j].counter);
@@ -253,7 +255,9 @@ class LiveDotIndex {
   std::size_t size() const { return live_; }
   bool empty() const { return live_ == 0; }
   void clear() {
+    order_.clear();
     runs_.clear();
+    free_.clear();
     live_ = 0;
   }
 
@@ -291,25 +295,44 @@ class LiveDotIndex {
   static typename std::vector<Slot>::iterator lower(std::vector<Slot>& e, std::uint64_t c) {
     return std::lower_bound(e.begin(), e.end(), c, [](const Slot& x, std::uint64_t v) { return x.counter < v; });
   }
-  using Runs = std::vector<std::pair<ReplicaId, Run>>;
-  typename Runs::iterator lower_run(ReplicaId r) const {
-    auto& runs = const_cast<Runs&>(runs_);  // an iterator, not a write
-    return std::lower_bound(runs.begin(), runs.end(), r,
-                            [](const std::pair<ReplicaId, Run>& x, ReplicaId v) { return x.first < v; });
+  struct RunRef {
+    ReplicaId replica = 0;
+    std::uint32_t slot = 0;  // in runs_
+  };
+  typename std::vector<RunRef>::iterator lower_run(ReplicaId r) const {
+    auto& order = const_cast<std::vector<RunRef>&>(order_);  // an iterator, not a write
+    return std::lower_bound(order.begin(), order.end(), r, [](const RunRef& x, ReplicaId v) { return x.replica < v; });
   }
-  typename Runs::iterator find_run(ReplicaId r) const {
+  const Run* find_run(ReplicaId r) const {
     auto it = lower_run(r);
-    return it != runs_.end() && it->first == r ? it : const_cast<Runs&>(runs_).end();
+    return it != order_.end() && it->replica == r ? &runs_[it->slot] : nullptr;
   }
   Run& run_of(ReplicaId r) {
     auto it = lower_run(r);
-    if (it == runs_.end() || it->first != r) it = runs_.insert(it, {r, Run{}});
-    return it->second;
+    if (it == order_.end() || it->replica != r) {
+      std::uint32_t slot;
+      if (free_.empty()) {
+        slot = static_cast<std::uint32_t>(runs_.size());
+        runs_.emplace_back();
+      } else {
+        slot = free_.back();
+        free_.pop_back();
+      }
+      it = order_.insert(it, RunRef{r, slot});
+    }
+    return runs_[it->slot];
   }
 
-  // One run per replica, sorted by replica in one block (a lookup reads no
-  // scattered tree nodes; a new replica, rare, is an insert).
-  Runs runs_;
+  // One run per replica, found through a block of (replica, slot) sorted by
+  // replica: a lookup reads no scattered tree nodes, and a new replica is an
+  // insert of 16 trivially copied bytes per replica after it. (The runs
+  // themselves sorted in one block moved two vectors each per insert: at
+  // 1,000 agents, where every agent's observation index meets each of the
+  // 1,000 observers, that was 8% of the run.) A replica's run keeps its slot
+  // while it has live dots; an emptied run's slot is reused.
+  std::vector<RunRef> order_;
+  std::vector<Run> runs_;
+  std::vector<std::uint32_t> free_;  // slots of runs_ emptied
   std::size_t live_ = 0;
 };
 

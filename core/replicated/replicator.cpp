@@ -324,7 +324,10 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   }
   // The newest sequence: it goes last, without a search.
   p.order = by_written_.emplace_hint(by_written_.end(), ++write_seq_, &it->first);
-  dirty_.insert(key);
+  if (!p.dirty) {
+    p.dirty = true;
+    dirty_.push_back(key);
+  }
   // Parts over one datagram are not piggybacked (eager push sends them by stream).
   const wire::EncodedPart& part = encoded(p);
   if (part.bytes.size() <= wire::PacketBuilder(self_, config_.max_packet_bytes).remaining()) {
@@ -345,8 +348,8 @@ void Replicator::evict_over_cap() {
   // cap would otherwise reach peers only by anti-entropy).
   while (pending_.size() > config_.max_pending_keys) {
     auto oldest = by_written_.begin();
-    if (dirty_.contains(*oldest->second)) break;
     const auto evicted = pending_.find(*oldest->second);
+    if (evicted->second.dirty) break;
     by_written_.erase(oldest);
     pending_.erase(evicted);
     ++counters_.pending_evicted;
@@ -418,14 +421,15 @@ std::vector<const Peer*> Replicator::pick_peers(std::span<const Peer> peers, std
 }
 
 void Replicator::flush(Instant now, std::span<const Peer> peers, Effects& out) {
-  if (dirty_.empty()) return;
-  last_flush_ = now;
+  std::sort(dirty_.begin(), dirty_.end());
+  dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
   std::vector<Pending*> small_groups;  // this agent's groups that fit a datagram
   std::vector<const wire::EncodedPart*> small, large, forwarded;
   const std::size_t room = wire::PacketBuilder(self_, config_.max_packet_bytes).remaining();
   for (const std::string& key : dirty_) {
     auto it = pending_.find(key);
-    if (it == pending_.end()) continue;
+    if (it == pending_.end() || !it->second.dirty) continue;  // trimmed since
+    it->second.dirty = false;
     const wire::EncodedPart& part = encoded(it->second);
     if (room < part.bytes.size()) {
       large.push_back(&part);
@@ -437,6 +441,8 @@ void Replicator::flush(Instant now, std::span<const Peer> peers, Effects& out) {
     }
   }
   dirty_.clear();
+  if (small.empty() && large.empty() && forwarded.empty()) return;
+  last_flush_ = now;
   // A burst (many groups in one flush) goes as combined deltas: the join of
   // as many groups as fit one datagram, one part, so a receiver decodes
   // and joins one delta per datagram instead of one per key. Received
@@ -627,8 +633,7 @@ void Replicator::trim(std::span<const Peer> peers) {
     }
     ++counters_.pending_trimmed;
     by_written_.erase(it->second.order);
-    dirty_.erase(it->first);
-    it = pending_.erase(it);
+    it = pending_.erase(it);  // a dirty key left in dirty_ is skipped by the flush
   }
 }
 
@@ -816,10 +821,13 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   std::vector<const std::string*> holder[7];
   for (int i = 0; i < 7; ++i) holder[i].assign(missing[i].size(), nullptr);
   std::size_t found = 0;
-  for (const auto& entry : pending_) {
-    // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
-    const std::string& key = entry.first;
-    const HealthDelta& g = *entry.second.group;
+  std::vector<const std::pair<const std::string, Pending>*> by_key;
+  by_key.reserve(pending_.size());
+  for (const auto& entry : pending_) by_key.push_back(&entry);
+  std::sort(by_key.begin(), by_key.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  for (const auto* entry : by_key) {
+    const std::string& key = entry->first;
+    const HealthDelta& g = *entry->second.group;
     auto look = [&](const CausalContext& c, int store) {
       const std::vector<Dot>& m = missing[store];
       if (m.empty()) return;

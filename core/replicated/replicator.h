@@ -125,6 +125,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/effects.h"
@@ -379,6 +380,7 @@ class Replicator {
     // forwarder of one body sends the same bytes and a receiver drops the
     // copies unread (seen_bodies.h).
     bool as_received = false;
+    bool dirty = false;  // due for eager push (listed in dirty_)
   };
   struct RepairPlan {
     std::optional<Repair> repair;  // what the peer lacks
@@ -461,11 +463,17 @@ class Replicator {
   std::string last_malformed_;
   SeenBodies seen_{config_.seen_bodies};
 
-  std::map<std::string, Pending> pending_;        // buffer key -> delta-group
-  // Eviction order: sequence -> the key, held by its pending_ node (a
-  // map's nodes stay put), not copied.
+  // Buffer key -> delta-group. Hashed: no output depends on its order (a
+  // flush sorts its dirty keys, a delta repair looks at the groups in key
+  // order); in gossip mode every received delta is buffered, and the
+  // ordered map's string compares were a tenth of a 1,000-agent run.
+  std::unordered_map<std::string, Pending> pending_;
+  // Eviction order: sequence -> the key, held by its pending_ node (the
+  // nodes stay put), not copied.
   std::map<std::uint64_t, const std::string*> by_written_;
-  std::set<std::string> dirty_;                   // keys due for eager push
+  // The keys marked dirty since the last flush (Pending::dirty; a key
+  // trimmed meanwhile is skipped, one listed twice is pushed once).
+  std::vector<std::string> dirty_;
   std::string last_write_key_;                    // buffer key of the last local write (record_request)
   std::uint64_t write_seq_ = 0;
   std::optional<Instant> last_flush_;             // when a flush last pushed dirty groups (flush_gap)

@@ -21,10 +21,13 @@ struct Op {
   int key = 0;
 };
 
+// Replicas 1..kReplicas: runs made, emptied and made again in any order.
+constexpr ReplicaId kReplicas = 20;
+
 void check_same(const LiveDotIndex<std::string>& index, const std::map<Dot, const std::string*>& model,
                 std::uint64_t max_counter) {
   RC_ASSERT(index.size() == model.size());
-  for (ReplicaId r = 1; r <= 3; ++r) {
+  for (ReplicaId r = 1; r <= kReplicas; ++r) {
     for (std::uint64_t c = 1; c <= max_counter; ++c) {
       auto it = model.find(Dot{r, c});
       RC_ASSERT(index.find(Dot{r, c}) == (it == model.end() ? nullptr : it->second));
@@ -42,12 +45,13 @@ void check_same(const LiveDotIndex<std::string>& index, const std::map<Dot, cons
 
 RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWhateverTheArrivalOrder, ()) {
   const std::vector<std::string> keys{"a", "b", "c", "d"};
-  // Mostly one replica's burst in shuffled order, with erases between.
+  // Mostly one replica's burst in shuffled order, with erases between, and
+  // other replicas' dots (their runs come, go when emptied, and come back).
   const std::uint64_t max_counter = *rc::gen::inRange<std::uint64_t>(1, 400);
   const auto ops = *rc::gen::container<std::vector<Op>>(rc::gen::build<Op>(
       rc::gen::set(&Op::erase, rc::gen::weightedOneOf<bool>({{4, rc::gen::just(false)}, {1, rc::gen::just(true)}})),
       rc::gen::set(&Op::replica, rc::gen::weightedOneOf<ReplicaId>({{6, rc::gen::just<ReplicaId>(1)},
-                                                                      {1, rc::gen::inRange<ReplicaId>(2, 4)}})),
+                                                                      {3, rc::gen::inRange<ReplicaId>(2, kReplicas + 1)}})),
       rc::gen::set(&Op::counter, rc::gen::inRange<std::uint64_t>(1, max_counter + 1)),
       rc::gen::set(&Op::key, rc::gen::inRange(0, 4))));
   LiveDotIndex<std::string> index;
@@ -63,6 +67,42 @@ RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWhateverTheArrivalOrder, ()) {
     }
   }
   check_same(index, model, max_counter);
+}
+
+// A replica's run goes when its last dot is erased and its slot is reused:
+// runs emptied and made again, in and out of replica order, never share one.
+TEST(LiveDotIndex, EmptiedRunsAreMadeAgainWithoutSharingASlot) {
+  const std::vector<std::string> keys{"a", "b", "c"};
+  LiveDotIndex<std::string> index;
+  std::map<Dot, const std::string*> model;
+  auto insert = [&](ReplicaId r, std::uint64_t c) {
+    const std::string* k = &keys[(r + c) % keys.size()];
+    index.insert(Dot{r, c}, k);
+    model[Dot{r, c}] = k;
+  };
+  for (ReplicaId r = 10; r >= 1; --r) {
+    for (std::uint64_t c = 1; c <= 3; ++c) insert(r, c);
+  }
+  for (ReplicaId r : {2, 5, 9, 7}) {  // four runs emptied
+    for (std::uint64_t c = 1; c <= 3; ++c) {
+      index.erase(Dot{r, c});
+      model.erase(Dot{r, c});
+    }
+  }
+  for (ReplicaId r : {12, 5, 11, 3, 2}) insert(r, 4);  // new runs and old ones, reusing the slots
+  ASSERT_EQ(index.size(), model.size());
+  for (ReplicaId r = 1; r <= 12; ++r) {
+    std::vector<const std::string*> got, want;
+    index.for_each_up_to(r, 10, [&](const std::string* k) { got.push_back(k); });
+    for (const auto& [d, k] : model) {
+      if (d.replica == r) want.push_back(k);
+    }
+    EXPECT_EQ(got, want) << "replica " << r;
+    for (std::uint64_t c = 1; c <= 4; ++c) {
+      auto it = model.find(Dot{r, c});
+      EXPECT_EQ(index.find(Dot{r, c}), it == model.end() ? nullptr : it->second) << r << ":" << c;
+    }
+  }
 }
 
 TEST(LiveDotIndex, AShuffledBurstOfOneWriterIsFoundWholeAndInOrder) {
