@@ -225,6 +225,8 @@ class ClusterNode {
   const std::string& name() const { return config_.name; }
   const Swim& membership() const { return swim_; }
   const Replicator& replication() const { return replicator_; }
+  // Who owns what (benchmarks count its work: full ranks and hashes).
+  const OwnershipIndex& ownership() const { return ownership_; }
   const CheckScheduler& scheduler() const { return scheduler_; }
   const ClusterCounters& counters() const { return counters_; }
   const std::string& last_malformed() const { return last_malformed_; }

@@ -28,7 +28,9 @@
 // state repairs and their entries; bodies decoded once and reused through
 // the shared pool), the most message bytes the simulated network held at once
 // (every receiver's message counted; a datagram sent to many is held once),
-// and the largest dot cloud an agent's context held at a sample.
+// the largest dot cloud an agent's context held at a sample, and the
+// ownership indexes' work (full ranks of a target over the live members,
+// rendezvous hashes).
 //
 // Run: build-sim/tools/bench/cluster_bench [--members 100] [--targets 10000]
 //        [--interval-ms 1000] [--seed 1] [--rows main,scale]
@@ -112,6 +114,7 @@ struct Row {
   std::uint64_t local_writes = 0, deltas_received = 0, deltas_seen = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
   std::uint64_t deltas_sent = 0, deltas_combined = 0, deltas_queued = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
+  std::uint64_t full_ranks = 0, rank_hashes = 0;  // the ownership indexes' work, agents alive at the end
   std::uint64_t peak_in_flight_bytes = 0;  // the simulated network's, every receiver's copy counted
   std::size_t peak_cloud_dots = 0;         // the most dots above an agent's version vector, at a sample
 };
@@ -272,6 +275,8 @@ Row run(const Options& o, int n, int t) {
     row.deltas_queued += c.deltas_queued;
     row.state_repairs += c.state_repairs_sent;
     row.repair_entries += c.repair_entries_sent;
+    row.full_ranks += node->ownership().full_ranks();
+    row.rank_hashes += node->ownership().hashes();
   }
   row.pool_hits = w.delta_pool().counters().hits;
   row.pool_misses = w.delta_pool().counters().misses;
@@ -318,6 +323,10 @@ void print(const Row& r) {
                static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));
     fmt::print("        contexts: at most {} dots above an agent's version vector (its dot cloud) at a sample\n",
                r.peak_cloud_dots);
+    fmt::print("        ownership, agents alive at the end: {} full ranks of a target, {} rendezvous hashes "
+               "({:.2f} full ranks per target-agent pair)\n",
+               r.full_ranks, r.rank_hashes,
+               static_cast<double>(r.full_ranks) / (static_cast<double>(r.members) * static_cast<double>(r.targets)));
   }
   std::fflush(stdout);
 }
