@@ -58,6 +58,7 @@
 #include "core/cluster/cluster_node.h"
 #include "core/cluster/coverage_marks.h"
 #include "core/effects.h"
+#include "core/ownership/rank_cache.h"
 #include "core/replicated/delta_pool.h"
 #include "core/replicated/spec_pool.h"
 #include "core/slot_map.h"
@@ -204,6 +205,7 @@ class ClusterWorld {
   const ClusterNode* node(std::uint32_t m) const { return members_[m]->node.get(); }
   // The decoded delta bodies the agents share (its counters: decodes saved).
   const DeltaPool& delta_pool() const { return *delta_pool_; }
+  const RankCache& rank_cache() const { return *rank_cache_; }
   // Coverage marks hit so far (core/cluster/coverage_marks.h), summed over
   // every incarnation of every member: ended processes included.
   CoverageHits coverage() const;
@@ -363,6 +365,10 @@ class ClusterWorld {
   // Decoded delta bodies shared by every agent (core/replicated/delta_pool.h):
   // an eager push is decoded once, not once per receiver.
   std::shared_ptr<DeltaPool> delta_pool_ = std::make_shared<DeltaPool>();
+  // Rankings shared by every agent's ownership index
+  // (core/ownership/rank_cache.h): agents that agree on who is live rank a
+  // target once between them, not once each.
+  std::shared_ptr<RankCache> rank_cache_ = std::make_shared<RankCache>();
   // Member names and addresses interned once for every agent
   // (core/name_table.h), not once per agent and per member list.
   std::shared_ptr<NameTable> names_ = std::make_shared<NameTable>();

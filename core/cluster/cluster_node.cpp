@@ -43,7 +43,7 @@ ClusterNode::ClusterNode(ClusterNodeConfig config, std::uint64_t seed)
       mirror_(health_state().self()),
       store_clock_(config_.replication.max_hlc_forward),
       alerts_(config_.alerts),
-      ownership_(swim_.names()) {
+      ownership_(swim_.names(), config_.rank_cache) {
   if (config_.external_store) {
     mirror_.track_registry_changes();
   } else {

@@ -140,6 +140,10 @@ struct ClusterNodeConfig {
   // Alert routes and the sender's settings (core/alerts/alert_route.h).
   // Without routes nothing of it runs (no timer, no state, no traffic).
   AlertConfig alerts;
+  // Rankings shared with other nodes' ownership indexes
+  // (core/ownership/rank_cache.h): the simulator gives its agents one.
+  // Null: every ranking is made here.
+  std::shared_ptr<RankCache> rank_cache;
 };
 
 // --- inputs (TimerFired and CheckDone as in core/effects.h) ------------------

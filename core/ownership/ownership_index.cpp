@@ -25,6 +25,12 @@ std::uint32_t OwnershipIndex::intern(const std::string& name) {
   const auto id = static_cast<std::uint32_t>(members_.size());
   members_.push_back(Member{names_->intern(name), rendezvous_member_seed(name), false, false});
   by_name_.insert(name, id);
+  if (rank_cache_) {
+    const std::uint32_t shared = rank_cache_->member_id(members_.back().name);
+    members_.back().shared = shared;
+    if (by_shared_.size() <= shared) by_shared_.resize(shared + 1, 0);
+    by_shared_[shared] = id + 1;
+  }
   return id;
 }
 
@@ -59,7 +65,29 @@ OwnershipIndex::TopList OwnershipIndex::rank_live(std::string_view id, std::size
   return best;
 }
 
-void OwnershipIndex::rank_full(const std::string& id, Target& t) { t.top = rank_live(id, depth(t)); }
+void OwnershipIndex::rank_full(const Name& id, Target& t) { t.top = rank_shared(id, depth(t)); }
+
+OwnershipIndex::TopList OwnershipIndex::rank_shared(const Name& id, std::size_t n) {
+  if (!rank_cache_ || n == 0) return rank_live(id, n);
+  const std::span<const RankCache::Kept> shared = rank_cache_->find(live_set_, id, n);
+  TopList best;
+  best.reserve(n);
+  for (const RankCache::Kept& k : shared) {
+    const std::uint32_t m = k.member < by_shared_.size() ? by_shared_[k.member] : 0;
+    if (m == 0 || !members_[m - 1].live) break;  // not this live set after all: rank here
+    best.push_back(Entry{k.hash_hi, m - 1});
+  }
+  if (!shared.empty() && best.size() == shared.size()) {
+    ++shared_ranks_;
+    return best;
+  }
+  best = rank_live(id, n);
+  std::vector<RankCache::Kept>& ranking = shared_scratch_;
+  ranking.clear();
+  for (const Entry& e : best) ranking.push_back(RankCache::Kept{members_[e.member].shared, e.hash_hi});
+  rank_cache_->insert(live_set_, id, ranking);
+  return best;
+}
 
 const OwnershipIndex::Target* OwnershipIndex::find(std::string_view id) const {
   const auto* it = targets_.find(id);
@@ -93,6 +121,8 @@ void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::ve
   bool removed_any = false;
   for (std::uint32_t m : live_) removed_any = removed_any || !members_[m].live;
   live_ = std::move(next);
+  live_set_ = {};
+  for (std::uint32_t m : live_) live_set_.add(members_[m].name.hash(), members_[m].seed);
 
   std::vector<std::uint32_t> flipped_ids;
   for (std::uint32_t m : live_) {
@@ -108,11 +138,13 @@ void OwnershipIndex::update_member(const IndexedMember& member, bool live, std::
     if (!m.live) return;
     m.live = false;
     std::erase(live_, id);
+    live_set_.remove(m.name.hash(), m.seed);
     rescan({}, true, {}, affected);
   } else if (!m.live) {
     m.live = true;
     m.suspect = member.suspect;
     live_.push_back(id);
+    live_set_.add(m.name.hash(), m.seed);
     const std::uint32_t added[] = {id};
     rescan(added, false, {}, affected);
   } else if (m.suspect != member.suspect) {
@@ -131,7 +163,7 @@ void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_a
   if (reshuffle || (any_flipped && affected)) {
     TopList before;
     targets_.for_each_slot([&](std::pair<Name, Target>& slot) {
-      const std::string& id = slot.first;
+      const Name& id = slot.first;
       Target& t = slot.second;
       // A flag matters only on an owner: it decides whether the standby checks.
       bool touched = false;
@@ -176,6 +208,7 @@ void OwnershipIndex::compact() {
   std::vector<Member> old = std::move(members_);
   members_.clear();
   by_name_.clear();
+  by_shared_.clear();
   std::vector<std::uint32_t> remap(old.size(), 0);
   for (std::uint32_t& m : live_) {
     const std::uint32_t fresh = intern(old[m].name);

@@ -28,6 +28,10 @@
 // per joined member; O(affected) strings.
 // Results are identical to rank_members() over the same members: the tests
 // compare the two after random changes.
+// Indexes may share a RankCache (rank_cache.h; the simulator's agents do):
+// a full ranking another index made over the same live set is read from it
+// (the cache's member numbers mapped to this index's members through
+// by_shared_) instead of hashed again.
 #pragma once
 
 #include <cstddef>
@@ -40,6 +44,7 @@
 
 #include "core/name_index.h"
 #include "core/name_table.h"
+#include "core/ownership/rank_cache.h"
 #include "core/slot_map.h"
 #include "core/small_vector.h"
 
@@ -53,7 +58,9 @@ struct IndexedMember {
 class OwnershipIndex {
  public:
   // Member names are interned in `names` (name_table.h; null: its own).
-  explicit OwnershipIndex(std::shared_ptr<NameTable> names = nullptr) : names_(own_names(std::move(names))) {}
+  // Full rankings are shared through `rank_cache` (null: none).
+  explicit OwnershipIndex(std::shared_ptr<NameTable> names = nullptr, std::shared_ptr<RankCache> rank_cache = nullptr)
+      : names_(own_names(std::move(names))), rank_cache_(std::move(rank_cache)) {}
 
   // Extra ranked members kept beyond `checkers`: the standby and the members
   // after it (a full re-rank covers a target whose list runs short).
@@ -93,8 +100,10 @@ class OwnershipIndex {
   // member that sends its alerts, core/alerts/alert_route.h).
   bool ranked_first(const std::string& id, std::string_view self) const;
 
-  // Counters for benchmarks and tests.
+  // Counters for benchmarks and tests: full rankings hashed here, and
+  // those read from the rank cache instead.
   std::uint64_t full_ranks() const { return full_ranks_; }
+  std::uint64_t shared_ranks() const { return shared_ranks_; }
   std::uint64_t hashes() const { return hashes_; }
 
  private:
@@ -120,12 +129,15 @@ class OwnershipIndex {
     std::uint64_t seed = 0;
     bool suspect = false;
     bool live = false;
+    std::uint32_t shared = 0;  // the rank cache's number for the name (with a cache)
   };
 
   bool better(const Scored& a, const Scored& b) const;
   // True when `s` ranks above the kept entry `e` for target `id`.
   bool beats(const Scored& s, const Entry& e, std::string_view id) const;
-  void rank_full(const std::string& id, Target& t);
+  void rank_full(const Name& id, Target& t);
+  // rank_live(id, n) through the rank cache, if there is one.
+  TopList rank_shared(const Name& id, std::size_t n);
   // Re-ranks after a change of the live set (added members, some removed,
   // suspicion flags flipped) and collects the affected targets.
   void rescan(std::span<const std::uint32_t> added, bool removed_any, std::span<const std::uint32_t> flipped,
@@ -140,10 +152,15 @@ class OwnershipIndex {
   std::vector<Member> members_;                          // interned; `live` marks the current set
   NameIndex by_name_;                                    // name -> index into members_
   std::vector<std::uint32_t> live_;                      // ids of live members
+  RankCache::LiveSet live_set_;                          // live_'s fingerprint (rank cache key)
+  std::shared_ptr<RankCache> rank_cache_;
+  std::vector<std::uint32_t> by_shared_;                 // the cache's member number -> index into members_ + 1
+  std::vector<RankCache::Kept> shared_scratch_;          // a ranking made here, for the cache
   SlotMap<Name, Target> targets_;  // by id (hashed; ordered on demand)
   mutable std::vector<Scored> scratch_;   // rank_live's full ranking
   mutable std::uint64_t full_ranks_ = 0;
   mutable std::uint64_t hashes_ = 0;
+  std::uint64_t shared_ranks_ = 0;
 };
 
 }  // namespace heck

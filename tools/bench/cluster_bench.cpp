@@ -115,6 +115,8 @@ struct Row {
   std::uint64_t deltas_sent = 0, deltas_combined = 0, deltas_queued = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
   std::uint64_t full_ranks = 0, rank_hashes = 0;  // the ownership indexes' work, agents alive at the end
+  std::uint64_t shared_ranks = 0;                  // full ranks read from the world's rank cache instead
+  std::size_t rank_sets = 0, rankings_kept = 0;    // the rank cache at the end
   std::uint64_t peak_in_flight_bytes = 0;  // the simulated network's, every receiver's copy counted
   std::size_t peak_cloud_dots = 0;         // the most dots above an agent's version vector, at a sample
 };
@@ -277,7 +279,10 @@ Row run(const Options& o, int n, int t) {
     row.repair_entries += c.repair_entries_sent;
     row.full_ranks += node->ownership().full_ranks();
     row.rank_hashes += node->ownership().hashes();
+    row.shared_ranks += node->ownership().shared_ranks();
   }
+  row.rank_sets = w.rank_cache().sets();
+  row.rankings_kept = w.rank_cache().rankings();
   row.pool_hits = w.delta_pool().counters().hits;
   row.pool_misses = w.delta_pool().counters().misses;
   row.peak_in_flight_bytes = w.network().counters().peak_in_flight_bytes;
@@ -323,10 +328,14 @@ void print(const Row& r) {
                static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));
     fmt::print("        contexts: at most {} dots above an agent's version vector (its dot cloud) at a sample\n",
                r.peak_cloud_dots);
-    fmt::print("        ownership, agents alive at the end: {} full ranks of a target, {} rendezvous hashes "
-               "({:.2f} full ranks per target-agent pair)\n",
-               r.full_ranks, r.rank_hashes,
-               static_cast<double>(r.full_ranks) / (static_cast<double>(r.members) * static_cast<double>(r.targets)));
+    fmt::print("        ownership, agents alive at the end: {} full ranks of a target made, {} rendezvous hashes, "
+               "{} read from the shared rank cache ({:.2f} ranks per target-agent pair, {:.4f} made); "
+               "the cache holds {} rankings over {} live sets\n",
+               r.full_ranks, r.rank_hashes, r.shared_ranks,
+               static_cast<double>(r.full_ranks + r.shared_ranks) /
+                   (static_cast<double>(r.members) * static_cast<double>(r.targets)),
+               static_cast<double>(r.full_ranks) / (static_cast<double>(r.members) * static_cast<double>(r.targets)),
+               r.rankings_kept, r.rank_sets);
   }
   std::fflush(stdout);
 }
