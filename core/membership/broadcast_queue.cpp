@@ -29,7 +29,7 @@ std::uint32_t BroadcastQueue::find_key(std::string_view key) const {
   return slot ? *slot : kNoSlot;
 }
 
-std::vector<BroadcastQueue::Ref>& BroadcastQueue::bucket(Lane lane, std::size_t transmits) {
+BroadcastQueue::Bucket& BroadcastQueue::bucket(Lane lane, std::size_t transmits) {
   auto& lane_buckets = buckets_[static_cast<std::size_t>(lane)];
   if (lane_buckets.size() <= transmits) lane_buckets.resize(transmits + 1);
   return lane_buckets[transmits];
@@ -47,11 +47,36 @@ void BroadcastQueue::release(std::uint32_t slot) {
 }
 
 void BroadcastQueue::erase(std::uint32_t slot) {
-  std::vector<Ref>& b = bucket(items_[slot].lane, items_[slot].transmits);
-  const auto it = std::lower_bound(b.begin(), b.end(), Ref{items_[slot].id, slot}, older<Ref, Ref>);
-  assert(it != b.end() && it->slot == slot);
-  b.erase(it);
+  Bucket& b = bucket(items_[slot].lane, items_[slot].transmits);
+  release(slot);  // its ref is stale from now on
+  ++b.stale;
+  tidy(b);
+}
+
+void BroadcastQueue::erase_oldest(Bucket& b) {
+  assert(b.live() > 0);
+  while (!is_live(b.refs[b.head])) {
+    ++b.head;
+    --b.stale;
+  }
+  const std::uint32_t slot = b.refs[b.head].slot;
+  ++b.head;
   release(slot);
+  tidy(b);
+}
+
+void BroadcastQueue::tidy(Bucket& b, bool now) {
+  const std::size_t gone = b.head + b.stale;
+  if (gone == 0 || (!now && gone * 2 <= b.refs.size())) return;
+  ref_moves_ += b.refs.size() - b.head;
+  auto out = b.refs.begin();
+  for (auto r = b.refs.begin() + static_cast<std::ptrdiff_t>(b.head); r != b.refs.end(); ++r) {
+    if (is_live(*r)) *out++ = *r;
+  }
+  b.refs.erase(out, b.refs.end());
+  b.head = 0;
+  b.stale = 0;
+  shrink(b.refs);
 }
 
 void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part, Lane lane) {
@@ -60,11 +85,11 @@ void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part, Lan
   if (count_ >= max_items_) {
     // Evict from the last non-empty lane its most-transmitted part; among
     // those the oldest.
-    const auto non_empty = [](const auto& b) { return !b.empty(); };
+    const auto non_empty = [](const Bucket& b) { return b.live() > 0; };
     for (auto l = buckets_.rbegin(); l != buckets_.rend(); ++l) {
       auto top = std::find_if(l->rbegin(), l->rend(), non_empty);
       if (top == l->rend()) continue;
-      erase(top->front().slot);
+      erase_oldest(*top);
       ++dropped_;
       break;
     }
@@ -80,7 +105,7 @@ void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part, Lan
   if (!key.empty()) by_key_.insert(key, slot);
   ++sizes_[part.bytes.size()];
   items_[slot] = Item{std::move(key), std::move(part), id, 0, lane, false};
-  bucket(lane, 0).push_back(Ref{id, slot});
+  bucket(lane, 0).refs.push_back(Ref{id, slot});
   ++count_;
 }
 
@@ -96,13 +121,14 @@ std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_siz
   const auto full = [&] { return b.remaining() < smallest || misfits >= kMaxMisfits; };
   for (std::size_t lane = 0; lane < kLanes && !full(); ++lane) {
     for (std::size_t t = 0; t < buckets_[lane].size(); ++t) {
-      const std::vector<Ref>& from = buckets_[lane][t];
+      const Bucket& from = buckets_[lane][t];
       bool any = false;
-      std::size_t i = from.size();
-      while (i > 0 && !full()) {  // newest first
+      std::size_t i = from.refs.size();
+      while (i > from.head && !full()) {  // newest first
         --i;
+        if (!is_live(from.refs[i])) continue;
         ++work_;
-        Item& item = items_[from[i].slot];
+        Item& item = items_[from.refs[i].slot];
         if (b.try_add(item.part)) {
           item.packed = true;
           any = true;
@@ -125,9 +151,14 @@ void BroadcastQueue::move_up_packed(Lane lane, const std::vector<Visited>& left,
   // Highest bucket first, so a part moved up is not moved again (and a
   // bucket is still as fill() left it when its turn comes).
   for (auto v = left.rbegin(); v != left.rend(); ++v) {
-    std::vector<Ref>& b = bucket(lane, v->bucket);
+    Bucket& b = bucket(lane, v->bucket);
     std::vector<Ref> up;
-    const auto kept = std::remove_if(b.begin() + static_cast<std::ptrdiff_t>(v->first), b.end(), [&](const Ref& r) {
+    const auto first = b.refs.begin() + static_cast<std::ptrdiff_t>(v->first);
+    const auto kept = std::remove_if(first, b.refs.end(), [&](const Ref& r) {
+      if (!is_live(r)) {  // passed over by fill(): dropped here
+        --b.stale;
+        return true;
+      }
       Item& item = items_[r.slot];
       if (!item.packed) return false;
       item.packed = false;
@@ -139,14 +170,20 @@ void BroadcastQueue::move_up_packed(Lane lane, const std::vector<Visited>& left,
       }
       return true;
     });
-    b.erase(kept, b.end());
-    shrink(b);
+    b.refs.erase(kept, b.refs.end());
+    tidy(b);
+    shrink(b.refs);
     if (up.empty()) continue;
-    // Both runs are oldest first: only the refs of `to` newer than the
-    // oldest moved part take part in the merge.
-    std::vector<Ref>& to = bucket(lane, v->bucket + 1);
+    // Both runs are oldest first (stale refs of `to` keep their places):
+    // only the refs of `to` newer than the oldest moved part take part in
+    // the merge, never the taken front (a moved part may be older than a
+    // part evicted from there).
+    Bucket& into = bucket(lane, v->bucket + 1);
+    std::vector<Ref>& to = into.refs;
     const auto mid = static_cast<std::ptrdiff_t>(to.size());
-    const auto from = std::upper_bound(to.begin(), to.end(), up.front(), older<Ref, Ref>) - to.begin();
+    const auto from =
+        std::upper_bound(to.begin() + static_cast<std::ptrdiff_t>(into.head), to.end(), up.front(), older<Ref, Ref>) -
+        to.begin();
     to.insert(to.end(), up.begin(), up.end());
     std::inplace_merge(to.begin() + from, to.begin() + mid, to.end(), older<Ref, Ref>);
   }
@@ -157,6 +194,9 @@ void BroadcastQueue::shrink(std::vector<Ref>& b) {
 }
 
 void BroadcastQueue::compact() {
+  for (auto& lane : buckets_) {
+    for (Bucket& b : lane) tidy(b, true);  // every ref left is live: its slot moves with it
+  }
   std::vector<std::uint32_t> moved_to(items_.size(), kNoSlot);
   std::vector<Item> dense;
   dense.reserve(count_);
@@ -172,8 +212,8 @@ void BroadcastQueue::compact() {
     if (!items_[slot].key.empty()) by_key_.insert(items_[slot].key, slot);
   }
   for (auto& lane : buckets_) {
-    for (auto& b : lane) {
-      for (Ref& r : b) r.slot = moved_to[r.slot];
+    for (Bucket& b : lane) {
+      for (Ref& r : b.refs) r.slot = moved_to[r.slot];
     }
   }
 }
