@@ -199,7 +199,7 @@ void Replicator::record_request(Instant now, const std::string& key, AppliedRequ
   // hot key's group, such as a counter's, does not collect every record):
   // one delta part holds the record and the write's buffered group, so a
   // peer that gets the record gets the write.
-  if (auto it = pending_.find(write); it != pending_.end()) d.join(*it->second.group);
+  if (const auto* it = pending_.find(write)) d.join(*it->second.group);
   apply_local(now, "k:" + key, d, out);
 }
 
@@ -295,7 +295,9 @@ void Replicator::join_snapshot(const HealthDelta& snapshot) {
 
 void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelta> d,
                         std::optional<wire::EncodedPart> encoded_d) {
-  auto [it, fresh] = pending_.try_emplace(key);
+  auto* it = pending_.find(key);
+  const bool fresh = it == nullptr;
+  if (fresh) it = pending_.insert(key, Pending{});
   Pending& p = it->second;
   const HealthDelta* received = d.get();
   if (fresh) {
@@ -348,10 +350,10 @@ void Replicator::evict_over_cap() {
   // cap would otherwise reach peers only by anti-entropy).
   while (pending_.size() > config_.max_pending_keys) {
     auto oldest = by_written_.begin();
-    const auto evicted = pending_.find(*oldest->second);
-    if (evicted->second.dirty) break;
+    const std::string& key = *oldest->second;
+    if (pending_.find(key)->second.dirty) break;
+    pending_.erase(key);
     by_written_.erase(oldest);
-    pending_.erase(evicted);
     ++counters_.pending_evicted;
   }
 }
@@ -427,8 +429,8 @@ void Replicator::flush(Instant now, std::span<const Peer> peers, Effects& out) {
   std::vector<const wire::EncodedPart*> small, large, forwarded;
   const std::size_t room = wire::PacketBuilder(self_, config_.max_packet_bytes).remaining();
   for (const std::string& key : dirty_) {
-    auto it = pending_.find(key);
-    if (it == pending_.end() || !it->second.dirty) continue;  // trimmed since
+    auto* it = pending_.find(key);
+    if (it == nullptr || !it->second.dirty) continue;  // trimmed since
     it->second.dirty = false;
     const wire::EncodedPart& part = encoded(it->second);
     if (room < part.bytes.size()) {
@@ -619,22 +621,18 @@ void Replicator::trim(std::span<const Peer> peers) {
     if (it == known_.end()) return;  // a peer we know nothing of: keep everything
     views.push_back(&it->second);
   }
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    const HealthDelta& g = *it->second.group;
+  // A dirty key left in dirty_ is skipped by the flush.
+  counters_.pending_trimmed += pending_.erase_if([&](const auto& entry) {
+    const HealthDelta& g = *entry.second.group;
     const bool acked = std::all_of(views.begin(), views.end(), [&](const Digest* v) {
       return v->registry.includes(g.registry.context) && v->observations.includes(g.observations.context) &&
              v->counters.includes(g.counters.context) && v->sets.includes(g.sets.context) &&
              v->requests.includes(g.requests.context) && v->alerts.includes(g.alerts.context) &&
              v->routes.includes(g.routes.context);
     });
-    if (!acked) {
-      ++it;
-      continue;
-    }
-    ++counters_.pending_trimmed;
-    by_written_.erase(it->second.order);
-    it = pending_.erase(it);  // a dirty key left in dirty_ is skipped by the flush
-  }
+    if (acked) by_written_.erase(entry.second.order);
+    return acked;
+  });
 }
 
 void Replicator::remember(const std::string& peer, const Digest& d) {
@@ -824,8 +822,9 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   std::vector<const std::string*> holder[7];
   for (int i = 0; i < 7; ++i) holder[i].assign(missing[i].size(), nullptr);
   std::size_t found = 0;
-  for (const auto& [key, pending] : pending_) {
-    const HealthDelta& g = *pending.group;
+  pending_.for_each_slot([&](const auto& entry) {
+    const std::string& key = entry.first;
+    const HealthDelta& g = *entry.second.group;
     auto look = [&](const CausalContext& c, int store) {
       const std::vector<Dot>& m = missing[store];
       if (m.empty()) return;
@@ -848,7 +847,7 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
     look(g.requests.context, 4);
     look(g.alerts.context, 5);
     look(g.routes.context, 6);
-  }
+  });
   if (found != wanted) return std::nullopt;
   // The groups, each once, joined in key order.
   std::vector<const std::string*> ordered;
@@ -858,7 +857,7 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   Repair r;
   std::size_t bytes = 0;
   for (const std::string* key : ordered) {
-    Pending& p = pending_.at(*key);
+    Pending& p = pending_.find(*key)->second;
     bytes += encoded(p).bytes.size();
     if (bytes > config_.max_repair_bytes) return std::nullopt;
     r.delta.join(*p.group);

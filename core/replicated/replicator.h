@@ -136,6 +136,7 @@
 #include "core/replicated/health_state.h"
 #include "core/replicated/hlc.h"
 #include "core/replicated/seen_bodies.h"
+#include "core/slot_map.h"
 #include "core/time.h"
 #include "core/wire/envelope.h"
 
@@ -467,7 +468,7 @@ class Replicator {
   // flush sorts its dirty keys, a delta repair looks at the groups in key
   // order); in gossip mode every received delta is buffered, and the
   // ordered map's string compares were a tenth of a 1,000-agent run.
-  std::unordered_map<std::string, Pending> pending_;
+  SlotMap<std::string, Pending> pending_;  // hashed (open addressing); entries never move
   // Eviction order: sequence -> the key, held by its pending_ node (the
   // nodes stay put), not copied.
   std::map<std::uint64_t, const std::string*> by_written_;
