@@ -18,7 +18,9 @@ real disk cost in its figures.
 import base64
 import json
 import os
+import random
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -30,6 +32,37 @@ from heck_proc import HeckProc, free_port, wait_until
 def etcd_binary():
     """The etcd binary, or None when it is not installed."""
     return shutil.which("etcd") or (os.path.exists("/usr/bin/etcd") and "/usr/bin/etcd") or None
+
+
+def stable_port(taken):
+    """A 127.0.0.1 port free a moment ago, below the kernel's ephemeral range.
+
+    A member stopped and started again keeps its ports, and while it is down a
+    port in the ephemeral range can be taken as the local end of any outgoing
+    connection on the machine (seen under parallel tests: the restart failed
+    with 'bind: address already in use'). Ports below the range are only ever
+    taken by an explicit bind."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    first = max(10000, low - 12000)
+    for _ in range(200 if low - first >= 1000 else 0):
+        port = random.randrange(first, low)
+        if port in taken:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        taken.add(port)
+        return port
+    return free_port()
 
 
 def _post(url, body, timeout=2.0):
@@ -47,8 +80,9 @@ class EtcdCluster:
         self.tmp = self.memory_dir or tmp
         self.size = size
         self.names = [f"e{i + 1}" for i in range(size)]
-        self.client_ports = [free_port() for _ in range(size)]
-        self.peer_ports = [free_port() for _ in range(size)]
+        taken = set()
+        self.client_ports = [stable_port(taken) for _ in range(size)]
+        self.peer_ports = [stable_port(taken) for _ in range(size)]
         self.token = f"{token}-{os.getpid()}"
         self.procs = [None] * size
         self.started_once = [False] * size
