@@ -25,11 +25,9 @@ RankCache::Set* RankCache::set_of(const LiveSet& live) {
 std::span<const RankCache::Kept> RankCache::find(const LiveSet& live, const Name& target, std::size_t depth) {
   if (Set* s = set_of(live)) {
     if (const auto* run = s->runs.find(target); run && run->second.depth == depth) {
-      ++hits_;
       return {s->kept.data() + run->second.at, run->second.depth};
     }
   }
-  ++misses_;
   return {};
 }
 

@@ -90,9 +90,7 @@ class RankCache {
   // another depth kept for the same target and set.
   void insert(const LiveSet& live, const Name& target, std::span<const Kept> ranking);
 
-  // Counters for benchmarks and tests.
-  std::uint64_t hits() const { return hits_; }
-  std::uint64_t misses() const { return misses_; }
+  // For benchmarks and tests (an index counts its own hits: shared_ranks()).
   std::uint64_t dropped_sets() const { return dropped_sets_; }
   std::size_t sets() const { return sets_.size(); }
   std::size_t rankings() const;
@@ -115,7 +113,7 @@ class RankCache {
   SlotMap<Name, std::uint32_t> ids_;  // member name -> its number
   std::vector<Name> names_;           // by number
   std::uint64_t clock_ = 0;  // a use counter: orders the sets by last use
-  std::uint64_t hits_ = 0, misses_ = 0, dropped_sets_ = 0;
+  std::uint64_t dropped_sets_ = 0;
 };
 
 }  // namespace heck

@@ -121,11 +121,9 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "core/effects.h"
@@ -465,10 +463,11 @@ class Replicator {
   SeenBodies seen_{config_.seen_bodies};
 
   // Buffer key -> delta-group. Hashed: no output depends on its order (a
-  // flush sorts its dirty keys, a delta repair looks at the groups in key
-  // order); in gossip mode every received delta is buffered, and the
-  // ordered map's string compares were a tenth of a 1,000-agent run.
-  SlotMap<std::string, Pending> pending_;  // hashed (open addressing); entries never move
+  // flush sorts its dirty keys, a delta repair takes the least key holding
+  // each missing dot); in gossip mode every received delta is buffered, and
+  // the ordered map's string compares were a tenth of a 1,000-agent run.
+  // Open addressing; entries never move, so by_written_ points at their keys.
+  SlotMap<std::string, Pending> pending_;
   // Eviction order: sequence -> the key, held by its pending_ node (the
   // nodes stay put), not copied.
   std::map<std::uint64_t, const std::string*> by_written_;
