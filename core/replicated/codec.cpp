@@ -16,6 +16,20 @@
 
 namespace heck {
 
+bool ElidedKeys::sorted() const {
+  return std::is_sorted(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return a.first < b.first; });
+}
+
+bool ElidedKeys::sort(std::string* duplicate) {
+  const auto by_key = [](const Row& a, const Row& b) { return a.first < b.first; };
+  if (!std::is_sorted(rows_.begin(), rows_.end(), by_key)) std::sort(rows_.begin(), rows_.end(), by_key);
+  const auto twice =
+      std::adjacent_find(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return a.first == b.first; });
+  if (twice == rows_.end()) return true;
+  if (duplicate) *duplicate = twice->first;
+  return false;
+}
+
 using wire::MsgpackReader;
 using wire::MsgpackWriter;
 using wire::MsgType;
@@ -195,7 +209,13 @@ bool causal_empty(const Causal<V>& c) {
   return c.store.empty() && c.context.empty();
 }
 
-void write_elided(const std::map<std::string, std::vector<Dot>>& m, ReplicaTable& t, MsgpackWriter& w) {
+// Rows in key order (a sorted copy when given out of order).
+void write_elided(const ElidedKeys& m, ReplicaTable& t, MsgpackWriter& w) {
+  if (!m.sorted()) {
+    ElidedKeys in_order = m;
+    in_order.sort();
+    return write_elided(in_order, t, w);
+  }
   w.array(m.size());
   for (const auto& [key, dots] : m) {
     w.array(1 + 2 * dots.size());
@@ -600,7 +620,7 @@ class Decoder {
     return true;
   }
 
-  bool elided(const MsgValue& v, const Where& where, std::map<std::string, std::vector<Dot>>& out) {
+  bool elided(const MsgValue& v, const Where& where, ElidedKeys& out) {
     if (v.type != MsgType::array) return fail(fmt::format("{}: must be an array", where.str()));
     if (v.size > lim_.max_keys) return fail(fmt::format("{}: {} keys (limit {})", where.str(), v.size, lim_.max_keys));
     Items rows(v);
@@ -614,7 +634,7 @@ class Decoder {
       Items items(row);
       std::string k;
       if (!key(items.next(), w, k)) return false;
-      std::vector<Dot> dots;
+      ElidedKeys::Dots& dots = out.add_row(std::move(k));
       for (std::size_t j = 1; j < row.size; j += 2) {
         const MsgValue ri = items.next();
         const MsgValue counter = items.next();
@@ -624,8 +644,9 @@ class Decoder {
       }
       std::sort(dots.begin(), dots.end());
       if (std::adjacent_find(dots.begin(), dots.end()) != dots.end()) return fail(fmt::format("{}: duplicate dot", w.str()));
-      if (!out.emplace(std::move(k), std::move(dots)).second) return fail(fmt::format("{}: duplicate key", w.str()));
     }
+    std::string twice;
+    if (!out.sort(&twice)) return fail(fmt::format("{}: duplicate key '{}'", where.str(), twice));
     return true;
   }
 
@@ -1020,7 +1041,7 @@ Result<Repair> decode_repair(std::span<const std::uint8_t> bytes, const CodecLim
                      check_keys(rep.delta.routes.store.entries(), "d.n"), check_keys(rep.elided.routes, "e.n")}) {
       if (err) return Error{*err};
     }
-    auto check_ctx = [&](const std::map<std::string, std::vector<Dot>>& m, const CausalContext& c,
+    auto check_ctx = [&](const ElidedKeys& m, const CausalContext& c,
                          const char* what) -> std::optional<std::string> {
       for (const auto& [k, dots] : m) {
         for (const Dot& x : dots) {

@@ -56,12 +56,15 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/net.h"
 #include "core/replicated/health_state.h"
 #include "core/replicated/spec_pool.h"
 #include "core/result.h"
+#include "core/small_vector.h"
 
 namespace heck {
 
@@ -88,9 +91,49 @@ struct Digest {
   bool operator==(const Digest&) const = default;
 };
 
+// The keys of one store whose values a state repair left out (the receiver
+// has seen their dots), each with those dots: rows of (key, dots), one row
+// a key. One flat vector: the std::map it replaces cost two allocations and
+// a tree insert per key, and a state repair that answers a digest in the
+// middle of a registration elides thousands of keys (with the decoder's
+// map, a sixth of a 1,000-agent simulation's registration).
+class ElidedKeys {
+ public:
+  using Dots = SmallVector<Dot, 1>;
+  using Row = std::pair<std::string, Dots>;
+
+  // Adds `dot` to `key`'s row: the last row when it is `key`'s, else a new
+  // row at the end. REQUIRES: the dots of a key added one after another.
+  void add(std::string_view key, Dot dot) {
+    if (rows_.empty() || rows_.back().first != key) rows_.emplace_back(std::string(key), Dots{});
+    rows_.back().second.push_back(dot);
+  }
+  // A new row at the end (a decoder's: sort() finds a key listed twice).
+  Dots& add_row(std::string key) { return rows_.emplace_back(std::move(key), Dots{}).second; }
+  // Puts the rows in key order (encodings list them so): O(n log n) key
+  // compares, O(n) when already in order. Returns false when two rows
+  // hold the same key (then `duplicate` names it).
+  bool sort(std::string* duplicate = nullptr);
+  bool sorted() const;
+
+  bool empty() const { return rows_.empty(); }
+  std::size_t size() const { return rows_.size(); }
+  std::vector<Row>::const_iterator begin() const { return rows_.begin(); }
+  std::vector<Row>::const_iterator end() const { return rows_.end(); }
+  bool operator==(const ElidedKeys&) const = default;
+
+ private:
+  std::vector<Row> rows_;
+};
+
 // Dots whose value the sender left out because the receiver has seen them.
 struct ElidedDots {
-  std::map<std::string, std::vector<Dot>> registry, observations, counters, sets, requests, alerts, routes;
+  ElidedKeys registry, observations, counters, sets, requests, alerts, routes;
+  // Every store's rows in key order (a builder that adds keys out of order
+  // calls it before the repair is encoded or compared).
+  void sort() {
+    for (ElidedKeys* k : {&registry, &observations, &counters, &sets, &requests, &alerts, &routes}) k->sort();
+  }
   bool empty() const {
     return registry.empty() && observations.empty() && counters.empty() && sets.empty() && requests.empty() &&
            alerts.empty() && routes.empty();

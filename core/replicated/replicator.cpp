@@ -883,14 +883,14 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
   // Start at a random differing bucket, so that cut repairs cover all buckets over rounds.
   const std::size_t start = differing.empty() ? 0 : static_cast<std::size_t>(rng_.below(differing.size()));
   auto add_entries = [&](const auto& store, const std::string& key, const CausalContext& theirs, auto& out_store,
-                         std::map<std::string, std::vector<Dot>>& elided) {
+                         ElidedKeys& elided) {
     const auto* fun = store.find(key);
     if (!fun) return;
     std::decay_t<decltype(*fun)> sent;
     for (const auto& [dot, v] : fun->entries()) {
       ++counters_.repair_entries_sent;
       if (theirs.contains(dot)) {
-        elided[key].push_back(dot);
+        elided.add(key, dot);
         bytes += 6;
       } else {
         sent.insert(dot, v);
@@ -924,6 +924,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
   if (r.partial) ++counters_.partial_repairs_sent;
   r.for_replica = peer.replica;
   std::sort(r.buckets.begin(), r.buckets.end());
+  r.elided.sort();  // keys came bucket by bucket
   return r;
 }
 
@@ -947,7 +948,7 @@ void Replicator::on_repair(Instant now, const wire::Part& part) {
   // context), and the join would drop it anyway.
   const auto& s = state_.state();
   NameTable& names = config_.spec_pool->names();
-  auto restore = [&names](const auto& mine, const std::map<std::string, std::vector<Dot>>& elided, auto& store) {
+  auto restore = [&names](const auto& mine, const ElidedKeys& elided, auto& store) {
     for (const auto& [key, dots] : elided) {
       const auto* have = store.find(key);
       auto fun = have ? *have : std::decay_t<decltype(*have)>{};

@@ -325,7 +325,7 @@ TEST(AlertLog, TheCodecCarriesItAndRefusesBadRecords) {
   rep.scoped = true;
   rep.buckets = {bucket_of("web/ops")};
   rep.for_replica = B;
-  rep.elided.alerts["web/ops"] = {d.alerts.store.find("web/ops")->entries().front().first};
+  rep.elided.alerts.add("web/ops", d.alerts.store.find("web/ops")->entries().front().first);
   rep.delta.alerts.store.erase("web/ops");
   auto rb = decode_repair(encode_repair(rep));
   ASSERT_TRUE(rb.ok()) << rb.error();
@@ -413,7 +413,7 @@ TEST(AlertRoutes, TheCodecCarriesThemAndRefusesBadOnes) {
   rep.scoped = true;
   rep.buckets = {bucket_of("ops")};
   rep.for_replica = B;
-  rep.elided.routes["ops"] = {dot};
+  rep.elided.routes.add("ops", dot);
   rep.delta.routes.store.erase("ops");
   auto rb = decode_repair(encode_repair(rep));
   ASSERT_TRUE(rb.ok()) << rb.error();

@@ -126,7 +126,7 @@ Repair gen_repair(const Generated& g) {
           if (*rc::gen::arbitrary<bool>()) {
             kept.insert(dot, v);
           } else {
-            elided[k].push_back(dot);
+            elided.add(k, dot);
           }
         }
         if (!kept.empty()) out_store.put(k, kept);

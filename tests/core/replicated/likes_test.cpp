@@ -286,7 +286,7 @@ TEST(LikesCodec, DigestsAndRepairsCarryFiveStoresOnlyWhenUsed) {
   rep.scoped = true;
   rep.buckets = {bucket_of(set_key("p", "u"))};
   rep.for_replica = B;
-  rep.elided.sets[set_key("p", "u")] = {rep.delta.sets.store.find(set_key("p", "u"))->entries().front().first};
+  rep.elided.sets.add(set_key("p", "u"), rep.delta.sets.store.find(set_key("p", "u"))->entries().front().first);
   rep.delta.sets.store.erase(set_key("p", "u"));
   auto back = decode_repair(encode_repair(rep));
   ASSERT_TRUE(back.ok()) << back.error();

@@ -94,7 +94,7 @@ bool causal_empty(const Causal<V>& c) {
   return c.store.empty() && c.context.empty();
 }
 
-inline json elided(const std::map<std::string, std::vector<Dot>>& m, ReplicaTable& t) {
+inline json elided(const ElidedKeys& m, ReplicaTable& t) {
   json out = json::array();
   for (const auto& [key, dots] : m) {
     json row = json::array({key});
