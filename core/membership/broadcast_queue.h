@@ -34,25 +34,28 @@
 // Deterministic: the order depends only on the calls made, never on hashing
 // (the key index only finds).
 //
-// Cost model (n queued parts):
-//   push:  O(1) expected to find a replaced key; the replaced or evicted
-//          part leaves its bucket in O(1) amortised. A bucket is a vector of
-//          16-byte refs sorted by age whose front is taken by advancing a
-//          head, and a part replaced in the middle leaves a stale ref behind
-//          (a ref whose id is no longer its slot's) that scans skip; a
-//          bucket is compacted once stale refs and the taken front are half
-//          of it. A full queue evicts on every push: erasing the front of a
-//          4,096-ref vector each time was a fifth of a 1,000-agent
-//          simulation.
+// Layout: the parts in push order (a part's position is its age), with
+// holes where parts left, compacted once holes are half of them; each
+// (lane, transmit count) is a bucket, a bitset over positions. Newest first
+// in a bucket is its highest set bit first; moving a part to the next
+// bucket clears one bit and sets another. (Buckets as vectors of parts
+// sorted by age merged every part moved up into the next bucket: a part
+// older than the ones moved before it went behind all of them: 14% of a
+// 300-agent gossip-mode simulation once its targets were registered.)
+//
+// Cost model (n queued parts, p positions: p <= max(2n + 1, 64) between
+// calls):
+//   push:  O(1) expected to find a replaced key; a replaced or evicted part
+//          leaves its bucket by clearing a bit (the eviction's oldest part
+//          is its bucket's lowest bit, found from a hint of the lowest word
+//          that may hold one); amortised O(1) for compactions.
 //   fill:  O(parts looked at) to pack, at most parts packed + kMaxMisfits,
-//          whatever n (plus stale refs passed over, at most as many as the
-//          bucket's live refs); then the same again to take the packed
-//          parts out of their buckets, plus a merge into the next bucket of
-//          the refs newer than the oldest part moved up. work() counts the
-//          parts looked at, ref_moves() the refs moved or dropped by
-//          erases and compactions.
-// Memory per part: its bytes, ~56 bytes of record (the key is interned), a
-// 16-byte ref (and at most one stale ref) and an 8-byte key index entry.
+//          plus the bucket words passed over (p / 64 per non-empty bucket
+//          at most); O(1) per packed part to move it up. work() counts the
+//          parts looked at, moves() the parts moved by compactions.
+// Memory per part: its bytes, a 32-byte record (the key is interned),
+// an 8-byte key index entry and, per (lane, transmit count), a bit for each
+// position up to its highest part.
 #pragma once
 
 #include <array>
@@ -96,80 +99,56 @@ class BroadcastQueue {
   std::size_t transmit_limit(std::size_t cluster_size) const;
   // Parts fill() has looked at, in total (a work counter for tests).
   std::uint64_t work() const { return work_; }
-  // Refs moved or dropped to take parts out of their buckets (a work
-  // counter for tests).
-  std::uint64_t ref_moves() const { return ref_moves_; }
+  // Parts moved to close holes, in total (a work counter for tests).
+  std::uint64_t moves() const { return moves_; }
 
  private:
   struct Item {
     Name key;
     wire::EncodedPart part;
-    std::uint64_t id = 0;  // push order: larger is newer; 0 = a free slot
     std::uint32_t transmits = 0;
     Lane lane = Lane::membership;
-    bool packed = false;   // during fill()
+    bool live = false;  // false: a hole left by a part gone
   };
-  // An entry of a bucket: live while its slot holds the part it was made for.
-  struct Ref {
-    std::uint64_t id = 0;
-    std::uint32_t slot = 0;
-  };
-  // The parts of one lane with one transmit count, oldest first: the refs
-  // from `head` on, `stale` of them for parts gone.
+  // The parts of one lane with one transmit count: a bit per position, the
+  // words up to the highest set bit (none past it), and the lowest word
+  // that may hold a set bit.
   struct Bucket {
-    std::vector<Ref> refs;
-    std::size_t head = 0;
-    std::size_t stale = 0;
-    std::size_t live() const { return refs.size() - head - stale; }
+    std::vector<std::uint64_t> bits;
+    std::size_t count = 0;
+    std::size_t low = 0;
   };
   static constexpr std::uint32_t kNoSlot = static_cast<std::uint32_t>(-1);
   static constexpr std::size_t kMaxMisfits = 64;
-  static constexpr std::size_t kCompactFrom = 64;  // slots or refs: smaller is left alone
+  static constexpr std::size_t kCompactFrom = 64;  // positions: fewer are left alone
 
   std::uint32_t find_key(std::string_view key) const;
-  bool is_live(const Ref& r) const { return items_[r.slot].id == r.id; }
-  // Takes the part out of its bucket (its ref goes stale) and frees its slot.
-  void erase(std::uint32_t slot);
-  // Takes the oldest part of `b` out (REQUIRES: b.live() > 0).
-  void erase_oldest(Bucket& b);
-  void release(std::uint32_t slot);
   Bucket& bucket(Lane lane, std::size_t transmits);
-  // A bucket fill() packed parts from, and the index of the oldest part it
-  // looked at there: the packed parts are at or behind it.
-  struct Visited {
-    std::size_t bucket = 0;
-    std::size_t first = 0;
-  };
-  // After a fill: the packed parts of `lane` leave the buckets `left`
-  // (ascending) for the next one up, or the queue at the transmit limit.
-  // O(parts looked at + the refs of the next bucket newer than the oldest
-  // part moved), not O(bucket).
-  void move_up_packed(Lane lane, const std::vector<Visited>& left, std::size_t limit);
-  // Drops the taken front and the stale refs of `b` once they are half of
-  // it (always with `now`): O(refs), amortised over the removals that made
-  // them.
-  void tidy(Bucket& b, bool now = false);
-  // Memory follows what is queued, not the high-water mark: a bucket below a
-  // quarter of its capacity is shrunk, and once fewer than a quarter of the
-  // slots are used the records are moved into dense slots (O(n), amortised
-  // over the removals that emptied them).
-  void shrink(std::vector<Ref>& b);
+  static void set(Bucket& b, std::uint32_t pos);
+  static void unset(Bucket& b, std::uint32_t pos);
+  // The oldest part's position (REQUIRES: b.count > 0).
+  static std::uint32_t lowest(Bucket& b);
+  // Takes the part out of its bucket and leaves a hole.
+  void erase(std::uint32_t pos);
+  void release(std::uint32_t pos);
+  // Closes the holes once they are half the positions: O(n + bucket words),
+  // amortised over the removals that made them.
+  void maybe_compact();
   void compact();
 
   std::shared_ptr<NameTable> names_;
   std::size_t retransmit_mult_;
   std::size_t max_items_;
-  std::uint64_t next_id_ = 1;
   std::uint64_t dropped_ = 0;
   std::uint64_t work_ = 0;
-  std::uint64_t ref_moves_ = 0;
+  std::uint64_t moves_ = 0;
   std::size_t count_ = 0;
-  std::vector<Item> items_;  // by slot; a free slot has id 0
-  std::vector<std::uint32_t> free_slots_;
-  NameIndex by_key_;                             // non-empty key -> slot
-  // Per lane, by transmit count, oldest first.
+  std::vector<Item> items_;  // in push order; holes where parts left
+  std::size_t holes_ = 0;
+  NameIndex by_key_;         // non-empty key -> position
+  // Per lane, by transmit count.
   std::array<std::vector<Bucket>, kLanes> buckets_;
-  std::map<std::size_t, std::size_t> sizes_;     // encoded size -> parts of that size
+  std::map<std::size_t, std::size_t> sizes_;  // encoded size -> parts of that size
 };
 
 }  // namespace heck
