@@ -79,6 +79,8 @@ class SharedBytes {
   const std::uint8_t* end() const { return data() + size(); }
   std::uint8_t operator[](std::size_t i) const { return data()[i]; }
   std::span<const std::uint8_t> span() const { return {data(), size()}; }
+  // How many SharedBytes hold this block (0 when empty): for tests.
+  std::uint32_t use_count() const { return block_ ? block_->refs : 0; }
   operator std::span<const std::uint8_t>() const { return span(); }  // NOLINT(google-explicit-constructor)
 
   friend bool operator==(const SharedBytes& a, const SharedBytes& b) { return std::ranges::equal(a.span(), b.span()); }

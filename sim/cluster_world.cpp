@@ -177,6 +177,7 @@ void ClusterWorld::start(std::uint32_t m) {
   config.replication.spec_pool = spec_pool_;
   config.replication.delta_pool = delta_pool_;
   config.rank_cache = rank_cache_;
+  config.envelope_cache = envelope_cache_;
   config.scheduler = scenario_.scheduler;
   config.alerts = scenario_.alerts.config;
   if (scenario_.targets_at.empty() ||

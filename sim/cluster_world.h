@@ -206,6 +206,7 @@ class ClusterWorld {
   // The decoded delta bodies the agents share (its counters: decodes saved).
   const DeltaPool& delta_pool() const { return *delta_pool_; }
   const RankCache& rank_cache() const { return *rank_cache_; }
+  const wire::EnvelopeCache& envelope_cache() const { return *envelope_cache_; }
   // Coverage marks hit so far (core/cluster/coverage_marks.h), summed over
   // every incarnation of every member: ended processes included.
   CoverageHits coverage() const;
@@ -369,6 +370,9 @@ class ClusterWorld {
   // (core/ownership/rank_cache.h): agents that agree on who is live rank a
   // target once between them, not once each.
   std::shared_ptr<RankCache> rank_cache_ = std::make_shared<RankCache>();
+  // Envelopes shared by every agent (core/wire/envelope_cache.h): a message
+  // sent to many is checked once, not once per receiver.
+  std::shared_ptr<wire::EnvelopeCache> envelope_cache_ = std::make_shared<wire::EnvelopeCache>();
   // Member names and addresses interned once for every agent
   // (core/name_table.h), not once per agent and per member list.
   std::shared_ptr<NameTable> names_ = std::make_shared<NameTable>();

@@ -178,7 +178,10 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
     return;
   }
   // The parts view p.bytes, alive for this call: the layers copy what they keep.
-  auto env = wire::decode_view(p.bytes, wire::DecodeLimits{.max_bytes = limit});
+  const wire::DecodeLimits limits{.max_bytes = limit};
+  Result<wire::Envelope> own = Error{""};
+  const Result<wire::Envelope>& env =
+      config_.envelope_cache ? config_.envelope_cache->decode(p.bytes, limits) : (own = wire::decode_view(p.bytes, limits));
   if (!env) {
     ++counters_.malformed_packets;
     last_malformed_ = fmt::format("from {}: {}", p.from, env.error());

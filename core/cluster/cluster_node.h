@@ -102,6 +102,7 @@
 #include "core/store/store_types.h"
 #include "core/target_spec.h"
 #include "core/time.h"
+#include "core/wire/envelope_cache.h"
 
 namespace heck {
 
@@ -144,6 +145,10 @@ struct ClusterNodeConfig {
   // (core/ownership/rank_cache.h): the simulator gives its agents one.
   // Null: every ranking is made here.
   std::shared_ptr<RankCache> rank_cache;
+  // Envelopes shared with other nodes by the message block they came in
+  // (core/wire/envelope_cache.h): the simulator gives its agents one. Null:
+  // every packet is decoded here.
+  std::shared_ptr<wire::EnvelopeCache> envelope_cache;
 };
 
 // --- inputs (TimerFired and CheckDone as in core/effects.h) ------------------

@@ -70,6 +70,7 @@ struct Options {
   double flip_fraction = 0.01;
   int sample_ms = 100;
   bool joins = false;
+  int anti_entropy_ms = 0;  // 0: the replicator's default
   std::uint64_t seed = 1;
   std::vector<std::string> rows{"main", "scale"};
   std::vector<int> scale{10, 100, 1000};
@@ -114,6 +115,7 @@ struct Row {
   std::uint64_t local_writes = 0, deltas_received = 0, deltas_seen = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
   std::uint64_t deltas_sent = 0, deltas_combined = 0, deltas_queued = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
+  std::uint64_t envelopes_decoded = 0, envelopes_shared = 0;
   std::uint64_t full_ranks = 0, rank_hashes = 0;  // the ownership indexes' work, agents alive at the end
   std::uint64_t shared_ranks = 0;                  // full ranks read from the world's rank cache instead
   std::size_t rank_sets = 0, rankings_kept = 0;    // the rank cache at the end
@@ -164,6 +166,7 @@ Row run(const Options& o, int n, int t) {
   s.network.latency = LatencyDist::uniform(Duration::microseconds(100), Duration::milliseconds(2));
   s.targets_at = {static_cast<std::uint32_t>(n - 1)};
   s.invariants.sample_every = Duration::milliseconds(o.sample_ms);
+  if (o.anti_entropy_ms > 0) s.replication.anti_entropy_interval = Duration::milliseconds(o.anti_entropy_ms);
 
   const double targets_s = join_s + 5;
   const double settle_s = 15;  // generous: replication of the registry and ownership after the last join
@@ -285,6 +288,8 @@ Row run(const Options& o, int n, int t) {
   row.rankings_kept = w.rank_cache().rankings();
   row.pool_hits = w.delta_pool().counters().hits;
   row.pool_misses = w.delta_pool().counters().misses;
+  row.envelopes_decoded = w.envelope_cache().counters().misses + w.envelope_cache().counters().uncached;
+  row.envelopes_shared = w.envelope_cache().counters().hits;
   row.peak_in_flight_bytes = w.network().counters().peak_in_flight_bytes;
   row.peak_cloud_dots = joins.peak_cloud();
   const double intervals = (crash_at - warm) * 1000.0 / o.interval_ms;
@@ -320,10 +325,10 @@ void print(const Row& r) {
     fmt::print("        replication, agents alive at the end: {} local writes; delta parts: {} pushed (one per peer; "
                "{} combined parts built), {} queued for piggybacking, {} received ({} copies of bodies joined before dropped unread), "
                "{} joined; {} state repairs sent ({} entries); "
-               "shared decodes: {} bodies decoded, {} reused\n",
+               "shared decodes: {} bodies decoded, {} reused; {} envelopes decoded, {} reused\n",
                r.local_writes, r.deltas_sent, r.deltas_combined, r.deltas_queued, r.deltas_received, r.deltas_seen,
                r.deltas_joined,
-               r.state_repairs, r.repair_entries, r.pool_misses, r.pool_hits);
+               r.state_repairs, r.repair_entries, r.pool_misses, r.pool_hits, r.envelopes_decoded, r.envelopes_shared);
     fmt::print("        network: at most {:.1f} MiB of messages in flight at once (per receiver; a datagram sent to many is held once)\n",
                static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));
     fmt::print("        contexts: at most {} dots above an agent's version vector (its dot cloud) at a sample\n",
@@ -358,6 +363,7 @@ int main(int argc, char** argv) {
   app.add_option("--flip-fraction", o.flip_fraction, "targets that go down during the row");
   app.add_option("--sample-ms", o.sample_ms, "freshness sampling period");
   app.add_option("--seed", o.seed, "simulation seed");
+  app.add_option("--anti-entropy-ms", o.anti_entropy_ms, "anti-entropy interval (default: the replicator's)");
   app.add_flag("--joins", o.joins, "print delta joins per simulated second, and replication totals, summed over the agents");
   app.add_option("--rows", o.rows, "main, scale")->delimiter(',');
   app.add_option("--scale", o.scale, "agents per scaling row")->delimiter(',');
