@@ -177,11 +177,13 @@ void ClusterNode::handle_packet(Instant now, const Packet& p, Effects& out) {
     last_malformed_ = fmt::format("from {}: {} bytes (limit {})", p.from, p.bytes.size(), limit);
     return;
   }
-  // The parts view p.bytes, alive for this call: the layers copy what they keep.
+  // The parts view p.bytes, alive for this call: the layers copy what they
+  // keep. With a cache (the simulator's), the envelope decoded from this
+  // very block by any agent before.
   const wire::DecodeLimits limits{.max_bytes = limit};
-  Result<wire::Envelope> own = Error{""};
-  const Result<wire::Envelope>& env =
-      config_.envelope_cache ? config_.envelope_cache->decode(p.bytes, limits) : (own = wire::decode_view(p.bytes, limits));
+  Result<wire::Envelope> own = Error{"not decoded here"};
+  if (!config_.envelope_cache) own = wire::decode_view(p.bytes, limits);
+  const Result<wire::Envelope>& env = config_.envelope_cache ? config_.envelope_cache->decode(p.bytes, limits) : own;
   if (!env) {
     ++counters_.malformed_packets;
     last_malformed_ = fmt::format("from {}: {}", p.from, env.error());

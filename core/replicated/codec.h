@@ -52,6 +52,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -120,6 +121,7 @@ class ElidedKeys {
   std::size_t size() const { return rows_.size(); }
   std::vector<Row>::const_iterator begin() const { return rows_.begin(); }
   std::vector<Row>::const_iterator end() const { return rows_.end(); }
+  // The same rows in the same order (compare sorted rows).
   bool operator==(const ElidedKeys&) const = default;
 
  private:
@@ -132,7 +134,10 @@ struct ElidedDots {
   // Every store's rows in key order (a builder that adds keys out of order
   // calls it before the repair is encoded or compared).
   void sort() {
-    for (ElidedKeys* k : {&registry, &observations, &counters, &sets, &requests, &alerts, &routes}) k->sort();
+    for (ElidedKeys* k : {&registry, &observations, &counters, &sets, &requests, &alerts, &routes}) {
+      [[maybe_unused]] const bool unique = k->sort();
+      assert(unique);  // add()'s REQUIRES: each key's dots together, each key once
+    }
   }
   bool empty() const {
     return registry.empty() && observations.empty() && counters.empty() && sets.empty() && requests.empty() &&

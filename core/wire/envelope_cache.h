@@ -13,7 +13,8 @@
 // while the entry lives, and the parts view its bytes. decode_view is a
 // pure function of the bytes and the limits, so a hit yields exactly what a
 // fresh decode would: sharing a cache between agents changes no agent's
-// behaviour (every trace is byte-identical with and without one). Messages
+// behaviour (every trace is byte-identical with and without one); only its
+// counters depend on where the blocks were allocated. Messages
 // that do not decode are never kept: each receiver finds and counts its own
 // malformed packets.
 //
