@@ -16,13 +16,14 @@
 
 namespace heck {
 
-bool ElidedKeys::sorted() const {
-  return std::is_sorted(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return a.first < b.first; });
-}
+namespace {
+bool by_key(const ElidedKeys::Row& a, const ElidedKeys::Row& b) { return a.first < b.first; }
+}  // namespace
+
+bool ElidedKeys::sorted() const { return std::is_sorted(rows_.begin(), rows_.end(), by_key); }
 
 bool ElidedKeys::sort(std::string* duplicate) {
-  const auto by_key = [](const Row& a, const Row& b) { return a.first < b.first; };
-  if (!std::is_sorted(rows_.begin(), rows_.end(), by_key)) std::sort(rows_.begin(), rows_.end(), by_key);
+  if (!sorted()) std::sort(rows_.begin(), rows_.end(), by_key);
   const auto twice =
       std::adjacent_find(rows_.begin(), rows_.end(), [](const Row& a, const Row& b) { return a.first == b.first; });
   if (twice == rows_.end()) return true;

@@ -3,15 +3,10 @@
 #include <algorithm>
 #include <bit>
 
+#include "core/slot_map.h"
+
 namespace heck::wire {
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return x;
-}
 
 bool same_limits(const DecodeLimits& a, const DecodeLimits& b) {
   return a.max_bytes == b.max_bytes && a.max_depth == b.max_depth;
@@ -30,7 +25,7 @@ const Result<Envelope>& EnvelopeCache::decode(const SharedBytes& bytes, const De
   }
   // Only the slot's choice depends on the address, never a result.
   const auto address = reinterpret_cast<std::uintptr_t>(bytes.data());
-  Entry& e = slots_[mix(address) & (slots_.size() - 1)];
+  Entry& e = slots_[KeyLookup::hash_of(address) & (slots_.size() - 1)];
   if (!bytes.empty() && e.bytes.data() == bytes.data() && same_limits(e.limits, limits)) {
     ++counters_.hits;
     return e.envelope;
