@@ -215,12 +215,11 @@ wire::PartType part_type_of(const SwimMessage& m) {
 
 wire::EncodedPart encode_message(const SwimMessage& m) {
   const wire::PartType type = part_type_of(m);
-  Bytes bytes;
-  bytes.reserve(32);
-  wire::begin_part(type, bytes);
-  MsgpackWriter w(bytes);
+  Bytes body;
+  body.reserve(32);
+  MsgpackWriter w(body);
   std::visit([&](const auto& x) { body_of(x, w); }, m);
-  return wire::EncodedPart{type, std::move(bytes)};
+  return wire::encode_part(type, body);
 }
 
 Result<SwimMessage> decode_message(const wire::Part& part) {

@@ -11,24 +11,21 @@
 namespace heck::wire {
 namespace {
 
-// Worst-case size of a MessagePack array header for up to kMaxParts items.
+// Worst-case size of a MessagePack array header for up to 3 * kMaxParts items.
 constexpr std::size_t kMaxCountPrefixBytes = 3;
+static_assert(3 * kMaxParts <= 0xffff);
 // Bytes reserved for the parts of a packet (the usual datagram budget,
 // core/net.h); a larger limit (a stream) grows as parts come.
 constexpr std::size_t kDatagramReserve = 2048;
 
 }  // namespace
 
-void begin_part(PartType type, Bytes& out) {
-  MsgpackWriter w(out);
-  w.array(2);
-  w.uint(static_cast<std::uint64_t>(type));
-}
-
 EncodedPart encode_part(PartType type, std::span<const std::uint8_t> body) {
   Bytes bytes;
-  bytes.reserve(4 + body.size());
-  begin_part(type, bytes);
+  bytes.reserve(8 + body.size());
+  MsgpackWriter w(bytes);
+  w.uint(static_cast<std::uint64_t>(type));
+  w.uint(body.size());
   bytes.insert(bytes.end(), body.begin(), body.end());
   return EncodedPart{type, std::move(bytes)};
 }
@@ -65,7 +62,7 @@ Bytes PacketBuilder::finish() {
   Bytes out;
   out.reserve(prefix_.size() + kMaxCountPrefixBytes + body_.size());
   out.insert(out.end(), prefix_.begin(), prefix_.end());
-  MsgpackWriter(out).array(count_);
+  MsgpackWriter(out).array(3 * count_);
   out.insert(out.end(), body_.begin(), body_.end());
   body_.clear();
   count_ = 0;
@@ -81,16 +78,16 @@ Bytes encode(const Header& header, const std::vector<EncodedPart>& parts) {
 namespace {
 
 // One pass over `bytes` (which `env`'s parts will view): the envelope's
-// shape and every body read whole at its depth, then nothing after it. The
-// same checks as one whole() over the input followed by the shape, at one
-// walk instead of two; only which error is named first may differ.
+// shape, each body framed (format 2: by its length; format 1: read whole at
+// its depth, the same checks as one whole() over the input), then nothing
+// after it.
 std::optional<Error> parse(std::span<const std::uint8_t> bytes, const DecodeLimits& limits, Envelope& env) {
   if (bytes.empty()) return Error{"empty"};
   if (bytes.size() > limits.max_bytes) {
     return Error{fmt::format("too large: {} bytes (limit {})", bytes.size(), limits.max_bytes)};
   }
   // Depths as whole() counts them: the envelope 0, its fields 1, the parts
-  // 2, a part's type and body 3.
+  // (or a part's type, length and body) 2, a format 1 part's type and body 3.
   MsgpackReader r(bytes, limits.max_depth);
   MsgValue v, version, sender, address, parts;
   if (!r.header(v)) return Error{r.error()};
@@ -100,9 +97,9 @@ std::optional<Error> parse(std::span<const std::uint8_t> bytes, const DecodeLimi
     return Error{r.error()};
   }
   if (version.type != MsgType::uint) return Error{"envelope: format version is not an unsigned integer"};
-  if (version.u != kFormatVersion) {
-    return Error{fmt::format("envelope: unsupported format version {} (this build speaks {})", version.u,
-                             kFormatVersion)};
+  if (version.u < kOldestFormatVersion || version.u > kFormatVersion) {
+    return Error{fmt::format("envelope: unsupported format version {} (this build speaks {} to {})", version.u,
+                             kOldestFormatVersion, kFormatVersion)};
   }
   if (sender.type != MsgType::str || sender.size == 0 || sender.size > kMaxNameBytes) {
     return Error{fmt::format("envelope: sender must be a string of 1-{} bytes", kMaxNameBytes)};
@@ -111,19 +108,40 @@ std::optional<Error> parse(std::span<const std::uint8_t> bytes, const DecodeLimi
     return Error{fmt::format("envelope: address must be a string of 1-{} bytes", kMaxAddressBytes)};
   }
   if (parts.type != MsgType::array) return Error{"envelope: parts is not an array"};
-  if (parts.size > kMaxParts) return Error{fmt::format("envelope: {} parts (limit {})", parts.size, kMaxParts)};
+  const bool framed = version.u >= 2;
+  if (framed && parts.size % 3 != 0) {
+    return Error{fmt::format("envelope: parts holds {} items, not [type, length, body] per part", parts.size)};
+  }
+  const std::size_t count = framed ? parts.size / 3 : parts.size;
+  if (count > kMaxParts) return Error{fmt::format("envelope: {} parts (limit {})", count, kMaxParts)};
   env.header.sender = sender.text();
   env.header.address = address.text();
-  env.parts.reserve(parts.size);
-  for (std::size_t i = 0; i < parts.size; ++i) {
-    MsgValue p, type, body;
-    if (!r.header(p)) return Error{r.error()};
-    if (p.type != MsgType::array || p.size != 2) return Error{fmt::format("envelope: parts[{}] is not [type, body]", i)};
-    if (!r.value_at(type, 3)) return Error{r.error()};
-    if (type.type != MsgType::uint || type.u > 0xffff) {
-      return Error{fmt::format("envelope: parts[{}] is not [type, body]", i)};
+  env.parts.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    MsgValue type, body;
+    if (framed) {
+      MsgValue length;
+      if (!r.header(type) || !r.header(length)) return Error{r.error()};
+      if (type.type != MsgType::uint || type.u > 0xffff) {
+        return Error{fmt::format("envelope: parts[{}]: the type is not an integer 0-65535", i)};
+      }
+      const std::size_t left = bytes.size() - r.offset();
+      if (length.type != MsgType::uint || length.u == 0 || length.u > left) {
+        return Error{fmt::format("envelope: parts[{}]: the body length is not 1-{} (the bytes left)", i, left)};
+      }
+      if (!r.raw(static_cast<std::size_t>(length.u), body.encoded)) return Error{r.error()};
+    } else {
+      MsgValue p;
+      if (!r.header(p)) return Error{r.error()};
+      if (p.type != MsgType::array || p.size != 2) {
+        return Error{fmt::format("envelope: parts[{}] is not [type, body]", i)};
+      }
+      if (!r.value_at(type, 3)) return Error{r.error()};
+      if (type.type != MsgType::uint || type.u > 0xffff) {
+        return Error{fmt::format("envelope: parts[{}] is not [type, body]", i)};
+      }
+      if (!r.value_at(body, 3)) return Error{r.error()};
     }
-    if (!r.value_at(body, 3)) return Error{r.error()};
     env.parts.push_back(Part{static_cast<PartType>(type.u), body.encoded});
   }
   if (!r.at_end()) return Error{fmt::format("malformed: {} bytes after the value", bytes.size() - r.offset())};

@@ -77,6 +77,14 @@ class MsgpackReader {
   // Reads exactly one value that spans all the bytes (a body, a packet, a
   // file); else fails with "malformed: N bytes after the value".
   bool whole(MsgValue& v);
+  // The next `n` bytes, not read as MessagePack (the body after a length
+  // the caller read: the envelope's format 2); fails when fewer are left.
+  bool raw(std::size_t n, std::span<const std::uint8_t>& out) {
+    if (!ok() || !need(n)) return false;
+    out = bytes_.subspan(pos_, n);
+    pos_ += n;
+    return true;
+  }
   bool at_end() const { return pos_ == bytes_.size(); }
   std::size_t offset() const { return pos_; }
   bool ok() const { return error_.empty(); }

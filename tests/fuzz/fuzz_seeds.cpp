@@ -44,6 +44,8 @@ int main(int argc, char** argv) {
       wire::encode(h, {wire::encode_part(wire::PartType::ping, json::to_msgpack(json::array({1, "n2"})))}),
       wire::encode(h, {wire::encode_part(wire::PartType::alive, json::to_msgpack(json::array({"n3", "127.0.0.1:7947", 4}))),
                        wire::encode_part(wire::PartType::delta, json::to_msgpack(json::object({{"r", json::array()}})))}),
+      // Format 1 (still read): [1, sender, address, [[type, body], ...]].
+      json::to_msgpack(json::array({1, "n1", "127.0.0.1:7946", json::array({json::array({1, json::array({1, "n2"})})})})),
   };
   // Membership messages of every type, and replication bodies.
   std::vector<heck::SwimMessage> messages = {

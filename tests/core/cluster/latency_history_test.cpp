@@ -9,21 +9,16 @@
 
 #include "core/wire/msgpack_reader.h"
 #include "core/wire/msgpack_writer.h"
+#include "tests/core/wire/json_reference.h"
 
 namespace heck {
 namespace {
 
 Instant at_s(std::int64_t s) { return Instant::from_ns(1'700'000'000'000'000'000 + s * 1'000'000'000); }
 
-LatencySample own(std::int64_t s, std::uint32_t us) { return LatencySample{at_s(s), us, true, true}; }
+using wire::body_of;
 
-std::span<const std::uint8_t> body_of(const wire::EncodedPart& p) {
-  // [type, body]: the body starts after the array and type bytes.
-  wire::MsgpackReader r(p.bytes);
-  wire::MsgValue head, type;
-  EXPECT_TRUE(r.header(head) && head.size == 2 && r.value(type));
-  return std::span(p.bytes).subspan(r.offset());
-}
+LatencySample own(std::int64_t s, std::uint32_t us) { return LatencySample{at_s(s), us, true, true}; }
 
 TEST(LatencyHistory, KeepsTheNewestSamplesInTimeOrder) {
   LatencyHistory h;

@@ -306,6 +306,18 @@ TEST(Replicator, MalformedAndForeignPartsAreCountedNeverApplied) {
   r.handle_part(T0, from, wire::Part{wire::PartType::digest, Bytes{0x90}}, Channel::stream, peers(2), out);
   r.handle_part(T0, from, wire::Part{wire::PartType::repair, Bytes{17}}, Channel::stream, peers(2), out);
   EXPECT_EQ(r.counters().malformed_parts, 3u);
+  // Bodies that are not one MessagePack value (a format 2 envelope frames
+  // bodies without reading them): an unused type byte, a truncated map,
+  // bytes after the value; each counted, twice when sent twice.
+  for (int twice = 0; twice < 2; ++twice) {
+    for (const Bytes& body : {Bytes{0xc1}, Bytes{0x81, 0xa1, 'r'}, Bytes{0x80, 0x01}}) {
+      for (auto type : {wire::PartType::delta, wire::PartType::digest, wire::PartType::repair}) {
+        r.handle_part(T0, from, wire::Part{type, body}, Channel::stream, peers(2), out);
+      }
+    }
+  }
+  EXPECT_EQ(r.counters().malformed_parts, 3u + 18u);
+  EXPECT_NE(r.last_malformed().find("malformed"), std::string::npos) << r.last_malformed();
   r.handle_part(T0, from, wire::Part{wire::PartType::ping, Bytes{0x90}}, Channel::datagram, peers(2), out);
   EXPECT_EQ(r.counters().unknown_parts, 1u);
   EXPECT_TRUE(out.empty());

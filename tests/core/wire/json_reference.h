@@ -20,6 +20,7 @@
 #include "core/membership/messages.h"
 #include "core/replicated/codec.h"
 #include "core/wire/envelope.h"
+#include "core/wire/msgpack_reader.h"
 
 namespace heck::wire {
 
@@ -28,6 +29,14 @@ inline nlohmann::json json_of(std::span<const std::uint8_t> body) {
   return nlohmann::json::from_msgpack(body.begin(), body.end());
 }
 inline EncodedPart json_part(PartType type, const nlohmann::json& body) { return encode_part(type, msgpack_of(body)); }
+// The body of a framed part (after its type and length).
+inline std::span<const std::uint8_t> body_of(const EncodedPart& part) {
+  MsgpackReader r(part.bytes);
+  MsgValue type, length;
+  std::span<const std::uint8_t> body;
+  if (!r.header(type) || !r.header(length) || !r.raw(length.u, body) || !r.at_end()) return {};
+  return body;
+}
 
 }  // namespace heck::wire
 
@@ -171,10 +180,13 @@ inline json message_body(const SwimMessage& m) {
 }
 
 // The whole part as before: [type, body] through to_msgpack.
+// A part framed as format 2 frames it: type, body length, body.
 inline Bytes part_bytes(wire::PartType type, const json& body) {
-  Bytes out{0x92};
+  const Bytes encoded = json::to_msgpack(body);
+  Bytes out;
   json::to_msgpack(json(static_cast<std::uint64_t>(type)), out);
-  json::to_msgpack(body, out);
+  json::to_msgpack(json(encoded.size()), out);
+  out.insert(out.end(), encoded.begin(), encoded.end());
   return out;
 }
 
