@@ -136,6 +136,7 @@ Replicator::Replicator(ReplicatorConfig config, wire::Header self, ReplicaId rep
   assert(replica != 0);
   assert(config_.max_packet_bytes > 0 && config_.max_pending_keys > 0);
   self_name_ = config_.spec_pool->names().intern(self_.sender);
+  datagram_room_ = wire::PacketBuilder(self_, config_.max_packet_bytes).remaining();
   state_.set_live_sink(digest_index_.get());
 }
 
@@ -303,7 +304,6 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   if (fresh) {
     p.group = std::move(d);
   } else {
-    by_written_.erase(p.order);
     auto joined = std::make_shared<HealthDelta>(*p.group);
     joined->join(*d);
     const HealthDelta& g = *joined;
@@ -324,15 +324,17 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   } else {
     p.part.reset();
   }
-  // The newest sequence: it goes last, without a search.
-  p.order = by_written_.emplace_hint(by_written_.end(), ++write_seq_, &it->first);
+  // The newest sequence goes last; the key's older entry, if any, is stale now.
+  p.written = ++write_seq_;
+  by_written_.push_back(Written{p.written, key});
+  if (by_written_.size() > 2 * pending_.size() + 64) compact_written();
   if (!p.dirty) {
     p.dirty = true;
     dirty_.push_back(key);
   }
   // Parts over one datagram are not piggybacked (eager push sends them by stream).
   const wire::EncodedPart& part = encoded(p);
-  if (part.bytes.size() <= wire::PacketBuilder(self_, config_.max_packet_bytes).remaining()) {
+  if (part.bytes.size() <= datagram_room_) {
     if (broadcasts_) {
       broadcasts_->push("r:" + key, part, BroadcastQueue::Lane::after);
     } else {
@@ -349,13 +351,22 @@ void Replicator::evict_over_cap() {
   // it would lose its eager push (a burst of local writes larger than the
   // cap would otherwise reach peers only by anti-entropy).
   while (pending_.size() > config_.max_pending_keys) {
-    auto oldest = by_written_.begin();
-    const std::string& key = *oldest->second;
-    if (pending_.find(key)->second.dirty) break;
-    pending_.erase(key);
-    by_written_.erase(oldest);
-    ++counters_.pending_evicted;
+    const Written& oldest = by_written_.front();  // pending keys each have a live entry
+    const auto* it = pending_.find(oldest.key);
+    if (it && it->second.written == oldest.seq) {
+      if (it->second.dirty) break;
+      pending_.erase(oldest.key);
+      ++counters_.pending_evicted;
+    }
+    by_written_.pop_front();
   }
+}
+
+void Replicator::compact_written() {
+  std::erase_if(by_written_, [&](const Written& w) {
+    const auto* it = pending_.find(w.key);
+    return !it || it->second.written != w.seq;
+  });
 }
 
 const wire::EncodedPart& Replicator::encoded(Pending& p) {
@@ -384,7 +395,7 @@ void Replicator::rumor(const std::string& key, const wire::Part& part) {
     return;
   }
   wire::EncodedPart encoded = wire::encode_part(wire::PartType::delta, part.body);
-  if (encoded.bytes.size() > wire::PacketBuilder(self_, config_.max_packet_bytes).remaining()) return;
+  if (encoded.bytes.size() > datagram_room_) return;
   if (broadcasts_) {
     ++counters_.rumors_queued;
     broadcasts_->push(rumor_key(key), std::move(encoded), BroadcastQueue::Lane::after);
@@ -427,7 +438,7 @@ void Replicator::flush(Instant now, std::span<const Peer> peers, Effects& out) {
   dirty_.erase(std::unique(dirty_.begin(), dirty_.end()), dirty_.end());
   std::vector<Pending*> small_groups;  // this agent's groups that fit a datagram
   std::vector<const wire::EncodedPart*> small, large, forwarded;
-  const std::size_t room = wire::PacketBuilder(self_, config_.max_packet_bytes).remaining();
+  const std::size_t room = datagram_room_;
   for (const std::string& key : dirty_) {
     auto* it = pending_.find(key);
     if (it == nullptr || !it->second.dirty) continue;  // trimmed since
@@ -630,8 +641,7 @@ void Replicator::trim(std::span<const Peer> peers) {
              v->requests.includes(g.requests.context) && v->alerts.includes(g.alerts.context) &&
              v->routes.includes(g.routes.context);
     });
-    if (acked) by_written_.erase(entry.second.order);
-    return acked;
+    return acked;  // its by_written_ entry is stale now
   });
 }
 
