@@ -94,9 +94,9 @@ Result<std::int64_t> get_int(const json& j, std::string_view field, std::int64_t
   return json_fields::read_int(j.at(std::string(field)), field, lo, hi);
 }
 
-constexpr std::array<std::string_view, 22> kKnownKeys = {
+constexpr std::array<std::string_view, 23> kKnownKeys = {
     "targets", "name", "api", "max_concurrent_checks", "max_body_bytes", "dns_ttl_ms", "min_api_interval_ms",
-    "latency_handoff_ms", "idempotency_retention_ms", "max_idempotency_records", "removal_retention_ms", "bind", "advertise", "join", "keys", "leave_timeout_ms",
+    "wire_format", "latency_handoff_ms", "idempotency_retention_ms", "max_idempotency_records", "removal_retention_ms", "bind", "advertise", "join", "keys", "leave_timeout_ms",
     "data_dir", "api_token", "swim", "store", "etcd", "alerts"};
 
 constexpr std::size_t kMaxDataDirBytes = 4096;
@@ -181,6 +181,12 @@ Result<AgentConfig> AgentConfig::from_json(const json& j) {
     auto v = get_int(j, "min_api_interval_ms", 1, 86'400'000);
     if (!v) return Error{v.error()};
     c.min_api_interval = Duration::milliseconds(*v);
+  }
+  if (j.contains("wire_format")) {
+    auto v = get_int(j, "wire_format", static_cast<std::int64_t>(wire::kOldestFormatVersion),
+                     static_cast<std::int64_t>(wire::kFormatVersion));
+    if (!v) return Error{v.error()};
+    c.wire_format = static_cast<std::uint64_t>(*v);
   }
   if (j.contains("latency_handoff_ms")) {
     auto v = get_int(j, "latency_handoff_ms", 0, 3'600'000);

@@ -20,6 +20,10 @@
 //                                        //   latency samples to each target's
 //                                        //   standby (core/cluster/latency_history.h);
 //                                        //   0 = never (--latency-handoff-ms)
+//    "wire_format": 2,                   // optional; the packet format written:
+//                                        //   1 while agents of builds before
+//                                        //   format 2 still run (README:
+//                                        //   upgrading); both are read
 //    // Clustering (all optional; the command line overrides each):
 //    "bind": "127.0.0.1:7946",           // UDP + TCP for the cluster (--bind)
 //    "advertise": "10.0.0.5:7946",       // what peers use to reach this agent
@@ -79,6 +83,7 @@
 #include "core/result.h"
 #include "core/target_spec.h"
 #include "core/time.h"
+#include "core/wire/envelope.h"
 
 namespace heck::runtime {
 
@@ -113,6 +118,9 @@ struct AgentConfig {
   Duration removal_retention = Duration::seconds(24 * 3600);  // ReplicatorConfig::removal_retention
   std::size_t max_idempotency_records = 100'000;                   // ReplicatorConfig::max_request_records
   Duration latency_handoff = Duration::seconds(30);                 // ClusterNodeConfig::latency_handoff_interval
+  // The packet format written (ClusterNodeConfig::wire_format): 1 during
+  // the first rollout of an upgrade from a build older than format 2.
+  std::uint64_t wire_format = wire::kFormatVersion;
   std::optional<HostPort> bind;
   std::optional<std::string> advertise;  // "host:port" (a name is allowed)
   std::vector<std::string> join;         // "host:port" each

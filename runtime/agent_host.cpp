@@ -33,6 +33,7 @@ AgentHostOptions host_options_from_config(const AgentConfig& config) {
   o.node.replication.removal_retention = config.removal_retention;
   o.node.replication.max_request_records = config.max_idempotency_records;
   o.node.latency_handoff_interval = config.latency_handoff;
+  o.node.wire_format = config.wire_format;
   o.checker.max_concurrent = config.max_concurrent_checks;
   o.checker.max_body_bytes = config.max_body_bytes;
   o.checker.dns_ttl = config.dns_ttl;

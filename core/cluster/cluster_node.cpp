@@ -1,6 +1,7 @@
 #include "core/cluster/cluster_node.h"
 
 #include <algorithm>
+#include <cassert>
 #include <limits>
 #include <span>
 #include <iterator>
@@ -287,6 +288,26 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
   if (!affected.empty()) reconcile(now, affected, out);
   record_results(now, first_effect, out);
   pass_broadcasts();
+  if (config_.wire_format == 1) write_format1(first_effect, out);
+}
+
+void ClusterNode::write_format1(std::size_t first_effect, Effects& out) {
+  // Sends of one message to several peers share its block: re-framed once.
+  std::vector<std::pair<const std::uint8_t*, SharedBytes>> done;
+  for (std::size_t i = first_effect; i < out.size(); ++i) {
+    auto* s = std::get_if<Send>(&out[i]);
+    if (!s) continue;
+    const std::uint8_t* block = s->bytes.data();
+    auto it = std::find_if(done.begin(), done.end(), [&](const auto& d) { return d.first == block; });
+    if (it == done.end()) {
+      auto v1 = wire::to_format1(s->bytes);
+      assert(v1.ok());  // every envelope a layer writes decodes
+      if (!v1) continue;
+      done.emplace_back(block, SharedBytes(std::move(*v1)));
+      it = std::prev(done.end());
+    }
+    s->bytes = it->second;
+  }
 }
 
 void ClusterNode::refresh_peers(std::vector<std::string>* affected) {

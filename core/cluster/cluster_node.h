@@ -102,6 +102,7 @@
 #include "core/store/store_types.h"
 #include "core/target_spec.h"
 #include "core/time.h"
+#include "core/wire/envelope.h"
 #include "core/wire/envelope_cache.h"
 
 namespace heck {
@@ -132,6 +133,10 @@ struct ClusterNodeConfig {
   // Durable state restored from a snapshot (core/replicated/snapshot.h):
   // joined at start(), before the configured targets are written.
   std::optional<HealthDelta> restored;
+  // The envelope format this node writes (core/wire/envelope.h): 2, or 1
+  // while a cluster still runs builds that read only format 1 (the first
+  // of the two rollouts of an upgrade). Either is read.
+  std::uint64_t wire_format = wire::kFormatVersion;
   std::size_t max_datagram_bytes = 65507;    // larger datagrams are dropped
   std::size_t max_stream_bytes = 1 << 22;    // larger stream frames are dropped
   // The registry, observations and counters live in an external store (see
@@ -300,6 +305,8 @@ class ClusterNode {
  private:
   void handle_packet(Instant now, const Packet& p, Effects& out);
   void after_step(Instant now, std::size_t first_effect, Effects& out);
+  // Re-frames this step's sends as format 1 (ClusterNodeConfig::wire_format).
+  void write_format1(std::size_t first_effect, Effects& out);
   // Starts or stops checking each of `ids` (sorted, unique) as ownership
   // and the registry say now. O(|ids| log n).
   void reconcile(Instant now, const std::vector<std::string>& ids, Effects& out);

@@ -163,4 +163,23 @@ Result<Envelope> decode_view(std::span<const std::uint8_t> bytes, const DecodeLi
   return env;
 }
 
+Result<Bytes> to_format1(std::span<const std::uint8_t> bytes) {
+  auto env = decode_view(bytes, DecodeLimits{.max_bytes = bytes.size()});
+  if (!env) return Error{env.error()};
+  Bytes out;
+  out.reserve(bytes.size());
+  MsgpackWriter w(out);
+  w.array(4);
+  w.uint(1);
+  w.str(env->header.sender);
+  w.str(env->header.address);
+  w.array(env->parts.size());
+  for (const Part& p : env->parts) {
+    w.array(2);
+    w.uint(static_cast<std::uint64_t>(p.type));
+    w.raw(p.body);
+  }
+  return out;
+}
+
 }  // namespace heck::wire

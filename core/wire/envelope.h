@@ -9,18 +9,23 @@
 // of its body, and the body (one MessagePack value). Format 1 (builds
 // before 2026-12-07) had no lengths:
 //   [ 1, sender name, sender advertised address, [ [type, body], ... ] ]
-// and is still read: a format 1 agent cannot read format 2, so a cluster
-// moves to this build all at once (its old agents count the new packets as
-// malformed).
+// and is still read. A format 1 agent cannot read format 2 (it counts such
+// packets as malformed), so a running cluster of older builds is upgraded
+// in two rollouts: first to this build told to write format 1
+// (ClusterNodeConfig::wire_format, the agent config's "wire_format": 1),
+// which every agent reads, then, once none of the old builds is left, to
+// format 2 (the default).
 //
 // Why the lengths: a receiver finds where each body ends without reading
 // it. In format 1 every receiver walked every body to find the next one,
 // and in a gossip-mode cluster most delta parts that arrive are copies of
-// bodies already joined, dropped by a hash of their bytes: that walk was
-// 12% of a 300-agent simulation, a quarter of a 1,000-agent registration.
-// A length byte costs nothing for a body under 128 bytes (format 1 spent
-// that byte on the [type, body] array header), one more to 255, two more
-// beyond.
+// bodies already joined, dropped by a hash of their bytes (300 agents ×
+// 3,000 targets: 3.56M of the 5.89M received): the walk was ~12% of that
+// simulation's profile. With the lengths it runs in 0.79-0.94 of the time,
+// the 1,000 × 10,000 one in 0.94 (cluster_bench, docs/benchmark-history.md).
+// A length costs nothing for a body under 128 bytes (format 1 spent that
+// byte on each part's [type, body] array header), one byte more to 255,
+// two more beyond.
 //
 // Decoding is strict: the input must be the envelope and nothing after it,
 // within DecodeLimits (core/wire/msgpack_reader.h); wrong shape, wrong
@@ -134,5 +139,11 @@ Bytes encode(const Header& header, const std::vector<EncodedPart>& parts);
 // packet handler).
 Result<Envelope> decode(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
 Result<Envelope> decode_view(std::span<const std::uint8_t> bytes, const DecodeLimits& limits = {});
+
+// The same envelope in format 1 (header and parts unchanged), for agents of
+// older builds during a rolling upgrade. Never longer than its input (a
+// part's format 1 framing is no longer than its format 2 framing), so what
+// fitted a packet still does. An input that does not decode is an error.
+Result<Bytes> to_format1(std::span<const std::uint8_t> bytes);
 
 }  // namespace heck::wire

@@ -33,8 +33,10 @@ TEST(AgentConfig, EveryTopLevelKey) {
   auto c = AgentConfig::parse(R"({"targets": [], "name": "agent-1", "api": "[::1]:7701",
       "max_concurrent_checks": 8, "max_body_bytes": 4096, "dns_ttl_ms": 0, "min_api_interval_ms": 50,
       "idempotency_retention_ms": 3600000, "max_idempotency_records": 500, "latency_handoff_ms": 0,
-      "removal_retention_ms": 7200000})");
+      "removal_retention_ms": 7200000, "wire_format": 1})");
   ASSERT_TRUE(c.ok()) << c.error();
+  EXPECT_EQ(c->wire_format, 1u);
+  EXPECT_EQ(AgentConfig::parse(R"({"targets": []})")->wire_format, wire::kFormatVersion);
   EXPECT_TRUE(c->targets.empty());
   EXPECT_EQ(c->name, "agent-1");
   ASSERT_TRUE(c->api.has_value());
@@ -83,6 +85,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{R"({"targets": [], "dns_ttl_ms": -1})", "dns_ttl_ms: must be at least 0"},
         BadCase{R"({"targets": [], "min_api_interval_ms": 0})", "min_api_interval_ms: must be positive"},
         BadCase{R"({"targets": [], "latency_handoff_ms": 3600001})", "latency_handoff_ms: must be at most 3600000"},
+        BadCase{R"({"targets": [], "wire_format": 3})", "wire_format: must be at most 2"},
+        BadCase{R"({"targets": [], "wire_format": 0})", "wire_format: must be positive"},
         BadCase{R"({"targets": [], "idempotency_retention_ms": 10})", "idempotency_retention_ms: must be at least 1000"},
         BadCase{R"({"targets": [], "removal_retention_ms": 999})", "removal_retention_ms: must be at least 1000"},
         BadCase{R"({"targets": [], "max_idempotency_records": 0})", "max_idempotency_records: must be positive"},

@@ -35,8 +35,9 @@ class TestCluster {
     for (int i = 0; i < n; ++i) add_node(i == 0 ? targets : std::vector<TargetSpec>{});
   }
 
-  // Starts node n<size()> now, joining through n0.
-  void add_node(std::vector<TargetSpec> targets = {}) {
+  // Starts node n<size()> now, joining through n0, writing packets in
+  // `wire_format`.
+  void add_node(std::vector<TargetSpec> targets = {}, std::uint64_t wire_format = wire::kFormatVersion) {
     const int i = size();
     ClusterNodeConfig c;
     c.name = fmt::format("n{}", i);
@@ -49,6 +50,7 @@ class TestCluster {
     c.replication.anti_entropy_interval = Duration::milliseconds(500);
     c.latency_handoff_interval = Duration::seconds(10);
     c.targets = std::move(targets);
+    c.wire_format = wire_format;
     nodes_.push_back(std::make_unique<ClusterNode>(std::move(c), 100 + i));
     Effects out;
     nodes_.back()->start(now_, out);
@@ -109,6 +111,8 @@ class TestCluster {
   std::set<std::pair<std::string, int>> fails_for;  // (target, node): that node sees it fail
   std::map<std::string, std::set<int>> checked_by;  // who started checks, per target
   std::vector<std::pair<int, AlertNotification>> notified;  // (sender, notification), in order
+  std::set<int> format1_only;  // nodes that drop packets not in format 1 (an older build)
+  int unreadable = 0;          // packets they dropped
 
  private:
   struct Event {
@@ -123,6 +127,11 @@ class TestCluster {
     apply_effects(timers_[static_cast<std::size_t>(node)], out, [&](Effect& e) {
       if (auto* s = std::get_if<Send>(&e)) {
         const int to = std::stoi(s->to.substr(1, s->to.find(':') - 1));
+        // A node of a build before format 2 reads format 1 only: [1, ...].
+        if (format1_only.contains(to) && !(s->bytes.size() > 1 && s->bytes.data()[1] == 0x01)) {
+          ++unreadable;
+          return;
+        }
         push(now_ + Duration::milliseconds(2),
              Event{to, Packet{nodes_[node]->config().address, s->channel, std::move(s->bytes)}});
       } else if (auto* n = std::get_if<Notify>(&e)) {
@@ -160,6 +169,29 @@ TEST(ClusterNode, MembersJoinAndTheRegistryReachesEveryone) {
   for (int i = 0; i < c.size(); ++i) {
     EXPECT_EQ(c.node(i).membership().live_count(), 4u) << "n" << i;
     EXPECT_EQ(c.node(i).replication().state().targets().size(), 20u) << "n" << i;
+  }
+}
+
+// A rolling upgrade's first step: agents of this build told to write format
+// 1 run beside one that reads only format 1 (an older build); the cluster
+// forms and replicates as usual. Left at format 2, they cannot reach it.
+TEST(ClusterNode, AgentsWritingFormat1WorkBesideAnOlderBuild) {
+  for (std::uint64_t format : {std::uint64_t{1}, std::uint64_t{2}}) {
+    TestCluster c(0);
+    c.format1_only = {3};
+    for (int i = 0; i < 3; ++i) c.add_node(i == 0 ? targets(10) : std::vector<TargetSpec>{}, format);
+    c.add_node({}, 1);  // the older build writes format 1, which everyone reads
+    c.run_for(Duration::seconds(5));
+    if (format == 1) {
+      EXPECT_EQ(c.unreadable, 0);
+      for (int i = 0; i < c.size(); ++i) {
+        EXPECT_EQ(c.node(i).membership().live_count(), 4u) << "n" << i;
+        EXPECT_EQ(c.node(i).replication().state().targets().size(), 10u) << "n" << i;
+      }
+    } else {
+      EXPECT_GT(c.unreadable, 0);
+      EXPECT_EQ(c.node(3).replication().state().targets().size(), 0u);
+    }
   }
 }
 

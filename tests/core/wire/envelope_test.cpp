@@ -124,6 +124,28 @@ TEST(Envelope, WritesFormat2AndReadsFormat1) {
   EXPECT_EQ(encode_part(PartType::ping, ping).bytes.size(), 2 + ping.size());
 }
 
+TEST(Envelope, ToFormat1WritesWhatAnOlderBuildReadsInNoMoreBytes) {
+  const Header h{"n1", "127.0.0.1:7946"};
+  std::vector<std::pair<PartType, Bytes>> parts;
+  for (std::size_t n : {1u, 100u, 127u, 128u, 300u, 70'000u}) {
+    parts.emplace_back(PartType::delta, msgpack_of(json(std::string(n, 'x'))));
+  }
+  std::vector<EncodedPart> encoded;
+  for (const auto& [type, body] : parts) encoded.push_back(encode_part(type, body));
+  const Bytes v2 = encode(h, encoded);
+  auto v1 = to_format1(v2);
+  ASSERT_TRUE(v1.ok()) << v1.error();
+  EXPECT_EQ(*v1, format1(h, parts));
+  EXPECT_LE(v1->size(), v2.size());
+  auto back = decode(*v1);
+  ASSERT_TRUE(back.ok()) << back.error();
+  ASSERT_EQ(back->parts.size(), parts.size());
+  for (std::size_t i = 0; i < parts.size(); ++i) EXPECT_TRUE(std::ranges::equal(back->parts[i].body, parts[i].second));
+  // Format 1 in, format 1 out; garbage is an error.
+  EXPECT_EQ(*to_format1(*v1), *v1);
+  EXPECT_FALSE(to_format1(Bytes{0x94, 0x02}).ok());
+}
+
 TEST(Envelope, Format2FramesBodiesWithoutReadingThem) {
   // A body is found by its length: the envelope does not read it, so a
   // malformed one (0xc1 is never valid) passes here, whole, and the layer
