@@ -14,6 +14,7 @@
 #include "core/replicated/codec.h"
 #include "core/replicated/health_state.h"
 #include "core/wire/envelope.h"
+#include "tests/core/wire/json_reference.h"
 
 namespace {
 
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
   std::vector<wire::EncodedPart> parts;
   for (const auto& m : messages) {
     parts.push_back(heck::encode_message(m));
-    bodies.push_back(json::to_msgpack(json::from_msgpack(parts.back().bytes)[1]));
+    const auto body = wire::body_of(parts.back());
+    bodies.emplace_back(body.begin(), body.end());
   }
   heck::HealthState state(12345);
   auto spec = heck::TargetSpec::from_json(json{{"id", "web"}, {"url", "http://127.0.0.1:8080/"}});
@@ -101,7 +103,8 @@ int main(int argc, char** argv) {
   heck::LatencyHandoff handoff{"web", {heck::LatencySample{heck::Instant::from_ns(1'700'000'000'000'000'000), 5'000, true},
                                        heck::LatencySample{heck::Instant::from_ns(1'700'000'001'000'000'000), 9'000, false}}};
   parts.push_back(heck::encode_latency_handoff(handoff));
-  bodies.push_back(Bytes(parts.back().bytes.begin() + 2, parts.back().bytes.end()));  // [64, body]: 2 header bytes
+  const auto handoff_body = wire::body_of(parts.back());
+  bodies.emplace_back(handoff_body.begin(), handoff_body.end());
   write(root / "message_fuzz", bodies);
   for (const auto& p : parts) envelopes.push_back(wire::encode(h, {p}));
   envelopes.push_back(wire::encode(h, parts));
