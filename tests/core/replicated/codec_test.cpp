@@ -207,7 +207,7 @@ RC_GTEST_PROP(Codec, DeltaBytesEqualTheJsonEncoding, ()) {
   const HealthDelta wide = gen_wide_delta();
   RC_ASSERT(encode_delta(wide) == json::to_msgpack(json_reference::delta_body(wide)));
   RC_ASSERT(encode_delta(HealthDelta{}) == json::to_msgpack(json_reference::delta_body(HealthDelta{})));
-  // And through a part: [type, body].
+  // And through a part: type, length, body.
   const auto part = wire::encode_part(wire::PartType::delta, encode_delta(wide));
   RC_ASSERT(part.bytes == json_reference::part_bytes(wire::PartType::delta, json_reference::delta_body(wide)));
 }

@@ -179,8 +179,8 @@ inline json message_body(const SwimMessage& m) {
   return std::visit([](const auto& x) { return message_body(x); }, m);
 }
 
-// The whole part as before: [type, body] through to_msgpack.
-// A part framed as format 2 frames it: type, body length, body.
+// The whole part, framed as format 2 frames it (type, body length, body),
+// the body through to_msgpack.
 inline Bytes part_bytes(wire::PartType type, const json& body) {
   const Bytes encoded = json::to_msgpack(body);
   Bytes out;
