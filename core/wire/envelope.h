@@ -25,7 +25,7 @@
 // the 1,000 × 10,000 one in 0.94 (cluster_bench, docs/benchmark-history.md).
 // A length costs nothing for a body under 128 bytes (format 1 spent that
 // byte on each part's [type, body] array header), one byte more to 255,
-// two more beyond.
+// two to 65,535, four beyond (a stream's state repair of megabytes).
 //
 // Decoding is strict: the input must be the envelope and nothing after it,
 // within DecodeLimits (core/wire/msgpack_reader.h); wrong shape, wrong
