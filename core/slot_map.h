@@ -5,7 +5,10 @@
 // - Entries live in slots of a chunked arena: an entry never moves while its
 //   key is held, so pointers to a key or value stay valid (the live-dot
 //   index and the digest index point at keys). An erased slot is reused by
-//   the next insert (last freed, first reused: deterministic).
+//   the next insert (last freed, first reused: deterministic). A slot's
+//   storage stays until clear() or the map's end (a move carries it along):
+//   a pointer to an erased entry reads a default value_type, or the entry
+//   that reused the slot, never freed memory.
 // - A key is found through an open-addressing hash table of (tag, slot):
 //   8 bytes a slot, at most 3/4 full, one or two cache lines a lookup, no
 //   tree walk over cold nodes. O(1) expected insert, find and erase.

@@ -319,14 +319,10 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   // The group is `d` itself (not a join with an older group): its part is
   // the one given, if any.
   p.as_received = p.group.get() == received && encoded_d.has_value();
-  if (p.as_received) {
-    p.part = std::move(encoded_d);
-  } else {
-    p.part.reset();
-  }
+  p.part = p.as_received ? std::move(*encoded_d) : wire::EncodedPart{};
   // The newest sequence goes last; the key's older entry, if any, is stale now.
   p.written = ++write_seq_;
-  by_written_.push_back(Written{p.written, key});
+  by_written_.push_back(Written{p.written, it});
   if (by_written_.size() > 2 * pending_.size() + 64) compact_written();
   if (!p.dirty) {
     p.dirty = true;
@@ -352,10 +348,10 @@ void Replicator::evict_over_cap() {
   // cap would otherwise reach peers only by anti-entropy).
   while (pending_.size() > config_.max_pending_keys) {
     const Written& oldest = by_written_.front();  // pending keys each have a live entry
-    const auto* it = pending_.find(oldest.key);
-    if (it && it->second.written == oldest.seq) {
-      if (it->second.dirty) break;
-      pending_.erase(oldest.key);
+    const Pending& p = oldest.entry->second;
+    if (p.written == oldest.seq) {
+      if (p.dirty) break;
+      pending_.erase(oldest.entry->first);
       ++counters_.pending_evicted;
     }
     by_written_.pop_front();
@@ -363,15 +359,12 @@ void Replicator::evict_over_cap() {
 }
 
 void Replicator::compact_written() {
-  std::erase_if(by_written_, [&](const Written& w) {
-    const auto* it = pending_.find(w.key);
-    return !it || it->second.written != w.seq;
-  });
+  std::erase_if(by_written_, [](const Written& w) { return w.entry->second.written != w.seq; });
 }
 
 const wire::EncodedPart& Replicator::encoded(Pending& p) {
-  if (!p.part) p.part = wire::encode_part(wire::PartType::delta, encode_delta(*p.group));
-  return *p.part;
+  if (p.part.bytes.empty()) p.part = wire::encode_part(wire::PartType::delta, encode_delta(*p.group));
+  return p.part;
 }
 
 void Replicator::take_broadcasts(BroadcastQueue& queue) {
