@@ -20,13 +20,16 @@
 
 #include <algorithm>
 #include <bit>
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
+#include <new>
 #include <span>
+#include <type_traits>
 #include <utility>
-#include <variant>
 #include <vector>
 
 #include "core/replicated/causal_context.h"
@@ -80,10 +83,40 @@ class DotSet {
 template <typename V>
 class DotFun {
  public:
-  using Entry = std::pair<Dot, V>;
+  struct Entry {
+    Dot first;
+    V second;
+    bool operator==(const Entry&) const = default;
+  };
+
+  DotFun() : many_{} {}
+  DotFun(const DotFun& o) {
+    if (const Entry* e = o.one()) {
+      new (&one_) Entry(*e);
+    } else {
+      new (&many_) Many{o.many_.more ? new std::vector<Entry>(*o.many_.more) : nullptr, 0};
+    }
+  }
+  DotFun(DotFun&& o) noexcept { take(std::move(o)); }
+  DotFun& operator=(const DotFun& o) {
+    if (this != &o) {
+      DotFun copy(o);
+      destroy();
+      take(std::move(copy));
+    }
+    return *this;
+  }
+  DotFun& operator=(DotFun&& o) noexcept {
+    if (this != &o) {
+      destroy();
+      take(std::move(o));
+    }
+    return *this;
+  }
+  ~DotFun() { destroy(); }
 
   bool empty() const { return size() == 0; }
-  std::size_t size() const { return one() ? 1 : more().size(); }
+  std::size_t size() const { return one() ? 1 : many_.more ? many_.more->size() : 0; }
   bool contains(Dot d) const {
     const auto e = entries();
     auto it = std::lower_bound(e.begin(), e.end(), d, [](const Entry& x, const Dot& y) { return x.first < y; });
@@ -91,7 +124,7 @@ class DotFun {
   }
   void insert(Dot d, V v) {
     if (empty()) {
-      rep_.template emplace<Entry>(d, std::move(v));
+      set_one(Entry{d, std::move(v)});
       return;
     }
     std::vector<Entry>& more = spill();
@@ -105,7 +138,8 @@ class DotFun {
   // Sorted by dot.
   std::span<const Entry> entries() const {
     if (const Entry* e = one()) return std::span<const Entry>(e, 1);
-    return std::span<const Entry>(more());
+    if (many_.more) return std::span<const Entry>(*many_.more);
+    return {};
   }
 
   static DotFun join(const DotFun& a, const CausalContext& ca, const DotFun& b, const CausalContext& cb) {
@@ -131,31 +165,75 @@ class DotFun {
   bool operator==(const DotFun& o) const { return std::ranges::equal(entries(), o.entries()); }
 
  private:
+  // The entries, sorted by dot, unique dots. Most keys hold one (one
+  // writer, nothing concurrent): it lives in place, so a key's store costs
+  // no allocation of its own; two or more live in a vector on the heap.
+  // Which of the two the union holds is told by the 8 bytes where an
+  // entry's dot counter lies: a counter is never 0 (dots count from 1, and
+  // the codec refuses 0), so 0 there means the vector (null: no entries).
+  // A std::variant kept its index in 8 more bytes per key, in every store
+  // of every agent.
+  struct Many {
+    std::vector<Entry>* more = nullptr;  // null: empty
+    std::uint64_t zero = 0;              // where one_.first.counter lies
+  };
+  static_assert(std::is_standard_layout_v<Dot> && offsetof(Dot, counter) == sizeof(std::uint64_t));
+  static_assert(std::is_standard_layout_v<Many> && offsetof(Many, zero) == offsetof(Dot, counter));
+  const Entry* one() const {
+    // Entry's first member, the dot, is at its start (and one_ at the
+    // union's): the counter's bytes are read as bytes, whichever member
+    // is live.
+    std::uint64_t counter;
+    std::memcpy(&counter, reinterpret_cast<const unsigned char*>(&many_) + offsetof(Dot, counter), sizeof counter);
+    return counter != 0 ? &one_ : nullptr;
+  }
+  void set_one(Entry e) {
+    assert(e.first.counter != 0);
+    destroy();
+    new (&one_) Entry(std::move(e));
+  }
   // REQUIRES: e's dot above every dot held.
   void append(const Entry& e) {
     if (empty()) {
-      rep_.template emplace<Entry>(e);
+      set_one(e);
     } else {
       spill().push_back(e);
     }
   }
-  const Entry* one() const { return std::get_if<Entry>(&rep_); }
-  const std::vector<Entry>& more() const { return *std::get_if<std::vector<Entry>>(&rep_); }
   // The entries as a vector (moving an inline one there).
   std::vector<Entry>& spill() {
-    if (Entry* e = std::get_if<Entry>(&rep_)) {
-      std::vector<Entry> more;
-      more.reserve(2);
-      more.push_back(std::move(*e));
-      rep_ = std::move(more);
+    if (one()) {
+      auto more = std::make_unique<std::vector<Entry>>();
+      more->reserve(2);
+      more->push_back(std::move(one_));
+      one_.~Entry();
+      new (&many_) Many{more.release(), 0};
+    } else if (!many_.more) {
+      many_.more = new std::vector<Entry>();
     }
-    return *std::get_if<std::vector<Entry>>(&rep_);
+    return *many_.more;
+  }
+  void destroy() {
+    if (one()) {
+      one_.~Entry();
+    } else {
+      delete many_.more;
+    }
+    new (&many_) Many{};
+  }
+  // REQUIRES: this holds nothing (destroyed or never built).
+  void take(DotFun&& o) {
+    if (o.one()) {
+      new (&one_) Entry(std::move(o.one_));
+    } else {
+      new (&many_) Many{std::exchange(o.many_.more, nullptr), 0};
+    }
   }
 
-  // The entries, sorted by dot, unique dots. Most keys hold one (one
-  // writer, nothing concurrent): it lives inline, so a key's store costs no
-  // allocation of its own; none, or two or more, live in the vector.
-  std::variant<std::vector<Entry>, Entry> rep_;
+  union {
+    Entry one_;
+    Many many_;
+  };
 };
 
 // A live-dot index: dot -> pointer to its key. Per replica, a vector of
