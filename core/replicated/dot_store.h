@@ -236,33 +236,41 @@ class DotFun {
   };
 };
 
-// A live-dot index: dot -> pointer to its key. Per replica, a vector of
-// (counter, key) sorted by counter: a replica's new dots have growing
-// counters, so an insert is almost always an append; an erase marks the
-// entry dead (compacted once half are dead). 16 bytes per live dot plus
-// slack, against ~64 for a tree node. Lookups O(log n); a range of one
-// replica's counters is a contiguous scan.
+// A live-dot index: dot -> pointer to its key. Per replica, a run of
+// (counter, key) slots sorted by counter, cut into leaves of at most kLeaf
+// slots (the leaf level of a B-tree) found through the leaves' first
+// counters: a replica's new dots have growing counters, so an insert is
+// almost always an append to the last leaf; a dot that arrives out of
+// counter order (a burst of one writer's deltas reordered on the way, a
+// repair) goes into its leaf, O(kLeaf), splitting it in half when full. An
+// erase marks the slot dead (compacted once half are dead). 16 bytes per
+// live dot plus the leaves' slack (none in the leaves appends filled),
+// against ~64 for a tree node. Lookups O(log n); a range of one replica's
+// counters is a scan of consecutive leaves.
 //
-// Dots that arrive out of counter order (a burst of one writer's deltas
-// reordered on the way, a repair) go to a small sorted side vector that is
-// merged into the run once it holds about sqrt(n) (at least kMinLate):
-// O(sqrt n) amortised per late dot, where inserting each in the middle of
-// the run moved half of it (a 10,000-target registry burst: ~80 KB per dot).
-template <typename K>
+// (A run as one sorted vector, with a side vector of late dots merged
+// every ~sqrt(n) of them, moved the run above the lowest late dot at each
+// merge: in the main row's registration burst, whose 10,000 registry dots
+// reach each agent in the order its packets arrive, 5% of the run.)
+template <typename K, std::size_t kLeaf = 256>
 class LiveDotIndex {
- public:
-  static constexpr std::size_t kMinLate = 64;
+  static_assert(kLeaf >= 2 && kLeaf % 2 == 0);
 
+ public:
   void insert(Dot d, const K* key) {
     Run& run = run_of(d.replica);
-    auto& e = run.entries;
-    if ((e.empty() || e.back().counter < d.counter) && (run.late.empty() || run.late.back().counter < d.counter)) {
-      e.push_back(Slot{d.counter, key});
+    if (run.leaves.empty() || run.leaves.back().back().counter < d.counter) {
+      if (run.leaves.empty() || run.leaves.back().size() == kLeaf) add_leaf(run, run.leaves.size(), Leaf{});
+      run.leaves.back().push_back(Slot{d.counter, key});
+      if (run.leaves.back().size() == 1) set_first(run, run.leaves.size() - 1);
+      ++run.slots;
       ++live_;
       return;
     }
-    auto it = lower(e, d.counter);
-    if (it != e.end() && it->counter == d.counter) {
+    std::size_t i = leaf_of(run, d.counter);
+    Leaf* leaf = &run.leaves[i];
+    auto it = lower(*leaf, d.counter);
+    if (it != leaf->end() && it->counter == d.counter) {
       if (!it->key) {
         --run.dead;
         ++live_;
@@ -270,64 +278,53 @@ class LiveDotIndex {
       it->key = key;
       return;
     }
-    auto& late = run.late;
-    auto lt = lower(late, d.counter);
-    if (lt != late.end() && lt->counter == d.counter) {
-      lt->key = key;  // late slots are live (an erase removes them)
-      return;
+    if (leaf->size() == kLeaf) {  // split in half: the upper half goes to a new leaf after it
+      const bool upper_half = it - leaf->begin() > static_cast<std::ptrdiff_t>(kLeaf / 2);
+      Leaf upper(leaf->begin() + kLeaf / 2, leaf->end());
+      leaf->resize(kLeaf / 2);
+      add_leaf(run, i + 1, std::move(upper));
+      if (upper_half) ++i;
+      leaf = &run.leaves[i];
+      it = lower(*leaf, d.counter);
     }
-    late.insert(lt, Slot{d.counter, key});
+    leaf->insert(it, Slot{d.counter, key});
+    set_first(run, i);
+    ++run.slots;
     ++live_;
-    if (late.size() >= std::max(kMinLate, std::size_t{1} << (std::bit_width(e.size()) / 2))) merge_late(run);
   }
   void erase(Dot d) {
     auto rit = lower_run(d.replica);
     if (rit == order_.end() || rit->replica != d.replica) return;
     Run& run = runs_[rit->slot];
-    auto it = lower(run.entries, d.counter);
-    if (it == run.entries.end() || it->counter != d.counter) {
-      auto lt = lower(run.late, d.counter);
-      if (lt == run.late.end() || lt->counter != d.counter) return;
-      run.late.erase(lt);
-      --live_;
-    } else {
-      if (!it->key) return;
-      it->key = nullptr;
-      ++run.dead;
-      --live_;
-    }
-    if (run.dead == run.entries.size() && run.late.empty()) {
+    Slot* s = find_slot(run, d.counter);
+    if (!s || !s->key) return;
+    s->key = nullptr;
+    ++run.dead;
+    --live_;
+    if (run.dead == run.slots) {
       run = Run{};
       free_.push_back(rit->slot);
       order_.erase(rit);
-    } else if (run.dead > 16 && run.dead * 2 > run.entries.size()) {
+    } else if (run.dead > 16 && run.dead * 2 > run.slots) {
       drop_dead(run);
     }
   }
   const K* find(Dot d) const {
     const Run* run = find_run(d.replica);
     if (!run) return nullptr;
-    for (const auto* v : {&run->entries, &run->late}) {
-      auto it = std::lower_bound(v->begin(), v->end(), d.counter,
-                                 [](const Slot& x, std::uint64_t c) { return x.counter < c; });
-      if (it != v->end() && it->counter == d.counter) return it->key;
-    }
-    return nullptr;
+    const Slot* s = find_slot(*run, d.counter);
+    return s ? s->key : nullptr;
   }
   // f(key) for every live dot of `replica` with counter <= top, in counter order.
   template <typename F>
   void for_each_up_to(ReplicaId replica, std::uint64_t top, F&& f) const {
     const Run* run = find_run(replica);
     if (!run) return;
-    const auto& e = run->entries;
-    const auto& late = run->late;
-    std::size_t i = 0, j = 0;
-    for (;;) {
-      const bool from_e = i < e.size() && (j == late.size() || e[i].counter < late[j].counter);
-      if (!from_e && j == late.size()) return;
-      const Slot& x = from_e ? e[i++] : late[j++];
-      if (x.counter > top) return;
-      if (x.key) f(x.key);
+    for (const Leaf& leaf : run->leaves) {
+      for (const Slot& x : leaf) {
+        if (x.counter > top) return;
+        if (x.key) f(x.key);
+      }
     }
   }
   std::size_t size() const { return live_; }
@@ -344,33 +341,63 @@ class LiveDotIndex {
     std::uint64_t counter = 0;
     const K* key = nullptr;  // nullptr: erased
   };
+  using Leaf = std::vector<Slot>;  // sorted by counter; 1..kLeaf slots
   struct Run {
-    std::vector<Slot> entries;  // sorted by counter
-    std::size_t dead = 0;       // erased slots in entries
-    std::vector<Slot> late;     // sorted by counter, all live, none in entries
+    std::vector<Leaf> leaves;           // by counter, none empty
+    std::vector<std::uint64_t> firsts;  // each leaf's first counter, once there are two leaves or more
+    std::uint32_t slots = 0;            // in all leaves
+    std::uint32_t dead = 0;             // erased slots
   };
-  // In place, from the back (entries grows into its own spare capacity):
-  // no fresh block per merge. A fresh block each time was half the merge's
-  // cost in the main row's burst (allocation and first-touch page faults).
+  // The leaf where `c` is or would go: the last whose first counter is <= c
+  // (the first leaf for a counter below all). REQUIRES: !run.leaves.empty().
+  static std::size_t leaf_of(const Run& run, std::uint64_t c) {
+    if (run.leaves.size() == 1) return 0;
+    const auto it = std::upper_bound(run.firsts.begin(), run.firsts.end(), c);
+    return it == run.firsts.begin() ? 0 : static_cast<std::size_t>(it - run.firsts.begin()) - 1;
+  }
+  // Inserts `leaf` at `at` (an empty one is given its first counter when
+  // its first slot goes in).
+  static void add_leaf(Run& run, std::size_t at, Leaf leaf) {
+    run.leaves.insert(run.leaves.begin() + static_cast<std::ptrdiff_t>(at), std::move(leaf));
+    if (run.leaves.size() < 2) return;
+    if (run.firsts.empty()) {  // a second leaf: the first counters are kept from now on
+      run.firsts.assign(run.leaves.size(), 0);
+      for (std::size_t j = 0; j < run.leaves.size(); ++j) set_first(run, j);
+    } else {
+      run.firsts.insert(run.firsts.begin() + static_cast<std::ptrdiff_t>(at), 0);
+      set_first(run, at);
+    }
+  }
+  static void set_first(Run& run, std::size_t i) {
+    if (!run.firsts.empty() && !run.leaves[i].empty()) run.firsts[i] = run.leaves[i].front().counter;
+  }
+  static Slot* find_slot(const Run& run, std::uint64_t c) {
+    if (run.leaves.empty()) return nullptr;
+    // A slot of this index: find() hands out only its key, never a way to write.
+    auto& leaf = const_cast<Leaf&>(run.leaves[leaf_of(run, c)]);
+    auto it = lower(leaf, c);
+    return it != leaf.end() && it->counter == c ? &*it : nullptr;
+  }
+  // In place, leaf by leaf; emptied leaves go.
   static void drop_dead(Run& run) {
-    std::erase_if(run.entries, [](const Slot& x) { return x.key == nullptr; });
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < run.leaves.size(); ++i) {
+      Leaf& leaf = run.leaves[i];
+      std::erase_if(leaf, [](const Slot& x) { return x.key == nullptr; });
+      if (leaf.empty()) continue;
+      if (kept != i) run.leaves[kept] = std::move(leaf);
+      ++kept;
+    }
+    run.leaves.resize(kept);
+    run.firsts.clear();
+    if (kept >= 2) {
+      run.firsts.resize(kept);
+      for (std::size_t i = 0; i < kept; ++i) set_first(run, i);
+    }
+    run.slots -= run.dead;
     run.dead = 0;
   }
-  static void merge_late(Run& run) {
-    if (run.dead != 0) drop_dead(run);
-    auto& e = run.entries;
-    std::size_t i = e.size(), j = run.late.size();
-    e.resize(i + j);
-    for (std::size_t k = e.size(); j != 0;) {
-      if (i != 0 && e[i - 1].counter > run.late[j - 1].counter) {
-        e[--k] = e[--i];
-      } else {
-        e[--k] = run.late[--j];
-      }
-    }
-    run.late.clear();
-  }
-  static typename std::vector<Slot>::iterator lower(std::vector<Slot>& e, std::uint64_t c) {
+  static typename Leaf::iterator lower(Leaf& e, std::uint64_t c) {
     return std::lower_bound(e.begin(), e.end(), c, [](const Slot& x, std::uint64_t v) { return x.counter < v; });
   }
   struct RunRef {

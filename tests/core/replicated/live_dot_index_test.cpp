@@ -1,5 +1,7 @@
 // The live-dot index against a plain ordered map, with dots arriving in any
-// order (its late side vector and the merges into a run).
+// order (appends to a run's last leaf, inserts into earlier leaves, leaves
+// split when full and emptied by compaction), at the real leaf size and at
+// leaves of 2 and 4 slots, where every path is taken many times.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -24,7 +26,8 @@ struct Op {
 // Replicas 1..kReplicas: runs made, emptied and made again in any order.
 constexpr ReplicaId kReplicas = 20;
 
-void check_same(const LiveDotIndex<std::string>& index, const std::map<Dot, const std::string*>& model,
+template <typename Index>
+void check_same(const Index& index, const std::map<Dot, const std::string*>& model,
                 std::uint64_t max_counter) {
   RC_ASSERT(index.size() == model.size());
   for (ReplicaId r = 1; r <= kReplicas; ++r) {
@@ -43,7 +46,8 @@ void check_same(const LiveDotIndex<std::string>& index, const std::map<Dot, cons
   }
 }
 
-RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWhateverTheArrivalOrder, ()) {
+template <typename Index>
+void matches_an_ordered_map() {
   const std::vector<std::string> keys{"a", "b", "c", "d"};
   // Mostly one replica's burst in shuffled order, with erases between, and
   // other replicas' dots (their runs come, go when emptied, and come back).
@@ -54,7 +58,7 @@ RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWhateverTheArrivalOrder, ()) {
                                                                       {3, rc::gen::inRange<ReplicaId>(2, kReplicas + 1)}})),
       rc::gen::set(&Op::counter, rc::gen::inRange<std::uint64_t>(1, max_counter + 1)),
       rc::gen::set(&Op::key, rc::gen::inRange(0, 4))));
-  LiveDotIndex<std::string> index;
+  Index index;
   std::map<Dot, const std::string*> model;
   for (const Op& op : ops) {
     const Dot d{op.replica, op.counter};
@@ -67,6 +71,16 @@ RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWhateverTheArrivalOrder, ()) {
     }
   }
   check_same(index, model, max_counter);
+}
+
+RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWhateverTheArrivalOrder, ()) {
+  matches_an_ordered_map<LiveDotIndex<std::string>>();
+}
+RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWithLeavesOfTwoSlots, ()) {
+  matches_an_ordered_map<LiveDotIndex<std::string, 2>>();
+}
+RC_GTEST_PROP(LiveDotIndex, MatchesAnOrderedMapWithLeavesOfFourSlots, ()) {
+  matches_an_ordered_map<LiveDotIndex<std::string, 4>>();
 }
 
 // A replica's run goes when its last dot is erased and its slot is reused:
@@ -105,14 +119,15 @@ TEST(LiveDotIndex, EmptiedRunsAreMadeAgainWithoutSharingASlot) {
   }
 }
 
-TEST(LiveDotIndex, AShuffledBurstOfOneWriterIsFoundWholeAndInOrder) {
+template <typename Index>
+void shuffled_burst_is_found_whole_and_in_order() {
   // 5,000 dots of one replica, each under its own key, inserted in an order
   // far from sorted (a stride coprime with the count), then every other one
   // erased.
   constexpr std::uint64_t n = 5000;
   std::vector<std::string> keys(n + 1);
   for (std::uint64_t c = 1; c <= n; ++c) keys[c] = std::to_string(c);
-  LiveDotIndex<std::string> index;
+  Index index;
   for (std::uint64_t i = 0; i < n; ++i) {
     const std::uint64_t c = (i * 2377) % n + 1;
     index.insert(Dot{7, c}, &keys[c]);
@@ -125,6 +140,11 @@ TEST(LiveDotIndex, AShuffledBurstOfOneWriterIsFoundWholeAndInOrder) {
   for (std::uint64_t c = 1; c <= n; c += 2) odd.push_back(&keys[c]);
   EXPECT_EQ(seen, odd);  // every live dot once, in counter order
   for (std::uint64_t c = 1; c <= n; ++c) EXPECT_EQ(index.find(Dot{7, c}), c % 2 == 1 ? &keys[c] : nullptr) << c;
+}
+
+TEST(LiveDotIndex, AShuffledBurstOfOneWriterIsFoundWholeAndInOrder) {
+  shuffled_burst_is_found_whole_and_in_order<LiveDotIndex<std::string>>();
+  shuffled_burst_is_found_whole_and_in_order<LiveDotIndex<std::string, 4>>();
 }
 
 }  // namespace
