@@ -329,6 +329,12 @@ class LiveDotIndex {
   }
   std::size_t size() const { return live_; }
   bool empty() const { return live_ == 0; }
+  // Leaves held, over every replica's run (tests).
+  std::size_t leaves() const {
+    std::size_t n = 0;
+    for (const RunRef& r : order_) n += runs_[r.slot].leaves.size();
+    return n;
+  }
   void clear() {
     order_.clear();
     runs_.clear();
@@ -378,13 +384,24 @@ class LiveDotIndex {
     auto it = lower(leaf, c);
     return it != leaf.end() && it->counter == c ? &*it : nullptr;
   }
-  // In place, leaf by leaf; emptied leaves go.
+  // In place, leaf by leaf; a leaf that fits beside the one kept before it
+  // joins it, and emptied leaves go. So after a compaction any two
+  // neighbouring leaves hold more than kLeaf slots between them: at most
+  // 2 n / kLeaf + 1 leaves for n slots, however the live dots were spread
+  // (a leaf keeps its capacity: one live dot left in each of many leaves
+  // would otherwise hold a leaf's 4 KB apiece, in a daemon that runs for
+  // months while some targets' dots stay and others churn).
   static void drop_dead(Run& run) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < run.leaves.size(); ++i) {
       Leaf& leaf = run.leaves[i];
       std::erase_if(leaf, [](const Slot& x) { return x.key == nullptr; });
       if (leaf.empty()) continue;
+      if (kept != 0 && run.leaves[kept - 1].size() + leaf.size() <= kLeaf) {
+        Leaf& before = run.leaves[kept - 1];
+        before.insert(before.end(), leaf.begin(), leaf.end());
+        continue;
+      }
       if (kept != i) run.leaves[kept] = std::move(leaf);
       ++kept;
     }

@@ -142,6 +142,27 @@ void shuffled_burst_is_found_whole_and_in_order() {
   for (std::uint64_t c = 1; c <= n; ++c) EXPECT_EQ(index.find(Dot{7, c}), c % 2 == 1 ? &keys[c] : nullptr) << c;
 }
 
+// Compaction joins neighbouring leaves that fit in one: one live dot left
+// in each of many leaves (a long-lived daemon's pattern: some targets' dots
+// stay, the rest churn) does not keep a leaf apiece.
+TEST(LiveDotIndex, CompactionJoinsLeavesThatFitTogether) {
+  constexpr std::uint64_t n = 4 * 64;  // 64 full leaves of 4
+  std::vector<std::string> keys(n + 1, "k");
+  LiveDotIndex<std::string, 4> index;
+  for (std::uint64_t c = 1; c <= n; ++c) index.insert(Dot{3, c}, &keys[c]);
+  EXPECT_EQ(index.leaves(), 64u);
+  for (std::uint64_t c = 1; c <= n; ++c) {
+    if (c % 4 != 0) index.erase(Dot{3, c});  // each leaf keeps its last dot
+  }
+  EXPECT_EQ(index.size(), 64u);
+  EXPECT_LE(index.leaves(), 2 * 64 / 4 + 1);  // at most 2 n / kLeaf + 1
+  std::vector<const std::string*> seen;
+  index.for_each_up_to(3, n, [&](const std::string* k) { seen.push_back(k); });
+  ASSERT_EQ(seen.size(), 64u);
+  for (std::uint64_t i = 0; i < 64; ++i) EXPECT_EQ(seen[i], &keys[4 * (i + 1)]);
+  for (std::uint64_t c = 1; c <= n; ++c) EXPECT_EQ(index.find(Dot{3, c}), c % 4 == 0 ? &keys[c] : nullptr) << c;
+}
+
 TEST(LiveDotIndex, AShuffledBurstOfOneWriterIsFoundWholeAndInOrder) {
   shuffled_burst_is_found_whole_and_in_order<LiveDotIndex<std::string>>();
   shuffled_burst_is_found_whole_and_in_order<LiveDotIndex<std::string, 4>>();
