@@ -13,14 +13,23 @@
 //   change      cost of one received status change and one registry change
 //               at 1k / 10k / 100k targets (must stay flat).
 //   memory      heap bytes per target of one agent's state (mallinfo2 delta),
-//               built by decoding wire bytes, so the agent owns every object.
+//               built by decoding wire bytes, so the agent owns every object;
+//               then where those bytes are: the live blocks by allocation
+//               site (two innermost project frames), malloc's rounding
+//               included.
 //
 // Run: build/tools/bench/replication_bench [--members 100] [--targets 10000]
 //      [--change-per-minute 0.01] [--minutes 3] [--seed 1]
+#include <cxxabi.h>
+#include <execinfo.h>
 #include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <map>
+#include <new>
+#include <unordered_map>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -33,6 +42,42 @@
 #include "core/replicated/spec_pool.h"
 #include "core/replicated/replicator.h"
 #include "tests/core/replicated/replication_harness.h"
+
+// Live heap blocks by allocation site, while `on` (the memory section's
+// breakdown): operator new records each block's size and return addresses,
+// operator delete forgets it. Off, each costs one branch.
+namespace sites {
+struct Block {
+  std::size_t size = 0;
+  void* frames[12] = {};
+  int depth = 0;
+};
+bool on = false;
+std::unordered_map<void*, Block>* live = nullptr;
+}  // namespace sites
+
+void* operator new(std::size_t n) {
+  void* p = std::malloc(n == 0 ? 1 : n);
+  if (!p) throw std::bad_alloc();
+  if (sites::on) {
+    sites::on = false;  // the map's own allocations are not recorded
+    sites::Block b;
+    b.size = malloc_usable_size(p) + sizeof(void*);  // with malloc's header and rounding
+    b.depth = backtrace(b.frames, 12);
+    (*sites::live)[p] = b;
+    sites::on = true;
+  }
+  return p;
+}
+void operator delete(void* p) noexcept {
+  if (sites::on && p) {
+    sites::on = false;
+    sites::live->erase(p);
+    sites::on = true;
+  }
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
 
 namespace {
 
@@ -391,6 +436,54 @@ std::size_t heap_used() {
   return mallinfo2().uordblks;
 }
 
+// A frame's function, demangled, without its arguments; "" outside the project.
+std::string frame_name(void* frame) {
+  char** symbols = backtrace_symbols(&frame, 1);
+  std::string text = symbols ? symbols[0] : "";
+  std::free(symbols);
+  const auto open = text.find('('), plus = text.find('+', open);
+  if (open == std::string::npos || plus == std::string::npos) return "";
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(text.substr(open + 1, plus - open - 1).c_str(), nullptr, nullptr, &status);
+  std::string name = demangled ? demangled : "";
+  std::free(demangled);
+  if (name.rfind("heck::", 0) != 0) return "";
+  // Cut the argument list: the last '(' at template depth 0.
+  int depth = 0;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '<') ++depth;
+    if (name[i] == '>') --depth;
+    if (name[i] == '(' && depth == 0) return name.substr(0, i);
+  }
+  return name;
+}
+
+// The blocks live now, by their two innermost project frames, per target.
+void print_sites(std::size_t targets) {
+  std::map<std::string, std::size_t> bytes;
+  std::size_t total = 0;
+  for (const auto& [p, b] : *sites::live) {
+    std::string site;
+    int named = 0;
+    for (int i = 1; i < b.depth && named < 2; ++i) {  // frame 0 is operator new
+      const std::string name = frame_name(b.frames[i]);
+      if (name.empty()) continue;
+      site += (named++ ? " < " : "") + name;
+    }
+    bytes[site.empty() ? "(outside the project)" : site] += b.size;
+    total += b.size;
+  }
+  std::vector<std::pair<std::size_t, std::string>> by_size;
+  for (const auto& [site, n] : bytes) by_size.emplace_back(n, site);
+  std::sort(by_size.rbegin(), by_size.rend());
+  std::printf("  where they are: live blocks by allocation site, bytes per target (%.0f in all)\n",
+              static_cast<double>(total) / static_cast<double>(targets));
+  for (const auto& [n, site] : by_size) {
+    if (n < targets) continue;  // under a byte a target
+    std::printf("  %8.1f  %s\n", static_cast<double>(n) / static_cast<double>(targets), site.c_str());
+  }
+}
+
 void memory(std::size_t targets) {
   std::printf("\nmemory: one agent's state built from wire bytes (mallinfo2 uordblks delta), no siblings\n");
   ReplicaNet net(100, ReplicatorConfig{}, NetOptions{}, 9);
@@ -438,6 +531,25 @@ void memory(std::size_t targets) {
   row("  replication structure alone (TargetSpec objects shared)", fmt::format("{:.0f}", structure));
   row("  as an agent holds it (decoded through its spec pool)", fmt::format("{:.0f}", agent));
   row("sizeof(TargetSpec) / sizeof(Observation)", fmt::format("{} / {}", sizeof(TargetSpec), sizeof(Observation)));
+
+  // The first figure again, its blocks recorded by allocation site.
+  sites::live = new std::unordered_map<void*, sites::Block>();
+  sites::live->reserve(8 * targets);
+  sites::on = true;
+  {
+    auto* r = new Replicator(ReplicatorConfig{}, wire::Header{"m", "m:1"}, 4242, 1, nullptr);
+    {
+      auto env = wire::decode(full);
+      auto d = decode_delta(env->parts[0].body, {}, nullptr);
+      r->join_snapshot(*d);
+    }
+    (void)r->digest();
+    sites::on = false;
+    print_sites(targets);
+    delete r;
+  }
+  delete sites::live;
+  sites::live = nullptr;
 }
 
 }  // namespace
