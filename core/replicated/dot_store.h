@@ -35,6 +35,7 @@
 #include "core/replicated/causal_context.h"
 #include "core/replicated/dot.h"
 #include "core/slot_map.h"
+#include "core/small_vector.h"
 
 namespace heck {
 
@@ -653,8 +654,22 @@ class DotMap {
           consider(k);
         });
       }
+      // A cloud dot of other's own entries, or of ours at a key other holds,
+      // can only be held here at a key of other's (a dot names one write at
+      // one key), which the pairs settle: only the rest are looked up. A
+      // delta's cloud is mostly such dots (the dots it writes and those they
+      // replace), and each lookup reads cold index leaves.
+      SmallVector<Dot, 16> settled;
+      if (!theirs.cloud().empty()) {
+        for (const Pair& p : pairs) {
+          p.theirs->second.for_each_dot([&](Dot d) { settled.push_back(d); });
+          if (p.ours) p.ours->second.for_each_dot([&](Dot d) { settled.push_back(d); });
+        }
+        std::sort(settled.begin(), settled.end());
+      }
       for (const Dot& d : theirs.cloud()) {
         ++me.join_work;
+        if (std::binary_search(settled.begin(), settled.end(), d)) continue;
         if (const K* k = t->index.find(d)) consider(k);
       }
     } else {
