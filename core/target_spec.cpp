@@ -215,7 +215,7 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
       return Error{fmt::format("{}: '{}' must be 1-{} characters of A-Z a-z 0-9 . _ : -", field("id"), *id,
                                kMaxIdLength)};
     }
-    spec.id = std::move(*id);
+    spec.id = detached_name(*id);
   }
   if (!j.contains("url")) return Error{fmt::format("{}: missing", field("url"))};
   {
@@ -243,25 +243,25 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
   if (j.contains("rise")) {
     auto v = get_int(j.at("rise"), field("rise"), 1, 100);
     if (!v) return Error{v.error()};
-    spec.rise = static_cast<int>(*v);
+    spec.rise = static_cast<std::uint8_t>(*v);
   }
   if (j.contains("fall")) {
     auto v = get_int(j.at("fall"), field("fall"), 1, 100);
     if (!v) return Error{v.error()};
-    spec.fall = static_cast<int>(*v);
+    spec.fall = static_cast<std::uint8_t>(*v);
   }
   if (j.contains("checkers")) {
     auto v = get_int(j.at("checkers"), field("checkers"), 1, kMaxCheckers);
     if (!v) return Error{v.error()};
-    spec.checkers = static_cast<int>(*v);
+    spec.checkers = static_cast<std::uint8_t>(*v);
   }
   if (j.contains("quorum")) {
     auto v = get_int(j.at("quorum"), field("quorum"), 1, kMaxCheckers);
     if (!v) return Error{v.error()};
-    spec.quorum = static_cast<int>(*v);
+    spec.quorum = static_cast<std::uint8_t>(*v);
   }
   if (spec.quorum > spec.checkers) {
-    return Error{fmt::format("{}: {} must not exceed checkers ({})", field("quorum"), spec.quorum, spec.checkers)};
+    return Error{fmt::format("{}: {} must not exceed checkers ({})", field("quorum"), int{spec.quorum}, int{spec.checkers})};
   }
   const bool is_http = spec.url.scheme != Scheme::tcp;
   auto http_only = [&](std::string_view name) -> Result<bool> {
@@ -345,12 +345,12 @@ Result<TargetSpec> TargetSpec::from_json(const json& j, std::string_view where) 
 }
 
 json TargetSpec::to_json() const {
-  json j = {{"id", id},
+  json j = {{"id", id.str()},
             {"url", url.to_string()},
             {"interval_ms", interval.ms()},
             {"timeout_ms", timeout.ms()},
-            {"rise", rise},
-            {"fall", fall}};
+            {"rise", int{rise}},
+            {"fall", int{fall}}};
   if (url.scheme != Scheme::tcp) {
     json ranges = json::array();
     for (const auto& r : expect_status) {
@@ -363,8 +363,8 @@ json TargetSpec::to_json() const {
   }
   if (url.scheme == Scheme::https) j["tls_verify"] = http->tls_verify;
   if (http->tls_expiry_min_days != 0) j["tls_expiry_min_days"] = http->tls_expiry_min_days;
-  if (checkers != 1) j["checkers"] = checkers;
-  if (quorum != 1) j["quorum"] = quorum;
+  if (checkers != 1) j["checkers"] = int{checkers};
+  if (quorum != 1) j["quorum"] = int{quorum};
   return j;
 }
 
@@ -418,8 +418,8 @@ Result<std::vector<TargetSpec>> parse_target_list(const json& j, std::string_vie
   for (std::size_t i = 0; i < j.size(); ++i) {
     auto spec = TargetSpec::from_json(j[i], fmt::format("{}[{}]", where, i));
     if (!spec) return Error{spec.error()};
-    if (!seen.insert(spec->id).second) {
-      return Error{fmt::format("{}[{}].id: duplicate id '{}'", where, i, spec->id)};
+    if (!seen.insert(spec->id.str()).second) {
+      return Error{fmt::format("{}[{}].id: duplicate id '{}'", where, i, spec->id.str())};
     }
     out.push_back(std::move(*spec));
   }

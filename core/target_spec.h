@@ -22,6 +22,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/defaulted_box.h"
+#include "core/name_table.h"
 #include "core/result.h"
 #include "core/small_vector.h"
 #include "core/time.h"
@@ -77,12 +78,25 @@ struct TargetSpec {
   static constexpr int kMaxCheckers = 16;
   static constexpr int kMaxTlsExpiryMinDays = 3650;
 
-  std::string id;
-  Url url;
+  // Interned in the node's name table once the spec is in its registry
+  // (HealthState::put_target, the codec), so it shares the text of the key
+  // the registry holds it under; detached_name() where no table is at hand
+  // (a parsed config).
+  Name id;
+  // The four small fields sit in the padding at the end of `url` (a Url's
+  // strings leave 5 bytes unused): with the id as a Name, a spec is 120
+  // bytes, not 160, and one with its shared-pointer block takes a 144-byte
+  // heap chunk instead of 192 in every agent that holds it.
+  [[no_unique_address]] Url url;
+  std::uint8_t rise = kDefaultRise;  // consecutive successes to become healthy (1-100)
+  std::uint8_t fall = kDefaultFall;  // consecutive failures to become unhealthy (1-100)
+  // In a cluster: how many agents check this target (its r owners), and how
+  // many of them must see it unhealthy before it is reported unhealthy
+  // (1 <= quorum <= checkers <= 16).
+  std::uint8_t checkers = 1;
+  std::uint8_t quorum = 1;
   Duration interval = Duration::milliseconds(kDefaultIntervalMs);
   Duration timeout = Duration::milliseconds(kDefaultTimeoutMs);
-  int rise = kDefaultRise;  // consecutive successes to become healthy
-  int fall = kDefaultFall;  // consecutive failures to become unhealthy
   // Nearly always one range: kept in place (a std::vector cost a 24-byte
   // header and a 32-byte heap block per target).
   SmallVector<StatusRange, 1> expect_status{StatusRange{}};
@@ -90,11 +104,6 @@ struct TargetSpec {
   // took when they were fields of their own): spec.http->method to read,
   // spec.http.edit().method = "HEAD" to write.
   DefaultedBox<HttpOptions> http;
-  // In a cluster: how many agents check this target (its r owners), and how
-  // many of them must see it unhealthy before it is reported unhealthy
-  // (1 <= quorum <= checkers <= 16).
-  int checkers = 1;
-  int quorum = 1;
 
   bool status_expected(int code) const;
 

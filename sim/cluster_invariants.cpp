@@ -134,7 +134,7 @@ Duration InvariantChecker::coverage_bound(std::uint32_t target) const {
 Duration InvariantChecker::freshness_bound(std::uint32_t target) const {
   if (scenario_.invariants.max_freshness) return *scenario_.invariants.max_freshness;
   const TargetSpec& s = tracks_[target].spec;
-  const int k = std::max({1, s.rise, s.fall});
+  const int k = std::max({1, int{s.rise}, int{s.fall}});
   const Duration dissemination =
       std::max(scenario_.replication.flush_delay, scenario_.replication.flush_gap) +
       scenario_.replication.anti_entropy_interval * 2 + Duration::seconds(1);

@@ -483,7 +483,7 @@ void parse_targets(const json& j, const std::string& where, std::vector<TargetMo
   const int width = static_cast<int>(fmt::format("{}", *count - 1).size());
   for (std::int64_t i = 0; i < *count; ++i) {
     TargetSpec copy = *spec;
-    copy.id = fmt::format("{}-{:0{}}", spec->id, i, width);
+    copy.id = detached_name(fmt::format("{}-{:0{}}", spec->id.str(), i, width));
     if (!valid_target_id(copy.id)) {
       jf::fail(fmt::format("{}: generated id '{}' is too long", jf::path(where, "spec.id"), copy.id));
     }

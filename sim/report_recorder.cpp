@@ -359,7 +359,7 @@ void ReportRecorder::build_network_faults() {
       case FaultKind::add_to_set:
       case FaultKind::remove_from_set: {
         if (d.marks.size() >= ReportData::kMaxMarks) break;
-        std::string what = e.kind == FaultKind::put_target      ? "put_target " + e.spec->id
+        std::string what = e.kind == FaultKind::put_target      ? "put_target " + e.spec->id.str()
                            : e.kind == FaultKind::delete_target ? "delete_target " + e.id
                            : e.kind == FaultKind::add_counter   ? fmt::format("add_counter {} {:+}", e.id, e.delta)
                                                                 : fmt::format("{} {} {}", to_string(e.kind), e.id, e.element);

@@ -446,10 +446,13 @@ class Decoder {
       const auto j = nlohmann::json::from_msgpack(spec_value.encoded.begin(), spec_value.encoded.end(), true, false);
       auto parsed = TargetSpec::from_json(j, Where(where, " spec").str());
       if (!parsed) return fail(parsed.error());
+      parsed->id = names_->intern(parsed->id);  // shares the registry key's text
       spec = std::make_shared<const TargetSpec>(std::move(*parsed));
       if (specs_) specs_->insert(spec_value.encoded, spec);
     }
-    if (spec->id != k) return fail(fmt::format("{}: spec id '{}' differs from its key '{}'", where.str(), spec->id, k));
+    if (spec->id != k) {
+      return fail(fmt::format("{}: spec id '{}' differs from its key '{}'", where.str(), spec->id.str(), k));
+    }
     out.spec = std::move(spec);
     return true;
   }

@@ -57,6 +57,7 @@ std::size_t registered_targets(const RegistryStore& registry) {
 HealthDelta HealthState::put_target(HlcTimestamp at, TargetSpec spec) {
   HealthDelta d;
   const Name id = names_->intern(spec.id);
+  spec.id = id;  // the key's text, not a copy of it
   d.registry = write_key(state_.registry, id, self_,
                          SpecVersion{std::make_shared<const TargetSpec>(std::move(spec)), at, self_});
   apply(d);

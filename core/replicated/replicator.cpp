@@ -149,13 +149,13 @@ void Replicator::start(Instant now, Effects& out) {
 }
 
 void Replicator::put_target(Instant now, TargetSpec spec, Effects& out) {
-  const std::string key = "t:" + spec.id;
+  const std::string key = "t:" + spec.id.str();
   apply_local(now, key, state_.put_target(clock_.tick(now), std::move(spec)), out);
 }
 
 void Replicator::settle_target(Instant now, const SpecVersion& winner, Effects& out) {
   assert(winner.spec && winner.writer == state_.self());
-  apply_local(now, "t:" + winner.spec->id, state_.put_target(winner.written_at, *winner.spec), out);
+  apply_local(now, "t:" + winner.spec->id.str(), state_.put_target(winner.written_at, *winner.spec), out);
 }
 
 void Replicator::remove_target(Instant now, const std::string& id, Effects& out) {

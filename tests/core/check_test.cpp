@@ -7,7 +7,7 @@ namespace {
 
 TargetSpec http_spec() {
   TargetSpec s;
-  s.id = "t";
+  s.id = detached_name("t");
   s.url = *Url::parse("http://127.0.0.1:8080/healthz");
   return s;
 }
@@ -42,7 +42,7 @@ TEST(Evaluate, TransportFailuresPassThroughWithDetail) {
 
 TEST(Evaluate, TcpConnectIsEnough) {
   TargetSpec s;
-  s.id = "db";
+  s.id = detached_name("db");
   s.url = *Url::parse("tcp://127.0.0.1:5432");
   EXPECT_TRUE(evaluate(s, CheckOutcome::connected(Duration::milliseconds(1))).ok());
   EXPECT_EQ(evaluate(s, CheckOutcome::failure(CheckReason::timeout, {})).reason, CheckReason::timeout);

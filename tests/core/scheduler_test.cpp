@@ -14,7 +14,7 @@ namespace {
 
 TargetSpec spec(std::string id, int interval_ms = 1000, int timeout_ms = 500, int rise = 2, int fall = 3) {
   TargetSpec s;
-  s.id = std::move(id);
+  s.id = detached_name(id);
   s.url = *Url::parse("http://127.0.0.1:8080/");
   s.interval = Duration::milliseconds(interval_ms);
   s.timeout = Duration::milliseconds(timeout_ms);

@@ -86,6 +86,33 @@ TEST(TargetSpec, KeepsItsHttpOptionsOutOfLineWhileAtTheirDefaults) {
   EXPECT_EQ(copy, *plain);
 }
 
+// The small fields live in the padding at the end of the url: assigning a
+// url (a potentially-overlapping member) must leave them as they are.
+TEST(TargetSpec, SmallFieldsShareTheUrlsPaddingAndSurviveItsAssignment) {
+  EXPECT_LE(sizeof(TargetSpec), 120u) << "the id as a Name, rise/fall/checkers/quorum in the url's tail padding";
+  TargetSpec s;
+  s.id = detached_name("a");
+  s.rise = 100;
+  s.fall = 99;
+  s.checkers = 16;
+  s.quorum = 15;
+  auto url = Url::parse("https://a-rather-long-host-name.example.org:8443/a/long/path?with=query");
+  ASSERT_TRUE(url.ok());
+  s.url = *url;
+  s.url = Url{};
+  s.url = std::move(*url);
+  EXPECT_EQ(s.rise, 100);
+  EXPECT_EQ(s.fall, 99);
+  EXPECT_EQ(s.checkers, 16);
+  EXPECT_EQ(s.quorum, 15);
+  EXPECT_EQ(s.url.host, "a-rather-long-host-name.example.org");
+  const TargetSpec copy = s;
+  EXPECT_EQ(copy, s);
+  EXPECT_EQ(copy.quorum, 15);
+  EXPECT_EQ(copy.to_json()["quorum"], 15) << "written as a number, not a character";
+  EXPECT_EQ(fmt::format("{}", copy.checkers), "16");
+}
+
 TEST(TargetSpec, MinimalGetsDefaults) {
   auto r = TargetSpec::from_json(json::parse(R"({"id": "web", "url": "http://127.0.0.1:8080/healthz"})"));
   ASSERT_TRUE(r.ok()) << r.error();
@@ -210,7 +237,7 @@ std::string gen_text(std::size_t min, std::size_t max) {
 // are out of range (a day at most), so up to 86,400,000 (uint32).
 TargetSpec gen_spec() {
   TargetSpec s;
-  s.id = "t" + gen_text(0, TargetSpec::kMaxIdLength - 1);
+  s.id = detached_name("t" + gen_text(0, TargetSpec::kMaxIdLength - 1));
   const auto scheme = *rc::gen::element(Scheme::http, Scheme::https, Scheme::tcp);
   const int port = *rc::gen::inRange(1, 65536);
   const std::string host = *rc::gen::arbitrary<bool>() ? "[::1]" : "h" + gen_text(0, 60) + ".example";

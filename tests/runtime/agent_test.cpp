@@ -22,7 +22,7 @@ using testing::FakeCheckRunner;
 TargetSpec spec(std::string id, std::int64_t interval_ms = 40, std::int64_t timeout_ms = 20, int rise = 1,
                 int fall = 1) {
   TargetSpec s;
-  s.id = std::move(id);
+  s.id = detached_name(id);
   s.url = *Url::parse("http://127.0.0.1:9/health");
   s.interval = Duration::milliseconds(interval_ms);
   s.timeout = Duration::milliseconds(timeout_ms);

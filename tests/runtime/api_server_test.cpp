@@ -46,7 +46,7 @@ namespace http = boost::beast::http;
 
 TargetSpec spec(std::string id, int fall = 1) {
   TargetSpec s;
-  s.id = std::move(id);
+  s.id = detached_name(id);
   s.url = *Url::parse("http://127.0.0.1:9/health");
   s.interval = Duration::milliseconds(40);
   s.timeout = Duration::milliseconds(20);

@@ -10,7 +10,7 @@ using ::testing::HasSubstr;
 
 TargetSpec spec_for(const std::string& url) {
   TargetSpec spec;
-  spec.id = "t";
+  spec.id = detached_name("t");
   spec.url = *Url::parse(url);
   return spec;
 }

@@ -164,7 +164,7 @@ class TlsTestServer {
 // A spec for `url` with defaults suited to tests.
 inline std::shared_ptr<TargetSpec> spec_for(const std::string& url) {
   auto spec = std::make_shared<TargetSpec>();
-  spec->id = "t";
+  spec->id = detached_name("t");
   auto parsed = Url::parse(url);
   if (!parsed) throw std::runtime_error("bad test URL " + url + ": " + parsed.error());
   spec->url = *parsed;

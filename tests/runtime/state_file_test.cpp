@@ -51,7 +51,7 @@ void write_raw(const std::string& path, std::string_view text) {
 
 TargetSpec spec(std::string id) {
   TargetSpec s;
-  s.id = std::move(id);
+  s.id = detached_name(id);
   s.url = *Url::parse("http://127.0.0.1:9/health");
   return s;
 }

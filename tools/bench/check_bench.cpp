@@ -262,7 +262,7 @@ int closed_loop(const Args& args) {
   options.max_concurrent = args.max_concurrent;
   runtime::Checker checker(io, options);
   TargetSpec spec;
-  spec.id = "closed-loop";
+  spec.id = detached_name("closed-loop");
   const std::string host = args.host.find(':') != std::string::npos ? "[" + args.host + "]" : args.host;
   spec.url = *Url::parse(fmt::format("http://{}:{}{}", host, args.port, args.path));
   auto shared = std::make_shared<const TargetSpec>(spec);
@@ -349,7 +349,7 @@ int main(int argc, char** argv) {
   const std::string host = args.host.find(':') != std::string::npos ? "[" + args.host + "]" : args.host;
   for (int i = 0; i < args.targets; ++i) {
     TargetSpec spec;
-    spec.id = fmt::format("t{:06}", i);
+    spec.id = detached_name(fmt::format("t{:06}", i));
     auto url = Url::parse(fmt::format("http://{}:{}{}", host, args.port, args.path));
     if (!url) {
       fmt::print(stderr, "bad target URL: {}\n", url.error());

@@ -180,15 +180,15 @@ Row run(const Options& o, int n, int t) {
   const int flips = std::min(t, std::max(10, static_cast<int>(t * o.flip_fraction)));
   for (int i = 0; i < t; ++i) {
     heck::TargetSpec spec;
-    spec.id = fmt::format("t{:05}", i);
+    spec.id = heck::detached_name(fmt::format("t{:05}", i));
     auto url = heck::Url::parse(fmt::format("http://t{}.example/health", i));
     if (!url) throw std::runtime_error(url.error());
     spec.url = *url;
     spec.interval = Duration::milliseconds(o.interval_ms);
     spec.timeout = Duration::milliseconds(o.timeout_ms);
-    spec.rise = o.rise;
-    spec.fall = o.fall;
-    spec.checkers = o.checkers;
+    spec.rise = static_cast<std::uint8_t>(o.rise);
+    spec.fall = static_cast<std::uint8_t>(o.fall);
+    spec.checkers = static_cast<std::uint8_t>(o.checkers);
     nlohmann::json behaviour = nlohmann::json::array({{{"at_ms", 0}, {"mode", "up"}}});
     if (i % std::max(1, t / flips) == 0) {
       const double flip_s = warm + 10.0 * (i / std::max(1, t / flips)) / flips;
@@ -357,9 +357,9 @@ int main(int argc, char** argv) {
   app.add_option("--targets", o.targets, "targets in the main row");
   app.add_option("--interval-ms", o.interval_ms, "check interval");
   app.add_option("--timeout-ms", o.timeout_ms, "check timeout");
-  app.add_option("--rise", o.rise, "successes to become healthy");
-  app.add_option("--fall", o.fall, "failures to become unhealthy");
-  app.add_option("--checkers", o.checkers, "owners per target (r)");
+  app.add_option("--rise", o.rise, "successes to become healthy")->check(CLI::Range(1, 100));
+  app.add_option("--fall", o.fall, "failures to become unhealthy")->check(CLI::Range(1, 100));
+  app.add_option("--checkers", o.checkers, "owners per target (r)")->check(CLI::Range(1, heck::TargetSpec::kMaxCheckers));
   app.add_option("--flip-fraction", o.flip_fraction, "targets that go down during the row");
   app.add_option("--sample-ms", o.sample_ms, "freshness sampling period");
   app.add_option("--seed", o.seed, "simulation seed");

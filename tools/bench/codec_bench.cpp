@@ -47,7 +47,7 @@ const wire::Header kHeader{"agent-042", "10.0.3.42:7946"};
 
 TargetSpec spec_of(const std::string& id, int port) {
   TargetSpec s;
-  s.id = id;
+  s.id = detached_name(id);
   s.url = *Url::parse("http://10.1." + std::to_string(port % 250) + ".7:" + std::to_string(8000 + port % 1000) +
                       "/healthz");
   return s;

@@ -87,7 +87,7 @@ using heck::testing::ReplicaNet;
 
 TargetSpec make_spec(std::size_t i) {
   TargetSpec s;
-  s.id = fmt::format("svc-{:05}", i);
+  s.id = detached_name(fmt::format("svc-{:05}", i));
   s.url = *Url::parse(fmt::format("http://10.{}.{}.{}:8080/healthz", i / 65536 % 256, i / 256 % 256, i % 256));
   return s;
 }

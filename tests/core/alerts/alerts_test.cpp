@@ -194,7 +194,7 @@ TEST(AlertDispatch, TheDedupKeyIsTheSameFromAnySenderAndOnEveryRetry) {
   AlertDispatch first_owner(c), takeover(c);
   HealthState s(A);
   TargetSpec web;
-  web.id = "web";
+  web.id = detached_name("web");
   web.url = *Url::parse("http://127.0.0.1:9000/");
   s.put_target(HlcTimestamp::make(1'000, 0), web);
   Observation o;

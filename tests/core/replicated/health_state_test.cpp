@@ -12,7 +12,7 @@ namespace {
 
 TargetSpec spec(const std::string& id, const std::string& url = "http://127.0.0.1:9000/") {
   TargetSpec s;
-  s.id = id;
+  s.id = detached_name(id);
   s.url = *Url::parse(url);
   return s;
 }

@@ -17,7 +17,7 @@ using testing::ReplicaNet;
 
 TargetSpec spec(const std::string& id, int port = 9000) {
   TargetSpec s;
-  s.id = id;
+  s.id = detached_name(id);
   s.url = *Url::parse("http://127.0.0.1:" + std::to_string(port) + "/healthz");
   return s;
 }
