@@ -415,7 +415,7 @@ void Replicator::arm_flush(Instant now, Effects& out, Flush when) {
 std::vector<const Peer*> Replicator::pick_peers(std::span<const Peer> peers, std::size_t k) {
   std::vector<const Peer*> pool;
   for (const Peer& p : peers) {
-    if (p.name != self_.sender) pool.push_back(&p);
+    if (!is_self(p)) pool.push_back(&p);
   }
   const std::size_t n = std::min(k, pool.size());
   for (std::size_t i = 0; i < n; ++i) {
@@ -527,7 +527,7 @@ std::vector<wire::EncodedPart> Replicator::combine(std::span<Pending* const> gro
 
 std::size_t Replicator::other_peers(std::span<const Peer> peers) const {
   return static_cast<std::size_t>(
-      std::count_if(peers.begin(), peers.end(), [&](const Peer& p) { return p.name != self_.sender; }));
+      std::count_if(peers.begin(), peers.end(), [&](const Peer& p) { return !is_self(p); }));
 }
 
 void Replicator::on_delta(Instant now, const wire::Part& part, std::span<const Peer> peers, Effects& out) {
@@ -620,7 +620,7 @@ void Replicator::trim(std::span<const Peer> peers) {
   }
   std::vector<const Digest*> views;
   for (const Peer& p : peers) {
-    if (p.name == self_.sender) continue;
+    if (is_self(p)) continue;
     auto it = known_.find(p.name);
     if (it == known_.end()) return;  // a peer we know nothing of: keep everything
     views.push_back(&it->second);
