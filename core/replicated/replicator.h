@@ -145,7 +145,7 @@ class DeltaPool;
 
 // A live member the replicator may talk to (the caller's membership view).
 struct Peer {
-  Peer() = default;
+  Peer() : name_hash(name.hash()) {}
   Peer(Name n, Name a) : name(std::move(n)), address(std::move(a)), name_hash(name.hash()) {}
 
   Name name;     // interned (core/name_table.h): one copy per node, not per list
@@ -154,7 +154,7 @@ struct Peer {
   // node apart from the others by it, reading the view's block in order, not
   // each peer's name entry (a cold read per peer: 1,000 per flush at 1,000
   // agents). Set with the name; a peer's name never changes after.
-  std::uint64_t name_hash = 0;
+  std::uint64_t name_hash;
 
   static Peer interned(NameTable& names, std::string_view name, std::string_view address) {
     return Peer{names.intern(name), names.intern(address)};
