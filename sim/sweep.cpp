@@ -5,8 +5,10 @@
 #include <charconv>
 #include <chrono>
 #include <exception>
+#include <functional>
 #include <iterator>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 #include <fmt/format.h>
@@ -87,9 +89,12 @@ SeedOutcome judge_seed(const ClusterScenario& scenario, std::uint64_t seed, bool
 // With swarm and ranges, the scenario is the file parsed with the knobs
 // drawn from the seed (as `heck sim FILE --seed N --swarm` parses it). A run
 // that throws is a failed run, not the end of the sweep.
-SeedOutcome run_seed(const SweepScenario& s, std::uint64_t seed, const SweepOptions& options) {
+// `scenario`: this thread's copy of s.scenario (see sweep_scenario).
+SeedOutcome run_seed(const SweepScenario& s, const ClusterScenario& scenario, std::uint64_t seed,
+                     const SweepOptions& options) {
   try {
-    if (!options.swarm || s.scenario.knobs.empty()) return judge_seed(s.scenario, seed, options.check_determinism);
+    // (The knobs are s.scenario's: a copy is concrete, its ranges written out.)
+    if (!options.swarm || s.scenario.knobs.empty()) return judge_seed(scenario, seed, options.check_determinism);
     const auto drawn = parse_cluster_scenario(s.source, KnobSettings{KnobMode::swarm, seed});
     if (!drawn) {
       return SeedOutcome{.seed = seed, .failures = {{"error", "error: the scenario refuses this draw: " + drawn.error()}}};
@@ -112,18 +117,30 @@ ScenarioSweep sweep_scenario(const SweepScenario& s, const SweepOptions& options
   const std::uint64_t count = options.seeds.count();
   std::vector<std::optional<SeedOutcome>> slots(count);
   std::atomic<std::uint64_t> next{0};
-  auto work = [&] {
+  auto work = [&](const ClusterScenario& scenario) {
     while (!deadline || Clock::now() < *deadline) {
       const std::uint64_t i = next.fetch_add(1);
       if (i >= count) return;
-      slots[i] = run_seed(s, options.seeds.first + i, options);
+      slots[i] = run_seed(s, scenario, options.seeds.first + i, options);
     }
   };
   const std::size_t jobs = static_cast<std::size_t>(std::clamp<std::uint64_t>(options.jobs, 1, std::min<std::uint64_t>(count, SweepOptions::kMaxJobs)));
+  // Each helper thread runs its own copy of the scenario, made here (on this
+  // thread) by writing it out and parsing it again, so that it shares no
+  // Name with another's: a target spec's id is a Name (core/name_table.h),
+  // whose count is not atomic, and a run copies and drops the specs it is
+  // given (two threads doing so on one scenario's Names crashed a sweep).
+  std::vector<ClusterScenario> copies;
+  copies.reserve(jobs - 1);
+  for (std::size_t j = 1; j < jobs; ++j) {
+    auto copy = parse_cluster_scenario(serialize_cluster_scenario(s.scenario));
+    if (!copy) throw std::logic_error("sweep: a scenario does not parse back as itself: " + copy.error());
+    copies.push_back(std::move(*copy));
+  }
   {
     std::vector<std::jthread> helpers;
-    for (std::size_t j = 1; j < jobs; ++j) helpers.emplace_back(work);
-    work();
+    for (std::size_t j = 1; j < jobs; ++j) helpers.emplace_back(work, std::cref(copies[j - 1]));
+    work(s.scenario);
   }
   ScenarioSweep sweep{s.path, s.scenario.name, options.seeds, {}, jobs, options.check_determinism, options.swarm, 0};
   for (auto& slot : slots) {
