@@ -81,7 +81,9 @@ struct TargetSpec {
   // Interned in the node's name table once the spec is in its registry
   // (HealthState::put_target, the codec), so it shares the text of the key
   // the registry holds it under; detached_name() where no table is at hand
-  // (a parsed config).
+  // (a parsed config). Like every Name, not thread-safe: a spec must not be
+  // copied or dropped on two threads at once (a sweep gives each of its
+  // threads its own scenario for this: sim/sweep.cpp).
   Name id;
   // The four small fields sit in the padding at the end of `url` (a Url's
   // strings leave 5 bytes unused): with the id as a Name, a spec is 120
