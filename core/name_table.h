@@ -103,6 +103,33 @@ class Name {
   Entry* entry_ = nullptr;
 };
 
+// A key to look a name up by, as the caller holds it: a Name, or a text.
+// One signature serves both: a lookup by a Name reads the hash it carries
+// and matches a Name key of the same entry without reading the text (the
+// per-target paths of an agent hold Names: the ids of its specs, of its
+// registry's changes, of its ownership index); a lookup by a text hashes it
+// once. A parameter type only: it refers to the caller's Name or text.
+class NameRef {
+ public:
+  NameRef(const Name& name) : name_(&name) {}             // NOLINT: implicit by design
+  NameRef(const std::string& text) : text_(text) {}       // NOLINT
+  NameRef(std::string_view text) : text_(text) {}         // NOLINT
+  NameRef(const char* text) : text_(text) {}              // NOLINT
+
+  std::string_view text() const { return name_ ? std::string_view(name_->str()) : text_; }
+  // text_hash(text()), the hash a Name of it carries.
+  std::uint64_t hash() const { return name_ ? name_->hash() : text_hash(text_); }
+  // The Name, when the caller holds one.
+  const Name* name() const { return name_; }
+
+  friend bool operator==(const Name& a, const NameRef& b) { return b.name_ ? a == *b.name_ : a == b.text_; }
+  friend bool operator==(const std::string& a, const NameRef& b) { return std::string_view(a) == b.text(); }
+
+ private:
+  const Name* name_ = nullptr;
+  std::string_view text_;
+};
+
 class NameTable {
  public:
   NameTable() = default;

@@ -166,12 +166,12 @@ void CheckScheduler::record(Instant now, std::uint32_t slot, CheckResult result,
   }
 }
 
-const TargetState* CheckScheduler::find(std::string_view id) const {
+const TargetState* CheckScheduler::find(NameRef id) const {
   const auto* it = by_id_.find(id);
   return it ? &slots_[it->second] : nullptr;
 }
 
-std::optional<std::uint32_t> CheckScheduler::slot_of(std::string_view id) const {
+std::optional<std::uint32_t> CheckScheduler::slot_of(NameRef id) const {
   const auto* it = by_id_.find(id);
   if (!it) return std::nullopt;
   return it->second;

@@ -99,10 +99,10 @@ class CheckScheduler {
   void handle_check_done(Instant now, CheckId check, CheckOutcome outcome, Effects& out);
 
   // --- views --------------------------------------------------------------
-  const TargetState* find(std::string_view id) const;
+  const TargetState* find(NameRef id) const;
   const TargetState* at(std::uint32_t slot) const;
   // The slot of a target (CheckId::slot of its checks), or nullopt.
-  std::optional<std::uint32_t> slot_of(std::string_view id) const;
+  std::optional<std::uint32_t> slot_of(NameRef id) const;
   std::size_t size() const { return by_id_.size(); }
   const SchedulerCounters& counters() const { return counters_; }
   const SchedulerConfig& config() const { return config_; }

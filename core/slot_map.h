@@ -91,12 +91,13 @@ class KeyLookup {
   }
 
   // A key's hash. Text hashes with text_hash (core/name_table.h), so a
-  // std::string or Name key is found by a view, and a Name's is the one it
-  // carries (no pass over the text); anything else with std::hash, mixed
+  // std::string or Name key is found by a view, and a Name's (or a NameRef
+  // to one) is the one it carries (no pass over the text); anything else
+  // with std::hash, mixed
   // (std::hash of an integer is the identity).
   template <typename K>
   static std::uint64_t hash_of(const K& k) {
-    if constexpr (std::is_same_v<K, Name>) {
+    if constexpr (std::is_same_v<K, Name> || std::is_same_v<K, NameRef>) {
       return k.hash();
     } else if constexpr (std::is_convertible_v<const K&, std::string_view>) {
       return text_hash(std::string_view(k));

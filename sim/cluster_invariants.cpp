@@ -23,7 +23,7 @@ std::string at_text(Instant t) { return seconds_text(t - Instant::from_ns(0)); }
 
 }  // namespace
 
-HealthStatus agent_status(const ClusterNode& node, const std::string& id, int quorum) {
+HealthStatus agent_status(const ClusterNode& node, NameRef id, int quorum) {
   const auto& state = node.health_state();
   if (!state.target(id)) return HealthStatus::unknown;
   const auto* obs = state.state().observations.store.find(id);
@@ -500,11 +500,16 @@ void InvariantChecker::finish(const ClusterWorld& world) {
   // cache across its targets), without building views: registered here
   // and reporting a truth (the status rule of target_view.h).
   std::vector<std::uint8_t> agrees(tracks_.size() * agents.size(), 0);
+  // The ids as the agents hold them (their keys' table): each lookup below
+  // matches a key by its entry, without hashing or comparing the text.
+  std::vector<Name> ids;
+  ids.reserve(tracks_.size());
+  for (const Track& t : tracks_) ids.push_back(world.key_names().find(t.spec.id));
   for (std::size_t a = 0; a < agents.size(); ++a) {
     const ClusterNode& node = *world.node(agents[a]);
     for (std::uint32_t i = 0; i < tracks_.size(); ++i) {
       if (!tracks_[i].registered) continue;
-      const auto status = node.target_status(tracks_[i].spec.id);
+      const auto status = node.target_status(ids[i]);
       agrees[i * agents.size() + a] = status && truths_of[i].contains(*status);
     }
   }

@@ -61,6 +61,7 @@
 #include <vector>
 
 #include "core/health.h"
+#include "core/name_table.h"
 #include "core/ownership/rendezvous.h"
 #include "core/time.h"
 #include "sim/cluster_analysis.h"
@@ -72,7 +73,7 @@ namespace heck::sim {
 // What an agent reports about a target now, by target_view's vote rule
 // (core/cluster/target_view.h) over its replicated observations: cheaper
 // than a whole view (no ranking). Unknown when it does not hold the target.
-HealthStatus agent_status(const ClusterNode& node, const std::string& id, int quorum);
+HealthStatus agent_status(const ClusterNode& node, NameRef id, int quorum);
 
 // One broken invariant, with what a person needs to replay and look.
 struct InvariantViolation {

@@ -198,6 +198,10 @@ class ClusterWorld {
   std::uint64_t seed() const { return seed_; }
   const std::string& error() const { return error_; }
   const ClusterScenario& scenario() const { return scenario_; }
+  // The table every agent interns its replicated keys (target ids) in, the
+  // shared spec pool's: a Name found here matches an agent's keys by its
+  // entry, without the text.
+  const NameTable& key_names() const { return spec_pool_->names(); }
   std::size_t member_count() const { return members_.size(); }
   bool running(std::uint32_t m) const { return members_[m]->node != nullptr; }
   bool paused(std::uint32_t m) const { return members_[m]->paused; }

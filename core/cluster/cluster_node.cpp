@@ -216,7 +216,7 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
   // whose registry entry changed. Never every target. Member changes are
   // applied one by one (O(targets) integer work each, no O(members) copy);
   // a start or a leave rebuilds the member view.
-  std::vector<std::string> affected;
+  std::vector<Name> affected;
   if (membership_dirty_) {
     refresh_peers(&affected);
     membership_dirty_ = false;
@@ -266,7 +266,7 @@ void ClusterNode::after_step(Instant now, std::size_t first_effect, Effects& out
     if (affected.empty()) {
       affected.assign(changed.begin(), changed.end());
     } else {
-      std::vector<std::string> merged;
+      std::vector<Name> merged;
       merged.reserve(affected.size() + changed.size());
       std::set_union(affected.begin(), affected.end(), changed.begin(), changed.end(), std::back_inserter(merged));
       affected = std::move(merged);
@@ -310,7 +310,7 @@ void ClusterNode::write_format1(std::size_t first_effect, Effects& out) {
   }
 }
 
-void ClusterNode::refresh_peers(std::vector<std::string>* affected) {
+void ClusterNode::refresh_peers(std::vector<Name>* affected) {
   ++membership_epoch_;
   std::vector<Peer> peers;
   for (const MemberInfo* m : swim_.live_members()) peers.push_back(Peer{m->name, m->address});
@@ -327,7 +327,7 @@ void ClusterNode::refresh_peers(std::vector<std::string>* affected) {
   ownership_.set_members(live, affected);
 }
 
-void ClusterNode::apply_member_change(const MemberChanged& c, std::vector<std::string>* affected) {
+void ClusterNode::apply_member_change(const MemberChanged& c, std::vector<Name>* affected) {
   ++membership_epoch_;
   const bool self = c.name == config_.name;
   const bool live = self ? !swim_.left() : is_live(c.to);
@@ -335,21 +335,21 @@ void ClusterNode::apply_member_change(const MemberChanged& c, std::vector<std::s
   ownership_.update_member(IndexedMember{c.name, c.to == MemberState::suspect}, live, affected);
 }
 
-std::vector<std::string> ClusterNode::ranked_members(const std::string& target_id, std::size_t limit) const {
+std::vector<std::string> ClusterNode::ranked_members(NameRef target_id, std::size_t limit) const {
   return ownership_.ranked(target_id, limit);
 }
 
-std::vector<std::string> ClusterNode::owners(const std::string& target_id) const {
+std::vector<std::string> ClusterNode::owners(NameRef target_id) const {
   const auto t = health_state().target(target_id);
   return ranked_members(target_id, owner_count(t && t->spec && t->spec->spec ? t->spec->spec->checkers : 1));
 }
 
-void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Effects& out) {
+void ClusterNode::reconcile(Instant now, const std::vector<Name>& ids, Effects& out) {
   // Starts first, then stops, each in id order (the order effects and random
   // phases come out in).
-  std::vector<const std::string*> drop;
+  std::vector<const Name*> drop;
   LatencyParts rings;  // the rings of dropped targets, for their new owners
-  for (const std::string& id : ids) {
+  for (const Name& id : ids) {
     const auto resolved = health_state().target(id);
     const TargetSpec* spec = resolved && resolved->spec && resolved->spec->spec ? resolved->spec->spec.get() : nullptr;
     const TargetState* current = scheduler_.find(id);
@@ -377,7 +377,7 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
     scheduler_.add_target(now, resolved->spec->spec, out, start);
     ++counters_.ownership_changes;
   }
-  for (const std::string* id : drop) {
+  for (const Name* id : drop) {
     if (const auto slot = scheduler_.slot_of(*id); slot && *slot < published_.size()) published_[*slot].reset();
     scheduler_.remove_target(now, *id, out);
     ++counters_.ownership_changes;
@@ -395,7 +395,7 @@ void ClusterNode::reconcile(Instant now, const std::vector<std::string>& ids, Ef
   for (const auto& [to, parts] : rings) send_latency_parts(to, parts, Channel::stream, out);
 }
 
-TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec& spec) const {
+TargetStart ClusterNode::takeover_start(NameRef id, const TargetSpec& spec) const {
   // A target someone already reports on: continue from the cluster's status
   // and check soon (scheduler.h, TargetStart).
   TargetStart start;
@@ -406,13 +406,13 @@ TargetStart ClusterNode::takeover_start(const std::string& id, const TargetSpec&
   return start;
 }
 
-std::optional<HealthStatus> ClusterNode::reported_status(const std::string& id, int quorum) const {
+std::optional<HealthStatus> ClusterNode::reported_status(NameRef id, int quorum) const {
   const auto* obs = health_state().state().observations.store.find(id);
   if (!obs || obs->size() == 0) return std::nullopt;
   return resolve_votes(*obs, quorum);
 }
 
-bool ClusterNode::quorum_outvotes(const std::string& id) const {
+bool ClusterNode::quorum_outvotes(NameRef id) const {
   const auto resolved = health_state().target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec || resolved->spec->spec->quorum <= 1) return false;
   const auto reported = reported_status(id, resolved->spec->spec->quorum);
@@ -429,7 +429,7 @@ void ClusterNode::vouch(Instant now, Effects& out) {
 
 // --- latencies (latency_history.h) ---------------------------------------------
 
-bool ClusterNode::keeps_ring(const std::string& id, std::size_t checkers) const {
+bool ClusterNode::keeps_ring(NameRef id, std::size_t checkers) const {
   const std::vector<std::string> ranked = ranked_members(id, checkers + 1);
   return std::find(ranked.begin(), ranked.end(), config_.name) != ranked.end();
 }
@@ -440,7 +440,7 @@ void ClusterNode::hand_off_latencies(Instant now, Effects& out) {
   // here; sent in name order.
   LatencyParts by_standby;
   scheduler_.for_each([&](const TargetState& t) {
-    const std::string& id = t.spec->id;
+    const Name& id = t.spec->id;
     const std::size_t checkers = owner_count(t.spec->checkers);
     const std::vector<std::string> ranked = ranked_members(id, checkers + 1);
     if (ranked.size() <= checkers) return;  // no standby
@@ -537,7 +537,7 @@ void ClusterNode::look_for_alerts(Instant now, Effects& out) {
   // this node may send for: O(checked targets x routes) per tick.
   std::vector<AlertToRecord> records;
   scheduler_.for_each([&](const TargetState& t) {
-    const std::string& id = t.spec->id;
+    const Name& id = t.spec->id;
     if (!ownership_.ranked_first(id, config_.name)) return;
     alerts_.consider(now, id, alert_facts(id), health_state(), config_.name, out, records);
   });
@@ -563,7 +563,7 @@ void ClusterNode::record_alert(Instant now, const AlertToRecord& r, Effects& out
   }
 }
 
-AlertFacts ClusterNode::alert_facts(const std::string& id) const {
+AlertFacts ClusterNode::alert_facts(NameRef id) const {
   AlertFacts f;
   f.status = target_status(id);
   const auto resolved = health_state().target(id);
@@ -582,7 +582,7 @@ AlertFacts ClusterNode::alert_facts(const std::string& id) const {
   return f;
 }
 
-bool ClusterNode::write_would_change(const std::string& id, HealthStatus status) const {
+bool ClusterNode::write_would_change(NameRef id, HealthStatus status) const {
   const auto* obs = health_state().state().observations.store.find(id);
   if (!obs) return true;
   const ReplicaId self = health_state().self();
@@ -611,7 +611,7 @@ bool ClusterNode::write_would_change(const std::string& id, HealthStatus status)
 void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects& out) {
   // Collect first: observe() appends to `out`.
   struct Result {
-    std::string id;
+    Name id;
     Observation o;
     std::uint32_t slot = 0;
   };
@@ -619,7 +619,7 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
   for (std::size_t i = first_effect; i < out.size(); ++i) {
     const auto* f = std::get_if<CheckFinished>(&out[i]);
     if (!f || !f->spec) continue;
-    const std::string& id = f->spec->id;
+    const Name& id = f->spec->id;
     if (const TargetState* held = scheduler_.at(f->check.slot); held && held->spec == f->spec) {
       latencies_.record(id, LatencyHistory::sample(now, f->result.latency, f->result.reason == CheckReason::ok));
     }
@@ -730,7 +730,7 @@ void ClusterNode::apply_store_update(Instant now, const StoreUpdate& update) {
   }
 }
 
-std::optional<TargetView> ClusterNode::target_view(const std::string& id, Instant now) const {
+std::optional<TargetView> ClusterNode::target_view(NameRef id, Instant now) const {
   const auto resolved = health_state().target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
   const TargetViewRules rules{config_.observation_refresh, config_.stale_intervals};
@@ -739,7 +739,7 @@ std::optional<TargetView> ClusterNode::target_view(const std::string& id, Instan
                           config_.view_fallbacks, checks(id), now, rules);
 }
 
-std::optional<HealthStatus> ClusterNode::target_status(const std::string& id) const {
+std::optional<HealthStatus> ClusterNode::target_status(NameRef id) const {
   const auto resolved = health_state().target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
   return reported_status(id, resolved->spec->spec->quorum).value_or(HealthStatus::unknown);

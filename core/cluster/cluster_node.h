@@ -250,18 +250,18 @@ class ClusterNode {
 
   // Members a target's ranking runs over now (alive or suspect), best first
   // for `target_id`, at most `limit` (0 = all).
-  std::vector<std::string> ranked_members(const std::string& target_id, std::size_t limit = 0) const;
+  std::vector<std::string> ranked_members(NameRef target_id, std::size_t limit = 0) const;
   // The owners of a target (its first spec.checkers ranked members).
-  std::vector<std::string> owners(const std::string& target_id) const;
+  std::vector<std::string> owners(NameRef target_id) const;
   // True when this node checks the target now.
-  bool checks(const std::string& target_id) const { return scheduler_.find(target_id) != nullptr; }
+  bool checks(NameRef target_id) const { return scheduler_.find(target_id) != nullptr; }
   // The recent check latencies this node holds: its own checks' and those
   // handed over with the ownership (latency_history.h).
   const LatencyHistory& latencies() const { return latencies_; }
 
   // What this agent answers about a target (core/cluster/target_view.h);
   // `now` is this agent's time. nullopt when the registry does not hold it.
-  std::optional<TargetView> target_view(const std::string& id, Instant now) const;
+  std::optional<TargetView> target_view(NameRef id, Instant now) const;
   // Every registered target, by id.
   std::vector<TargetView> target_views(Instant now) const;
   // f(view) for every registered target, by id, one view at a time: a
@@ -275,7 +275,7 @@ class ClusterNode {
   // The status target_view(id) reports, without building the view (no
   // ranking, no copies for people); nullopt when the registry does not hold
   // it. O(observations of the target).
-  std::optional<HealthStatus> target_status(const std::string& id) const;
+  std::optional<HealthStatus> target_status(NameRef id) const;
   // f(id, status) for every registered target, by id: target_status over
   // the registry in one pass.
   template <typename F>
@@ -309,15 +309,15 @@ class ClusterNode {
   void write_format1(std::size_t first_effect, Effects& out);
   // Starts or stops checking each of `ids` (sorted, unique) as ownership
   // and the registry say now. O(|ids| log n).
-  void reconcile(Instant now, const std::vector<std::string>& ids, Effects& out);
-  TargetStart takeover_start(const std::string& id, const TargetSpec& spec) const;
-  void refresh_peers(std::vector<std::string>* affected);
-  void apply_member_change(const MemberChanged& c, std::vector<std::string>* affected);
+  void reconcile(Instant now, const std::vector<Name>& ids, Effects& out);
+  TargetStart takeover_start(NameRef id, const TargetSpec& spec) const;
+  void refresh_peers(std::vector<Name>* affected);
+  void apply_member_change(const MemberChanged& c, std::vector<Name>* affected);
   void record_results(Instant now, std::size_t first_effect, Effects& out);
   // True when writing `status` as this node's observation of `id` would
   // change the replicated state beyond a timestamp: our own observation is
   // not live or says otherwise, or it has siblings the write would supersede.
-  bool write_would_change(const std::string& id, HealthStatus status) const;
+  bool write_would_change(NameRef id, HealthStatus status) const;
   void vouch(Instant now, Effects& out);
   // Latency handoffs (latency_history.h): the periodic one to the standbys;
   // a dropped target's ring to its owners; one received.
@@ -329,7 +329,7 @@ class ClusterNode {
   void receive_latency_handoff(Instant now, const wire::Part& part, const std::string& from);
   // True when this node is one of the first `checkers + 1` ranked for `id`
   // (an owner or the standby): it keeps the target's latency ring.
-  bool keeps_ring(const std::string& id, std::size_t checkers) const;
+  bool keeps_ring(NameRef id, std::size_t checkers) const;
   // Alerts (core/alerts/): every alerts.tick, what is due for the targets
   // this node is the first owner of; a NotifyDone's record.
   void look_for_alerts(Instant now, Effects& out);
@@ -339,13 +339,13 @@ class ClusterNode {
   void update_routes(Instant now, Effects& out);
   void notify_done(Instant now, const NotifyDone& report, Effects& out);
   void record_alert(Instant now, const AlertToRecord& r, Effects& out);
-  AlertFacts alert_facts(const std::string& id) const;
+  AlertFacts alert_facts(NameRef id) const;
   // True when the target's votes, ours included, do not make it unhealthy
   // (a quorum above one that the unhealthy votes do not reach).
-  bool quorum_outvotes(const std::string& id) const;
+  bool quorum_outvotes(NameRef id) const;
   // The status the target's observations resolve to under `quorum`
   // (target_view.h: resolve_votes); nullopt when nobody reports on it.
-  std::optional<HealthStatus> reported_status(const std::string& id, int quorum) const;
+  std::optional<HealthStatus> reported_status(NameRef id, int quorum) const;
   // Writes this node's observation of `id` (keeping those of `keep`):
   // to the replicated state, or to the mirror and out as a StoreWrite.
   void write_observation(Instant now, const std::string& id, Observation o, std::span<const std::string> keep,

@@ -50,16 +50,16 @@ std::vector<LatencySample>& LatencyHistory::Ring::in_order() const {
   return samples;
 }
 
-LatencyHistory::Ring& LatencyHistory::ring(std::string_view id) {
+LatencyHistory::Ring& LatencyHistory::ring(NameRef id) {
   if (auto* e = by_id_.find(id)) return e->second;
-  return by_id_.insert(std::string(id), Ring{})->second;
+  return by_id_.insert(std::string(id.text()), Ring{})->second;
 }
 
-void LatencyHistory::merge(std::string_view id, std::span<const LatencySample> samples) {
+void LatencyHistory::merge(NameRef id, std::span<const LatencySample> samples) {
   if (!samples.empty()) merge_into(ring(id).in_order(), samples);
 }
 
-void LatencyHistory::park(std::string_view id, std::span<const LatencySample> samples, Instant now) {
+void LatencyHistory::park(NameRef id, std::span<const LatencySample> samples, Instant now) {
   auto* e = parked_.find(id);
   if (!e) {
     if (parked_.size() >= kMaxParked) {
@@ -69,12 +69,12 @@ void LatencyHistory::park(std::string_view id, std::span<const LatencySample> sa
       });
       parked_.erase(std::string_view(first->first));
     }
-    e = parked_.insert(std::string(id), Parked{{}, park_seq_++, now});
+    e = parked_.insert(std::string(id.text()), Parked{{}, park_seq_++, now});
   }
   merge_into(e->second.samples, samples);
 }
 
-void LatencyHistory::unpark(std::string_view id, bool keep) {
+void LatencyHistory::unpark(NameRef id, bool keep) {
   auto* e = parked_.find(id);
   if (!e) return;
   if (keep) merge(id, e->second.samples);
@@ -85,7 +85,7 @@ void LatencyHistory::expire_parked(Instant before) {
   parked_.erase_if([&](const auto& p) { return p.second.at < before; });
 }
 
-void LatencyHistory::record(std::string_view id, LatencySample s) {
+void LatencyHistory::record(NameRef id, LatencySample s) {
   s.here = true;
   s.sent = false;
   s.at = whole_ms(s.at);
@@ -107,15 +107,15 @@ void LatencyHistory::record(std::string_view id, LatencySample s) {
   if (samples.size() > kMaxSamples) samples.erase(samples.begin());
 }
 
-std::span<const LatencySample> LatencyHistory::samples(std::string_view id) const {
+std::span<const LatencySample> LatencyHistory::samples(NameRef id) const {
   const auto* e = by_id_.find(id);
   if (!e) return {};
   return e->second.in_order();
 }
 
-void LatencyHistory::forget(std::string_view id) { by_id_.erase(id); }
+void LatencyHistory::forget(NameRef id) { by_id_.erase(id); }
 
-std::vector<LatencySample> LatencyHistory::take_for(std::string_view id, std::string_view to) {
+std::vector<LatencySample> LatencyHistory::take_for(NameRef id, std::string_view to) {
   auto* e = by_id_.find(id);
   if (!e || e->second.samples.empty()) return {};
   Ring& r = e->second;

@@ -49,8 +49,9 @@
 #include <string_view>
 #include <vector>
 
-#include "core/replicated/bytes_key.h"
+#include "core/name_table.h"
 #include "core/result.h"
+#include "core/slot_map.h"
 #include "core/time.h"
 #include "core/wire/envelope.h"
 
@@ -78,23 +79,23 @@ class LatencyHistory {
   static Instant whole_ms(Instant at);
 
   // A check this member ran (here = true).
-  void record(std::string_view id, LatencySample s);
+  void record(NameRef id, LatencySample s);
   // Samples another member handed over (here = false), merged by time; a
   // sample at a time the ring already holds is kept once.
-  void merge(std::string_view id, std::span<const LatencySample> samples);
+  void merge(NameRef id, std::span<const LatencySample> samples);
   // Oldest first; empty when the target has no ring here.
-  std::span<const LatencySample> samples(std::string_view id) const;
-  bool contains(std::string_view id) const { return by_id_.contains(id); }
-  void forget(std::string_view id);
+  std::span<const LatencySample> samples(NameRef id) const;
+  bool contains(NameRef id) const { return by_id_.contains(id); }
+  void forget(NameRef id);
   std::size_t size() const { return by_id_.size(); }
 
   // A ring handed over for a target not registered here (yet): set aside,
   // merged with what is parked for it already. Past kMaxParked targets the
   // one parked first is dropped (an O(kMaxParked) scan, at the cap only).
-  void park(std::string_view id, std::span<const LatencySample> samples, Instant now);
-  bool is_parked(std::string_view id) const { return parked_.contains(id); }
+  void park(NameRef id, std::span<const LatencySample> samples, Instant now);
+  bool is_parked(NameRef id) const { return parked_.contains(id); }
   // The registry decided: merge the parked ring in (keep) or drop it.
-  void unpark(std::string_view id, bool keep);
+  void unpark(NameRef id, bool keep);
   // Drops what was parked before `before` (its target never came).
   void expire_parked(Instant before);
   std::size_t parked() const { return parked_.size(); }
@@ -103,7 +104,7 @@ class LatencyHistory {
   // went to `to` too, only those not handed to it yet (whatever their
   // times), else the whole ring (a new standby). Marks them handed to `to`.
   // Empty when nothing is new.
-  std::vector<LatencySample> take_for(std::string_view id, std::string_view to);
+  std::vector<LatencySample> take_for(NameRef id, std::string_view to);
 
  private:
   // A full ring is circular: a check that is the newest (the common case)
@@ -116,15 +117,17 @@ class LatencyHistory {
     std::string handed_to;                       // the last handoff's receiver
     std::vector<LatencySample>& in_order() const;
   };
-  Ring& ring(std::string_view id);  // found or made
-  // Flat hash maps (a lookup per check): never iterated on the way to an output.
-  BytesMap<Ring> by_id_;
+  Ring& ring(NameRef id);  // found or made
+  // Flat hash maps (a lookup per check), hashed as Names are (text_hash):
+  // a lookup by a spec's id reads the hash its Name carries. Never iterated
+  // on the way to an output.
+  SlotMap<std::string, Ring> by_id_;
   struct Parked {
     std::vector<LatencySample> samples;  // by time
     std::uint64_t seq = 0;               // parking order
     Instant at;                          // when it was parked
   };
-  BytesMap<Parked> parked_;
+  SlotMap<std::string, Parked> parked_;
   std::uint64_t park_seq_ = 0;
 };
 

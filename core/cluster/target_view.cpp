@@ -56,13 +56,13 @@ HealthStatus resolve_votes(const DotFun<Observation>& siblings, int quorum) {
   return resolve_in(siblings.entries(), value_of, quorum, nullptr, nullptr);
 }
 
-std::optional<TargetView> make_target_view(const HealthState& state, const std::string& id,
+std::optional<TargetView> make_target_view(const HealthState& state, NameRef id,
                                            std::vector<std::string> ranked, std::size_t max_fallbacks,
                                            bool checked_here, Instant now, const TargetViewRules& rules) {
   const auto resolved = state.target(id);
   if (!resolved || !resolved->spec || !resolved->spec->spec) return std::nullopt;
   TargetView v;
-  v.id = id;
+  v.id = id.text();
   v.spec = resolved->spec->spec;
   v.spec_siblings = resolved->spec_siblings;
   v.spec_written_at = resolved->spec->written_at;

@@ -99,7 +99,7 @@ HealthStatus resolve_votes(const DotFun<Observation>& siblings, int quorum);
 // Builds the view of target `id` from the replicated state; nullopt when the
 // registry does not hold it. `ranked` is the target's ranking over this
 // agent's live members (best first); `now` is this agent's time.
-std::optional<TargetView> make_target_view(const HealthState& state, const std::string& id,
+std::optional<TargetView> make_target_view(const HealthState& state, NameRef id,
                                            std::vector<std::string> ranked, std::size_t max_fallbacks,
                                            bool checked_here, Instant now, const TargetViewRules& rules);
 

@@ -89,12 +89,12 @@ OwnershipIndex::TopList OwnershipIndex::rank_shared(const Name& id, std::size_t 
   return best;
 }
 
-const OwnershipIndex::Target* OwnershipIndex::find(std::string_view id) const {
+const OwnershipIndex::Target* OwnershipIndex::find(NameRef id) const {
   const auto* it = targets_.find(id);
   return it ? &it->second : nullptr;
 }
 
-void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::vector<std::string>* affected) {
+void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::vector<Name>* affected) {
   std::vector<std::uint32_t> next;
   next.reserve(members.size());
   for (const IndexedMember& m : members) next.push_back(intern(m.name));
@@ -131,7 +131,7 @@ void OwnershipIndex::set_members(std::span<const IndexedMember> members, std::ve
   rescan(added, removed_any, flipped_ids, affected);
 }
 
-void OwnershipIndex::update_member(const IndexedMember& member, bool live, std::vector<std::string>* affected) {
+void OwnershipIndex::update_member(const IndexedMember& member, bool live, std::vector<Name>* affected) {
   const std::uint32_t id = intern(member.name);
   Member& m = members_[id];
   if (!live) {
@@ -155,7 +155,7 @@ void OwnershipIndex::update_member(const IndexedMember& member, bool live, std::
 }
 
 void OwnershipIndex::rescan(std::span<const std::uint32_t> added, bool removed_any,
-                            std::span<const std::uint32_t> flipped, std::vector<std::string>* affected) {
+                            std::span<const std::uint32_t> flipped, std::vector<Name>* affected) {
   const bool any_flipped = !flipped.empty();
   const auto is_flipped = [&](std::uint32_t m) { return std::find(flipped.begin(), flipped.end(), m) != flipped.end(); };
   const std::size_t first_affected = affected ? affected->size() : 0;
@@ -235,7 +235,7 @@ void OwnershipIndex::put_target(const Name& id, std::size_t checkers) {
   rank_full(it->first, t);
 }
 
-void OwnershipIndex::remove_target(std::string_view id) { targets_.erase(id); }
+void OwnershipIndex::remove_target(NameRef id) { targets_.erase(id); }
 
 std::vector<std::string> OwnershipIndex::target_ids() const {
   std::vector<std::string> out;
@@ -244,11 +244,11 @@ std::vector<std::string> OwnershipIndex::target_ids() const {
   return out;
 }
 
-std::vector<std::string> OwnershipIndex::ranked(const std::string& id, std::size_t limit) const {
+std::vector<std::string> OwnershipIndex::ranked(NameRef id, std::size_t limit) const {
   std::vector<std::string> out;
   const Target* t = find(id);
   const bool cached = t && ((limit != 0 && limit <= t->top.size()) || t->top.size() == live_.size());
-  const TopList computed = cached ? TopList{} : rank_live(id, limit);
+  const TopList computed = cached ? TopList{} : rank_live(id.text(), limit);
   const TopList& entries = cached ? t->top : computed;
   const std::size_t n = limit == 0 ? entries.size() : std::min(limit, entries.size());
   out.reserve(n);
@@ -256,7 +256,7 @@ std::vector<std::string> OwnershipIndex::ranked(const std::string& id, std::size
   return out;
 }
 
-bool OwnershipIndex::checks(const std::string& id, std::string_view self) const {
+bool OwnershipIndex::checks(NameRef id, std::string_view self) const {
   const Target* found = find(id);
   if (!found) return false;
   const Target& t = *found;
@@ -272,7 +272,7 @@ bool OwnershipIndex::checks(const std::string& id, std::string_view self) const 
   return owner_suspect && t.top.size() > owners && members_[t.top[owners].member].name == self;
 }
 
-bool OwnershipIndex::ranked_first(const std::string& id, std::string_view self) const {
+bool OwnershipIndex::ranked_first(NameRef id, std::string_view self) const {
   const Target* t = find(id);
   return t && !t->top.empty() && members_[t->top.front().member].name == self;
 }

@@ -69,36 +69,36 @@ class OwnershipIndex {
   // Replaces the live member set (names unique; a member's suspicion flag
   // may change).
   // `affected` (optional) receives the ids described above, in id order.
-  void set_members(std::span<const IndexedMember> members, std::vector<std::string>* affected = nullptr);
+  void set_members(std::span<const IndexedMember> members, std::vector<Name>* affected = nullptr);
   // One member's change (joined, left or died, suspicion flag), the same as
   // set_members() with the rest of the set unchanged, without the O(members)
   // work: a driver that sees member changes one by one calls this.
-  void update_member(const IndexedMember& member, bool live, std::vector<std::string>* affected = nullptr);
+  void update_member(const IndexedMember& member, bool live, std::vector<Name>* affected = nullptr);
   // Adds or updates a target (checkers >= 1); drops one. The index keys
   // the target by `id` itself: a node passes the Name its replicated state
   // holds the target under, so the id's text is not copied again (a text
   // is interned here, in the member names' table).
   void put_target(const Name& id, std::size_t checkers);
   void put_target(std::string_view id, std::size_t checkers) { put_target(names_->intern(id), checkers); }
-  void remove_target(std::string_view id);
-  bool contains(const std::string& id) const { return targets_.contains(id); }
+  void remove_target(NameRef id);
+  bool contains(NameRef id) const { return targets_.contains(id); }
   std::vector<std::string> target_ids() const;
   std::size_t target_count() const { return targets_.size(); }
   std::size_t member_count() const { return members_.size(); }
 
   // The first `limit` members ranked for `id` (0 = as many as are kept;
   // more than kept ranks in full). Works for ids not in the index too.
-  std::vector<std::string> ranked(const std::string& id, std::size_t limit) const;
+  std::vector<std::string> ranked(NameRef id, std::size_t limit) const;
   // True when `self` checks `id`: an owner (one of the first `checkers`), or
   // the standby (the member ranked right after the owners) while any owner
   // is suspect. The standby is one fixed member whatever the suspicion
   // flags: if it is suspect too, no one else steps in until a death changes
   // the ranking. So however the members' suspicions differ, at most
   // checkers + 1 of them check a target while they agree on who is live.
-  bool checks(const std::string& id, std::string_view self) const;
+  bool checks(NameRef id, std::string_view self) const;
   // True when `self` is ranked first for `id` (its first owner; the one
   // member that sends its alerts, core/alerts/alert_route.h).
-  bool ranked_first(const std::string& id, std::string_view self) const;
+  bool ranked_first(NameRef id, std::string_view self) const;
 
   // Counters for benchmarks and tests: full rankings hashed here, and
   // those read from the rank cache instead.
@@ -141,8 +141,8 @@ class OwnershipIndex {
   // Re-ranks after a change of the live set (added members, some removed,
   // suspicion flags flipped) and collects the affected targets.
   void rescan(std::span<const std::uint32_t> added, bool removed_any, std::span<const std::uint32_t> flipped,
-              std::vector<std::string>* affected);
-  const Target* find(std::string_view id) const;
+              std::vector<Name>* affected);
+  const Target* find(NameRef id) const;
   std::size_t depth(const Target& t) const;
   std::uint32_t intern(const std::string& name);
   TopList rank_live(std::string_view id, std::size_t limit) const;

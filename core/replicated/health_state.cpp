@@ -332,7 +332,7 @@ void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool 
   if (!d.observations.store.empty() || !d.observations.context.empty()) ++observations_version_;
 }
 
-std::optional<ResolvedTarget> HealthState::target(const std::string& id) const {
+std::optional<ResolvedTarget> HealthState::target(NameRef id) const {
   const auto* specs = state_.registry.store.find(id);
   if (!specs) return std::nullopt;
   ResolvedTarget r;

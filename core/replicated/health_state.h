@@ -319,7 +319,7 @@ class HealthState {
   // target whose winning version is a removal is not live: target() is
   // nullopt for it, and targets() skips it.
   std::vector<std::pair<std::string, ResolvedTarget>> targets() const;
-  std::optional<ResolvedTarget> target(const std::string& id) const;
+  std::optional<ResolvedTarget> target(NameRef id) const;
   // How many targets targets() lists, in O(1).
   std::size_t target_count() const { return state_.registry.store.size() - removals_.size(); }
   // The counter's value: the sum of every replica's total, clamped to the

@@ -13,6 +13,7 @@
 #include <rapidcheck/gtest.h>
 
 #include "core/membership/broadcast_queue.h"
+#include "core/slot_map.h"
 #include "core/wire/envelope.h"
 
 namespace heck {
@@ -74,6 +75,43 @@ TEST(NameTable, NamesOfDifferentTablesCompareByText) {
   EXPECT_LT(a1, b2);
   EXPECT_GT(b2, "a");
   EXPECT_LT(Name{}, a1);  // the empty name sorts first
+}
+
+// A NameRef looks a key up as the caller holds it: by a Name (its carried
+// hash; a Name of another table, or detached, matches by text) or by a
+// text, in maps keyed by Names and in maps keyed by strings alike.
+TEST(NameTable, ANameRefFindsAKeyByItsNameOrByItsText) {
+  NameTable table, other;
+  SlotMap<Name, int> by_name;
+  SlotMap<std::string, int> by_text;
+  for (int i = 0; i < 100; ++i) {
+    const std::string id = "target-" + std::to_string(i);
+    by_name.insert(table.intern(id), i);
+    by_text.insert(id, i);
+  }
+  for (int i = 0; i < 100; ++i) {
+    const std::string id = "target-" + std::to_string(i);
+    const Name same = table.find(id);
+    const Name foreign = other.intern(id);
+    const Name detached = detached_name(id);
+    for (const NameRef ref :
+         {NameRef(same), NameRef(foreign), NameRef(detached), NameRef(id), NameRef(std::string_view(id))}) {
+      EXPECT_EQ(ref.hash(), text_hash(id)) << id;
+      EXPECT_EQ(ref.text(), id);
+      ASSERT_NE(by_name.find(ref), nullptr) << id;
+      EXPECT_EQ(by_name.find(ref)->second, i);
+      ASSERT_NE(by_text.find(ref), nullptr) << id;
+      EXPECT_EQ(by_text.find(ref)->second, i);
+    }
+    EXPECT_EQ(NameRef(same).name(), &same);
+    EXPECT_EQ(NameRef(id).name(), nullptr);
+  }
+  const Name absent = other.intern("target-100");
+  const Name empty;
+  for (const NameRef ref : {NameRef(absent), NameRef("target-100"), NameRef(empty)}) {
+    EXPECT_EQ(by_name.find(ref), nullptr);
+    EXPECT_EQ(by_text.find(ref), nullptr);
+  }
 }
 
 // Any sequence of interns and releases: the table holds exactly the texts

@@ -79,7 +79,7 @@ RC_GTEST_PROP(OwnershipIndex, OneMemberAtATimeMatchesAFullRankingAndReportsEvery
     const std::string name = fmt::format("m{}", *rc::gen::inRange(0, pool));
     const int what = *rc::gen::inRange(0, 3);  // 0 gone, 1 alive, 2 suspect
     const auto before = answers();
-    std::vector<std::string> affected;
+    std::vector<Name> affected;
     if (what == 0) {
       live.erase(name);
       index.update_member(IndexedMember{name, false}, false, &affected);
