@@ -636,6 +636,10 @@ class DotMap {
     };
     std::vector<Pair> pairs;
     pairs.reserve(their_map.size());
+    // A delta's keys are mostly cold here (a registration burst brings
+    // keys this map has never held): their table slots are loaded all at
+    // once before the finds below read them one by one.
+    if (their_map.size() > 1) their_map.for_each_slot([&](const Entry& e) { me.map.prefetch(e.first); });
     std::vector<const K*> shared;  // our keys that other holds, sorted by address
     their_map.for_each_slot([&](const Entry& e) {
       Entry* ours = me.map.find(e.first);
