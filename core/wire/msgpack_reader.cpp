@@ -147,16 +147,51 @@ bool MsgpackReader::header_of(std::uint8_t b, std::size_t start, MsgValue& v) {
   return good;
 }
 
+namespace {
+
+// The bytes after the type byte of a fixed-width number (0xca to 0xd3), or
+// 0 for any other type byte.
+constexpr std::size_t number_width(std::uint8_t b) {
+  switch (b) {
+    case 0xcc:
+    case 0xd0: return 1;
+    case 0xcd:
+    case 0xd1: return 2;
+    case 0xca:
+    case 0xce:
+    case 0xd2: return 4;
+    case 0xcb:
+    case 0xcf:
+    case 0xd3: return 8;
+    default: return 0;
+  }
+}
+
+}  // namespace
+
 bool MsgpackReader::skip_at_depth(std::size_t depth, bool key) {
-  // Fast paths: one-byte scalars and short strings, the bulk of our bodies.
+  // Fast paths: one-byte scalars, fixed-width numbers and strings or binary
+  // with a one-byte length (timestamps, counters, ids, hashes: the bulk of
+  // our bodies), stepped over when they fit in what is left. Anything else,
+  // and anything that does not fit, goes through header(), which says what
+  // is wrong.
   if (ok() && pos_ < bytes_.size()) {
     const std::uint8_t b = bytes_[pos_];
+    const std::size_t left = bytes_.size() - pos_;
     if (!key && (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3)) {
       ++pos_;
       return true;
     }
-    if (b >= 0xa0 && b <= 0xbf && static_cast<std::size_t>(b & 0x1f) < bytes_.size() - pos_) {
+    if (b >= 0xa0 && b <= 0xbf && static_cast<std::size_t>(b & 0x1f) < left) {
       pos_ += 1 + static_cast<std::size_t>(b & 0x1f);
+      return true;
+    }
+    if (const std::size_t width = number_width(b); !key && width != 0 && width < left) {
+      pos_ += 1 + width;
+      return true;
+    }
+    if ((b == 0xd9 || (b == 0xc4 && !key)) && left >= 2 && static_cast<std::size_t>(bytes_[pos_ + 1]) <= left - 2) {
+      pos_ += 2 + static_cast<std::size_t>(bytes_[pos_ + 1]);
       return true;
     }
   }

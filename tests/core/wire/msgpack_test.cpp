@@ -188,6 +188,49 @@ TEST(Msgpack, ReaderRefusesWhatItCannotTrust) {
   EXPECT_FALSE(r.header(v));
 }
 
+// Inside a container every value is stepped over by its own length (the
+// skip's fast paths for numbers and one-byte-length strings included), and
+// one cut short is refused as the general path refuses it.
+TEST(Msgpack, SkippingANestedValueStepsOverExactlyItsBytes) {
+  const std::vector<Bytes> values = {
+      {0x05},                                            // fixint
+      {0xc0},                                            // nil
+      {0xcc, 0xff},                                      // uint8
+      {0xcd, 0x01, 0x00},                                // uint16
+      {0xce, 0x00, 0x01, 0x00, 0x00},                    // uint32
+      {0xcf, 0, 0, 0, 1, 0, 0, 0, 0},                    // uint64
+      {0xd0, 0x80},                                      // int8
+      {0xd1, 0x80, 0x00},                                // int16
+      {0xd2, 0x80, 0x00, 0x00, 0x00},                    // int32
+      {0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0},                 // int64
+      {0xca, 0x3f, 0x00, 0x00, 0x00},                    // float32
+      {0xcb, 0x3f, 0xb9, 0x99, 0x99, 0x99, 0x99, 0x99, 0x9a},  // float64
+      {0xa2, 'h', 'i'},                                  // fixstr
+      {0xd9, 0x03, 'a', 'b', 'c'},                       // str8
+      {0xd9, 0x00},                                      // str8, empty
+      {0xc4, 0x02, 0x01, 0x02},                          // bin8
+      {0xda, 0x00, 0x01, 'x'},                           // str16
+      {0x92, 0xcd, 0x01, 0x00, 0xd9, 0x01, 'z'},         // an array of them
+  };
+  for (const Bytes& v : values) {
+    Bytes arr{0x92};  // [v, 1]
+    arr.insert(arr.end(), v.begin(), v.end());
+    arr.push_back(0x01);
+    EXPECT_EQ(error_of(arr), "ok") << "type byte " << int{v[0]};
+    Bytes map{0x81, 0xa1, 'k'};  // {"k": v}
+    map.insert(map.end(), v.begin(), v.end());
+    EXPECT_EQ(error_of(map), "ok") << "type byte " << int{v[0]};
+    if (v.size() < 2) continue;
+    Bytes cut{0x91};  // [v] without its last byte
+    cut.insert(cut.end(), v.begin(), v.end() - 1);
+    EXPECT_NE(error_of(cut).find("truncated"), std::string::npos) << "type byte " << int{v[0]} << ": " << error_of(cut);
+  }
+  // A key must be a string, however short the value.
+  EXPECT_NE(error_of({0x81, 0xc4, 0x01, 'k', 0x01}).find("map key at byte 1 is not a string"), std::string::npos);
+  EXPECT_NE(error_of({0x81, 0xcc, 0x01, 0x01}).find("map key at byte 1 is not a string"), std::string::npos);
+  EXPECT_EQ(error_of({0x81, 0xd9, 0x01, 'k', 0x01}), "ok");
+}
+
 TEST(Msgpack, FloatsAndSignedNonNegativeIntegers) {
   EXPECT_EQ(written(json(0.5)), json::to_msgpack(json(0.5)));  // float32
   EXPECT_EQ(written(json(0.1)), json::to_msgpack(json(0.1)));  // float64
