@@ -621,7 +621,9 @@ void ClusterNode::record_results(Instant now, std::size_t first_effect, Effects&
     if (!f || !f->spec) continue;
     const Name& id = f->spec->id;
     if (const TargetState* held = scheduler_.at(f->check.slot); held && held->spec == f->spec) {
-      latencies_.record(id, LatencyHistory::sample(now, f->result.latency, f->result.reason == CheckReason::ok));
+      if (f->check.slot >= ring_hints_.size()) ring_hints_.resize(f->check.slot + 1);
+      latencies_.record(id, LatencyHistory::sample(now, f->result.latency, f->result.reason == CheckReason::ok),
+                        &ring_hints_[f->check.slot]);
     }
     // An unchanged status needs no write: the vouch keeps it fresh. Fast
     // path: the same status as our last write here, and neither an

@@ -402,6 +402,9 @@ class ClusterNode {
     Epoch epoch;
   };
   std::vector<std::optional<Published>> published_;
+  // Where each scheduler slot's latency ring was found last (a slot that
+  // changes target falls back to the lookup once: LatencyHistory::RingHint).
+  std::vector<LatencyHistory::RingHint> ring_hints_;
   std::uint64_t membership_epoch_ = 0;  // bumped by every membership change applied
 
 };

@@ -50,9 +50,18 @@ std::vector<LatencySample>& LatencyHistory::Ring::in_order() const {
   return samples;
 }
 
-LatencyHistory::Ring& LatencyHistory::ring(NameRef id) {
-  if (auto* e = by_id_.find(id)) return e->second;
-  return by_id_.insert(std::string(id.text()), Ring{})->second;
+LatencyHistory::Ring& LatencyHistory::ring(NameRef id, RingHint* hint) {
+  using Entry = SlotMap<std::string, Ring>::value_type;
+  if (hint && hint->entry_) {
+    // The map's slots stay where they are until its end: an entry erased
+    // since reads as empty (no id is), one reused holds another id.
+    auto* e = const_cast<Entry*>(static_cast<const Entry*>(hint->entry_));
+    if (e->first == id) return e->second;
+  }
+  Entry* e = by_id_.find(id);
+  if (!e) e = by_id_.insert(std::string(id.text()), Ring{});
+  if (hint) hint->entry_ = e;
+  return e->second;
 }
 
 void LatencyHistory::merge(NameRef id, std::span<const LatencySample> samples) {
@@ -85,11 +94,11 @@ void LatencyHistory::expire_parked(Instant before) {
   parked_.erase_if([&](const auto& p) { return p.second.at < before; });
 }
 
-void LatencyHistory::record(NameRef id, LatencySample s) {
+void LatencyHistory::record(NameRef id, LatencySample s, RingHint* hint) {
   s.here = true;
   s.sent = false;
   s.at = whole_ms(s.at);
-  Ring& r = ring(id);
+  Ring& r = ring(id, hint);
   std::vector<LatencySample>& samples = r.samples;
   if (samples.size() == kMaxSamples) {
     const std::size_t newest = (r.head + kMaxSamples - 1) % kMaxSamples;

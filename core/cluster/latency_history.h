@@ -78,8 +78,20 @@ class LatencyHistory {
   // `at` down to a whole millisecond.
   static Instant whole_ms(Instant at);
 
+  // Where a target's ring was found last. A caller that records for the
+  // same target check after check (a node, one per scheduler slot) keeps
+  // one and passes it back: while it still names that target's ring, the
+  // ring is found without a hash lookup (one cold read per check, not two).
+  // Checked against the ring's key before use, so a hint whose ring was
+  // forgotten, or whose slot now holds another target's, just falls back
+  // to the lookup. Valid with the history it came from, while it lives.
+  class RingHint {
+    const void* entry_ = nullptr;
+    friend class LatencyHistory;
+  };
+
   // A check this member ran (here = true).
-  void record(NameRef id, LatencySample s);
+  void record(NameRef id, LatencySample s, RingHint* hint = nullptr);
   // Samples another member handed over (here = false), merged by time; a
   // sample at a time the ring already holds is kept once.
   void merge(NameRef id, std::span<const LatencySample> samples);
@@ -117,7 +129,7 @@ class LatencyHistory {
     std::string handed_to;                       // the last handoff's receiver
     std::vector<LatencySample>& in_order() const;
   };
-  Ring& ring(NameRef id);  // found or made
+  Ring& ring(NameRef id, RingHint* hint = nullptr);  // found or made
   // Flat hash maps (a lookup per check), hashed as Names are (text_hash):
   // a lookup by a spec's id reads the hash its Name carries. Never iterated
   // on the way to an output.

@@ -31,6 +31,35 @@ TEST(LatencyHistory, KeepsTheNewestSamplesInTimeOrder) {
   EXPECT_TRUE(h.samples("db").empty());
 }
 
+// A hint finds a target's ring without a lookup while it still names that
+// ring; a hint whose ring was forgotten, or whose storage another target's
+// ring took over, never sends a sample to the wrong ring.
+TEST(LatencyHistory, ARingHintNeverRecordsIntoAnotherTargetsRing) {
+  LatencyHistory h;
+  LatencyHistory::RingHint hint_a, hint_b;
+  h.record("a", own(1, 10), &hint_a);
+  h.record("a", own(2, 20), &hint_a);
+  h.record("b", own(2, 30), &hint_b);
+  EXPECT_EQ(h.samples("a").size(), 2u);
+  EXPECT_EQ(h.samples("b").size(), 1u);
+  h.forget("a");
+  h.record("c", own(3, 40));  // takes the storage "a" had (the last freed is reused first)
+  h.record("a", own(4, 50), &hint_a);  // the stale hint: "a" gets a ring of its own again
+  ASSERT_EQ(h.samples("c").size(), 1u);
+  EXPECT_EQ(h.samples("c")[0].latency_us, 40u);
+  ASSERT_EQ(h.samples("a").size(), 1u);
+  EXPECT_EQ(h.samples("a")[0].latency_us, 50u);
+  h.record("a", own(5, 60), &hint_a);  // the hint was renewed
+  h.record("b", own(5, 70), &hint_a);  // a hint of another target's ring
+  EXPECT_EQ(h.samples("a").size(), 2u);
+  EXPECT_EQ(h.samples("b").size(), 2u);
+  h.forget("b");
+  h.record("b", own(6, 80), &hint_b);  // forgotten: a new, empty ring
+  ASSERT_EQ(h.samples("b").size(), 1u);
+  EXPECT_EQ(h.samples("b")[0].latency_us, 80u);
+  EXPECT_EQ(h.size(), 3u);
+}
+
 // A full ring is circular (a newest sample overwrites the oldest in
 // place): whatever mix of in-order checks, late checks, handovers and reads,
 // it reads exactly as a plain time-ordered list of the newest 60 would.
