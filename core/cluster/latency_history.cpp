@@ -52,7 +52,7 @@ std::vector<LatencySample>& LatencyHistory::Ring::in_order() const {
 
 LatencyHistory::Ring& LatencyHistory::ring(NameRef id, RingHint* hint) {
   using Entry = SlotMap<std::string, Ring>::value_type;
-  if (hint && hint->entry_) {
+  if (hint && hint->from_ == this) {
     // The map's slots stay where they are until its end: an entry erased
     // since reads as empty (no id is), one reused holds another id.
     auto* e = const_cast<Entry*>(static_cast<const Entry*>(hint->entry_));
@@ -60,7 +60,10 @@ LatencyHistory::Ring& LatencyHistory::ring(NameRef id, RingHint* hint) {
   }
   Entry* e = by_id_.find(id);
   if (!e) e = by_id_.insert(std::string(id.text()), Ring{});
-  if (hint) hint->entry_ = e;
+  if (hint) {
+    hint->from_ = this;
+    hint->entry_ = e;
+  }
   return e->second;
 }
 

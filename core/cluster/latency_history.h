@@ -82,10 +82,13 @@ class LatencyHistory {
   // same target check after check (a node, one per scheduler slot) keeps
   // one and passes it back: while it still names that target's ring, the
   // ring is found without a hash lookup (one cold read per check, not two).
-  // Checked against the ring's key before use, so a hint whose ring was
-  // forgotten, or whose slot now holds another target's, just falls back
-  // to the lookup. Valid with the history it came from, while it lives.
+  // Checked against the history that gave it and the ring's key before
+  // use, so a hint whose ring was forgotten, whose slot now holds another
+  // target's, or that came from another history (a copy's, a moved one's)
+  // just falls back to the lookup. Keep hints beside the history they come
+  // from (a node keeps both): a hint must not outlive it.
   class RingHint {
+    const LatencyHistory* from_ = nullptr;
     const void* entry_ = nullptr;
     friend class LatencyHistory;
   };
