@@ -10,6 +10,7 @@
 
 #include "core/cluster/target_view.h"
 #include "core/ownership/owner_split.h"
+#include "core/small_vector.h"
 
 namespace heck::sim {
 
@@ -151,7 +152,7 @@ Instant InvariantChecker::quiet_from(const Track& t) const {
   return from;
 }
 
-std::vector<std::string> InvariantChecker::names(const std::vector<std::uint32_t>& members) const {
+std::vector<std::string> InvariantChecker::names(std::span<const std::uint32_t> members) const {
   std::vector<std::string> out;
   for (std::uint32_t m : members) {
     if (out.size() == kMembersListed) {
@@ -374,8 +375,9 @@ void InvariantChecker::on_check(Instant at, std::uint32_t m, std::uint32_t targe
   std::erase_if(t.recent, [&](const Recent& r) { return r.at <= since || r.at < quiet; });
   if (t.recent.size() == kMaxRecent) t.recent.erase(t.recent.begin());
   t.recent.push_back(Recent{at, m});
-  // Distinct checkers on the side of this one.
-  std::vector<std::uint32_t> distinct;
+  // Distinct checkers on the side of this one (in place: this runs for
+  // every check of the run).
+  SmallVector<std::uint32_t, 8> distinct;
   for (const Recent& r : t.recent) {
     if (side_[r.member] != side_[m]) continue;
     if (std::find(distinct.begin(), distinct.end(), r.member) == distinct.end()) distinct.push_back(r.member);

@@ -57,6 +57,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -174,7 +175,7 @@ class InvariantChecker final : public ClusterObserver {
   void changed(Instant at);
   void close_gaps(Instant at);
   const std::vector<std::uint32_t>& owners(std::uint32_t target);
-  std::vector<std::string> names(const std::vector<std::uint32_t>& members) const;
+  std::vector<std::string> names(std::span<const std::uint32_t> members) const;
   bool live(std::uint32_t m) const { return running_[m] && !paused_[m] && !left_[m]; }
   HealthStatus truth_at(const Track& t, Instant at) const;
   Duration jitter(const TargetSpec& spec) const;
