@@ -8,6 +8,15 @@ namespace heck {
 
 std::uint64_t text_hash(std::string_view text) { return XXH64(text.data(), text.size(), 0); }
 
+std::uint16_t text_bucket(std::string_view text) {
+  return static_cast<std::uint16_t>(XXH64(text.data(), text.size(), 0x62756b74 /* "bukt" */) % 256);
+}
+
+std::uint16_t Name::empty_bucket() {
+  static const std::uint16_t empty = text_bucket({});
+  return empty;
+}
+
 std::uint64_t Name::empty_hash() {
   static const std::uint64_t empty = text_hash({});
   return empty;
@@ -64,7 +73,7 @@ Name NameTable::intern(std::string_view text) {
   }
   if ((size_ + 1) * 4 > slots_.size() * 3) grow();  // only for a text that is new
   Name::Entry*& slot = slots_[probe(h, text)];
-  slot = new Name::Entry{std::string(text), this, h, 0};
+  slot = new Name::Entry{std::string(text), this, h, 0, Name::kNoBucket};
   ++size_;
   return Name(slot);
 }

@@ -45,6 +45,13 @@ class NameTable;
 // function: the replicator's digest hashes keys with it too).
 std::uint64_t text_hash(std::string_view text);
 
+// The anti-entropy digest bucket of a text, 0..255: XXH64 of it under the
+// seed "bukt", modulo 256. The replicator's digest (core/replicated/codec.h,
+// bucket_of) sums each key's live entries into the bucket this names;
+// defined here so that a Name can carry it (Name::bucket). A fixed,
+// portable function: every version of every agent must bucket alike.
+std::uint16_t text_bucket(std::string_view text);
+
 class Name {
  public:
   Name() = default;  // the empty name
@@ -74,6 +81,15 @@ class Name {
   std::size_t size() const { return str().size(); }
   // text_hash(str()), computed when the text was interned.
   std::uint64_t hash() const { return entry_ ? entry_->hash : empty_hash(); }
+  // text_bucket(str()), computed on first use and kept in the entry (in
+  // what was its padding): every live-dot change of the replicated state
+  // and every key a state repair scans asks for it, and hashing the text
+  // each time was ~2% of the main row's registration burst.
+  std::uint16_t bucket() const {
+    if (!entry_) return empty_bucket();
+    if (entry_->bucket == kNoBucket) entry_->bucket = text_bucket(entry_->text);
+    return entry_->bucket;
+  }
 
   friend bool operator==(const Name& a, const Name& b) { return a.entry_ == b.entry_ || a.str() == b.str(); }
   friend std::strong_ordering operator<=>(const Name& a, const Name& b) {
@@ -91,7 +107,9 @@ class Name {
     NameTable* table = nullptr;  // null once the table is gone
     std::uint64_t hash = 0;      // text_hash(text)
     std::uint32_t refs = 0;
+    std::uint16_t bucket = kNoBucket;  // text_bucket(text), once asked
   };
+  static constexpr std::uint16_t kNoBucket = 0xffff;  // not computed yet (a bucket is < 256)
   explicit Name(Entry* e) : entry_(e) { acquire(); }
   void acquire() const {
     if (entry_) ++entry_->refs;
@@ -99,6 +117,7 @@ class Name {
   void release();
   static const std::string& empty_text();
   static std::uint64_t empty_hash();
+  static std::uint16_t empty_bucket();
 
   Entry* entry_ = nullptr;
 };

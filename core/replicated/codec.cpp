@@ -36,8 +36,9 @@ using wire::MsgpackWriter;
 using wire::MsgType;
 using wire::MsgValue;
 
-std::uint16_t bucket_of(const std::string& key) {
-  return static_cast<std::uint16_t>(XXH64(key.data(), key.size(), 0x62756b74 /* "bukt" */) % kDigestBuckets);
+std::uint16_t bucket_of(std::string_view key) {
+  static_assert(kDigestBuckets == 256, "text_bucket (core/name_table.h) buckets modulo 256");
+  return text_bucket(key);
 }
 
 namespace {

@@ -160,8 +160,11 @@ struct Repair {
   bool operator==(const Repair&) const = default;
 };
 
-// The digest bucket of a replicated key (xxh64 of the key).
-std::uint16_t bucket_of(const std::string& key);
+// The digest bucket of a replicated key: text_bucket (core/name_table.h,
+// xxh64 of the key under its own seed). A Name carries its bucket, computed
+// once per text.
+std::uint16_t bucket_of(std::string_view key);
+inline std::uint16_t bucket_of(const Name& key) { return key.bucket(); }
 
 // Encoders return one MessagePack value (a part body); decoders take one
 // (exactly: trailing bytes are an error) and refuse malformed MessagePack.

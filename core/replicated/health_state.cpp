@@ -278,12 +278,12 @@ std::vector<Name> HealthState::take_registry_changes() {
 namespace {
 
 template <typename V>
-void scoped_join(NameTable& names, Causal<DotMap<Name, DotFun<V>>>& mine, const Causal<DotMap<Name, DotFun<V>>>& theirs,
-                 const std::vector<std::string>& here, bool adopt_context, std::vector<Name>* changed = nullptr) {
+void scoped_join(Causal<DotMap<Name, DotFun<V>>>& mine, const Causal<DotMap<Name, DotFun<V>>>& theirs,
+                 const std::vector<Name>& here, bool adopt_context, std::vector<Name>* changed = nullptr) {
   static const DotFun<V> kEmpty{};
   std::vector<Name> keys;
-  keys.reserve(here.size());
-  for (const std::string& k : here) keys.push_back(names.intern(k));
+  keys.reserve(here.size() + theirs.store.size());
+  keys.insert(keys.end(), here.begin(), here.end());
   for (const auto& [k, fun] : theirs.store.entries()) {
     if (!mine.store.find(k)) keys.push_back(k);
   }
@@ -312,18 +312,17 @@ void HealthState::join_scoped(const HealthDelta& d, const ScopeKeys& here, bool 
   std::vector<Name> scratch;
   std::vector<Name>& registry_keys = registry_change_sink(scratch);
   const std::size_t from = registry_keys.size();
-  NameTable& names = *names_;
-  scoped_join(names, state_.registry, d.registry, here.registry, adopt_context, &registry_keys);
+  scoped_join(state_.registry, d.registry, here.registry, adopt_context, &registry_keys);
   index_removals(registry_keys, from);
-  scoped_join(names, state_.observations, d.observations, here.observations, adopt_context);
-  scoped_join(names, state_.counters, d.counters, here.counters, adopt_context);
-  scoped_join(names, state_.sets, d.sets, here.sets, adopt_context);
+  scoped_join(state_.observations, d.observations, here.observations, adopt_context);
+  scoped_join(state_.counters, d.counters, here.counters, adopt_context);
+  scoped_join(state_.sets, d.sets, here.sets, adopt_context);
   std::vector<Name> requests_changed;
-  scoped_join(names, state_.requests, d.requests, here.requests, adopt_context, &requests_changed);
+  scoped_join(state_.requests, d.requests, here.requests, adopt_context, &requests_changed);
   reorder_requests(requests_changed);
-  scoped_join(names, state_.alerts, d.alerts, here.alerts, adopt_context);
+  scoped_join(state_.alerts, d.alerts, here.alerts, adopt_context);
   if (!d.alerts.store.empty() || !d.alerts.context.empty()) ++alerts_version_;
-  scoped_join(names, state_.routes, d.routes, here.routes, adopt_context);
+  scoped_join(state_.routes, d.routes, here.routes, adopt_context);
   if (!d.routes.store.empty() || !d.routes.context.empty()) ++routes_version_;
   if (!d.registry.store.empty() || !d.registry.context.empty()) ++registry_version_;
   if (!d.counters.store.empty() || !d.counters.context.empty()) ++counters_version_;

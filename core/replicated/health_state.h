@@ -179,9 +179,11 @@ std::string vouch_subject(std::string_view member);
 // True for a key of that form ("@" and at least one character).
 inline bool is_vouch_subject(std::string_view key) { return key.size() > 1 && key.front() == '@'; }
 
-// Keys held in some scope, per store (HealthState::join_scoped).
+// Keys held in some scope, per store (HealthState::join_scoped): the
+// joining state's own keys as its maps hold them (Replicator::keys_in), so
+// that the join finds each without hashing its text again.
 struct ScopeKeys {
-  std::vector<std::string> registry, observations, counters, sets, requests, alerts, routes;
+  std::vector<Name> registry, observations, counters, sets, requests, alerts, routes;
 };
 
 // One page of a set's members (HealthState::set_members).

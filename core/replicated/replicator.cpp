@@ -45,21 +45,35 @@ std::uint64_t entry_hash(std::uint64_t key_hash, int store, Dot d) {
 
 // The buffer key of a delta touching one target or one counter, if it does.
 std::optional<std::string> subject_of(const HealthDelta& d) {
-  std::optional<std::string> s;
+  // The first key met and its kind; compared as Names, and the subject
+  // written out only when it is the one (a burst's combined delta holds
+  // many keys: no string made per key).
+  const Name* first = nullptr;
+  char kind = 0;
   bool single = true;
-  auto take = [&](std::string k) {
-    if (!s) s = std::move(k);
-    else if (*s != k) single = false;
+  auto take = [&](char k, const auto& store) {
+    for (const auto& [key, v] : store.entries()) {
+      if (!first) {
+        first = &key;
+        kind = k;
+      } else if (kind != k || *first != key) {
+        single = false;
+        return;
+      }
+    }
   };
-  for (const auto& [k, v] : d.registry.store.entries()) take("t:" + k.str());
-  for (const auto& [k, v] : d.observations.store.entries()) take("t:" + k.str());
-  for (const auto& [k, v] : d.counters.store.entries()) take("c:" + k.str());
-  for (const auto& [k, v] : d.sets.store.entries()) take("s:" + k.str());
-  for (const auto& [k, v] : d.requests.store.entries()) take("k:" + k.str());
-  for (const auto& [k, v] : d.alerts.store.entries()) take("a:" + k.str());
-  for (const auto& [k, v] : d.routes.store.entries()) take("n:" + k.str());
-  if (!single) return std::nullopt;
-  return s;
+  take('t', d.registry.store);
+  if (single) take('t', d.observations.store);
+  if (single) take('c', d.counters.store);
+  if (single) take('s', d.sets.store);
+  if (single) take('k', d.requests.store);
+  if (single) take('a', d.alerts.store);
+  if (single) take('n', d.routes.store);
+  if (!single || !first) return std::nullopt;
+  std::string subject(1, kind);
+  subject += ':';
+  subject += first->str();
+  return subject;
 }
 
 // A rumour's queue key: apart from this node's own write of the subject (a
@@ -667,7 +681,7 @@ std::vector<std::vector<Replicator::KeyRef>> Replicator::keys_by_bucket(
   auto scan = [&](std::uint32_t store, const auto& map) {
     map.for_each_key([&](const Name& key) {
       const std::uint16_t b = bucket_of(key);
-      if (wanted.test(b)) out[b].push_back(KeyRef{key, key.hash(), store});
+      if (wanted.test(b)) out[b].push_back(KeyRef{&key, key.hash(), store});
     });
   };
   scan(0, st.registry.store);
@@ -681,7 +695,7 @@ std::vector<std::vector<Replicator::KeyRef>> Replicator::keys_by_bucket(
     std::sort(out[b].begin(), out[b].end(), [](const KeyRef& x, const KeyRef& y) {
       if (x.store != y.store) return x.store < y.store;
       if (x.hash != y.hash) return x.hash < y.hash;
-      return x.key < y.key;
+      return *x.key < *y.key;
     });
   }
   return out;
@@ -699,7 +713,7 @@ ScopeKeys Replicator::keys_in(const std::vector<std::uint16_t>& buckets) const {
                   : r.store == 4 ? here.requests
                   : r.store == 5 ? here.alerts
                                  : here.routes;
-      out.emplace_back(r.key);
+      out.push_back(*r.key);
     }
   }
   return here;
@@ -885,7 +899,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
                       context_bytes(s.routes.context);
   // Start at a random differing bucket, so that cut repairs cover all buckets over rounds.
   const std::size_t start = differing.empty() ? 0 : static_cast<std::size_t>(rng_.below(differing.size()));
-  auto add_entries = [&](const auto& store, const std::string& key, const CausalContext& theirs, auto& out_store,
+  auto add_entries = [&](const auto& store, const Name& key, const CausalContext& theirs, auto& out_store,
                          ElidedKeys& elided) {
     const auto* fun = store.find(key);
     if (!fun) return;
@@ -901,7 +915,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
       }
     }
     bytes += key.size() + 4;
-    if (!sent.empty()) out_store.put(config_.spec_pool->names().intern(key), std::move(sent));
+    if (!sent.empty()) out_store.put(key, std::move(sent));
   };
   const auto by_bucket = keys_by_bucket(differing);
   for (std::size_t i = 0; i < differing.size(); ++i) {
@@ -912,7 +926,7 @@ Repair Replicator::state_repair(const Digest& peer, const std::vector<std::uint1
     }
     r.buckets.push_back(b);
     for (const KeyRef& e : by_bucket[b]) {
-      const std::string key(e.key);
+      const Name& key = *e.key;
       if (e.store == 0) add_entries(s.registry.store, key, peer.registry, r.delta.registry.store, r.elided.registry);
       if (e.store == 1) {
         add_entries(s.observations.store, key, peer.observations, r.delta.observations.store, r.elided.observations);

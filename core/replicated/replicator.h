@@ -438,7 +438,7 @@ class Replicator {
   };
   // A key held here, in one store (a view of the state's own key).
   struct KeyRef {
-    std::string_view key;
+    const Name* key = nullptr;  // the store's own key
     std::uint64_t hash = 0;   // XXH64(key): orders a bucket's keys
     std::uint32_t store = 0;  // the HealthState::set_live_sink tag: 0 registry .. 6 routes
   };

@@ -273,7 +273,7 @@ TEST(HealthState, ACounterReadsEachReplicasNewestTotalWhenAnOlderOneComesBack) {
   // c gets a's state the way a partial repair gives it: the entry, and only
   // the entry's dot in its context.
   ScopeKeys keys;
-  keys.counters = {"likes"};
+  keys.counters = {detached_name("likes")};
   c.join_scoped(a.state(), keys, /*adopt_context=*/false);
   EXPECT_EQ(c.counter("likes"), 15);
   c.join(b.state());  // b's older total is not in c's context: it comes back
