@@ -73,7 +73,7 @@ Name NameTable::intern(std::string_view text) {
   }
   if ((size_ + 1) * 4 > slots_.size() * 3) grow();  // only for a text that is new
   Name::Entry*& slot = slots_[probe(h, text)];
-  slot = new Name::Entry{std::string(text), this, h, 0, Name::kNoBucket};
+  slot = new Name::Entry{h, 0, Name::kNoBucket, std::string(text), this};
   ++size_;
   return Name(slot);
 }

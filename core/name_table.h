@@ -85,6 +85,9 @@ class Name {
   // what was its padding): every live-dot change of the replicated state
   // and every key a state repair scans asks for it, and hashing the text
   // each time was ~2% of the main row's registration burst.
+  // Starts loading the entry (its hash and bucket): a hint, with no effect
+  // on any result, for a scan of many Names whose entries lie apart.
+  void prefetch() const { __builtin_prefetch(entry_); }
   std::uint16_t bucket() const {
     if (!entry_) return empty_bucket();
     if (entry_->bucket == kNoBucket) entry_->bucket = text_bucket(entry_->text);
@@ -102,12 +105,15 @@ class Name {
 
  private:
   friend class NameTable;
+  // The hash and the bucket first: a scan that reads only them (the
+  // replicator's keys_by_bucket) finds them in the entry's first 16 bytes,
+  // in one cache line (an entry is 16-byte aligned).
   struct Entry {
-    std::string text;
-    NameTable* table = nullptr;  // null once the table is gone
     std::uint64_t hash = 0;      // text_hash(text)
     std::uint32_t refs = 0;
     std::uint16_t bucket = kNoBucket;  // text_bucket(text), once asked
+    std::string text;
+    NameTable* table = nullptr;  // null once the table is gone
   };
   static constexpr std::uint16_t kNoBucket = 0xffff;  // not computed yet (a bucket is < 256)
   explicit Name(Entry* e) : entry_(e) { acquire(); }

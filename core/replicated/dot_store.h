@@ -575,6 +575,13 @@ class DotMap {
   void for_each_key(F&& f) const {
     view().map.for_each_slot([&](const Entry& e) { f(e.first); });
   }
+  // f(key, embedded store) for every key, in no particular order: for a
+  // pass whose result no order changes (entries() sorts the keys first,
+  // O(n log n) once the keys changed).
+  template <typename F>
+  void for_each_entry(F&& f) const {
+    view().map.for_each_slot([&](const Entry& e) { f(e.first, e.second); });
+  }
   // f(dot) for every live dot, in no particular order.
   template <typename F>
   void for_each_dot(F&& f) const {

@@ -52,15 +52,14 @@ std::optional<std::string> subject_of(const HealthDelta& d) {
   char kind = 0;
   bool single = true;
   auto take = [&](char k, const auto& store) {
-    for (const auto& [key, v] : store.entries()) {
+    store.for_each_key([&](const Name& key) {  // any order: the subject is the one key, or none
       if (!first) {
         first = &key;
         kind = k;
       } else if (kind != k || *first != key) {
         single = false;
-        return;
       }
-    }
+    });
   };
   take('t', d.registry.store);
   if (single) take('t', d.observations.store);
@@ -678,11 +677,23 @@ std::vector<std::vector<Replicator::KeyRef>> Replicator::keys_by_bucket(
   for (std::uint16_t b : buckets) wanted.set(b);
   if (wanted.none()) return out;
   const auto& st = state_.state();
+  // Each key's bucket and hash are in its Name's entry, one cache miss a
+  // key at random places: the keys are gathered first (a sequential walk
+  // of the map's slots), then read with their entries prefetched a few
+  // keys ahead, so the misses overlap instead of following one another.
+  std::vector<const Name*> keys;
   auto scan = [&](std::uint32_t store, const auto& map) {
-    map.for_each_key([&](const Name& key) {
+    keys.clear();
+    keys.reserve(map.size());
+    map.for_each_key([&](const Name& key) { keys.push_back(&key); });
+    constexpr std::size_t kAhead = 16;
+    for (std::size_t i = 0; i < keys.size() && i < kAhead; ++i) keys[i]->prefetch();
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (i + kAhead < keys.size()) keys[i + kAhead]->prefetch();
+      const Name& key = *keys[i];
       const std::uint16_t b = bucket_of(key);
       if (wanted.test(b)) out[b].push_back(KeyRef{&key, key.hash(), store});
-    });
+    }
   };
   scan(0, st.registry.store);
   scan(1, st.observations.store);
@@ -832,29 +843,46 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   std::size_t wanted = 0;
   for (const auto& m : missing) wanted += m.size();
   if (wanted == 0) return std::nullopt;
-  // The buffered group holding each missing dot: the first in key order,
-  // found in one pass over the hashed buffer. Keys are compared only where
-  // two groups hold the same dot: sorting the buffer's keys per digest was
-  // an eighth of a 1,000-agent simulation (4,096 groups in gossip mode).
+  // The buffered group holding each missing dot: the most recently changed
+  // one, found by walking the groups newest first and stopping once every
+  // missing dot has its holder. What a peer lacks is nearly always recent,
+  // so the walk ends after a few groups; walking every group (a gossip-mode
+  // forwarder buffers 4,096, each a few cache misses away) to take the
+  // least key holding each dot was a quarter of a 300-agent run. A dot held
+  // by no group still costs the whole walk (then a state repair follows).
   std::vector<const std::string*> holder[7];
   for (int i = 0; i < 7; ++i) holder[i].assign(missing[i].size(), nullptr);
   std::size_t found = 0;
-  pending_.for_each_slot([&](const auto& entry) {
-    const std::string& key = entry.first;
-    const HealthDelta& g = *entry.second.group;
+  auto visit = [&](const std::string& key, const HealthDelta& g) {
     auto look = [&](const CausalContext& c, int store) {
       const std::vector<Dot>& m = missing[store];
-      if (m.empty()) return;
-      for_each_context_dot(c, kMaxGroupIndexDots, [&](Dot d) {
-        auto it = std::lower_bound(m.begin(), m.end(), d);
-        if (it == m.end() || *it != d) return;
-        const std::string*& h = holder[store][static_cast<std::size_t>(it - m.begin())];
+      if (m.empty() || c.empty()) return;
+      auto hold = [&](std::size_t i) {
+        const std::string*& h = holder[store][i];
         if (!h) {
           h = &key;
           ++found;
-        } else if (key < *h) {
-          h = &key;
         }
+      };
+      // Which of the missing dots the group's context holds: each missing
+      // dot looked up in the context when they are fewer than its dots
+      // (a group that joined many deltas of one subject, a vouch's above
+      // all, holds hundreds), else the context's dots looked up among
+      // them. The same dots either way: the lookups are taken only when
+      // the context has at most kMaxGroupIndexDots dots, all of which the
+      // walk would have reached.
+      std::uint64_t dots = c.cloud().size();
+      for (const auto& [r, top] : c.vv()) dots += std::min<std::uint64_t>(top, kMaxGroupIndexDots + 1);
+      if (m.size() < dots && dots <= kMaxGroupIndexDots) {
+        for (std::size_t i = 0; i < m.size(); ++i) {
+          if (c.contains(m[i])) hold(i);
+        }
+        return;
+      }
+      for_each_context_dot(c, kMaxGroupIndexDots, [&](Dot d) {
+        auto it = std::lower_bound(m.begin(), m.end(), d);
+        if (it == m.end() || *it != d) return;
+        hold(static_cast<std::size_t>(it - m.begin()));
       });
     };
     look(g.registry.context, 0);
@@ -864,7 +892,14 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
     look(g.requests.context, 4);
     look(g.alerts.context, 5);
     look(g.routes.context, 6);
-  });
+  };
+  // Every pending group has one live entry in by_written_ (stale ones are
+  // skipped), in the order of their last change.
+  for (auto w = by_written_.rbegin(); w != by_written_.rend() && found < wanted; ++w) {
+    const Pending& p = w->entry->second;
+    if (p.written != w->seq) continue;
+    visit(w->entry->first, *p.group);
+  }
   if (found != wanted) return std::nullopt;
   // The groups, each once, joined in key order.
   std::vector<const std::string*> ordered;
@@ -988,21 +1023,19 @@ void Replicator::on_repair(Instant now, const wire::Part& part) {
 // -------------------------------------------------------------------- misc
 
 void Replicator::observe_clock(Instant now, const HealthDelta& d) {
-  for (const auto& [k, fun] : d.observations.store.entries()) {
-    for (const auto& [dot, o] : fun.entries()) clock_.observe(now, o.observed_at);
-  }
-  for (const auto& [k, fun] : d.registry.store.entries()) {
-    for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.written_at);
-  }
-  for (const auto& [k, fun] : d.requests.store.entries()) {
-    for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.applied_at);
-  }
-  for (const auto& [k, fun] : d.alerts.store.entries()) {
-    for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.sent_at);
-  }
-  for (const auto& [k, fun] : d.routes.store.entries()) {
-    for (const auto& [dot, v] : fun.entries()) clock_.observe(now, v.written_at);
-  }
+  // In slot order: the clock keeps the greatest timestamp it accepts and
+  // counts each one it rejects, whatever the order (entries() would sort a
+  // repair's thousands of keys first).
+  auto observe = [&](const auto& store, auto stamp) {
+    store.for_each_entry([&](const Name&, const auto& fun) {
+      for (const auto& [dot, v] : fun.entries()) clock_.observe(now, stamp(v));
+    });
+  };
+  observe(d.observations.store, [](const Observation& o) { return o.observed_at; });
+  observe(d.registry.store, [](const SpecVersion& v) { return v.written_at; });
+  observe(d.requests.store, [](const AppliedRequest& v) { return v.applied_at; });
+  observe(d.alerts.store, [](const AlertRecord& v) { return v.sent_at; });
+  observe(d.routes.store, [](const RouteVersion& v) { return v.written_at; });
   counters_.hlc_rejected_ahead = clock_.rejected_ahead();
 }
 

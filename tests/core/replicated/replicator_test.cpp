@@ -615,6 +615,38 @@ TEST(Replicator, NearlyCurrentPeerIsRepairedWithoutFullState) {
   EXPECT_GT(net.node(0).counters().delta_repairs_sent + net.node(0).counters().state_repairs_sent, 0u);
 }
 
+// A peer that lacks one dot of a buffered group whose context holds
+// hundreds (one target observed again and again while a third member,
+// cut off, keeps the group from being trimmed) gets that group as a delta
+// repair: the missing dot is looked up in the group's context, and found.
+TEST(Replicator, OneMissingDotOfALongBufferedGroupIsRepairedFromTheBuffer) {
+  ReplicatorConfig cfg;
+  cfg.fanout = 0;  // anti-entropy only
+  cfg.max_direct_peers = 0;
+  ReplicaNet net(3, cfg, NetOptions{}, 5);
+  net.set_cut([](std::size_t a, std::size_t b) { return a == 2 || b == 2; });
+  net.act(0, [&](Replicator& r, Effects& out) { r.put_target(net.now(), spec("t7"), out); });
+  for (std::uint64_t seq = 1; seq <= 300; ++seq) {
+    net.act(0, [&](Replicator& r, Effects& out) {
+      r.observe(net.now(), "t7", result(seq % 2 ? HealthStatus::unhealthy : HealthStatus::healthy, seq), out);
+    });
+    net.run_for(Duration::milliseconds(10));
+  }
+  // Node 1 catches up by anti-entropy.
+  ASSERT_TRUE(net.settle(Duration::seconds(6), Duration::seconds(60)));
+  ASSERT_EQ(net.node(1).state().state().observations, net.node(0).state().state().observations);
+  const std::uint64_t deltas_before = net.node(0).counters().delta_repairs_sent;
+  const std::uint64_t states_before = net.node(0).counters().state_repairs_sent;
+  // One more observation, absorbed into the same buffered group (node 2
+  // has not seen it, so it stays), which now holds 301 observation dots.
+  net.act(0, [&](Replicator& r, Effects& out) { r.observe(net.now(), "t7", result(HealthStatus::unhealthy, 301), out); });
+  ASSERT_TRUE(net.settle(Duration::seconds(6), Duration::seconds(60)));
+  EXPECT_EQ(net.node(1).state().state().observations, net.node(0).state().state().observations);
+  EXPECT_EQ(net.node(1).state().target("t7")->observation->check_seq, 301u);
+  EXPECT_GT(net.node(0).counters().delta_repairs_sent, deltas_before);
+  EXPECT_EQ(net.node(0).counters().state_repairs_sent, states_before);
+}
+
 // A member back from a long absence (restarted with empty state) catches up
 // by state repairs, bucket by bucket when a repair would be too large, and its
 // new writes count.
