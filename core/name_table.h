@@ -85,14 +85,14 @@ class Name {
   // what was its padding): every live-dot change of the replicated state
   // and every key a state repair scans asks for it, and hashing the text
   // each time was ~2% of the main row's registration burst.
-  // Starts loading the entry (its hash and bucket): a hint, with no effect
-  // on any result, for a scan of many Names whose entries lie apart.
-  void prefetch() const { __builtin_prefetch(entry_); }
   std::uint16_t bucket() const {
     if (!entry_) return empty_bucket();
     if (entry_->bucket == kNoBucket) entry_->bucket = text_bucket(entry_->text);
     return entry_->bucket;
   }
+  // Starts loading the entry (its hash and bucket): a hint, with no effect
+  // on any result, for a scan of many Names whose entries lie apart.
+  void prefetch() const { __builtin_prefetch(entry_); }
 
   friend bool operator==(const Name& a, const Name& b) { return a.entry_ == b.entry_ || a.str() == b.str(); }
   friend std::strong_ordering operator<=>(const Name& a, const Name& b) {

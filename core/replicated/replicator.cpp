@@ -865,10 +865,9 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
         }
       };
       // Which of the missing dots the group's context holds: each missing
-      // dot looked up in the context when they are fewer than its dots
-      // (a group that joined many deltas of one subject, a vouch's above
-      // all, holds hundreds), else the context's dots looked up among
-      // them. The same dots either way: the lookups are taken only when
+      // dot looked up in the context when they are fewer than its dots (a
+      // group that joined many deltas of one subject holds many), else the
+      // context's dots looked up among them. The same dots either way: the lookups are taken only when
       // the context has at most kMaxGroupIndexDots dots, all of which the
       // walk would have reached.
       std::uint64_t dots = c.cloud().size();
