@@ -856,32 +856,15 @@ std::optional<Repair> Replicator::delta_repair(const Digest& peer) {
   auto visit = [&](const std::string& key, const HealthDelta& g) {
     auto look = [&](const CausalContext& c, int store) {
       const std::vector<Dot>& m = missing[store];
-      if (m.empty() || c.empty()) return;
-      auto hold = [&](std::size_t i) {
-        const std::string*& h = holder[store][i];
+      if (m.empty()) return;
+      for_each_context_dot(c, kMaxGroupIndexDots, [&](Dot d) {
+        auto it = std::lower_bound(m.begin(), m.end(), d);
+        if (it == m.end() || *it != d) return;
+        const std::string*& h = holder[store][static_cast<std::size_t>(it - m.begin())];
         if (!h) {
           h = &key;
           ++found;
         }
-      };
-      // Which of the missing dots the group's context holds: each missing
-      // dot looked up in the context when they are fewer than its dots (a
-      // group that joined many deltas of one subject holds many), else the
-      // context's dots looked up among them. The same dots either way: the lookups are taken only when
-      // the context has at most kMaxGroupIndexDots dots, all of which the
-      // walk would have reached.
-      std::uint64_t dots = c.cloud().size();
-      for (const auto& [r, top] : c.vv()) dots += std::min<std::uint64_t>(top, kMaxGroupIndexDots + 1);
-      if (m.size() < dots && dots <= kMaxGroupIndexDots) {
-        for (std::size_t i = 0; i < m.size(); ++i) {
-          if (c.contains(m[i])) hold(i);
-        }
-        return;
-      }
-      for_each_context_dot(c, kMaxGroupIndexDots, [&](Dot d) {
-        auto it = std::lower_bound(m.begin(), m.end(), d);
-        if (it == m.end() || *it != d) return;
-        hold(static_cast<std::size_t>(it - m.begin()));
       });
     };
     look(g.registry.context, 0);

@@ -475,8 +475,8 @@ class Replicator {
   // Buffer key -> delta-group. Hashed: no output depends on its order (a
   // flush sorts its dirty keys, a delta repair takes the most recently
   // changed group holding each missing dot, by_written_); in gossip mode
-  // every received delta is buffered, and
-  // the ordered map's string compares were a tenth of a 1,000-agent run.
+  // every received delta is buffered, and the ordered map's string
+  // compares were a tenth of a 1,000-agent run.
   SlotMap<std::string, Pending> pending_;
   // Eviction order: (sequence, entry) for each change, oldest first. An
   // entry is live while it is pending with that sequence

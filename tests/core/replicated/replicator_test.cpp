@@ -618,7 +618,7 @@ TEST(Replicator, NearlyCurrentPeerIsRepairedWithoutFullState) {
 // A peer that lacks one dot of a buffered group whose context holds
 // hundreds (one target observed again and again while a third member,
 // cut off, keeps the group from being trimmed) gets that group as a delta
-// repair: the missing dot is looked up in the group's context, and found.
+// repair: the walk of the buffer finds the dot in the group's context.
 TEST(Replicator, OneMissingDotOfALongBufferedGroupIsRepairedFromTheBuffer) {
   ReplicatorConfig cfg;
   cfg.fanout = 0;  // anti-entropy only
