@@ -260,10 +260,11 @@ class LiveDotIndex {
  public:
   void insert(Dot d, const K* key) {
     Run& run = run_of(d.replica);
-    if (run.leaves.empty() || run.leaves.back().back().counter < d.counter) {
+    if (run.leaves.empty() || run.last < d.counter) {
       if (run.leaves.empty() || run.leaves.back().size() == kLeaf) add_leaf(run, run.leaves.size(), Leaf{});
       run.leaves.back().push_back(Slot{d.counter, key});
       if (run.leaves.back().size() == 1) set_first(run, run.leaves.size() - 1);
+      run.last = d.counter;
       ++run.slots;
       ++live_;
       return;
@@ -352,6 +353,12 @@ class LiveDotIndex {
   struct Run {
     std::vector<Leaf> leaves;           // by counter, none empty
     std::vector<std::uint64_t> firsts;  // each leaf's first counter, once there are two leaves or more
+    // The last slot's counter (live or dead), 0 with no slot: whether a
+    // dot is an append is read here, in the run, instead of through the
+    // last leaf (two dependent loads of memory an agent seldom holds in
+    // cache: 10% of a 1,000-agent registration, whose dots arrive at the
+    // index of each of the 1,000 agents in turn).
+    std::uint64_t last = 0;
     std::uint32_t slots = 0;            // in all leaves
     std::uint32_t dead = 0;             // erased slots
   };
@@ -407,6 +414,7 @@ class LiveDotIndex {
       ++kept;
     }
     run.leaves.resize(kept);
+    run.last = kept == 0 ? 0 : run.leaves.back().back().counter;
     run.firsts.clear();
     if (kept >= 2) {
       run.firsts.resize(kept);
