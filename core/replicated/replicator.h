@@ -197,8 +197,16 @@ struct ReplicatorConfig {
   // receivers can rumour it (above). 0: never combine.
   std::size_t combine_from = 8;
   // Delta bodies remembered as joined (seen_bodies.h): another copy of one
-  // is dropped unread. 0: every copy is decoded and joined.
-  std::size_t seen_bodies = 1024;
+  // is dropped unread. 0: every copy is decoded and joined. At least as
+  // many as a peer's broadcast queue holds (BroadcastQueue's max_items,
+  // 4,096): a queued body rides on packets until sent transmit_limit
+  // times, which in a full queue takes minutes, so its copies keep coming
+  // that long. With 1,024, the agents of 300 × 3,000 (gossip mode) had
+  // forgotten most bodies still circulating and joined their copies
+  // again: ~60,000 joins a simulated second after the registration, most
+  // of them news to no one, against ~4,000 with any window from 4,096 to
+  // 32,768. 32 bytes a body at most: 128 KiB.
+  std::size_t seen_bodies = 4096;
   Duration max_hlc_forward = Duration::seconds(5);
   // The record of applied idempotent writes (record_request): kept this
   // long after the apply, at most this many (the oldest go first), at most
