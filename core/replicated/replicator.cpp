@@ -317,6 +317,7 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   if (fresh) {
     p.group = std::move(d);
   } else {
+    if (encoded_d) ++counters_.deltas_regrouped;
     auto joined = std::make_shared<HealthDelta>(*p.group);
     joined->join(*d);
     const HealthDelta& g = *joined;
@@ -801,10 +802,12 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
                           !peer.counters.includes(s.counters.context) || !peer.sets.includes(s.sets.context) ||
                           !peer.requests.includes(s.requests.context) || !peer.alerts.includes(s.alerts.context) ||
                           !peer.routes.includes(s.routes.context);
-  plan.we_lack = !differing.empty() || !s.registry.context.includes(peer.registry) ||
-                 !s.observations.context.includes(peer.observations) || !s.counters.context.includes(peer.counters) ||
-                 !s.sets.context.includes(peer.sets) || !s.requests.context.includes(peer.requests) ||
-                 !s.alerts.context.includes(peer.alerts) || !s.routes.context.includes(peer.routes);
+  const bool we_lack_dots =
+      !s.registry.context.includes(peer.registry) || !s.observations.context.includes(peer.observations) ||
+      !s.counters.context.includes(peer.counters) || !s.sets.context.includes(peer.sets) ||
+      !s.requests.context.includes(peer.requests) || !s.alerts.context.includes(peer.alerts) ||
+      !s.routes.context.includes(peer.routes);
+  plan.we_lack = !differing.empty() || we_lack_dots;
   if (differing.empty() && !peer_lacks) return plan;
   if (peer_lacks) {
     if (auto r = delta_repair(peer)) {
@@ -812,6 +815,18 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
       plan.repair = std::move(r);
       return plan;
     }
+  } else if (we_lack_dots) {
+    // The peer is ahead: it has seen every dot of ours, and holds dots we
+    // lack, which is why the buckets differ. A state repair would bring it
+    // nothing (each entry elided, each removal of ours applied there
+    // already) and cost a scan of our keys and every entry of the
+    // differing buckets both ways: 70% of a 1,000-agent row's state
+    // repairs. Our digest goes back instead (we_lack), so the peer repairs
+    // us. With equal contexts, differing buckets mean the peer holds an
+    // entry we removed (the partial-repair gap, header): that still gets
+    // a state repair, below.
+    ++counters_.state_repairs_skipped;
+    return plan;
   }
   ++counters_.state_repairs_sent;
   plan.repair = state_repair(peer, differing);

@@ -61,6 +61,10 @@
 //   pitfall). A repair that would exceed max_repair_bytes carries a subset of
 //   the buckets and is marked partial: then A adds to its context only the
 //   dots of the entries it received, never B's whole context.
+// - none, when A is ahead: A's contexts hold every dot of B's and some B
+//   lacks. The buckets differ by what A has; B's digest back lets A repair
+//   B. (With equal contexts, differing buckets mean that one holds an entry
+//   the other removed, the partial-repair gap below: the state repair goes.)
 // So an agent that is nearly current gets a few entries, never the whole
 // state; one back from a long absence gets state parts, bucket by bucket.
 // Known gap of partial repairs: their entries travel without their causal
@@ -237,6 +241,7 @@ struct ReplicatorCounters {
   std::uint64_t deltas_received = 0;      // delta parts received
   std::uint64_t deltas_joined = 0;        // ... that brought something new
   std::uint64_t deltas_seen = 0;          // ... dropped unread: a copy of a body joined before
+  std::uint64_t deltas_regrouped = 0;     // received news joined into an older buffered group (a new body)
   std::uint64_t rumors_queued = 0;        // received status changes queued for piggybacking
   std::uint64_t rumors_skipped = 0;       // ... not queued: the membership queue was full enough
   std::uint64_t digests_sent = 0;
@@ -246,6 +251,7 @@ struct ReplicatorCounters {
   std::uint64_t repairs_received = 0;
   std::uint64_t delta_repairs_sent = 0;   // repairs made of buffered deltas
   std::uint64_t state_repairs_sent = 0;   // repairs made of bucket state
+  std::uint64_t state_repairs_skipped = 0;  // not sent: the peer was ahead (plan_repair)
   std::uint64_t partial_repairs_sent = 0; // state repairs cut at max_repair_bytes
   std::uint64_t repair_entries_sent = 0;  // live entries (key, dot) in state repairs
   std::uint64_t packets_sent = 0;         // Send effects

@@ -22,7 +22,8 @@
 //   msg/s, B/s         Send effects (all layers) per agent per second from warm
 //   violations         invariant violations in the row (coverage, herd,
 //                      agreement, freshness): 0 expected
-// --joins adds, under the row: delta joins per simulated second, and the
+// --joins adds, under the row: delta joins per simulated second (news), the
+// deltas joined whether news or not and the stores' join work per second, and the
 // replication totals (local writes; delta parts pushed, combined parts built
 // from a flush's burst, parts queued for piggybacking, received and joined;
 // state repairs and their entries; bodies decoded once and reused through
@@ -71,6 +72,7 @@ struct Options {
   int sample_ms = 100;
   bool joins = false;
   int anti_entropy_ms = 0;  // 0: the replicator's default
+  int seen_bodies = -1;     // -1: the replicator's default
   std::uint64_t seed = 1;
   std::vector<std::string> rows{"main", "scale"};
   std::vector<int> scale{10, 100, 1000};
@@ -110,9 +112,13 @@ struct Row {
   std::string error;
   std::vector<std::string> violations_seen;  // the first few, for the notes under the row
   std::vector<std::uint64_t> joins_per_s;    // --joins: delta joins, all agents, per simulated second
+  std::vector<std::uint64_t> tries_per_s;    // --joins: deltas joined, news or not (copies dropped unread aside)
+  std::vector<std::uint64_t> work_per_s;     // --joins: the stores' join work (keys and index dots visited)
   // --joins: replication totals over the agents alive at the end, and the
   // shared delta pool's decodes saved.
   std::uint64_t local_writes = 0, deltas_received = 0, deltas_seen = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
+  std::uint64_t deltas_regrouped = 0;       // forwarded joined with an older group: a new body
+  std::uint64_t state_repairs_skipped = 0;  // not sent: the peer was ahead
   std::uint64_t deltas_sent = 0, deltas_combined = 0, deltas_queued = 0;
   std::uint64_t pool_hits = 0, pool_misses = 0;
   std::uint64_t envelopes_decoded = 0, envelopes_shared = 0;
@@ -127,29 +133,43 @@ struct Row {
 // per simulated second: where a row's wall time goes.
 class JoinCounter {
  public:
-  explicit JoinCounter(std::size_t members) : last_(members, 0) {}
-  void sample(const ClusterWorld& w, std::vector<std::uint64_t>& per_s) {
-    std::uint64_t joined = 0;
+  explicit JoinCounter(std::size_t members) : last_(members) {}
+  void sample(const ClusterWorld& w, Row& row) {
+    Totals sum;
     for (std::uint32_t m = 0; m < last_.size(); ++m) {
       const heck::ClusterNode* node = w.node(m);
       if (node == nullptr) continue;
       const heck::HealthDelta& state = node->health_state().state();
       peak_cloud_ = std::max({peak_cloud_, state.registry.context.cloud().size(),
                               state.observations.context.cloud().size()});
-      const std::uint64_t now = node->replication().counters().deltas_joined;
-      joined += now >= last_[m] ? now - last_[m] : now;  // a restarted node counts from zero
-      last_[m] = now;
+      const heck::ReplicatorCounters& c = node->replication().counters();
+      const Totals now{c.deltas_joined, c.deltas_received - c.deltas_seen,
+                       state.registry.store.join_work() + state.observations.store.join_work() +
+                           state.counters.store.join_work() + state.sets.store.join_work()};
+      Totals& last = last_[m];
+      // A restarted node counts from zero.
+      sum.joined += now.joined >= last.joined ? now.joined - last.joined : now.joined;
+      sum.tried += now.tried >= last.tried ? now.tried - last.tried : now.tried;
+      sum.work += now.work >= last.work ? now.work - last.work : now.work;
+      last = now;
     }
     const auto second = static_cast<std::size_t>((w.now() - Instant::from_ns(0)).seconds_f() - 1e-9);
-    if (per_s.size() <= second) per_s.resize(second + 1, 0);
-    per_s[second] += joined;
+    for (auto* per_s : {&row.joins_per_s, &row.tries_per_s, &row.work_per_s}) {
+      if (per_s->size() <= second) per_s->resize(second + 1, 0);
+    }
+    row.joins_per_s[second] += sum.joined;
+    row.tries_per_s[second] += sum.tried;
+    row.work_per_s[second] += sum.work;
   }
   // The most dots an agent's registry or observation context held above
   // its version vector (its dot cloud), over the samples.
   std::size_t peak_cloud() const { return peak_cloud_; }
 
  private:
-  std::vector<std::uint64_t> last_;
+  struct Totals {
+    std::uint64_t joined = 0, tried = 0, work = 0;
+  };
+  std::vector<Totals> last_;
   std::size_t peak_cloud_ = 0;
 };
 
@@ -167,6 +187,7 @@ Row run(const Options& o, int n, int t) {
   s.targets_at = {static_cast<std::uint32_t>(n - 1)};
   s.invariants.sample_every = Duration::milliseconds(o.sample_ms);
   if (o.anti_entropy_ms > 0) s.replication.anti_entropy_interval = Duration::milliseconds(o.anti_entropy_ms);
+  if (o.seen_bodies >= 0) s.replication.seen_bodies = static_cast<std::size_t>(o.seen_bodies);
 
   const double targets_s = join_s + 5;
   const double settle_s = 15;  // generous: replication of the registry and ownership after the last join
@@ -238,7 +259,7 @@ Row run(const Options& o, int n, int t) {
   for (Instant next = Instant::from_ns(0) + s.invariants.sample_every; w.error().empty();) {
     w.run_until(std::min(next, stop));
     checker.sample(w);
-    if (o.joins) joins.sample(w, row.joins_per_s);
+    if (o.joins) joins.sample(w, row);
     if (w.now() >= report_at) {  // progress on stderr: rows can take minutes
       fmt::print(stderr, "  [{} agents, {} targets] simulated {:.0f} of {:.0f} s, wall {:.0f} s\n", n, t,
                  (w.now() - Instant::from_ns(0)).seconds_f(), end + 5,
@@ -275,10 +296,12 @@ Row run(const Options& o, int n, int t) {
     row.deltas_received += c.deltas_received;
     row.deltas_joined += c.deltas_joined;
     row.deltas_seen += c.deltas_seen;
+    row.deltas_regrouped += c.deltas_regrouped;
     row.deltas_sent += c.deltas_sent;
     row.deltas_combined += c.deltas_combined;
     row.deltas_queued += c.deltas_queued;
     row.state_repairs += c.state_repairs_sent;
+    row.state_repairs_skipped += c.state_repairs_skipped;
     row.repair_entries += c.repair_entries_sent;
     row.full_ranks += node->ownership().full_ranks();
     row.rank_hashes += node->ownership().hashes();
@@ -322,13 +345,20 @@ void print(const Row& r) {
     std::vector<std::string> seconds;
     for (std::size_t i = 0; i < r.joins_per_s.size(); ++i) seconds.push_back(fmt::format("{}:{}", i, r.joins_per_s[i]));
     fmt::print("        delta joins per simulated second (second:joins, all agents): {}\n", fmt::join(seconds, " "));
+    seconds.clear();
+    for (std::size_t i = 0; i < r.tries_per_s.size(); ++i) {
+      seconds.push_back(fmt::format("{}:{}/{}", i, r.tries_per_s[i], r.work_per_s[i]));
+    }
+    fmt::print("        deltas joined, news or not, per simulated second, and the stores' join work (keys and indexed "
+               "dots visited; second:deltas/work, all agents): {}\n",
+               fmt::join(seconds, " "));
     fmt::print("        replication, agents alive at the end: {} local writes; delta parts: {} pushed (one per peer; "
                "{} combined parts built), {} queued for piggybacking, {} received ({} copies of bodies joined before dropped unread), "
-               "{} joined; {} state repairs sent ({} entries); "
+               "{} joined ({} forwarded joined with an older group, as a new body); {} state repairs sent ({} entries; {} skipped: the peer was ahead); "
                "shared decodes: {} bodies decoded, {} reused; {} envelopes decoded, {} reused\n",
                r.local_writes, r.deltas_sent, r.deltas_combined, r.deltas_queued, r.deltas_received, r.deltas_seen,
-               r.deltas_joined,
-               r.state_repairs, r.repair_entries, r.pool_misses, r.pool_hits, r.envelopes_decoded, r.envelopes_shared);
+               r.deltas_joined, r.deltas_regrouped,
+               r.state_repairs, r.repair_entries, r.state_repairs_skipped, r.pool_misses, r.pool_hits, r.envelopes_decoded, r.envelopes_shared);
     fmt::print("        network: at most {:.1f} MiB of messages in flight at once (per receiver; a datagram sent to many is held once)\n",
                static_cast<double>(r.peak_in_flight_bytes) / (1024.0 * 1024.0));
     fmt::print("        contexts: at most {} dots above an agent's version vector (its dot cloud) at a sample\n",
@@ -364,6 +394,7 @@ int main(int argc, char** argv) {
   app.add_option("--sample-ms", o.sample_ms, "freshness sampling period");
   app.add_option("--seed", o.seed, "simulation seed");
   app.add_option("--anti-entropy-ms", o.anti_entropy_ms, "anti-entropy interval (default: the replicator's)");
+  app.add_option("--seen-bodies", o.seen_bodies, "delta bodies an agent remembers as joined (default: the replicator's)");
   app.add_flag("--joins", o.joins, "print delta joins per simulated second, and replication totals, summed over the agents");
   app.add_option("--rows", o.rows, "main, scale")->delimiter(',');
   app.add_option("--scale", o.scale, "agents per scaling row")->delimiter(',');

@@ -647,6 +647,98 @@ TEST(Replicator, OneMissingDotOfALongBufferedGroupIsRepairedFromTheBuffer) {
   EXPECT_EQ(net.node(0).counters().state_repairs_sent, states_before);
 }
 
+// A part as sent, with its own copy of the body.
+struct SentPart {
+  wire::PartType type;
+  Bytes body;
+  wire::Part part() const { return wire::Part{type, body}; }
+};
+
+// The parts of every Send in `out`, in order.
+std::vector<SentPart> sent_parts(const Effects& out) {
+  std::vector<SentPart> parts;
+  for (const Send& s : effects_of<Send>(out)) {
+    auto env = wire::decode(s.bytes);
+    EXPECT_TRUE(env.ok());
+    if (!env.ok()) continue;
+    for (const wire::Part& p : env->parts) parts.push_back(SentPart{p.type, Bytes(p.body.begin(), p.body.end())});
+  }
+  return parts;
+}
+
+// Hands `part` from `from` to `to`; returns the parts `to` sends.
+std::vector<SentPart> hand(const wire::Header& from, const SentPart& part, Replicator& to) {
+  Effects out;
+  to.handle_part(T0, from, part.part(), Channel::stream, peers(2), out);
+  return sent_parts(out);
+}
+
+SentPart digest_part(const Replicator& r) {
+  Digest d = r.digest();
+  d.reply = true;  // as anti-entropy sends it
+  return SentPart{wire::PartType::digest, encode_digest(d)};
+}
+
+// A peer ahead (it holds every dot of ours, and some we lack) gets no state
+// repair from us, which could bring it nothing: our digest goes back, and it
+// repairs us.
+TEST(Replicator, AnAgentBehindItsPeerAnswersItsDigestWithItsOwnNotAStateRepair) {
+  const wire::Header ha{"n0", "n0:7946"}, hb{"n1", "n1:7946"};
+  Replicator a(ReplicatorConfig{}, ha, make_replica_id("n0", 1), 1, nullptr);
+  Replicator b(ReplicatorConfig{}, hb, make_replica_id("n1", 1), 2, nullptr);
+  Effects out;
+  a.put_target(T0, spec("web"), out);
+  a.observe(T0, "web", result(HealthStatus::unhealthy), out);
+  const auto answer = hand(ha, digest_part(a), b);
+  ASSERT_EQ(answer.size(), 1u);
+  EXPECT_EQ(answer[0].type, wire::PartType::digest);
+  EXPECT_EQ(b.counters().state_repairs_sent, 0u);
+  EXPECT_EQ(b.counters().state_repairs_skipped, 1u);
+  const auto repair = hand(hb, answer[0], a);
+  ASSERT_EQ(repair.size(), 1u);
+  EXPECT_EQ(repair[0].type, wire::PartType::repair);
+  EXPECT_TRUE(hand(ha, repair[0], b).empty());
+  EXPECT_EQ(b.state().state(), a.state().state());
+  EXPECT_EQ(b.state().target("web")->observation->status, HealthStatus::unhealthy);
+}
+
+// Equal contexts with differing buckets: one side holds an entry the other
+// removed (here b, an older spec version beside the newer, as a partial
+// repair can leave it). The state repairs still go, and the exchange
+// removes it.
+TEST(Replicator, EqualContextsWithDifferingBucketsStillGetAStateRepair) {
+  const wire::Header ha{"n0", "n0:7946"}, hb{"n1", "n1:7946"};
+  Replicator a(ReplicatorConfig{}, ha, make_replica_id("n0", 1), 1, nullptr);
+  Replicator b(ReplicatorConfig{}, hb, make_replica_id("n1", 1), 2, nullptr);
+  Effects out;
+  a.put_target(T0, spec("web", 9000), out);
+  const HealthDelta first = a.state().state();
+  a.put_target(T0 + Duration::seconds(1), spec("web", 9001), out);
+  HealthDelta stale = a.state().state();
+  const Name web = detached_name("web");
+  DotFun<SpecVersion> both = *stale.registry.store.find(web);
+  for (const auto& e : first.registry.store.find(web)->entries()) both.insert(e.first, e.second);
+  ASSERT_EQ(both.size(), 2u);
+  stale.registry.store.put(web, both);
+  b.join_snapshot(stale);
+  ASSERT_EQ(b.state().state().registry.context, a.state().state().registry.context);
+  ASSERT_NE(b.state().state(), a.state().state());
+  // b answers a's digest with a state repair (which changes nothing at a)
+  // and its digest; a answers that with a state repair, which b joins.
+  const auto answer = hand(ha, digest_part(a), b);
+  ASSERT_EQ(answer.size(), 2u);
+  EXPECT_EQ(answer[0].type, wire::PartType::repair);
+  EXPECT_EQ(answer[1].type, wire::PartType::digest);
+  EXPECT_TRUE(hand(hb, answer[0], a).empty());
+  const auto repair = hand(hb, answer[1], a);
+  ASSERT_EQ(repair.size(), 1u);
+  EXPECT_EQ(repair[0].type, wire::PartType::repair);
+  EXPECT_EQ(a.counters().state_repairs_sent, 1u);
+  hand(ha, repair[0], b);
+  EXPECT_EQ(b.state().state(), a.state().state());
+  EXPECT_EQ(b.state().target("web")->spec->spec->url.port, 9001);
+}
+
 // A member back from a long absence (restarted with empty state) catches up
 // by state repairs, bucket by bucket when a repair would be too large, and its
 // new writes count.
