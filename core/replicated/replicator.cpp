@@ -822,9 +822,9 @@ Replicator::RepairPlan Replicator::plan_repair(const Digest& peer) {
     // already) and cost a scan of our keys and every entry of the
     // differing buckets both ways: 70% of a 1,000-agent row's state
     // repairs. Our digest goes back instead (we_lack), so the peer repairs
-    // us. With equal contexts, differing buckets mean the peer holds an
-    // entry we removed (the partial-repair gap, header): that still gets
-    // a state repair, below.
+    // us. With equal contexts, differing buckets mean that one of us holds
+    // an entry the other removed (the partial-repair gap, header): that
+    // still gets a state repair, below.
     ++counters_.state_repairs_skipped;
     return plan;
   }
