@@ -90,9 +90,6 @@ class Name {
     if (entry_->bucket == kNoBucket) entry_->bucket = text_bucket(entry_->text);
     return entry_->bucket;
   }
-  // Starts loading the entry (its hash and bucket): a hint, with no effect
-  // on any result, for a scan of many Names whose entries lie apart.
-  void prefetch() const { __builtin_prefetch(entry_); }
 
   friend bool operator==(const Name& a, const Name& b) { return a.entry_ == b.entry_ || a.str() == b.str(); }
   friend std::strong_ordering operator<=>(const Name& a, const Name& b) {

@@ -678,23 +678,15 @@ std::vector<std::vector<Replicator::KeyRef>> Replicator::keys_by_bucket(
   for (std::uint16_t b : buckets) wanted.set(b);
   if (wanted.none()) return out;
   const auto& st = state_.state();
-  // Each key's bucket and hash are in its Name's entry, one cache miss a
-  // key at random places: the keys are gathered first (a sequential walk
-  // of the map's slots), then read with their entries prefetched a few
-  // keys ahead, so the misses overlap instead of following one another.
-  std::vector<const Name*> keys;
+  // Each key's bucket and hash are in its Name's entry. (Gathering the keys
+  // first and prefetching their entries 16 ahead made no difference a
+  // measurement could tell: main row A/B 0.97, 300 x 3,000 0.98 without
+  // it: the scan's cost is the walk of the map's nodes.)
   auto scan = [&](std::uint32_t store, const auto& map) {
-    keys.clear();
-    keys.reserve(map.size());
-    map.for_each_key([&](const Name& key) { keys.push_back(&key); });
-    constexpr std::size_t kAhead = 16;
-    for (std::size_t i = 0; i < keys.size() && i < kAhead; ++i) keys[i]->prefetch();
-    for (std::size_t i = 0; i < keys.size(); ++i) {
-      if (i + kAhead < keys.size()) keys[i + kAhead]->prefetch();
-      const Name& key = *keys[i];
+    map.for_each_key([&](const Name& key) {
       const std::uint16_t b = bucket_of(key);
       if (wanted.test(b)) out[b].push_back(KeyRef{&key, key.hash(), store});
-    }
+    });
   };
   scan(0, st.registry.store);
   scan(1, st.observations.store);
