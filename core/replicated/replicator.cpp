@@ -317,7 +317,6 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   if (fresh) {
     p.group = std::move(d);
   } else {
-    if (encoded_d) ++counters_.deltas_regrouped;
     auto joined = std::make_shared<HealthDelta>(*p.group);
     joined->join(*d);
     const HealthDelta& g = *joined;
@@ -327,6 +326,7 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
         kMaxGroupCloudDots) {
       p.group = std::move(d);
     } else {
+      if (encoded_d) ++counters_.deltas_regrouped;  // a received body, sent on as part of a new one
       p.group = std::move(joined);
     }
   }
