@@ -67,7 +67,8 @@ void BroadcastQueue::erase(std::uint32_t pos) {
   release(pos);
 }
 
-void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part, Lane lane) {
+void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part, Lane lane,
+                          std::uint32_t max_transmits) {
   Name key = names_->intern(key_text);  // before the erase: a replaced key keeps its text
   if (const std::uint32_t old = find_key(key); old != kNoSlot) erase(old);
   if (count_ >= max_items_) {
@@ -86,7 +87,7 @@ void BroadcastQueue::push(std::string_view key_text, wire::EncodedPart part, Lan
   const auto pos = static_cast<std::uint32_t>(items_.size());
   if (!key.empty()) by_key_.insert(key, pos);
   ++sizes_[part.bytes.size()];
-  items_.push_back(Item{std::move(key), std::move(part), 0, lane, true});
+  items_.push_back(Item{std::move(key), std::move(part), 0, max_transmits, lane, true});
   set(bucket(lane, 0), pos);
   ++count_;
 }
@@ -122,7 +123,7 @@ std::size_t BroadcastQueue::fill(wire::PacketBuilder& b, std::size_t cluster_siz
   for (const std::uint32_t pos : packed) {
     Item& item = items_[pos];
     unset(bucket(item.lane, item.transmits), pos);
-    if (item.transmits + 1 >= limit) {
+    if (item.transmits + 1 >= limit || item.transmits + 1 == item.max_transmits) {
       release(pos);  // sent often enough
     } else {
       ++item.transmits;

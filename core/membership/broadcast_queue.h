@@ -27,6 +27,11 @@
 //   once the room left is below the smallest queued part, or after
 //   kMaxMisfits parts in a row did not fit). `n` is the cluster size
 //   including this node.
+// - push(key, part, lane, max_transmits) may cap one part's transmits below
+//   transmit_limit(n): it is dropped after min(max_transmits,
+//   transmit_limit(n)) (0: no cap). The replicator caps the bodies it
+//   forwards in a large cluster, whose copies also travel by datagram (see
+//   ReplicatorConfig::forward_transmits).
 // - At most max_items parts are queued; pushing into a full queue first
 //   evicts the most-transmitted (then oldest) part of the last non-empty
 //   lane and counts it in dropped().
@@ -83,8 +88,10 @@ class BroadcastQueue {
   static constexpr std::size_t kLanes = 2;
 
   // Queues `part` in `lane`, replacing a queued broadcast with the same
-  // non-empty key (whatever its lane).
-  void push(std::string_view key, wire::EncodedPart part, Lane lane = Lane::membership);
+  // non-empty key (whatever its lane). `max_transmits` > 0: the part is
+  // dropped once sent that many times, if before transmit_limit().
+  void push(std::string_view key, wire::EncodedPart part, Lane lane = Lane::membership,
+            std::uint32_t max_transmits = 0);
   // Packs queued parts into `b` while they fit (see above). Returns parts packed.
   std::size_t fill(wire::PacketBuilder& b, std::size_t cluster_size);
 
@@ -107,6 +114,7 @@ class BroadcastQueue {
     Name key;
     wire::EncodedPart part;
     std::uint32_t transmits = 0;
+    std::uint32_t max_transmits = 0;  // 0: transmit_limit() alone
     Lane lane = Lane::membership;
     bool live = false;  // false: a hole left by a part gone
   };

@@ -333,6 +333,9 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   // The group is `d` itself (not a join with an older group): its part is
   // the one given, if any.
   p.as_received = p.group.get() == received && encoded_d.has_value();
+  if (p.group.get() == received) p.own = false;
+  if (!encoded_d) p.own = true;
+  const auto max_transmits = p.own ? std::uint32_t{0} : static_cast<std::uint32_t>(config_.forward_transmits);
   p.part = p.as_received ? std::move(*encoded_d) : wire::EncodedPart{};
   // The newest sequence goes last; the key's older entry, if any, is stale now.
   p.written = ++write_seq_;
@@ -346,10 +349,10 @@ void Replicator::buffer(const std::string& key, std::shared_ptr<const HealthDelt
   const wire::EncodedPart& part = encoded(p);
   if (part.bytes.size() <= datagram_room_) {
     if (broadcasts_) {
-      broadcasts_->push("r:" + key, part, BroadcastQueue::Lane::after);
+      broadcasts_->push("r:" + key, part, BroadcastQueue::Lane::after, max_transmits);
     } else {
       if (outbox_.size() >= config_.max_pending_keys) outbox_.pop_front();
-      outbox_.push_back(Outgoing{"r:" + key, part, false});
+      outbox_.push_back(Outgoing{"r:" + key, part, false, max_transmits});
     }
     ++counters_.deltas_queued;
   }
@@ -388,7 +391,7 @@ void Replicator::take_broadcasts(BroadcastQueue& queue) {
       continue;
     }
     if (o.rumor) ++counters_.rumors_queued;
-    queue.push(std::move(o.key), std::move(o.part), BroadcastQueue::Lane::after);
+    queue.push(std::move(o.key), std::move(o.part), BroadcastQueue::Lane::after, o.max_transmits);
   }
   outbox_.clear();
   queue_size_seen_ = queue.size();

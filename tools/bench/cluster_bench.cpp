@@ -73,6 +73,7 @@ struct Options {
   bool joins = false;
   int anti_entropy_ms = 0;  // 0: the replicator's default
   int seen_bodies = -1;     // -1: the replicator's default
+  int forward_transmits = -1;  // -1: the replicator's default
   std::uint64_t seed = 1;
   std::vector<std::string> rows{"main", "scale"};
   std::vector<int> scale{10, 100, 1000};
@@ -188,6 +189,7 @@ Row run(const Options& o, int n, int t) {
   s.invariants.sample_every = Duration::milliseconds(o.sample_ms);
   if (o.anti_entropy_ms > 0) s.replication.anti_entropy_interval = Duration::milliseconds(o.anti_entropy_ms);
   if (o.seen_bodies >= 0) s.replication.seen_bodies = static_cast<std::size_t>(o.seen_bodies);
+  if (o.forward_transmits >= 0) s.replication.forward_transmits = static_cast<std::size_t>(o.forward_transmits);
 
   const double targets_s = join_s + 5;
   const double settle_s = 15;  // generous: replication of the registry and ownership after the last join
@@ -395,6 +397,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "simulation seed");
   app.add_option("--anti-entropy-ms", o.anti_entropy_ms, "anti-entropy interval (default: the replicator's)");
   app.add_option("--seen-bodies", o.seen_bodies, "delta bodies an agent remembers as joined (default: the replicator's)");
+  app.add_option("--forward-transmits", o.forward_transmits,
+                 "piggybacked transmits of a forwarded delta, gossip mode (0: uncapped; default: the replicator's)");
   app.add_flag("--joins", o.joins, "print delta joins per simulated second, and replication totals, summed over the agents");
   app.add_option("--rows", o.rows, "main, scale")->delimiter(',');
   app.add_option("--scale", o.scale, "agents per scaling row")->delimiter(',');

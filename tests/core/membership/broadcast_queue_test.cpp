@@ -132,6 +132,28 @@ TEST(BroadcastQueue, DroppedAfterTheTransmitLimit) {
   EXPECT_EQ(q.dropped(), 0u);  // sent out, not evicted
 }
 
+TEST(BroadcastQueue, ACappedPartIsDroppedAfterItsOwnTransmitsAndAReplacementCountsAfresh) {
+  BroadcastQueue q(4);  // n = 5: limit 4
+  q.push("r:a", part("a1"), BroadcastQueue::Lane::after, 2);
+  q.push("r:b", part("b"), BroadcastQueue::Lane::after);
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"b", "a1"}));
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"b", "a1"}));
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"b"}));  // a1 went after 2
+  EXPECT_FALSE(q.contains("r:a"));
+  q.push("r:a", part("a2"), BroadcastQueue::Lane::after, 1);
+  q.push("r:a", part("a3"), BroadcastQueue::Lane::after);  // replaces a2, uncapped
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"a3", "b"}));
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"a3"}));  // b reached 4
+  EXPECT_EQ(packed(q, 5), (std::vector<std::string>{"a3"}));
+  EXPECT_EQ(q.size(), 1u);
+  // A cap above the queue's limit changes nothing: the limit still holds.
+  BroadcastQueue k(1);  // n = 5: limit 1
+  k.push("r:c", part("c"), BroadcastQueue::Lane::after, 3);
+  EXPECT_EQ(packed(k, 5), (std::vector<std::string>{"c"}));
+  EXPECT_TRUE(packed(k, 5).empty());
+  EXPECT_EQ(q.dropped() + k.dropped(), 0u);  // sent out, not evicted
+}
+
 TEST(BroadcastQueue, PacksUnderTheSizeLimitAndSkipsWhatDoesNotFit) {
   BroadcastQueue q;
   q.push("m:small", part("small"));
@@ -160,18 +182,25 @@ RC_GTEST_PROP(BroadcastQueue, NeverExceedsItsLimitsAndEveryPartIsSentAtMostLimit
   const auto n = *rc::gen::inRange<std::size_t>(1, 200);
   BroadcastQueue q(3, max_items);
   std::map<std::string, std::size_t> sent;
+  std::map<std::string, std::uint32_t> cap;  // by tag: 0 = none
   const auto ops = *rc::gen::container<std::vector<int>>(rc::gen::inRange(0, 12));
   int serial = 0;
   for (int op : ops) {
     if (op < 8) {
       std::string tag = "t" + std::to_string(serial++);
-      q.push("m:" + std::to_string(op), part(tag, static_cast<std::size_t>(op) * 40));
+      const auto max_transmits = *rc::gen::inRange<std::uint32_t>(0, 4);
+      cap[tag] = max_transmits;
+      q.push("m:" + std::to_string(op), part(tag, static_cast<std::size_t>(op) * 40), BroadcastQueue::Lane::membership,
+             max_transmits);
     } else {
       for (const auto& t : packed(q, n, 300)) ++sent[t];
     }
     RC_ASSERT(q.size() <= max_items);
   }
-  for (const auto& [tag, count] : sent) RC_ASSERT(count <= q.transmit_limit(n));
+  for (const auto& [tag, count] : sent) {
+    RC_ASSERT(count <= q.transmit_limit(n));
+    if (cap[tag] > 0) RC_ASSERT(count <= cap[tag]);
+  }
 }
 
 

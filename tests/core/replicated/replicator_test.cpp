@@ -117,6 +117,63 @@ TEST(Replicator, LocalWriteIsQueuedForPiggybackAndEagerlyPushedToFanoutPeers) {
   EXPECT_TRUE(effects_of<Send>(out).empty());
 }
 
+// Past max_direct_peers a received delta that was news is forwarded by
+// datagram and piggybacked too, but its piggybacked copies stop after
+// forward_transmits: every member already gets ~fanout copies by the
+// forwards. The writer's own delta rides as often as the queue's limit.
+TEST(Replicator, AForwardedDeltaIsPiggybackedForwardTransmitsTimesTheWritersOwnUpToTheLimit) {
+  ReplicatorConfig cfg;
+  cfg.fanout = 2;
+  cfg.max_direct_peers = 3;  // 4 other peers: gossip mode
+  cfg.forward_transmits = 2;
+  const auto view = peers(5);
+  BroadcastQueue qa, qb;
+  Replicator a(cfg, wire::Header{"n0", "n0:7946"}, make_replica_id("n0", 1), 42, &qa);
+  Replicator b(cfg, wire::Header{"n1", "n1:7946"}, make_replica_id("n1", 1), 43, &qb);
+  Effects out;
+  a.put_target(T0, spec("web"), out);
+  // Packs a queue into one packet per call until it is empty; returns the
+  // packets' delta parts.
+  const auto drain = [&](BroadcastQueue& q) {
+    std::vector<std::vector<std::uint8_t>> bodies;
+    for (int round = 0; round < 100 && !q.empty(); ++round) {
+      wire::PacketBuilder pb(wire::Header{"x", "x:1"}, cfg.max_packet_bytes);
+      q.fill(pb, view.size());
+      auto env = wire::decode(pb.finish());
+      EXPECT_TRUE(env.ok());
+      for (const wire::Part& part : env->parts) bodies.emplace_back(part.body.begin(), part.body.end());
+    }
+    return bodies;
+  };
+  const auto from_a = drain(qa);
+  ASSERT_EQ(from_a.size(), qa.transmit_limit(view.size()));  // 4: the writer's own, uncapped
+  EXPECT_GT(from_a.size(), cfg.forward_transmits);
+  ASSERT_TRUE(std::all_of(from_a.begin(), from_a.end(), [&](const auto& body) { return body == from_a.front(); }));
+  out.clear();
+  b.handle_part(T0, wire::Header{"n0", "n0:7946"}, wire::Part{wire::PartType::delta, from_a.front()},
+                Channel::datagram, view, out);
+  ASSERT_EQ(b.counters().deltas_joined, 1u);
+  const auto from_b = drain(qb);
+  EXPECT_EQ(from_b.size(), cfg.forward_transmits);
+  for (const auto& body : from_b) EXPECT_EQ(body, from_a.front());  // sent on as it came
+  // Uncapped (0), a forwarder piggybacks it as often as the writer.
+  cfg.forward_transmits = 0;
+  BroadcastQueue qc;
+  Replicator c(cfg, wire::Header{"n2", "n2:7946"}, make_replica_id("n2", 1), 44, &qc);
+  c.handle_part(T0, wire::Header{"n0", "n0:7946"}, wire::Part{wire::PartType::delta, from_a.front()},
+                Channel::datagram, view, out);
+  EXPECT_EQ(drain(qc).size(), qc.transmit_limit(view.size()));
+  // A forwarder's own write to the same target joins the forwarded group:
+  // that group carries its write, and rides uncapped.
+  cfg.forward_transmits = 1;
+  BroadcastQueue qd;
+  Replicator d(cfg, wire::Header{"n3", "n3:7946"}, make_replica_id("n3", 1), 45, &qd);
+  d.handle_part(T0, wire::Header{"n0", "n0:7946"}, wire::Part{wire::PartType::delta, from_a.front()},
+                Channel::datagram, view, out);
+  d.observe(T0, "web", result(HealthStatus::healthy), out);
+  EXPECT_EQ(drain(qd).size(), qd.transmit_limit(view.size()));
+}
+
 // Observations are paced: one that comes within flush_gap of the last
 // flush waits for the gap, and those that come meanwhile go with it, one
 // datagram per peer. Any other write (someone may wait on it) goes
