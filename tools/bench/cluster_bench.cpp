@@ -115,6 +115,7 @@ struct Row {
   std::vector<std::uint64_t> joins_per_s;    // --joins: delta joins, all agents, per simulated second
   std::vector<std::uint64_t> tries_per_s;    // --joins: deltas joined, news or not (copies dropped unread aside)
   std::vector<std::uint64_t> work_per_s;     // --joins: the stores' join work (keys and index dots visited)
+  std::vector<std::uint64_t> received_per_s;  // --joins: delta parts received, copies included
   // --joins: replication totals over the agents alive at the end, and the
   // shared delta pool's decodes saved.
   std::uint64_t local_writes = 0, deltas_received = 0, deltas_seen = 0, deltas_joined = 0, state_repairs = 0, repair_entries = 0;
@@ -146,21 +147,24 @@ class JoinCounter {
       const heck::ReplicatorCounters& c = node->replication().counters();
       const Totals now{c.deltas_joined, c.deltas_received - c.deltas_seen,
                        state.registry.store.join_work() + state.observations.store.join_work() +
-                           state.counters.store.join_work() + state.sets.store.join_work()};
+                           state.counters.store.join_work() + state.sets.store.join_work(),
+                       c.deltas_received};
       Totals& last = last_[m];
       // A restarted node counts from zero.
       sum.joined += now.joined >= last.joined ? now.joined - last.joined : now.joined;
       sum.tried += now.tried >= last.tried ? now.tried - last.tried : now.tried;
       sum.work += now.work >= last.work ? now.work - last.work : now.work;
+      sum.received += now.received >= last.received ? now.received - last.received : now.received;
       last = now;
     }
     const auto second = static_cast<std::size_t>((w.now() - Instant::from_ns(0)).seconds_f() - 1e-9);
-    for (auto* per_s : {&row.joins_per_s, &row.tries_per_s, &row.work_per_s}) {
+    for (auto* per_s : {&row.joins_per_s, &row.tries_per_s, &row.work_per_s, &row.received_per_s}) {
       if (per_s->size() <= second) per_s->resize(second + 1, 0);
     }
     row.joins_per_s[second] += sum.joined;
     row.tries_per_s[second] += sum.tried;
     row.work_per_s[second] += sum.work;
+    row.received_per_s[second] += sum.received;
   }
   // The most dots an agent's registry or observation context held above
   // its version vector (its dot cloud), over the samples.
@@ -168,7 +172,7 @@ class JoinCounter {
 
  private:
   struct Totals {
-    std::uint64_t joined = 0, tried = 0, work = 0;
+    std::uint64_t joined = 0, tried = 0, work = 0, received = 0;
   };
   std::vector<Totals> last_;
   std::size_t peak_cloud_ = 0;
@@ -349,10 +353,10 @@ void print(const Row& r) {
     fmt::print("        delta joins per simulated second (second:joins, all agents): {}\n", fmt::join(seconds, " "));
     seconds.clear();
     for (std::size_t i = 0; i < r.tries_per_s.size(); ++i) {
-      seconds.push_back(fmt::format("{}:{}/{}", i, r.tries_per_s[i], r.work_per_s[i]));
+      seconds.push_back(fmt::format("{}:{}/{}/{}", i, r.tries_per_s[i], r.work_per_s[i], r.received_per_s[i]));
     }
-    fmt::print("        deltas joined, news or not, per simulated second, and the stores' join work (keys and indexed "
-               "dots visited; second:deltas/work, all agents): {}\n",
+    fmt::print("        deltas joined, news or not, per simulated second, the stores' join work (keys and indexed "
+               "dots visited) and the delta parts received, copies included (second:deltas/work/received, all agents): {}\n",
                fmt::join(seconds, " "));
     fmt::print("        replication, agents alive at the end: {} local writes; delta parts: {} pushed (one per peer; "
                "{} combined parts built), {} queued for piggybacking, {} received ({} copies of bodies joined before dropped unread), "
