@@ -23,7 +23,8 @@
 //   violations         invariant violations in the row (coverage, herd,
 //                      agreement, freshness): 0 expected
 // --joins adds, under the row: delta joins per simulated second (news), the
-// deltas joined whether news or not and the stores' join work per second, and the
+// deltas joined whether news or not, the stores' join work and the delta
+// parts received (copies included) per second, and the
 // replication totals (local writes; delta parts pushed, combined parts built
 // from a flush's burst, parts queued for piggybacking, received and joined;
 // state repairs and their entries; bodies decoded once and reused through
@@ -150,11 +151,12 @@ class JoinCounter {
                            state.counters.store.join_work() + state.sets.store.join_work(),
                        c.deltas_received};
       Totals& last = last_[m];
-      // A restarted node counts from zero.
-      sum.joined += now.joined >= last.joined ? now.joined - last.joined : now.joined;
-      sum.tried += now.tried >= last.tried ? now.tried - last.tried : now.tried;
-      sum.work += now.work >= last.work ? now.work - last.work : now.work;
-      sum.received += now.received >= last.received ? now.received - last.received : now.received;
+      // Since the last sample; a restarted node counts from zero.
+      const auto since = [](std::uint64_t now, std::uint64_t last) { return now >= last ? now - last : now; };
+      sum.joined += since(now.joined, last.joined);
+      sum.tried += since(now.tried, last.tried);
+      sum.work += since(now.work, last.work);
+      sum.received += since(now.received, last.received);
       last = now;
     }
     const auto second = static_cast<std::size_t>((w.now() - Instant::from_ns(0)).seconds_f() - 1e-9);
