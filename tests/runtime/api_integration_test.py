@@ -32,8 +32,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from heck_proc import (Deadline, QuietHandler, args_or_usage, check, dump_logs, serve_http, start_agent,  # noqa: E402
-                       stop_all, swim_flags, temp_dir)
+from heck_proc import (Deadline, QuietHandler, args_or_usage, check, dump_logs, free_cluster_port,  # noqa: E402
+                       serve_http, start_agent, stop_all, swim_flags, temp_dir)
 DEADLINE = Deadline(100)  # the whole test
 poll = DEADLINE.poll
 TOKEN = "it-token-0123456789"
@@ -74,9 +74,12 @@ def main():
 def start_cluster(heck, tmp, agents, addresses=None):
     """Starts n1 (seed), n2, n3; at the given cluster addresses when restarting."""
     agents.clear()
+    # Fixed from the first start (below the kernel's ephemeral range), since
+    # the cluster restarts at the same addresses later (free_cluster_port).
+    addresses = addresses or {name: f"127.0.0.1:{free_cluster_port()}" for name in ["n1", "n2", "n3"]}
     names = ["n1", "n2", "n3"]
     for i, name in enumerate(names):
-        bind = addresses[name] if addresses else "127.0.0.1:0"
+        bind = addresses[name]
         join = [] if i == 0 else [agents[0].cluster]
         agents.append(start(heck, name, bind, join, os.path.join(tmp, name), token_flag=(i == 0)))
     poll("three agents to list three members alive",

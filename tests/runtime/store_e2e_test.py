@@ -31,7 +31,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from heck_proc import (Deadline, QuietHandler, check, dump_logs, serve_http, start_agent,  # noqa: E402
+from heck_proc import (Deadline, QuietHandler, check, dump_logs, free_cluster_port, serve_http, start_agent,  # noqa: E402
                        stop_all, swim_flags, temp_dir)
 from etcd_cluster import EtcdCluster, etcd_binary  # noqa: E402
 
@@ -100,8 +100,11 @@ def start(heck, store, tmp, etcd, name, bind, join):
 
 def start_cluster(heck, store, tmp, etcd, agents, addresses=None):
     agents.clear()
+    # Fixed from the first start (below the kernel's ephemeral range), since
+    # the cluster restarts at the same addresses later (free_cluster_port).
+    addresses = addresses or {name: f"127.0.0.1:{free_cluster_port()}" for name in ["n1", "n2", "n3"]}
     for i, name in enumerate(["n1", "n2", "n3"]):
-        bind = addresses[name] if addresses else "127.0.0.1:0"
+        bind = addresses[name]
         join = [] if i == 0 else [agents[0].cluster]
         agents.append(start(heck, store, tmp, etcd, name, bind, join))
     names = sorted(a.name for a in agents)

@@ -26,6 +26,7 @@ import http.client
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -112,14 +113,37 @@ def free_port(kind=socket.SOCK_STREAM):
         s.close()
 
 
-def free_cluster_port(attempts=50):
+def ephemeral_ports():
+    """The kernel's range for ports it picks itself (a bind to port 0, the
+    source port of an outgoing connection)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo, hi = (int(x) for x in f.read().split())
+        return lo, hi
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def free_cluster_port(attempts=200):
     """A 127.0.0.1 port free a moment ago for both TCP and UDP: an agent's
-    cluster address binds both (a UDP-free port may be taken for TCP)."""
+    cluster address binds both (a UDP-free port may be taken for TCP).
+    Drawn below the kernel's ephemeral range, so that an agent restarted at
+    the same address finds it free: a port the kernel handed out (bind to
+    port 0) may meanwhile be the source port of any process's outgoing
+    connection, and the restart's TCP bind then fails (seen in
+    store_e2e_gossip under ctest -j2)."""
+    lo, _ = ephemeral_ports()
+    first = 10000 if lo > 12000 else 1024
+    pick = random.Random()  # seeded from the OS: concurrent tests draw apart
     for _ in range(attempts):
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
-            t.bind(("127.0.0.1", 0))
+            port = pick.randrange(first, lo) if lo > first else 0
+            try:
+                t.bind(("127.0.0.1", port))
+            except OSError:
+                continue
             port = t.getsockname()[1]
             try:
                 u.bind(("127.0.0.1", port))
